@@ -14,8 +14,28 @@ let swiftSettings: [SwiftSetting] = [
 let package = Package(
     name: "relais",
     platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "relais", targets: ["relais"]),
+        .executable(name: "relais-hub", targets: ["relais-hub"]),
+        .library(name: "RelaisCore", targets: ["RelaisCore"]),
+        .library(name: "RelaisProtocol", targets: ["RelaisProtocol"]),
+        .library(name: "RelaisClient", targets: ["RelaisClient"]),
+        .library(name: "RelaisHub", targets: ["RelaisHub"]),
+    ],
     dependencies: [
+        // Command lines of `relais` and `relais-hub`.
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        // SHA-256 for token hashes and batch digests (Foundation has none on Linux).
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        // The wire format's runtime; the generated code is committed (scripts/generate-protocol.sh).
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        // The hub's HTTP server and, through it, AsyncHTTPClient for the replica's sync.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // Pure values, clocks, schema and merge rules. Foundation value types only.
@@ -43,6 +63,61 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The salesperson's offline replica: a plain SQLite file, change capture, pending queue, sync.
+        .target(
+            name: "RelaisClient",
+            dependencies: [
+                "RelaisCore",
+                "RelaisProtocol",
+                "RelaisSQLite",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The hub: HTTP routes, identity and access, push/pull, conflict reports, stores.
+        .target(
+            name: "RelaisHub",
+            dependencies: [
+                "RelaisCore",
+                "RelaisProtocol",
+                "RelaisSQLite",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Fixtures shared by the test targets: temporary folders, a live hub on loopback, enrolled replicas.
+        .target(
+            name: "RelaisTesting",
+            dependencies: ["RelaisCore", "RelaisClient", "RelaisHub"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "relais",
+            dependencies: [
+                "RelaisClient",
+                "RelaisCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "relais-hub",
+            dependencies: [
+                "RelaisHub",
+                "RelaisClient",
+                "RelaisCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "RelaisCoreTests",
             dependencies: ["RelaisCore"],
@@ -56,6 +131,23 @@ let package = Package(
         .testTarget(
             name: "RelaisProtocolTests",
             dependencies: ["RelaisProtocol", "RelaisCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RelaisClientTests",
+            dependencies: ["RelaisClient", "RelaisCore", "RelaisProtocol", "RelaisSQLite", "RelaisTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RelaisHubTests",
+            dependencies: [
+                "RelaisHub",
+                "RelaisClient",
+                "RelaisCore",
+                "RelaisProtocol",
+                "RelaisTesting",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

@@ -1,0 +1,1 @@
+// The offline replica. See docs/SYNC.md for the contract it implements.

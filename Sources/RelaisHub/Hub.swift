@@ -1,0 +1,1 @@
+// The hub. See docs/SYNC.md for the contract it implements.
