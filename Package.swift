@@ -118,6 +118,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // A test-support program the crash tests run as a child process and kill with SIGKILL.
+        .executableTarget(
+            name: "relais-fault",
+            dependencies: ["RelaisClient", "RelaisCore", "RelaisProtocol", "RelaisSQLite"],
+            path: "Tests/Support/relais-fault",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "RelaisCoreTests",
             dependencies: ["RelaisCore"],
