@@ -99,7 +99,8 @@ struct HubAccessTests {
                 [
                     Wire.write(id: world.north, replica: manager.replica, counter: manager.nextCounter(), fields: ["territory": .text("east")]),
                     Wire.write(id: world.north, replica: manager.replica, counter: manager.nextCounter(), fields: ["segment": .text("A")]),
-                    Wire.write(id: world.north, replica: manager.replica, counter: manager.nextCounter(), fields: ["territory": .text("south")]),
+                    Wire.write(id: world.north, replica: manager.replica, counter: manager.nextCounter(), fields: ["territory": .text("south")],
+                               context: VersionVector([ReplicaID(1): 4])),
                 ])
             #expect(results.map(\.status) == [.rejected, .applied, .applied])
             #expect(results[0].code == "outside_territory")

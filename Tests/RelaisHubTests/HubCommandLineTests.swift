@@ -1,6 +1,7 @@
 import Foundation
 import RelaisCore
 import RelaisHub
+import RelaisProtocol
 import RelaisTesting
 import Testing
 

@@ -16,10 +16,16 @@ struct HubConflictTests {
         let id = Wire.uuid()
         _ = try await hub.push(claire, [Wire.customer(id: id, replica: claire.replica, counter: claire.nextCounter())])
         let seen = VersionVector([ReplicaID(claire.replica): 1])
+        // Claire's edit is stamped before Bob's: Bob's wins under lww.
+        let base = HLC(physicalMillis: 1_795_856_000_000)
         _ = try await hub.push(
-            claire, [Wire.write(id: id, replica: claire.replica, counter: claire.nextCounter(), fields: [field: claireValue], context: seen)])
+            claire,
+            [Wire.write(id: id, replica: claire.replica, counter: claire.nextCounter(), fields: [field: claireValue], context: seen,
+                        hlc: base.rawValue)])
         let results = try await hub.push(
-            bob, [Wire.write(id: id, replica: bob.replica, counter: bob.nextCounter(), fields: [field: bobValue], context: seen)])
+            bob,
+            [Wire.write(id: id, replica: bob.replica, counter: bob.nextCounter(), fields: [field: bobValue], context: seen,
+                        hlc: base.successor.rawValue)])
         return (id, claire, bob, results)
     }
 
@@ -44,8 +50,9 @@ struct HubConflictTests {
 
     @Test func adminPickReachesEveryDeviceByPull() async throws {
         try await HubFixture.with { hub in
-            var (id, claire, bob, results) = try await concurrentEdits(
-                hub, field: "status", claireValue: .text("at_risk"), bobValue: .text("active"))
+            let edits = try await concurrentEdits(hub, field: "status", claireValue: .text("at_risk"), bobValue: .text("active"))
+            let (id, results) = (edits.id, edits.results)
+            var (claire, bob) = (edits.claire, edits.bob)
             let reportID = try #require(results.first?.conflictIds.first)
             #expect(try await hub.service.conflict(id: reportID).status == .open)
             _ = try await hub.pullAll(&claire)
@@ -99,6 +106,7 @@ struct HubConflictTests {
             let back = try #require(bobPages.records.first { $0.recordID == id })
             #expect(!back.deleted && back.fieldNames == ["name", "phone", "territory"])
 
+            _ = try await hub.pullAll(&claire)
             let reportID = try #require(deleted.first?.conflictIds.first)
             let report = try await hub.service.conflict(id: reportID)
             #expect(report.conflict.rule == "delete-update" && report.conflict.field == nil)

@@ -95,7 +95,10 @@ struct HubCrashTests {
             for code in codes { devices.append(try await client.enroll(code)) }
             return devices
         }
-        let acknowledgedBatches = Atomic<Int>(0)
+        final class Progress: Sendable {
+            let acknowledged = Atomic<Int>(0)
+        }
+        let progress = Progress()
         let sent = try await WireClient.with(url: first.url, connections: 8) { client in
             try await withThrowingTaskGroup(of: [Sent].self) { group in
                 for device in enrolled {
@@ -112,7 +115,7 @@ struct HubCrashTests {
                             do {
                                 let answer = try await client.push(device.token, request)
                                 log.append(Sent(request: request, answer: answer))
-                                acknowledgedBatches.add(1, ordering: .relaxed)
+                                progress.acknowledged.add(1, ordering: .relaxed)
                             } catch {
                                 log.append(Sent(request: request, answer: nil))  // in flight when the hub died
                                 return log
@@ -122,7 +125,7 @@ struct HubCrashTests {
                     }
                 }
                 group.addTask {
-                    while acknowledgedBatches.load(ordering: .relaxed) < 40 { try await Task.sleep(for: .milliseconds(5)) }
+                    while progress.acknowledged.load(ordering: .relaxed) < 40 { try await Task.sleep(for: .milliseconds(5)) }
                     first.kill(SIGKILL)
                     return []
                 }

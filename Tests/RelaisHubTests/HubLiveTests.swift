@@ -166,6 +166,7 @@ struct HubLiveTests {
         let writesPerDevice = 50
         let hubRate = try await HubFixture.with { hub in
             let devices = try await Self.enrollMany(hub, count: devicesCount)
+            let before = hub.store.statistics()
             let (applied, seconds) = try await hub.live { url in
                 try await WireClient.with(url: url, connections: devicesCount) { client in
                     let start = ContinuousClock.now
@@ -175,8 +176,11 @@ struct HubLiveTests {
                 }
             }
             #expect(applied == devicesCount * writesPerDevice)
-            let statistics = hub.store.statistics()
-            print("hub: \(applied) writes in \(String(format: "%.2f", seconds)) s; \(statistics.commits) commits, largest group \(statistics.largestGroup)")
+            let after = hub.store.statistics()
+            print(
+                "hub: \(applied) writes in \(String(format: "%.2f", seconds)) s; \(after.transactions - before.transactions) "
+                    + "write transactions (pushes and pull acknowledgements) in \(after.commits - before.commits) commits, "
+                    + "largest group \(after.largestGroup)")
             return Double(applied) / seconds
         }
         let rawRate = try Self.rawSQLiteRate(rows: devicesCount * writesPerDevice, batch: writesPerDevice)

@@ -198,11 +198,11 @@ struct HubRouterTests {
             let seen = VersionVector([ReplicaID(claire.replica): 1])
             _ = try await Self.send(
                 client, "/v1/push",
-                Wire.push(claire.replica, [Wire.write(id: id, replica: claire.replica, counter: 2, fields: ["programme": .text("loyalty")], context: seen)]),
+                Wire.push(claire.replica, [Wire.write(id: id, replica: claire.replica, counter: 2, fields: ["programme": .text("loyalty")], context: seen, hlc: 1_000_000 << 16)]),
                 token: claire.token)
             _ = try await Self.send(
                 client, "/v1/push",
-                Wire.push(bob.replica, [Wire.write(id: id, replica: bob.replica, counter: 1, fields: ["programme": .text("recovery")], context: seen)]),
+                Wire.push(bob.replica, [Wire.write(id: id, replica: bob.replica, counter: 1, fields: ["programme": .text("recovery")], context: seen, hlc: 1_000_001 << 16)]),
                 token: bob.token)
 
             let list = try await Self.send(client, .get, "/v1/admin/conflicts?status=open", token: hub.adminToken, contentType: nil)

@@ -1,6 +1,7 @@
 import Foundation
 import RelaisCore
 import RelaisHub
+import RelaisProtocol
 import RelaisSQLite
 import RelaisTesting
 import Testing
@@ -62,7 +63,7 @@ struct HubStoreTests {
                 scope: "north")
             let result = StoredWriteResult(
                 dot: Dot(replica: ReplicaID(3), counter: 5), digest: [1, 2, 3], status: .conflict, conflictIDs: ["c1"])
-            try await store.write { tx in
+            try await store.write { tx throws in
                 try tx.insertUser(user)
                 try tx.insertDevice(device)
                 try tx.putRecord(record)
@@ -70,7 +71,7 @@ struct HubStoreTests {
                 try tx.insertWriteResult(result)
                 try tx.insertEvent(HubEvent(at: 11, kind: .deviceEnrolled, replica: ReplicaID(3), user: "claire", detail: "d"))
             }
-            try await store.read { tx in
+            try await store.read { tx throws in
                 #expect(try tx.user(named: "claire") == user)
                 #expect(try tx.device(replica: ReplicaID(3)) == device)
                 #expect(try tx.device(tokenHash: "h") == device)
@@ -88,13 +89,13 @@ struct HubStoreTests {
     @Test(arguments: StoreKind.allCases) func aFailedWriteLeavesNothing(kind: StoreKind) async throws {
         try await kind.with { store in
             await #expect(throws: Boom.self) {
-                try await store.write { tx in
+                try await store.write { tx throws in
                     _ = try tx.nextSequence()
                     try tx.insertUser(HubUser(name: "x", role: .rep, territories: [], createdAt: 1))
                     throw Boom()
                 }
             }
-            try await store.read { tx in
+            try await store.read { tx throws in
                 #expect(try tx.meta().head == 0)
                 #expect(try tx.users().isEmpty)
             }
@@ -107,7 +108,7 @@ struct HubStoreTests {
                 for index in 0..<200 {
                     group.addTask {
                         do {
-                            return try await store.write { tx in
+                            return try await store.write { tx throws in
                                 let seq = try tx.nextSequence()
                                 try tx.putRecord(Self.record(Wire.uuid(), seq: seq, scope: "t\(index % 3)"))
                                 if index % 10 == 0 { throw Boom() }
@@ -124,13 +125,14 @@ struct HubStoreTests {
             }
             #expect(sequences.count == 180)
             #expect(Set(sequences).count == 180)
-            try await store.read { tx in
+            try await store.read { tx throws in
                 // The failed writes took no sequence and left no record: sequences stay gap-free.
                 #expect(try tx.meta().head == 180)
                 #expect(try tx.records(after: 0, scopes: nil, limit: 1000).map(\.seq) == Array(1...180))
             }
             let statistics = store.statistics()
-            #expect(statistics.transactions >= 201)
+            #expect(statistics.transactions >= 200)
+            #expect(statistics.commits < statistics.transactions)
             print("store \(kind.rawValue): \(statistics.transactions) transactions in \(statistics.commits) commits, largest group \(statistics.largestGroup)")
         }
     }
@@ -138,14 +140,14 @@ struct HubStoreTests {
     @Test(arguments: StoreKind.allCases) func recordQueriesFollowScopesAndMoves(kind: StoreKind) async throws {
         try await kind.with { store in
             let a = Wire.uuid(), b = Wire.uuid(), c = Wire.uuid()
-            try await store.write { tx in
+            try await store.write { tx throws in
                 for _ in 0..<4 { _ = try tx.nextSequence() }
                 try tx.putRecord(Self.record(a, seq: 1, scope: "north"))
                 try tx.putRecord(Self.record(b, seq: 2, scope: "south"))
                 try tx.putRecord(Self.record(c, seq: 4, scope: "south", deleted: true))
                 try tx.insertMove(ScopeMove(seq: 4, collection: "customers", recordID: c, fromScope: "north", toScope: "south"))
             }
-            try await store.read { tx in
+            try await store.read { tx throws in
                 #expect(try tx.records(after: 0, scopes: ["north"], limit: 10).map(\.id) == [a])
                 #expect(try tx.records(after: 1, scopes: ["north", "south"], limit: 10).map(\.id) == [b, c])
                 #expect(try tx.records(after: 0, scopes: nil, limit: 2).map(\.id) == [a, b])
@@ -158,31 +160,32 @@ struct HubStoreTests {
                 try tx.forEachLiveRecord { live.append($0.id) }
                 #expect(Set(live) == [a, b])
             }
-            try await store.write { tx in
+            try await store.write { tx throws in
                 try tx.deleteMoves(upTo: 4)
                 try tx.deleteRecord(collection: "customers", id: c)
             }
-            try await store.read { tx in
+            try await store.read { tx throws in
                 #expect(try tx.firstMove(collection: "customers", id: c, after: 0) == nil)
                 #expect(try tx.record(collection: "customers", id: c) == nil)
             }
         }
     }
 
+    static func report(_ id: String, _ at: UInt64, _ status: ConflictStatus, record: String) -> ConflictReport {
+        ConflictReport(
+            id: id, createdAt: at, seq: at,
+            conflict: Conflict(collection: "customers", recordID: record, field: "phone", rule: "lww", base: nil,
+                               values: [], chosen: nil, status: status), scope: nil)
+    }
+
     @Test(arguments: StoreKind.allCases) func conflictFiltersAndOrder(kind: StoreKind) async throws {
         try await kind.with { store in
-            func report(_ id: String, _ at: UInt64, _ status: ConflictStatus, record: String) -> ConflictReport {
-                ConflictReport(
-                    id: id, createdAt: at, seq: at,
-                    conflict: Conflict(collection: "customers", recordID: record, field: "phone", rule: "lww", base: nil,
-                                       values: [], chosen: nil, status: status), scope: nil)
+            try await store.write { tx throws in
+                try tx.insertConflict(Self.report("a", 1, .open, record: "r1"))
+                try tx.insertConflict(Self.report("b", 2, .autoResolved, record: "r2"))
+                try tx.insertConflict(Self.report("c", 3, .open, record: "r2"))
             }
-            try await store.write { tx in
-                try tx.insertConflict(report("a", 1, .open, record: "r1"))
-                try tx.insertConflict(report("b", 2, .autoResolved, record: "r2"))
-                try tx.insertConflict(report("c", 3, .open, record: "r2"))
-            }
-            try await store.read { tx in
+            try await store.read { tx throws in
                 #expect(try tx.conflicts(ConflictFilter()).map(\.id) == ["c", "b", "a"])
                 #expect(try tx.conflicts(ConflictFilter(status: .open)).map(\.id) == ["c", "a"])
                 #expect(try tx.conflicts(ConflictFilter(recordID: "r2")).map(\.id) == ["c", "b"])

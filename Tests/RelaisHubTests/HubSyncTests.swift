@@ -24,9 +24,17 @@ struct HubSyncTests {
             #expect(record.value("territory") == .text("north"))
             #expect(bob.cursor == bobPages.last?.head)
 
-            // Claire's own write is not echoed back to her.
-            let clairePages = try await hub.pullAll(&claire)
-            #expect(clairePages.records.isEmpty)
+            // Claire's first pull (cursor 0) is a bootstrap: everything, her own record included.
+            #expect(try await hub.pullAll(&claire).records.map(\.recordID) == [id])
+            // Then an edit: not echoed back to Claire; Bob gets the changed field only.
+            let edit = Wire.write(
+                id: id, replica: claire.replica, counter: claire.nextCounter(), fields: ["phone": .text("+33 1 02")],
+                context: VersionVector([ReplicaID(claire.replica): 1]))
+            #expect(try await hub.push(claire, [edit]).map(\.status) == [.applied])
+            #expect(try await hub.pullAll(&claire).records.isEmpty)
+            let changed = try await hub.pullAll(&bob).records
+            #expect(changed.map(\.fieldNames) == [["phone"]])
+            #expect(changed.first?.vector == Relais_V1_VersionVector(VersionVector([ReplicaID(claire.replica): 2])))
             // The hub recorded each device's acknowledged cursor on its next pull.
             _ = try await hub.pullAll(&bob)
             let devices = try await hub.service.devices()
@@ -157,6 +165,8 @@ struct HubSyncTests {
         let clock = HubTestClock()
         try await HubFixture.with(clock: clock) { hub in
             var claire = try await hub.enrollDevice("claire")
+            _ = try await hub.push(claire, [Wire.customer(id: Wire.uuid(), replica: claire.replica, counter: claire.nextCounter())])
+            _ = try await hub.pullAll(&claire)
             let now = clock.millisecondsSince1970()
             let ahead = HLC(physicalMillis: now + 3_600_000, logical: 7).rawValue
             let id = Wire.uuid()
@@ -176,6 +186,7 @@ struct HubSyncTests {
             _ = try await hub.push(claire, [Wire.customer(id: other, replica: claire.replica, counter: claire.nextCounter(), hlc: within)])
             let kept = try #require(try await hub.store.read { try $0.record(collection: "customers", id: other) })
             #expect(kept.state.fields["name"]?.latest?.hlc.rawValue == within)
+            #expect(try await hub.pullAll(&claire).records.isEmpty)
         }
     }
 
