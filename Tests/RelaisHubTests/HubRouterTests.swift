@@ -125,6 +125,13 @@ struct HubRouterTests {
             #expect(forbidden.status == 403)
             let unknown = try await Self.send(client, .get, "/v1/nowhere", token: bob.token, contentType: nil)
             #expect(unknown.status == 404 && unknown.errorCode == "not_found")
+            let wrongMethod = try await Self.send(client, .get, "/v1/push", token: bob.token, contentType: nil)
+            #expect(wrongMethod.status == 405 && wrongMethod.errorCode == "method_not_allowed")
+            // The body is a relais.v1.Error (code at the top level), the same also under "error".
+            let error = try #require(wrongMethod.json as? [String: Any])
+            #expect(error["code"] as? String == "method_not_allowed")
+            #expect(try Self.codec.decode(Relais_V1_Error.self, from: wrongMethod.body, format: .json, encoding: .identity).code
+                == "method_not_allowed")
         }
     }
 

@@ -124,7 +124,11 @@ struct HubSyncTests {
             #expect(again.replica != renewed.replica)
             // The new identity syncs: re-issued writes carry new dots; the old write keeps its dot.
             let principal = try await hub.service.authenticate(token: renewed.token)
-            var device = TestDevice(replica: renewed.replica, token: renewed.token, principal: principal)
+            var device = TestDevice(replica: renewed.replica, token: renewed.token, principal: principal, epoch: renewed.epoch)
+            // A batch stamped with the old epoch is refused.
+            await #expect(throws: HubError.replicaForked) {
+                _ = try await hub.service.push(Wire.push(renewed.replica, [], epoch: 1), from: principal)
+            }
             let results = try await hub.push(
                 device,
                 [Wire.write(id: id, replica: device.replica, counter: device.nextCounter(), fields: ["phone": .text("0102")],

@@ -34,10 +34,10 @@ enum Wire {
         return write(id: id, replica: replica, counter: counter, fields: fields, context: context, hlc: hlc)
     }
 
-    static func push(_ replica: UInt32, _ writes: [Relais_V1_RecordWrite]) -> Relais_V1_PushRequest {
+    static func push(_ replica: UInt32, _ writes: [Relais_V1_RecordWrite], epoch: UInt32 = 1) -> Relais_V1_PushRequest {
         var request = Relais_V1_PushRequest()
         request.replica = replica
-        request.epoch = 1
+        request.epoch = epoch
         request.schemaVersion = 1
         request.writes = writes
         return request
@@ -68,6 +68,7 @@ struct TestDevice {
     var principal: Principal
     var counter: UInt64 = 0
     var cursor: UInt64 = 0
+    var epoch: UInt32 = 1
 
     mutating func nextCounter() -> UInt64 {
         counter += 1
@@ -91,7 +92,7 @@ extension HubFixture {
 
     /// Pushes writes as `device` and returns the results.
     func push(_ device: TestDevice, _ writes: [Relais_V1_RecordWrite]) async throws -> [Relais_V1_WriteResult] {
-        try await service.push(Wire.push(device.replica, writes), from: device.principal).results
+        try await service.push(Wire.push(device.replica, writes, epoch: device.epoch), from: device.principal).results
     }
 
     /// Pulls every page from the device's cursor, advancing it; returns all pages.

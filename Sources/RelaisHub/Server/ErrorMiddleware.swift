@@ -25,6 +25,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 status: error.httpStatus, code: error.code, message: error.message, details: error.details)
         } catch let error as HTTPError {
             switch error.status {
+            case .notFound where HubRoutes.isKnownPath(request.uri.path):
+                return Self.response(
+                    status: 405, code: HubError.methodNotAllowed.code, message: "The endpoint does not take this method.")
             case .notFound:
                 return Self.response(status: 404, code: HubError.notFound.code, message: "No such endpoint.")
             case .methodNotAllowed:
@@ -38,14 +41,20 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 
+    /// The error body: the canonical JSON of a `relais.v1.Error` (`code`, `message`, `details`; see
+    /// Protocol/README.md section 9), with the same `code` and `message` also under an `error` key
+    /// for HTTP tools that expect `{"error": {...}}`. A client decoding it as a `relais.v1.Error`
+    /// ignores that key, as it ignores every unknown field.
     static func response(status: Int, code: String, message: String, details: [String: String] = [:]) -> Response {
         var error: [String: Any] = ["code": code, "message": message]
         if !details.isEmpty { error["details"] = details }
-        let body = JSONBody.encode(["error": error])
+        var body = error
+        body["error"] = error
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if status == 503 || status == 429 { headers[.retryAfter] = "1" }
         return Response(
-            status: HTTPResponse.Status(code: status),
-            headers: [.contentType: "application/json"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+            status: HTTPResponse.Status(code: status), headers: headers,
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: JSONBody.encode(body))))
     }
 }
 

@@ -9,6 +9,20 @@ import SwiftProtobuf
 struct HubRoutes: Sendable {
     let service: HubService
 
+    /// Whether `path` names an endpoint (with some method): a request with another method gets 405.
+    static func isKnownPath(_ path: String) -> Bool {
+        let fixed: Set<String> = [
+            "/v1/enroll", "/v1/replica/renew", "/v1/push", "/v1/pull", "/v1/health", "/metrics", "/v1/admin/conflicts",
+        ]
+        if fixed.contains(path) { return true }
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        // "", "v1", "admin", "conflicts", id[, "resolve"]
+        guard parts.count == 5 || parts.count == 6, parts[1] == "v1", parts[2] == "admin", parts[3] == "conflicts",
+            !parts[4].isEmpty
+        else { return false }
+        return parts.count == 5 || parts[5] == "resolve"
+    }
+
     /// The most bytes an admin JSON body may have.
     static let maxAdminBodyBytes = 1 << 20
 
@@ -56,7 +70,12 @@ struct HubRoutes: Sendable {
     }
 
     private func health() async throws -> Response {
-        let head = try await service.store.read { tx in try tx.meta().head }
+        let head: UInt64
+        do {
+            head = try await service.store.read { tx in try tx.meta().head }
+        } catch {
+            throw HubError.unavailable.with("The hub's store is unavailable.")
+        }
         return Self.json(["status": "ok", "head": head, "schema_version": service.configuration.schema.version])
     }
 

@@ -32,7 +32,8 @@ extension HubService {
     ///
     /// - Throws: ``HubError/replicaForked`` when a write's dot is known with another digest, or its
     ///   counter is at most the highest the hub holds without a stored result (nothing is applied;
-    ///   an admin event is logged); ``HubError/forbidden`` when `request.replica` is not the
+    ///   an admin event is logged), or when the batch names another epoch than the replica's (0 is
+    ///   taken as the current one); ``HubError/forbidden`` when `request.replica` is not the
     ///   token's; ``HubError/deviceRevoked``.
     public func push(_ request: Relais_V1_PushRequest, from principal: Principal) async throws -> Relais_V1_PushResponse {
         guard let replica = principal.replica else {
@@ -54,12 +55,15 @@ extension HubService {
         }
         let writes = incoming
         let user = principal.user
+        let epoch = request.epoch
         let maxSkew = configuration.maxSkewMillis
         let decision = try await store.write { tx -> PushDecision in
             let now = self.now()
             guard var device = try tx.device(replica: replica) else { throw HubError.unauthorized }
             guard device.revokedAt == nil else { throw HubError.deviceRevoked }
             guard device.renewedTo == nil else { throw HubError.replicaForked }
+            // A batch stamped under another epoch of this replica comes from an older identity.
+            guard epoch == 0 || epoch == device.epoch else { throw HubError.replicaForked }
             guard let account = try tx.user(named: device.user) else { throw HubError.unauthorized }
 
             // History: replays, forks and counters going backwards, before anything is applied.
