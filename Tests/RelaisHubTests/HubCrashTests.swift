@@ -150,7 +150,9 @@ struct HubCrashTests {
                 #expect(answer.results.allSatisfy { $0.status == .applied })
             }
         }
+        // SIGTERM is a graceful shutdown: the process exits on its own, with status 0.
         second.kill(SIGTERM)
+        #expect(second.process.terminationReason == .exit && second.process.terminationStatus == 0)
 
         // Every write is held exactly once: one sequence number per customer created.
         let store = try SQLiteHubStore(folder: data, create: false)
