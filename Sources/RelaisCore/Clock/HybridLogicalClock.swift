@@ -59,7 +59,7 @@ public struct WriteOrder: Hashable, Comparable, Sendable {
 /// ```swift
 /// var clock = HybridLogicalClock()
 /// let t1 = clock.now(physicalMillis: wall())          // a local write
-/// let t2 = try clock.receive(remote, physicalMillis: wall())  // after seeing another node's time
+/// let t2 = clock.receive(remote, physicalMillis: wall())  // after seeing another node's time
 /// ```
 public struct HybridLogicalClock: Sendable, Hashable {
     /// The last time this clock issued or observed.

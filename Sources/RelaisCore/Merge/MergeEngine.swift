@@ -1,10 +1,10 @@
 /// Applies writes to records under the schema's merge rules (DESIGN §4).
 ///
 /// For each field a write sets, the siblings whose dots the write's context covers are superseded
-/// (the writer had seen them: a sequential overwrite, no conflict). Siblings it does not cover are
-/// concurrent: they stay beside the new value, the field's rule decides the value, and a
-/// ``Conflict`` is reported when their values differ. The record's vector becomes the join of its
-/// vector, the context and the dot.
+/// (the writer had seen them: a sequential overwrite, no conflict; a replica's own earlier writes count
+/// as seen whatever the context says). Siblings it does not cover are concurrent: they stay beside the
+/// new value, the field's rule decides the value, and a ``Conflict`` is reported when their values
+/// differ. The record's vector becomes the join of its vector, the context and the dot.
 ///
 /// The result depends only on the set of writes applied, not on their order, and applying a write
 /// whose dot the record's vector already covers changes nothing.
@@ -84,18 +84,18 @@ public struct MergeEngine: Sendable {
         var changed: [String] = []
         var created = state == nil
         var deleted = false
+        // A replica has always seen its own earlier writes, even when the context it sent (the record as
+        // last acknowledged by the hub) predates them: its dots reach the hub in counter order.
+        var context = write.context
+        if write.dot.counter > 1 { context.add(Dot(replica: write.dot.replica, counter: write.dot.counter - 1)) }
 
         switch write.change {
         case .upsert(let values):
             if let tombstone = record.tombstone {
-                // Writing to a deleted record revives it. If the writer never saw the delete, the
-                // two were concurrent: the record lives on and the delete is reported.
-                if !write.context.covers(tombstone.dot) {
-                    conflicts.append(
-                        deleteUpdateConflict(
-                            record: record,
-                            delete: tombstone,
-                            update: write))
+                // Writing to a deleted record revives it. If the writer never saw a delete, the two
+                // were concurrent: the record lives on and the delete is reported.
+                for delete in tombstone.deletes where !context.covers(delete.dot) {
+                    conflicts.append(deleteUpdateConflict(record: record, delete: delete, update: write))
                 }
                 record.tombstone = nil
                 created = true
@@ -104,8 +104,8 @@ public struct MergeEngine: Sendable {
                 let field = collection.field(name)!
                 let incoming = Sibling(value: values[name]!, dot: write.dot, hlc: write.hlc, author: write.author)
                 let previous = record.fields[name]
-                let superseded = previous?.siblings.filter { write.context.covers($0.dot) } ?? []
-                let survivors = previous?.siblings.filter { !write.context.covers($0.dot) } ?? []
+                let superseded = previous?.siblings.filter { context.covers($0.dot) } ?? []
+                let survivors = previous?.siblings.filter { !context.covers($0.dot) } ?? []
                 var base = previous?.base
                 if !superseded.isEmpty { base = field.rule.resolve(superseded) }
                 let next = FieldState(siblings: survivors + [incoming], base: base)
@@ -124,26 +124,31 @@ public struct MergeEngine: Sendable {
 
         case .delete:
             let tombstone = Tombstone(dot: write.dot, hlc: write.hlc, author: write.author)
-            if let existing = record.tombstone {
-                // Two deletes: the record stays deleted; keep the later one, deterministically.
-                if existing.order < tombstone.order { record.tombstone = tombstone }
+            let unseen = record.fields.values.flatMap(\.siblings).filter { !context.covers($0.dot) }
+            if let latest = unseen.max(by: { $0.order < $1.order }) {
+                // The deleter had not seen every update: the update wins over this delete and the
+                // record stays as it is (alive, or deleted by a delete that had seen everything).
+                let update = RecordWrite(
+                    collection: write.collection, recordID: write.recordID, context: .empty,
+                    dot: latest.dot, hlc: latest.hlc, author: latest.author, change: .upsert([:]))
+                conflicts.append(deleteUpdateConflict(record: record, delete: tombstone, update: update))
+            } else if let existing = record.tombstone {
+                // Two deletes that both saw every update: the record stays deleted. The deletes this one
+                // had seen are folded away; concurrent ones are kept beside the latest, so that an
+                // update that revives the record and never saw one of them reports it.
+                let kept = (existing.deletes.filter { !context.covers($0.dot) } + [tombstone])
+                    .sorted { $0.order < $1.order }
+                var latest = kept.last!
+                latest.concurrent = Array(kept.dropLast())
+                record.tombstone = latest
             } else {
-                let unseen = record.fields.values.flatMap(\.siblings).filter { !write.context.covers($0.dot) }
-                if let latest = unseen.max(by: { $0.order < $1.order }) {
-                    // The deleter had not seen every update: the update wins and the record lives on.
-                    let update = RecordWrite(
-                        collection: write.collection, recordID: write.recordID, context: .empty,
-                        dot: latest.dot, hlc: latest.hlc, author: latest.author, change: .upsert([:]))
-                    conflicts.append(deleteUpdateConflict(record: record, delete: tombstone, update: update))
-                } else {
-                    record.tombstone = tombstone
-                    deleted = true
-                    created = false
-                }
+                record.tombstone = tombstone
+                deleted = true
+                created = false
             }
         }
 
-        record.vector.join(write.context)
+        record.vector.join(context)
         record.vector.add(write.dot)
         return Outcome(
             state: record, conflicts: conflicts, changedFields: changed, duplicate: false, created: created,

@@ -10,6 +10,8 @@ extension MergeRule {
         case .lww, .manual:
             return ordered.last!.value
         case .union:
+            // Null only when every side is null, as for one sibling and under every other rule.
+            guard ordered.contains(where: { !$0.value.isNull }) else { return .null }
             var items = Swift.Set<String>()
             for sibling in ordered {
                 if let more = sibling.value.setItems { items.formUnion(more) }

@@ -47,11 +47,33 @@ public struct Tombstone: Hashable, Sendable, Codable {
     public var dot: Dot
     public var hlc: HLC
     public var author: String
+    /// Other deletes of the record, concurrent with this one and made, like it, after every update:
+    /// in ``WriteOrder``, earlier than this one, each without concurrent deletes of its own. Usually
+    /// empty. An update that revives the record reports each delete it had not seen.
+    public var concurrent: [Tombstone]
 
-    public init(dot: Dot, hlc: HLC, author: String) {
+    public init(dot: Dot, hlc: HLC, author: String, concurrent: [Tombstone] = []) {
         self.dot = dot
         self.hlc = hlc
         self.author = author
+        self.concurrent = concurrent
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case dot, hlc, author, concurrent
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        dot = try container.decode(Dot.self, forKey: .dot)
+        hlc = try container.decode(HLC.self, forKey: .hlc)
+        author = try container.decode(String.self, forKey: .author)
+        concurrent = try container.decodeIfPresent([Tombstone].self, forKey: .concurrent) ?? []
+    }
+
+    /// This delete and the concurrent ones, each on its own.
+    public var deletes: [Tombstone] {
+        concurrent + [Tombstone(dot: dot, hlc: hlc, author: author)]
     }
 
     var order: WriteOrder { WriteOrder(hlc: hlc, replica: dot.replica) }

@@ -1,0 +1,319 @@
+import Foundation
+import RelaisCore
+import Testing
+
+/// SplitMix64 (Steele, Lea and Flood, 2014): a tiny generator that gives the same sequence on every
+/// platform and Swift version, so a failing case replays from its seed.
+struct SplitMix64: RandomNumberGenerator {
+    private(set) var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A number in `0..<n` (the modulo bias is negligible for the small `n` used here).
+    mutating func below(_ n: Int) -> Int {
+        precondition(n > 0)
+        return Int(next() % UInt64(n))
+    }
+
+    mutating func int(in range: ClosedRange<Int>) -> Int { range.lowerBound + below(range.count) }
+
+    mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
+
+    mutating func pick<T>(_ items: [T]) -> T { items[below(items.count)] }
+
+    /// Fisher–Yates with this generator (the standard library's shuffle may change between versions).
+    mutating func shuffled<T>(_ items: [T]) -> [T] {
+        var items = items
+        guard items.count > 1 else { return items }
+        for i in stride(from: items.count - 1, to: 0, by: -1) {
+            items.swapAt(i, below(i + 1))
+        }
+        return items
+    }
+}
+
+/// Runs seeded property checks.
+///
+/// Every property loops over `cases` generated cases (10,000 unless `RELAIS_CASES` says otherwise),
+/// each with its own generator seeded from the base seed, the property's name and the case number.
+/// The base seed is fixed so that CI is reproducible; set `RELAIS_SEED` (decimal or `0x` hex) to
+/// explore other histories, and `RELAIS_CASE` to replay a single case. A failure names the seed
+/// and the case.
+enum Property {
+    static let defaultSeed: UInt64 = 0x5EED_2026_C0DE_0001
+
+    static let environment = ProcessInfo.processInfo.environment
+
+    static let seed: UInt64 = environment["RELAIS_SEED"].flatMap(parse) ?? defaultSeed
+
+    static let cases: Int = environment["RELAIS_CASES"].flatMap { Int($0) } ?? 10_000
+
+    static let onlyCase: Int? = environment["RELAIS_CASE"].flatMap { Int($0) }
+
+    static func parse(_ text: String) -> UInt64? {
+        let text = text.trimmingCharacters(in: .whitespaces).lowercased()
+        if text.hasPrefix("0x") { return UInt64(text.dropFirst(2).replacingOccurrences(of: "_", with: ""), radix: 16) }
+        return UInt64(text)
+    }
+
+    static func hex(_ n: UInt64) -> String { "0x" + String(n, radix: 16) }
+
+    /// FNV-1a of the property name: a stable tag (`String.hashValue` is randomised per process).
+    static func tag(_ name: String) -> UInt64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in name.utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
+        }
+        return hash
+    }
+
+    static func caseSeed(_ name: String, _ i: Int) -> UInt64 {
+        var mixer = SplitMix64(seed: seed ^ tag(name) &+ UInt64(i) &* 0xD1B5_4A32_D192_ED03)
+        return mixer.next()
+    }
+
+    /// Runs `body` on every case; `body` returns a description of the first broken law, or nil.
+    /// Stops at the first failing case and records an issue naming the seed and the case.
+    static func check(
+        _ name: String, sourceLocation: SourceLocation = #_sourceLocation,
+        _ body: (inout SplitMix64) throws -> String?
+    ) {
+        let range = onlyCase.map { $0...$0 } ?? 0...(cases - 1)
+        print("property \(name): seed=\(hex(seed)) cases=\(range.count)")
+        for i in range {
+            var rng = SplitMix64(seed: caseSeed(name, i))
+            let failure: String?
+            do {
+                failure = try body(&rng)
+            } catch {
+                failure = "threw \(error)"
+            }
+            if let failure {
+                Issue.record(
+                    """
+                    seed=\(hex(seed)) case=\(i): \(name): \(failure)
+                    replay: RELAIS_SEED=\(hex(seed)) RELAIS_CASE=\(i) swift test --filter \(name)
+                    """, sourceLocation: sourceLocation)
+                return
+            }
+        }
+    }
+}
+
+/// A generated history of writes to one record, as a hub would receive them from a few replicas
+/// that edit offline and push and pull at random times.
+struct History: CustomStringConvertible {
+    var collection: CollectionSchema
+    var recordID: String
+    /// In the order the hub received them: a causal order.
+    var writes: [RecordWrite]
+
+    var description: String {
+        writes.map(History.describe).joined(separator: "\n")
+    }
+
+    static func describe(_ write: RecordWrite) -> String {
+        let change: String
+        switch write.change {
+        case .delete: change = "DELETE"
+        case .upsert(let values):
+            change = values.sorted { $0.key < $1.key }.map { "\($0.key)=\(String(reflecting: $0.value))" }
+                .joined(separator: " ")
+        }
+        return "  \(write.dot) hlc=\(write.hlc) ctx=\(write.context) \(write.author): \(change)"
+    }
+
+    /// Orders `writes` at random, keeping every write after the writes its context covers: a hub may
+    /// receive concurrent writes in any order, but a write made after seeing another reaches it later.
+    static func randomCausalOrder(_ writes: [RecordWrite], _ rng: inout SplitMix64) -> [RecordWrite] {
+        var remaining = writes
+        var order: [RecordWrite] = []
+        while !remaining.isEmpty {
+            let ready = remaining.indices.filter { j in
+                !remaining.contains { other in other.dot != remaining[j].dot && remaining[j].context.covers(other.dot) }
+            }
+            precondition(!ready.isEmpty, "a causal cycle")
+            order.append(remaining.remove(at: rng.pick(ready)))
+        }
+        return order
+    }
+
+    /// Whether every write comes after the writes its context covers.
+    static func isCausal(_ order: [RecordWrite]) -> Bool {
+        for (i, write) in order.enumerated() where order[(i + 1)...].contains(where: { write.context.covers($0.dot) }) {
+            return false
+        }
+        return true
+    }
+
+    // MARK: Generation
+
+    private struct Replica {
+        var id: UInt32
+        var counter: UInt64
+        /// The record's vector as last pulled from the hub, joined with this replica's own writes.
+        var seen: VersionVector = .empty
+        var pending: [RecordWrite] = []
+        var clock = HybridLogicalClock()
+        var physical: UInt64
+    }
+
+    /// 1–4 replicas, 1–3 of the collection's fields, 2–6 writes (the first creates the record).
+    static func generate(_ rng: inout SplitMix64, deletes: Bool = true) -> History {
+        let collection = rng.chance(60) ? Fixture.customers : Fixture.interactions
+        let recordID = collection.name == "customers" ? Fixture.customerID : Fixture.interactionID
+        let fields = Array(rng.shuffled(collection.fields).prefix(rng.int(in: 1...3)))
+        let writeCount = rng.int(in: 2...6)
+        // Coarse, close physical clocks so that equal HLC times across replicas happen.
+        var replicas = (1...UInt32(rng.int(in: 1...4))).map { id in
+            Replica(id: id, counter: UInt64(rng.below(3)), physical: 1_000 + UInt64(rng.below(4)))
+        }
+        var hubVector = VersionVector.empty
+        var hubLatest = HLC.zero
+        var log: [RecordWrite] = []
+
+        func makeWrite(_ r: Int, _ change: RecordWrite.Change, _ rng: inout SplitMix64) {
+            // Counters skip now and then: the replica wrote to other records meanwhile.
+            replicas[r].counter += 1 + (rng.chance(20) ? UInt64(rng.below(3)) : 0)
+            // The physical clock wanders, and sometimes jumps back.
+            if rng.chance(10) {
+                replicas[r].physical -= UInt64(rng.below(40))
+            } else {
+                replicas[r].physical += UInt64(rng.below(3))
+            }
+            let dot = Dot(replica: ReplicaID(replicas[r].id), counter: replicas[r].counter)
+            let write = RecordWrite(
+                collection: collection.name, recordID: recordID, context: replicas[r].seen, dot: dot,
+                hlc: replicas[r].clock.now(physicalMillis: replicas[r].physical),
+                author: Fixture.author(of: replicas[r].id), change: change)
+            replicas[r].seen.add(dot)
+            replicas[r].pending.append(write)
+        }
+
+        // The creation: every required field, and the chosen fields.
+        let creator = rng.below(replicas.count)
+        var initial: [String: Value] = [:]
+        for field in collection.fields where field.required { initial[field.name] = value(for: field, &rng) }
+        for field in fields where rng.chance(70) { initial[field.name] = value(for: field, &rng) }
+        makeWrite(creator, .upsert(initial), &rng)
+        let createDot = replicas[creator].pending[0].dot
+
+        var made = 1
+        while made < writeCount || replicas.contains(where: { !$0.pending.isEmpty }) {
+            let action = rng.below(10)
+            if made < writeCount, action < 5 {
+                let writers = replicas.indices.filter { replicas[$0].seen.covers(createDot) }
+                let r = rng.pick(writers)
+                if deletes, rng.chance(12) {
+                    makeWrite(r, .delete, &rng)
+                } else {
+                    var values: [String: Value] = [:]
+                    for field in rng.shuffled(fields).prefix(rng.int(in: 1...fields.count)) {
+                        values[field.name] = value(for: field, &rng)
+                    }
+                    makeWrite(r, .upsert(values), &rng)
+                }
+                made += 1
+            } else if action < 8 || made >= writeCount {
+                // A push of some of one replica's pending writes, in counter order.
+                let pushers = replicas.indices.filter { !replicas[$0].pending.isEmpty }
+                guard !pushers.isEmpty else { continue }
+                let r = rng.pick(pushers)
+                let count = rng.int(in: 1...replicas[r].pending.count)
+                for write in replicas[r].pending.prefix(count) {
+                    log.append(write)
+                    hubVector.join(write.context)
+                    hubVector.add(write.dot)
+                    hubLatest = max(hubLatest, write.hlc)
+                }
+                replicas[r].pending.removeFirst(count)
+            } else {
+                // A pull: the replica sees everything the hub holds (its own pending writes stay seen).
+                let r = rng.below(replicas.count)
+                replicas[r].seen.join(hubVector)
+                if rng.chance(70) {  // some devices never fold remote times into their clock
+                    _ = replicas[r].clock.receive(hubLatest, physicalMillis: replicas[r].physical)
+                }
+            }
+        }
+        return History(collection: collection, recordID: recordID, writes: log)
+    }
+
+    static let shortTexts = ["Martin", "MARTIN", "north", "south", "", "01 23 45 67 89"]
+    static let longTexts = [
+        "Called back.", "Wants a quote for 50 crates.", "Complained about late delivery.",
+        "Called back.\nWants a quote for 50 crates.", "",
+    ]
+    static let dates = [
+        "2026-03-01", "2026-02-28", "2026-03-01T09:30:00Z", "2026-03-01T09:30:00.5Z", "2026-03-01T10:30:00+01:00",
+        "2025-12-31",
+    ]
+    static let tags = ["vip", "export", "wine", "bio", "lost"]
+
+    /// A random valid value for `field`; null now and then where the field allows it.
+    static func value(for field: FieldSchema, _ rng: inout SplitMix64) -> Value {
+        if !field.required, rng.chance(12) { return .null }
+        switch field.type {
+        case .text:
+            return .text(rng.pick(field.rule == .append ? longTexts : shortTexts))
+        case .number(let integer, let minimum, let maximum):
+            if integer {
+                let low = Int(minimum ?? 0)
+                return .number(Double(rng.int(in: low...Int(maximum ?? Double(low + 9)))))
+            }
+            let candidates = [0, 250, 1_200.5, 9_000].filter {
+                $0 >= (minimum ?? -.infinity) && $0 <= (maximum ?? .infinity)
+            }
+            return .number(rng.pick(candidates))
+        case .date:
+            return .date(rng.pick(dates))
+        case .bool:
+            return .bool(rng.chance(50))
+        case .enumeration(let values):
+            return .text(rng.pick(values))
+        case .set:
+            return .stringSet(rng.shuffled(tags).prefix(rng.int(in: 0...3)))
+        case .reference:
+            return .text(rng.pick([Fixture.customerID, Fixture.otherCustomerID]))
+        }
+    }
+}
+
+/// What two nodes that merged the same writes must agree on: the vector, the tombstone, and each
+/// field's siblings and value. `FieldState.base` is report metadata and is left out.
+struct Converged: Equatable, CustomStringConvertible {
+    struct Field: Equatable {
+        var siblings: [Sibling]
+        var value: Value
+    }
+
+    var vector: VersionVector
+    var tombstone: Tombstone?
+    var fields: [String: Field]
+
+    init(_ state: RecordState?, in collection: CollectionSchema) {
+        vector = state?.vector ?? .empty
+        tombstone = state?.tombstone
+        fields = [:]
+        for (name, field) in state?.fields ?? [:] {
+            let rule = collection.field(name)!.rule
+            fields[name] = Field(siblings: field.siblings.sorted { $0.dot < $1.dot }, value: field.value(rule: rule))
+        }
+    }
+
+    var description: String {
+        let fieldLines = fields.sorted { $0.key < $1.key }.map { name, field in
+            "\(name)=\(String(reflecting: field.value)) siblings=\(field.siblings.map { "\($0.dot)" })"
+        }
+        return "vector=\(vector) tombstone=\(tombstone.map { "\($0.dot)" } ?? "none") "
+            + fieldLines.joined(separator: " ")
+    }
+}
