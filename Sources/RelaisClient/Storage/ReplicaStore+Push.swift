@@ -31,17 +31,37 @@ extension ReplicaStore {
             needed = max(needed, lastOf[head.key]!)
             if needed <= head.counter { cut = i + 1 }
         }
-        var counters: [UInt64]
+        var counters = heads.prefix(cut).map(\.counter)
         if cut == 0 {
-            // One record has more writes than fit: send all of that record's writes together.
-            let key = heads[0].key
-            counters = []
-            try db.query(
-                "SELECT counter FROM _relais_pending WHERE collection = ? AND record_id = ? ORDER BY counter",
-                [.text(key.collection), .text(key.id)]
-            ) { row in counters.append(UInt64(row.int64(at: 0))) }
-        } else {
-            counters = heads.prefix(cut).map(\.counter)
+            // The first record has writes beyond the window. Counters must reach the hub in order, so
+            // the batch is the shortest prefix of the queue that holds every write of its records
+            // (larger than `limit`, which only happens when one record was edited across many
+            // failed pushes).
+            var bound = needed
+            var seen = Set<RecordKey>()
+            while true {
+                var window: [(UInt64, RecordKey)] = []
+                try db.query(
+                    "SELECT counter, collection, record_id FROM _relais_pending WHERE counter <= ? ORDER BY counter",
+                    [.integer(Int64(bound))]
+                ) { row in
+                    window.append((UInt64(row.int64(at: 0)), RecordKey(collection: row.text(at: 1) ?? "", id: row.text(at: 2) ?? "")))
+                }
+                var next = bound
+                for (_, key) in window where seen.insert(key).inserted {
+                    next = max(
+                        next,
+                        UInt64(
+                            try db.scalar(
+                                "SELECT max(counter) FROM _relais_pending WHERE collection = ? AND record_id = ?",
+                                [.text(key.collection), .text(key.id)])?.int64Value ?? 0))
+                }
+                if next == bound {
+                    counters = window.map(\.0)
+                    break
+                }
+                bound = next
+            }
         }
         var batch: [PendingWrite] = []
         for counter in counters {
@@ -198,5 +218,35 @@ extension ReplicaStore {
                 .text(key.collection), .text(key.id), .text(StorageCodec.encode(vector)), .text(fieldsPatch),
                 .integer(write.isDelete ? 1 : 0), .integer(Int64(try stateInt("generation") ?? 0)),
             ])
+    }
+}
+
+extension ReplicaStore {
+    /// Takes a new replica number after `replica_forked` (docs/SYNC.md "Rollback and clones"): the
+    /// pending writes are re-stamped, in their order, with dots of the new replica (contexts kept,
+    /// in-flight markers cleared: the new dots were never sent), and a full pull is started.
+    func renew(replica: UInt32, epoch: UInt32, token: String) throws {
+        var writes: [PendingWrite] = []
+        var counters: [UInt64] = []
+        try db.query("SELECT counter FROM _relais_pending ORDER BY counter") { counters.append(UInt64($0.int64(at: 0))) }
+        for counter in counters {
+            if let write = try loadPending(counter: counter) { writes.append(write) }
+        }
+        try engine {
+            try db.execute("DELETE FROM _relais_pending")
+            var next: UInt64 = 0
+            for var write in writes {
+                next += 1
+                write.counter = next
+                write.inFlight = false
+                try savePending(write)
+            }
+            setCounter(next)
+            try persistClocks()
+        }
+        try setState("replica", .integer(Int64(replica)))
+        try setState("epoch", .integer(Int64(epoch)))
+        try setState("token", .text(token))
+        try beginBootstrap()
     }
 }

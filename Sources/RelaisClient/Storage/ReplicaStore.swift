@@ -160,6 +160,9 @@ final class ReplicaStore {
 
     func persistClocks() throws { try saveClocks() }
 
+    /// Restarts the counter (a renewed replica's dots start over under its new number).
+    func setCounter(_ value: UInt64) { counter = value }
+
     // MARK: - Rows
 
     func collection(_ name: String) throws -> CollectionSchema {
