@@ -1,0 +1,35 @@
+public import SwiftProtobuf
+
+/// A message of the Relais wire protocol (`relais.v1`).
+///
+/// Every message generated from Protocol/relais.proto conforms, so code that handles "any wire
+/// message" (a test harness, a logging middleware) can name them without importing SwiftProtobuf.
+public protocol WireMessage: SwiftProtobuf.Message, Sendable, Hashable {
+    /// The message's full protobuf name, for example `relais.v1.PushRequest`.
+    static var wireName: String { get }
+}
+
+extension WireMessage {
+    public static var wireName: String { protoMessageName }
+}
+
+extension Relais_V1_VectorEntry: WireMessage {}
+extension Relais_V1_VersionVector: WireMessage {}
+extension Relais_V1_Dot: WireMessage {}
+extension Relais_V1_Value: WireMessage {}
+extension Relais_V1_StringSet: WireMessage {}
+extension Relais_V1_FieldValue: WireMessage {}
+extension Relais_V1_RecordWrite: WireMessage {}
+extension Relais_V1_PushRequest: WireMessage {}
+extension Relais_V1_WriteResult: WireMessage {}
+extension Relais_V1_PushResponse: WireMessage {}
+extension Relais_V1_PullRequest: WireMessage {}
+extension Relais_V1_FieldVersion: WireMessage {}
+extension Relais_V1_RecordVersion: WireMessage {}
+extension Relais_V1_Revocation: WireMessage {}
+extension Relais_V1_PullResponse: WireMessage {}
+extension Relais_V1_EnrollRequest: WireMessage {}
+extension Relais_V1_EnrollResponse: WireMessage {}
+extension Relais_V1_ReplicaRenewRequest: WireMessage {}
+extension Relais_V1_ReplicaRenewResponse: WireMessage {}
+extension Relais_V1_Error: WireMessage {}

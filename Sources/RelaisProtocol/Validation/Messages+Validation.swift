@@ -1,0 +1,164 @@
+import RelaisCore
+
+// The structural rules of each message (see Protocol/README.md, "Validation").
+
+extension Relais_V1_RecordWrite: ProtocolValidatable {
+    /// A write names a record, carries a dot, and either sets fields (each once) or deletes.
+    public func validate(limits: ProtocolLimits) throws(ProtocolError) {
+        try validate(Validator(limits: limits), path: "write")
+    }
+
+    func validate(_ check: Validator, path: String) throws(ProtocolError) {
+        try check.identifier(collection, "\(path).collection")
+        try check.identifier(recordID, "\(path).record_id")
+        try check.dot(dot, present: hasDot, "\(path).dot")
+        try check.vector(context, "\(path).context")
+        if delete, !fields.isEmpty {
+            throw ProtocolError.invalidMessage.with(
+                "\(path) both deletes the record and sets fields.",
+                ["path": path]
+            )
+        }
+        if !delete, fields.isEmpty {
+            throw ProtocolError.invalidMessage.with("\(path) neither sets fields nor deletes.", ["path": path])
+        }
+        for (index, field) in fields.enumerated() {
+            try check.identifier(field.field, "\(path).fields[\(index)].field")
+            try check.value(field.value, "\(path).fields[\(index)].value")
+        }
+        try check.noDuplicateFields(fields.map(\.field), "\(path).fields")
+    }
+}
+
+extension Relais_V1_PushRequest: ProtocolValidatable {
+    /// A batch comes from a real replica (never 0), holds at most
+    /// ``ProtocolLimits/maxWritesPerBatch`` valid writes, all stamped by that replica, in strictly
+    /// ascending counter order.
+    public func validate(limits: ProtocolLimits) throws(ProtocolError) {
+        if writes.count > limits.maxWritesPerBatch {
+            throw ProtocolError.tooManyWrites.with(
+                "The batch holds \(writes.count) writes; the limit is \(limits.maxWritesPerBatch).",
+                ["limit": String(limits.maxWritesPerBatch), "count": String(writes.count)]
+            )
+        }
+        if replica == ReplicaID.hub.rawValue {
+            throw ProtocolError.invalidMessage.with(
+                "A push comes from replica 0, the hub's own.",
+                ["path": "replica"]
+            )
+        }
+        let check = Validator(limits: limits)
+        var previous: UInt64 = 0
+        for (index, write) in writes.enumerated() {
+            let path = "writes[\(index)]"
+            try write.validate(check, path: path)
+            if write.dot.replica != replica {
+                throw ProtocolError.invalidMessage.with(
+                    "\(path).dot names replica \(write.dot.replica), not the pushing replica \(replica).",
+                    ["path": "\(path).dot"]
+                )
+            }
+            if write.dot.counter <= previous {
+                throw ProtocolError.invalidMessage.with(
+                    "\(path).dot counter does not ascend (writes go in strictly ascending counter order).",
+                    ["path": "\(path).dot"]
+                )
+            }
+            previous = write.dot.counter
+        }
+    }
+}
+
+extension Relais_V1_PushResponse: ProtocolValidatable {
+    /// At most ``ProtocolLimits/maxWritesPerBatch`` results, each naming its write's dot.
+    public func validate(limits: ProtocolLimits) throws(ProtocolError) {
+        if results.count > limits.maxWritesPerBatch {
+            throw ProtocolError.tooManyWrites.with(
+                "The answer holds \(results.count) results; the limit is \(limits.maxWritesPerBatch).",
+                ["limit": String(limits.maxWritesPerBatch), "count": String(results.count)]
+            )
+        }
+        let check = Validator(limits: limits)
+        for (index, result) in results.enumerated() {
+            try check.dot(result.dot, present: result.hasDot, "results[\(index)].dot")
+        }
+    }
+}
+
+extension Relais_V1_PullResponse: ProtocolValidatable {
+    /// At most ``ProtocolLimits/maxPageSize`` records and as many revocations; each record names
+    /// itself, carries a valid vector, and either lists valid field versions or is a tombstone
+    /// without fields. A `bootstrap_required` page is empty.
+    public func validate(limits: ProtocolLimits) throws(ProtocolError) {
+        if records.count > limits.maxPageSize || revocations.count > limits.maxPageSize {
+            throw ProtocolError.tooManyRecords.with(
+                "The page holds \(records.count) records and \(revocations.count) revocations; "
+                    + "the limit is \(limits.maxPageSize) of each.",
+                ["limit": String(limits.maxPageSize)]
+            )
+        }
+        if bootstrapRequired, !records.isEmpty || !revocations.isEmpty {
+            throw ProtocolError.invalidMessage.with(
+                "A page that requires a bootstrap carries records.",
+                ["path": "bootstrap_required"]
+            )
+        }
+        let check = Validator(limits: limits)
+        for (index, record) in records.enumerated() {
+            let path = "records[\(index)]"
+            try check.identifier(record.collection, "\(path).collection")
+            try check.identifier(record.recordID, "\(path).record_id")
+            try check.vector(record.vector, "\(path).vector")
+            if record.deleted, !record.fields.isEmpty {
+                throw ProtocolError.invalidMessage.with("\(path) is deleted but lists fields.", ["path": path])
+            }
+            for (fieldIndex, field) in record.fields.enumerated() {
+                let fieldPath = "\(path).fields[\(fieldIndex)]"
+                try check.identifier(field.field, "\(fieldPath).field")
+                try check.value(field.value, "\(fieldPath).value")
+                try check.dot(field.dot, present: field.hasDot, "\(fieldPath).dot")
+            }
+            try check.noDuplicateFields(record.fields.map(\.field), "\(path).fields")
+        }
+        for (index, revocation) in revocations.enumerated() {
+            try check.identifier(revocation.collection, "revocations[\(index)].collection")
+            try check.identifier(revocation.recordID, "revocations[\(index)].record_id")
+        }
+    }
+}
+
+extension Relais_V1_EnrollRequest: ProtocolValidatable {
+    /// The code is present; the code and device name are at most ``ProtocolLimits/maxIdentifierBytes``.
+    public func validate(limits: ProtocolLimits) throws(ProtocolError) {
+        let check = Validator(limits: limits)
+        try check.identifier(code, "code")
+        if !deviceName.isEmpty { try check.identifier(deviceName, "device_name") }
+    }
+}
+
+extension Relais_V1_EnrollResponse: ProtocolValidatable {
+    /// A real replica number (never 0) and a token.
+    public func validate(limits: ProtocolLimits) throws(ProtocolError) {
+        if replica == ReplicaID.hub.rawValue {
+            throw ProtocolError.invalidMessage.with("The enrollment assigns replica 0.", ["path": "replica"])
+        }
+        if token.isEmpty { throw ProtocolError.invalidMessage.with("The enrollment has no token.", ["path": "token"]) }
+    }
+}
+
+extension Relais_V1_ReplicaRenewRequest: ProtocolValidatable {
+    /// The reason is at most ``ProtocolLimits/maxFieldValueBytes``.
+    public func validate(limits: ProtocolLimits) throws(ProtocolError) {
+        try Validator(limits: limits).text(reason, "reason", limit: limits.maxFieldValueBytes)
+    }
+}
+
+extension Relais_V1_ReplicaRenewResponse: ProtocolValidatable {
+    /// A real replica number (never 0) and a token.
+    public func validate(limits: ProtocolLimits) throws(ProtocolError) {
+        if replica == ReplicaID.hub.rawValue {
+            throw ProtocolError.invalidMessage.with("The renewal assigns replica 0.", ["path": "replica"])
+        }
+        if token.isEmpty { throw ProtocolError.invalidMessage.with("The renewal has no token.", ["path": "token"]) }
+    }
+}

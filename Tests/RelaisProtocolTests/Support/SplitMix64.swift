@@ -1,0 +1,39 @@
+/// A small, seeded, reproducible random number generator (SplitMix64, Steele et al. 2014).
+///
+/// Property tests derive one seed per case and print it on failure; rerun a case with
+/// `RELAIS_TEST_SEED=<seed>` to get the same inputs.
+struct SplitMix64: RandomNumberGenerator {
+    private(set) var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func int(_ range: ClosedRange<Int>) -> Int { Int.random(in: range, using: &self) }
+    mutating func chance(_ probability: Double) -> Bool { Double.random(in: 0..<1, using: &self) < probability }
+    mutating func pick<T>(_ items: [T]) -> T { items[int(0...(items.count - 1))] }
+
+    mutating func bytes(_ count: Int) -> [UInt8] {
+        (0..<count).map { _ in UInt8(truncatingIfNeeded: next()) }
+    }
+
+    /// The seed for case `index` of a property run: spread out, so neighbouring cases differ.
+    static func caseSeed(base: UInt64, index: Int) -> UInt64 {
+        var mixer = SplitMix64(seed: base ^ (UInt64(index) &* 0xD1B5_4A32_D192_ED03))
+        return mixer.next()
+    }
+}
+
+/// The base seed of property runs: `RELAIS_TEST_SEED` when set, else a fixed one.
+enum PropertySeed {
+    static var base: UInt64 {
+        if let text = Environment.value("RELAIS_TEST_SEED"), let seed = UInt64(text) { return seed }
+        return 0x5EED_2026_1128
+    }
+}
