@@ -67,16 +67,25 @@ extension ReplicaStore {
         for counter in counters {
             if let write = try loadPending(counter: counter) { batch.append(write) }
         }
+        // After a renewal, a write's context also covers what the fresh view shows of this device's
+        // previous replica numbers: a write the hub applied under the old number but never
+        // acknowledged is then superseded by its re-issue, not merged with it a second time.
+        let previous = (try stateText("previous_replicas")).flatMap { ColumnCodec.parseJSONArray($0) } ?? []
+        let previousReplicas = previous.compactMap { UInt32($0) }.map { ReplicaID($0) }
         try engine {
-            for write in batch where !write.inFlight {
-                try db.execute("UPDATE _relais_pending SET in_flight = 1 WHERE counter = ?", [.integer(Int64(write.counter))])
+            for index in batch.indices where !batch[index].inFlight {
+                if !previousReplicas.isEmpty {
+                    let key = RecordKey(collection: batch[index].collection, id: batch[index].recordID)
+                    let seen = try loadMeta(key)?.vector ?? .empty
+                    for old in previousReplicas where seen[old] > 0 {
+                        batch[index].context.join(VersionVector([old: seen[old]]))
+                    }
+                }
+                batch[index].inFlight = true
+                try savePending(batch[index])
             }
         }
-        return batch.map {
-            var write = $0
-            write.inFlight = true
-            return write
-        }
+        return batch
     }
 
     func loadPending(counter: UInt64) throws -> PendingWrite? {
@@ -238,12 +247,16 @@ extension ReplicaStore {
             for var write in writes {
                 next += 1
                 write.counter = next
+                write.hlc = nextHLC()
                 write.inFlight = false
                 try savePending(write)
             }
             setCounter(next)
             try persistClocks()
         }
+        let previous = (try stateText("previous_replicas")).flatMap { ColumnCodec.parseJSONArray($0) } ?? []
+        try setState(
+            "previous_replicas", .text(ColumnCodec.jsonArray(previous + [String(try self.replica.rawValue)])))
         try setState("replica", .integer(Int64(replica)))
         try setState("epoch", .integer(Int64(epoch)))
         try setState("token", .text(token))

@@ -1,7 +1,7 @@
 public import Foundation
 public import Logging
 public import RelaisCore
-import RelaisProtocol
+public import RelaisProtocol
 import RelaisSQLite
 
 /// The counts of one sync (`relais sync --json`).
@@ -218,5 +218,16 @@ extension Replica {
                 action = next
             }
         }
+    }
+}
+
+extension Replica {
+    /// Applies one pull page and stores its cursor in one transaction, as ``sync(transport:options:)``
+    /// does. Not API: for crash tests and tools that carry pages by other means.
+    ///
+    /// - Returns: the number of records and revocations applied.
+    @discardableResult
+    public func _applyPullPage(_ page: Relais_V1_PullResponse) throws -> Int {
+        try store.write { try store.applyPage(page) }.changed
     }
 }
