@@ -84,7 +84,7 @@ extension Replica {
             Identity(
                 hub: hub, replica: response.replica, epoch: response.epoch, token: response.token, user: response.user,
                 role: response.role, territories: response.territories))
-        logger.info("enrolled", metadata: ["relais.replica": "\(response.replica)", "relais.user": "\(response.user)"])
+        logger.debug("enrolled", metadata: ["relais.replica": "\(response.replica)", "relais.user": "\(response.user)"])
         return replica
     }
 
@@ -165,7 +165,7 @@ extension Replica {
                 case .beginBootstrap:
                     progress.phase = "bootstrap"
                     try store.write { try store.beginBootstrap() }
-                    store.logger.notice("pull: the hub asked for a bootstrap; pulling everything again")
+                    store.logger.debug("pull: the hub asked for a bootstrap; pulling everything again")
                     action = machine.bootstrapStarted()
 
                 case .renew:
@@ -177,7 +177,7 @@ extension Replica {
                     try store.write { try store.renew(replica: response.replica, epoch: response.epoch, token: response.token) }
                     token = response.token
                     batch = []
-                    store.logger.warning(
+                    store.logger.debug(
                         "sync: the hub found this replica forked; renewed it and re-stamped its pending writes",
                         metadata: ["relais.replica": "\(response.replica)"])
                     action = machine.renewed()
@@ -214,7 +214,7 @@ extension Replica {
                     failure.pending = try pendingCount()
                     throw failure
                 }
-                store.logger.info("sync: transient failure, retrying", metadata: ["relais.error": "\(error.message)"])
+                store.logger.debug("sync: transient failure, retrying", metadata: ["relais.error": "\(error.message)"])
                 action = next
             }
         }

@@ -29,15 +29,25 @@ public protocol SyncTransport: Sendable {
 public struct HTTPSyncTransport: SyncTransport {
     /// The hub's base URL (`http://host:port`), without a trailing slash.
     public let hub: String
-    /// The HTTP client (`HTTPClient.shared` unless given).
+    /// The HTTP client (``HTTPSyncTransport/defaultClient`` unless given).
     public let client: HTTPClient
     /// The time allowed for one request.
     public let timeout: Duration
     /// The codec (limits and compression level).
     public let codec: MessageCodec
 
+    /// The process-wide client used unless one is given: like `HTTPClient.shared`, but a refused
+    /// connection fails the request at once instead of being retried until the request's deadline
+    /// (the sync engine does its own retries, with back-off), and connecting times out after 10 s.
+    public static let defaultClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(10)
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
     /// A transport for the hub at `hub`.
-    public init(hub: String, client: HTTPClient = .shared, timeout: Duration = .seconds(60), codec: MessageCodec = MessageCodec()) {
+    public init(hub: String, client: HTTPClient = HTTPSyncTransport.defaultClient, timeout: Duration = .seconds(60), codec: MessageCodec = MessageCodec()) {
         var base = hub
         while base.hasSuffix("/") { base.removeLast() }
         self.hub = base
