@@ -178,8 +178,10 @@ extension HubService {
             guard let state = record.state.fields[field.name], let latest = state.latest else { continue }
             let meta = record.fields[field.name] ?? FieldMeta(seq: record.wholeSince)
             if !whole {
-                guard meta.seq > cursor else { continue }
-                // Own writes are not echoed: the device holds them already.
+                // Fields changed at or before the cursor are sent too: the record may have moved past
+                // the page that covered their change before the device read that page, and then the
+                // device never got them (docs/RELIABILITY.md, bug 1). Own writes are not echoed: the
+                // device holds them already.
                 if state.siblings.count == 1, latest.dot.replica == replica, latest.dot.counter <= counter, !meta.clamped {
                     continue
                 }
