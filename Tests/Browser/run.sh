@@ -7,9 +7,14 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 
-swift build -j 2 --product relais-hub >/dev/null
-swift build -j 2 --product relais >/dev/null
-bin=$(swift build -j 2 --show-bin-path)
+# RELAIS_BIN_DIR: a folder that already holds relais-hub and relais (skips the build).
+if [ -n "${RELAIS_BIN_DIR:-}" ]; then
+    bin=$RELAIS_BIN_DIR
+else
+    swift build -j 2 --product relais-hub >/dev/null
+    swift build -j 2 --product relais >/dev/null
+    bin=$(swift build -j 2 --show-bin-path)
+fi
 hub_bin="$bin/relais-hub"
 relais="$bin/relais"
 
