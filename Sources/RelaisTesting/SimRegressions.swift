@@ -49,4 +49,50 @@ public enum SimRegressions {
             }
         }
     }
+
+    /// A replica file copied onto a second laptop: the original edits a contact and syncs; the copy,
+    /// which never saw that edit, deletes the contact and syncs (the hub finds the fork, the copy
+    /// renews and re-issues its delete). The original's edit must survive: the delete was concurrent
+    /// with it (bug 2: the re-issued delete's context took the hub's entries for the shared old replica
+    /// number and silently superseded the original's edit).
+    public static func cloneEditsSurviveTheCopysRenewal() async throws -> [String] {
+        try await HubFixture.with(clock: HubTestClock()) { hub in
+            try await hub.live { url in
+                let folder = hub.folder.path
+                let code = try await hub.addUser("claire", role: .rep, territories: ["north"])
+                let clock = SimClock(1_795_856_400_000)
+                let ids = ClientIDSequence(start: 1)
+                let configuration = Replica.Configuration(wallClock: { clock.now() }, makeID: { ids.make() })
+                let original = try await Replica.enroll(
+                    hub: url, code: code, path: "\(folder)/original.relais", deviceName: "original", configuration: configuration)
+                let customer = try await original.add("customers", ["name": .text("Acme"), "territory": .text("north")])
+                let contact = try await original.add("contacts", ["customer_id": .text(customer), "name": .text("Ann")])
+                _ = try await original.sync()
+                try Simulation.copyDatabase(from: "\(folder)/original.relais", to: "\(folder)/copy.relais")
+                let copyIDs = ClientIDSequence(start: 1 << 32)
+                let copy = try Replica.open(
+                    path: "\(folder)/copy.relais", create: false,
+                    configuration: Replica.Configuration(wallClock: { clock.now() }, makeID: { copyIDs.make() }))
+                clock.advance(1000)
+                try await original.set("contacts", id: contact, ["name": .text("Ann Original")])
+                _ = try await original.sync()
+                clock.advance(1000)
+                try await copy.delete("contacts", id: contact)
+                _ = try await copy.sync()
+                _ = try await original.sync()
+                _ = try await copy.sync()
+                let everything = String(decoding: try await hub.service.exportJSON(user: "admin"), as: UTF8.self)
+                var violations: [String] = []
+                if !everything.contains("Ann Original") {
+                    violations.append("the original's edit `Ann Original` is lost after the copy's renewal: \(everything)")
+                }
+                for (name, replica) in [("original", original), ("copy", copy)] {
+                    let local = try await replica.export()
+                    let expected = Data(try await hub.service.exportJSON(user: "claire"))
+                    if local != expected { violations.append("\(name) differs from the hub:" + Simulation.difference(local, expected)) }
+                }
+                return violations
+            }
+        }
+    }
 }

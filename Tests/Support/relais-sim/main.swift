@@ -23,6 +23,7 @@ while let argument = arguments.next() {
     case "--save-corpus": saveCorpus = true
     case "--regressions":
         let violations = try await SimRegressions.concurrentEditsReachEveryone()
+            + SimRegressions.cloneEditsSurviveTheCopysRenewal()
         print(violations.isEmpty ? "regressions: ok" : violations.joined(separator: "\n"))
         exit(violations.isEmpty ? 0 : 1)
     default:
