@@ -244,7 +244,9 @@ enum ConflictCSV {
 
     static func json(_ value: Any?) -> String {
         guard let value, !(value is NSNull) else { return "" }
-        return String(decoding: JSONBody.encode(value), as: UTF8.self)
+        let data = try? JSONSerialization.data(
+            withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed])
+        return data.map { String(decoding: $0, as: UTF8.self) } ?? ""
     }
 
     static func quote(_ field: String) -> String {
