@@ -95,4 +95,43 @@ public enum SimRegressions {
             }
         }
     }
+
+    /// A laptop creates a customer; its first push is applied but the answer is lost, so it has never
+    /// pulled (cursor 0). Another laptop deletes the customer. When the first laptop syncs, it must
+    /// remove the customer too (bug 3: the hub sent no tombstones at cursor 0, "a fresh replica has
+    /// nothing to delete", and the customer lived on, on that laptop only).
+    public static func firstPushWithALostAnswerStillGetsDeletes() async throws -> [String] {
+        try await HubFixture.with(clock: HubTestClock()) { hub in
+            try await hub.live { url in
+                let folder = hub.folder.path
+                var replicas: [Replica] = []
+                for index in 0..<2 {
+                    let code = try await hub.addUser("u\(index)", role: .rep, territories: ["north"])
+                    let clock = SimClock(1_795_856_400_000)
+                    let ids = ClientIDSequence(start: UInt64(index + 1) << 32)
+                    replicas.append(
+                        try await Replica.enroll(
+                            hub: url, code: code, path: "\(folder)/r\(index).relais", deviceName: "r\(index)",
+                            configuration: Replica.Configuration(wallClock: { clock.now() }, makeID: { ids.make() })))
+                }
+                let id = try await replicas[0].add("customers", ["name": .text("Acme"), "territory": .text("north")])
+                var lossy = SimNetworkFaults()
+                lossy.dropResponse = 1
+                let transport = SimFaultTransport(base: HTTPSyncTransport(hub: url), faults: lossy, seed: 1)
+                _ = try? await replicas[0].sync(transport: transport)
+                _ = try await replicas[1].sync()
+                try await replicas[1].delete("customers", id: id)
+                _ = try await replicas[1].sync()
+                transport.setFaults(SimNetworkFaults())
+                _ = try await replicas[0].sync(transport: transport)
+                var violations: [String] = []
+                for (index, replica) in replicas.enumerated() {
+                    let local = try await replica.export()
+                    let expected = Data(try await hub.service.exportJSON(user: "u\(index)"))
+                    if local != expected { violations.append("laptop \(index) differs from the hub:" + Simulation.difference(local, expected)) }
+                }
+                return violations
+            }
+        }
+    }
 }

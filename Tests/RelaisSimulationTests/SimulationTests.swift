@@ -12,7 +12,7 @@ struct SimulationTests {
     /// Schedules of the default seed that still break an invariant: open bugs, each listed in
     /// docs/RELIABILITY.md "Open findings" with its replay command. They are recorded as known issues,
     /// so a new failure anywhere else still fails CI; remove a schedule once its bug is fixed.
-    static let knownFailures: Set<Int> = [142]
+    static let knownFailures: Set<Int> = []
 
     /// Bug 1 (docs/RELIABILITY.md): a record that moved past a pull page before the device read it.
     @Test func changesOfARecordThatMovedPastAPageReachEveryone() async throws {
@@ -23,6 +23,12 @@ struct SimulationTests {
     /// Bug 2 (docs/RELIABILITY.md): a copied replica's renewal superseded the original's writes.
     @Test func editsOfTheOriginalSurviveTheCopysRenewal() async throws {
         let violations = try await SimRegressions.cloneEditsSurviveTheCopysRenewal()
+        #expect(violations.isEmpty, "\(violations.joined(separator: "\n"))")
+    }
+
+    /// Bug 3 (docs/RELIABILITY.md): no tombstones at cursor 0 for a device that had pushed already.
+    @Test func aFirstPushWithALostAnswerStillGetsDeletes() async throws {
+        let violations = try await SimRegressions.firstPushWithALostAnswerStillGetsDeletes()
         #expect(violations.isEmpty, "\(violations.joined(separator: "\n"))")
     }
 

@@ -156,8 +156,10 @@ extension HubService {
         version.vector = Relais_V1_VersionVector(record.state.vector)
         version.seq = record.seq
         if record.state.isDeleted {
-            // A fresh replica (cursor 0) has nothing to delete.
-            guard cursor != 0 else { return nil }
+            // A fresh replica (cursor 0) has nothing to delete, unless it wrote to the record itself: a
+            // device whose first push was applied but whose answer was lost still holds what it created
+            // (docs/RELIABILITY.md, bug 3).
+            guard cursor != 0 || record.state.vector[replica] > 0 else { return nil }
             version.deleted = true
             return version
         }

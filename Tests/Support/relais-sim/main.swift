@@ -24,6 +24,7 @@ while let argument = arguments.next() {
     case "--regressions":
         let violations = try await SimRegressions.concurrentEditsReachEveryone()
             + SimRegressions.cloneEditsSurviveTheCopysRenewal()
+            + SimRegressions.firstPushWithALostAnswerStillGetsDeletes()
         print(violations.isEmpty ? "regressions: ok" : violations.joined(separator: "\n"))
         exit(violations.isEmpty ? 0 : 1)
     default:
