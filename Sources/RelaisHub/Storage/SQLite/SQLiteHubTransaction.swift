@@ -4,9 +4,10 @@ import RelaisSQLite
 
 /// ``HubTransaction`` over one SQLite connection, used only on its worker's thread.
 ///
-/// Records keep their merge state as JSON (`RecordState`'s `Codable` form) with the per-field
-/// sequences beside it; every other row is plain columns. Statements are the connection's cached
-/// ones, so the hot paths (a record read and upsert per write) prepare nothing.
+/// Records keep their merge state and per-field sequences in a compact binary form
+/// (``RecordCodec``); conflict reports keep theirs as JSON; every other row is plain columns.
+/// Statements are the connection's cached ones, so the hot paths (a record read and upsert per
+/// write) prepare nothing.
 final class SQLiteHubTransaction: HubTransaction {
     let db: Connection
     private let encoder: JSONEncoder
@@ -70,8 +71,7 @@ final class SQLiteHubTransaction: HubTransaction {
     }
 
     func nextSequence() throws -> UInt64 {
-        try db.execute("UPDATE meta SET head = head + 1 WHERE id = 1", [])
-        return UInt64(bitPattern: try db.scalar("SELECT head FROM meta WHERE id = 1")?.int64Value ?? 0)
+        UInt64(bitPattern: try db.scalar("UPDATE meta SET head = head + 1 WHERE id = 1 RETURNING head")?.int64Value ?? 0)
     }
 
     // MARK: - Users, tokens, enrollments
@@ -198,11 +198,12 @@ final class SQLiteHubTransaction: HubTransaction {
 
     // MARK: - Records
 
-    private static let recordColumns = "collection, id, seq, whole_since, scope, parent_id, deleted_at, state, fields"
+    private static let recordColumns = "collection, id, seq, whole_since, scope, parent_id, deleted_at, state"
 
     private func makeRecord(_ row: Row) throws -> StoredRecord {
-        let state = try row.withUnsafeBytes(at: 7) { try decoder.decode(RecordState.self, from: Data($0)) }
-        let fields = try row.withUnsafeBytes(at: 8) { try decoder.decode([String: FieldMeta].self, from: Data($0)) }
+        let collection = row.text(at: 0) ?? ""
+        let id = row.text(at: 1) ?? ""
+        let (state, fields) = try row.withUnsafeBytes(at: 7) { try RecordCodec.decode($0, collection: collection, id: id) }
         return StoredRecord(
             state: state, seq: Self.u64(row, 2), wholeSince: Self.u64(row, 3), scope: row.text(at: 4),
             parentID: row.text(at: 5), deletedAt: Self.optionalU64(row, 6), fields: fields)
@@ -274,11 +275,11 @@ final class SQLiteHubTransaction: HubTransaction {
     func putRecord(_ record: StoredRecord) throws {
         try db.execute(
             """
-            INSERT OR REPLACE INTO records (\(Self.recordColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT OR REPLACE INTO records (\(Self.recordColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [.text(record.collection), .text(record.id), Self.int(record.seq), Self.int(record.wholeSince),
              Self.text(record.scope), Self.text(record.parentID), Self.int(record.deletedAt),
-             .text(try json(record.state)), .text(try json(record.fields))])
+             .blob(RecordCodec.encode(record.state, fields: record.fields))])
     }
 
     func deleteRecord(collection: String, id: String) throws {
@@ -306,7 +307,7 @@ final class SQLiteHubTransaction: HubTransaction {
             StoredWriteResult(
                 dot: Dot(replica: replica, counter: counter), digest: row.blob(at: 0) ?? [],
                 status: StoredWriteResult.Status(rawValue: row.text(at: 1) ?? "") ?? .rejected,
-                conflictIDs: try decode([String].self, row.text(at: 2)), code: row.text(at: 3) ?? "",
+                conflictIDs: (row.text(at: 2) ?? "").split(separator: ",").map(String.init), code: row.text(at: 3) ?? "",
                 reason: row.text(at: 4) ?? "")
         }
     }
@@ -318,7 +319,7 @@ final class SQLiteHubTransaction: HubTransaction {
             VALUES (?, ?, ?, ?, ?, ?, ?)
             """,
             [.integer(Int64(result.dot.replica.rawValue)), Self.int(result.dot.counter), .blob(result.digest),
-             .text(result.status.rawValue), .text(try json(result.conflictIDs)), .text(result.code),
+             .text(result.status.rawValue), .text(result.conflictIDs.joined(separator: ",")), .text(result.code),
              .text(result.reason)])
     }
 
