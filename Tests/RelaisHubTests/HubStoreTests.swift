@@ -251,17 +251,18 @@ struct RecordCodecTests {
         let meta = Dictionary(uniqueKeysWithValues: state.fields.keys.map { ($0, FieldMeta(seq: UInt64($0.count), clamped: $0 == "two")) })
         let record = StoredRecord(
             state: state, seq: 1, wholeSince: 0, scope: nil, parentID: "p", deletedAt: 3, fields: meta)
+        let id = state.id
         let folder = try HubTemporaryFolder(prefix: "codec")
         defer { folder.remove() }
         let store = try SQLiteHubStore(folder: folder.path, create: true)
         try await store.write { tx throws in try tx.putRecord(record) }
-        #expect(try await store.read { try $0.record(collection: "customers", id: state.id) } == record)
+        #expect(try await store.read { try $0.record(collection: "customers", id: id) } == record)
         // A damaged row is an error, never a misread record.
         let raw = try Connection(path: folder.path + "/hub.sqlite")
         try raw.configureForDurability()
         try raw.execute("UPDATE records SET state = substr(state, 1, length(state) - 1)")
         await #expect(throws: (any Error).self) {
-            _ = try await store.read { try $0.record(collection: "customers", id: state.id) }
+            _ = try await store.read { try $0.record(collection: "customers", id: id) }
         }
         try raw.close()
         await store.close()
