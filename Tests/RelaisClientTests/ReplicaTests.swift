@@ -1,1 +1,185 @@
+import Foundation
+import RelaisCore
+import RelaisProtocol
+import RelaisSQLite
+import RelaisTesting
 import Testing
+
+@testable import RelaisClient
+
+/// The Swift API: edits, reads, validation, and the capture of every edit as a pending write.
+struct ReplicaTests {
+    @Test func createsPlainTablesInWALWithFullSync() async throws {
+        try await withReplica { replica, folder, _ in
+            let raw = try rawConnection(folder.file("replica.db"))
+            #expect(try raw.journalMode() == .wal)
+            var columns: [String] = []
+            try raw.query("SELECT name, type FROM pragma_table_info('customers')") { row in
+                columns.append("\(row.text(at: 0)!) \(row.text(at: 1)!)")
+            }
+            #expect(columns.first == "id TEXT")
+            #expect(columns.contains("lifetime_value REAL"))
+            #expect(columns.contains("tags TEXT"))
+            let sync = try await replica.withStore { try $0.db.synchronous() }
+            #expect(sync == .full)
+        }
+    }
+
+    @Test func addSetDeleteAreCapturedAndCoalesced() async throws {
+        try await withReplica { replica, _, _ in
+            let id = try await replica.add(customer, acme())
+            #expect(try await replica.pendingCount() == 1)
+            try await replica.set(customer, id: id, ["phone": .text("0102"), "tags": .set(["b", "a", "b"])])
+            let writes = try await replica.pendingWrites()
+            #expect(writes.count == 1)
+            #expect(writes[0].fields["phone"] == .text("0102"))
+            #expect(writes[0].fields["name"] == .text("Acme"))
+            #expect(writes[0].fields["tags"] == .set(["a", "b"]))
+            #expect(writes[0].context == .empty)
+            let record = try #require(try await replica.get(customer, id: id))
+            #expect(record["tags"] == .set(["a", "b"]))
+            // Created and deleted before any push: nothing left to tell the hub.
+            try await replica.delete(customer, id: id)
+            #expect(try await replica.pendingCount() == 0)
+            #expect(try await replica.get(customer, id: id) == nil)
+        }
+    }
+
+    @Test func refusesInvalidValuesBeforeWriting() async throws {
+        try await withReplica { replica, _, _ in
+            await #expect(throws: ReplicaError.self) {
+                try await replica.add(customer, ["name": .text("X"), "territory": .text("north"), "status": .text("gone")])
+            }
+            await #expect(throws: ReplicaError.self) { try await replica.add(customer, ["name": .text("X")]) }
+            await #expect(throws: ReplicaError.self) {
+                try await replica.add(customer, acme().merging(["segment": .text("A")]) { $1 })
+            }
+            await #expect(throws: ReplicaError.self) { try await replica.set(customer, id: UUID().uuidString, ["phone": .text("1")]) }
+            let pending = try await replica.pendingCount()
+            let records = try await replica.list(customer)
+            #expect(pending == 0)
+            #expect(records.isEmpty)
+        }
+    }
+
+    @Test func listFiltersAndSortsByID() async throws {
+        try await withReplica { replica, _, _ in
+            let a = try await replica.add(customer, acme("A"))
+            let b = try await replica.add(customer, acme("B", territory: "south"))
+            let c = try await replica.add(customer, acme("C"))
+            #expect(try await replica.list(customer).map(\.id) == [a, b, c].sorted())
+            #expect(try await replica.list(customer, where: ["territory": .text("north")]).map(\.id) == [a, c].sorted())
+        }
+    }
+
+    @Test func rawSQLInsertUpdateOfSeveralRowsAndDeleteAreCaptured() async throws {
+        try await withReplica { replica, folder, _ in
+            let a = try await replica.add(customer, acme("A"))
+            let b = try await replica.add(customer, acme("B"))
+            // The hub acknowledges both: they are confirmed, nothing pending.
+            try await replica.answer(try await replica.batch(), .applied)
+            #expect(try await replica.pendingCount() == 0)
+
+            let raw = try rawConnection(folder.file("replica.db"))
+            try raw.execute("UPDATE customers SET city = 'Lyon', phone = '9' WHERE territory = 'north'")
+            try raw.execute("DELETE FROM customers WHERE id = '\(b)'")
+            let c = "00000000-0000-4000-8000-0000000000cc"
+            try raw.execute("INSERT INTO customers(id, name, territory) VALUES ('\(c)', 'C', 'north')")
+
+            let writes = try await replica.pendingWrites()
+            #expect(writes.count == 3)
+            let byID = Dictionary(uniqueKeysWithValues: writes.map { ($0.recordID, $0) })
+            #expect(byID[a]?.fields == ["city": .text("Lyon"), "phone": .text("9")])
+            #expect(byID[a]?.context == VersionVector([ReplicaID(7): 1]))
+            #expect(byID[b]?.isDelete == true)
+            #expect(byID[c]?.fields == ["name": .text("C"), "territory": .text("north")])
+            // Counters follow first capture; every write has its own dot.
+            #expect(Set(writes.map(\.counter)).count == 3)
+        }
+    }
+
+    @Test func rawSQLInvalidEditIsRejectedVisiblyAndUndone() async throws {
+        try await withReplica { replica, folder, _ in
+            let a = try await replica.add(customer, acme("A"))
+            try await replica.answer(try await replica.batch(), .applied)
+            let raw = try rawConnection(folder.file("replica.db"))
+            try raw.execute("UPDATE customers SET status = 'sleeping' WHERE id = '\(a)'")
+            try raw.execute("INSERT INTO customers(id, name) VALUES ('00000000-0000-4000-8000-0000000000dd', 'NoTerritory')")
+            #expect(try await replica.pendingCount() == 0)
+            let rejected = try await replica.rejected()
+            #expect(rejected.map(\.code) == ["invalid_value", "required_missing"])
+            #expect(rejected[0].values["status"] == "sleeping")
+            #expect(rejected.allSatisfy { $0.source == "local" })
+            // The visible state is back to the confirmed one.
+            #expect(try await replica.get(customer, id: a)?["status"] == .text("prospect"))
+            #expect(try await replica.list(customer).count == 1)
+            // The queue is not blocked: a later valid edit goes through.
+            try raw.execute("UPDATE customers SET city = 'Nice' WHERE id = '\(a)'")
+            #expect(try await replica.pendingCount() == 1)
+        }
+    }
+
+    @Test func engineWritesAreNotCaptured() async throws {
+        try await withReplica { replica, _, _ in
+            var page = PageBuilder(cursor: 10)
+            page.record(customer, "00000000-0000-4000-8000-0000000000aa", acme("Hub"), dot: Dot(replica: .hub, counter: 3))
+            try await replica.apply(page.page)
+            #expect(try await replica.pendingCount() == 0)
+            #expect(try await replica.list(customer).count == 1)
+            let captured = try await replica.withStore { try $0.db.scalar("SELECT count(*) FROM _relais_capture")?.int64Value }
+            #expect(captured == 0)
+        }
+    }
+
+    @Test func stampsAreStableAcrossRetries() async throws {
+        try await withReplica { replica, _, clock in
+            let id = try await replica.add(customer, acme())
+            let first = try await replica.batch()
+            clock.advance(byMillis: 5_000)
+            // The push failed; the user edits again: a new write, the in-flight one is untouched.
+            try await replica.set(customer, id: id, ["city": .text("Paris")])
+            let again = try await replica.batch()
+            #expect(again.first == first.first)
+            #expect(again.count == 2)
+            #expect(again[1].counter > again[0].counter)
+            #expect(again[1].fields == ["city": .text("Paris")])
+            let request = try await replica.withStore { try $0.pushRequest(again) }
+            let replay = try await replica.withStore { try $0.pushRequest(try $0.nextBatch(limit: 500)) }
+            #expect(request == replay)
+        }
+    }
+
+    @Test func coalescingKeepsFirstContextAndDot() async throws {
+        try await withReplica { replica, _, clock in
+            let id = "00000000-0000-4000-8000-0000000000aa"
+            var page = PageBuilder(cursor: 1)
+            page.record(customer, id, acme("Hub"), dot: Dot(replica: .hub, counter: 3))
+            try await replica.apply(page.page)
+            try await replica.set(customer, id: id, ["city": .text("Lyon")])
+            let first = try #require(try await replica.pendingWrites().first)
+            #expect(first.context == VersionVector([ReplicaID.hub: 3]))
+            // A pull lands between two edits and moves the record's vector on.
+            var next = PageBuilder(cursor: 2)
+            next.record(customer, id, ["phone": .text("1")], dot: Dot(replica: ReplicaID(9), counter: 1),
+                vector: VersionVector([ReplicaID.hub: 3, ReplicaID(9): 1]))
+            try await replica.apply(next.page)
+            clock.advance(byMillis: 1_000)
+            try await replica.set(customer, id: id, ["city": .text("Nice")])
+            let writes = try await replica.pendingWrites()
+            #expect(writes.count == 1)
+            #expect(writes[0].context == VersionVector([ReplicaID.hub: 3]))
+            #expect(writes[0].counter == first.counter)
+            #expect(writes[0].hlc > first.hlc)
+            #expect(writes[0].fields == ["city": .text("Nice")])
+        }
+    }
+
+    @Test func exportIsCanonical() async throws {
+        try await withReplica { replica, _, _ in
+            let id = try await replica.add(customer, acme().merging(["tags": .set(["z", "a"]), "lifetime_value": .null]) { $1 })
+            let json = try #require(String(data: try await replica.export(pretty: false), encoding: .utf8))
+            #expect(json.contains(#""customers":[{"id":"\#(id)","name":"Acme","status":"prospect","tags":["a","z"],"territory":"north"}]"#))
+            #expect(json.contains(#""contacts":[]"#))
+        }
+    }
+}

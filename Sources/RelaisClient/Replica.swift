@@ -1,1 +1,0 @@
-// The offline replica. See docs/SYNC.md for the contract it implements.

@@ -1,0 +1,63 @@
+public import RelaisCore
+
+/// An error of the local replica: a missing record, a value that does not fit the schema, a file
+/// that cannot be used, a bad import.
+///
+/// Compare by kind with the static members (`error.kind == .notFound`) and read ``message``. The
+/// description never includes the device token.
+public struct ReplicaError: Error, Sendable, CustomStringConvertible {
+    /// The kinds of replica errors.
+    public struct Kind: Hashable, Sendable, CustomStringConvertible {
+        private let name: String
+        private init(_ name: String) { self.name = name }
+        public var description: String { name }
+
+        /// No such record (or not visible to this replica).
+        public static let notFound = Kind("not_found")
+        /// A value, field or collection that does not fit the schema.
+        public static let invalid = Kind("invalid")
+        /// The file was written by a newer program (a newer schema): this program must be upgraded.
+        public static let schemaTooNew = Kind("schema_too_new")
+        /// The file is not a replica, or is damaged.
+        public static let badFile = Kind("bad_file")
+        /// The replica is not enrolled with a hub yet.
+        public static let notEnrolled = Kind("not_enrolled")
+        /// An import was refused: nothing was imported.
+        public static let importFailed = Kind("import_failed")
+        /// The record already exists.
+        public static let alreadyExists = Kind("already_exists")
+        /// SQLite failed.
+        public static let storage = Kind("storage")
+    }
+
+    /// One bad row of an import: its 1-based line number and what is wrong.
+    public struct ImportProblem: Sendable, Hashable, CustomStringConvertible {
+        /// The line of the file (1-based; a CSV header is line 1).
+        public var line: Int
+        /// What is wrong with it.
+        public var message: String
+        public var description: String { "line \(line): \(message)" }
+    }
+
+    /// What kind of error.
+    public let kind: Kind
+    /// What happened, for a person.
+    public let message: String
+    /// The schema violation behind an ``Kind/invalid`` error.
+    public let validation: ValidationError?
+    /// Every bad row of a refused import.
+    public let problems: [ImportProblem]
+
+    init(_ kind: Kind, _ message: String, validation: ValidationError? = nil, problems: [ImportProblem] = []) {
+        self.kind = kind
+        self.message = message
+        self.validation = validation
+        self.problems = problems
+    }
+
+    static func invalid(_ error: ValidationError) -> ReplicaError {
+        ReplicaError(.invalid, error.description, validation: error)
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,196 @@
+import Foundation
+import RelaisCore
+
+/// The SQL that lays out a replica file: bookkeeping tables, one plain table per collection, and the
+/// change-capture triggers.
+///
+/// ## Layout
+///
+/// Every collection is a plain table named after it: `id TEXT PRIMARY KEY` and one column per field,
+/// so `sqlite3 replica.db 'SELECT name, city FROM customers'` just works. Bookkeeping lives in
+/// `_relais_*` tables:
+///
+/// | table | holds |
+/// |---|---|
+/// | `_relais_state` | key/value: replica, epoch, token, hub, user, role, territories, counter, HLC, cursor, last sync, schema version, generation |
+/// | `_relais_migrations` | the schema migrations applied to this file |
+/// | `_relais_engine` | one row while the sync engine writes (captures nothing then) |
+/// | `_relais_capture` | raw changes captured by the triggers, not yet stamped |
+/// | `_relais_records` | per record: version vector, per-field dots and HLC times, tombstone, generation |
+/// | `_relais_overlay` | per record with pending writes: its hub-confirmed state |
+/// | `_relais_pending` | pending writes: dot, HLC, context, fields or delete, in-flight marker |
+/// | `_relais_rejected` | writes refused (by the hub or by local validation), with code and reason |
+/// | `_relais_conflicts` | conflict reports the hub raised on this replica's writes |
+enum ReplicaSQL {
+    /// The bookkeeping tables (idempotent).
+    static let bookkeeping = """
+        CREATE TABLE IF NOT EXISTS _relais_state(
+            key TEXT PRIMARY KEY,
+            value
+        );
+        CREATE TABLE IF NOT EXISTS _relais_migrations(
+            version INTEGER PRIMARY KEY,
+            description TEXT NOT NULL,
+            applied_at TEXT NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS _relais_engine(
+            writing INTEGER NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS _relais_capture(
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            collection TEXT NOT NULL,
+            record_id TEXT NOT NULL,
+            op TEXT NOT NULL CHECK (op IN ('insert', 'update', 'delete')),
+            fields TEXT
+        );
+        CREATE TABLE IF NOT EXISTS _relais_records(
+            collection TEXT NOT NULL,
+            record_id TEXT NOT NULL,
+            vector TEXT NOT NULL DEFAULT '{}',
+            fields TEXT NOT NULL DEFAULT '{}',
+            deleted INTEGER NOT NULL DEFAULT 0,
+            stash TEXT,
+            generation INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (collection, record_id)
+        );
+        CREATE TABLE IF NOT EXISTS _relais_overlay(
+            collection TEXT NOT NULL,
+            record_id TEXT NOT NULL,
+            confirmed_exists INTEGER NOT NULL,
+            confirmed TEXT,
+            PRIMARY KEY (collection, record_id)
+        );
+        CREATE TABLE IF NOT EXISTS _relais_pending(
+            counter INTEGER PRIMARY KEY,
+            collection TEXT NOT NULL,
+            record_id TEXT NOT NULL,
+            context TEXT NOT NULL,
+            hlc INTEGER NOT NULL,
+            is_delete INTEGER NOT NULL,
+            fields TEXT NOT NULL,
+            in_flight INTEGER NOT NULL DEFAULT 0,
+            stamped_at TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS _relais_pending_record ON _relais_pending(collection, record_id);
+        CREATE TABLE IF NOT EXISTS _relais_rejected(
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            collection TEXT NOT NULL,
+            record_id TEXT NOT NULL,
+            is_delete INTEGER NOT NULL,
+            fields TEXT NOT NULL,
+            dot_replica INTEGER,
+            dot_counter INTEGER,
+            hlc INTEGER,
+            code TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            source TEXT NOT NULL,
+            rejected_at TEXT NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS _relais_conflicts(
+            conflict_id TEXT PRIMARY KEY,
+            collection TEXT NOT NULL,
+            record_id TEXT NOT NULL,
+            dot_replica INTEGER NOT NULL,
+            dot_counter INTEGER NOT NULL,
+            seen_at TEXT NOT NULL
+        );
+        """
+
+    /// Quotes an identifier (schema names are already checked to be `[a-z_][a-z0-9_]*`).
+    static func quote(_ name: String) -> String { "\"\(name)\"" }
+
+    /// A string literal.
+    static func literal(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
+
+    /// `CREATE TABLE` for a collection.
+    static func createTable(_ collection: CollectionSchema) -> String {
+        var columns = ["id TEXT PRIMARY KEY NOT NULL"]
+        for field in collection.fields {
+            columns.append("\(quote(field.name)) \(ColumnCodec.sqlType(field.type))")
+        }
+        return "CREATE TABLE IF NOT EXISTS \(quote(collection.name))(\n    "
+            + columns.joined(separator: ",\n    ") + "\n)"
+    }
+
+    /// `json_object('f1', <prefix>.f1, ...)`: a row in column form.
+    static func rowObject(_ collection: CollectionSchema, prefix: String) -> String {
+        "json_object(" + collection.fields.map { "\(literal($0.name)), \(prefix).\(quote($0.name))" }
+            .joined(separator: ", ") + ")"
+    }
+
+    /// The condition under which triggers capture: no sync-engine write in progress.
+    static let capturing = "NOT EXISTS (SELECT 1 FROM _relais_engine)"
+
+    /// The names of a collection's triggers.
+    static func triggerNames(_ collection: String) -> [String] {
+        ["before_insert", "after_insert", "before_update", "after_update", "after_update_id", "before_delete",
+            "after_delete"].map { "_relais_\(collection)_\($0)" }
+    }
+
+    /// The capture triggers of a collection.
+    ///
+    /// BEFORE triggers snapshot the hub-confirmed row into `_relais_overlay` the first time a record
+    /// is edited (later edits keep the first snapshot: `INSERT OR IGNORE`); a BEFORE INSERT trigger
+    /// sees the row an `INSERT OR REPLACE` is about to replace. AFTER triggers append to
+    /// `_relais_capture`: they fire only for rows really written (not for an ignored `INSERT OR
+    /// IGNORE`), and an UPDATE lists only the columns whose values changed (`IS NOT`). A statement that
+    /// fails undoes its triggers' work with it.
+    static func triggers(_ collection: CollectionSchema) -> [String] {
+        let table = quote(collection.name)
+        let name = literal(collection.name)
+        let names = triggerNames(collection.name)
+        let changed =
+            "rtrim("
+            + collection.fields.map {
+                "CASE WHEN old.\(quote($0.name)) IS NOT new.\(quote($0.name)) THEN '\($0.name),' ELSE '' END"
+            }.joined(separator: " || ") + ", ',')"
+        return [
+            """
+            CREATE TRIGGER IF NOT EXISTS \(names[0]) BEFORE INSERT ON \(table) WHEN \(capturing) BEGIN
+                INSERT OR IGNORE INTO _relais_overlay(collection, record_id, confirmed_exists, confirmed)
+                    SELECT \(name), id, 1, \(rowObject(collection, prefix: "c")) FROM \(table) AS c WHERE c.id = new.id;
+            END
+            """,
+            """
+            CREATE TRIGGER IF NOT EXISTS \(names[1]) AFTER INSERT ON \(table) WHEN \(capturing) BEGIN
+                INSERT OR IGNORE INTO _relais_overlay(collection, record_id, confirmed_exists, confirmed)
+                    VALUES (\(name), new.id, 0, NULL);
+                INSERT INTO _relais_capture(collection, record_id, op, fields) VALUES (\(name), new.id, 'insert', NULL);
+            END
+            """,
+            """
+            CREATE TRIGGER IF NOT EXISTS \(names[2]) BEFORE UPDATE ON \(table) WHEN \(capturing) BEGIN
+                INSERT OR IGNORE INTO _relais_overlay(collection, record_id, confirmed_exists, confirmed)
+                    VALUES (\(name), old.id, 1, \(rowObject(collection, prefix: "old")));
+            END
+            """,
+            """
+            CREATE TRIGGER IF NOT EXISTS \(names[3]) AFTER UPDATE ON \(table)
+            WHEN \(capturing) AND old.id IS new.id BEGIN
+                INSERT INTO _relais_capture(collection, record_id, op, fields)
+                    SELECT \(name), new.id, 'update', f FROM (SELECT \(changed) AS f) WHERE f <> '';
+            END
+            """,
+            """
+            CREATE TRIGGER IF NOT EXISTS \(names[4]) AFTER UPDATE ON \(table)
+            WHEN \(capturing) AND old.id IS NOT new.id BEGIN
+                INSERT OR IGNORE INTO _relais_overlay(collection, record_id, confirmed_exists, confirmed)
+                    VALUES (\(name), new.id, 0, NULL);
+                INSERT INTO _relais_capture(collection, record_id, op, fields) VALUES (\(name), old.id, 'delete', NULL);
+                INSERT INTO _relais_capture(collection, record_id, op, fields) VALUES (\(name), new.id, 'insert', NULL);
+            END
+            """,
+            """
+            CREATE TRIGGER IF NOT EXISTS \(names[5]) BEFORE DELETE ON \(table) WHEN \(capturing) BEGIN
+                INSERT OR IGNORE INTO _relais_overlay(collection, record_id, confirmed_exists, confirmed)
+                    VALUES (\(name), old.id, 1, \(rowObject(collection, prefix: "old")));
+            END
+            """,
+            """
+            CREATE TRIGGER IF NOT EXISTS \(names[6]) AFTER DELETE ON \(table) WHEN \(capturing) BEGIN
+                INSERT INTO _relais_capture(collection, record_id, op, fields) VALUES (\(name), old.id, 'delete', NULL);
+            END
+            """,
+        ]
+    }
+}

@@ -1,0 +1,258 @@
+import Foundation
+import Logging
+import RelaisCore
+import RelaisProtocol
+import RelaisSQLite
+
+extension ReplicaStore {
+    /// What applying a pull page did.
+    struct PageOutcome: Sendable, Equatable {
+        /// Record versions and revocations applied to the replica.
+        var changed = 0
+        /// Records removed because they left the user's visibility (revocations, bootstrap sweep).
+        var removed = 0
+        /// Pending writes moved to the rejected list because their record was removed.
+        var rejected = 0
+    }
+
+    /// The stored pull cursor.
+    var cursor: UInt64 {
+        get throws { UInt64(try stateInt("cursor") ?? 0) }
+    }
+
+    /// Starts a bootstrap: a new generation and cursor 0. Records not received again by the end of
+    /// the full pull are swept when its last page is applied. Caller's transaction.
+    func beginBootstrap() throws {
+        try setState("generation", .integer(Int64((try stateInt("generation") ?? 0) + 1)))
+        try setState("cursor", .integer(0))
+        try setState("bootstrapping", .integer(1))
+    }
+
+    /// Applies one pull page and stores its cursor, in the caller's transaction (docs/SYNC.md
+    /// "Applying a page on the replica").
+    ///
+    /// Records without pending writes take the fast path: one upsert of the changed columns and one of
+    /// the bookkeeping row, both prepared once per field set. A record with pending writes updates its
+    /// confirmed state and re-derives its visible row as confirmed + pending, so a pull never hides
+    /// what the user typed. Applying the same page twice leaves the same state.
+    func applyPage(_ page: Relais_V1_PullResponse) throws -> PageOutcome {
+        var pendingKeys = Set<RecordKey>()
+        try db.query("SELECT DISTINCT collection, record_id FROM _relais_pending") { row in
+            pendingKeys.insert(RecordKey(collection: row.text(at: 0) ?? "", id: row.text(at: 1) ?? ""))
+        }
+        let replica = try self.replica
+        let generation = Int64(try stateInt("generation") ?? 0)
+        let hasStash =
+            try db.scalar("SELECT EXISTS(SELECT 1 FROM _relais_records WHERE stash IS NOT NULL)")?.int64Value == 1
+        var outcome = PageOutcome()
+        var latest = HLC.zero
+
+        try engine {
+            for record in page.records {
+                guard let collection = schema.collection(record.collection) else {
+                    logger.warning(
+                        "pull: skipping a record of an unknown collection",
+                        metadata: ["relais.collection": "\(record.collection)"])
+                    continue
+                }
+                let key = RecordKey(collection: record.collection, id: record.recordID)
+                var values: [(FieldSchema, Value)] = []
+                var dots = "{"
+                for (i, version) in record.fields.enumerated() {
+                    guard let field = collection.field(version.field) else { continue }
+                    values.append((field, try Value(version.value)))
+                    if i > 0 { dots += "," }
+                    dots += "\"\(version.field)\":[\(version.dot.replica),\(version.dot.counter),\(version.hlc)]"
+                    if version.hlc > latest.rawValue { latest = HLC(rawValue: version.hlc) }
+                }
+                dots += "}"
+                let vector = StorageCodec.encode(try VersionVector(record.vector))
+
+                if pendingKeys.contains(key) {
+                    try applyOverlaid(key, collection, record: record, values: values)
+                    try upsertMeta(
+                        key, dots: dots, vector: vector, deleted: record.deleted, generation: generation,
+                        replica: replica)
+                } else if record.deleted {
+                    try db.cachedStatement(
+                        """
+                        INSERT INTO _relais_records(collection, record_id, vector, fields, deleted, stash, generation)
+                        VALUES (?, ?, ?, '{}', 1,
+                            (SELECT \(ReplicaSQL.rowObject(collection, prefix: "c")) FROM \(ReplicaSQL.quote(collection.name)) AS c WHERE c.id = ?), ?)
+                        ON CONFLICT(collection, record_id) DO UPDATE SET
+                            vector = \(Self.vectorJoin(replica)), deleted = 1,
+                            stash = coalesce(excluded.stash, stash), generation = excluded.generation
+                        """
+                    ).execute([.text(key.collection), .text(key.id), .text(vector), .text(key.id), .integer(generation)])
+                    try db.cachedStatement("DELETE FROM \(ReplicaSQL.quote(collection.name)) WHERE id = ?")
+                        .execute([.text(key.id)])
+                } else {
+                    if hasStash {
+                        try restoreStash(key, collection)
+                    }
+                    try upsertVisible(key, collection, values)
+                    try db.cachedStatement(
+                        """
+                        INSERT INTO _relais_records(collection, record_id, vector, fields, deleted, stash, generation)
+                        VALUES (?, ?, ?, ?, 0, NULL, ?)
+                        ON CONFLICT(collection, record_id) DO UPDATE SET
+                            vector = \(Self.vectorJoin(replica)), fields = json_patch(fields, excluded.fields),
+                            deleted = 0, stash = NULL, generation = excluded.generation
+                        """
+                    ).execute([.text(key.collection), .text(key.id), .text(vector), .text(dots), .integer(generation)])
+                }
+                outcome.changed += 1
+            }
+            for revocation in page.revocations {
+                let key = RecordKey(collection: revocation.collection, id: revocation.recordID)
+                let removed = try revoke(
+                    key, code: "outside_territory", reason: "the record left this user's territories")
+                outcome.removed += removed.records
+                outcome.rejected += removed.pending
+                outcome.changed += 1
+            }
+            try setState("cursor", .integer(Int64(page.nextCursor)))
+            if !page.more, try stateInt("bootstrapping") == 1 {
+                let swept = try sweep(before: generation)
+                outcome.removed += swept.records
+                outcome.rejected += swept.pending
+                try setState("bootstrapping", .integer(0))
+            }
+            if latest > .zero { observe(latest) }
+            try persistClocks()
+        }
+        return outcome
+    }
+
+    /// SQL joining the stored vector's own entry into the hub's (`excluded.vector`): the record's
+    /// vector becomes the hub's vector joined with this replica's acknowledged dots.
+    static func vectorJoin(_ replica: ReplicaID) -> String {
+        let path = "'$.\"\(replica.rawValue)\"'"
+        return """
+            CASE WHEN coalesce(json_extract(_relais_records.vector, \(path)), 0) > coalesce(json_extract(excluded.vector, \(path)), 0)
+            THEN json_set(excluded.vector, \(path), json_extract(_relais_records.vector, \(path))) ELSE excluded.vector END
+            """
+    }
+
+    /// The bookkeeping row of a record with pending writes (its tombstone values live in the overlay).
+    private func upsertMeta(
+        _ key: RecordKey, dots: String, vector: String, deleted: Bool, generation: Int64, replica: ReplicaID
+    ) throws {
+        try db.cachedStatement(
+            """
+            INSERT INTO _relais_records(collection, record_id, vector, fields, deleted, stash, generation)
+            VALUES (?, ?, ?, ?, ?, NULL, ?)
+            ON CONFLICT(collection, record_id) DO UPDATE SET
+                vector = \(Self.vectorJoin(replica)), fields = json_patch(fields, excluded.fields),
+                deleted = excluded.deleted, generation = excluded.generation
+            """
+        ).execute([
+            .text(key.collection), .text(key.id), .text(vector), .text(dots), .integer(deleted ? 1 : 0),
+            .integer(generation),
+        ])
+    }
+
+    /// Upserts the changed columns of a visible row (the statement is prepared once per field set).
+    private func upsertVisible(_ key: RecordKey, _ collection: CollectionSchema, _ values: [(FieldSchema, Value)])
+        throws
+    {
+        let table = ReplicaSQL.quote(collection.name)
+        let columns = values.map { ReplicaSQL.quote($0.0.name) }
+        let sql: String
+        if columns.isEmpty {
+            sql = "INSERT INTO \(table)(id) VALUES (?) ON CONFLICT(id) DO NOTHING"
+        } else {
+            sql =
+                "INSERT INTO \(table)(id, \(columns.joined(separator: ", "))) VALUES (?\(String(repeating: ", ?", count: columns.count))) "
+                + "ON CONFLICT(id) DO UPDATE SET " + columns.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+        }
+        let statement = try db.cachedStatement(sql)
+        try statement.bind(text: key.id, at: 1)
+        for (i, (_, value)) in values.enumerated() {
+            try ColumnCodec.bind(value, to: statement, at: Int32(i + 2))
+        }
+        try statement.execute()
+    }
+
+    /// Puts back the values a deleted record had, before an update revives it (the hub may send only
+    /// the fields the reviving write changed).
+    private func restoreStash(_ key: RecordKey, _ collection: CollectionSchema) throws {
+        let columns = collection.fields.map { ReplicaSQL.quote($0.name) }
+        let extracts = collection.fields.map { "json_extract(stash, '$.\($0.name)')" }
+        try db.cachedStatement(
+            """
+            INSERT OR IGNORE INTO \(ReplicaSQL.quote(collection.name))(id, \(columns.joined(separator: ", ")))
+            SELECT record_id, \(extracts.joined(separator: ", ")) FROM _relais_records
+            WHERE collection = ? AND record_id = ? AND deleted = 1 AND stash IS NOT NULL
+            """
+        ).execute([.text(key.collection), .text(key.id)])
+    }
+
+    /// A record with pending writes: the page updates its confirmed state, and the visible row is
+    /// re-derived as confirmed + pending.
+    private func applyOverlaid(
+        _ key: RecordKey, _ collection: CollectionSchema, record: Relais_V1_RecordVersion, values: [(FieldSchema, Value)]
+    ) throws {
+        let pending = try loadPending(key)
+        var confirmed =
+            try loadOverlay(key, collection)
+            ?? ConfirmedState(exists: try loadMeta(key).map { !$0.deleted } ?? false, values: [:])
+        if record.deleted {
+            confirmed.exists = false
+        } else {
+            confirmed.exists = true
+            for (field, value) in values { confirmed.values[field.name] = value }
+        }
+        try settle(key, collection, confirmed: confirmed, pending: pending)
+    }
+
+    /// Removes a record (and the records that take their visibility from it): visible row,
+    /// bookkeeping and overlay. Its pending writes move to the rejected list with `code`.
+    func revoke(_ key: RecordKey, code: String, reason: String) throws -> (records: Int, pending: Int) {
+        var removed = (records: 0, pending: 0)
+        guard let collection = schema.collection(key.collection) else { return removed }
+        for write in try loadPending(key) {
+            try reject(
+                key, isDelete: write.isDelete, fieldsJSON: StorageCodec.encodeColumns(write.fields, collection: collection),
+                dot: Dot(replica: try replica, counter: write.counter), hlc: write.hlc, code: code, reason: reason,
+                source: "hub")
+            try deletePending(counter: write.counter)
+            removed.pending += 1
+        }
+        try deleteOverlay(key)
+        try db.execute(
+            "DELETE FROM _relais_records WHERE collection = ? AND record_id = ?", [.text(key.collection), .text(key.id)])
+        try db.cachedStatement("DELETE FROM \(ReplicaSQL.quote(collection.name)) WHERE id = ?").execute([.text(key.id)])
+        if db.changes > 0 { removed.records += 1 }
+        // Children follow their parent's visibility.
+        for child in schema.collections {
+            guard case .parent(let field, let parent) = child.visibility, parent == key.collection else { continue }
+            var ids: [String] = []
+            try db.query(
+                "SELECT id FROM \(ReplicaSQL.quote(child.name)) WHERE \(ReplicaSQL.quote(field)) = ?", [.text(key.id)]
+            ) { row in ids.append(row.text(at: 0) ?? "") }
+            for id in ids {
+                let sub = try revoke(RecordKey(collection: child.name, id: id), code: code, reason: reason)
+                removed.records += sub.records
+                removed.pending += sub.pending
+            }
+        }
+        return removed
+    }
+
+    /// After a bootstrap's last page: removes every record the hub did not send again.
+    private func sweep(before generation: Int64) throws -> (records: Int, pending: Int) {
+        var stale: [RecordKey] = []
+        try db.query("SELECT collection, record_id FROM _relais_records WHERE generation < ?", [.integer(generation)]) {
+            row in
+            stale.append(RecordKey(collection: row.text(at: 0) ?? "", id: row.text(at: 1) ?? ""))
+        }
+        var removed = (records: 0, pending: 0)
+        for key in stale {
+            let sub = try revoke(key, code: "outside_territory", reason: "the hub no longer sends this record to this user")
+            removed.records += sub.records
+            removed.pending += sub.pending
+        }
+        return removed
+    }
+}

@@ -1,0 +1,183 @@
+import Foundation
+import RelaisCore
+import RelaisSQLite
+
+extension ReplicaStore {
+    /// One captured change, as the triggers logged it.
+    private struct Captured {
+        var seq: Int64
+        var key: RecordKey
+        var op: String
+        var fields: [String]
+    }
+
+    /// What stamping did.
+    struct StampReport: Sendable, Equatable {
+        /// Records whose pending write was created or changed.
+        var stamped = 0
+        /// Captured changes refused by validation (moved to the rejected list).
+        var rejected = 0
+    }
+
+    /// Turns the captured changes into pending writes (docs/SYNC.md "Writes, dots and contexts").
+    ///
+    /// Per record, in capture order: the changed fields are read from the visible row and validated;
+    /// a valid change is coalesced into the record's open (not in-flight) pending write, or starts a
+    /// new one whose context is the record's vector as last seen from the hub. An open write keeps
+    /// its dot (it was never sent) and takes a fresh HLC time; a new one takes the next counter. An
+    /// invalid change goes to the rejected list with its reason and the visible row is re-derived from
+    /// the confirmed state and the remaining pending writes, so it never blocks the queue.
+    ///
+    /// Must run inside a transaction; it switches capture off for its own writes.
+    @discardableResult
+    func stampCaptured() throws -> StampReport {
+        var entries: [Captured] = []
+        try db.query("SELECT seq, collection, record_id, op, fields FROM _relais_capture ORDER BY seq") { row in
+            entries.append(
+                Captured(
+                    seq: row.int64(at: 0),
+                    key: RecordKey(collection: row.text(at: 1) ?? "", id: row.text(at: 2) ?? ""),
+                    op: row.text(at: 3) ?? "",
+                    fields: (row.text(at: 4) ?? "").split(separator: ",").map(String.init)))
+        }
+        guard let last = entries.last else { return StampReport() }
+        var order: [RecordKey] = []
+        var groups: [RecordKey: [Captured]] = [:]
+        for entry in entries {
+            if groups[entry.key] == nil { order.append(entry.key) }
+            groups[entry.key, default: []].append(entry)
+        }
+        var report = StampReport()
+        let role = try stateText("role") ?? ""
+        try engine {
+            for key in order {
+                try stamp(key, groups[key]!, role: role, report: &report)
+            }
+            try db.execute("DELETE FROM _relais_capture WHERE seq <= ?", [.integer(last.seq)])
+            try persistClocks()
+        }
+        return report
+    }
+
+    private func stamp(_ key: RecordKey, _ entries: [Captured], role: String, report: inout StampReport) throws {
+        guard let collection = schema.collection(key.collection) else { return }
+        let meta = try loadMeta(key)
+        var pending = try loadPending(key)
+        let confirmed =
+            try loadOverlay(key, collection)
+            ?? ConfirmedState(exists: meta.map { !$0.deleted } ?? false, values: [:])
+        var open: PendingWrite? = pending.last.flatMap { $0.inFlight ? nil : $0 }
+        if open != nil { pending.removeLast() }
+        var changed = false
+        var rejectedAny = false
+
+        for entry in entries {
+            // The state this change starts from: confirmed, then the pending writes, then the open one.
+            let before = confirmed.applying(pending + (open.map { [$0] } ?? []))
+            let change: [String: Value]?  // nil: a delete
+            do {
+                switch entry.op {
+                case "delete":
+                    change = nil
+                case "insert", "update":
+                    guard let raw = try readRaw(collection, id: key.id) else { continue }  // deleted later
+                    var fieldValues: [String: Value] = [:]
+                    let insert = entry.op == "insert"
+                    let wholeRow = insert && (meta != nil || before != nil)
+                    for (field, column) in zip(collection.fields, raw) {
+                        guard insert || entry.fields.contains(field.name) else { continue }
+                        let value = try ColumnCodec.value(column, field: field, collection: collection.name)
+                        if field.required, value.isNull { throw ValidationError.requiredMissing(collection.name, field.name) }
+                        if field.hubOnly, role == "rep", insert ? !value.isNull : true {
+                            throw LocalRejection(
+                                code: "hub_only_field",
+                                reason: "\(collection.name).\(field.name): written by the office only")
+                        }
+                        if insert && !wholeRow && value.isNull { continue }
+                        fieldValues[field.name] = value
+                    }
+                    if before == nil {
+                        // The record is being created (or revived): every required field must be there.
+                        var merged = open?.isDelete == false ? open!.fields : [:]
+                        merged.merge(fieldValues) { _, new in new }
+                        for field in collection.fields where field.required && merged[field.name] == nil {
+                            throw ValidationError.requiredMissing(collection.name, field.name)
+                        }
+                    }
+                    guard FieldType.isUUID(key.id) else { throw ValidationError.invalidID(collection.name, key.id) }
+                    change = fieldValues
+                default:
+                    continue
+                }
+            } catch let failure {
+                let (code, reason) = Self.describeRejection(failure)
+                var attempted: [(String, SQLiteValue)] = []
+                if entry.op != "delete", let raw = try readRaw(collection, id: key.id) {
+                    for (field, column) in zip(collection.fields, raw)
+                    where entry.op == "insert" || entry.fields.contains(field.name) {
+                        attempted.append((field.name, column))
+                    }
+                }
+                try reject(
+                    key, isDelete: false, fieldsJSON: StorageCodec.encodeRaw(attempted), dot: nil, hlc: nil,
+                    code: code, reason: reason, source: "local")
+                report.rejected += 1
+                rejectedAny = true
+                continue
+            }
+
+            var write =
+                open
+                ?? PendingWrite(
+                    counter: 0, collection: key.collection, recordID: key.id,
+                    context: meta?.vector ?? .empty, hlc: .zero, isDelete: false, fields: [:], inFlight: false)
+            if let change {
+                if write.isDelete {
+                    write.fields = change
+                } else {
+                    write.fields.merge(change) { _, new in new }
+                }
+                write.isDelete = false
+            } else {
+                write.isDelete = true
+                write.fields = [:]
+            }
+            open = write
+            changed = true
+        }
+
+        if var write = open, changed {
+            let hubKnows = meta != nil || pending.contains { $0.inFlight }
+            if write.isDelete && !hubKnows && !confirmed.exists {
+                // Created and deleted before the hub ever heard of it: nothing to tell.
+                if write.counter != 0 { try deletePending(counter: write.counter) }
+                open = nil
+            } else {
+                if write.counter == 0 { write.counter = nextCounter() }
+                write.hlc = nextHLC()
+                try savePending(write)
+                open = write
+                report.stamped += 1
+            }
+        }
+        let all = pending + (open.map { [$0] } ?? [])
+        if rejectedAny || all.isEmpty {
+            try settle(key, collection, confirmed: confirmed, pending: all)
+        }
+    }
+
+    /// The wire code and the reason of a local refusal.
+    static func describeRejection(_ error: any Error) -> (String, String) {
+        switch error {
+        case let validation as ValidationError: (validation.codeName, validation.description)
+        case let local as LocalRejection: (local.code, local.reason)
+        default: ("invalid_value", "\(error)")
+        }
+    }
+}
+
+/// A change refused on the replica before it reaches the hub, with the code the hub would answer.
+struct LocalRejection: Error {
+    var code: String
+    var reason: String
+}

@@ -1,0 +1,324 @@
+import Foundation
+import Logging
+import RelaisCore
+import RelaisSQLite
+
+/// The replica's storage engine: one SQLite connection (the file's only writer in this process) and
+/// every read and write of the replica file. Not `Sendable`: ``Replica`` (an actor) owns one.
+///
+/// Every method that writes runs inside ``write(_:)``, which opens an immediate transaction and stamps
+/// the edits made with plain SQL since the last one before doing anything else.
+final class ReplicaStore {
+    let db: Connection
+    let schema: Schema
+    let configuration: Replica.Configuration
+    let logger: Logger
+
+    /// Cached copies of the counter and HLC state (written back in the same transaction).
+    private(set) var counter: UInt64 = 0
+    private var clock = HybridLogicalClock()
+
+    init(path: String, schema: Schema, configuration: Replica.Configuration, logger: Logger) throws {
+        self.schema = schema
+        self.configuration = configuration
+        self.logger = logger
+        do {
+            db = try Connection(path: path)
+            try db.configureForDurability(journalMode: .wal, synchronous: .full)
+        } catch {
+            throw ReplicaError(.storage, "cannot open the replica file \(path): \(error)")
+        }
+        try migrate()
+        try loadClocks()
+    }
+
+    // MARK: - Transactions
+
+    /// Runs `body` in an immediate transaction, after stamping the raw SQL edits captured so far.
+    func write<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try db.transaction(.immediate) {
+                try stampCaptured()
+                return try body()
+            }
+        } catch {
+            try? loadClocks()
+            throw error
+        }
+    }
+
+    /// Runs `body` with capture switched off: the sync engine's own writes are not edits.
+    /// Must be called inside a transaction.
+    func engine<T>(_ body: () throws -> T) throws -> T {
+        try db.execute("INSERT INTO _relais_engine(writing) VALUES (1)", [])
+        let result = try body()
+        try db.execute("DELETE FROM _relais_engine", [])
+        return result
+    }
+
+    // MARK: - Layout and migrations
+
+    private func migrate() throws {
+        try db.transaction(.immediate) {
+            try db.execute(ReplicaSQL.bookkeeping)
+            // A crash can't leave the switch on (it is only set inside transactions), but a file
+            // edited by hand could: capture must never stay off.
+            try db.execute("DELETE FROM _relais_engine", [])
+            let stored = try stateInt("schema_version")
+            if let stored, stored > schema.version {
+                throw ReplicaError(
+                    .schemaTooNew,
+                    "this replica file uses schema version \(stored), newer than this program's \(schema.version): upgrade relais"
+                )
+            }
+            if stored != schema.version {
+                for collection in schema.collections {
+                    try db.execute(ReplicaSQL.createTable(collection))
+                    var existing = Set<String>()
+                    try db.query("SELECT name FROM pragma_table_info(?)", [.text(collection.name)]) { row in
+                        existing.insert(row.text(at: 0) ?? "")
+                    }
+                    for field in collection.fields where !existing.contains(field.name) {
+                        try db.execute(
+                            "ALTER TABLE \(ReplicaSQL.quote(collection.name)) ADD COLUMN "
+                                + "\(ReplicaSQL.quote(field.name)) \(ColumnCodec.sqlType(field.type))")
+                    }
+                    for name in ReplicaSQL.triggerNames(collection.name) {
+                        try db.execute("DROP TRIGGER IF EXISTS \(name)")
+                    }
+                }
+                let description = stored == nil ? "create replica" : "migrate from schema \(stored!)"
+                try db.execute(
+                    "INSERT OR REPLACE INTO _relais_migrations(version, description, applied_at) VALUES (?, ?, ?)",
+                    [.integer(Int64(schema.version)), .text(description), .text(StorageCodec.iso(millis: wallMillis()))])
+                try setState("schema_version", .integer(Int64(schema.version)))
+            }
+            for collection in schema.collections {
+                for trigger in ReplicaSQL.triggers(collection) {
+                    try db.execute(trigger)
+                }
+            }
+        }
+    }
+
+    // MARK: - State
+
+    func state(_ key: String) throws -> SQLiteValue? {
+        try db.scalar("SELECT value FROM _relais_state WHERE key = ?", [.text(key)])
+    }
+
+    func stateInt(_ key: String) throws -> Int? {
+        guard let value = try state(key) else { return nil }
+        switch value {
+        case .integer(let i): return Int(i)
+        case .real(let d): return Int(d)
+        case .text(let s): return Int(s)
+        default: return nil
+        }
+    }
+
+    func stateText(_ key: String) throws -> String? {
+        guard let value = try state(key) else { return nil }
+        switch value {
+        case .text(let s): return s
+        case .integer(let i): return String(i)
+        default: return nil
+        }
+    }
+
+    func setState(_ key: String, _ value: SQLiteValue) throws {
+        try db.execute("INSERT OR REPLACE INTO _relais_state(key, value) VALUES (?, ?)", [.text(key), value])
+    }
+
+    private func loadClocks() throws {
+        counter = UInt64(try stateInt("counter") ?? 0)
+        clock = HybridLogicalClock(last: HLC(rawValue: UInt64(bitPattern: Int64(try stateInt("hlc") ?? 0))))
+    }
+
+    private func saveClocks() throws {
+        try setState("counter", .integer(Int64(counter)))
+        try setState("hlc", .integer(Int64(bitPattern: clock.last.rawValue)))
+    }
+
+    func wallMillis() -> UInt64 { configuration.wallClock() }
+
+    /// The replica number (0 until enrolled: writes are still stamped, and re-stamped at enrollment).
+    var replica: ReplicaID {
+        get throws { ReplicaID(UInt32(try stateInt("replica") ?? 0)) }
+    }
+
+    /// The next HLC time for a local write.
+    func nextHLC() -> HLC { clock.now(physicalMillis: wallMillis()) }
+
+    /// Moves the HLC past a time seen from the hub.
+    func observe(_ hlc: HLC) { _ = clock.receive(hlc, physicalMillis: wallMillis()) }
+
+    func nextCounter() -> UInt64 {
+        counter += 1
+        return counter
+    }
+
+    func persistClocks() throws { try saveClocks() }
+
+    /// Restarts the counter (a renewed replica's dots start over under its new number).
+    func setCounter(_ value: UInt64) { counter = value }
+
+    // MARK: - Rows
+
+    func collection(_ name: String) throws -> CollectionSchema {
+        guard let collection = schema.collection(name) else {
+            throw ReplicaError.invalid(.unknownCollection(name))
+        }
+        return collection
+    }
+
+    /// The raw column values of a visible row, in field order, or nil when absent.
+    func readRaw(_ collection: CollectionSchema, id: String) throws -> [SQLiteValue]? {
+        let columns = collection.fields.map { ReplicaSQL.quote($0.name) }.joined(separator: ", ")
+        let statement = try db.cachedStatement(
+            "SELECT \(columns) FROM \(ReplicaSQL.quote(collection.name)) WHERE id = ?")
+        try statement.bind([.text(id)])
+        defer { statement.reset() }
+        guard try statement.step() else { return nil }
+        return (0..<collection.fields.count).map { statement.value(at: Int32($0)) }
+    }
+
+    /// A visible row as field values (values that do not fit their field read as null).
+    func readRow(_ collection: CollectionSchema, id: String) throws -> [String: Value]? {
+        guard let raw = try readRaw(collection, id: id) else { return nil }
+        var values: [String: Value] = [:]
+        for (field, column) in zip(collection.fields, raw) {
+            values[field.name] = (try? ColumnCodec.value(column, field: field, collection: collection.name)) ?? .null
+        }
+        return values
+    }
+
+    /// Replaces a visible row (nil deletes it). Call inside ``engine(_:)`` unless it is an edit.
+    func writeRow(_ collection: CollectionSchema, id: String, values: [String: Value]?) throws {
+        let table = ReplicaSQL.quote(collection.name)
+        guard let values else {
+            try db.cachedStatement("DELETE FROM \(table) WHERE id = ?").execute([.text(id)])
+            return
+        }
+        let columns = collection.fields.map { ReplicaSQL.quote($0.name) }
+        let sql =
+            "INSERT INTO \(table)(id, \(columns.joined(separator: ", "))) VALUES (?\(String(repeating: ", ?", count: columns.count))) "
+            + "ON CONFLICT(id) DO UPDATE SET " + columns.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+        let statement = try db.cachedStatement(sql)
+        try statement.bind(text: id, at: 1)
+        for (i, field) in collection.fields.enumerated() {
+            try ColumnCodec.bind(values[field.name] ?? .null, to: statement, at: Int32(i + 2))
+        }
+        try statement.execute()
+    }
+
+    // MARK: - Bookkeeping rows
+
+    struct Meta {
+        var vector: VersionVector
+        var deleted: Bool
+    }
+
+    func loadMeta(_ key: RecordKey) throws -> Meta? {
+        let statement = try db.cachedStatement(
+            "SELECT vector, deleted FROM _relais_records WHERE collection = ? AND record_id = ?")
+        try statement.bind([.text(key.collection), .text(key.id)])
+        defer { statement.reset() }
+        guard try statement.step() else { return nil }
+        return Meta(vector: StorageCodec.decodeVector(statement.text(at: 0)), deleted: statement.int64(at: 1) != 0)
+    }
+
+    func loadPending(_ key: RecordKey) throws -> [PendingWrite] {
+        var writes: [PendingWrite] = []
+        try db.query(
+            """
+            SELECT counter, context, hlc, is_delete, fields, in_flight FROM _relais_pending
+            WHERE collection = ? AND record_id = ? ORDER BY counter
+            """, [.text(key.collection), .text(key.id)]
+        ) { row in
+            writes.append(
+                PendingWrite(
+                    counter: UInt64(row.int64(at: 0)), collection: key.collection, recordID: key.id,
+                    context: StorageCodec.decodeVector(row.text(at: 1)),
+                    hlc: HLC(rawValue: UInt64(bitPattern: row.int64(at: 2))),
+                    isDelete: row.int64(at: 3) != 0, fields: StorageCodec.decodeFields(row.text(at: 4) ?? "{}"),
+                    inFlight: row.int64(at: 5) != 0))
+        }
+        return writes
+    }
+
+    func savePending(_ write: PendingWrite) throws {
+        try db.execute(
+            """
+            INSERT OR REPLACE INTO _relais_pending(counter, collection, record_id, context, hlc, is_delete, fields, in_flight, stamped_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                .integer(Int64(write.counter)), .text(write.collection), .text(write.recordID),
+                .text(StorageCodec.encode(write.context)), .integer(Int64(bitPattern: write.hlc.rawValue)),
+                .integer(write.isDelete ? 1 : 0), .text(StorageCodec.encode(write.fields)),
+                .integer(write.inFlight ? 1 : 0), .text(StorageCodec.iso(millis: write.hlc.physicalMillis)),
+            ])
+    }
+
+    func deletePending(counter: UInt64) throws {
+        try db.execute("DELETE FROM _relais_pending WHERE counter = ?", [.integer(Int64(counter))])
+    }
+
+    func loadOverlay(_ key: RecordKey, _ collection: CollectionSchema) throws -> ConfirmedState? {
+        let statement = try db.cachedStatement(
+            "SELECT confirmed_exists, confirmed FROM _relais_overlay WHERE collection = ? AND record_id = ?")
+        try statement.bind([.text(key.collection), .text(key.id)])
+        defer { statement.reset() }
+        guard try statement.step() else { return nil }
+        return ConfirmedState(
+            exists: statement.int64(at: 0) != 0,
+            values: StorageCodec.decodeColumns(statement.text(at: 1), collection: collection))
+    }
+
+    func saveOverlay(_ key: RecordKey, _ state: ConfirmedState, _ collection: CollectionSchema) throws {
+        try db.execute(
+            "INSERT OR REPLACE INTO _relais_overlay(collection, record_id, confirmed_exists, confirmed) VALUES (?, ?, ?, ?)",
+            [
+                .text(key.collection), .text(key.id), .integer(state.exists ? 1 : 0),
+                .text(StorageCodec.encodeColumns(state.values, collection: collection)),
+            ])
+    }
+
+    func deleteOverlay(_ key: RecordKey) throws {
+        try db.execute(
+            "DELETE FROM _relais_overlay WHERE collection = ? AND record_id = ?", [.text(key.collection), .text(key.id)])
+    }
+
+    /// Adds a write to the visible rejected list.
+    func reject(
+        _ key: RecordKey, isDelete: Bool, fieldsJSON: String, dot: Dot?, hlc: HLC?, code: String, reason: String,
+        source: String
+    ) throws {
+        try db.execute(
+            """
+            INSERT INTO _relais_rejected(collection, record_id, is_delete, fields, dot_replica, dot_counter, hlc, code, reason, source, rejected_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                .text(key.collection), .text(key.id), .integer(isDelete ? 1 : 0), .text(fieldsJSON),
+                dot.map { .integer(Int64($0.replica.rawValue)) } ?? .null,
+                dot.map { .integer(Int64($0.counter)) } ?? .null,
+                hlc.map { .integer(Int64(bitPattern: $0.rawValue)) } ?? .null,
+                .text(code), .text(reason), .text(source), .text(StorageCodec.iso(millis: wallMillis())),
+            ])
+    }
+
+    /// Re-derives the visible row of a record from its confirmed state and its pending writes, and
+    /// drops the overlay once no pending write is left. Call inside ``engine(_:)``.
+    func settle(_ key: RecordKey, _ collection: CollectionSchema, confirmed: ConfirmedState, pending: [PendingWrite])
+        throws
+    {
+        try writeRow(collection, id: key.id, values: confirmed.applying(pending))
+        if pending.isEmpty {
+            try deleteOverlay(key)
+        } else {
+            try saveOverlay(key, confirmed, collection)
+        }
+    }
+}

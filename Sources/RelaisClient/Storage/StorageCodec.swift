@@ -1,0 +1,183 @@
+import Foundation
+import RelaisCore
+import RelaisSQLite
+
+/// Text encodings of the bookkeeping columns. Hand-written because they run once per record on the
+/// pull path, where `JSONEncoder` would cost more than the SQLite work itself.
+enum StorageCodec {
+    // MARK: Version vectors: {"3":17,"5":2}
+
+    /// A vector as a JSON object keyed by replica number (so SQL's JSON functions can read one entry).
+    static func encode(_ vector: VersionVector) -> String {
+        var out = "{"
+        for (i, entry) in vector.sortedEntries.enumerated() {
+            if i > 0 { out += "," }
+            out += "\"\(entry.replica.rawValue)\":\(entry.counter)"
+        }
+        return out + "}"
+    }
+
+    static func decodeVector(_ text: String?) -> VersionVector {
+        guard let text, let data = text.data(using: .utf8),
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return .empty }
+        var entries: [ReplicaID: UInt64] = [:]
+        for (key, value) in object {
+            guard let replica = UInt32(key), let counter = (value as? NSNumber)?.uint64Value else { continue }
+            entries[ReplicaID(replica)] = counter
+        }
+        return VersionVector(entries)
+    }
+
+    // MARK: Tagged values: {"name":{"t":"Acme"},"tags":{"s":["a"]},"phone":null}
+
+    static func encode(_ fields: [String: Value]) -> String {
+        var out = "{"
+        for (i, name) in fields.keys.sorted().enumerated() {
+            if i > 0 { out += "," }
+            ColumnCodec.appendJSONString(name, to: &out)
+            out += ":"
+            appendTagged(fields[name]!, to: &out)
+        }
+        return out + "}"
+    }
+
+    static func appendTagged(_ value: Value, to out: inout String) {
+        switch value {
+        case .null: out += "null"
+        case .text(let s):
+            out += "{\"t\":"
+            ColumnCodec.appendJSONString(s, to: &out)
+            out += "}"
+        case .date(let s):
+            out += "{\"d\":"
+            ColumnCodec.appendJSONString(s, to: &out)
+            out += "}"
+        case .number(let n):
+            out += "{\"n\":\(numberText(n))}"
+        case .bool(let b): out += b ? "{\"b\":true}" : "{\"b\":false}"
+        case .set(let items): out += "{\"s\":\(ColumnCodec.jsonArray(items))}"
+        }
+    }
+
+    static func numberText(_ n: Double) -> String {
+        if n == n.rounded(), abs(n) < 1e15 { return String(Int64(n)) }
+        return "\(n)"
+    }
+
+    static func decodeFields(_ text: String) -> [String: Value] {
+        guard let data = text.data(using: .utf8),
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return [:] }
+        var fields: [String: Value] = [:]
+        for (name, raw) in object {
+            fields[name] = taggedValue(raw)
+        }
+        return fields
+    }
+
+    static func taggedValue(_ raw: Any) -> Value {
+        guard let object = raw as? [String: Any], let (tag, payload) = object.first else { return .null }
+        switch tag {
+        case "t": return .text(payload as? String ?? "")
+        case "d": return .date(payload as? String ?? "")
+        case "n": return .number((payload as? NSNumber)?.doubleValue ?? 0)
+        case "b": return .bool((payload as? NSNumber)?.boolValue ?? false)
+        case "s": return .stringSet((payload as? [String]) ?? [])
+        default: return .null
+        }
+    }
+
+    // MARK: Column form: a row as json_object(...) writes it
+
+    /// A row in column form, as the capture triggers snapshot it with `json_object`.
+    static func encodeColumns(_ values: [String: Value], collection: CollectionSchema) -> String {
+        var out = "{"
+        var first = true
+        for field in collection.fields {
+            guard let value = values[field.name] else { continue }
+            if !first { out += "," }
+            first = false
+            ColumnCodec.appendJSONString(field.name, to: &out)
+            out += ":"
+            switch ColumnCodec.column(value) {
+            case .null, .blob: out += "null"
+            case .integer(let i): out += String(i)
+            case .real(let d): out += numberText(d)
+            case .text(let s): ColumnCodec.appendJSONString(s, to: &out)
+            }
+        }
+        return out + "}"
+    }
+
+    /// Reads a column-form row back into field values. Values that do not fit their field (a raw edit
+    /// that was never valid) are left out.
+    static func decodeColumns(_ text: String?, collection: CollectionSchema) -> [String: Value] {
+        guard let text, let data = text.data(using: .utf8),
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return [:] }
+        var values: [String: Value] = [:]
+        for field in collection.fields {
+            guard let raw = object[field.name] else { continue }
+            let column = sqliteValue(raw, type: field.type)
+            values[field.name] = try? ColumnCodec.value(column, field: field, collection: collection.name)
+        }
+        return values
+    }
+
+    static func sqliteValue(_ raw: Any, type: FieldType) -> SQLiteValue {
+        switch raw {
+        case is NSNull: return .null
+        case let s as String: return .text(s)
+        case let n as NSNumber:
+            switch type {
+            case .bool: return .integer(n.int64Value)
+            case .number: return .real(n.doubleValue)
+            default: return .text(n.stringValue)
+            }
+        default: return .null
+        }
+    }
+
+    /// Display text of column-form values (for the rejected list, where values may be invalid).
+    static func displayColumns(_ text: String) -> [String: String] {
+        guard let data = text.data(using: .utf8),
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return [:] }
+        var result: [String: String] = [:]
+        for (key, raw) in object {
+            switch raw {
+            case is NSNull: result[key] = ""
+            case let s as String: result[key] = s
+            case let n as NSNumber: result[key] = numberText(n.doubleValue)
+            default: result[key] = "\(raw)"
+            }
+        }
+        return result
+    }
+
+    /// A column-form JSON object of raw SQLite values, for the rejected list.
+    static func encodeRaw(_ values: [(String, SQLiteValue)]) -> String {
+        var out = "{"
+        for (i, (name, value)) in values.enumerated() {
+            if i > 0 { out += "," }
+            ColumnCodec.appendJSONString(name, to: &out)
+            out += ":"
+            switch value {
+            case .null: out += "null"
+            case .integer(let n): out += String(n)
+            case .real(let d): out += d.isFinite ? numberText(d) : "null"
+            case .text(let s): ColumnCodec.appendJSONString(s, to: &out)
+            case .blob(let b): ColumnCodec.appendJSONString("<\(b.count) bytes>", to: &out)
+            }
+        }
+        return out + "}"
+    }
+
+    /// ISO 8601 text of a time in milliseconds.
+    static func iso(millis: UInt64) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date(timeIntervalSince1970: Double(millis) / 1000))
+    }
+}

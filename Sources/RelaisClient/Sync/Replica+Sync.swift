@@ -1,0 +1,233 @@
+public import Foundation
+public import Logging
+public import RelaisCore
+public import RelaisProtocol
+import RelaisSQLite
+
+/// The counts of one sync (`relais sync --json`).
+public struct SyncResult: Sendable, Hashable {
+    /// Writes the hub acknowledged (applied, with or without conflict).
+    public var pushed = 0
+    /// Records the pull changed on this replica (its own writes are not echoed back).
+    public var pulled = 0
+    /// Conflict reports the hub raised on this replica's writes.
+    public var conflicts = 0
+    /// Writes the hub refused, and pending writes on records that left this user's visibility.
+    public var rejected = 0
+
+    /// Zero counts.
+    public init() {}
+}
+
+/// Where a running sync is, for a progress display.
+public struct SyncProgress: Sendable, Hashable {
+    /// `push`, `pull`, `bootstrap` or `renew`.
+    public var phase: String
+    /// Writes acknowledged so far.
+    public var pushed: Int
+    /// Writes that were pending when the session started, plus those stamped since.
+    public var pushTotal: Int
+    /// Pages applied so far.
+    public var pages: Int
+    /// Records changed so far.
+    public var pulled: Int
+    /// The stored cursor.
+    public var cursor: UInt64
+    /// The hub's highest sequence at the last page (0 before the first): with ``cursor``, how far to go.
+    public var head: UInt64
+}
+
+/// How a sync session runs.
+public struct SyncOptions: Sendable {
+    /// Writes per push batch (the hub accepts at most 1,000).
+    public var batchSize = 500
+    /// Records per pull page asked for (0: the hub's default).
+    public var pageSize: UInt32 = 1000
+    /// Retries of transient failures.
+    public var retry = RetryStateMachine.Configuration()
+    /// Called after every batch and page.
+    public var progress: (@Sendable (SyncProgress) -> Void)?
+    /// How to wait between retries (injectable for tests).
+    public var sleep: @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
+    /// A random number in `0..<1` for the jitter.
+    public var random: @Sendable () -> Double = { Double.random(in: 0..<1) }
+
+    /// The defaults: 500 writes per push, 1,000 records per page, five attempts.
+    public init() {}
+}
+
+extension Replica {
+    /// Enrolls a new device: exchanges the one-time `code` for a replica number and a token, then
+    /// creates the replica file at `path` with that identity.
+    ///
+    /// - Throws: ``SyncError`` (`authenticationRefused` for a bad code, `hubUnreachable`), or
+    ///   ``ReplicaError/Kind/alreadyExists`` when `path` already holds an enrolled replica.
+    public static func enroll(
+        hub: String, code: String, path: String, deviceName: String = ProcessInfo.processInfo.hostName,
+        transport: (any SyncTransport)? = nil, schema: Schema = .crm, configuration: Configuration = Configuration(),
+        logger: Logger = Logger(label: "relais.replica")
+    ) async throws -> Replica {
+        if FileManager.default.fileExists(atPath: path) {
+            let existing = try Replica.open(path: path, schema: schema, create: false, configuration: configuration, logger: logger)
+            if try await existing.identity() != nil {
+                throw ReplicaError(.alreadyExists, "\(path) already holds an enrolled replica")
+            }
+        }
+        let transport = transport ?? HTTPSyncTransport(hub: hub)
+        var request = Relais_V1_EnrollRequest()
+        request.code = code
+        request.deviceName = deviceName
+        request.schemaVersion = UInt32(schema.version)
+        let response = try await transport.enroll(request)
+        let replica = try Replica.open(path: path, schema: schema, configuration: configuration, logger: logger)
+        try await replica.setIdentity(
+            Identity(
+                hub: hub, replica: response.replica, epoch: response.epoch, token: response.token, user: response.user,
+                role: response.role, territories: response.territories))
+        logger.debug("enrolled", metadata: ["relais.replica": "\(response.replica)", "relais.user": "\(response.user)"])
+        return replica
+    }
+
+    /// Syncs with the hub: pushes every pending write in batches, then pulls every page
+    /// (docs/SYNC.md). Edits made while it runs are safe: they are stamped and pushed by this sync or
+    /// the next.
+    ///
+    /// - Throws: ``SyncError``. On ``SyncError/Kind/hubUnreachable`` the writes stay pending and
+    ///   ``SyncError/pending`` says how many.
+    public func sync(transport: (any SyncTransport)? = nil, options: SyncOptions = SyncOptions()) async throws
+        -> SyncResult
+    {
+        guard let identity = try identity() else {
+            throw SyncError(.notEnrolled, "this replica is not enrolled: run `relais enroll`")
+        }
+        let transport = transport ?? HTTPSyncTransport(hub: identity.hub)
+        var token = identity.token
+        var machine = SyncStateMachine(retry: options.retry)
+        var result = SyncResult()
+        var progress = SyncProgress(
+            phase: "push", pushed: 0, pushTotal: try pendingCount(), pages: 0, pulled: 0, cursor: try store.cursor, head: 0)
+        var action = machine.start()
+        var batch: [PendingWrite] = []
+
+        while true {
+            do {
+                switch action {
+                case .push:
+                    progress.phase = "push"
+                    if batch.isEmpty {
+                        batch = try store.write { try store.nextBatch(limit: options.batchSize) }
+                    }
+                    if batch.isEmpty {
+                        action = machine.pushed(morePending: false)
+                        continue
+                    }
+                    let request = try store.pushRequest(batch)
+                    let response = try await transport.push(request, token: token)
+                    let sent = batch
+                    let outcome = try store.write { try store.applyPushResults(sent, response) }
+                    batch = []
+                    guard outcome.acknowledged + outcome.rejected > 0 else {
+                        throw SyncError(.protocolFailure, "the hub answered a push without a result for its writes")
+                    }
+                    result.pushed += outcome.acknowledged
+                    result.rejected += outcome.rejected
+                    result.conflicts += outcome.conflicts
+                    progress.pushed += outcome.acknowledged + outcome.rejected
+                    let remaining = try store.write {
+                        Int(try store.db.scalar("SELECT count(*) FROM _relais_pending")?.int64Value ?? 0)
+                    }
+                    progress.pushTotal = max(progress.pushTotal, progress.pushed + remaining)
+                    options.progress?(progress)
+                    action = machine.pushed(morePending: remaining > 0)
+
+                case .pull:
+                    if progress.phase != "bootstrap" { progress.phase = "pull" }
+                    var request = Relais_V1_PullRequest()
+                    request.cursor = try store.cursor
+                    request.pageSize = options.pageSize
+                    request.counter = store.counter
+                    request.schemaVersion = UInt32(schema.version)
+                    let page = try await transport.pull(request, token: token)
+                    if page.bootstrapRequired {
+                        action = machine.pulled(more: false, bootstrapRequired: true)
+                        continue
+                    }
+                    let outcome = try store.write { try store.applyPage(page) }
+                    result.pulled += outcome.changed
+                    result.rejected += outcome.rejected
+                    progress.pages += 1
+                    progress.pulled += outcome.changed
+                    progress.cursor = page.nextCursor
+                    progress.head = max(page.head, page.nextCursor)
+                    options.progress?(progress)
+                    action = machine.pulled(more: page.more)
+
+                case .beginBootstrap:
+                    progress.phase = "bootstrap"
+                    try store.write { try store.beginBootstrap() }
+                    store.logger.debug("pull: the hub asked for a bootstrap; pulling everything again")
+                    action = machine.bootstrapStarted()
+
+                case .renew:
+                    progress.phase = "renew"
+                    var request = Relais_V1_ReplicaRenewRequest()
+                    request.reason = "replica_forked"
+                    request.counter = store.counter
+                    let response = try await transport.renew(request, token: token)
+                    try store.write { try store.renew(replica: response.replica, epoch: response.epoch, token: response.token) }
+                    token = response.token
+                    batch = []
+                    store.logger.debug(
+                        "sync: the hub found this replica forked; renewed it and re-stamped its pending writes",
+                        metadata: ["relais.replica": "\(response.replica)"])
+                    action = machine.renewed()
+
+                case .wait(let delay):
+                    try await options.sleep(delay)
+                    action = machine.retryAction
+
+                case .finish:
+                    try store.write {
+                        try store.setState("last_sync", .integer(Int64(store.wallMillis())))
+                    }
+                    return result
+
+                case .fail(let kind):
+                    var error = SyncError(kind, "sync stopped: \(kind)")
+                    error.pending = try pendingCount()
+                    throw error
+                }
+            } catch let error as SyncError {
+                if error.kind == .replicaForked, !machine.isDone {
+                    let next = machine.forked()
+                    if case .fail = next {
+                        var failure = error
+                        failure.pending = try pendingCount()
+                        throw failure
+                    }
+                    action = next
+                    continue
+                }
+                let next = machine.failed(error.kind, random: options.random())
+                if case .fail = next {
+                    var failure = error
+                    failure.pending = try pendingCount()
+                    throw failure
+                }
+                store.logger.debug("sync: transient failure, retrying", metadata: ["relais.error": "\(error.message)"])
+                action = next
+            }
+        }
+    }
+}
+
+extension Replica {
+    /// Applies one pull page and stores its cursor in one transaction, as ``sync(transport:options:)``
+    /// does. Not API: for crash tests and tools that carry pages by other means.
+    ///
+    /// - Returns: the number of records and revocations applied.
+    @discardableResult
+    public func _applyPullPage(_ page: Relais_V1_PullResponse) throws -> Int {
+        try store.write { try store.applyPage(page) }.changed
+    }
+}

@@ -1,0 +1,80 @@
+/// Why a sync (or an enrollment) stopped. Pending writes are never lost: whatever was not
+/// acknowledged stays pending and is sent by the next sync.
+///
+/// Compare by kind (`error.kind == .hubUnreachable`). The description never contains the token.
+public struct SyncError: Error, Sendable, CustomStringConvertible {
+    /// The kinds of sync errors.
+    public struct Kind: Hashable, Sendable, CustomStringConvertible {
+        private let name: String
+        private init(_ name: String) { self.name = name }
+        public var description: String { name }
+
+        /// The hub could not be reached (refused, reset, timed out) or kept failing (5xx, 429) after
+        /// the retries: writes stay pending.
+        public static let hubUnreachable = Kind("hub_unreachable")
+        /// The hub does not know the token (or the enrollment code).
+        public static let authenticationRefused = Kind("authentication_refused")
+        /// An administrator revoked this device.
+        public static let deviceRevoked = Kind("device_revoked")
+        /// The hub runs a newer schema: upgrade this program; writes stay pending.
+        public static let schemaTooOld = Kind("schema_too_old")
+        /// The hub runs an older schema than this program.
+        public static let schemaTooNew = Kind("schema_too_new")
+        /// The hub asked for a bootstrap and the bootstrap could not be completed.
+        public static let bootstrapNeeded = Kind("bootstrap_needed")
+        /// The hub refused the request (403, 4xx) or answered something this client cannot read.
+        public static let protocolFailure = Kind("protocol_failure")
+        /// The replica is not enrolled.
+        public static let notEnrolled = Kind("not_enrolled")
+        /// The replica kept forking after a renewal.
+        public static let replicaForked = Kind("replica_forked")
+    }
+
+    /// What kind of failure.
+    public let kind: Kind
+    /// What happened, for a person.
+    public let message: String
+    /// The HTTP status, when the hub answered.
+    public let httpStatus: Int?
+    /// The hub's error code (`device_revoked`, `replica_forked`, …), when it answered one.
+    public let code: String?
+    /// Pending writes left when the sync stopped (filled in by the sync engine).
+    public internal(set) var pending: Int?
+
+    init(_ kind: Kind, _ message: String, httpStatus: Int? = nil, code: String? = nil) {
+        self.kind = kind
+        self.message = message
+        self.httpStatus = httpStatus
+        self.code = code
+    }
+
+    /// Whether retrying later may succeed (a network failure, 5xx, 429).
+    public var isTransient: Bool { kind == .hubUnreachable }
+
+    public var description: String {
+        if kind == .hubUnreachable, let pending {
+            return "hub unreachable: \(pending) write\(pending == 1 ? "" : "s") kept pending (\(message))"
+        }
+        return message
+    }
+
+    /// Classifies an HTTP error answer.
+    static func fromHTTP(status: Int, code: String, message: String) -> SyncError {
+        let detail = message.isEmpty ? "the hub answered \(status) \(code)" : "\(message) (\(status) \(code))"
+        switch (status, code) {
+        case (401, "device_revoked"): return SyncError(.deviceRevoked, "this device was revoked: \(detail)", httpStatus: status, code: code)
+        case (401, _), (403, "invalid_enrollment_code"):
+            return SyncError(.authenticationRefused, "authentication refused: \(detail)", httpStatus: status, code: code)
+        case (409, "schema_too_old"):
+            return SyncError(.schemaTooOld, "the hub runs a newer schema; upgrade relais (writes stay pending): \(detail)", httpStatus: status, code: code)
+        case (409, "schema_too_new"):
+            return SyncError(.schemaTooNew, "the hub runs an older schema than this program: \(detail)", httpStatus: status, code: code)
+        case (409, "replica_forked"):
+            return SyncError(.replicaForked, "the hub found this replica's history forked: \(detail)", httpStatus: status, code: code)
+        case (429, _), (500...599, _):
+            return SyncError(.hubUnreachable, detail, httpStatus: status, code: code)
+        default:
+            return SyncError(.protocolFailure, "the hub refused the request: \(detail)", httpStatus: status, code: code)
+        }
+    }
+}

@@ -1,0 +1,121 @@
+public import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+public import RelaisProtocol
+
+/// How the sync engine reaches a hub: the four calls of the wire protocol (Protocol/README.md).
+///
+/// ``HTTPSyncTransport`` is the real one; tests may put a fake or an in-process hub behind it.
+/// Implementations throw ``SyncError``: ``SyncError/Kind/hubUnreachable`` for anything transient.
+public protocol SyncTransport: Sendable {
+    /// `POST /v1/enroll` with a one-time code (no token).
+    func enroll(_ request: Relais_V1_EnrollRequest) async throws -> Relais_V1_EnrollResponse
+    /// `POST /v1/push`: one batch.
+    func push(_ request: Relais_V1_PushRequest, token: String) async throws -> Relais_V1_PushResponse
+    /// `POST /v1/pull`: one page.
+    func pull(_ request: Relais_V1_PullRequest, token: String) async throws -> Relais_V1_PullResponse
+    /// `POST /v1/replica/renew`: a new replica number and token after `replica_forked`.
+    func renew(_ request: Relais_V1_ReplicaRenewRequest, token: String) async throws -> Relais_V1_ReplicaRenewResponse
+}
+
+/// The HTTP transport: protobuf bodies compressed with deflate, `Accept-Encoding: deflate`, a bearer
+/// token, over AsyncHTTPClient.
+///
+/// ```swift
+/// let transport = HTTPSyncTransport(hub: "https://hub.example:8443")
+/// let result = try await replica.sync(transport: transport)
+/// ```
+public struct HTTPSyncTransport: SyncTransport {
+    /// The hub's base URL (`http://host:port`), without a trailing slash.
+    public let hub: String
+    /// The HTTP client (``HTTPSyncTransport/defaultClient`` unless given).
+    public let client: HTTPClient
+    /// The time allowed for one request.
+    public let timeout: Duration
+    /// The codec (limits and compression level).
+    public let codec: MessageCodec
+
+    /// The process-wide client used unless one is given: like `HTTPClient.shared`, but a refused
+    /// connection fails the request at once instead of being retried until the request's deadline
+    /// (the sync engine does its own retries, with back-off), and connecting times out after 10 s.
+    public static let defaultClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(10)
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
+    /// A transport for the hub at `hub`.
+    public init(hub: String, client: HTTPClient = HTTPSyncTransport.defaultClient, timeout: Duration = .seconds(60), codec: MessageCodec = MessageCodec()) {
+        var base = hub
+        while base.hasSuffix("/") { base.removeLast() }
+        self.hub = base
+        self.client = client
+        self.timeout = timeout
+        self.codec = codec
+    }
+
+    public func enroll(_ request: Relais_V1_EnrollRequest) async throws -> Relais_V1_EnrollResponse {
+        try await call("/v1/enroll", request, token: nil)
+    }
+
+    public func push(_ request: Relais_V1_PushRequest, token: String) async throws -> Relais_V1_PushResponse {
+        try await call("/v1/push", request, token: token)
+    }
+
+    public func pull(_ request: Relais_V1_PullRequest, token: String) async throws -> Relais_V1_PullResponse {
+        try await call("/v1/pull", request, token: token)
+    }
+
+    public func renew(_ request: Relais_V1_ReplicaRenewRequest, token: String) async throws
+        -> Relais_V1_ReplicaRenewResponse
+    {
+        try await call("/v1/replica/renew", request, token: token)
+    }
+
+    private func call<Request: WireMessage, Response: WireMessage>(
+        _ path: String, _ message: Request, token: String?
+    ) async throws -> Response {
+        let body = try codec.encode(message, format: .protobuf, encoding: .deflate)
+        var request = HTTPClientRequest(url: hub + path)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: WireFormat.protobuf.contentType)
+        request.headers.add(name: "Content-Encoding", value: "deflate")
+        request.headers.add(name: "Accept", value: WireFormat.protobuf.contentType)
+        request.headers.add(name: "Accept-Encoding", value: "deflate")
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        request.body = .bytes(body)
+        let status: Int
+        let headers: (type: String?, encoding: String?)
+        let bytes: [UInt8]
+        do {
+            let response = try await client.execute(request, timeout: .seconds(Int64(timeout.components.seconds)))
+            status = Int(response.status.code)
+            headers = (response.headers.first(name: "Content-Type"), response.headers.first(name: "Content-Encoding"))
+            let buffer = try await response.body.collect(upTo: codec.limits.maxBodyBytes)
+            bytes = Array(buffer.readableBytesView)
+        } catch {
+            throw SyncError(.hubUnreachable, "cannot reach the hub at \(hub): \(Self.describe(error))")
+        }
+        guard (200..<300).contains(status) else {
+            var code = ""
+            var message = ""
+            if let error = try? codec.decode(Relais_V1_Error.self, from: bytes, contentType: headers.type ?? "application/json", contentEncoding: headers.encoding) {
+                code = error.code
+                message = error.message
+            }
+            throw SyncError.fromHTTP(status: status, code: code, message: message)
+        }
+        do {
+            return try codec.decode(Response.self, from: bytes, contentType: headers.type, contentEncoding: headers.encoding)
+        } catch {
+            throw SyncError(.protocolFailure, "the hub's answer to \(path) is unreadable: \(error)", httpStatus: status)
+        }
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        let text = String(describing: error)
+        return text.count > 200 ? String(text.prefix(200)) + "…" : text
+    }
+}

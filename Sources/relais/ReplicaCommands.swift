@@ -1,0 +1,213 @@
+import ArgumentParser
+import Foundation
+import RelaisClient
+import RelaisCore
+
+struct Enroll: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Enroll this device with a one-time code and create the local replica file.")
+
+    @Option(help: "The hub's URL, for example http://hub.local:8080.") var hub: String
+    @Option(help: "The one-time enrollment code an administrator gave you.") var code: String
+    @Option(help: "The replica file to create.") var db: String
+    @Option(help: "A name for this device, shown to administrators.") var deviceName: String?
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let replica = try await failing {
+            try await Replica.enroll(
+                hub: hub, code: code, path: db, deviceName: deviceName ?? ProcessInfo.processInfo.hostName)
+        }
+        let identity = try await failing { try await replica.identity() }
+        guard let identity else { throw CommandFailure(message: "enrollment left no identity", code: 1) }
+        if json {
+            try printJSON([
+                "replica": identity.replica, "user": identity.user, "role": identity.role,
+                "territories": identity.territories, "hub": identity.hub, "db": db,
+            ])
+        } else {
+            print(
+                "enrolled as replica \(identity.replica) for \(identity.user) (\(identity.role); "
+                    + "territories: \(identity.territories.joined(separator: ", "))); replica file \(db)")
+        }
+    }
+}
+
+struct Sync: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Push pending writes, then pull what changed.")
+
+    @OptionGroup var options: ReplicaOptions
+    @Option(help: "Writes per push batch.") var batchSize = 500
+
+    func run() async throws {
+        let replica = try options.open()
+        var syncOptions = SyncOptions()
+        syncOptions.batchSize = batchSize
+        let bar = isatty(STDERR_FILENO) == 1 && !options.json ? ProgressBar() : nil
+        if let bar { syncOptions.progress = { bar.update($0) } }
+        let result: SyncResult
+        do {
+            result = try await replica.sync(options: syncOptions)
+        } catch {
+            bar?.finish()
+            throw CommandFailure(error)
+        }
+        bar?.finish()
+        if options.json {
+            try printJSON([
+                "pushed": result.pushed, "pulled": result.pulled, "conflicts": result.conflicts,
+                "rejected": result.rejected,
+            ])
+        } else {
+            print(
+                "pushed \(result.pushed), pulled \(result.pulled), conflicts \(result.conflicts), rejected \(result.rejected)")
+        }
+    }
+}
+
+/// A one-line progress bar on stderr: counts, rate and ETA.
+final class ProgressBar: Sendable {
+    private let start = Date()
+
+    func update(_ progress: SyncProgress) {
+        let elapsed = max(0.001, Date().timeIntervalSince(start))
+        let line: String
+        if progress.phase == "push" || progress.phase == "renew" {
+            let total = max(progress.pushTotal, progress.pushed)
+            let rate = Double(progress.pushed) / elapsed
+            let eta = rate > 0 ? Double(total - progress.pushed) / rate : 0
+            line = "push  \(bar(Double(progress.pushed), Double(total))) \(progress.pushed)/\(total) writes  \(Int(rate))/s  ETA \(Int(eta.rounded()))s"
+        } else {
+            let rate = Double(progress.pulled) / elapsed
+            let remaining = progress.head > progress.cursor ? progress.head - progress.cursor : 0
+            let done = Double(progress.cursor)
+            let eta = rate > 0 && remaining > 0 ? Double(remaining) / max(1, done / elapsed) : 0
+            line = "\(progress.phase)  \(bar(done, Double(max(progress.head, progress.cursor)))) \(progress.pages) pages, \(progress.pulled) records  \(Int(rate))/s  ETA \(Int(eta.rounded()))s"
+        }
+        FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
+    }
+
+    func finish() {
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
+
+    private func bar(_ done: Double, _ total: Double) -> String {
+        let width = 24
+        let filled = total > 0 ? min(width, Int((done / total) * Double(width))) : width
+        return "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "]"
+    }
+}
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the replica's pending queue, cursor and last sync.")
+
+    @OptionGroup var options: ReplicaOptions
+
+    func run() async throws {
+        let replica = try options.open()
+        let status = try await failing { try await replica.status() }
+        let now = UInt64(Date().timeIntervalSince1970 * 1000)
+        let lastSync: Any = status.lastSyncMillis.map { iso($0) } ?? NSNull()
+        let age: Any = status.lastSyncMillis.map { Int((now > $0 ? now - $0 : 0) / 1000) } ?? NSNull()
+        if options.json {
+            try printJSON([
+                "replica": status.replica, "epoch": status.epoch, "pending": status.pending, "in_flight": status.inFlight,
+                "rejected": status.rejected, "conflicts": status.conflicts, "cursor": status.cursor,
+                "last_sync": lastSync, "last_sync_age_seconds": age, "hub": status.hub ?? NSNull(),
+                "user": status.user ?? NSNull(), "role": status.role ?? NSNull(), "territories": status.territories,
+                "schema_version": status.schemaVersion, "bootstrapping": status.bootstrapping,
+            ])
+            return
+        }
+        print("replica   \(status.replica) (epoch \(status.epoch))\(status.user.map { " of \($0)" } ?? "")")
+        print("hub       \(status.hub ?? "not enrolled")")
+        print("pending   \(status.pending) write\(status.pending == 1 ? "" : "s")\(status.inFlight > 0 ? " (\(status.inFlight) in flight)" : "")")
+        print("rejected  \(status.rejected)")
+        print("conflicts \(status.conflicts)")
+        print("cursor    \(status.cursor)")
+        if let millis = status.lastSyncMillis {
+            print("last sync \(iso(millis)) (\(describeAge(now > millis ? (now - millis) / 1000 : 0)) ago)")
+        } else {
+            print("last sync never")
+        }
+    }
+}
+
+func iso(_ millis: UInt64) -> String {
+    let formatter = ISO8601DateFormatter()
+    return formatter.string(from: Date(timeIntervalSince1970: Double(millis) / 1000))
+}
+
+func describeAge(_ seconds: UInt64) -> String {
+    switch seconds {
+    case ..<120: "\(seconds) s"
+    case ..<7200: "\(seconds / 60) min"
+    case ..<172_800: "\(seconds / 3600) h"
+    default: "\(seconds / 86400) days"
+    }
+}
+
+struct Export: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print every record, by collection, sorted by id (the same bytes as relais-hub export).")
+
+    @OptionGroup var options: ReplicaOptions
+
+    func run() async throws {
+        guard options.json else { throw CommandFailure(message: "export prints JSON only: add --json", code: 2) }
+        let replica = try options.open()
+        let data = try await failing { try await replica.export() }
+        FileHandle.standardOutput.write(data)
+        FileHandle.standardOutput.write(Data("\n".utf8))
+    }
+}
+
+struct Conflicts: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the conflict reports the hub raised on this replica's writes.")
+
+    @OptionGroup var options: ReplicaOptions
+
+    func run() async throws {
+        let replica = try options.open()
+        let conflicts = try await failing { try await replica.conflicts() }
+        if options.json {
+            try printJSON(
+                conflicts.map {
+                    [
+                        "id": $0.id, "collection": $0.collection, "record_id": $0.recordID,
+                        "replica": $0.dot.replica.rawValue, "counter": $0.dot.counter, "seen_at": $0.seenAt,
+                    ] as [String: Any]
+                })
+            return
+        }
+        printTable(
+            header: ["id", "collection", "record_id", "write", "seen_at"],
+            rows: conflicts.map { [$0.id, $0.collection, $0.recordID, "\($0.dot)", $0.seenAt] })
+    }
+}
+
+struct Rejected: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the writes that were refused, with the reason.")
+
+    @OptionGroup var options: ReplicaOptions
+
+    func run() async throws {
+        let replica = try options.open()
+        let rejected = try await failing { try await replica.rejected() }
+        if options.json {
+            try printJSON(
+                rejected.map {
+                    [
+                        "collection": $0.collection, "record_id": $0.recordID, "delete": $0.isDelete,
+                        "values": $0.values, "code": $0.code, "reason": $0.reason, "source": $0.source,
+                        "rejected_at": $0.rejectedAt,
+                    ] as [String: Any]
+                })
+            return
+        }
+        printTable(
+            header: ["collection", "record_id", "code", "reason"],
+            rows: rejected.map { [$0.collection, $0.recordID, $0.code, $0.reason] })
+    }
+}

@@ -1,0 +1,170 @@
+import Foundation
+import RelaisCore
+import RelaisProtocol
+import RelaisSQLite
+import RelaisTesting
+import Testing
+
+@testable import RelaisClient
+
+/// Applying pull pages: the overlay, idempotence, tombstones, revocations, push answers and bootstrap.
+struct PullTests {
+    let a = "00000000-0000-4000-8000-0000000000aa"
+    let b = "00000000-0000-4000-8000-0000000000bb"
+    let hubDot = Dot(replica: .hub, counter: 1)
+
+    @Test func applyingTheSamePageTwiceChangesNothing() async throws {
+        try await withReplica { replica, _, _ in
+            var page = PageBuilder(cursor: 5)
+            page.record(customer, a, acme("A"), dot: hubDot)
+            page.record(customer, b, acme("B"), dot: Dot(replica: .hub, counter: 2))
+            page.tombstone(customer, b, vector: VersionVector([.hub: 3]))
+            try await replica.apply(page.page)
+            let first = try await replica.export()
+            let meta1 = try await replica.withStore { try $0.db.scalar("SELECT group_concat(vector || fields || deleted, ';') FROM _relais_records") }
+            try await replica.apply(page.page)
+            #expect(try await replica.export() == first)
+            let meta2 = try await replica.withStore { try $0.db.scalar("SELECT group_concat(vector || fields || deleted, ';') FROM _relais_records") }
+            #expect(meta1 == meta2)
+            #expect(try await replica.status().cursor == 5)
+            #expect(try await replica.list(customer).map(\.id) == [a])
+        }
+    }
+
+    @Test func pullNeverHidesPendingFieldsAndKeepsConfirmedValues() async throws {
+        try await withReplica { replica, _, _ in
+            var page = PageBuilder(cursor: 1)
+            page.record(customer, a, acme("A").merging(["city": .text("Lyon")]) { $1 }, dot: hubDot)
+            try await replica.apply(page.page)
+            try await replica.set(customer, id: a, ["city": .text("Paris")])
+            // The hub sends a concurrent change of city and of phone.
+            var next = PageBuilder(cursor: 2)
+            next.record(customer, a, ["city": .text("Nice"), "phone": .text("42")], dot: Dot(replica: ReplicaID(9), counter: 1),
+                vector: VersionVector([.hub: 1, ReplicaID(9): 1]))
+            try await replica.apply(next.page)
+            let record = try #require(try await replica.get(customer, id: a))
+            #expect(record["city"] == .text("Paris"))  // what the user typed stays visible
+            #expect(record["phone"] == .text("42"))  // the rest of the page is applied
+            // The hub refuses the write: the confirmed value comes back, the write stays visible.
+            let batch = try await replica.batch()
+            try await replica.answer(batch, .rejected, code: "not_allowed", reason: "no")
+            #expect(try await replica.get(customer, id: a)?["city"] == .text("Nice"))
+            let rejected = try await replica.rejected()
+            #expect(rejected.count == 1)
+            #expect(rejected.first?.code == "not_allowed")
+            #expect(rejected.first?.values["city"] == "Paris")
+            #expect(try await replica.pendingCount() == 0)
+        }
+    }
+
+    @Test func acknowledgedWriteBecomesConfirmedAndJoinsTheVector() async throws {
+        try await withReplica { replica, _, _ in
+            var page = PageBuilder(cursor: 1)
+            page.record(customer, a, acme("A"), dot: hubDot)
+            try await replica.apply(page.page)
+            try await replica.set(customer, id: a, ["city": .text("Paris")])
+            let batch = try await replica.batch()
+            // An edit made while the push is in flight is a new write; it survives the answer.
+            try await replica.set(customer, id: a, ["city": .text("Rome")])
+            let outcome = try await replica.answer(batch, .conflict, conflictIDs: ["c-1"])
+            #expect(outcome.acknowledged == 1)
+            #expect(outcome.conflicts == 1)
+            #expect(try await replica.get(customer, id: a)?["city"] == .text("Rome"))
+            let writes = try await replica.pendingWrites()
+            #expect(writes.count == 1)
+            let vector = try await replica.withStore { try $0.loadMeta(RecordKey(collection: customer, id: a))?.vector }
+            #expect(vector == VersionVector([.hub: 1, ReplicaID(7): batch[0].counter]))
+            #expect(try await replica.conflicts().map(\.id) == ["c-1"])
+            // The second write is refused: the first (acknowledged) value is what comes back.
+            try await replica.answer(try await replica.batch(), .rejected, code: "invalid_value", reason: "x")
+            #expect(try await replica.get(customer, id: a)?["city"] == .text("Paris"))
+        }
+    }
+
+    @Test func tombstoneRemovesRowUnlessPendingWriteRevivesIt() async throws {
+        try await withReplica { replica, _, _ in
+            var page = PageBuilder(cursor: 1)
+            page.record(customer, a, acme("A"), dot: hubDot)
+            page.record(customer, b, acme("B"), dot: Dot(replica: .hub, counter: 2))
+            try await replica.apply(page.page)
+            try await replica.set(customer, id: b, ["phone": .text("1")])
+            var next = PageBuilder(cursor: 2)
+            next.tombstone(customer, a, vector: VersionVector([.hub: 3]))
+            next.tombstone(customer, b, vector: VersionVector([.hub: 4]))
+            try await replica.apply(next.page)
+            #expect(try await replica.get(customer, id: a) == nil)
+            let revived = try #require(try await replica.get(customer, id: b))
+            #expect(revived["name"] == .text("B"))
+            #expect(revived["phone"] == .text("1"))
+            // The hub revives `a` with only the field the reviving write changed: the rest comes back.
+            var third = PageBuilder(cursor: 3)
+            third.record(customer, a, ["phone": .text("7")], dot: Dot(replica: ReplicaID(9), counter: 4),
+                vector: VersionVector([.hub: 3, ReplicaID(9): 4]))
+            try await replica.apply(third.page)
+            let back = try #require(try await replica.get(customer, id: a))
+            #expect(back["name"] == .text("A"))
+            #expect(back["phone"] == .text("7"))
+        }
+    }
+
+    @Test func revocationRemovesRecordChildrenAndMovesPendingToRejected() async throws {
+        try await withReplica { replica, _, _ in
+            var page = PageBuilder(cursor: 1)
+            page.record(customer, a, acme("A"), dot: hubDot)
+            try await replica.apply(page.page)
+            try await replica.set(customer, id: a, ["city": .text("Paris")])
+            let contact = try await replica.add("contacts", ["customer_id": .text(a), "name": .text("Zoé")])
+            var next = PageBuilder(cursor: 2)
+            next.revoke(customer, a)
+            let outcome = try await replica.apply(next.page)
+            #expect(outcome.removed == 2)
+            #expect(outcome.rejected == 2)
+            #expect(try await replica.get(customer, id: a) == nil)
+            #expect(try await replica.get("contacts", id: contact) == nil)
+            #expect(try await replica.pendingCount() == 0)
+            let rejected = try await replica.rejected()
+            #expect(rejected.map(\.code) == ["outside_territory", "outside_territory"])
+            #expect(Set(rejected.map(\.recordID)) == [a, contact])
+        }
+    }
+
+    @Test func bootstrapSweepsWhatTheHubNoLongerSendsAndKeepsLocalCreations() async throws {
+        try await withReplica { replica, _, _ in
+            var page = PageBuilder(cursor: 3)
+            page.record(customer, a, acme("A"), dot: hubDot)
+            page.record(customer, b, acme("B"), dot: Dot(replica: .hub, counter: 2))
+            try await replica.apply(page.page)
+            try await replica.set(customer, id: b, ["city": .text("Lyon")])
+            let local = try await replica.add(customer, acme("Local"))
+            try await replica.withStore { store in try store.write { try store.beginBootstrap() } }
+            var first = PageBuilder(cursor: 10, more: true)
+            first.record(customer, a, acme("A2"), dot: Dot(replica: .hub, counter: 5))
+            try await replica.apply(first.page)
+            #expect(try await replica.get(customer, id: b) != nil)  // not swept before the last page
+            #expect(try await replica.status().bootstrapping)
+            let last = PageBuilder(cursor: 11, more: false)
+            let outcome = try await replica.apply(last.page)
+            #expect(outcome.removed == 1)
+            #expect(try await replica.list(customer).map(\.id).sorted() == [a, local].sorted())
+            #expect(try await replica.get(customer, id: a)?["name"] == .text("A2"))
+            #expect(try await replica.rejected().map(\.recordID) == [b])
+            #expect(try await replica.pendingCount() == 1)
+            #expect(try await replica.status().bootstrapping == false)
+        }
+    }
+
+    @Test func batchesNeverSplitARecordsWrites() async throws {
+        try await withReplica { replica, _, _ in
+            let x = try await replica.add(customer, acme("X"))
+            let y = try await replica.add(customer, acme("Y"))
+            let first = try await replica.batch(limit: 1)
+            #expect(first.map(\.recordID) == [x])
+            try await replica.set(customer, id: x, ["city": .text("C")])  // a second write of x, later counter
+            // y (counter 2) then x's second write (counter 3): a batch holding x's in-flight write
+            // must hold x's later write too, and counters reach the hub in order, so y comes along.
+            let retry = try await replica.batch(limit: 1)
+            #expect(retry.map(\.recordID) == [x, y, x])
+            #expect(retry.map(\.counter) == [1, 2, 3])
+        }
+    }
+}

@@ -1,0 +1,209 @@
+import Foundation
+import RelaisCore
+import RelaisProtocol
+import RelaisTesting
+import Synchronization
+import Testing
+
+@testable import RelaisClient
+
+/// The sync session and retry state machines (no I/O), and the sync engine against a scripted hub.
+struct SyncTests {
+    @Test func backOffGrowsIsCappedJitteredAndGivesUp() {
+        var retry = RetryStateMachine(
+            configuration: .init(maxAttempts: 6, baseDelay: .seconds(1), maxDelay: .seconds(4), jitter: 0.5))
+        #expect(retry.failed(random: 0) == .retry(after: .milliseconds(500)))
+        #expect(retry.failed(random: 1) == .retry(after: .seconds(2)))
+        #expect(retry.failed(random: 0.5) == .retry(after: .seconds(3)))
+        #expect(retry.failed(random: 1) == .retry(after: .seconds(4)))  // capped
+        #expect(retry.failed(random: 1) == .retry(after: .seconds(4)))
+        #expect(retry.failed(random: 1) == .giveUp)
+        retry.succeeded()
+        #expect(retry.failed(random: 1) == .retry(after: .seconds(1)))
+    }
+
+    @Test func sessionPushesThenPulls() {
+        var machine = SyncStateMachine()
+        #expect(machine.start() == .push)
+        #expect(machine.pushed(morePending: true) == .push)
+        #expect(machine.pushed(morePending: false) == .pull)
+        #expect(machine.pulled(more: true) == .pull)
+        #expect(machine.pulled(more: false) == .finish)
+        #expect(machine.isDone)
+    }
+
+    @Test func sessionBootstrapsOnceAndFailsIfAskedAgain() {
+        var machine = SyncStateMachine()
+        _ = machine.start()
+        _ = machine.pushed(morePending: false)
+        #expect(machine.pulled(more: false, bootstrapRequired: true) == .beginBootstrap)
+        #expect(machine.bootstrapStarted() == .pull)
+        #expect(machine.pulled(more: true) == .pull)
+        #expect(machine.pulled(more: false, bootstrapRequired: true) == .fail(.bootstrapNeeded))
+    }
+
+    @Test func sessionRenewsOnForkThenPullsEverythingThenPushes() {
+        var machine = SyncStateMachine()
+        #expect(machine.start() == .push)
+        #expect(machine.forked() == .renew)
+        #expect(machine.renewed() == .pull)
+        #expect(machine.pulled(more: false) == .push)
+        #expect(machine.pushed(morePending: false) == .pull)
+        #expect(machine.pulled(more: false) == .finish)
+        var again = SyncStateMachine()
+        _ = again.start()
+        _ = again.forked()
+        _ = again.renewed()
+        #expect(again.forked() == .fail(.replicaForked))
+    }
+
+    @Test func sessionRetriesTransientFailuresOnly() {
+        var machine = SyncStateMachine(retry: .init(maxAttempts: 3, baseDelay: .seconds(1), maxDelay: .seconds(10), jitter: 0))
+        _ = machine.start()
+        #expect(machine.failed(.hubUnreachable, random: 0) == .wait(.seconds(1)))
+        #expect(machine.retryAction == .push)
+        #expect(machine.failed(.hubUnreachable, random: 0) == .wait(.seconds(2)))
+        #expect(machine.failed(.hubUnreachable, random: 0) == .fail(.hubUnreachable))
+        var other = SyncStateMachine()
+        _ = other.start()
+        #expect(other.failed(.deviceRevoked, random: 0) == .fail(.deviceRevoked))
+    }
+
+    @Test func unreachableHubKeepsWritesPending() async throws {
+        try await withReplica { replica, _, _ in
+            try await replica.add(customer, acme("A"))
+            try await replica.add(customer, acme("B"))
+            let hub = ScriptedHub()
+            hub.failures.withLock { $0 = Array(repeating: SyncError(.hubUnreachable, "connection refused"), count: 10) }
+            var options = SyncOptions()
+            options.sleep = { _ in }
+            await #expect {
+                try await replica.sync(transport: hub, options: options)
+            } throws: { error in
+                guard let error = error as? SyncError else { return false }
+                return error.kind == .hubUnreachable && error.pending == 2
+                    && error.description.hasPrefix("hub unreachable: 2 writes kept pending")
+            }
+            #expect(try await replica.pendingCount() == 2)
+        }
+    }
+
+    @Test func transientFailureIsRetriedAndTheSyncCompletes() async throws {
+        try await withReplica { replica, _, _ in
+            try await replica.add(customer, acme("A"))
+            let hub = ScriptedHub()
+            hub.failures.withLock { $0 = [SyncError.fromHTTP(status: 503, code: "unavailable", message: "")] }
+            var page = PageBuilder(cursor: 4)
+            page.record(customer, "00000000-0000-4000-8000-0000000000aa", acme("Hub"), dot: Dot(replica: .hub, counter: 1))
+            hub.pages.withLock { $0 = [page.page] }
+            let slept = Mutex<[Duration]>([])
+            var options = SyncOptions()
+            options.sleep = { delay in slept.withLock { $0.append(delay) } }
+            let result = try await replica.sync(transport: hub, options: options)
+            #expect(result.pushed == 1)
+            #expect(result.pulled == 1)
+            #expect(slept.withLock { $0.count } == 1)
+            #expect(try await replica.pendingCount() == 0)
+            #expect(try await replica.status().cursor == 4)
+            #expect(try await replica.status().lastSyncMillis != nil)
+        }
+    }
+
+    @Test func revokedDeviceStopsWithATypedError() async throws {
+        try await withReplica { replica, _, _ in
+            try await replica.add(customer, acme("A"))
+            let hub = ScriptedHub()
+            hub.failures.withLock { $0 = [SyncError.fromHTTP(status: 401, code: "device_revoked", message: "revoked")] }
+            await #expect {
+                try await replica.sync(transport: hub)
+            } throws: { ($0 as? SyncError)?.kind == .deviceRevoked }
+            #expect(try await replica.pendingCount() == 1)
+        }
+    }
+
+    @Test func forkedReplicaRenewsRestampsAndPullsFromZero() async throws {
+        try await withReplica { replica, _, _ in
+            var first = PageBuilder(cursor: 9)
+            first.record(customer, "00000000-0000-4000-8000-0000000000aa", acme("Old"), dot: Dot(replica: .hub, counter: 1))
+            try await replica.apply(first.page)
+            try await replica.add(customer, acme("A"))
+            try await replica.add(customer, acme("B"))
+            let hub = ScriptedHub()
+            hub.failures.withLock { $0 = [SyncError.fromHTTP(status: 409, code: "replica_forked", message: "forked")] }
+            var fresh = PageBuilder(cursor: 20)
+            fresh.record(customer, "00000000-0000-4000-8000-0000000000bb", acme("New"), dot: Dot(replica: .hub, counter: 2))
+            hub.pages.withLock { $0 = [fresh.page, PageBuilder(cursor: 21).page] }
+            let result = try await replica.sync(transport: hub)
+            #expect(result.pushed == 2)
+            let status = try await replica.status()
+            #expect(status.replica == 42)
+            #expect(status.pending == 0)
+            #expect(status.cursor == 21)
+            // The full pull started from 0 and swept what the hub no longer sends.
+            #expect(hub.pullCursors.withLock { $0 }.first == 0)
+            let names = try await replica.list(customer).map { $0["name"] }
+            #expect(Set(names) == [.text("New"), .text("A"), .text("B")])
+            // The re-issued writes carry dots of the new replica, from counter 1, in order.
+            let pushed = hub.pushed.withLock { $0 }
+            #expect(pushed.last?.replica == 42)
+            #expect(pushed.last?.writes.map(\.dot.counter) == [1, 2])
+            #expect(pushed.last?.writes.map(\.dot.replica) == [42, 42])
+        }
+    }
+}
+
+/// A hub that answers pushes with APPLIED, serves scripted pages, and fails the first calls as told.
+final class ScriptedHub: SyncTransport {
+    let failures = Mutex<[SyncError]>([])
+    let pages = Mutex<[Relais_V1_PullResponse]>([])
+    let pushed = Mutex<[Relais_V1_PushRequest]>([])
+    let pullCursors = Mutex<[UInt64]>([])
+
+    private func failIfScripted() throws {
+        if let failure = failures.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) { throw failure }
+    }
+
+    func enroll(_ request: Relais_V1_EnrollRequest) async throws -> Relais_V1_EnrollResponse {
+        try failIfScripted()
+        var response = Relais_V1_EnrollResponse()
+        response.replica = 7
+        response.token = "token-7"
+        response.user = "claire"
+        response.role = "rep"
+        response.territories = ["north"]
+        response.epoch = 1
+        response.schemaVersion = 1
+        return response
+    }
+
+    func push(_ request: Relais_V1_PushRequest, token: String) async throws -> Relais_V1_PushResponse {
+        try failIfScripted()
+        pushed.withLock { $0.append(request) }
+        var response = Relais_V1_PushResponse()
+        response.results = request.writes.map { write in
+            var result = Relais_V1_WriteResult()
+            result.dot = write.dot
+            result.status = .applied
+            return result
+        }
+        return response
+    }
+
+    func pull(_ request: Relais_V1_PullRequest, token: String) async throws -> Relais_V1_PullResponse {
+        try failIfScripted()
+        pullCursors.withLock { $0.append(request.cursor) }
+        if let page = pages.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) { return page }
+        var empty = Relais_V1_PullResponse()
+        empty.nextCursor = request.cursor
+        return empty
+    }
+
+    func renew(_ request: Relais_V1_ReplicaRenewRequest, token: String) async throws -> Relais_V1_ReplicaRenewResponse {
+        try failIfScripted()
+        var response = Relais_V1_ReplicaRenewResponse()
+        response.replica = 42
+        response.token = "token-42"
+        response.epoch = 2
+        return response
+    }
+}
