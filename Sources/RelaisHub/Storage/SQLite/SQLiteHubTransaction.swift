@@ -225,22 +225,27 @@ final class SQLiteHubTransaction: HubTransaction {
                 "SELECT \(Self.recordColumns) FROM records WHERE seq > ? ORDER BY seq LIMIT ?",
                 [Self.int(cursor), .integer(Int64(limit))], makeRecord)
         }
-        guard !scopes.isEmpty else { return [] }
-        return try rows(
-            """
-            SELECT \(Self.recordColumns) FROM records
-            WHERE seq > ? AND scope IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?
-            """,
-            [Self.int(cursor), .text(try json(scopes.sorted())), .integer(Int64(limit))], makeRecord)
+        // One ordered range scan of the (scope, seq) index per scope, merged here: a single query with
+        // `scope IN (...)` would sort every matching row on each page, which makes a bootstrap
+        // quadratic in the territory's size.
+        var merged: [StoredRecord] = []
+        for scope in scopes.sorted() {
+            merged += try rows(
+                "SELECT \(Self.recordColumns) FROM records WHERE scope = ? AND seq > ? ORDER BY seq LIMIT ?",
+                [.text(scope), Self.int(cursor), .integer(Int64(limit))], makeRecord)
+        }
+        if scopes.count > 1 { merged.sort { $0.seq < $1.seq } }
+        return Array(merged.prefix(limit))
     }
 
     func movedAway(after cursor: UInt64, scopes: Set<String>, limit: Int) throws -> [StoredRecord] {
+        // Driven by the (few) moves after the cursor, not by every record changed since.
         try rows(
             """
             SELECT \(Self.recordColumns) FROM records r
-            WHERE r.seq > ?1
+            WHERE (r.collection, r.id) IN (SELECT collection, record_id FROM moves WHERE seq > ?1)
+              AND r.seq > ?1
               AND (r.scope IS NULL OR r.scope NOT IN (SELECT value FROM json_each(?2)))
-              AND EXISTS (SELECT 1 FROM moves m WHERE m.collection = r.collection AND m.record_id = r.id AND m.seq > ?1)
             ORDER BY r.seq LIMIT ?3
             """,
             [Self.int(cursor), .text(try json(scopes.sorted())), .integer(Int64(limit))], makeRecord)
