@@ -13,9 +13,11 @@ struct HubRoutes: Sendable {
     static func isKnownPath(_ path: String) -> Bool {
         let fixed: Set<String> = [
             "/v1/enroll", "/v1/replica/renew", "/v1/push", "/v1/pull", "/v1/health", "/metrics", "/v1/admin/conflicts",
+            "/v1/admin/devices", "/v1/admin/events",
         ]
         if fixed.contains(path) { return true }
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        if parts.count == 6, parts[1] == "v1", parts[2] == "admin", parts[3] == "devices", parts[5] == "revoke" { return true }
         // "", "v1", "admin", "conflicts", id[, "resolve"]
         guard parts.count == 5 || parts.count == 6, parts[1] == "v1", parts[2] == "admin", parts[3] == "conflicts",
             !parts[4].isEmpty
@@ -40,6 +42,11 @@ struct HubRoutes: Sendable {
         router.post("/v1/admin/conflicts/:id/resolve") { request, context in
             try await self.resolveConflict(request, id: context.parameters.require("id"))
         }
+        router.get("/v1/admin/devices") { request, _ in try await self.listDevices(request) }
+        router.post("/v1/admin/devices/:replica/revoke") { request, context in
+            try await self.revokeDevice(request, replica: context.parameters.require("replica"))
+        }
+        router.get("/v1/admin/events") { request, _ in try await self.listEvents(request) }
     }
 
     // MARK: - Sync
@@ -150,6 +157,41 @@ struct HubRoutes: Sendable {
         }
         let report = try await service.resolveConflict(id: id, decision: decision, reason: reason, by: principal.user)
         return Self.json(ConflictJSON.object(report))
+    }
+
+    private func listDevices(_ request: Request) async throws -> Response {
+        _ = try await authenticateAdmin(request)
+        let devices = try await service.devices()
+        let head = try await service.store.read { tx in try tx.meta().head }
+        return Self.json(devices.map { DeviceJSON.object($0, head: head) })
+    }
+
+    private func revokeDevice(_ request: Request, replica: String) async throws -> Response {
+        let principal = try await authenticateAdmin(request)
+        guard let number = UInt32(replica) else { throw HubError.notFound.with("No device with replica \(replica).") }
+        let device = try await service.revokeDevice(ReplicaID(number), by: principal.user)
+        let head = try await service.store.read { tx in try tx.meta().head }
+        return Self.json(DeviceJSON.object(device, head: head))
+    }
+
+    private func listEvents(_ request: Request) async throws -> Response {
+        _ = try await authenticateAdmin(request)
+        var limit = 100
+        if let text = request.uri.queryParameters["limit"].map(String.init) {
+            guard let value = Int(text), (1...1000).contains(value) else {
+                throw HubError.badRequest.with("`limit` is a number from 1 to 1000.")
+            }
+            limit = value
+        }
+        let events = try await service.events(limit: limit)
+        return Self.json(
+            events.map { event -> [String: Any] in
+                [
+                    "id": NSNumber(value: event.id), "at": ConflictJSON.iso8601(event.at), "kind": event.kind.rawValue,
+                    "replica": event.replica.map { NSNumber(value: $0.rawValue) } ?? NSNull(),
+                    "user": event.user ?? NSNull(), "detail": event.detail,
+                ]
+            })
     }
 
     // MARK: - Helpers
