@@ -113,13 +113,13 @@ struct BenchHub: Sendable {
     let folder: String
 
     /// Adds a rep with `territories` and enrolls a fresh replica for them.
-    func enrolledReplica(user: String, territories: [String], file: String) async throws -> Replica {
+    func enrolledReplica(user: String, territories: [String], file: String, in directory: String? = nil) async throws -> Replica {
         if (try? await fixture.service.users().contains { $0.name == user }) != true {
             _ = try await fixture.addUser(user, role: .rep, territories: territories)
         }
         let code = try await fixture.service.issueEnrollmentCode(for: user)
         return try await Replica.enroll(
-            hub: url, code: code, path: folder + "/" + file, deviceName: file, logger: quietLogger)
+            hub: url, code: code, path: (directory ?? folder) + "/" + file, deviceName: file, logger: quietLogger)
     }
 
     /// A fresh enrollment code for `user`.

@@ -5,6 +5,7 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import NIOHTTP1
+import RelaisClient
 import RelaisHub
 import ServiceLifecycle
 
@@ -51,7 +52,8 @@ enum BenchServer {
         }
     }
 
-    /// One round trip to the echo route with `bytes`, with the sync transport's client and headers.
+    /// One round trip to the echo route with `bytes`, with the sync transport's client
+    /// (`HTTPSyncTransport.defaultClient`, whose pooled connection is warm by then) and headers.
     static func echo(_ url: String, _ bytes: [UInt8]) async throws {
         var request = HTTPClientRequest(url: url + "/bench/echo")
         request.method = .POST
@@ -59,7 +61,7 @@ enum BenchServer {
         request.headers.add(name: "Content-Encoding", value: "deflate")
         request.headers.add(name: "Authorization", value: "Bearer benchmark-token-of-a-typical-length-000000000000")
         request.body = .bytes(bytes)
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        let response = try await HTTPSyncTransport.defaultClient.execute(request, timeout: .seconds(60))
         let body = try await response.body.collect(upTo: 512 << 20)
         guard response.status.code == 200, body.readableBytes == bytes.count else {
             throw BenchError("echo answered \(response.status.code) with \(body.readableBytes) bytes")

@@ -37,6 +37,8 @@ public struct SimFuzzer {
         public var failures: [String] = []
         /// Mutated inputs that some decoder accepted: candidates for the corpus.
         public var interesting: [Input] = []
+        /// The next fresh dot counter ``SimFuzzer/push(_:to:as:into:)`` stamps.
+        public var nextCounter: UInt64 = 1_000
         /// An empty report.
         public init() {}
     }
@@ -177,8 +179,20 @@ public struct SimFuzzer {
     /// must answer or refuse with a typed error, never fail internally.
     public func push(_ input: Input, to service: HubService, as principal: Principal, into report: inout Report) async {
         for format in WireFormat.allCases {
-            guard let request = try? codec.decode(Relais_V1_PushRequest.self, from: input.bytes, format: format, encoding: .identity)
+            guard var request = try? codec.decode(Relais_V1_PushRequest.self, from: input.bytes, format: format, encoding: .identity)
             else { continue }
+            // Addressed to this device, so that the mutation reaches validation and the merge, not only
+            // the "wrong replica" check.
+            if let replica = principal.replica { request.replica = replica.rawValue }
+            request.epoch = 0
+            request.schemaVersion = 1
+            // Fresh dots: a mutant reusing a dot with other content is (rightly) a fork, after which
+            // the hub refuses this device and the fuzzer would stop reaching the merge.
+            for index in request.writes.indices {
+                request.writes[index].dot.replica = request.replica
+                request.writes[index].dot.counter = report.nextCounter
+                report.nextCounter += 1
+            }
             do {
                 let response = try await service.push(request, from: principal)
                 report.pushesAnswered += 1

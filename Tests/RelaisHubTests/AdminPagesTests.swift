@@ -171,4 +171,22 @@ struct AdminPagesTests {
             #expect(try await Self.request(client, .get, "/admin/dashboard", cookies: cookies).status == 303)
         }
     }
+
+    @Test func valuesAreEscapedAndWordDiffsMarked() async throws {
+        try await AdminReviewTests.withRouter { hub, client, _ in
+            var gina = try await hub.enrollDevice("gina")
+            var hugo = try await hub.enrollDevice("hugo")
+            let id = try await AdminReviewTests.conflict(
+                hub, &gina, &hugo, territory: "north", field: "phone", .text("<script>alert(1)</script> 01 23"),
+                .text("call 01 23 after noon"))
+            let (session, _) = try await Self.signIn(hub, client)
+            let page = try await Self.request(client, .get, "/admin/conflicts/\(id)", cookies: ["relais_admin": session])
+            #expect(page.status == 200)
+            #expect(!page.html.contains("<script>"))
+            #expect(page.html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
+            // Against the first value, the second adds "call" and "after noon" and keeps "01 23".
+            #expect(page.html.contains("<ins>call</ins>") && page.html.contains("<span>01</span>"))
+            #expect(page.html.contains("<ins>noon</ins>"))
+        }
+    }
 }

@@ -59,10 +59,11 @@ struct FuzzTests {
             var pull = Relais_V1_PullRequest()
             pull.pageSize = 100
             pull.schemaVersion = 1
+            pull.counter = .max  // past any counter a mutated push claimed
             _ = try await hub.service.pull(pull, from: principal)
         }
         #expect(report.failures.isEmpty, "seed \(Self.seed): \(report.failures.prefix(10).joined(separator: "; "))")
-        #expect(report.pushesAnswered > 20)
+        #expect(report.pushesAnswered > 10)
     }
 
     static func enrolledPrincipal(_ hub: HubFixture) async throws -> Principal {
