@@ -25,19 +25,7 @@ struct DeviceCommand: AsyncParsableCommand {
                 return "active"
             }
             if json {
-                try printJSON(
-                    devices.map { device -> [String: Any] in
-                        [
-                            "replica": Int(device.replica.rawValue), "user": device.user, "name": device.name,
-                            "epoch": Int(device.epoch), "status": device.revokedAt != nil ? "revoked" : (device.renewedTo != nil ? "renewed" : "active"),
-                            "renewed_to": device.renewedTo.map { Int($0.rawValue) } as Any? ?? NSNull(),
-                            "highest_counter": NSNumber(value: device.highestCounter),
-                            "acknowledged_cursor": NSNumber(value: device.acknowledgedCursor),
-                            "lag": NSNumber(value: head >= device.acknowledgedCursor ? head - device.acknowledgedCursor : 0),
-                            "last_seen_at": device.lastSeenAt.map { NSNumber(value: $0) } as Any? ?? NSNull(),
-                            "clamped_writes": NSNumber(value: device.clampedWrites),
-                        ]
-                    })
+                try printJSON(devices.map { DeviceJSON.object($0, head: head) })
             } else {
                 print("REPLICA\tUSER\tNAME\tSTATUS\tCOUNTER\tCURSOR\tCLAMPED")
                 for device in devices {

@@ -189,6 +189,43 @@ struct HubLiveTests {
                 + "(durable, \(writesPerDevice) per transaction); ratio \(String(format: "%.2f", hubRate / rawRate))")
     }
 
+    /// How fast the hub serves a bootstrap: a rep pulls every page of a territory over HTTP. Prints
+    /// the rate; asserts only that every record arrives once, in order.
+    @Test func bootstrapPullRate() async throws {
+        let count = 10_000
+        try await HubFixture.with { hub in
+            var admin = try await hub.enrollDevice("root", role: .admin, territories: [])
+            for _ in 0..<(count / 1000) {
+                var batch: [Relais_V1_RecordWrite] = []
+                for _ in 0..<1000 {
+                    batch.append(Wire.customer(id: Wire.uuid(), replica: admin.replica, counter: admin.nextCounter(),
+                                               extra: ["city": .text("Lyon"), "tags": .set(["a", "b"])]))
+                }
+                _ = try await hub.push(admin, batch)
+            }
+            let code = try await hub.addUser("claire", role: .rep, territories: ["north", "south"])
+            let (received, seconds) = try await hub.live { url in
+                try await WireClient.with(url: url) { client in
+                    let device = try await client.enroll(code)
+                    let start = ContinuousClock.now
+                    var cursor: UInt64 = 0
+                    var seqs: [UInt64] = []
+                    while true {
+                        let page = try await client.pull(device.token, Wire.pull(cursor: cursor))
+                        seqs += page.records.map(\.seq)
+                        cursor = page.nextCursor
+                        if !page.more { break }
+                    }
+                    let elapsed = ContinuousClock.now - start
+                    #expect(seqs == seqs.sorted() && Set(seqs).count == seqs.count)
+                    return (seqs.count, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                }
+            }
+            #expect(received == count)
+            print("bootstrap pull: \(received) customers in \(String(format: "%.2f", seconds)) s, \(Int(Double(received) / seconds)) records/s over HTTP (pages of 1,000, deflate)")
+        }
+    }
+
     /// Upserts `rows` customer rows in transactions of `batch`, WAL and synchronous=FULL.
     static func rawSQLiteRate(rows: Int, batch: Int) throws -> Double {
         let folder = try HubTemporaryFolder(prefix: "raw")

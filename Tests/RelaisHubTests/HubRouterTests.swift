@@ -253,6 +253,24 @@ struct HubRouterTests {
         }
     }
 
+    @Test func adminDevicesAndEvents() async throws {
+        try await withRouter { hub, client in
+            let claire = try await Self.enroll(hub, client, "claire")
+            let listed = try await Self.send(client, .get, "/v1/admin/devices", token: hub.adminToken, contentType: nil)
+            let devices = try #require(listed.json as? [[String: Any]])
+            #expect(devices.map { $0["user"] as? String } == ["claire"])
+            #expect(devices.first?["status"] as? String == "active")
+            let revoked = try await Self.send(
+                client, .post, "/v1/admin/devices/\(claire.replica)/revoke", token: hub.adminToken, contentType: nil)
+            #expect(revoked.status == 200 && (revoked.json as? [String: Any])?["status"] as? String == "revoked")
+            #expect(try await Self.send(client, "/v1/pull", Wire.pull(cursor: 0), token: claire.token).errorCode == "device_revoked")
+            #expect(try await Self.send(client, .post, "/v1/admin/devices/999/revoke", token: hub.adminToken, contentType: nil).status == 404)
+            let events = try await Self.send(client, .get, "/v1/admin/events?limit=10", token: hub.adminToken, contentType: nil)
+            let kinds = try #require(events.json as? [[String: Any]]).map { $0["kind"] as? String }
+            #expect(kinds == ["device_revoked", "device_enrolled"])
+        }
+    }
+
     @Test func healthAndMetrics() async throws {
         try await withRouter { hub, client in
             let health = try await Self.send(client, .get, "/v1/health", contentType: nil)

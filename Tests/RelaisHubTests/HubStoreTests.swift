@@ -227,3 +227,44 @@ struct SQLiteHubStoreTests {
         }
     }
 }
+
+/// The SQLite store's binary record format, through the store.
+struct RecordCodecTests {
+    @Test func roundTripsEveryValueAndTombstoneShapeAndRefusesCorruptBytes() async throws {
+        var state = RecordState(
+            collection: "customers", id: Wire.uuid(), vector: VersionVector([ReplicaID(0): 3, ReplicaID(300): 1 << 40]))
+        let values: [Value] = [.null, .text("Café ☕️ \u{0}"), .number(-12.5), .number(.greatestFiniteMagnitude), .bool(true),
+                               .bool(false), .date("2026-11-28"), .set([]), .set(["a", "é"])]
+        for (index, value) in values.enumerated() {
+            state.fields["f\(index)"] = FieldState(
+                siblings: [Sibling(value: value, dot: Dot(replica: ReplicaID(7), counter: UInt64(index + 1)),
+                                   hlc: HLC(rawValue: UInt64.max - UInt64(index)), author: "claire")],
+                base: index % 2 == 0 ? value : nil)
+        }
+        state.fields["two"] = FieldState(siblings: [
+            Sibling(value: .text("a"), dot: Dot(replica: ReplicaID(1), counter: 1), hlc: HLC(rawValue: 5), author: "x"),
+            Sibling(value: .text("b"), dot: Dot(replica: ReplicaID(2), counter: 9), hlc: HLC(rawValue: 6), author: "y"),
+        ])
+        state.tombstone = Tombstone(
+            dot: Dot(replica: ReplicaID(4), counter: 2), hlc: HLC(rawValue: 99), author: "bob",
+            concurrent: [Tombstone(dot: Dot(replica: ReplicaID(3), counter: 8), hlc: HLC(rawValue: 98), author: "ann")])
+        let meta = Dictionary(uniqueKeysWithValues: state.fields.keys.map { ($0, FieldMeta(seq: UInt64($0.count), clamped: $0 == "two")) })
+        let record = StoredRecord(
+            state: state, seq: 1, wholeSince: 0, scope: nil, parentID: "p", deletedAt: 3, fields: meta)
+        let id = state.id
+        let folder = try HubTemporaryFolder(prefix: "codec")
+        defer { folder.remove() }
+        let store = try SQLiteHubStore(folder: folder.path, create: true)
+        try await store.write { tx throws in try tx.putRecord(record) }
+        #expect(try await store.read { try $0.record(collection: "customers", id: id) } == record)
+        // A damaged row is an error, never a misread record.
+        let raw = try Connection(path: folder.path + "/hub.sqlite")
+        try raw.configureForDurability()
+        try raw.execute("UPDATE records SET state = substr(state, 1, length(state) - 1)")
+        await #expect(throws: (any Error).self) {
+            _ = try await store.read { try $0.record(collection: "customers", id: id) }
+        }
+        try raw.close()
+        await store.close()
+    }
+}

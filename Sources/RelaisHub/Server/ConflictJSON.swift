@@ -53,3 +53,24 @@ public enum ConflictJSON {
         return formatter.string(from: Date(timeIntervalSince1970: Double(millis) / 1000))
     }
 }
+
+/// The JSON form of a device for the admin API: `{"replica", "user", "name", "epoch", "status"
+/// (active, revoked, renewed), "renewed_to", "highest_counter", "acknowledged_cursor", "lag",
+/// "last_seen_at", "clamped_writes", "created_at"}`.
+public enum DeviceJSON {
+    /// The device as a `JSONSerialization` object; `head` gives the lag.
+    public static func object(_ device: Device, head: UInt64) -> [String: Any] {
+        let status = device.revokedAt != nil ? "revoked" : (device.renewedTo != nil ? "renewed" : "active")
+        return [
+            "replica": NSNumber(value: device.replica.rawValue), "user": device.user, "name": device.name,
+            "epoch": NSNumber(value: device.epoch), "status": status,
+            "renewed_to": device.renewedTo.map { NSNumber(value: $0.rawValue) } ?? NSNull(),
+            "highest_counter": NSNumber(value: device.highestCounter),
+            "acknowledged_cursor": NSNumber(value: device.acknowledgedCursor),
+            "lag": NSNumber(value: head >= device.acknowledgedCursor ? head - device.acknowledgedCursor : 0),
+            "last_seen_at": device.lastSeenAt.map { ConflictJSON.iso8601($0) } ?? NSNull(),
+            "clamped_writes": NSNumber(value: device.clampedWrites),
+            "created_at": ConflictJSON.iso8601(device.createdAt),
+        ]
+    }
+}

@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import NIOHTTP1
 import RelaisProtocol
 
 /// Turns every error into the JSON error body `{"error": {"code", "message", "details"}}`.
@@ -23,6 +24,11 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as ProtocolError {
             return Self.response(
                 status: error.httpStatus, code: error.code, message: error.message, details: error.details)
+        } catch let error as HTTPParserError {
+            // The client went away mid-request (a cut connection, a killed laptop): nothing to answer,
+            // nothing to report. The server closes the connection.
+            logger.debug("request stream ended early", metadata: ["relais.error": "\(error)"])
+            throw error
         } catch let error as HTTPError {
             switch error.status {
             case .notFound where HubRoutes.isKnownPath(request.uri.path):

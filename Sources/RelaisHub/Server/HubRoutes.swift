@@ -13,9 +13,11 @@ struct HubRoutes: Sendable {
     static func isKnownPath(_ path: String) -> Bool {
         let fixed: Set<String> = [
             "/v1/enroll", "/v1/replica/renew", "/v1/push", "/v1/pull", "/v1/health", "/metrics", "/v1/admin/conflicts",
+            "/v1/admin/devices", "/v1/admin/events",
         ]
         if fixed.contains(path) || AdminRoutes.isKnownPath(path) || AdminPages.isKnownPath(path) { return true }
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        if parts.count == 6, parts[1] == "v1", parts[2] == "admin", parts[3] == "devices", parts[5] == "revoke" { return true }
         // "", "v1", "admin", "conflicts", id[, "resolve"]
         guard parts.count == 5 || parts.count == 6, parts[1] == "v1", parts[2] == "admin", parts[3] == "conflicts",
             !parts[4].isEmpty
@@ -34,6 +36,11 @@ struct HubRoutes: Sendable {
         router.get("/v1/health") { _, _ in try await self.health() }
         router.get("/metrics") { _, _ in try await self.metrics() }
         AdminRoutes(service: service).register(on: router)
+        router.get("/v1/admin/devices") { request, _ in try await self.listDevices(request) }
+        router.post("/v1/admin/devices/:replica/revoke") { request, context in
+            try await self.revokeDevice(request, replica: context.parameters.require("replica"))
+        }
+        router.get("/v1/admin/events") { request, _ in try await self.listEvents(request) }
     }
 
     // MARK: - Sync
@@ -78,6 +85,49 @@ struct HubRoutes: Sendable {
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    // MARK: - Devices and events (admin)
+
+    private func listDevices(_ request: Request) async throws -> Response {
+        _ = try await authenticateAdmin(request)
+        let devices = try await service.devices()
+        let head = try await service.store.read { tx in try tx.meta().head }
+        return Self.json(devices.map { DeviceJSON.object($0, head: head) })
+    }
+
+    private func revokeDevice(_ request: Request, replica: String) async throws -> Response {
+        let principal = try await authenticateAdmin(request)
+        guard let number = UInt32(replica) else { throw HubError.notFound.with("No device with replica \(replica).") }
+        let device = try await service.revokeDevice(ReplicaID(number), by: principal.user)
+        let head = try await service.store.read { tx in try tx.meta().head }
+        return Self.json(DeviceJSON.object(device, head: head))
+    }
+
+    private func listEvents(_ request: Request) async throws -> Response {
+        _ = try await authenticateAdmin(request)
+        var limit = 100
+        if let text = request.uri.queryParameters["limit"].map(String.init) {
+            guard let value = Int(text), (1...1000).contains(value) else {
+                throw HubError.badRequest.with("`limit` is a number from 1 to 1000.")
+            }
+            limit = value
+        }
+        let events = try await service.events(limit: limit)
+        return Self.json(
+            events.map { event -> [String: Any] in
+                [
+                    "id": NSNumber(value: event.id), "at": ConflictJSON.iso8601(event.at), "kind": event.kind.rawValue,
+                    "replica": event.replica.map { NSNumber(value: $0.rawValue) } ?? NSNull(),
+                    "user": event.user ?? NSNull(), "detail": event.detail,
+                ]
+            })
+    }
+
+    private func authenticateAdmin(_ request: Request) async throws -> Principal {
+        let principal = try await authenticate(request)
+        guard principal.role == .admin else { throw HubError.forbidden.with("The admin API needs an admin token.") }
+        return principal
     }
 
     // MARK: - Helpers

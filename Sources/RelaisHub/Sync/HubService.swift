@@ -170,7 +170,7 @@ public final class HubService: Sendable {
     ///
     /// - Throws: ``HubError/notFound`` for an unknown replica.
     @discardableResult
-    public func revokeDevice(_ replica: ReplicaID) async throws -> Device {
+    public func revokeDevice(_ replica: ReplicaID, by admin: String = "relais-hub") async throws -> Device {
         let now = self.now()
         return try await store.write { tx in
             guard let device = try tx.device(replica: replica) else {
@@ -181,7 +181,7 @@ public final class HubService: Sendable {
                 try tx.updateDevice(other)
             }
             try tx.insertEvent(
-                HubEvent(at: now, kind: .deviceRevoked, replica: replica, user: device.user, detail: "device `\(device.name)` revoked"))
+                HubEvent(at: now, kind: .deviceRevoked, replica: replica, user: device.user, detail: "device `\(device.name)` revoked by \(admin)"))
             return try tx.device(replica: replica) ?? device
         }
     }

@@ -67,8 +67,7 @@ enum SQLiteHubSchema {
                     scope TEXT,
                     parent_id TEXT,
                     deleted_at INTEGER,
-                    state TEXT NOT NULL,
-                    fields TEXT NOT NULL,
+                    state BLOB NOT NULL,
                     PRIMARY KEY (collection, id)
                 );
                 CREATE INDEX records_scope_seq ON records (scope, seq);
@@ -87,7 +86,7 @@ enum SQLiteHubSchema {
                     counter INTEGER NOT NULL,
                     digest BLOB NOT NULL,
                     status TEXT NOT NULL,
-                    conflict_ids TEXT NOT NULL,
+                    conflict_ids TEXT NOT NULL, -- report ids separated by commas
                     code TEXT NOT NULL,
                     reason TEXT NOT NULL,
                     PRIMARY KEY (replica, counter)

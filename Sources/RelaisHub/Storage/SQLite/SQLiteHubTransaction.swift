@@ -4,9 +4,10 @@ import RelaisSQLite
 
 /// ``HubTransaction`` over one SQLite connection, used only on its worker's thread.
 ///
-/// Records keep their merge state as JSON (`RecordState`'s `Codable` form) with the per-field
-/// sequences beside it; every other row is plain columns. Statements are the connection's cached
-/// ones, so the hot paths (a record read and upsert per write) prepare nothing.
+/// Records keep their merge state and per-field sequences in a compact binary form
+/// (``RecordCodec``); conflict reports keep theirs as JSON; every other row is plain columns.
+/// Statements are the connection's cached ones, so the hot paths (a record read and upsert per
+/// write) prepare nothing.
 final class SQLiteHubTransaction: HubTransaction {
     let db: Connection
     private let encoder: JSONEncoder
@@ -70,8 +71,7 @@ final class SQLiteHubTransaction: HubTransaction {
     }
 
     func nextSequence() throws -> UInt64 {
-        try db.execute("UPDATE meta SET head = head + 1 WHERE id = 1", [])
-        return UInt64(bitPattern: try db.scalar("SELECT head FROM meta WHERE id = 1")?.int64Value ?? 0)
+        UInt64(bitPattern: try db.scalar("UPDATE meta SET head = head + 1 WHERE id = 1 RETURNING head")?.int64Value ?? 0)
     }
 
     // MARK: - Users, tokens, enrollments
@@ -198,11 +198,12 @@ final class SQLiteHubTransaction: HubTransaction {
 
     // MARK: - Records
 
-    private static let recordColumns = "collection, id, seq, whole_since, scope, parent_id, deleted_at, state, fields"
+    private static let recordColumns = "collection, id, seq, whole_since, scope, parent_id, deleted_at, state"
 
     private func makeRecord(_ row: Row) throws -> StoredRecord {
-        let state = try row.withUnsafeBytes(at: 7) { try decoder.decode(RecordState.self, from: Data($0)) }
-        let fields = try row.withUnsafeBytes(at: 8) { try decoder.decode([String: FieldMeta].self, from: Data($0)) }
+        let collection = row.text(at: 0) ?? ""
+        let id = row.text(at: 1) ?? ""
+        let (state, fields) = try row.withUnsafeBytes(at: 7) { try RecordCodec.decode($0, collection: collection, id: id) }
         return StoredRecord(
             state: state, seq: Self.u64(row, 2), wholeSince: Self.u64(row, 3), scope: row.text(at: 4),
             parentID: row.text(at: 5), deletedAt: Self.optionalU64(row, 6), fields: fields)
@@ -224,22 +225,27 @@ final class SQLiteHubTransaction: HubTransaction {
                 "SELECT \(Self.recordColumns) FROM records WHERE seq > ? ORDER BY seq LIMIT ?",
                 [Self.int(cursor), .integer(Int64(limit))], makeRecord)
         }
-        guard !scopes.isEmpty else { return [] }
-        return try rows(
-            """
-            SELECT \(Self.recordColumns) FROM records
-            WHERE seq > ? AND scope IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?
-            """,
-            [Self.int(cursor), .text(try json(scopes.sorted())), .integer(Int64(limit))], makeRecord)
+        // One ordered range scan of the (scope, seq) index per scope, merged here: a single query with
+        // `scope IN (...)` would sort every matching row on each page, which makes a bootstrap
+        // quadratic in the territory's size.
+        var merged: [StoredRecord] = []
+        for scope in scopes.sorted() {
+            merged += try rows(
+                "SELECT \(Self.recordColumns) FROM records WHERE scope = ? AND seq > ? ORDER BY seq LIMIT ?",
+                [.text(scope), Self.int(cursor), .integer(Int64(limit))], makeRecord)
+        }
+        if scopes.count > 1 { merged.sort { $0.seq < $1.seq } }
+        return Array(merged.prefix(limit))
     }
 
     func movedAway(after cursor: UInt64, scopes: Set<String>, limit: Int) throws -> [StoredRecord] {
+        // Driven by the (few) moves after the cursor, not by every record changed since.
         try rows(
             """
             SELECT \(Self.recordColumns) FROM records r
-            WHERE r.seq > ?1
+            WHERE (r.collection, r.id) IN (SELECT collection, record_id FROM moves WHERE seq > ?1)
+              AND r.seq > ?1
               AND (r.scope IS NULL OR r.scope NOT IN (SELECT value FROM json_each(?2)))
-              AND EXISTS (SELECT 1 FROM moves m WHERE m.collection = r.collection AND m.record_id = r.id AND m.seq > ?1)
             ORDER BY r.seq LIMIT ?3
             """,
             [Self.int(cursor), .text(try json(scopes.sorted())), .integer(Int64(limit))], makeRecord)
@@ -274,11 +280,11 @@ final class SQLiteHubTransaction: HubTransaction {
     func putRecord(_ record: StoredRecord) throws {
         try db.execute(
             """
-            INSERT OR REPLACE INTO records (\(Self.recordColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT OR REPLACE INTO records (\(Self.recordColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [.text(record.collection), .text(record.id), Self.int(record.seq), Self.int(record.wholeSince),
              Self.text(record.scope), Self.text(record.parentID), Self.int(record.deletedAt),
-             .text(try json(record.state)), .text(try json(record.fields))])
+             .blob(RecordCodec.encode(record.state, fields: record.fields))])
     }
 
     func deleteRecord(collection: String, id: String) throws {
@@ -306,7 +312,7 @@ final class SQLiteHubTransaction: HubTransaction {
             StoredWriteResult(
                 dot: Dot(replica: replica, counter: counter), digest: row.blob(at: 0) ?? [],
                 status: StoredWriteResult.Status(rawValue: row.text(at: 1) ?? "") ?? .rejected,
-                conflictIDs: try decode([String].self, row.text(at: 2)), code: row.text(at: 3) ?? "",
+                conflictIDs: (row.text(at: 2) ?? "").split(separator: ",").map(String.init), code: row.text(at: 3) ?? "",
                 reason: row.text(at: 4) ?? "")
         }
     }
@@ -318,7 +324,7 @@ final class SQLiteHubTransaction: HubTransaction {
             VALUES (?, ?, ?, ?, ?, ?, ?)
             """,
             [.integer(Int64(result.dot.replica.rawValue)), Self.int(result.dot.counter), .blob(result.digest),
-             .text(result.status.rawValue), .text(try json(result.conflictIDs)), .text(result.code),
+             .text(result.status.rawValue), .text(result.conflictIDs.joined(separator: ",")), .text(result.code),
              .text(result.reason)])
     }
 
