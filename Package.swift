@@ -33,6 +33,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
         // The hub's HTTP server and, through it, AsyncHTTPClient for the replica's sync.
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        // Server-rendered admin pages that work without JavaScript.
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
@@ -88,9 +90,11 @@ let package = Package(
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            resources: [.copy("Web/Templates"), .copy("Web/Static")],
             swiftSettings: swiftSettings
         ),
         // Fixtures shared by the test targets: temporary folders, a live hub on loopback, enrolled replicas.
@@ -125,6 +129,23 @@ let package = Package(
             path: "Tests/Support/relais-fault",
             swiftSettings: swiftSettings
         ),
+        // The seeded fault simulation's soak command (docs/RELIABILITY.md).
+        .executableTarget(
+            name: "relais-sim",
+            dependencies: ["RelaisClient", "RelaisCore", "RelaisHub", "RelaisProtocol", "RelaisTesting"],
+            path: "Tests/Support/relais-sim",
+            swiftSettings: swiftSettings
+        ),
+        // Benchmarks against same-run baselines (docs/PERFORMANCE.md). Adds no dependency.
+        .executableTarget(
+            name: "relais-bench",
+            dependencies: [
+                "RelaisClient", "RelaisCore", "RelaisHub", "RelaisProtocol", "RelaisSQLite", "RelaisTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            path: "Benchmarks/relais-bench",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "RelaisCoreTests",
             dependencies: ["RelaisCore"],
@@ -155,6 +176,17 @@ let package = Package(
                 "RelaisTesting",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
+            swiftSettings: swiftSettings
+        ),
+            .testTarget(
+            name: "RelaisSimulationTests",
+            dependencies: ["RelaisClient", "RelaisCore", "RelaisHub", "RelaisProtocol", "RelaisSQLite", "RelaisTesting"],
+            swiftSettings: swiftSettings
+        ),
+        // End-to-end tests that run the built `relais` and `relais-hub` executables as a user would.
+        .testTarget(
+            name: "RelaisIntegrationTests",
+            dependencies: ["RelaisCore"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -1,1 +1,2 @@
-print("relais-hub")
+// The `relais-hub` tool: see RelaisHubCommand.swift.
+await RelaisHubCommand.entry()

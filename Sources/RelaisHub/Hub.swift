@@ -1,1 +1,0 @@
-// The hub. See docs/SYNC.md for the contract it implements.

@@ -1,0 +1,45 @@
+public import RelaisCore
+
+/// Who a request comes from, as established from its bearer token.
+public struct Principal: Sendable, Hashable {
+    /// The user the token belongs to.
+    public var user: String
+    /// The user's role.
+    public var role: Role
+    /// The territories the user sees, sorted.
+    public var territories: [String]
+    /// The device's replica, or `nil` for an admin API token (which cannot sync).
+    public var replica: ReplicaID?
+    /// Whether the token is the old token of a renewed replica: it may only renew again.
+    public var renewed: Bool
+
+    public init(user: String, role: Role, territories: [String], replica: ReplicaID?, renewed: Bool = false) {
+        self.user = user
+        self.role = role
+        self.territories = territories
+        self.replica = replica
+        self.renewed = renewed
+    }
+
+    /// The access rules for this principal.
+    public var access: Access { Access(role: role, territories: Set(territories)) }
+}
+
+/// Which scopes (territories) a user sees: all of them for an admin, their own for a rep or manager.
+public struct Access: Sendable, Hashable {
+    public var role: Role
+    public var territories: Set<String>
+
+    public init(role: Role, territories: Set<String>) {
+        self.role = role
+        self.territories = territories
+    }
+
+    /// Whether a record in `scope` is visible. A record without a scope (a child whose customer the
+    /// hub does not hold) is visible to admins only.
+    public func sees(scope: String?) -> Bool {
+        if role.seesEverything { return true }
+        guard let scope else { return false }
+        return territories.contains(scope)
+    }
+}

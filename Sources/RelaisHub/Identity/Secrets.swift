@@ -1,0 +1,85 @@
+import Crypto
+import Foundation
+
+/// Makes the secrets the hub hands out: device and admin tokens, and one-time enrollment codes.
+///
+/// Only the SHA-256 of a secret is stored (``Secrets/hash(_:)``); the secret itself is shown once.
+/// Inject a deterministic generator in tests; the default reads the system's secure random source.
+public struct SecretGenerator: Sendable {
+    private let randomBytes: @Sendable (Int) -> [UInt8]
+
+    /// A generator drawing `count` bytes from `randomBytes`.
+    public init(randomBytes: @escaping @Sendable (Int) -> [UInt8]) {
+        self.randomBytes = randomBytes
+    }
+
+    /// The system's cryptographically secure generator.
+    public static let system = SecretGenerator { count in
+        var generator = SystemRandomNumberGenerator()
+        return (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+    }
+
+    /// A bearer token: `rlt_` and 43 characters of base64url (256 random bits).
+    public func token() -> String {
+        "rlt_" + Secrets.base64URL(randomBytes(32))
+    }
+
+    /// A one-time enrollment code a person can read out and type: four groups of four characters of
+    /// an alphabet without look-alikes (`7KQD-M2PX-...`), 80 random bits.
+    public func enrollmentCode() -> String {
+        let alphabet = Array("23456789ABCDEFGHJKLMNPQRSTUVWXYZ")  // 32 symbols, no 0/O, 1/I.
+        let bytes = randomBytes(16)
+        let symbols = bytes.map { alphabet[Int($0) & 31] }
+        return stride(from: 0, to: 16, by: 4).map { String(symbols[$0..<$0 + 4]) }.joined(separator: "-")
+    }
+
+    /// A random UUID in lowercase canonical form (conflict report ids).
+    public func uuid() -> String {
+        var bytes = randomBytes(16)
+        bytes[6] = (bytes[6] & 0x0F) | 0x40
+        bytes[8] = (bytes[8] & 0x3F) | 0x80
+        let hex = bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+        let parts = [hex.prefix(8), hex.dropFirst(8).prefix(4), hex.dropFirst(12).prefix(4),
+                     hex.dropFirst(16).prefix(4), hex.dropFirst(20)]
+        return parts.joined(separator: "-")
+    }
+}
+
+/// Hashing of secrets and write digests.
+public enum Secrets {
+    /// The lowercase hex SHA-256 of a secret's UTF-8 bytes: what the store keeps instead of the secret.
+    ///
+    /// Enrollment codes are normalised first (upper case, no spaces or dashes), so a code typed with
+    /// other grouping still matches.
+    public static func hash(_ secret: String) -> String {
+        hex(SHA256.hash(data: Array(secret.utf8)))
+    }
+
+    /// The hash of an enrollment code as typed: case, spaces and dashes are ignored.
+    public static func hashEnrollmentCode(_ code: String) -> String {
+        let normalised = code.uppercased().filter { $0 != "-" && $0 != " " }
+        return hash(normalised)
+    }
+
+    /// The SHA-256 of some bytes, as 32 bytes.
+    public static func digest(_ bytes: [UInt8]) -> [UInt8] {
+        Array(SHA256.hash(data: bytes))
+    }
+
+    static func hex(_ digest: SHA256.Digest) -> String {
+        digest.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+    }
+
+    static func base64URL(_ bytes: [UInt8]) -> String {
+        Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+}
+
+extension String {
+    func leftPadded(to length: Int) -> String {
+        count >= length ? self : String(repeating: "0", count: length - count) + self
+    }
+}

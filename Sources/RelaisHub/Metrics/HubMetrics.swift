@@ -1,0 +1,72 @@
+public import Prometheus
+
+/// The hub's Prometheus metrics, served at `GET /metrics`.
+///
+/// Each hub owns its registry (no process-wide bootstrap), so that several hubs in one test process
+/// keep separate figures.
+///
+/// - `relais_http_requests_total{route,status}` and `relais_http_request_duration_seconds{route}`
+/// - `relais_writes_total{outcome}`: pushed writes `applied`, `conflict` or `rejected`
+/// - `relais_conflicts_total{rule}`: conflict reports raised, by merge rule
+/// - `relais_clamped_writes_total`: writes whose HLC was clamped (a device clock ahead)
+/// - `relais_open_conflicts`, `relais_head_sequence`, `relais_device_lag{replica}` (head minus the
+///   device's acknowledged cursor), `relais_store_commits_total` and `relais_store_transactions_total`:
+///   refreshed at each scrape.
+public final class HubMetrics: Sendable {
+    /// The registry the metrics live in.
+    public let registry: PrometheusCollectorRegistry
+
+    private static let durationBuckets: [Duration] = [
+        .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+        .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
+        .milliseconds(2500), .seconds(5),
+    ]
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+    }
+
+    private static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "relais", metricName: metric, unitName: unit, helpText: help)
+    }
+
+    /// Records one HTTP request.
+    public func recordRequest(route: String, status: Int, duration: Duration) {
+        registry.makeCounter(descriptor: Self.name("http_requests", "total", "HTTP requests by route and status."), labels: [("route", route), ("status", String(status))]).increment()
+        registry.makeDurationHistogram(descriptor: Self.name("http_request_duration", "seconds", "HTTP request latency by route."), labels: [("route", route)],
+            buckets: Self.durationBuckets
+        ).record(duration)
+    }
+
+    /// Records the outcome of pushed writes.
+    func recordWrites(applied: Int, conflict: Int, rejected: Int, clamped: Int, conflictRules: [String]) {
+        for (outcome, count) in [("applied", applied), ("conflict", conflict), ("rejected", rejected)] where count > 0 {
+            registry.makeCounter(descriptor: Self.name("writes", "total", "Pushed writes by outcome."), labels: [("outcome", outcome)]).increment(by: Int64(count))
+        }
+        for rule in conflictRules {
+            registry.makeCounter(descriptor: Self.name("conflicts", "total", "Conflict reports raised, by rule."), labels: [("rule", rule)]).increment()
+        }
+        if clamped > 0 {
+            registry.makeCounter(descriptor: Self.name("clamped_writes", "total", "Writes whose HLC time was clamped to the allowed skew.")).increment(by: Int64(clamped))
+        }
+    }
+
+    /// Refreshes the gauges read from the store.
+    func refresh(head: UInt64, openConflicts: Int, lags: [(replica: UInt32, lag: UInt64)], statistics: HubStoreStatistics) {
+        registry.makeGauge(descriptor: Self.name("head_sequence", "", "The hub's highest sequence number.")).set(Double(head))
+        registry.makeGauge(descriptor: Self.name("open_conflicts", "", "Conflict reports awaiting an admin."))
+            .set(Double(openConflicts))
+        for entry in lags {
+            registry.makeGauge(descriptor: Self.name("device_lag", "", "Head sequence minus the device's acknowledged cursor."), labels: [("replica", String(entry.replica))]).set(Double(entry.lag))
+        }
+        registry.makeGauge(descriptor: Self.name("store_commits", "", "Store commits (fsyncs) since start."))
+            .set(Double(statistics.commits))
+        registry.makeGauge(descriptor: Self.name("store_transactions", "", "Store write transactions since start."))
+            .set(Double(statistics.transactions))
+    }
+
+    /// The metrics in the Prometheus text format.
+    public func exposition() -> [UInt8] {
+        registry.emitToBuffer()
+    }
+}

@@ -1,0 +1,215 @@
+import Foundation
+import Hummingbird
+import RelaisCore
+import RelaisProtocol
+import SwiftProtobuf
+
+/// The hub's endpoints (Protocol/README.md): sync under `/v1`, the admin API under `/v1/admin`,
+/// health and metrics.
+struct HubRoutes: Sendable {
+    let service: HubService
+
+    /// Whether `path` names an endpoint (with some method): a request with another method gets 405.
+    static func isKnownPath(_ path: String) -> Bool {
+        let fixed: Set<String> = [
+            "/v1/enroll", "/v1/replica/renew", "/v1/push", "/v1/pull", "/v1/health", "/metrics", "/v1/admin/conflicts",
+        ]
+        if fixed.contains(path) { return true }
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        // "", "v1", "admin", "conflicts", id[, "resolve"]
+        guard parts.count == 5 || parts.count == 6, parts[1] == "v1", parts[2] == "admin", parts[3] == "conflicts",
+            !parts[4].isEmpty
+        else { return false }
+        return parts.count == 5 || parts[5] == "resolve"
+    }
+
+    /// The most bytes an admin JSON body may have.
+    static let maxAdminBodyBytes = 1 << 20
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.post("/v1/enroll") { request, _ in try await self.enroll(request) }
+        router.post("/v1/replica/renew") { request, _ in try await self.renew(request) }
+        router.post("/v1/push") { request, _ in try await self.push(request) }
+        router.post("/v1/pull") { request, _ in try await self.pull(request) }
+        router.get("/v1/health") { _, _ in try await self.health() }
+        router.get("/metrics") { _, _ in try await self.metrics() }
+        router.get("/v1/admin/conflicts") { request, _ in try await self.listConflicts(request) }
+        router.get("/v1/admin/conflicts/:id") { request, context in
+            try await self.showConflict(request, id: context.parameters.require("id"))
+        }
+        router.post("/v1/admin/conflicts/:id/resolve") { request, context in
+            try await self.resolveConflict(request, id: context.parameters.require("id"))
+        }
+    }
+
+    // MARK: - Sync
+
+    private func enroll(_ request: Request) async throws -> Response {
+        let (message, format) = try await Self.decode(Relais_V1_EnrollRequest.self, request, service.codec)
+        return try Self.respond(try await service.enroll(message), format: format, codec: service.codec)
+    }
+
+    private func renew(_ request: Request) async throws -> Response {
+        let principal = try await authenticate(request)
+        let (message, format) = try await Self.decode(Relais_V1_ReplicaRenewRequest.self, request, service.codec)
+        return try Self.respond(try await service.renew(message, from: principal), format: format, codec: service.codec)
+    }
+
+    private func push(_ request: Request) async throws -> Response {
+        let principal = try await authenticate(request)
+        let (message, format) = try await Self.decode(Relais_V1_PushRequest.self, request, service.codec)
+        return try Self.respond(try await service.push(message, from: principal), format: format, codec: service.codec)
+    }
+
+    private func pull(_ request: Request) async throws -> Response {
+        let principal = try await authenticate(request)
+        let (message, format) = try await Self.decode(Relais_V1_PullRequest.self, request, service.codec)
+        let encoding = ContentEncoding.negotiate(acceptEncoding: request.headers[.acceptEncoding])
+        return try Self.respond(
+            try await service.pull(message, from: principal), format: format, encoding: encoding, codec: service.codec)
+    }
+
+    private func health() async throws -> Response {
+        let head: UInt64
+        do {
+            head = try await service.store.read { tx in try tx.meta().head }
+        } catch {
+            throw HubError.unavailable.with("The hub's store is unavailable.")
+        }
+        return Self.json(["status": "ok", "head": head, "schema_version": service.configuration.schema.version])
+    }
+
+    private func metrics() async throws -> Response {
+        let body = try await service.metricsExposition()
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    // MARK: - Admin
+
+    private func listConflicts(_ request: Request) async throws -> Response {
+        _ = try await authenticateAdmin(request)
+        let query = request.uri.queryParameters
+        var filter = ConflictFilter()
+        if let status = query["status"].map(String.init), !status.isEmpty {
+            guard let parsed = ConflictStatus(rawValue: status) else {
+                throw HubError.badRequest.with("Unknown status; use open, auto-resolved or resolved.")
+            }
+            filter.status = parsed
+        }
+        if let collection = query["collection"].map(String.init), !collection.isEmpty { filter.collection = collection }
+        if let record = query["record"].map(String.init), !record.isEmpty { filter.recordID = record.lowercased() }
+        if let limit = query["limit"].map(String.init) {
+            guard let value = Int(limit), (1...1000).contains(value) else {
+                throw HubError.badRequest.with("`limit` is a number from 1 to 1000.")
+            }
+            filter.limit = value
+        }
+        if let offset = query["offset"].map(String.init) {
+            guard let value = Int(offset), value >= 0 else { throw HubError.badRequest.with("`offset` is a number, 0 or more.") }
+            filter.offset = value
+        }
+        let reports = try await service.conflicts(filter)
+        return Self.json(reports.map { ConflictJSON.object($0) })
+    }
+
+    private func showConflict(_ request: Request, id: String) async throws -> Response {
+        _ = try await authenticateAdmin(request)
+        return Self.json(ConflictJSON.object(try await service.conflict(id: id)))
+    }
+
+    private func resolveConflict(_ request: Request, id: String) async throws -> Response {
+        let principal = try await authenticateAdmin(request)
+        var body: [UInt8] = []
+        for try await chunk in request.body {
+            body += chunk.readableBytesView
+            if body.count > Self.maxAdminBodyBytes {
+                throw HubError.badRequest.with("The body is larger than \(Self.maxAdminBodyBytes) bytes.")
+            }
+        }
+        try StrictJSONScanner.validate(body, maxDepth: service.configuration.limits.maxNestingDepth)
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed]) as? [String: Any]
+        else { throw HubError.badRequest.with("The body is a JSON object: {\"pick\": n} or {\"value\": ...}, and \"reason\".") }
+        let reason = (object["reason"] as? String) ?? ""
+        guard reason.utf8.count <= 4096 else { throw HubError.badRequest.with("The reason is longer than 4096 bytes.") }
+        let decision: HubService.Decision
+        switch (object["pick"], object.keys.contains("value")) {
+        case (let pick?, false):
+            guard let number = pick as? NSNumber, let index = Int(exactly: number.doubleValue), index >= 0 else {
+                throw HubError.badRequest.with("`pick` is the 0-based index of a listed value.")
+            }
+            decision = .pick(index)
+        case (nil, true):
+            guard let value = JSONValue(foundation: object["value"]) else {
+                throw HubError.badRequest.with("`value` is not a JSON value.")
+            }
+            decision = .json(value)
+        default:
+            throw HubError.badRequest.with("Give exactly one of `pick` or `value`.")
+        }
+        let report = try await service.resolveConflict(id: id, decision: decision, reason: reason, by: principal.user)
+        return Self.json(ConflictJSON.object(report))
+    }
+
+    // MARK: - Helpers
+
+    private func bearerToken(_ request: Request) throws -> String {
+        guard let header = request.headers[.authorization] else {
+            throw HubError.unauthorized.with("The request has no Authorization header.")
+        }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            throw HubError.unauthorized.with("The Authorization header is not `Bearer <token>`.")
+        }
+        return String(parts[1]).trimmingCharacters(in: .whitespaces)
+    }
+
+    private func authenticate(_ request: Request) async throws -> Principal {
+        try await service.authenticate(token: try bearerToken(request))
+    }
+
+    private func authenticateAdmin(_ request: Request) async throws -> Principal {
+        let principal = try await authenticate(request)
+        guard principal.role == .admin else { throw HubError.forbidden.with("The admin API needs an admin token.") }
+        return principal
+    }
+
+    /// Reads a body as it streams in, inflating chunk by chunk within the limits (never trusting
+    /// Content-Length), then parses and checks it.
+    static func decode<M: SwiftProtobuf.Message>(_ type: M.Type, _ request: Request, _ codec: MessageCodec) async throws
+        -> (M, WireFormat)
+    {
+        let format = try WireFormat(contentType: request.headers[.contentType])
+        let encoding = try ContentEncoding(header: request.headers[.contentEncoding])
+        let inflater = try Inflater(encoding: encoding, limits: codec.limits)
+        for try await chunk in request.body {
+            try inflater.feed(chunk.readableBytesView)
+        }
+        let bytes = try inflater.finish()
+        return (try codec.decode(type, decompressed: bytes, format: format), format)
+    }
+
+    static func respond<M: SwiftProtobuf.Message>(
+        _ message: M, format: WireFormat, encoding: ContentEncoding = .identity, codec: MessageCodec
+    ) throws -> Response {
+        let body = try codec.encode(message, format: format, encoding: encoding)
+        var headers: HTTPFields = [.contentType: format.contentType]
+        if let value = encoding.headerValue { headers[.contentEncoding] = value }
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    static func json(_ object: Any) -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: JSONBody.encode(object))))
+    }
+}
+
+/// JSON text of `JSONSerialization` objects, keys sorted.
+enum JSONBody {
+    static func encode(_ object: Any) -> [UInt8] {
+        let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        return Array(data ?? Data("{}".utf8))
+    }
+}

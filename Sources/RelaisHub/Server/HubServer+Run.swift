@@ -1,0 +1,70 @@
+import Foundation
+public import Logging
+import ServiceLifecycle
+import UnixSignals
+
+extension HubServer {
+    /// Runs the server and the tombstone purger in one service group until SIGTERM or SIGINT, then
+    /// shuts down gracefully (in-flight requests finish, the purger stops) and returns. The caller
+    /// closes the store afterwards.
+    public static func run(
+        service: HubService, configuration: Configuration, purgeInterval: Duration = .seconds(3600), logger: Logger,
+        onListening: @escaping @Sendable (String) async -> Void = { _ in }
+    ) async throws {
+        let app = try application(service: service, configuration: configuration, logger: logger, onListening: onListening)
+        let purger = TombstonePurger(service: service, interval: purgeInterval, logger: logger)
+        // Services shut down in reverse order: the server first (requests drain), then the purger.
+        let group = ServiceGroup(
+            configuration: .init(services: [purger, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+/// Loggers for the `relais-hub` tool.
+public enum HubLogging {
+    /// A logger writing to standard error, at the level of the `LOG_LEVEL` environment variable
+    /// (default `info`).
+    public static func standardError(label: String) -> Logger {
+        var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        return logger
+    }
+}
+
+extension HubServer {
+    /// Runs the server for the duration of `body`, which gets the URL it listens on; then shuts the
+    /// server down gracefully. For tests and embedding (no signal handling, no purger).
+    public static func withRunningServer<T: Sendable>(
+        service: HubService, configuration: Configuration = .init(host: "127.0.0.1", port: 0), logger: Logger,
+        _ body: @escaping @Sendable (String) async throws -> T
+    ) async throws -> T {
+        let (addresses, continuation) = AsyncStream.makeStream(of: String.self)
+        let app = try application(service: service, configuration: configuration, logger: logger) { url in
+            continuation.yield(url)
+            continuation.finish()
+        }
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        return try await withThrowingTaskGroup(of: T?.self) { tasks in
+            tasks.addTask {
+                try await group.run()
+                continuation.finish()
+                return nil
+            }
+            var iterator = addresses.makeAsyncIterator()
+            guard let url = await iterator.next() else {
+                // The server stopped before listening: surface its error.
+                while let _ = try await tasks.next() {}
+                throw HubError.unavailable.with("The server stopped before it listened.")
+            }
+            let result: Result<T, any Error>
+            do {
+                result = .success(try await body(url))
+            } catch {
+                result = .failure(error)
+            }
+            await group.triggerGracefulShutdown()
+            while let _ = try await tasks.next() {}
+            return try result.get()
+        }
+    }
+}

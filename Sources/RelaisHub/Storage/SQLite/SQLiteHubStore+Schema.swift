@@ -1,0 +1,143 @@
+import RelaisSQLite
+
+/// The versioned migrations of `hub.sqlite`. Each runs once, in its own transaction, and is recorded
+/// in the `migrations` table (and in `PRAGMA user_version`). Never edit a shipped migration: add one.
+enum SQLiteHubSchema {
+    struct Migration {
+        var version: Int32
+        var name: String
+        var sql: String
+    }
+
+    static let migrations: [Migration] = [
+        Migration(
+            version: 1, name: "initial",
+            sql: """
+                CREATE TABLE meta (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    head INTEGER NOT NULL,
+                    purge_horizon INTEGER NOT NULL,
+                    hub_counter INTEGER NOT NULL,
+                    hub_clock INTEGER NOT NULL,
+                    next_replica INTEGER NOT NULL
+                );
+                INSERT INTO meta (id, head, purge_horizon, hub_counter, hub_clock, next_replica) VALUES (1, 0, 0, 0, 0, 1);
+                CREATE TABLE users (
+                    name TEXT PRIMARY KEY,
+                    role TEXT NOT NULL,
+                    territories TEXT NOT NULL,
+                    scope_version INTEGER NOT NULL,
+                    created_at INTEGER NOT NULL
+                );
+                CREATE TABLE api_tokens (
+                    token_hash TEXT PRIMARY KEY,
+                    user TEXT NOT NULL REFERENCES users(name),
+                    created_at INTEGER NOT NULL,
+                    revoked_at INTEGER
+                );
+                CREATE TABLE enrollments (
+                    code_hash TEXT PRIMARY KEY,
+                    user TEXT NOT NULL REFERENCES users(name),
+                    created_at INTEGER NOT NULL,
+                    expires_at INTEGER NOT NULL,
+                    used_at INTEGER,
+                    replica INTEGER
+                );
+                CREATE TABLE devices (
+                    replica INTEGER PRIMARY KEY,
+                    user TEXT NOT NULL REFERENCES users(name),
+                    token_hash TEXT NOT NULL UNIQUE,
+                    name TEXT NOT NULL,
+                    epoch INTEGER NOT NULL,
+                    lineage INTEGER NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    revoked_at INTEGER,
+                    renewed_to INTEGER,
+                    highest_counter INTEGER NOT NULL,
+                    ack_cursor INTEGER NOT NULL,
+                    scope_version INTEGER NOT NULL,
+                    last_seen_at INTEGER,
+                    clamped_writes INTEGER NOT NULL
+                );
+                CREATE TABLE records (
+                    collection TEXT NOT NULL,
+                    id TEXT NOT NULL,
+                    seq INTEGER NOT NULL UNIQUE,
+                    whole_since INTEGER NOT NULL,
+                    scope TEXT,
+                    parent_id TEXT,
+                    deleted_at INTEGER,
+                    state TEXT NOT NULL,
+                    fields TEXT NOT NULL,
+                    PRIMARY KEY (collection, id)
+                );
+                CREATE INDEX records_scope_seq ON records (scope, seq);
+                CREATE INDEX records_parent ON records (parent_id) WHERE parent_id IS NOT NULL;
+                CREATE INDEX records_deleted ON records (deleted_at) WHERE deleted_at IS NOT NULL;
+                CREATE TABLE moves (
+                    seq INTEGER PRIMARY KEY,
+                    collection TEXT NOT NULL,
+                    record_id TEXT NOT NULL,
+                    from_scope TEXT,
+                    to_scope TEXT
+                );
+                CREATE INDEX moves_record ON moves (collection, record_id, seq);
+                CREATE TABLE write_results (
+                    replica INTEGER NOT NULL,
+                    counter INTEGER NOT NULL,
+                    digest BLOB NOT NULL,
+                    status TEXT NOT NULL,
+                    conflict_ids TEXT NOT NULL,
+                    code TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    PRIMARY KEY (replica, counter)
+                ) WITHOUT ROWID;
+                CREATE TABLE conflicts (
+                    id TEXT PRIMARY KEY,
+                    created_at INTEGER NOT NULL,
+                    seq INTEGER NOT NULL,
+                    collection TEXT NOT NULL,
+                    record_id TEXT NOT NULL,
+                    field TEXT,
+                    rule TEXT NOT NULL,
+                    base TEXT,
+                    chosen TEXT,
+                    competitors TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    scope TEXT,
+                    resolution TEXT
+                );
+                CREATE INDEX conflicts_status ON conflicts (status, created_at);
+                CREATE INDEX conflicts_record ON conflicts (collection, record_id);
+                CREATE TABLE events (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    at INTEGER NOT NULL,
+                    kind TEXT NOT NULL,
+                    replica INTEGER,
+                    user TEXT,
+                    detail TEXT NOT NULL
+                );
+                """)
+    ]
+
+    /// The version this build writes.
+    static var currentVersion: Int32 { migrations.last!.version }
+
+    /// Applies the migrations the file lacks, each in its own immediate transaction.
+    static func migrate(_ db: Connection, now: UInt64) throws {
+        try db.execute(
+            "CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
+        )
+        for migration in migrations {
+            try db.transaction(.immediate) {
+                let applied = try db.scalar("SELECT count(*) FROM migrations WHERE version = ?", [.integer(Int64(migration.version))])
+                guard applied?.int64Value == 0 else { return }
+                try db.execute(migration.sql)
+                try db.execute(
+                    "INSERT INTO migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    [.integer(Int64(migration.version)), .text(migration.name), .integer(Int64(now))])
+                try db.setUserVersion(migration.version)
+            }
+        }
+    }
+}

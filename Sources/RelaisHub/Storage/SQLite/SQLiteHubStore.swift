@@ -1,0 +1,290 @@
+import Dispatch
+import Foundation
+public import Logging
+import RelaisSQLite
+import Synchronization
+
+/// The embedded hub store: one SQLite file, `hub.sqlite`, in the hub's data folder (DESIGN §7).
+///
+/// The file is in WAL mode with `synchronous=FULL` (a push the hub answered survives a power cut)
+/// and a busy timeout, so that `relais-hub user add` or `device revoke` can write from another
+/// process while `serve` runs. Its schema is a list of versioned migrations recorded in the file.
+///
+/// ## Threads
+///
+/// SQLite calls block, and `fsync` blocks for milliseconds: none of it runs on the Swift concurrency
+/// pool. One **writer** connection lives on its own serial dispatch queue; **readers** (read-only
+/// connections, WAL snapshots) live on their own queues. Async callers suspend until their work is done.
+///
+/// ## Group commit
+///
+/// Writes queue up while the writer commits. The writer then takes every queued write (up to
+/// ``Configuration/maxGroupSize``), runs them in **one** transaction, each in its own savepoint
+/// (one write's failure rolls back only its own work), commits once — one `fsync` for all — and
+/// only then answers them all. Under load, many pushes share each commit; alone, a push commits at
+/// once. Sequences are taken inside the transaction by the single writer, so commit order is
+/// sequence order and a pull never skips a change that commits late.
+public final class SQLiteHubStore: HubStore {
+    /// Tuning of the store.
+    public struct Configuration: Sendable {
+        /// How long a write waits for another process's lock. Default 5 s.
+        public var busyTimeout: Duration = .seconds(5)
+        /// The most writes that share one commit. Default 256.
+        public var maxGroupSize: Int = 256
+        /// Read-only connections serving reads concurrently. Default 2.
+        public var readers: Int = 2
+
+        public init() {}
+    }
+
+    /// The file name inside the data folder.
+    public static let fileName = "hub.sqlite"
+
+    /// The path of the database file.
+    public let path: String
+    private let writer: SQLiteWorker
+    private let readers: [SQLiteWorker]
+    private let nextReader = Atomic<Int>(0)
+    private let logger: Logger
+
+    /// Opens the store in `folder`.
+    ///
+    /// - Parameters:
+    ///   - folder: The data folder.
+    ///   - create: `true` to create a new store: the folder is created if missing, and a folder that
+    ///     already holds a store is refused (``HubError/storeExists``). `false` to open an existing
+    ///     one (``HubError/storeMissing`` if there is none).
+    ///   - now: The time recorded with applied migrations.
+    public convenience init(
+        folder: String, create: Bool, configuration: Configuration = .init(), now: UInt64 = 0,
+        logger: Logger = Logger(label: "relais.hub.store")
+    ) throws {
+        let path = (folder as NSString).appendingPathComponent(Self.fileName)
+        let exists = FileManager.default.fileExists(atPath: path)
+        if create {
+            if exists { throw HubError.storeExists.with("The data folder already holds a hub store.", ["path": path]) }
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } else if !exists {
+            throw HubError.storeMissing.with(
+                "No hub store in \(folder); run `relais-hub init --data \(folder)` first.", ["path": path])
+        }
+        try self.init(path: path, configuration: configuration, now: now, logger: logger)
+    }
+
+    /// Opens (creating if needed) the store at `path` and brings its schema up to date.
+    public init(
+        path: String, configuration: Configuration = .init(), now: UInt64 = 0,
+        logger: Logger = Logger(label: "relais.hub.store")
+    ) throws {
+        self.path = path
+        self.logger = logger
+        let connection = try Connection(path: path)
+        try connection.configureForDurability(busyTimeout: configuration.busyTimeout)
+        let version = try connection.userVersion()
+        if version > SQLiteHubSchema.currentVersion {
+            throw HubError.storeTooNew.with(
+                "The store has schema version \(version); this relais-hub knows up to \(SQLiteHubSchema.currentVersion).",
+                ["path": path])
+        }
+        try SQLiteHubSchema.migrate(connection, now: now)
+        writer = SQLiteWorker(connection: connection, label: "relais.hub.sqlite.writer", maxGroupSize: configuration.maxGroupSize)
+        var readers: [SQLiteWorker] = []
+        for index in 0..<max(1, configuration.readers) {
+            let reader = try Connection(path: path, mode: .readOnly)
+            try reader.configureForDurability(busyTimeout: configuration.busyTimeout)
+            readers.append(SQLiteWorker(connection: reader, label: "relais.hub.sqlite.reader.\(index)", maxGroupSize: 1))
+        }
+        self.readers = readers
+    }
+
+    public func write<T: Sendable>(_ body: @escaping @Sendable (any HubTransaction) throws -> T) async throws -> T {
+        try await writer.write(body)
+    }
+
+    public func read<T: Sendable>(_ body: @escaping @Sendable (any HubReadTransaction) throws -> T) async throws -> T {
+        let index = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue
+        return try await readers[index % readers.count].read(body)
+    }
+
+    public func statistics() -> HubStoreStatistics {
+        writer.statistics()
+    }
+
+    public func close() async {
+        await writer.close()
+        for reader in readers { await reader.close() }
+    }
+}
+
+/// One connection and the serial queue it is used on.
+///
+/// `@unchecked Sendable`: the connection and the transaction wrapper are touched only on `queue`;
+/// the job list and counters are behind a mutex.
+final class SQLiteWorker: @unchecked Sendable {
+    /// A queued write: `run` does the work inside a savepoint, `complete` answers the caller.
+    final class Job: @unchecked Sendable {
+        let run: (SQLiteHubTransaction) throws -> Void
+        let complete: ((any Error)?) -> Void
+
+        init(run: @escaping (SQLiteHubTransaction) throws -> Void, complete: @escaping ((any Error)?) -> Void) {
+            self.run = run
+            self.complete = complete
+        }
+    }
+
+    private struct State {
+        var jobs: [Job] = []
+        var draining = false
+        var closed = false
+        var statistics = HubStoreStatistics()
+    }
+
+    private let queue: DispatchQueue
+    private let connection: Connection
+    private let transaction: SQLiteHubTransaction
+    private let maxGroupSize: Int
+    private let state = Mutex(State())
+
+    init(connection: Connection, label: String, maxGroupSize: Int) {
+        self.connection = connection
+        self.transaction = SQLiteHubTransaction(db: connection)
+        self.queue = DispatchQueue(label: label)
+        self.maxGroupSize = max(1, maxGroupSize)
+    }
+
+    func statistics() -> HubStoreStatistics {
+        state.withLock { $0.statistics }
+    }
+
+    /// Queues a write and waits for its group to commit.
+    func write<T: Sendable>(_ body: @escaping @Sendable (any HubTransaction) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let box = ResultBox<T>()
+            let job = Job(
+                run: { transaction in box.value = try body(transaction) },
+                complete: { error in
+                    if let error {
+                        continuation.resume(throwing: error)
+                    } else if let value = box.value {
+                        continuation.resume(returning: value)
+                    } else {
+                        continuation.resume(throwing: HubError.internal.with("A write finished without a result."))
+                    }
+                })
+            enqueue(job)
+        }
+    }
+
+    /// Runs a read in a snapshot (a deferred transaction on a read-only connection).
+    func read<T: Sendable>(_ body: @escaping @Sendable (any HubReadTransaction) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let closed = state.withLock { $0.closed }
+            if closed {
+                continuation.resume(throwing: HubError.unavailable.with("The store is closed."))
+                return
+            }
+            queue.async {
+                do {
+                    let value = try self.connection.transaction(.deferred) { try body(self.transaction) }
+                    continuation.resume(returning: value)
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+
+    private func enqueue(_ job: Job) {
+        let start: Bool? = state.withLock { state in
+            if state.closed { return nil }
+            state.jobs.append(job)
+            if state.draining { return false }
+            state.draining = true
+            return true
+        }
+        switch start {
+        case nil: job.complete(HubError.unavailable.with("The store is closed."))
+        case true?: queue.async { self.drain() }
+        case false?: break
+        }
+    }
+
+    /// Runs queued writes, a group per commit, until none is left.
+    private func drain() {
+        while true {
+            let group: [Job] = state.withLock { state in
+                let taken = Array(state.jobs.prefix(maxGroupSize))
+                state.jobs.removeFirst(taken.count)
+                if taken.isEmpty { state.draining = false }
+                return taken
+            }
+            if group.isEmpty { return }
+            runGroup(group)
+        }
+    }
+
+    private struct GroupAborted: Error {
+        var underlying: any Error
+    }
+
+    private func runGroup(_ group: [Job]) {
+        var outcomes: [(any Error)?] = []
+        outcomes.reserveCapacity(group.count)
+        do {
+            try connection.transaction(.immediate) {
+                for job in group {
+                    do {
+                        // Nested: a savepoint, so that a throw undoes only this job's work.
+                        try connection.transaction { try job.run(transaction) }
+                        outcomes.append(nil)
+                    } catch {
+                        // Some failures (I/O, full disk) make SQLite roll back the whole transaction:
+                        // then every job of the group, done or not, is lost and must fail.
+                        guard connection.isInTransaction else { throw GroupAborted(underlying: error) }
+                        outcomes.append(error)
+                    }
+                }
+            }
+        } catch {
+            let cause = (error as? GroupAborted)?.underlying ?? error
+            let failure = Self.storeFailure(cause)
+            state.withLock { $0.statistics.transactions += group.count }
+            for (index, job) in group.enumerated() {
+                job.complete(index < outcomes.count ? (outcomes[index] ?? failure) : failure)
+            }
+            return
+        }
+        state.withLock { state in
+            state.statistics.transactions += group.count
+            state.statistics.commits += 1
+            state.statistics.largestGroup = max(state.statistics.largestGroup, group.count)
+        }
+        for (job, outcome) in zip(group, outcomes) {
+            job.complete(outcome)
+        }
+    }
+
+    /// A commit-level failure as callers see it: a busy file is "retry later", not a bug.
+    private static func storeFailure(_ error: any Error) -> any Error {
+        if let sqlite = error as? SQLiteError, sqlite.isBusy || sqlite.isLocked {
+            return HubError.unavailable.with("The store is locked by another process.", ["sqlite": sqlite.description])
+        }
+        return error
+    }
+
+    /// Finishes queued work, refuses new work, and closes the connection.
+    func close() async {
+        state.withLock { $0.closed = true }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            queue.async {
+                try? self.connection.close()
+                continuation.resume()
+            }
+        }
+    }
+}
+
+/// Carries a job's result from the writer's queue to its caller.
+private final class ResultBox<T>: @unchecked Sendable {
+    var value: T?
+}

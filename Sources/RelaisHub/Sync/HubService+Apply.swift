@@ -1,0 +1,156 @@
+import RelaisCore
+import RelaisProtocol
+
+/// The one path every write takes into the store, from a device's push or from the hub itself (an
+/// admin's resolution): validation, authorization, merge, sequence numbers, scope moves, conflict
+/// reports. It runs inside a store transaction and throws only for store failures; a refused write
+/// is a ``WriteOutcome/rejected(code:reason:)`` that changed nothing.
+extension HubService {
+    /// What became of one write.
+    enum WriteOutcome: Equatable {
+        case applied
+        case conflict(ids: [String], rules: [String])
+        case rejected(code: RejectionCode, reason: String)
+    }
+
+    /// Who writes, for authorization. `nil` access: the hub itself, which may write anything.
+    struct Writer {
+        var role: Role
+        var access: Access?
+        var clamped: Bool
+    }
+
+    private func reject(_ error: ValidationError) -> WriteOutcome {
+        .rejected(code: RejectionCode(rawValue: error.codeName), reason: error.description)
+    }
+
+    func applyWrite(_ incoming: RecordWrite, writer: Writer, tx: any HubTransaction, now: UInt64) throws -> WriteOutcome {
+        guard let collection = schema.collection(incoming.collection) else {
+            return reject(.unknownCollection(incoming.collection))
+        }
+        let recordID = incoming.recordID.lowercased()
+        let existing = try tx.record(collection: collection.name, id: recordID)
+        if existing == nil, incoming.isDelete {
+            // A record made and deleted before it ever reached the hub: nothing to delete, and only
+            // its creator ever knew its id.
+            if !FieldType.isUUID(incoming.recordID) { return reject(.invalidID(incoming.collection, incoming.recordID)) }
+            return .applied
+        }
+        let creating = existing == nil || existing!.state.fields.isEmpty
+        let write: RecordWrite
+        do {
+            write = try engine.validate(incoming, creating: creating && !incoming.isDelete)
+        } catch {
+            return reject(error)
+        }
+
+        // Authorization: hub-only fields, then visibility before and after the write.
+        if !writer.role.mayWriteHubOnlyFields {
+            for name in write.fieldValues.keys.sorted() where collection.field(name)?.hubOnly == true {
+                return .rejected(
+                    code: .hubOnlyField, reason: "\(collection.name).\(name): only the office may write this field")
+            }
+        }
+        let (scope, parentID) = try scopeAfter(write, collection: collection, existing: existing, tx: tx)
+        if let access = writer.access {
+            if let existing, !access.sees(scope: existing.scope) {
+                return .rejected(code: .outsideTerritory, reason: "\(collection.name) \(recordID) is outside your territories")
+            }
+            if !write.isDelete, !access.sees(scope: scope) {
+                return .rejected(
+                    code: .outsideTerritory,
+                    reason: "\(collection.name) \(recordID) would be in territory `\(scope ?? "none")`, outside yours")
+            }
+            if writer.role == .rep, let existing, case .territory(let field) = collection.visibility,
+                let value = write.fieldValues[field], value != existing.state.value(of: collection.field(field)!)
+            {
+                return .rejected(code: .notAllowed, reason: "a rep may not move a customer to another territory")
+            }
+        }
+
+        let outcome: MergeEngine.Outcome
+        do {
+            outcome = try engine.apply(write, to: existing?.state)
+        } catch {
+            return reject(error)
+        }
+        if outcome.duplicate { return .applied }
+
+        let seq = try tx.nextSequence()
+        var record =
+            existing
+            ?? StoredRecord(
+                state: outcome.state, seq: seq, wholeSince: 0, scope: scope, parentID: parentID, deletedAt: nil,
+                fields: [:])
+        record.state = outcome.state
+        record.seq = seq
+        let lostDelete = write.isDelete && !outcome.deleted && existing?.state.isDeleted == false
+        if (outcome.created && existing != nil) || lostDelete {
+            // Revived, or a delete that lost to a concurrent update: devices removed it locally, so
+            // every device gets it whole. (A new record needs no mark: all its fields are newer than
+            // any cursor that predates it.)
+            record.wholeSince = seq
+        }
+        for name in outcome.changedFields {
+            record.fields[name] = FieldMeta(seq: seq, clamped: writer.clamped)
+        }
+        if outcome.state.tombstone == nil {
+            record.deletedAt = nil
+        } else if outcome.deleted {
+            record.deletedAt = now
+        }
+        if let existing, existing.scope != scope {
+            try tx.insertMove(
+                ScopeMove(seq: seq, collection: collection.name, recordID: recordID, fromScope: existing.scope, toScope: scope))
+        }
+        record.scope = scope
+        record.parentID = parentID
+        try tx.putRecord(record)
+        if existing == nil || existing!.scope != scope {
+            try moveChildren(of: record, tx: tx)
+        }
+
+        guard !outcome.conflicts.isEmpty else { return .applied }
+        var ids: [String] = []
+        for conflict in outcome.conflicts {
+            let id = secrets.uuid()
+            try tx.insertConflict(ConflictReport(id: id, createdAt: now, seq: seq, conflict: conflict, scope: scope))
+            ids.append(id)
+        }
+        return .conflict(ids: ids, rules: outcome.conflicts.map(\.rule))
+    }
+
+    /// The scope (territory) and visibility parent a record has once `write` is applied.
+    private func scopeAfter(
+        _ write: RecordWrite, collection: CollectionSchema, existing: StoredRecord?, tx: any HubTransaction
+    ) throws -> (scope: String?, parentID: String?) {
+        switch collection.visibility {
+        case .territory(let field):
+            if let value = write.fieldValues[field] { return (value.stringValue, nil) }
+            return (existing?.scope, nil)
+        case .parent(let field, let parentCollection):
+            let parentID = write.fieldValues[field]?.stringValue?.lowercased() ?? existing?.parentID
+            guard let parentID else { return (nil, nil) }
+            let parent = try tx.record(collection: parentCollection, id: parentID)
+            return (parent?.scope, parentID)
+        }
+    }
+
+    /// Gives the children of `parent` (records whose visibility follows it) the parent's scope, each
+    /// change numbered and recorded as a move, recursively.
+    private func moveChildren(of parent: StoredRecord, tx: any HubTransaction) throws {
+        for var child in try tx.children(of: parent.id) {
+            guard let collection = schema.collection(child.collection),
+                case .parent(_, let parentCollection) = collection.visibility, parentCollection == parent.collection,
+                child.scope != parent.scope
+            else { continue }
+            let seq = try tx.nextSequence()
+            try tx.insertMove(
+                ScopeMove(seq: seq, collection: child.collection, recordID: child.id, fromScope: child.scope, toScope: parent.scope))
+            child.scope = parent.scope
+            child.seq = seq
+            try tx.putRecord(child)
+            try moveChildren(of: child, tx: tx)
+        }
+    }
+}

@@ -1,0 +1,192 @@
+import RelaisCore
+public import RelaisProtocol
+
+extension HubService {
+    private enum PullDecision: Sendable {
+        case page(Relais_V1_PullResponse, scopeVersion: Int64)
+        case bootstrap(head: UInt64)
+        case forked(held: UInt64)
+    }
+
+    /// Serves one page of changes visible to the token's user (docs/SYNC.md "Pull").
+    ///
+    /// The page is read from one snapshot; then the request's cursor is recorded as the device's
+    /// acknowledged cursor (and, for cursor 0, the scope version it bootstraps under).
+    ///
+    /// - Throws: ``HubError/replicaForked`` when `request.counter` is below the highest counter the
+    ///   hub holds for the replica (a restored or cloned replica).
+    public func pull(_ request: Relais_V1_PullRequest, from principal: Principal) async throws -> Relais_V1_PullResponse {
+        guard let replica = principal.replica else {
+            throw HubError.forbidden.with("An admin API token cannot pull; enroll a device.")
+        }
+        if principal.renewed { throw HubError.replicaForked }
+        try checkSchemaVersion(request.schemaVersion)
+        let pageSize = configuration.limits.pageSize(requested: request.pageSize)
+        let decision = try await store.read { tx -> PullDecision in
+            guard let device = try tx.device(replica: replica) else { throw HubError.unauthorized }
+            guard device.revokedAt == nil else { throw HubError.deviceRevoked }
+            guard device.renewedTo == nil else { throw HubError.replicaForked }
+            guard let user = try tx.user(named: device.user) else { throw HubError.unauthorized }
+            if request.counter < device.highestCounter { return .forked(held: device.highestCounter) }
+            let meta = try tx.meta()
+            if request.cursor != 0,
+                device.scopeVersion != user.scopeVersion || request.cursor < meta.purgeHorizon || request.cursor > meta.head
+            {
+                return .bootstrap(head: meta.head)
+            }
+            let page = try self.page(
+                after: request.cursor, size: pageSize, user: user, replica: replica, counter: request.counter,
+                head: meta.head, tx: tx)
+            return .page(page, scopeVersion: user.scopeVersion)
+        }
+        let now = self.now()
+        switch decision {
+        case .forked(let held):
+            _ = try await store.write { tx in
+                try tx.insertEvent(
+                    HubEvent(
+                        at: now, kind: .counterBackwards, replica: replica, user: principal.user,
+                        detail: "replica \(replica.rawValue) pulled with counter \(request.counter), below the "
+                            + "\(held) already held: restored from a backup or copied"))
+            }
+            throw HubError.replicaForked
+        case .bootstrap(let head):
+            var response = Relais_V1_PullResponse()
+            response.bootstrapRequired = true
+            response.nextCursor = 0
+            response.head = head
+            return response
+        case .page(let response, let scopeVersion):
+            let cursor = request.cursor
+            try await store.write { tx in
+                guard var device = try tx.device(replica: replica) else { return }
+                device.acknowledgedCursor = cursor
+                if cursor == 0 { device.scopeVersion = scopeVersion }
+                device.lastSeenAt = now
+                try tx.updateDevice(device)
+            }
+            return response
+        }
+    }
+
+    /// Builds one page from a snapshot.
+    ///
+    /// Two candidate streams, both in sequence order: records visible now, and records that moved
+    /// out of the user's scopes (revocation candidates). Each was read up to `size + 1` rows, so each
+    /// is complete up to its last row's sequence; the page covers candidates up to the lower of the
+    /// two bounds, and stops early once it holds `size` records and revocations.
+    private func page(
+        after cursor: UInt64, size: Int, user: HubUser, replica: ReplicaID, counter: UInt64, head: UInt64,
+        tx: any HubReadTransaction
+    ) throws -> Relais_V1_PullResponse {
+        let access = Access(role: user.role, territories: Set(user.territories))
+        let scopes: Set<String>? = access.role.seesEverything ? nil : access.territories
+        let visible = try tx.records(after: cursor, scopes: scopes, limit: size + 1)
+        var movedAway: [StoredRecord] = []
+        if let scopes, cursor != 0 { movedAway = try tx.movedAway(after: cursor, scopes: scopes, limit: size + 1) }
+        var bound = UInt64.max
+        if visible.count > size, let last = visible.last { bound = min(bound, last.seq) }
+        if movedAway.count > size, let last = movedAway.last { bound = min(bound, last.seq) }
+
+        enum Candidate {
+            case visible(StoredRecord)
+            case away(StoredRecord)
+            var seq: UInt64 {
+                switch self {
+                case .visible(let r), .away(let r): r.seq
+                }
+            }
+        }
+        let candidates = (visible.map(Candidate.visible) + movedAway.map(Candidate.away))
+            .filter { $0.seq <= bound }
+            .sorted { $0.seq < $1.seq }
+
+        var response = Relais_V1_PullResponse()
+        response.head = head
+        var emitted = 0
+        var lastSeq = cursor
+        var stoppedEarly = false
+        for (index, candidate) in candidates.enumerated() {
+            if emitted == size {
+                stoppedEarly = index < candidates.count
+                break
+            }
+            lastSeq = candidate.seq
+            switch candidate {
+            case .visible(let record):
+                if let version = try recordVersion(
+                    record, after: cursor, access: access, replica: replica, counter: counter, tx: tx)
+                {
+                    response.records.append(version)
+                    emitted += 1
+                }
+            case .away(let record):
+                let scopeAtCursor = try tx.firstMove(collection: record.collection, id: record.id, after: cursor)?.fromScope
+                if access.sees(scope: scopeAtCursor) {
+                    var revocation = Relais_V1_Revocation()
+                    revocation.collection = record.collection
+                    revocation.recordID = record.id
+                    response.revocations.append(revocation)
+                    emitted += 1
+                }
+            }
+        }
+        if stoppedEarly {
+            response.nextCursor = lastSeq
+            response.more = true
+        } else if bound != UInt64.max {
+            response.nextCursor = bound
+            response.more = true
+        } else {
+            response.nextCursor = max(head, cursor)
+            response.more = false
+        }
+        return response
+    }
+
+    /// The version of `record` a device at `cursor` needs, or `nil` when it needs nothing.
+    private func recordVersion(
+        _ record: StoredRecord, after cursor: UInt64, access: Access, replica: ReplicaID, counter: UInt64,
+        tx: any HubReadTransaction
+    ) throws -> Relais_V1_RecordVersion? {
+        guard let collection = schema.collection(record.collection) else { return nil }
+        var version = Relais_V1_RecordVersion()
+        version.collection = record.collection
+        version.recordID = record.id
+        version.vector = Relais_V1_VersionVector(record.state.vector)
+        version.seq = record.seq
+        if record.state.isDeleted {
+            // A fresh replica (cursor 0) has nothing to delete.
+            guard cursor != 0 else { return nil }
+            version.deleted = true
+            return version
+        }
+        // Whole: a fresh generation (cursor 0), a record revived since the cursor, or one that
+        // moved into the user's scopes since the cursor. Otherwise only the fields changed since.
+        var whole = cursor == 0 || record.wholeSince > cursor
+        if !whole, !access.role.seesEverything {
+            // The record's scope at the cursor: where its first later move started from, or where it is.
+            let scopeAtCursor: String?
+            if let move = try tx.firstMove(collection: record.collection, id: record.id, after: cursor) {
+                scopeAtCursor = move.fromScope
+            } else {
+                scopeAtCursor = record.scope
+            }
+            whole = !access.sees(scope: scopeAtCursor)
+        }
+        for field in collection.fields {
+            guard let state = record.state.fields[field.name], let latest = state.latest else { continue }
+            let meta = record.fields[field.name] ?? FieldMeta(seq: record.wholeSince)
+            if !whole {
+                guard meta.seq > cursor else { continue }
+                // Own writes are not echoed: the device holds them already.
+                if state.siblings.count == 1, latest.dot.replica == replica, latest.dot.counter <= counter, !meta.clamped {
+                    continue
+                }
+            }
+            version.fields.append(
+                Relais_V1_FieldVersion(field: field.name, value: state.value(rule: field.rule), dot: latest.dot, hlc: latest.hlc))
+        }
+        return version.fields.isEmpty ? nil : version
+    }
+}

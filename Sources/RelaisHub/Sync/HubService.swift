@@ -1,0 +1,317 @@
+public import Logging
+public import RelaisCore
+public import RelaisProtocol
+
+/// The hub's logic, above any ``HubStore``: identity (users, enrollment, tokens, devices), push, pull,
+/// conflict reports and their resolution, exports and tombstone purging (docs/SYNC.md).
+///
+/// The HTTP server and the `relais-hub` tool are thin layers over it.
+///
+/// ```swift
+/// let store = try SQLiteHubStore(folder: dataFolder, create: true)
+/// let hub = HubService(store: store, logger: logger)
+/// let adminToken = try await hub.initialize()
+/// let code = try await hub.addUser("claire", role: .rep, territories: ["north"])
+/// ```
+public final class HubService: Sendable {
+    /// How the hub behaves.
+    public struct Configuration: Sendable {
+        /// The data model; the default CRM schema unless told otherwise.
+        public var schema: Schema = .crm
+        /// How far ahead of the hub's clock a write's HLC may be before it is clamped. Default 5 min.
+        public var maxSkewMillis: UInt64 = HybridLogicalClock.defaultMaxSkewMillis
+        /// How long an enrollment code stays valid. Default 7 days.
+        public var enrollmentLifetimeMillis: UInt64 = 7 * 24 * 3600 * 1000
+        /// How long a tombstone is kept when some device has not pulled past it. Default 90 days.
+        public var tombstoneRetentionMillis: UInt64 = 90 * 24 * 3600 * 1000
+        /// The wire limits (page sizes among them).
+        public var limits: ProtocolLimits = .default
+
+        public init() {}
+    }
+
+    /// The store the hub keeps its state in.
+    public let store: any HubStore
+    public let configuration: Configuration
+    /// The hub's metrics.
+    public let metrics: HubMetrics
+    let engine: MergeEngine
+    let clock: any HubClock
+    let secrets: SecretGenerator
+    let logger: Logger
+    let codec: MessageCodec
+
+    /// A hub over `store`.
+    ///
+    /// - Parameters:
+    ///   - clock: The wall clock (HLC clamping, expiry, retention); inject a fixed one in tests.
+    ///   - secrets: Makes tokens, codes and report ids; inject a seeded one in tests.
+    public init(
+        store: any HubStore, configuration: Configuration = .init(), clock: any HubClock = SystemHubClock(),
+        secrets: SecretGenerator = .system, metrics: HubMetrics = HubMetrics(), logger: Logger
+    ) {
+        self.store = store
+        self.configuration = configuration
+        self.engine = MergeEngine(schema: configuration.schema)
+        self.clock = clock
+        self.secrets = secrets
+        self.metrics = metrics
+        self.logger = logger
+        self.codec = MessageCodec(limits: configuration.limits)
+    }
+
+    var schema: Schema { configuration.schema }
+
+    func now() -> UInt64 { clock.millisecondsSince1970() }
+
+    // MARK: - Setting up
+
+    /// Creates the first admin user and returns its API token (shown once; only its hash is kept).
+    ///
+    /// - Throws: ``HubError/conflict`` if the user already exists.
+    public func initialize(adminName: String = "admin") async throws -> String {
+        let token = secrets.token()
+        let hash = Secrets.hash(token)
+        let now = self.now()
+        try await store.write { tx in
+            guard try tx.user(named: adminName) == nil else {
+                throw HubError.conflict.with("The user `\(adminName)` already exists.")
+            }
+            try tx.insertUser(HubUser(name: adminName, role: .admin, territories: [], createdAt: now))
+            try tx.insertAPIToken(APIToken(tokenHash: hash, user: adminName, createdAt: now))
+        }
+        return token
+    }
+
+    /// Issues another admin API token for an admin user.
+    public func issueAPIToken(for name: String) async throws -> String {
+        let token = secrets.token()
+        let hash = Secrets.hash(token)
+        let now = self.now()
+        try await store.write { tx in
+            guard let user = try tx.user(named: name) else { throw HubError.notFound.with("No user `\(name)`.") }
+            guard user.role == .admin else { throw HubError.forbidden.with("Only admins hold API tokens.") }
+            try tx.insertAPIToken(APIToken(tokenHash: hash, user: name, createdAt: now))
+        }
+        return token
+    }
+
+    /// Adds a user and returns a one-time enrollment code for their first device.
+    ///
+    /// - Throws: ``HubError/conflict`` if the user exists; ``HubError/badRequest`` for an empty name.
+    public func addUser(_ name: String, role: Role, territories: [String]) async throws -> String {
+        guard Self.isValidName(name) else {
+            throw HubError.badRequest.with("A user name is 1 to 64 letters, digits, `.`, `_`, `-` or `@`.")
+        }
+        let code = secrets.enrollmentCode()
+        let now = self.now()
+        let lifetime = configuration.enrollmentLifetimeMillis
+        try await store.write { tx in
+            guard try tx.user(named: name) == nil else {
+                throw HubError.conflict.with("The user `\(name)` already exists.")
+            }
+            try tx.insertUser(HubUser(name: name, role: role, territories: territories, createdAt: now))
+            try tx.insertEnrollment(
+                Enrollment(codeHash: Secrets.hashEnrollmentCode(code), user: name, createdAt: now, expiresAt: now + lifetime))
+        }
+        return code
+    }
+
+    /// Issues a new one-time enrollment code for an existing user (another laptop).
+    public func issueEnrollmentCode(for name: String) async throws -> String {
+        let code = secrets.enrollmentCode()
+        let now = self.now()
+        let lifetime = configuration.enrollmentLifetimeMillis
+        try await store.write { tx in
+            guard try tx.user(named: name) != nil else { throw HubError.notFound.with("No user `\(name)`.") }
+            try tx.insertEnrollment(
+                Enrollment(codeHash: Secrets.hashEnrollmentCode(code), user: name, createdAt: now, expiresAt: now + lifetime))
+        }
+        return code
+    }
+
+    /// Changes a user's role or territories. Their devices must bootstrap again (their scope changed).
+    @discardableResult
+    public func updateUser(_ name: String, role: Role? = nil, territories: [String]? = nil) async throws -> HubUser {
+        let now = self.now()
+        return try await store.write { tx in
+            guard var user = try tx.user(named: name) else { throw HubError.notFound.with("No user `\(name)`.") }
+            let before = user
+            if let role { user.role = role }
+            if let territories { user.territories = Array(Set(territories)).sorted() }
+            guard user != before else { return user }
+            user.scopeVersion += 1
+            try tx.updateUser(user)
+            try tx.insertEvent(
+                HubEvent(
+                    at: now, kind: .userChanged, user: name,
+                    detail: "role \(user.role.rawValue), territories \(user.territories.joined(separator: ","))"))
+            return user
+        }
+    }
+
+    /// Every user, by name.
+    public func users() async throws -> [HubUser] {
+        try await store.read { tx in try tx.users() }
+    }
+
+    /// Every device, by replica number.
+    public func devices() async throws -> [Device] {
+        try await store.read { tx in try tx.devices() }
+    }
+
+    /// Recent admin events, newest first.
+    public func events(limit: Int = 100) async throws -> [HubEvent] {
+        try await store.read { tx in try tx.events(limit: limit) }
+    }
+
+    /// Revokes a device and every replica renewed from the same enrollment: their tokens stop working
+    /// (`401 device_revoked`).
+    ///
+    /// - Throws: ``HubError/notFound`` for an unknown replica.
+    @discardableResult
+    public func revokeDevice(_ replica: ReplicaID) async throws -> Device {
+        let now = self.now()
+        return try await store.write { tx in
+            guard let device = try tx.device(replica: replica) else {
+                throw HubError.notFound.with("No device with replica \(replica.rawValue).")
+            }
+            for var other in try tx.devices() where other.lineage == device.lineage && other.revokedAt == nil {
+                other.revokedAt = now
+                try tx.updateDevice(other)
+            }
+            try tx.insertEvent(
+                HubEvent(at: now, kind: .deviceRevoked, replica: replica, user: device.user, detail: "device `\(device.name)` revoked"))
+            return try tx.device(replica: replica) ?? device
+        }
+    }
+
+    static func isValidName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 64
+            && name.unicodeScalars.allSatisfy {
+                ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "._-@".unicodeScalars.contains($0)
+            }
+    }
+
+    // MARK: - Identity
+
+    /// The principal a bearer token stands for.
+    ///
+    /// - Throws: ``HubError/unauthorized`` for an unknown token, ``HubError/deviceRevoked`` for a
+    ///   revoked device.
+    public func authenticate(token: String) async throws -> Principal {
+        guard !token.isEmpty, token.utf8.count <= 256 else { throw HubError.unauthorized }
+        let hash = Secrets.hash(token)
+        return try await store.read { tx in
+            if let device = try tx.device(tokenHash: hash) {
+                guard device.revokedAt == nil else { throw HubError.deviceRevoked }
+                guard let user = try tx.user(named: device.user) else { throw HubError.unauthorized }
+                return Principal(
+                    user: user.name, role: user.role, territories: user.territories, replica: device.replica,
+                    renewed: device.renewedTo != nil)
+            }
+            if let apiToken = try tx.apiToken(hash: hash), apiToken.revokedAt == nil,
+                let user = try tx.user(named: apiToken.user)
+            {
+                return Principal(user: user.name, role: user.role, territories: user.territories, replica: nil)
+            }
+            throw HubError.unauthorized
+        }
+    }
+
+    func checkSchemaVersion(_ version: UInt32) throws {
+        guard version != 0 else { return }
+        if Int(version) < schema.version {
+            throw HubError.schemaTooOld.with(
+                "The client's schema version \(version) is older than the hub's \(schema.version); upgrade the client.")
+        }
+        if Int(version) > schema.version {
+            throw HubError.schemaTooNew.with(
+                "The client's schema version \(version) is newer than the hub's \(schema.version); upgrade the hub.")
+        }
+    }
+
+    /// Enrolls a device with a one-time code: a new replica number and a device token.
+    ///
+    /// - Throws: ``HubError/invalidEnrollmentCode`` for an unknown, used or expired code.
+    public func enroll(_ request: Relais_V1_EnrollRequest) async throws -> Relais_V1_EnrollResponse {
+        try checkSchemaVersion(request.schemaVersion)
+        let codeHash = Secrets.hashEnrollmentCode(request.code)
+        let token = secrets.token()
+        let tokenHash = Secrets.hash(token)
+        let now = self.now()
+        let deviceName = request.deviceName.isEmpty ? "device" : request.deviceName
+        let schemaVersion = UInt32(schema.version)
+        return try await store.write { tx in
+            guard var enrollment = try tx.enrollment(codeHash: codeHash), enrollment.usedAt == nil,
+                enrollment.expiresAt > now, let user = try tx.user(named: enrollment.user)
+            else { throw HubError.invalidEnrollmentCode }
+            var meta = try tx.meta()
+            let replica = ReplicaID(meta.nextReplica)
+            meta.nextReplica += 1
+            try tx.setMeta(meta)
+            try tx.insertDevice(
+                Device(
+                    replica: replica, user: user.name, tokenHash: tokenHash, name: deviceName, lineage: replica,
+                    createdAt: now, scopeVersion: user.scopeVersion))
+            enrollment.usedAt = now
+            enrollment.replica = replica
+            try tx.updateEnrollment(enrollment)
+            try tx.insertEvent(
+                HubEvent(at: now, kind: .deviceEnrolled, replica: replica, user: user.name, detail: "device `\(deviceName)` enrolled"))
+            var response = Relais_V1_EnrollResponse()
+            response.replica = replica.rawValue
+            response.token = token
+            response.user = user.name
+            response.role = user.role.rawValue
+            response.territories = user.territories
+            response.schemaVersion = schemaVersion
+            response.epoch = 1
+            return response
+        }
+    }
+
+    /// Gives a forked device a new replica number and token (docs/SYNC.md "Rollback and clones").
+    ///
+    /// The old token then only renews again: a push or pull with it gets `409 replica_forked`, so a
+    /// cloned laptop that still holds it renews too. Each renewal makes a new replica, so a renewal
+    /// whose answer was lost is simply asked for again.
+    public func renew(_ request: Relais_V1_ReplicaRenewRequest, from principal: Principal) async throws
+        -> Relais_V1_ReplicaRenewResponse
+    {
+        guard let oldReplica = principal.replica else {
+            throw HubError.forbidden.with("An admin API token has no replica to renew.")
+        }
+        let token = secrets.token()
+        let tokenHash = Secrets.hash(token)
+        let now = self.now()
+        let reason = String(request.reason.prefix(200))
+        let counter = request.counter
+        return try await store.write { tx in
+            guard var old = try tx.device(replica: oldReplica) else { throw HubError.unauthorized }
+            guard old.revokedAt == nil else { throw HubError.deviceRevoked }
+            guard let user = try tx.user(named: old.user) else { throw HubError.unauthorized }
+            var meta = try tx.meta()
+            let replica = ReplicaID(meta.nextReplica)
+            meta.nextReplica += 1
+            try tx.setMeta(meta)
+            let epoch = old.epoch + 1
+            try tx.insertDevice(
+                Device(
+                    replica: replica, user: old.user, tokenHash: tokenHash, name: old.name, epoch: epoch,
+                    lineage: old.lineage, createdAt: now, scopeVersion: user.scopeVersion))
+            old.renewedTo = replica
+            try tx.updateDevice(old)
+            try tx.insertEvent(
+                HubEvent(
+                    at: now, kind: .deviceRenewed, replica: replica, user: old.user,
+                    detail: "replica \(oldReplica.rawValue) renewed as \(replica.rawValue) (epoch \(epoch)); "
+                        + "client counter \(counter), hub held \(old.highestCounter); reason: \(reason)"))
+            var response = Relais_V1_ReplicaRenewResponse()
+            response.replica = replica.rawValue
+            response.token = token
+            response.epoch = epoch
+            return response
+        }
+    }
+}

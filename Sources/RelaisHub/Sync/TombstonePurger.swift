@@ -1,0 +1,45 @@
+public import Logging
+public import ServiceLifecycle
+
+/// Purges tombstones periodically (``HubService/purgeTombstones()``), as a long-running `Service`.
+///
+/// It runs once at start, then every ``interval``, and stops at graceful shutdown. A failed run is
+/// logged and tried again at the next interval.
+public struct TombstonePurger: Service {
+    public let service: HubService
+    public let interval: Duration
+    let logger: Logger
+
+    public init(service: HubService, interval: Duration = .seconds(3600), logger: Logger) {
+        self.service = service
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    let report = try await service.purgeTombstones()
+                    if report.acknowledged + report.expired > 0 {
+                        logger.info(
+                            "tombstones purged",
+                            metadata: [
+                                "relais.purge.acknowledged": "\(report.acknowledged)",
+                                "relais.purge.expired": "\(report.expired)", "relais.purge.horizon": "\(report.horizon)",
+                            ])
+                    }
+                } catch is CancellationError {
+                    return
+                } catch {
+                    logger.error("tombstone purge failed", metadata: ["relais.error": "\(error)"])
+                }
+                do {
+                    try await Task.sleep(for: interval)
+                } catch {
+                    return
+                }
+            }
+        }
+    }
+}

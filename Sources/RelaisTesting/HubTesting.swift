@@ -1,0 +1,111 @@
+import Foundation
+import RelaisCore
+public import RelaisHub
+import Synchronization
+
+/// A wall clock a test sets and advances by hand.
+public final class HubTestClock: HubClock {
+    private let millis: Mutex<UInt64>
+
+    /// A clock at `millis` since 1970 (default: 2026-11-28T09:00:00Z).
+    public init(millis: UInt64 = 1_795_856_400_000) {
+        self.millis = Mutex(millis)
+    }
+
+    public func millisecondsSince1970() -> UInt64 { millis.withLock { $0 } }
+
+    /// Moves the clock forward.
+    public func advance(byMillis delta: UInt64) { millis.withLock { $0 += delta } }
+
+    /// Sets the clock.
+    public func set(millis value: UInt64) { millis.withLock { $0 = value } }
+}
+
+/// A fresh temporary folder, deleted by ``remove()``.
+public struct HubTemporaryFolder: Sendable {
+    public let path: String
+
+    /// Creates `/tmp/relais-<prefix>-<uuid>`.
+    public init(prefix: String = "hub") throws {
+        path = (NSTemporaryDirectory() as NSString).appendingPathComponent("relais-\(prefix)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    public func remove() {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}
+
+/// A hub on a fresh SQLite store in a temporary folder, for tests of any target.
+///
+/// ```swift
+/// try await HubFixture.with { hub in
+///     let code = try await hub.addUser("claire", role: .rep, territories: ["north"])
+///     try await hub.live { url in /* enroll a replica against url */ }
+/// }
+/// ```
+public final class HubFixture: Sendable {
+    public let folder: HubTemporaryFolder
+    public let store: SQLiteHubStore
+    public let service: HubService
+    public let clock: HubTestClock?
+    /// The `admin` user's API token.
+    public let adminToken: String
+
+    private init(folder: HubTemporaryFolder, store: SQLiteHubStore, service: HubService, clock: HubTestClock?, adminToken: String) {
+        self.folder = folder
+        self.store = store
+        self.service = service
+        self.clock = clock
+        self.adminToken = adminToken
+    }
+
+    /// Runs `body` with a fresh hub (an `admin` user created), then closes and deletes it.
+    ///
+    /// - Parameters:
+    ///   - configuration: The hub's configuration.
+    ///   - clock: A test clock; the system clock when `nil`.
+    public static func with<T: Sendable>(
+        configuration: HubService.Configuration = .init(), clock: HubTestClock? = nil,
+        storeConfiguration: SQLiteHubStore.Configuration = .init(),
+        _ body: (HubFixture) async throws -> T
+    ) async throws -> T {
+        let folder = try HubTemporaryFolder(prefix: "hub")
+        defer { folder.remove() }
+        let store = try SQLiteHubStore(folder: folder.path + "/data", create: true, configuration: storeConfiguration)
+        let service = HubService(
+            store: store, configuration: configuration, clock: clock ?? SystemHubClock(),
+            logger: HubLogging.standardError(label: "relais.hub.test"))
+        let fixture: HubFixture
+        do {
+            let token = try await service.initialize()
+            fixture = HubFixture(folder: folder, store: store, service: service, clock: clock, adminToken: token)
+        } catch {
+            await store.close()
+            throw error
+        }
+        do {
+            let result = try await body(fixture)
+            await store.close()
+            return result
+        } catch {
+            await store.close()
+            throw error
+        }
+    }
+
+    /// The data folder (`relais-hub ... --data` takes it).
+    public var dataFolder: String { folder.path + "/data" }
+
+    /// Adds a user and returns an enrollment code.
+    public func addUser(_ name: String, role: Role, territories: [String] = []) async throws -> String {
+        try await service.addUser(name, role: role, territories: territories)
+    }
+
+    /// Runs the HTTP server on 127.0.0.1, a free port, for the duration of `body`, which gets its URL
+    /// (`http://127.0.0.1:PORT`).
+    public func live<T: Sendable>(_ body: @escaping @Sendable (String) async throws -> T) async throws -> T {
+        try await HubServer.withRunningServer(
+            service: service, logger: HubLogging.standardError(label: "relais.hub.test"), body)
+    }
+}

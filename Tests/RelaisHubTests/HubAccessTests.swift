@@ -1,0 +1,209 @@
+import Foundation
+import RelaisCore
+import RelaisHub
+import RelaisProtocol
+import RelaisTesting
+import Testing
+
+/// Who sees and writes what: rep, manager and admin × own territory, other territory, child records;
+/// revocations when a customer moves; bootstrap when a user's territories change.
+struct HubAccessTests {
+    /// A north customer with a contact, a south customer with an interaction, made by an admin device.
+    struct World {
+        var north = Wire.uuid()
+        var northContact = Wire.uuid()
+        var south = Wire.uuid()
+        var southInteraction = Wire.uuid()
+    }
+
+    func makeWorld(_ hub: HubFixture) async throws -> (World, TestDevice) {
+        var admin = try await hub.enrollDevice("root", role: .admin, territories: [])
+        let world = World()
+        let results = try await hub.push(
+            admin,
+            [
+                Wire.customer(id: world.north, replica: admin.replica, counter: admin.nextCounter(), territory: "north"),
+                Wire.write("contacts", id: world.northContact, replica: admin.replica, counter: admin.nextCounter(),
+                           fields: ["customer_id": .text(world.north), "name": .text("Anne")]),
+                Wire.customer(id: world.south, replica: admin.replica, counter: admin.nextCounter(), territory: "south"),
+                Wire.write("interactions", id: world.southInteraction, replica: admin.replica, counter: admin.nextCounter(),
+                           fields: ["customer_id": .text(world.south), "kind": .text("complaint"), "at": .date("2026-11-20")]),
+            ])
+        #expect(results.allSatisfy { $0.status == .applied })
+        return (world, admin)
+    }
+
+    @Test func visibilityMatrix() async throws {
+        try await HubFixture.with { hub in
+            let (world, _) = try await makeWorld(hub)
+            var rep = try await hub.enrollDevice("claire", role: .rep, territories: ["north"])
+            var manager = try await hub.enrollDevice("marc", role: .manager, territories: ["north", "south"])
+            var admin = try await hub.enrollDevice("ada", role: .admin, territories: [])
+            var east = try await hub.enrollDevice("eve", role: .rep, territories: ["east"])
+            #expect(Set(try await hub.pullAll(&rep).records.map(\.recordID)) == [world.north, world.northContact])
+            #expect(
+                Set(try await hub.pullAll(&manager).records.map(\.recordID))
+                    == [world.north, world.northContact, world.south, world.southInteraction])
+            #expect(try await hub.pullAll(&admin).records.count == 4)
+            #expect(try await hub.pullAll(&east).records.isEmpty)
+            // The exports agree with what was pulled.
+            let export = try await hub.service.export(user: "claire")
+            #expect(export["customers"]?.map(\.id) == [world.north])
+            #expect(export["contacts"]?.map(\.id) == [world.northContact])
+            #expect(export["interactions"] == nil)
+        }
+    }
+
+    @Test func writesOutsideTheTerritoryAreRejected() async throws {
+        try await HubFixture.with { hub in
+            let (world, _) = try await makeWorld(hub)
+            var rep = try await hub.enrollDevice("claire", role: .rep, territories: ["north"])
+            let results = try await hub.push(
+                rep,
+                [
+                    // Another territory's customer, new or existing.
+                    Wire.customer(id: Wire.uuid(), replica: rep.replica, counter: rep.nextCounter(), territory: "south"),
+                    Wire.write(id: world.south, replica: rep.replica, counter: rep.nextCounter(), fields: ["phone": .text("1")]),
+                    // A child of another territory's customer.
+                    Wire.write("contacts", id: Wire.uuid(), replica: rep.replica, counter: rep.nextCounter(),
+                               fields: ["customer_id": .text(world.south), "name": .text("Spy")]),
+                    Wire.write("interactions", id: world.southInteraction, replica: rep.replica, counter: rep.nextCounter(),
+                               fields: ["summary": .text("x")]),
+                    // Moving its own contact under a south customer.
+                    Wire.write("contacts", id: world.northContact, replica: rep.replica, counter: rep.nextCounter(),
+                               fields: ["customer_id": .text(world.south)]),
+                    // Deleting another territory's customer.
+                    Wire.write(id: world.south, replica: rep.replica, counter: rep.nextCounter(), delete: true),
+                    // A hub-only field.
+                    Wire.write(id: world.north, replica: rep.replica, counter: rep.nextCounter(), fields: ["segment": .text("A")]),
+                    // Its own territory: fine.
+                    Wire.write(id: world.north, replica: rep.replica, counter: rep.nextCounter(), fields: ["phone": .text("0102")]),
+                ])
+            #expect(results.map(\.code) == Array(repeating: "outside_territory", count: 6) + ["hub_only_field", ""])
+            #expect(results.last?.status == .applied)
+            let south = try #require(try await hub.store.read { try $0.record(collection: "customers", id: world.south) })
+            #expect(south.state.isDeleted == false && south.state.fields["phone"] == nil)
+        }
+    }
+
+    @Test func managersMoveCustomersBetweenTheirTerritoriesOnly() async throws {
+        try await HubFixture.with { hub in
+            let (world, _) = try await makeWorld(hub)
+            var manager = try await hub.enrollDevice("marc", role: .manager, territories: ["north", "south"])
+            var rep = try await hub.enrollDevice("claire", role: .rep, territories: ["north", "south"])
+            let repResults = try await hub.push(
+                rep, [Wire.write(id: world.north, replica: rep.replica, counter: rep.nextCounter(), fields: ["territory": .text("south")])])
+            #expect(repResults.map(\.code) == ["not_allowed"])
+            let results = try await hub.push(
+                manager,
+                [
+                    Wire.write(id: world.north, replica: manager.replica, counter: manager.nextCounter(), fields: ["territory": .text("east")]),
+                    Wire.write(id: world.north, replica: manager.replica, counter: manager.nextCounter(), fields: ["segment": .text("A")]),
+                    Wire.write(id: world.north, replica: manager.replica, counter: manager.nextCounter(), fields: ["territory": .text("south")],
+                               context: VersionVector([ReplicaID(1): 4])),
+                ])
+            #expect(results.map(\.status) == [.rejected, .applied, .applied])
+            #expect(results[0].code == "outside_territory")
+            // The contact followed its customer.
+            let contact = try #require(try await hub.store.read { try $0.record(collection: "contacts", id: world.northContact) })
+            #expect(contact.scope == "south")
+        }
+    }
+
+    @Test func movingACustomerRevokesItAndItsChildren() async throws {
+        try await HubFixture.with { hub in
+            let (world, _) = try await makeWorld(hub)
+            var north = try await hub.enrollDevice("claire", role: .rep, territories: ["north"])
+            var south = try await hub.enrollDevice("sam", role: .rep, territories: ["south"])
+            var manager = try await hub.enrollDevice("marc", role: .manager, territories: ["north", "south"])
+            _ = try await hub.pullAll(&north)
+            _ = try await hub.pullAll(&south)
+            _ = try await hub.pullAll(&manager)
+            let results = try await hub.push(
+                manager,
+                [Wire.write(id: world.north, replica: manager.replica, counter: manager.nextCounter(),
+                            fields: ["territory": .text("south")], context: VersionVector([ReplicaID(1): 4]))])
+            #expect(results.map(\.status) == [.applied])
+
+            let northPages = try await hub.pullAll(&north)
+            #expect(Set(northPages.revocations.map(\.recordID)) == [world.north, world.northContact])
+            #expect(northPages.records.isEmpty)
+            // The south rep gets both records whole.
+            let southPages = try await hub.pullAll(&south)
+            #expect(Set(southPages.records.map(\.recordID)) == [world.north, world.northContact])
+            let customer = try #require(southPages.records.first { $0.recordID == world.north })
+            #expect(customer.fieldNames == ["name", "territory"])
+            #expect(southPages.revocations.isEmpty)
+            // The manager, who sees both, gets only the changed field and no revocation.
+            let managerPages = try await hub.pullAll(&manager)
+            #expect(managerPages.revocations.isEmpty)
+            #expect(managerPages.records.isEmpty)  // its own write, not echoed
+            // Writes by the north rep on the moved record are now refused.
+            let late = try await hub.push(
+                north, [Wire.write(id: world.north, replica: north.replica, counter: north.nextCounter(), fields: ["phone": .text("9")])])
+            #expect(late.map(\.code) == ["outside_territory"])
+        }
+    }
+
+    @Test func changedTerritoriesRequireABootstrap() async throws {
+        try await HubFixture.with { hub in
+            let (world, _) = try await makeWorld(hub)
+            var rep = try await hub.enrollDevice("claire", role: .rep, territories: ["north"])
+            _ = try await hub.pullAll(&rep)
+            #expect(rep.cursor > 0)
+            try await hub.service.updateUser("claire", territories: ["north", "south"])
+            let rep2 = try await hub.service.authenticate(token: rep.token)
+            rep.principal = rep2
+            let answer = try await hub.service.pull(Wire.pull(cursor: rep.cursor), from: rep.principal)
+            #expect(answer.bootstrapRequired)
+            #expect(answer.records.isEmpty)
+            rep.cursor = 0
+            let pages = try await hub.pullAll(&rep)
+            #expect(pages.allSatisfy { !$0.bootstrapRequired })
+            #expect(Set(pages.records.map(\.recordID)) == [world.north, world.northContact, world.south, world.southInteraction])
+            // Having bootstrapped, the device pulls incrementally again.
+            let next = try await hub.service.pull(Wire.pull(cursor: rep.cursor), from: rep.principal)
+            #expect(!next.bootstrapRequired)
+        }
+    }
+
+    @Test func revokedDeviceAndAPITokenAreRefused() async throws {
+        try await HubFixture.with { hub in
+            let rep = try await hub.enrollDevice("claire")
+            try await hub.service.revokeDevice(ReplicaID(rep.replica))
+            await #expect(throws: HubError.deviceRevoked) { _ = try await hub.service.authenticate(token: rep.token) }
+            await #expect(throws: HubError.deviceRevoked) {
+                _ = try await hub.push(rep, [Wire.customer(id: Wire.uuid(), replica: rep.replica, counter: 1)])
+            }
+            await #expect(throws: HubError.unauthorized) { _ = try await hub.service.authenticate(token: "rlt_nope") }
+            let admin = try await hub.service.authenticate(token: hub.adminToken)
+            #expect(admin.role == .admin && admin.replica == nil)
+            await #expect(throws: HubError.forbidden) { _ = try await hub.service.pull(Wire.pull(cursor: 0), from: admin) }
+            // Pushing as another replica than the token's.
+            let other = try await hub.enrollDevice("bob")
+            await #expect(throws: HubError.forbidden) {
+                _ = try await hub.service.push(Wire.push(rep.replica, []), from: other.principal)
+            }
+        }
+    }
+
+    @Test func enrollmentCodesWorkOnceAndExpire() async throws {
+        let clock = HubTestClock()
+        try await HubFixture.with(clock: clock) { hub in
+            let code = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            let first = try await hub.service.enroll(Wire.enroll(code))
+            #expect(first.user == "claire" && first.role == "rep" && first.territories == ["north"] && first.replica >= 1)
+            await #expect(throws: HubError.invalidEnrollmentCode) { _ = try await hub.service.enroll(Wire.enroll(code)) }
+            let late = try await hub.service.issueEnrollmentCode(for: "claire")
+            clock.advance(byMillis: 7 * 24 * 3600 * 1000 + 1)
+            await #expect(throws: HubError.invalidEnrollmentCode) { _ = try await hub.service.enroll(Wire.enroll(late)) }
+            await #expect(throws: HubError.invalidEnrollmentCode) { _ = try await hub.service.enroll(Wire.enroll("NOPE-NOPE")) }
+            // Codes are compared without case and dashes; only their hash is stored.
+            let another = try await hub.service.issueEnrollmentCode(for: "claire")
+            let typed = another.lowercased().replacingOccurrences(of: "-", with: " ")
+            #expect(try await hub.service.enroll(Wire.enroll(typed)).user == "claire")
+            let stored = try await hub.store.read { try $0.enrollment(codeHash: Secrets.hashEnrollmentCode(another)) }
+            #expect(stored?.codeHash != another && stored?.usedAt != nil)
+        }
+    }
+}
