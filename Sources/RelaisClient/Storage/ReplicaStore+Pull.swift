@@ -7,7 +7,7 @@ import RelaisSQLite
 extension ReplicaStore {
     /// What applying a pull page did.
     struct PageOutcome: Sendable, Equatable {
-        /// Record versions and revocations applied to the replica.
+        /// Records whose visible row the page changed (created, updated, removed).
         var changed = 0
         /// Records removed because they left the user's visibility (revocations, bootstrap sweep).
         var removed = 0
@@ -92,7 +92,7 @@ extension ReplicaStore {
                 let vector = Self.encodeVector(record.vector)
 
                 if pendingKeys.contains(key) {
-                    try applyOverlaid(key, collection, record: record, values: values)
+                    if try applyOverlaid(key, collection, record: record, values: values) { outcome.changed += 1 }
                     try upsertMeta(
                         key, dots: dots, vector: vector, deleted: record.deleted, generation: generation,
                         replica: replica)
@@ -109,6 +109,7 @@ extension ReplicaStore {
                     ).execute([.text(key.collection), .text(key.id), .text(vector), .text(key.id), .integer(generation)])
                     try db.cachedStatement("DELETE FROM \(ReplicaSQL.quote(collection.name)) WHERE id = ?")
                         .execute([.text(key.id)])
+                    if db.changes > 0 { outcome.changed += 1 }
                 } else {
                     if hasStash {
                         try restoreStash(key, collection)
@@ -125,14 +126,15 @@ extension ReplicaStore {
                         try ColumnCodec.bind(value, to: upsert, at: Int32(i + 2))
                     }
                     try upsert.execute()
+                    let visiblyChanged = db.changes > 0
                     try metaUpsert.bind(text: key.collection, at: 1)
                     try metaUpsert.bind(text: key.id, at: 2)
                     try metaUpsert.bind(text: vector, at: 3)
                     try metaUpsert.bind(text: dots, at: 4)
                     try metaUpsert.bind(int64: generation, at: 5)
                     try metaUpsert.execute()
+                    if visiblyChanged { outcome.changed += 1 }
                 }
-                outcome.changed += 1
             }
             for revocation in page.revocations {
                 let key = RecordKey(collection: revocation.collection, id: revocation.recordID)
@@ -140,7 +142,7 @@ extension ReplicaStore {
                     key, code: "outside_territory", reason: "the record left this user's territories")
                 outcome.removed += removed.records
                 outcome.rejected += removed.pending
-                outcome.changed += 1
+                if removed.records > 0 { outcome.changed += 1 }
             }
             try setState("cursor", .integer(Int64(page.nextCursor)))
             if !page.more, try stateInt("bootstrapping") == 1 {
@@ -192,7 +194,9 @@ extension ReplicaStore {
         }
         return try db.cachedStatement(
             "INSERT INTO \(table)(id, \(columns.joined(separator: ", "))) VALUES (?\(String(repeating: ", ?", count: columns.count))) "
-                + "ON CONFLICT(id) DO UPDATE SET " + columns.map { "\($0) = excluded.\($0)" }.joined(separator: ", "))
+                + "ON CONFLICT(id) DO UPDATE SET " + columns.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+                // Only a real change counts as one (`changes` then tells what the pull changed).
+                + " WHERE " + columns.map { "\($0) IS NOT excluded.\($0)" }.joined(separator: " OR "))
     }
 
     /// A wire vector as stored: `{"3":17,"5":2}` (zero entries dropped).
@@ -225,9 +229,11 @@ extension ReplicaStore {
 
     /// A record with pending writes: the page updates its confirmed state, and the visible row is
     /// re-derived as confirmed + pending.
+    /// Returns whether the visible row changed.
     private func applyOverlaid(
         _ key: RecordKey, _ collection: CollectionSchema, record: Relais_V1_RecordVersion, values: [(FieldSchema, Value)]
-    ) throws {
+    ) throws -> Bool {
+        let before = try readRaw(collection, id: key.id)
         let pending = try loadPending(key)
         var confirmed =
             try loadOverlay(key, collection)
@@ -239,6 +245,7 @@ extension ReplicaStore {
             for (field, value) in values { confirmed.values[field.name] = value }
         }
         try settle(key, collection, confirmed: confirmed, pending: pending)
+        return try readRaw(collection, id: key.id) != before
     }
 
     /// Removes a record (and the records that take their visibility from it): visible row,
