@@ -107,7 +107,7 @@ struct Relais: AsyncParsableCommand {
             """,
         subcommands: [
             Enroll.self, Add.self, SetFields.self, Delete.self, Get.self, List.self, Import.self, Sync.self,
-            Status.self, Export.self, Conflicts.self, Rejected.self,
+            Status.self, Export.self, Conflicts.self, Rejected.self, Admin.self,
             CollectionAlias.Customer.self, CollectionAlias.Contact.self, CollectionAlias.Interaction.self,
         ])
 }

@@ -67,20 +67,13 @@ extension ReplicaStore {
         for counter in counters {
             if let write = try loadPending(counter: counter) { batch.append(write) }
         }
-        // After a renewal, a write's context also covers what the fresh view shows of this device's
-        // previous replica numbers: a write the hub applied under the old number but never
-        // acknowledged is then superseded by its re-issue, not merged with it a second time.
-        let previous = (try stateText("previous_replicas")).flatMap { ColumnCodec.parseJSONArray($0) } ?? []
-        let previousReplicas = previous.compactMap { UInt32($0) }.map { ReplicaID($0) }
+        // After a renewal, a re-issued write keeps the context it was stamped with. It must not take
+        // the fresh view's entries for this device's previous replica numbers: a clone or a restored
+        // copy shares those numbers, and its writes there were never seen here; covering them would
+        // silently supersede them (docs/RELIABILITY.md, bug 2). A write the hub already applied under
+        // the old number is then merged with its re-issue: same values, nothing lost.
         try engine {
             for index in batch.indices where !batch[index].inFlight {
-                if !previousReplicas.isEmpty {
-                    let key = RecordKey(collection: batch[index].collection, id: batch[index].recordID)
-                    let seen = try loadMeta(key)?.vector ?? .empty
-                    for old in previousReplicas where seen[old] > 0 {
-                        batch[index].context.join(VersionVector([old: seen[old]]))
-                    }
-                }
                 batch[index].inFlight = true
                 try savePending(batch[index])
             }
@@ -254,9 +247,6 @@ extension ReplicaStore {
             setCounter(next)
             try persistClocks()
         }
-        let previous = (try stateText("previous_replicas")).flatMap { ColumnCodec.parseJSONArray($0) } ?? []
-        try setState(
-            "previous_replicas", .text(ColumnCodec.jsonArray(previous + [String(try self.replica.rawValue)])))
         try setState("replica", .integer(Int64(replica)))
         try setState("epoch", .integer(Int64(epoch)))
         try setState("token", .text(token))

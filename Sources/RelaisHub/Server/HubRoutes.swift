@@ -14,7 +14,7 @@ struct HubRoutes: Sendable {
         let fixed: Set<String> = [
             "/v1/enroll", "/v1/replica/renew", "/v1/push", "/v1/pull", "/v1/health", "/metrics", "/v1/admin/conflicts",
         ]
-        if fixed.contains(path) { return true }
+        if fixed.contains(path) || AdminRoutes.isKnownPath(path) || AdminPages.isKnownPath(path) { return true }
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)
         // "", "v1", "admin", "conflicts", id[, "resolve"]
         guard parts.count == 5 || parts.count == 6, parts[1] == "v1", parts[2] == "admin", parts[3] == "conflicts",
@@ -33,13 +33,7 @@ struct HubRoutes: Sendable {
         router.post("/v1/pull") { request, _ in try await self.pull(request) }
         router.get("/v1/health") { _, _ in try await self.health() }
         router.get("/metrics") { _, _ in try await self.metrics() }
-        router.get("/v1/admin/conflicts") { request, _ in try await self.listConflicts(request) }
-        router.get("/v1/admin/conflicts/:id") { request, context in
-            try await self.showConflict(request, id: context.parameters.require("id"))
-        }
-        router.post("/v1/admin/conflicts/:id/resolve") { request, context in
-            try await self.resolveConflict(request, id: context.parameters.require("id"))
-        }
+        AdminRoutes(service: service).register(on: router)
     }
 
     // MARK: - Sync
@@ -86,72 +80,6 @@ struct HubRoutes: Sendable {
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
     }
 
-    // MARK: - Admin
-
-    private func listConflicts(_ request: Request) async throws -> Response {
-        _ = try await authenticateAdmin(request)
-        let query = request.uri.queryParameters
-        var filter = ConflictFilter()
-        if let status = query["status"].map(String.init), !status.isEmpty {
-            guard let parsed = ConflictStatus(rawValue: status) else {
-                throw HubError.badRequest.with("Unknown status; use open, auto-resolved or resolved.")
-            }
-            filter.status = parsed
-        }
-        if let collection = query["collection"].map(String.init), !collection.isEmpty { filter.collection = collection }
-        if let record = query["record"].map(String.init), !record.isEmpty { filter.recordID = record.lowercased() }
-        if let limit = query["limit"].map(String.init) {
-            guard let value = Int(limit), (1...1000).contains(value) else {
-                throw HubError.badRequest.with("`limit` is a number from 1 to 1000.")
-            }
-            filter.limit = value
-        }
-        if let offset = query["offset"].map(String.init) {
-            guard let value = Int(offset), value >= 0 else { throw HubError.badRequest.with("`offset` is a number, 0 or more.") }
-            filter.offset = value
-        }
-        let reports = try await service.conflicts(filter)
-        return Self.json(reports.map { ConflictJSON.object($0) })
-    }
-
-    private func showConflict(_ request: Request, id: String) async throws -> Response {
-        _ = try await authenticateAdmin(request)
-        return Self.json(ConflictJSON.object(try await service.conflict(id: id)))
-    }
-
-    private func resolveConflict(_ request: Request, id: String) async throws -> Response {
-        let principal = try await authenticateAdmin(request)
-        var body: [UInt8] = []
-        for try await chunk in request.body {
-            body += chunk.readableBytesView
-            if body.count > Self.maxAdminBodyBytes {
-                throw HubError.badRequest.with("The body is larger than \(Self.maxAdminBodyBytes) bytes.")
-            }
-        }
-        try StrictJSONScanner.validate(body, maxDepth: service.configuration.limits.maxNestingDepth)
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed]) as? [String: Any]
-        else { throw HubError.badRequest.with("The body is a JSON object: {\"pick\": n} or {\"value\": ...}, and \"reason\".") }
-        let reason = (object["reason"] as? String) ?? ""
-        guard reason.utf8.count <= 4096 else { throw HubError.badRequest.with("The reason is longer than 4096 bytes.") }
-        let decision: HubService.Decision
-        switch (object["pick"], object.keys.contains("value")) {
-        case (let pick?, false):
-            guard let number = pick as? NSNumber, let index = Int(exactly: number.doubleValue), index >= 0 else {
-                throw HubError.badRequest.with("`pick` is the 0-based index of a listed value.")
-            }
-            decision = .pick(index)
-        case (nil, true):
-            guard let value = JSONValue(foundation: object["value"]) else {
-                throw HubError.badRequest.with("`value` is not a JSON value.")
-            }
-            decision = .json(value)
-        default:
-            throw HubError.badRequest.with("Give exactly one of `pick` or `value`.")
-        }
-        let report = try await service.resolveConflict(id: id, decision: decision, reason: reason, by: principal.user)
-        return Self.json(ConflictJSON.object(report))
-    }
-
     // MARK: - Helpers
 
     private func bearerToken(_ request: Request) throws -> String {
@@ -167,12 +95,6 @@ struct HubRoutes: Sendable {
 
     private func authenticate(_ request: Request) async throws -> Principal {
         try await service.authenticate(token: try bearerToken(request))
-    }
-
-    private func authenticateAdmin(_ request: Request) async throws -> Principal {
-        let principal = try await authenticate(request)
-        guard principal.role == .admin else { throw HubError.forbidden.with("The admin API needs an admin token.") }
-        return principal
     }
 
     /// Reads a body as it streams in, inflating chunk by chunk within the limits (never trusting

@@ -52,6 +52,7 @@ public enum HubServer {
         router.add(middleware: MetricsRecordingMiddleware(metrics: service.metrics))
         router.add(middleware: ErrorMiddleware(logger: service.logger))
         HubRoutes(service: service).register(on: router)
+        AdminPages(service: service).register(on: router)
         return router
     }
 

@@ -43,6 +43,18 @@ extension HubService {
     {
         let now = self.now()
         return try await store.write { tx in
+            try self.resolveConflict(id: id, decision: decision, reason: reason, by: admin, tx: tx, now: now)
+        }
+    }
+
+    /// ``resolveConflict(id:decision:reason:by:)`` inside a write transaction, so that admin tools can
+    /// check preconditions (a stale form) and resolve many reports atomically. `check` runs before
+    /// anything is written, with the report and the record as they are now.
+    func resolveConflict(
+        id: String, decision: Decision, reason: String, by admin: String, tx: any HubTransaction, now: UInt64,
+        check: (ConflictReport, StoredRecord) throws -> Void = { _, _ in }
+    ) throws -> ConflictReport {
+        do {
             guard var report = try tx.conflict(id: id) else {
                 throw HubError.notFound.with("No conflict report `\(id)`.")
             }
@@ -53,6 +65,7 @@ extension HubService {
             guard let record = try tx.record(collection: conflict.collection, id: conflict.recordID) else {
                 throw HubError.notFound.with("The report's record is no longer held by the hub.")
             }
+            try check(report, record)
             var change: RecordWrite.Change?
             var resolvedValue: Value?
             var deleted = false

@@ -156,8 +156,10 @@ extension HubService {
         version.vector = Relais_V1_VersionVector(record.state.vector)
         version.seq = record.seq
         if record.state.isDeleted {
-            // A fresh replica (cursor 0) has nothing to delete.
-            guard cursor != 0 else { return nil }
+            // A fresh replica (cursor 0) has nothing to delete, unless it wrote to the record itself: a
+            // device whose first push was applied but whose answer was lost still holds what it created
+            // (docs/RELIABILITY.md, bug 3).
+            guard cursor != 0 || record.state.vector[replica] > 0 else { return nil }
             version.deleted = true
             return version
         }
@@ -178,8 +180,10 @@ extension HubService {
             guard let state = record.state.fields[field.name], let latest = state.latest else { continue }
             let meta = record.fields[field.name] ?? FieldMeta(seq: record.wholeSince)
             if !whole {
-                guard meta.seq > cursor else { continue }
-                // Own writes are not echoed: the device holds them already.
+                // Fields changed at or before the cursor are sent too: the record may have moved past
+                // the page that covered their change before the device read that page, and then the
+                // device never got them (docs/RELIABILITY.md, bug 1). Own writes are not echoed: the
+                // device holds them already.
                 if state.siblings.count == 1, latest.dot.replica == replica, latest.dot.counter <= counter, !meta.clamped {
                     continue
                 }

@@ -1,1 +1,91 @@
-print("relais-sim")
+// relais-sim: the seeded fault simulation's soak command (docs/RELIABILITY.md).
+//
+//     swift run -c release relais-sim --schedules 10000 [--seed S]
+//     swift run relais-sim --seed S --schedule N      # replays one schedule, verbose
+//     swift run -c release relais-sim --fuzz SECONDS [--seed S] [--save-corpus]   # the mutational fuzzer
+import Foundation
+import RelaisTesting
+
+var seed: UInt64 = 20_261_128
+var only: Int?
+var count = 1000
+var first = 0
+var fuzzSeconds: Double?
+var saveCorpus = false
+var arguments = CommandLine.arguments.dropFirst().makeIterator()
+while let argument = arguments.next() {
+    switch argument {
+    case "--seed": seed = UInt64(arguments.next() ?? "") ?? seed
+    case "--schedule": only = Int(arguments.next() ?? "")
+    case "--schedules": count = Int(arguments.next() ?? "") ?? count
+    case "--from": first = Int(arguments.next() ?? "") ?? first
+    case "--fuzz": fuzzSeconds = Double(arguments.next() ?? "") ?? 60
+    case "--save-corpus": saveCorpus = true
+    case "--regressions":
+        let violations = try await SimRegressions.concurrentEditsReachEveryone()
+            + SimRegressions.cloneEditsSurviveTheCopysRenewal()
+            + SimRegressions.firstPushWithALostAnswerStillGetsDeletes()
+        print(violations.isEmpty ? "regressions: ok" : violations.joined(separator: "\n"))
+        exit(violations.isEmpty ? 0 : 1)
+    default:
+        FileHandle.standardError.write(Data("usage: relais-sim [--seed S] (--schedule N | --schedules COUNT [--from N])\n".utf8))
+        exit(64)
+    }
+}
+
+if let fuzzSeconds {
+    // Run from the package root: the inputs are Protocol/vectors and Tests/Fuzz/corpus.
+    let corpus = SimFuzzer.load(folder: "Protocol/vectors") + SimFuzzer.load(folder: "Tests/Fuzz/corpus")
+    guard !corpus.isEmpty else {
+        print("no corpus: run relais-sim from the package root")
+        exit(64)
+    }
+    var fuzzer = SimFuzzer(seed: seed, corpus: corpus)
+    var report = SimFuzzer.Report()
+    let start = Date()
+    var saved = 0
+    while Date().timeIntervalSince(start) < fuzzSeconds {
+        for _ in 0..<100 {
+            let input = fuzzer.mutate()
+            // Written first, so that a crash leaves its input behind for Tests/Fuzz/regressions.
+            try? Data(input.bytes).write(to: URL(fileURLWithPath: "/tmp/relais-fuzz-last-input"))
+            let accepted = fuzzer.decodeEverywhere(input, into: &report)
+            if saveCorpus, accepted, saved < 20, report.accepted % 500 == 1 {
+                saved += 1
+                try? Data(input.bytes).write(to: URL(fileURLWithPath: "Tests/Fuzz/corpus/found-\(seed)-\(saved).bin"))
+            }
+        }
+    }
+    print("fuzz seed \(seed): \(report.executions) inputs in \(Int(Date().timeIntervalSince(start))) s, \(report.accepted) accepted, \(report.failures.count) failures")
+    for failure in report.failures.prefix(20) { print("  - \(failure)") }
+    exit(report.failures.isEmpty ? 0 : 1)
+}
+
+let schedules = only.map { [$0] } ?? Array(first..<(first + count))
+var failed = 0
+var totals = (writes: 0, acknowledged: 0, syncs: 0, faults: 0, conflicts: 0)
+var perKind: [String: Int] = [:]
+let started = Date()
+for schedule in schedules {
+    do {
+        let report = try await SimSchedule.run(seed: seed, schedule: schedule)
+        totals.writes += report.writes
+        totals.acknowledged += report.acknowledged
+        totals.syncs += report.syncs
+        totals.faults += report.injected
+        totals.conflicts += report.conflicts
+        perKind[report.fault.rawValue, default: 0] += 1
+        if only != nil { print(report.trace.joined(separator: "\n")) }
+        if only != nil || !report.violations.isEmpty { print(report) }
+        if !report.violations.isEmpty { failed += 1 }
+    } catch {
+        failed += 1
+        print("schedule \(schedule) could not run: \(error)\n  replay: swift run relais-sim --seed \(seed) --schedule \(schedule)")
+    }
+    if only == nil, (schedule - first + 1) % 100 == 0 {
+        print("… \(schedule - first + 1) schedules, \(failed) failed, \(Int(Date().timeIntervalSince(started))) s")
+    }
+}
+print("seed \(seed): \(schedules.count) schedules, \(failed) failed; writes \(totals.writes), acknowledged and checked \(totals.acknowledged), syncs \(totals.syncs), faults injected \(totals.faults), conflict reports \(totals.conflicts); \(Int(Date().timeIntervalSince(started))) s")
+print("per fault kind: " + perKind.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+exit(failed == 0 ? 0 : 1)

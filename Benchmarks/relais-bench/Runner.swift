@@ -1,0 +1,316 @@
+import Foundation
+import RelaisClient
+import RelaisCore
+import RelaisHub
+import RelaisTesting
+
+/// Runs the selected benchmarks and returns one result each.
+struct BenchRunner {
+    let options: BenchOptions
+
+    /// Progress on standard error, so that the table (or JSON) on standard output stays clean.
+    func log(_ message: String) {
+        FileHandle.standardError.write(Data("· \(message)\n".utf8))
+    }
+
+    func run() async throws -> [BenchResult] {
+        var results: [BenchResult] = []
+        if options.wants("bootstrap") { results.append(try await bootstrap()) }
+        if options.wants("incremental") || options.wants("wire") { results += try await incrementalAndWire() }
+        if options.wants("ingest") { results.append(try await ingest()) }
+        if options.wants("memory") { results.append(try await memory()) }
+        if options.wants("conflicts") { results.append(try await conflicts()) }
+        return results
+    }
+
+    // MARK: - Bootstrap
+
+    func bootstrap() async throws -> BenchResult {
+        let count = options.bootstrapRecords
+        let runs = options.runs
+        log("bootstrap: seeding the hub with \(count) customers")
+        return try await withBenchHub { hub in
+            let (_, seedSeconds) = try await timed { try await hub.seed(territory: "north", count: count) }
+            _ = try await hub.fixture.addUser("reader", role: .rep, territories: ["north"])
+            var measured: [Double] = []
+            var baseline: [Double] = []
+            var pulled = 0
+            for run in 0..<runs {
+                let raw = try await RawSQLite.insertAll(path: hub.folder + "/raw-\(run).sqlite", count: count)
+                try? FileManager.default.removeItem(atPath: hub.folder + "/raw-\(run).sqlite")
+                let code = try await hub.code(for: "reader")
+                let path = hub.folder + "/bootstrap-\(run).relais"
+                let (result, seconds) = try await timed {
+                    let replica = try await Replica.enroll(hub: hub.url, code: code, path: path, logger: quietLogger)
+                    return try await replica.sync(options: benchSyncOptions)
+                }
+                pulled = result.pulled
+                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+                measured.append(seconds)
+                baseline.append(raw)
+                log("bootstrap run \(run + 1): \(seconds) s vs raw \(raw) s")
+            }
+            let ratios = Summary(samples: zip(measured, baseline).map { $0 / $1 })
+            return BenchResult(
+                name: "bootstrap", metric: "\(count) customers, enroll + sync to an empty replica", unit: "s",
+                measured: Summary(samples: measured), baselineName: "raw SQLite insert, 1 txn",
+                baseline: Summary(samples: baseline), ratioName: "relais/raw", ratios: ratios, target: "≤ 3× (stretch ≤ 1.5×)",
+                met: ratios.median <= 3,
+                notes: [
+                    "records pulled per bootstrap: \(pulled)",
+                    String(format: "seeding the hub through the push path took %.2f s (%.0f writes/s)", seedSeconds, Double(count) / seedSeconds),
+                ])
+        }
+    }
+
+    // MARK: - Incremental sync and bytes on the wire
+
+    func incrementalAndWire() async throws -> [BenchResult] {
+        let fields = options.changedFields
+        let runs = options.runs
+        log("incremental: \(fields) changed fields, push by one replica and pull by another")
+        return try await withBenchHub { hub in
+            let writer = try await hub.enrolledReplica(user: "inc", territories: ["inc"], file: "writer.relais")
+            let reader = try await hub.enrolledReplica(user: "inc", territories: ["inc"], file: "reader.relais")
+            let ids = (0..<fields).map { String(format: "00000000-0000-4000-a000-%012x", $0) }
+            try await writer.import("customers", text: Customers.jsonl(0..<fields, territory: "inc", ids: ids), format: .jsonl)
+            let writerTransport = MeasuringTransport(hub: hub.url, countBytes: true)
+            let readerTransport = MeasuringTransport(hub: hub.url, countBytes: true)
+            _ = try await writer.sync(transport: writerTransport, options: benchSyncOptions)
+            _ = try await reader.sync(transport: readerTransport, options: benchSyncOptions)
+
+            var measured: [Double] = []
+            var baseline: [Double] = []
+            var wirePerField: [Double] = []
+            var jsonPerField: [Double] = []
+            var pullPerField: [Double] = []
+            for run in 0..<runs {
+                for (index, id) in ids.enumerated() {
+                    try await writer.set("customers", id: id, ["phone": .text("+33 6 \(run) \(index)")])
+                }
+                writerTransport.resetCounters()
+                readerTransport.resetCounters()
+                // Timing runs without byte counting, so that encoding twice does not inflate it.
+                let timingWriter = MeasuringTransport(hub: hub.url)
+                let timingReader = MeasuringTransport(hub: hub.url)
+                let (results, seconds) = try await timed {
+                    let pushed = try await writer.sync(transport: timingWriter, options: benchSyncOptions)
+                    let pulled = try await reader.sync(transport: timingReader, options: benchSyncOptions)
+                    return (pushed, pulled)
+                }
+                guard results.0.pushed == fields, results.1.pulled == fields else {
+                    throw BenchError("incremental: pushed \(results.0.pushed), pulled \(results.1.pulled), expected \(fields)")
+                }
+                // The same edits again, counted: the bytes of the push and of the pull.
+                for (index, id) in ids.enumerated() {
+                    try await writer.set("customers", id: id, ["phone": .text("+33 7 \(run) \(index)")])
+                }
+                _ = try await writer.sync(transport: writerTransport, options: benchSyncOptions)
+                _ = try await reader.sync(transport: readerTransport, options: benchSyncOptions)
+                let counted = writerTransport.snapshot
+                let pulledBytes = readerTransport.snapshot.pullBytes
+                // The baseline: one round trip of the push's bytes to the echo route of the same server.
+                var pushBody: [UInt8] = []
+                pushBody.reserveCapacity(counted.pushBytes)
+                pushBody = counted.lastPushBody
+                let (_, raw) = try await timed { try await BenchServer.echo(hub.url, pushBody) }
+                measured.append(seconds)
+                baseline.append(raw)
+
+                // Whole records as uncompressed JSON: what a naive sync would send for the same edits.
+                let records = try await writer.list("customers")
+                var json = 0
+                for record in records {
+                    var object: [String: Any] = record.values.mapValues { FieldType.jsonObject($0) as Any }
+                    object["id"] = record.id
+                    json += try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]).count
+                }
+                json += 2 + records.count - 1  // the enclosing array
+                wirePerField.append(Double(counted.pushBytes) / Double(fields))
+                pullPerField.append(Double(pulledBytes) / Double(fields))
+                jsonPerField.append(Double(json) / Double(fields))
+                log("incremental run \(run + 1): \(seconds) s vs echo \(raw) s; push \(counted.pushBytes) B, pull \(pulledBytes) B, JSON \(json) B")
+            }
+            var out: [BenchResult] = []
+            if options.wants("incremental") {
+                let ratios = Summary(samples: zip(measured, baseline).map { $0 / $1 })
+                out.append(
+                    BenchResult(
+                        name: "incremental", metric: "\(fields) changed fields: push + pull", unit: "s",
+                        measured: Summary(samples: measured), baselineName: "1 HTTP echo round trip of the push bytes",
+                        baseline: Summary(samples: baseline), ratioName: "relais/echo", ratios: ratios, target: "≤ 3×",
+                        met: ratios.median <= 3,
+                        notes: ["measured: the writer's sync (push, then an empty pull) and the reader's sync (pull of \(fields) changed records)"]))
+            }
+            if options.wants("wire") {
+                let ratios = Summary(samples: zip(jsonPerField, wirePerField).map { $0 / $1 })
+                out.append(
+                    BenchResult(
+                        name: "wire", metric: "bytes pushed per changed field", unit: "B",
+                        measured: Summary(samples: wirePerField), baselineName: "whole records as plain JSON",
+                        baseline: Summary(samples: jsonPerField), ratioName: "JSON/wire", ratios: ratios, target: "≥ 10× smaller",
+                        met: ratios.median >= 10,
+                        notes: [
+                            String(format: "pull: %.1f B per changed field (deflated protobuf page)", Summary(samples: pullPerField).median)
+                        ]))
+            }
+            return out
+        }
+    }
+
+    // MARK: - Hub ingest
+
+    func ingest() async throws -> BenchResult {
+        let devices = options.devices
+        let perDevice = options.writesPerDevice
+        let runs = options.runs
+        log("ingest: enrolling \(devices) devices")
+        return try await withBenchHub { hub in
+            var replicas: [Replica] = []
+            for device in 0..<devices {
+                replicas.append(try await hub.enrolledReplica(user: "rep\(device)", territories: ["t\(device)"], file: "device-\(device).relais"))
+            }
+            var measured: [Double] = []
+            var baseline: [Double] = []
+            for run in 0..<runs {
+                for (device, replica) in replicas.enumerated() {
+                    let start = (run * devices + device) * perDevice
+                    try await replica.import(
+                        "customers", text: Customers.jsonl(start..<(start + perDevice), territory: "t\(device)"), format: .jsonl)
+                }
+                let url = hub.url
+                let (pushed, seconds) = try await timed {
+                    try await withThrowingTaskGroup(of: Int.self) { group in
+                        for replica in replicas {
+                            group.addTask { try await replica.sync(transport: HTTPSyncTransport(hub: url), options: benchSyncOptions).pushed }
+                        }
+                        return try await group.reduce(0, +)
+                    }
+                }
+                guard pushed == devices * perDevice else { throw BenchError("ingest: pushed \(pushed) of \(devices * perDevice)") }
+                let rawPath = hub.folder + "/raw-ingest-\(run).sqlite"
+                let raw = try await RawSQLite.upsertBatched(path: rawPath, batches: devices, perBatch: perDevice)
+                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: rawPath + suffix) }
+                measured.append(Double(pushed) / seconds)
+                baseline.append(Double(pushed) / raw)
+                log("ingest run \(run + 1): \(seconds) s vs raw \(raw) s")
+            }
+            let ratios = Summary(samples: zip(measured, baseline).map { $0 / $1 })
+            return BenchResult(
+                name: "ingest", metric: "\(devices) concurrent devices × \(perDevice) writes", unit: "writes/s",
+                measured: Summary(samples: measured), baselineName: "raw SQLite upserts, 1 durable txn per device",
+                baseline: Summary(samples: baseline), ratioName: "relais/raw throughput", ratios: ratios, target: "≥ 0.5×",
+                met: ratios.median >= 0.5,
+                notes: ["every device syncs at once through the shared HTTP client (its connection pool), in one process"])
+        }
+    }
+
+    // MARK: - Peak memory
+
+    func memory() async throws -> BenchResult {
+        let small = options.bootstrapRecords
+        let big = options.bigRecords
+        let runs = options.memoryRuns ?? min(options.runs, 3)
+        log("memory: seeding \(small) + \(big - small) customers")
+        return try await withBenchHub { hub in
+            try await hub.seed(territory: "north", count: small)
+            try await hub.seed(territory: "east", count: max(0, big - small), startingAt: small)
+            _ = try await hub.fixture.addUser("small", role: .rep, territories: ["north"])
+            _ = try await hub.fixture.addUser("big", role: .rep, territories: ["north", "east"])
+            var smallPeaks: [Double] = []
+            var bigPeaks: [Double] = []
+            for run in 0..<runs {
+                for (user, expected) in [("small", small), ("big", big)] {
+                    let path = hub.folder + "/memory-\(user)-\(run).relais"
+                    let (records, kilobytes) = try await childBootstrap(hub: hub, user: user, path: path)
+                    guard records == expected else { throw BenchError("memory: \(user) pulled \(records), expected \(expected)") }
+                    for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+                    let megabytes = Double(kilobytes) / 1024
+                    if user == "small" { smallPeaks.append(megabytes) } else { bigPeaks.append(megabytes) }
+                    log("memory run \(run + 1): \(user) (\(records) records) peak \(megabytes) MB")
+                }
+            }
+            let ratios = Summary(samples: zip(bigPeaks, smallPeaks).map { $0 / $1 })
+            return BenchResult(
+                name: "memory", metric: "peak RSS of a child bootstrapping \(big) customers", unit: "MB",
+                measured: Summary(samples: bigPeaks), baselineName: "same, \(small) customers",
+                baseline: Summary(samples: smallPeaks), ratioName: "big/small", ratios: ratios, target: "≤ 1.5× (flat)",
+                met: ratios.median <= 1.5,
+                notes: [
+                    "VmHWM of a child process (relais-bench --child-bootstrap) that enrolls a fresh replica and syncs it",
+                    "\(runs) run(s) of each size",
+                ])
+        }
+    }
+
+    func childBootstrap(hub: BenchHub, user: String, path: String) async throws -> (Int, Int) {
+        let code = try await hub.code(for: user)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        process.arguments = ["--child-bootstrap", hub.url, code, path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = await Task.detached { pipe.fileHandleForReading.readDataToEndOfFile() }.value
+        process.waitUntilExit()
+        let words = String(decoding: output, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" })
+        guard process.terminationStatus == 0, words.count >= 4, let records = Int(words[1]), let kb = Int(words[3]) else {
+            throw BenchError("the bootstrap child failed (\(process.terminationStatus)): \(String(decoding: output, as: UTF8.self))")
+        }
+        return (records, kb)
+    }
+
+    // MARK: - Conflict-heavy push
+
+    func conflicts() async throws -> BenchResult {
+        let writes = options.conflictWrites
+        let runs = options.runs
+        log("conflicts: \(writes) writes, half of them concurrent")
+        return try await withBenchHub { hub in
+            let a = try await hub.enrolledReplica(user: "conf", territories: ["conf"], file: "a.relais")
+            let b = try await hub.enrolledReplica(user: "conf", territories: ["conf"], file: "b.relais")
+            let ids = (0..<writes).map { String(format: "00000000-0000-4000-b000-%012x", $0) }
+            try await a.import("customers", text: Customers.jsonl(0..<writes, territory: "conf", ids: ids), format: .jsonl)
+            _ = try await a.sync(options: benchSyncOptions)
+            _ = try await b.sync(options: benchSyncOptions)
+            var measured: [Double] = []
+            var baseline: [Double] = []
+            var conflictCounts: [Double] = []
+            for run in 0..<runs {
+                // Baseline: B edits every record; nobody else did.
+                for (index, id) in ids.enumerated() {
+                    try await b.set("customers", id: id, ["phone": .text("+33 2 \(run) \(index)")])
+                }
+                let plain = MeasuringTransport(hub: hub.url)
+                let plainResult = try await b.sync(transport: plain, options: benchSyncOptions)
+                _ = try await a.sync(options: benchSyncOptions)
+                // Concurrent: A edits half the records and pushes first, then B edits them all.
+                for id in ids.prefix(writes / 2) {
+                    try await a.set("customers", id: id, ["phone": .text("+33 3 \(run) a")])
+                }
+                _ = try await a.sync(options: benchSyncOptions)
+                for (index, id) in ids.enumerated() {
+                    try await b.set("customers", id: id, ["phone": .text("+33 4 \(run) \(index)")])
+                }
+                let concurrent = MeasuringTransport(hub: hub.url)
+                let concurrentResult = try await b.sync(transport: concurrent, options: benchSyncOptions)
+                _ = try await a.sync(options: benchSyncOptions)
+                guard plainResult.pushed == writes, concurrentResult.pushed == writes else {
+                    throw BenchError("conflicts: pushed \(plainResult.pushed) and \(concurrentResult.pushed) of \(writes)")
+                }
+                measured.append(concurrent.snapshot.pushSeconds)
+                baseline.append(plain.snapshot.pushSeconds)
+                conflictCounts.append(Double(concurrentResult.conflicts))
+                log("conflicts run \(run + 1): \(concurrent.snapshot.pushSeconds) s (\(concurrentResult.conflicts) conflicts) vs \(plain.snapshot.pushSeconds) s (\(plainResult.conflicts))")
+            }
+            let ratios = Summary(samples: zip(measured, baseline).map { $0 / $1 })
+            return BenchResult(
+                name: "conflicts", metric: "push of \(writes) writes, half concurrent", unit: "s",
+                measured: Summary(samples: measured), baselineName: "same push, no concurrency",
+                baseline: Summary(samples: baseline), ratioName: "conflict/plain", ratios: ratios, target: "≤ 2×",
+                met: ratios.median <= 2,
+                notes: [String(format: "conflict reports raised per concurrent push: %.0f", Summary(samples: conflictCounts).median),
+                        "time counted: the push requests only (B's pull of A's edits is excluded)"])
+        }
+    }
+}

@@ -1,0 +1,68 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import RelaisHub
+import ServiceLifecycle
+
+/// The hub's own router and server configuration, plus one bench-only route, `POST /bench/echo`, that
+/// answers with the bytes it was sent: the baseline of an HTTP round trip on the very same server.
+enum BenchServer {
+    static func withRunning<T: Sendable>(
+        service: HubService, _ body: @escaping @Sendable (String) async throws -> T
+    ) async throws -> T {
+        var logger = Logger(label: "relais.bench.server")
+        logger.logLevel = .error
+        let router = HubServer.router(service: service)
+        router.post("/bench/echo") { request, _ -> Response in
+            let buffer = try await request.body.collect(upTo: 512 << 20)
+            return Response(
+                status: .ok, headers: [.contentType: "application/octet-stream"], body: ResponseBody(byteBuffer: buffer))
+        }
+        let (addresses, continuation) = AsyncStream.makeStream(of: String.self)
+        let app = Application(
+            router: router, server: .http1(),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "relais-hub"),
+            onServerRunning: { channel in
+                continuation.yield("http://127.0.0.1:\(channel.localAddress?.port ?? 0)")
+                continuation.finish()
+            },
+            logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        return try await withThrowingTaskGroup(of: T?.self) { tasks in
+            tasks.addTask {
+                try await group.run()
+                continuation.finish()
+                return nil
+            }
+            var iterator = addresses.makeAsyncIterator()
+            guard let url = await iterator.next() else {
+                while let _ = try await tasks.next() {}
+                throw BenchError("the bench server stopped before it listened")
+            }
+            let result: Result<T, any Error>
+            do { result = .success(try await body(url)) } catch { result = .failure(error) }
+            await group.triggerGracefulShutdown()
+            while let _ = try await tasks.next() {}
+            return try result.get()
+        }
+    }
+
+    /// One round trip to the echo route with `bytes`, with the sync transport's client and headers.
+    static func echo(_ url: String, _ bytes: [UInt8]) async throws {
+        var request = HTTPClientRequest(url: url + "/bench/echo")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/x-protobuf")
+        request.headers.add(name: "Content-Encoding", value: "deflate")
+        request.headers.add(name: "Authorization", value: "Bearer benchmark-token-of-a-typical-length-000000000000")
+        request.body = .bytes(bytes)
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        let body = try await response.body.collect(upTo: 512 << 20)
+        guard response.status.code == 200, body.readableBytes == bytes.count else {
+            throw BenchError("echo answered \(response.status.code) with \(body.readableBytes) bytes")
+        }
+    }
+}

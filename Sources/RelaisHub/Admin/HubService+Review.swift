@@ -1,0 +1,226 @@
+import Foundation
+import RelaisCore
+
+/// A page of conflict reports and how many match in all.
+public struct ConflictPage: Sendable, Hashable {
+    /// How many reports match the filters.
+    public var total: Int
+    /// The reports of the page, newest first.
+    public var reports: [ConflictReport]
+}
+
+/// A conflict report with what an admin needs to decide it: the record now and the other reports on
+/// the same field (its recent history of contested versions).
+public struct ConflictDetail: Sendable, Hashable {
+    /// The report.
+    public var report: ConflictReport
+    /// The record as the hub holds it now; `nil` once purged.
+    public var record: StoredRecord?
+    /// Other reports on the same record and field, newest first (at most 20).
+    public var history: [ConflictReport]
+}
+
+/// How a bulk resolve picks a value for each report.
+public enum BulkStrategy: Sendable, Hashable {
+    /// The competing value with the latest HLC.
+    case newest
+    /// The competing value with the earliest HLC.
+    case oldest
+    /// The value written by this user; reports where they wrote none are skipped.
+    case pickUser(String)
+
+    /// Parses `newest`, `oldest` or `pick-user:NAME` / `pick-user NAME`.
+    public init?(text: String) {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        switch trimmed {
+        case "newest": self = .newest
+        case "oldest": self = .oldest
+        default:
+            for prefix in ["pick-user:", "pick-user "] where trimmed.hasPrefix(prefix) {
+                let name = String(trimmed.dropFirst(prefix.count)).trimmingCharacters(in: .whitespaces)
+                if !name.isEmpty {
+                    self = .pickUser(name)
+                    return
+                }
+            }
+            return nil
+        }
+    }
+
+    /// The index of the value this strategy keeps, if any.
+    func pick(_ conflict: Conflict) -> Int? {
+        let indexed = conflict.values.enumerated()
+        switch self {
+        case .newest: return indexed.max { $0.element.hlc < $1.element.hlc }?.offset
+        case .oldest: return indexed.min { $0.element.hlc < $1.element.hlc }?.offset
+        case .pickUser(let name): return indexed.last { $0.element.author == name }?.offset
+        }
+    }
+}
+
+/// What the dashboard shows.
+public struct AdminDashboard: Sendable {
+    /// Open reports.
+    public var open: Int
+    /// Every report.
+    public var total: Int
+    /// Reports per merge rule, most first.
+    public var byRule: [(String, Int)]
+    /// Reports per salesperson who wrote a competing value, most first.
+    public var byUser: [(String, Int)]
+    /// Reports per ISO week (`2026-W48`), latest first.
+    public var byWeek: [(String, Int)]
+    /// Active devices with the largest sync lag (changes not yet pulled), largest first.
+    public var lags: [(device: Device, lag: UInt64)]
+}
+
+extension HubEvent.Kind {
+    /// An admin signed in to the admin pages.
+    public static let adminSignedIn = HubEvent.Kind(rawValue: "admin_signed_in")
+    /// An admin resolved many reports at once.
+    public static let conflictsBulkResolved = HubEvent.Kind(rawValue: "conflicts_bulk_resolved")
+    /// The kinds that make the audit log of admin actions.
+    public static let auditKinds: Set<HubEvent.Kind> = [
+        .adminSignedIn, .conflictResolved, .conflictsBulkResolved, .deviceRevoked, .userChanged,
+    ]
+}
+
+extension HubService {
+    /// The most reports a filter scans (filters other than status and collection run in memory).
+    static let reviewScanLimit = 1_000_000
+
+    /// Reports matching `query`: the page it asks for, and the total.
+    public func reviewConflicts(_ query: AdminConflictQuery) async throws -> ConflictPage {
+        try await store.read { tx in
+            let all = try tx.conflicts(
+                ConflictFilter(
+                    status: query.status, collection: query.collection, recordID: query.recordID,
+                    limit: Self.reviewScanLimit))
+            let matching = all.filter(query.matches)
+            let page = Array(matching.dropFirst(query.offset).prefix(query.limit))
+            return ConflictPage(total: matching.count, reports: page)
+        }
+    }
+
+    /// One report with the record now and the field's other reports.
+    ///
+    /// - Throws: ``HubError/notFound``.
+    public func conflictDetail(id: String) async throws -> ConflictDetail {
+        try await store.read { tx in
+            guard let report = try tx.conflict(id: id) else { throw HubError.notFound.with("No conflict report `\(id)`.") }
+            let conflict = report.conflict
+            let record = try tx.record(collection: conflict.collection, id: conflict.recordID)
+            let history = try tx.conflicts(
+                ConflictFilter(collection: conflict.collection, recordID: conflict.recordID, limit: 200)
+            ).filter { $0.id != id && $0.conflict.field == conflict.field }
+            return ConflictDetail(report: report, record: record, history: Array(history.prefix(20)))
+        }
+    }
+
+    /// Resolves a report as an admin tool does: refuses with ``HubError/conflict`` (409), writing
+    /// nothing, when the report is already `resolved` and `overturn` is false, or when the record's
+    /// version (its sequence, ``StoredRecord/seq``) is not `expectedVersion` — the form was stale.
+    @discardableResult
+    public func reviewResolve(
+        id: String, decision: Decision, reason: String, by admin: String, expectedVersion: UInt64?, overturn: Bool
+    ) async throws -> ConflictReport {
+        let now = self.now()
+        return try await store.write { tx in
+            try self.resolveConflict(id: id, decision: decision, reason: reason, by: admin, tx: tx, now: now) {
+                report, record in
+                if report.status == .resolved && !overturn {
+                    throw HubError.conflict.with(
+                        "Conflict \(id) was already resolved by \(report.resolution?.by ?? "an admin"); reload it to see the decision.")
+                }
+                if let expectedVersion, record.seq != expectedVersion {
+                    throw HubError.conflict.with(
+                        "The record changed since the form was shown (version \(expectedVersion), now \(record.seq)); nothing was written. Reload and decide again.")
+                }
+            }
+        }
+    }
+
+    /// What a bulk resolve did.
+    public struct BulkResult: Sendable, Hashable {
+        /// The reports resolved.
+        public var resolved: [String]
+        /// Reports matching the filter that the strategy could not decide (no value by that user).
+        public var skipped: [String]
+    }
+
+    /// Resolves every open report matching `query` (the page is ignored) by `strategy`, in one
+    /// transaction: all or nothing.
+    public func bulkResolve(_ query: AdminConflictQuery, strategy: BulkStrategy, reason: String, by admin: String)
+        async throws -> BulkResult
+    {
+        var query = query
+        if query.status == nil { query.status = .open }
+        let now = self.now()
+        let scan = query
+        return try await store.write { tx in
+            let matching = try tx.conflicts(
+                ConflictFilter(status: scan.status, collection: scan.collection, recordID: scan.recordID, limit: Self.reviewScanLimit)
+            ).filter(scan.matches)
+            var result = BulkResult(resolved: [], skipped: [])
+            for report in matching.reversed() {
+                guard let index = strategy.pick(report.conflict) else {
+                    result.skipped.append(report.id)
+                    continue
+                }
+                _ = try self.resolveConflict(id: report.id, decision: .pick(index), reason: reason, by: admin, tx: tx, now: now)
+                result.resolved.append(report.id)
+            }
+            try tx.insertEvent(
+                HubEvent(
+                    at: now, kind: .conflictsBulkResolved, user: admin,
+                    detail: "\(result.resolved.count) conflict(s) resolved in bulk, \(result.skipped.count) skipped: \(reason)"))
+            return result
+        }
+    }
+
+    /// The audit log: admin actions (sign-in, resolve, bulk resolve, device revoke, user changes), newest first.
+    public func auditLog(limit: Int = 200) async throws -> [HubEvent] {
+        try await store.read { tx in
+            Array(try tx.events(limit: 100_000).filter { HubEvent.Kind.auditKinds.contains($0.kind) }.prefix(limit))
+        }
+    }
+
+    /// Records an admin action in the audit log.
+    public func recordAudit(_ kind: HubEvent.Kind, user: String, detail: String) async throws {
+        let now = self.now()
+        try await store.write { tx in
+            _ = try tx.insertEvent(HubEvent(at: now, kind: kind, user: user, detail: detail))
+        }
+    }
+
+    /// The dashboard's figures.
+    public func dashboard(lagLimit: Int = 10) async throws -> AdminDashboard {
+        try await store.read { tx in
+            let reports = try tx.conflicts(ConflictFilter(limit: Self.reviewScanLimit))
+            var rules: [String: Int] = [:]
+            var users: [String: Int] = [:]
+            var weeks: [String: Int] = [:]
+            var calendar = Calendar(identifier: .iso8601)
+            calendar.timeZone = TimeZone(identifier: "UTC")!
+            for report in reports {
+                rules[report.conflict.rule, default: 0] += 1
+                for author in Set(report.conflict.values.map(\.author)) { users[author, default: 0] += 1 }
+                let date = Date(timeIntervalSince1970: Double(report.createdAt) / 1000)
+                let parts = calendar.dateComponents([.yearForWeekOfYear, .weekOfYear], from: date)
+                let week = String(format: "%04d-W%02d", parts.yearForWeekOfYear ?? 0, parts.weekOfYear ?? 0)
+                weeks[week, default: 0] += 1
+            }
+            let head = try tx.meta().head
+            let lags = try tx.devices().filter(\.isActive).map { device in
+                (device: device, lag: head >= device.acknowledgedCursor ? head - device.acknowledgedCursor : 0)
+            }.sorted { $0.lag > $1.lag }
+            func ranked(_ counts: [String: Int]) -> [(String, Int)] {
+                counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { ($0.key, $0.value) }
+            }
+            return AdminDashboard(
+                open: reports.filter { $0.status == .open }.count, total: reports.count, byRule: ranked(rules),
+                byUser: ranked(users), byWeek: weeks.sorted { $0.key > $1.key }.map { ($0.key, $0.value) },
+                lags: Array(lags.prefix(lagLimit)))
+        }
+    }
+}

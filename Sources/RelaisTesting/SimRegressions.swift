@@ -1,0 +1,137 @@
+import Foundation
+import RelaisClient
+import RelaisCore
+import RelaisHub
+
+/// Small fixed scenarios distilled from failing simulation schedules (docs/RELIABILITY.md "Bugs
+/// found"). Each returns the broken invariants, empty when the bug stays fixed.
+public enum SimRegressions {
+    /// Two laptops edit the same contact offline: one sets `phone`, the other `phone` and `email`; a
+    /// third adds a customer in between. Pulling one record per page, every laptop must end with the
+    /// hub's record, `email` included (bug 1: the hub sent only fields changed after the page's cursor,
+    /// and a record that moved past a page before the device read it lost the older changes).
+    public static func concurrentEditsReachEveryone() async throws -> [String] {
+        try await HubFixture.with(clock: HubTestClock()) { hub in
+            try await hub.live { url in
+                let folder = hub.folder.path
+                var replicas: [Replica] = []
+                for index in 0..<3 {
+                    let code = try await hub.addUser("u\(index)", role: .rep, territories: ["north"])
+                    let clock = SimClock(1_795_856_400_000 + UInt64(index) * 1000)
+                    let ids = ClientIDSequence(start: UInt64(index + 1) << 32)
+                    replicas.append(
+                        try await Replica.enroll(
+                            hub: url, code: code, path: "\(folder)/r\(index).relais", deviceName: "r\(index)",
+                            configuration: Replica.Configuration(wallClock: { clock.now() }, makeID: { ids.make() })))
+                }
+                let customer = try await replicas[0].add("customers", ["name": .text("Acme"), "territory": .text("north")])
+                let contact = try await replicas[0].add("contacts", ["customer_id": .text(customer), "name": .text("Ann")])
+                var options = SyncOptions()
+                options.pageSize = 1
+                for replica in replicas { _ = try await replica.sync(options: options) }
+                try await replicas[2].set("contacts", id: contact, ["phone": .text("222")])
+                try await replicas[1].set("contacts", id: contact, ["phone": .text("111"), "email": .text("ann@acme")])
+                _ = try await replicas[1].sync(options: options)
+                _ = try await replicas[0].add("customers", ["name": .text("Bolt"), "territory": .text("north")])
+                _ = try await replicas[0].sync(options: options)
+                for _ in 0..<2 {
+                    for replica in replicas { _ = try await replica.sync(options: options) }
+                }
+                var violations: [String] = []
+                for (index, replica) in replicas.enumerated() {
+                    let local = try await replica.export()
+                    let expected = Data(try await hub.service.exportJSON(user: "u\(index)"))
+                    if local != expected {
+                        violations.append("laptop \(index) differs from the hub:" + Simulation.difference(local, expected))
+                    }
+                }
+                return violations
+            }
+        }
+    }
+
+    /// A replica file copied onto a second laptop: the original edits a contact and syncs; the copy,
+    /// which never saw that edit, deletes the contact and syncs (the hub finds the fork, the copy
+    /// renews and re-issues its delete). The original's edit must survive: the delete was concurrent
+    /// with it (bug 2: the re-issued delete's context took the hub's entries for the shared old replica
+    /// number and silently superseded the original's edit).
+    public static func cloneEditsSurviveTheCopysRenewal() async throws -> [String] {
+        try await HubFixture.with(clock: HubTestClock()) { hub in
+            try await hub.live { url in
+                let folder = hub.folder.path
+                let code = try await hub.addUser("claire", role: .rep, territories: ["north"])
+                let clock = SimClock(1_795_856_400_000)
+                let ids = ClientIDSequence(start: 1)
+                let configuration = Replica.Configuration(wallClock: { clock.now() }, makeID: { ids.make() })
+                let original = try await Replica.enroll(
+                    hub: url, code: code, path: "\(folder)/original.relais", deviceName: "original", configuration: configuration)
+                let customer = try await original.add("customers", ["name": .text("Acme"), "territory": .text("north")])
+                let contact = try await original.add("contacts", ["customer_id": .text(customer), "name": .text("Ann")])
+                _ = try await original.sync()
+                try Simulation.copyDatabase(from: "\(folder)/original.relais", to: "\(folder)/copy.relais")
+                let copyIDs = ClientIDSequence(start: 1 << 32)
+                let copy = try Replica.open(
+                    path: "\(folder)/copy.relais", create: false,
+                    configuration: Replica.Configuration(wallClock: { clock.now() }, makeID: { copyIDs.make() }))
+                clock.advance(1000)
+                try await original.set("contacts", id: contact, ["name": .text("Ann Original")])
+                _ = try await original.sync()
+                clock.advance(1000)
+                try await copy.delete("contacts", id: contact)
+                _ = try await copy.sync()
+                _ = try await original.sync()
+                _ = try await copy.sync()
+                let everything = String(decoding: try await hub.service.exportJSON(user: "admin"), as: UTF8.self)
+                var violations: [String] = []
+                if !everything.contains("Ann Original") {
+                    violations.append("the original's edit `Ann Original` is lost after the copy's renewal: \(everything)")
+                }
+                for (name, replica) in [("original", original), ("copy", copy)] {
+                    let local = try await replica.export()
+                    let expected = Data(try await hub.service.exportJSON(user: "claire"))
+                    if local != expected { violations.append("\(name) differs from the hub:" + Simulation.difference(local, expected)) }
+                }
+                return violations
+            }
+        }
+    }
+
+    /// A laptop creates a customer; its first push is applied but the answer is lost, so it has never
+    /// pulled (cursor 0). Another laptop deletes the customer. When the first laptop syncs, it must
+    /// remove the customer too (bug 3: the hub sent no tombstones at cursor 0, "a fresh replica has
+    /// nothing to delete", and the customer lived on, on that laptop only).
+    public static func firstPushWithALostAnswerStillGetsDeletes() async throws -> [String] {
+        try await HubFixture.with(clock: HubTestClock()) { hub in
+            try await hub.live { url in
+                let folder = hub.folder.path
+                var replicas: [Replica] = []
+                for index in 0..<2 {
+                    let code = try await hub.addUser("u\(index)", role: .rep, territories: ["north"])
+                    let clock = SimClock(1_795_856_400_000)
+                    let ids = ClientIDSequence(start: UInt64(index + 1) << 32)
+                    replicas.append(
+                        try await Replica.enroll(
+                            hub: url, code: code, path: "\(folder)/r\(index).relais", deviceName: "r\(index)",
+                            configuration: Replica.Configuration(wallClock: { clock.now() }, makeID: { ids.make() })))
+                }
+                let id = try await replicas[0].add("customers", ["name": .text("Acme"), "territory": .text("north")])
+                var lossy = SimNetworkFaults()
+                lossy.dropResponse = 1
+                let transport = SimFaultTransport(base: HTTPSyncTransport(hub: url), faults: lossy, seed: 1)
+                _ = try? await replicas[0].sync(transport: transport)
+                _ = try await replicas[1].sync()
+                try await replicas[1].delete("customers", id: id)
+                _ = try await replicas[1].sync()
+                transport.setFaults(SimNetworkFaults())
+                _ = try await replicas[0].sync(transport: transport)
+                var violations: [String] = []
+                for (index, replica) in replicas.enumerated() {
+                    let local = try await replica.export()
+                    let expected = Data(try await hub.service.exportJSON(user: "u\(index)"))
+                    if local != expected { violations.append("laptop \(index) differs from the hub:" + Simulation.difference(local, expected)) }
+                }
+                return violations
+            }
+        }
+    }
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Real-browser test of the admin pages (docs/ADMIN.md): builds the tools, starts `relais-hub serve` on
+# a temporary store and a free port, makes a manual conflict with two `relais` replicas, runs
+# admin_review.py (headless Chromium driven by Selenium through /usr/bin/chromedriver), and cleans up.
+# Needs: chromium, chromium-driver, python3 with selenium (see .ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+
+# RELAIS_BIN_DIR: a folder that already holds relais-hub and relais (skips the build).
+if [ -n "${RELAIS_BIN_DIR:-}" ]; then
+    bin=$RELAIS_BIN_DIR
+else
+    swift build -j 2 --product relais-hub >/dev/null
+    swift build -j 2 --product relais >/dev/null
+    bin=$(swift build -j 2 --show-bin-path)
+fi
+hub_bin="$bin/relais-hub"
+relais="$bin/relais"
+
+work=$(mktemp -d /tmp/relais-browser.XXXXXX)
+hub_pid=""
+cleanup() {
+    if [ -n "$hub_pid" ]; then kill "$hub_pid" 2>/dev/null || true; wait "$hub_pid" 2>/dev/null || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+json_field() { python3 -c "import json,sys; print(json.load(sys.stdin)[\"$1\"])"; }
+
+admin_token=$("$hub_bin" init --data "$work/hub" --json | json_field admin_token)
+claire_code=$("$hub_bin" user add claire --role rep --territory north --data "$work/hub" --json | json_field enrollment_code)
+bob_code=$("$hub_bin" user add bob --role rep --territory north --data "$work/hub" --json | json_field enrollment_code)
+
+"$hub_bin" serve --data "$work/hub" --host 127.0.0.1 --port 0 >"$work/hub.log" 2>&1 &
+hub_pid=$!
+hub_url=""
+for _ in $(seq 1 100); do
+    hub_url=$(sed -n 's/^relais-hub listening on \(http[^ ]*\).*/\1/p' "$work/hub.log" | head -1)
+    [ -n "$hub_url" ] && break
+    sleep 0.1
+done
+[ -n "$hub_url" ] || { echo "the hub did not start:" >&2; cat "$work/hub.log" >&2; exit 1; }
+echo "hub at $hub_url"
+
+"$relais" enroll --hub "$hub_url" --code "$claire_code" --db "$work/claire.db" >/dev/null
+"$relais" enroll --hub "$hub_url" --code "$bob_code" --db "$work/bob.db" >/dev/null
+id=$("$relais" add customers "name=Boulangerie Martin" territory=north status=active --db "$work/claire.db" --json | json_field id)
+"$relais" sync --db "$work/claire.db" >/dev/null
+"$relais" sync --db "$work/bob.db" >/dev/null
+# Offline, both change the status: a manual-rule conflict at the hub.
+"$relais" set customers "$id" status=at_risk --db "$work/claire.db"
+"$relais" set customers "$id" status=lapsed --db "$work/bob.db"
+"$relais" sync --db "$work/claire.db" >/dev/null
+"$relais" sync --db "$work/bob.db" >/dev/null
+
+python3 "$root/Tests/Browser/admin_review.py" \
+    --hub "$hub_url" --token "$admin_token" --record "$id" \
+    --relais "$relais" --replica "$work/bob.db" --screenshots "$root/docs/screenshots"

@@ -1,0 +1,237 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import RelaisCore
+import RelaisHub
+import RelaisProtocol
+import RelaisTesting
+import Testing
+
+/// The admin review API (`/v1/admin`): every filter, pagination with a total, detail, resolve and
+/// its refusals (no token, rep token, stale form, already resolved), bulk resolve, exports, audit log.
+struct AdminReviewTests {
+    /// Two devices edit `field` of a new customer of `territory` concurrently; returns the report id.
+    static func conflict(
+        _ hub: HubFixture, _ a: inout TestDevice, _ b: inout TestDevice, territory: String, field: String,
+        _ aValue: Value, _ bValue: Value
+    ) async throws -> String {
+        let id = Wire.uuid()
+        let create = a.nextCounter()
+        _ = try await hub.push(a, [Wire.customer(id: id, replica: a.replica, counter: create, territory: territory)])
+        let seen = VersionVector([ReplicaID(a.replica): create])
+        let now = hub.clock!.millisecondsSince1970()
+        _ = try await hub.push(
+            a, [Wire.write(id: id, replica: a.replica, counter: a.nextCounter(), fields: [field: aValue], context: seen,
+                           hlc: HLC(physicalMillis: now - 2000).rawValue)])
+        let results = try await hub.push(
+            b, [Wire.write(id: id, replica: b.replica, counter: b.nextCounter(), fields: [field: bValue], context: seen,
+                           hlc: HLC(physicalMillis: now - 1000).rawValue)])
+        return try #require(results.first?.conflictIds.first)
+    }
+
+    struct Seeded {
+        var north: String  // open, manual, status; claire + bob; day 1
+        var south: String  // open, manual, status; dave + erin; day 9
+        var phone: String  // auto-resolved, lww, phone; dave + erin; day 9
+        var day1: UInt64
+        var day9: UInt64
+    }
+
+    static func seed(_ hub: HubFixture) async throws -> Seeded {
+        let clock = try #require(hub.clock)
+        let day1 = clock.millisecondsSince1970()
+        var claire = try await hub.enrollDevice("claire")
+        var bob = try await hub.enrollDevice("bob")
+        let north = try await conflict(hub, &claire, &bob, territory: "north", field: "status", .text("at_risk"), .text("active"))
+        clock.advance(byMillis: 8 * 86_400_000)
+        let day9 = clock.millisecondsSince1970()
+        var dave = try await hub.enrollDevice("dave", territories: ["south"])
+        var erin = try await hub.enrollDevice("erin", territories: ["south"])
+        let south = try await conflict(hub, &dave, &erin, territory: "south", field: "status", .text("lapsed"), .text("active"))
+        let phone = try await conflict(hub, &dave, &erin, territory: "south", field: "phone", .text("01 23"), .text("01 24"))
+        return Seeded(north: north, south: south, phone: phone, day1: day1, day9: day9)
+    }
+
+    static func withRouter(_ body: @escaping @Sendable (HubFixture, any TestClientProtocol, Seeded) async throws -> Void)
+        async throws
+    {
+        try await HubFixture.with(clock: HubTestClock()) { hub in
+            let seeded = try await seed(hub)
+            let app = Application(router: HubServer.router(service: hub.service))
+            try await app.test(.router) { client in try await body(hub, client, seeded) }
+        }
+    }
+
+    static func get(_ client: any TestClientProtocol, _ path: String, token: String?) async throws -> HubRouterTests.Answer {
+        try await HubRouterTests.send(client, .get, path, token: token, contentType: nil)
+    }
+
+    static func post(_ client: any TestClientProtocol, _ path: String, token: String?, json: String) async throws
+        -> HubRouterTests.Answer
+    {
+        try await HubRouterTests.send(client, .post, path, token: token, body: Array(json.utf8), contentType: "application/json")
+    }
+
+    static func ids(_ answer: HubRouterTests.Answer) -> Set<String> {
+        Set(((answer.json as? [[String: Any]]) ?? []).compactMap { $0["id"] as? String })
+    }
+
+    @Test func everyFilterAndPagination() async throws {
+        try await Self.withRouter { hub, client, s in
+            let token = hub.adminToken
+            let all = try await Self.get(client, "/v1/admin/conflicts", token: token)
+            #expect(all.status == 200)
+            #expect(Self.ids(all) == [s.north, s.south, s.phone])
+            #expect(all.headers[HTTPFields.Element.Name("X-Total-Count")!] == "3")
+            #expect(Self.ids(try await Self.get(client, "/v1/admin/conflicts?status=open", token: token)) == [s.north, s.south])
+            #expect(Self.ids(try await Self.get(client, "/v1/admin/conflicts?status=auto-resolved", token: token)) == [s.phone])
+            #expect(Self.ids(try await Self.get(client, "/v1/admin/conflicts?rule=lww", token: token)) == [s.phone])
+            #expect(Self.ids(try await Self.get(client, "/v1/admin/conflicts?rule=manual", token: token)) == [s.north, s.south])
+            #expect(Self.ids(try await Self.get(client, "/v1/admin/conflicts?user=bob", token: token)) == [s.north])
+            #expect(Self.ids(try await Self.get(client, "/v1/admin/conflicts?user=erin", token: token)) == [s.south, s.phone])
+            #expect(Self.ids(try await Self.get(client, "/v1/admin/conflicts?territory=south", token: token)) == [s.south, s.phone])
+            #expect(Self.ids(try await Self.get(client, "/v1/admin/conflicts?field=phone", token: token)) == [s.phone])
+            #expect(Self.ids(try await Self.get(client, "/v1/admin/conflicts?collection=contacts", token: token)).isEmpty)
+            let day1 = AdminTime.iso8601(s.day1).prefix(10)
+            let day9 = AdminTime.iso8601(s.day9).prefix(10)
+            #expect(Self.ids(try await Self.get(client, "/v1/admin/conflicts?to=\(day1)", token: token)) == [s.north])
+            #expect(Self.ids(try await Self.get(client, "/v1/admin/conflicts?from=\(day9)", token: token)) == [s.south, s.phone])
+            #expect(
+                Self.ids(try await Self.get(client, "/v1/admin/conflicts?from=\(day9)&territory=south&rule=manual", token: token))
+                    == [s.south])
+            // Pages: newest first, the total stays.
+            let first = try await Self.get(client, "/v1/admin/conflicts?limit=2", token: token)
+            let second = try await Self.get(client, "/v1/admin/conflicts?limit=2&offset=2", token: token)
+            #expect((first.json as? [Any])?.count == 2 && (second.json as? [Any])?.count == 1)
+            #expect(second.headers[HTTPFields.Element.Name("X-Total-Count")!] == "3")
+            #expect(Self.ids(first).union(Self.ids(second)) == [s.north, s.south, s.phone])
+            #expect(Self.ids(second) == [s.north])
+            for bad in ["status=weird", "from=yesterday", "limit=0", "offset=-1"] {
+                #expect(try await Self.get(client, "/v1/admin/conflicts?\(bad)", token: token).status == 400)
+            }
+        }
+    }
+
+    @Test func refusalsWithoutAnAdminToken() async throws {
+        try await Self.withRouter { hub, client, s in
+            let rep = try await hub.enrollDevice("fred")
+            for path in ["/v1/admin/conflicts", "/v1/admin/conflicts/\(s.north)", "/v1/admin/export?format=csv", "/v1/admin/audit"] {
+                #expect(try await Self.get(client, path, token: nil).status == 401)
+                #expect(try await Self.get(client, path, token: "not-a-token").status == 401)
+                #expect(try await Self.get(client, path, token: rep.token).status == 403)
+            }
+            for (path, body) in [
+                ("/v1/admin/conflicts/\(s.north)/resolve", #"{"pick": 0, "reason": "x"}"#),
+                ("/v1/admin/conflicts/bulk-resolve", #"{"strategy": "newest", "reason": "x"}"#),
+            ] {
+                #expect(try await Self.post(client, path, token: nil, json: body).status == 401)
+                #expect(try await Self.post(client, path, token: rep.token, json: body).status == 403)
+            }
+            #expect(try await hub.service.conflict(id: s.north).status == .open)
+            #expect(try await hub.service.conflict(id: s.south).status == .open)
+        }
+    }
+
+    @Test func detailThenResolveAndStaleForms() async throws {
+        try await Self.withRouter { hub, client, s in
+            let token = hub.adminToken
+            let shown = try await Self.get(client, "/v1/admin/conflicts/\(s.north)", token: token)
+            #expect(shown.status == 200)
+            let detail = try #require(shown.json as? [String: Any])
+            let values = try #require(detail["values"] as? [[String: Any]])
+            #expect(values.map { $0["user"] as? String } == ["claire", "bob"])
+            #expect(values.allSatisfy { ($0["hlc_time"] as? String)?.hasSuffix("Z") == true && $0["replica"] is Int })
+            let record = try #require(detail["record"] as? [String: Any])
+            let version = try #require((record["version"] as? NSNumber)?.uint64Value)
+            #expect((record["fields"] as? [String: Any])?["territory"] as? String == "north")
+            #expect(detail["history"] is [Any])
+
+            // The record changed since the form was shown: 409, nothing written.
+            let stale = try await Self.post(
+                client, "/v1/admin/conflicts/\(s.north)/resolve", token: token,
+                json: #"{"pick": 0, "reason": "visit report", "record_version": \#(version - 1)}"#)
+            #expect(stale.status == 409)
+            #expect(stale.errorCode == "conflict")
+            #expect(try await hub.service.conflict(id: s.north).status == .open)
+
+            let resolved = try await Self.post(
+                client, "/v1/admin/conflicts/\(s.north)/resolve", token: token,
+                json: #"{"pick": 0, "reason": "visit report", "record_version": \#(version)}"#)
+            #expect(resolved.status == 200)
+            let report = try await hub.service.conflict(id: s.north)
+            #expect(report.status == .resolved && report.resolution?.value == .text("at_risk"))
+            let after = try #require(
+                try await Self.get(client, "/v1/admin/conflicts/\(s.north)", token: token).json as? [String: Any])
+            #expect(((after["record"] as? [String: Any])?["fields"] as? [String: Any])?["status"] as? String == "at_risk")
+
+            // Already resolved: 409 unless the admin overturns on purpose.
+            let again = try await Self.post(
+                client, "/v1/admin/conflicts/\(s.north)/resolve", token: token, json: #"{"pick": 1, "reason": "second thoughts"}"#)
+            #expect(again.status == 409)
+            #expect(try await hub.service.conflict(id: s.north).resolution?.value == .text("at_risk"))
+            let overturned = try await Self.post(
+                client, "/v1/admin/conflicts/\(s.north)/resolve", token: token,
+                json: #"{"value": "active", "reason": "manager call", "overturn": true}"#)
+            #expect(overturned.status == 200)
+            #expect(try await hub.service.conflict(id: s.north).resolution?.value == .text("active"))
+            #expect(
+                try await Self.post(client, "/v1/admin/conflicts/\(s.south)/resolve", token: token, json: #"{"value": "sleepy"}"#)
+                    .status == 400)
+            #expect(try await Self.get(client, "/v1/admin/conflicts/nope", token: token).status == 404)
+        }
+    }
+
+    @Test func bulkResolveByFilterAndStrategy() async throws {
+        try await Self.withRouter { hub, client, s in
+            let token = hub.adminToken
+            #expect(
+                try await Self.post(client, "/v1/admin/conflicts/bulk-resolve", token: token, json: #"{"strategy": "newest"}"#)
+                    .status == 400)
+            #expect(
+                try await Self.post(
+                    client, "/v1/admin/conflicts/bulk-resolve", token: token, json: #"{"strategy": "random", "reason": "x"}"#
+                ).status == 400)
+            let answer = try await Self.post(
+                client, "/v1/admin/conflicts/bulk-resolve", token: token,
+                json: #"{"strategy": "oldest", "reason": "south clean-up", "territory": "south", "rule": "manual", "field": "status"}"#)
+            #expect(answer.status == 200)
+            #expect((answer.json as? [String: Any])?["resolved"] as? [String] == [s.south])
+            let south = try await hub.service.conflict(id: s.south)
+            #expect(south.status == .resolved && south.resolution?.value == .text("lapsed"))
+            #expect(try await hub.service.conflict(id: s.north).status == .open)
+            #expect(try await hub.service.conflict(id: s.phone).status == .autoResolved)
+            let byUser = try await Self.post(
+                client, "/v1/admin/conflicts/bulk-resolve", token: token, json: #"{"strategy": "pick-user:bob", "reason": "bob knows"}"#)
+            #expect((byUser.json as? [String: Any])?["resolved"] as? [String] == [s.north])
+            #expect(try await hub.service.conflict(id: s.north).resolution?.value == .text("active"))
+        }
+    }
+
+    @Test func exportsAndAuditLog() async throws {
+        try await Self.withRouter { hub, client, s in
+            let token = hub.adminToken
+            let csv = try await Self.get(client, "/v1/admin/export?format=csv&territory=south", token: token)
+            #expect(csv.status == 200)
+            #expect(csv.headers[.contentType]?.hasPrefix("text/csv") == true)
+            let lines = String(decoding: csv.body, as: UTF8.self).split(separator: "\r\n")
+            #expect(lines.count == 3)
+            #expect(lines.first?.hasPrefix("id,created_at,status,collection,record_id,field,rule,territory") == true)
+            #expect(lines.dropFirst().contains { $0.hasPrefix(s.phone) && $0.contains("01 24") && $0.contains("auto-resolved") })
+            #expect(lines.dropFirst().contains { $0.hasPrefix(s.south) && $0.contains("lapsed") })
+            let json = try await Self.get(client, "/v1/admin/export?format=json", token: token)
+            #expect(Self.ids(json) == [s.north, s.south, s.phone])
+            #expect(try await Self.get(client, "/v1/admin/export?format=xml", token: token).status == 400)
+
+            _ = try await Self.post(
+                client, "/v1/admin/conflicts/\(s.north)/resolve", token: token, json: #"{"pick": 1, "reason": "call"}"#)
+            _ = try await Self.post(
+                client, "/v1/admin/conflicts/bulk-resolve", token: token, json: #"{"strategy": "newest", "reason": "sweep"}"#)
+            let audit = try #require(try await Self.get(client, "/v1/admin/audit", token: token).json as? [[String: Any]])
+            let kinds = audit.compactMap { $0["kind"] as? String }
+            #expect(kinds.prefix(3) == ["conflicts_bulk_resolved", "conflict_resolved", "conflict_resolved"])
+            #expect(audit.first?["user"] as? String == "admin")
+            #expect((audit.first?["detail"] as? String)?.contains("sweep") == true)
+            #expect(!kinds.contains("device_enrolled"))
+        }
+    }
+}
