@@ -105,9 +105,10 @@ struct ReplicaTests {
             let raw = try rawConnection(folder.file("replica.db"))
             try raw.execute("UPDATE customers SET status = 'sleeping' WHERE id = '\(a)'")
             try raw.execute("INSERT INTO customers(id, name) VALUES ('00000000-0000-4000-8000-0000000000dd', 'NoTerritory')")
+            try raw.execute("INSERT INTO customers(id, name, territory) VALUES ('00000000-0000-4000-8000-0000000000EE', 'Upper', 'north')")
             #expect(try await replica.pendingCount() == 0)
             let rejected = try await replica.rejected()
-            #expect(rejected.map(\.code) == ["invalid_value", "required_missing"])
+            #expect(rejected.map(\.code) == ["invalid_value", "required_missing", "invalid_id"])
             #expect(rejected[0].values["status"] == "sleeping")
             #expect(rejected.allSatisfy { $0.source == "local" })
             // The visible state is back to the confirmed one.

@@ -1,6 +1,7 @@
 import Foundation
 import RelaisCore
 import RelaisProtocol
+import RelaisSQLite
 import RelaisTesting
 import Synchronization
 import Testing
@@ -205,5 +206,88 @@ final class ScriptedHub: SyncTransport {
         response.token = "token-42"
         response.epoch = 2
         return response
+    }
+}
+
+/// Edits that interleave with a running sync, and schema versions.
+struct SyncInterleavingTests {
+    /// A hub whose pull lets the user edit while the request is in the air.
+    final class EditingHub: SyncTransport {
+        let inner = ScriptedHub()
+        let onPull: @Sendable () async throws -> Void
+        init(onPull: @escaping @Sendable () async throws -> Void) { self.onPull = onPull }
+        func enroll(_ request: Relais_V1_EnrollRequest) async throws -> Relais_V1_EnrollResponse {
+            try await inner.enroll(request)
+        }
+        func push(_ request: Relais_V1_PushRequest, token: String) async throws -> Relais_V1_PushResponse {
+            try await inner.push(request, token: token)
+        }
+        func pull(_ request: Relais_V1_PullRequest, token: String) async throws -> Relais_V1_PullResponse {
+            try await onPull()
+            return try await inner.pull(request, token: token)
+        }
+        func renew(_ request: Relais_V1_ReplicaRenewRequest, token: String) async throws -> Relais_V1_ReplicaRenewResponse {
+            try await inner.renew(request, token: token)
+        }
+    }
+
+    @Test func anEditDuringThePullIsNotHiddenByIt() async throws {
+        try await withReplica { replica, folder, _ in
+            let id = "00000000-0000-4000-8000-0000000000aa"
+            var seed = PageBuilder(cursor: 1)
+            seed.record(customer, id, acme("A"), dot: Dot(replica: .hub, counter: 1))
+            try await replica.apply(seed.page)
+            let path = folder.file("replica.db")
+            let hub = EditingHub {
+                // The user types a phone number with the sqlite3 shell while the page is in the air.
+                let raw = try rawConnection(path)
+                try raw.execute("UPDATE customers SET phone = 'typed' WHERE id = '\(id)'")
+                try raw.close()
+            }
+            var page = PageBuilder(cursor: 2)
+            page.record(customer, id, ["phone": .text("from hub"), "city": .text("Lyon")], dot: Dot(replica: ReplicaID(9), counter: 1),
+                vector: VersionVector([.hub: 1, ReplicaID(9): 1]))
+            hub.inner.pages.withLock { $0 = [page.page] }
+            let result = try await replica.sync(transport: hub)
+            #expect(result.pulled == 1)
+            let record = try #require(try await replica.get(customer, id: id))
+            #expect(record["phone"] == .text("typed"))
+            #expect(record["city"] == .text("Lyon"))
+            let writes = try await replica.pendingWrites()
+            #expect(writes.map(\.fields) == [["phone": .text("typed")]])
+            #expect(writes.first?.context == VersionVector([.hub: 1]))
+        }
+    }
+
+    @Test func schemaTooOldKeepsWritesPending() async throws {
+        try await withReplica { replica, _, _ in
+            try await replica.add(customer, acme())
+            let hub = ScriptedHub()
+            hub.failures.withLock { $0 = [SyncError.fromHTTP(status: 409, code: "schema_too_old", message: "hub schema 2")] }
+            await #expect { try await replica.sync(transport: hub) } throws: { ($0 as? SyncError)?.kind == .schemaTooOld }
+            #expect(try await replica.pendingCount() == 1)
+        }
+    }
+
+    @Test func aFileOfAnOlderSchemaIsMigratedAndANewerOneRefused() async throws {
+        try await ClientTemporaryFolder.with { folder in
+            let path = folder.file("replica.db")
+            let old = try Replica.open(path: path)
+            let id = try await old.add(customer, acme("Kept"))
+            var collections = Schema.crm.collections
+            var customers = collections[0]
+            customers = CollectionSchema(
+                name: customers.name,
+                fields: customers.fields + [FieldSchema(name: "website", type: .text, rule: .lww)],
+                visibility: customers.visibility)
+            collections[0] = customers
+            let newer = try Schema(version: 2, collections: collections)
+            let migrated = try Replica.open(path: path, schema: newer)
+            #expect(try await migrated.get(customer, id: id)?["name"] == .text("Kept"))
+            try await migrated.set(customer, id: id, ["website": .text("https://kept.example")])
+            #expect(try await migrated.pendingCount() == 1)
+            #expect(try await migrated.status().schemaVersion == 2)
+            #expect(throws: ReplicaError.self) { try Replica.open(path: path, schema: .crm) }
+        }
     }
 }

@@ -10,6 +10,7 @@ public struct ReplicaError: Error, Sendable, CustomStringConvertible {
     public struct Kind: Hashable, Sendable, CustomStringConvertible {
         private let name: String
         private init(_ name: String) { self.name = name }
+        /// The kind's snake_case name.
         public var description: String { name }
 
         /// No such record (or not visible to this replica).
@@ -36,6 +37,7 @@ public struct ReplicaError: Error, Sendable, CustomStringConvertible {
         public var line: Int
         /// What is wrong with it.
         public var message: String
+        /// `line N: message`.
         public var description: String { "line \(line): \(message)" }
     }
 
@@ -59,5 +61,6 @@ public struct ReplicaError: Error, Sendable, CustomStringConvertible {
         ReplicaError(.invalid, error.description, validation: error)
     }
 
+    /// The message (never the device token).
     public var description: String { message }
 }

@@ -53,6 +53,7 @@ enum ReplicaSQL {
             generation INTEGER NOT NULL DEFAULT 0,
             PRIMARY KEY (collection, record_id)
         );
+        CREATE INDEX IF NOT EXISTS _relais_records_stash ON _relais_records(collection) WHERE stash IS NOT NULL;
         CREATE TABLE IF NOT EXISTS _relais_overlay(
             collection TEXT NOT NULL,
             record_id TEXT NOT NULL,

@@ -7,7 +7,7 @@ import RelaisSQLite
 extension ReplicaStore {
     /// What applying a pull page did.
     struct PageOutcome: Sendable, Equatable {
-        /// Record versions and revocations applied to the replica.
+        /// Records whose visible row the page changed (created, updated, removed).
         var changed = 0
         /// Records removed because they left the user's visibility (revocations, bootstrap sweep).
         var removed = 0
@@ -43,11 +43,22 @@ extension ReplicaStore {
         let replica = try self.replica
         let generation = Int64(try stateInt("generation") ?? 0)
         let hasStash =
-            try db.scalar("SELECT EXISTS(SELECT 1 FROM _relais_records WHERE stash IS NOT NULL)")?.int64Value == 1
+            try db.scalar(
+                "SELECT EXISTS(SELECT 1 FROM _relais_records INDEXED BY _relais_records_stash WHERE stash IS NOT NULL)")?.int64Value == 1
         var outcome = PageOutcome()
         var latest = HLC.zero
 
         try engine {
+            // Prepared once per page: the hot path binds and steps, nothing else.
+            let metaUpsert = try db.cachedStatement(
+                """
+                INSERT INTO _relais_records(collection, record_id, vector, fields, deleted, stash, generation)
+                VALUES (?, ?, ?, ?, 0, NULL, ?)
+                ON CONFLICT(collection, record_id) DO UPDATE SET
+                    vector = \(Self.vectorJoin(replica)), fields = json_patch(fields, excluded.fields),
+                    deleted = 0, stash = NULL, generation = excluded.generation
+                """)
+            var visibleUpserts: [String: Statement] = [:]
             for record in page.records {
                 guard let collection = schema.collection(record.collection) else {
                     logger.warning(
@@ -57,19 +68,31 @@ extension ReplicaStore {
                 }
                 let key = RecordKey(collection: record.collection, id: record.recordID)
                 var values: [(FieldSchema, Value)] = []
+                values.reserveCapacity(record.fields.count)
                 var dots = "{"
-                for (i, version) in record.fields.enumerated() {
+                var signature = record.collection
+                for version in record.fields {
                     guard let field = collection.field(version.field) else { continue }
                     values.append((field, try Value(version.value)))
-                    if i > 0 { dots += "," }
-                    dots += "\"\(version.field)\":[\(version.dot.replica),\(version.dot.counter),\(version.hlc)]"
+                    if dots.utf8.count > 1 { dots.append(",") }
+                    dots.append("\"")
+                    dots.append(version.field)
+                    dots.append("\":[")
+                    dots.append(String(version.dot.replica))
+                    dots.append(",")
+                    dots.append(String(version.dot.counter))
+                    dots.append(",")
+                    dots.append(String(version.hlc))
+                    dots.append("]")
+                    signature.append(",")
+                    signature.append(version.field)
                     if version.hlc > latest.rawValue { latest = HLC(rawValue: version.hlc) }
                 }
-                dots += "}"
-                let vector = StorageCodec.encode(try VersionVector(record.vector))
+                dots.append("}")
+                let vector = Self.encodeVector(record.vector)
 
                 if pendingKeys.contains(key) {
-                    try applyOverlaid(key, collection, record: record, values: values)
+                    if try applyOverlaid(key, collection, record: record, values: values) { outcome.changed += 1 }
                     try upsertMeta(
                         key, dots: dots, vector: vector, deleted: record.deleted, generation: generation,
                         replica: replica)
@@ -86,22 +109,32 @@ extension ReplicaStore {
                     ).execute([.text(key.collection), .text(key.id), .text(vector), .text(key.id), .integer(generation)])
                     try db.cachedStatement("DELETE FROM \(ReplicaSQL.quote(collection.name)) WHERE id = ?")
                         .execute([.text(key.id)])
+                    if db.changes > 0 { outcome.changed += 1 }
                 } else {
                     if hasStash {
                         try restoreStash(key, collection)
                     }
-                    try upsertVisible(key, collection, values)
-                    try db.cachedStatement(
-                        """
-                        INSERT INTO _relais_records(collection, record_id, vector, fields, deleted, stash, generation)
-                        VALUES (?, ?, ?, ?, 0, NULL, ?)
-                        ON CONFLICT(collection, record_id) DO UPDATE SET
-                            vector = \(Self.vectorJoin(replica)), fields = json_patch(fields, excluded.fields),
-                            deleted = 0, stash = NULL, generation = excluded.generation
-                        """
-                    ).execute([.text(key.collection), .text(key.id), .text(vector), .text(dots), .integer(generation)])
+                    let upsert: Statement
+                    if let cached = visibleUpserts[signature] {
+                        upsert = cached
+                    } else {
+                        upsert = try visibleUpsert(collection, values.map(\.0.name))
+                        visibleUpserts[signature] = upsert
+                    }
+                    try upsert.bind(text: key.id, at: 1)
+                    for (i, (_, value)) in values.enumerated() {
+                        try ColumnCodec.bind(value, to: upsert, at: Int32(i + 2))
+                    }
+                    try upsert.execute()
+                    let visiblyChanged = db.changes > 0
+                    try metaUpsert.bind(text: key.collection, at: 1)
+                    try metaUpsert.bind(text: key.id, at: 2)
+                    try metaUpsert.bind(text: vector, at: 3)
+                    try metaUpsert.bind(text: dots, at: 4)
+                    try metaUpsert.bind(int64: generation, at: 5)
+                    try metaUpsert.execute()
+                    if visiblyChanged { outcome.changed += 1 }
                 }
-                outcome.changed += 1
             }
             for revocation in page.revocations {
                 let key = RecordKey(collection: revocation.collection, id: revocation.recordID)
@@ -109,7 +142,7 @@ extension ReplicaStore {
                     key, code: "outside_territory", reason: "the record left this user's territories")
                 outcome.removed += removed.records
                 outcome.rejected += removed.pending
-                outcome.changed += 1
+                if removed.records > 0 { outcome.changed += 1 }
             }
             try setState("cursor", .integer(Int64(page.nextCursor)))
             if !page.more, try stateInt("bootstrapping") == 1 {
@@ -152,26 +185,32 @@ extension ReplicaStore {
         ])
     }
 
-    /// Upserts the changed columns of a visible row (the statement is prepared once per field set).
-    private func upsertVisible(_ key: RecordKey, _ collection: CollectionSchema, _ values: [(FieldSchema, Value)])
-        throws
-    {
+    /// The upsert of some columns of a visible row.
+    private func visibleUpsert(_ collection: CollectionSchema, _ names: [String]) throws -> Statement {
         let table = ReplicaSQL.quote(collection.name)
-        let columns = values.map { ReplicaSQL.quote($0.0.name) }
-        let sql: String
+        let columns = names.map { ReplicaSQL.quote($0) }
         if columns.isEmpty {
-            sql = "INSERT INTO \(table)(id) VALUES (?) ON CONFLICT(id) DO NOTHING"
-        } else {
-            sql =
-                "INSERT INTO \(table)(id, \(columns.joined(separator: ", "))) VALUES (?\(String(repeating: ", ?", count: columns.count))) "
+            return try db.cachedStatement("INSERT INTO \(table)(id) VALUES (?) ON CONFLICT(id) DO NOTHING")
+        }
+        return try db.cachedStatement(
+            "INSERT INTO \(table)(id, \(columns.joined(separator: ", "))) VALUES (?\(String(repeating: ", ?", count: columns.count))) "
                 + "ON CONFLICT(id) DO UPDATE SET " + columns.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+                // Only a real change counts as one (`changes` then tells what the pull changed).
+                + " WHERE " + columns.map { "\($0) IS NOT excluded.\($0)" }.joined(separator: " OR "))
+    }
+
+    /// A wire vector as stored: `{"3":17,"5":2}` (zero entries dropped).
+    static func encodeVector(_ vector: Relais_V1_VersionVector) -> String {
+        var out = "{"
+        for entry in vector.entries where entry.counter > 0 {
+            if out.utf8.count > 1 { out.append(",") }
+            out.append("\"")
+            out.append(String(entry.replica))
+            out.append("\":")
+            out.append(String(entry.counter))
         }
-        let statement = try db.cachedStatement(sql)
-        try statement.bind(text: key.id, at: 1)
-        for (i, (_, value)) in values.enumerated() {
-            try ColumnCodec.bind(value, to: statement, at: Int32(i + 2))
-        }
-        try statement.execute()
+        out.append("}")
+        return out
     }
 
     /// Puts back the values a deleted record had, before an update revives it (the hub may send only
@@ -190,9 +229,11 @@ extension ReplicaStore {
 
     /// A record with pending writes: the page updates its confirmed state, and the visible row is
     /// re-derived as confirmed + pending.
+    /// Returns whether the visible row changed.
     private func applyOverlaid(
         _ key: RecordKey, _ collection: CollectionSchema, record: Relais_V1_RecordVersion, values: [(FieldSchema, Value)]
-    ) throws {
+    ) throws -> Bool {
+        let before = try readRaw(collection, id: key.id)
         let pending = try loadPending(key)
         var confirmed =
             try loadOverlay(key, collection)
@@ -204,6 +245,7 @@ extension ReplicaStore {
             for (field, value) in values { confirmed.values[field.name] = value }
         }
         try settle(key, collection, confirmed: confirmed, pending: pending)
+        return try readRaw(collection, id: key.id) != before
     }
 
     /// Removes a record (and the records that take their visibility from it): visible row,

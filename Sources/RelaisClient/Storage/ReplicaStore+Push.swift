@@ -247,9 +247,6 @@ extension ReplicaStore {
             setCounter(next)
             try persistClocks()
         }
-        let previous = (try stateText("previous_replicas")).flatMap { ColumnCodec.parseJSONArray($0) } ?? []
-        try setState(
-            "previous_replicas", .text(ColumnCodec.jsonArray(previous + [String(try self.replica.rawValue)])))
         try setState("replica", .integer(Int64(replica)))
         try setState("epoch", .integer(Int64(epoch)))
         try setState("token", .text(token))

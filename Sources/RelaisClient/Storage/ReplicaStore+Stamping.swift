@@ -104,7 +104,11 @@ extension ReplicaStore {
                             throw ValidationError.requiredMissing(collection.name, field.name)
                         }
                     }
-                    guard FieldType.isUUID(key.id) else { throw ValidationError.invalidID(collection.name, key.id) }
+                    // Ids are lowercase UUIDs everywhere (the hub lowercases them): an uppercase id
+                    // typed in the shell would come back from the hub as a second record.
+                    guard FieldType.isUUID(key.id), key.id == key.id.lowercased() else {
+                        throw ValidationError.invalidID(collection.name, key.id)
+                    }
                     change = fieldValues
                 default:
                     continue

@@ -7,6 +7,7 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
     public struct Kind: Hashable, Sendable, CustomStringConvertible {
         private let name: String
         private init(_ name: String) { self.name = name }
+        /// The kind's snake_case name.
         public var description: String { name }
 
         /// The hub could not be reached (refused, reset, timed out) or kept failing (5xx, 429) after
@@ -51,6 +52,7 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
     /// Whether retrying later may succeed (a network failure, 5xx, 429).
     public var isTransient: Bool { kind == .hubUnreachable }
 
+    /// The message; for an unreachable hub, how many writes stay pending.
     public var description: String {
         if kind == .hubUnreachable, let pending {
             return "hub unreachable: \(pending) write\(pending == 1 ? "" : "s") kept pending (\(message))"

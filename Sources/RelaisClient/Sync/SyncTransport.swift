@@ -56,18 +56,22 @@ public struct HTTPSyncTransport: SyncTransport {
         self.codec = codec
     }
 
+    /// `POST /v1/enroll`.
     public func enroll(_ request: Relais_V1_EnrollRequest) async throws -> Relais_V1_EnrollResponse {
         try await call("/v1/enroll", request, token: nil)
     }
 
+    /// `POST /v1/push`.
     public func push(_ request: Relais_V1_PushRequest, token: String) async throws -> Relais_V1_PushResponse {
         try await call("/v1/push", request, token: token)
     }
 
+    /// `POST /v1/pull`, asking for a deflate-compressed answer.
     public func pull(_ request: Relais_V1_PullRequest, token: String) async throws -> Relais_V1_PullResponse {
         try await call("/v1/pull", request, token: token)
     }
 
+    /// `POST /v1/replica/renew`.
     public func renew(_ request: Relais_V1_ReplicaRenewRequest, token: String) async throws
         -> Relais_V1_ReplicaRenewResponse
     {

@@ -1,0 +1,100 @@
+import Foundation
+import RelaisCore
+import RelaisProtocol
+import RelaisSQLite
+import RelaisTesting
+import Testing
+
+@testable import RelaisClient
+
+/// Applying a bootstrap of 100,000 customers from pull pages, against raw SQLite inserting the same
+/// rows into an empty table in one transaction, measured in the same run. Prints the medians and the
+/// ratio; asserts only that everything arrived (no timing assertions).
+struct BenchmarkTests {
+    static let customers = 100_000
+    static let pageSize = 1_000
+    static let fields = ["name", "territory", "status", "city", "phone", "email", "tags"]
+
+    static func value(_ field: String, _ i: Int) -> Value {
+        switch field {
+        case "name": .text("Customer \(i)")
+        case "territory": .text("north")
+        case "status": .text("active")
+        case "city": .text("City \(i % 97)")
+        case "phone": .text("+33 1 \(10_000_000 + i)")
+        case "email": .text("c\(i)@example.com")
+        default: .set(["t\(i % 5)", "all"])
+        }
+    }
+
+    static func id(_ i: Int) -> String { String(format: "%08x-0000-4000-8000-%012x", i &* 2_654_435_761 % 0xFFFF_FFFF, i) }
+
+    static func pages() -> [Relais_V1_PullResponse] {
+        var pages: [Relais_V1_PullResponse] = []
+        var i = 0
+        while i < customers {
+            var page = Relais_V1_PullResponse()
+            for j in i..<min(i + pageSize, customers) {
+                var record = Relais_V1_RecordVersion()
+                record.collection = "customers"
+                record.recordID = id(j)
+                let dot = Dot(replica: ReplicaID(UInt32(1 + j % 50)), counter: UInt64(j + 1))
+                record.vector = Relais_V1_VersionVector(VersionVector([dot.replica: dot.counter]))
+                record.fields = fields.map {
+                    Relais_V1_FieldVersion(field: $0, value: value($0, j), dot: dot, hlc: HLC(physicalMillis: 1_795_856_400_000))
+                }
+                record.seq = UInt64(j + 1)
+                page.records.append(record)
+            }
+            i += pageSize
+            page.nextCursor = UInt64(i)
+            page.more = i < customers
+            pages.append(page)
+        }
+        return pages
+    }
+
+    func median(_ values: [Duration]) -> Duration { values.sorted()[values.count / 2] }
+
+    @Test func bootstrapApplyAgainstRawInserts() async throws {
+        let pages = Self.pages()
+        var applied: [Duration] = []
+        var raw: [Duration] = []
+        for _ in 0..<3 {
+            try await ClientTemporaryFolder.with { folder in
+                let replica = try Replica.open(path: folder.file("replica.db"))
+                let start = ContinuousClock.now
+                for page in pages { try await replica._applyPullPage(page) }
+                applied.append(ContinuousClock.now - start)
+                #expect(try await replica.list(customer, where: ["city": .text("City 3")]).count == 1031)
+                #expect(try await replica.status().cursor == UInt64(Self.customers))
+
+                let db = try Connection(path: folder.file("raw.db"))
+                try db.configureForDurability()
+                try db.execute(ReplicaSQL.createTable(Schema.crm.collection(customer)!))
+                let columns = Self.fields.map { "\"\($0)\"" }.joined(separator: ", ")
+                let rawStart = ContinuousClock.now
+                try db.transaction {
+                    let statement = try db.prepare(
+                        "INSERT INTO customers(id, \(columns)) VALUES (?\(String(repeating: ", ?", count: Self.fields.count)))")
+                    for page in pages {
+                        for record in page.records {
+                            try statement.bind(text: record.recordID, at: 1)
+                            for (k, field) in record.fields.enumerated() {
+                                try ColumnCodec.bind(try Value(field.value), to: statement, at: Int32(k + 2))
+                            }
+                            try statement.execute()
+                        }
+                    }
+                }
+                raw.append(ContinuousClock.now - rawStart)
+                #expect(try db.scalar("SELECT count(*) FROM customers")?.int64Value == Int64(Self.customers))
+            }
+        }
+        let ratio = Double(median(applied).components.attoseconds / 1_000_000_000_000 + median(applied).components.seconds * 1_000_000)
+            / Double(median(raw).components.attoseconds / 1_000_000_000_000 + median(raw).components.seconds * 1_000_000)
+        print(
+            "bootstrap of \(Self.customers) customers in \(Self.customers / Self.pageSize) pages: apply median \(median(applied)), "
+                + "raw SQLite median \(median(raw)), ratio \(String(format: "%.2f", ratio))")
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import RelaisCore
+import RelaisHub
+import RelaisSQLite
+import RelaisTesting
+import Testing
+
+@testable import RelaisClient
+
+/// The replica against a live hub on loopback: enrollment, push then pull, concurrent edits,
+/// rejection, raw SQL edits, and convergence with the hub's export of each user.
+struct LiveSyncTests {
+    @Test func twoRepsConvergeWithTheHub() async throws {
+        try await HubFixture.with { hub in
+            let claireCode = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            let marcCode = try await hub.addUser("marc", role: .rep, territories: ["north", "south"])
+            let folder = try ClientTemporaryFolder(prefix: "live")
+            defer { folder.remove() }
+            let clairePath = folder.file("claire.db")
+            let marcPath = folder.file("marc.db")
+            try await hub.live { url in
+                let claire = try await Replica.enroll(hub: url, code: claireCode, path: clairePath, deviceName: "claire")
+                let marc = try await Replica.enroll(hub: url, code: marcCode, path: marcPath, deviceName: "marc")
+                #expect(try await claire.identity()?.user == "claire")
+                // The code works once.
+                await #expect { try await Replica.enroll(hub: url, code: claireCode, path: folder.file("again.db")) } throws: {
+                    ($0 as? SyncError)?.kind == .authenticationRefused
+                }
+
+                let acme = try await claire.add(customer, ["name": .text("Acme"), "territory": .text("north"), "status": .text("active")])
+                try await claire.add("contacts", ["customer_id": .text(acme), "name": .text("Zoé")])
+                // An edit made with plain SQL, as the sqlite3 shell would.
+                let raw = try Connection(path: clairePath)
+                raw.busyTimeout = .seconds(5)
+                try raw.execute("UPDATE customers SET city = 'Lille', tags = '[\"vip\"]' WHERE id = '\(acme)'")
+                try raw.close()
+
+                let first = try await claire.sync()
+                #expect(first.pushed == 2)
+                #expect(first.rejected == 0)
+                let pulled = try await marc.sync()
+                #expect(pulled.pulled == 2)
+                #expect(try await marc.get(customer, id: acme)?["city"] == .text("Lille"))
+
+                // Concurrent edits of one field while both are offline.
+                try await claire.set(customer, id: acme, ["phone": .text("111")])
+                try await marc.set(customer, id: acme, ["phone": .text("222"), "tags": .set(["b2b"])])
+                _ = try await claire.sync()
+                let second = try await marc.sync()
+                #expect(second.conflicts >= 1)
+                #expect(try await marc.conflicts().isEmpty == false)
+
+                // A rep moving a customer out of their territories is refused; the value comes back.
+                try await claire.set(customer, id: acme, ["territory": .text("south")])
+                let refused = try await claire.sync()
+                #expect(refused.rejected == 1)
+                #expect(try await claire.rejected().last?.code == "outside_territory")
+                #expect(try await claire.get(customer, id: acme)?["territory"] == .text("north"))
+
+                // Two quiet syncs each, then every replica equals the hub's view of its user.
+                for _ in 0..<2 {
+                    _ = try await claire.sync()
+                    _ = try await marc.sync()
+                }
+                let claireExport = try await claire.export()
+                let marcExport = try await marc.export()
+                #expect(claireExport == Data(try await hub.service.exportJSON(user: "claire")))
+                #expect(marcExport == Data(try await hub.service.exportJSON(user: "marc")))
+                let tags = try await claire.get(customer, id: acme)?["tags"]
+                #expect(tags == .set(["b2b"]))  // marc had seen "vip": a sequential overwrite, no union
+                #expect(try await claire.status().pending == 0)
+            }
+        }
+    }
+
+    @Test func revokedDeviceAndUnreachableHubAreTypedErrors() async throws {
+        try await HubFixture.with { hub in
+            let code = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            let folder = try ClientTemporaryFolder(prefix: "live")
+            defer { folder.remove() }
+            let path = folder.file("claire.db")
+            try await hub.live { url in
+                let claire = try await Replica.enroll(hub: url, code: code, path: path)
+                try await claire.add(customer, ["name": .text("Acme"), "territory": .text("north")])
+                let number = try #require(try await claire.identity()).replica
+                _ = try await hub.service.revokeDevice(ReplicaID(number))
+                await #expect { try await claire.sync() } throws: { ($0 as? SyncError)?.kind == .deviceRevoked }
+                #expect(try await claire.pendingCount() == 1)
+            }
+        }
+    }
+}
+
+/// The `relais` tool against a live hub: enroll, add, sync --json, status, export.
+struct LiveCommandLineTests {
+    @Test func enrollAddSyncAndExportWithTheTool() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: CommandLineTests.toolPath), "build relais first")
+        try await HubFixture.with { hub in
+            let code = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            let folder = try ClientTemporaryFolder(prefix: "live-cli")
+            defer { folder.remove() }
+            let db = folder.file("claire.db")
+            try await hub.live { url in
+                let cli = CommandLineTests()
+                let enrolled = try cli.run(["enroll", "--hub", url, "--code", code, "--db", db])
+                #expect(enrolled.status == 0, "\(enrolled.stderr)")
+                #expect(enrolled.stdout.contains("claire"))
+                let again = try cli.run(["enroll", "--hub", url, "--code", code, "--db", folder.file("other.db")])
+                #expect(again.status == 5)
+                #expect(try cli.run(["add", "customers", "name=Acme", "territory=north", "tags=a,b", "--db", db]).status == 0)
+                let synced = try cli.run(["sync", "--db", db, "--json"])
+                #expect(synced.status == 0, "\(synced.stderr)")
+                let counts = try JSONSerialization.jsonObject(with: Data(synced.stdout.utf8)) as? [String: Int]
+                #expect(counts == ["pushed": 1, "pulled": 0, "conflicts": 0, "rejected": 0])
+                let status = try JSONSerialization.jsonObject(with: Data(try cli.run(["status", "--db", db, "--json"]).stdout.utf8))
+                    as? [String: Any]
+                #expect(status?["pending"] as? Int == 0)
+                #expect(status?["last_sync"] is String)
+                let export = try cli.run(["export", "--db", db, "--json"]).stdout
+                #expect(Data(export.utf8) == Data(try await hub.service.exportJSON(user: "claire")) + Data("\n".utf8))
+            }
+        }
+    }
+}
