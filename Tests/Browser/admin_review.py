@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.request
 
 from selenium import webdriver
@@ -22,6 +23,24 @@ def api(hub, token, path):
     request = urllib.request.Request(hub + path, headers={"Authorization": "Bearer " + token})
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.load(response)
+
+
+def eventually(condition, message, driver=None, timeout=20):
+    """Checks `condition()` until it holds: a form post's answer may land after the click returns."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            if condition():
+                print("ok: " + message)
+                return
+        except Exception:
+            pass
+        if time.time() > deadline:
+            print("FAIL: " + message, file=sys.stderr)
+            if driver is not None:
+                print("at %s:\n%s" % (driver.current_url, driver.page_source[:3000]), file=sys.stderr)
+            sys.exit(1)
+        time.sleep(0.2)
 
 
 def check(condition, message):
@@ -54,10 +73,10 @@ def main():
         check("Sign in" in driver.title, "an anonymous visit lands on the sign-in page")
         driver.find_element(By.ID, "token").send_keys("wrong-token")
         driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-        check("not valid" in driver.page_source, "a wrong token is refused with a message")
+        eventually(lambda: "not valid" in driver.page_source, "a wrong token is refused with a message", driver)
         driver.find_element(By.ID, "token").send_keys(args.token)
         driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
-        check(driver.current_url.endswith("/admin/dashboard"), "signing in opens the dashboard")
+        eventually(lambda: driver.current_url.endswith("/admin/dashboard"), "signing in opens the dashboard", driver)
         session = driver.get_cookie("relais_admin")
         check(session is not None and session.get("httpOnly") and session.get("sameSite") == "Strict",
               "the session cookie is HttpOnly and SameSite=Strict")
@@ -71,13 +90,14 @@ def main():
         territory.clear()
         territory.send_keys("north")
         driver.find_element(By.ID, "apply-filters").click()
-        check("territory=north" in driver.current_url and "rule=manual" in driver.current_url, "the filters are in the URL")
+        eventually(lambda: "territory=north" in driver.current_url and "rule=manual" in driver.current_url,
+                   "the filters are in the URL", driver)
         check(driver.find_element(By.ID, "total").text == "1", "the filtered list holds the conflict")
         driver.save_screenshot(os.path.join(args.screenshots, "conflicts.png"))
 
         # Open it.
         driver.find_element(By.CSS_SELECTOR, "a.conflict-link").click()
-        check(args.record in driver.page_source, "the detail page is the conflict on the record")
+        eventually(lambda: args.record in driver.page_source, "the detail page is the conflict on the record", driver)
         conflict_id = driver.current_url.rsplit("/", 1)[-1]
         report = api(args.hub, args.token, "/v1/admin/conflicts/" + conflict_id)
         values = [value["value"] for value in report["values"]]
@@ -91,7 +111,7 @@ def main():
         driver.find_element(By.ID, "choice-%d" % losing).click()
         driver.find_element(By.ID, "reason").send_keys("Claire visited on Monday: the customer is at risk.")
         driver.find_element(By.ID, "resolve-button").click()
-        check(driver.find_elements(By.ID, "resolved-notice"), "the page confirms the resolution")
+        eventually(lambda: driver.find_elements(By.ID, "resolved-notice"), "the page confirms the resolution", driver)
         check(driver.find_element(By.ID, "status").text == "resolved", "the conflict shows as resolved")
         driver.save_screenshot(os.path.join(args.screenshots, "conflict-resolved.png"))
 
