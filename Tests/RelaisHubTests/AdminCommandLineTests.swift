@@ -7,30 +7,11 @@ import Testing
 /// `relais admin conflicts list|show|resolve` against a live hub (DESIGN §8): JSON shapes, `--pick`,
 /// `--value`, and the exit codes.
 struct AdminCommandLineTests {
-    /// The `relais` executable beside the test bundle.
-    static var executable: URL {
-        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        while folder.path != "/" {
-            let candidate = folder.appendingPathComponent("relais")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-            folder = folder.deletingLastPathComponent()
-        }
-        return URL(fileURLWithPath: ".build/debug/relais")
-    }
-
-    static func relais(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    /// Runs the built `relais` on a thread of its own: it talks to the hub this test serves, which
+    /// needs the cooperative threads a synchronous wait would hold.
+    static func relais(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+        let output = try await HubChildProcess.run(HubChildProcess.executable("relais"), arguments)
+        return (output.status, output.stdout, output.stderr)
     }
 
     @Test func listShowResolveAndExitCodes() async throws {
@@ -39,7 +20,7 @@ struct AdminCommandLineTests {
             let token = hub.adminToken
             try await hub.live { url in
                 let auth = ["--hub", url, "--token", token]
-                let all = try Self.relais(["admin", "conflicts", "list", "--json"] + auth)
+                let all = try await Self.relais(["admin", "conflicts", "list", "--json"] + auth)
                 #expect(all.status == 0)
                 let listed = try #require(try JSONSerialization.jsonObject(with: Data(all.stdout.utf8)) as? [[String: Any]])
                 #expect(Set(listed.compactMap { $0["id"] as? String }) == [s.north, s.south, s.phone])
@@ -47,41 +28,41 @@ struct AdminCommandLineTests {
                 for key in ["id", "collection", "record_id", "field", "status", "rule", "base", "chosen", "values", "resolution"] {
                     #expect(first.keys.contains(key), "missing \(key)")
                 }
-                let open = try Self.relais(["admin", "conflicts", "list", "--status", "open", "--json"] + auth)
+                let open = try await Self.relais(["admin", "conflicts", "list", "--status", "open", "--json"] + auth)
                 let openIDs = ((try JSONSerialization.jsonObject(with: Data(open.stdout.utf8)) as? [[String: Any]]) ?? [])
                     .compactMap { $0["id"] as? String }
                 #expect(Set(openIDs) == [s.north, s.south])
 
-                let shown = try Self.relais(["admin", "conflicts", "show", s.north, "--json"] + auth)
+                let shown = try await Self.relais(["admin", "conflicts", "show", s.north, "--json"] + auth)
                 #expect(shown.status == 0)
                 let report = try #require(try JSONSerialization.jsonObject(with: Data(shown.stdout.utf8)) as? [String: Any])
                 let values = try #require(report["values"] as? [[String: Any]])
                 #expect(values.map { $0["user"] as? String } == ["claire", "bob"])
                 #expect(values.allSatisfy { $0.keys.contains("value") && $0.keys.contains("replica") && $0.keys.contains("hlc") })
-                let text = try Self.relais(["admin", "conflicts", "show", s.north] + auth)
+                let text = try await Self.relais(["admin", "conflicts", "show", s.north] + auth)
                 #expect(text.status == 0 && text.stdout.contains("at_risk") && text.stdout.contains("claire"))
 
-                let picked = try Self.relais(["admin", "conflicts", "resolve", s.north, "--pick", "0", "--reason", "visit"] + auth)
+                let picked = try await Self.relais(["admin", "conflicts", "resolve", s.north, "--pick", "0", "--reason", "visit"] + auth)
                 #expect(picked.status == 0)
                 var resolved = try await hub.service.conflict(id: s.north)
                 #expect(resolved.status == .resolved && resolved.resolution?.value == .text("at_risk"))
                 #expect(resolved.resolution?.reason == "visit")
-                let merged = try Self.relais(["admin", "conflicts", "resolve", s.north, "--value", #""lapsed""#] + auth)
+                let merged = try await Self.relais(["admin", "conflicts", "resolve", s.north, "--value", #""lapsed""#] + auth)
                 #expect(merged.status == 0)
                 resolved = try await hub.service.conflict(id: s.north)
                 #expect(resolved.resolution?.value == .text("lapsed"))
 
                 // Exit codes: 3 not found, 5 token refused, 2 usage, 1 a value the field refuses.
-                #expect(try Self.relais(["admin", "conflicts", "show", "nope"] + auth).status == 3)
-                let refused = try Self.relais(["admin", "conflicts", "list", "--hub", url, "--token", "wrong"])
+                #expect(try await Self.relais(["admin", "conflicts", "show", "nope"] + auth).status == 3)
+                let refused = try await Self.relais(["admin", "conflicts", "list", "--hub", url, "--token", "wrong"])
                 #expect(refused.status == 5 && refused.stderr.hasPrefix("relais: ") && refused.stderr.split(separator: "\n").count == 1)
-                #expect(try Self.relais(["admin", "conflicts", "resolve", s.south, "--pick", "0", "--value", "1"] + auth).status == 2)
-                #expect(try Self.relais(["admin", "conflicts", "list", "--status", "weird"] + auth).status == 2)
-                #expect(try Self.relais(["admin", "conflicts", "resolve", s.south, "--value", #""sleepy""#] + auth).status == 1)
+                #expect(try await Self.relais(["admin", "conflicts", "resolve", s.south, "--pick", "0", "--value", "1"] + auth).status == 2)
+                #expect(try await Self.relais(["admin", "conflicts", "list", "--status", "weird"] + auth).status == 2)
+                #expect(try await Self.relais(["admin", "conflicts", "resolve", s.south, "--value", #""sleepy""#] + auth).status == 1)
                 #expect(try await hub.service.conflict(id: s.south).status == .open)
             }
             // 4: nothing listens there any more.
-            #expect(try Self.relais(["admin", "conflicts", "list", "--hub", "http://127.0.0.1:9", "--token", token]).status == 4)
+            #expect(try await Self.relais(["admin", "conflicts", "list", "--hub", "http://127.0.0.1:9", "--token", token]).status == 4)
         }
     }
 }
