@@ -186,7 +186,7 @@ let package = Package(
         // End-to-end tests that run the built `relais` and `relais-hub` executables as a user would.
         .testTarget(
             name: "RelaisIntegrationTests",
-            dependencies: ["RelaisCore"],
+            dependencies: ["RelaisCore", "RelaisTesting"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -102,21 +102,21 @@ struct LiveCommandLineTests {
             let db = folder.file("claire.db")
             try await hub.live { url in
                 let cli = CommandLineTests()
-                let enrolled = try cli.run(["enroll", "--hub", url, "--code", code, "--db", db])
+                let enrolled = try await cli.run(["enroll", "--hub", url, "--code", code, "--db", db])
                 #expect(enrolled.status == 0, "\(enrolled.stderr)")
                 #expect(enrolled.stdout.contains("claire"))
-                let again = try cli.run(["enroll", "--hub", url, "--code", code, "--db", folder.file("other.db")])
+                let again = try await cli.run(["enroll", "--hub", url, "--code", code, "--db", folder.file("other.db")])
                 #expect(again.status == 5)
-                #expect(try cli.run(["add", "customers", "name=Acme", "territory=north", "tags=a,b", "--db", db]).status == 0)
-                let synced = try cli.run(["sync", "--db", db, "--json"])
+                #expect(try await cli.run(["add", "customers", "name=Acme", "territory=north", "tags=a,b", "--db", db]).status == 0)
+                let synced = try await cli.run(["sync", "--db", db, "--json"])
                 #expect(synced.status == 0, "\(synced.stderr)")
                 let counts = try JSONSerialization.jsonObject(with: Data(synced.stdout.utf8)) as? [String: Int]
                 #expect(counts == ["pushed": 1, "pulled": 0, "conflicts": 0, "rejected": 0])
-                let status = try JSONSerialization.jsonObject(with: Data(try cli.run(["status", "--db", db, "--json"]).stdout.utf8))
+                let status = try JSONSerialization.jsonObject(with: Data(try await cli.run(["status", "--db", db, "--json"]).stdout.utf8))
                     as? [String: Any]
                 #expect(status?["pending"] as? Int == 0)
                 #expect(status?["last_sync"] is String)
-                let export = try cli.run(["export", "--db", db, "--json"]).stdout
+                let export = try await cli.run(["export", "--db", db, "--json"]).stdout
                 #expect(Data(export.utf8) == Data(try await hub.service.exportJSON(user: "claire")) + Data("\n".utf8))
             }
         }

@@ -7,11 +7,20 @@ import Testing
 /// `relais admin conflicts list|show|resolve` against a live hub (DESIGN §8): JSON shapes, `--pick`,
 /// `--value`, and the exit codes.
 struct AdminCommandLineTests {
-    /// Runs the built `relais` on a thread of its own: it talks to the hub this test serves, which
-    /// needs the cooperative threads a synchronous wait would hold.
+    /// The `relais` executable beside the test bundle.
+    static var executable: URL {
+        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        while folder.path != "/" {
+            let candidate = folder.appendingPathComponent("relais")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            folder = folder.deletingLastPathComponent()
+        }
+        return URL(fileURLWithPath: ".build/debug/relais")
+    }
+
     static func relais(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
-        let output = try await HubChildProcess.run(HubChildProcess.executable("relais"), arguments)
-        return (output.status, output.stdout, output.stderr)
+        let result = try await ChildProcess.run(executable, arguments)
+        return (result.status, result.stdout, result.stderr)
     }
 
     @Test func listShowResolveAndExitCodes() async throws {

@@ -15,7 +15,7 @@ import RelaisCore
 /// | `_relais_state` | key/value: replica, epoch, token, hub, user, role, territories, counter, HLC, cursor, last sync, schema version, generation |
 /// | `_relais_migrations` | the schema migrations applied to this file |
 /// | `_relais_engine` | one row while the sync engine writes (captures nothing then) |
-/// | `_relais_capture` | raw changes captured by the triggers, not yet stamped |
+/// | `_relais_capture` | raw changes captured by the triggers, not yet stamped (a plain rowid, not `AUTOINCREMENT`: the log is emptied by every stamping, and `AUTOINCREMENT` would write `sqlite_sequence` on every edit) |
 /// | `_relais_records` | per record: version vector, per-field dots and HLC times, tombstone, generation |
 /// | `_relais_overlay` | per record with pending writes: its hub-confirmed state |
 /// | `_relais_pending` | pending writes: dot, HLC, context, fields or delete, in-flight marker |
@@ -37,7 +37,7 @@ enum ReplicaSQL {
             writing INTEGER NOT NULL
         );
         CREATE TABLE IF NOT EXISTS _relais_capture(
-            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            seq INTEGER PRIMARY KEY,
             collection TEXT NOT NULL,
             record_id TEXT NOT NULL,
             op TEXT NOT NULL CHECK (op IN ('insert', 'update', 'delete')),
