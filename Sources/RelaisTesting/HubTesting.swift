@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import RelaisCore
 public import RelaisHub
 import Synchronization
@@ -107,5 +107,65 @@ public final class HubFixture: Sendable {
     public func live<T: Sendable>(_ body: @escaping @Sendable (String) async throws -> T) async throws -> T {
         try await HubServer.withRunningServer(
             service: service, logger: HubLogging.standardError(label: "relais.hub.test"), body)
+    }
+}
+
+/// Runs child processes (the built `relais` and `relais-hub`) without blocking Swift's cooperative
+/// threads.
+///
+/// A test that waits for a child synchronously holds one of the pool's threads (two on a 2-core
+/// machine) for as long as the child runs; when the child talks to a hub served in the same test
+/// process, that hub may have no thread left to answer it, and both wait until a timeout.
+public enum HubChildProcess {
+    /// What a finished child printed and how it ended.
+    public struct Output: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+    }
+
+    /// The executable named `name` beside the test bundle (`.build/debug/NAME`).
+    public static func executable(_ name: String) -> URL {
+        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        while folder.path != "/" {
+            let candidate = folder.appendingPathComponent(name)
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            folder = folder.deletingLastPathComponent()
+        }
+        return URL(fileURLWithPath: ".build/debug/\(name)")
+    }
+
+    /// Runs `executable` with `arguments` to its end, on a thread of its own.
+    public static func run(_ executable: URL, _ arguments: [String]) async throws -> Output {
+        try await onOwnThread {
+            let process = Process()
+            process.executableURL = executable
+            process.arguments = arguments
+            let out = Pipe()
+            let err = Pipe()
+            process.standardOutput = out
+            process.standardError = err
+            try process.run()
+            // Read stderr concurrently so that a chatty child never blocks on a full pipe.
+            let errors = Mutex(Data())
+            let reader = Thread { errors.withLock { $0 = err.fileHandleForReading.readDataToEndOfFile() } }
+            reader.start()
+            let stdout = out.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            while reader.isExecuting || !reader.isFinished { Thread.sleep(forTimeInterval: 0.001) }
+            return Output(
+                status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                stderr: String(decoding: errors.withLock { $0 }, as: UTF8.self))
+        }
+    }
+
+    /// Runs blocking `work` on a new thread and waits for it without holding a cooperative thread.
+    public static func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                do { continuation.resume(returning: try work()) } catch { continuation.resume(throwing: error) }
+            }
+            thread.start()
+        }
     }
 }

@@ -6,41 +6,28 @@ import RelaisTesting
 import Synchronization
 import Testing
 
-/// The built `relais-hub` as a child process.
+/// The built `relais-hub` as a child process. Every blocking wait runs on a thread of its own
+/// (``HubChildProcess``), never on Swift's cooperative threads.
 final class HubProcess: @unchecked Sendable {
     let process = Process()
     private let output = Pipe()
-    let url: String
+    private(set) var url = ""
 
-    /// The `relais-hub` executable beside the test bundle.
-    static var executable: URL {
-        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        while folder.path != "/" {
-            let candidate = folder.appendingPathComponent("relais-hub")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-            folder = folder.deletingLastPathComponent()
-        }
-        return URL(fileURLWithPath: ".build/debug/relais-hub")
-    }
-
-    /// Runs a short `relais-hub` command and returns its stdout.
-    static func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    /// Runs a short `relais-hub` command and returns its output.
+    static func run(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+        let output = try await HubChildProcess.run(HubChildProcess.executable("relais-hub"), arguments)
+        return (output.status, output.stdout, output.stderr)
     }
 
     /// Starts `relais-hub serve --data DIR --port 0` and waits for its address line.
-    init(data: String) throws {
-        process.executableURL = Self.executable
+    static func start(data: String) async throws -> HubProcess {
+        let hub = HubProcess()
+        try await HubChildProcess.onOwnThread { try hub.launch(data: data) }
+        return hub
+    }
+
+    private func launch(data: String) throws {
+        process.executableURL = HubChildProcess.executable("relais-hub")
         process.arguments = ["serve", "--data", data, "--port", "0"]
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
@@ -60,9 +47,10 @@ final class HubProcess: @unchecked Sendable {
         url = String(text[range.lowerBound...]).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    func kill(_ signal: Int32) {
+    /// Sends `signal` and waits for the process to end.
+    func kill(_ signal: Int32) async throws {
         Foundation.kill(process.processIdentifier, signal)
-        process.waitUntilExit()
+        try await HubChildProcess.onOwnThread { self.process.waitUntilExit() }
     }
 }
 
@@ -73,12 +61,12 @@ struct HubCrashTests {
         let folder = try HubTemporaryFolder(prefix: "crash")
         defer { folder.remove() }
         let data = folder.path + "/data"
-        let initialized = try HubProcess.run(["init", "--data", data, "--json"])
+        let initialized = try await HubProcess.run(["init", "--data", data, "--json"])
         #expect(initialized.status == 0)
         #expect(initialized.stdout.contains("admin_token"))
         var codes: [String] = []
         for index in 0..<6 {
-            let added = try HubProcess.run(["user", "add", "rep\(index)", "--role", "rep", "--territory", "north", "--data", data, "--json"])
+            let added = try await HubProcess.run(["user", "add", "rep\(index)", "--role", "rep", "--territory", "north", "--data", data, "--json"])
             #expect(added.status == 0)
             let object = try JSONSerialization.jsonObject(with: Data(added.stdout.utf8)) as? [String: Any]
             codes.append(try #require(object?["enrollment_code"] as? String))
@@ -89,7 +77,7 @@ struct HubCrashTests {
             var request: Relais_V1_PushRequest
             var answer: Relais_V1_PushResponse?
         }
-        let first = try HubProcess(data: data)
+        let first = try await HubProcess.start(data: data)
         let enrolled = try await WireClient.with(url: first.url) { client in
             var devices: [Relais_V1_EnrollResponse] = []
             for code in codes { devices.append(try await client.enroll(code)) }
@@ -126,7 +114,7 @@ struct HubCrashTests {
                 }
                 group.addTask {
                     while progress.acknowledged.load(ordering: .relaxed) < 40 { try await Task.sleep(for: .milliseconds(5)) }
-                    first.kill(SIGKILL)
+                    try await first.kill(SIGKILL)
                     return []
                 }
                 var all: [Sent] = []
@@ -139,7 +127,7 @@ struct HubCrashTests {
         #expect(sent.count > acknowledged.count)  // some pushes were cut by the kill
 
         // Restart and replay everything: acknowledged batches answer the same; cut ones now apply.
-        let second = try HubProcess(data: data)
+        let second = try await HubProcess.start(data: data)
         try await WireClient.with(url: second.url) { client in
             for item in sent {
                 let token = enrolled.first { $0.replica == item.request.replica }!.token
@@ -151,7 +139,7 @@ struct HubCrashTests {
             }
         }
         // SIGTERM is a graceful shutdown: the process exits on its own, with status 0.
-        second.kill(SIGTERM)
+        try await second.kill(SIGTERM)
         #expect(second.process.terminationReason == .exit && second.process.terminationStatus == 0)
 
         // Every write is held exactly once: one sequence number per customer created.
