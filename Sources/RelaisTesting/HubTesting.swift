@@ -135,37 +135,14 @@ public enum HubChildProcess {
         return URL(fileURLWithPath: ".build/debug/\(name)")
     }
 
-    /// Runs `executable` with `arguments` to its end, on a thread of its own.
+    /// Runs `executable` with `arguments` to its end, on a thread of its own (``ChildProcess``).
     public static func run(_ executable: URL, _ arguments: [String]) async throws -> Output {
-        try await onOwnThread {
-            let process = Process()
-            process.executableURL = executable
-            process.arguments = arguments
-            let out = Pipe()
-            let err = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            try process.run()
-            // Read stderr concurrently so that a chatty child never blocks on a full pipe.
-            let errors = Mutex(Data())
-            let reader = Thread { errors.withLock { $0 = err.fileHandleForReading.readDataToEndOfFile() } }
-            reader.start()
-            let stdout = out.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            while reader.isExecuting || !reader.isFinished { Thread.sleep(forTimeInterval: 0.001) }
-            return Output(
-                status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                stderr: String(decoding: errors.withLock { $0 }, as: UTF8.self))
-        }
+        let result = try await ChildProcess.run(executable, arguments)
+        return Output(status: result.status, stdout: result.stdout, stderr: result.stderr)
     }
 
     /// Runs blocking `work` on a new thread and waits for it without holding a cooperative thread.
     public static func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            let thread = Thread {
-                do { continuation.resume(returning: try work()) } catch { continuation.resume(throwing: error) }
-            }
-            thread.start()
-        }
+        try await ChildProcess.offPool(work)
     }
 }
