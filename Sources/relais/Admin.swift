@@ -169,6 +169,18 @@ struct AdminConflictsShow: AsyncParsableCommand {
         if let resolution = conflict["resolution"] as? [String: Any] {
             print("resolved   by \(resolution["by"] as? String ?? "?") at \(resolution["at"] as? String ?? "?"): \(resolution["reason"] as? String ?? "")")
         }
+        let history = (conflict["history"] as? [[String: Any]]) ?? []
+        print("history    \(history.isEmpty ? "none recorded" : "newest first")")
+        for version in history {
+            let shown = (version["deleted"] as? Bool) == true ? "(deleted the record)" : adminText(version["value"])
+            var notes: [String] = []
+            if let chosen = version["chosen_by_rule"] as? Bool { notes.append(chosen ? "conflict, chosen by the rule" : "conflict, not chosen") }
+            if (version["current"] as? Bool) == true { notes.append("current") }
+            let device = (version["device"] as? String) ?? "replica \(adminText(version["replica"]))"
+            print(
+                "  \(version["hlc_time"] as? String ?? "?")  \(shown)   — \(version["user"] as? String ?? "?"), \(device)"
+                    + (notes.isEmpty ? "" : "   [\(notes.joined(separator: "; "))]"))
+        }
     }
 }
 

@@ -8,7 +8,7 @@ import RelaisProtocol
 /// - `GET /v1/admin/conflicts?status&collection&field&rule&user&territory&record&from&to&limit&offset`:
 ///   an array of reports, newest first; the header `X-Total-Count` says how many match in all.
 /// - `GET /v1/admin/conflicts/ID`: one report with `record` (the record now, with its `version`) and
-///   `history` (other reports on the field).
+///   `history` (the field's recent versions) and `earlier_conflicts` (other reports on the field).
 /// - `POST /v1/admin/conflicts/ID/resolve` `{"pick": n | "value": v, "reason", "record_version"?, "overturn"?}`.
 /// - `POST /v1/admin/conflicts/bulk-resolve` `{"strategy": "newest"|"oldest"|"pick-user:NAME", "reason", filters…}`.
 /// - `GET /v1/admin/export?format=csv|json&filters…`: every matching report.
@@ -55,9 +55,20 @@ struct AdminRoutes: Sendable {
         return response
     }
 
+    /// The most versions `GET /v1/admin/conflicts/ID?history=N` returns.
+    static let maxHistory = 500
+
     private func show(_ request: Request, id: String) async throws -> Response {
         _ = try await authenticateAdmin(request)
-        return HubRoutes.json(AdminJSON.detail(try await service.conflictDetail(id: id), schema: service.configuration.schema))
+        var limit = HubService.defaultHistoryLimit
+        if let text = request.uri.queryParameters["history"].map(String.init), !text.isEmpty {
+            guard let value = Int(text), (1...Self.maxHistory).contains(value) else {
+                throw HubError.badRequest.with("`history` is a number from 1 to \(Self.maxHistory).")
+            }
+            limit = value
+        }
+        return HubRoutes.json(
+            AdminJSON.detail(try await service.conflictDetail(id: id, historyLimit: limit), schema: service.configuration.schema))
     }
 
     private func resolve(_ request: Request, id: String) async throws -> Response {
@@ -206,7 +217,25 @@ enum AdminJSON {
         } else {
             object["record"] = NSNull()
         }
-        object["history"] = detail.history.map { conflict($0) }
+        object["history"] = detail.history.map { version($0) }
+        object["earlier_conflicts"] = detail.earlierConflicts.map { conflict($0) }
+        return object
+    }
+
+    /// One version of the field: `seq`, `value` (absent for a delete), `deleted`, `user`, `replica`,
+    /// `device`, `counter`, `hlc`, `hlc_time` (when it was typed), `received_at` (when the hub accepted
+    /// it), `conflicts` (report ids), `chosen_by_rule` (or null), `current`.
+    static func version(_ version: FieldVersion) -> [String: Any] {
+        let entry = version.entry
+        var object: [String: Any] = [
+            "seq": NSNumber(value: entry.seq), "deleted": entry.deleted, "user": entry.user,
+            "replica": NSNumber(value: entry.dot.replica.rawValue), "device": version.device ?? NSNull(),
+            "counter": NSNumber(value: entry.dot.counter), "hlc": NSNumber(value: entry.hlc.rawValue),
+            "hlc_time": AdminTime.iso8601(entry.hlc), "received_at": AdminTime.iso8601(entry.at),
+            "conflicts": version.conflictIDs, "chosen_by_rule": version.chosenByRule.map { $0 as Any } ?? NSNull(),
+            "current": version.current,
+        ]
+        if !entry.deleted { object["value"] = version.value.map { FieldType.jsonObject($0) } ?? NSNull() }
         return object
     }
 

@@ -1,5 +1,5 @@
 import Foundation
-import RelaisCore
+public import RelaisCore
 
 /// A page of conflict reports and how many match in all.
 public struct ConflictPage: Sendable, Hashable {
@@ -9,15 +9,37 @@ public struct ConflictPage: Sendable, Hashable {
     public var reports: [ConflictReport]
 }
 
-/// A conflict report with what an admin needs to decide it: the record now and the other reports on
-/// the same field (its recent history of contested versions).
+/// A conflict report with what an admin needs to decide it: the record now, the field's recent
+/// versions, and the other reports on the same field.
 public struct ConflictDetail: Sendable, Hashable {
     /// The report.
     public var report: ConflictReport
     /// The record as the hub holds it now; `nil` once purged.
     public var record: StoredRecord?
+    /// The field's recent versions (every accepted write that carried it, or deleted the record),
+    /// newest first. For a `delete-update` report, every write on the record.
+    public var history: [FieldVersion]
     /// Other reports on the same record and field, newest first (at most 20).
-    public var history: [ConflictReport]
+    public var earlierConflicts: [ConflictReport]
+}
+
+/// One version of a field in its history: a write the hub accepted, with who, which device and when,
+/// and what became of it.
+public struct FieldVersion: Sendable, Hashable {
+    /// The write.
+    public var entry: HistoryEntry
+    /// The value it wrote to the field; `nil` for a delete (or, for a record-level history, a write
+    /// that did not carry the field).
+    public var value: Value?
+    /// The device's name (`hub` for the hub's own writes); `nil` when the device is unknown.
+    public var device: String?
+    /// The reports in which this version competed, newest first.
+    public var conflictIDs: [String]
+    /// Whether the merge rule chose this version's value in the latest of those reports; `nil` when it
+    /// competed in none.
+    public var chosenByRule: Bool?
+    /// Whether this is the version whose value the record holds now.
+    public var current: Bool
 }
 
 /// How a bulk resolve picks a value for each report.
@@ -102,18 +124,51 @@ extension HubService {
         }
     }
 
-    /// One report with the record now and the field's other reports.
+    /// How many versions of a field a conflict detail shows by default.
+    public static let defaultHistoryLimit = 20
+
+    /// One report with the record now, the field's last `historyLimit` versions, and the field's other reports.
     ///
     /// - Throws: ``HubError/notFound``.
-    public func conflictDetail(id: String) async throws -> ConflictDetail {
-        try await store.read { tx in
+    public func conflictDetail(id: String, historyLimit: Int = HubService.defaultHistoryLimit) async throws -> ConflictDetail {
+        let schema = self.schema
+        return try await store.read { tx in
             guard let report = try tx.conflict(id: id) else { throw HubError.notFound.with("No conflict report `\(id)`.") }
             let conflict = report.conflict
             let record = try tx.record(collection: conflict.collection, id: conflict.recordID)
-            let history = try tx.conflicts(
-                ConflictFilter(collection: conflict.collection, recordID: conflict.recordID, limit: 200)
-            ).filter { $0.id != id && $0.conflict.field == conflict.field }
-            return ConflictDetail(report: report, record: record, history: Array(history.prefix(20)))
+            let related = try tx.conflicts(ConflictFilter(collection: conflict.collection, recordID: conflict.recordID, limit: 200))
+                .filter { $0.conflict.field == conflict.field }
+            let entries = try tx.history(
+                collection: conflict.collection, recordID: conflict.recordID, field: conflict.field, limit: max(0, historyLimit))
+            let names = Dictionary(try tx.devices().map { ($0.replica, $0.name) }, uniquingKeysWith: { first, _ in first })
+            let fieldSchema = conflict.field.flatMap { schema.collection(conflict.collection)?.field($0) }
+            let now: Value? = record.flatMap { record in
+                record.state.isDeleted ? nil : fieldSchema.map { record.state.value(of: $0) }
+            }
+            var currentFound = false
+            let history = entries.map { entry -> FieldVersion in
+                let value: Value? = entry.deleted ? nil : conflict.field.flatMap { entry.fields[$0] }
+                // Reports are newest first: the first one naming this write's dot is the latest.
+                let competed = related.filter { $0.conflict.values.contains { $0.dot == entry.dot } }
+                let chosen = competed.first.map { report in
+                    report.conflict.values.contains { $0.dot == entry.dot && !$0.deleted && $0.value == report.conflict.chosen }
+                }
+                var current = false
+                if !currentFound, let record {
+                    if conflict.field == nil || entry.deleted {
+                        current = entry.deleted == record.state.isDeleted
+                    } else {
+                        current = !record.state.isDeleted && value == now
+                    }
+                    currentFound = current
+                }
+                return FieldVersion(
+                    entry: entry, value: value, device: entry.dot.replica == .hub ? "hub" : names[entry.dot.replica],
+                    conflictIDs: competed.map(\.id), chosenByRule: chosen, current: current)
+            }
+            return ConflictDetail(
+                report: report, record: record, history: history,
+                earlierConflicts: Array(related.filter { $0.id != id }.prefix(20)))
         }
     }
 

@@ -93,6 +93,12 @@ public protocol HubReadTransaction {
     func conflictCount(status: ConflictStatus?) throws -> Int
     /// Events, newest first.
     func events(limit: Int) throws -> [HubEvent]
+
+    // MARK: Write history
+
+    /// The accepted writes on a record, newest first, at most `limit`: those that carried `field`, or
+    /// deleted the record; every one when `field` is `nil`.
+    func history(collection: String, recordID: String, field: String?, limit: Int) throws -> [HistoryEntry]
 }
 
 /// The writes a transaction offers, besides its reads.
@@ -125,4 +131,9 @@ public protocol HubTransaction: HubReadTransaction {
     /// Appends an event; returns its id.
     @discardableResult
     func insertEvent(_ event: HubEvent) throws -> Int64
+
+    /// Appends an accepted write to the history (one row per write).
+    func insertHistory(_ entry: HistoryEntry) throws
+    /// Forgets a record's history (its tombstone was purged).
+    func deleteHistory(collection: String, recordID: String) throws
 }

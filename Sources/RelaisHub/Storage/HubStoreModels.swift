@@ -350,3 +350,45 @@ public struct HubStoreStatistics: Sendable, Hashable {
         self.largestGroup = largestGroup
     }
 }
+
+/// One accepted write as the hub applied it, from a device's push or from the hub itself (an admin's
+/// resolution): the rows the field history of the admin review is read from (docs/ADMIN.md).
+///
+/// It keeps every value the write carried, whether the merge kept it or not: a value that lost to a
+/// concurrent one is still in the history.
+public struct HistoryEntry: Sendable, Hashable {
+    /// The hub sequence the write took.
+    public var seq: UInt64
+    /// The record's collection.
+    public var collection: String
+    /// The record's id (lowercase).
+    public var recordID: String
+    /// The write's dot: the replica (device; 0 for the hub's own writes) and its counter.
+    public var dot: Dot
+    /// The write's HLC (after clamping), i.e. when it was typed.
+    public var hlc: HLC
+    /// Who wrote it: the device's salesperson, or the admin for a resolution.
+    public var user: String
+    /// When the hub accepted it, in milliseconds since 1970.
+    public var at: UInt64
+    /// The values the write carried (none for a delete).
+    public var fields: [String: Value]
+    /// Whether the write deleted the record.
+    public var deleted: Bool
+
+    /// An entry.
+    public init(
+        seq: UInt64, collection: String, recordID: String, dot: Dot, hlc: HLC, user: String, at: UInt64,
+        fields: [String: Value], deleted: Bool
+    ) {
+        self.seq = seq
+        self.collection = collection
+        self.recordID = recordID
+        self.dot = dot
+        self.hlc = hlc
+        self.user = user
+        self.at = at
+        self.fields = fields
+        self.deleted = deleted
+    }
+}

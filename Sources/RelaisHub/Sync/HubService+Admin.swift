@@ -198,6 +198,8 @@ extension HubService {
                         continue
                     }
                     try tx.deleteRecord(collection: record.collection, id: record.id)
+                    // Its history goes with it: nothing could show it any more (docs/ADMIN.md).
+                    try tx.deleteHistory(collection: record.collection, recordID: record.id)
                 }
             }
             if report.horizon != meta.purgeHorizon {

@@ -109,6 +109,11 @@ extension HubService {
         if existing == nil || existing!.scope != scope {
             try moveChildren(of: record, tx: tx)
         }
+        // The field history of the admin review: one row per accepted write (docs/ADMIN.md).
+        try tx.insertHistory(
+            HistoryEntry(
+                seq: seq, collection: collection.name, recordID: recordID, dot: write.dot, hlc: write.hlc,
+                user: write.author, at: now, fields: write.fieldValues, deleted: write.isDelete))
 
         guard !outcome.conflicts.isEmpty else { return .applied }
         var ids: [String] = []

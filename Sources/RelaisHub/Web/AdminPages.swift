@@ -302,8 +302,27 @@ struct AdminPages: Sendable {
         context["record_deleted"] = detail.record?.state.isDeleted ?? false
         context["record_missing"] = detail.record == nil
         context["record_fields"] = recordFields
-        context["history"] = detail.history.map(Self.row)
+        context["history"] = detail.history.map { version -> [String: Any] in
+            let entry = version.entry
+            let shown: String = entry.deleted ? "(deleted the record)" : conflict.field == nil ? "(updated the record)" : Self.display(version.value)
+            let outcome: String
+            switch version.chosenByRule {
+            case true?: outcome = "conflict: chosen by the rule"
+            case false?: outcome = "conflict: not chosen by the rule"
+            case nil: outcome = ""
+            }
+            return [
+                "seq": NSNumber(value: entry.seq), "value": shown, "user": entry.user,
+                "device": version.device ?? "replica \(entry.dot.replica.rawValue)", "replica": Int(entry.dot.replica.rawValue),
+                "typed_at": AdminTime.iso8601(entry.hlc), "received_at": AdminTime.iso8601(entry.at),
+                "outcome": outcome, "current": version.current,
+                "conflicts": version.conflictIDs.map { ["id": $0, "short_id": String($0.prefix(8)), "is_this": $0 == report.id] },
+            ]
+        }
         context["has_history"] = !detail.history.isEmpty
+        context["earlier"] = detail.earlierConflicts.map(Self.row)
+        context["has_earlier"] = !detail.earlierConflicts.isEmpty
+        context["history_limit"] = HubService.defaultHistoryLimit
         context["field_hint"] = hint
         context["message"] = message ?? false
         context["done"] = done

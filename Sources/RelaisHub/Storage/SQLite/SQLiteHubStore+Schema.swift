@@ -116,7 +116,27 @@ enum SQLiteHubSchema {
                     user TEXT,
                     detail TEXT NOT NULL
                 );
-                """)
+                """),
+        Migration(
+            version: 2, name: "write history",
+            sql: """
+                -- One row per accepted write (not per field): the field history of the admin review.
+                -- `seq` is the hub sequence the write took; `fields` the values it carried, as a JSON
+                -- object of tagged values ({"status":{"t":"lapsed"}}); a delete carries none.
+                CREATE TABLE write_history (
+                    seq INTEGER PRIMARY KEY,
+                    collection TEXT NOT NULL,
+                    record_id TEXT NOT NULL,
+                    replica INTEGER NOT NULL,
+                    counter INTEGER NOT NULL,
+                    hlc INTEGER NOT NULL,
+                    user TEXT NOT NULL,
+                    at INTEGER NOT NULL,
+                    fields TEXT NOT NULL,
+                    deleted INTEGER NOT NULL
+                );
+                CREATE INDEX write_history_record ON write_history (collection, record_id, seq);
+                """),
     ]
 
     /// The version this build writes.

@@ -414,4 +414,41 @@ final class SQLiteHubTransaction: HubTransaction {
              Self.text(event.user), .text(event.detail)])
         return db.lastInsertRowID
     }
+
+    // MARK: - Write history
+
+    func history(collection: String, recordID: String, field: String?, limit: Int) throws -> [HistoryEntry] {
+        // A field name is a schema identifier; quoted in the JSON path all the same.
+        let path: SQLiteValue = field.map { .text("$.\"" + $0.replacingOccurrences(of: "\"", with: "") + "\"") } ?? .null
+        return try rows(
+            """
+            SELECT seq, collection, record_id, replica, counter, hlc, user, at, fields, deleted FROM write_history
+            WHERE collection = ?1 AND record_id = ?2 AND (?3 IS NULL OR deleted = 1 OR json_type(fields, ?3) IS NOT NULL)
+            ORDER BY seq DESC LIMIT ?4
+            """,
+            [.text(collection), .text(recordID), path, .integer(Int64(limit))]
+        ) { row in
+            HistoryEntry(
+                seq: Self.u64(row, 0), collection: row.text(at: 1) ?? "", recordID: row.text(at: 2) ?? "",
+                dot: Dot(replica: ReplicaID(UInt32(truncatingIfNeeded: row.int64(at: 3))), counter: Self.u64(row, 4)),
+                hlc: HLC(rawValue: Self.u64(row, 5)), user: row.text(at: 6) ?? "", at: Self.u64(row, 7),
+                fields: try decode([String: Value].self, row.text(at: 8)), deleted: row.int64(at: 9) != 0)
+        }
+    }
+
+    func insertHistory(_ entry: HistoryEntry) throws {
+        try db.execute(
+            """
+            INSERT INTO write_history (seq, collection, record_id, replica, counter, hlc, user, at, fields, deleted)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [Self.int(entry.seq), .text(entry.collection), .text(entry.recordID), .integer(Int64(entry.dot.replica.rawValue)),
+             Self.int(entry.dot.counter), Self.int(entry.hlc.rawValue), .text(entry.user), Self.int(entry.at),
+             .text(try json(entry.fields)), .integer(entry.deleted ? 1 : 0)])
+    }
+
+    func deleteHistory(collection: String, recordID: String) throws {
+        try db.execute(
+            "DELETE FROM write_history WHERE collection = ? AND record_id = ?", [.text(collection), .text(recordID)])
+    }
 }
