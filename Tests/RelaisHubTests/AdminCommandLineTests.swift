@@ -50,6 +50,14 @@ struct AdminCommandLineTests {
                 #expect(values.allSatisfy { $0.keys.contains("value") && $0.keys.contains("replica") && $0.keys.contains("hlc") })
                 let text = try await Self.relais(["admin", "conflicts", "show", s.north] + auth)
                 #expect(text.status == 0 && text.stdout.contains("at_risk") && text.stdout.contains("claire"))
+                // The field's history: both competing writes, newest first, with the device.
+                let history = try #require(report["history"] as? [[String: Any]])
+                #expect(history.map { $0["user"] as? String } == ["bob", "claire"])
+                #expect(history.map { $0["device"] as? String } == ["bob's laptop", "claire's laptop"])
+                #expect(text.stdout.contains("history    newest first"))
+                let lines = text.stdout.split(separator: "\n").filter { $0.hasPrefix("  ") }
+                #expect(lines.count == 2 && lines[0].contains("active") && lines[0].contains("bob, bob's laptop"))
+                #expect(lines[1].contains("at_risk") && lines[1].contains("claire, claire's laptop") && lines[1].contains("conflict"))
 
                 let picked = try await Self.relais(["admin", "conflicts", "resolve", s.north, "--pick", "0", "--reason", "visit"] + auth)
                 #expect(picked.status == 0)
@@ -60,6 +68,9 @@ struct AdminCommandLineTests {
                 #expect(merged.status == 0)
                 resolved = try await hub.service.conflict(id: s.north)
                 #expect(resolved.resolution?.value == .text("lapsed"))
+                let after = try await Self.relais(["admin", "conflicts", "show", s.north] + auth)
+                let newest = after.stdout.split(separator: "\n").first { $0.hasPrefix("  ") }
+                #expect(newest?.contains("lapsed") == true && newest?.contains("admin, hub") == true && newest?.contains("current") == true)
 
                 // Exit codes: 3 not found, 5 token refused, 2 usage, 1 a value the field refuses.
                 #expect(try await Self.relais(["admin", "conflicts", "show", "nope"] + auth).status == 3)

@@ -122,6 +122,13 @@ struct AdminPagesTests {
             #expect(detail.html.contains(#"id="value-0">lapsed<"#) && detail.html.contains(#"id="value-1">active<"#))
             #expect(detail.html.contains("<ins>lapsed</ins>") && detail.html.contains("<del>"))
             #expect(detail.html.contains(#"<label for="reason">"#) && detail.html.contains(#"name="record_version""#))
+            // The field's recent history: the two competing writes, each naming this report.
+            let history = try #require(detail.html.components(separatedBy: #"<table id="history""#).dropFirst().first)
+                .components(separatedBy: "</table>")[0]
+            #expect(history.components(separatedBy: "<tr").count - 1 == 3)  // header and two versions
+            #expect(history.contains("<td>lapsed") && history.contains("<td>active") && history.contains("<td>erin</td>"))
+            #expect(history.components(separatedBy: "(this one)").count - 1 == 2)
+            #expect(history.contains("conflict: not chosen by the rule"))
             #expect(try await Self.request(client, .get, "/admin/conflicts/nope", cookies: ["relais_admin": session]).status == 404)
         }
     }
