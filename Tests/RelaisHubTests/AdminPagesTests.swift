@@ -133,6 +133,32 @@ struct AdminPagesTests {
         }
     }
 
+    @Test func bulkFormResolvesWhatTheListShowedAndRefusesAStaleOne() async throws {
+        try await AdminReviewTests.withRouter { hub, client, s in
+            let (session, csrf) = try await Self.signIn(hub, client)
+            let cookies = ["relais_admin": session]
+            // Filtered by a salesperson: the filter travels as `filter_user`, apart from the strategy's `user`.
+            let list = try await Self.request(client, .get, "/admin/conflicts?rule=manual&user=erin", cookies: cookies)
+            #expect(list.status == 200)
+            #expect(list.hidden("filter_user") == "erin" && list.hidden("rule") == "manual")
+            #expect(list.hidden("seen_count") == "1" && list.html.contains(#"<span id="bulk-count">1</span>"#))
+            let filters = [("rule", "manual"), ("filter_user", "erin"), ("strategy", "newest"), ("reason", "erin is newer")]
+            let noCSRF = try await Self.request(client, .post, "/admin/bulk-resolve", cookies: cookies, form: filters + [("seen_count", "1")])
+            #expect(noCSRF.status == 403)
+            // The list changed since it was shown (two matched then): 409, nothing written.
+            let stale = try await Self.request(
+                client, .post, "/admin/bulk-resolve", cookies: cookies, form: filters + [("csrf", csrf), ("seen_count", "2")])
+            #expect(stale.status == 409 && stale.html.contains("changed since the list was shown"))
+            #expect(try await hub.service.conflict(id: s.south).status == .open)
+            let done = try await Self.request(
+                client, .post, "/admin/bulk-resolve", cookies: cookies, form: filters + [("csrf", csrf), ("seen_count", "1")])
+            #expect(done.status == 200 && done.html.contains("Resolved 1 conflict(s); skipped 0."))
+            let south = try await hub.service.conflict(id: s.south)
+            #expect(south.status == .resolved && south.resolution?.value == .text("active"))
+            #expect(try await hub.service.conflict(id: s.north).status == .open)
+        }
+    }
+
     @Test func resolveFormChecksCSRFReasonAndStaleness() async throws {
         try await AdminReviewTests.withRouter { hub, client, s in
             let (session, csrf) = try await Self.signIn(hub, client)

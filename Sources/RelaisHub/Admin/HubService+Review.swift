@@ -205,9 +205,13 @@ extension HubService {
 
     /// Resolves every open report matching `query` (the page is ignored) by `strategy`, in one
     /// transaction: all or nothing.
-    public func bulkResolve(_ query: AdminConflictQuery, strategy: BulkStrategy, reason: String, by admin: String)
-        async throws -> BulkResult
-    {
+    ///
+    /// - Parameter expectedCount: How many reports matched when the admin looked (the form's count).
+    ///   When given and no longer true, throws ``HubError/conflict`` (409) and writes nothing: the form
+    ///   was stale.
+    public func bulkResolve(
+        _ query: AdminConflictQuery, strategy: BulkStrategy, reason: String, by admin: String, expectedCount: Int? = nil
+    ) async throws -> BulkResult {
         var query = query
         if query.status == nil { query.status = .open }
         let now = self.now()
@@ -216,6 +220,10 @@ extension HubService {
             let matching = try tx.conflicts(
                 ConflictFilter(status: scan.status, collection: scan.collection, recordID: scan.recordID, limit: Self.reviewScanLimit)
             ).filter(scan.matches)
+            if let expectedCount, expectedCount != matching.count {
+                throw HubError.conflict.with(
+                    "The matching conflicts changed since the list was shown (\(expectedCount) then, \(matching.count) now); nothing was changed. Reload the list and decide again.")
+            }
             var result = BulkResult(resolved: [], skipped: [])
             for report in matching.reversed() {
                 guard let index = strategy.pick(report.conflict) else {

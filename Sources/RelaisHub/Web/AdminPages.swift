@@ -199,6 +199,13 @@ struct AdminPages: Sendable {
                 status: .badRequest)
         }
         let page = try await service.reviewConflicts(query)
+        // What a bulk resolve of these filters would take (open ones unless a status is chosen); the
+        // form sends the count back so that a list changed meanwhile is refused (stale form).
+        var bulkQuery = query
+        if bulkQuery.status == nil { bulkQuery.status = .open }
+        bulkQuery.limit = 1
+        bulkQuery.offset = 0
+        let bulkCount = try await service.reviewConflicts(bulkQuery).total
         let filters = query.parameters
         func link(offset: Int) -> String {
             Self.path("/admin/conflicts", filters + [("limit", String(query.limit)), ("offset", String(offset))])
@@ -221,7 +228,9 @@ struct AdminPages: Sendable {
             "next": query.offset + page.reports.count < page.total ? link(offset: query.offset + query.limit) : false,
             "export_csv": Self.path("/admin/export", filters + [("format", "csv")]),
             "export_json": Self.path("/admin/export", filters + [("format", "json")]),
-            "hidden_filters": filters.map { ["name": $0.0, "value": $0.1] },
+            // The bulk form's own `user` is the salesperson whose values to keep: the filter travels as `filter_user`.
+            "hidden_filters": filters.map { ["name": $0.0 == "user" ? "filter_user" : $0.0, "value": $0.1] },
+            "bulk_count": bulkCount, "bulk_status": bulkQuery.status?.rawValue ?? "open",
         ]) { $1 }
         return render("conflicts", context)
     }
@@ -416,11 +425,14 @@ struct AdminPages: Sendable {
         var territory: String?
         var from: String?
         var to: String?
+        var record: String?
         var filterUser: String?
+        var seenCount: String?
 
         enum CodingKeys: String, CodingKey {
-            case csrf, strategy, user, reason, status, collection, field, rule, territory, from, to
+            case csrf, strategy, user, reason, status, collection, field, rule, territory, from, to, record
             case filterUser = "filter_user"
+            case seenCount = "seen_count"
         }
     }
 
@@ -445,8 +457,11 @@ struct AdminPages: Sendable {
         parameters["from"] = form.from
         parameters["to"] = form.to
         parameters["user"] = form.filterUser
+        parameters["record"] = form.record
         let query = try AdminConflictQuery(parameters: parameters)
-        let result = try await service.bulkResolve(query, strategy: strategy, reason: reason, by: signed.session.user)
+        let seen = form.seenCount.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let result = try await service.bulkResolve(
+            query, strategy: strategy, reason: reason, by: signed.session.user, expectedCount: seen)
         return errorPage(
             "Resolved \(result.resolved.count) conflict(s); skipped \(result.skipped.count).", status: .ok, signed,
             title: "Bulk resolve done")
