@@ -191,9 +191,15 @@ struct AdminReviewTests {
                 try await Self.post(
                     client, "/v1/admin/conflicts/bulk-resolve", token: token, json: #"{"strategy": "random", "reason": "x"}"#
                 ).status == 400)
+            // A stale count (two matched when the admin looked, one now): 409, nothing written.
+            let stale = try await Self.post(
+                client, "/v1/admin/conflicts/bulk-resolve", token: token,
+                json: #"{"strategy": "oldest", "reason": "x", "territory": "south", "rule": "manual", "expected_count": 2}"#)
+            #expect(stale.status == 409)
+            #expect(try await hub.service.conflict(id: s.south).status == .open)
             let answer = try await Self.post(
                 client, "/v1/admin/conflicts/bulk-resolve", token: token,
-                json: #"{"strategy": "oldest", "reason": "south clean-up", "territory": "south", "rule": "manual", "field": "status"}"#)
+                json: #"{"strategy": "oldest", "reason": "south clean-up", "territory": "south", "rule": "manual", "field": "status", "expected_count": 1}"#)
             #expect(answer.status == 200)
             #expect((answer.json as? [String: Any])?["resolved"] as? [String] == [s.south])
             let south = try await hub.service.conflict(id: s.south)

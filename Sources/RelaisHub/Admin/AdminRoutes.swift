@@ -10,7 +10,7 @@ import RelaisProtocol
 /// - `GET /v1/admin/conflicts/ID`: one report with `record` (the record now, with its `version`) and
 ///   `history` (the field's recent versions) and `earlier_conflicts` (other reports on the field).
 /// - `POST /v1/admin/conflicts/ID/resolve` `{"pick": n | "value": v, "reason", "record_version"?, "overturn"?}`.
-/// - `POST /v1/admin/conflicts/bulk-resolve` `{"strategy": "newest"|"oldest"|"pick-user:NAME", "reason", filters…}`.
+/// - `POST /v1/admin/conflicts/bulk-resolve` `{"strategy": "newest"|"oldest"|"pick-user:NAME", "reason", "expected_count"?, filters…}`.
 /// - `GET /v1/admin/export?format=csv|json&filters…`: every matching report.
 /// - `GET /v1/admin/audit?limit=`: the audit log.
 struct AdminRoutes: Sendable {
@@ -119,7 +119,15 @@ struct AdminRoutes: Sendable {
             if let value = object[key] as? String { parameters[key] = value }
         }
         let query = try AdminConflictQuery(parameters: parameters)
-        let result = try await service.bulkResolve(query, strategy: strategy, reason: reason, by: principal.user)
+        var expected: Int?
+        if let given = object["expected_count"] {
+            guard let number = given as? NSNumber, let count = Int(exactly: number.doubleValue), count >= 0 else {
+                throw HubError.badRequest.with("`expected_count` is how many conflicts matched when you looked (0 or more).")
+            }
+            expected = count
+        }
+        let result = try await service.bulkResolve(
+            query, strategy: strategy, reason: reason, by: principal.user, expectedCount: expected)
         return HubRoutes.json(["resolved": result.resolved, "skipped": result.skipped])
     }
 
