@@ -31,6 +31,8 @@ json_field() { python3 -c "import json,sys; print(json.load(sys.stdin)[\"$1\"])"
 admin_token=$("$hub_bin" init --data "$work/hub" --json | json_field admin_token)
 claire_code=$("$hub_bin" user add claire --role rep --territory north --data "$work/hub" --json | json_field enrollment_code)
 bob_code=$("$hub_bin" user add bob --role rep --territory north --data "$work/hub" --json | json_field enrollment_code)
+dave_code=$("$hub_bin" user add dave --role rep --territory south --data "$work/hub" --json | json_field enrollment_code)
+erin_code=$("$hub_bin" user add erin --role rep --territory south --data "$work/hub" --json | json_field enrollment_code)
 
 "$hub_bin" serve --data "$work/hub" --host 127.0.0.1 --port 0 >"$work/hub.log" 2>&1 &
 hub_pid=$!
@@ -45,6 +47,8 @@ echo "hub at $hub_url"
 
 "$relais" enroll --hub "$hub_url" --code "$claire_code" --db "$work/claire.db" >/dev/null
 "$relais" enroll --hub "$hub_url" --code "$bob_code" --db "$work/bob.db" >/dev/null
+"$relais" enroll --hub "$hub_url" --code "$dave_code" --db "$work/dave.db" >/dev/null
+"$relais" enroll --hub "$hub_url" --code "$erin_code" --db "$work/erin.db" >/dev/null
 id=$("$relais" add customers "name=Boulangerie Martin" territory=north status=active --db "$work/claire.db" --json | json_field id)
 "$relais" sync --db "$work/claire.db" >/dev/null
 "$relais" sync --db "$work/bob.db" >/dev/null
@@ -54,6 +58,28 @@ id=$("$relais" add customers "name=Boulangerie Martin" territory=north status=ac
 "$relais" sync --db "$work/claire.db" >/dev/null
 "$relais" sync --db "$work/bob.db" >/dev/null
 
-python3 "$root/Tests/Browser/admin_review.py" \
+# Part 1: sign in, filter, open the conflict, reinstate the losing value (JavaScript on).
+python3 "$root/Tests/Browser/admin_review.py" single \
     --hub "$hub_url" --token "$admin_token" --record "$id" \
     --relais "$relais" --replica "$work/bob.db" --screenshots "$root/docs/screenshots"
+
+# Part 2 (JavaScript off): bulk-resolve the open manual conflicts on `status` in territory north.
+# Two north customers get a status conflict (bob's value is the newer), the first one also a
+# `programme` conflict (another field: must stay open), and a south customer a status conflict
+# (another territory: must stay open). Claire does not sync after the hub merged: her replica still
+# shows her own older value until her next sync after the bulk resolve.
+bulk_a=$("$relais" add customers "name=Café Dupont" territory=north status=active --db "$work/claire.db" --json | json_field id)
+bulk_b=$("$relais" add customers "name=Fromagerie Roux" territory=north status=active --db "$work/claire.db" --json | json_field id)
+south=$("$relais" add customers "name=Cave Sud" territory=south status=active --db "$work/dave.db" --json | json_field id)
+for who in claire bob dave erin; do "$relais" sync --db "$work/$who.db" >/dev/null; done
+"$relais" set customers "$bulk_a" status=at_risk programme=recovery --db "$work/claire.db"
+"$relais" set customers "$bulk_b" status=at_risk --db "$work/claire.db"
+"$relais" set customers "$south" status=at_risk --db "$work/dave.db"
+"$relais" set customers "$bulk_a" status=lapsed programme=loyalty --db "$work/bob.db"
+"$relais" set customers "$bulk_b" status=lapsed --db "$work/bob.db"
+"$relais" set customers "$south" status=lapsed --db "$work/erin.db"
+for who in claire dave bob erin; do "$relais" sync --db "$work/$who.db" >/dev/null; done
+
+python3 "$root/Tests/Browser/admin_review.py" bulk \
+    --hub "$hub_url" --token "$admin_token" --record "$bulk_a" --record "$bulk_b" --other "$south" \
+    --relais "$relais" --replica "$work/claire.db" --screenshots "$root/docs/screenshots"
