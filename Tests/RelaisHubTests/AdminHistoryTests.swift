@@ -161,4 +161,37 @@ struct AdminHistoryTests {
             #expect(left.1.isEmpty)
         }
     }
+
+    @Test func historyRowsKeepEveryValueExactly() async throws {
+        try await HubFixture.with(clock: HubTestClock()) { hub in
+            let tricky: [String: Value] = [
+                "notes": .text("He said \"hi\" \\ back\nthen\u{1}\tcafé 😀"), "lifetime_value": .number(1234.5e-7),
+                "tags": .set(["a\"b", "vip"]), "phone": .null, "name": .text(""), "big": .number(1e300), "flag": .bool(true),
+                "when": .date("2026-11-28T09:30:00Z"),
+            ]
+            let entry = HistoryEntry(
+                seq: 7, collection: "customers", recordID: "r1", dot: Dot(replica: ReplicaID(3), counter: 9),
+                hlc: HLC(physicalMillis: 1_700_000_000_000, logical: 2), user: "claire", at: 1_700_000_000_500,
+                fields: tricky, deleted: false)
+            let other = HistoryEntry(
+                seq: 8, collection: "customers", recordID: "r1", dot: Dot(replica: ReplicaID(3), counter: 10),
+                hlc: HLC(physicalMillis: 1_700_000_001_000), user: "claire", at: 1_700_000_001_000,
+                fields: ["city": .text("Lyon")], deleted: false)
+            try await hub.store.write { tx in
+                try tx.insertHistory(entry)
+                try tx.insertHistory(other)
+            }
+            let read = try await hub.store.read { tx in
+                (try tx.history(collection: "customers", recordID: "r1", field: "notes", limit: 10),
+                 try tx.history(collection: "customers", recordID: "r1", field: "phone", limit: 10),
+                 try tx.history(collection: "customers", recordID: "r1", field: nil, limit: 10),
+                 try tx.history(collection: "customers", recordID: "r1", field: "email", limit: 10))
+            }
+            #expect(read.0 == [entry])
+            // A field written as null is in its history.
+            #expect(read.1 == [entry])
+            #expect(read.2 == [other, entry])
+            #expect(read.3.isEmpty)
+        }
+    }
 }

@@ -444,7 +444,7 @@ final class SQLiteHubTransaction: HubTransaction {
             """,
             [Self.int(entry.seq), .text(entry.collection), .text(entry.recordID), .integer(Int64(entry.dot.replica.rawValue)),
              Self.int(entry.dot.counter), Self.int(entry.hlc.rawValue), .text(entry.user), Self.int(entry.at),
-             .text(try json(entry.fields)), .integer(entry.deleted ? 1 : 0)])
+             .text(try HistoryJSON.encode(entry.fields) ?? json(entry.fields)), .integer(entry.deleted ? 1 : 0)])
     }
 
     func deleteHistory(collection: String, recordID: String) throws {
