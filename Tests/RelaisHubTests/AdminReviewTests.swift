@@ -240,4 +240,52 @@ struct AdminReviewTests {
             #expect(!kinds.contains("device_enrolled"))
         }
     }
+
+    @Test func dashboardFiguresAndLargestSyncLag() async throws {
+        try await HubFixture.with(clock: HubTestClock()) { hub in
+            let s = try await Self.seed(hub)
+            // Claire pulls everything she sees (twice: the acknowledged cursor is the request's).
+            var claire = try await hub.enrollDevice("claire", newUser: false)
+            _ = try await hub.pullAll(&claire)
+            _ = try await hub.pullAll(&claire)
+            _ = try await hub.service.resolveConflict(id: s.north, decision: .pick(0), reason: "x", by: "admin")
+            let figures = try await hub.service.dashboard()
+            #expect(figures.open == 1 && figures.total == 3)
+            #expect(figures.byRule.map { "\($0.0)=\($0.1)" } == ["manual=2", "lww=1"])
+            #expect(figures.byUser.map { "\($0.0)=\($0.1)" } == ["dave=2", "erin=2", "bob=1", "claire=1"])
+            #expect(figures.byWeek.count == 2 && figures.byWeek.map(\.1) == [2, 1])
+            #expect(figures.byWeek.allSatisfy { $0.0.contains("-W") })
+            let lags = figures.lags.map(\.lag)
+            #expect(lags == lags.sorted(by: >))
+            let head = try await hub.store.read { tx in try tx.meta().head }
+            // Devices that never pulled lag by the whole head; claire's new laptop only by the resolution.
+            #expect(figures.lags.first?.lag == head)
+            let claireLag = try #require(figures.lags.first { $0.device.replica.rawValue == claire.replica }?.lag)
+            #expect(claireLag < head && claireLag >= 1)
+            #expect(try await hub.service.dashboard(lagLimit: 2).lags.count == 2)
+        }
+    }
+
+    @Test func bulkResolveSkipsAReportWhoseRecordWasPurged() async throws {
+        let clock = HubTestClock()
+        try await HubFixture.with(clock: clock) { hub in
+            var claire = try await hub.enrollDevice("claire")
+            var bob = try await hub.enrollDevice("bob")
+            let gone = try await Self.conflict(hub, &claire, &bob, territory: "north", field: "status", .text("at_risk"), .text("lapsed"))
+            let kept = try await Self.conflict(hub, &claire, &bob, territory: "north", field: "status", .text("at_risk"), .text("lapsed"))
+            // The first record is deleted by someone who saw both sides, then purged past retention.
+            let record = try await hub.service.conflict(id: gone).conflict.recordID
+            let vector = try #require(try await hub.store.read { tx in try tx.record(collection: "customers", id: record) }).state.vector
+            let deleted = try await hub.push(
+                claire, [Wire.write(id: record, replica: claire.replica, counter: claire.nextCounter(), delete: true, context: vector)])
+            #expect(deleted.first?.status == .applied)
+            clock.advance(byMillis: 91 * 24 * 3600 * 1000)
+            #expect(try await hub.service.purgeTombstones().expired == 1)
+            let result = try await hub.service.bulkResolve(
+                AdminConflictQuery(rule: "manual"), strategy: .newest, reason: "sweep", by: "admin", expectedCount: 2)
+            #expect(result.resolved == [kept] && result.skipped == [gone])
+            #expect(try await hub.service.conflict(id: kept).status == .resolved)
+            #expect(try await hub.service.conflict(id: gone).status == .open)
+        }
+    }
 }

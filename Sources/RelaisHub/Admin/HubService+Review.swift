@@ -199,7 +199,8 @@ extension HubService {
     public struct BulkResult: Sendable, Hashable {
         /// The reports resolved.
         public var resolved: [String]
-        /// Reports matching the filter that the strategy could not decide (no value by that user).
+        /// Reports matching the filter that the strategy could not decide (no value by that user), or
+        /// whose record the hub no longer holds (purged).
         public var skipped: [String]
     }
 
@@ -226,7 +227,11 @@ extension HubService {
             }
             var result = BulkResult(resolved: [], skipped: [])
             for report in matching.reversed() {
-                guard let index = strategy.pick(report.conflict) else {
+                // A report whose record was purged can never be resolved: skipped, so that it does not
+                // block every later bulk resolve matching it.
+                guard let index = strategy.pick(report.conflict),
+                    try tx.record(collection: report.conflict.collection, id: report.conflict.recordID) != nil
+                else {
                     result.skipped.append(report.id)
                     continue
                 }
