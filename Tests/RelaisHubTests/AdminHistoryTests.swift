@@ -4,6 +4,7 @@ import HummingbirdTesting
 import RelaisCore
 import RelaisHub
 import RelaisProtocol
+import RelaisSQLite
 import RelaisTesting
 import Testing
 
@@ -193,5 +194,32 @@ struct AdminHistoryTests {
             #expect(read.2 == [other, entry])
             #expect(read.3.isEmpty)
         }
+    }
+
+    @Test func aFileOfTheFirstVersionGainsTheHistoryTable() async throws {
+        let folder = try HubTemporaryFolder(prefix: "history")
+        defer { folder.remove() }
+        let store = try SQLiteHubStore(folder: folder.path + "/x", create: true)
+        try await store.write { tx in _ = try tx.nextSequence() }
+        await store.close()
+        // Back to what a hub of the first session left: no history table, version 1.
+        do {
+            let connection = try Connection(path: folder.path + "/x/hub.sqlite")
+            try connection.execute("DROP TABLE write_history; DELETE FROM migrations WHERE version = 2")
+            try connection.setUserVersion(1)
+        }
+        let reopened = try SQLiteHubStore(folder: folder.path + "/x", create: false)
+        let entry = HistoryEntry(
+            seq: 1, collection: "customers", recordID: "r", dot: Dot(replica: ReplicaID(1), counter: 1), hlc: HLC(physicalMillis: 1),
+            user: "claire", at: 1, fields: ["city": .text("Lyon")], deleted: false)
+        try await reopened.write { tx in try tx.insertHistory(entry) }
+        let read = try await reopened.read { tx in
+            (try tx.meta().head, try tx.history(collection: "customers", recordID: "r", field: "city", limit: 5))
+        }
+        await reopened.close()
+        #expect(read.0 == 1)
+        #expect(read.1 == [entry])
+        let connection = try Connection(path: folder.path + "/x/hub.sqlite")
+        #expect(try connection.userVersion() == 2)
     }
 }
