@@ -36,7 +36,7 @@ enum RawSQLite {
                 let statement = try db.prepare(upsertSQL)
                 for index in 0..<count {
                     statement.reset()
-                    try bind(statement, id: String(format: "00000000-0000-4000-8000-%012x", index), index: index, territory: "north")
+                    try bind(statement, id: Customers.id(index), index: index, territory: "north")
                     _ = try statement.step()
                 }
             }
@@ -75,7 +75,7 @@ enum RawSQLite {
                     for row in 0..<perBatch {
                         let index = batch * perBatch + row
                         statement.reset()
-                        try bind(statement, id: String(format: "00000000-0000-4000-9000-%012x", index), index: index, territory: "t\(batch)")
+                        try bind(statement, id: Customers.id(index), index: index, territory: "t\(batch)")
                         _ = try statement.step()
                     }
                 }

@@ -26,8 +26,12 @@ enum Customers {
         ]
     }
 
-    /// The id of customer `index` on the hub path (a UUID).
-    static func id(_ index: Int) -> String { String(format: "00000000-0000-4000-a100-%012x", index) }
+    /// The id of customer `index` on the hub path: a UUID whose leading bits are a multiplicative hash
+    /// of the index, so that ids arrive in random order as real UUIDv4 do (sequential ids would make
+    /// every index insert an append and flatter both the hub and the replica).
+    static func id(_ index: Int) -> String {
+        String(format: "%08x-0000-4000-a100-%012x", index &* 2_654_435_761 % 0xFFFF_FFFF, index)
+    }
 
     /// JSON Lines for `Replica.import`, rows `range`.
     static func jsonl(_ range: Range<Int>, territory: String, ids: [String]? = nil) -> String {
@@ -219,7 +223,7 @@ func withBenchHub<T: Sendable>(
     var fillSeconds = 0.0
     if !filled.isEmpty {
         let cacheRoot = ProcessInfo.processInfo.environment["RELAIS_BENCH_CACHE"] ?? "/tmp/relais-bench-cache"
-        let key = "hub-v1-schema\(Schema.crm.version)-"
+        let key = "hub-v2-schema\(Schema.crm.version)-"
             + filled.map { "\($0.territory)\($0.range.lowerBound)-\($0.range.upperBound)" }.joined(separator: "_")
         let cached = cacheRoot + "/" + key + ".sqlite"
         if !FileManager.default.fileExists(atPath: cached) {

@@ -36,15 +36,18 @@ struct BenchRunner {
             var measured: [Double] = []
             var baseline: [Double] = []
             var pulled = 0
+            var pullSeconds: [Double] = []
             for run in 0..<runs {
                 let raw = try await RawSQLite.insertAll(path: hub.folder + "/raw-\(run).sqlite", count: count)
                 try? FileManager.default.removeItem(atPath: hub.folder + "/raw-\(run).sqlite")
                 let code = try await hub.code(for: "reader")
                 let path = hub.folder + "/bootstrap-\(run).relais"
+                let transport = MeasuringTransport(hub: hub.url)
                 let (result, seconds) = try await timed {
                     let replica = try await Replica.enroll(hub: hub.url, code: code, path: path, logger: quietLogger)
-                    return try await replica.sync(options: benchSyncOptions)
+                    return try await replica.sync(transport: transport, options: benchSyncOptions)
                 }
+                pullSeconds.append(transport.snapshot.pullSeconds)
                 pulled = result.pulled
                 for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
                 measured.append(seconds)
@@ -59,6 +62,9 @@ struct BenchRunner {
                 met: ratios.median <= 3,
                 notes: [
                     "records pulled per bootstrap: \(pulled)",
+                    String(
+                        format: "of which: pull requests (HTTP + the hub building pages) %.2f s, the replica's own work (enroll, apply, commits) %.2f s (medians)",
+                        Summary(samples: pullSeconds).median, Summary(samples: zip(measured, pullSeconds).map { $0 - $1 }).median),
                     seedSeconds > 0
                         ? String(format: "filling the hub through HubService.push (batches of 1,000, in process) took %.1f s (%.0f writes/s); kept for later runs", seedSeconds, Double(count) / seedSeconds)
                         : "the hub came filled from the bench's cache (a copy of a hub filled through HubService.push)",

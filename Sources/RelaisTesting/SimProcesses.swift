@@ -20,6 +20,8 @@ final class SimHubProcess: @unchecked Sendable {
     private var process: Process?
     private var port = 0
     private var current = ""
+    /// The process a SIGKILL was sent to (Process.isRunning lags behind a kill).
+    private var killed: ObjectIdentifier?
 
     init(dataFolder: String) throws {
         executable = HubChildProcess.executable("relais-hub")
@@ -32,8 +34,16 @@ final class SimHubProcess: @unchecked Sendable {
     /// The hub's address (`http://127.0.0.1:PORT`), the same across restarts when the port is free.
     var url: String { lock.withLock { current } }
 
-    /// Whether the last started process is still running.
-    var isRunning: Bool { lock.withLock { process?.isRunning ?? false } }
+    /// Whether the last started process is still running (and was sent no kill).
+    var isRunning: Bool {
+        lock.withLock {
+            guard let process else { return false }
+            return process.isRunning && killed != ObjectIdentifier(process)
+        }
+    }
+
+    /// Notes that `process` was sent a SIGKILL.
+    func markKilled(_ process: Process) { lock.withLock { killed = ObjectIdentifier(process) } }
 
     /// Starts `relais-hub serve` (with a store ceiling of `maxStoreMB` when given) and waits until it
     /// listens. Returns its address.
@@ -81,6 +91,7 @@ final class SimHubProcess: @unchecked Sendable {
         let port = Int(url.split(separator: ":").last ?? "") ?? 0
         lock.withLock {
             self.process = process
+            self.killed = nil
             self.port = port
             self.current = url
         }
@@ -91,6 +102,7 @@ final class SimHubProcess: @unchecked Sendable {
     /// until it is gone.
     func stop(signal: Int32 = SIGKILL) async throws {
         guard let process = lock.withLock({ self.process }) else { return }
+        markKilled(process)
         try await Self.stop(process, signal: signal)
     }
 
@@ -197,6 +209,7 @@ final class SimHubKiller: Sendable {
         guard let delay else { return }
         Thread.detachNewThread { [self] in
             if delay > 0 { usleep(useconds_t(delay * 1000)) }
+            hub.markKilled(process)
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             state.withLock { $0.outstanding -= 1 }
         }

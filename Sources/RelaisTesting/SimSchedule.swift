@@ -666,6 +666,10 @@ struct Simulation {
         if random.chance(0.5) { values["phone"] = .text(phone) }
         if random.chance(0.5) { values["tags"] = .set([tag]) }
         if random.chance(0.5) { values["notes"] = .text(note) }
+        if laptop.full, random.chance(0.7) {
+            // A long visit report pasted in: on a full disk, the edit that needs new pages.
+            values["notes"] = .text(note + " " + String(repeating: "report ", count: random.int(300...1200)))
+        }
         if random.chance(0.3) { values["status"] = .text(random.pick(["prospect", "active", "at_risk", "lapsed"])) }
         let id = try await laptop.replica.add("customers", values)
         track(index, name, "customers", id, "name", .replace)
