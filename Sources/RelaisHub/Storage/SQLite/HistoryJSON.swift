@@ -2,7 +2,7 @@ import RelaisCore
 
 /// The `fields` column of `write_history`: a JSON object of tagged values, the same text
 /// `Value`'s `Codable` form gives (`{"status":{"t":"lapsed"}}`), written by hand because it is on
-/// the push path, one per accepted write (JSONEncoder cost about as much as the insert itself).
+/// the push path, one per accepted write (in debug runs JSONEncoder looked as costly as the insert).
 enum HistoryJSON {
     /// The object, keys sorted; `nil` when a value has no JSON form (a non-finite number).
     static func encode(_ fields: [String: Value]) -> String? {
