@@ -123,19 +123,21 @@ enum SQLiteHubSchema {
                 -- One row per accepted write (not per field): the field history of the admin review.
                 -- `seq` is the hub sequence the write took; `fields` the values it carried, as a JSON
                 -- object of tagged values ({"status":{"t":"lapsed"}}); a delete carries none.
+                -- Clustered by record (WITHOUT ROWID): a record's history is read and purged by its
+                -- key, and the push path then writes one b-tree per write, not a table and an index.
                 CREATE TABLE write_history (
-                    seq INTEGER PRIMARY KEY,
                     collection TEXT NOT NULL,
                     record_id TEXT NOT NULL,
+                    seq INTEGER NOT NULL,
                     replica INTEGER NOT NULL,
                     counter INTEGER NOT NULL,
                     hlc INTEGER NOT NULL,
                     user TEXT NOT NULL,
                     at INTEGER NOT NULL,
                     fields TEXT NOT NULL,
-                    deleted INTEGER NOT NULL
-                );
-                CREATE INDEX write_history_record ON write_history (collection, record_id, seq);
+                    deleted INTEGER NOT NULL,
+                    PRIMARY KEY (collection, record_id, seq)
+                ) WITHOUT ROWID;
                 """),
     ]
 
