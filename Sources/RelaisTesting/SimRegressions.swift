@@ -134,4 +134,13 @@ public enum SimRegressions {
             }
         }
     }
+
+    /// Bug 4 (docs/RELIABILITY.md): a laptop restored from a backup taken after it created a contact
+    /// and before the creation was pushed (the original file pushed it afterwards) deleted that contact:
+    /// the delete folded into the still-pending creation and was dropped as "never on the hub", and the
+    /// hub, which had the creation, kept the contact for everyone else. Replays the soak schedule that
+    /// found it (seed 1, schedule 5831, `backupRestore`).
+    public static func restoredBackupDeleteReachesTheHub() async throws -> [String] {
+        try await SimSchedule.run(seed: 1, schedule: 5831).violations
+    }
 }

@@ -37,6 +37,12 @@ struct SimulationTests {
         #expect(violations.isEmpty, "\(violations.joined(separator: "\n"))")
     }
 
+    /// Bug 4 (docs/RELIABILITY.md): a delete made on a laptop restored from a backup never reached the hub.
+    @Test func aDeleteOnARestoredLaptopReachesTheHub() async throws {
+        let violations = try await SimRegressions.restoredBackupDeleteReachesTheHub()
+        #expect(violations.isEmpty, "\(violations.joined(separator: "\n"))")
+    }
+
     @Test func seededSchedulesKeepEveryInvariant() async throws {
         // Schedules run about three times faster on tmpfs (no fsync wait); what they check is logic,
         // not durability across power loss. Other tests' temporary files land there too, harmlessly.

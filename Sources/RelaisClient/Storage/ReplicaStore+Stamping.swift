@@ -130,6 +130,13 @@ extension ReplicaStore {
                 continue
             }
 
+            if change == nil, let stamped = open, stamped.counter != 0, !stamped.isDelete {
+                // A write stamped by an earlier edit may already be on the hub even though this file
+                // never sent it: a copy of the file (the one a backup was taken from) sent it. A delete
+                // therefore never folds into it; the delete goes as a write of its own, after it.
+                pending.append(stamped)
+                open = nil
+            }
             var write =
                 open
                 ?? PendingWrite(
@@ -151,7 +158,7 @@ extension ReplicaStore {
         }
 
         if var write = open, changed {
-            let hubKnows = meta != nil || pending.contains { $0.inFlight }
+            let hubKnows = meta != nil || !pending.isEmpty
             if write.isDelete && !hubKnows && !confirmed.exists {
                 // Created and deleted before the hub ever heard of it: nothing to tell.
                 if write.counter != 0 { try deletePending(counter: write.counter) }

@@ -34,6 +34,7 @@ while let argument = arguments.next() {
         let violations = try await SimRegressions.concurrentEditsReachEveryone()
             + SimRegressions.cloneEditsSurviveTheCopysRenewal()
             + SimRegressions.firstPushWithALostAnswerStillGetsDeletes()
+            + SimRegressions.restoredBackupDeleteReachesTheHub()
         print(violations.isEmpty ? "regressions: ok" : violations.joined(separator: "\n"))
         exit(violations.isEmpty ? 0 : 1)
     default:
