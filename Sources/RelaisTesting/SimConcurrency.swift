@@ -11,7 +11,9 @@ import RelaisSQLite
 /// - both are upserts the hub applied (its `write_results` say `applied` or `conflict`) that write the
 ///   same field of the same record, and no delete of that record was ever pushed;
 /// - they come from different replica numbers, and neither's context covers the other's dot (the
-///   hub adds to each context the writer's own previous dot: a replica has seen its own writes);
+///   hub adds to each context the writer's own previous dot: a replica has seen its own writes), and
+///   neither's replica had re-issued the other (a renewed replica, a clone's included, re-issues its
+///   pending writes under its new number with the same values: its later writes had seen them);
 /// - their values differ;
 /// - the order in which the hub applied them is certain from the deliveries: `w1` was answered
 ///   before `w2` was first sent;
@@ -22,7 +24,9 @@ import RelaisSQLite
 /// Every merge rule reports (MergeEngine: a conflict is raised whenever an incoming value differs
 /// from a surviving concurrent value, whatever the rule; the rule only decides the chosen value).
 /// The report is the one raised by the later write `w2` on that field: exactly one of the report ids
-/// the hub stored for `w2` must name that field and list `w1` among its competitors.
+/// the hub stored for `w2` must name that field and list `w1` among its competitors. A re-issued write
+/// (the same values under a renewed replica's number) counts as the same edit as its original, so the
+/// report may come from either and list either.
 enum SimConcurrencyCheck {
     struct Write {
         var collection: String
@@ -96,6 +100,22 @@ enum SimConcurrencyCheck {
                 byField["\(write.collection)/\(write.record)/\(field)", default: []].append(write)
             }
         }
+        var byReplica: [ReplicaID: [Write]] = [:]
+        for write in writes.values { byReplica[write.dot.replica, default: []].append(write) }
+        /// Whether `later`'s replica had re-issued `write` (same record, same values) before `later`.
+        func reissued(_ write: Write, before later: Write) -> Bool {
+            (byReplica[later.dot.replica] ?? []).contains { copy in
+                copy.dot.counter < later.dot.counter && copy.dot != write.dot && copy.record == write.record
+                    && copy.collection == write.collection && copy.values == write.values && copy.isDelete == write.isDelete
+            }
+        }
+        /// The write and its re-issues: applied writes to the same record with the same values.
+        func twins(_ write: Write) -> [Write] {
+            writes.values.filter { other in
+                other.record == write.record && other.collection == write.collection && other.values == write.values
+                    && other.isDelete == write.isDelete && results[other.dot] != nil
+            }
+        }
         var outcome = Outcome()
         for (key, group) in byField {
             let field = String(key.split(separator: "/").last!)
@@ -103,14 +123,21 @@ enum SimConcurrencyCheck {
                 for w1 in group where w1.dot != w2.dot && w1.dot.replica != w2.dot.replica {
                     guard w1.firstAnswered < w2.firstSent else { continue }  // order not certain
                     guard !w1.covers(w2.dot), !w2.covers(w1.dot) else { continue }
+                    // A renewed replica re-issues its pending writes (a clone's copied ones included)
+                    // under its new number: a later write of that number had seen what it re-issued.
+                    guard !reissued(w1, before: w2), !reissued(w2, before: w1) else { continue }
                     guard w1.values[field] != w2.values[field] else { continue }
                     let overwritten = group.contains { w3 in
                         w3.dot != w1.dot && w3.dot != w2.dot && w3.covers(w1.dot) && w3.firstSent < w2.firstAnswered
                     }
                     guard !overwritten else { continue }
                     outcome.pairs += 1
-                    let matching = (results[w2.dot] ?? []).compactMap { reportsByID[$0] }.filter { report in
-                        report.conflict.field == field && report.conflict.values.contains { $0.dot == w1.dot }
+                    // A re-issued write (a renewed replica's, the same values under a new dot) is the
+                    // same edit as its original: the pair's report may come from either.
+                    let firstDots = Set(twins(w1).map(\.dot))
+                    let ids = Set(twins(w2).flatMap { results[$0.dot] ?? [] })
+                    let matching = ids.compactMap { reportsByID[$0] }.filter { report in
+                        report.conflict.field == field && report.conflict.values.contains { firstDots.contains($0.dot) }
                     }
                     if matching.count != 1 {
                         outcome.violations.append(
