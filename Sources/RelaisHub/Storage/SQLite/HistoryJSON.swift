@@ -41,6 +41,12 @@ enum HistoryJSON {
 
     private static func string(_ text: String, _ out: inout String) {
         out += "\""
+        // Most values need no escape: append them whole (scalar by scalar costs more than the insert).
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            out += text
+            out += "\""
+            return
+        }
         for scalar in text.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""
