@@ -83,7 +83,7 @@ var broken: [String: [Int]] = [:]
 func column(_ violation: String) -> Int {
     if violation.hasPrefix("divergence") || violation.contains("pending writes after the quiet phase") { return 0 }
     if violation.hasPrefix("lost acknowledged write") || violation.hasPrefix("pending write lost") { return 1 }
-    if violation.hasPrefix("applied twice") || violation.contains("(expected exactly one)") { return 2 }
+    if violation.hasPrefix("applied twice") || violation.contains("(expected exactly one") { return 2 }
     if violation.hasPrefix("integrity_check") { return 3 }
     return 4
 }
