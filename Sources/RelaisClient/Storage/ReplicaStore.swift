@@ -17,6 +17,7 @@ final class ReplicaStore {
     /// Cached copies of the counter and HLC state (written back in the same transaction).
     private(set) var counter: UInt64 = 0
     private var clock = HybridLogicalClock()
+    private var relaxedSync = false
 
     init(path: String, schema: Schema, configuration: Replica.Configuration, logger: Logger) throws {
         self.schema = schema
@@ -35,7 +36,39 @@ final class ReplicaStore {
     // MARK: - Transactions
 
     /// Runs `body` in an immediate transaction, after stamping the raw SQL edits captured so far.
+    /// Commits with `synchronous=FULL`: use it for every transaction that holds a user's edit.
     func write<T>(_ body: () throws -> T) throws -> T {
+        // An edit always commits with FULL, even if restoring it after a sync transaction failed.
+        if relaxedSync { try restoreFullSync() }
+        return try transact(body)
+    }
+
+    /// Runs `body` like ``write(_:)``, but commits with `synchronous=NORMAL` when it holds no edit of
+    /// the user: for the sync engine's own transactions (a pull page with its cursor, a push answer,
+    /// bookkeeping), whose loss in a power cut the next sync repairs (Durability.md, "Rule: what the
+    /// hub still holds may be lost in a power cut, never the user's edit").
+    ///
+    /// When raw SQL edits are waiting to be stamped, the transaction commits with `FULL` like any
+    /// edit. A later `FULL` commit (any edit, or a push batch leaving) syncs the whole log, this
+    /// transaction's frames included.
+    func syncWrite<T>(_ body: () throws -> T) throws -> T {
+        let captured = try db.scalar("SELECT EXISTS(SELECT 1 FROM _relais_capture)")?.int64Value != 0
+        if captured { return try write(body) }
+        if !relaxedSync {
+            try db.execute("PRAGMA synchronous = NORMAL")
+            relaxedSync = true
+        }
+        let result = Result { try transact(body) }
+        try restoreFullSync()
+        return try result.get()
+    }
+
+    private func restoreFullSync() throws {
+        try db.execute("PRAGMA synchronous = FULL")
+        relaxedSync = false
+    }
+
+    private func transact<T>(_ body: () throws -> T) throws -> T {
         do {
             return try db.transaction(.immediate) {
                 try stampCaptured()
