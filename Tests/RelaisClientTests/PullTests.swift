@@ -52,7 +52,23 @@ struct PullTests {
             #expect(try await replica.withStore { try $0.db.synchronous() } == .full)
             try await replica.set(customer, id: a, ["city": .text("Lyon")])
             #expect(try await replica.withStore { try $0.db.synchronous() } == .full)
+            let durable = try await replica.withStore { store in
+                try store.syncWrite(durable: true) { try store.db.synchronous() }
+            }
+            #expect(durable == .full)
         }
+    }
+
+    @Test func pagesWithTombstonesOrRevocationsNeedADurableCommit() {
+        var live = PageBuilder(cursor: 3)
+        live.record(customer, a, acme("A"), dot: hubDot)
+        #expect(!ReplicaStore.pageNeedsDurableCommit(live.page))
+        var tombstone = live
+        tombstone.tombstone(customer, b, vector: VersionVector([.hub: 2]))
+        #expect(ReplicaStore.pageNeedsDurableCommit(tombstone.page))
+        var revocation = live
+        revocation.revoke(customer, b)
+        #expect(ReplicaStore.pageNeedsDurableCommit(revocation.page))
     }
 
     @Test func pullNeverHidesPendingFieldsAndKeepsConfirmedValues() async throws {

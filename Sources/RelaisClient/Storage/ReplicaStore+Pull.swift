@@ -28,6 +28,18 @@ extension ReplicaStore {
         try setState("bootstrapping", .integer(1))
     }
 
+    /// Whether a page must be committed with `synchronous=FULL` before the next pull request.
+    ///
+    /// The next request's cursor acknowledges the page to the hub, which may then purge the page's
+    /// tombstones (and the moves behind its revocations) once every device has acknowledged them. If
+    /// a power cut then lost the page, re-pulling from the older durable cursor would no longer bring
+    /// the delete, and the record would stay on the laptop for ever. A page of live records only is
+    /// safe to lose: each record is still on the hub with a sequence after the durable cursor (a later
+    /// delete takes a sequence after the acknowledged one), so the re-pull brings it again.
+    static func pageNeedsDurableCommit(_ page: Relais_V1_PullResponse) -> Bool {
+        !page.revocations.isEmpty || page.records.contains(where: \.deleted)
+    }
+
     /// Applies one pull page and stores its cursor, in the caller's transaction (docs/SYNC.md
     /// "Applying a page on the replica").
     ///

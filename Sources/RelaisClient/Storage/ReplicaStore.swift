@@ -48,10 +48,14 @@ final class ReplicaStore {
     /// bookkeeping), whose loss in a power cut the next sync repairs (Durability.md, "Rule: what the
     /// hub still holds may be lost in a power cut, never the user's edit").
     ///
-    /// When raw SQL edits are waiting to be stamped, the transaction commits with `FULL` like any
-    /// edit. A later `FULL` commit (any edit, or a push batch leaving) syncs the whole log, this
-    /// transaction's frames included.
-    func syncWrite<T>(_ body: () throws -> T) throws -> T {
+    /// When raw SQL edits are waiting to be stamped, or when `durable` is set, the transaction
+    /// commits with `FULL` like any edit. A later `FULL` commit (any edit, or a push batch leaving)
+    /// syncs the whole log, this transaction's frames included.
+    ///
+    /// - Parameter durable: Commit with `FULL` anyway (a pull page holding a tombstone or a
+    ///   revocation: see ``pageNeedsDurableCommit(_:)``).
+    func syncWrite<T>(durable: Bool = false, _ body: () throws -> T) throws -> T {
+        if durable { return try write(body) }
         let captured = try db.scalar("SELECT EXISTS(SELECT 1 FROM _relais_capture)")?.int64Value != 0
         if captured { return try write(body) }
         if !relaxedSync {

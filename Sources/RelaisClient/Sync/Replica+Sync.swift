@@ -152,7 +152,9 @@ extension Replica {
                         action = machine.pulled(more: false, bootstrapRequired: true)
                         continue
                     }
-                    let outcome = try store.syncWrite { try store.applyPage(page) }
+                    let outcome = try store.syncWrite(durable: ReplicaStore.pageNeedsDurableCommit(page)) {
+                        try store.applyPage(page)
+                    }
                     result.pulled += outcome.changed
                     result.rejected += outcome.rejected
                     progress.pages += 1
@@ -228,6 +230,6 @@ extension Replica {
     /// - Returns: the number of records and revocations applied.
     @discardableResult
     public func _applyPullPage(_ page: Relais_V1_PullResponse) throws -> Int {
-        try store.syncWrite { try store.applyPage(page) }.changed
+        try store.syncWrite(durable: ReplicaStore.pageNeedsDurableCommit(page)) { try store.applyPage(page) }.changed
     }
 }
