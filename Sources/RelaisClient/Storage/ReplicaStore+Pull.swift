@@ -71,6 +71,9 @@ extension ReplicaStore {
                     deleted = 0, stash = NULL, generation = excluded.generation
                 """)
             var visibleUpserts: [String: Statement] = [:]
+            // Records of a page mostly carry the same fields: the previous record's statement is
+            // reused without building a signature.
+            var previous: (collection: String, names: [String], statement: Statement)?
             for record in page.records {
                 guard let collection = schema.collection(record.collection) else {
                     logger.warning(
@@ -82,7 +85,6 @@ extension ReplicaStore {
                 var values: [(FieldSchema, Value)] = []
                 values.reserveCapacity(record.fields.count)
                 var dots = "{"
-                var signature = record.collection
                 for version in record.fields {
                     guard let field = collection.field(version.field) else { continue }
                     values.append((field, try Value(version.value)))
@@ -96,14 +98,12 @@ extension ReplicaStore {
                     dots.append(",")
                     dots.append(String(version.hlc))
                     dots.append("]")
-                    signature.append(",")
-                    signature.append(version.field)
                     if version.hlc > latest.rawValue { latest = HLC(rawValue: version.hlc) }
                 }
                 dots.append("}")
                 let vector = Self.encodeVector(record.vector)
 
-                if pendingKeys.contains(key) {
+                if !pendingKeys.isEmpty, pendingKeys.contains(key) {
                     if try applyOverlaid(key, collection, record: record, values: values) { outcome.changed += 1 }
                     try upsertMeta(
                         key, dots: dots, vector: vector, deleted: record.deleted, generation: generation,
@@ -127,11 +127,20 @@ extension ReplicaStore {
                         try restoreStash(key, collection)
                     }
                     let upsert: Statement
-                    if let cached = visibleUpserts[signature] {
-                        upsert = cached
+                    if let previous, previous.collection == record.collection,
+                        previous.names.elementsEqual(values.lazy.map(\.0.name))
+                    {
+                        upsert = previous.statement
                     } else {
-                        upsert = try visibleUpsert(collection, values.map(\.0.name))
-                        visibleUpserts[signature] = upsert
+                        let names = values.map(\.0.name)
+                        let signature = ([record.collection] + names).joined(separator: ",")
+                        if let cached = visibleUpserts[signature] {
+                            upsert = cached
+                        } else {
+                            upsert = try visibleUpsert(collection, names)
+                            visibleUpserts[signature] = upsert
+                        }
+                        previous = (record.collection, names, upsert)
                     }
                     try upsert.bind(text: key.id, at: 1)
                     for (i, (_, value)) in values.enumerated() {

@@ -26,12 +26,29 @@ final class ReplicaStore {
         do {
             db = try Connection(path: path)
             try db.configureForDurability(journalMode: .wal, synchronous: .full)
+            try db.execute(Self.tuning)
         } catch {
             throw ReplicaError(.storage, "cannot open the replica file \(path): \(error)")
         }
         try migrate()
         try loadClocks()
     }
+
+    /// Connection settings for the pull path (they change no durability promise).
+    ///
+    /// - `cache_size`: 32 MiB instead of 2 MiB. A pull page of 1,000 records inserts into two
+    ///   indexes keyed by random UUIDs; with the default cache most of those inserts read their leaf
+    ///   back from the log or the file.
+    /// - `wal_autocheckpoint`: 8,192 pages (32 MiB of log) instead of 1,000. Each page of 1,000
+    ///   records writes more than 1,000 pages to the log, so the default checkpointed (and synced)
+    ///   after every page; a checkpoint every few pages writes each page once per checkpoint.
+    /// - `journal_size_limit`: the log file is truncated back to 16 MiB after a checkpoint, so a
+    ///   bootstrap does not leave a large file behind.
+    static let tuning = """
+        PRAGMA cache_size = -32768;
+        PRAGMA wal_autocheckpoint = 8192;
+        PRAGMA journal_size_limit = 16777216;
+        """
 
     // MARK: - Transactions
 
@@ -163,8 +180,13 @@ final class ReplicaStore {
         }
     }
 
+    /// Sets a state value. An existing key is updated in place: `INSERT OR REPLACE` would delete and
+    /// re-insert the row, writing the key's index page as well as the table's on every stamping.
     func setState(_ key: String, _ value: SQLiteValue) throws {
-        try db.execute("INSERT OR REPLACE INTO _relais_state(key, value) VALUES (?, ?)", [.text(key), value])
+        try db.execute("UPDATE _relais_state SET value = ? WHERE key = ?", [value, .text(key)])
+        if db.changes == 0 {
+            try db.execute("INSERT INTO _relais_state(key, value) VALUES (?, ?)", [.text(key), value])
+        }
     }
 
     private func loadClocks() throws {
