@@ -36,12 +36,32 @@ enum RawSQLite {
                 let statement = try db.prepare(upsertSQL)
                 for index in 0..<count {
                     statement.reset()
-                    try bind(statement, id: String(format: "00000000-0000-4000-8000-%012x", index), index: index, territory: "north")
+                    try bind(statement, id: Customers.id(index), index: index, territory: "north")
                     _ = try statement.step()
                 }
             }
         }
         return seconds
+    }
+
+    /// `count` durable transactions of one upsert each (WAL, synchronous=FULL): the cost of the
+    /// durable commits a sync cannot avoid, on the same disk. Returns seconds per commit (median).
+    static func durableCommit(path: String, count: Int) async throws -> Double {
+        let db = try open(path)
+        defer { try? db.close() }
+        let statement = try db.prepare(upsertSQL)
+        var samples: [Double] = []
+        for index in 0..<count {
+            let (_, seconds) = try await timed {
+                try db.transaction {
+                    statement.reset()
+                    try bind(statement, id: String(format: "00000000-0000-4000-9100-%012x", index), index: index, territory: "t")
+                    _ = try statement.step()
+                }
+            }
+            samples.append(seconds)
+        }
+        return Summary(samples: samples).median
     }
 
     /// Upserts `batches × perBatch` rows, one durable transaction per batch; returns seconds.
@@ -55,7 +75,7 @@ enum RawSQLite {
                     for row in 0..<perBatch {
                         let index = batch * perBatch + row
                         statement.reset()
-                        try bind(statement, id: String(format: "00000000-0000-4000-9000-%012x", index), index: index, territory: "t\(batch)")
+                        try bind(statement, id: Customers.id(index), index: index, territory: "t\(batch)")
                         _ = try statement.step()
                     }
                 }

@@ -26,6 +26,13 @@ enum Customers {
         ]
     }
 
+    /// The id of customer `index` on the hub path: a UUID whose leading bits are a multiplicative hash
+    /// of the index, so that ids arrive in random order as real UUIDv4 do (sequential ids would make
+    /// every index insert an append and flatter both the hub and the replica).
+    static func id(_ index: Int) -> String {
+        String(format: "%08x-0000-4000-a100-%012x", index &* 2_654_435_761 % 0xFFFF_FFFF, index)
+    }
+
     /// JSON Lines for `Replica.import`, rows `range`.
     static func jsonl(_ range: Range<Int>, territory: String, ids: [String]? = nil) -> String {
         var text = ""
@@ -63,6 +70,7 @@ final class MeasuringTransport: SyncTransport {
     private let state = Mutex(State())
     struct State {
         var pushSeconds = 0.0
+        var pullSeconds = 0.0
         var pushBytes = 0
         var pullBytes = 0
         var lastPushBody: [UInt8] = []
@@ -93,7 +101,8 @@ final class MeasuringTransport: SyncTransport {
     }
 
     func pull(_ request: Relais_V1_PullRequest, token: String) async throws -> Relais_V1_PullResponse {
-        let response = try await inner.pull(request, token: token)
+        let (response, seconds) = try await timed { try await inner.pull(request, token: token) }
+        state.withLock { $0.pullSeconds += seconds }
         if countBytes {
             let size = try inner.codec.encode(response, format: .protobuf, encoding: .deflate).count
             state.withLock { $0.pullBytes += size }
@@ -108,50 +117,171 @@ final class MeasuringTransport: SyncTransport {
 
 /// A live hub on loopback for the benchmarks.
 struct BenchHub: Sendable {
-    let fixture: HubFixture
+    let service: HubService
     let url: String
     let folder: String
 
+    /// Adds `user` as a rep of `territories` unless the hub already has them.
+    func ensureUser(_ user: String, territories: [String]) async throws {
+        if (try? await service.users().contains { $0.name == user }) != true {
+            _ = try await service.addUser(user, role: .rep, territories: territories)
+        }
+    }
+
     /// Adds a rep with `territories` and enrolls a fresh replica for them.
     func enrolledReplica(user: String, territories: [String], file: String, in directory: String? = nil) async throws -> Replica {
-        if (try? await fixture.service.users().contains { $0.name == user }) != true {
-            _ = try await fixture.addUser(user, role: .rep, territories: territories)
-        }
-        let code = try await fixture.service.issueEnrollmentCode(for: user)
+        try await ensureUser(user, territories: territories)
+        let code = try await service.issueEnrollmentCode(for: user)
         return try await Replica.enroll(
             hub: url, code: code, path: (directory ?? folder) + "/" + file, deviceName: file, logger: quietLogger)
     }
 
     /// A fresh enrollment code for `user`.
     func code(for user: String) async throws -> String {
-        try await fixture.service.issueEnrollmentCode(for: user)
+        try await service.issueEnrollmentCode(for: user)
+    }
+}
+
+/// A device enrolled straight with the hub service (no replica file): what the benchmarks need to
+/// build push requests themselves.
+struct BenchDevice: Sendable {
+    let replica: UInt32
+    let epoch: UInt32
+    let token: String
+
+    static func enroll(_ service: HubService, user: String, territories: [String], name: String) async throws -> BenchDevice {
+        if (try? await service.users().contains { $0.name == user }) != true {
+            _ = try await service.addUser(user, role: .rep, territories: territories)
+        }
+        var request = Relais_V1_EnrollRequest()
+        request.code = try await service.issueEnrollmentCode(for: user)
+        request.deviceName = name
+        request.schemaVersion = UInt32(Schema.crm.version)
+        let response = try await service.enroll(request)
+        return BenchDevice(replica: response.replica, epoch: response.epoch, token: response.token)
     }
 
-    /// Puts `count` customers of `territory` on the hub by importing them into a seeding replica and
-    /// syncing it, through the real push path.
-    func seed(territory: String, count: Int, startingAt start: Int = 0) async throws {
-        let replica = try await enrolledReplica(user: "seed-\(territory)", territories: [territory], file: "seed-\(territory)-\(start).relais")
-        var offset = start
-        let chunk = 50_000
-        while offset < start + count {
-            let end = min(offset + chunk, start + count)
-            try await replica.import("customers", text: Customers.jsonl(offset..<end, territory: territory), format: .jsonl)
-            _ = try await replica.sync(options: benchSyncOptions)
-            offset = end
+    /// One push batch of new customers `range` (ids from `Customers.id`), stamped with this device's
+    /// dots `firstCounter...` and strictly increasing HLCs from `millis`: what a replica sends after
+    /// importing the same rows offline.
+    func pushRequest(_ range: Range<Int>, territory: String, firstCounter: UInt64, millis: UInt64) -> Relais_V1_PushRequest {
+        var request = Relais_V1_PushRequest()
+        request.replica = replica
+        request.epoch = epoch
+        request.schemaVersion = UInt32(Schema.crm.version)
+        request.writes.reserveCapacity(range.count)
+        let base = HLC(physicalMillis: millis).rawValue
+        for (offset, index) in range.enumerated() {
+            let counter = firstCounter + UInt64(offset)
+            var write = Relais_V1_RecordWrite()
+            write.collection = "customers"
+            write.recordID = Customers.id(index)
+            write.dot = Relais_V1_Dot(Dot(replica: ReplicaID(replica), counter: counter))
+            write.hlc = base + counter
+            let values = Customers.values(index, territory: territory)
+            write.fields = Customers.fields.map { Relais_V1_FieldValue(field: $0, value: values[$0]!) }
+            request.writes.append(write)
         }
-        try? FileManager.default.removeItem(atPath: replica.path)
+        return request
+    }
+}
+
+/// Puts customers `range` of `territory` on the hub through its own push path, in batches of
+/// `ProtocolLimits.maxWritesPerBatch` from one seeding device, in process (no replica, no HTTP).
+func seedHub(_ service: HubService, territory: String, range: Range<Int>) async throws {
+    let device = try await BenchDevice.enroll(service, user: "seed-\(territory)", territories: [territory], name: "seed-\(territory)")
+    let principal = try await service.authenticate(token: device.token)
+    let batch = ProtocolLimits.default.maxWritesPerBatch
+    let millis = UInt64(Date().timeIntervalSince1970 * 1000)
+    var offset = range.lowerBound
+    while offset < range.upperBound {
+        let end = min(offset + batch, range.upperBound)
+        let request = device.pushRequest(
+            offset..<end, territory: territory, firstCounter: UInt64(offset - range.lowerBound + 1), millis: millis)
+        let response = try await service.push(request, from: principal)
+        guard response.results.count == end - offset, response.results.allSatisfy({ $0.status == .applied }) else {
+            throw BenchError("seeding: the hub did not apply every write of batch \(offset)..<\(end)")
+        }
+        offset = end
     }
 }
 
 /// Runs `body` with a fresh hub served on loopback (with the echo route) and a scratch folder.
-func withBenchHub<T: Sendable>(_ body: @escaping @Sendable (BenchHub) async throws -> T) async throws -> T {
-    try await HubFixture.with { fixture in
-        let folder = fixture.folder.path + "/replicas"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        return try await BenchServer.withRunning(service: fixture.service) { url in
-            try await body(BenchHub(fixture: fixture, url: url, folder: folder))
+///
+/// With `filled`, the hub starts with those customers on it: a copy of a hub file filled once by
+/// ``seedHub(_:territory:range:)`` and kept in the cache folder (`RELAIS_BENCH_CACHE`, by default
+/// `/tmp/relais-bench-cache`) under a name that says what it holds, so later runs of the same size
+/// skip the filling. Returns the seconds spent filling (0 when the copy came from the cache).
+func withBenchHub<T: Sendable>(
+    filled: [(territory: String, range: Range<Int>)] = [],
+    log: (String) -> Void = { _ in },
+    _ body: @escaping @Sendable (BenchHub, Double) async throws -> T
+) async throws -> T {
+    let folder = try HubTemporaryFolder(prefix: "relais-bench")
+    defer { folder.remove() }
+    let data = folder.path + "/data"
+    var fillSeconds = 0.0
+    if !filled.isEmpty {
+        let cacheRoot = ProcessInfo.processInfo.environment["RELAIS_BENCH_CACHE"] ?? "/tmp/relais-bench-cache"
+        let key = "hub-v2-schema\(Schema.crm.version)-"
+            + filled.map { "\($0.territory)\($0.range.lowerBound)-\($0.range.upperBound)" }.joined(separator: "_")
+        let cached = cacheRoot + "/" + key + ".sqlite"
+        if !FileManager.default.fileExists(atPath: cached) {
+            log("filling a hub with \(filled.map { "\($0.range.count) \($0.territory)" }.joined(separator: " + ")) customers (kept in \(cacheRoot))")
+            let start = ContinuousClock.now
+            let fillFolder = folder.path + "/fill"
+            let store = try SQLiteHubStore(folder: fillFolder, create: true)
+            let service = HubService(store: store, logger: HubLogging.standardError(label: "relais.bench.hub"))
+            do {
+                _ = try await service.initialize()
+                for part in filled { try await seedHub(service, territory: part.territory, range: part.range) }
+            } catch {
+                await store.close()
+                throw error
+            }
+            await store.close()
+            fillSeconds = (ContinuousClock.now - start).seconds
+            try FileManager.default.createDirectory(atPath: cacheRoot, withIntermediateDirectories: true)
+            // The WAL is copied with the file: the last connection to close may be a read-only one,
+            // which does not checkpoint. The store opened on the copy replays it.
+            let source = fillFolder + "/" + SQLiteHubStore.fileName
+            try? FileManager.default.removeItem(atPath: cached + ".partial")
+            try? FileManager.default.removeItem(atPath: cached + "-wal")
+            if FileManager.default.fileExists(atPath: source + "-wal") {
+                try FileManager.default.copyItem(atPath: source + "-wal", toPath: cached + "-wal")
+            }
+            try FileManager.default.copyItem(atPath: source, toPath: cached + ".partial")
+            try FileManager.default.moveItem(atPath: cached + ".partial", toPath: cached)
+            try FileManager.default.removeItem(atPath: fillFolder)
+            log(String(format: "filled in %.1f s", fillSeconds))
+        }
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: cached, toPath: data + "/" + SQLiteHubStore.fileName)
+        if FileManager.default.fileExists(atPath: cached + "-wal") {
+            try FileManager.default.copyItem(atPath: cached + "-wal", toPath: data + "/" + SQLiteHubStore.fileName + "-wal")
         }
     }
+    let store = try SQLiteHubStore(folder: data, create: filled.isEmpty)
+    let service = HubService(store: store, logger: HubLogging.standardError(label: "relais.bench.hub"))
+    do {
+        if filled.isEmpty { _ = try await service.initialize() }
+        let replicas = folder.path + "/replicas"
+        try FileManager.default.createDirectory(atPath: replicas, withIntermediateDirectories: true)
+        let seconds = fillSeconds
+        let result = try await BenchServer.withRunning(service: service) { url in
+            try await body(BenchHub(service: service, url: url, folder: replicas), seconds)
+        }
+        await store.close()
+        return result
+    } catch {
+        await store.close()
+        throw error
+    }
+}
+
+extension Duration {
+    /// The duration in seconds.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
 
 /// Peak resident set (VmHWM) of this process, in kB.

@@ -22,7 +22,7 @@ struct BenchOptions: Sendable {
     /// unless `--memory-runs` says otherwise.
     var memoryRuns: Int?
 
-    static let names = ["bootstrap", "incremental", "ingest", "wire", "memory", "conflicts"]
+    static let names = ["bootstrap", "apply", "incremental", "ingest", "ingest-e2e", "wire", "memory", "conflicts"]
 
     static let usage = """
         usage: relais-bench [--smoke] [--only NAME[,NAME]] [--runs N] [--json] [--big N] [--memory-runs N]

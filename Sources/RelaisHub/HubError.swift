@@ -26,6 +26,7 @@ public struct HubError: Error, Hashable, Sendable, CustomStringConvertible, Cust
         case storeExists = "store_exists"
         case storeMissing = "store_missing"
         case storeTooNew = "store_too_new"
+        case storageFull = "storage_full"
     }
 
     private let value: Code
@@ -53,6 +54,7 @@ public struct HubError: Error, Hashable, Sendable, CustomStringConvertible, Cust
         case .replicaForked, .schemaTooOld, .schemaTooNew, .conflict: 409
         case .badRequest: 400
         case .unavailable: 503
+        case .storageFull: 507
         case .internal, .storeExists, .storeMissing, .storeTooNew: 500
         }
     }
@@ -101,6 +103,11 @@ public struct HubError: Error, Hashable, Sendable, CustomStringConvertible, Cust
     public static var conflict: HubError { .init(.conflict, "The request conflicts with the hub's state.") }
     /// The store is busy or shutting down; retry with back-off. 503.
     public static var unavailable: HubError { .init(.unavailable, "The hub is busy or shutting down; retry later.") }
+    /// The store reached its size ceiling (`--max-store-mb`) or the disk is full: nothing of the request
+    /// was written; reads keep working, and writes succeed again once space is freed. 507.
+    public static var storageFull: HubError {
+        .init(.storageFull, "The hub's storage is full; nothing was saved. Retry once an administrator frees space.")
+    }
     /// The hub failed. 500; the details stay in the logs.
     public static var `internal`: HubError { .init(.internal, "The hub failed.") }
     /// `init` found a store already in the data folder.

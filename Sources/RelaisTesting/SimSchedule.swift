@@ -2,6 +2,7 @@ import Foundation
 import RelaisClient
 import RelaisCore
 import RelaisHub
+import RelaisProtocol
 import RelaisSQLite
 import Synchronization
 
@@ -26,6 +27,16 @@ public enum SimFaultKind: String, CaseIterable, Sendable {
     case backupRestore
     /// A replica file copied onto a second laptop that keeps working.
     case clone
+    /// The hub runs as a child process (`relais-hub serve`), killed with SIGKILL at seeded moments
+    /// while laptops push and pull (many while a push is being applied and committed), and restarted
+    /// on the same data folder.
+    case hubKill
+    /// A laptop's sync runs as a child process (`relais sync`), killed with SIGKILL at a seeded
+    /// moment (often while it applies a pull page); the file is then reopened in process.
+    case laptopKill
+    /// A full disk: the hub child restarted with a store ceiling (`--max-store-mb`) and laptops
+    /// reopened with a file-size ceiling (`maxFileBytes`), later lifted.
+    case diskFull
     /// All of the above at lower rates.
     case mixed
 }
@@ -54,6 +65,12 @@ public struct SimReport: Sendable, CustomStringConvertible {
     public var injected = 0
     /// Conflict reports on the hub at the end.
     public var conflicts = 0
+    /// Truly concurrent pairs with differing values checked for exactly one report.
+    public var concurrentPairs = 0
+    /// Edits refused because the replica's storage was full (not saved, not tracked).
+    public var refusedEdits = 0
+    /// Hub child restarts (after a SIGKILL or a ceiling change), each followed by an integrity check.
+    public var hubRestarts = 0
     /// Writes the hub rejected.
     public var rejected = 0
     /// Broken invariants; empty when the schedule passed.
@@ -65,7 +82,7 @@ public struct SimReport: Sendable, CustomStringConvertible {
     public var replay: String { "swift run relais-sim --seed \(seed) --schedule \(schedule)" }
 
     public var description: String {
-        var text = "schedule \(schedule) [\(fault.rawValue)] laptops=\(laptops) edits=\(edits) writes=\(writes) acked=\(acknowledged) syncs=\(syncs) failed=\(failedSyncs) faults=\(injected) conflicts=\(conflicts) rejected=\(rejected)"
+        var text = "schedule \(schedule) [\(fault.rawValue)] laptops=\(laptops) edits=\(edits) writes=\(writes) acked=\(acknowledged) syncs=\(syncs) failed=\(failedSyncs) faults=\(injected) conflicts=\(conflicts) pairs=\(concurrentPairs) rejected=\(rejected) refused=\(refusedEdits) restarts=\(hubRestarts)"
         if !violations.isEmpty {
             text += "\n  FAILED (seed \(seed)); replay: \(replay)\n" + violations.map { "  - \($0)" }.joined(separator: "\n")
         }
@@ -132,10 +149,12 @@ final class SimLaptop {
     let territories: [String]
     let clock: SimClock
     let ids: ClientIDSequence
-    let transport: SimFaultTransport
+    var transport: SimFaultTransport
     var replica: Replica
     var path: String
     var backup: (path: String, mark: Int)?
+    /// The replica was reopened with a file-size ceiling (the disk-full fault).
+    var full = false
 
     init(user: String, territories: [String], clock: SimClock, ids: ClientIDSequence, transport: SimFaultTransport, replica: Replica, path: String) {
         self.user = user
@@ -165,6 +184,14 @@ struct Simulation {
     var nextToken = 0
     var options = SyncOptions()
     let folder: String
+    let pushLog = SimPushLog()
+    /// The hub child of the hub-kill and disk-full kinds.
+    var hubProcess: SimHubProcess?
+    var killer: SimHubKiller?
+    /// The hub child runs with a store ceiling.
+    var hubFull = false
+    /// Laptops whose syncs ran (unrecorded) in a child process.
+    var childSyncs = 0
 
     static let start: UInt64 = 1_795_856_400_000
     static let year2000: UInt64 = 946_684_800_000
@@ -202,6 +229,27 @@ struct Simulation {
 
     func clockFaults() -> Bool { fault == .clockSkew || fault == .mixed }
 
+    var usesHubProcess: Bool { fault == .hubKill || fault == .diskFull }
+
+    /// The transport under the injected network faults: to the hub child when there is one, else to
+    /// the in-process hub (through the cutting proxy when there is one); every push is recorded.
+    func baseTransport() -> any SyncTransport {
+        let base: any SyncTransport
+        if let hubProcess {
+            let killer = self.killer
+            base = SimRoutedTransport(hub: hubProcess, onRequest: { killer?.requestLeaving() })
+        } else {
+            base = HTTPSyncTransport(hub: proxy?.url ?? url)
+        }
+        return SimRecordingTransport(base: base, log: pushLog)
+    }
+
+    func configuration(_ laptop: (clock: SimClock, ids: ClientIDSequence), full: Bool = false) -> Replica.Configuration {
+        let clock = laptop.clock
+        let ids = laptop.ids
+        return Replica.Configuration(wallClock: { clock.now() }, makeID: { ids.make() }, maxFileBytes: full ? 1 : nil)
+    }
+
     mutating func run() async throws -> SimReport {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         options.pageSize = UInt32(random.int(1...40))
@@ -227,12 +275,32 @@ struct Simulation {
             let code = try await hub.addUser(user, role: role, territories: territories)
             try await enroll(user: user, territories: territories, code: code)
         }
-        let steps = random.int(15...40)
-        for _ in 0..<steps {
-            try await step()
+        if usesHubProcess {
+            // From here on the hub is the child process on the same data folder; the in-process hub
+            // only reads (the final checks).
+            let process = try SimHubProcess(dataFolder: hub.dataFolder)
+            try await process.start()
+            hubProcess = process
+            if fault == .hubKill {
+                killer = SimHubKiller(hub: process, seed: random.next(), rate: 0.25, delayMillis: 30)
+            }
+            for laptop in laptops {
+                laptop.transport = SimFaultTransport(base: baseTransport(), faults: networkFaults, seed: random.next())
+            }
         }
-        try await quiesce()
-        try await check()
+        do {
+            let steps = random.int(15...40)
+            for _ in 0..<steps {
+                try await step()
+            }
+            try await quiesce()
+            try await check()
+        } catch {
+            try? await hubProcess?.stop()
+            throw error
+        }
+        try await hubProcess?.stop(signal: SIGTERM)
+        report.injected += killer?.scheduled ?? 0
         report.laptops = laptops.count
         report.writes = writes.count
         report.injected += laptops.reduce(0) { $0 + $1.transport.injected } + (proxy?.cuts ?? 0)
@@ -243,9 +311,8 @@ struct Simulation {
         let index = laptops.count
         let clock = SimClock(clockAt)
         let ids = ClientIDSequence(start: UInt64(index + 1) << 32)
-        let transport = SimFaultTransport(
-            base: HTTPSyncTransport(hub: proxy?.url ?? url), faults: networkFaults, seed: random.next())
-        let replica = try Replica.open(path: path, configuration: Replica.Configuration(wallClock: { clock.now() }, makeID: { ids.make() }))
+        let transport = SimFaultTransport(base: baseTransport(), faults: networkFaults, seed: random.next())
+        let replica = try Replica.open(path: path, configuration: configuration((clock, ids)))
         paths.append(path)
         return SimLaptop(user: user, territories: territories, clock: clock, ids: ids, transport: transport, replica: replica, path: path)
     }
@@ -258,7 +325,7 @@ struct Simulation {
         let replica = try await Replica.enroll(
             hub: url, code: code, path: path, deviceName: "laptop\(index)", transport: HTTPSyncTransport(hub: url),
             configuration: Replica.Configuration(wallClock: { clock.now() }, makeID: { ids.make() }))
-        let transport = SimFaultTransport(base: HTTPSyncTransport(hub: proxy?.url ?? url), faults: networkFaults, seed: random.next())
+        let transport = SimFaultTransport(base: baseTransport(), faults: networkFaults, seed: random.next())
         paths.append(path)
         laptops.append(SimLaptop(user: user, territories: territories, clock: clock, ids: ids, transport: transport, replica: replica, path: path))
     }
@@ -266,6 +333,7 @@ struct Simulation {
     // MARK: - Steps
 
     mutating func step() async throws {
+        try await ensureHub()
         hubClock.advance(byMillis: 1000)
         for laptop in laptops { laptop.clock.advance(UInt64(random.int(1...60_000))) }
         let index = random.int(0...(laptops.count - 1))
@@ -286,10 +354,127 @@ struct Simulation {
             try await clone(index)
             return
         }
+        if fault == .hubKill, random.chance(0.03), let process = hubProcess {
+            // A crash while idle.
+            try await process.stop()
+            report.injected += 1
+            try await ensureHub()
+        }
+        if fault == .laptopKill, random.chance(0.2) {
+            try await childSync(index)
+            return
+        }
+        if fault == .diskFull || fault == .mixed, random.chance(fault == .mixed ? 0.03 : 0.1) {
+            try reopen(index, full: !laptop.full)
+            report.injected += laptop.full ? 1 : 0
+        }
+        if fault == .diskFull, random.chance(0.1) {
+            try await restartHub(full: !hubFull)
+            report.injected += hubFull ? 1 : 0
+        }
         if random.chance(0.3) {
             await sync(index)
         } else {
-            for _ in 0..<random.int(1...3) { try await edit(index) }
+            for _ in 0..<random.int(1...3) {
+                do {
+                    try await edit(index)
+                } catch let error as ReplicaError where error.kind == .storageFull {
+                    guard laptop.full else { throw error }
+                    report.refusedEdits += 1
+                    report.trace.append("laptop \(index) edit refused: \(error)")
+                }
+            }
+        }
+    }
+
+    // MARK: - Process faults
+
+    /// Restarts the hub child if a SIGKILL took it down, then checks its store's integrity.
+    mutating func ensureHub() async throws {
+        guard let process = hubProcess, !process.isRunning else { return }
+        try await process.stop()
+        try await process.start(maxStoreMB: hubFull ? 0.0001 : nil)
+        report.hubRestarts += 1
+        report.trace.append("hub killed; restarted on the same folder")
+        let integrity = process.integrityCheck()
+        if integrity != "ok" { report.violations.append("integrity_check of the hub store after a restart: \(integrity)") }
+    }
+
+    /// Restarts the hub child with a store ceiling at its current size (a full disk), or without one
+    /// (an administrator freed space).
+    mutating func restartHub(full: Bool) async throws {
+        guard let process = hubProcess else { return }
+        try await process.stop(signal: SIGTERM)
+        // Packed (no free pages, full b-tree pages), so that the ceiling at the current size bites at
+        // the next growth.
+        if full { try Self.compact(hub.dataFolder + "/hub.sqlite") }
+        hubFull = full
+        try await process.start(maxStoreMB: full ? 0.0001 : nil)
+        report.hubRestarts += 1
+        report.trace.append(full ? "hub restarted with its store full" : "hub restarted with space freed")
+        let integrity = process.integrityCheck()
+        if integrity != "ok" { report.violations.append("integrity_check of the hub store after a restart: \(integrity)") }
+    }
+
+    /// Reopens a laptop's replica with a file-size ceiling at its current size (a full disk) or none.
+    mutating func reopen(_ index: Int, full: Bool) throws {
+        let laptop = laptops[index]
+        if full { try Self.compact(laptop.path) }
+        laptop.replica = try Replica.open(
+            path: laptop.path, create: false, configuration: configuration((laptop.clock, laptop.ids), full: full))
+        laptop.full = full
+        report.trace.append("laptop \(index) " + (full ? "disk full" : "disk space freed"))
+    }
+
+    /// The laptop's sync as a `relais sync` child killed at a seeded moment; then the file is reopened
+    /// in process and checked: integrity, and every write not yet acknowledged still there.
+    mutating func childSync(_ index: Int) async throws {
+        let laptop = laptops[index]
+        let mark = writes.count
+        let killAfter = random.int(0...150)
+        report.syncs += 1
+        childSyncs += 1
+        let outcome = try await SimLaptopProcess.sync(path: laptop.path, batchSize: random.int(1...20), killAfterMillis: killAfter)
+        laptop.replica = try Replica.open(
+            path: laptop.path, create: false, configuration: configuration((laptop.clock, laptop.ids), full: laptop.full))
+        if outcome.killed {
+            report.injected += 1
+            report.failedSyncs += 1
+            report.trace.append("laptop \(index) sync child killed after \(killAfter) ms")
+        } else if outcome.status == 0 {
+            acknowledge(index, before: mark)
+            report.trace.append("laptop \(index) synced in a child")
+        } else {
+            report.failedSyncs += 1
+            report.trace.append("laptop \(index) sync child failed with status \(outcome.status)")
+        }
+        do {
+            let connection = try Connection(path: laptop.path, mode: .readOnly, create: false)
+            defer { try? connection.close() }
+            let integrity = try connection.integrityCheck()
+            if integrity != "ok" { report.violations.append("integrity_check of laptop \(index) after a killed sync: \(integrity)") }
+        } catch {
+            report.violations.append("integrity_check of laptop \(index) after a killed sync could not run: \(error)")
+        }
+        try await checkNothingPendingLost(index, after: "a killed sync")
+    }
+
+    /// Every write of the laptop not yet acknowledged is still on the laptop (pending, shown on top of
+    /// the hub's state) or already on the hub (state or conflict report).
+    mutating func checkNothingPendingLost(_ index: Int, after what: String) async throws {
+        let local = String(decoding: try await laptops[index].replica.export(), as: UTF8.self)
+        var hubText: String?
+        for write in writes where write.laptop == index && !write.acknowledged && !write.discarded && !write.superseded && !write.rejected {
+            if local.contains(write.token) { continue }
+            if hubText == nil {
+                hubText = String(decoding: try await hub.service.exportJSON(user: "admin"), as: UTF8.self)
+                for report in try await hub.service.conflicts(ConflictFilter(limit: 100_000)) {
+                    hubText! += report.conflict.values.map { "\($0.value.map { "\($0)" } ?? "")" }.joined(separator: "|")
+                }
+            }
+            if !hubText!.contains(write.token) {
+                report.violations.append("pending write lost after \(what): \(write.token) by laptop \(index) to \(write.collection)/\(write.id).\(write.field)")
+            }
         }
     }
 
@@ -305,6 +490,40 @@ struct Simulation {
         } catch {
             report.trace.append("laptop \(index) sync failed: \(error)")
             report.failedSyncs += 1
+            if let error = error as? SyncError, error.kind == .storageFull || error.code == "storage_full" {
+                await checkFullStorage(index, error)
+            }
+        }
+    }
+
+    /// A sync stopped by a full disk: the laptop or the hub must be the one that is full, the laptop
+    /// keeps its pending writes, and the hub still answers reads.
+    mutating func checkFullStorage(_ index: Int, _ error: SyncError) async {
+        let laptop = laptops[index]
+        if error.kind == .storageFull, !laptop.full {
+            report.violations.append("laptop \(index) sync failed with storage_full with no ceiling: \(error)")
+        }
+        if error.code == "storage_full" {
+            if !hubFull { report.violations.append("the hub answered storage_full with no ceiling: \(error)") }
+            if error.httpStatus != 507 { report.violations.append("storage_full answered with status \(error.httpStatus ?? 0), not 507") }
+            // Reads keep working on a full hub.
+            do {
+                guard let identity = try await laptop.replica.identity() else { return }
+                var request = Relais_V1_PullRequest()
+                request.pageSize = 5
+                request.schemaVersion = UInt32(laptop.replica.schema.version)
+                let connection = try Connection(path: laptop.path, mode: .readOnly, create: false)
+                request.counter = UInt64(try connection.scalar("SELECT value FROM _relais_state WHERE key = 'counter'")?.int64Value ?? 0)
+                try? connection.close()
+                _ = try await baseTransport().pull(request, token: identity.token)
+            } catch {
+                report.violations.append("a pull failed while the hub's store was full: \(error)")
+            }
+        }
+        do {
+            try await checkNothingPendingLost(index, after: "a sync stopped by a full disk")
+        } catch {
+            report.violations.append("could not check laptop \(index)'s pending writes: \(error)")
         }
     }
 
@@ -360,6 +579,13 @@ struct Simulation {
         let laptop = try makeLaptop(user: original.user, territories: original.territories, clockAt: original.clock.now(), path: path)
         laptops.append(laptop)
         report.trace.append("laptop \(index) cloned as laptop \(laptops.count - 1)")
+    }
+
+    /// Rewrites a SQLite file packed: the disk-full fault then holds it at that size.
+    static func compact(_ path: String) throws {
+        let connection = try Connection(path: path)
+        defer { try? connection.close() }
+        try connection.execute("VACUUM")
     }
 
     /// A consistent copy of a live SQLite file (as a backup tool or a disk image would make).
@@ -440,6 +666,10 @@ struct Simulation {
         if random.chance(0.5) { values["phone"] = .text(phone) }
         if random.chance(0.5) { values["tags"] = .set([tag]) }
         if random.chance(0.5) { values["notes"] = .text(note) }
+        if laptop.full, random.chance(0.7) {
+            // A long visit report pasted in: on a full disk, the edit that needs new pages.
+            values["notes"] = .text(note + " " + String(repeating: "report ", count: random.int(300...1200)))
+        }
         if random.chance(0.3) { values["status"] = .text(random.pick(["prospect", "active", "at_risk", "lapsed"])) }
         let id = try await laptop.replica.add("customers", values)
         track(index, name, "customers", id, "name", .replace)
@@ -474,6 +704,7 @@ struct Simulation {
         let record = random.pick(records)
         var values: [String: Value] = [:]
         var tracked: [(String, String, SimFieldKind)] = []
+        var seen: [Value] = []
         let fields: [String]
         switch collection {
         case "customers": fields = ["name", "phone", "email", "tags", "notes", "status", "programme", "relationship_level", "city"]
@@ -505,7 +736,7 @@ struct Simulation {
                 }
                 tracked.append((field, t, .append))
             default:
-                supersede(record[field])
+                seen.append(record[field])
                 values[field] = .text(t)
                 tracked.append((field, t, .replace))
             }
@@ -519,6 +750,7 @@ struct Simulation {
             }
         }
         try await laptop.replica.set(collection, id: record.id, values)
+        for value in seen { supersede(value) }
         for (field, t, kind) in tracked { track(index, t, collection, record.id, field, kind) }
     }
 
@@ -529,8 +761,8 @@ struct Simulation {
         let records = try await laptop.replica.list(collection)
         guard !records.isEmpty else { return }
         let record = random.pick(records)
-        for value in record.values.values { supersede(value) }
         try await laptop.replica.delete(collection, id: record.id)
+        for value in record.values.values { supersede(value) }
         report.trace.append("laptop \(index) deletes \(collection)/\(record.id)")
     }
 
@@ -539,6 +771,11 @@ struct Simulation {
     mutating func quiesce() async throws {
         for laptop in laptops { laptop.transport.setFaults(SimNetworkFaults()) }
         proxy?.setEnabled(false)
+        killer?.disable()
+        await killer?.settle()
+        try await ensureHub()
+        if hubFull { try await restartHub(full: false) }
+        for index in laptops.indices where laptops[index].full { try reopen(index, full: false) }
         for round in 0..<3 {
             for index in laptops.indices {
                 let mark = writes.count
@@ -616,6 +853,18 @@ struct Simulation {
             }
         }
         for write in writes where write.rejected { report.rejected += 1 }
+        // Exactly one conflict report per truly concurrent pair with differing values (a child's
+        // pushes are not recorded: with child syncs, unknown writes could have overwritten a value).
+        if childSyncs == 0 {
+            do {
+                let results = try SimConcurrencyCheck.writeResults(hubFile: hub.dataFolder + "/hub.sqlite")
+                let outcome = SimConcurrencyCheck.check(log: pushLog.all, results: results, reports: conflicts)
+                report.concurrentPairs = outcome.pairs
+                report.violations += outcome.violations
+            } catch {
+                report.violations.append("could not read the hub's write results: \(error)")
+            }
+        }
         // integrity_check on every file.
         var files = paths
         if let hubFiles = try? FileManager.default.contentsOfDirectory(atPath: hub.dataFolder) {

@@ -82,9 +82,10 @@ struct StoreOptions: ParsableArguments {
     }
 
     /// Opens the store; `create` for `init`.
-    func open(create: Bool) throws -> SQLiteHubStore {
+    func open(create: Bool, configuration: SQLiteHubStore.Configuration = .init()) throws -> SQLiteHubStore {
         if postgres != nil { throw CLIError(message: "PostgreSQL store not available in this build yet", exitCode: 1) }
-        return try SQLiteHubStore(folder: data!, create: create, now: SystemHubClock().millisecondsSince1970())
+        return try SQLiteHubStore(
+            folder: data!, create: create, configuration: configuration, now: SystemHubClock().millisecondsSince1970())
     }
 }
 

@@ -13,6 +13,7 @@ struct Serve: AsyncParsableCommand {
               relais-hub serve --data /var/lib/relais --host 0.0.0.0 --port 7420
               relais-hub serve --data DIR --port 0          # a free port, printed
               relais-hub serve --data DIR --tls-cert hub.pem --tls-key hub-key.pem
+              relais-hub serve --data DIR --max-store-mb 2048  # pushes answered 507 storage_full past 2 GB
             """)
 
     @OptionGroup var store: StoreOptions
@@ -23,16 +24,23 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("tls-key"), help: ArgumentHelp("The PEM private key for --tls-cert.", valueName: "FILE"))
     var tlsKey: String?
     @Option(help: "Seconds between tombstone purges.") var purgeInterval = 3600
+    @Option(
+        name: .customLong("max-store-mb"),
+        help: ArgumentHelp("A ceiling on the store file's size, in MB (decimals allowed): pushes past it are answered 507 storage_full and nothing is written.", valueName: "MB"))
+    var maxStoreMB: Double?
 
     func validate() throws {
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("Give both --tls-cert and --tls-key, or neither.") }
         guard (0...65535).contains(port) else { throw ValidationError("--port is 0 to 65535.") }
         guard purgeInterval > 0 else { throw ValidationError("--purge-interval is at least 1.") }
+        if let maxStoreMB, !(maxStoreMB > 0) { throw ValidationError("--max-store-mb is a positive number.") }
     }
 
     func run() async throws {
         let logger = HubLogging.standardError(label: "relais.hub")
-        let store = try store.open(create: false)
+        var configuration = SQLiteHubStore.Configuration()
+        configuration.maxStoreBytes = maxStoreMB.map { Int64($0 * 1_048_576) }
+        let store = try store.open(create: false, configuration: configuration)
         let hub = HubService(store: store, logger: logger)
         let tls = tlsCert.map { HubServer.TLSFiles(certificatePath: $0, privateKeyPath: tlsKey!) }
         do {

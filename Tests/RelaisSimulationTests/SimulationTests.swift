@@ -12,7 +12,7 @@ import Testing
 struct SimulationTests {
     static let defaultSeed: UInt64 = 20_261_128
     static let seed: UInt64 = ProcessInfo.processInfo.environment["RELAIS_SEED"].flatMap { UInt64($0) } ?? defaultSeed
-    static let schedules: Int = ProcessInfo.processInfo.environment["RELAIS_SCHEDULES"].flatMap { Int($0) } ?? 220
+    static let schedules: Int = ProcessInfo.processInfo.environment["RELAIS_SCHEDULES"].flatMap { Int($0) } ?? 260
 
     /// Schedules of the default seed that still break an invariant: open bugs, each listed in
     /// docs/RELIABILITY.md "Open findings" with its replay command. They are recorded as known issues,

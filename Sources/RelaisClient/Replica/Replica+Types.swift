@@ -9,14 +9,22 @@ extension Replica {
         public var wallClock: @Sendable () -> UInt64
         /// A new record id.
         public var makeID: @Sendable () -> UUID
+        /// A ceiling on the replica file's size in bytes (`PRAGMA max_page_count`), or `nil` for none.
+        /// An edit that would grow the file past it is refused with ``ReplicaError/Kind/storageFull``
+        /// and nothing is saved; a sync that cannot save a pulled page stops with
+        /// ``SyncError/Kind/storageFull`` and keeps every pending write. A ceiling below the file's
+        /// current size holds it at that size.
+        public var maxFileBytes: Int64?
 
         /// The system clock and random UUIDs unless told otherwise.
         public init(
             wallClock: @escaping @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970 * 1000) },
-            makeID: @escaping @Sendable () -> UUID = { UUID() }
+            makeID: @escaping @Sendable () -> UUID = { UUID() },
+            maxFileBytes: Int64? = nil
         ) {
             self.wallClock = wallClock
             self.makeID = makeID
+            self.maxFileBytes = maxFileBytes
         }
     }
 

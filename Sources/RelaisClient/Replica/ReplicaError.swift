@@ -29,6 +29,9 @@ public struct ReplicaError: Error, Sendable, CustomStringConvertible {
         public static let alreadyExists = Kind("already_exists")
         /// SQLite failed.
         public static let storage = Kind("storage")
+        /// The disk is full, or the file reached ``Replica/Configuration/maxFileBytes``: the edit was
+        /// not saved (nothing of it was written).
+        public static let storageFull = Kind("storage_full")
     }
 
     /// One bad row of an import: its 1-based line number and what is wrong.
@@ -55,6 +58,11 @@ public struct ReplicaError: Error, Sendable, CustomStringConvertible {
         self.message = message
         self.validation = validation
         self.problems = problems
+    }
+
+    /// The error an edit gets when SQLite reports `SQLITE_FULL`.
+    static var storageFull: ReplicaError {
+        ReplicaError(.storageFull, "storage full: your edit was not saved (free disk space, or raise the replica's size limit)")
     }
 
     static func invalid(_ error: ValidationError) -> ReplicaError {

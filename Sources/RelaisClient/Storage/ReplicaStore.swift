@@ -27,6 +27,10 @@ final class ReplicaStore {
             db = try Connection(path: path)
             try db.configureForDurability(journalMode: .wal, synchronous: .full)
             try db.execute(Self.tuning)
+            if let maxFileBytes = configuration.maxFileBytes {
+                let pageSize = try db.scalar("PRAGMA page_size")?.int64Value ?? 4096
+                try db.execute("PRAGMA max_page_count = \(max(1, maxFileBytes / max(1, pageSize)))")
+            }
         } catch {
             throw ReplicaError(.storage, "cannot open the replica file \(path): \(error)")
         }
@@ -95,6 +99,9 @@ final class ReplicaStore {
                 try stampCaptured()
                 return try body()
             }
+        } catch let error as SQLiteError where error.isFull {
+            try? loadClocks()
+            throw ReplicaError.storageFull
         } catch {
             try? loadClocks()
             throw error

@@ -199,6 +199,13 @@ extension Replica {
                     error.pending = try pendingCount()
                     throw error
                 }
+            } catch let error as ReplicaError where error.kind == .storageFull {
+                // The pulled page (or the bookkeeping of a push) could not be saved: nothing of it was
+                // written, the cursor did not move, and every pending write is still pending.
+                var failure = SyncError(
+                    .storageFull, "storage full: the changes from the hub could not be saved; pending writes are kept")
+                failure.pending = try pendingCount()
+                throw failure
             } catch let error as SyncError {
                 if error.kind == .replicaForked, !machine.isDone {
                     let next = machine.forked()

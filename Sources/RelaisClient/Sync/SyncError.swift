@@ -29,6 +29,9 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
         public static let notEnrolled = Kind("not_enrolled")
         /// The replica kept forking after a renewal.
         public static let replicaForked = Kind("replica_forked")
+        /// The replica file could not grow (full disk, or ``Replica/Configuration/maxFileBytes``):
+        /// what the hub sent was not saved; pending writes are kept.
+        public static let storageFull = Kind("storage_full")
     }
 
     /// What kind of failure.

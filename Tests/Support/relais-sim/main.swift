@@ -12,6 +12,7 @@ var count = 1000
 var first = 0
 var fuzzSeconds: Double?
 var saveCorpus = false
+var onlyKind: Int?
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
     switch argument {
@@ -19,6 +20,14 @@ while let argument = arguments.next() {
     case "--schedule": only = Int(arguments.next() ?? "")
     case "--schedules": count = Int(arguments.next() ?? "") ?? count
     case "--from": first = Int(arguments.next() ?? "") ?? first
+    case "--kind":
+        // Only the schedules of one fault kind (schedule n uses kind n mod the number of kinds).
+        let name = arguments.next() ?? ""
+        guard let index = SimFaultKind.allCases.firstIndex(where: { $0.rawValue == name }) else {
+            FileHandle.standardError.write(Data("unknown fault kind \(name)\n".utf8))
+            exit(64)
+        }
+        onlyKind = index
     case "--fuzz": fuzzSeconds = Double(arguments.next() ?? "") ?? 60
     case "--save-corpus": saveCorpus = true
     case "--regressions":
@@ -28,7 +37,7 @@ while let argument = arguments.next() {
         print(violations.isEmpty ? "regressions: ok" : violations.joined(separator: "\n"))
         exit(violations.isEmpty ? 0 : 1)
     default:
-        FileHandle.standardError.write(Data("usage: relais-sim [--seed S] (--schedule N | --schedules COUNT [--from N])\n".utf8))
+        FileHandle.standardError.write(Data("usage: relais-sim [--seed S] (--schedule N | --schedules COUNT [--from N] [--kind FAULT]) | --regressions | --fuzz SECONDS\n".utf8))
         exit(64)
     }
 }
@@ -61,12 +70,24 @@ if let fuzzSeconds {
     exit(report.failures.isEmpty ? 0 : 1)
 }
 
-let schedules = only.map { [$0] } ?? Array(first..<(first + count))
+var schedules = only.map { [$0] } ?? Array(first..<(first + count))
+if let onlyKind { schedules = schedules.map { $0 * SimFaultKind.allCases.count + onlyKind } }
 var failed = 0
-var totals = (writes: 0, acknowledged: 0, syncs: 0, faults: 0, conflicts: 0)
+var totals = (writes: 0, acknowledged: 0, syncs: 0, faults: 0, conflicts: 0, pairs: 0, refused: 0, restarts: 0)
 var perKind: [String: Int] = [:]
+/// Per fault kind: divergences, lost writes, report-count failures, integrity failures, other failures.
+var broken: [String: [Int]] = [:]
+
+/// The invariant a violation breaks (the columns of docs/RELIABILITY.md's table).
+func column(_ violation: String) -> Int {
+    if violation.hasPrefix("divergence") || violation.contains("pending writes after the quiet phase") { return 0 }
+    if violation.hasPrefix("lost acknowledged write") || violation.hasPrefix("pending write lost") { return 1 }
+    if violation.hasPrefix("applied twice") || violation.contains("(expected exactly one)") { return 2 }
+    if violation.hasPrefix("integrity_check") { return 3 }
+    return 4
+}
 let started = Date()
-for schedule in schedules {
+for (done, schedule) in schedules.enumerated() {
     do {
         let report = try await SimSchedule.run(seed: seed, schedule: schedule)
         totals.writes += report.writes
@@ -74,7 +95,13 @@ for schedule in schedules {
         totals.syncs += report.syncs
         totals.faults += report.injected
         totals.conflicts += report.conflicts
+        totals.pairs += report.concurrentPairs
+        totals.refused += report.refusedEdits
+        totals.restarts += report.hubRestarts
         perKind[report.fault.rawValue, default: 0] += 1
+        var counts = broken[report.fault.rawValue] ?? [0, 0, 0, 0, 0]
+        for violation in report.violations { counts[column(violation)] += 1 }
+        broken[report.fault.rawValue] = counts
         if only != nil { print(report.trace.joined(separator: "\n")) }
         if only != nil || !report.violations.isEmpty { print(report) }
         if !report.violations.isEmpty { failed += 1 }
@@ -82,10 +109,15 @@ for schedule in schedules {
         failed += 1
         print("schedule \(schedule) could not run: \(error)\n  replay: swift run relais-sim --seed \(seed) --schedule \(schedule)")
     }
-    if only == nil, (schedule - first + 1) % 100 == 0 {
-        print("… \(schedule - first + 1) schedules, \(failed) failed, \(Int(Date().timeIntervalSince(started))) s")
+    if only == nil, (done + 1) % 100 == 0 {
+        print("… \(done + 1) schedules, \(failed) failed, \(Int(Date().timeIntervalSince(started))) s")
     }
 }
-print("seed \(seed): \(schedules.count) schedules, \(failed) failed; writes \(totals.writes), acknowledged and checked \(totals.acknowledged), syncs \(totals.syncs), faults injected \(totals.faults), conflict reports \(totals.conflicts); \(Int(Date().timeIntervalSince(started))) s")
+print("seed \(seed): \(schedules.count) schedules, \(failed) failed; writes \(totals.writes), acknowledged and checked \(totals.acknowledged), syncs \(totals.syncs), faults injected \(totals.faults), conflict reports \(totals.conflicts), concurrent pairs checked for exactly one report \(totals.pairs), edits refused on a full disk \(totals.refused), hub restarts \(totals.restarts); \(Int(Date().timeIntervalSince(started))) s")
 print("per fault kind: " + perKind.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+print("| fault kind | schedules | divergences | lost writes | report count (duplicate or missing) | integrity failures | other |")
+for kind in SimFaultKind.allCases where perKind[kind.rawValue] != nil {
+    let c = broken[kind.rawValue] ?? [0, 0, 0, 0, 0]
+    print("| \(kind.rawValue) | \(perKind[kind.rawValue]!) | \(c[0]) | \(c[1]) | \(c[2]) | \(c[3]) | \(c[4]) |")
+}
 exit(failed == 0 ? 0 : 1)

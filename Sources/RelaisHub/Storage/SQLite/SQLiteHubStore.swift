@@ -33,6 +33,10 @@ public final class SQLiteHubStore: HubStore {
         public var maxGroupSize: Int = 256
         /// Read-only connections serving reads concurrently. Default 2.
         public var readers: Int = 2
+        /// A ceiling on the store file's size in bytes (`PRAGMA max_page_count`), or `nil` for none.
+        /// A write that would grow the file past it fails with ``HubError/storageFull`` (507) and
+        /// writes nothing; a ceiling below the current size holds the file at its current size.
+        public var maxStoreBytes: Int64?
 
         public init() {}
     }
@@ -87,6 +91,10 @@ public final class SQLiteHubStore: HubStore {
                 ["path": path])
         }
         try SQLiteHubSchema.migrate(connection, now: now)
+        if let maxStoreBytes = configuration.maxStoreBytes {
+            let pageSize = try connection.scalar("PRAGMA page_size")?.int64Value ?? 4096
+            try connection.execute("PRAGMA max_page_count = \(max(1, maxStoreBytes / max(1, pageSize)))")
+        }
         writer = SQLiteWorker(connection: connection, label: "relais.hub.sqlite.writer", maxGroupSize: configuration.maxGroupSize)
         var readers: [SQLiteWorker] = []
         for index in 0..<max(1, configuration.readers) {
@@ -241,7 +249,7 @@ final class SQLiteWorker: @unchecked Sendable {
                         // Some failures (I/O, full disk) make SQLite roll back the whole transaction:
                         // then every job of the group, done or not, is lost and must fail.
                         guard connection.isInTransaction else { throw GroupAborted(underlying: error) }
-                        outcomes.append(error)
+                        outcomes.append(Self.storeFailure(error))
                     }
                 }
             }
@@ -268,6 +276,9 @@ final class SQLiteWorker: @unchecked Sendable {
     private static func storeFailure(_ error: any Error) -> any Error {
         if let sqlite = error as? SQLiteError, sqlite.isBusy || sqlite.isLocked {
             return HubError.unavailable.with("The store is locked by another process.", ["sqlite": sqlite.description])
+        }
+        if let sqlite = error as? SQLiteError, sqlite.isFull {
+            return HubError.storageFull.with(HubError.storageFull.message, ["sqlite": sqlite.description])
         }
         return error
     }

@@ -1,0 +1,117 @@
+import Foundation
+import RelaisClient
+import RelaisCore
+import RelaisProtocol
+import RelaisSQLite
+
+/// The replica's apply speed (issue 4): 100,000 customers applied from 100 pull pages with
+/// `Replica._applyPullPage`, against raw SQLite inserting the same rows into an empty table of the same
+/// columns in one transaction. No hub, no HTTP: the pages are built in memory before the clock starts.
+enum ApplyBench {
+    static let fields = ["name", "territory", "status", "city", "phone", "email", "tags"]
+
+    static func value(_ field: String, _ i: Int) -> Value {
+        switch field {
+        case "name": .text("Customer \(i)")
+        case "territory": .text("north")
+        case "status": .text("active")
+        case "city": .text("City \(i % 97)")
+        case "phone": .text("+33 1 \(10_000_000 + i)")
+        case "email": .text("c\(i)@example.com")
+        default: .set(["t\(i % 5)", "all"])
+        }
+    }
+
+    static func id(_ i: Int) -> String { String(format: "%08x-0000-4000-8000-%012x", i &* 2_654_435_761 % 0xFFFF_FFFF, i) }
+
+    /// `count` customers in pages of `pageSize`, as the hub would send a bootstrap.
+    static func pages(count: Int, pageSize: Int) -> [Relais_V1_PullResponse] {
+        var pages: [Relais_V1_PullResponse] = []
+        var i = 0
+        while i < count {
+            var page = Relais_V1_PullResponse()
+            for j in i..<min(i + pageSize, count) {
+                var record = Relais_V1_RecordVersion()
+                record.collection = "customers"
+                record.recordID = id(j)
+                let dot = Dot(replica: ReplicaID(UInt32(1 + j % 50)), counter: UInt64(j + 1))
+                record.vector = Relais_V1_VersionVector(VersionVector([dot.replica: dot.counter]))
+                record.fields = fields.map {
+                    Relais_V1_FieldVersion(field: $0, value: value($0, j), dot: dot, hlc: HLC(physicalMillis: 1_795_856_400_000))
+                }
+                record.seq = UInt64(j + 1)
+                page.records.append(record)
+            }
+            i += pageSize
+            page.nextCursor = UInt64(i)
+            page.more = i < count
+            pages.append(page)
+        }
+        return pages
+    }
+
+    /// The replica's `customers` table: every field of the CRM schema as a column of its SQL type.
+    static var createTable: String {
+        let collection = Schema.crm.collection("customers")!
+        var columns = ["id TEXT PRIMARY KEY NOT NULL"]
+        for field in collection.fields {
+            let type: String
+            switch field.type {
+            case .number: type = "REAL"
+            case .bool: type = "INTEGER"
+            default: type = "TEXT"
+            }
+            columns.append("\"\(field.name)\" \(type)")
+        }
+        return "CREATE TABLE customers(" + columns.joined(separator: ", ") + ")"
+    }
+
+    /// Applies `pages` to a fresh replica at `path`; returns seconds. Checks every record arrived.
+    static func apply(_ pages: [Relais_V1_PullResponse], path: String, expected: Int) async throws -> Double {
+        let replica = try Replica.open(path: path, logger: quietLogger)
+        let (applied, seconds) = try await timed {
+            var applied = 0
+            for page in pages { applied += try await replica._applyPullPage(page) }
+            return applied
+        }
+        let cursor = try await replica.status().cursor
+        guard applied == expected, cursor == UInt64(expected) else {
+            throw BenchError("apply: \(applied) records applied, expected \(expected)")
+        }
+        return seconds
+    }
+
+    /// Raw SQLite (durable, WAL, synchronous=FULL, as the replica) inserting the pages' rows into an
+    /// empty table in one transaction; returns seconds.
+    static func raw(_ pages: [Relais_V1_PullResponse], path: String) async throws -> Double {
+        let db = try Connection(path: path)
+        defer { try? db.close() }
+        try db.configureForDurability()
+        try db.execute(createTable)
+        let columns = fields.map { "\"\($0)\"" }.joined(separator: ", ")
+        let (_, seconds) = try await timed {
+            try db.transaction {
+                let statement = try db.prepare(
+                    "INSERT INTO customers(id, \(columns)) VALUES (?\(String(repeating: ", ?", count: fields.count)))")
+                for page in pages {
+                    for record in page.records {
+                        statement.reset()
+                        try statement.bind(text: record.recordID, at: 1)
+                        for (k, field) in record.fields.enumerated() {
+                            let value = try Value(field.value)
+                            switch value {
+                            case .set(let items):
+                                let json = "[" + items.sorted().map { "\"\($0)\"" }.joined(separator: ",") + "]"
+                                try statement.bind(text: json, at: Int32(k + 2))
+                            default:
+                                try statement.bind(text: value.text ?? "", at: Int32(k + 2))
+                            }
+                        }
+                        _ = try statement.step()
+                    }
+                }
+            }
+        }
+        return seconds
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import RelaisCore
+import RelaisHub
+import RelaisProtocol
+import RelaisSQLite
+
+/// The "exactly one conflict report per truly concurrent pair" invariant (docs/RELIABILITY.md,
+/// invariant 3).
+///
+/// A pair `(w1, w2)` of writes **must** have exactly one report when all of these hold:
+/// - both are upserts the hub applied (its `write_results` say `applied` or `conflict`) that write the
+///   same field of the same record, and no delete of that record was ever pushed;
+/// - they come from different replica numbers, and neither's context covers the other's dot (the
+///   hub adds to each context the writer's own previous dot: a replica has seen its own writes);
+/// - their values differ;
+/// - the order in which the hub applied them is certain from the deliveries: `w1` was answered
+///   before `w2` was first sent;
+/// - `w1` was still a live value when `w2` arrived: no third applied write to that field whose
+///   context covers `w1` could have been applied before `w2` (else `w1` had been overwritten by an
+///   author who saw it, and `w2` competes with that author's value instead).
+///
+/// Every merge rule reports (MergeEngine: a conflict is raised whenever an incoming value differs
+/// from a surviving concurrent value, whatever the rule; the rule only decides the chosen value).
+/// The report is the one raised by the later write `w2` on that field: exactly one of the report ids
+/// the hub stored for `w2` must name that field and list `w1` among its competitors.
+enum SimConcurrencyCheck {
+    struct Write {
+        var collection: String
+        var record: String
+        var dot: Dot
+        var context: VersionVector
+        var values: [String: Value]
+        var isDelete: Bool
+        /// The first delivery that carried it.
+        var firstSent: Int
+        /// The first delivery that was answered (the hub had applied it by then), or `Int.max`.
+        var firstAnswered: Int
+
+        func covers(_ other: Dot) -> Bool {
+            if other.replica == dot.replica { return other.counter < dot.counter }
+            return context.covers(other)
+        }
+    }
+
+    struct Outcome {
+        var pairs = 0
+        var violations: [String] = []
+    }
+
+    /// The hub's stored result of each applied write: dot → report ids (empty for `applied`).
+    static func writeResults(hubFile: String) throws -> [Dot: [String]] {
+        let connection = try Connection(path: hubFile, mode: .readOnly, create: false)
+        defer { try? connection.close() }
+        var results: [Dot: [String]] = [:]
+        try connection.query("SELECT replica, counter, status, conflict_ids FROM write_results") { row in
+            let status = row.statement.text(at: 2) ?? ""
+            guard status == "applied" || status == "conflict" else { return }
+            let dot = Dot(replica: ReplicaID(UInt32(row.statement.int64(at: 0))), counter: UInt64(row.statement.int64(at: 1)))
+            let ids = (row.statement.text(at: 3) ?? "").split(separator: ",").map { String($0) }.filter { !$0.isEmpty }
+            results[dot] = ids
+        }
+        return results
+    }
+
+    static func check(log: [SimPushLog.Delivery], results: [Dot: [String]], reports: [ConflictReport]) -> Outcome {
+        var writes: [Dot: Write] = [:]
+        var inconsistent: Set<Dot> = []
+        for (index, delivery) in log.enumerated() {
+            for wire in delivery.writes {
+                let dot = Dot(wire.dot)
+                guard let context = try? VersionVector(wire.context) else { continue }
+                var values: [String: Value] = [:]
+                for field in wire.fields {
+                    if let value = try? Value(field.value) { values[field.field] = value }
+                }
+                if var known = writes[dot] {
+                    // A clone writing under the same number: two different writes with one dot.
+                    if known.values != values || known.isDelete != wire.delete || known.record != wire.recordID {
+                        inconsistent.insert(dot)
+                    }
+                    if delivery.answered { known.firstAnswered = min(known.firstAnswered, index) }
+                    writes[dot] = known
+                } else {
+                    writes[dot] = Write(
+                        collection: wire.collection, record: wire.recordID, dot: dot, context: context, values: values,
+                        isDelete: wire.delete, firstSent: index, firstAnswered: delivery.answered ? index : Int.max)
+                }
+            }
+        }
+        let reportsByID = Dictionary(reports.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let deleted = Set(writes.values.filter(\.isDelete).map { "\($0.collection)/\($0.record)" })
+        var byField: [String: [Write]] = [:]
+        for write in writes.values where !write.isDelete && !inconsistent.contains(write.dot) && results[write.dot] != nil {
+            guard !deleted.contains("\(write.collection)/\(write.record)") else { continue }
+            for field in write.values.keys {
+                byField["\(write.collection)/\(write.record)/\(field)", default: []].append(write)
+            }
+        }
+        var outcome = Outcome()
+        for (key, group) in byField {
+            let field = String(key.split(separator: "/").last!)
+            for w2 in group {
+                for w1 in group where w1.dot != w2.dot && w1.dot.replica != w2.dot.replica {
+                    guard w1.firstAnswered < w2.firstSent else { continue }  // order not certain
+                    guard !w1.covers(w2.dot), !w2.covers(w1.dot) else { continue }
+                    guard w1.values[field] != w2.values[field] else { continue }
+                    let overwritten = group.contains { w3 in
+                        w3.dot != w1.dot && w3.dot != w2.dot && w3.covers(w1.dot) && w3.firstSent < w2.firstAnswered
+                    }
+                    guard !overwritten else { continue }
+                    outcome.pairs += 1
+                    let matching = (results[w2.dot] ?? []).compactMap { reportsByID[$0] }.filter { report in
+                        report.conflict.field == field && report.conflict.values.contains { $0.dot == w1.dot }
+                    }
+                    if matching.count != 1 {
+                        outcome.violations.append(
+                            "\(matching.count) conflict reports (expected exactly one) for the concurrent writes \(w1.dot) and \(w2.dot) to \(key) (\(w1.values[field].map { "\($0)" } ?? "-") vs \(w2.values[field].map { "\($0)" } ?? "-"))")
+                    }
+                }
+            }
+        }
+        return outcome
+    }
+}

@@ -1,0 +1,313 @@
+import Foundation
+import RelaisClient
+import RelaisProtocol
+import RelaisSQLite
+import Synchronization
+
+/// A simulation failure outside the product: a tool that would not start.
+struct SimSetupError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// The hub as a child process (`relais-hub serve` on a schedule's data folder) that the simulation kills
+/// with SIGKILL and restarts on the same folder and port.
+///
+/// `@unchecked Sendable`: the current process and address are behind `lock`.
+final class SimHubProcess: @unchecked Sendable {
+    private let executable: URL
+    private let dataFolder: String
+    private let lock = NSLock()
+    private var process: Process?
+    private var port = 0
+    private var current = ""
+    /// The process a SIGKILL was sent to (Process.isRunning lags behind a kill).
+    private var killed: ObjectIdentifier?
+
+    init(dataFolder: String) throws {
+        executable = HubChildProcess.executable("relais-hub")
+        guard FileManager.default.isExecutableFile(atPath: executable.path) else {
+            throw SimSetupError(description: "no relais-hub beside this program (\(executable.path)): build it first (`swift build --product relais-hub`)")
+        }
+        self.dataFolder = dataFolder
+    }
+
+    /// The hub's address (`http://127.0.0.1:PORT`), the same across restarts when the port is free.
+    var url: String { lock.withLock { current } }
+
+    /// Whether the last started process is still running (and was sent no kill).
+    var isRunning: Bool {
+        lock.withLock {
+            guard let process else { return false }
+            return process.isRunning && killed != ObjectIdentifier(process)
+        }
+    }
+
+    /// Notes that `process` was sent a SIGKILL.
+    func markKilled(_ process: Process) { lock.withLock { killed = ObjectIdentifier(process) } }
+
+    /// Starts `relais-hub serve` (with a store ceiling of `maxStoreMB` when given) and waits until it
+    /// listens. Returns its address.
+    @discardableResult
+    func start(maxStoreMB: Double? = nil) async throws -> String {
+        let wanted = lock.withLock { port }
+        do {
+            return try await launch(port: wanted, maxStoreMB: maxStoreMB)
+        } catch where wanted != 0 {
+            // The old port was taken meanwhile: any free port (laptops follow ``url``).
+            return try await launch(port: 0, maxStoreMB: maxStoreMB)
+        }
+    }
+
+    private func launch(port wanted: Int, maxStoreMB: Double?) async throws -> String {
+        let process = Process()
+        process.executableURL = executable
+        var arguments = ["serve", "--data", dataFolder, "--port", "\(wanted)"]
+        if let maxStoreMB { arguments += ["--max-store-mb", String(format: "%.6f", maxStoreMB)] }
+        process.arguments = arguments
+        let out = Pipe()
+        process.standardOutput = out
+        let logPath = dataFolder + "/../hub-child.log"
+        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
+        let log = FileHandle(forWritingAtPath: logPath)
+        log?.seekToEndOfFile()
+        process.standardError = log ?? FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let line: String = try await ChildProcess.offPool {
+            var text = ""
+            while !text.contains("\n") {
+                let chunk = out.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                text += String(decoding: chunk, as: UTF8.self)
+            }
+            return text
+        }
+        guard let range = line.range(of: "listening on ") else {
+            process.waitUntilExit()
+            let log = (try? String(contentsOfFile: logPath, encoding: .utf8)).map { String($0.suffix(600)) } ?? ""
+            throw SimSetupError(description: "relais-hub serve did not start (status \(process.terminationStatus)): \(log)")
+        }
+        let url = line[range.upperBound...].trimmingCharacters(in: .whitespacesAndNewlines)
+        let port = Int(url.split(separator: ":").last ?? "") ?? 0
+        lock.withLock {
+            self.process = process
+            self.killed = nil
+            self.port = port
+            self.current = url
+        }
+        return url
+    }
+
+    /// Sends `signal` to the current process (SIGKILL: a crash; SIGTERM: an orderly stop) and waits
+    /// until it is gone.
+    func stop(signal: Int32 = SIGKILL) async throws {
+        guard let process = lock.withLock({ self.process }) else { return }
+        markKilled(process)
+        try await Self.stop(process, signal: signal)
+    }
+
+    /// The current process, for a kill scheduled to land at a later moment.
+    var running: Process? { lock.withLock { process } }
+
+    /// Sends `signal` to `process` and waits for it off the cooperative pool.
+    static func stop(_ process: Process, signal: Int32) async throws {
+        if process.isRunning { kill(process.processIdentifier, signal) }
+        try await ChildProcess.offPool { process.waitUntilExit() }
+    }
+
+    /// `PRAGMA integrity_check` of the store file, read-only, beside the running hub.
+    func integrityCheck() -> String {
+        do {
+            let connection = try Connection(path: dataFolder + "/hub.sqlite", mode: .readOnly, create: false)
+            defer { try? connection.close() }
+            return try connection.integrityCheck()
+        } catch {
+            return "could not run: \(error)"
+        }
+    }
+}
+
+/// A ``SyncTransport`` to the hub's current address, which changes when a restarted hub child gets a
+/// new port. `onRequest` runs before each request is sent (the hub-kill fault schedules its SIGKILLs
+/// there).
+final class SimRoutedTransport: SyncTransport {
+    private let hub: SimHubProcess
+    private let base: Mutex<(url: String, transport: HTTPSyncTransport)>
+    private let onRequest: @Sendable () -> Void
+
+    init(hub: SimHubProcess, onRequest: @escaping @Sendable () -> Void) {
+        self.hub = hub
+        base = Mutex((hub.url, HTTPSyncTransport(hub: hub.url)))
+        self.onRequest = onRequest
+    }
+
+    private func transport() -> HTTPSyncTransport {
+        let url = hub.url
+        return base.withLock { base in
+            if base.url != url { base = (url, HTTPSyncTransport(hub: url)) }
+            return base.transport
+        }
+    }
+
+    func enroll(_ request: Relais_V1_EnrollRequest) async throws -> Relais_V1_EnrollResponse {
+        try await transport().enroll(request)
+    }
+
+    func push(_ request: Relais_V1_PushRequest, token: String) async throws -> Relais_V1_PushResponse {
+        let transport = transport()
+        onRequest()
+        return try await transport.push(request, token: token)
+    }
+
+    func pull(_ request: Relais_V1_PullRequest, token: String) async throws -> Relais_V1_PullResponse {
+        let transport = transport()
+        onRequest()
+        return try await transport.pull(request, token: token)
+    }
+
+    func renew(_ request: Relais_V1_ReplicaRenewRequest, token: String) async throws -> Relais_V1_ReplicaRenewResponse {
+        let transport = transport()
+        onRequest()
+        return try await transport.renew(request, token: token)
+    }
+}
+
+/// Schedules the hub child's SIGKILLs at seeded moments: with probability `rate` per request, a kill
+/// `0–delayMillis` ms after the request leaves (while the hub reads it, applies it or commits it).
+final class SimHubKiller: Sendable {
+    private struct State {
+        var random: SimRandom
+        var rate: Double
+        var delayMillis: Int
+        var scheduled = 0
+        var outstanding = 0
+    }
+
+    private let hub: SimHubProcess
+    private let state: Mutex<State>
+
+    init(hub: SimHubProcess, seed: UInt64, rate: Double, delayMillis: Int) {
+        self.hub = hub
+        state = Mutex(State(random: SimRandom(seed: seed), rate: rate, delayMillis: delayMillis))
+    }
+
+    /// Kills scheduled so far.
+    var scheduled: Int { state.withLock { $0.scheduled } }
+
+    /// Stops scheduling kills (the quiet phase).
+    func disable() { state.withLock { $0.rate = 0 } }
+
+    /// Maybe schedules a kill of the running hub.
+    func requestLeaving() {
+        guard let process = hub.running, process.isRunning else { return }
+        let delay: Int? = state.withLock { s in
+            guard s.rate > 0, s.random.chance(s.rate) else { return nil }
+            s.scheduled += 1
+            s.outstanding += 1
+            return s.random.int(0...s.delayMillis)
+        }
+        guard let delay else { return }
+        Thread.detachNewThread { [self] in
+            if delay > 0 { usleep(useconds_t(delay * 1000)) }
+            hub.markKilled(process)
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            state.withLock { $0.outstanding -= 1 }
+        }
+    }
+
+    /// Waits until every scheduled kill has landed.
+    func settle() async {
+        while state.withLock({ $0.outstanding }) > 0 {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+    }
+}
+
+/// Every push a laptop's transport actually delivered (under the injected faults, so duplicates and
+/// stale replays too), in delivery order, and whether an answer came back: the exactly-one-report
+/// check orders the writes with it.
+final class SimPushLog: Sendable {
+    struct Delivery {
+        var writes: [Relais_V1_RecordWrite]
+        var answered = false
+    }
+
+    private let deliveries = Mutex<[Delivery]>([])
+
+    /// Records a delivery; returns its index.
+    func begin(_ request: Relais_V1_PushRequest) -> Int {
+        deliveries.withLock { d in
+            d.append(Delivery(writes: request.writes))
+            return d.count - 1
+        }
+    }
+
+    func answered(_ index: Int) { deliveries.withLock { $0[index].answered = true } }
+
+    var all: [Delivery] { deliveries.withLock { $0 } }
+}
+
+/// Records each push it forwards in a ``SimPushLog``.
+final class SimRecordingTransport: SyncTransport {
+    private let base: any SyncTransport
+    private let log: SimPushLog
+
+    init(base: any SyncTransport, log: SimPushLog) {
+        self.base = base
+        self.log = log
+    }
+
+    func enroll(_ request: Relais_V1_EnrollRequest) async throws -> Relais_V1_EnrollResponse { try await base.enroll(request) }
+
+    func push(_ request: Relais_V1_PushRequest, token: String) async throws -> Relais_V1_PushResponse {
+        let index = log.begin(request)
+        let response = try await base.push(request, token: token)
+        log.answered(index)
+        return response
+    }
+
+    func pull(_ request: Relais_V1_PullRequest, token: String) async throws -> Relais_V1_PullResponse {
+        try await base.pull(request, token: token)
+    }
+
+    func renew(_ request: Relais_V1_ReplicaRenewRequest, token: String) async throws -> Relais_V1_ReplicaRenewResponse {
+        try await base.renew(request, token: token)
+    }
+}
+
+/// A laptop's sync run as a child process (`relais sync --db FILE`), killed with SIGKILL after a
+/// seeded delay unless it finished first.
+enum SimLaptopProcess {
+    struct Outcome {
+        /// The child was killed (it had not finished).
+        var killed: Bool
+        /// Its exit status when it finished.
+        var status: Int32
+    }
+
+    static func sync(path: String, batchSize: Int, killAfterMillis: Int) async throws -> Outcome {
+        let executable = HubChildProcess.executable("relais")
+        guard FileManager.default.isExecutableFile(atPath: executable.path) else {
+            throw SimSetupError(description: "no relais beside this program (\(executable.path)): build it first (`swift build --product relais`)")
+        }
+        return try await ChildProcess.offPool {
+            let process = Process()
+            process.executableURL = executable
+            process.arguments = ["sync", "--db", path, "--batch-size", "\(batchSize)"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            let deadline = Date().addingTimeInterval(Double(killAfterMillis) / 1000)
+            while process.isRunning, Date() < deadline { usleep(1000) }
+            var killed = false
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                killed = true
+            }
+            process.waitUntilExit()
+            if process.terminationReason == .uncaughtSignal { killed = true }
+            return Outcome(killed: killed, status: process.terminationStatus)
+        }
+    }
+}
