@@ -31,6 +31,46 @@ struct PullTests {
         }
     }
 
+    @Test func syncTransactionsCommitWithNormalAndEditsWithFull() async throws {
+        try await withReplica { replica, folder, _ in
+            // The engine's own transaction (nothing to stamp): NORMAL inside, FULL again afterwards.
+            let inside = try await replica.withStore { store in try store.syncWrite { try store.db.synchronous() } }
+            #expect(inside == .normal)
+            #expect(try await replica.withStore { try $0.db.synchronous() } == .full)
+            // An edit made with plain SQL is stamped by the next transaction, which then holds a
+            // user's edit: FULL.
+            let raw = try rawConnection(folder.file("replica.db"))
+            try raw.execute(
+                "INSERT INTO customers(id, name, territory, status) VALUES ('\(a)', 'Acme', 'north', 'active')")
+            let stamping = try await replica.withStore { store in try store.syncWrite { try store.db.synchronous() } }
+            #expect(stamping == .full)
+            #expect(try await replica.pendingCount() == 1)
+            // A page applied through the sync path leaves the connection at FULL for the next edit.
+            var page = PageBuilder(cursor: 3)
+            page.record(customer, b, acme("B"), dot: hubDot)
+            try await replica.apply(page.page)
+            #expect(try await replica.withStore { try $0.db.synchronous() } == .full)
+            try await replica.set(customer, id: a, ["city": .text("Lyon")])
+            #expect(try await replica.withStore { try $0.db.synchronous() } == .full)
+            let durable = try await replica.withStore { store in
+                try store.syncWrite(durable: true) { try store.db.synchronous() }
+            }
+            #expect(durable == .full)
+        }
+    }
+
+    @Test func pagesWithTombstonesOrRevocationsNeedADurableCommit() {
+        var live = PageBuilder(cursor: 3)
+        live.record(customer, a, acme("A"), dot: hubDot)
+        #expect(!ReplicaStore.pageNeedsDurableCommit(live.page))
+        var tombstone = live
+        tombstone.tombstone(customer, b, vector: VersionVector([.hub: 2]))
+        #expect(ReplicaStore.pageNeedsDurableCommit(tombstone.page))
+        var revocation = live
+        revocation.revoke(customer, b)
+        #expect(ReplicaStore.pageNeedsDurableCommit(revocation.page))
+    }
+
     @Test func pullNeverHidesPendingFieldsAndKeepsConfirmedValues() async throws {
         try await withReplica { replica, _, _ in
             var page = PageBuilder(cursor: 1)

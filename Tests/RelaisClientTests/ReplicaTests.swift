@@ -187,3 +187,57 @@ struct ReplicaTests {
         }
     }
 }
+
+/// How many pages of the file a transaction writes: every written page is one frame in the
+/// write-ahead log, so this is the edit's write amplification (issue 9).
+struct WriteAmplificationTests {
+    /// A replica holding `count` hub-confirmed customers, with automatic checkpoints off so that the
+    /// log only grows.
+    func confirmedReplica(_ replica: Replica, count: Int) async throws {
+        var page = PageBuilder(cursor: UInt64(count))
+        for i in 0..<count {
+            page.record(
+                customer, String(format: "00000000-0000-4000-8000-%012x", i * 7919 % 1_000_003),
+                acme("Customer \(i)"), dot: Dot(replica: .hub, counter: UInt64(i + 1)))
+        }
+        try await replica.apply(page.page)
+        try await replica.withStore { store in
+            try store.db.execute("PRAGMA wal_autocheckpoint = 0")
+            try store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        }
+    }
+
+    /// Pages in the log of `path` (checkpoints are off, so it holds every commit since the last one).
+    func logPages(_ path: String) throws -> Int {
+        let size = (try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? NSNumber)?.intValue ?? 0
+        return size <= 32 ? 0 : (size - 32) / (4096 + 24)
+    }
+
+    @Test func aSingleFieldEditWritesFewPages() async throws {
+        try await withReplica { replica, folder, _ in
+            try await confirmedReplica(replica, count: 2_000)
+            let path = folder.file("replica.db")
+            let id = String(format: "00000000-0000-4000-8000-%012x", 700 * 7919 % 1_000_003)
+            try await replica.set(customer, id: id, ["city": .text("Lyon")])
+            let first = try logPages(path)
+            // A second edit of the same record coalesces into its pending write.
+            try await replica.set(customer, id: id, ["city": .text("Nantes")])
+            let second = try logPages(path) - first
+            // The push: the batch marked in flight, then the hub's answer folded in.
+            let batch = try await replica.batch()
+            let marked = try logPages(path) - first - second
+            try await replica.answer(batch, .applied)
+            let answered = try logPages(path) - first - second - marked
+            print(
+                "pages written: single-field edit \(first), the same record again \(second), "
+                    + "push batch marked \(marked), answer applied \(answered)")
+            #expect(try await replica.pendingCount() == 0)
+            // customers, overlay and its key, capture log, engine switch, pending write and its
+            // index, counter and HLC.
+            #expect(first <= 8)
+            #expect(second <= 6)
+            #expect(marked <= 4)
+            #expect(answered <= 8)
+        }
+    }
+}

@@ -76,7 +76,9 @@ extension Replica {
     /// Applies a page in one transaction, as the sync engine does.
     @discardableResult
     func apply(_ page: Relais_V1_PullResponse) throws -> ReplicaStore.PageOutcome {
-        try withStore { store in try store.write { try store.applyPage(page) } }
+        try withStore { store in
+            try store.syncWrite(durable: ReplicaStore.pageNeedsDurableCommit(page)) { try store.applyPage(page) }
+        }
     }
 
     /// Takes the next push batch (marking it in flight).
@@ -101,7 +103,7 @@ extension Replica {
             result.conflictIds = conflictIDs
             return result
         }
-        return try withStore { store in try store.write { try store.applyPushResults(batch, response) } }
+        return try withStore { store in try store.syncWrite { try store.applyPushResults(batch, response) } }
     }
 
     /// Every pending write, in counter order.

@@ -28,6 +28,18 @@ extension ReplicaStore {
         try setState("bootstrapping", .integer(1))
     }
 
+    /// Whether a page must be committed with `synchronous=FULL` before the next pull request.
+    ///
+    /// The next request's cursor acknowledges the page to the hub, which may then purge the page's
+    /// tombstones (and the moves behind its revocations) once every device has acknowledged them. If
+    /// a power cut then lost the page, re-pulling from the older durable cursor would no longer bring
+    /// the delete, and the record would stay on the laptop for ever. A page of live records only is
+    /// safe to lose: each record is still on the hub with a sequence after the durable cursor (a later
+    /// delete takes a sequence after the acknowledged one), so the re-pull brings it again.
+    static func pageNeedsDurableCommit(_ page: Relais_V1_PullResponse) -> Bool {
+        !page.revocations.isEmpty || page.records.contains(where: \.deleted)
+    }
+
     /// Applies one pull page and stores its cursor, in the caller's transaction (docs/SYNC.md
     /// "Applying a page on the replica").
     ///
@@ -59,6 +71,9 @@ extension ReplicaStore {
                     deleted = 0, stash = NULL, generation = excluded.generation
                 """)
             var visibleUpserts: [String: Statement] = [:]
+            // Records of a page mostly carry the same fields: the previous record's statement is
+            // reused without building a signature.
+            var previous: (collection: String, names: [String], statement: Statement)?
             for record in page.records {
                 guard let collection = schema.collection(record.collection) else {
                     logger.warning(
@@ -70,7 +85,6 @@ extension ReplicaStore {
                 var values: [(FieldSchema, Value)] = []
                 values.reserveCapacity(record.fields.count)
                 var dots = "{"
-                var signature = record.collection
                 for version in record.fields {
                     guard let field = collection.field(version.field) else { continue }
                     values.append((field, try Value(version.value)))
@@ -84,14 +98,12 @@ extension ReplicaStore {
                     dots.append(",")
                     dots.append(String(version.hlc))
                     dots.append("]")
-                    signature.append(",")
-                    signature.append(version.field)
                     if version.hlc > latest.rawValue { latest = HLC(rawValue: version.hlc) }
                 }
                 dots.append("}")
                 let vector = Self.encodeVector(record.vector)
 
-                if pendingKeys.contains(key) {
+                if !pendingKeys.isEmpty, pendingKeys.contains(key) {
                     if try applyOverlaid(key, collection, record: record, values: values) { outcome.changed += 1 }
                     try upsertMeta(
                         key, dots: dots, vector: vector, deleted: record.deleted, generation: generation,
@@ -115,11 +127,20 @@ extension ReplicaStore {
                         try restoreStash(key, collection)
                     }
                     let upsert: Statement
-                    if let cached = visibleUpserts[signature] {
-                        upsert = cached
+                    if let previous, previous.collection == record.collection,
+                        previous.names.elementsEqual(values.lazy.map(\.0.name))
+                    {
+                        upsert = previous.statement
                     } else {
-                        upsert = try visibleUpsert(collection, values.map(\.0.name))
-                        visibleUpserts[signature] = upsert
+                        let names = values.map(\.0.name)
+                        let signature = ([record.collection] + names).joined(separator: ",")
+                        if let cached = visibleUpserts[signature] {
+                            upsert = cached
+                        } else {
+                            upsert = try visibleUpsert(collection, names)
+                            visibleUpserts[signature] = upsert
+                        }
+                        previous = (record.collection, names, upsert)
                     }
                     try upsert.bind(text: key.id, at: 1)
                     for (i, (_, value)) in values.enumerated() {

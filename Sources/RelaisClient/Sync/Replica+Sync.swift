@@ -124,7 +124,7 @@ extension Replica {
                     let request = try store.pushRequest(batch)
                     let response = try await transport.push(request, token: token)
                     let sent = batch
-                    let outcome = try store.write { try store.applyPushResults(sent, response) }
+                    let outcome = try store.syncWrite { try store.applyPushResults(sent, response) }
                     batch = []
                     guard outcome.acknowledged + outcome.rejected > 0 else {
                         throw SyncError(.protocolFailure, "the hub answered a push without a result for its writes")
@@ -133,7 +133,7 @@ extension Replica {
                     result.rejected += outcome.rejected
                     result.conflicts += outcome.conflicts
                     progress.pushed += outcome.acknowledged + outcome.rejected
-                    let remaining = try store.write {
+                    let remaining = try store.syncWrite {
                         Int(try store.db.scalar("SELECT count(*) FROM _relais_pending")?.int64Value ?? 0)
                     }
                     progress.pushTotal = max(progress.pushTotal, progress.pushed + remaining)
@@ -152,7 +152,9 @@ extension Replica {
                         action = machine.pulled(more: false, bootstrapRequired: true)
                         continue
                     }
-                    let outcome = try store.write { try store.applyPage(page) }
+                    let outcome = try store.syncWrite(durable: ReplicaStore.pageNeedsDurableCommit(page)) {
+                        try store.applyPage(page)
+                    }
                     result.pulled += outcome.changed
                     result.rejected += outcome.rejected
                     progress.pages += 1
@@ -164,7 +166,7 @@ extension Replica {
 
                 case .beginBootstrap:
                     progress.phase = "bootstrap"
-                    try store.write { try store.beginBootstrap() }
+                    try store.syncWrite { try store.beginBootstrap() }
                     store.logger.debug("pull: the hub asked for a bootstrap; pulling everything again")
                     action = machine.bootstrapStarted()
 
@@ -187,7 +189,7 @@ extension Replica {
                     action = machine.retryAction
 
                 case .finish:
-                    try store.write {
+                    try store.syncWrite {
                         try store.setState("last_sync", .integer(Int64(store.wallMillis())))
                     }
                     return result
@@ -235,6 +237,6 @@ extension Replica {
     /// - Returns: the number of records and revocations applied.
     @discardableResult
     public func _applyPullPage(_ page: Relais_V1_PullResponse) throws -> Int {
-        try store.write { try store.applyPage(page) }.changed
+        try store.syncWrite(durable: ReplicaStore.pageNeedsDurableCommit(page)) { try store.applyPage(page) }.changed
     }
 }
