@@ -143,4 +143,57 @@ public enum SimRegressions {
     public static func restoredBackupDeleteReachesTheHub() async throws -> [String] {
         try await SimSchedule.run(seed: 1, schedule: 5831).violations
     }
+
+    /// A contact created on laptop 0, deleted there and elsewhere, revived by laptop 1's concurrent
+    /// edit, then edited again; laptop 0 pulls one record per page, so the page that carries the
+    /// contact starts after the revival. Laptop 0 must get the contact whole, its own earlier fields
+    /// included (bug 5: the hub left out a device's own writes unless the record was revived after the
+    /// page's cursor, and laptop 0, which had removed the contact, ended with a row missing them).
+    public static func aRevivedRecordReachesItsDeleterWhole() async throws -> [String] {
+        try await HubFixture.with(clock: HubTestClock()) { hub in
+            try await hub.live { url in
+                let folder = hub.folder.path
+                var replicas: [Replica] = []
+                for index in 0..<3 {
+                    let code = try await hub.addUser("u\(index)", role: .rep, territories: ["north"])
+                    let clock = SimClock(1_795_856_400_000 + UInt64(index) * 1000)
+                    let ids = ClientIDSequence(start: UInt64(index + 1) << 32)
+                    replicas.append(
+                        try await Replica.enroll(
+                            hub: url, code: code, path: "\(folder)/r\(index).relais", deviceName: "r\(index)",
+                            configuration: Replica.Configuration(wallClock: { clock.now() }, makeID: { ids.make() })))
+                }
+                var options = SyncOptions()
+                options.pageSize = 1
+                let customer = try await replicas[0].add("customers", ["name": .text("Acme"), "territory": .text("north")])
+                let contact = try await replicas[0].add(
+                    "contacts", ["customer_id": .text(customer), "name": .text("Ann"), "phone": .text("111")])
+                for replica in replicas { _ = try await replica.sync(options: options) }
+                // Laptop 1 edits offline; laptops 2 and 0 delete, and laptop 0 pulls the tombstone.
+                try await replicas[1].set("contacts", id: contact, ["email": .text("ann@acme")])
+                try await replicas[2].delete("contacts", id: contact)
+                _ = try await replicas[2].sync(options: options)
+                try await replicas[0].delete("contacts", id: contact)
+                _ = try await replicas[0].sync(options: options)
+                // The concurrent edit revives the contact; another customer and another edit follow.
+                _ = try await replicas[1].sync(options: options)
+                _ = try await replicas[1].add("customers", ["name": .text("Bolt"), "territory": .text("north")])
+                try await replicas[1].set("contacts", id: contact, ["role": .text("buyer")])
+                _ = try await replicas[1].sync(options: options)
+                for _ in 0..<2 {
+                    for replica in replicas { _ = try await replica.sync(options: options) }
+                }
+                var violations: [String] = []
+                for (index, replica) in replicas.enumerated() {
+                    let local = try await replica.export()
+                    let expected = Data(try await hub.service.exportJSON(user: "u\(index)"))
+                    if local != expected {
+                        violations.append("laptop \(index) differs from the hub:" + Simulation.difference(local, expected))
+                    }
+                }
+                return violations
+            }
+        }
+    }
+
 }

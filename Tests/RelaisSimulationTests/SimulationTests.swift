@@ -43,6 +43,11 @@ struct SimulationTests {
         #expect(violations.isEmpty, "\(violations.joined(separator: "\n"))")
     }
 
+    @Test func aRevivedRecordReachesItsDeleterWhole() async throws {
+        let violations = try await SimRegressions.aRevivedRecordReachesItsDeleterWhole()
+        #expect(violations.isEmpty, "\(violations.joined(separator: "\n"))")
+    }
+
     @Test func seededSchedulesKeepEveryInvariant() async throws {
         // Schedules run about three times faster on tmpfs (no fsync wait); what they check is logic,
         // not durability across power loss. Other tests' temporary files land there too, harmlessly.

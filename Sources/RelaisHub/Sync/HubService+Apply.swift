@@ -102,6 +102,8 @@ extension HubService {
         if let existing, existing.scope != scope {
             try tx.insertMove(
                 ScopeMove(seq: seq, collection: collection.name, recordID: recordID, fromScope: existing.scope, toScope: scope))
+            // Devices that lost sight of it removed it: from now on its own writes are echoed too.
+            record.wholeSince = seq
         }
         record.scope = scope
         record.parentID = parentID
@@ -154,6 +156,7 @@ extension HubService {
                 ScopeMove(seq: seq, collection: child.collection, recordID: child.id, fromScope: child.scope, toScope: parent.scope))
             child.scope = parent.scope
             child.seq = seq
+            child.wholeSince = seq
             try tx.putRecord(child)
             try moveChildren(of: child, tx: tx)
         }

@@ -183,8 +183,13 @@ extension HubService {
                 // Fields changed at or before the cursor are sent too: the record may have moved past
                 // the page that covered their change before the device read that page, and then the
                 // device never got them (docs/RELIABILITY.md, bug 1). Own writes are not echoed: the
-                // device holds them already.
-                if state.siblings.count == 1, latest.dot.replica == replica, latest.dot.counter <= counter, !meta.clamped {
+                // device holds them already, unless the record was ever revived, lost a delete or
+                // moved between scopes (`wholeSince` set): the device may have removed it, and the
+                // page that covered the revival may have been read after the record moved past it
+                // (bug 5), so such a record's own writes are always sent.
+                if record.wholeSince == 0, state.siblings.count == 1, latest.dot.replica == replica,
+                    latest.dot.counter <= counter, !meta.clamped
+                {
                     continue
                 }
             }

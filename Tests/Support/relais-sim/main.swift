@@ -35,6 +35,7 @@ while let argument = arguments.next() {
             + SimRegressions.cloneEditsSurviveTheCopysRenewal()
             + SimRegressions.firstPushWithALostAnswerStillGetsDeletes()
             + SimRegressions.restoredBackupDeleteReachesTheHub()
+            + SimRegressions.aRevivedRecordReachesItsDeleterWhole()
         print(violations.isEmpty ? "regressions: ok" : violations.joined(separator: "\n"))
         exit(violations.isEmpty ? 0 : 1)
     default:
