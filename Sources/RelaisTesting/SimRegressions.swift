@@ -13,17 +13,7 @@ public enum SimRegressions {
     public static func concurrentEditsReachEveryone() async throws -> [String] {
         try await HubFixture.with(clock: HubTestClock()) { hub in
             try await hub.live { url in
-                let folder = hub.folder.path
-                var replicas: [Replica] = []
-                for index in 0..<3 {
-                    let code = try await hub.addUser("u\(index)", role: .rep, territories: ["north"])
-                    let clock = SimClock(1_795_856_400_000 + UInt64(index) * 1000)
-                    let ids = ClientIDSequence(start: UInt64(index + 1) << 32)
-                    replicas.append(
-                        try await Replica.enroll(
-                            hub: url, code: code, path: "\(folder)/r\(index).relais", deviceName: "r\(index)",
-                            configuration: Replica.Configuration(wallClock: { clock.now() }, makeID: { ids.make() })))
-                }
+                let replicas = try await northReps(3, hub: hub, url: url, clockStep: 1000)
                 let customer = try await replicas[0].add("customers", ["name": .text("Acme"), "territory": .text("north")])
                 let contact = try await replicas[0].add("contacts", ["customer_id": .text(customer), "name": .text("Ann")])
                 var options = SyncOptions()
@@ -37,15 +27,7 @@ public enum SimRegressions {
                 for _ in 0..<2 {
                     for replica in replicas { _ = try await replica.sync(options: options) }
                 }
-                var violations: [String] = []
-                for (index, replica) in replicas.enumerated() {
-                    let local = try await replica.export()
-                    let expected = Data(try await hub.service.exportJSON(user: "u\(index)"))
-                    if local != expected {
-                        violations.append("laptop \(index) differs from the hub:" + Simulation.difference(local, expected))
-                    }
-                }
-                return violations
+                return try await differences(replicas, hub: hub)
             }
         }
     }
@@ -103,17 +85,7 @@ public enum SimRegressions {
     public static func firstPushWithALostAnswerStillGetsDeletes() async throws -> [String] {
         try await HubFixture.with(clock: HubTestClock()) { hub in
             try await hub.live { url in
-                let folder = hub.folder.path
-                var replicas: [Replica] = []
-                for index in 0..<2 {
-                    let code = try await hub.addUser("u\(index)", role: .rep, territories: ["north"])
-                    let clock = SimClock(1_795_856_400_000)
-                    let ids = ClientIDSequence(start: UInt64(index + 1) << 32)
-                    replicas.append(
-                        try await Replica.enroll(
-                            hub: url, code: code, path: "\(folder)/r\(index).relais", deviceName: "r\(index)",
-                            configuration: Replica.Configuration(wallClock: { clock.now() }, makeID: { ids.make() })))
-                }
+                let replicas = try await northReps(2, hub: hub, url: url, clockStep: 0)
                 let id = try await replicas[0].add("customers", ["name": .text("Acme"), "territory": .text("north")])
                 var lossy = SimNetworkFaults()
                 lossy.dropResponse = 1
@@ -124,13 +96,7 @@ public enum SimRegressions {
                 _ = try await replicas[1].sync()
                 transport.setFaults(SimNetworkFaults())
                 _ = try await replicas[0].sync(transport: transport)
-                var violations: [String] = []
-                for (index, replica) in replicas.enumerated() {
-                    let local = try await replica.export()
-                    let expected = Data(try await hub.service.exportJSON(user: "u\(index)"))
-                    if local != expected { violations.append("laptop \(index) differs from the hub:" + Simulation.difference(local, expected)) }
-                }
-                return violations
+                return try await differences(replicas, hub: hub)
             }
         }
     }
@@ -152,17 +118,7 @@ public enum SimRegressions {
     public static func aRevivedRecordReachesItsDeleterWhole() async throws -> [String] {
         try await HubFixture.with(clock: HubTestClock()) { hub in
             try await hub.live { url in
-                let folder = hub.folder.path
-                var replicas: [Replica] = []
-                for index in 0..<3 {
-                    let code = try await hub.addUser("u\(index)", role: .rep, territories: ["north"])
-                    let clock = SimClock(1_795_856_400_000 + UInt64(index) * 1000)
-                    let ids = ClientIDSequence(start: UInt64(index + 1) << 32)
-                    replicas.append(
-                        try await Replica.enroll(
-                            hub: url, code: code, path: "\(folder)/r\(index).relais", deviceName: "r\(index)",
-                            configuration: Replica.Configuration(wallClock: { clock.now() }, makeID: { ids.make() })))
-                }
+                let replicas = try await northReps(3, hub: hub, url: url, clockStep: 1000)
                 var options = SyncOptions()
                 options.pageSize = 1
                 let customer = try await replicas[0].add("customers", ["name": .text("Acme"), "territory": .text("north")])
@@ -183,17 +139,36 @@ public enum SimRegressions {
                 for _ in 0..<2 {
                     for replica in replicas { _ = try await replica.sync(options: options) }
                 }
-                var violations: [String] = []
-                for (index, replica) in replicas.enumerated() {
-                    let local = try await replica.export()
-                    let expected = Data(try await hub.service.exportJSON(user: "u\(index)"))
-                    if local != expected {
-                        violations.append("laptop \(index) differs from the hub:" + Simulation.difference(local, expected))
-                    }
-                }
-                return violations
+                return try await differences(replicas, hub: hub)
             }
         }
     }
 
+
+    /// Enrolls `count` reps of territory north (`u0`, `u1`…), each with its own seeded clock (`clockStep`
+    /// milliseconds apart) and its own record-ID sequence.
+    private static func northReps(_ count: Int, hub: HubFixture, url: String, clockStep: UInt64) async throws -> [Replica] {
+        var replicas: [Replica] = []
+        for index in 0..<count {
+            let code = try await hub.addUser("u\(index)", role: .rep, territories: ["north"])
+            let clock = SimClock(1_795_856_400_000 + UInt64(index) * clockStep)
+            let ids = ClientIDSequence(start: UInt64(index + 1) << 32)
+            replicas.append(
+                try await Replica.enroll(
+                    hub: url, code: code, path: "\(hub.folder.path)/r\(index).relais", deviceName: "r\(index)",
+                    configuration: Replica.Configuration(wallClock: { clock.now() }, makeID: { ids.make() })))
+        }
+        return replicas
+    }
+
+    /// Each laptop whose export differs from the hub's export for its user (`u0`, `u1`…).
+    private static func differences(_ replicas: [Replica], hub: HubFixture) async throws -> [String] {
+        var violations: [String] = []
+        for (index, replica) in replicas.enumerated() {
+            let local = try await replica.export()
+            let expected = Data(try await hub.service.exportJSON(user: "u\(index)"))
+            if local != expected { violations.append("laptop \(index) differs from the hub:" + Simulation.difference(local, expected)) }
+        }
+        return violations
+    }
 }
