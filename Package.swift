@@ -111,7 +111,7 @@ let package = Package(
         // Fixtures shared by the test targets: temporary folders, a live hub on loopback, enrolled replicas.
         .target(
             name: "RelaisTesting",
-            dependencies: ["RelaisCore", "RelaisClient", "RelaisHub"],
+            dependencies: ["RelaisCore", "RelaisClient", "RelaisHub", "RelaisProtocol"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -3,52 +3,13 @@ import RelaisClient
 import RelaisCore
 import RelaisProtocol
 import RelaisSQLite
+import RelaisTesting
 
 /// The replica's apply speed (issue 4): 100,000 customers applied from 100 pull pages with
 /// `Replica._applyPullPage`, against raw SQLite inserting the same rows into an empty table of the same
 /// columns in one transaction. No hub, no HTTP: the pages are built in memory before the clock starts.
 enum ApplyBench {
-    static let fields = ["name", "territory", "status", "city", "phone", "email", "tags"]
-
-    static func value(_ field: String, _ i: Int) -> Value {
-        switch field {
-        case "name": .text("Customer \(i)")
-        case "territory": .text("north")
-        case "status": .text("active")
-        case "city": .text("City \(i % 97)")
-        case "phone": .text("+33 1 \(10_000_000 + i)")
-        case "email": .text("c\(i)@example.com")
-        default: .set(["t\(i % 5)", "all"])
-        }
-    }
-
-    static func id(_ i: Int) -> String { String(format: "%08x-0000-4000-8000-%012x", i &* 2_654_435_761 % 0xFFFF_FFFF, i) }
-
-    /// `count` customers in pages of `pageSize`, as the hub would send a bootstrap.
-    static func pages(count: Int, pageSize: Int) -> [Relais_V1_PullResponse] {
-        var pages: [Relais_V1_PullResponse] = []
-        var i = 0
-        while i < count {
-            var page = Relais_V1_PullResponse()
-            for j in i..<min(i + pageSize, count) {
-                var record = Relais_V1_RecordVersion()
-                record.collection = "customers"
-                record.recordID = id(j)
-                let dot = Dot(replica: ReplicaID(UInt32(1 + j % 50)), counter: UInt64(j + 1))
-                record.vector = Relais_V1_VersionVector(VersionVector([dot.replica: dot.counter]))
-                record.fields = fields.map {
-                    Relais_V1_FieldVersion(field: $0, value: value($0, j), dot: dot, hlc: HLC(physicalMillis: 1_795_856_400_000))
-                }
-                record.seq = UInt64(j + 1)
-                page.records.append(record)
-            }
-            i += pageSize
-            page.nextCursor = UInt64(i)
-            page.more = i < count
-            pages.append(page)
-        }
-        return pages
-    }
+    static let fields = BootstrapPages.fields
 
     /// The replica's `customers` table: every field of the CRM schema as a column of its SQL type.
     static var createTable: String {

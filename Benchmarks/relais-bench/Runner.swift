@@ -200,7 +200,7 @@ struct BenchRunner {
         let pageSize = max(1, count / 100)
         let runs = options.runs
         log("apply: \(count) customers from \(count / pageSize) pull pages")
-        let pages = ApplyBench.pages(count: count, pageSize: pageSize)
+        let pages = BootstrapPages.pages(count: count, pageSize: pageSize)
         let folder = try HubTemporaryFolder(prefix: "relais-bench-apply")
         defer { folder.remove() }
         var measured: [Double] = []

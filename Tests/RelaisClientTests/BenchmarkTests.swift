@@ -11,54 +11,15 @@ import Testing
 /// rows into an empty table in one transaction, measured in the same run. Prints the medians and the
 /// ratio; asserts only that everything arrived (no timing assertions).
 ///
-/// Small by default (5,000 customers, one run) so that `swift test` stays quick; the figure
-/// (100,000 customers, median of three runs) with `RELAIS_BENCH_FULL=1`, in release:
-/// `RELAIS_BENCH_FULL=1 swift test -c release -j 2 --filter BenchmarkTests`.
+/// Small by default (5,000 customers, one run) so that `swift test` stays quick; 100,000 customers and
+/// three runs with `RELAIS_BENCH_FULL=1`. The figure comes from the benchmark, in release, on
+/// the same pages (`BootstrapPages`): `swift run -c release relais-bench --only apply`.
 struct BenchmarkTests {
     static let full = ProcessInfo.processInfo.environment["RELAIS_BENCH_FULL"] == "1"
     static let customers = full ? 100_000 : 5_000
     static let runs = full ? 3 : 1
     static let pageSize = 1_000
-    static let fields = ["name", "territory", "status", "city", "phone", "email", "tags"]
-
-    static func value(_ field: String, _ i: Int) -> Value {
-        switch field {
-        case "name": .text("Customer \(i)")
-        case "territory": .text("north")
-        case "status": .text("active")
-        case "city": .text("City \(i % 97)")
-        case "phone": .text("+33 1 \(10_000_000 + i)")
-        case "email": .text("c\(i)@example.com")
-        default: .set(["t\(i % 5)", "all"])
-        }
-    }
-
-    static func id(_ i: Int) -> String { String(format: "%08x-0000-4000-8000-%012x", i &* 2_654_435_761 % 0xFFFF_FFFF, i) }
-
-    static func pages() -> [Relais_V1_PullResponse] {
-        var pages: [Relais_V1_PullResponse] = []
-        var i = 0
-        while i < customers {
-            var page = Relais_V1_PullResponse()
-            for j in i..<min(i + pageSize, customers) {
-                var record = Relais_V1_RecordVersion()
-                record.collection = "customers"
-                record.recordID = id(j)
-                let dot = Dot(replica: ReplicaID(UInt32(1 + j % 50)), counter: UInt64(j + 1))
-                record.vector = Relais_V1_VersionVector(VersionVector([dot.replica: dot.counter]))
-                record.fields = fields.map {
-                    Relais_V1_FieldVersion(field: $0, value: value($0, j), dot: dot, hlc: HLC(physicalMillis: 1_795_856_400_000))
-                }
-                record.seq = UInt64(j + 1)
-                page.records.append(record)
-            }
-            i += pageSize
-            page.nextCursor = UInt64(i)
-            page.more = i < customers
-            pages.append(page)
-        }
-        return pages
-    }
+    static let fields = BootstrapPages.fields
 
     func median(_ values: [Duration]) -> Duration { values.sorted()[values.count / 2] }
 
@@ -74,7 +35,7 @@ struct BenchmarkTests {
     }
 
     @Test func bootstrapApplyAgainstRawInserts() async throws {
-        let pages = Self.pages()
+        let pages = BootstrapPages.pages(count: Self.customers, pageSize: Self.pageSize)
         var applied: [Duration] = []
         var raw: [Duration] = []
         var appliedCPU: [Duration] = []
