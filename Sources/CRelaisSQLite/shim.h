@@ -6,4 +6,12 @@
 static inline sqlite3_destructor_type crelais_sqlite_transient(void) {
     return (sqlite3_destructor_type)-1;
 }
+
+/// `sqlite3_db_config` is variadic, which Swift cannot call: switches the connection's triggers of
+/// the main schema on (1) or off (0); returns the setting now in force, or -1 on error.
+static inline int crelais_sqlite_enable_triggers(sqlite3 *db, int enable) {
+    int now = -1;
+    if (sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_TRIGGER, enable, &now) != SQLITE_OK) return -1;
+    return now;
+}
 #endif

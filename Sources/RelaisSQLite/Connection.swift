@@ -383,6 +383,25 @@ public final class Connection {
         }
     }
 
+    /// Whether triggers of the main schema run for this connection's statements (`true` when opened).
+    ///
+    /// Off, this connection's writes run no trigger of the file (TEMP triggers still run); other
+    /// connections keep theirs. Changing it makes prepared statements re-prepare on their next run,
+    /// since SQLite codes a table's triggers into each statement that writes it.
+    public var triggersEnabled: Bool {
+        get {
+            guard let handle else { return true }
+            return crelais_sqlite_enable_triggers(handle, -1) == 1
+        }
+        set {
+            guard let handle else { return }
+            let now = crelais_sqlite_enable_triggers(handle, newValue ? 1 : 0)
+            // SQLite answers this option for any open connection; not taking effect would silently
+            // stop (or start) running triggers, which no caller could recover from.
+            precondition(now == (newValue ? 1 : 0), "SQLITE_DBCONFIG_ENABLE_TRIGGER did not take effect")
+        }
+    }
+
     /// Stops the statement this connection is running, which then throws ``SQLiteError/isInterrupted``.
     ///
     /// A `Connection` is used from one isolation domain, so this call only makes sense from inside

@@ -184,6 +184,21 @@ public final class Statement {
         try check(code)
     }
 
+    /// Binds UTF-8 bytes as text at a 1-based parameter index, for text built as bytes on a hot path.
+    /// SQLite copies them and does not check them: `bytes` must be valid UTF-8. An empty array is `''`.
+    public func bind(utf8 bytes: [UInt8], at index: Int32) throws(SQLiteError) {
+        let handle = try liveHandle()
+        let code = bytes.withUnsafeBytes { buffer -> Int32 in
+            guard let base = buffer.baseAddress, !buffer.isEmpty else {
+                return sqlite3_bind_text(handle, index, "", 0, crelais_sqlite_transient())
+            }
+            return sqlite3_bind_text64(
+                handle, index, base.assumingMemoryBound(to: CChar.self), UInt64(buffer.count),
+                crelais_sqlite_transient(), UInt8(SQLITE_UTF8))
+        }
+        try check(code)
+    }
+
     /// Binds bytes as a blob at a 1-based parameter index. SQLite copies them; an empty array is a
     /// zero-length blob, not `NULL`.
     public func bind(blob bytes: [UInt8], at index: Int32) throws(SQLiteError) {

@@ -93,6 +93,45 @@ struct StatementTests {
         )
     }
 
+    @Test func utf8BytesBindAsText() throws {
+        let database = try TemporaryDatabase()
+        defer { database.remove() }
+        let connection = try database.connect()
+        try connection.execute(Self.schema)
+        let insert = try connection.prepare("INSERT INTO item(id, t) VALUES (?, ?)")
+        try insert.bind(int64: 1, at: 1)
+        try insert.bind(utf8: Array("Café {\"a\":1}".utf8), at: 2)
+        try insert.execute()
+        try insert.bind(int64: 2, at: 1)
+        try insert.bind(utf8: [], at: 2)
+        try insert.execute()
+        #expect(try connection.scalar("SELECT t FROM item WHERE id = 1") == .text("Café {\"a\":1}"))
+        #expect(try connection.scalar("SELECT typeof(t) || ':' || length(t) FROM item WHERE id = 2") == .text("text:0"))
+    }
+
+    @Test func triggersSwitchOffForOneConnectionOnly() throws {
+        let database = try TemporaryDatabase()
+        defer { database.remove() }
+        let connection = try database.connect()
+        let other = try database.connect()
+        try connection.execute(Self.schema)
+        try connection.execute("CREATE TABLE log(id INTEGER)")
+        try connection.execute("CREATE TRIGGER item_log AFTER INSERT ON item BEGIN INSERT INTO log VALUES (new.id); END")
+        let insert = try connection.prepare("INSERT INTO item(id) VALUES (?)")
+        #expect(connection.triggersEnabled)
+        try insert.execute([1])
+        connection.triggersEnabled = false
+        #expect(!connection.triggersEnabled)
+        // A statement prepared while triggers ran is prepared again without them.
+        try insert.execute([2])
+        try other.execute("INSERT INTO item(id) VALUES (3)")
+        connection.triggersEnabled = true
+        try insert.execute([4])
+        var logged: [Int64] = []
+        try connection.query("SELECT id FROM log ORDER BY id") { logged.append($0.int64(at: 0)) }
+        #expect(logged == [1, 3, 4])
+    }
+
     @Test func unicodeTextRoundTrips() throws {
         let samples = [
             "Café Müller", "Łódź", "日本語のテキスト", "emoji 👩‍💻🇫🇷", "RTL עברית", "e\u{301}", "a\u{0}b",
