@@ -254,6 +254,8 @@ struct Simulation {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         options.pageSize = UInt32(random.int(1...40))
         options.batchSize = random.int(1...20)
+        // Pull pages held before they are applied together: from one page per transaction to all.
+        options.applyBatchRecords = random.int(1...60)
         if let page = ProcessInfo.processInfo.environment["RELAIS_SIM_PAGE"].flatMap({ UInt32($0) }) { options.pageSize = page }
         if let batch = ProcessInfo.processInfo.environment["RELAIS_SIM_BATCH"].flatMap({ Int($0) }) { options.batchSize = batch }
         options.sleep = { _ in }

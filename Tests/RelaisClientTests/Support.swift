@@ -76,9 +76,7 @@ extension Replica {
     /// Applies a page in one transaction, as the sync engine does.
     @discardableResult
     func apply(_ page: Relais_V1_PullResponse) throws -> ReplicaStore.PageOutcome {
-        try withStore { store in
-            try store.syncWrite(durable: ReplicaStore.pageNeedsDurableCommit(page)) { try store.applyPage(page) }
-        }
+        try withStore { store in try store.applyPages([page]) }
     }
 
     /// Takes the next push batch (marking it in flight).

@@ -14,9 +14,9 @@ import RelaisCore
 /// |---|---|
 /// | `_relais_state` | key/value: replica, epoch, token, hub, user, role, territories, counter, HLC, cursor, last sync, schema version, generation |
 /// | `_relais_migrations` | the schema migrations applied to this file |
-/// | `_relais_engine` | one row while the sync engine writes (captures nothing then) |
+/// | `_relais_engine` | one row while the sync engine writes (captures nothing then; its connection also switches its triggers off when the file has no trigger but ours) |
 /// | `_relais_capture` | raw changes captured by the triggers, not yet stamped (a plain rowid, not `AUTOINCREMENT`: the log is emptied by every stamping, and `AUTOINCREMENT` would write `sqlite_sequence` on every edit) |
-/// | `_relais_records` | per record: version vector, per-field dots and HLC times, tombstone, generation |
+/// | `_relais_records` | per record: version vector, per-field dots and HLC times (`fields`: see ``FieldDotsText``), tombstone, generation |
 /// | `_relais_overlay` | per record with pending writes: its hub-confirmed state |
 /// | `_relais_pending` | pending writes: dot, HLC, context, fields or delete, in-flight marker |
 /// | `_relais_rejected` | writes refused (by the hub or by local validation), with code and reason |

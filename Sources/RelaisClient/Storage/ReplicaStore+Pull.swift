@@ -40,6 +40,24 @@ extension ReplicaStore {
         !page.revocations.isEmpty || page.records.contains(where: \.deleted)
     }
 
+    /// Applies consecutive pull pages, in order, in one transaction: the stored cursor becomes the last
+    /// page's. The transaction commits with `FULL` when any page needs it (``pageNeedsDurableCommit(_:)``).
+    func applyPages(_ pages: [Relais_V1_PullResponse]) throws -> PageOutcome {
+        guard !pages.isEmpty else { return PageOutcome() }
+        return try syncWrite(durable: pages.contains(where: Self.pageNeedsDurableCommit)) {
+            try engine {
+                var total = PageOutcome()
+                for page in pages {
+                    let outcome = try applyPage(page)
+                    total.changed += outcome.changed
+                    total.removed += outcome.removed
+                    total.rejected += outcome.rejected
+                }
+                return total
+            }
+        }
+    }
+
     /// Applies one pull page and stores its cursor, in the caller's transaction (docs/SYNC.md
     /// "Applying a page on the replica").
     ///
@@ -65,15 +83,21 @@ extension ReplicaStore {
             let metaUpsert = try db.cachedStatement(
                 """
                 INSERT INTO _relais_records(collection, record_id, vector, fields, deleted, stash, generation)
-                VALUES (?, ?, ?, ?, 0, NULL, ?)
+                VALUES (?1, ?2, ?3, ?4, 0, NULL, ?5)
                 ON CONFLICT(collection, record_id) DO UPDATE SET
-                    vector = \(Self.vectorJoin(replica)), fields = json_patch(fields, excluded.fields),
+                    vector = \(Self.vectorJoin(replica)),
+                    fields = CASE WHEN fields = ?4 THEN fields ELSE json_patch(fields, ?6) END,
                     deleted = 0, stash = NULL, generation = excluded.generation
                 """)
             var visibleUpserts: [String: Statement] = [:]
-            // Records of a page mostly carry the same fields: the previous record's statement is
-            // reused without building a signature.
-            var previous: (collection: String, names: [String], statement: Statement)?
+            // Records of a page mostly carry the same fields in the same order: the previous record's
+            // field positions and upsert statement are reused without a lookup or a signature.
+            var previous: (collection: String, wire: [String], indices: [Int], statement: Statement)?
+            var wire: [String] = []
+            var indices: [Int] = []
+            var values: [Value] = []
+            var dots = FieldDotsText()
+            var vector = TextBuffer()
             for record in page.records {
                 guard let collection = schema.collection(record.collection) else {
                     logger.warning(
@@ -82,31 +106,36 @@ extension ReplicaStore {
                     continue
                 }
                 let key = RecordKey(collection: record.collection, id: record.recordID)
-                var values: [(FieldSchema, Value)] = []
-                values.reserveCapacity(record.fields.count)
-                var dots = "{"
-                for version in record.fields {
-                    guard let field = collection.field(version.field) else { continue }
-                    values.append((field, try Value(version.value)))
-                    if dots.utf8.count > 1 { dots.append(",") }
-                    dots.append("\"")
-                    dots.append(version.field)
-                    dots.append("\":[")
-                    dots.append(String(version.dot.replica))
-                    dots.append(",")
-                    dots.append(String(version.dot.counter))
-                    dots.append(",")
-                    dots.append(String(version.hlc))
-                    dots.append("]")
+                let known = previous?.collection == record.collection ? previous : nil
+                wire.removeAll(keepingCapacity: true)
+                indices.removeAll(keepingCapacity: true)
+                values.removeAll(keepingCapacity: true)
+                dots.removeAll()
+                for (n, version) in record.fields.enumerated() {
+                    let index: Int
+                    if let known, n < known.wire.count, known.wire[n] == version.field {
+                        index = known.indices[n]
+                    } else if let found = collection.fieldIndex(version.field) {
+                        index = found
+                    } else {
+                        continue
+                    }
+                    wire.append(version.field)
+                    indices.append(index)
+                    values.append(try Value(version.value))
+                    dots.add(
+                        collection.fields[index].name, replica: version.dot.replica, counter: version.dot.counter,
+                        hlc: version.hlc)
                     if version.hlc > latest.rawValue { latest = HLC(rawValue: version.hlc) }
                 }
-                dots.append("}")
-                let vector = Self.encodeVector(record.vector)
+                dots.finish()
+                Self.encodeVector(record.vector, into: &vector)
 
                 if !pendingKeys.isEmpty, pendingKeys.contains(key) {
-                    if try applyOverlaid(key, collection, record: record, values: values) { outcome.changed += 1 }
+                    let fields = zip(indices, values).map { (collection.fields[$0], $1) }
+                    if try applyOverlaid(key, collection, record: record, values: fields) { outcome.changed += 1 }
                     try upsertMeta(
-                        key, dots: dots, vector: vector, deleted: record.deleted, generation: generation,
+                        key, dots: dots.explicit.string, vector: vector.string, deleted: record.deleted, generation: generation,
                         replica: replica)
                 } else if record.deleted {
                     try db.cachedStatement(
@@ -118,7 +147,7 @@ extension ReplicaStore {
                             vector = \(Self.vectorJoin(replica)), deleted = 1,
                             stash = coalesce(excluded.stash, stash), generation = excluded.generation
                         """
-                    ).execute([.text(key.collection), .text(key.id), .text(vector), .text(key.id), .integer(generation)])
+                    ).execute([.text(key.collection), .text(key.id), .text(vector.string), .text(key.id), .integer(generation)])
                     try db.cachedStatement("DELETE FROM \(ReplicaSQL.quote(collection.name)) WHERE id = ?")
                         .execute([.text(key.id)])
                     if db.changes > 0 { outcome.changed += 1 }
@@ -127,12 +156,10 @@ extension ReplicaStore {
                         try restoreStash(key, collection)
                     }
                     let upsert: Statement
-                    if let previous, previous.collection == record.collection,
-                        previous.names.elementsEqual(values.lazy.map(\.0.name))
-                    {
-                        upsert = previous.statement
+                    if let known, known.indices == indices {
+                        upsert = known.statement
                     } else {
-                        let names = values.map(\.0.name)
+                        let names = indices.map { collection.fields[$0].name }
                         let signature = ([record.collection] + names).joined(separator: ",")
                         if let cached = visibleUpserts[signature] {
                             upsert = cached
@@ -140,18 +167,19 @@ extension ReplicaStore {
                             upsert = try visibleUpsert(collection, names)
                             visibleUpserts[signature] = upsert
                         }
-                        previous = (record.collection, names, upsert)
+                        previous = (record.collection, wire, indices, upsert)
                     }
                     try upsert.bind(text: key.id, at: 1)
-                    for (i, (_, value)) in values.enumerated() {
+                    for (i, value) in values.enumerated() {
                         try ColumnCodec.bind(value, to: upsert, at: Int32(i + 2))
                     }
                     try upsert.execute()
                     let visiblyChanged = db.changes > 0
                     try metaUpsert.bind(text: key.collection, at: 1)
                     try metaUpsert.bind(text: key.id, at: 2)
-                    try metaUpsert.bind(text: vector, at: 3)
-                    try metaUpsert.bind(text: dots, at: 4)
+                    try metaUpsert.bind(utf8: vector.bytes, at: 3)
+                    try metaUpsert.bind(utf8: dots.insertBytes, at: 4)
+                    try metaUpsert.bind(utf8: dots.explicit.bytes, at: 6)
                     try metaUpsert.bind(int64: generation, at: 5)
                     try metaUpsert.execute()
                     if visiblyChanged { outcome.changed += 1 }
@@ -220,18 +248,18 @@ extension ReplicaStore {
                 + " WHERE " + columns.map { "\($0) IS NOT excluded.\($0)" }.joined(separator: " OR "))
     }
 
-    /// A wire vector as stored: `{"3":17,"5":2}` (zero entries dropped).
-    static func encodeVector(_ vector: Relais_V1_VersionVector) -> String {
-        var out = "{"
+    /// A wire vector as stored: `{"3":17,"5":2}` (zero entries dropped), written over `out`.
+    static func encodeVector(_ vector: Relais_V1_VersionVector, into out: inout TextBuffer) {
+        out.removeAll()
+        out.append(ascii: "{")
         for entry in vector.entries where entry.counter > 0 {
-            if out.utf8.count > 1 { out.append(",") }
-            out.append("\"")
-            out.append(String(entry.replica))
-            out.append("\":")
-            out.append(String(entry.counter))
+            if out.count > 1 { out.append(ascii: ",") }
+            out.append(ascii: "\"")
+            out.append(UInt64(entry.replica))
+            out.append(ascii: "\":")
+            out.append(entry.counter)
         }
-        out.append("}")
-        return out
+        out.append(ascii: "}")
     }
 
     /// Puts back the values a deleted record had, before an update revives it (the hub may send only

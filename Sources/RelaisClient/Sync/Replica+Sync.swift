@@ -43,9 +43,13 @@ public struct SyncOptions: Sendable {
     public var batchSize = 500
     /// Records per pull page asked for (0: the hub's default).
     public var pageSize: UInt32 = 1000
+    /// Records received after which the pages held are applied, in one transaction with the last
+    /// page's cursor. A page holding a tombstone or a revocation, and the last page, are applied at
+    /// once whatever the count. 1 applies every page in its own transaction.
+    public var applyBatchRecords = 25_000
     /// Retries of transient failures.
     public var retry = RetryStateMachine.Configuration()
-    /// Called after every batch and page.
+    /// Called after every push batch and every applied batch of pull pages.
     public var progress: (@Sendable (SyncProgress) -> Void)?
     /// How to wait between retries (injectable for tests).
     public var sleep: @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
@@ -108,6 +112,20 @@ extension Replica {
             phase: "push", pushed: 0, pushTotal: try pendingCount(), pages: 0, pulled: 0, cursor: try store.cursor, head: 0)
         var action = machine.start()
         var batch: [PendingWrite] = []
+        var received = PullBatch(recordLimit: options.applyBatchRecords)
+
+        /// Applies the pages held, with the cursor of the last, in one transaction.
+        func applyReceived() throws {
+            let pages = received.take()
+            guard let last = pages.last else { return }
+            let outcome = try store.applyPages(pages)
+            result.pulled += outcome.changed
+            result.rejected += outcome.rejected
+            progress.pages += pages.count
+            progress.pulled += outcome.changed
+            progress.cursor = last.nextCursor
+            options.progress?(progress)
+        }
 
         while true {
             do {
@@ -143,35 +161,31 @@ extension Replica {
                 case .pull:
                     if progress.phase != "bootstrap" { progress.phase = "pull" }
                     var request = Relais_V1_PullRequest()
-                    request.cursor = try store.cursor
+                    request.cursor = try received.cursor ?? store.cursor
                     request.pageSize = options.pageSize
                     request.counter = store.counter
                     request.schemaVersion = UInt32(schema.version)
                     let page = try await transport.pull(request, token: token)
                     if page.bootstrapRequired {
+                        try applyReceived()
                         action = machine.pulled(more: false, bootstrapRequired: true)
                         continue
                     }
-                    let outcome = try store.syncWrite(durable: ReplicaStore.pageNeedsDurableCommit(page)) {
-                        try store.applyPage(page)
-                    }
-                    result.pulled += outcome.changed
-                    result.rejected += outcome.rejected
-                    progress.pages += 1
-                    progress.pulled += outcome.changed
-                    progress.cursor = page.nextCursor
                     progress.head = max(page.head, page.nextCursor)
-                    options.progress?(progress)
+                    if received.add(page) { try applyReceived() }
                     action = machine.pulled(more: page.more)
 
                 case .beginBootstrap:
                     progress.phase = "bootstrap"
+                    try applyReceived()
                     try store.syncWrite { try store.beginBootstrap() }
                     store.logger.debug("pull: the hub asked for a bootstrap; pulling everything again")
                     action = machine.bootstrapStarted()
 
                 case .renew:
                     progress.phase = "renew"
+                    // The renewed replica pulls everything again from cursor 0.
+                    _ = received.take()
                     var request = Relais_V1_ReplicaRenewRequest()
                     request.reason = "replica_forked"
                     request.counter = store.counter
@@ -189,6 +203,7 @@ extension Replica {
                     action = machine.retryAction
 
                 case .finish:
+                    try applyReceived()
                     try store.syncWrite {
                         try store.setState("last_sync", .integer(Int64(store.wallMillis())))
                     }
@@ -237,6 +252,23 @@ extension Replica {
     /// - Returns: the number of records and revocations applied.
     @discardableResult
     public func _applyPullPage(_ page: Relais_V1_PullResponse) throws -> Int {
-        try store.syncWrite(durable: ReplicaStore.pageNeedsDurableCommit(page)) { try store.applyPage(page) }.changed
+        try store.applyPages([page]).changed
+    }
+
+    /// Applies pages as a sync receiving them in this order would: several consecutive pages per
+    /// transaction, up to `batchRecords` records, a page with a tombstone or a revocation and the last
+    /// page ending a transaction. Not API: for benchmarks and tools that carry pages by other means.
+    ///
+    /// - Returns: the number of records and revocations applied.
+    @discardableResult
+    public func _applyPullPages(_ pages: [Relais_V1_PullResponse], batchRecords: Int = SyncOptions().applyBatchRecords)
+        throws -> Int
+    {
+        var batch = PullBatch(recordLimit: batchRecords)
+        var changed = 0
+        for (i, page) in pages.enumerated() where batch.add(page) || i == pages.count - 1 {
+            changed += try store.applyPages(batch.take()).changed
+        }
+        return changed
     }
 }

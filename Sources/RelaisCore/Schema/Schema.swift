@@ -96,6 +96,11 @@ public struct CollectionSchema: Sendable, Hashable {
         index[name].map { fields[$0] }
     }
 
+    /// The position in ``fields`` of the field named `name`, if declared.
+    public func fieldIndex(_ name: String) -> Int? {
+        index[name]
+    }
+
     /// The field names in declaration order.
     public var fieldNames: [String] { fields.map(\.name) }
 }

@@ -1,0 +1,218 @@
+import Foundation
+import RelaisCore
+import RelaisProtocol
+import RelaisSQLite
+import RelaisTesting
+import Synchronization
+import Testing
+
+@testable import RelaisClient
+
+/// Several pull pages applied in one transaction (docs/SYNC.md, "Applying a page on the replica"):
+/// the same state as one page per transaction, pages never split, and a page holding a tombstone or a
+/// revocation stored before the next request acknowledges it. Also the two things that make a batch
+/// cheap: the capture triggers switched off for the engine's writes, and the shared form of the
+/// per-field dots.
+struct BatchedApplyTests {
+    let hubDot = Dot(replica: .hub, counter: 1)
+
+    func id(_ i: Int) -> String { String(format: "00000000-0000-4000-8000-%012x", i) }
+
+    // MARK: - PullBatch
+
+    func livePage(cursor: UInt64, records: Int, more: Bool = true) -> Relais_V1_PullResponse {
+        var page = PageBuilder(cursor: cursor, more: more)
+        for i in 0..<records {
+            page.record(customer, id(Int(cursor) * 1000 + i), acme("C\(i)"), dot: Dot(replica: .hub, counter: cursor))
+        }
+        return page.page
+    }
+
+    @Test func aBatchHoldsLivePagesUntilItIsFullOrThePullEnds() {
+        var batch = PullBatch(recordLimit: 5)
+        #expect(batch.cursor == nil)
+        let afterFirst = batch.add(livePage(cursor: 1, records: 2))
+        let afterSecond = batch.add(livePage(cursor: 2, records: 2))
+        #expect(!afterFirst && !afterSecond)
+        #expect(batch.cursor == 2)
+        let full = batch.add(livePage(cursor: 3, records: 1))  // 5 records
+        #expect(full)
+        let taken = batch.take()
+        #expect(taken.map(\.nextCursor) == [1, 2, 3])
+        #expect(batch.isEmpty && batch.cursor == nil)
+        let last = batch.add(livePage(cursor: 4, records: 1, more: false))
+        #expect(last)
+    }
+
+    @Test func aPageWithATombstoneOrARevocationEndsTheBatch() {
+        var batch = PullBatch(recordLimit: 1_000)
+        let live = batch.add(livePage(cursor: 1, records: 2))
+        #expect(!live)
+        var tombstone = PageBuilder(cursor: 2, more: true)
+        tombstone.tombstone(customer, id(1), vector: VersionVector([.hub: 2]))
+        let afterTombstone = batch.add(tombstone.page)
+        #expect(afterTombstone)
+        _ = batch.take()
+        var revocation = PageBuilder(cursor: 3, more: true)
+        revocation.revoke(customer, id(2))
+        let afterRevocation = batch.add(revocation.page)
+        #expect(afterRevocation)
+    }
+
+    // MARK: - Applying a batch
+
+    @Test func aBatchLeavesTheSameStateAsOnePagePerTransaction() async throws {
+        let pages = BootstrapPages.pages(count: 3_000, pageSize: 250)
+        let batched = try await withReplica { replica, _, _ in
+            #expect(try await replica._applyPullPages(pages, batchRecords: 1_000) == 3_000)
+            #expect(try await replica.status().cursor == 3_000)
+            #expect(try await replica.pendingCount() == 0)
+            return try await replica.export()
+        }
+        let single = try await withReplica { replica, _, _ in
+            #expect(try await replica._applyPullPages(pages, batchRecords: 1) == 3_000)
+            return try await replica.export()
+        }
+        #expect(batched == single)
+        let cityThree = try await withReplica { replica, _, _ in
+            try await replica._applyPullPages(pages)
+            return try await replica.list(customer, where: ["city": .text("City 3")]).count
+        }
+        #expect(cityThree == (0..<3_000).count { $0 % 97 == 3 })
+    }
+
+    @Test func aFailingPageUndoesItsWholeBatch() async throws {
+        try await withReplica { replica, folder, _ in
+            try await replica.apply(livePage(cursor: 1, records: 3))
+            var broken = PageBuilder(cursor: 3, more: false)
+            broken.record(customer, id(9_001), acme("Fine"), dot: Dot(replica: .hub, counter: 3))
+            var bad = Relais_V1_RecordVersion()
+            bad.collection = customer
+            bad.recordID = id(9_002)
+            var field = Relais_V1_FieldVersion()
+            field.field = "name"  // no value: not a valid field version
+            bad.fields = [field]
+            broken.page.records.append(bad)
+            do {
+                try await replica._applyPullPages([livePage(cursor: 2, records: 2), broken.page])
+                Issue.record("a page with an invalid value must not be applied")
+            } catch {}
+            // Neither the good page nor the good record of the bad one: the cursor did not move.
+            #expect(try await replica.status().cursor == 1)
+            let raw = try rawConnection(folder.file("replica.db"))
+            defer { try? raw.close() }
+            #expect(try raw.scalar("SELECT count(*) FROM customers")?.int64Value == 3)
+            #expect(try raw.scalar("SELECT count(*) FROM _relais_records")?.int64Value == 3)
+        }
+    }
+
+    // MARK: - The sync loop
+
+    /// Serves scripted pages and, at every pull request, reads the replica file through its own
+    /// connection: the cursor stored there, and the request's cursor.
+    final class WatchingHub: SyncTransport {
+        let inner = ScriptedHub()
+        let path: String
+        /// (request cursor, cursor stored in the file when the request left)
+        let seen = Mutex<[(request: UInt64, stored: UInt64)]>([])
+        init(path: String) { self.path = path }
+        func enroll(_ request: Relais_V1_EnrollRequest) async throws -> Relais_V1_EnrollResponse {
+            try await inner.enroll(request)
+        }
+        func push(_ request: Relais_V1_PushRequest, token: String) async throws -> Relais_V1_PushResponse {
+            try await inner.push(request, token: token)
+        }
+        func pull(_ request: Relais_V1_PullRequest, token: String) async throws -> Relais_V1_PullResponse {
+            let raw = try rawConnection(path)
+            let stored = try raw.scalar("SELECT value FROM _relais_state WHERE key = 'cursor'")?.int64Value ?? 0
+            try raw.close()
+            seen.withLock { $0.append((request.cursor, UInt64(stored))) }
+            return try await inner.pull(request, token: token)
+        }
+        func renew(_ request: Relais_V1_ReplicaRenewRequest, token: String) async throws -> Relais_V1_ReplicaRenewResponse {
+            try await inner.renew(request, token: token)
+        }
+    }
+
+    @Test func aSyncBatchesLivePagesAndStoresATombstoneBeforeAcknowledgingIt() async throws {
+        try await withReplica { replica, folder, _ in
+            let hub = WatchingHub(path: folder.file("replica.db"))
+            var tombstone = PageBuilder(cursor: 30, more: true)
+            tombstone.tombstone(customer, id(10_000), vector: VersionVector([.hub: 10, ReplicaID(9): 1]))
+            hub.inner.pages.withLock {
+                $0 = [
+                    livePage(cursor: 10, records: 2), livePage(cursor: 20, records: 2), tombstone.page,
+                    livePage(cursor: 40, records: 2), livePage(cursor: 50, records: 1, more: false),
+                ]
+            }
+            var options = SyncOptions()
+            options.applyBatchRecords = 100
+            let result = try await replica.sync(transport: hub, options: options)
+            #expect(result.pulled == 8)  // 7 records created, one of them deleted by the tombstone
+            let seen = hub.seen.withLock { $0 }
+            #expect(seen.map(\.request) == [0, 10, 20, 30, 40])
+            // Live pages were held, not stored, while the next pages were asked for…
+            #expect(seen.map(\.stored) == [0, 0, 0, 30, 30])
+            // …and no request acknowledged the tombstone page before it was in the file.
+            for request in seen where request.request >= 30 { #expect(request.stored >= 30) }
+            #expect(try await replica.status().cursor == 50)
+            #expect(try await replica.list(customer).count == 6)
+            #expect(try await replica.get(customer, id: id(10_000)) == nil)
+        }
+    }
+
+    // MARK: - Triggers and dots
+
+    @Test func theEnginesWritesRunTheUsersOwnTriggersAndEditsAreCapturedAfterwards() async throws {
+        try await withReplica { replica, folder, _ in
+            try await replica.apply(livePage(cursor: 1, records: 2))
+            #expect(try await replica.pendingCount() == 0)
+            // A trigger of the user's own (an audit table kept with the sqlite3 shell).
+            let raw = try rawConnection(folder.file("replica.db"))
+            try raw.execute("CREATE TABLE audit(id TEXT)")
+            try raw.execute("CREATE TRIGGER audit_customers AFTER INSERT ON customers BEGIN INSERT INTO audit VALUES (new.id); END")
+            try await replica.apply(livePage(cursor: 2, records: 3))
+            #expect(try raw.scalar("SELECT count(*) FROM audit")?.int64Value == 3)
+            #expect(try await replica.pendingCount() == 0)
+            try raw.execute("DROP TRIGGER audit_customers")
+            try raw.close()
+            // Only the capture triggers are left: the engine switches them off for its writes, and
+            // they run again for the next edit.
+            try await replica.apply(livePage(cursor: 3, records: 2))
+            #expect(try await replica.pendingCount() == 0)
+            try await replica.set(customer, id: id(3_000), ["city": .text("Lille")])
+            #expect(try await replica.pendingCount() == 1)
+            let rawAgain = try rawConnection(folder.file("replica.db"))
+            defer { try? rawAgain.close() }
+            try rawAgain.execute("UPDATE customers SET status = 'active' WHERE id = '\(id(2_000))'")
+            #expect(try await replica.pendingCount() == 2)
+        }
+    }
+
+    @Test func fieldsWrittenByOneWriteShareOneDotAndALaterWritePatchesThem() async throws {
+        try await withReplica { replica, folder, _ in
+            let record = id(1)
+            var first = PageBuilder(cursor: 1)
+            first.record(customer, record, acme("A"), dot: hubDot, hlc: 7 << 16)
+            try await replica.apply(first.page)
+            let raw = try rawConnection(folder.file("replica.db"))
+            defer { try? raw.close() }
+            let stored = "SELECT fields FROM _relais_records WHERE record_id = '\(record)'"
+            // One dot for the three fields of the creating write.
+            let shared = "{\"*\":[\(ReplicaID.hub.rawValue),1,\(7 << 16),\"name\",\"status\",\"territory\"]}"
+            #expect(try raw.scalar(stored)?.textValue == shared)
+            // Applying the same page again keeps the row as it is.
+            try await replica.apply(first.page)
+            #expect(try raw.scalar(stored)?.textValue == shared)
+            // A later write of one field gets its own entry, which wins over "*".
+            var second = PageBuilder(cursor: 2)
+            second.record(
+                customer, record, ["status": .text("active")], dot: Dot(replica: ReplicaID(9), counter: 4), hlc: 8 << 16,
+                vector: VersionVector([.hub: 1, ReplicaID(9): 4]))
+            try await replica.apply(second.page)
+            #expect(try raw.scalar("SELECT json_extract(fields, '$.status') FROM _relais_records WHERE record_id = '\(record)'")?.textValue == "[9,4,\(8 << 16)]")
+            #expect(try raw.scalar("SELECT json_extract(fields, '$.\"*\"[0]') FROM _relais_records WHERE record_id = '\(record)'")?.int64Value == Int64(ReplicaID.hub.rawValue))
+            #expect(try await replica.get(customer, id: record)?["status"] == .text("active"))
+        }
+    }
+}
