@@ -27,11 +27,11 @@ public struct SyncProgress: Sendable, Hashable {
     public var pushed: Int
     /// Writes that were pending when the session started, plus those stamped since.
     public var pushTotal: Int
-    /// Pages applied so far.
+    /// Pages received so far (a sync applies consecutive pages together: docs/SYNC.md).
     public var pages: Int
-    /// Records changed so far.
+    /// Records the applied pages changed so far.
     public var pulled: Int
-    /// The stored cursor.
+    /// The cursor reached: the last received page's (stored once its pages are applied).
     public var cursor: UInt64
     /// The hub's highest sequence at the last page (0 before the first): with ``cursor``, how far to go.
     public var head: UInt64
@@ -117,13 +117,11 @@ extension Replica {
         /// Applies the pages held, with the cursor of the last, in one transaction.
         func applyReceived() throws {
             let pages = received.take()
-            guard let last = pages.last else { return }
+            guard !pages.isEmpty else { return }
             let outcome = try store.applyPages(pages)
             result.pulled += outcome.changed
             result.rejected += outcome.rejected
-            progress.pages += pages.count
             progress.pulled += outcome.changed
-            progress.cursor = last.nextCursor
             options.progress?(progress)
         }
 
@@ -171,8 +169,14 @@ extension Replica {
                         action = machine.pulled(more: false, bootstrapRequired: true)
                         continue
                     }
+                    progress.pages += 1
+                    progress.cursor = page.nextCursor
                     progress.head = max(page.head, page.nextCursor)
-                    if received.add(page) { try applyReceived() }
+                    if received.add(page) {
+                        try applyReceived()
+                    } else {
+                        options.progress?(progress)
+                    }
                     action = machine.pulled(more: page.more)
 
                 case .beginBootstrap:
