@@ -1,10 +1,12 @@
 // relais-fault: a child program the crash tests run and kill with SIGKILL at random points.
 //
 //   relais-fault import DB ROWS   imports batches of ROWS customers, forever; batch k has city "batch-k"
-//   relais-fault apply DB ROWS    applies pull pages of ROWS customers, forever; page k has cursor k
+//   relais-fault apply DB ROWS    applies pull pages of ROWS customers, forever; page k has cursor k,
+//                                 three consecutive pages per transaction, as a sync applies them
 //
-// Each batch or page is one transaction. The test reopens the file after each kill and checks that
-// every batch is wholly present or wholly absent and that the cursor matches the pages applied.
+// Each import batch is one transaction, and so is each group of three pages. The test reopens the file
+// after each kill and checks that every batch is wholly present or wholly absent and that the cursor
+// matches the pages applied (a multiple of three).
 import Foundation
 import RelaisClient
 import RelaisCore
@@ -37,9 +39,11 @@ do {
         }
     default:
         var page = Int(try await replica.status().cursor) + 1
+        var group: [Relais_V1_PullResponse] = []
         while true {
             var response = Relais_V1_PullResponse()
             response.nextCursor = UInt64(page)
+            response.more = true
             for row in 0..<rows {
                 var record = Relais_V1_RecordVersion()
                 record.collection = "customers"
@@ -53,8 +57,12 @@ do {
                 ]
                 response.records.append(record)
             }
-            try await replica._applyPullPage(response)
-            print("applied \(page)")
+            group.append(response)
+            if group.count == 3 {
+                try await replica._applyPullPages(group, batchRecords: 3 * rows)
+                print("applied \(page - 2)–\(page)")
+                group = []
+            }
             page += 1
         }
     }
