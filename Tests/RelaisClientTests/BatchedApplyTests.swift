@@ -189,6 +189,33 @@ struct BatchedApplyTests {
         }
     }
 
+    @Test func textBufferWritesNumbersInDecimal() {
+        var buffer = TextBuffer()
+        for number: UInt64 in [0, 7, 10, 99, 100, 65_536, UInt64.max] {
+            buffer.removeAll()
+            buffer.append(number)
+            #expect(buffer.string == String(number))
+        }
+    }
+
+    @Test func fieldDotsShareTheFirstDotOnlyWhenTwoFieldsCarryIt() {
+        var dots = FieldDotsText()
+        dots.add("name", replica: 3, counter: 17, hlc: 100)
+        dots.add("city", replica: 4, counter: 2, hlc: 101)
+        dots.add("phone", replica: 3, counter: 17, hlc: 100)
+        dots.finish()
+        #expect(dots.explicit.string == #"{"name":[3,17,100],"city":[4,2,101],"phone":[3,17,100]}"#)
+        #expect(String(decoding: dots.insertBytes, as: UTF8.self) == #"{"*":[3,17,100,"name","phone"],"city":[4,2,101]}"#)
+        dots.removeAll()
+        dots.add("name", replica: 3, counter: 17, hlc: 100)
+        dots.add("city", replica: 4, counter: 2, hlc: 101)
+        dots.finish()
+        #expect(String(decoding: dots.insertBytes, as: UTF8.self) == dots.explicit.string)
+        dots.removeAll()
+        dots.finish()
+        #expect(dots.explicit.string == "{}")
+    }
+
     @Test func fieldsWrittenByOneWriteShareOneDotAndALaterWritePatchesThem() async throws {
         try await withReplica { replica, folder, _ in
             let record = id(1)

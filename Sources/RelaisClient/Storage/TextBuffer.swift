@@ -2,8 +2,8 @@
 ///
 /// The pull path writes a record's bookkeeping text (its vector and its per-field dots) for every
 /// record it applies; built as Swift strings, that text cost more than SQLite's insert of the row.
-/// Bound with `Statement.bind(utf8:at:)`. Only ASCII punctuation, decimal numbers and whole strings
-/// are appended, so the bytes are always valid UTF-8.
+/// Bound with `Statement.bind(utf8:at:)`. Only ASCII punctuation, decimal numbers, whole strings and
+/// the bytes of another such buffer are appended, so the bytes are always valid UTF-8.
 struct TextBuffer {
     private(set) var bytes: [UInt8] = []
 
