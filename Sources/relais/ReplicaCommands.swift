@@ -78,11 +78,12 @@ final class ProgressBar: Sendable {
             let eta = rate > 0 ? Double(total - progress.pushed) / rate : 0
             line = "push  \(bar(Double(progress.pushed), Double(total))) \(progress.pushed)/\(total) writes  \(Int(rate))/s  ETA \(Int(eta.rounded()))s"
         } else {
-            let rate = Double(progress.pulled) / elapsed
+            // Pages are applied in batches: the rate counts records as they arrive.
+            let rate = Double(progress.received) / elapsed
             let remaining = progress.head > progress.cursor ? progress.head - progress.cursor : 0
             let done = Double(progress.cursor)
             let eta = rate > 0 && remaining > 0 ? Double(remaining) / max(1, done / elapsed) : 0
-            line = "\(progress.phase)  \(bar(done, Double(max(progress.head, progress.cursor)))) \(progress.pages) pages, \(progress.pulled) records  \(Int(rate))/s  ETA \(Int(eta.rounded()))s"
+            line = "\(progress.phase)  \(bar(done, Double(max(progress.head, progress.cursor)))) \(progress.pages) pages, \(progress.received) records, \(progress.pulled) applied  \(Int(rate))/s  ETA \(Int(eta.rounded()))s"
         }
         FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
     }

@@ -147,7 +147,17 @@ struct BatchedApplyTests {
             }
             var options = SyncOptions()
             options.applyBatchRecords = 100
+            let reports = Mutex<[SyncProgress]>([])
+            options.progress = { progress in reports.withLock { $0.append(progress) } }
             let result = try await replica.sync(transport: hub, options: options)
+            // Progress moves with every page received; records changed move when a batch is applied.
+            let pulls = reports.withLock { $0 }.filter { $0.phase == "pull" }
+            #expect(pulls.first(where: { $0.pages == 2 })?.received == 4)
+            #expect(pulls.first(where: { $0.pages == 2 })?.pulled == 0)
+            #expect(pulls.last?.pages == 5)
+            #expect(pulls.last?.received == 8)
+            #expect(pulls.last?.pulled == 8)
+            #expect(pulls.last?.cursor == 50)
             #expect(result.pulled == 8)  // 7 records created, one of them deleted by the tombstone
             let seen = hub.seen.withLock { $0 }
             #expect(seen.map(\.request) == [0, 10, 20, 30, 40])

@@ -29,6 +29,8 @@ public struct SyncProgress: Sendable, Hashable {
     public var pushTotal: Int
     /// Pages received so far (a sync applies consecutive pages together: docs/SYNC.md).
     public var pages: Int
+    /// Record versions and revocations received so far.
+    public var received: Int
     /// Records the applied pages changed so far.
     public var pulled: Int
     /// The cursor reached: the last received page's (stored once its pages are applied).
@@ -109,7 +111,8 @@ extension Replica {
         var machine = SyncStateMachine(retry: options.retry)
         var result = SyncResult()
         var progress = SyncProgress(
-            phase: "push", pushed: 0, pushTotal: try pendingCount(), pages: 0, pulled: 0, cursor: try store.cursor, head: 0)
+            phase: "push", pushed: 0, pushTotal: try pendingCount(), pages: 0, received: 0, pulled: 0,
+            cursor: try store.cursor, head: 0)
         var action = machine.start()
         var batch: [PendingWrite] = []
         var received = PullBatch(recordLimit: options.applyBatchRecords)
@@ -170,6 +173,7 @@ extension Replica {
                         continue
                     }
                     progress.pages += 1
+                    progress.received += page.records.count + page.revocations.count
                     progress.cursor = page.nextCursor
                     progress.head = max(page.head, page.nextCursor)
                     if received.add(page) {
