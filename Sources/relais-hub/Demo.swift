@@ -310,18 +310,14 @@ struct DemoReport {
     }
 }
 
-/// SplitMix64: a small seeded generator, so the simulated week is the same on every run.
+/// A seeded generator, so the simulated week is the same on every run.
 struct DemoRandom {
-    private var state: UInt64
+    private var generator: SplitMix64
 
-    init(seed: UInt64) { state = seed }
+    init(seed: UInt64) { generator = SplitMix64(seed: seed) }
 
+    /// A number in `0..<bound`.
     mutating func next(_ bound: Int) -> Int {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        return Int(z % UInt64(bound))
+        Int(generator.next() % UInt64(bound))
     }
 }

@@ -15,20 +15,6 @@ struct CrashTests {
         return executable.deletingLastPathComponent().appendingPathComponent("relais-fault").path
     }
 
-    /// A small deterministic generator (SplitMix64), so a failing schedule can be replayed.
-    struct Seeded {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func millis(_ range: ClosedRange<UInt64>) -> UInt64 {
-            range.lowerBound + next() % (range.upperBound - range.lowerBound + 1)
-        }
-    }
 
     /// Runs the child in `mode` and kills it `kills` times, checking the file after each kill.
     func killRepeatedly(mode: String, rows: Int, kills: Int, seed: UInt64, check: (Connection) throws -> Int) throws
@@ -39,7 +25,7 @@ struct CrashTests {
         let folder = try ClientTemporaryFolder(prefix: "crash")
         defer { folder.remove() }
         let path = folder.file("replica.db")
-        var random = Seeded(state: seed)
+        var random = SplitMix64(seed: seed)  // seeded, so a failing schedule can be replayed
         var progress = 0
         for _ in 0..<kills {
             let process = Process()
@@ -47,7 +33,7 @@ struct CrashTests {
             process.arguments = [mode, path, String(rows)]
             process.standardOutput = FileHandle.nullDevice
             try process.run()
-            usleep(UInt32(random.millis(40...260) * 1000))
+            usleep(UInt32((40 + random.next() % 221) * 1000))  // 40 to 260 ms
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             #expect(process.terminationReason == .uncaughtSignal, "the child ended before it was killed")

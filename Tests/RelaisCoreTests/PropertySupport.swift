@@ -2,21 +2,9 @@ import Foundation
 import RelaisCore
 import Testing
 
-/// SplitMix64 (Steele, Lea and Flood, 2014): a tiny generator that gives the same sequence on every
-/// platform and Swift version, so a failing case replays from its seed.
-struct SplitMix64: RandomNumberGenerator {
-    private(set) var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+/// The property tests' draws from `SplitMix64` (the same sequence on every platform and Swift
+/// version, so a failing case replays from its seed).
+extension SplitMix64 {
     /// A number in `0..<n` (the modulo bias is negligible for the small `n` used here).
     mutating func below(_ n: Int) -> Int {
         precondition(n > 0)
