@@ -58,14 +58,14 @@ extension ReplicaStore {
         }
     }
 
-    /// Applies one pull page and stores its cursor, in the caller's transaction (docs/SYNC.md
-    /// "Applying a page on the replica").
+    /// Applies one pull page and stores its cursor, in the caller's transaction and ``engine(_:)``
+    /// section (docs/SYNC.md "Applying a page on the replica").
     ///
     /// Records without pending writes take the fast path: one upsert of the changed columns and one of
     /// the bookkeeping row, both prepared once per field set. A record with pending writes updates its
     /// confirmed state and re-derives its visible row as confirmed + pending, so a pull never hides
     /// what the user typed. Applying the same page twice leaves the same state.
-    func applyPage(_ page: Relais_V1_PullResponse) throws -> PageOutcome {
+    private func applyPage(_ page: Relais_V1_PullResponse) throws -> PageOutcome {
         var pendingKeys = Set<RecordKey>()
         try db.query("SELECT DISTINCT collection, record_id FROM _relais_pending") { row in
             pendingKeys.insert(RecordKey(collection: row.text(at: 0) ?? "", id: row.text(at: 1) ?? ""))
@@ -78,131 +78,129 @@ extension ReplicaStore {
         var outcome = PageOutcome()
         var latest = HLC.zero
 
-        try engine {
-            // Prepared once per page: the hot path binds and steps, nothing else.
-            let metaUpsert = try db.cachedStatement(
-                """
-                INSERT INTO _relais_records(collection, record_id, vector, fields, deleted, stash, generation)
-                VALUES (?1, ?2, ?3, ?4, 0, NULL, ?5)
-                ON CONFLICT(collection, record_id) DO UPDATE SET
-                    vector = \(Self.vectorJoin(replica)),
-                    fields = CASE WHEN fields = ?4 THEN fields ELSE json_patch(fields, ?6) END,
-                    deleted = 0, stash = NULL, generation = excluded.generation
-                """)
-            var visibleUpserts: [String: Statement] = [:]
-            // Records of a page mostly carry the same fields in the same order: the previous record's
-            // field positions and upsert statement are reused without a lookup or a signature.
-            var previous: (collection: String, wire: [String], indices: [Int], statement: Statement)?
-            var wire: [String] = []
-            var indices: [Int] = []
-            var values: [Value] = []
-            var dots = FieldDotsText()
-            var vector = TextBuffer()
-            for record in page.records {
-                guard let collection = schema.collection(record.collection) else {
-                    logger.warning(
-                        "pull: skipping a record of an unknown collection",
-                        metadata: ["relais.collection": "\(record.collection)"])
+        // Prepared once per page: the hot path binds and steps, nothing else.
+        let metaUpsert = try db.cachedStatement(
+            """
+            INSERT INTO _relais_records(collection, record_id, vector, fields, deleted, stash, generation)
+            VALUES (?1, ?2, ?3, ?4, 0, NULL, ?5)
+            ON CONFLICT(collection, record_id) DO UPDATE SET
+                vector = \(Self.vectorJoin(replica)),
+                fields = CASE WHEN fields = ?4 THEN fields ELSE json_patch(fields, ?6) END,
+                deleted = 0, stash = NULL, generation = excluded.generation
+            """)
+        var visibleUpserts: [String: Statement] = [:]
+        // Records of a page mostly carry the same fields in the same order: the previous record's
+        // field positions and upsert statement are reused without a lookup or a signature.
+        var previous: (collection: String, wire: [String], indices: [Int], statement: Statement)?
+        var wire: [String] = []
+        var indices: [Int] = []
+        var values: [Value] = []
+        var dots = FieldDotsText()
+        var vector = TextBuffer()
+        for record in page.records {
+            guard let collection = schema.collection(record.collection) else {
+                logger.warning(
+                    "pull: skipping a record of an unknown collection",
+                    metadata: ["relais.collection": "\(record.collection)"])
+                continue
+            }
+            let key = RecordKey(collection: record.collection, id: record.recordID)
+            let known = previous?.collection == record.collection ? previous : nil
+            wire.removeAll(keepingCapacity: true)
+            indices.removeAll(keepingCapacity: true)
+            values.removeAll(keepingCapacity: true)
+            dots.removeAll()
+            for (n, version) in record.fields.enumerated() {
+                let index: Int
+                if let known, n < known.wire.count, known.wire[n] == version.field {
+                    index = known.indices[n]
+                } else if let found = collection.fieldIndex(version.field) {
+                    index = found
+                } else {
                     continue
                 }
-                let key = RecordKey(collection: record.collection, id: record.recordID)
-                let known = previous?.collection == record.collection ? previous : nil
-                wire.removeAll(keepingCapacity: true)
-                indices.removeAll(keepingCapacity: true)
-                values.removeAll(keepingCapacity: true)
-                dots.removeAll()
-                for (n, version) in record.fields.enumerated() {
-                    let index: Int
-                    if let known, n < known.wire.count, known.wire[n] == version.field {
-                        index = known.indices[n]
-                    } else if let found = collection.fieldIndex(version.field) {
-                        index = found
-                    } else {
-                        continue
-                    }
-                    wire.append(version.field)
-                    indices.append(index)
-                    values.append(try Value(version.value))
-                    dots.add(
-                        collection.fields[index].name, replica: version.dot.replica, counter: version.dot.counter,
-                        hlc: version.hlc)
-                    if version.hlc > latest.rawValue { latest = HLC(rawValue: version.hlc) }
-                }
-                dots.finish()
-                Self.encodeVector(record.vector, into: &vector)
+                wire.append(version.field)
+                indices.append(index)
+                values.append(try Value(version.value))
+                dots.add(
+                    collection.fields[index].name, replica: version.dot.replica, counter: version.dot.counter,
+                    hlc: version.hlc)
+                if version.hlc > latest.rawValue { latest = HLC(rawValue: version.hlc) }
+            }
+            dots.finish()
+            Self.encodeVector(record.vector, into: &vector)
 
-                if !pendingKeys.isEmpty, pendingKeys.contains(key) {
-                    let fields = zip(indices, values).map { (collection.fields[$0], $1) }
-                    if try applyOverlaid(key, collection, record: record, values: fields) { outcome.changed += 1 }
-                    try upsertMeta(
-                        key, dots: dots.explicit.string, vector: vector.string, deleted: record.deleted, generation: generation,
-                        replica: replica)
-                } else if record.deleted {
-                    try db.cachedStatement(
-                        """
-                        INSERT INTO _relais_records(collection, record_id, vector, fields, deleted, stash, generation)
-                        VALUES (?, ?, ?, '{}', 1,
-                            (SELECT \(ReplicaSQL.rowObject(collection, prefix: "c")) FROM \(ReplicaSQL.quote(collection.name)) AS c WHERE c.id = ?), ?)
-                        ON CONFLICT(collection, record_id) DO UPDATE SET
-                            vector = \(Self.vectorJoin(replica)), deleted = 1,
-                            stash = coalesce(excluded.stash, stash), generation = excluded.generation
-                        """
-                    ).execute([.text(key.collection), .text(key.id), .text(vector.string), .text(key.id), .integer(generation)])
-                    try db.cachedStatement("DELETE FROM \(ReplicaSQL.quote(collection.name)) WHERE id = ?")
-                        .execute([.text(key.id)])
-                    if db.changes > 0 { outcome.changed += 1 }
-                } else {
-                    if hasStash {
-                        try restoreStash(key, collection)
-                    }
-                    let upsert: Statement
-                    if let known, known.indices == indices {
-                        upsert = known.statement
-                    } else {
-                        let names = indices.map { collection.fields[$0].name }
-                        let signature = ([record.collection] + names).joined(separator: ",")
-                        if let cached = visibleUpserts[signature] {
-                            upsert = cached
-                        } else {
-                            upsert = try visibleUpsert(collection, names)
-                            visibleUpserts[signature] = upsert
-                        }
-                        previous = (record.collection, wire, indices, upsert)
-                    }
-                    try upsert.bind(text: key.id, at: 1)
-                    for (i, value) in values.enumerated() {
-                        try ColumnCodec.bind(value, to: upsert, at: Int32(i + 2))
-                    }
-                    try upsert.execute()
-                    let visiblyChanged = db.changes > 0
-                    try metaUpsert.bind(text: key.collection, at: 1)
-                    try metaUpsert.bind(text: key.id, at: 2)
-                    try metaUpsert.bind(utf8: vector.bytes, at: 3)
-                    try metaUpsert.bind(utf8: dots.insertBytes, at: 4)
-                    try metaUpsert.bind(utf8: dots.explicit.bytes, at: 6)
-                    try metaUpsert.bind(int64: generation, at: 5)
-                    try metaUpsert.execute()
-                    if visiblyChanged { outcome.changed += 1 }
+            if !pendingKeys.isEmpty, pendingKeys.contains(key) {
+                let fields = zip(indices, values).map { (collection.fields[$0], $1) }
+                if try applyOverlaid(key, collection, record: record, values: fields) { outcome.changed += 1 }
+                try upsertMeta(
+                    key, dots: dots.explicit.string, vector: vector.string, deleted: record.deleted, generation: generation,
+                    replica: replica)
+            } else if record.deleted {
+                try db.cachedStatement(
+                    """
+                    INSERT INTO _relais_records(collection, record_id, vector, fields, deleted, stash, generation)
+                    VALUES (?, ?, ?, '{}', 1,
+                        (SELECT \(ReplicaSQL.rowObject(collection, prefix: "c")) FROM \(ReplicaSQL.quote(collection.name)) AS c WHERE c.id = ?), ?)
+                    ON CONFLICT(collection, record_id) DO UPDATE SET
+                        vector = \(Self.vectorJoin(replica)), deleted = 1,
+                        stash = coalesce(excluded.stash, stash), generation = excluded.generation
+                    """
+                ).execute([.text(key.collection), .text(key.id), .text(vector.string), .text(key.id), .integer(generation)])
+                try db.cachedStatement("DELETE FROM \(ReplicaSQL.quote(collection.name)) WHERE id = ?")
+                    .execute([.text(key.id)])
+                if db.changes > 0 { outcome.changed += 1 }
+            } else {
+                if hasStash {
+                    try restoreStash(key, collection)
                 }
+                let upsert: Statement
+                if let known, known.indices == indices {
+                    upsert = known.statement
+                } else {
+                    let names = indices.map { collection.fields[$0].name }
+                    let signature = ([record.collection] + names).joined(separator: ",")
+                    if let cached = visibleUpserts[signature] {
+                        upsert = cached
+                    } else {
+                        upsert = try visibleUpsert(collection, names)
+                        visibleUpserts[signature] = upsert
+                    }
+                    previous = (record.collection, wire, indices, upsert)
+                }
+                try upsert.bind(text: key.id, at: 1)
+                for (i, value) in values.enumerated() {
+                    try ColumnCodec.bind(value, to: upsert, at: Int32(i + 2))
+                }
+                try upsert.execute()
+                let visiblyChanged = db.changes > 0
+                try metaUpsert.bind(text: key.collection, at: 1)
+                try metaUpsert.bind(text: key.id, at: 2)
+                try metaUpsert.bind(utf8: vector.bytes, at: 3)
+                try metaUpsert.bind(utf8: dots.insertBytes, at: 4)
+                try metaUpsert.bind(utf8: dots.explicit.bytes, at: 6)
+                try metaUpsert.bind(int64: generation, at: 5)
+                try metaUpsert.execute()
+                if visiblyChanged { outcome.changed += 1 }
             }
-            for revocation in page.revocations {
-                let key = RecordKey(collection: revocation.collection, id: revocation.recordID)
-                let removed = try revoke(
-                    key, code: "outside_territory", reason: "the record left this user's territories")
-                outcome.removed += removed.records
-                outcome.rejected += removed.pending
-                if removed.records > 0 { outcome.changed += 1 }
-            }
-            try setState("cursor", .integer(Int64(page.nextCursor)))
-            if !page.more, try stateInt("bootstrapping") == 1 {
-                let swept = try sweep(before: generation)
-                outcome.removed += swept.records
-                outcome.rejected += swept.pending
-                try setState("bootstrapping", .integer(0))
-            }
-            if latest > .zero { observe(latest) }
-            try persistClocks()
         }
+        for revocation in page.revocations {
+            let key = RecordKey(collection: revocation.collection, id: revocation.recordID)
+            let removed = try revoke(
+                key, code: "outside_territory", reason: "the record left this user's territories")
+            outcome.removed += removed.records
+            outcome.rejected += removed.pending
+            if removed.records > 0 { outcome.changed += 1 }
+        }
+        try setState("cursor", .integer(Int64(page.nextCursor)))
+        if !page.more, try stateInt("bootstrapping") == 1 {
+            let swept = try sweep(before: generation)
+            outcome.removed += swept.records
+            outcome.rejected += swept.pending
+            try setState("bootstrapping", .integer(0))
+        }
+        if latest > .zero { observe(latest) }
+        try persistClocks()
         return outcome
     }
 

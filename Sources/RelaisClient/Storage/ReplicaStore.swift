@@ -18,7 +18,6 @@ final class ReplicaStore {
     private(set) var counter: UInt64 = 0
     private var clock = HybridLogicalClock()
     private var relaxedSync = false
-    private var inEngine = false
 
     init(path: String, schema: Schema, configuration: Replica.Configuration, logger: Logger) throws {
         self.schema = schema
@@ -116,13 +115,7 @@ final class ReplicaStore {
     /// trigger but ours, this connection's triggers are also switched off for `body`, so that a page
     /// of 1,000 records does not run (and skip) 2,000 trigger programs; a trigger of the user's own on
     /// a collection table keeps them on, so that it still runs for the rows the sync engine writes.
-    ///
-    /// Nested calls run `body` in the outer call's state (several pages applied in one transaction
-    /// switch once).
     func engine<T>(_ body: () throws -> T) throws -> T {
-        if inEngine { return try body() }
-        inEngine = true
-        defer { inEngine = false }
         try db.execute("INSERT INTO _relais_engine(writing) VALUES (1)", [])
         let onlyCapture =
             try db.scalar(
