@@ -6,6 +6,22 @@ import RelaisHub
 /// Small fixed scenarios distilled from failing simulation schedules (docs/RELIABILITY.md "Bugs
 /// found"). Each returns the broken invariants, empty when the bug stays fixed.
 public enum SimRegressions {
+    /// Every scenario, named by the bug it guards (docs/RELIABILITY.md "Bugs found"), in the order the
+    /// bugs were found: `relais-sim --regressions` and `SimulationTests` both run this list.
+    public static let all: [(bug: String, run: @Sendable () async throws -> [String])] = [
+        ("bug 1: a record that moved past a pull page", concurrentEditsReachEveryone),
+        ("bug 2: a copied replica's renewal", cloneEditsSurviveTheCopysRenewal),
+        ("bug 3: tombstones at cursor 0 after a lost push answer", firstPushWithALostAnswerStillGetsDeletes),
+        ("bug 4: a delete on a laptop restored from a backup", restoredBackupDeleteReachesTheHub),
+        ("bug 5: a revived record reaching its deleter", aRevivedRecordReachesItsDeleterWhole),
+    ]
+
+    /// The violations of the scenario named `bug` in ``all`` (a missing name is one).
+    public static func run(_ bug: String) async throws -> [String] {
+        guard let scenario = all.first(where: { $0.bug == bug }) else { return ["no regression scenario \(bug)"] }
+        return try await scenario.run()
+    }
+
     /// Two laptops edit the same contact offline: one sets `phone`, the other `phone` and `email`; a
     /// third adds a customer in between. Pulling one record per page, every laptop must end with the
     /// hub's record, `email` included (bug 1: the hub sent only fields changed after the page's cursor,

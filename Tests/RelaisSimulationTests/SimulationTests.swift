@@ -19,32 +19,10 @@ struct SimulationTests {
     /// so a new failure anywhere else still fails CI; remove a schedule once its bug is fixed.
     static let knownFailures: Set<Int> = []
 
-    /// Bug 1 (docs/RELIABILITY.md): a record that moved past a pull page before the device read it.
-    @Test func changesOfARecordThatMovedPastAPageReachEveryone() async throws {
-        let violations = try await SimRegressions.concurrentEditsReachEveryone()
-        #expect(violations.isEmpty, "\(violations.joined(separator: "\n"))")
-    }
-
-    /// Bug 2 (docs/RELIABILITY.md): a copied replica's renewal superseded the original's writes.
-    @Test func editsOfTheOriginalSurviveTheCopysRenewal() async throws {
-        let violations = try await SimRegressions.cloneEditsSurviveTheCopysRenewal()
-        #expect(violations.isEmpty, "\(violations.joined(separator: "\n"))")
-    }
-
-    /// Bug 3 (docs/RELIABILITY.md): no tombstones at cursor 0 for a device that had pushed already.
-    @Test func aFirstPushWithALostAnswerStillGetsDeletes() async throws {
-        let violations = try await SimRegressions.firstPushWithALostAnswerStillGetsDeletes()
-        #expect(violations.isEmpty, "\(violations.joined(separator: "\n"))")
-    }
-
-    /// Bug 4 (docs/RELIABILITY.md): a delete made on a laptop restored from a backup never reached the hub.
-    @Test func aDeleteOnARestoredLaptopReachesTheHub() async throws {
-        let violations = try await SimRegressions.restoredBackupDeleteReachesTheHub()
-        #expect(violations.isEmpty, "\(violations.joined(separator: "\n"))")
-    }
-
-    @Test func aRevivedRecordReachesItsDeleterWhole() async throws {
-        let violations = try await SimRegressions.aRevivedRecordReachesItsDeleterWhole()
+    /// The fixed scenarios distilled from each bug the simulation found (docs/RELIABILITY.md).
+    @Test(arguments: SimRegressions.all.map(\.bug))
+    func regressionStaysFixed(_ bug: String) async throws {
+        let violations = try await SimRegressions.run(bug)
         #expect(violations.isEmpty, "\(violations.joined(separator: "\n"))")
     }
 

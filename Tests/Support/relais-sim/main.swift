@@ -31,11 +31,8 @@ while let argument = arguments.next() {
     case "--fuzz": fuzzSeconds = Double(arguments.next() ?? "") ?? 60
     case "--save-corpus": saveCorpus = true
     case "--regressions":
-        let violations = try await SimRegressions.concurrentEditsReachEveryone()
-            + SimRegressions.cloneEditsSurviveTheCopysRenewal()
-            + SimRegressions.firstPushWithALostAnswerStillGetsDeletes()
-            + SimRegressions.restoredBackupDeleteReachesTheHub()
-            + SimRegressions.aRevivedRecordReachesItsDeleterWhole()
+        var violations: [String] = []
+        for scenario in SimRegressions.all { violations += try await scenario.run() }
         print(violations.isEmpty ? "regressions: ok" : violations.joined(separator: "\n"))
         exit(violations.isEmpty ? 0 : 1)
     default:
