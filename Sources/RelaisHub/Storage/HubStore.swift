@@ -1,139 +1,251 @@
 public import RelaisCore
 
-/// Where the hub keeps its state: one protocol, one implementation per engine (``SQLiteHubStore``
-/// now, a PostgreSQL store next), all run through one shared test suite.
+/// Where the hub keeps its state: one contract, two engines — ``SQLiteHubStore`` (one file, the
+/// embedded default) and ``PostgresHubStore`` (several hub processes on one database) — both run
+/// through one shared test suite (`HubStoreContractTests`).
 ///
 /// All work happens in transactions given as closures, so that the sync logic (authorize, clamp,
 /// merge) lives once, in ``HubService``, above the stores:
 ///
 /// ```swift
-/// let head = try await store.write { tx in
-///     let seq = try tx.nextSequence()
-///     try tx.putRecord(record.with(seq: seq))
+/// let seq = try await store.write { tx in
+///     let seq = try await tx.nextSequence()
+///     try await tx.updateRecord(record.with(seq: seq))
 ///     return seq
 /// }
 /// ```
 ///
 /// ## Contract
 ///
-/// - ``write(_:)`` runs `body` atomically: everything it did is durable (`fsync`) when `write`
-///   returns, and nothing it did remains when it throws. Stores may run several concurrent writes in
-///   one physical transaction (group commit), each isolated so that one body's failure undoes only
-///   its own work.
-/// - Sequences (``HubTransaction/nextSequence()``) are handed out inside write transactions. A
-///   pull must never skip a change that commits after a later-numbered one. SQLite has one writer,
-///   so commit order is sequence order. A store with concurrent writers (PostgreSQL) must make
-///   pulls stop below the lowest sequence still held by an uncommitted transaction — for example by
-///   taking the sequence under a table lock held to commit, or by recording in-flight sequences and
-///   serving pulls only up to the lowest in-flight one — and say which in its documentation.
+/// - **Atomic and durable.** ``write(_:)`` runs `body` atomically: everything it did is durable
+///   (`fsync`) when `write` returns, and nothing it did remains when it throws. Stores may run several
+///   concurrent writes in one physical transaction (SQLite's group commit), each isolated so that one
+///   body's failure undoes only its own work.
+/// - **Bodies may run more than once.** A store with concurrent writers (PostgreSQL) re-runs a body
+///   from the start, in a fresh transaction, after a serialization failure, a deadlock or a unique
+///   violation (two hubs inserting the same row). A body must therefore be safe to re-run: its only
+///   effects go through the transaction; it computes everything else from what it reads. Secrets and
+///   times made before the call are reused as they are.
+/// - **Bodies run where the store wants them.** Bodies and the transaction's operations are
+///   `nonisolated(nonsending)`: they run on the executor the store calls them from. The SQLite store
+///   calls them on its writer's (or a reader's) own thread, so SQLite's blocking calls never run on
+///   the Swift concurrency pool; the PostgreSQL store calls them from the request's task and awaits
+///   its connection. A body must not keep the transaction past its return.
+/// - **Reads in a write lock what they read.** In a write transaction, ``HubReadTransaction/record(collection:id:)``,
+///   ``HubReadTransaction/device(replica:)`` and ``HubReadTransaction/conflict(id:)`` lock the row
+///   they return until the transaction ends (PostgreSQL: `FOR UPDATE`), so that a read-merge-write
+///   of one record by two hubs cannot lose either write.
+/// - **Sequences never let a pull skip a late commit.** ``HubTransaction/nextSequence()`` hands out
+///   the hub's global sequence. ``HubMeta/head``, as a read sees it, is a *high-water mark*: every
+///   sequence at or below it is committed (or was never used) in that read's snapshot, and no record
+///   above it is served. SQLite has one writer, so commit order is sequence order. PostgreSQL takes
+///   sequences under a row lock held until commit (docs/SYNC.md, "Sequences with several writers").
+/// - **Inserts and updates are distinct.** An `insert…` of a row whose key exists fails (a unique
+///   violation: PostgreSQL retries the body, which then sees the row). An `update…` or `set…` of a
+///   missing row changes nothing and is not an error unless it says so. A `delete…` of a missing row
+///   is not an error.
+/// - **Every list has a stated order** on columns of the rows, never on an engine's row id.
 /// - ``read(_:)`` sees one consistent snapshot of committed state.
-/// - Bodies run off the Swift concurrency pool (the SQLite store has its own threads); they must
-///   not block on async work, and must not keep the transaction past their return.
 public protocol HubStore: Sendable {
     /// Runs `body` in a write transaction and returns its result once committed durably.
-    func write<T: Sendable>(_ body: @escaping @Sendable (any HubTransaction) throws -> T) async throws -> T
+    func write<T: Sendable>(
+        _ body: nonisolated(nonsending) @escaping @Sendable (any HubTransaction) async throws -> T
+    ) async throws -> T
 
     /// Runs `body` in a read-only snapshot.
-    func read<T: Sendable>(_ body: @escaping @Sendable (any HubReadTransaction) throws -> T) async throws -> T
+    func read<T: Sendable>(
+        _ body: nonisolated(nonsending) @escaping @Sendable (any HubReadTransaction) async throws -> T
+    ) async throws -> T
 
     /// How the store has committed so far.
     func statistics() -> HubStoreStatistics
 
+    /// Runs what the store needs in the background (PostgreSQL's connection pool) until the task is
+    /// cancelled. Until it runs, a PostgreSQL store's transactions wait. Run it in the service group,
+    /// or use ``HubStoreLocation/withStore(create:configuration:logger:_:)``.
+    func run() async throws
+
     /// Finishes queued work and closes the store. Later calls throw ``HubError/unavailable``.
     func close() async
+
+    /// Where the store is, for logs and messages (never a password).
+    var location: String { get }
+}
+
+extension HubStore {
+    /// Nothing to run in the background.
+    public func run() async throws {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(3600))
+        }
+    }
 }
 
 /// The reads a transaction offers.
-public protocol HubReadTransaction {
+///
+/// Every method is `nonisolated(nonsending)`: see the contract of ``HubStore``.
+public protocol HubReadTransaction: Sendable {
     // MARK: Meta
 
-    /// The hub's singleton state.
-    func meta() throws -> HubMeta
+    /// The hub's singleton state. `head` is the high-water mark of this snapshot (see ``HubStore``).
+    nonisolated(nonsending) func meta() async throws -> HubMeta
 
     // MARK: Users, tokens, enrollments
 
-    func user(named name: String) throws -> HubUser?
-    func users() throws -> [HubUser]
-    func apiToken(hash: String) throws -> APIToken?
-    func enrollment(codeHash: String) throws -> Enrollment?
+    nonisolated(nonsending) func user(named name: String) async throws -> HubUser?
+    /// Every user, by name.
+    nonisolated(nonsending) func users() async throws -> [HubUser]
+    nonisolated(nonsending) func apiToken(hash: String) async throws -> APIToken?
+    nonisolated(nonsending) func enrollment(codeHash: String) async throws -> Enrollment?
 
     // MARK: Devices
 
-    func device(replica: ReplicaID) throws -> Device?
-    func device(tokenHash: String) throws -> Device?
-    func devices() throws -> [Device]
+    nonisolated(nonsending) func device(replica: ReplicaID) async throws -> Device?
+    nonisolated(nonsending) func device(tokenHash: String) async throws -> Device?
+    /// Every device, by replica number.
+    nonisolated(nonsending) func devices() async throws -> [Device]
 
     // MARK: Records
 
-    func record(collection: String, id: String) throws -> StoredRecord?
-    /// Live and deleted records whose parent reference is `parentID`.
-    func children(of parentID: String) throws -> [StoredRecord]
-    /// Records with `seq` after `cursor` in sequence order, at most `limit`: all of them when `scopes`
-    /// is `nil`, else those whose scope is in `scopes`. Tombstones included.
-    func records(after cursor: UInt64, scopes: Set<String>?, limit: Int) throws -> [StoredRecord]
-    /// Records with `seq` after `cursor` whose scope is not in `scopes` (or is `nil`) and that moved
-    /// after `cursor`, in sequence order, at most `limit`: the candidates for revocation.
-    func movedAway(after cursor: UInt64, scopes: Set<String>, limit: Int) throws -> [StoredRecord]
+    nonisolated(nonsending) func record(collection: String, id: String) async throws -> StoredRecord?
+    /// Live and deleted records whose parent reference is `parentID`, in sequence order.
+    nonisolated(nonsending) func children(of parentID: String) async throws -> [StoredRecord]
+    /// Records with `seq` after `cursor` and at most the snapshot's head, in sequence order, at most
+    /// `limit`: all of them when `scopes` is `nil`, else those whose scope is in `scopes`. Tombstones
+    /// included.
+    nonisolated(nonsending) func records(after cursor: UInt64, scopes: Set<String>?, limit: Int) async throws
+        -> [StoredRecord]
+    /// Records with `seq` after `cursor` (and at most the head) whose scope is not in `scopes` (or is
+    /// `nil`) and that moved after `cursor`, in sequence order, at most `limit`: the candidates for
+    /// revocation.
+    nonisolated(nonsending) func movedAway(after cursor: UInt64, scopes: Set<String>, limit: Int) async throws
+        -> [StoredRecord]
     /// The first scope move of a record after `cursor`, if any.
-    func firstMove(collection: String, id: String, after cursor: UInt64) throws -> ScopeMove?
-    /// Every live (not deleted) record, for exports; `body` is called in collection then id order.
-    func forEachLiveRecord(_ body: (StoredRecord) throws -> Void) throws
+    nonisolated(nonsending) func firstMove(collection: String, id: String, after cursor: UInt64) async throws
+        -> ScopeMove?
+    /// Every live (not deleted) record, for exports; `body` is called in (collection, id) order and the
+    /// records are streamed, never all held at once.
+    nonisolated(nonsending) func forEachLiveRecord(_ body: (StoredRecord) throws -> Void) async throws
     /// Tombstones with `seq` after `seq`, in sequence order, at most `limit`.
-    func tombstones(after seq: UInt64, limit: Int) throws -> [StoredRecord]
+    nonisolated(nonsending) func tombstones(after seq: UInt64, limit: Int) async throws -> [StoredRecord]
 
     // MARK: Push results
 
-    func writeResult(replica: ReplicaID, counter: UInt64) throws -> StoredWriteResult?
+    nonisolated(nonsending) func writeResult(replica: ReplicaID, counter: UInt64) async throws -> StoredWriteResult?
 
     // MARK: Conflicts and events
 
-    func conflict(id: String) throws -> ConflictReport?
-    /// Reports matching `filter`, newest first.
-    func conflicts(_ filter: ConflictFilter) throws -> [ConflictReport]
-    func conflictCount(status: ConflictStatus?) throws -> Int
-    /// Events, newest first.
-    func events(limit: Int) throws -> [HubEvent]
+    nonisolated(nonsending) func conflict(id: String) async throws -> ConflictReport?
+    /// The page of reports matching `filter` (its `limit` and `offset`), newest first: by
+    /// `createdAt`, then `seq`, then `id`, all descending.
+    nonisolated(nonsending) func conflicts(_ filter: ConflictFilter) async throws -> [ConflictReport]
+    /// How many reports match `filter` (its page ignored).
+    nonisolated(nonsending) func conflictCount(_ filter: ConflictFilter) async throws -> Int
+    /// Every report matching `filter` (its page ignored), newest first as ``conflicts(_:)``, streamed
+    /// in pages: memory stays bounded however many there are.
+    nonisolated(nonsending) func forEachConflict(_ filter: ConflictFilter, _ body: (ConflictReport) throws -> Void)
+        async throws
+    /// Events of the given kinds (every kind when `nil`), newest first (by id), at most `limit`.
+    nonisolated(nonsending) func events(kinds: Set<HubEvent.Kind>?, limit: Int) async throws -> [HubEvent]
 
     // MARK: Write history
 
-    /// The accepted writes on a record, newest first, at most `limit`: those that carried `field`, or
-    /// deleted the record; every one when `field` is `nil`.
-    func history(collection: String, recordID: String, field: String?, limit: Int) throws -> [HistoryEntry]
+    /// The accepted writes on a record, newest first (by `seq`), at most `limit`: those that carried
+    /// `field`, or deleted the record; every one when `field` is `nil`.
+    nonisolated(nonsending) func history(collection: String, recordID: String, field: String?, limit: Int)
+        async throws -> [HistoryEntry]
+
+    // MARK: Admin web sessions
+
+    /// The admin web session `id`, expired or not.
+    nonisolated(nonsending) func adminSession(id: String) async throws -> AdminSession?
 }
 
-/// The writes a transaction offers, besides its reads.
+/// The writes a transaction offers, besides its reads: narrow operations that say what they mean,
+/// so that two hubs writing at once never write back an old copy of a row over a newer one.
 public protocol HubTransaction: HubReadTransaction {
-    func setMeta(_ meta: HubMeta) throws
-    /// Takes the next sequence number (the head, plus one) and records it as the head.
-    func nextSequence() throws -> UInt64
+    // MARK: Counters
 
-    func insertUser(_ user: HubUser) throws
-    func updateUser(_ user: HubUser) throws
-    func insertAPIToken(_ token: APIToken) throws
-    func insertEnrollment(_ enrollment: Enrollment) throws
-    func updateEnrollment(_ enrollment: Enrollment) throws
+    /// Takes the next sequence number and records it as the head. See ``HubStore`` on the high-water
+    /// mark: on PostgreSQL this holds a lock until the transaction ends.
+    nonisolated(nonsending) func nextSequence() async throws -> UInt64
+    /// Takes the next replica number to hand out (each is handed out once, even across a rollback).
+    nonisolated(nonsending) func takeReplicaNumber() async throws -> ReplicaID
+    /// Takes the hub replica's (0) next dot for an admin's write: the counter after the last one, and
+    /// the HLC `HybridLogicalClock(last:).now(physicalMillis:)` gives after the last one taken.
+    nonisolated(nonsending) func takeHubDot(physicalMillis: UInt64) async throws -> (counter: UInt64, hlc: HLC)
+    /// Raises the purge horizon to `seq` (never lowers it).
+    nonisolated(nonsending) func raisePurgeHorizon(to seq: UInt64) async throws
 
-    func insertDevice(_ device: Device) throws
-    func updateDevice(_ device: Device) throws
+    // MARK: Users, tokens, enrollments
 
-    /// Inserts or replaces a record.
-    func putRecord(_ record: StoredRecord) throws
-    func deleteRecord(collection: String, id: String) throws
-    func insertMove(_ move: ScopeMove) throws
-    /// Forgets moves at or below `seq` (no device with a cursor below the purge horizon is served).
-    func deleteMoves(upTo seq: UInt64) throws
+    nonisolated(nonsending) func insertUser(_ user: HubUser) async throws
+    /// Sets a user's role and territories and bumps their scope version by one; returns the user as
+    /// stored, or `nil` when there is no such user.
+    nonisolated(nonsending) func setUserAccess(name: String, role: Role, territories: [String]) async throws -> HubUser?
+    nonisolated(nonsending) func insertAPIToken(_ token: APIToken) async throws
+    nonisolated(nonsending) func insertEnrollment(_ enrollment: Enrollment) async throws
+    /// Marks an enrollment code used by `replica`, only if it is still unused; returns whether it was.
+    nonisolated(nonsending) func useEnrollment(codeHash: String, at time: UInt64, replica: ReplicaID) async throws
+        -> Bool
 
-    func insertWriteResult(_ result: StoredWriteResult) throws
+    // MARK: Devices
 
-    func insertConflict(_ report: ConflictReport) throws
-    func updateConflict(_ report: ConflictReport) throws
-
-    /// Appends an event; returns its id.
+    nonisolated(nonsending) func insertDevice(_ device: Device) async throws
+    /// Revokes every device of `lineage` not yet revoked; returns how many.
     @discardableResult
-    func insertEvent(_ event: HubEvent) throws -> Int64
+    nonisolated(nonsending) func revokeLineage(_ lineage: ReplicaID, at time: UInt64) async throws -> Int
+    /// Records that `replica` was renewed into `successor`.
+    nonisolated(nonsending) func setRenewed(replica: ReplicaID, to successor: ReplicaID) async throws
+    /// After a push: raises the replica's highest counter to `counter` (never lowers it), adds
+    /// `clampedWrites` to its count of clamped writes, and records when it was seen.
+    nonisolated(nonsending) func recordPush(replica: ReplicaID, highestCounter counter: UInt64, clampedWrites: Int64,
+        seenAt time: UInt64) async throws
+    /// After a pull: the device acknowledged `cursor` (set, not raised: a device that bootstraps again
+    /// starts from 0); from cursor 0 it also records the scope version it bootstraps under.
+    nonisolated(nonsending) func acknowledgePull(replica: ReplicaID, cursor: UInt64, scopeVersion: Int64?,
+        seenAt time: UInt64) async throws
+
+    // MARK: Records
+
+    /// Inserts a record that does not exist yet (a unique violation if it does).
+    nonisolated(nonsending) func insertRecord(_ record: StoredRecord) async throws
+    /// Replaces an existing record (its collection and id are the key).
+    nonisolated(nonsending) func updateRecord(_ record: StoredRecord) async throws
+    nonisolated(nonsending) func deleteRecord(collection: String, id: String) async throws
+    nonisolated(nonsending) func insertMove(_ move: ScopeMove) async throws
+    /// Forgets moves at or below `seq` (no device with a cursor below the purge horizon is served).
+    nonisolated(nonsending) func deleteMoves(upTo seq: UInt64) async throws
+
+    nonisolated(nonsending) func insertWriteResult(_ result: StoredWriteResult) async throws
+
+    // MARK: Conflicts, events, history
+
+    nonisolated(nonsending) func insertConflict(_ report: ConflictReport) async throws
+    /// Marks a report resolved with `resolution` (replacing an earlier decision: an overturn).
+    nonisolated(nonsending) func setResolution(conflictID: String, _ resolution: ConflictResolution) async throws
+
+    /// Appends an event; returns its id (ids grow).
+    @discardableResult
+    nonisolated(nonsending) func insertEvent(_ event: HubEvent) async throws -> Int64
 
     /// Appends an accepted write to the history (one row per write).
-    func insertHistory(_ entry: HistoryEntry) throws
+    nonisolated(nonsending) func insertHistory(_ entry: HistoryEntry) async throws
     /// Forgets a record's history (its tombstone was purged).
-    func deleteHistory(collection: String, recordID: String) throws
+    nonisolated(nonsending) func deleteHistory(collection: String, recordID: String) async throws
+
+    // MARK: Admin web sessions
+
+    nonisolated(nonsending) func insertAdminSession(_ session: AdminSession) async throws
+    /// Moves a session's expiry (it slides with use).
+    nonisolated(nonsending) func touchAdminSession(id: String, expiresAt: UInt64) async throws
+    nonisolated(nonsending) func deleteAdminSession(id: String) async throws
+    /// Forgets sessions that expired at or before `time`.
+    nonisolated(nonsending) func deleteExpiredAdminSessions(at time: UInt64) async throws
+
+    // MARK: Coordination
+
+    /// Takes the lock `name` until this transaction ends, if no other transaction (of any hub) holds
+    /// it; returns whether it did. For work that one hub at a time must do (the tombstone purge).
+    nonisolated(nonsending) func tryExclusive(_ name: String) async throws -> Bool
 }

@@ -255,23 +255,82 @@ public struct ConflictReport: Sendable, Hashable {
     public var status: ConflictStatus { conflict.status }
 }
 
-/// Which conflict reports to list.
+/// Which conflict reports to list: every filter of the admin review, applied inside the store, and a
+/// page. `nil` means "any".
 public struct ConflictFilter: Sendable, Hashable {
+    /// Only reports with this status.
     public var status: ConflictStatus?
+    /// Only reports on this collection.
     public var collection: String?
+    /// Only reports on this field.
+    public var field: String?
+    /// Only reports decided by this merge rule (`manual`, `lww`, `delete-update`…).
+    public var rule: String?
+    /// Only reports where this user wrote one of the competing values.
+    public var user: String?
+    /// Only reports on records of this territory (the record's scope when the report was written).
+    public var territory: String?
+    /// Only reports on this record.
     public var recordID: String?
+    /// Only reports raised at or after this time (milliseconds since 1970).
+    public var from: UInt64?
+    /// Only reports raised before this time (milliseconds since 1970).
+    public var to: UInt64?
+    /// At most this many reports.
     public var limit: Int
+    /// Skip this many matching reports.
     public var offset: Int
 
     public init(
-        status: ConflictStatus? = nil, collection: String? = nil, recordID: String? = nil, limit: Int = 100,
-        offset: Int = 0
+        status: ConflictStatus? = nil, collection: String? = nil, field: String? = nil, rule: String? = nil,
+        user: String? = nil, territory: String? = nil, recordID: String? = nil, from: UInt64? = nil,
+        to: UInt64? = nil, limit: Int = 100, offset: Int = 0
     ) {
         self.status = status
         self.collection = collection
+        self.field = field
+        self.rule = rule
+        self.user = user
+        self.territory = territory
         self.recordID = recordID
+        self.from = from
+        self.to = to
         self.limit = limit
         self.offset = offset
+    }
+
+    /// Whether `report` passes every filter (the page is not considered): what a store's query means.
+    public func matches(_ report: ConflictReport) -> Bool {
+        let conflict = report.conflict
+        if let status, conflict.status != status { return false }
+        if let collection, conflict.collection != collection { return false }
+        if let field, conflict.field != field { return false }
+        if let rule, conflict.rule != rule { return false }
+        if let user, !conflict.values.contains(where: { $0.author == user }) { return false }
+        if let territory, report.scope != territory { return false }
+        if let recordID, conflict.recordID != recordID { return false }
+        if let from, report.createdAt < from { return false }
+        if let to, report.createdAt >= to { return false }
+        return true
+    }
+}
+
+/// A signed-in admin's web session, kept in the store so that any hub serves any page.
+public struct AdminSession: Sendable, Hashable {
+    /// The session id: 32 random bytes as hex, sent in an HttpOnly cookie.
+    public var id: String
+    /// The admin it belongs to.
+    public var user: String
+    /// The token every POST form of the session must carry.
+    public var csrf: String
+    /// When it expires unless used (milliseconds since 1970).
+    public var expiresAt: UInt64
+
+    public init(id: String, user: String, csrf: String, expiresAt: UInt64) {
+        self.id = id
+        self.user = user
+        self.csrf = csrf
+        self.expiresAt = expiresAt
     }
 }
 
