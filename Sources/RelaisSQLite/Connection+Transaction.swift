@@ -52,48 +52,88 @@ extension Connection {
         _ kind: TransactionKind = .immediate,
         _ body: () throws -> Result
     ) throws -> Result {
-        let db = try liveHandle()
-        if sqlite3_get_autocommit(db) == 0 {
-            return try savepoint(body)
-        }
-        try runControl(kind.beginSQL)
-        transactionDepth += 1
+        let level = try openLevel(kind)
         defer { transactionDepth -= 1 }
         let result: Result
         do {
             result = try body()
         } catch {
-            rollbackIfOpen("ROLLBACK")
+            abandon(level)
             throw error
         }
-        do {
-            try runControl("COMMIT")
-        } catch {
-            rollbackIfOpen("ROLLBACK")
-            throw error
-        }
+        try close(level)
         return result
     }
 
-    /// Runs `body` in a savepoint named after the nesting depth.
-    private func savepoint<Result>(_ body: () throws -> Result) throws -> Result {
-        let name = "relais_savepoint_\(transactionDepth)"
-        try runControl("SAVEPOINT \(name)")
-        transactionDepth += 1
+    /// ``transaction(_:_:)`` for an asynchronous body, run on the caller's executor: the body must
+    /// not let another task use this connection while it is suspended (a store runs it on the
+    /// connection's own serial executor, where nothing else does).
+    nonisolated(nonsending) public func transaction<Result>(
+        _ kind: TransactionKind = .immediate,
+        _ body: nonisolated(nonsending) () async throws -> Result
+    ) async throws -> Result {
+        let level = try openLevel(kind)
         defer { transactionDepth -= 1 }
         let result: Result
         do {
-            result = try body()
+            result = try await body()
         } catch {
+            abandon(level)
+            throw error
+        }
+        try close(level)
+        return result
+    }
+
+    /// One level of ``transaction(_:_:)``: the top-level transaction, or a savepoint inside one.
+    private enum Level {
+        case top
+        case savepoint(String)
+    }
+
+    /// Opens a transaction, or a savepoint named after the nesting depth when one is open.
+    private func openLevel(_ kind: TransactionKind) throws -> Level {
+        let db = try liveHandle()
+        let level: Level
+        if sqlite3_get_autocommit(db) == 0 {
+            let name = "relais_savepoint_\(transactionDepth)"
+            try runControl("SAVEPOINT \(name)")
+            level = .savepoint(name)
+        } else {
+            try runControl(kind.beginSQL)
+            level = .top
+        }
+        transactionDepth += 1
+        return level
+    }
+
+    /// Commits the level (a failed `COMMIT` is rolled back and thrown, so a return means committed).
+    private func close(_ level: Level) throws {
+        switch level {
+        case .top:
+            do {
+                try runControl("COMMIT")
+            } catch {
+                rollbackIfOpen("ROLLBACK")
+                throw error
+            }
+        case .savepoint(let name):
+            try runControl("RELEASE \(name)")
+        }
+    }
+
+    /// Rolls the level back after its body threw.
+    private func abandon(_ level: Level) {
+        switch level {
+        case .top:
+            rollbackIfOpen("ROLLBACK")
+        case .savepoint(let name):
             // ROLLBACK TO keeps the savepoint open; RELEASE then ends it. If SQLite already rolled
             // back the whole transaction, both are skipped.
             if rollbackIfOpen("ROLLBACK TO \(name)") {
                 try? runControl("RELEASE \(name)")
             }
-            throw error
         }
-        try runControl("RELEASE \(name)")
-        return result
     }
 
     /// Runs a transaction-control statement through the cache.

@@ -17,7 +17,7 @@ struct DeviceCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (devices, head) = try await withHub(store) { hub in
-                (try await hub.devices(), try await hub.store.read { tx in try tx.meta().head })
+                (try await hub.devices(), try await hub.store.read { tx in try await tx.meta().head })
             }
             func status(_ device: Device) -> String {
                 if device.revokedAt != nil { return "revoked" }

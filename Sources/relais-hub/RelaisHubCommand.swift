@@ -68,12 +68,14 @@ struct CLIError: Error {
     }
 }
 
-/// Where the hub's state is: `--data DIR`, or (later) `--postgres URL`.
+/// Where the hub's state is: `--data DIR` or `--postgres URL`.
 struct StoreOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The hub's data folder (holds hub.sqlite).", valueName: "DIR"))
     var data: String?
 
-    @Option(name: .long, help: ArgumentHelp("A PostgreSQL URL (not available in this build yet).", valueName: "URL"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("A PostgreSQL database instead of a data folder: postgres://user@host:port/db.", valueName: "URL"))
     var postgres: String?
 
     func validate() throws {
@@ -81,11 +83,10 @@ struct StoreOptions: ParsableArguments {
         if data != nil, postgres != nil { throw ValidationError("Give --data or --postgres, not both.") }
     }
 
-    /// Opens the store; `create` for `init`.
-    func open(create: Bool, configuration: SQLiteHubStore.Configuration = .init()) throws -> SQLiteHubStore {
-        if postgres != nil { throw CLIError(message: "PostgreSQL store not available in this build yet", exitCode: 1) }
-        return try SQLiteHubStore(
-            folder: data!, create: create, configuration: configuration, now: SystemHubClock().millisecondsSince1970())
+    /// Where the store is.
+    var location: HubStoreLocation {
+        if let postgres { return .postgres(url: postgres) }
+        return .sqlite(folder: data ?? "")
     }
 }
 
@@ -97,15 +98,9 @@ func printJSON(_ object: Any) throws {
 
 /// Runs `body` with a hub over the store, then closes the store.
 func withHub<T>(_ options: StoreOptions, create: Bool = false, _ body: (HubService) async throws -> T) async throws -> T {
-    let store = try options.open(create: create)
-    let hub = HubService(store: store, logger: HubLogging.standardError(label: "relais.hub"))
-    do {
-        let result = try await body(hub)
-        await store.close()
-        return result
-    } catch {
-        await store.close()
-        throw error
+    let logger = HubLogging.standardError(label: "relais.hub")
+    return try await options.location.withStore(create: create, logger: logger) { store in
+        try await body(HubService(store: store, logger: logger))
     }
 }
 
@@ -128,7 +123,7 @@ struct Init: AsyncParsableCommand {
         if json {
             try printJSON(["admin_token": token])
         } else {
-            print("Created the hub store in \(store.data ?? "").")
+            print("Created the hub store in \(store.location.description).")
             print("Admin token (shown once, keep it secret): \(token)")
         }
     }

@@ -38,9 +38,11 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let logger = HubLogging.standardError(label: "relais.hub")
-        var configuration = SQLiteHubStore.Configuration()
-        configuration.maxStoreBytes = maxStoreMB.map { Int64($0 * 1_048_576) }
-        let store = try store.open(create: false, configuration: configuration)
+        var options = HubStoreLocation.Options()
+        options.sqlite.maxStoreBytes = maxStoreMB.map { Int64($0 * 1_048_576) }
+        // The store runs in the server's service group (HubServer.run), which also closes nothing:
+        // the store is closed below once the group has stopped.
+        let store = try store.location.open(create: false, options: options, logger: logger)
         let hub = HubService(store: store, logger: logger)
         let tls = tlsCert.map { HubServer.TLSFiles(certificatePath: $0, privateKeyPath: tlsKey!) }
         do {

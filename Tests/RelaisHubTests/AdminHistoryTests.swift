@@ -99,7 +99,7 @@ struct AdminHistoryTests {
             let report = try await hub.service.conflict(id: conflictID)
             let recordID = report.conflict.recordID
             // Claire then edits the status 25 more times, each edit seeing the previous one.
-            var context = try #require(try await hub.store.read { tx in try tx.record(collection: "customers", id: recordID) }).state.vector
+            var context = try #require(try await hub.store.read { tx in try await tx.record(collection: "customers", id: recordID) }).state.vector
             for step in 1...25 {
                 let counter = claire.nextCounter()
                 let results = try await hub.push(
@@ -146,7 +146,7 @@ struct AdminHistoryTests {
                 claire, [Wire.write(id: id, replica: claire.replica, counter: claire.nextCounter(), delete: true,
                                     context: VersionVector([ReplicaID(claire.replica): 1]))])
             let rows = try await hub.store.read { tx in
-                try tx.history(collection: "customers", recordID: id, field: "name", limit: 10)
+                try await tx.history(collection: "customers", recordID: id, field: "name", limit: 10)
             }
             #expect(rows.map(\.deleted) == [true, false])
             #expect(rows.last?.fields["name"] == .text("Café Müller"))
@@ -156,7 +156,7 @@ struct AdminHistoryTests {
             let purged = try await hub.service.purgeTombstones()
             #expect(purged.expired == 1)
             let left = try await hub.store.read { tx in
-                (try tx.record(collection: "customers", id: id), try tx.history(collection: "customers", recordID: id, field: nil, limit: 10))
+                (try await tx.record(collection: "customers", id: id), try await tx.history(collection: "customers", recordID: id, field: nil, limit: 10))
             }
             #expect(left.0 == nil)
             #expect(left.1.isEmpty)
@@ -179,14 +179,14 @@ struct AdminHistoryTests {
                 hlc: HLC(physicalMillis: 1_700_000_001_000), user: "claire", at: 1_700_000_001_000,
                 fields: ["city": .text("Lyon")], deleted: false)
             try await hub.store.write { tx in
-                try tx.insertHistory(entry)
-                try tx.insertHistory(other)
+                try await tx.insertHistory(entry)
+                try await tx.insertHistory(other)
             }
             let read = try await hub.store.read { tx in
-                (try tx.history(collection: "customers", recordID: "r1", field: "notes", limit: 10),
-                 try tx.history(collection: "customers", recordID: "r1", field: "phone", limit: 10),
-                 try tx.history(collection: "customers", recordID: "r1", field: nil, limit: 10),
-                 try tx.history(collection: "customers", recordID: "r1", field: "email", limit: 10))
+                (try await tx.history(collection: "customers", recordID: "r1", field: "notes", limit: 10),
+                 try await tx.history(collection: "customers", recordID: "r1", field: "phone", limit: 10),
+                 try await tx.history(collection: "customers", recordID: "r1", field: nil, limit: 10),
+                 try await tx.history(collection: "customers", recordID: "r1", field: "email", limit: 10))
             }
             #expect(read.0 == [entry])
             // A field written as null is in its history.
@@ -200,7 +200,7 @@ struct AdminHistoryTests {
         let folder = try HubTemporaryFolder(prefix: "history")
         defer { folder.remove() }
         let store = try SQLiteHubStore(folder: folder.path + "/x", create: true)
-        try await store.write { tx in _ = try tx.nextSequence() }
+        try await store.write { tx in _ = try await tx.nextSequence() }
         await store.close()
         // Back to what a hub of the first session left: no history table, version 1.
         do {
@@ -212,9 +212,9 @@ struct AdminHistoryTests {
         let entry = HistoryEntry(
             seq: 1, collection: "customers", recordID: "r", dot: Dot(replica: ReplicaID(1), counter: 1), hlc: HLC(physicalMillis: 1),
             user: "claire", at: 1, fields: ["city": .text("Lyon")], deleted: false)
-        try await reopened.write { tx in try tx.insertHistory(entry) }
+        try await reopened.write { tx in try await tx.insertHistory(entry) }
         let read = try await reopened.read { tx in
-            (try tx.meta().head, try tx.history(collection: "customers", recordID: "r", field: "city", limit: 5))
+            (try await tx.meta().head, try await tx.history(collection: "customers", recordID: "r", field: "city", limit: 5))
         }
         await reopened.close()
         #expect(read.0 == 1)

@@ -257,7 +257,7 @@ struct AdminReviewTests {
             #expect(figures.byWeek.allSatisfy { $0.0.contains("-W") })
             let lags = figures.lags.map(\.lag)
             #expect(lags == lags.sorted(by: >))
-            let head = try await hub.store.read { tx in try tx.meta().head }
+            let head = try await hub.store.read { tx in try await tx.meta().head }
             // Devices that never pulled lag by the whole head; claire's new laptop only by the resolution.
             #expect(figures.lags.first?.lag == head)
             let claireLag = try #require(figures.lags.first { $0.device.replica.rawValue == claire.replica }?.lag)
@@ -275,7 +275,7 @@ struct AdminReviewTests {
             let kept = try await Self.conflict(hub, &claire, &bob, territory: "north", field: "status", .text("at_risk"), .text("lapsed"))
             // The first record is deleted by someone who saw both sides, then purged past retention.
             let record = try await hub.service.conflict(id: gone).conflict.recordID
-            let vector = try #require(try await hub.store.read { tx in try tx.record(collection: "customers", id: record) }).state.vector
+            let vector = try #require(try await hub.store.read { tx in try await tx.record(collection: "customers", id: record) }).state.vector
             let deleted = try await hub.push(
                 claire, [Wire.write(id: record, replica: claire.replica, counter: claire.nextCounter(), delete: true, context: vector)])
             #expect(deleted.first?.status == .applied)

@@ -81,7 +81,7 @@ struct HubAccessTests {
                 ])
             #expect(results.map(\.code) == Array(repeating: "outside_territory", count: 6) + ["hub_only_field", ""])
             #expect(results.last?.status == .applied)
-            let south = try #require(try await hub.store.read { try $0.record(collection: "customers", id: world.south) })
+            let south = try #require(try await hub.store.read { try await $0.record(collection: "customers", id: world.south) })
             #expect(south.state.isDeleted == false && south.state.fields["phone"] == nil)
         }
     }
@@ -105,7 +105,7 @@ struct HubAccessTests {
             #expect(results.map(\.status) == [.rejected, .applied, .applied])
             #expect(results[0].code == "outside_territory")
             // The contact followed its customer.
-            let contact = try #require(try await hub.store.read { try $0.record(collection: "contacts", id: world.northContact) })
+            let contact = try #require(try await hub.store.read { try await $0.record(collection: "contacts", id: world.northContact) })
             #expect(contact.scope == "south")
         }
     }
@@ -203,7 +203,7 @@ struct HubAccessTests {
             let another = try await hub.service.issueEnrollmentCode(for: "claire")
             let typed = another.lowercased().replacingOccurrences(of: "-", with: " ")
             #expect(try await hub.service.enroll(Wire.enroll(typed)).user == "claire")
-            let stored = try await hub.store.read { try $0.enrollment(codeHash: Secrets.hashEnrollmentCode(another)) }
+            let stored = try await hub.store.read { try await $0.enrollment(codeHash: Secrets.hashEnrollmentCode(another)) }
             #expect(stored?.codeHash != another && stored?.usedAt != nil)
         }
     }

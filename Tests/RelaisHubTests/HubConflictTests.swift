@@ -70,7 +70,7 @@ struct HubConflictTests {
                 #expect(record.value("status") == .text("at_risk"))
                 #expect(record.fields.first { $0.field == "status" }?.dot.replica == 0)
             }
-            let record = try #require(try await hub.store.read { try $0.record(collection: "customers", id: id) })
+            let record = try #require(try await hub.store.read { try await $0.record(collection: "customers", id: id) })
             #expect(record.state.fields["status"]?.siblings.count == 1)
             #expect(try await hub.service.export(user: "claire")["customers"]?.first?.values["status"] == .text("at_risk"))
             // Overturning again with an explicit JSON value; a value the field refuses is a bad request.

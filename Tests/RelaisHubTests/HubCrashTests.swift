@@ -147,8 +147,8 @@ struct HubCrashTests {
         let writes = sent.reduce(0) { $0 + $1.request.writes.count }
         let (head, held) = try await store.read { tx -> (UInt64, Int) in
             var count = 0
-            try tx.forEachLiveRecord { _ in count += 1 }
-            return (try tx.meta().head, count)
+            try await tx.forEachLiveRecord { _ in count += 1 }
+            return (try await tx.meta().head, count)
         }
         await store.close()
         #expect(held == writes)

@@ -150,7 +150,7 @@ struct HubLiveTests {
             print("50 devices × 20 writes: \(transactions) write transactions in \(commits) commits (largest group \(after.largestGroup))")
             #expect(commits < transactions)
             #expect(after.largestGroup > 1)
-            #expect(try await hub.store.read { try $0.meta().head } == 1000)
+            #expect(try await hub.store.read { try await $0.meta().head } == 1000)
             let export = try await hub.service.export(user: "rep0")
             #expect(export["customers"]?.count == 1000)
             for device in try await hub.service.devices() {

@@ -164,7 +164,7 @@ struct HubRouterTests {
             var noDot = Wire.push(claire.replica, [Wire.customer(id: Wire.uuid(), replica: claire.replica, counter: 1)])
             noDot.writes[0].clearDot()
             #expect(try await Self.send(client, "/v1/push", noDot, token: claire.token).status == 400)
-            #expect(try await hub.store.read { try $0.meta().head } == 0)
+            #expect(try await hub.store.read { try await $0.meta().head } == 0)
 
             // An unknown JSON field is ignored.
             let id = Wire.uuid()

@@ -64,24 +64,24 @@ struct HubStoreTests {
             let result = StoredWriteResult(
                 dot: Dot(replica: ReplicaID(3), counter: 5), digest: [1, 2, 3], status: .conflict, conflictIDs: ["c1"])
             try await store.write { tx throws in
-                try tx.insertUser(user)
-                try tx.insertDevice(device)
-                try tx.putRecord(record)
-                try tx.insertConflict(conflict)
-                try tx.insertWriteResult(result)
-                try tx.insertEvent(HubEvent(at: 11, kind: .deviceEnrolled, replica: ReplicaID(3), user: "claire", detail: "d"))
+                try await tx.insertUser(user)
+                try await tx.insertDevice(device)
+                try await tx.insertRecord(record)
+                try await tx.insertConflict(conflict)
+                try await tx.insertWriteResult(result)
+                try await tx.insertEvent(HubEvent(at: 11, kind: .deviceEnrolled, replica: ReplicaID(3), user: "claire", detail: "d"))
             }
             try await store.read { tx throws in
-                #expect(try tx.user(named: "claire") == user)
-                #expect(try tx.device(replica: ReplicaID(3)) == device)
-                #expect(try tx.device(tokenHash: "h") == device)
-                #expect(try tx.record(collection: "customers", id: record.id) == record)
-                #expect(try tx.conflict(id: "c1") == conflict)
-                #expect(try tx.writeResult(replica: ReplicaID(3), counter: 5) == result)
-                #expect(try tx.writeResult(replica: ReplicaID(3), counter: 6) == nil)
-                #expect(try tx.events(limit: 10).map(\.kind) == [.deviceEnrolled])
-                #expect(try tx.conflictCount(status: .open) == 1)
-                #expect(try tx.conflictCount(status: .resolved) == 0)
+                #expect(try await tx.user(named: "claire") == user)
+                #expect(try await tx.device(replica: ReplicaID(3)) == device)
+                #expect(try await tx.device(tokenHash: "h") == device)
+                #expect(try await tx.record(collection: "customers", id: record.id) == record)
+                #expect(try await tx.conflict(id: "c1") == conflict)
+                #expect(try await tx.writeResult(replica: ReplicaID(3), counter: 5) == result)
+                #expect(try await tx.writeResult(replica: ReplicaID(3), counter: 6) == nil)
+                #expect(try await tx.events(kinds: nil, limit: 10).map(\.kind) == [.deviceEnrolled])
+                #expect(try await tx.conflictCount(ConflictFilter(status: .open)) == 1)
+                #expect(try await tx.conflictCount(ConflictFilter(status: .resolved)) == 0)
             }
         }
     }
@@ -90,14 +90,14 @@ struct HubStoreTests {
         try await kind.with { store in
             await #expect(throws: Boom.self) {
                 try await store.write { tx throws in
-                    _ = try tx.nextSequence()
-                    try tx.insertUser(HubUser(name: "x", role: .rep, territories: [], createdAt: 1))
+                    _ = try await tx.nextSequence()
+                    try await tx.insertUser(HubUser(name: "x", role: .rep, territories: [], createdAt: 1))
                     throw Boom()
                 }
             }
             try await store.read { tx throws in
-                #expect(try tx.meta().head == 0)
-                #expect(try tx.users().isEmpty)
+                #expect(try await tx.meta().head == 0)
+                #expect(try await tx.users().isEmpty)
             }
         }
     }
@@ -109,8 +109,8 @@ struct HubStoreTests {
                     group.addTask {
                         do {
                             return try await store.write { tx throws in
-                                let seq = try tx.nextSequence()
-                                try tx.putRecord(Self.record(Wire.uuid(), seq: seq, scope: "t\(index % 3)"))
+                                let seq = try await tx.nextSequence()
+                                try await tx.insertRecord(Self.record(Wire.uuid(), seq: seq, scope: "t\(index % 3)"))
                                 if index % 10 == 0 { throw Boom() }
                                 return seq
                             }
@@ -127,8 +127,8 @@ struct HubStoreTests {
             #expect(Set(sequences).count == 180)
             try await store.read { tx throws in
                 // The failed writes took no sequence and left no record: sequences stay gap-free.
-                #expect(try tx.meta().head == 180)
-                #expect(try tx.records(after: 0, scopes: nil, limit: 1000).map(\.seq) == Array(1...180))
+                #expect(try await tx.meta().head == 180)
+                #expect(try await tx.records(after: 0, scopes: nil, limit: 1000).map(\.seq) == Array(1...180))
             }
             let statistics = store.statistics()
             #expect(statistics.transactions >= 200)
@@ -141,32 +141,32 @@ struct HubStoreTests {
         try await kind.with { store in
             let a = Wire.uuid(), b = Wire.uuid(), c = Wire.uuid()
             try await store.write { tx throws in
-                for _ in 0..<4 { _ = try tx.nextSequence() }
-                try tx.putRecord(Self.record(a, seq: 1, scope: "north"))
-                try tx.putRecord(Self.record(b, seq: 2, scope: "south"))
-                try tx.putRecord(Self.record(c, seq: 4, scope: "south", deleted: true))
-                try tx.insertMove(ScopeMove(seq: 4, collection: "customers", recordID: c, fromScope: "north", toScope: "south"))
+                for _ in 0..<4 { _ = try await tx.nextSequence() }
+                try await tx.insertRecord(Self.record(a, seq: 1, scope: "north"))
+                try await tx.insertRecord(Self.record(b, seq: 2, scope: "south"))
+                try await tx.insertRecord(Self.record(c, seq: 4, scope: "south", deleted: true))
+                try await tx.insertMove(ScopeMove(seq: 4, collection: "customers", recordID: c, fromScope: "north", toScope: "south"))
             }
             try await store.read { tx throws in
-                #expect(try tx.records(after: 0, scopes: ["north"], limit: 10).map(\.id) == [a])
-                #expect(try tx.records(after: 1, scopes: ["north", "south"], limit: 10).map(\.id) == [b, c])
-                #expect(try tx.records(after: 0, scopes: nil, limit: 2).map(\.id) == [a, b])
-                #expect(try tx.records(after: 0, scopes: [], limit: 10).isEmpty)
-                #expect(try tx.movedAway(after: 0, scopes: ["north"], limit: 10).map(\.id) == [c])
-                #expect(try tx.movedAway(after: 4, scopes: ["north"], limit: 10).isEmpty)
-                #expect(try tx.firstMove(collection: "customers", id: c, after: 3)?.fromScope == "north")
-                #expect(try tx.tombstones(after: 0, limit: 10).map(\.id) == [c])
+                #expect(try await tx.records(after: 0, scopes: ["north"], limit: 10).map(\.id) == [a])
+                #expect(try await tx.records(after: 1, scopes: ["north", "south"], limit: 10).map(\.id) == [b, c])
+                #expect(try await tx.records(after: 0, scopes: nil, limit: 2).map(\.id) == [a, b])
+                #expect(try await tx.records(after: 0, scopes: [], limit: 10).isEmpty)
+                #expect(try await tx.movedAway(after: 0, scopes: ["north"], limit: 10).map(\.id) == [c])
+                #expect(try await tx.movedAway(after: 4, scopes: ["north"], limit: 10).isEmpty)
+                #expect(try await tx.firstMove(collection: "customers", id: c, after: 3)?.fromScope == "north")
+                #expect(try await tx.tombstones(after: 0, limit: 10).map(\.id) == [c])
                 var live: [String] = []
-                try tx.forEachLiveRecord { live.append($0.id) }
+                try await tx.forEachLiveRecord { live.append($0.id) }
                 #expect(Set(live) == [a, b])
             }
             try await store.write { tx throws in
-                try tx.deleteMoves(upTo: 4)
-                try tx.deleteRecord(collection: "customers", id: c)
+                try await tx.deleteMoves(upTo: 4)
+                try await tx.deleteRecord(collection: "customers", id: c)
             }
             try await store.read { tx throws in
-                #expect(try tx.firstMove(collection: "customers", id: c, after: 0) == nil)
-                #expect(try tx.record(collection: "customers", id: c) == nil)
+                #expect(try await tx.firstMove(collection: "customers", id: c, after: 0) == nil)
+                #expect(try await tx.record(collection: "customers", id: c) == nil)
             }
         }
     }
@@ -181,16 +181,183 @@ struct HubStoreTests {
     @Test(arguments: StoreKind.allCases) func conflictFiltersAndOrder(kind: StoreKind) async throws {
         try await kind.with { store in
             try await store.write { tx throws in
-                try tx.insertConflict(Self.report("a", 1, .open, record: "r1"))
-                try tx.insertConflict(Self.report("b", 2, .autoResolved, record: "r2"))
-                try tx.insertConflict(Self.report("c", 3, .open, record: "r2"))
+                try await tx.insertConflict(Self.report("a", 1, .open, record: "r1"))
+                try await tx.insertConflict(Self.report("b", 2, .autoResolved, record: "r2"))
+                try await tx.insertConflict(Self.report("c", 3, .open, record: "r2"))
             }
             try await store.read { tx throws in
-                #expect(try tx.conflicts(ConflictFilter()).map(\.id) == ["c", "b", "a"])
-                #expect(try tx.conflicts(ConflictFilter(status: .open)).map(\.id) == ["c", "a"])
-                #expect(try tx.conflicts(ConflictFilter(recordID: "r2")).map(\.id) == ["c", "b"])
-                #expect(try tx.conflicts(ConflictFilter(limit: 1, offset: 1)).map(\.id) == ["b"])
+                #expect(try await tx.conflicts(ConflictFilter()).map(\.id) == ["c", "b", "a"])
+                #expect(try await tx.conflicts(ConflictFilter(status: .open)).map(\.id) == ["c", "a"])
+                #expect(try await tx.conflicts(ConflictFilter(recordID: "r2")).map(\.id) == ["c", "b"])
+                #expect(try await tx.conflicts(ConflictFilter(limit: 1, offset: 1)).map(\.id) == ["b"])
             }
+        }
+    }
+}
+
+/// The narrow operations of the contract: what each one means, on every store.
+struct HubStoreOperationTests {
+    @Test(arguments: StoreKind.allCases) func countersAreTakenNeverWrittenBack(kind: StoreKind) async throws {
+        try await kind.with { store in
+            let (first, second, dot1, dot2) = try await store.write { tx throws in
+                (try await tx.takeReplicaNumber(), try await tx.takeReplicaNumber(),
+                 try await tx.takeHubDot(physicalMillis: 1_000), try await tx.takeHubDot(physicalMillis: 500))
+            }
+            #expect(first == ReplicaID(1) && second == ReplicaID(2))
+            #expect(dot1.counter == 1 && dot2.counter == 2)
+            // The hub's clock never runs backwards, even when the wall clock does.
+            #expect(dot2.hlc > dot1.hlc && dot1.hlc.physicalMillis == 1_000)
+            try await store.write { tx throws in
+                try await tx.raisePurgeHorizon(to: 7)
+                try await tx.raisePurgeHorizon(to: 3)
+            }
+            let meta = try await store.read { tx throws in try await tx.meta() }
+            #expect(meta.purgeHorizon == 7 && meta.hubCounter == 2 && meta.nextReplica == 3 && meta.head == 0)
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases) func usersEnrollmentsAndDevicesChangeOnlyWhatIsSaid(kind: StoreKind) async throws {
+        try await kind.with { store in
+            let device = Device(
+                replica: ReplicaID(1), user: "claire", tokenHash: "h1", name: "laptop", lineage: ReplicaID(1), createdAt: 1,
+                highestCounter: 10, acknowledgedCursor: 5, scopeVersion: 1)
+            let renewed = Device(
+                replica: ReplicaID(2), user: "claire", tokenHash: "h2", name: "laptop", epoch: 2, lineage: ReplicaID(1),
+                createdAt: 2, scopeVersion: 1)
+            try await store.write { tx throws in
+                try await tx.insertUser(HubUser(name: "claire", role: .rep, territories: ["north"], createdAt: 1))
+                try await tx.insertEnrollment(Enrollment(codeHash: "c", user: "claire", createdAt: 1, expiresAt: 9))
+                try await tx.insertDevice(device)
+                try await tx.insertDevice(renewed)
+            }
+            try await store.write { tx throws in
+                let user = try await tx.setUserAccess(name: "claire", role: .manager, territories: ["south", "north", "south"])
+                #expect(user?.role == .manager && user?.territories == ["north", "south"] && user?.scopeVersion == 2)
+                #expect(try await tx.setUserAccess(name: "nobody", role: .rep, territories: []) == nil)
+                #expect(try await tx.useEnrollment(codeHash: "c", at: 3, replica: ReplicaID(1)))
+                #expect(try await tx.useEnrollment(codeHash: "c", at: 4, replica: ReplicaID(9)) == false)
+                try await tx.recordPush(replica: ReplicaID(1), highestCounter: 8, clampedWrites: 2, seenAt: 20)
+                try await tx.recordPush(replica: ReplicaID(1), highestCounter: 12, clampedWrites: 1, seenAt: 21)
+                try await tx.acknowledgePull(replica: ReplicaID(1), cursor: 0, scopeVersion: 2, seenAt: 22)
+                try await tx.acknowledgePull(replica: ReplicaID(1), cursor: 4, scopeVersion: nil, seenAt: 23)
+                try await tx.setRenewed(replica: ReplicaID(1), to: ReplicaID(2))
+            }
+            try await store.read { tx throws in
+                let enrollment = try await tx.enrollment(codeHash: "c")
+                #expect(enrollment?.usedAt == 3 && enrollment?.replica == ReplicaID(1))
+                let stored = try #require(try await tx.device(replica: ReplicaID(1)))
+                // The counter only rises; clamped writes add up; the cursor is set, the scope version
+                // only from cursor 0.
+                #expect(stored.highestCounter == 12 && stored.clampedWrites == 3)
+                #expect(stored.acknowledgedCursor == 4 && stored.scopeVersion == 2 && stored.lastSeenAt == 23)
+                #expect(stored.renewedTo == ReplicaID(2) && stored.isActive == false)
+            }
+            let revoked = try await store.write { tx throws in
+                (try await tx.revokeLineage(ReplicaID(1), at: 30), try await tx.revokeLineage(ReplicaID(1), at: 31))
+            }
+            #expect(revoked == (2, 0))
+            let devices = try await store.read { tx throws in try await tx.devices() }
+            #expect(devices.map(\.replica) == [ReplicaID(1), ReplicaID(2)] && devices.allSatisfy { $0.revokedAt == 30 })
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases) func insertRefusesAnExistingRecordAndUpdateNeedsOne(kind: StoreKind) async throws {
+        try await kind.with { store in
+            let id = Wire.uuid()
+            try await store.write { tx throws in try await tx.insertRecord(HubStoreTests.record(id, seq: 1, scope: "north")) }
+            await #expect(throws: (any Error).self) {
+                try await store.write { tx throws in try await tx.insertRecord(HubStoreTests.record(id, seq: 2, scope: "north")) }
+            }
+            let missing = Wire.uuid()
+            try await store.write { tx throws in
+                try await tx.updateRecord(HubStoreTests.record(id, seq: 3, scope: "south"))
+                try await tx.updateRecord(HubStoreTests.record(missing, seq: 4, scope: "south"))
+                try await tx.deleteRecord(collection: "customers", id: missing)
+            }
+            try await store.read { tx throws in
+                #expect(try await tx.record(collection: "customers", id: id) == HubStoreTests.record(id, seq: 3, scope: "south"))
+                #expect(try await tx.record(collection: "customers", id: missing) == nil)
+            }
+        }
+    }
+
+    static func report(
+        _ id: String, at: UInt64, status: ConflictStatus = .open, field: String = "phone", rule: String = "lww",
+        authors: [String] = ["a", "b"], scope: String? = "north"
+    ) -> ConflictReport {
+        let values = authors.enumerated().map { index, author in
+            Competitor(
+                value: .text(author), dot: Dot(replica: ReplicaID(UInt32(index + 1)), counter: at),
+                hlc: HLC(rawValue: at), author: author)
+        }
+        return ConflictReport(
+            id: id, createdAt: at, seq: at,
+            conflict: Conflict(
+                collection: "customers", recordID: "r-\(id)", field: field, rule: rule, base: nil, values: values,
+                chosen: values.first?.value, status: status),
+            scope: scope)
+    }
+
+    @Test(arguments: StoreKind.allCases) func everyConflictFilterRunsInTheStore(kind: StoreKind) async throws {
+        try await kind.with { store in
+            let reports = [
+                Self.report("a", at: 10),
+                Self.report("b", at: 20, status: .autoResolved, field: "email", authors: ["c", "a"]),
+                Self.report("c", at: 30, rule: "manual", authors: ["b", "d"], scope: "south"),
+                Self.report("d", at: 30, field: "notes", rule: "append", authors: ["a", "d"]),
+            ]
+            try await store.write { tx throws in for report in reports { try await tx.insertConflict(report) } }
+            let filters: [ConflictFilter] = [
+                ConflictFilter(), ConflictFilter(status: .open), ConflictFilter(field: "phone"), ConflictFilter(rule: "manual"),
+                ConflictFilter(user: "a"), ConflictFilter(user: "d"), ConflictFilter(territory: "south"),
+                ConflictFilter(recordID: "r-b"), ConflictFilter(from: 20), ConflictFilter(to: 30),
+                ConflictFilter(from: 20, to: 30), ConflictFilter(collection: "contacts"), ConflictFilter(user: "a", limit: 1, offset: 1),
+            ]
+            for filter in filters {
+                // Newest first by (createdAt, seq, id), the page applied after the filters.
+                let expected = reports.filter(filter.matches)
+                    .sorted { ($0.createdAt, $0.seq, $0.id) > ($1.createdAt, $1.seq, $1.id) }
+                let page = Array(expected.dropFirst(filter.offset).prefix(filter.limit))
+                try await store.read { tx throws in
+                    #expect(try await tx.conflicts(filter).map(\.id) == page.map(\.id), "\(filter)")
+                    #expect(try await tx.conflictCount(filter) == expected.count, "\(filter)")
+                    var streamed: [String] = []
+                    try await tx.forEachConflict(filter) { streamed.append($0.id) }
+                    #expect(streamed == expected.map(\.id), "\(filter)")
+                }
+            }
+            let resolution = ConflictResolution(by: "admin", at: 40, reason: "checked", value: .text("b"))
+            try await store.write { tx throws in try await tx.setResolution(conflictID: "a", resolution) }
+            let resolved = try await store.read { tx throws in try await tx.conflict(id: "a") }
+            #expect(resolved?.status == .resolved && resolved?.resolution == resolution)
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases) func eventsSessionsAndLocks(kind: StoreKind) async throws {
+        try await kind.with { store in
+            let ids = try await store.write { tx throws in
+                [try await tx.insertEvent(HubEvent(at: 1, kind: .deviceEnrolled, detail: "1")),
+                 try await tx.insertEvent(HubEvent(at: 2, kind: .conflictResolved, user: "admin", detail: "2")),
+                 try await tx.insertEvent(HubEvent(at: 3, kind: .deviceRevoked, detail: "3"))]
+            }
+            #expect(ids == ids.sorted() && Set(ids).count == 3)
+            try await store.read { tx throws in
+                #expect(try await tx.events(kinds: nil, limit: 2).map(\.detail) == ["3", "2"])
+                #expect(try await tx.events(kinds: [.deviceEnrolled, .deviceRevoked], limit: 10).map(\.detail) == ["3", "1"])
+            }
+            try await store.write { tx throws in
+                try await tx.insertAdminSession(AdminSession(id: "s1", user: "admin", csrf: "x", expiresAt: 100))
+                try await tx.insertAdminSession(AdminSession(id: "s2", user: "admin", csrf: "y", expiresAt: 50))
+                try await tx.touchAdminSession(id: "s1", expiresAt: 200)
+                try await tx.deleteExpiredAdminSessions(at: 50)
+                #expect(try await tx.tryExclusive("tombstone-purge"))
+            }
+            try await store.read { tx throws in
+                #expect(try await tx.adminSession(id: "s1") == AdminSession(id: "s1", user: "admin", csrf: "x", expiresAt: 200))
+                #expect(try await tx.adminSession(id: "s2") == nil)
+            }
+            try await store.write { tx throws in try await tx.deleteAdminSession(id: "s1") }
+            #expect(try await store.read { tx throws in try await tx.adminSession(id: "s1") } == nil)
         }
     }
 }
@@ -202,17 +369,17 @@ struct SQLiteHubStoreTests {
         defer { folder.remove() }
         #expect(throws: HubError.storeMissing) { _ = try SQLiteHubStore(folder: folder.path + "/x", create: false) }
         let store = try SQLiteHubStore(folder: folder.path + "/x", create: true)
-        try await store.write { tx in _ = try tx.nextSequence() }
+        try await store.write { tx in _ = try await tx.nextSequence() }
         await store.close()
         #expect(throws: HubError.storeExists) { _ = try SQLiteHubStore(folder: folder.path + "/x", create: true) }
         let reopened = try SQLiteHubStore(folder: folder.path + "/x", create: false)
-        #expect(try await reopened.read { try $0.meta().head } == 1)
+        #expect(try await reopened.read { try await $0.meta().head } == 1)
         await reopened.close()
         // The file is WAL with synchronous=FULL on the writer, and records its migrations.
         let connection = try Connection(path: folder.path + "/x/hub.sqlite")
         #expect(try connection.journalMode() == .wal)
-        #expect(try connection.scalar("SELECT count(*) FROM migrations")?.int64Value == 2)
-        #expect(try connection.userVersion() == 2)
+        #expect(try connection.scalar("SELECT count(*) FROM migrations")?.int64Value == 3)
+        #expect(try connection.userVersion() == 3)
     }
 
     @Test func anotherConnectionWritesWhileTheStoreIsOpen() async throws {
@@ -255,14 +422,14 @@ struct RecordCodecTests {
         let folder = try HubTemporaryFolder(prefix: "codec")
         defer { folder.remove() }
         let store = try SQLiteHubStore(folder: folder.path, create: true)
-        try await store.write { tx throws in try tx.putRecord(record) }
-        #expect(try await store.read { try $0.record(collection: "customers", id: id) } == record)
+        try await store.write { tx throws in try await tx.insertRecord(record) }
+        #expect(try await store.read { try await $0.record(collection: "customers", id: id) } == record)
         // A damaged row is an error, never a misread record.
         let raw = try Connection(path: folder.path + "/hub.sqlite")
         try raw.configureForDurability()
         try raw.execute("UPDATE records SET state = substr(state, 1, length(state) - 1)")
         await #expect(throws: (any Error).self) {
-            _ = try await store.read { try $0.record(collection: "customers", id: id) }
+            _ = try await store.read { try await $0.record(collection: "customers", id: id) }
         }
         try raw.close()
         await store.close()

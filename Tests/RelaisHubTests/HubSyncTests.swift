@@ -54,12 +54,12 @@ struct HubSyncTests {
                     Wire.write(id: Wire.uuid(), replica: claire.replica, counter: claire.nextCounter(), fields: ["name": .text("x")]),
                 ])
             let first = try await hub.service.push(request, from: claire.principal)
-            let headAfterFirst = try await hub.store.read { try $0.meta().head }
+            let headAfterFirst = try await hub.store.read { try await $0.meta().head }
             let second = try await hub.service.push(request, from: claire.principal)
             #expect(first.results == second.results)
             #expect(first.results.map(\.status) == [.applied, .rejected])
             #expect(first.results[1].code == "required_missing")
-            #expect(try await hub.store.read { try $0.meta().head } == headAfterFirst)
+            #expect(try await hub.store.read { try await $0.meta().head } == headAfterFirst)
             // A longer batch that starts with the same writes replays them and applies the new one.
             var longer = request
             longer.writes.append(Wire.write(id: id, replica: claire.replica, counter: claire.nextCounter(), fields: ["phone": .text("1")]))
@@ -74,13 +74,13 @@ struct HubSyncTests {
             var claire = try await hub.enrollDevice("claire")
             let id = Wire.uuid()
             _ = try await hub.push(claire, [Wire.customer(id: id, replica: claire.replica, counter: claire.nextCounter())])
-            let head = try await hub.store.read { try $0.meta().head }
+            let head = try await hub.store.read { try await $0.meta().head }
             // Same dot, different content: a clone or a restored backup that wrote again.
             let forked = Wire.customer(id: id, replica: claire.replica, counter: 1, name: "Other")
             await #expect(throws: HubError.replicaForked) {
                 _ = try await hub.push(claire, [forked, Wire.customer(id: Wire.uuid(), replica: claire.replica, counter: 2)])
             }
-            #expect(try await hub.store.read { try $0.meta().head } == head)
+            #expect(try await hub.store.read { try await $0.meta().head } == head)
             let events = try await hub.service.events()
             #expect(events.contains { $0.kind == .replicaForked && $0.replica?.rawValue == claire.replica })
         }
@@ -159,7 +159,7 @@ struct HubSyncTests {
             let results = try await hub.push(claire, writes)
             #expect(results.map(\.status) == Array(repeating: .rejected, count: 5))
             #expect(results.map(\.code) == ["invalid_value", "unknown_field", "unknown_collection", "invalid_id", "invalid_value"])
-            #expect(try await hub.store.read { try $0.meta().head } == 0)
+            #expect(try await hub.store.read { try await $0.meta().head } == 0)
             #expect(try await hub.push(claire, writes) == results)
             let devices = try await hub.service.devices()
             #expect(devices.first { $0.replica.rawValue == claire.replica }?.highestCounter == 5)
@@ -176,7 +176,7 @@ struct HubSyncTests {
             let ahead = HLC(physicalMillis: now + 3_600_000, logical: 7).rawValue
             let id = Wire.uuid()
             _ = try await hub.push(claire, [Wire.customer(id: id, replica: claire.replica, counter: claire.nextCounter(), hlc: ahead)])
-            let record = try #require(try await hub.store.read { try $0.record(collection: "customers", id: id) })
+            let record = try #require(try await hub.store.read { try await $0.record(collection: "customers", id: id) })
             let latest = try #require(record.state.fields["name"]?.latest)
             #expect(latest.hlc == HLC(physicalMillis: now + HybridLogicalClock.defaultMaxSkewMillis, logical: 7))
             let device = try #require(try await hub.service.devices().first { $0.replica.rawValue == claire.replica })
@@ -189,7 +189,7 @@ struct HubSyncTests {
             let within = HLC(physicalMillis: now + 60_000).rawValue
             let other = Wire.uuid()
             _ = try await hub.push(claire, [Wire.customer(id: other, replica: claire.replica, counter: claire.nextCounter(), hlc: within)])
-            let kept = try #require(try await hub.store.read { try $0.record(collection: "customers", id: other) })
+            let kept = try #require(try await hub.store.read { try await $0.record(collection: "customers", id: other) })
             #expect(kept.state.fields["name"]?.latest?.hlc.rawValue == within)
             #expect(try await hub.pullAll(&claire).records.isEmpty)
         }

@@ -28,7 +28,7 @@ struct HubTombstoneTests {
             _ = try await hub.pullAll(&claire)
             let report = try await hub.service.purgeTombstones()
             #expect(report.acknowledged == 1 && report.expired == 0 && report.horizon == 0)
-            #expect(try await hub.store.read { try $0.record(collection: "customers", id: id) } == nil)
+            #expect(try await hub.store.read { try await $0.record(collection: "customers", id: id) } == nil)
             // A fresh device bootstraps without ever seeing it.
             var dan = try await hub.enrollDevice("dan")
             #expect(try await hub.pullAll(&dan).records.isEmpty)

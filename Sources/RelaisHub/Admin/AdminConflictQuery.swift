@@ -47,20 +47,15 @@ public struct AdminConflictQuery: Sendable, Hashable {
         self.offset = offset
     }
 
-    /// Whether `report` passes every filter (the page is not considered).
-    public func matches(_ report: ConflictReport) -> Bool {
-        let conflict = report.conflict
-        if let status, conflict.status != status { return false }
-        if let collection, conflict.collection != collection { return false }
-        if let field, conflict.field != field { return false }
-        if let rule, conflict.rule != rule { return false }
-        if let user, !conflict.values.contains(where: { $0.author == user }) { return false }
-        if let territory, report.scope != territory { return false }
-        if let recordID, conflict.recordID != recordID { return false }
-        if let from, report.createdAt < from { return false }
-        if let to, report.createdAt >= to { return false }
-        return true
+    /// The store's filter for this query, with its page.
+    public var filter: ConflictFilter {
+        ConflictFilter(
+            status: status, collection: collection, field: field, rule: rule, user: user, territory: territory,
+            recordID: recordID, from: from, to: to, limit: limit, offset: offset)
     }
+
+    /// Whether `report` passes every filter (the page is not considered).
+    public func matches(_ report: ConflictReport) -> Bool { filter.matches(report) }
 
     /// The most reports a page may hold.
     public static let maxLimit = 1000

@@ -138,7 +138,7 @@ struct AdminRoutes: Sendable {
         parameters["limit"] = nil
         parameters["offset"] = nil
         var query = try AdminConflictQuery(parameters: parameters)
-        query.limit = HubService.reviewScanLimit
+        query.limit = HubService.exportLimit
         let reports = try await service.reviewConflicts(query).reports
         switch format {
         case "json":

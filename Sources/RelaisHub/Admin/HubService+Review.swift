@@ -108,19 +108,18 @@ extension HubEvent.Kind {
 }
 
 extension HubService {
-    /// The most reports a filter scans (filters other than status and collection run in memory).
-    static let reviewScanLimit = 1_000_000
+    /// The most reports an export holds (the export is built in memory; see docs/ADMIN.md).
+    static let exportLimit = 1_000_000
 
-    /// Reports matching `query`: the page it asks for, and the total.
+    /// How many reports a bulk resolve reads at a time.
+    static let bulkPageSize = 500
+
+    /// Reports matching `query`: the page it asks for, and the total. Filters and paging run in the
+    /// store: only the page is read.
     public func reviewConflicts(_ query: AdminConflictQuery) async throws -> ConflictPage {
-        try await store.read { tx in
-            let all = try tx.conflicts(
-                ConflictFilter(
-                    status: query.status, collection: query.collection, recordID: query.recordID,
-                    limit: Self.reviewScanLimit))
-            let matching = all.filter(query.matches)
-            let page = Array(matching.dropFirst(query.offset).prefix(query.limit))
-            return ConflictPage(total: matching.count, reports: page)
+        let filter = query.filter
+        return try await store.read { tx in
+            ConflictPage(total: try await tx.conflictCount(filter), reports: try await tx.conflicts(filter))
         }
     }
 
@@ -133,14 +132,14 @@ extension HubService {
     public func conflictDetail(id: String, historyLimit: Int = HubService.defaultHistoryLimit) async throws -> ConflictDetail {
         let schema = self.schema
         return try await store.read { tx in
-            guard let report = try tx.conflict(id: id) else { throw HubError.notFound.with("No conflict report `\(id)`.") }
+            guard let report = try await tx.conflict(id: id) else { throw HubError.notFound.with("No conflict report `\(id)`.") }
             let conflict = report.conflict
-            let record = try tx.record(collection: conflict.collection, id: conflict.recordID)
-            let related = try tx.conflicts(ConflictFilter(collection: conflict.collection, recordID: conflict.recordID, limit: 200))
+            let record = try await tx.record(collection: conflict.collection, id: conflict.recordID)
+            let related = try await tx.conflicts(ConflictFilter(collection: conflict.collection, recordID: conflict.recordID, limit: 200))
                 .filter { $0.conflict.field == conflict.field }
-            let entries = try tx.history(
+            let entries = try await tx.history(
                 collection: conflict.collection, recordID: conflict.recordID, field: conflict.field, limit: max(0, historyLimit))
-            let names = Dictionary(try tx.devices().map { ($0.replica, $0.name) }, uniquingKeysWith: { first, _ in first })
+            let names = Dictionary(try await tx.devices().map { ($0.replica, $0.name) }, uniquingKeysWith: { first, _ in first })
             let fieldSchema = conflict.field.flatMap { schema.collection(conflict.collection)?.field($0) }
             let now: Value? = record.flatMap { record in
                 record.state.isDeleted ? nil : fieldSchema.map { record.state.value(of: $0) }
@@ -181,7 +180,7 @@ extension HubService {
     ) async throws -> ConflictReport {
         let now = self.now()
         return try await store.write { tx in
-            try self.resolveConflict(id: id, decision: decision, reason: reason, by: admin, tx: tx, now: now) {
+            try await self.resolveConflict(id: id, decision: decision, reason: reason, by: admin, tx: tx, now: now) {
                 report, record in
                 if report.status == .resolved && !overturn {
                     throw HubError.conflict.with(
@@ -218,27 +217,41 @@ extension HubService {
         let now = self.now()
         let scan = query
         return try await store.write { tx in
-            let matching = try tx.conflicts(
-                ConflictFilter(status: scan.status, collection: scan.collection, recordID: scan.recordID, limit: Self.reviewScanLimit)
-            ).filter(scan.matches)
-            if let expectedCount, expectedCount != matching.count {
+            var filter = scan.filter
+            let count = try await tx.conflictCount(filter)
+            if let expectedCount, expectedCount != count {
                 throw HubError.conflict.with(
-                    "The matching conflicts changed since the list was shown (\(expectedCount) then, \(matching.count) now); nothing was changed. Reload the list and decide again.")
+                    "The matching conflicts changed since the list was shown (\(expectedCount) then, \(count) now); nothing was changed. Reload the list and decide again.")
             }
+            // A page at a time, oldest first, so that memory stays bounded however many match. The
+            // filter asks for open reports, so a resolved one leaves it; skipped ones stay, and the
+            // next page starts after them.
+            // Processed reports (resolved or skipped) are all older than the unprocessed ones, which are
+            // therefore always the first `remaining` of the list (newest first), whether a resolved
+            // report leaves the filter (status open) or stays in it (status resolved).
             var result = BulkResult(resolved: [], skipped: [])
-            for report in matching.reversed() {
-                // A report whose record was purged can never be resolved: skipped, so that it does not
-                // block every later bulk resolve matching it.
-                guard let index = strategy.pick(report.conflict),
-                    try tx.record(collection: report.conflict.collection, id: report.conflict.recordID) != nil
-                else {
-                    result.skipped.append(report.id)
-                    continue
+            while true {
+                let remaining = count - result.resolved.count - result.skipped.count
+                guard remaining > 0 else { break }
+                filter.offset = max(0, remaining - Self.bulkPageSize)
+                filter.limit = min(Self.bulkPageSize, remaining)
+                let page = try await tx.conflicts(filter)
+                guard !page.isEmpty else { break }
+                for report in page.reversed() {
+                    // A report whose record was purged can never be resolved: skipped, so that it does
+                    // not block every later bulk resolve matching it.
+                    guard let index = strategy.pick(report.conflict),
+                        try await tx.record(collection: report.conflict.collection, id: report.conflict.recordID) != nil
+                    else {
+                        result.skipped.append(report.id)
+                        continue
+                    }
+                    _ = try await self.resolveConflict(
+                        id: report.id, decision: .pick(index), reason: reason, by: admin, tx: tx, now: now)
+                    result.resolved.append(report.id)
                 }
-                _ = try self.resolveConflict(id: report.id, decision: .pick(index), reason: reason, by: admin, tx: tx, now: now)
-                result.resolved.append(report.id)
             }
-            try tx.insertEvent(
+            try await tx.insertEvent(
                 HubEvent(
                     at: now, kind: .conflictsBulkResolved, user: admin,
                     detail: "\(result.resolved.count) conflict(s) resolved in bulk, \(result.skipped.count) skipped: \(reason)"))
@@ -248,29 +261,31 @@ extension HubService {
 
     /// The audit log: admin actions (sign-in, resolve, bulk resolve, device revoke, user changes), newest first.
     public func auditLog(limit: Int = 200) async throws -> [HubEvent] {
-        try await store.read { tx in
-            Array(try tx.events(limit: 100_000).filter { HubEvent.Kind.auditKinds.contains($0.kind) }.prefix(limit))
-        }
+        try await store.read { tx in try await tx.events(kinds: HubEvent.Kind.auditKinds, limit: limit) }
     }
 
     /// Records an admin action in the audit log.
     public func recordAudit(_ kind: HubEvent.Kind, user: String, detail: String) async throws {
         let now = self.now()
         try await store.write { tx in
-            _ = try tx.insertEvent(HubEvent(at: now, kind: kind, user: user, detail: detail))
+            _ = try await tx.insertEvent(HubEvent(at: now, kind: kind, user: user, detail: detail))
         }
     }
 
     /// The dashboard's figures.
     public func dashboard(lagLimit: Int = 10) async throws -> AdminDashboard {
         try await store.read { tx in
-            let reports = try tx.conflicts(ConflictFilter(limit: Self.reviewScanLimit))
             var rules: [String: Int] = [:]
             var users: [String: Int] = [:]
             var weeks: [String: Int] = [:]
+            var open = 0
+            var total = 0
             var calendar = Calendar(identifier: .iso8601)
             calendar.timeZone = TimeZone(identifier: "UTC")!
-            for report in reports {
+            // Streamed: the figures are counted as the reports go by, never all held at once.
+            try await tx.forEachConflict(ConflictFilter()) { report in
+                total += 1
+                if report.status == .open { open += 1 }
                 rules[report.conflict.rule, default: 0] += 1
                 for author in Set(report.conflict.values.map(\.author)) { users[author, default: 0] += 1 }
                 let date = Date(timeIntervalSince1970: Double(report.createdAt) / 1000)
@@ -278,15 +293,15 @@ extension HubService {
                 let week = String(format: "%04d-W%02d", parts.yearForWeekOfYear ?? 0, parts.weekOfYear ?? 0)
                 weeks[week, default: 0] += 1
             }
-            let head = try tx.meta().head
-            let lags = try tx.devices().filter(\.isActive).map { device in
+            let head = try await tx.meta().head
+            let lags = try await tx.devices().filter(\.isActive).map { device in
                 (device: device, lag: head >= device.acknowledgedCursor ? head - device.acknowledgedCursor : 0)
             }.sorted { $0.lag > $1.lag }
             func ranked(_ counts: [String: Int]) -> [(String, Int)] {
                 counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { ($0.key, $0.value) }
             }
             return AdminDashboard(
-                open: reports.filter { $0.status == .open }.count, total: reports.count, byRule: ranked(rules),
+                open: open, total: total, byRule: ranked(rules),
                 byUser: ranked(users), byWeek: weeks.sorted { $0.key > $1.key }.map { ($0.key, $0.value) },
                 lags: Array(lags.prefix(lagLimit)))
         }

@@ -73,7 +73,7 @@ struct HubRoutes: Sendable {
     private func health() async throws -> Response {
         let head: UInt64
         do {
-            head = try await service.store.read { tx in try tx.meta().head }
+            head = try await service.store.read { tx in try await tx.meta().head }
         } catch {
             throw HubError.unavailable.with("The hub's store is unavailable.")
         }
@@ -92,7 +92,7 @@ struct HubRoutes: Sendable {
     private func listDevices(_ request: Request) async throws -> Response {
         _ = try await authenticateAdmin(request)
         let devices = try await service.devices()
-        let head = try await service.store.read { tx in try tx.meta().head }
+        let head = try await service.store.read { tx in try await tx.meta().head }
         return Self.json(devices.map { DeviceJSON.object($0, head: head) })
     }
 
@@ -100,7 +100,7 @@ struct HubRoutes: Sendable {
         let principal = try await authenticateAdmin(request)
         guard let number = UInt32(replica) else { throw HubError.notFound.with("No device with replica \(replica).") }
         let device = try await service.revokeDevice(ReplicaID(number), by: principal.user)
-        let head = try await service.store.read { tx in try tx.meta().head }
+        let head = try await service.store.read { tx in try await tx.meta().head }
         return Self.json(DeviceJSON.object(device, head: head))
     }
 

@@ -4,7 +4,7 @@ import ServiceLifecycle
 import UnixSignals
 
 extension HubServer {
-    /// Runs the server and the tombstone purger in one service group until SIGTERM or SIGINT, then
+    /// Runs the store's background work, the server and the tombstone purger in one service group until SIGTERM or SIGINT, then
     /// shuts down gracefully (in-flight requests finish, the purger stops) and returns. The caller
     /// closes the store afterwards.
     public static func run(
@@ -13,9 +13,12 @@ extension HubServer {
     ) async throws {
         let app = try application(service: service, configuration: configuration, logger: logger, onListening: onListening)
         let purger = TombstonePurger(service: service, interval: purgeInterval, logger: logger)
-        // Services shut down in reverse order: the server first (requests drain), then the purger.
+        // Services shut down in reverse order: the server first (requests drain), then the purger,
+        // then the store's background work.
+        let store = HubStoreService(store: service.store)
         let group = ServiceGroup(
-            configuration: .init(services: [purger, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(
+                services: [store, purger, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }
@@ -43,7 +46,8 @@ extension HubServer {
             continuation.yield(url)
             continuation.finish()
         }
-        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        let group = ServiceGroup(
+            configuration: .init(services: [HubStoreService(store: service.store), app], logger: logger))
         return try await withThrowingTaskGroup(of: T?.self) { tasks in
             tasks.addTask {
                 try await group.run()

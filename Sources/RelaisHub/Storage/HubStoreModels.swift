@@ -317,7 +317,8 @@ public struct ConflictFilter: Sendable, Hashable {
 
 /// A signed-in admin's web session, kept in the store so that any hub serves any page.
 public struct AdminSession: Sendable, Hashable {
-    /// The session id: 32 random bytes as hex, sent in an HttpOnly cookie.
+    /// The SHA-256 (hex) of the session id, which is 32 random bytes as hex sent in an HttpOnly cookie:
+    /// the store never holds the id itself.
     public var id: String
     /// The admin it belongs to.
     public var user: String

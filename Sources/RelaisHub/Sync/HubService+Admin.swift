@@ -5,7 +5,7 @@ extension HubService {
 
     /// Conflict reports matching `filter`, newest first.
     public func conflicts(_ filter: ConflictFilter = .init()) async throws -> [ConflictReport] {
-        try await store.read { tx in try tx.conflicts(filter) }
+        try await store.read { tx in try await tx.conflicts(filter) }
     }
 
     /// One conflict report.
@@ -13,7 +13,7 @@ extension HubService {
     /// - Throws: ``HubError/notFound``.
     public func conflict(id: String) async throws -> ConflictReport {
         try await store.read { tx in
-            guard let report = try tx.conflict(id: id) else { throw HubError.notFound.with("No conflict report `\(id)`.") }
+            guard let report = try await tx.conflict(id: id) else { throw HubError.notFound.with("No conflict report `\(id)`.") }
             return report
         }
     }
@@ -43,26 +43,26 @@ extension HubService {
     {
         let now = self.now()
         return try await store.write { tx in
-            try self.resolveConflict(id: id, decision: decision, reason: reason, by: admin, tx: tx, now: now)
+            try await self.resolveConflict(id: id, decision: decision, reason: reason, by: admin, tx: tx, now: now)
         }
     }
 
     /// ``resolveConflict(id:decision:reason:by:)`` inside a write transaction, so that admin tools can
     /// check preconditions (a stale form) and resolve many reports atomically. `check` runs before
     /// anything is written, with the report and the record as they are now.
-    func resolveConflict(
+    nonisolated(nonsending) func resolveConflict(
         id: String, decision: Decision, reason: String, by admin: String, tx: any HubTransaction, now: UInt64,
         check: (ConflictReport, StoredRecord) throws -> Void = { _, _ in }
-    ) throws -> ConflictReport {
+    ) async throws -> ConflictReport {
         do {
-            guard var report = try tx.conflict(id: id) else {
+            guard var report = try await tx.conflict(id: id) else {
                 throw HubError.notFound.with("No conflict report `\(id)`.")
             }
             let conflict = report.conflict
             guard let collection = self.schema.collection(conflict.collection) else {
                 throw HubError.notFound.with("The report's collection is not in the schema.")
             }
-            guard let record = try tx.record(collection: conflict.collection, id: conflict.recordID) else {
+            guard let record = try await tx.record(collection: conflict.collection, id: conflict.recordID) else {
                 throw HubError.notFound.with("The report's record is no longer held by the hub.")
             }
             try check(report, record)
@@ -105,24 +105,19 @@ extension HubService {
                 }
             }
             if let change {
-                var meta = try tx.meta()
-                meta.hubCounter += 1
-                var hubClock = HybridLogicalClock(last: meta.hubClock)
-                let hlc = hubClock.now(physicalMillis: now)
-                meta.hubClock = hlc
-                try tx.setMeta(meta)
+                let (counter, hlc) = try await tx.takeHubDot(physicalMillis: now)
                 let write = RecordWrite(
                     collection: conflict.collection, recordID: conflict.recordID, context: record.state.vector,
-                    dot: Dot(replica: .hub, counter: meta.hubCounter), hlc: hlc, author: admin, change: change)
-                let outcome = try self.applyWrite(write, writer: Writer(role: .admin, access: nil, clamped: false), tx: tx, now: now)
+                    dot: Dot(replica: .hub, counter: counter), hlc: hlc, author: admin, change: change)
+                let outcome = try await self.applyWrite(write, writer: Writer(role: .admin, access: nil, clamped: false), tx: tx, now: now)
                 if case .rejected(_, let reason) = outcome {
                     throw HubError.badRequest.with("The hub refused the resolution: \(reason)")
                 }
             }
             report.conflict.status = .resolved
             report.resolution = ConflictResolution(by: admin, at: now, reason: reason, value: resolvedValue, deleted: deleted)
-            try tx.updateConflict(report)
-            try tx.insertEvent(
+            try await tx.setResolution(conflictID: id, report.resolution!)
+            try await tx.insertEvent(
                 HubEvent(at: now, kind: .conflictResolved, user: admin, detail: "conflict \(id) resolved"))
             return report
         }
@@ -137,10 +132,10 @@ extension HubService {
     public func export(user name: String) async throws -> [String: [CanonicalExport.Record]] {
         let schema = self.schema
         return try await store.read { tx in
-            guard let user = try tx.user(named: name) else { throw HubError.notFound.with("No user `\(name)`.") }
+            guard let user = try await tx.user(named: name) else { throw HubError.notFound.with("No user `\(name)`.") }
             let access = Access(role: user.role, territories: Set(user.territories))
             var result: [String: [CanonicalExport.Record]] = [:]
-            try tx.forEachLiveRecord { record in
+            try await tx.forEachLiveRecord { record in
                 guard access.sees(scope: record.scope), let collection = schema.collection(record.collection) else { return }
                 let values = record.state.values(in: collection).filter { !$0.value.isNull }
                 result[record.collection, default: []].append(CanonicalExport.Record(id: record.id, values: values))
@@ -178,14 +173,18 @@ extension HubService {
         let now = self.now()
         let retention = configuration.tombstoneRetentionMillis
         return try await store.write { tx in
+            // One hub at a time: another one purging now will have done the same work.
+            let meta = try await tx.meta()
+            guard try await tx.tryExclusive("tombstone-purge") else {
+                return PurgeReport(acknowledged: 0, expired: 0, horizon: meta.purgeHorizon)
+            }
             // Devices that never synced are not waiting for anything: they start from cursor 0.
-            let acks = try tx.devices().filter { $0.isActive && $0.lastSeenAt != nil }.map(\.acknowledgedCursor)
+            let acks = try await tx.devices().filter { $0.isActive && $0.lastSeenAt != nil }.map(\.acknowledgedCursor)
             let safe = acks.min() ?? UInt64.max
-            var meta = try tx.meta()
             var report = PurgeReport(acknowledged: 0, expired: 0, horizon: meta.purgeHorizon)
             var after: UInt64 = 0
             while true {
-                let batch = try tx.tombstones(after: after, limit: 500)
+                let batch = try await tx.tombstones(after: after, limit: 500)
                 guard let last = batch.last else { break }
                 after = last.seq
                 for record in batch {
@@ -197,19 +196,18 @@ extension HubService {
                     } else {
                         continue
                     }
-                    try tx.deleteRecord(collection: record.collection, id: record.id)
+                    try await tx.deleteRecord(collection: record.collection, id: record.id)
                     // Its history goes with it: nothing could show it any more (docs/ADMIN.md).
-                    try tx.deleteHistory(collection: record.collection, recordID: record.id)
+                    try await tx.deleteHistory(collection: record.collection, recordID: record.id)
                 }
             }
             if report.horizon != meta.purgeHorizon {
-                meta.purgeHorizon = report.horizon
-                try tx.setMeta(meta)
+                try await tx.raisePurgeHorizon(to: report.horizon)
             }
             // Moves at or below every cursor still served (and below the horizon) are no longer needed.
-            try tx.deleteMoves(upTo: max(report.horizon, min(safe, meta.head)))
+            try await tx.deleteMoves(upTo: max(report.horizon, min(safe, meta.head)))
             if report.acknowledged + report.expired > 0 {
-                try tx.insertEvent(
+                try await tx.insertEvent(
                     HubEvent(
                         at: now, kind: .tombstonesPurged,
                         detail: "\(report.acknowledged) acknowledged and \(report.expired) expired tombstone(s) purged"))
@@ -223,9 +221,9 @@ extension HubService {
     /// Refreshes the gauges read from the store and returns the Prometheus text.
     public func metricsExposition() async throws -> [UInt8] {
         let snapshot = try await store.read { tx in
-            let head = try tx.meta().head
-            let open = try tx.conflictCount(status: .open)
-            let lags = try tx.devices().filter(\.isActive).map {
+            let head = try await tx.meta().head
+            let open = try await tx.conflictCount(ConflictFilter(status: .open))
+            let lags = try await tx.devices().filter(\.isActive).map {
                 (replica: $0.replica.rawValue, lag: head >= $0.acknowledgedCursor ? head - $0.acknowledgedCursor : 0)
             }
             return MetricsSnapshot(head: head, open: open, lags: lags)

@@ -24,12 +24,12 @@ extension HubService {
         .rejected(code: RejectionCode(rawValue: error.codeName), reason: error.description)
     }
 
-    func applyWrite(_ incoming: RecordWrite, writer: Writer, tx: any HubTransaction, now: UInt64) throws -> WriteOutcome {
+    nonisolated(nonsending) func applyWrite(_ incoming: RecordWrite, writer: Writer, tx: any HubTransaction, now: UInt64) async throws -> WriteOutcome {
         guard let collection = schema.collection(incoming.collection) else {
             return reject(.unknownCollection(incoming.collection))
         }
         let recordID = incoming.recordID.lowercased()
-        let existing = try tx.record(collection: collection.name, id: recordID)
+        let existing = try await tx.record(collection: collection.name, id: recordID)
         if existing == nil, incoming.isDelete {
             // A record made and deleted before it ever reached the hub: nothing to delete, and only
             // its creator ever knew its id.
@@ -51,7 +51,7 @@ extension HubService {
                     code: .hubOnlyField, reason: "\(collection.name).\(name): only the office may write this field")
             }
         }
-        let (scope, parentID) = try scopeAfter(write, collection: collection, existing: existing, tx: tx)
+        let (scope, parentID) = try await scopeAfter(write, collection: collection, existing: existing, tx: tx)
         if let access = writer.access {
             if let existing, !access.sees(scope: existing.scope) {
                 return .rejected(code: .outsideTerritory, reason: "\(collection.name) \(recordID) is outside your territories")
@@ -76,7 +76,7 @@ extension HubService {
         }
         if outcome.duplicate { return .applied }
 
-        let seq = try tx.nextSequence()
+        let seq = try await tx.nextSequence()
         var record =
             existing
             ?? StoredRecord(
@@ -100,19 +100,23 @@ extension HubService {
             record.deletedAt = now
         }
         if let existing, existing.scope != scope {
-            try tx.insertMove(
+            try await tx.insertMove(
                 ScopeMove(seq: seq, collection: collection.name, recordID: recordID, fromScope: existing.scope, toScope: scope))
             // Devices that lost sight of it removed it: from now on its own writes are echoed too.
             record.wholeSince = seq
         }
         record.scope = scope
         record.parentID = parentID
-        try tx.putRecord(record)
+        if existing == nil {
+            try await tx.insertRecord(record)
+        } else {
+            try await tx.updateRecord(record)
+        }
         if existing == nil || existing!.scope != scope {
-            try moveChildren(of: record, tx: tx)
+            try await moveChildren(of: record, tx: tx)
         }
         // The field history of the admin review: one row per accepted write (docs/ADMIN.md).
-        try tx.insertHistory(
+        try await tx.insertHistory(
             HistoryEntry(
                 seq: seq, collection: collection.name, recordID: recordID, dot: write.dot, hlc: write.hlc,
                 user: write.author, at: now, fields: write.fieldValues, deleted: write.isDelete))
@@ -121,16 +125,16 @@ extension HubService {
         var ids: [String] = []
         for conflict in outcome.conflicts {
             let id = secrets.uuid()
-            try tx.insertConflict(ConflictReport(id: id, createdAt: now, seq: seq, conflict: conflict, scope: scope))
+            try await tx.insertConflict(ConflictReport(id: id, createdAt: now, seq: seq, conflict: conflict, scope: scope))
             ids.append(id)
         }
         return .conflict(ids: ids, rules: outcome.conflicts.map(\.rule))
     }
 
     /// The scope (territory) and visibility parent a record has once `write` is applied.
-    private func scopeAfter(
+    private nonisolated(nonsending) func scopeAfter(
         _ write: RecordWrite, collection: CollectionSchema, existing: StoredRecord?, tx: any HubTransaction
-    ) throws -> (scope: String?, parentID: String?) {
+    ) async throws -> (scope: String?, parentID: String?) {
         switch collection.visibility {
         case .territory(let field):
             if let value = write.fieldValues[field] { return (value.stringValue, nil) }
@@ -138,27 +142,27 @@ extension HubService {
         case .parent(let field, let parentCollection):
             let parentID = write.fieldValues[field]?.stringValue?.lowercased() ?? existing?.parentID
             guard let parentID else { return (nil, nil) }
-            let parent = try tx.record(collection: parentCollection, id: parentID)
+            let parent = try await tx.record(collection: parentCollection, id: parentID)
             return (parent?.scope, parentID)
         }
     }
 
     /// Gives the children of `parent` (records whose visibility follows it) the parent's scope, each
     /// change numbered and recorded as a move, recursively.
-    private func moveChildren(of parent: StoredRecord, tx: any HubTransaction) throws {
-        for var child in try tx.children(of: parent.id) {
+    private nonisolated(nonsending) func moveChildren(of parent: StoredRecord, tx: any HubTransaction) async throws {
+        for var child in try await tx.children(of: parent.id) {
             guard let collection = schema.collection(child.collection),
                 case .parent(_, let parentCollection) = collection.visibility, parentCollection == parent.collection,
                 child.scope != parent.scope
             else { continue }
-            let seq = try tx.nextSequence()
-            try tx.insertMove(
+            let seq = try await tx.nextSequence()
+            try await tx.insertMove(
                 ScopeMove(seq: seq, collection: child.collection, recordID: child.id, fromScope: child.scope, toScope: parent.scope))
             child.scope = parent.scope
             child.seq = seq
             child.wholeSince = seq
-            try tx.putRecord(child)
-            try moveChildren(of: child, tx: tx)
+            try await tx.updateRecord(child)
+            try await moveChildren(of: child, tx: tx)
         }
     }
 }

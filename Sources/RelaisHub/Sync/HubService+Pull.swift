@@ -23,18 +23,18 @@ extension HubService {
         try checkSchemaVersion(request.schemaVersion)
         let pageSize = configuration.limits.pageSize(requested: request.pageSize)
         let decision = try await store.read { tx -> PullDecision in
-            guard let device = try tx.device(replica: replica) else { throw HubError.unauthorized }
+            guard let device = try await tx.device(replica: replica) else { throw HubError.unauthorized }
             guard device.revokedAt == nil else { throw HubError.deviceRevoked }
             guard device.renewedTo == nil else { throw HubError.replicaForked }
-            guard let user = try tx.user(named: device.user) else { throw HubError.unauthorized }
+            guard let user = try await tx.user(named: device.user) else { throw HubError.unauthorized }
             if request.counter < device.highestCounter { return .forked(held: device.highestCounter) }
-            let meta = try tx.meta()
+            let meta = try await tx.meta()
             if request.cursor != 0,
                 device.scopeVersion != user.scopeVersion || request.cursor < meta.purgeHorizon || request.cursor > meta.head
             {
                 return .bootstrap(head: meta.head)
             }
-            let page = try self.page(
+            let page = try await self.page(
                 after: request.cursor, size: pageSize, user: user, replica: replica, counter: request.counter,
                 head: meta.head, tx: tx)
             return .page(page, scopeVersion: user.scopeVersion)
@@ -43,7 +43,7 @@ extension HubService {
         switch decision {
         case .forked(let held):
             _ = try await store.write { tx in
-                try tx.insertEvent(
+                try await tx.insertEvent(
                     HubEvent(
                         at: now, kind: .counterBackwards, replica: replica, user: principal.user,
                         detail: "replica \(replica.rawValue) pulled with counter \(request.counter), below the "
@@ -59,11 +59,8 @@ extension HubService {
         case .page(let response, let scopeVersion):
             let cursor = request.cursor
             try await store.write { tx in
-                guard var device = try tx.device(replica: replica) else { return }
-                device.acknowledgedCursor = cursor
-                if cursor == 0 { device.scopeVersion = scopeVersion }
-                device.lastSeenAt = now
-                try tx.updateDevice(device)
+                try await tx.acknowledgePull(
+                    replica: replica, cursor: cursor, scopeVersion: cursor == 0 ? scopeVersion : nil, seenAt: now)
             }
             return response
         }
@@ -75,15 +72,15 @@ extension HubService {
     /// out of the user's scopes (revocation candidates). Each was read up to `size + 1` rows, so each
     /// is complete up to its last row's sequence; the page covers candidates up to the lower of the
     /// two bounds, and stops early once it holds `size` records and revocations.
-    private func page(
+    private nonisolated(nonsending) func page(
         after cursor: UInt64, size: Int, user: HubUser, replica: ReplicaID, counter: UInt64, head: UInt64,
         tx: any HubReadTransaction
-    ) throws -> Relais_V1_PullResponse {
+    ) async throws -> Relais_V1_PullResponse {
         let access = Access(role: user.role, territories: Set(user.territories))
         let scopes: Set<String>? = access.role.seesEverything ? nil : access.territories
-        let visible = try tx.records(after: cursor, scopes: scopes, limit: size + 1)
+        let visible = try await tx.records(after: cursor, scopes: scopes, limit: size + 1)
         var movedAway: [StoredRecord] = []
-        if let scopes, cursor != 0 { movedAway = try tx.movedAway(after: cursor, scopes: scopes, limit: size + 1) }
+        if let scopes, cursor != 0 { movedAway = try await tx.movedAway(after: cursor, scopes: scopes, limit: size + 1) }
         var bound = UInt64.max
         if visible.count > size, let last = visible.last { bound = min(bound, last.seq) }
         if movedAway.count > size, let last = movedAway.last { bound = min(bound, last.seq) }
@@ -114,14 +111,14 @@ extension HubService {
             lastSeq = candidate.seq
             switch candidate {
             case .visible(let record):
-                if let version = try recordVersion(
+                if let version = try await recordVersion(
                     record, after: cursor, access: access, replica: replica, counter: counter, tx: tx)
                 {
                     response.records.append(version)
                     emitted += 1
                 }
             case .away(let record):
-                let scopeAtCursor = try tx.firstMove(collection: record.collection, id: record.id, after: cursor)?.fromScope
+                let scopeAtCursor = try await tx.firstMove(collection: record.collection, id: record.id, after: cursor)?.fromScope
                 if access.sees(scope: scopeAtCursor) {
                     var revocation = Relais_V1_Revocation()
                     revocation.collection = record.collection
@@ -145,10 +142,10 @@ extension HubService {
     }
 
     /// The version of `record` a device at `cursor` needs, or `nil` when it needs nothing.
-    private func recordVersion(
+    private nonisolated(nonsending) func recordVersion(
         _ record: StoredRecord, after cursor: UInt64, access: Access, replica: ReplicaID, counter: UInt64,
         tx: any HubReadTransaction
-    ) throws -> Relais_V1_RecordVersion? {
+    ) async throws -> Relais_V1_RecordVersion? {
         guard let collection = schema.collection(record.collection) else { return nil }
         var version = Relais_V1_RecordVersion()
         version.collection = record.collection
@@ -169,7 +166,7 @@ extension HubService {
         if !whole, !access.role.seesEverything {
             // The record's scope at the cursor: where its first later move started from, or where it is.
             let scopeAtCursor: String?
-            if let move = try tx.firstMove(collection: record.collection, id: record.id, after: cursor) {
+            if let move = try await tx.firstMove(collection: record.collection, id: record.id, after: cursor) {
                 scopeAtCursor = move.fromScope
             } else {
                 scopeAtCursor = record.scope

@@ -59,28 +59,29 @@ extension HubService {
         let maxSkew = configuration.maxSkewMillis
         let decision = try await store.write { tx -> PushDecision in
             let now = self.now()
-            guard var device = try tx.device(replica: replica) else { throw HubError.unauthorized }
+            guard let device = try await tx.device(replica: replica) else { throw HubError.unauthorized }
+            var highestCounter = device.highestCounter
             guard device.revokedAt == nil else { throw HubError.deviceRevoked }
             guard device.renewedTo == nil else { throw HubError.replicaForked }
             // A batch stamped under another epoch of this replica comes from an older identity.
             guard epoch == 0 || epoch == device.epoch else { throw HubError.replicaForked }
-            guard let account = try tx.user(named: device.user) else { throw HubError.unauthorized }
+            guard let account = try await tx.user(named: device.user) else { throw HubError.unauthorized }
 
             // History: replays, forks and counters going backwards, before anything is applied.
             var stored: [Int: StoredWriteResult] = [:]
             for (index, item) in writes.enumerated() {
                 let dot = item.write.dot
-                if let result = try tx.writeResult(replica: replica, counter: dot.counter) {
+                if let result = try await tx.writeResult(replica: replica, counter: dot.counter) {
                     guard result.digest == item.digest else {
                         let detail = "replica \(replica.rawValue) sent a different write for dot \(dot): its history forked"
-                        try tx.insertEvent(HubEvent(at: now, kind: .replicaForked, replica: replica, user: user, detail: detail))
+                        try await tx.insertEvent(HubEvent(at: now, kind: .replicaForked, replica: replica, user: user, detail: detail))
                         return .forked(detail)
                     }
                     stored[index] = result
                 } else if dot.counter <= device.highestCounter {
                     let detail = "replica \(replica.rawValue) sent counter \(dot.counter), at most the \(device.highestCounter) "
                         + "already held: it went backwards (restored backup or copied file)"
-                    try tx.insertEvent(HubEvent(at: now, kind: .counterBackwards, replica: replica, user: user, detail: detail))
+                    try await tx.insertEvent(HubEvent(at: now, kind: .counterBackwards, replica: replica, user: user, detail: detail))
                     return .forked(detail)
                 }
             }
@@ -100,7 +101,7 @@ extension HubService {
                     write.hlc = check.hlc
                     counts.clamped += 1
                 }
-                let outcome = try self.applyWrite(
+                let outcome = try await self.applyWrite(
                     write, writer: Writer(role: account.role, access: access, clamped: check.clamped), tx: tx, now: now)
                 let result: StoredWriteResult
                 switch outcome {
@@ -116,20 +117,19 @@ extension HubService {
                     result = StoredWriteResult(
                         dot: write.dot, digest: item.digest, status: .rejected, code: code.rawValue, reason: reason)
                 }
-                try tx.insertWriteResult(result)
+                try await tx.insertWriteResult(result)
                 results.append(Relais_V1_WriteResult(result))
-                device.highestCounter = max(device.highestCounter, write.dot.counter)
+                highestCounter = max(highestCounter, write.dot.counter)
             }
             if counts.clamped > 0 {
-                device.clampedWrites += Int64(counts.clamped)
-                try tx.insertEvent(
+                try await tx.insertEvent(
                     HubEvent(
                         at: now, kind: .clockSkewClamped, replica: replica, user: user,
                         detail: "\(counts.clamped) write(s) stamped more than \(maxSkew / 1000) s ahead of the hub's clock were clamped"))
             }
-            device.lastSeenAt = now
-            try tx.updateDevice(device)
-            return .answered(results, head: try tx.meta().head, counts: counts)
+            try await tx.recordPush(
+                replica: replica, highestCounter: highestCounter, clampedWrites: Int64(counts.clamped), seenAt: now)
+            return .answered(results, head: try await tx.meta().head, counts: counts)
         }
         switch decision {
         case .forked(let detail):

@@ -74,11 +74,11 @@ public final class HubService: Sendable {
         let hash = Secrets.hash(token)
         let now = self.now()
         try await store.write { tx in
-            guard try tx.user(named: adminName) == nil else {
+            guard try await tx.user(named: adminName) == nil else {
                 throw HubError.conflict.with("The user `\(adminName)` already exists.")
             }
-            try tx.insertUser(HubUser(name: adminName, role: .admin, territories: [], createdAt: now))
-            try tx.insertAPIToken(APIToken(tokenHash: hash, user: adminName, createdAt: now))
+            try await tx.insertUser(HubUser(name: adminName, role: .admin, territories: [], createdAt: now))
+            try await tx.insertAPIToken(APIToken(tokenHash: hash, user: adminName, createdAt: now))
         }
         return token
     }
@@ -89,9 +89,9 @@ public final class HubService: Sendable {
         let hash = Secrets.hash(token)
         let now = self.now()
         try await store.write { tx in
-            guard let user = try tx.user(named: name) else { throw HubError.notFound.with("No user `\(name)`.") }
+            guard let user = try await tx.user(named: name) else { throw HubError.notFound.with("No user `\(name)`.") }
             guard user.role == .admin else { throw HubError.forbidden.with("Only admins hold API tokens.") }
-            try tx.insertAPIToken(APIToken(tokenHash: hash, user: name, createdAt: now))
+            try await tx.insertAPIToken(APIToken(tokenHash: hash, user: name, createdAt: now))
         }
         return token
     }
@@ -107,11 +107,11 @@ public final class HubService: Sendable {
         let now = self.now()
         let lifetime = configuration.enrollmentLifetimeMillis
         try await store.write { tx in
-            guard try tx.user(named: name) == nil else {
+            guard try await tx.user(named: name) == nil else {
                 throw HubError.conflict.with("The user `\(name)` already exists.")
             }
-            try tx.insertUser(HubUser(name: name, role: role, territories: territories, createdAt: now))
-            try tx.insertEnrollment(
+            try await tx.insertUser(HubUser(name: name, role: role, territories: territories, createdAt: now))
+            try await tx.insertEnrollment(
                 Enrollment(codeHash: Secrets.hashEnrollmentCode(code), user: name, createdAt: now, expiresAt: now + lifetime))
         }
         return code
@@ -123,8 +123,8 @@ public final class HubService: Sendable {
         let now = self.now()
         let lifetime = configuration.enrollmentLifetimeMillis
         try await store.write { tx in
-            guard try tx.user(named: name) != nil else { throw HubError.notFound.with("No user `\(name)`.") }
-            try tx.insertEnrollment(
+            guard try await tx.user(named: name) != nil else { throw HubError.notFound.with("No user `\(name)`.") }
+            try await tx.insertEnrollment(
                 Enrollment(codeHash: Secrets.hashEnrollmentCode(code), user: name, createdAt: now, expiresAt: now + lifetime))
         }
         return code
@@ -135,14 +135,14 @@ public final class HubService: Sendable {
     public func updateUser(_ name: String, role: Role? = nil, territories: [String]? = nil) async throws -> HubUser {
         let now = self.now()
         return try await store.write { tx in
-            guard var user = try tx.user(named: name) else { throw HubError.notFound.with("No user `\(name)`.") }
-            let before = user
-            if let role { user.role = role }
-            if let territories { user.territories = Array(Set(territories)).sorted() }
-            guard user != before else { return user }
-            user.scopeVersion += 1
-            try tx.updateUser(user)
-            try tx.insertEvent(
+            guard let before = try await tx.user(named: name) else { throw HubError.notFound.with("No user `\(name)`.") }
+            let newRole = role ?? before.role
+            let newTerritories = territories.map { Array(Set($0)).sorted() } ?? before.territories
+            guard newRole != before.role || newTerritories != before.territories else { return before }
+            guard let user = try await tx.setUserAccess(name: name, role: newRole, territories: newTerritories) else {
+                throw HubError.notFound.with("No user `\(name)`.")
+            }
+            try await tx.insertEvent(
                 HubEvent(
                     at: now, kind: .userChanged, user: name,
                     detail: "role \(user.role.rawValue), territories \(user.territories.joined(separator: ","))"))
@@ -152,17 +152,17 @@ public final class HubService: Sendable {
 
     /// Every user, by name.
     public func users() async throws -> [HubUser] {
-        try await store.read { tx in try tx.users() }
+        try await store.read { tx in try await tx.users() }
     }
 
     /// Every device, by replica number.
     public func devices() async throws -> [Device] {
-        try await store.read { tx in try tx.devices() }
+        try await store.read { tx in try await tx.devices() }
     }
 
     /// Recent admin events, newest first.
     public func events(limit: Int = 100) async throws -> [HubEvent] {
-        try await store.read { tx in try tx.events(limit: limit) }
+        try await store.read { tx in try await tx.events(kinds: nil, limit: limit) }
     }
 
     /// Revokes a device and every replica renewed from the same enrollment: their tokens stop working
@@ -173,16 +173,13 @@ public final class HubService: Sendable {
     public func revokeDevice(_ replica: ReplicaID, by admin: String = "relais-hub") async throws -> Device {
         let now = self.now()
         return try await store.write { tx in
-            guard let device = try tx.device(replica: replica) else {
+            guard let device = try await tx.device(replica: replica) else {
                 throw HubError.notFound.with("No device with replica \(replica.rawValue).")
             }
-            for var other in try tx.devices() where other.lineage == device.lineage && other.revokedAt == nil {
-                other.revokedAt = now
-                try tx.updateDevice(other)
-            }
-            try tx.insertEvent(
+            try await tx.revokeLineage(device.lineage, at: now)
+            try await tx.insertEvent(
                 HubEvent(at: now, kind: .deviceRevoked, replica: replica, user: device.user, detail: "device `\(device.name)` revoked by \(admin)"))
-            return try tx.device(replica: replica) ?? device
+            return try await tx.device(replica: replica) ?? device
         }
     }
 
@@ -203,15 +200,15 @@ public final class HubService: Sendable {
         guard !token.isEmpty, token.utf8.count <= 256 else { throw HubError.unauthorized }
         let hash = Secrets.hash(token)
         return try await store.read { tx in
-            if let device = try tx.device(tokenHash: hash) {
+            if let device = try await tx.device(tokenHash: hash) {
                 guard device.revokedAt == nil else { throw HubError.deviceRevoked }
-                guard let user = try tx.user(named: device.user) else { throw HubError.unauthorized }
+                guard let user = try await tx.user(named: device.user) else { throw HubError.unauthorized }
                 return Principal(
                     user: user.name, role: user.role, territories: user.territories, replica: device.replica,
                     renewed: device.renewedTo != nil)
             }
-            if let apiToken = try tx.apiToken(hash: hash), apiToken.revokedAt == nil,
-                let user = try tx.user(named: apiToken.user)
+            if let apiToken = try await tx.apiToken(hash: hash), apiToken.revokedAt == nil,
+                let user = try await tx.user(named: apiToken.user)
             {
                 return Principal(user: user.name, role: user.role, territories: user.territories, replica: nil)
             }
@@ -243,21 +240,20 @@ public final class HubService: Sendable {
         let deviceName = request.deviceName.isEmpty ? "device" : request.deviceName
         let schemaVersion = UInt32(schema.version)
         return try await store.write { tx in
-            guard var enrollment = try tx.enrollment(codeHash: codeHash), enrollment.usedAt == nil,
-                enrollment.expiresAt > now, let user = try tx.user(named: enrollment.user)
+            guard let enrollment = try await tx.enrollment(codeHash: codeHash), enrollment.usedAt == nil,
+                enrollment.expiresAt > now, let user = try await tx.user(named: enrollment.user)
             else { throw HubError.invalidEnrollmentCode }
-            var meta = try tx.meta()
-            let replica = ReplicaID(meta.nextReplica)
-            meta.nextReplica += 1
-            try tx.setMeta(meta)
-            try tx.insertDevice(
+            let replica = try await tx.takeReplicaNumber()
+            // Used once: a second enrollment with the same code (another hub, at the same moment) finds
+            // it used and is refused.
+            guard try await tx.useEnrollment(codeHash: codeHash, at: now, replica: replica) else {
+                throw HubError.invalidEnrollmentCode
+            }
+            try await tx.insertDevice(
                 Device(
                     replica: replica, user: user.name, tokenHash: tokenHash, name: deviceName, lineage: replica,
                     createdAt: now, scopeVersion: user.scopeVersion))
-            enrollment.usedAt = now
-            enrollment.replica = replica
-            try tx.updateEnrollment(enrollment)
-            try tx.insertEvent(
+            try await tx.insertEvent(
                 HubEvent(at: now, kind: .deviceEnrolled, replica: replica, user: user.name, detail: "device `\(deviceName)` enrolled"))
             var response = Relais_V1_EnrollResponse()
             response.replica = replica.rawValue
@@ -288,21 +284,17 @@ public final class HubService: Sendable {
         let reason = String(request.reason.prefix(200))
         let counter = request.counter
         return try await store.write { tx in
-            guard var old = try tx.device(replica: oldReplica) else { throw HubError.unauthorized }
+            guard let old = try await tx.device(replica: oldReplica) else { throw HubError.unauthorized }
             guard old.revokedAt == nil else { throw HubError.deviceRevoked }
-            guard let user = try tx.user(named: old.user) else { throw HubError.unauthorized }
-            var meta = try tx.meta()
-            let replica = ReplicaID(meta.nextReplica)
-            meta.nextReplica += 1
-            try tx.setMeta(meta)
+            guard let user = try await tx.user(named: old.user) else { throw HubError.unauthorized }
+            let replica = try await tx.takeReplicaNumber()
             let epoch = old.epoch + 1
-            try tx.insertDevice(
+            try await tx.insertDevice(
                 Device(
                     replica: replica, user: old.user, tokenHash: tokenHash, name: old.name, epoch: epoch,
                     lineage: old.lineage, createdAt: now, scopeVersion: user.scopeVersion))
-            old.renewedTo = replica
-            try tx.updateDevice(old)
-            try tx.insertEvent(
+            try await tx.setRenewed(replica: oldReplica, to: replica)
+            try await tx.insertEvent(
                 HubEvent(
                     at: now, kind: .deviceRenewed, replica: replica, user: old.user,
                     detail: "replica \(oldReplica.rawValue) renewed as \(replica.rawValue) (epoch \(epoch)); "

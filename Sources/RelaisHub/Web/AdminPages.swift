@@ -20,9 +20,9 @@ struct AdminPages: Sendable {
     static let signInCookie = "relais_signin"
     static let maxFormBytes = 64 * 1024
 
-    init(service: HubService, sessions: AdminSessions = AdminSessions()) {
+    init(service: HubService, sessions: AdminSessions? = nil) {
         self.service = service
-        self.sessions = sessions
+        self.sessions = sessions ?? AdminSessions(store: service.store)
         var templates: [String: MustacheTemplate] = [:]
         if let folder = Bundle.module.url(forResource: "Templates", withExtension: nil),
             let names = try? FileManager.default.contentsOfDirectory(atPath: folder.path)
@@ -49,7 +49,7 @@ struct AdminPages: Sendable {
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/admin") { request, _ in
-            await self.session(request) == nil ? Self.redirect("/admin/sign-in") : Self.redirect("/admin/dashboard")
+            try await self.session(request) == nil ? Self.redirect("/admin/sign-in") : Self.redirect("/admin/dashboard")
         }
         router.get("/admin/static/admin.css") { _, _ in
             Response(
@@ -84,18 +84,18 @@ struct AdminPages: Sendable {
 
     struct Signed: Sendable {
         var id: String
-        var session: AdminSessions.Session
+        var session: AdminSession
     }
 
-    private func session(_ request: Request) async -> Signed? {
+    private func session(_ request: Request) async throws -> Signed? {
         guard let id = request.cookies[Self.sessionCookie]?.value, !id.isEmpty,
-            let session = await sessions.session(id, now: service.now())
+            let session = try await sessions.session(id, now: service.now())
         else { return nil }
         return Signed(id: id, session: session)
     }
 
     private func withSession(_ request: Request, _ body: (Signed) async throws -> Response) async throws -> Response {
-        guard let signed = await session(request) else { return Self.redirect("/admin/sign-in") }
+        guard let signed = try await session(request) else { return Self.redirect("/admin/sign-in") }
         do {
             return try await body(signed)
         } catch let error as HubError {
@@ -138,7 +138,7 @@ struct AdminPages: Sendable {
         guard principal.role == .admin else {
             return signInPage(message: "That token is not an admin's: the admin pages need an admin token.", status: .forbidden)
         }
-        let opened = await sessions.open(user: principal.user, now: service.now())
+        let opened = try await sessions.open(user: principal.user, now: service.now())
         try await service.recordAudit(.adminSignedIn, user: principal.user, detail: "signed in to the admin pages")
         var response = Self.redirect("/admin/dashboard")
         response.setCookie(
@@ -152,10 +152,10 @@ struct AdminPages: Sendable {
     }
 
     private func signOut(_ request: Request) async throws -> Response {
-        guard let signed = await session(request) else { return Self.redirect("/admin/sign-in") }
+        guard let signed = try await session(request) else { return Self.redirect("/admin/sign-in") }
         let form = try? await Self.decodeForm(CSRFForm.self, request)
         guard let given = form?.csrf, secretsEqual(given, signed.session.csrf) else { return csrfRefused(signed) }
-        await sessions.close(signed.id)
+        try await sessions.close(signed.id)
         var response = Self.redirect("/admin/sign-in")
         response.setCookie(Cookie(name: Self.sessionCookie, value: "", maxAge: 0, path: "/admin", httpOnly: true, sameSite: .strict))
         return response
@@ -473,7 +473,7 @@ struct AdminPages: Sendable {
         parameters["limit"] = nil
         parameters["offset"] = nil
         var query = try AdminConflictQuery(parameters: parameters)
-        query.limit = HubService.reviewScanLimit
+        query.limit = HubService.exportLimit
         let reports = try await service.reviewConflicts(query).reports
         if format == "json" {
             var response = HubRoutes.json(reports.map { AdminJSON.conflict($0) })

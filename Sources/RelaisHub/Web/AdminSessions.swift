@@ -3,18 +3,16 @@ import Foundation
 /// The admin pages' server-side sessions: a random id in an HttpOnly, SameSite=Strict cookie
 /// (Path=/admin), the admin it belongs to, a CSRF token every POST form must carry, and an expiry
 /// that slides with use.
-actor AdminSessions {
-    struct Session: Sendable {
-        var user: String
-        var csrf: String
-        var expiresAt: UInt64
-    }
-
+///
+/// Sessions live in the hub's store (only the SHA-256 of each id), so that with several hubs behind
+/// a load balancer any hub serves any page, and a hub's restart signs nobody out.
+struct AdminSessions: Sendable {
+    let store: any HubStore
     /// How long an idle session lives. Default 8 hours.
     let idleMillis: UInt64
-    private var sessions: [String: Session] = [:]
 
-    init(idleMillis: UInt64 = 8 * 3600 * 1000) {
+    init(store: any HubStore, idleMillis: UInt64 = 8 * 3600 * 1000) {
+        self.store = store
         self.idleMillis = idleMillis
     }
 
@@ -24,30 +22,37 @@ actor AdminSessions {
         return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
     }
 
-    /// Opens a session for `user`; returns its id.
-    func open(user: String, now: UInt64) -> (id: String, session: Session) {
-        sessions = sessions.filter { $0.value.expiresAt > now }
+    /// Opens a session for `user`; returns its id (the cookie's value) and the session.
+    func open(user: String, now: UInt64) async throws -> (id: String, session: AdminSession) {
         let id = Self.randomToken()
-        let session = Session(user: user, csrf: Self.randomToken(), expiresAt: now + idleMillis)
-        sessions[id] = session
+        let session = AdminSession(id: Secrets.hash(id), user: user, csrf: Self.randomToken(), expiresAt: now + idleMillis)
+        try await store.write { tx in
+            try await tx.deleteExpiredAdminSessions(at: now)
+            try await tx.insertAdminSession(session)
+        }
         return (id, session)
     }
 
     /// The live session `id`, its expiry extended; `nil` if unknown or expired.
-    func session(_ id: String, now: UInt64) -> Session? {
-        guard var session = sessions[id] else { return nil }
-        guard session.expiresAt > now else {
-            sessions[id] = nil
-            return nil
+    func session(_ id: String, now: UInt64) async throws -> AdminSession? {
+        let hash = Secrets.hash(id)
+        let expiresAt = now + idleMillis
+        return try await store.write { tx in
+            guard var session = try await tx.adminSession(id: hash) else { return nil }
+            guard session.expiresAt > now else {
+                try await tx.deleteAdminSession(id: hash)
+                return nil
+            }
+            session.expiresAt = expiresAt
+            try await tx.touchAdminSession(id: hash, expiresAt: expiresAt)
+            return session
         }
-        session.expiresAt = now + idleMillis
-        sessions[id] = session
-        return session
     }
 
     /// Ends session `id`.
-    func close(_ id: String) {
-        sessions[id] = nil
+    func close(_ id: String) async throws {
+        let hash = Secrets.hash(id)
+        try await store.write { tx in try await tx.deleteAdminSession(id: hash) }
     }
 }
 

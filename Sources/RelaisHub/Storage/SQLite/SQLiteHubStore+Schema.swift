@@ -139,6 +139,21 @@ enum SQLiteHubSchema {
                     PRIMARY KEY (collection, record_id, seq)
                 ) WITHOUT ROWID;
                 """),
+        Migration(
+            version: 3, name: "admin sessions and the conflict order",
+            sql: """
+                -- The admin pages' sessions, in the store so that any hub serves any page.
+                CREATE TABLE admin_sessions (
+                    id TEXT PRIMARY KEY,
+                    user TEXT NOT NULL,
+                    csrf TEXT NOT NULL,
+                    expires_at INTEGER NOT NULL
+                );
+                -- Reports are listed newest first by (created_at, seq, id), never by row id.
+                DROP INDEX conflicts_status;
+                CREATE INDEX conflicts_status ON conflicts (status, created_at, seq, id);
+                CREATE INDEX conflicts_created ON conflicts (created_at, seq, id);
+                """),
     ]
 
     /// The version this build writes.

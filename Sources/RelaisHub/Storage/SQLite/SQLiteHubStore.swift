@@ -13,8 +13,11 @@ import Synchronization
 /// ## Threads
 ///
 /// SQLite calls block, and `fsync` blocks for milliseconds: none of it runs on the Swift concurrency
-/// pool. One **writer** connection lives on its own serial dispatch queue; **readers** (read-only
-/// connections, WAL snapshots) live on their own queues. Async callers suspend until their work is done.
+/// pool. One **writer** connection has its own thread (a serial executor on a dispatch queue);
+/// **readers** (read-only connections, WAL snapshots) have theirs. Transaction bodies run on that
+/// thread, one after the other (``HubStore``'s bodies are `nonisolated(nonsending)`), and async
+/// callers suspend until their work is done. A body runs once: there is one writer, so nothing
+/// ever asks for a re-run.
 ///
 /// ## Group commit
 ///
@@ -100,19 +103,25 @@ public final class SQLiteHubStore: HubStore {
         for index in 0..<max(1, configuration.readers) {
             let reader = try Connection(path: path, mode: .readOnly)
             try reader.configureForDurability(busyTimeout: configuration.busyTimeout)
-            readers.append(SQLiteWorker(connection: reader, label: "relais.hub.sqlite.reader.\(index)", maxGroupSize: 1))
+            readers.append(SQLiteWorker(connection: reader, label: "relais.hub.sqlite.reader.\(index)", maxGroupSize: nil))
         }
         self.readers = readers
     }
 
-    public func write<T: Sendable>(_ body: @escaping @Sendable (any HubTransaction) throws -> T) async throws -> T {
-        try await writer.write(body)
+    public func write<T: Sendable>(
+        _ body: nonisolated(nonsending) @escaping @Sendable (any HubTransaction) async throws -> T
+    ) async throws -> T {
+        try await writer.run(body)
     }
 
-    public func read<T: Sendable>(_ body: @escaping @Sendable (any HubReadTransaction) throws -> T) async throws -> T {
+    public func read<T: Sendable>(
+        _ body: nonisolated(nonsending) @escaping @Sendable (any HubReadTransaction) async throws -> T
+    ) async throws -> T {
         let index = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue
-        return try await readers[index % readers.count].read(body)
+        return try await readers[index % readers.count].run(body)
     }
+
+    public var location: String { path }
 
     public func statistics() -> HubStoreStatistics {
         writer.statistics()
@@ -124,17 +133,40 @@ public final class SQLiteHubStore: HubStore {
     }
 }
 
-/// One connection and the serial queue it is used on.
+/// A serial executor on one dispatch queue: the thread a connection is used on. It is also the task
+/// executor of the work it runs, so that nonisolated async code called from a transaction body stays
+/// on it instead of moving to the concurrency pool.
+final class SQLiteQueueExecutor: SerialExecutor, TaskExecutor, @unchecked Sendable {
+    private let queue: DispatchQueue
+
+    init(label: String) {
+        queue = DispatchQueue(label: label)
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        queue.async {
+            job.runSynchronously(isolatedTo: self.asUnownedSerialExecutor(), taskExecutor: self.asUnownedTaskExecutor())
+        }
+    }
+}
+
+/// One connection, its thread, and the queue of transactions waiting for it.
 ///
-/// `@unchecked Sendable`: the connection and the transaction wrapper are touched only on `queue`;
-/// the job list and counters are behind a mutex.
+/// `@unchecked Sendable`: the connection and the transaction wrapper are touched only by the drain
+/// task, which runs on `executor` and runs one job at a time; the job list and counters are behind a
+/// mutex.
 final class SQLiteWorker: @unchecked Sendable {
-    /// A queued write: `run` does the work inside a savepoint, `complete` answers the caller.
+    /// A queued transaction: `run` does the work (inside a savepoint for a write), `complete`
+    /// answers the caller.
     final class Job: @unchecked Sendable {
-        let run: (SQLiteHubTransaction) throws -> Void
+        let run: nonisolated(nonsending) (SQLiteHubTransaction) async throws -> Void
         let complete: ((any Error)?) -> Void
 
-        init(run: @escaping (SQLiteHubTransaction) throws -> Void, complete: @escaping ((any Error)?) -> Void) {
+        init(
+            run: nonisolated(nonsending) @escaping (SQLiteHubTransaction) async throws -> Void,
+            complete: @escaping ((any Error)?) -> Void
+        ) {
             self.run = run
             self.complete = complete
         }
@@ -147,58 +179,46 @@ final class SQLiteWorker: @unchecked Sendable {
         var statistics = HubStoreStatistics()
     }
 
-    private let queue: DispatchQueue
+    private let executor: SQLiteQueueExecutor
     private let connection: Connection
     private let transaction: SQLiteHubTransaction
-    private let maxGroupSize: Int
+    /// `nil` for a reader: each job is a deferred (read) transaction of its own.
+    private let maxGroupSize: Int?
     private let state = Mutex(State())
 
-    init(connection: Connection, label: String, maxGroupSize: Int) {
+    /// A worker over `connection`; `maxGroupSize` for the writer (group commit), `nil` for a reader.
+    init(connection: Connection, label: String, maxGroupSize: Int?) {
         self.connection = connection
         self.transaction = SQLiteHubTransaction(db: connection)
-        self.queue = DispatchQueue(label: label)
-        self.maxGroupSize = max(1, maxGroupSize)
+        self.executor = SQLiteQueueExecutor(label: label)
+        self.maxGroupSize = maxGroupSize.map { max(1, $0) }
     }
 
     func statistics() -> HubStoreStatistics {
         state.withLock { $0.statistics }
     }
 
-    /// Queues a write and waits for its group to commit.
-    func write<T: Sendable>(_ body: @escaping @Sendable (any HubTransaction) throws -> T) async throws -> T {
+    /// Queues a transaction and waits until it has run (for a write: until its group committed).
+    func run<T: Sendable, Transaction>(
+        _ body: nonisolated(nonsending) @escaping @Sendable (Transaction) async throws -> T
+    ) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             let box = ResultBox<T>()
             let job = Job(
-                run: { transaction in box.value = try body(transaction) },
+                run: { transaction in
+                    // The worker's transaction is every kind of transaction this store offers.
+                    box.value = try await body(transaction as! Transaction)
+                },
                 complete: { error in
                     if let error {
                         continuation.resume(throwing: error)
                     } else if let value = box.value {
                         continuation.resume(returning: value)
                     } else {
-                        continuation.resume(throwing: HubError.internal.with("A write finished without a result."))
+                        continuation.resume(throwing: HubError.internal.with("A transaction finished without a result."))
                     }
                 })
             enqueue(job)
-        }
-    }
-
-    /// Runs a read in a snapshot (a deferred transaction on a read-only connection).
-    func read<T: Sendable>(_ body: @escaping @Sendable (any HubReadTransaction) throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            let closed = state.withLock { $0.closed }
-            if closed {
-                continuation.resume(throwing: HubError.unavailable.with("The store is closed."))
-                return
-            }
-            queue.async {
-                do {
-                    let value = try self.connection.transaction(.deferred) { try body(self.transaction) }
-                    continuation.resume(returning: value)
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-            }
         }
     }
 
@@ -212,22 +232,35 @@ final class SQLiteWorker: @unchecked Sendable {
         }
         switch start {
         case nil: job.complete(HubError.unavailable.with("The store is closed."))
-        case true?: queue.async { self.drain() }
+        case true?: Task(executorPreference: executor) { await self.drain() }
         case false?: break
         }
     }
 
-    /// Runs queued writes, a group per commit, until none is left.
-    private func drain() {
+    /// Runs queued jobs until none is left: a group per commit for the writer, one by one for a reader.
+    private func drain() async {
         while true {
             let group: [Job] = state.withLock { state in
-                let taken = Array(state.jobs.prefix(maxGroupSize))
+                let taken = Array(state.jobs.prefix(maxGroupSize ?? 1))
                 state.jobs.removeFirst(taken.count)
                 if taken.isEmpty { state.draining = false }
                 return taken
             }
             if group.isEmpty { return }
-            runGroup(group)
+            if maxGroupSize == nil {
+                await runRead(group[0])
+            } else {
+                await runGroup(group)
+            }
+        }
+    }
+
+    private func runRead(_ job: Job) async {
+        do {
+            try await connection.transaction(.deferred) { try await job.run(transaction) }
+            job.complete(nil)
+        } catch {
+            job.complete(error)
         }
     }
 
@@ -235,15 +268,17 @@ final class SQLiteWorker: @unchecked Sendable {
         var underlying: any Error
     }
 
-    private func runGroup(_ group: [Job]) {
+    private func runGroup(_ group: [Job]) async {
         var outcomes: [(any Error)?] = []
         outcomes.reserveCapacity(group.count)
+        let connection = self.connection
+        let transaction = self.transaction
         do {
-            try connection.transaction(.immediate) {
+            try await connection.transaction(.immediate) {
                 for job in group {
                     do {
                         // Nested: a savepoint, so that a throw undoes only this job's work.
-                        try connection.transaction { try job.run(transaction) }
+                        try await connection.transaction { try await job.run(transaction) }
                         outcomes.append(nil)
                     } catch {
                         // Some failures (I/O, full disk) make SQLite roll back the whole transaction:
@@ -286,16 +321,17 @@ final class SQLiteWorker: @unchecked Sendable {
     /// Finishes queued work, refuses new work, and closes the connection.
     func close() async {
         state.withLock { $0.closed = true }
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            queue.async {
-                try? self.connection.close()
-                continuation.resume()
-            }
+        let connection = self.connection
+        await withTaskExecutorPreference(executor) {
+            // Queued jobs finish first: the drain task runs on this executor too, and closing waits
+            // for the connection's statements to be done.
+            while state.withLock({ $0.draining }) { await Task.yield() }
+            try? connection.close()
         }
     }
 }
 
-/// Carries a job's result from the writer's queue to its caller.
+/// Carries a job's result from the worker's thread to its caller.
 private final class ResultBox<T>: @unchecked Sendable {
     var value: T?
 }

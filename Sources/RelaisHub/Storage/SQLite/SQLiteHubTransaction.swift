@@ -2,13 +2,14 @@ import Foundation
 import RelaisCore
 import RelaisSQLite
 
-/// ``HubTransaction`` over one SQLite connection, used only on its worker's thread.
+/// ``HubTransaction`` over one SQLite connection, used only on its worker's thread
+/// (`@unchecked Sendable` for that reason: ``SQLiteWorker`` runs one body at a time).
 ///
 /// Records keep their merge state and per-field sequences in a compact binary form
 /// (``RecordCodec``); conflict reports keep theirs as JSON; every other row is plain columns.
 /// Statements are the connection's cached ones, so the hot paths (a record read and upsert per
 /// write) prepare nothing.
-final class SQLiteHubTransaction: HubTransaction {
+final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
     let db: Connection
     private let encoder: JSONEncoder
     private let decoder = JSONDecoder()
@@ -53,7 +54,7 @@ final class SQLiteHubTransaction: HubTransaction {
 
     // MARK: - Meta
 
-    func meta() throws -> HubMeta {
+    nonisolated(nonsending) func meta() async throws -> HubMeta {
         let found = try first("SELECT head, purge_horizon, hub_counter, hub_clock, next_replica FROM meta WHERE id = 1", []) { row in
             HubMeta(
                 head: Self.u64(row, 0), purgeHorizon: Self.u64(row, 1), hubCounter: Self.u64(row, 2),
@@ -63,15 +64,27 @@ final class SQLiteHubTransaction: HubTransaction {
         return found
     }
 
-    func setMeta(_ meta: HubMeta) throws {
-        try db.execute(
-            "UPDATE meta SET head = ?, purge_horizon = ?, hub_counter = ?, hub_clock = ?, next_replica = ? WHERE id = 1",
-            [Self.int(meta.head), Self.int(meta.purgeHorizon), Self.int(meta.hubCounter), Self.int(meta.hubClock.rawValue),
-             .integer(Int64(meta.nextReplica))])
+    nonisolated(nonsending) func nextSequence() async throws -> UInt64 {
+        UInt64(bitPattern: try db.scalar("UPDATE meta SET head = head + 1 WHERE id = 1 RETURNING head")?.int64Value ?? 0)
     }
 
-    func nextSequence() throws -> UInt64 {
-        UInt64(bitPattern: try db.scalar("UPDATE meta SET head = head + 1 WHERE id = 1 RETURNING head")?.int64Value ?? 0)
+    nonisolated(nonsending) func takeReplicaNumber() async throws -> ReplicaID {
+        let next = try db.scalar("UPDATE meta SET next_replica = next_replica + 1 WHERE id = 1 RETURNING next_replica - 1")
+        return ReplicaID(UInt32(truncatingIfNeeded: next?.int64Value ?? 0))
+    }
+
+    nonisolated(nonsending) func takeHubDot(physicalMillis: UInt64) async throws -> (counter: UInt64, hlc: HLC) {
+        let meta = try await meta()
+        var clock = HybridLogicalClock(last: meta.hubClock)
+        let hlc = clock.now(physicalMillis: physicalMillis)
+        let counter = meta.hubCounter + 1
+        try db.execute(
+            "UPDATE meta SET hub_counter = ?, hub_clock = ? WHERE id = 1", [Self.int(counter), Self.int(hlc.rawValue)])
+        return (counter, hlc)
+    }
+
+    nonisolated(nonsending) func raisePurgeHorizon(to seq: UInt64) async throws {
+        try db.execute("UPDATE meta SET purge_horizon = max(purge_horizon, ?) WHERE id = 1", [Self.int(seq)])
     }
 
     // MARK: - Users, tokens, enrollments
@@ -83,28 +96,30 @@ final class SQLiteHubTransaction: HubTransaction {
             createdAt: Self.u64(row, 4))
     }
 
-    func user(named name: String) throws -> HubUser? {
+    nonisolated(nonsending) func user(named name: String) async throws -> HubUser? {
         try first("SELECT name, role, territories, scope_version, created_at FROM users WHERE name = ?", [.text(name)], makeUser)
     }
 
-    func users() throws -> [HubUser] {
+    nonisolated(nonsending) func users() async throws -> [HubUser] {
         try rows("SELECT name, role, territories, scope_version, created_at FROM users ORDER BY name", [], makeUser)
     }
 
-    func insertUser(_ user: HubUser) throws {
+    nonisolated(nonsending) func insertUser(_ user: HubUser) async throws {
         try db.execute(
             "INSERT INTO users (name, role, territories, scope_version, created_at) VALUES (?, ?, ?, ?, ?)",
             [.text(user.name), .text(user.role.rawValue), .text(try json(user.territories)), .integer(user.scopeVersion),
              Self.int(user.createdAt)])
     }
 
-    func updateUser(_ user: HubUser) throws {
+    nonisolated(nonsending) func setUserAccess(name: String, role: Role, territories: [String]) async throws -> HubUser? {
+        let sorted = Array(Set(territories)).sorted()
         try db.execute(
-            "UPDATE users SET role = ?, territories = ?, scope_version = ? WHERE name = ?",
-            [.text(user.role.rawValue), .text(try json(user.territories)), .integer(user.scopeVersion), .text(user.name)])
+            "UPDATE users SET role = ?, territories = ?, scope_version = scope_version + 1 WHERE name = ?",
+            [.text(role.rawValue), .text(try json(sorted)), .text(name)])
+        return try await user(named: name)
     }
 
-    func apiToken(hash: String) throws -> APIToken? {
+    nonisolated(nonsending) func apiToken(hash: String) async throws -> APIToken? {
         try first("SELECT token_hash, user, created_at, revoked_at FROM api_tokens WHERE token_hash = ?", [.text(hash)]) { row in
             APIToken(
                 tokenHash: row.text(at: 0) ?? "", user: row.text(at: 1) ?? "", createdAt: Self.u64(row, 2),
@@ -112,13 +127,13 @@ final class SQLiteHubTransaction: HubTransaction {
         }
     }
 
-    func insertAPIToken(_ token: APIToken) throws {
+    nonisolated(nonsending) func insertAPIToken(_ token: APIToken) async throws {
         try db.execute(
             "INSERT INTO api_tokens (token_hash, user, created_at, revoked_at) VALUES (?, ?, ?, ?)",
             [.text(token.tokenHash), .text(token.user), Self.int(token.createdAt), Self.int(token.revokedAt)])
     }
 
-    func enrollment(codeHash: String) throws -> Enrollment? {
+    nonisolated(nonsending) func enrollment(codeHash: String) async throws -> Enrollment? {
         try first(
             "SELECT code_hash, user, created_at, expires_at, used_at, replica FROM enrollments WHERE code_hash = ?",
             [.text(codeHash)]
@@ -130,7 +145,7 @@ final class SQLiteHubTransaction: HubTransaction {
         }
     }
 
-    func insertEnrollment(_ enrollment: Enrollment) throws {
+    nonisolated(nonsending) func insertEnrollment(_ enrollment: Enrollment) async throws {
         try db.execute(
             "INSERT INTO enrollments (code_hash, user, created_at, expires_at, used_at, replica) VALUES (?, ?, ?, ?, ?, ?)",
             [.text(enrollment.codeHash), .text(enrollment.user), Self.int(enrollment.createdAt),
@@ -138,11 +153,11 @@ final class SQLiteHubTransaction: HubTransaction {
              enrollment.replica.map { .integer(Int64($0.rawValue)) } ?? .null])
     }
 
-    func updateEnrollment(_ enrollment: Enrollment) throws {
+    nonisolated(nonsending) func useEnrollment(codeHash: String, at time: UInt64, replica: ReplicaID) async throws -> Bool {
         try db.execute(
-            "UPDATE enrollments SET used_at = ?, replica = ? WHERE code_hash = ?",
-            [Self.int(enrollment.usedAt), enrollment.replica.map { .integer(Int64($0.rawValue)) } ?? .null,
-             .text(enrollment.codeHash)])
+            "UPDATE enrollments SET used_at = ?, replica = ? WHERE code_hash = ? AND used_at IS NULL",
+            [Self.int(time), .integer(Int64(replica.rawValue)), .text(codeHash)])
+        return db.changes > 0
     }
 
     // MARK: - Devices
@@ -164,15 +179,15 @@ final class SQLiteHubTransaction: HubTransaction {
             lastSeenAt: Self.optionalU64(row, 12), clampedWrites: row.int64(at: 13))
     }
 
-    func device(replica: ReplicaID) throws -> Device? {
+    nonisolated(nonsending) func device(replica: ReplicaID) async throws -> Device? {
         try first("SELECT \(Self.deviceColumns) FROM devices WHERE replica = ?", [.integer(Int64(replica.rawValue))], makeDevice)
     }
 
-    func device(tokenHash: String) throws -> Device? {
+    nonisolated(nonsending) func device(tokenHash: String) async throws -> Device? {
         try first("SELECT \(Self.deviceColumns) FROM devices WHERE token_hash = ?", [.text(tokenHash)], makeDevice)
     }
 
-    func devices() throws -> [Device] {
+    nonisolated(nonsending) func devices() async throws -> [Device] {
         try rows("SELECT \(Self.deviceColumns) FROM devices ORDER BY replica", [], makeDevice)
     }
 
@@ -184,16 +199,46 @@ final class SQLiteHubTransaction: HubTransaction {
          Self.int(device.lastSeenAt), .integer(device.clampedWrites)]
     }
 
-    func insertDevice(_ device: Device) throws {
+    nonisolated(nonsending) func insertDevice(_ device: Device) async throws {
         try db.execute(
             "INSERT INTO devices (\(Self.deviceColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             deviceArguments(device))
     }
 
-    func updateDevice(_ device: Device) throws {
+    nonisolated(nonsending) func revokeLineage(_ lineage: ReplicaID, at time: UInt64) async throws -> Int {
         try db.execute(
-            "INSERT OR REPLACE INTO devices (\(Self.deviceColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            deviceArguments(device))
+            "UPDATE devices SET revoked_at = ? WHERE lineage = ? AND revoked_at IS NULL",
+            [Self.int(time), .integer(Int64(lineage.rawValue))])
+        return db.changes
+    }
+
+    nonisolated(nonsending) func setRenewed(replica: ReplicaID, to successor: ReplicaID) async throws {
+        try db.execute(
+            "UPDATE devices SET renewed_to = ? WHERE replica = ?",
+            [.integer(Int64(successor.rawValue)), .integer(Int64(replica.rawValue))])
+    }
+
+    nonisolated(nonsending) func recordPush(
+        replica: ReplicaID, highestCounter counter: UInt64, clampedWrites: Int64, seenAt time: UInt64
+    ) async throws {
+        try db.execute(
+            """
+            UPDATE devices SET highest_counter = max(highest_counter, ?), clamped_writes = clamped_writes + ?,
+                last_seen_at = ? WHERE replica = ?
+            """,
+            [Self.int(counter), .integer(clampedWrites), Self.int(time), .integer(Int64(replica.rawValue))])
+    }
+
+    nonisolated(nonsending) func acknowledgePull(
+        replica: ReplicaID, cursor: UInt64, scopeVersion: Int64?, seenAt time: UInt64
+    ) async throws {
+        try db.execute(
+            """
+            UPDATE devices SET ack_cursor = ?, scope_version = coalesce(?, scope_version), last_seen_at = ?
+            WHERE replica = ?
+            """,
+            [Self.int(cursor), scopeVersion.map { .integer($0) } ?? .null, Self.int(time),
+             .integer(Int64(replica.rawValue))])
     }
 
     // MARK: - Records
@@ -209,17 +254,17 @@ final class SQLiteHubTransaction: HubTransaction {
             parentID: row.text(at: 5), deletedAt: Self.optionalU64(row, 6), fields: fields)
     }
 
-    func record(collection: String, id: String) throws -> StoredRecord? {
+    nonisolated(nonsending) func record(collection: String, id: String) async throws -> StoredRecord? {
         try first(
             "SELECT \(Self.recordColumns) FROM records WHERE collection = ? AND id = ?", [.text(collection), .text(id)],
             makeRecord)
     }
 
-    func children(of parentID: String) throws -> [StoredRecord] {
+    nonisolated(nonsending) func children(of parentID: String) async throws -> [StoredRecord] {
         try rows("SELECT \(Self.recordColumns) FROM records WHERE parent_id = ? ORDER BY seq", [.text(parentID)], makeRecord)
     }
 
-    func records(after cursor: UInt64, scopes: Set<String>?, limit: Int) throws -> [StoredRecord] {
+    nonisolated(nonsending) func records(after cursor: UInt64, scopes: Set<String>?, limit: Int) async throws -> [StoredRecord] {
         guard let scopes else {
             return try rows(
                 "SELECT \(Self.recordColumns) FROM records WHERE seq > ? ORDER BY seq LIMIT ?",
@@ -238,7 +283,7 @@ final class SQLiteHubTransaction: HubTransaction {
         return Array(merged.prefix(limit))
     }
 
-    func movedAway(after cursor: UInt64, scopes: Set<String>, limit: Int) throws -> [StoredRecord] {
+    nonisolated(nonsending) func movedAway(after cursor: UInt64, scopes: Set<String>, limit: Int) async throws -> [StoredRecord] {
         // Driven by the (few) moves after the cursor, not by every record changed since.
         try rows(
             """
@@ -251,7 +296,7 @@ final class SQLiteHubTransaction: HubTransaction {
             [Self.int(cursor), .text(try json(scopes.sorted())), .integer(Int64(limit))], makeRecord)
     }
 
-    func firstMove(collection: String, id: String, after cursor: UInt64) throws -> ScopeMove? {
+    nonisolated(nonsending) func firstMove(collection: String, id: String, after cursor: UInt64) async throws -> ScopeMove? {
         try first(
             """
             SELECT seq, from_scope, to_scope FROM moves WHERE collection = ? AND record_id = ? AND seq > ?
@@ -265,46 +310,56 @@ final class SQLiteHubTransaction: HubTransaction {
         }
     }
 
-    func forEachLiveRecord(_ body: (StoredRecord) throws -> Void) throws {
+    nonisolated(nonsending) func forEachLiveRecord(_ body: (StoredRecord) throws -> Void) async throws {
         let statement = try db.prepare(
             "SELECT \(Self.recordColumns) FROM records WHERE deleted_at IS NULL ORDER BY collection, id")
         try statement.forEachRow { row in try body(try makeRecord(row)) }
     }
 
-    func tombstones(after seq: UInt64, limit: Int) throws -> [StoredRecord] {
+    nonisolated(nonsending) func tombstones(after seq: UInt64, limit: Int) async throws -> [StoredRecord] {
         try rows(
             "SELECT \(Self.recordColumns) FROM records WHERE deleted_at IS NOT NULL AND seq > ? ORDER BY seq LIMIT ?",
             [Self.int(seq), .integer(Int64(limit))], makeRecord)
     }
 
-    func putRecord(_ record: StoredRecord) throws {
+    nonisolated(nonsending) func insertRecord(_ record: StoredRecord) async throws {
         try db.execute(
-            """
-            INSERT OR REPLACE INTO records (\(Self.recordColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """,
-            [.text(record.collection), .text(record.id), Self.int(record.seq), Self.int(record.wholeSince),
-             Self.text(record.scope), Self.text(record.parentID), Self.int(record.deletedAt),
-             .blob(RecordCodec.encode(record.state, fields: record.fields))])
+            "INSERT INTO records (\(Self.recordColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", recordArguments(record))
     }
 
-    func deleteRecord(collection: String, id: String) throws {
+    nonisolated(nonsending) func updateRecord(_ record: StoredRecord) async throws {
+        try db.execute(
+            """
+            UPDATE records SET seq = ?3, whole_since = ?4, scope = ?5, parent_id = ?6, deleted_at = ?7, state = ?8
+            WHERE collection = ?1 AND id = ?2
+            """,
+            recordArguments(record))
+    }
+
+    private func recordArguments(_ record: StoredRecord) -> [SQLiteValue] {
+        [.text(record.collection), .text(record.id), Self.int(record.seq), Self.int(record.wholeSince),
+         Self.text(record.scope), Self.text(record.parentID), Self.int(record.deletedAt),
+         .blob(RecordCodec.encode(record.state, fields: record.fields))]
+    }
+
+    nonisolated(nonsending) func deleteRecord(collection: String, id: String) async throws {
         try db.execute("DELETE FROM records WHERE collection = ? AND id = ?", [.text(collection), .text(id)])
     }
 
-    func insertMove(_ move: ScopeMove) throws {
+    nonisolated(nonsending) func insertMove(_ move: ScopeMove) async throws {
         try db.execute(
             "INSERT INTO moves (seq, collection, record_id, from_scope, to_scope) VALUES (?, ?, ?, ?, ?)",
             [Self.int(move.seq), .text(move.collection), .text(move.recordID), Self.text(move.fromScope),
              Self.text(move.toScope)])
     }
 
-    func deleteMoves(upTo seq: UInt64) throws {
+    nonisolated(nonsending) func deleteMoves(upTo seq: UInt64) async throws {
         try db.execute("DELETE FROM moves WHERE seq <= ?", [Self.int(seq)])
     }
 
     // MARK: - Write results
 
-    func writeResult(replica: ReplicaID, counter: UInt64) throws -> StoredWriteResult? {
+    nonisolated(nonsending) func writeResult(replica: ReplicaID, counter: UInt64) async throws -> StoredWriteResult? {
         try first(
             "SELECT digest, status, conflict_ids, code, reason FROM write_results WHERE replica = ? AND counter = ?",
             [.integer(Int64(replica.rawValue)), Self.int(counter)]
@@ -317,7 +372,7 @@ final class SQLiteHubTransaction: HubTransaction {
         }
     }
 
-    func insertWriteResult(_ result: StoredWriteResult) throws {
+    nonisolated(nonsending) func insertWriteResult(_ result: StoredWriteResult) async throws {
         try db.execute(
             """
             INSERT INTO write_results (replica, counter, digest, status, conflict_ids, code, reason)
@@ -360,44 +415,69 @@ final class SQLiteHubTransaction: HubTransaction {
         ]
     }
 
-    func conflict(id: String) throws -> ConflictReport? {
+    nonisolated(nonsending) func conflict(id: String) async throws -> ConflictReport? {
         try first("SELECT \(Self.conflictColumns) FROM conflicts WHERE id = ?", [.text(id)], makeConflict)
     }
 
-    func conflicts(_ filter: ConflictFilter) throws -> [ConflictReport] {
+    /// The `WHERE` clause of a filter, its arguments numbered from 1, and the order of every list.
+    private static let conflictWhere = """
+        WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR collection = ?2) AND (?3 IS NULL OR field = ?3)
+          AND (?4 IS NULL OR rule = ?4)
+          AND (?5 IS NULL OR EXISTS (SELECT 1 FROM json_each(competitors) WHERE json_extract(value, '$.author') = ?5))
+          AND (?6 IS NULL OR scope = ?6) AND (?7 IS NULL OR record_id = ?7)
+          AND (?8 IS NULL OR created_at >= ?8) AND (?9 IS NULL OR created_at < ?9)
+        """
+    private static let conflictOrder = "ORDER BY created_at DESC, seq DESC, id DESC"
+
+    private static func conflictFilterArguments(_ filter: ConflictFilter) -> [SQLiteValue] {
+        [text(filter.status?.rawValue), text(filter.collection), text(filter.field), text(filter.rule), text(filter.user),
+         text(filter.territory), text(filter.recordID), int(filter.from), int(filter.to)]
+    }
+
+    nonisolated(nonsending) func conflicts(_ filter: ConflictFilter) async throws -> [ConflictReport] {
         try rows(
-            """
-            SELECT \(Self.conflictColumns) FROM conflicts
-            WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR collection = ?2) AND (?3 IS NULL OR record_id = ?3)
-            ORDER BY created_at DESC, rowid DESC LIMIT ?4 OFFSET ?5
-            """,
-            [Self.text(filter.status?.rawValue), Self.text(filter.collection), Self.text(filter.recordID),
-             .integer(Int64(filter.limit)), .integer(Int64(filter.offset))], makeConflict)
+            "SELECT \(Self.conflictColumns) FROM conflicts \(Self.conflictWhere) \(Self.conflictOrder) LIMIT ?10 OFFSET ?11",
+            Self.conflictFilterArguments(filter) + [.integer(Int64(filter.limit)), .integer(Int64(filter.offset))],
+            makeConflict)
     }
 
-    func conflictCount(status: ConflictStatus?) throws -> Int {
+    nonisolated(nonsending) func conflictCount(_ filter: ConflictFilter) async throws -> Int {
         Int(
-            try db.scalar(
-                "SELECT count(*) FROM conflicts WHERE ?1 IS NULL OR status = ?1", [Self.text(status?.rawValue)]
-            )?.int64Value ?? 0)
+            try db.scalar("SELECT count(*) FROM conflicts \(Self.conflictWhere)", Self.conflictFilterArguments(filter))?
+                .int64Value ?? 0)
     }
 
-    func insertConflict(_ report: ConflictReport) throws {
+    nonisolated(nonsending) func forEachConflict(_ filter: ConflictFilter, _ body: (ConflictReport) throws -> Void)
+        async throws
+    {
+        // One statement stepped row by row: SQLite holds no more than a row in memory.
+        let statement = try db.prepare("SELECT \(Self.conflictColumns) FROM conflicts \(Self.conflictWhere) \(Self.conflictOrder)")
+        try statement.forEachRow(Self.conflictFilterArguments(filter)) { row in try body(try makeConflict(row)) }
+    }
+
+    nonisolated(nonsending) func insertConflict(_ report: ConflictReport) async throws {
         try db.execute(
             "INSERT INTO conflicts (\(Self.conflictColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             try conflictArguments(report))
     }
 
-    func updateConflict(_ report: ConflictReport) throws {
+    nonisolated(nonsending) func setResolution(conflictID: String, _ resolution: ConflictResolution) async throws {
         try db.execute(
-            "INSERT OR REPLACE INTO conflicts (\(Self.conflictColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            try conflictArguments(report))
+            "UPDATE conflicts SET status = ?, resolution = ? WHERE id = ?",
+            [.text(ConflictStatus.resolved.rawValue), .text(try json(resolution)), .text(conflictID)])
     }
 
     // MARK: - Events
 
-    func events(limit: Int) throws -> [HubEvent] {
-        try rows("SELECT id, at, kind, replica, user, detail FROM events ORDER BY id DESC LIMIT ?", [.integer(Int64(limit))]) {
+    nonisolated(nonsending) func events(kinds: Set<HubEvent.Kind>?, limit: Int) async throws -> [HubEvent] {
+        let kinds: SQLiteValue = try kinds.map { .text(try json($0.map(\.rawValue).sorted())) } ?? .null
+        return try rows(
+            """
+            SELECT id, at, kind, replica, user, detail FROM events
+            WHERE ?1 IS NULL OR kind IN (SELECT value FROM json_each(?1)) ORDER BY id DESC LIMIT ?2
+            """,
+            [kinds, .integer(Int64(limit))]
+        ) {
             row in
             HubEvent(
                 id: row.int64(at: 0), at: Self.u64(row, 1), kind: HubEvent.Kind(rawValue: row.text(at: 2) ?? ""),
@@ -407,7 +487,7 @@ final class SQLiteHubTransaction: HubTransaction {
     }
 
     @discardableResult
-    func insertEvent(_ event: HubEvent) throws -> Int64 {
+    nonisolated(nonsending) func insertEvent(_ event: HubEvent) async throws -> Int64 {
         try db.execute(
             "INSERT INTO events (at, kind, replica, user, detail) VALUES (?, ?, ?, ?, ?)",
             [Self.int(event.at), .text(event.kind.rawValue), event.replica.map { .integer(Int64($0.rawValue)) } ?? .null,
@@ -417,7 +497,7 @@ final class SQLiteHubTransaction: HubTransaction {
 
     // MARK: - Write history
 
-    func history(collection: String, recordID: String, field: String?, limit: Int) throws -> [HistoryEntry] {
+    nonisolated(nonsending) func history(collection: String, recordID: String, field: String?, limit: Int) async throws -> [HistoryEntry] {
         // A field name is a schema identifier; quoted in the JSON path all the same.
         let path: SQLiteValue = field.map { .text("$.\"" + $0.replacingOccurrences(of: "\"", with: "") + "\"") } ?? .null
         return try rows(
@@ -436,7 +516,7 @@ final class SQLiteHubTransaction: HubTransaction {
         }
     }
 
-    func insertHistory(_ entry: HistoryEntry) throws {
+    nonisolated(nonsending) func insertHistory(_ entry: HistoryEntry) async throws {
         try db.execute(
             """
             INSERT INTO write_history (seq, collection, record_id, replica, counter, hlc, user, at, fields, deleted)
@@ -447,8 +527,41 @@ final class SQLiteHubTransaction: HubTransaction {
              .text(try HistoryJSON.encode(entry.fields) ?? json(entry.fields)), .integer(entry.deleted ? 1 : 0)])
     }
 
-    func deleteHistory(collection: String, recordID: String) throws {
+    nonisolated(nonsending) func deleteHistory(collection: String, recordID: String) async throws {
         try db.execute(
             "DELETE FROM write_history WHERE collection = ? AND record_id = ?", [.text(collection), .text(recordID)])
     }
+
+    // MARK: - Admin web sessions
+
+    nonisolated(nonsending) func adminSession(id: String) async throws -> AdminSession? {
+        try first("SELECT id, user, csrf, expires_at FROM admin_sessions WHERE id = ?", [.text(id)]) { row in
+            AdminSession(
+                id: row.text(at: 0) ?? "", user: row.text(at: 1) ?? "", csrf: row.text(at: 2) ?? "",
+                expiresAt: Self.u64(row, 3))
+        }
+    }
+
+    nonisolated(nonsending) func insertAdminSession(_ session: AdminSession) async throws {
+        try db.execute(
+            "INSERT INTO admin_sessions (id, user, csrf, expires_at) VALUES (?, ?, ?, ?)",
+            [.text(session.id), .text(session.user), .text(session.csrf), Self.int(session.expiresAt)])
+    }
+
+    nonisolated(nonsending) func touchAdminSession(id: String, expiresAt: UInt64) async throws {
+        try db.execute("UPDATE admin_sessions SET expires_at = ? WHERE id = ?", [Self.int(expiresAt), .text(id)])
+    }
+
+    nonisolated(nonsending) func deleteAdminSession(id: String) async throws {
+        try db.execute("DELETE FROM admin_sessions WHERE id = ?", [.text(id)])
+    }
+
+    nonisolated(nonsending) func deleteExpiredAdminSessions(at time: UInt64) async throws {
+        try db.execute("DELETE FROM admin_sessions WHERE expires_at <= ?", [Self.int(time)])
+    }
+
+    // MARK: - Coordination
+
+    /// One writer at a time holds every lock: SQLite has a single writer.
+    nonisolated(nonsending) func tryExclusive(_ name: String) async throws -> Bool { true }
 }
