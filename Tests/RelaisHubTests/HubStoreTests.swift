@@ -171,6 +171,59 @@ struct HubStoreTests {
         }
     }
 
+    /// docs/SYNC.md "Sequences with several writers": a write that took a sequence and has not
+    /// committed holds the head below it for every reader, later writes cannot commit past it, and
+    /// once it commits a pull from the old cursor gets everything, in order, none skipped.
+    @Test(arguments: StoreKind.allCases) func aLateCommitIsNeverSkipped(kind: StoreKind) async throws {
+        try await kind.with { store in
+            let (taken, tookSequence) = AsyncStream.makeStream(of: UInt64.self)
+            let (gate, release) = AsyncStream.makeStream(of: Void.self)
+            let held = Task {
+                try await store.write { tx throws in
+                    let seq = try await tx.nextSequence()
+                    try await tx.insertRecord(Self.record(Wire.uuid(), seq: seq, scope: "north"))
+                    tookSequence.yield(seq)
+                    for await _ in gate {}
+                    return seq
+                }
+            }
+            var sequences = taken.makeAsyncIterator()
+            let heldSeq = try #require(await sequences.next())
+            let later = Task {
+                try await withThrowingTaskGroup(of: UInt64.self) { group in
+                    for _ in 0..<3 {
+                        group.addTask {
+                            try await store.write { tx throws in
+                                let seq = try await tx.nextSequence()
+                                try await tx.insertRecord(Self.record(Wire.uuid(), seq: seq, scope: "north"))
+                                return seq
+                            }
+                        }
+                    }
+                    var all: [UInt64] = []
+                    for try await seq in group { all.append(seq) }
+                    return all
+                }
+            }
+            // Give the later writes every chance to commit first.
+            try await Task.sleep(for: .milliseconds(300))
+            let (head, served) = try await store.read { tx throws in
+                (try await tx.meta().head, try await tx.records(after: 0, scopes: ["north"], limit: 100).map(\.seq))
+            }
+            #expect(head < heldSeq)
+            #expect(served.allSatisfy { $0 < heldSeq })
+            release.finish()
+            #expect(try await held.value == heldSeq)
+            let laterSequences = try await later.value
+            #expect(laterSequences.allSatisfy { $0 > heldSeq })
+            let (finalHead, all) = try await store.read { tx throws in
+                (try await tx.meta().head, try await tx.records(after: head, scopes: ["north"], limit: 100).map(\.seq))
+            }
+            #expect(finalHead == 4)
+            #expect(all == [1, 2, 3, 4])
+        }
+    }
+
     static func report(_ id: String, _ at: UInt64, _ status: ConflictStatus, record: String) -> ConflictReport {
         ConflictReport(
             id: id, createdAt: at, seq: at,
