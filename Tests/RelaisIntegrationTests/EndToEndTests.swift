@@ -9,39 +9,95 @@ import FoundationNetworking
 /// laptops in two territories, offline edits, syncs, conflicts and an admin decision.
 @Suite(.serialized)
 struct EndToEndTests {
-    /// One office: a hub data folder, a running hub, and enrolled laptops.
+    /// Where an office keeps its hub: one hub on a data folder, or two hubs on one PostgreSQL database
+    /// behind an nginx that balances every request round-robin between them.
+    enum Setup: String, Sendable, CustomTestStringConvertible {
+        case sqlite
+        case twoHubsOnPostgres
+
+        var testDescription: String { rawValue }
+    }
+
+    /// One office: a hub store, its running hubs (behind a balancer for two), and enrolled laptops.
     final class Office {
         let folder: TemporaryFolder
-        let data: String
-        var hub: HubProcess
+        /// `--data DIR` or `--postgres URL`, as every `relais-hub` command takes it.
+        let store: [String]
+        var hubs: [HubProcess]
+        let balancer: Balancer?
+        let database: ScenarioDatabase?
         let adminToken: String
 
-        private init(folder: TemporaryFolder, data: String, hub: HubProcess, adminToken: String) {
+        /// The URL laptops and admins use: the balancer's, or the one hub's.
+        var url: String { balancer?.url ?? hubs[0].url }
+
+        private init(
+            folder: TemporaryFolder, store: [String], hubs: [HubProcess], balancer: Balancer?, database: ScenarioDatabase?,
+            adminToken: String
+        ) {
             self.folder = folder
-            self.data = data
-            self.hub = hub
+            self.store = store
+            self.hubs = hubs
+            self.balancer = balancer
+            self.database = database
             self.adminToken = adminToken
         }
 
-        static func open() async throws -> Office {
+        static func open(_ setup: Setup = .sqlite) async throws -> Office {
             let folder = try TemporaryFolder()
-            let data = folder.path + "/hub"
-            let initialized = try await Tools.run("relais-hub", ["init", "--data", data, "--json"], in: folder.path)
+            var database: ScenarioDatabase?
+            let store: [String]
+            switch setup {
+            case .sqlite:
+                store = ["--data", folder.path + "/hub"]
+            case .twoHubsOnPostgres:
+                let created = try await ScenarioDatabase.create()
+                database = created
+                store = ["--postgres", created.url]
+            }
+            let initialized = try await Tools.run("relais-hub", ["init"] + store + ["--json"], in: folder.path)
             guard initialized.status == 0, let token = try initialized.object()["admin_token"] as? String else {
                 throw HubProcessError(message: "init failed: \(initialized)")
             }
-            let hub = try await HubProcess.start(data: data, in: folder.path)
-            return Office(folder: folder, data: data, hub: hub, adminToken: token)
+            var hubs = [try await HubProcess.start(store: store, in: folder.path)]
+            var balancer: Balancer?
+            if setup == .twoHubsOnPostgres {
+                hubs.append(try await HubProcess.start(store: store, in: folder.path))
+                balancer = try await Balancer.start(
+                    upstreams: hubs.map { "127.0.0.1:\($0.port)" }, in: folder.path + "/nginx")
+            }
+            return Office(
+                folder: folder, store: store, hubs: hubs, balancer: balancer, database: database, adminToken: token)
+        }
+
+        /// Stops every hub (the balancer, if any, stays up and answers 502).
+        func stopHubs() {
+            for hub in hubs { hub.stop() }
+        }
+
+        /// Starts every hub again on its port.
+        func restartHubs() async throws {
+            var restarted: [HubProcess] = []
+            for hub in hubs { restarted.append(try await HubProcess.start(store: store, in: folder.path, port: hub.port)) }
+            hubs = restarted
+        }
+
+        /// Stops the hubs and the balancer, drops the database, removes the folder.
+        func close() async {
+            stopHubs()
+            balancer?.stop()
+            await database?.drop()
+            folder.remove()
         }
 
         /// Adds a user and enrolls a laptop for them; returns the replica file's path.
         func enroll(_ user: String, role: String = "rep", territories: [String]) async throws -> String {
-            var arguments = ["user", "add", user, "--role", role, "--data", data, "--json"]
+            var arguments = ["user", "add", user, "--role", role] + store + ["--json"]
             for territory in territories { arguments += ["--territory", territory] }
             let added = try await Tools.run("relais-hub", arguments, in: folder.path)
             let code = try #require(try added.object()["enrollment_code"] as? String, "\(added)")
             let db = "\(folder.path)/\(user).relais"
-            let enrolled = try await Tools.run("relais", ["enroll", "--hub", hub.url, "--code", code, "--db", db], in: folder.path)
+            let enrolled = try await Tools.run("relais", ["enroll", "--hub", url, "--code", code, "--db", db], in: folder.path)
             #expect(enrolled.status == 0, "\(enrolled)")
             return db
         }
@@ -68,7 +124,7 @@ struct EndToEndTests {
 
         /// The admin API's conflicts on one record.
         func conflicts(recordID: String) async throws -> [[String: Any]] {
-            var request = URLRequest(url: URL(string: "\(hub.url)/v1/admin/conflicts?limit=1000")!)
+            var request = URLRequest(url: URL(string: "\(url)/v1/admin/conflicts?limit=1000")!)
             request.setValue("Bearer \(adminToken)", forHTTPHeaderField: "Authorization")
             let (body, _) = try await URLSession.shared.data(for: request)
             let all = try #require(try JSONSerialization.jsonObject(with: body) as? [[String: Any]], "\(String(decoding: body, as: UTF8.self))")
@@ -76,7 +132,7 @@ struct EndToEndTests {
         }
 
         func resolve(_ id: String, pick: Int, reason: String) async throws -> Int {
-            var request = URLRequest(url: URL(string: "\(hub.url)/v1/admin/conflicts/\(id)/resolve")!)
+            var request = URLRequest(url: URL(string: "\(url)/v1/admin/conflicts/\(id)/resolve")!)
             request.httpMethod = "POST"
             request.setValue("Bearer \(adminToken)", forHTTPHeaderField: "Authorization")
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
@@ -86,13 +142,39 @@ struct EndToEndTests {
         }
 
         deinit {
-            hub.stop()
-            folder.remove()
+            stopHubs()
+            balancer?.stop()
         }
     }
 
     @Test func aWeekOfOfflineWorkConverges() async throws {
-        let office = try await Office.open()
+        let office = try await Office.open(.sqlite)
+        do {
+            try await Self.aWeekOfOfflineWork(office)
+        } catch {
+            await office.close()
+            throw error
+        }
+        await office.close()
+    }
+
+    /// The same week with two hubs on one PostgreSQL database behind nginx: any request may land on
+    /// either hub, and both served some.
+    @Test(.enabled(if: Services.severalHubs, Services.skipReason))
+    func aWeekOfOfflineWorkConvergesOnTwoHubsBehindABalancer() async throws {
+        let office = try await Office.open(.twoHubsOnPostgres)
+        do {
+            try await Self.aWeekOfOfflineWork(office)
+            let served = Set(try #require(office.balancer).upstreamsServed())
+            #expect(served.isSuperset(of: office.hubs.map { "127.0.0.1:\($0.port)" }), "\(served)")
+        } catch {
+            await office.close()
+            throw error
+        }
+        await office.close()
+    }
+
+    static func aWeekOfOfflineWork(_ office: Office) async throws {
         // 1. Two reps of the north and one rep of the south.
         let ana = try await office.enroll("ana", territories: ["north"])
         let ben = try await office.enroll("ben", territories: ["north"])
@@ -173,14 +255,13 @@ struct EndToEndTests {
         #expect(try await office.conflicts(recordID: id).contains { $0["rule"] as? String == "delete-update" })
 
         // 9. With the hub down, writes stay pending and go through later.
-        let port = office.hub.port
-        office.hub.stop()
+        office.stopHubs()
         #expect(try await office.relais(["set", "customers", id, "notes=Asked for a tasting day."], db: ana).status == 0)
         let offline = try await office.relais(["sync", "--json"], db: ana)
         #expect(offline.status == 4, "\(offline)")
         #expect(offline.stderr.contains("hub unreachable"), "\(offline.stderr)")
         #expect(try await office.relais(["status", "--json"], db: ana).object()["pending"] as? Int == 1)
-        office.hub = try await HubProcess.start(data: office.data, in: office.folder.path, port: port)
+        try await office.restartHubs()
         #expect(try await office.sync(ana)["pushed"] as? Int == 1)
         #expect(try await office.relais(["status", "--json"], db: ana).object()["pending"] as? Int == 0)
 
@@ -188,7 +269,7 @@ struct EndToEndTests {
         for db in [ana, ben, chloe, ana, ben, chloe] { try await office.sync(db) }
         for (user, db) in [("ana", ana), ("ben", ben), ("chloe", chloe)] {
             let laptop = try await office.relais(["export", "--json"], db: db)
-            let hubView = try await Tools.run("relais-hub", ["export", "--user", user, "--data", office.data, "--json"], in: office.folder.path)
+            let hubView = try await Tools.run("relais-hub", ["export", "--user", user] + office.store + ["--json"], in: office.folder.path)
             #expect(laptop.status == 0 && hubView.status == 0)
             #expect(laptop.stdout == hubView.stdout, "\(user)'s laptop differs from the hub's view")
         }
@@ -197,6 +278,7 @@ struct EndToEndTests {
     /// 10. The `--json` shapes of DESIGN §8.
     @Test func jsonShapesFollowTheContract() async throws {
         let office = try await Office.open()
+        defer { office.folder.remove() }
         let ana = try await office.enroll("ana", territories: ["north"])
 
         let added = try await office.relais(["add", "customers", "name=Garage du Nord", "territory=north", "tags=b,a", "--json"], db: ana)

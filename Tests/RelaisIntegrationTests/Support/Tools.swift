@@ -63,13 +63,18 @@ final class HubProcess: @unchecked Sendable {
 
     /// Starts the hub on `port` (0: a free one) and waits, off the thread pool, until it prints its address.
     static func start(data: String, in folder: String, port: Int = 0) async throws -> HubProcess {
-        try await ChildProcess.offPool { try HubProcess(data: data, in: folder, port: port) }
+        try await start(store: ["--data", data], in: folder, port: port)
     }
 
-    private init(data: String, in folder: String, port: Int) throws {
+    /// Starts the hub on the store `store` names (`--data DIR` or `--postgres URL`).
+    static func start(store: [String], in folder: String, port: Int = 0) async throws -> HubProcess {
+        try await ChildProcess.offPool { try HubProcess(store: store, in: folder, port: port) }
+    }
+
+    private init(store: [String], in folder: String, port: Int) throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: Tools.executable("relais-hub"))
-        process.arguments = ["serve", "--data", data, "--port", String(port)]
+        process.arguments = ["serve"] + store + ["--port", String(port)]
         process.currentDirectoryURL = URL(fileURLWithPath: folder)
         var environment = ProcessInfo.processInfo.environment
         environment["LOG_LEVEL"] = "warning"
