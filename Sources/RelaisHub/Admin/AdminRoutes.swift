@@ -137,22 +137,11 @@ struct AdminRoutes: Sendable {
         let format = parameters.removeValue(forKey: "format") ?? "json"
         parameters["limit"] = nil
         parameters["offset"] = nil
-        var query = try AdminConflictQuery(parameters: parameters)
-        query.limit = HubService.exportLimit
-        let reports = try await service.reviewConflicts(query).reports
-        switch format {
-        case "json":
-            var response = HubRoutes.json(reports.map { AdminJSON.conflict($0) })
-            response.headers[.contentDisposition] = "attachment; filename=\"conflicts.json\""
-            return response
-        case "csv":
-            return Response(
-                status: .ok,
-                headers: [.contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"conflicts.csv\""],
-                body: ResponseBody(byteBuffer: ByteBuffer(string: ConflictCSV.text(reports))))
-        default:
+        let query = try AdminConflictQuery(parameters: parameters)
+        guard let format = ConflictExport.Format(rawValue: format) else {
             throw HubError.badRequest.with("`format` is csv or json.")
         }
+        return ConflictExport.response(service: service, query: query, format: format)
     }
 
     private func audit(_ request: Request) async throws -> Response {
@@ -264,7 +253,12 @@ enum ConflictCSV {
     ]
 
     static func text(_ reports: [ConflictReport]) -> String {
-        var lines = [header.joined(separator: ",")]
+        rows(reports, header: true)
+    }
+
+    /// The CSV lines of `reports`, each ending in CRLF, after the header line when `header`.
+    static func rows(_ reports: [ConflictReport], header withHeader: Bool) -> String {
+        var lines = withHeader ? [header.joined(separator: ",")] : []
         for report in reports {
             let object = AdminJSON.conflict(report)
             let resolution = object["resolution"] as? [String: Any]
@@ -276,7 +270,7 @@ enum ConflictCSV {
             ]
             lines.append(row.map(quote).joined(separator: ","))
         }
-        return lines.joined(separator: "\r\n") + "\r\n"
+        return lines.isEmpty ? "" : lines.joined(separator: "\r\n") + "\r\n"
     }
 
     static func json(_ value: Any?) -> String {
@@ -289,5 +283,53 @@ enum ConflictCSV {
     static func quote(_ field: String) -> String {
         guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return field }
         return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}
+
+/// The conflict export (API and admin page) as a streamed response: the reports are read a page at a
+/// time, each page written out before the next is read, so that memory stays bounded however many
+/// match. The export covers the reports raised before it began (a `to` bound), so that pages read in
+/// separate snapshots neither repeat nor miss one as new reports arrive.
+enum ConflictExport {
+    enum Format: String {
+        case csv
+        case json
+    }
+
+    static let pageSize = 500
+
+    static func response(service: HubService, query: AdminConflictQuery, format: Format) -> Response {
+        var filter = query.filter
+        let now = service.now() + 1
+        filter.to = min(filter.to ?? now, now)
+        filter.offset = 0
+        filter.limit = pageSize
+        let frozen = filter
+        let body = ResponseBody { writer in
+            var filter = frozen
+            var first = true
+            if format == .json { try await writer.write(ByteBuffer(string: "[")) }
+            while true {
+                let page = try await service.conflicts(filter)
+                var text: String
+                switch format {
+                case .csv:
+                    text = ConflictCSV.rows(page, header: first)
+                case .json:
+                    text = page.map { String(decoding: JSONBody.encode(AdminJSON.conflict($0)), as: UTF8.self) }
+                        .joined(separator: ",")
+                    if !first, !text.isEmpty { text = "," + text }
+                }
+                if !text.isEmpty { try await writer.write(ByteBuffer(string: text)) }
+                first = false
+                if page.count < filter.limit { break }
+                filter.offset += page.count
+            }
+            if format == .json { try await writer.write(ByteBuffer(string: "]")) }
+            try await writer.finish(nil)
+        }
+        let (type, name) = format == .csv ? ("text/csv; charset=utf-8", "conflicts.csv") : ("application/json", "conflicts.json")
+        return Response(
+            status: .ok, headers: [.contentType: type, .contentDisposition: "attachment; filename=\"\(name)\""], body: body)
     }
 }

@@ -108,9 +108,6 @@ extension HubEvent.Kind {
 }
 
 extension HubService {
-    /// The most reports an export holds (the export is built in memory; see docs/ADMIN.md).
-    static let exportLimit = 1_000_000
-
     /// How many reports a bulk resolve reads at a time.
     static let bulkPageSize = 500
 

@@ -472,18 +472,8 @@ struct AdminPages: Sendable {
         let format = parameters.removeValue(forKey: "format") ?? "csv"
         parameters["limit"] = nil
         parameters["offset"] = nil
-        var query = try AdminConflictQuery(parameters: parameters)
-        query.limit = HubService.exportLimit
-        let reports = try await service.reviewConflicts(query).reports
-        if format == "json" {
-            var response = HubRoutes.json(reports.map { AdminJSON.conflict($0) })
-            response.headers[.contentDisposition] = "attachment; filename=\"conflicts.json\""
-            return response
-        }
-        return Response(
-            status: .ok,
-            headers: [.contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"conflicts.csv\""],
-            body: ResponseBody(byteBuffer: ByteBuffer(string: ConflictCSV.text(reports))))
+        let query = try AdminConflictQuery(parameters: parameters)
+        return ConflictExport.response(service: service, query: query, format: format == "json" ? .json : .csv)
     }
 
     private func audit(_ signed: Signed) async throws -> Response {
