@@ -42,7 +42,7 @@ struct Serve: AsyncParsableCommand {
         options.sqlite.maxStoreBytes = maxStoreMB.map { Int64($0 * 1_048_576) }
         // The store runs in the server's service group (HubServer.run), which also closes nothing:
         // the store is closed below once the group has stopped.
-        let store = try store.location.open(create: false, options: options, logger: logger)
+        let store = try await store.location.open(create: false, options: options, logger: logger)
         let hub = HubService(store: store, logger: logger)
         let tls = tlsCert.map { HubServer.TLSFiles(certificatePath: $0, privateKeyPath: tlsKey!) }
         do {

@@ -26,7 +26,7 @@ public enum HubStoreLocation: Sendable, Hashable {
     ///
     /// The store must run (``HubStore/run()``) for its transactions to proceed: in the service group
     /// of a server (``HubStoreService``), or through ``withStore(create:options:logger:_:)``.
-    public func open(create: Bool, options: Options = .init(), logger: Logger) throws -> any HubStore {
+    public func open(create: Bool, options: Options = .init(), logger: Logger) async throws -> any HubStore {
         switch self {
         case .sqlite(let folder):
             return try SQLiteHubStore(
@@ -42,7 +42,7 @@ public enum HubStoreLocation: Sendable, Hashable {
     public func withStore<T>(
         create: Bool, options: Options = .init(), logger: Logger, _ body: (any HubStore) async throws -> T
     ) async throws -> T {
-        let store = try open(create: create, options: options, logger: logger)
+        let store = try await open(create: create, options: options, logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await store.run() }
             let result: Result<T, any Error>
