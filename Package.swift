@@ -114,7 +114,12 @@ let package = Package(
         // Fixtures shared by the test targets: temporary folders, a live hub on loopback, enrolled replicas.
         .target(
             name: "RelaisTesting",
-            dependencies: ["RelaisCore", "RelaisClient", "RelaisHub", "RelaisProtocol"],
+            dependencies: [
+                "RelaisCore", "RelaisClient", "RelaisHub", "RelaisProtocol",
+                // Throwaway databases for the PostgreSQL store's tests (PostgresTesting.swift).
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
