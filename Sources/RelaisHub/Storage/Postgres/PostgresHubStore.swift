@@ -107,7 +107,7 @@ public final class PostgresHubStore: HubStore {
 
     /// Opens a store at `url`, runs its connection pool, brings its schema up to date, calls `body`,
     /// then closes the store.
-    public static func withStore<T: Sendable>(
+    public static func withStore<T>(
         url: String, create: Bool, configuration: Configuration = .init(), now: UInt64 = 0,
         logger: Logger = Logger(label: "relais.hub.store"), _ body: (PostgresHubStore) async throws -> T
     ) async throws -> T {
