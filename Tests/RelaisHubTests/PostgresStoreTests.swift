@@ -149,7 +149,27 @@ struct PostgresStoreTests {
         #expect(error?.httpStatus == 503)
         #expect(error?.message.contains("\n") == false)
         #expect(error?.message.contains("127.0.0.1:1") == true)
-        #expect(ContinuousClock.now - started < .seconds(10))
+        // Told at once (a refused connection), not after the connect timeout.
+        #expect(ContinuousClock.now - started < .seconds(2))
+    }
+
+    @Test func aMissingDatabaseOrRoleIsToldAtOnce() async throws {
+        let server = try #require(PostgresTestDatabase.serverURL)
+        var components = try #require(URLComponents(string: server))
+        components.path = "/relais_no_such_database"
+        let missingDatabase = await #expect(throws: HubError.storeMissing) {
+            try await PostgresHubStore.withStore(
+                url: components.string ?? "", create: false, configuration: Self.configuration) { _ in }
+        }
+        #expect(missingDatabase?.message.contains("relais_no_such_database") == true)
+        components = try #require(URLComponents(string: server))
+        components.user = "relais_no_such_role"
+        let missingRole = await #expect(throws: HubError.unavailable) {
+            try await PostgresHubStore.withStore(
+                url: components.string ?? "", create: false, configuration: Self.configuration) { _ in }
+        }
+        #expect(missingRole?.message.contains("\n") == false)
+        #expect(missingRole?.message.contains("relais_no_such_role") == true)
     }
 
     // MARK: - Retries

@@ -65,6 +65,7 @@ public final class PostgresHubStore: HubStore {
     /// The database name from the URL.
     public let database: String
     private let client: PostgresClient
+    private let url: PostgresURL
     private let configuration: Configuration
     private let logger: Logger
     private let state = Mutex(State())
@@ -91,13 +92,14 @@ public final class PostgresHubStore: HubStore {
         let parsed = try PostgresURL(url)
         var clientConfiguration = PostgresClient.Configuration(
             host: parsed.host, port: parsed.port, username: parsed.user, password: parsed.password,
-            database: parsed.database, tls: parsed.tls)
+            database: parsed.database, tls: parsed.clientTLS)
         clientConfiguration.options.maximumConnections = max(1, configuration.maxConnections)
         clientConfiguration.options.connectTimeout = configuration.connectTimeout
         if let timeout = configuration.statementTimeout {
             let millis = max(1, timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
             clientConfiguration.options.additionalStartupParameters = [("statement_timeout", "\(millis)")]
         }
+        self.url = parsed
         self.location = parsed.location
         self.database = parsed.database
         self.configuration = configuration
@@ -127,13 +129,16 @@ public final class PostgresHubStore: HubStore {
         }
     }
 
-    /// Runs the connection pool until the task is cancelled. Transactions wait until it runs.
+    /// Runs the connection pool until the task is cancelled. Transactions wait until it runs. Call it
+    /// once per store: the pool cannot be run again once stopped.
     public func run() async throws {
         await client.run()
     }
 
     /// Connects, checks the database against `create` and applies the migrations it lacks. Call it
-    /// once ``run()`` runs, before any transaction.
+    /// once, before any transaction. It uses a connection of its own, not the pool: it works before
+    /// ``run()`` runs, and a refused connection, wrong credentials or a missing database are told at
+    /// once, not after the pool's retries.
     ///
     /// - Parameters:
     ///   - create: `true` for `relais-hub init`: a database that already holds a store is refused
@@ -141,15 +146,23 @@ public final class PostgresHubStore: HubStore {
     ///     when the database holds none).
     ///   - now: The time recorded with applied migrations.
     /// - Throws: ``HubError/unavailable`` when the server cannot be reached within the connect
-    ///   timeout; ``HubError/storeTooNew`` when the schema is newer than this build knows.
+    ///   timeout or refuses the credentials; ``HubError/storeMissing`` when the database does not
+    ///   exist; ``HubError/storeTooNew`` when the schema is newer than this build knows.
     public func open(create: Bool, now: UInt64 = 0) async throws {
         try enter(requireOpen: false)
         defer { leave() }
         do {
-            try await withTimeout(configuration.connectTimeout) { [client, location, logger] in
-                try await client.withConnection { connection in
+            let connectionConfiguration = try url.connectionConfiguration()
+            try await withTimeout(configuration.connectTimeout) { [location, logger] in
+                let connection = try await PostgresConnection.connect(
+                    configuration: connectionConfiguration, id: 0, logger: logger)
+                do {
                     try await PostgresHubSchema.migrate(
                         connection, create: create, now: now, location: location, logger: logger)
+                    try? await connection.close()
+                } catch {
+                    try? await connection.close()
+                    throw error
                 }
             }
         } catch {
@@ -357,7 +370,10 @@ struct PostgresURL: Sendable {
     var host: String
     var port: Int
     var database: String
-    var tls: PostgresClient.Configuration.TLS
+    /// `nil` for `sslmode=disable`.
+    var tlsConfiguration: TLSConfiguration?
+    /// Whether a server without TLS is refused (every mode but `prefer` and `disable`).
+    var tlsRequired: Bool
     /// The URL without its password.
     var location: String
 
@@ -387,18 +403,19 @@ struct PostgresURL: Sendable {
             default: throw malformed("unknown parameter `\(item.name)`")
             }
         }
-        var unverified = TLSConfiguration.makeClientConfiguration()
-        unverified.certificateVerification = .none
         switch mode {
-        case "disable": tls = .disable
-        case "prefer": tls = .prefer(unverified)
-        case "require": tls = .require(unverified)
+        case "disable": tlsConfiguration = nil
+        case "prefer", "require":
+            var unverified = TLSConfiguration.makeClientConfiguration()
+            unverified.certificateVerification = .none
+            tlsConfiguration = unverified
         case "verify-ca", "verify-full":
             var verified = TLSConfiguration.makeClientConfiguration()
             verified.certificateVerification = mode == "verify-ca" ? .noHostnameVerification : .fullVerification
-            tls = .require(verified)
+            tlsConfiguration = verified
         default: throw malformed("sslmode must be disable, prefer, require, verify-ca or verify-full")
         }
+        tlsRequired = mode != "prefer"
         self.user = user
         self.password = components.password
         self.host = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
@@ -412,5 +429,22 @@ struct PostgresURL: Sendable {
         location.percentEncodedPath = components.percentEncodedPath
         location.percentEncodedQuery = components.percentEncodedQuery
         self.location = location.string ?? "\(scheme)://\(user)@\(host):\(port)/\(database)"
+    }
+
+    /// The pool's TLS setting.
+    var clientTLS: PostgresClient.Configuration.TLS {
+        guard let tlsConfiguration else { return .disable }
+        return tlsRequired ? .require(tlsConfiguration) : .prefer(tlsConfiguration)
+    }
+
+    /// A single connection's configuration (its TLS context made here, so this may throw).
+    func connectionConfiguration() throws -> PostgresConnection.Configuration {
+        var tls = PostgresConnection.Configuration.TLS.disable
+        if let tlsConfiguration {
+            let context = try NIOSSLContext(configuration: tlsConfiguration)
+            tls = tlsRequired ? .require(context) : .prefer(context)
+        }
+        return PostgresConnection.Configuration(
+            host: host, port: port, username: user, password: password, database: database, tls: tls)
     }
 }
