@@ -212,6 +212,50 @@ struct PostgresStoreTests {
         }
     }
 
+    /// A write that holds the head (it took a sequence) and then wants a record that a second write
+    /// locked, while the second waits for the head: PostgreSQL breaks the deadlock by failing one of
+    /// them (after its `deadlock_timeout`, 1 s by default), which runs again and succeeds.
+    @Test func aDeadlockIsBrokenAndTheLoserReRuns() async throws {
+        try await Self.withStore { store in
+            let x = UUID().uuidString.lowercased()
+            let y = UUID().uuidString.lowercased()
+            try await store.write { tx throws in
+                for id in [x, y] {
+                    let seq = try await tx.nextSequence()
+                    try await tx.insertRecord(Self.record(id, seq: seq, scope: "north"))
+                }
+            }
+            let runs = Counter()
+            let firstHoldsHead = Gate()
+            let secondHoldsY = Gate()
+            async let first: Void = store.write { tx throws in
+                runs.increment()
+                _ = try await tx.record(collection: "customers", id: x)
+                let seq = try await tx.nextSequence()
+                firstHoldsHead.open()
+                await secondHoldsY.wait()
+                let record = try #require(try await tx.record(collection: "customers", id: y))
+                try await tx.updateRecord(Self.record(record.id, seq: seq, scope: "north", name: "first"))
+            }
+            async let second: Void = store.write { tx throws in
+                runs.increment()
+                await firstHoldsHead.wait()
+                let record = try #require(try await tx.record(collection: "customers", id: y))
+                secondHoldsY.open()
+                let seq = try await tx.nextSequence()
+                try await tx.updateRecord(Self.record(record.id, seq: seq, scope: "north", name: "second"))
+            }
+            _ = try await (first, second)
+            #expect(runs.value == 3)
+            let (head, served) = try await store.read { tx throws in
+                (try await tx.meta().head, try await tx.records(after: 0, scopes: nil, limit: 10).map(\.seq))
+            }
+            #expect(head == 4)
+            // x kept 1; y was written at 3 by the winner, then at 4 by the loser's re-run.
+            #expect(served == [1, 4])
+        }
+    }
+
     // MARK: - Sequences with several writers
 
     /// A write takes a sequence and stays open while others queue and commit: no read serves anything
