@@ -212,6 +212,31 @@ struct PostgresStoreTests {
         }
     }
 
+    /// A body written for SQLite's forgiving transactions catches a unique violation and goes on: on
+    /// PostgreSQL the transaction is aborted by then, so the body runs again, and then finds the row.
+    @Test func aCaughtUniqueViolationStillReRunsTheBody() async throws {
+        try await Self.withStore { store in
+            try await store.write { tx throws in
+                try await tx.insertUser(HubUser(name: "ana", role: .admin, territories: [], createdAt: 1))
+            }
+            let runs = Counter()
+            let outcome = try await store.write { tx throws -> String in
+                if runs.increment() == 1 {
+                    do {
+                        try await tx.insertUser(HubUser(name: "ana", role: .rep, territories: [], createdAt: 2))
+                    } catch {
+                        // Going on in an aborted transaction fails; the store re-runs the whole body.
+                        _ = try await tx.user(named: "ana")
+                    }
+                    return "first run"
+                }
+                return try await tx.user(named: "ana")?.role.rawValue ?? "none"
+            }
+            #expect(outcome == Role.admin.rawValue)
+            #expect(runs.value == 2)
+        }
+    }
+
     /// A write that holds the head (it took a sequence) and then wants a record that a second write
     /// locked, while the second waits for the head: PostgreSQL breaks the deadlock by failing one of
     /// them (after its `deadlock_timeout`, 1 s by default), which runs again and succeeds.

@@ -283,9 +283,11 @@ public final class PostgresHubStore: HubStore {
             try await connection.query("COMMIT", logger: logger).drain()
             return value
         } catch {
-            _ = tx.finish()
+            // A database error the body caught aborted the transaction: it is the cause (and may ask
+            // for a re-run), whatever the body threw afterwards.
+            let failure = tx.finish()
             try? await connection.query("ROLLBACK", logger: logger).drain()
-            throw error
+            throw failure ?? error
         }
     }
 
