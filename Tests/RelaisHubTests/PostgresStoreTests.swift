@@ -83,10 +83,9 @@ struct PostgresStoreTests {
             }
             try await database.execute(
                 "INSERT INTO relais_migrations (version, name, applied_at) VALUES (9999, 'from the future', 0)")
+            // Refused when opened, before any pool runs.
             let error = await #expect(throws: HubError.storeTooNew) {
-                try await PostgresHubStore.withStore(url: database.url, create: false, configuration: Self.configuration) {
-                    _ in
-                }
+                _ = try await PostgresHubStore.open(url: database.url, create: false, configuration: Self.configuration)
             }
             #expect(error?.message.contains("9999") == true)
         }

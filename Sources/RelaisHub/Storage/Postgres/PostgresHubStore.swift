@@ -7,10 +7,10 @@ import Synchronization
 /// The scale-out hub store: one PostgreSQL database shared by several hub processes (DESIGN §7).
 ///
 /// ```swift
-/// let store = try PostgresHubStore(url: "postgres://relais@db.internal:5432/relais")
+/// // Checks and migrates the schema over a connection of its own.
+/// let store = try await PostgresHubStore.open(url: "postgres://relais@db.internal:5432/relais", create: false)
 /// try await withThrowingDiscardingTaskGroup { group in
 ///     group.addTask { try await store.run() }          // the connection pool
-///     try await store.open(create: false)             // checks and migrates the schema
 ///     // ... serve ...
 ///     await store.close()
 ///     group.cancelAll()
@@ -78,8 +78,8 @@ public final class PostgresHubStore: HubStore {
         var statistics = HubStoreStatistics()
     }
 
-    /// A store over the database at `url`. Nothing connects until ``run()`` runs and
-    /// ``open(create:now:)`` is called.
+    /// A store over the database at `url`. Nothing connects until ``open(create:now:)`` is called;
+    /// transactions wait until ``run()`` runs.
     ///
     /// - Parameter url: `postgres://user[:password]@host[:port]/database[?sslmode=MODE]`, the user,
     ///   password and database percent-encoded. `sslmode` is `disable`, `prefer` (the default: TLS
@@ -105,6 +105,18 @@ public final class PostgresHubStore: HubStore {
         self.configuration = configuration
         self.logger = logger
         self.client = PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
+    }
+
+    /// A store over the database at `url`, its schema checked and brought up to date
+    /// (``open(create:now:)``): ready once ``run()`` runs. For callers that open a store in one place
+    /// and run it in a service group in another.
+    public static func open(
+        url: String, create: Bool, configuration: Configuration = .init(), now: UInt64 = 0,
+        logger: Logger = Logger(label: "relais.hub.store")
+    ) async throws -> PostgresHubStore {
+        let store = try PostgresHubStore(url: url, configuration: configuration, logger: logger)
+        try await store.open(create: create, now: now)
+        return store
     }
 
     /// Opens a store at `url`, runs its connection pool, brings its schema up to date, calls `body`,
