@@ -42,6 +42,8 @@ let package = Package(
         // imports their modules directly (byte buffers, HTTP status types, TLS configuration).
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        // The scale-out hub store: several hub processes on one PostgreSQL database (DESIGN §7).
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // Pure values, clocks, schema and merge rules. Foundation value types only.
@@ -104,6 +106,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             resources: [.copy("Web/Templates"), .copy("Web/Static")],
             swiftSettings: swiftSettings
@@ -111,7 +114,12 @@ let package = Package(
         // Fixtures shared by the test targets: temporary folders, a live hub on loopback, enrolled replicas.
         .target(
             name: "RelaisTesting",
-            dependencies: ["RelaisCore", "RelaisClient", "RelaisHub", "RelaisProtocol"],
+            dependencies: [
+                "RelaisCore", "RelaisClient", "RelaisHub", "RelaisProtocol",
+                // Throwaway databases for the PostgreSQL store's tests (PostgresTesting.swift).
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

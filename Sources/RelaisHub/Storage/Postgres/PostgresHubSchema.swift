@@ -1,0 +1,300 @@
+import Logging
+import PostgresNIO
+
+/// The versioned migrations of a PostgreSQL hub store. Each runs once, in its own transaction, under
+/// an advisory lock (so that hubs starting together never both migrate), and is recorded in the
+/// `relais_migrations` table. Never edit a shipped migration: add one.
+///
+/// The tables mirror `hub.sqlite` (``SQLiteHubSchema``), so that both stores answer alike:
+/// - every `u64` is a `BIGINT` holding its bit pattern (as SQLite's `INTEGER` does), so comparisons
+///   and orders are the same signed ones;
+/// - blobs are `BYTEA`; JSON columns are `TEXT` holding the same JSON as in SQLite (conflicts'
+///   competitors, the history's fields), so that both stores read and write them with the same code;
+/// - text that lists are ordered by is `COLLATE "C"`: byte order, as SQLite's `BINARY`, whatever the
+///   database's locale;
+/// - `user` is a reserved word here: those columns are `user_name`;
+/// - `head` sits alone in its own one-row table, so that taking a sequence locks that row only
+///   (``PostgresHubTransaction/nextSequence()``).
+enum PostgresHubSchema {
+    struct Migration: Sendable {
+        var version: Int64
+        var name: String
+        /// One statement each: the extended query protocol takes one at a time.
+        var statements: [String]
+    }
+
+    static let migrations: [Migration] = [
+        Migration(
+            version: 1, name: "initial",
+            statements: [
+                """
+                CREATE TABLE head (
+                    id SMALLINT PRIMARY KEY CHECK (id = 1),
+                    head BIGINT NOT NULL
+                )
+                """,
+                "INSERT INTO head (id, head) VALUES (1, 0)",
+                """
+                CREATE TABLE meta (
+                    id SMALLINT PRIMARY KEY CHECK (id = 1),
+                    purge_horizon BIGINT NOT NULL,
+                    hub_counter BIGINT NOT NULL,
+                    hub_clock BIGINT NOT NULL,
+                    next_replica BIGINT NOT NULL
+                )
+                """,
+                "INSERT INTO meta (id, purge_horizon, hub_counter, hub_clock, next_replica) VALUES (1, 0, 0, 0, 1)",
+                """
+                CREATE TABLE users (
+                    name TEXT COLLATE "C" PRIMARY KEY,
+                    role TEXT NOT NULL,
+                    territories TEXT NOT NULL,
+                    scope_version BIGINT NOT NULL,
+                    created_at BIGINT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE api_tokens (
+                    token_hash TEXT PRIMARY KEY,
+                    user_name TEXT COLLATE "C" NOT NULL REFERENCES users (name),
+                    created_at BIGINT NOT NULL,
+                    revoked_at BIGINT
+                )
+                """,
+                """
+                CREATE TABLE enrollments (
+                    code_hash TEXT PRIMARY KEY,
+                    user_name TEXT COLLATE "C" NOT NULL REFERENCES users (name),
+                    created_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    used_at BIGINT,
+                    replica BIGINT
+                )
+                """,
+                """
+                CREATE TABLE devices (
+                    replica BIGINT PRIMARY KEY,
+                    user_name TEXT COLLATE "C" NOT NULL REFERENCES users (name),
+                    token_hash TEXT NOT NULL UNIQUE,
+                    name TEXT NOT NULL,
+                    epoch BIGINT NOT NULL,
+                    lineage BIGINT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    revoked_at BIGINT,
+                    renewed_to BIGINT,
+                    highest_counter BIGINT NOT NULL,
+                    ack_cursor BIGINT NOT NULL,
+                    scope_version BIGINT NOT NULL,
+                    last_seen_at BIGINT,
+                    clamped_writes BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX devices_lineage ON devices (lineage)",
+                """
+                CREATE TABLE records (
+                    collection TEXT COLLATE "C" NOT NULL,
+                    id TEXT COLLATE "C" NOT NULL,
+                    seq BIGINT NOT NULL UNIQUE,
+                    whole_since BIGINT NOT NULL,
+                    scope TEXT COLLATE "C",
+                    parent_id TEXT COLLATE "C",
+                    deleted_at BIGINT,
+                    state BYTEA NOT NULL,
+                    PRIMARY KEY (collection, id)
+                )
+                """,
+                "CREATE INDEX records_scope_seq ON records (scope, seq)",
+                "CREATE INDEX records_parent ON records (parent_id, seq) WHERE parent_id IS NOT NULL",
+                "CREATE INDEX records_tombstones ON records (seq) WHERE deleted_at IS NOT NULL",
+                """
+                CREATE TABLE moves (
+                    seq BIGINT PRIMARY KEY,
+                    collection TEXT COLLATE "C" NOT NULL,
+                    record_id TEXT COLLATE "C" NOT NULL,
+                    from_scope TEXT,
+                    to_scope TEXT
+                )
+                """,
+                "CREATE INDEX moves_record ON moves (collection, record_id, seq)",
+                """
+                CREATE TABLE write_results (
+                    replica BIGINT NOT NULL,
+                    counter BIGINT NOT NULL,
+                    digest BYTEA NOT NULL,
+                    status TEXT NOT NULL,
+                    conflict_ids TEXT NOT NULL, -- report ids separated by commas
+                    code TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    PRIMARY KEY (replica, counter)
+                )
+                """,
+                """
+                CREATE TABLE conflicts (
+                    id TEXT COLLATE "C" PRIMARY KEY,
+                    created_at BIGINT NOT NULL,
+                    seq BIGINT NOT NULL,
+                    collection TEXT COLLATE "C" NOT NULL,
+                    record_id TEXT COLLATE "C" NOT NULL,
+                    field TEXT,
+                    rule TEXT NOT NULL,
+                    base TEXT,
+                    chosen TEXT,
+                    competitors TEXT NOT NULL, -- JSON, as in hub.sqlite
+                    status TEXT NOT NULL,
+                    scope TEXT,
+                    resolution TEXT
+                )
+                """,
+                // Reports are listed newest first by (created_at, seq, id).
+                "CREATE INDEX conflicts_status ON conflicts (status, created_at, seq, id)",
+                "CREATE INDEX conflicts_created ON conflicts (created_at, seq, id)",
+                "CREATE INDEX conflicts_record ON conflicts (collection, record_id)",
+                """
+                CREATE TABLE events (
+                    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    at BIGINT NOT NULL,
+                    kind TEXT NOT NULL,
+                    replica BIGINT,
+                    user_name TEXT,
+                    detail TEXT NOT NULL
+                )
+                """,
+                // One row per accepted write; `fields` is the JSON text `HistoryJSON` writes.
+                """
+                CREATE TABLE write_history (
+                    collection TEXT COLLATE "C" NOT NULL,
+                    record_id TEXT COLLATE "C" NOT NULL,
+                    seq BIGINT NOT NULL,
+                    replica BIGINT NOT NULL,
+                    counter BIGINT NOT NULL,
+                    hlc BIGINT NOT NULL,
+                    user_name TEXT NOT NULL,
+                    at BIGINT NOT NULL,
+                    fields TEXT NOT NULL,
+                    deleted BOOLEAN NOT NULL,
+                    PRIMARY KEY (collection, record_id, seq)
+                )
+                """,
+                // The admin pages' sessions, in the store so that any hub serves any page.
+                """
+                CREATE TABLE admin_sessions (
+                    id TEXT PRIMARY KEY,
+                    user_name TEXT NOT NULL,
+                    csrf TEXT NOT NULL,
+                    expires_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX admin_sessions_expiry ON admin_sessions (expires_at)",
+            ])
+    ]
+
+    /// The version this build writes.
+    static var currentVersion: Int64 { migrations.last!.version }
+
+    /// The advisory lock every migration (and the first look at the database) holds: hubs that start
+    /// together take turns, and the later ones find the work done.
+    static let migrationLockKey = advisoryKey("migrations")
+
+    /// A stable 64-bit advisory lock key for `name` (FNV-1a over its UTF-8 bytes, in the `relais.`
+    /// namespace so that other applications' keys on the same database are unlikely to collide).
+    static func advisoryKey(_ name: String) -> Int64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in "relais.\(name)".utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01b3
+        }
+        return Int64(bitPattern: hash)
+    }
+
+    /// Checks the database against `create`, then applies the migrations it lacks, each in its own
+    /// transaction under ``migrationLockKey``.
+    ///
+    /// - Throws: ``HubError/storeExists`` when `create` and the database already holds a store,
+    ///   ``HubError/storeMissing`` when not `create` and it holds none, ``HubError/storeTooNew`` when
+    ///   its schema is newer than this build's.
+    static func migrate(_ connection: PostgresConnection, create: Bool, now: UInt64, location: String, logger: Logger)
+        async throws
+    {
+        try await inTransaction(connection, logger: logger) {
+            try await connection.query("SELECT pg_advisory_xact_lock(\(migrationLockKey))", logger: logger).drain()
+            let version = try await appliedVersion(connection, logger: logger)
+            if create, let version {
+                throw HubError.storeExists.with(
+                    "The database already holds a hub store (schema version \(version)).", ["database": location])
+            }
+            if !create, version == nil {
+                throw HubError.storeMissing.with(
+                    "The database holds no hub store; run `relais-hub init` with this database first.",
+                    ["database": location])
+            }
+            if let version, version > currentVersion {
+                throw HubError.storeTooNew.with(
+                    "The database has hub store schema version \(version); this relais-hub knows up to \(currentVersion). Upgrade relais-hub.",
+                    ["database": location])
+            }
+            if version == nil {
+                try await connection.query(
+                    """
+                    CREATE TABLE relais_migrations (
+                        version BIGINT PRIMARY KEY,
+                        name TEXT NOT NULL,
+                        applied_at BIGINT NOT NULL
+                    )
+                    """, logger: logger
+                ).drain()
+            }
+        }
+        for migration in migrations {
+            try await inTransaction(connection, logger: logger) {
+                try await connection.query("SELECT pg_advisory_xact_lock(\(migrationLockKey))", logger: logger).drain()
+                // Read again under the lock: another hub may have applied it meanwhile.
+                guard (try await appliedVersion(connection, logger: logger) ?? 0) < migration.version else { return }
+                for statement in migration.statements {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger).drain()
+                }
+                let appliedAt = Int64(bitPattern: now)
+                try await connection.query(
+                    """
+                    INSERT INTO relais_migrations (version, name, applied_at)
+                    VALUES (\(migration.version), \(migration.name), \(appliedAt))
+                    """, logger: logger
+                ).drain()
+                logger.info(
+                    "Applied hub store migration",
+                    metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
+            }
+        }
+    }
+
+    /// The highest applied migration, or `nil` when the database holds no store.
+    private static func appliedVersion(_ connection: PostgresConnection, logger: Logger) async throws -> Int64? {
+        let rows = try await connection.query(
+            "SELECT to_regclass('relais_migrations') IS NOT NULL", logger: logger
+        ).collect()
+        guard let exists = try rows.first?.decode(Bool.self), exists else { return nil }
+        let versions = try await connection.query(
+            "SELECT coalesce(max(version), 0) FROM relais_migrations", logger: logger
+        ).collect()
+        return try versions.first?.decode(Int64.self) ?? 0
+    }
+
+    private static func inTransaction(
+        _ connection: PostgresConnection, logger: Logger, _ body: () async throws -> Void
+    ) async throws {
+        try await connection.query("BEGIN ISOLATION LEVEL READ COMMITTED", logger: logger).drain()
+        do {
+            try await body()
+            try await connection.query("COMMIT", logger: logger).drain()
+        } catch {
+            try? await connection.query("ROLLBACK", logger: logger).drain()
+            throw error
+        }
+    }
+}
+
+extension PostgresRowSequence {
+    /// Reads and drops every row (a statement's rows must be read before the next one runs).
+    func drain() async throws {
+        for try await _ in self {}
+    }
+}

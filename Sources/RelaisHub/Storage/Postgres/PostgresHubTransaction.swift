@@ -1,0 +1,730 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import RelaisCore
+import Synchronization
+
+/// ``HubTransaction`` over one leased PostgreSQL connection, inside a transaction that
+/// ``PostgresHubStore`` began (`READ COMMITTED` for a write, `REPEATABLE READ READ ONLY` for a read).
+///
+/// Every statement is parameterized (`PostgresQuery` interpolation binds its values). Rows map to the
+/// same values as in ``SQLiteHubTransaction``: records keep their merge state in ``RecordCodec``'s
+/// binary form, conflict reports theirs as the same JSON text, and every `u64` is stored as its bit
+/// pattern.
+///
+/// `@unchecked Sendable`: a body uses its transaction from one task, one operation at a time (as the
+/// contract asks); the only state shared with the store (whether a statement failed, whether the body
+/// returned) is behind a mutex.
+final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
+    private let connection: PostgresConnection
+    private let logger: Logger
+    /// A write transaction: reads of a record, a device or a conflict report lock the row.
+    private let locksReads: Bool
+    private let status = Mutex<(finished: Bool, failure: (any Error)?)>((false, nil))
+    private let encoder: JSONEncoder
+    private let decoder = JSONDecoder()
+
+    init(connection: PostgresConnection, logger: Logger, locksReads: Bool) {
+        self.connection = connection
+        self.logger = logger
+        self.locksReads = locksReads
+        encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+    }
+
+    /// Ends the transaction's use (later calls throw) and returns the first database error a
+    /// statement raised, if any: PostgreSQL aborts the whole transaction on one.
+    func finish() -> (any Error)? {
+        status.withLock { status in
+            status.finished = true
+            return status.failure
+        }
+    }
+
+    // MARK: - Statement helpers
+
+    /// Runs one statement; a database error is remembered (the transaction is aborted) and rethrown.
+    private nonisolated(nonsending) func perform<T>(_ work: () async throws -> T) async throws -> T {
+        let refusal: HubError? = status.withLock { status in
+            if status.finished { return HubError.internal.with("A store transaction was used after its body returned.") }
+            if status.failure != nil {
+                return HubError.internal.with("A store transaction was used after one of its statements failed.")
+            }
+            return nil
+        }
+        if let refusal { throw refusal }
+        do {
+            return try await work()
+        } catch let error as PSQLError {
+            status.withLock { status in
+                if status.failure == nil { status.failure = error }
+            }
+            throw error
+        }
+    }
+
+    /// Every row of `query`, made into values.
+    private nonisolated(nonsending) func rows<T>(_ query: PostgresQuery, _ make: (PostgresRow) throws -> T) async throws -> [T] {
+        try await perform {
+            var result: [T] = []
+            for try await row in try await connection.query(query, logger: logger) {
+                result.append(try make(row))
+            }
+            return result
+        }
+    }
+
+    /// The first row of `query`, made into a value.
+    private nonisolated(nonsending) func first<T>(_ query: PostgresQuery, _ make: (PostgresRow) throws -> T) async throws -> T? {
+        try await rows(query, make).first
+    }
+
+    /// Streams the rows of `query` into `body`, one at a time: the row sequence has back-pressure, so
+    /// the server sends more only as they are consumed.
+    private nonisolated(nonsending) func forEach(_ query: PostgresQuery, _ body: (PostgresRow) throws -> Void) async throws {
+        try await perform {
+            for try await row in try await connection.query(query, logger: logger) {
+                try body(row)
+            }
+        }
+    }
+
+    /// Runs a statement and returns how many rows it returned (`RETURNING 1` counts changed rows).
+    @discardableResult
+    private nonisolated(nonsending) func execute(_ query: PostgresQuery) async throws -> Int {
+        try await perform {
+            var count = 0
+            for try await _ in try await connection.query(query, logger: logger) { count += 1 }
+            return count
+        }
+    }
+
+    private func json<T: Encodable>(_ value: T) throws -> String {
+        String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, _ text: String?) throws -> T {
+        try decoder.decode(type, from: Data((text ?? "null").utf8))
+    }
+
+    private static func int(_ value: UInt64) -> Int64 { Int64(bitPattern: value) }
+    private static func int(_ value: UInt64?) -> Int64? { value.map { Int64(bitPattern: $0) } }
+    private static func u64(_ value: Int64) -> UInt64 { UInt64(bitPattern: value) }
+    private static func u64(_ value: Int64?) -> UInt64? { value.map { UInt64(bitPattern: $0) } }
+    private static func replica(_ value: Int64) -> ReplicaID { ReplicaID(UInt32(truncatingIfNeeded: value)) }
+    private static func replica(_ value: Int64?) -> ReplicaID? { value.map(replica) }
+    private static func int(_ replica: ReplicaID) -> Int64 { Int64(replica.rawValue) }
+
+    /// ` FOR UPDATE` in a write transaction (the contract: reads in a write lock what they read).
+    private var lockClause: String { locksReads ? " FOR UPDATE" : "" }
+
+    // MARK: - Meta
+
+    nonisolated(nonsending) func meta() async throws -> HubMeta {
+        let found = try await first(
+            """
+            SELECT h.head, m.purge_horizon, m.hub_counter, m.hub_clock, m.next_replica
+            FROM head h CROSS JOIN meta m WHERE h.id = 1 AND m.id = 1
+            """
+        ) { row in
+            let (head, horizon, counter, clock, next) = try row.decode((Int64, Int64, Int64, Int64, Int64).self)
+            return HubMeta(
+                head: Self.u64(head), purgeHorizon: Self.u64(horizon), hubCounter: Self.u64(counter),
+                hubClock: HLC(rawValue: Self.u64(clock)), nextReplica: UInt32(truncatingIfNeeded: next))
+        }
+        guard let found else { throw HubError.storeMissing.with("The meta row is missing.") }
+        return found
+    }
+
+    /// Takes the next sequence: `UPDATE head SET head = head + 1 … RETURNING head` on the single row of
+    /// the `head` table.
+    ///
+    /// Why a pull never skips a late commit: the update takes that row's lock and PostgreSQL holds a
+    /// row lock until the transaction ends. A second transaction asking for a sequence waits for the
+    /// first to commit (or roll back) and then increments the committed value. So sequences are
+    /// handed out in commit order, and when a snapshot sees `head = H` committed, every transaction
+    /// that took a sequence at or below `H` has committed too (or rolled back, and its numbers were
+    /// handed out again). Reads serve records only up to their snapshot's `head`
+    /// (``records(after:scopes:limit:)``, ``movedAway(after:scopes:limit:)``): a record that another
+    /// transaction writes with a taken but uncommitted sequence is above every committed head, and is
+    /// served once it commits, in order. The cost is that the commits of transactions taking sequences
+    /// are serialized (as SQLite's single writer does); their decoding, validation and merging still
+    /// run in parallel. Take the sequence late in a body, once the rest is decided.
+    nonisolated(nonsending) func nextSequence() async throws -> UInt64 {
+        let head = try await first("UPDATE head SET head = head + 1 WHERE id = 1 RETURNING head") {
+            try $0.decode(Int64.self)
+        }
+        guard let head else { throw HubError.storeMissing.with("The head row is missing.") }
+        return Self.u64(head)
+    }
+
+    nonisolated(nonsending) func takeReplicaNumber() async throws -> ReplicaID {
+        let next = try await first(
+            "UPDATE meta SET next_replica = next_replica + 1 WHERE id = 1 RETURNING next_replica - 1"
+        ) { try $0.decode(Int64.self) }
+        return Self.replica(next ?? 0)
+    }
+
+    nonisolated(nonsending) func takeHubDot(physicalMillis: UInt64) async throws -> (counter: UInt64, hlc: HLC) {
+        // Locked: two hubs must not both take the counter after the same one.
+        let found = try await first("SELECT hub_counter, hub_clock FROM meta WHERE id = 1 FOR UPDATE") {
+            try $0.decode((Int64, Int64).self)
+        }
+        guard let (lastCounter, lastClock) = found else { throw HubError.storeMissing.with("The meta row is missing.") }
+        var clock = HybridLogicalClock(last: HLC(rawValue: Self.u64(lastClock)))
+        let hlc = clock.now(physicalMillis: physicalMillis)
+        let counter = Self.u64(lastCounter) + 1
+        try await execute(
+            "UPDATE meta SET hub_counter = \(Self.int(counter)), hub_clock = \(Self.int(hlc.rawValue)) WHERE id = 1")
+        return (counter, hlc)
+    }
+
+    nonisolated(nonsending) func raisePurgeHorizon(to seq: UInt64) async throws {
+        try await execute("UPDATE meta SET purge_horizon = greatest(purge_horizon, \(Self.int(seq))) WHERE id = 1")
+    }
+
+    // MARK: - Users, tokens, enrollments
+
+    private func makeUser(_ row: PostgresRow) throws -> HubUser {
+        let (name, role, territories, scopeVersion, createdAt) = try row.decode((String, String, String, Int64, Int64).self)
+        return HubUser(
+            name: name, role: Role(rawValue: role) ?? .rep, territories: try decode([String].self, territories),
+            scopeVersion: scopeVersion, createdAt: Self.u64(createdAt))
+    }
+
+    nonisolated(nonsending) func user(named name: String) async throws -> HubUser? {
+        try await first(
+            "SELECT name, role, territories, scope_version, created_at FROM users WHERE name = \(name)", makeUser)
+    }
+
+    nonisolated(nonsending) func users() async throws -> [HubUser] {
+        try await rows("SELECT name, role, territories, scope_version, created_at FROM users ORDER BY name", makeUser)
+    }
+
+    nonisolated(nonsending) func insertUser(_ user: HubUser) async throws {
+        let territories = try json(user.territories)
+        try await execute(
+            """
+            INSERT INTO users (name, role, territories, scope_version, created_at)
+            VALUES (\(user.name), \(user.role.rawValue), \(territories), \(user.scopeVersion), \(Self.int(user.createdAt)))
+            """)
+    }
+
+    nonisolated(nonsending) func setUserAccess(name: String, role: Role, territories: [String]) async throws -> HubUser? {
+        let sorted = try json(Array(Set(territories)).sorted())
+        return try await first(
+            """
+            UPDATE users SET role = \(role.rawValue), territories = \(sorted), scope_version = scope_version + 1
+            WHERE name = \(name) RETURNING name, role, territories, scope_version, created_at
+            """, makeUser)
+    }
+
+    nonisolated(nonsending) func apiToken(hash: String) async throws -> APIToken? {
+        try await first(
+            "SELECT token_hash, user_name, created_at, revoked_at FROM api_tokens WHERE token_hash = \(hash)"
+        ) { row in
+            let (tokenHash, user, createdAt, revokedAt) = try row.decode((String, String, Int64, Int64?).self)
+            return APIToken(tokenHash: tokenHash, user: user, createdAt: Self.u64(createdAt), revokedAt: Self.u64(revokedAt))
+        }
+    }
+
+    nonisolated(nonsending) func insertAPIToken(_ token: APIToken) async throws {
+        try await execute(
+            """
+            INSERT INTO api_tokens (token_hash, user_name, created_at, revoked_at)
+            VALUES (\(token.tokenHash), \(token.user), \(Self.int(token.createdAt)), \(Self.int(token.revokedAt)))
+            """)
+    }
+
+    nonisolated(nonsending) func enrollment(codeHash: String) async throws -> Enrollment? {
+        try await first(
+            """
+            SELECT code_hash, user_name, created_at, expires_at, used_at, replica FROM enrollments
+            WHERE code_hash = \(codeHash)
+            """
+        ) { row in
+            let (hash, user, createdAt, expiresAt, usedAt, replica) = try row.decode(
+                (String, String, Int64, Int64, Int64?, Int64?).self)
+            return Enrollment(
+                codeHash: hash, user: user, createdAt: Self.u64(createdAt), expiresAt: Self.u64(expiresAt),
+                usedAt: Self.u64(usedAt), replica: Self.replica(replica))
+        }
+    }
+
+    nonisolated(nonsending) func insertEnrollment(_ enrollment: Enrollment) async throws {
+        let replica = enrollment.replica.map(Self.int)
+        try await execute(
+            """
+            INSERT INTO enrollments (code_hash, user_name, created_at, expires_at, used_at, replica)
+            VALUES (\(enrollment.codeHash), \(enrollment.user), \(Self.int(enrollment.createdAt)),
+                    \(Self.int(enrollment.expiresAt)), \(Self.int(enrollment.usedAt)), \(replica))
+            """)
+    }
+
+    nonisolated(nonsending) func useEnrollment(codeHash: String, at time: UInt64, replica: ReplicaID) async throws -> Bool {
+        try await execute(
+            """
+            UPDATE enrollments SET used_at = \(Self.int(time)), replica = \(Self.int(replica))
+            WHERE code_hash = \(codeHash) AND used_at IS NULL RETURNING 1
+            """) > 0
+    }
+
+    // MARK: - Devices
+
+    private static let deviceColumns = """
+        replica, user_name, token_hash, name, epoch, lineage, created_at, revoked_at, renewed_to, highest_counter, \
+        ack_cursor, scope_version, last_seen_at, clamped_writes
+        """
+
+    private func makeDevice(_ row: PostgresRow) throws -> Device {
+        let (replica, user, tokenHash, name, epoch, lineage, createdAt, revokedAt, renewedTo, highestCounter,
+            ackCursor, scopeVersion, lastSeenAt, clampedWrites) = try row.decode(
+                (Int64, String, String, String, Int64, Int64, Int64, Int64?, Int64?, Int64, Int64, Int64, Int64?,
+                    Int64).self)
+        return Device(
+            replica: Self.replica(replica), user: user, tokenHash: tokenHash, name: name,
+            epoch: UInt32(truncatingIfNeeded: epoch), lineage: Self.replica(lineage), createdAt: Self.u64(createdAt),
+            revokedAt: Self.u64(revokedAt), renewedTo: Self.replica(renewedTo), highestCounter: Self.u64(highestCounter),
+            acknowledgedCursor: Self.u64(ackCursor), scopeVersion: scopeVersion, lastSeenAt: Self.u64(lastSeenAt),
+            clampedWrites: clampedWrites)
+    }
+
+    nonisolated(nonsending) func device(replica: ReplicaID) async throws -> Device? {
+        try await first(
+            "SELECT \(unescaped: Self.deviceColumns) FROM devices WHERE replica = \(Self.int(replica))\(unescaped: lockClause)",
+            makeDevice)
+    }
+
+    nonisolated(nonsending) func device(tokenHash: String) async throws -> Device? {
+        try await first("SELECT \(unescaped: Self.deviceColumns) FROM devices WHERE token_hash = \(tokenHash)", makeDevice)
+    }
+
+    nonisolated(nonsending) func devices() async throws -> [Device] {
+        try await rows("SELECT \(unescaped: Self.deviceColumns) FROM devices ORDER BY replica", makeDevice)
+    }
+
+    nonisolated(nonsending) func insertDevice(_ device: Device) async throws {
+        let renewedTo = device.renewedTo.map(Self.int)
+        try await execute(
+            """
+            INSERT INTO devices (\(unescaped: Self.deviceColumns)) VALUES (
+                \(Self.int(device.replica)), \(device.user), \(device.tokenHash), \(device.name), \(Int64(device.epoch)),
+                \(Self.int(device.lineage)), \(Self.int(device.createdAt)), \(Self.int(device.revokedAt)), \(renewedTo),
+                \(Self.int(device.highestCounter)), \(Self.int(device.acknowledgedCursor)), \(device.scopeVersion),
+                \(Self.int(device.lastSeenAt)), \(device.clampedWrites))
+            """)
+    }
+
+    nonisolated(nonsending) func revokeLineage(_ lineage: ReplicaID, at time: UInt64) async throws -> Int {
+        try await execute(
+            """
+            UPDATE devices SET revoked_at = \(Self.int(time))
+            WHERE lineage = \(Self.int(lineage)) AND revoked_at IS NULL RETURNING 1
+            """)
+    }
+
+    nonisolated(nonsending) func setRenewed(replica: ReplicaID, to successor: ReplicaID) async throws {
+        try await execute(
+            "UPDATE devices SET renewed_to = \(Self.int(successor)) WHERE replica = \(Self.int(replica))")
+    }
+
+    nonisolated(nonsending) func recordPush(
+        replica: ReplicaID, highestCounter counter: UInt64, clampedWrites: Int64, seenAt time: UInt64
+    ) async throws {
+        try await execute(
+            """
+            UPDATE devices SET highest_counter = greatest(highest_counter, \(Self.int(counter))),
+                clamped_writes = clamped_writes + \(clampedWrites), last_seen_at = \(Self.int(time))
+            WHERE replica = \(Self.int(replica))
+            """)
+    }
+
+    nonisolated(nonsending) func acknowledgePull(
+        replica: ReplicaID, cursor: UInt64, scopeVersion: Int64?, seenAt time: UInt64
+    ) async throws {
+        try await execute(
+            """
+            UPDATE devices SET ack_cursor = \(Self.int(cursor)),
+                scope_version = coalesce(\(scopeVersion)::bigint, scope_version), last_seen_at = \(Self.int(time))
+            WHERE replica = \(Self.int(replica))
+            """)
+    }
+
+    // MARK: - Records
+
+    private static let recordColumns = "collection, id, seq, whole_since, scope, parent_id, deleted_at, state"
+    /// The same columns of the alias `r`.
+    private static let recordColumnsOfR =
+        "r.collection, r.id, r.seq, r.whole_since, r.scope, r.parent_id, r.deleted_at, r.state"
+    /// The snapshot's high-water mark, for the statement it appears in.
+    private static let snapshotHead = "(SELECT head FROM head WHERE id = 1)"
+
+    private func makeRecord(_ row: PostgresRow) throws -> StoredRecord {
+        let (collection, id, seq, wholeSince, scope, parentID, deletedAt, bytes) = try row.decode(
+            (String, String, Int64, Int64, String?, String?, Int64?, ByteBuffer).self)
+        let (state, fields) = try bytes.withUnsafeReadableBytes {
+            try RecordCodec.decode($0, collection: collection, id: id)
+        }
+        return StoredRecord(
+            state: state, seq: Self.u64(seq), wholeSince: Self.u64(wholeSince), scope: scope, parentID: parentID,
+            deletedAt: Self.u64(deletedAt), fields: fields)
+    }
+
+    nonisolated(nonsending) func record(collection: String, id: String) async throws -> StoredRecord? {
+        try await first(
+            """
+            SELECT \(unescaped: Self.recordColumns) FROM records WHERE collection = \(collection) AND id = \(id)\
+            \(unescaped: lockClause)
+            """, makeRecord)
+    }
+
+    nonisolated(nonsending) func children(of parentID: String) async throws -> [StoredRecord] {
+        try await rows(
+            "SELECT \(unescaped: Self.recordColumns) FROM records WHERE parent_id = \(parentID) ORDER BY seq", makeRecord)
+    }
+
+    nonisolated(nonsending) func records(after cursor: UInt64, scopes: Set<String>?, limit: Int) async throws
+        -> [StoredRecord]
+    {
+        let limit = Int64(max(0, limit))
+        guard let scopes else {
+            return try await rows(
+                """
+                SELECT \(unescaped: Self.recordColumns) FROM records
+                WHERE seq > \(Self.int(cursor)) AND seq <= \(unescaped: Self.snapshotHead)
+                ORDER BY seq LIMIT \(limit)
+                """, makeRecord)
+        }
+        // One ordered range scan of the (scope, seq) index per scope, merged by the outer sort: a plain
+        // `scope = ANY(...)` would sort every matching row on each page, which makes a bootstrap
+        // quadratic in the territory's size.
+        return try await rows(
+            """
+            SELECT \(unescaped: Self.recordColumnsOfR) FROM unnest(\(scopes.sorted())::text[]) AS s (scope)
+            CROSS JOIN LATERAL (
+                SELECT \(unescaped: Self.recordColumns) FROM records
+                WHERE records.scope = s.scope AND seq > \(Self.int(cursor)) AND seq <= \(unescaped: Self.snapshotHead)
+                ORDER BY seq LIMIT \(limit)
+            ) r
+            ORDER BY r.seq LIMIT \(limit)
+            """, makeRecord)
+    }
+
+    nonisolated(nonsending) func movedAway(after cursor: UInt64, scopes: Set<String>, limit: Int) async throws
+        -> [StoredRecord]
+    {
+        // Driven by the (few) moves after the cursor, not by every record changed since.
+        let cursor = Self.int(cursor)
+        return try await rows(
+            """
+            SELECT \(unescaped: Self.recordColumnsOfR) FROM records r
+            WHERE (r.collection, r.id) IN (SELECT collection, record_id FROM moves WHERE seq > \(cursor))
+              AND r.seq > \(cursor) AND r.seq <= \(unescaped: Self.snapshotHead)
+              AND (r.scope IS NULL OR NOT (r.scope = ANY(\(scopes.sorted())::text[])))
+            ORDER BY r.seq LIMIT \(Int64(max(0, limit)))
+            """, makeRecord)
+    }
+
+    nonisolated(nonsending) func firstMove(collection: String, id: String, after cursor: UInt64) async throws
+        -> ScopeMove?
+    {
+        try await first(
+            """
+            SELECT seq, from_scope, to_scope FROM moves
+            WHERE collection = \(collection) AND record_id = \(id) AND seq > \(Self.int(cursor))
+            ORDER BY seq LIMIT 1
+            """
+        ) { row in
+            let (seq, from, to) = try row.decode((Int64, String?, String?).self)
+            return ScopeMove(seq: Self.u64(seq), collection: collection, recordID: id, fromScope: from, toScope: to)
+        }
+    }
+
+    nonisolated(nonsending) func forEachLiveRecord(_ body: (StoredRecord) throws -> Void) async throws {
+        try await forEach(
+            "SELECT \(unescaped: Self.recordColumns) FROM records WHERE deleted_at IS NULL ORDER BY collection, id"
+        ) { row in try body(try makeRecord(row)) }
+    }
+
+    nonisolated(nonsending) func tombstones(after seq: UInt64, limit: Int) async throws -> [StoredRecord] {
+        try await rows(
+            """
+            SELECT \(unescaped: Self.recordColumns) FROM records
+            WHERE deleted_at IS NOT NULL AND seq > \(Self.int(seq)) ORDER BY seq LIMIT \(Int64(max(0, limit)))
+            """, makeRecord)
+    }
+
+    nonisolated(nonsending) func insertRecord(_ record: StoredRecord) async throws {
+        let state = ByteBuffer(bytes: RecordCodec.encode(record.state, fields: record.fields))
+        try await execute(
+            """
+            INSERT INTO records (\(unescaped: Self.recordColumns)) VALUES (
+                \(record.collection), \(record.id), \(Self.int(record.seq)), \(Self.int(record.wholeSince)),
+                \(record.scope), \(record.parentID), \(Self.int(record.deletedAt)), \(state))
+            """)
+    }
+
+    nonisolated(nonsending) func updateRecord(_ record: StoredRecord) async throws {
+        let state = ByteBuffer(bytes: RecordCodec.encode(record.state, fields: record.fields))
+        try await execute(
+            """
+            UPDATE records SET seq = \(Self.int(record.seq)), whole_since = \(Self.int(record.wholeSince)),
+                scope = \(record.scope), parent_id = \(record.parentID), deleted_at = \(Self.int(record.deletedAt)),
+                state = \(state)
+            WHERE collection = \(record.collection) AND id = \(record.id)
+            """)
+    }
+
+    nonisolated(nonsending) func deleteRecord(collection: String, id: String) async throws {
+        try await execute("DELETE FROM records WHERE collection = \(collection) AND id = \(id)")
+    }
+
+    nonisolated(nonsending) func insertMove(_ move: ScopeMove) async throws {
+        try await execute(
+            """
+            INSERT INTO moves (seq, collection, record_id, from_scope, to_scope)
+            VALUES (\(Self.int(move.seq)), \(move.collection), \(move.recordID), \(move.fromScope), \(move.toScope))
+            """)
+    }
+
+    nonisolated(nonsending) func deleteMoves(upTo seq: UInt64) async throws {
+        try await execute("DELETE FROM moves WHERE seq <= \(Self.int(seq))")
+    }
+
+    // MARK: - Write results
+
+    nonisolated(nonsending) func writeResult(replica: ReplicaID, counter: UInt64) async throws -> StoredWriteResult? {
+        try await first(
+            """
+            SELECT digest, status, conflict_ids, code, reason FROM write_results
+            WHERE replica = \(Self.int(replica)) AND counter = \(Self.int(counter))
+            """
+        ) { row in
+            let (digest, status, conflictIDs, code, reason) = try row.decode(
+                (ByteBuffer, String, String, String, String).self)
+            return StoredWriteResult(
+                dot: Dot(replica: replica, counter: counter), digest: Array(digest.readableBytesView),
+                status: StoredWriteResult.Status(rawValue: status) ?? .rejected,
+                conflictIDs: conflictIDs.split(separator: ",").map(String.init), code: code, reason: reason)
+        }
+    }
+
+    nonisolated(nonsending) func insertWriteResult(_ result: StoredWriteResult) async throws {
+        let digest = ByteBuffer(bytes: result.digest)
+        try await execute(
+            """
+            INSERT INTO write_results (replica, counter, digest, status, conflict_ids, code, reason)
+            VALUES (\(Self.int(result.dot.replica)), \(Self.int(result.dot.counter)), \(digest),
+                    \(result.status.rawValue), \(result.conflictIDs.joined(separator: ",")), \(result.code),
+                    \(result.reason))
+            """)
+    }
+
+    // MARK: - Conflicts
+
+    private static let conflictColumns = """
+        id, created_at, seq, collection, record_id, field, rule, base, chosen, competitors, status, scope, resolution
+        """
+
+    private func makeConflict(_ row: PostgresRow) throws -> ConflictReport {
+        let (id, createdAt, seq, collection, recordID, field, rule, base, chosen, competitors, status, scope,
+            resolution) = try row.decode(
+                (String, Int64, Int64, String, String, String?, String, String?, String?, String, String, String?,
+                    String?).self)
+        let conflict = Conflict(
+            collection: collection, recordID: recordID, field: field, rule: rule,
+            base: try base.map { try decode(Value.self, $0) }, values: try decode([Competitor].self, competitors),
+            chosen: try chosen.map { try decode(Value.self, $0) },
+            status: ConflictStatus(rawValue: status) ?? .open)
+        return ConflictReport(
+            id: id, createdAt: Self.u64(createdAt), seq: Self.u64(seq), conflict: conflict, scope: scope,
+            resolution: try resolution.map { try decode(ConflictResolution.self, $0) })
+    }
+
+    nonisolated(nonsending) func conflict(id: String) async throws -> ConflictReport? {
+        try await first(
+            "SELECT \(unescaped: Self.conflictColumns) FROM conflicts WHERE id = \(id)\(unescaped: lockClause)",
+            makeConflict)
+    }
+
+    /// `SELECT <what> FROM conflicts WHERE <filter>`, the filter's values bound as parameters; `nil`
+    /// values match everything (PostgreSQL plans each call with its values, so unused conditions fold
+    /// away).
+    private static func conflictQuery(_ what: String, _ filter: ConflictFilter) -> PostgresQuery {
+        """
+        SELECT \(unescaped: what) FROM conflicts
+        WHERE (\(filter.status?.rawValue)::text IS NULL OR status = \(filter.status?.rawValue))
+          AND (\(filter.collection)::text IS NULL OR collection = \(filter.collection))
+          AND (\(filter.field)::text IS NULL OR field = \(filter.field))
+          AND (\(filter.rule)::text IS NULL OR rule = \(filter.rule))
+          AND (\(filter.user)::text IS NULL OR EXISTS (
+                SELECT 1 FROM json_array_elements(replace(competitors, '\\u0000', '\\u0001')::json) AS c (value)
+                WHERE c.value ->> 'author' = \(filter.user)))
+          AND (\(filter.territory)::text IS NULL OR scope = \(filter.territory))
+          AND (\(filter.recordID)::text IS NULL OR record_id = \(filter.recordID))
+          AND (\(int(filter.from))::bigint IS NULL OR created_at >= \(int(filter.from)))
+          AND (\(int(filter.to))::bigint IS NULL OR created_at < \(int(filter.to)))
+        """
+    }
+
+    private static let conflictOrder = " ORDER BY created_at DESC, seq DESC, id DESC"
+
+    nonisolated(nonsending) func conflicts(_ filter: ConflictFilter) async throws -> [ConflictReport] {
+        var query = Self.conflictQuery(Self.conflictColumns, filter)
+        query.sql += Self.conflictOrder
+        query.sql += " LIMIT $\(query.binds.count + 1) OFFSET $\(query.binds.count + 2)"
+        query.binds.append(Int64(max(0, filter.limit)))
+        query.binds.append(Int64(max(0, filter.offset)))
+        return try await rows(query, makeConflict)
+    }
+
+    nonisolated(nonsending) func conflictCount(_ filter: ConflictFilter) async throws -> Int {
+        let count = try await first(Self.conflictQuery("count(*)", filter)) { try $0.decode(Int64.self) }
+        return Int(count ?? 0)
+    }
+
+    nonisolated(nonsending) func forEachConflict(_ filter: ConflictFilter, _ body: (ConflictReport) throws -> Void)
+        async throws
+    {
+        // One statement whose rows stream with back-pressure: memory holds a few rows, not the list.
+        var query = Self.conflictQuery(Self.conflictColumns, filter)
+        query.sql += Self.conflictOrder
+        try await forEach(query) { row in try body(try makeConflict(row)) }
+    }
+
+    nonisolated(nonsending) func insertConflict(_ report: ConflictReport) async throws {
+        let conflict = report.conflict
+        let base = try conflict.base.map { try json($0) }
+        let chosen = try conflict.chosen.map { try json($0) }
+        let competitors = try json(conflict.values)
+        let resolution = try report.resolution.map { try json($0) }
+        try await execute(
+            """
+            INSERT INTO conflicts (\(unescaped: Self.conflictColumns)) VALUES (
+                \(report.id), \(Self.int(report.createdAt)), \(Self.int(report.seq)), \(conflict.collection),
+                \(conflict.recordID), \(conflict.field), \(conflict.rule), \(base), \(chosen), \(competitors),
+                \(conflict.status.rawValue), \(report.scope), \(resolution))
+            """)
+    }
+
+    nonisolated(nonsending) func setResolution(conflictID: String, _ resolution: ConflictResolution) async throws {
+        let text = try json(resolution)
+        try await execute(
+            """
+            UPDATE conflicts SET status = \(ConflictStatus.resolved.rawValue), resolution = \(text)
+            WHERE id = \(conflictID)
+            """)
+    }
+
+    // MARK: - Events
+
+    nonisolated(nonsending) func events(kinds: Set<HubEvent.Kind>?, limit: Int) async throws -> [HubEvent] {
+        let kinds = kinds.map { $0.map(\.rawValue).sorted() }
+        return try await rows(
+            """
+            SELECT id, at, kind, replica, user_name, detail FROM events
+            WHERE \(kinds)::text[] IS NULL OR kind = ANY(\(kinds)::text[])
+            ORDER BY id DESC LIMIT \(Int64(max(0, limit)))
+            """
+        ) { row in
+            let (id, at, kind, replica, user, detail) = try row.decode((Int64, Int64, String, Int64?, String?, String).self)
+            return HubEvent(
+                id: id, at: Self.u64(at), kind: HubEvent.Kind(rawValue: kind), replica: Self.replica(replica),
+                user: user, detail: detail)
+        }
+    }
+
+    @discardableResult
+    nonisolated(nonsending) func insertEvent(_ event: HubEvent) async throws -> Int64 {
+        let replica = event.replica.map(Self.int)
+        let id = try await first(
+            """
+            INSERT INTO events (at, kind, replica, user_name, detail)
+            VALUES (\(Self.int(event.at)), \(event.kind.rawValue), \(replica), \(event.user), \(event.detail))
+            RETURNING id
+            """
+        ) { try $0.decode(Int64.self) }
+        return id ?? 0
+    }
+
+    // MARK: - Write history
+
+    nonisolated(nonsending) func history(collection: String, recordID: String, field: String?, limit: Int)
+        async throws -> [HistoryEntry]
+    {
+        // A key whose value is JSON null still counts as carried, as SQLite's `json_type` says.
+        // PostgreSQL's JSON functions refuse an escaped NUL (`\u0000`, valid JSON, which HistoryJSON
+        // writes for a NUL in a value): it is swapped for `\u0001` first, which changes no key.
+        try await rows(
+            """
+            SELECT seq, collection, record_id, replica, counter, hlc, user_name, at, fields, deleted FROM write_history
+            WHERE collection = \(collection) AND record_id = \(recordID)
+              AND (\(field)::text IS NULL OR deleted
+                   OR (replace(fields, '\\u0000', '\\u0001')::json -> \(field)::text) IS NOT NULL)
+            ORDER BY seq DESC LIMIT \(Int64(max(0, limit)))
+            """
+        ) { row in
+            let (seq, collection, recordID, replica, counter, hlc, user, at, fields, deleted) = try row.decode(
+                (Int64, String, String, Int64, Int64, Int64, String, Int64, String, Bool).self)
+            return HistoryEntry(
+                seq: Self.u64(seq), collection: collection, recordID: recordID,
+                dot: Dot(replica: Self.replica(replica), counter: Self.u64(counter)), hlc: HLC(rawValue: Self.u64(hlc)),
+                user: user, at: Self.u64(at), fields: try decode([String: Value].self, fields), deleted: deleted)
+        }
+    }
+
+    nonisolated(nonsending) func insertHistory(_ entry: HistoryEntry) async throws {
+        let fields = try HistoryJSON.encode(entry.fields) ?? json(entry.fields)
+        try await execute(
+            """
+            INSERT INTO write_history (seq, collection, record_id, replica, counter, hlc, user_name, at, fields, deleted)
+            VALUES (\(Self.int(entry.seq)), \(entry.collection), \(entry.recordID), \(Self.int(entry.dot.replica)),
+                    \(Self.int(entry.dot.counter)), \(Self.int(entry.hlc.rawValue)), \(entry.user), \(Self.int(entry.at)),
+                    \(fields), \(entry.deleted))
+            """)
+    }
+
+    nonisolated(nonsending) func deleteHistory(collection: String, recordID: String) async throws {
+        try await execute("DELETE FROM write_history WHERE collection = \(collection) AND record_id = \(recordID)")
+    }
+
+    // MARK: - Admin web sessions
+
+    nonisolated(nonsending) func adminSession(id: String) async throws -> AdminSession? {
+        try await first("SELECT id, user_name, csrf, expires_at FROM admin_sessions WHERE id = \(id)") { row in
+            let (id, user, csrf, expiresAt) = try row.decode((String, String, String, Int64).self)
+            return AdminSession(id: id, user: user, csrf: csrf, expiresAt: Self.u64(expiresAt))
+        }
+    }
+
+    nonisolated(nonsending) func insertAdminSession(_ session: AdminSession) async throws {
+        try await execute(
+            """
+            INSERT INTO admin_sessions (id, user_name, csrf, expires_at)
+            VALUES (\(session.id), \(session.user), \(session.csrf), \(Self.int(session.expiresAt)))
+            """)
+    }
+
+    nonisolated(nonsending) func touchAdminSession(id: String, expiresAt: UInt64) async throws {
+        try await execute("UPDATE admin_sessions SET expires_at = \(Self.int(expiresAt)) WHERE id = \(id)")
+    }
+
+    nonisolated(nonsending) func deleteAdminSession(id: String) async throws {
+        try await execute("DELETE FROM admin_sessions WHERE id = \(id)")
+    }
+
+    nonisolated(nonsending) func deleteExpiredAdminSessions(at time: UInt64) async throws {
+        try await execute("DELETE FROM admin_sessions WHERE expires_at <= \(Self.int(time))")
+    }
+
+    // MARK: - Coordination
+
+    /// `pg_try_advisory_xact_lock` on a key derived from `name`: held until this transaction ends, by
+    /// one transaction of any hub on the database at a time.
+    nonisolated(nonsending) func tryExclusive(_ name: String) async throws -> Bool {
+        let key = PostgresHubSchema.advisoryKey("lock.\(name)")
+        let taken = try await first("SELECT pg_try_advisory_xact_lock(\(key))") { try $0.decode(Bool.self) }
+        return taken ?? false
+    }
+}
