@@ -9,6 +9,12 @@ import Testing
 /// Every store implementation.
 enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case sqlite
+    /// On the server of `RELAIS_TEST_POSTGRES_URL`; skipped (with the reason) without one, failed in
+    /// CI (`RELAIS_REQUIRE_POSTGRES=1`).
+    case postgres
+
+    /// The kinds that run here.
+    static var available: [StoreKind] { PostgresTestDatabase.isEnabled ? [.sqlite, .postgres] : [.sqlite] }
 
     var testDescription: String { rawValue }
 
@@ -26,6 +32,10 @@ enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
             } catch {
                 await store.close()
                 throw error
+            }
+        case .postgres:
+            return try await PostgresTestDatabase.with { database in
+                try await PostgresHubStore.withStore(url: database.url, create: true) { store in try await body(store) }
             }
         }
     }
@@ -45,7 +55,7 @@ struct HubStoreTests {
             fields: ["name": FieldMeta(seq: seq, clamped: seq % 2 == 0)])
     }
 
-    @Test(arguments: StoreKind.allCases) func rowsRoundTrip(kind: StoreKind) async throws {
+    @Test(arguments: StoreKind.available) func rowsRoundTrip(kind: StoreKind) async throws {
         try await kind.with { store in
             let user = HubUser(name: "claire", role: .manager, territories: ["south", "north", "north"], createdAt: 7)
             #expect(user.territories == ["north", "south"])
@@ -86,7 +96,7 @@ struct HubStoreTests {
         }
     }
 
-    @Test(arguments: StoreKind.allCases) func aFailedWriteLeavesNothing(kind: StoreKind) async throws {
+    @Test(arguments: StoreKind.available) func aFailedWriteLeavesNothing(kind: StoreKind) async throws {
         try await kind.with { store in
             await #expect(throws: Boom.self) {
                 try await store.write { tx throws in
@@ -102,7 +112,7 @@ struct HubStoreTests {
         }
     }
 
-    @Test(arguments: StoreKind.allCases) func concurrentWritesShareCommitsAndStayIsolated(kind: StoreKind) async throws {
+    @Test(arguments: StoreKind.available) func concurrentWritesShareCommitsAndStayIsolated(kind: StoreKind) async throws {
         try await kind.with { store in
             let sequences = try await withThrowingTaskGroup(of: UInt64?.self) { group in
                 for index in 0..<200 {
@@ -137,7 +147,7 @@ struct HubStoreTests {
         }
     }
 
-    @Test(arguments: StoreKind.allCases) func recordQueriesFollowScopesAndMoves(kind: StoreKind) async throws {
+    @Test(arguments: StoreKind.available) func recordQueriesFollowScopesAndMoves(kind: StoreKind) async throws {
         try await kind.with { store in
             let a = Wire.uuid(), b = Wire.uuid(), c = Wire.uuid()
             try await store.write { tx throws in
@@ -174,7 +184,7 @@ struct HubStoreTests {
     /// docs/SYNC.md "Sequences with several writers": a write that took a sequence and has not
     /// committed holds the head below it for every reader, later writes cannot commit past it, and
     /// once it commits a pull from the old cursor gets everything, in order, none skipped.
-    @Test(arguments: StoreKind.allCases) func aLateCommitIsNeverSkipped(kind: StoreKind) async throws {
+    @Test(arguments: StoreKind.available) func aLateCommitIsNeverSkipped(kind: StoreKind) async throws {
         try await kind.with { store in
             let (taken, tookSequence) = AsyncStream.makeStream(of: UInt64.self)
             let (gate, release) = AsyncStream.makeStream(of: Void.self)
@@ -231,7 +241,7 @@ struct HubStoreTests {
                                values: [], chosen: nil, status: status), scope: nil)
     }
 
-    @Test(arguments: StoreKind.allCases) func conflictFiltersAndOrder(kind: StoreKind) async throws {
+    @Test(arguments: StoreKind.available) func conflictFiltersAndOrder(kind: StoreKind) async throws {
         try await kind.with { store in
             try await store.write { tx throws in
                 try await tx.insertConflict(Self.report("a", 1, .open, record: "r1"))
@@ -250,7 +260,7 @@ struct HubStoreTests {
 
 /// The narrow operations of the contract: what each one means, on every store.
 struct HubStoreOperationTests {
-    @Test(arguments: StoreKind.allCases) func countersAreTakenNeverWrittenBack(kind: StoreKind) async throws {
+    @Test(arguments: StoreKind.available) func countersAreTakenNeverWrittenBack(kind: StoreKind) async throws {
         try await kind.with { store in
             let (first, second, dot1, dot2) = try await store.write { tx throws in
                 (try await tx.takeReplicaNumber(), try await tx.takeReplicaNumber(),
@@ -269,7 +279,7 @@ struct HubStoreOperationTests {
         }
     }
 
-    @Test(arguments: StoreKind.allCases) func usersEnrollmentsAndDevicesChangeOnlyWhatIsSaid(kind: StoreKind) async throws {
+    @Test(arguments: StoreKind.available) func usersEnrollmentsAndDevicesChangeOnlyWhatIsSaid(kind: StoreKind) async throws {
         try await kind.with { store in
             let device = Device(
                 replica: ReplicaID(1), user: "claire", tokenHash: "h1", name: "laptop", lineage: ReplicaID(1), createdAt: 1,
@@ -314,7 +324,7 @@ struct HubStoreOperationTests {
         }
     }
 
-    @Test(arguments: StoreKind.allCases) func insertRefusesAnExistingRecordAndUpdateNeedsOne(kind: StoreKind) async throws {
+    @Test(arguments: StoreKind.available) func insertRefusesAnExistingRecordAndUpdateNeedsOne(kind: StoreKind) async throws {
         try await kind.with { store in
             let id = Wire.uuid()
             try await store.write { tx throws in try await tx.insertRecord(HubStoreTests.record(id, seq: 1, scope: "north")) }
@@ -351,7 +361,7 @@ struct HubStoreOperationTests {
             scope: scope)
     }
 
-    @Test(arguments: StoreKind.allCases) func everyConflictFilterRunsInTheStore(kind: StoreKind) async throws {
+    @Test(arguments: StoreKind.available) func everyConflictFilterRunsInTheStore(kind: StoreKind) async throws {
         try await kind.with { store in
             let reports = [
                 Self.report("a", at: 10),
@@ -386,7 +396,7 @@ struct HubStoreOperationTests {
         }
     }
 
-    @Test(arguments: StoreKind.allCases) func eventsSessionsAndLocks(kind: StoreKind) async throws {
+    @Test(arguments: StoreKind.available) func eventsSessionsAndLocks(kind: StoreKind) async throws {
         try await kind.with { store in
             let ids = try await store.write { tx throws in
                 [try await tx.insertEvent(HubEvent(at: 1, kind: .deviceEnrolled, detail: "1")),

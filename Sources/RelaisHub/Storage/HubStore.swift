@@ -45,6 +45,9 @@ public import RelaisCore
 ///   missing row changes nothing and is not an error unless it says so. A `delete…` of a missing row
 ///   is not an error.
 /// - **Every list has a stated order** on columns of the rows, never on an engine's row id.
+/// - **A failed operation ends the body.** A body must not catch a store error and carry on: on
+///   PostgreSQL the transaction is already aborted (the store then rolls back and rethrows, re-running
+///   the body when the error asks for it). Text values hold no NUL character (PostgreSQL refuses it).
 /// - ``read(_:)`` sees one consistent snapshot of committed state.
 public protocol HubStore: Sendable {
     /// Runs `body` in a write transaction and returns its result once committed durably.
@@ -165,6 +168,11 @@ public protocol HubReadTransaction: Sendable {
 /// so that two hubs writing at once never write back an old copy of a row over a newer one.
 public protocol HubTransaction: HubReadTransaction {
     // MARK: Counters
+
+    /// Locks the records with these keys that exist, in key order, until the transaction ends: a
+    /// write that touches several records takes their locks before its first sequence, so that two
+    /// hubs never wait for each other in a cycle (SQLite, with one writer, does nothing).
+    nonisolated(nonsending) func lockRecords(_ keys: [RecordKey]) async throws
 
     /// Takes the next sequence number and records it as the head. See ``HubStore`` on the high-water
     /// mark: on PostgreSQL this holds a lock until the transaction ends.

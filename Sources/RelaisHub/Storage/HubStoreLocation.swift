@@ -32,8 +32,12 @@ public enum HubStoreLocation: Sendable, Hashable {
             return try SQLiteHubStore(
                 folder: folder, create: create, configuration: options.sqlite,
                 now: UInt64(max(0, Date().timeIntervalSince1970 * 1000)), logger: logger)
-        case .postgres:
-            throw HubError.unavailable.with("PostgreSQL store not available in this build yet")
+        case .postgres(let url):
+            var configuration = PostgresHubStore.Configuration()
+            configuration.maxConnections = options.postgresConnections
+            return try await PostgresHubStore.open(
+                url: url, create: create, configuration: configuration,
+                now: UInt64(max(0, Date().timeIntervalSince1970 * 1000)), logger: logger)
         }
     }
 

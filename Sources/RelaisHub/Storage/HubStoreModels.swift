@@ -162,6 +162,23 @@ public struct StoredRecord: Sendable, Hashable {
     public var id: String { state.id }
 }
 
+/// A record's key: its collection and id.
+public struct RecordKey: Sendable, Hashable, Comparable {
+    public var collection: String
+    public var id: String
+
+    public init(collection: String, id: String) {
+        self.collection = collection
+        self.id = id
+    }
+
+    /// By collection, then id, byte by byte: the order stores lock records in.
+    public static func < (lhs: RecordKey, rhs: RecordKey) -> Bool {
+        if lhs.collection != rhs.collection { return lhs.collection.utf8.lexicographicallyPrecedes(rhs.collection.utf8) }
+        return lhs.id.utf8.lexicographicallyPrecedes(rhs.id.utf8)
+    }
+}
+
 /// A change of a record's scope, kept so that a pull can tell what a device saw at its cursor.
 public struct ScopeMove: Sendable, Hashable {
     public var seq: UInt64

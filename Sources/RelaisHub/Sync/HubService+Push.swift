@@ -86,6 +86,11 @@ extension HubService {
                 }
             }
 
+            // Every record the batch touches, and the customers its children name, locked before the
+            // first sequence is taken (which locks the head until commit): two hubs then never wait
+            // for each other in a cycle.
+            try await tx.lockRecords(self.recordKeys(writes.map(\.write)))
+
             let access = Access(role: account.role, territories: Set(account.territories))
             var counts = PushCounts()
             var results: [Relais_V1_WriteResult] = []
@@ -144,6 +149,23 @@ extension HubService {
             response.head = head
             return response
         }
+    }
+}
+
+extension HubService {
+    /// The records `writes` touch: their own, and their visibility parents named in their fields.
+    func recordKeys(_ writes: [RecordWrite]) -> [RecordKey] {
+        var keys: Set<RecordKey> = []
+        for write in writes {
+            guard let collection = schema.collection(write.collection) else { continue }
+            keys.insert(RecordKey(collection: collection.name, id: write.recordID.lowercased()))
+            if case .parent(let field, let parentCollection) = collection.visibility,
+                let parent = write.fieldValues[field]?.stringValue
+            {
+                keys.insert(RecordKey(collection: parentCollection, id: parent.lowercased()))
+            }
+        }
+        return keys.sorted()
     }
 }
 

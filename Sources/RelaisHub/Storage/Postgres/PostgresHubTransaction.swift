@@ -379,6 +379,18 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
             """, makeRecord)
     }
 
+    nonisolated(nonsending) func lockRecords(_ keys: [RecordKey]) async throws {
+        let sorted = Set(keys).sorted()
+        guard locksReads, !sorted.isEmpty else { return }
+        // One statement, rows locked in (collection, id) order: the order every hub takes them in.
+        _ = try await execute(
+            """
+            SELECT 1 FROM records WHERE (collection, id) IN
+              (SELECT * FROM unnest(\(sorted.map(\.collection))::text[], \(sorted.map(\.id))::text[]))
+            ORDER BY collection, id FOR UPDATE
+            """)
+    }
+
     nonisolated(nonsending) func children(of parentID: String) async throws -> [StoredRecord] {
         try await rows(
             "SELECT \(unescaped: Self.recordColumns) FROM records WHERE parent_id = \(parentID) ORDER BY seq", makeRecord)

@@ -68,6 +68,9 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
         UInt64(bitPattern: try db.scalar("UPDATE meta SET head = head + 1 WHERE id = 1 RETURNING head")?.int64Value ?? 0)
     }
 
+    /// One writer: nothing to wait for.
+    nonisolated(nonsending) func lockRecords(_ keys: [RecordKey]) async throws {}
+
     nonisolated(nonsending) func takeReplicaNumber() async throws -> ReplicaID {
         let next = try db.scalar("UPDATE meta SET next_replica = next_replica + 1 WHERE id = 1 RETURNING next_replica - 1")
         return ReplicaID(UInt32(truncatingIfNeeded: next?.int64Value ?? 0))
