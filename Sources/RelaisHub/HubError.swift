@@ -27,6 +27,7 @@ public struct HubError: Error, Hashable, Sendable, CustomStringConvertible, Cust
         case storeMissing = "store_missing"
         case storeTooNew = "store_too_new"
         case storageFull = "storage_full"
+        case storeLocation = "store_location"
     }
 
     private let value: Code
@@ -55,7 +56,7 @@ public struct HubError: Error, Hashable, Sendable, CustomStringConvertible, Cust
         case .badRequest: 400
         case .unavailable: 503
         case .storageFull: 507
-        case .internal, .storeExists, .storeMissing, .storeTooNew: 500
+        case .internal, .storeExists, .storeMissing, .storeTooNew, .storeLocation: 500
         }
     }
 
@@ -114,6 +115,8 @@ public struct HubError: Error, Hashable, Sendable, CustomStringConvertible, Cust
     public static var storeExists: HubError { .init(.storeExists, "The data folder already holds a hub store.") }
     /// No store in the data folder (run `relais-hub init` first).
     public static var storeMissing: HubError { .init(.storeMissing, "The data folder holds no hub store; run `relais-hub init` first.") }
+    /// A store location that cannot name a store (a malformed `--postgres` URL).
+    public static var storeLocation: HubError { .init(.storeLocation, "The store location is malformed.") }
     /// The store was written by a newer version of the hub.
     public static var storeTooNew: HubError { .init(.storeTooNew, "The store was written by a newer relais-hub; upgrade it.") }
 }

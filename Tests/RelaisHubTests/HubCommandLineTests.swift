@@ -65,9 +65,13 @@ struct HubCommandLineTests {
         #expect(usage.status == 2)
         #expect(try await HubProcess.run(["serve"]).status == 2)
         #expect(try await HubProcess.run(["frobnicate"]).status == 2)
-        let postgres = try await HubProcess.run(["init", "--postgres", "postgres://localhost/relais"])
-        #expect(postgres.status == 1)
-        #expect(postgres.stderr == "relais-hub: PostgreSQL store not available in this build yet\n")
+        // A malformed or unreachable --postgres URL: one line on stderr, exit code 1, at once.
+        for url in ["mysql://localhost/relais", "postgres://", "postgres://relais@127.0.0.1:1/relais"] {
+            let postgres = try await HubProcess.run(["device", "list", "--postgres", url])
+            #expect(postgres.status == 1, "\(url): \(postgres.stderr)")
+            #expect(postgres.stderr.hasPrefix("relais-hub: ") && postgres.stderr.split(separator: "\n").count == 1, "\(url): \(postgres.stderr)")
+            #expect(!postgres.stderr.contains("secret"))
+        }
         let missing = try await HubProcess.run(["device", "list", "--data", "/tmp/relais-no-such-store-\(UUID().uuidString)"])
         #expect(missing.status == 1)
         let help = try await HubProcess.run(["--help"])

@@ -122,7 +122,7 @@ struct PostgresStoreTests {
         "postgres://u@h:99999/db",
     ])
     func aMalformedURLIsABadRequest(url: String) throws {
-        let error = #expect(throws: HubError.badRequest) {
+        let error = #expect(throws: HubError.storeLocation) {
             _ = try PostgresHubStore(url: url)
         }
         #expect(error?.message.contains("\n") == false)

@@ -39,7 +39,7 @@ import Synchronization
 ///
 /// ## Errors
 ///
-/// A malformed URL is ``HubError/badRequest``; a server that cannot be reached, a pool that is closed
+/// A malformed URL is ``HubError/storeLocation``; a server that cannot be reached, a pool that is closed
 /// and a transaction that stays busy after its attempts are ``HubError/unavailable`` (503); a full
 /// disk is ``HubError/storageFull``; a unique violation that persists is ``HubError/conflict``; any
 /// other database failure is ``HubError/internal`` with the SQLSTATE and server message in its context.
@@ -85,7 +85,7 @@ public final class PostgresHubStore: HubStore {
     ///   password and database percent-encoded. `sslmode` is `disable`, `prefer` (the default: TLS
     ///   when the server offers it, certificate not checked), `require` (TLS, certificate not checked),
     ///   `verify-ca` or `verify-full` (TLS with the certificate and host name checked).
-    /// - Throws: ``HubError/badRequest`` with a one-line message when the URL is malformed.
+    /// - Throws: ``HubError/storeLocation`` with a one-line message when the URL is malformed.
     public init(
         url: String, configuration: Configuration = .init(), logger: Logger = Logger(label: "relais.hub.store")
     ) throws {
@@ -393,7 +393,7 @@ struct PostgresURL: Sendable {
 
     init(_ text: String) throws {
         func malformed(_ why: String) -> HubError {
-            HubError.badRequest.with("Malformed PostgreSQL URL: \(why) (expected postgres://user[:password]@host[:port]/database).")
+            HubError.storeLocation.with("Malformed PostgreSQL URL: \(why) (expected postgres://user[:password]@host[:port]/database).")
         }
         guard let components = URLComponents(string: text) else { throw malformed("not a URL") }
         guard let scheme = components.scheme?.lowercased(), scheme == "postgres" || scheme == "postgresql" else {
