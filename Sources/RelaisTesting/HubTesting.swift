@@ -36,7 +36,22 @@ public struct HubTemporaryFolder: Sendable {
     }
 }
 
-/// A hub on a fresh SQLite store in a temporary folder, for tests of any target.
+/// Which store a test hub keeps its state in.
+public enum HubTestStore: String, Sendable, CaseIterable {
+    /// A fresh SQLite store in the fixture's temporary folder.
+    case sqlite
+    /// A fresh database on the server of `RELAIS_TEST_POSTGRES_URL` (``PostgresTestDatabase``).
+    case postgres
+
+    /// `RELAIS_TEST_HUB_STORE` (`sqlite` or `postgres`), SQLite when unset: CI runs the hub's
+    /// service-level tests once on each store by setting it.
+    public static var `default`: HubTestStore {
+        ProcessInfo.processInfo.environment["RELAIS_TEST_HUB_STORE"].flatMap(HubTestStore.init(rawValue:)) ?? .sqlite
+    }
+}
+
+/// A hub on a fresh store (SQLite in a temporary folder, or a fresh PostgreSQL database), for tests
+/// of any target.
 ///
 /// ```swift
 /// try await HubFixture.with { hub in
@@ -44,17 +59,26 @@ public struct HubTemporaryFolder: Sendable {
 ///     try await hub.live { url in /* enroll a replica against url */ }
 /// }
 /// ```
+///
+/// Tests that need the SQLite file itself (another process on the data folder, a crash, a full disk)
+/// ask for `store: .sqlite`; the others run on ``HubTestStore/default``.
 public final class HubFixture: Sendable {
     public let folder: HubTemporaryFolder
-    public let store: SQLiteHubStore
+    public let store: any HubStore
+    /// Which kind of store it is.
+    public let storeKind: HubTestStore
     public let service: HubService
     public let clock: HubTestClock?
     /// The `admin` user's API token.
     public let adminToken: String
 
-    private init(folder: HubTemporaryFolder, store: SQLiteHubStore, service: HubService, clock: HubTestClock?, adminToken: String) {
+    private init(
+        folder: HubTemporaryFolder, store: any HubStore, storeKind: HubTestStore, service: HubService,
+        clock: HubTestClock?, adminToken: String
+    ) {
         self.folder = folder
         self.store = store
+        self.storeKind = storeKind
         self.service = service
         self.clock = clock
         self.adminToken = adminToken
@@ -63,23 +87,43 @@ public final class HubFixture: Sendable {
     /// Runs `body` with a fresh hub (an `admin` user created), then closes and deletes it.
     ///
     /// - Parameters:
+    ///   - store: The kind of store; ``HubTestStore/default`` unless the test needs one.
     ///   - configuration: The hub's configuration.
     ///   - clock: A test clock; the system clock when `nil`.
+    ///   - storeConfiguration: The SQLite store's tuning (ignored on PostgreSQL).
     public static func with<T: Sendable>(
-        configuration: HubService.Configuration = .init(), clock: HubTestClock? = nil,
-        storeConfiguration: SQLiteHubStore.Configuration = .init(),
+        store kind: HubTestStore = .default, configuration: HubService.Configuration = .init(),
+        clock: HubTestClock? = nil, storeConfiguration: SQLiteHubStore.Configuration = .init(),
         _ body: (HubFixture) async throws -> T
     ) async throws -> T {
         let folder = try HubTemporaryFolder(prefix: "hub")
         defer { folder.remove() }
-        let store = try SQLiteHubStore(folder: folder.path + "/data", create: true, configuration: storeConfiguration)
+        switch kind {
+        case .sqlite:
+            let store = try SQLiteHubStore(folder: folder.path + "/data", create: true, configuration: storeConfiguration)
+            return try await run(
+                store: store, kind: kind, folder: folder, configuration: configuration, clock: clock, body)
+        case .postgres:
+            return try await PostgresTestDatabase.with { database in
+                try await PostgresHubStore.withStore(url: database.url, create: true) { store in
+                    try await run(store: store, kind: kind, folder: folder, configuration: configuration, clock: clock, body)
+                }
+            }
+        }
+    }
+
+    private static func run<T: Sendable>(
+        store: any HubStore, kind: HubTestStore, folder: HubTemporaryFolder, configuration: HubService.Configuration,
+        clock: HubTestClock?, _ body: (HubFixture) async throws -> T
+    ) async throws -> T {
         let service = HubService(
             store: store, configuration: configuration, clock: clock ?? SystemHubClock(),
             logger: HubLogging.standardError(label: "relais.hub.test"))
         let fixture: HubFixture
         do {
             let token = try await service.initialize()
-            fixture = HubFixture(folder: folder, store: store, service: service, clock: clock, adminToken: token)
+            fixture = HubFixture(
+                folder: folder, store: store, storeKind: kind, service: service, clock: clock, adminToken: token)
         } catch {
             await store.close()
             throw error

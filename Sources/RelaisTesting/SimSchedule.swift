@@ -108,7 +108,7 @@ public enum SimSchedule {
     public static func run(seed: UInt64, schedule: Int) async throws -> SimReport {
         let fault = SimFaultKind.allCases[schedule % SimFaultKind.allCases.count]
         let hubClock = HubTestClock()
-        return try await HubFixture.with(clock: hubClock) { hub in
+        return try await HubFixture.with(store: .sqlite, clock: hubClock) { hub in
             try await hub.live { url in
                 var proxy: SimTCPProxy?
                 if fault == .cutConnection || fault == .mixed, let port = url.split(separator: ":").last.flatMap({ UInt16($0) }) {

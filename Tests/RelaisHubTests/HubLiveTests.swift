@@ -135,7 +135,7 @@ struct HubLiveTests {
     }
 
     @Test func fiftyDevicesPushingAtOnceShareCommits() async throws {
-        try await HubFixture.with { hub in
+        try await HubFixture.with(store: .sqlite) { hub in
             let devices = try await Self.enrollMany(hub, count: 50)
             let before = hub.store.statistics()
             let applied = try await hub.live { url in

@@ -446,7 +446,7 @@ struct SQLiteHubStoreTests {
     }
 
     @Test func anotherConnectionWritesWhileTheStoreIsOpen() async throws {
-        try await HubFixture.with { hub in
+        try await HubFixture.with(store: .sqlite) { hub in
             // As `relais-hub user add` does from another process while `serve` runs.
             let other = try SQLiteHubStore(folder: hub.dataFolder, create: false)
             let otherHub = HubService(store: other, logger: HubLogging.standardError(label: "test"))

@@ -18,7 +18,7 @@ struct LiveFuzzTests {
     static let seed: UInt64 = ProcessInfo.processInfo.environment["RELAIS_SEED"].flatMap { UInt64($0) } ?? 20_261_129
 
     @Test func mutatedRequestsGetATypedAnswerAndTheHubKeepsWorking() async throws {
-        try await HubFixture.with { hub in
+        try await HubFixture.with(store: .sqlite) { hub in
             let code = try await hub.addUser("claire", role: .rep, territories: ["north"])
             let spare = try await hub.addUser("bob", role: .rep, territories: ["north"])
             let claire = try await hub.service.enroll(Wire.enroll(code))

@@ -77,7 +77,7 @@ struct DiskFullTests {
 
     @Test func aPullPageThatCannotBeSavedStopsTheSyncAndKeepsPendingWrites() async throws {
         let clock = HubTestClock()
-        try await HubFixture.with(clock: clock) { hub in
+        try await HubFixture.with(store: .sqlite, clock: clock) { hub in
             let folder = try ClientTemporaryFolder()
             defer { folder.remove() }
             let codeA = try await hub.addUser("anne", role: .rep, territories: ["north"])
@@ -130,7 +130,7 @@ struct DiskFullTests {
 
     @Test func aHubAtItsCeilingAnswers507KeepsReadingAndAcceptsThePushLater() async throws {
         let clock = HubTestClock()
-        try await HubFixture.with(clock: clock) { hub in
+        try await HubFixture.with(store: .sqlite, clock: clock) { hub in
             let folder = try ClientTemporaryFolder()
             defer { folder.remove() }
             let code = try await hub.addUser("anne", role: .rep, territories: ["north"])

@@ -72,6 +72,8 @@ public final class PostgresHubStore: HubStore {
 
     private struct State {
         var opened = false
+        /// Whether ``run()`` was called: the pool runs once.
+        var running = false
         var closed = false
         var active = 0
         var drained: [CheckedContinuation<Void, Never>] = []
@@ -141,9 +143,20 @@ public final class PostgresHubStore: HubStore {
         }
     }
 
-    /// Runs the connection pool until the task is cancelled. Transactions wait until it runs. Call it
-    /// once per store: the pool cannot be run again once stopped.
+    /// Runs the connection pool until the task is cancelled. Transactions wait until it runs.
+    ///
+    /// The pool runs once per store: a second call while it runs (a server's service group inside a
+    /// test that already runs the store) only waits until it is cancelled, and a call after the pool
+    /// stopped returns at once.
     public func run() async throws {
+        let first = state.withLock { state in
+            defer { state.running = true }
+            return !state.running
+        }
+        guard first else {
+            while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+            return
+        }
         await client.run()
     }
 
