@@ -22,7 +22,10 @@ struct BenchOptions: Sendable {
     /// unless `--memory-runs` says otherwise.
     var memoryRuns: Int?
 
-    static let names = ["bootstrap", "apply", "incremental", "ingest", "ingest-e2e", "wire", "memory", "conflicts"]
+    static let names = [
+        "bootstrap", "apply", "incremental", "ingest", "ingest-e2e", "wire", "memory", "conflicts", "ingest-postgres",
+        "bootstrap-postgres",
+    ]
 
     static let usage = """
         usage: relais-bench [--smoke] [--only NAME[,NAME]] [--runs N] [--json] [--big N] [--memory-runs N]

@@ -105,7 +105,9 @@ public final class HubFixture: Sendable {
                 store: store, kind: kind, folder: folder, configuration: configuration, clock: clock, body)
         case .postgres:
             return try await PostgresTestDatabase.with { database in
-                try await PostgresHubStore.withStore(url: database.url, create: true) { store in
+                try await PostgresHubStore.withStore(
+                    url: database.url, create: true, configuration: PostgresTestDatabase.storeConfiguration
+                ) { store in
                     try await run(store: store, kind: kind, folder: folder, configuration: configuration, clock: clock, body)
                 }
             }

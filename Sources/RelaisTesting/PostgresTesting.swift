@@ -1,4 +1,5 @@
 import Foundation
+public import RelaisHub
 import Logging
 import PostgresNIO
 
@@ -43,6 +44,19 @@ public struct PostgresTestDatabase: Sendable {
     /// Why PostgreSQL tests are skipped when ``isEnabled`` is false.
     public static let skipReason =
         "Skipped: RELAIS_TEST_POSTGRES_URL is unset, so there is no PostgreSQL server to test against. Start one with `eval \"$(bash scripts/start-postgres.sh)\"` (Debian's postgresql 15), or set RELAIS_REQUIRE_POSTGRES=1 to fail instead."
+
+    /// The store configuration tests use: a small pool (tests open many stores) and long timeouts,
+    /// since a loaded 2-core machine running the whole suite can keep a test's tasks waiting
+    /// for a thread for tens of seconds.
+    public static var storeConfiguration: PostgresHubStore.Configuration {
+        var configuration = PostgresHubStore.Configuration()
+        configuration.maxConnections = 4
+        configuration.connectTimeout = .seconds(120)
+        // A statement waiting for a row lock the test holds on purpose may wait as long as the test
+        // keeps it; the same starvation stretches that wait.
+        configuration.statementTimeout = .seconds(300)
+        return configuration
+    }
 
     /// The database's name (`relais_test_` and random hex).
     public let name: String

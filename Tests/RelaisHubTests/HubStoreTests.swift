@@ -35,7 +35,9 @@ enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
             }
         case .postgres:
             return try await PostgresTestDatabase.with { database in
-                try await PostgresHubStore.withStore(url: database.url, create: true) { store in try await body(store) }
+                try await PostgresHubStore.withStore(
+                    url: database.url, create: true, configuration: PostgresTestDatabase.storeConfiguration
+                ) { store in try await body(store) }
             }
         }
     }
