@@ -102,6 +102,7 @@ let package = Package(
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -115,7 +116,7 @@ let package = Package(
         .target(
             name: "RelaisTesting",
             dependencies: [
-                "RelaisCore", "RelaisClient", "RelaisHub", "RelaisProtocol",
+                "RelaisCore", "RelaisClient", "RelaisHub", "RelaisProtocol", "RelaisSQLite",
                 // Throwaway databases for the PostgreSQL store's tests (PostgresTesting.swift).
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -138,6 +139,7 @@ let package = Package(
                 "RelaisClient",
                 "RelaisCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -161,11 +163,13 @@ let package = Package(
             dependencies: [
                 "RelaisClient", "RelaisCore", "RelaisHub", "RelaisProtocol", "RelaisSQLite", "RelaisTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Benchmarks/relais-bench",
             swiftSettings: swiftSettings
@@ -187,7 +191,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RelaisClientTests",
-            dependencies: ["RelaisClient", "RelaisCore", "RelaisProtocol", "RelaisSQLite", "RelaisTesting"],
+            dependencies: ["RelaisClient", "RelaisCore", "RelaisHub", "RelaisProtocol", "RelaisSQLite", "RelaisTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -197,11 +201,15 @@ let package = Package(
                 "RelaisClient",
                 "RelaisCore",
                 "RelaisProtocol",
+                "RelaisSQLite",
                 "RelaisTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: swiftSettings
         ),
