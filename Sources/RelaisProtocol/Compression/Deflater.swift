@@ -68,35 +68,33 @@ public final class Deflater {
     private func run(_ input: UnsafeBufferPointer<UInt8>, flush: Int32) -> Result<[UInt8], ProtocolError> {
         guard let stream, let buffer else { return .success([]) }
         var output: [UInt8] = []
-        stream.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress)
-        stream.pointee.avail_in = uInt(input.count)
-        defer {
-            stream.pointee.next_in = nil
-            stream.pointee.avail_in = 0
-        }
-        while true {
-            stream.pointee.next_out = buffer.baseAddress
-            stream.pointee.avail_out = uInt(buffer.count)
-            let status = deflate(stream, flush)
-            let produced = buffer.count - Int(stream.pointee.avail_out)
-            output.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<produced]))
-            switch status {
-            case Z_STREAM_END:
-                return .success(output)
-            case Z_OK, Z_BUF_ERROR:
-                // A full output buffer means more output may be pending: go round again.
-                if stream.pointee.avail_out > 0 {
-                    // Without flushing, deflate consumed all the input.
-                    if flush == Z_NO_FLUSH { return .success(output) }
-                    // Finishing with room to spare and no progress: zlib is stuck.
-                    if status == Z_BUF_ERROR {
-                        return .failure(ProtocolError.encodingFailed.with("zlib made no progress finishing a stream."))
+        let error = ZlibPump.run(
+            stream, input: input, buffer: buffer, call: { deflate($0, flush) },
+            sink: { produced in
+                output.append(contentsOf: produced)
+                return nil
+            },
+            decide: { status in
+                switch status {
+                case Z_STREAM_END:
+                    return .done
+                case Z_OK, Z_BUF_ERROR:
+                    // A full output buffer means more output may be pending: go round again.
+                    if stream.pointee.avail_out > 0 {
+                        // Without flushing, deflate consumed all the input.
+                        if flush == Z_NO_FLUSH { return .done }
+                        // Finishing with room to spare and no progress: zlib is stuck.
+                        if status == Z_BUF_ERROR {
+                            return .failed(ProtocolError.encodingFailed.with("zlib made no progress finishing a stream."))
+                        }
                     }
+                    return .again
+                default:
+                    return .failed(ProtocolError.encodingFailed.with("zlib failed while compressing (status \(status))."))
                 }
-            default:
-                return .failure(ProtocolError.encodingFailed.with("zlib failed while compressing (status \(status))."))
-            }
-        }
+            })
+        if let error { return .failure(error) }
+        return .success(output)
     }
 
     private func release() {

@@ -160,38 +160,29 @@ public final class Inflater {
             return append(input)
         }
         if isStreamEnded { return trailing(input.count) }
-        stream.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress)
-        stream.pointee.avail_in = uInt(input.count)
-        defer {
-            stream.pointee.next_in = nil
-            stream.pointee.avail_in = 0
-        }
-        while true {
-            stream.pointee.next_out = buffer.baseAddress
-            stream.pointee.avail_out = uInt(buffer.count)
-            let status = inflate(stream, Z_NO_FLUSH)
-            let produced = buffer.count - Int(stream.pointee.avail_out)
-            if produced > 0, let error = append(UnsafeBufferPointer(rebasing: buffer[..<produced])) {
-                return error
-            }
-            switch status {
-            case Z_OK:
-                if stream.pointee.avail_in == 0, stream.pointee.avail_out > 0 { return nil }
-            case Z_STREAM_END:
-                isStreamEnded = true
-                let left = Int(stream.pointee.avail_in)
-                return left > 0 ? trailing(left) : nil
-            case Z_BUF_ERROR:
-                // No progress possible: all input consumed, the stream wants more.
-                if stream.pointee.avail_in == 0 { return nil }
-                return corrupt()
-            case Z_MEM_ERROR:
-                return ProtocolError.encodingFailed.with("zlib ran out of memory while inflating.")
-            default:
-                // Z_DATA_ERROR (bad header, bad block, bad checksum), Z_NEED_DICT, Z_STREAM_ERROR.
-                return corrupt()
-            }
-        }
+        return ZlibPump.run(
+            stream, input: input, buffer: buffer, call: { inflate($0, Z_NO_FLUSH) },
+            sink: { produced in produced.isEmpty ? nil : append(produced) },
+            decide: { status in
+                switch status {
+                case Z_OK:
+                    if stream.pointee.avail_in == 0, stream.pointee.avail_out > 0 { return .done }
+                    return .again
+                case Z_STREAM_END:
+                    isStreamEnded = true
+                    let left = Int(stream.pointee.avail_in)
+                    return left > 0 ? .failed(trailing(left)) : .done
+                case Z_BUF_ERROR:
+                    // No progress possible: all input consumed, the stream wants more.
+                    if stream.pointee.avail_in == 0 { return .done }
+                    return .failed(corrupt())
+                case Z_MEM_ERROR:
+                    return .failed(ProtocolError.encodingFailed.with("zlib ran out of memory while inflating."))
+                default:
+                    // Z_DATA_ERROR (bad header, bad block, bad checksum), Z_NEED_DICT, Z_STREAM_ERROR.
+                    return .failed(corrupt())
+                }
+            })
     }
 
     private func append(_ bytes: UnsafeBufferPointer<UInt8>) -> ProtocolError? {
