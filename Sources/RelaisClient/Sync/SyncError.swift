@@ -1,5 +1,7 @@
-/// Why a sync (or an enrollment) stopped. Pending writes are never lost: whatever was not
-/// acknowledged stays pending and is sent by the next sync.
+import RelaisProtocol
+
+/// Why a sync (or an enrollment, or a call to the admin API through ``AdminClient``) stopped. Pending
+/// writes are never lost: whatever was not acknowledged stays pending and is sent by the next sync.
 ///
 /// Compare by kind (`error.kind == .hubUnreachable`). The description never contains the token.
 public struct SyncError: Error, Sendable, CustomStringConvertible {
@@ -23,8 +25,13 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
         public static let schemaTooNew = Kind("schema_too_new")
         /// The hub asked for a bootstrap and the bootstrap could not be completed.
         public static let bootstrapNeeded = Kind("bootstrap_needed")
-        /// The hub refused the request (403, 4xx) or answered something this client cannot read.
+        /// The hub refused the request (4xx) or answered something this client cannot read.
         public static let protocolFailure = Kind("protocol_failure")
+        /// The hub knows the token but it may not do that (403): a device token on the admin API, an
+        /// admin token pushing.
+        public static let forbidden = Kind("forbidden")
+        /// The hub has no such thing (404): an unknown conflict report, an unknown endpoint.
+        public static let notFound = Kind("not_found")
         /// The replica is not enrolled.
         public static let notEnrolled = Kind("not_enrolled")
         /// The replica kept forking after a renewal.
@@ -76,10 +83,23 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
             return SyncError(.schemaTooNew, "the hub runs an older schema than this program: \(detail)", httpStatus: status, code: code)
         case (409, "replica_forked"):
             return SyncError(.replicaForked, "the hub found this replica's history forked: \(detail)", httpStatus: status, code: code)
+        case (403, _): return SyncError(.forbidden, "the hub refused the request: \(detail)", httpStatus: status, code: code)
+        case (404, _): return SyncError(.notFound, "the hub refused the request: \(detail)", httpStatus: status, code: code)
         case (429, _), (500...599, _):
             return SyncError(.hubUnreachable, detail, httpStatus: status, code: code)
         default:
             return SyncError(.protocolFailure, "the hub refused the request: \(detail)", httpStatus: status, code: code)
         }
+    }
+
+    /// Classifies an HTTP error answer from its body: a `relais.v1.Error` in protobuf or JSON
+    /// (Protocol/README.md section 9); an unreadable body leaves the code and message empty.
+    static func fromHTTP(
+        status: Int, body: [UInt8], contentType: String?, contentEncoding: String?, codec: MessageCodec
+    ) -> SyncError {
+        let error = try? codec.decode(
+            Relais_V1_Error.self, from: body, contentType: contentType ?? "application/json",
+            contentEncoding: contentEncoding)
+        return fromHTTP(status: status, code: error?.code ?? "", message: error?.message ?? "")
     }
 }

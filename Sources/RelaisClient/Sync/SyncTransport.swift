@@ -103,13 +103,8 @@ public struct HTTPSyncTransport: SyncTransport {
             throw SyncError(.hubUnreachable, "cannot reach the hub at \(hub): \(Self.describe(error))")
         }
         guard (200..<300).contains(status) else {
-            var code = ""
-            var message = ""
-            if let error = try? codec.decode(Relais_V1_Error.self, from: bytes, contentType: headers.type ?? "application/json", contentEncoding: headers.encoding) {
-                code = error.code
-                message = error.message
-            }
-            throw SyncError.fromHTTP(status: status, code: code, message: message)
+            throw SyncError.fromHTTP(
+                status: status, body: bytes, contentType: headers.type, contentEncoding: headers.encoding, codec: codec)
         }
         do {
             return try codec.decode(Response.self, from: bytes, contentType: headers.type, contentEncoding: headers.encoding)
@@ -118,7 +113,8 @@ public struct HTTPSyncTransport: SyncTransport {
         }
     }
 
-    private static func describe(_ error: any Error) -> String {
+    /// An error as text for a message, at most 200 characters.
+    static func describe(_ error: any Error) -> String {
         let text = String(describing: error)
         return text.count > 200 ? String(text.prefix(200)) + "…" : text
     }
