@@ -1,8 +1,7 @@
 import ArgumentParser
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import RelaisClient
+import RelaisCore
 
 /// `relais admin …`: the administrators' commands (`admin conflicts list|show|resolve`, DESIGN §8),
 /// which talk to the hub's admin API (`/v1/admin`, docs/ADMIN.md) with an admin token.
@@ -28,61 +27,62 @@ struct HubOptions: ParsableArguments {
     @Option(name: .long, help: "An admin token.")
     var token: String
 
-    /// Sends a request to the admin API; returns the parsed JSON body of a 2xx answer.
+    /// A client of the hub's admin API.
     ///
-    /// - Throws: ``CommandFailure``: 4 when the hub cannot be reached, 5 when the token is refused,
-    ///   3 for 404, 1 otherwise (with the hub's message).
-    func call(_ method: String, _ path: String, query: [URLQueryItem] = [], body: Any? = nil) async throws -> Any {
-        guard var components = URLComponents(string: hub.hasSuffix("/") ? String(hub.dropLast()) + path : hub + path),
-            components.scheme == "http" || components.scheme == "https"
-        else {
+    /// - Throws: ``CommandFailure`` (2) when `--hub` is not an http(s) URL.
+    func client() throws -> AdminClient {
+        guard let url = URLComponents(string: hub), url.scheme == "http" || url.scheme == "https" else {
             throw CommandFailure(message: "`--hub` is not an http(s) URL: \(hub)", code: 2)
         }
-        if !query.isEmpty { components.queryItems = query }
-        guard let url = components.url else { throw CommandFailure(message: "`--hub` is not a valid URL.", code: 2) }
-        var request = URLRequest(url: url)
-        request.httpMethod = method
-        request.timeoutInterval = 60
-        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-        request.setValue("application/json", forHTTPHeaderField: "Accept")
-        if let body {
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            request.httpBody = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys, .fragmentsAllowed])
-        }
-        let data: Data
-        let response: URLResponse
+        return AdminClient(hub: hub, token: token)
+    }
+
+    /// Calls the admin API, mapping its errors to the exit codes.
+    func call<T>(_ body: (AdminClient) async throws -> T) async throws -> T {
+        let client = try client()
         do {
-            (data, response) = try await URLSession.shared.data(for: request)
+            return try await body(client)
         } catch {
-            throw CommandFailure(message: "The hub at \(hub) cannot be reached: \(error.localizedDescription)", code: CommandFailure.unreachable)
+            throw CommandFailure(admin: error)
         }
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        let json = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
-        guard (200..<300).contains(status) else {
-            let error = (json as? [String: Any])?["error"] as? [String: Any]
-            let message = (error?["message"] as? String) ?? "The hub answered HTTP \(status)."
-            switch status {
-            case 401, 403: throw CommandFailure(message: message, code: CommandFailure.refused)
-            case 404: throw CommandFailure(message: message, code: CommandFailure.notFound)
-            default: throw CommandFailure(message: message, code: 1)
-            }
-        }
-        guard let json else { throw CommandFailure(message: "The hub's answer is not JSON.", code: 1) }
-        return json
     }
 }
 
-/// A value as one short line of text.
-func adminText(_ value: Any?) -> String {
-    switch value {
-    case nil, is NSNull: return "(empty)"
-    case let text as String: return text
-    case let items as [Any]: return items.map { adminText($0) }.joined(separator: ", ")
-    default:
-        if let data = try? JSONSerialization.data(withJSONObject: value as Any, options: [.fragmentsAllowed, .sortedKeys]) {
-            return String(decoding: data, as: UTF8.self)
+extension CommandFailure {
+    /// The admin commands' exit codes: 5 when the token is refused (401, or 403: not an admin's), 3
+    /// for an unknown report (404), 4 when the hub cannot be reached; 1 for any other answer,
+    /// 5xx included (the admin commands make one request and do not retry).
+    init(admin error: any Error) {
+        self.init(error)
+        guard let error = error as? SyncError else { return }
+        switch error.kind {
+        case .forbidden: code = Self.refused
+        case .notFound: code = Self.notFound
+        case .hubUnreachable where error.httpStatus != nil: code = 1
+        default: break
         }
-        return "\(value!)"
+    }
+}
+
+/// The admin commands' JSON: sorted keys, slashes as they are (like ``printJSON(_:pretty:)``).
+func printAdminJSON(_ value: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    FileHandle.standardOutput.write(try encoder.encode(value))
+    FileHandle.standardOutput.write(Data("\n".utf8))
+}
+
+/// A value as one short line of text: `(empty)` for none, text as it is, a set's items joined by
+/// commas, anything else as JSON.
+func adminText(_ value: AdminValue?) -> String {
+    switch value {
+    case nil, .null?: return "(empty)"
+    case .string(let text)?: return text
+    case .array(let items)?: return items.map { adminText($0) }.joined(separator: ", ")
+    case let value?:
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "?"
     }
 }
 
@@ -99,25 +99,15 @@ struct AdminConflictsList: AsyncParsableCommand {
     var json = false
 
     func validate() throws {
-        if let status, !["open", "auto-resolved", "resolved"].contains(status) {
+        if let status, ConflictStatus(rawValue: status) == nil {
             throw ValidationError("--status is open, auto-resolved or resolved.")
         }
     }
 
     func run() async throws {
-        var all: [[String: Any]] = []
-        let pageSize = 1000
-        while true {
-            var query = [URLQueryItem(name: "limit", value: String(pageSize)), URLQueryItem(name: "offset", value: String(all.count))]
-            if let status { query.append(URLQueryItem(name: "status", value: status)) }
-            guard let page = try await options.call("GET", "/v1/admin/conflicts", query: query) as? [[String: Any]] else {
-                throw CommandFailure(message: "The hub's answer is not a list of conflicts.", code: 1)
-            }
-            all += page
-            if page.count < pageSize { break }
-        }
+        let all = try await options.call { try await $0.allConflicts(status: status.flatMap(ConflictStatus.init(rawValue:))) }
         if json {
-            try printJSON(all)
+            try printAdminJSON(all)
             return
         }
         if all.isEmpty {
@@ -125,10 +115,9 @@ struct AdminConflictsList: AsyncParsableCommand {
             return
         }
         for conflict in all {
-            let field = (conflict["field"] as? String) ?? "(record)"
-            let users = ((conflict["values"] as? [[String: Any]]) ?? []).compactMap { $0["user"] as? String }
+            let users = conflict.values.map(\.user)
             print(
-                "\(conflict["id"] as? String ?? "?")  \(conflict["status"] as? String ?? "?")  \(conflict["collection"] as? String ?? "?").\(field)  rule \(conflict["rule"] as? String ?? "?")  chosen \(adminText(conflict["chosen"]))  by \(users.joined(separator: ", "))"
+                "\(conflict.id)  \(conflict.status.rawValue)  \(conflict.collection).\(conflict.field ?? "(record)")  rule \(conflict.rule)  chosen \(adminText(conflict.chosen))  by \(users.joined(separator: ", "))"
             )
         }
     }
@@ -146,39 +135,34 @@ struct AdminConflictsShow: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let escaped = id.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-_"))) ?? id
-        guard let conflict = try await options.call("GET", "/v1/admin/conflicts/\(escaped)") as? [String: Any] else {
-            throw CommandFailure(message: "The hub's answer is not a conflict.", code: 1)
-        }
+        let detail = try await options.call { try await $0.conflict(id: id) }
         if json {
-            try printJSON(conflict)
+            try printAdminJSON(detail)
             return
         }
-        print("conflict   \(conflict["id"] as? String ?? id)")
-        print("record     \(conflict["collection"] as? String ?? "?") \(conflict["record_id"] as? String ?? "?")")
-        print("field      \((conflict["field"] as? String) ?? "(record: delete against update)")")
-        print("status     \(conflict["status"] as? String ?? "?")   rule \(conflict["rule"] as? String ?? "?")")
-        print("base       \(adminText(conflict["base"]))")
-        print("chosen     \(adminText(conflict["chosen"]))")
-        for (index, value) in ((conflict["values"] as? [[String: Any]]) ?? []).enumerated() {
-            let shown = (value["deleted"] as? Bool) == true ? "(deletes the record)" : adminText(value["value"])
-            print(
-                "value \(index)    \(shown)   — \(value["user"] as? String ?? "?"), replica \(adminText(value["replica"])), \(value["hlc_time"] as? String ?? adminText(value["hlc"]))"
-            )
+        let conflict = detail.conflict
+        print("conflict   \(conflict.id)")
+        print("record     \(conflict.collection) \(conflict.recordID)")
+        print("field      \(conflict.field ?? "(record: delete against update)")")
+        print("status     \(conflict.status.rawValue)   rule \(conflict.rule)")
+        print("base       \(adminText(conflict.base))")
+        print("chosen     \(adminText(conflict.chosen))")
+        for (index, value) in conflict.values.enumerated() {
+            let shown = value.deleted ? "(deletes the record)" : adminText(value.value)
+            print("value \(index)    \(shown)   — \(value.user), replica \(value.replica), \(value.hlcTime ?? String(value.hlc))")
         }
-        if let resolution = conflict["resolution"] as? [String: Any] {
-            print("resolved   by \(resolution["by"] as? String ?? "?") at \(resolution["at"] as? String ?? "?"): \(resolution["reason"] as? String ?? "")")
+        if let resolution = conflict.resolution {
+            print("resolved   by \(resolution.by) at \(resolution.at): \(resolution.reason)")
         }
-        let history = (conflict["history"] as? [[String: Any]]) ?? []
-        print("history    \(history.isEmpty ? "none recorded" : "newest first")")
-        for version in history {
-            let shown = (version["deleted"] as? Bool) == true ? "(deleted the record)" : adminText(version["value"])
+        print("history    \(detail.history.isEmpty ? "none recorded" : "newest first")")
+        for version in detail.history {
+            let shown = version.deleted ? "(deleted the record)" : adminText(version.value)
             var notes: [String] = []
-            if let chosen = version["chosen_by_rule"] as? Bool { notes.append(chosen ? "conflict, chosen by the rule" : "conflict, not chosen") }
-            if (version["current"] as? Bool) == true { notes.append("current") }
-            let device = (version["device"] as? String) ?? "replica \(adminText(version["replica"]))"
+            if let chosen = version.chosenByRule { notes.append(chosen ? "conflict, chosen by the rule" : "conflict, not chosen") }
+            if version.current { notes.append("current") }
+            let device = version.device ?? "replica \(version.replica)"
             print(
-                "  \(version["hlc_time"] as? String ?? "?")  \(shown)   — \(version["user"] as? String ?? "?"), \(device)"
+                "  \(version.hlcTime)  \(shown)   — \(version.user), \(device)"
                     + (notes.isEmpty ? "" : "   [\(notes.joined(separator: "; "))]"))
         }
     }
@@ -212,21 +196,20 @@ struct AdminConflictsResolve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var body: [String: Any] = ["reason": reason, "overturn": true]
-        if let pick { body["pick"] = pick }
+        let decision: AdminDecision
         if let value {
-            guard let parsed = try? JSONSerialization.jsonObject(with: Data(value.utf8), options: [.fragmentsAllowed]) else {
+            guard let parsed = try? JSONDecoder().decode(AdminValue.self, from: Data(value.utf8)) else {
                 throw CommandFailure(message: "--value is not JSON (a text is written with quotes: '\"text\"').", code: 2)
             }
-            body["value"] = parsed
-        }
-        let escaped = id.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-_"))) ?? id
-        let resolved = try await options.call("POST", "/v1/admin/conflicts/\(escaped)/resolve", body: body)
-        if json {
-            try printJSON(resolved)
+            decision = .value(parsed)
         } else {
-            let chosen = ((resolved as? [String: Any])?["resolution"] as? [String: Any])?["value"]
-            print("Resolved \(id): \(adminText(chosen)).")
+            decision = .pick(pick ?? 0)
+        }
+        let resolved = try await options.call { try await $0.resolve(id: id, decision, reason: reason, overturn: true) }
+        if json {
+            try printAdminJSON(resolved)
+        } else {
+            print("Resolved \(id): \(adminText(resolved.resolution?.value)).")
         }
     }
 }
