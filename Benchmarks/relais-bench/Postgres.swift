@@ -113,6 +113,28 @@ enum RawPostgres {
             return seconds
         }
     }
+
+    /// The server's durability settings, for the notes: `fsync` and `synchronous_commit`.
+    static func durability(url: String) async throws -> String {
+        guard var components = URLComponents(string: url) else { return "unknown" }
+        let database = String(components.path.drop { $0 == "/" })
+        components.path = ""
+        let configuration = PostgresClient.Configuration(
+            host: components.host ?? "127.0.0.1", port: components.port ?? 5432, username: components.user ?? "postgres",
+            password: components.password, database: database, tls: .disable)
+        let client = PostgresClient(configuration: configuration, backgroundLogger: PostgresBench.quiet)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            var settings: [String] = []
+            for name in ["fsync", "synchronous_commit"] {
+                for try await value in try await client.query(PostgresQuery(unsafeSQL: "SHOW \(name)")).decode(String.self) {
+                    settings.append("\(name)=\(value)")
+                }
+            }
+            return settings.joined(separator: ", ")
+        }
+    }
 }
 
 extension BenchRunner {
@@ -163,6 +185,7 @@ extension BenchRunner {
                 raw.append(Double(devices * perDevice) / seconds)
                 log(String(format: "ingest-postgres run %d: one hub %.0f w/s, two hubs %.0f w/s, raw %.0f w/s", run + 1, one.last!, two.last!, raw.last!))
             }
+            let durability = (try? await RawPostgres.durability(url: database.url)) ?? "unknown"
             let oneToRaw = Summary(samples: zip(one, raw).map { $0 / $1 })
             let twoToOne = Summary(samples: zip(two, one).map { $0 / $1 })
             return [
@@ -174,7 +197,7 @@ extension BenchRunner {
                     met: oneToRaw.median >= 0.5,
                     notes: [
                         "the hub's pool: \(PostgresBench.connections) connections; sequences under the head row's lock held to commit (docs/SYNC.md)",
-                        "PostgreSQL on this machine, synchronous_commit on, fsync as initdb set it (scripts/start-postgres.sh: --no-sync only for initdb itself)",
+                        "PostgreSQL 15 on this machine, \(durability) (the test server of scripts/start-postgres.sh runs with fsync=off; RELAIS_BENCH_POSTGRES_URL names another)",
                     ]),
                 BenchResult(
                     name: "ingest-postgres-2", metric: "the same pushes spread over two hubs on the same database",

@@ -22,7 +22,7 @@ struct EndToEndTests {
     final class Office {
         let folder: TemporaryFolder
         /// `--data DIR` or `--postgres URL`, as every `relais-hub` command takes it.
-        let store: [String]
+        var store: [String]
         var hubs: [HubProcess]
         let balancer: Balancer?
         let database: ScenarioDatabase?
@@ -174,7 +174,37 @@ struct EndToEndTests {
         await office.close()
     }
 
-    static func aWeekOfOfflineWork(_ office: Office) async throws {
+    /// Half the week on a SQLite hub; `relais-hub migrate` copies it into PostgreSQL; the other half
+    /// on a hub on PostgreSQL, with the laptops' files, tokens and cursors unchanged.
+    @Test(.enabled(if: Services.severalHubs, Services.skipReason))
+    func aWeekBegunOnSQLiteEndsOnPostgreSQLAfterAMigration() async throws {
+        let office = try await Office.open(.sqlite)
+        let database = try await ScenarioDatabase.create()
+        do {
+            try await Self.aWeekOfOfflineWork(office) { office in
+                let data = office.store[1]
+                office.stopHubs()
+                let migrated = try await Tools.run(
+                    "relais-hub", ["migrate", "--from", data, "--to", database.url, "--json"], in: office.folder.path)
+                #expect(migrated.status == 0, "\(migrated)")
+                let tables = try #require(try migrated.object()["tables"] as? [String: Int])
+                #expect(tables["devices"] == 3 && (tables["records"] ?? 0) >= 1 && (tables["conflicts"] ?? 0) >= 1, "\(tables)")
+                // A second copy into the same database is refused: it holds a store now.
+                let again = try await Tools.run("relais-hub", ["migrate", "--from", data, "--to", database.url], in: office.folder.path)
+                #expect(again.status == 1 && again.stderr.split(separator: "\n").count == 1, "\(again)")
+                office.store = ["--postgres", database.url]
+                try await office.restartHubs()
+            }
+        } catch {
+            await office.close()
+            await database.drop()
+            throw error
+        }
+        await office.close()
+        await database.drop()
+    }
+
+    static func aWeekOfOfflineWork(_ office: Office, midway: (Office) async throws -> Void = { _ in }) async throws {
         // 1. Two reps of the north and one rep of the south.
         let ana = try await office.enroll("ana", territories: ["north"])
         let ben = try await office.enroll("ben", territories: ["north"])
@@ -220,6 +250,8 @@ struct EndToEndTests {
         let anaCity = try await office.get("customers", id, db: ana)?["city"] as? String
         let benCity = try await office.get("customers", id, db: ben)?["city"] as? String
         #expect(anaCity == chosen && benCity == chosen)
+
+        try await midway(office)
 
         // 5. The admin reinstates the losing value; it reaches both laptops.
         let loser = try #require(values.firstIndex { $0["value"] as? String != chosen })

@@ -289,6 +289,30 @@ public final class PostgresHubStore: HubStore {
         }
     }
 
+    /// Runs `body` on one connection in one write transaction, with no retry: for
+    /// ``HubStoreMigration``, which writes rows as they are.
+    nonisolated(nonsending) func importTransaction<T: Sendable>(
+        _ body: (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        try enter()
+        defer { leave() }
+        do {
+            return try await client.withConnection { connection in
+                try await connection.query("BEGIN ISOLATION LEVEL READ COMMITTED", logger: logger).drain()
+                do {
+                    let value = try await body(connection)
+                    try await connection.query("COMMIT", logger: logger).drain()
+                    return value
+                } catch {
+                    try? await connection.query("ROLLBACK", logger: logger).drain()
+                    throw error
+                }
+            }
+        } catch {
+            throw Self.storeError(error, location: location)
+        }
+    }
+
     /// SQLSTATEs after which a body runs again: serialization failure, deadlock, unique violation.
     static let retryableStates: Set<String> = ["40001", "40P01", "23505"]
 
