@@ -44,7 +44,7 @@ struct EndToEndTests {
         }
 
         static func open(_ setup: Setup = .sqlite) async throws -> Office {
-            let folder = try TemporaryFolder()
+            let folder = try TemporaryFolder(prefix: "e2e")
             var database: ScenarioDatabase?
             let store: [String]
             switch setup {
