@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import RelaisCore
 
 /// The tests' one seeded random source: RelaisCore's `SplitMix64` with the draws the tests need, and

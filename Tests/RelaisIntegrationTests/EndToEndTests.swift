@@ -1,4 +1,5 @@
 import Foundation
+import RelaisTesting
 import Testing
 
 #if canImport(FoundationNetworking)
