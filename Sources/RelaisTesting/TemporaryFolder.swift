@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// The tests' one temporary folder: `$TMPDIR/relais-<prefix>-<uuid>`, created at once and deleted by
 /// ``remove()`` (or by ``with(prefix:_:)`` when its body ends, however it ends).
