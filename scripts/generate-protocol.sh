@@ -2,7 +2,7 @@
 # Regenerates the Swift messages from Protocol/relais.proto and records the schema's hash.
 #
 #   scripts/generate-protocol.sh            # messages + hash
-#   scripts/generate-protocol.sh --vectors  # also rewrite Protocol/vectors/ (the golden test vectors)
+#   scripts/generate-protocol.sh --vectors  # also rewrite Protocol/vectors/ (scripts/write-vectors.sh)
 #
 # Needs protoc (`apt-get install -y protobuf-compiler`). Builds protoc-gen-swift from swift-protobuf
 # 1.39.0 once, into .build-protoc/ (gitignored), and reuses it afterwards. CI never runs this: it
@@ -64,6 +64,5 @@ echo "Wrote $GENERATED (relais.proto sha256 $PROTO_SHA)"
 
 if [[ "${1:-}" == "--vectors" ]]; then
     echo "Rewriting Protocol/vectors/..."
-    RELAIS_WRITE_VECTORS=1 swift test --scratch-path "$ROOT/.build-proto" -j 2 \
-        --filter 'RelaisProtocolTests.GoldenVectorTests/writeVectors'
+    bash "$ROOT/scripts/write-vectors.sh"
 fi

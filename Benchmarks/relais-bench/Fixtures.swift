@@ -217,7 +217,7 @@ func withBenchHub<T: Sendable>(
     log: (String) -> Void = { _ in },
     _ body: @escaping @Sendable (BenchHub, Double) async throws -> T
 ) async throws -> T {
-    let folder = try HubTemporaryFolder(prefix: "relais-bench")
+    let folder = try TemporaryFolder(prefix: "relais-bench")
     defer { folder.remove() }
     let data = folder.path + "/data"
     var fillSeconds = 0.0

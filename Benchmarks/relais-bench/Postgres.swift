@@ -228,7 +228,7 @@ extension BenchRunner {
         }
         let fillSeconds = (ContinuousClock.now - fill).seconds
         log(String(format: "filled in %.1f s", fillSeconds))
-        let folder = try HubTemporaryFolder(prefix: "relais-bench-pg")
+        let folder = try TemporaryFolder(prefix: "relais-bench-pg")
         defer { folder.remove() }
         let postgres = try await PostgresBench.withHubs(1, database: database, create: false) { services, urls in
             try await Self.bootstraps(service: services[0], url: urls[0], folder: folder.path, prefix: "pg", runs: runs)

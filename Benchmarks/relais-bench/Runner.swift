@@ -203,7 +203,7 @@ struct BenchRunner {
         let runs = options.runs
         log("apply: \(count) customers from \(count / pageSize) pull pages")
         let pages = BootstrapPages.pages(count: count, pageSize: pageSize)
-        let folder = try HubTemporaryFolder(prefix: "relais-bench-apply")
+        let folder = try TemporaryFolder(prefix: "relais-bench-apply")
         defer { folder.remove() }
         var measured: [Double] = []
         var baseline: [Double] = []

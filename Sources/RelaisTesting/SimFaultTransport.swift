@@ -31,7 +31,7 @@ public struct SimNetworkError: Error, Sendable, CustomStringConvertible {
 /// faults: lost requests, lost answers after the hub committed, duplicates and stale replays.
 public final class SimFaultTransport: SyncTransport {
     private struct State {
-        var random: SimRandom
+        var random: SeededRandom
         var faults: SimNetworkFaults
         var stash: [(Relais_V1_PushRequest, String)] = []
         var injected = 0
@@ -43,7 +43,7 @@ public final class SimFaultTransport: SyncTransport {
     /// Forwards to `base`, injecting `faults` drawn from a generator seeded with `seed`.
     public init(base: any SyncTransport, faults: SimNetworkFaults, seed: UInt64) {
         self.base = base
-        state = Mutex(State(random: SimRandom(seed: seed), faults: faults))
+        state = Mutex(State(random: SeededRandom(seed: seed), faults: faults))
     }
 
     /// Turns the faults off (for the quiet phase) or changes them.

@@ -43,14 +43,14 @@ public struct SimFuzzer {
         public init() {}
     }
 
-    private var random: SimRandom
+    private var random: SeededRandom
     /// The seed inputs.
     public private(set) var corpus: [Input]
     private let codec = MessageCodec()
 
     /// A fuzzer over `corpus`, seeded with `seed`.
     public init(seed: UInt64, corpus: [Input]) {
-        random = SimRandom(seed: seed)
+        random = SeededRandom(seed: seed)
         self.corpus = corpus
     }
 

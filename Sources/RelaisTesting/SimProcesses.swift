@@ -24,7 +24,7 @@ final class SimHubProcess: @unchecked Sendable {
     private var killed: ObjectIdentifier?
 
     init(dataFolder: String) throws {
-        executable = HubChildProcess.executable("relais-hub")
+        executable = BuiltExecutable.url("relais-hub")
         guard FileManager.default.isExecutableFile(atPath: executable.path) else {
             throw SimSetupError(description: "no relais-hub beside this program (\(executable.path)): build it first (`swift build --product relais-hub`)")
         }
@@ -176,7 +176,7 @@ final class SimRoutedTransport: SyncTransport {
 /// `0–delayMillis` ms after the request leaves (while the hub reads it, applies it or commits it).
 final class SimHubKiller: Sendable {
     private struct State {
-        var random: SimRandom
+        var random: SeededRandom
         var rate: Double
         var delayMillis: Int
         var scheduled = 0
@@ -188,7 +188,7 @@ final class SimHubKiller: Sendable {
 
     init(hub: SimHubProcess, seed: UInt64, rate: Double, delayMillis: Int) {
         self.hub = hub
-        state = Mutex(State(random: SimRandom(seed: seed), rate: rate, delayMillis: delayMillis))
+        state = Mutex(State(random: SeededRandom(seed: seed), rate: rate, delayMillis: delayMillis))
     }
 
     /// Kills scheduled so far.
@@ -286,7 +286,7 @@ enum SimLaptopProcess {
     }
 
     static func sync(path: String, batchSize: Int, killAfterMillis: Int) async throws -> Outcome {
-        let executable = HubChildProcess.executable("relais")
+        let executable = BuiltExecutable.url("relais")
         guard FileManager.default.isExecutableFile(atPath: executable.path) else {
             throw SimSetupError(description: "no relais beside this program (\(executable.path)): build it first (`swift build --product relais`)")
         }

@@ -27,7 +27,7 @@ public enum SimRegressions {
     /// hub's record, `email` included (bug 1: the hub sent only fields changed after the page's cursor,
     /// and a record that moved past a page before the device read it lost the older changes).
     public static func concurrentEditsReachEveryone() async throws -> [String] {
-        try await HubFixture.with(clock: HubTestClock()) { hub in
+        try await HubFixture.with(clock: TestClock()) { hub in
             try await hub.live { url in
                 let replicas = try await northReps(3, hub: hub, url: url, clockStep: 1000)
                 let customer = try await replicas[0].add("customers", ["name": .text("Acme"), "territory": .text("north")])
@@ -54,11 +54,11 @@ public enum SimRegressions {
     /// with it (bug 2: the re-issued delete's context took the hub's entries for the shared old replica
     /// number and silently superseded the original's edit).
     public static func cloneEditsSurviveTheCopysRenewal() async throws -> [String] {
-        try await HubFixture.with(clock: HubTestClock()) { hub in
+        try await HubFixture.with(clock: TestClock()) { hub in
             try await hub.live { url in
                 let folder = hub.folder.path
                 let code = try await hub.addUser("claire", role: .rep, territories: ["north"])
-                let clock = SimClock(1_795_856_400_000)
+                let clock = TestClock(millis: 1_795_856_400_000)
                 let ids = ClientIDSequence(start: 1)
                 let configuration = Replica.Configuration(wallClock: { clock.now() }, makeID: { ids.make() })
                 let original = try await Replica.enroll(
@@ -71,10 +71,10 @@ public enum SimRegressions {
                 let copy = try Replica.open(
                     path: "\(folder)/copy.relais", create: false,
                     configuration: Replica.Configuration(wallClock: { clock.now() }, makeID: { copyIDs.make() }))
-                clock.advance(1000)
+                clock.advance(byMillis: 1000)
                 try await original.set("contacts", id: contact, ["name": .text("Ann Original")])
                 _ = try await original.sync()
-                clock.advance(1000)
+                clock.advance(byMillis: 1000)
                 try await copy.delete("contacts", id: contact)
                 _ = try await copy.sync()
                 _ = try await original.sync()
@@ -99,7 +99,7 @@ public enum SimRegressions {
     /// remove the customer too (bug 3: the hub sent no tombstones at cursor 0, "a fresh replica has
     /// nothing to delete", and the customer lived on, on that laptop only).
     public static func firstPushWithALostAnswerStillGetsDeletes() async throws -> [String] {
-        try await HubFixture.with(clock: HubTestClock()) { hub in
+        try await HubFixture.with(clock: TestClock()) { hub in
             try await hub.live { url in
                 let replicas = try await northReps(2, hub: hub, url: url, clockStep: 0)
                 let id = try await replicas[0].add("customers", ["name": .text("Acme"), "territory": .text("north")])
@@ -132,7 +132,7 @@ public enum SimRegressions {
     /// included (bug 5: the hub left out a device's own writes unless the record was revived after the
     /// page's cursor, and laptop 0, which had removed the contact, ended with a row missing them).
     public static func aRevivedRecordReachesItsDeleterWhole() async throws -> [String] {
-        try await HubFixture.with(clock: HubTestClock()) { hub in
+        try await HubFixture.with(clock: TestClock()) { hub in
             try await hub.live { url in
                 let replicas = try await northReps(3, hub: hub, url: url, clockStep: 1000)
                 var options = SyncOptions()
@@ -167,7 +167,7 @@ public enum SimRegressions {
         var replicas: [Replica] = []
         for index in 0..<count {
             let code = try await hub.addUser("u\(index)", role: .rep, territories: ["north"])
-            let clock = SimClock(1_795_856_400_000 + UInt64(index) * clockStep)
+            let clock = TestClock(millis: 1_795_856_400_000 + UInt64(index) * clockStep)
             let ids = ClientIDSequence(start: UInt64(index + 1) << 32)
             replicas.append(
                 try await Replica.enroll(

@@ -90,16 +90,6 @@ public struct SimReport: Sendable, CustomStringConvertible {
     }
 }
 
-/// A laptop's wall clock the simulation sets, advances and skews.
-final class SimClock: Sendable {
-    private let millis: Mutex<UInt64>
-    init(_ value: UInt64) { millis = Mutex(value) }
-    func now() -> UInt64 { millis.withLock { $0 } }
-    func set(_ value: UInt64) { millis.withLock { $0 = value } }
-    func advance(_ delta: UInt64) { millis.withLock { $0 &+= delta } }
-    func back(_ delta: UInt64) { millis.withLock { $0 = $0 > delta ? $0 - delta : 0 } }
-}
-
 /// One simulated schedule: N laptops and one hub on loopback, random offline edits and syncs under a
 /// seeded fault, then a quiet phase and the invariants (docs/RELIABILITY.md).
 public enum SimSchedule {
@@ -107,7 +97,7 @@ public enum SimSchedule {
     /// syncs and faults.
     public static func run(seed: UInt64, schedule: Int) async throws -> SimReport {
         let fault = SimFaultKind.allCases[schedule % SimFaultKind.allCases.count]
-        let hubClock = HubTestClock()
+        let hubClock = TestClock()
         return try await HubFixture.with(store: .sqlite, clock: hubClock) { hub in
             try await hub.live { url in
                 var proxy: SimTCPProxy?
@@ -147,7 +137,7 @@ struct SimWrite {
 final class SimLaptop {
     let user: String
     let territories: [String]
-    let clock: SimClock
+    let clock: TestClock
     let ids: ClientIDSequence
     var transport: SimFaultTransport
     var replica: Replica
@@ -156,7 +146,7 @@ final class SimLaptop {
     /// The replica was reopened with a file-size ceiling (the disk-full fault).
     var full = false
 
-    init(user: String, territories: [String], clock: SimClock, ids: ClientIDSequence, transport: SimFaultTransport, replica: Replica, path: String) {
+    init(user: String, territories: [String], clock: TestClock, ids: ClientIDSequence, transport: SimFaultTransport, replica: Replica, path: String) {
         self.user = user
         self.territories = territories
         self.clock = clock
@@ -172,10 +162,10 @@ struct Simulation {
     let schedule: Int
     let fault: SimFaultKind
     let hub: HubFixture
-    let hubClock: HubTestClock
+    let hubClock: TestClock
     let url: String
     let proxy: SimTCPProxy?
-    var random: SimRandom
+    var random: SeededRandom
     var report: SimReport
     var laptops: [SimLaptop] = []
     var writes: [SimWrite] = []
@@ -197,7 +187,7 @@ struct Simulation {
     static let year2000: UInt64 = 946_684_800_000
     static let year2040: UInt64 = 2_208_988_800_000
 
-    init(seed: UInt64, schedule: Int, fault: SimFaultKind, hub: HubFixture, hubClock: HubTestClock, url: String, proxy: SimTCPProxy?) {
+    init(seed: UInt64, schedule: Int, fault: SimFaultKind, hub: HubFixture, hubClock: TestClock, url: String, proxy: SimTCPProxy?) {
         self.proxy = proxy
         self.seed = seed
         self.schedule = schedule
@@ -205,7 +195,7 @@ struct Simulation {
         self.hub = hub
         self.hubClock = hubClock
         self.url = url
-        random = SimRandom(seed: seed, schedule: schedule)
+        random = SeededRandom(seed: seed, schedule: schedule)
         report = SimReport(seed: seed, schedule: schedule, fault: fault)
         folder = hub.folder.path + "/laptops"
     }
@@ -244,7 +234,7 @@ struct Simulation {
         return SimRecordingTransport(base: base, log: pushLog)
     }
 
-    func configuration(_ laptop: (clock: SimClock, ids: ClientIDSequence), full: Bool = false) -> Replica.Configuration {
+    func configuration(_ laptop: (clock: TestClock, ids: ClientIDSequence), full: Bool = false) -> Replica.Configuration {
         let clock = laptop.clock
         let ids = laptop.ids
         return Replica.Configuration(wallClock: { clock.now() }, makeID: { ids.make() }, maxFileBytes: full ? 1 : nil)
@@ -311,7 +301,7 @@ struct Simulation {
 
     mutating func makeLaptop(user: String, territories: [String], clockAt: UInt64, path: String) throws -> SimLaptop {
         let index = laptops.count
-        let clock = SimClock(clockAt)
+        let clock = TestClock(millis: clockAt)
         let ids = ClientIDSequence(start: UInt64(index + 1) << 32)
         let transport = SimFaultTransport(base: baseTransport(), faults: networkFaults, seed: random.next())
         let replica = try Replica.open(path: path, configuration: configuration((clock, ids)))
@@ -322,7 +312,7 @@ struct Simulation {
     mutating func enroll(user: String, territories: [String], code: String) async throws {
         let index = laptops.count
         let path = "\(folder)/laptop\(index).relais"
-        let clock = SimClock(Self.start)
+        let clock = TestClock(millis: Self.start)
         let ids = ClientIDSequence(start: UInt64(index + 1) << 32)
         let replica = try await Replica.enroll(
             hub: url, code: code, path: path, deviceName: "laptop\(index)", transport: HTTPSyncTransport(hub: url),
@@ -337,15 +327,15 @@ struct Simulation {
     mutating func step() async throws {
         try await ensureHub()
         hubClock.advance(byMillis: 1000)
-        for laptop in laptops { laptop.clock.advance(UInt64(random.int(1...60_000))) }
+        for laptop in laptops { laptop.clock.advance(byMillis: UInt64(random.int(1...60_000))) }
         let index = random.int(0...(laptops.count - 1))
         let laptop = laptops[index]
         if clockFaults(), random.chance(0.15) {
             report.injected += 1
             switch random.int(0...2) {
-            case 0: laptop.clock.set(Self.year2000 + UInt64(random.int(0...86_400_000)))
-            case 1: laptop.clock.set(Self.year2040 + UInt64(random.int(0...86_400_000)))
-            default: laptop.clock.back(UInt64(random.int(3_600_000...30 * 86_400_000)))
+            case 0: laptop.clock.set(millis: Self.year2000 + UInt64(random.int(0...86_400_000)))
+            case 1: laptop.clock.set(millis: Self.year2040 + UInt64(random.int(0...86_400_000)))
+            default: laptop.clock.turnBack(byMillis: UInt64(random.int(3_600_000...30 * 86_400_000)))
             }
         }
         if fault == .backupRestore || fault == .mixed, random.chance(0.12) {

@@ -15,7 +15,7 @@ import Synchronization
 /// blocking sockets keep it independent of the event loops under test.
 public final class SimTCPProxy: Sendable {
     private struct State {
-        var random: SimRandom
+        var random: SeededRandom
         var cutRequest: Double
         var cutResponse: Double
         var enabled = true
@@ -35,7 +35,7 @@ public final class SimTCPProxy: Sendable {
     ///   - cutResponse: Probability that a connection is cut after a random number of bytes sent back.
     public init(targetPort: UInt16, seed: UInt64, cutRequest: Double, cutResponse: Double) throws {
         self.targetPort = targetPort
-        state = Mutex(State(random: SimRandom(seed: seed), cutRequest: cutRequest, cutResponse: cutResponse))
+        state = Mutex(State(random: SeededRandom(seed: seed), cutRequest: cutRequest, cutResponse: cutResponse))
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw SimNetworkError(what: "proxy socket: errno \(errno)") }
         var one: Int32 = 1

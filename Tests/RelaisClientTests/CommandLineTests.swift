@@ -7,10 +7,8 @@ import Testing
 
 /// The `relais` tool's contract (DESIGN §8): output shapes and exit codes, run as a user would.
 struct CommandLineTests {
-    static var toolPath: String {
-        URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-            .appendingPathComponent("relais").path
-    }
+    /// The built `relais` executable.
+    static var toolPath: String { BuiltExecutable.path("relais") }
 
     struct Run {
         var status: Int32

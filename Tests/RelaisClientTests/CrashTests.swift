@@ -10,10 +10,7 @@ import Testing
 /// SIGKILL at seeded random points; after each kill the file must be sound and all-or-nothing.
 struct CrashTests {
     /// The child program, built next to the test bundle.
-    static var childPath: String {
-        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        return executable.deletingLastPathComponent().appendingPathComponent("relais-fault").path
-    }
+    static var childPath: String { BuiltExecutable.path("relais-fault") }
 
 
     /// Runs the child in `mode` and kills it `kills` times, checking the file after each kill.
@@ -22,10 +19,10 @@ struct CrashTests {
     {
         let child = Self.childPath
         try #require(FileManager.default.isExecutableFile(atPath: child), "build relais-fault first: \(child)")
-        let folder = try ClientTemporaryFolder(prefix: "crash")
+        let folder = try TemporaryFolder(prefix: "crash")
         defer { folder.remove() }
         let path = folder.file("replica.db")
-        var random = SplitMix64(seed: seed)  // seeded, so a failing schedule can be replayed
+        var random = SeededRandom(seed: seed)  // seeded, so a failing schedule can be replayed
         var progress = 0
         for _ in 0..<kills {
             let process = Process()

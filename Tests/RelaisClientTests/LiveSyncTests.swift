@@ -14,7 +14,7 @@ struct LiveSyncTests {
         try await HubFixture.with { hub in
             let claireCode = try await hub.addUser("claire", role: .rep, territories: ["north"])
             let marcCode = try await hub.addUser("marc", role: .rep, territories: ["north", "south"])
-            let folder = try ClientTemporaryFolder(prefix: "live")
+            let folder = try TemporaryFolder(prefix: "live")
             defer { folder.remove() }
             let clairePath = folder.file("claire.db")
             let marcPath = folder.file("marc.db")
@@ -76,7 +76,7 @@ struct LiveSyncTests {
     @Test func revokedDeviceAndUnreachableHubAreTypedErrors() async throws {
         try await HubFixture.with { hub in
             let code = try await hub.addUser("claire", role: .rep, territories: ["north"])
-            let folder = try ClientTemporaryFolder(prefix: "live")
+            let folder = try TemporaryFolder(prefix: "live")
             defer { folder.remove() }
             let path = folder.file("claire.db")
             try await hub.live { url in
@@ -97,7 +97,7 @@ struct LiveCommandLineTests {
         try #require(FileManager.default.isExecutableFile(atPath: CommandLineTests.toolPath), "build relais first")
         try await HubFixture.with { hub in
             let code = try await hub.addUser("claire", role: .rep, territories: ["north"])
-            let folder = try ClientTemporaryFolder(prefix: "live-cli")
+            let folder = try TemporaryFolder(prefix: "live-cli")
             defer { folder.remove() }
             let db = folder.file("claire.db")
             try await hub.live { url in

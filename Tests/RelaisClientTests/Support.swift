@@ -9,10 +9,10 @@ import RelaisTesting
 /// A replica in a fresh folder, with a test clock and deterministic ids, removed afterwards.
 func withReplica<T>(
     replica number: UInt32 = 7, role: String = "rep",
-    _ body: (Replica, ClientTemporaryFolder, ClientTestClock) async throws -> T
+    _ body: (Replica, TemporaryFolder, TestClock) async throws -> T
 ) async throws -> T {
-    try await ClientTemporaryFolder.with { folder in
-        let clock = ClientTestClock()
+    try await TemporaryFolder.with { folder in
+        let clock = TestClock()
         let replica = try Replica.open(path: folder.file("replica.db"), configuration: .testing(clock: clock))
         try await replica.setIdentity(
             Replica.Identity(

@@ -270,7 +270,7 @@ struct SyncInterleavingTests {
     }
 
     @Test func aFileOfAnOlderSchemaIsMigratedAndANewerOneRefused() async throws {
-        try await ClientTemporaryFolder.with { folder in
+        try await TemporaryFolder.with { folder in
             let path = folder.file("replica.db")
             let old = try Replica.open(path: path)
             let id = try await old.add(customer, acme("Kept"))

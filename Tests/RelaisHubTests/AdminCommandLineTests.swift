@@ -7,16 +7,8 @@ import Testing
 /// `relais admin conflicts list|show|resolve` against a live hub (DESIGN §8): JSON shapes, `--pick`,
 /// `--value`, and the exit codes.
 struct AdminCommandLineTests {
-    /// The `relais` executable beside the test bundle.
-    static var executable: URL {
-        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        while folder.path != "/" {
-            let candidate = folder.appendingPathComponent("relais")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-            folder = folder.deletingLastPathComponent()
-        }
-        return URL(fileURLWithPath: ".build/debug/relais")
-    }
+    /// The built `relais` executable.
+    static var executable: URL { BuiltExecutable.url("relais") }
 
     static func relais(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
         let result = try await ChildProcess.run(executable, arguments)
@@ -24,7 +16,7 @@ struct AdminCommandLineTests {
     }
 
     @Test func listShowResolveAndExitCodes() async throws {
-        try await HubFixture.with(clock: HubTestClock()) { hub in
+        try await HubFixture.with(clock: TestClock()) { hub in
             let s = try await AdminReviewTests.seed(hub)
             let token = hub.adminToken
             try await hub.live { url in

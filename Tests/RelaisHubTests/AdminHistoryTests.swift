@@ -29,7 +29,7 @@ struct AdminHistoryTests {
     }
 
     @Test func historyOfTwoDevicesThenAResolution() async throws {
-        try await HubFixture.with(clock: HubTestClock()) { hub in
+        try await HubFixture.with(clock: TestClock()) { hub in
             var claire = try await hub.enrollDevice("claire")
             var bob = try await hub.enrollDevice("bob")
             let conflictID = try await AdminReviewTests.conflict(
@@ -91,7 +91,7 @@ struct AdminHistoryTests {
     }
 
     @Test func historyIsLimitedNewestFirst() async throws {
-        try await HubFixture.with(clock: HubTestClock()) { hub in
+        try await HubFixture.with(clock: TestClock()) { hub in
             var claire = try await hub.enrollDevice("claire")
             var bob = try await hub.enrollDevice("bob")
             let conflictID = try await AdminReviewTests.conflict(
@@ -137,7 +137,7 @@ struct AdminHistoryTests {
     }
 
     @Test func aDeleteIsInTheHistoryAndPurgeForgetsIt() async throws {
-        let clock = HubTestClock()
+        let clock = TestClock()
         try await HubFixture.with(clock: clock) { hub in
             var claire = try await hub.enrollDevice("claire")
             let id = Wire.uuid()
@@ -164,7 +164,7 @@ struct AdminHistoryTests {
     }
 
     @Test func historyRowsKeepEveryValueExactly() async throws {
-        try await HubFixture.with(clock: HubTestClock()) { hub in
+        try await HubFixture.with(clock: TestClock()) { hub in
             let tricky: [String: Value] = [
                 "notes": .text("He said \"hi\" \\ back\nthen\u{1}\tcafé 😀"), "lifetime_value": .number(1234.5e-7),
                 "tags": .set(["a\"b", "vip"]), "phone": .null, "name": .text(""), "big": .number(1e300), "flag": .bool(true),
@@ -197,7 +197,7 @@ struct AdminHistoryTests {
     }
 
     @Test func aFileOfTheFirstVersionGainsTheHistoryTable() async throws {
-        let folder = try HubTemporaryFolder(prefix: "history")
+        let folder = try TemporaryFolder(prefix: "history")
         defer { folder.remove() }
         let store = try SQLiteHubStore(folder: folder.path + "/x", create: true)
         try await store.write { tx in _ = try await tx.nextSequence() }

@@ -55,7 +55,7 @@ struct AdminReviewTests {
     static func withRouter(_ body: @escaping @Sendable (HubFixture, any TestClientProtocol, Seeded) async throws -> Void)
         async throws
     {
-        try await HubFixture.with(clock: HubTestClock()) { hub in
+        try await HubFixture.with(clock: TestClock()) { hub in
             let seeded = try await seed(hub)
             let app = Application(router: HubServer.router(service: hub.service))
             try await app.test(.router) { client in try await body(hub, client, seeded) }
@@ -244,7 +244,7 @@ struct AdminReviewTests {
     /// An export larger than its page of 500 streams every matching report once, newest first, and
     /// leaves out reports raised after it began.
     @Test func exportsStreamEveryReportOnceAcrossPages() async throws {
-        let clock = HubTestClock()
+        let clock = TestClock()
         try await HubFixture.with(clock: clock) { hub in
             let count = 1_234
             try await hub.store.write { tx throws in
@@ -272,7 +272,7 @@ struct AdminReviewTests {
     }
 
     @Test func dashboardFiguresAndLargestSyncLag() async throws {
-        try await HubFixture.with(clock: HubTestClock()) { hub in
+        try await HubFixture.with(clock: TestClock()) { hub in
             let s = try await Self.seed(hub)
             // Claire pulls everything she sees (twice: the acknowledged cursor is the request's).
             var claire = try await hub.enrollDevice("claire", newUser: false)
@@ -297,7 +297,7 @@ struct AdminReviewTests {
     }
 
     @Test func bulkResolveSkipsAReportWhoseRecordWasPurged() async throws {
-        let clock = HubTestClock()
+        let clock = TestClock()
         try await HubFixture.with(clock: clock) { hub in
             var claire = try await hub.enrollDevice("claire")
             var bob = try await hub.enrollDevice("bob")

@@ -189,7 +189,7 @@ struct HubAccessTests {
     }
 
     @Test func enrollmentCodesWorkOnceAndExpire() async throws {
-        let clock = HubTestClock()
+        let clock = TestClock()
         try await HubFixture.with(clock: clock) { hub in
             let code = try await hub.addUser("claire", role: .rep, territories: ["north"])
             let first = try await hub.service.enroll(Wire.enroll(code))

@@ -16,7 +16,7 @@ struct HubClientConvergenceTests {
                 "bob": try await hub.addUser("bob", role: .rep, territories: ["north"]),
                 "marc": try await hub.addUser("marc", role: .manager, territories: ["north", "south"]),
             ]
-            let folder = try HubTemporaryFolder(prefix: "replicas")
+            let folder = try TemporaryFolder(prefix: "replicas")
             defer { folder.remove() }
             try await hub.live { url in
                 var replicas: [String: Replica] = [:]

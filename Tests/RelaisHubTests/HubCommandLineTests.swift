@@ -12,7 +12,7 @@ struct HubCommandLineTests {
     }
 
     @Test func initUserDeviceExport() async throws {
-        let folder = try HubTemporaryFolder(prefix: "cli")
+        let folder = try TemporaryFolder(prefix: "cli")
         defer { folder.remove() }
         let data = folder.path + "/new/data"
         let initialized = try await HubProcess.run(["init", "--data", data, "--json"])

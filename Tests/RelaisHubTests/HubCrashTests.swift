@@ -7,7 +7,7 @@ import Synchronization
 import Testing
 
 /// The built `relais-hub` as a child process. Every blocking wait runs on a thread of its own
-/// (``HubChildProcess``), never on Swift's cooperative threads.
+/// (``ChildProcess``), never on Swift's cooperative threads.
 final class HubProcess: @unchecked Sendable {
     let process = Process()
     private let output = Pipe()
@@ -15,19 +15,19 @@ final class HubProcess: @unchecked Sendable {
 
     /// Runs a short `relais-hub` command and returns its output.
     static func run(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
-        let output = try await HubChildProcess.run(HubChildProcess.executable("relais-hub"), arguments)
+        let output = try await ChildProcess.run(BuiltExecutable.url("relais-hub"), arguments)
         return (output.status, output.stdout, output.stderr)
     }
 
     /// Starts `relais-hub serve --data DIR --port 0` and waits for its address line.
     static func start(data: String) async throws -> HubProcess {
         let hub = HubProcess()
-        try await HubChildProcess.onOwnThread { try hub.launch(data: data) }
+        try await ChildProcess.offPool { try hub.launch(data: data) }
         return hub
     }
 
     private func launch(data: String) throws {
-        process.executableURL = HubChildProcess.executable("relais-hub")
+        process.executableURL = BuiltExecutable.url("relais-hub")
         process.arguments = ["serve", "--data", data, "--port", "0"]
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
@@ -50,7 +50,7 @@ final class HubProcess: @unchecked Sendable {
     /// Sends `signal` and waits for the process to end.
     func kill(_ signal: Int32) async throws {
         Foundation.kill(process.processIdentifier, signal)
-        try await HubChildProcess.onOwnThread { self.process.waitUntilExit() }
+        try await ChildProcess.offPool { self.process.waitUntilExit() }
     }
 }
 
@@ -58,7 +58,7 @@ final class HubProcess: @unchecked Sendable {
 /// nothing twice.
 struct HubCrashTests {
     @Test(.timeLimit(.minutes(5))) func sigkillMidPushLosesNothingAndAppliesNothingTwice() async throws {
-        let folder = try HubTemporaryFolder(prefix: "crash")
+        let folder = try TemporaryFolder(prefix: "crash")
         defer { folder.remove() }
         let data = folder.path + "/data"
         let initialized = try await HubProcess.run(["init", "--data", data, "--json"])

@@ -167,7 +167,7 @@ struct HubSyncTests {
     }
 
     @Test func hlcFarAheadIsClampedAndFlagged() async throws {
-        let clock = HubTestClock()
+        let clock = TestClock()
         try await HubFixture.with(clock: clock) { hub in
             var claire = try await hub.enrollDevice("claire")
             _ = try await hub.push(claire, [Wire.customer(id: Wire.uuid(), replica: claire.replica, counter: claire.nextCounter())])

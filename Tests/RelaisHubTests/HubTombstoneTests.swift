@@ -8,7 +8,7 @@ import Testing
 /// Tombstones: sent to devices, purged once acknowledged by every device or past retention.
 struct HubTombstoneTests {
     @Test func purgeWaitsForEveryDeviceThenForgets() async throws {
-        let clock = HubTestClock()
+        let clock = TestClock()
         try await HubFixture.with(clock: clock) { hub in
             var claire = try await hub.enrollDevice("claire")
             var bob = try await hub.enrollDevice("bob")
@@ -36,7 +36,7 @@ struct HubTombstoneTests {
     }
 
     @Test func retentionPurgesForOfflineDevicesWhichThenBootstrap() async throws {
-        let clock = HubTestClock()
+        let clock = TestClock()
         try await HubFixture.with(clock: clock) { hub in
             var claire = try await hub.enrollDevice("claire")
             var bob = try await hub.enrollDevice("bob")

@@ -15,7 +15,7 @@ import Testing
 /// a good, a bad or no token. Each answer must be a success or a typed error body, never an internal
 /// error; afterwards the hub still syncs and its store is sound.
 struct LiveFuzzTests {
-    static let seed: UInt64 = ProcessInfo.processInfo.environment["RELAIS_SEED"].flatMap { UInt64($0) } ?? 20_261_129
+    static let seed = SeededRandom.seed(default: 20_261_129)
 
     @Test func mutatedRequestsGetATypedAnswerAndTheHubKeepsWorking() async throws {
         try await HubFixture.with(store: .sqlite) { hub in
@@ -39,7 +39,7 @@ struct LiveFuzzTests {
                 var fuzzer = SimFuzzer(seed: Self.seed, corpus: corpus)
                 return (0..<300).map { _ in fuzzer.mutate() }
             }()
-            var random = SplitMix64(seed: Self.seed)
+            var random = SeededRandom(seed: Self.seed)
             let paths = [
                 "/v1/push", "/v1/pull", "/v1/enroll", "/v1/replica/renew", "/v1/health", "/v1/admin/conflicts",
                 "/v1/admin/conflicts/1/resolve", "/v1/admin/devices/\(claire.replica)/revoke", "/v1/admin/events",

@@ -1,4 +1,5 @@
 import Foundation
+import RelaisTesting
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -44,7 +45,7 @@ struct EndToEndTests {
         }
 
         static func open(_ setup: Setup = .sqlite) async throws -> Office {
-            let folder = try TemporaryFolder()
+            let folder = try TemporaryFolder(prefix: "e2e")
             var database: ScenarioDatabase?
             let store: [String]
             switch setup {

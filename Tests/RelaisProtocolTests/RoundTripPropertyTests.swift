@@ -4,7 +4,7 @@ import Testing
 
 /// Seeded property tests: random valid messages survive every format and encoding unchanged.
 ///
-/// Each case prints its seed on failure; rerun with `RELAIS_TEST_SEED=<base seed>` to reproduce.
+/// Each case prints its seed on failure; rerun with `RELAIS_SEED=<base seed>` to reproduce.
 struct RoundTripPropertyTests {
     static let cases = 10_000
     let codec = MessageCodec()

@@ -33,10 +33,10 @@ struct DiskFullTests {
     }
 
     @Test func aReplicaAtItsCeilingRefusesAnEditAndSavesNothing() async throws {
-        let folder = try ClientTemporaryFolder()
+        let folder = try TemporaryFolder()
         defer { folder.remove() }
         let path = folder.file("full.relais")
-        let clock = ClientTestClock()
+        let clock = TestClock()
         var replica: Replica? = try Replica.open(path: path, configuration: .testing(clock: clock))
         let kept = try await replica!.add("customers", ["name": .text("Kept"), "territory": .text("north")])
         replica = nil
@@ -76,15 +76,15 @@ struct DiskFullTests {
     }
 
     @Test func aPullPageThatCannotBeSavedStopsTheSyncAndKeepsPendingWrites() async throws {
-        let clock = HubTestClock()
+        let clock = TestClock()
         try await HubFixture.with(store: .sqlite, clock: clock) { hub in
-            let folder = try ClientTemporaryFolder()
+            let folder = try TemporaryFolder()
             defer { folder.remove() }
             let codeA = try await hub.addUser("anne", role: .rep, territories: ["north"])
             let codeB = try await hub.addUser("bruno", role: .rep, territories: ["north"])
             try await hub.live { url in
                 let pathA = folder.file("a.relais")
-                let laptopClock = ClientTestClock()
+                let laptopClock = TestClock()
                 var a: Replica? = try await Replica.enroll(
                     hub: url, code: codeA, path: pathA, deviceName: "a", transport: HTTPSyncTransport(hub: url),
                     configuration: .testing(clock: laptopClock, ids: ClientIDSequence(start: 1 << 32)))
@@ -129,16 +129,16 @@ struct DiskFullTests {
     }
 
     @Test func aHubAtItsCeilingAnswers507KeepsReadingAndAcceptsThePushLater() async throws {
-        let clock = HubTestClock()
+        let clock = TestClock()
         try await HubFixture.with(store: .sqlite, clock: clock) { hub in
-            let folder = try ClientTemporaryFolder()
+            let folder = try TemporaryFolder()
             defer { folder.remove() }
             let code = try await hub.addUser("anne", role: .rep, territories: ["north"])
             let storePath = hub.dataFolder + "/" + SQLiteHubStore.fileName
             let (laptop, token) = try await hub.live { url in
                 let laptop = try await Replica.enroll(
                     hub: url, code: code, path: folder.file("a.relais"), deviceName: "a", transport: HTTPSyncTransport(hub: url),
-                    configuration: .testing(clock: ClientTestClock()))
+                    configuration: .testing(clock: TestClock()))
                 return (laptop, try await laptop.identity()!.token)
             }
             try Self.compact(storePath)

@@ -9,7 +9,7 @@ import Testing
 struct FuzzTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
-    static let seed: UInt64 = ProcessInfo.processInfo.environment["RELAIS_SEED"].flatMap { UInt64($0) } ?? 20_261_128
+    static let seed = SeededRandom.seed(default: 20_261_128)
 
     static func corpus() -> [SimFuzzer.Input] {
         SimFuzzer.load(folder: root + "/Protocol/vectors") + SimFuzzer.load(folder: root + "/Tests/Fuzz/corpus")

@@ -11,7 +11,7 @@ import Testing
 @Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["RELAIS_SIMULATION"] == "1"))
 struct SimulationTests {
     static let defaultSeed: UInt64 = 20_261_128
-    static let seed: UInt64 = ProcessInfo.processInfo.environment["RELAIS_SEED"].flatMap { UInt64($0) } ?? defaultSeed
+    static let seed = SeededRandom.seed(default: defaultSeed)
     static let schedules: Int = ProcessInfo.processInfo.environment["RELAIS_SCHEDULES"].flatMap { Int($0) } ?? 260
 
     /// Schedules of the default seed that still break an invariant: open bugs, each listed in

@@ -23,22 +23,10 @@ struct ToolResult: CustomStringConvertible {
 
 /// Runs the built `relais` and `relais-hub` executables (and `sqlite3`) as a user would.
 enum Tools {
-    /// The folder holding the built executables: the test bundle's folder, or `.build/debug`.
-    static let productsFolder: URL = {
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for candidate in [beside, beside.deletingLastPathComponent()] {
-            if FileManager.default.isExecutableFile(atPath: candidate.appendingPathComponent("relais").path) {
-                return candidate
-            }
-        }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
-        return root.appendingPathComponent(".build/debug")
-    }()
-
+    /// The built `relais` or `relais-hub` (``BuiltExecutable``), or the system's `sqlite3`.
     static func executable(_ name: String) -> String {
         if name == "sqlite3" { return "/usr/bin/sqlite3" }
-        return productsFolder.appendingPathComponent(name).path
+        return BuiltExecutable.path(name)
     }
 
     /// Runs `name args...` to completion in `folder` (waiting off Swift concurrency's thread pool).
@@ -119,16 +107,4 @@ final class HubProcess: @unchecked Sendable {
 struct HubProcessError: Error, CustomStringConvertible {
     var message: String
     var description: String { message }
-}
-
-/// A temporary folder, removed by `remove()`.
-struct TemporaryFolder {
-    let path: String
-
-    init() throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("relais-e2e-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
 }

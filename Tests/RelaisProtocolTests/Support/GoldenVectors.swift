@@ -5,8 +5,9 @@ import RelaisProtocol
 /// (binary protobuf), `<name>.deflate` (the same, zlib format, level 6) and `<name>.json`
 /// (canonical JSON, pretty-printed).
 ///
-/// The catalog is the source of truth: `scripts/generate-protocol.sh --vectors` rewrites the files
-/// from it (GoldenVectorTests.writeVectors), and GoldenVectorTests checks the files against it.
+/// The catalog is the source of truth: `scripts/write-vectors.sh` (which
+/// `scripts/generate-protocol.sh --vectors` runs) rewrites the files from it, and GoldenVectorTests
+/// checks the files against it.
 struct GoldenVector: Sendable {
     let name: String
     let type: String
@@ -36,6 +37,37 @@ struct GoldenVector: Sendable {
 }
 
 enum GoldenVectors {
+    /// The index of Protocol/vectors/ (its README.md): what the files are and one line per vector.
+    static func index() -> String {
+        var text = """
+            # Golden test vectors
+
+            Each vector is one `relais.v1` message in three files:
+
+            - `<name>.bin`: the binary Protocol Buffers encoding (deterministic: fields in number order,
+              map entries sorted by key);
+            - `<name>.deflate`: the same bytes compressed in the zlib format (RFC 1950, what
+              `Content-Encoding: deflate` means), level 6. Other zlib builds may compress to different
+              bytes; what must match is the message they inflate to;
+            - `<name>.json`: the proto3 canonical JSON encoding, pretty-printed (two-space indent).
+
+            An implementation passes when, for every vector, it decodes all three files to equal messages,
+            re-encodes the message to exactly the bytes of `.bin`, and (if it writes JSON) to JSON that
+            parses to the same message. The Swift implementation checks this in
+            `Tests/RelaisProtocolTests/GoldenVectorTests.swift`; the files are written from the catalog in
+            `Tests/RelaisProtocolTests/Support/GoldenVectors.swift` by `scripts/write-vectors.sh`. Do not
+            edit them by hand.
+
+            | vector | message | what it covers |
+            |---|---|---|
+
+            """
+        for vector in GoldenVectors.all {
+            text += "| `\(vector.name)` | `\(vector.type)` | \(vector.summary) |\n"
+        }
+        return text
+    }
+
     // Fixed, readable ids and times so the vectors never change between runs.
     static let customerA = "0f8e4a52-6b1d-4c2e-9a57-3d2f1e0b7c11"
     static let customerB = "5b2c9d7e-1a3f-4e8b-8c6d-2f9a0b1c3d44"

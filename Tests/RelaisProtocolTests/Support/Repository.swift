@@ -17,8 +17,6 @@ enum Repository {
     static var vectors: URL { root.appendingPathComponent("Protocol/vectors") }
 
     static func read(_ url: URL) throws -> [UInt8] { [UInt8](try Data(contentsOf: url)) }
-
-    static func write(_ bytes: [UInt8], to url: URL) throws { try Data(bytes).write(to: url) }
 }
 
 enum Environment {

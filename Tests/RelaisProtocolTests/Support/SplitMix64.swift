@@ -1,9 +1,10 @@
+import Foundation
 import RelaisCore
 
 /// The protocol tests' draws from `SplitMix64` (RelaisCore's seeded generator).
 ///
-/// Property tests derive one seed per case and print it on failure; rerun a case with
-/// `RELAIS_TEST_SEED=<seed>` to get the same inputs.
+/// Property tests derive one seed per case and print it on failure; rerun with `RELAIS_SEED=<base seed>`
+/// to get the same inputs.
 extension SplitMix64 {
     mutating func int(_ range: ClosedRange<Int>) -> Int { Int.random(in: range, using: &self) }
     mutating func chance(_ probability: Double) -> Bool { Double.random(in: 0..<1, using: &self) < probability }
@@ -20,10 +21,16 @@ extension SplitMix64 {
     }
 }
 
-/// The base seed of property runs: `RELAIS_TEST_SEED` when set, else a fixed one.
+/// The base seed of property runs: `RELAIS_SEED` (the one seed variable of every seeded test; decimal,
+/// or hexadecimal after `0x`) when set, else a fixed one.
 enum PropertySeed {
     static var base: UInt64 {
-        if let text = Environment.value("RELAIS_TEST_SEED"), let seed = UInt64(text) { return seed }
-        return 0x5EED_2026_1128
+        guard let text = Environment.value("RELAIS_SEED")?.trimmingCharacters(in: .whitespaces).lowercased() else {
+            return 0x5EED_2026_1128
+        }
+        let seed =
+            text.hasPrefix("0x")
+            ? UInt64(text.dropFirst(2).replacingOccurrences(of: "_", with: ""), radix: 16) : UInt64(text)
+        return seed ?? 0x5EED_2026_1128
     }
 }
