@@ -10,7 +10,7 @@ import Testing
 struct AdminClientTests {
     /// Two reps edit one customer while both are offline: `status` (a `manual` field) gives an open
     /// report, `phone` (`lww`) an auto-resolved one.
-    static func twoConflicts(_ hub: HubFixture, _ url: String, _ folder: ClientTemporaryFolder) async throws
+    static func twoConflicts(_ hub: HubFixture, _ url: String, _ folder: TemporaryFolder) async throws
         -> (open: String, auto: String, customer: String)
     {
         let claire = try await Replica.enroll(
@@ -35,7 +35,7 @@ struct AdminClientTests {
 
     @Test func listsShowsAndResolves() async throws {
         try await HubFixture.with { hub in
-            let folder = try ClientTemporaryFolder(prefix: "admin-client")
+            let folder = try TemporaryFolder(prefix: "admin-client")
             defer { folder.remove() }
             try await hub.live { url in
                 let made = try await Self.twoConflicts(hub, url, folder)
@@ -85,7 +85,7 @@ struct AdminClientTests {
 
     @Test func errorsAreTypedLikeASync() async throws {
         try await HubFixture.with { hub in
-            let folder = try ClientTemporaryFolder(prefix: "admin-client")
+            let folder = try TemporaryFolder(prefix: "admin-client")
             defer { folder.remove() }
             let rep = try await hub.addUser("claire", role: .rep, territories: ["north"])
             try await hub.live { url in
