@@ -2,13 +2,15 @@
 # Starts a throwaway PostgreSQL server for the PostgreSQL hub store's tests, and prints the line that
 # points the tests at it:
 #
-#     eval "$(bash scripts/start-postgres.sh)"     # sets RELAIS_TEST_POSTGRES_URL
+#     eval "$(bash scripts/start-postgres.sh)"     # sets RELAIS_TEST_POSTGRES_URL and RELAIS_TEST_POSTGRES_DATA
 #
 # Installs nothing: it needs Debian's postgresql 15 (`apt-get install -y postgresql`) and runs as root
 # (the server refuses root, so the cluster belongs to the `postgres` user). The cluster lives in a new
 # temporary folder, trusts loopback connections (`-A trust`, for tests only), listens on 127.0.0.1 on a
 # free port and keeps its socket in that folder. Progress goes to stderr; stdout carries only the export
-# line. Stop it with the command printed on stderr, or let the machine go.
+# lines: the server's URL and its data folder (RELAIS_TEST_POSTGRES_DATA, for the fault simulation's
+# `pg_ctl restart -m immediate`, which keeps the port: pg_ctl reuses the options of the last start).
+# Stop it with the command printed on stderr, or let the machine go.
 set -euo pipefail
 
 bin=${PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -57,3 +59,4 @@ fi
 echo "PostgreSQL 15 listens on 127.0.0.1:$port (cluster in $dir)." >&2
 echo "Stop it with: runuser -u postgres -- $bin/pg_ctl -D $dir/data stop" >&2
 echo "export RELAIS_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:$port/postgres"
+echo "export RELAIS_TEST_POSTGRES_DATA=$dir/data"

@@ -66,6 +66,21 @@ enum SimConcurrencyCheck {
         return results
     }
 
+    /// The same from any store (PostgreSQL): the results of the writes `log` delivered.
+    static func writeResults(store: any HubStore, log: [SimPushLog.Delivery]) async throws -> [Dot: [String]] {
+        let dots = Set(log.flatMap { $0.writes.map { Dot($0.dot) } })
+        return try await store.read { tx in
+            var results: [Dot: [String]] = [:]
+            for dot in dots {
+                guard let result = try await tx.writeResult(replica: dot.replica, counter: dot.counter),
+                    result.status == .applied || result.status == .conflict
+                else { continue }
+                results[dot] = result.conflictIDs
+            }
+            return results
+        }
+    }
+
     static func check(log: [SimPushLog.Delivery], results: [Dot: [String]], reports: [ConflictReport]) -> Outcome {
         var writes: [Dot: Write] = [:]
         var inconsistent: Set<Dot> = []

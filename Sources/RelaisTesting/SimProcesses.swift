@@ -9,13 +9,17 @@ struct SimSetupError: Error, CustomStringConvertible {
     var description: String
 }
 
-/// The hub as a child process (`relais-hub serve` on a schedule's data folder) that the simulation kills
-/// with SIGKILL and restarts on the same folder and port.
+/// The hub as a child process (`relais-hub serve` on a schedule's data folder, or on a PostgreSQL
+/// database) that the simulation kills with SIGKILL and restarts on the same store and port.
 ///
 /// `@unchecked Sendable`: the current process and address are behind `lock`.
 final class SimHubProcess: @unchecked Sendable {
     private let executable: URL
-    private let dataFolder: String
+    /// Where the store is: `--data DIR` or `--postgres URL`.
+    private let storeArguments: [String]
+    /// The SQLite store file, checked after each restart; `nil` on PostgreSQL.
+    private let sqliteFile: String?
+    private let logPath: String
     private let lock = NSLock()
     private var process: Process?
     private var port = 0
@@ -23,12 +27,22 @@ final class SimHubProcess: @unchecked Sendable {
     /// The process a SIGKILL was sent to (Process.isRunning lags behind a kill).
     private var killed: ObjectIdentifier?
 
-    init(dataFolder: String) throws {
+    /// A hub on the SQLite store in `dataFolder`; its log goes beside the folder.
+    convenience init(dataFolder: String) throws {
+        try self.init(
+            storeArguments: ["--data", dataFolder], sqliteFile: dataFolder + "/hub.sqlite",
+            logPath: dataFolder + "/../hub-child.log")
+    }
+
+    /// A hub on the store `storeArguments` name (`["--postgres", URL]`), logging to `logPath`.
+    init(storeArguments: [String], sqliteFile: String? = nil, logPath: String) throws {
         executable = BuiltExecutable.url("relais-hub")
         guard FileManager.default.isExecutableFile(atPath: executable.path) else {
             throw SimSetupError(description: "no relais-hub beside this program (\(executable.path)): build it first (`swift build --product relais-hub`)")
         }
-        self.dataFolder = dataFolder
+        self.storeArguments = storeArguments
+        self.sqliteFile = sqliteFile
+        self.logPath = logPath
     }
 
     /// The hub's address (`http://127.0.0.1:PORT`), the same across restarts when the port is free.
@@ -61,12 +75,11 @@ final class SimHubProcess: @unchecked Sendable {
     private func launch(port wanted: Int, maxStoreMB: Double?) async throws -> String {
         let process = Process()
         process.executableURL = executable
-        var arguments = ["serve", "--data", dataFolder, "--port", "\(wanted)"]
+        var arguments = ["serve"] + storeArguments + ["--port", "\(wanted)"]
         if let maxStoreMB { arguments += ["--max-store-mb", String(format: "%.6f", maxStoreMB)] }
         process.arguments = arguments
         let out = Pipe()
         process.standardOutput = out
-        let logPath = dataFolder + "/../hub-child.log"
         if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
         let log = FileHandle(forWritingAtPath: logPath)
         log?.seekToEndOfFile()
@@ -115,10 +128,12 @@ final class SimHubProcess: @unchecked Sendable {
         try await ChildProcess.offPool { process.waitUntilExit() }
     }
 
-    /// `PRAGMA integrity_check` of the store file, read-only, beside the running hub.
+    /// `PRAGMA integrity_check` of the store file, read-only, beside the running hub ("ok" on
+    /// PostgreSQL, which has no such check: the server recovers its own files).
     func integrityCheck() -> String {
+        guard let sqliteFile else { return "ok" }
         do {
-            let connection = try Connection(path: dataFolder + "/hub.sqlite", mode: .readOnly, create: false)
+            let connection = try Connection(path: sqliteFile, mode: .readOnly, create: false)
             defer { try? connection.close() }
             return try connection.integrityCheck()
         } catch {
@@ -185,21 +200,27 @@ final class SimHubKiller: Sendable {
 
     private let hub: SimHubProcess
     private let state: Mutex<State>
+    /// Whether a kill may be scheduled now (two hubs: only while the other one serves).
+    private let allowed: @Sendable () -> Bool
 
-    init(hub: SimHubProcess, seed: UInt64, rate: Double, delayMillis: Int) {
+    init(hub: SimHubProcess, seed: UInt64, rate: Double, delayMillis: Int, allowed: @escaping @Sendable () -> Bool = { true }) {
         self.hub = hub
+        self.allowed = allowed
         state = Mutex(State(random: SeededRandom(seed: seed), rate: rate, delayMillis: delayMillis))
     }
 
     /// Kills scheduled so far.
     var scheduled: Int { state.withLock { $0.scheduled } }
 
+    /// Whether a scheduled kill has not landed yet.
+    var pending: Bool { state.withLock { $0.outstanding > 0 } }
+
     /// Stops scheduling kills (the quiet phase).
     func disable() { state.withLock { $0.rate = 0 } }
 
     /// Maybe schedules a kill of the running hub.
     func requestLeaving() {
-        guard let process = hub.running, process.isRunning else { return }
+        guard let process = hub.running, process.isRunning, allowed() else { return }
         let delay: Int? = state.withLock { s in
             guard s.rate > 0, s.random.chance(s.rate) else { return nil }
             s.scheduled += 1

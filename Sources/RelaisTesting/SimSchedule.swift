@@ -49,6 +49,10 @@ public struct SimReport: Sendable, CustomStringConvertible {
     public var schedule: Int
     /// The fault kind.
     public var fault: SimFaultKind
+    /// The PostgreSQL kind, for a schedule of `relais-sim --postgres` (then `fault` is `none`).
+    public var postgres: SimPostgresKind?
+    /// The kind's name: the PostgreSQL kind's, else the fault kind's.
+    public var kind: String { postgres?.rawValue ?? fault.rawValue }
     /// Laptops, including clones.
     public var laptops = 0
     /// Edits made (records added, fields set, deletes, imported rows).
@@ -79,10 +83,12 @@ public struct SimReport: Sendable, CustomStringConvertible {
     public var trace: [String] = []
 
     /// The command that replays this schedule.
-    public var replay: String { "swift run relais-sim --seed \(seed) --schedule \(schedule)" }
+    public var replay: String {
+        "swift run relais-sim\(postgres == nil ? "" : " --postgres") --seed \(seed) --schedule \(schedule)"
+    }
 
     public var description: String {
-        var text = "schedule \(schedule) [\(fault.rawValue)] laptops=\(laptops) edits=\(edits) writes=\(writes) acked=\(acknowledged) syncs=\(syncs) failed=\(failedSyncs) faults=\(injected) conflicts=\(conflicts) pairs=\(concurrentPairs) rejected=\(rejected) refused=\(refusedEdits) restarts=\(hubRestarts)"
+        var text = "schedule \(schedule) [\(kind)] laptops=\(laptops) edits=\(edits) writes=\(writes) acked=\(acknowledged) syncs=\(syncs) failed=\(failedSyncs) faults=\(injected) conflicts=\(conflicts) pairs=\(concurrentPairs) rejected=\(rejected) refused=\(refusedEdits) restarts=\(hubRestarts)"
         if !violations.isEmpty {
             text += "\n  FAILED (seed \(seed)); replay: \(replay)\n" + violations.map { "  - \($0)" }.joined(separator: "\n")
         }
@@ -182,6 +188,19 @@ struct Simulation {
     var hubFull = false
     /// Laptops whose syncs ran (unrecorded) in a child process.
     var childSyncs = 0
+    /// The PostgreSQL kind (`relais-sim --postgres`), with the database both hubs use and the second
+    /// in-process hub's address.
+    var postgres: SimPostgresKind? {
+        didSet { report.postgres = postgres }
+    }
+    var databaseURL: String?
+    var secondURL: String?
+    /// The two hub children of `twoHubsKill`, their killers, and the seeded choice of a hub.
+    var hubProcesses: [SimHubProcess] = []
+    var killers: [SimHubKiller] = []
+    var chooser: SimHubChooser?
+    /// PostgreSQL restarts done (`postgresRestart`).
+    var postgresRestarts = 0
 
     static let start: UInt64 = 1_795_856_400_000
     static let year2000: UInt64 = 946_684_800_000
@@ -214,6 +233,12 @@ struct Simulation {
             f.reorder = 0.08
         default: break
         }
+        if postgres == .twoHubs {
+            f.dropRequest = 0.04
+            f.dropResponse = 0.04
+            f.duplicate = 0.04
+            f.reorder = 0.04
+        }
         return f
     }
 
@@ -225,7 +250,14 @@ struct Simulation {
     /// the in-process hub (through the cutting proxy when there is one); every push is recorded.
     func baseTransport() -> any SyncTransport {
         let base: any SyncTransport
-        if let hubProcess {
+        if let chooser, !hubProcesses.isEmpty {
+            let hubs = zip(hubProcesses, killers).map { process, killer in
+                SimRoutedTransport(hub: process, onRequest: { killer.requestLeaving() }) as any SyncTransport
+            }
+            base = SimAlternatingTransport(hubs: hubs, chooser: chooser)
+        } else if let chooser, let secondURL {
+            base = SimAlternatingTransport(hubs: [HTTPSyncTransport(hub: url), HTTPSyncTransport(hub: secondURL)], chooser: chooser)
+        } else if let hubProcess {
             let killer = self.killer
             base = SimRoutedTransport(hub: hubProcess, onRequest: { killer?.requestLeaving() })
         } else {
@@ -267,6 +299,9 @@ struct Simulation {
             let code = try await hub.addUser(user, role: role, territories: territories)
             try await enroll(user: user, territories: territories, code: code)
         }
+        if postgres != nil {
+            try await startPostgresHubs()
+        }
         if usesHubProcess {
             // From here on the hub is the child process on the same data folder; the in-process hub
             // only reads (the final checks).
@@ -289,10 +324,14 @@ struct Simulation {
             try await check()
         } catch {
             try? await hubProcess?.stop()
+            for process in hubProcesses { try? await process.stop() }
             throw error
         }
         try await hubProcess?.stop(signal: SIGTERM)
+        for process in hubProcesses { try await process.stop(signal: SIGTERM) }
         report.injected += killer?.scheduled ?? 0
+        report.injected += killers.reduce(0) { $0 + $1.scheduled } + postgresRestarts
+        if let chooser { report.trace.append("requests per hub: \(chooser.counts)") }
         report.laptops = laptops.count
         report.writes = writes.count
         report.injected += laptops.reduce(0) { $0 + $1.transport.injected } + (proxy?.cuts ?? 0)
@@ -356,6 +395,19 @@ struct Simulation {
             try await childSync(index)
             return
         }
+        if postgres == .twoHubsKill, random.chance(0.03) {
+            // A crash of one hub while idle; the other keeps serving.
+            let victim = random.int(0...1)
+            if hubProcesses[1 - victim].isRunning {
+                try await hubProcesses[victim].stop()
+                report.injected += 1
+                report.trace.append("hub child \(victim) killed while idle")
+            }
+        }
+        if postgres == .postgresRestart, random.chance(0.08) {
+            try await syncDuringPostgresRestart(index)
+            return
+        }
         if fault == .diskFull || fault == .mixed, random.chance(fault == .mixed ? 0.03 : 0.1) {
             try reopen(index, full: !laptop.full)
             report.injected += laptop.full ? 1 : 0
@@ -383,6 +435,12 @@ struct Simulation {
 
     /// Restarts the hub child if a SIGKILL took it down, then checks its store's integrity.
     mutating func ensureHub() async throws {
+        for (number, process) in hubProcesses.enumerated() where !process.isRunning {
+            try await process.stop()
+            try await process.start()
+            report.hubRestarts += 1
+            report.trace.append("hub child \(number) killed; restarted on the same database")
+        }
         guard let process = hubProcess, !process.isRunning else { return }
         try await process.stop()
         try await process.start(maxStoreMB: hubFull ? 0.0001 : nil)
@@ -470,6 +528,50 @@ struct Simulation {
         }
     }
 
+    /// Starts the hubs of a PostgreSQL kind once every laptop is enrolled: for `twoHubsKill`, two
+    /// `relais-hub serve --postgres` children (the in-process hub then only reads, for the checks);
+    /// every laptop's requests then go to either hub.
+    mutating func startPostgresHubs() async throws {
+        chooser = SimHubChooser(seed: random.next())
+        if postgres == .twoHubsKill, let databaseURL {
+            for number in 0..<2 {
+                let process = try SimHubProcess(
+                    storeArguments: ["--postgres", databaseURL], logPath: hub.folder.path + "/hub-child-\(number).log")
+                try await process.start()
+                hubProcesses.append(process)
+            }
+            let registry = SimKillerRegistry()
+            for number in 0..<2 {
+                let other = hubProcesses[1 - number]
+                // One hub down at a time: no kill while the other is down or has a kill on its way.
+                let killer = SimHubKiller(
+                    hub: hubProcesses[number], seed: random.next(), rate: 0.1, delayMillis: 30,
+                    allowed: { other.isRunning && !registry.pending(except: number) })
+                registry.add(killer)
+                killers.append(killer)
+            }
+        }
+        for laptop in laptops {
+            laptop.transport = SimFaultTransport(base: baseTransport(), faults: networkFaults, seed: random.next())
+        }
+    }
+
+    /// `postgresRestart`: the PostgreSQL server restarted (`pg_ctl restart -m immediate`) at a seeded
+    /// moment of a laptop's sync. The sync may fail (the hubs answer 503 while the server is down);
+    /// the laptop must keep every write not yet acknowledged.
+    mutating func syncDuringPostgresRestart(_ index: Int) async throws {
+        let delay = random.int(0...60)
+        report.trace.append("PostgreSQL restart (-m immediate) \(delay) ms into laptop \(index)'s sync")
+        let restart = Task { try await SimPostgresServer.restartImmediately(afterMillis: delay) }
+        let failed = report.failedSyncs
+        await sync(index)
+        try await restart.value
+        postgresRestarts += 1
+        if report.failedSyncs > failed {
+            try await checkNothingPendingLost(index, after: "a sync during a PostgreSQL restart")
+        }
+    }
+
     mutating func sync(_ index: Int) async {
         let laptop = laptops[index]
         let mark = writes.count
@@ -482,6 +584,10 @@ struct Simulation {
         } catch {
             report.trace.append("laptop \(index) sync failed: \(error)")
             report.failedSyncs += 1
+            if postgres != nil, let error = error as? SyncError, let status = error.httpStatus, status >= 500, status != 503 {
+                // Two hubs, a killed hub, a restarted server: each is "retry later" (503), never a hub failure.
+                report.violations.append("laptop \(index) sync failed with HTTP \(status): \(error)")
+            }
             if let error = error as? SyncError, error.kind == .storageFull || error.code == "storage_full" {
                 await checkFullStorage(index, error)
             }
@@ -765,6 +871,8 @@ struct Simulation {
         proxy?.setEnabled(false)
         killer?.disable()
         await killer?.settle()
+        for killer in killers { killer.disable() }
+        for killer in killers { await killer.settle() }
         try await ensureHub()
         if hubFull { try await restartHub(full: false) }
         for index in laptops.indices where laptops[index].full { try reopen(index, full: false) }
@@ -849,7 +957,10 @@ struct Simulation {
         // pushes are not recorded: with child syncs, unknown writes could have overwritten a value).
         if childSyncs == 0 {
             do {
-                let results = try SimConcurrencyCheck.writeResults(hubFile: hub.dataFolder + "/hub.sqlite")
+                let results =
+                    hub.storeKind == .postgres
+                    ? try await SimConcurrencyCheck.writeResults(store: hub.store, log: pushLog.all)
+                    : try SimConcurrencyCheck.writeResults(hubFile: hub.dataFolder + "/hub.sqlite")
                 let outcome = SimConcurrencyCheck.check(log: pushLog.all, results: results, reports: conflicts)
                 report.concurrentPairs = outcome.pairs
                 report.violations += outcome.violations

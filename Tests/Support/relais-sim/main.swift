@@ -2,6 +2,7 @@
 //
 //     swift run -c release relais-sim --schedules 10000 [--seed S]
 //     swift run relais-sim --seed S --schedule N      # replays one schedule, verbose
+//     swift run relais-sim --postgres --seed S --schedules N   # two hubs on PostgreSQL (RELAIS_TEST_POSTGRES_URL)
 //     swift run -c release relais-sim --fuzz SECONDS [--seed S] [--save-corpus]   # the mutational fuzzer
 import Foundation
 import RelaisTesting
@@ -13,6 +14,8 @@ var first = 0
 var fuzzSeconds: Double?
 var saveCorpus = false
 var onlyKind: Int?
+var kindName: String?
+var postgres = false
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
     switch argument {
@@ -22,12 +25,10 @@ while let argument = arguments.next() {
     case "--from": first = Int(arguments.next() ?? "") ?? first
     case "--kind":
         // Only the schedules of one fault kind (schedule n uses kind n mod the number of kinds).
-        let name = arguments.next() ?? ""
-        guard let index = SimFaultKind.allCases.firstIndex(where: { $0.rawValue == name }) else {
-            FileHandle.standardError.write(Data("unknown fault kind \(name)\n".utf8))
-            exit(64)
-        }
-        onlyKind = index
+        kindName = arguments.next() ?? ""
+    case "--postgres":
+        // The PostgreSQL kinds (two hubs on one database), a set of their own.
+        postgres = true
     case "--fuzz": fuzzSeconds = Double(arguments.next() ?? "") ?? 60
     case "--save-corpus": saveCorpus = true
     case "--regressions":
@@ -36,7 +37,7 @@ while let argument = arguments.next() {
         print(violations.isEmpty ? "regressions: ok" : violations.joined(separator: "\n"))
         exit(violations.isEmpty ? 0 : 1)
     default:
-        FileHandle.standardError.write(Data("usage: relais-sim [--seed S] (--schedule N | --schedules COUNT [--from N] [--kind FAULT]) | --regressions | --fuzz SECONDS\n".utf8))
+        FileHandle.standardError.write(Data("usage: relais-sim [--postgres] [--seed S] (--schedule N | --schedules COUNT [--from N] [--kind FAULT]) | --regressions | --fuzz SECONDS\n".utf8))
         exit(64)
     }
 }
@@ -69,8 +70,28 @@ if let fuzzSeconds {
     exit(report.failures.isEmpty ? 0 : 1)
 }
 
+let kindNames = postgres ? SimPostgresKind.allCases.map(\.rawValue) : SimFaultKind.allCases.map(\.rawValue)
+if let kindName {
+    guard let index = kindNames.firstIndex(of: kindName) else {
+        FileHandle.standardError.write(Data("unknown \(postgres ? "PostgreSQL " : "")fault kind \(kindName) (one of: \(kindNames.joined(separator: ", ")))\n".utf8))
+        exit(64)
+    }
+    onlyKind = index
+}
 var schedules = only.map { [$0] } ?? Array(first..<(first + count))
-if let onlyKind { schedules = schedules.map { $0 * SimFaultKind.allCases.count + onlyKind } }
+if let onlyKind { schedules = schedules.map { $0 * kindNames.count + onlyKind } }
+if postgres {
+    guard PostgresTestDatabase.serverURL != nil else {
+        print("error: relais-sim --postgres needs RELAIS_TEST_POSTGRES_URL (start a server with: eval \"$(bash scripts/start-postgres.sh)\")")
+        exit(1)
+    }
+    let restarts = schedules.contains { SimPostgresKind.allCases[$0 % kindNames.count] == .postgresRestart }
+    if restarts, SimPostgresServer.dataFolder == nil {
+        print("error: the postgresRestart kind needs \(SimPostgresServer.dataVariable), the server's data folder (scripts/start-postgres.sh exports it)")
+        exit(1)
+    }
+}
+let replayCommand = "swift run relais-sim\(postgres ? " --postgres" : "") --seed \(seed) --schedule"
 var failed = 0
 var totals = (writes: 0, acknowledged: 0, syncs: 0, faults: 0, conflicts: 0, pairs: 0, refused: 0, restarts: 0)
 var perKind: [String: Int] = [:]
@@ -88,7 +109,10 @@ func column(_ violation: String) -> Int {
 let started = Date()
 for (done, schedule) in schedules.enumerated() {
     do {
-        let report = try await SimSchedule.run(seed: seed, schedule: schedule)
+        let report =
+            postgres
+            ? try await SimSchedule.runPostgres(seed: seed, schedule: schedule)
+            : try await SimSchedule.run(seed: seed, schedule: schedule)
         totals.writes += report.writes
         totals.acknowledged += report.acknowledged
         totals.syncs += report.syncs
@@ -97,16 +121,16 @@ for (done, schedule) in schedules.enumerated() {
         totals.pairs += report.concurrentPairs
         totals.refused += report.refusedEdits
         totals.restarts += report.hubRestarts
-        perKind[report.fault.rawValue, default: 0] += 1
-        var counts = broken[report.fault.rawValue] ?? [0, 0, 0, 0, 0]
+        perKind[report.kind, default: 0] += 1
+        var counts = broken[report.kind] ?? [0, 0, 0, 0, 0]
         for violation in report.violations { counts[column(violation)] += 1 }
-        broken[report.fault.rawValue] = counts
+        broken[report.kind] = counts
         if only != nil { print(report.trace.joined(separator: "\n")) }
         if only != nil || !report.violations.isEmpty { print(report) }
         if !report.violations.isEmpty { failed += 1 }
     } catch {
         failed += 1
-        print("schedule \(schedule) could not run: \(error)\n  replay: swift run relais-sim --seed \(seed) --schedule \(schedule)")
+        print("schedule \(schedule) could not run: \(error)\n  replay: \(replayCommand) \(schedule)")
     }
     if only == nil, (done + 1) % 100 == 0 {
         print("… \(done + 1) schedules, \(failed) failed, \(Int(Date().timeIntervalSince(started))) s")
@@ -115,8 +139,8 @@ for (done, schedule) in schedules.enumerated() {
 print("seed \(seed): \(schedules.count) schedules, \(failed) failed; writes \(totals.writes), acknowledged and checked \(totals.acknowledged), syncs \(totals.syncs), faults injected \(totals.faults), conflict reports \(totals.conflicts), concurrent pairs checked for exactly one report \(totals.pairs), edits refused on a full disk \(totals.refused), hub restarts \(totals.restarts); \(Int(Date().timeIntervalSince(started))) s")
 print("per fault kind: " + perKind.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
 print("| fault kind | schedules | divergences | lost writes | report count (duplicate or missing) | integrity failures | other |")
-for kind in SimFaultKind.allCases where perKind[kind.rawValue] != nil {
-    let c = broken[kind.rawValue] ?? [0, 0, 0, 0, 0]
-    print("| \(kind.rawValue) | \(perKind[kind.rawValue]!) | \(c[0]) | \(c[1]) | \(c[2]) | \(c[3]) | \(c[4]) |")
+for kind in kindNames where perKind[kind] != nil {
+    let c = broken[kind] ?? [0, 0, 0, 0, 0]
+    print("| \(kind) | \(perKind[kind]!) | \(c[0]) | \(c[1]) | \(c[2]) | \(c[3]) | \(c[4]) |")
 }
 exit(failed == 0 ? 0 : 1)
