@@ -49,22 +49,36 @@ public enum SimPostgresServer {
         let log = (data as NSString).deletingLastPathComponent + "/log"
         let pgctl = ["\(bin)/pg_ctl", "-D", data, "-l", log, "restart", "-m", "immediate", "-w", "-t", "60"]
         let command = getuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--"] + pgctl : pgctl
+        // posix_spawn and waitpid, not Foundation's Process: its waitUntilExit missed this child's exit
+        // (left a zombie) when it ran beside the hubs' servers, and the schedule hung.
         let status: Int32 = try await ChildProcess.offPool {
             if delay > 0 { usleep(useconds_t(delay * 1000)) }
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: command[0])
-            process.arguments = Array(command.dropFirst())
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-            process.waitUntilExit()
-            return process.terminationStatus
+            return spawnAndWait(command)
         }
         if status != 0 {
             throw SimSetupError(description: "pg_ctl restart -m immediate failed with status \(status) (see \(log))")
         }
     }
+}
+
+/// Runs `command` (an absolute path and its arguments) with no input or output and waits for it;
+/// returns its wait status (0: exited with 0), or -1 when it could not start.
+private func spawnAndWait(_ command: [String]) -> Int32 {
+    var argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
+    defer { for pointer in argv { free(pointer) } }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    var pid: pid_t = 0
+    guard posix_spawn(&pid, command[0], &actions, nil, &argv, environ) == 0 else { return -1 }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) == -1 {
+        if errno != EINTR { return -1 }
+    }
+    return status
 }
 
 /// Sends each request to one of several hubs, chosen by a seeded random source shared by every
