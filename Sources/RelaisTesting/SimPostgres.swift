@@ -137,7 +137,7 @@ extension SimSchedule {
     /// `RELAIS_TEST_POSTGRES_URL` names, with two hubs on it.
     public static func runPostgres(seed: UInt64, schedule: Int) async throws -> SimReport {
         let kind = SimPostgresKind.allCases[schedule % SimPostgresKind.allCases.count]
-        let hubClock = HubTestClock()
+        let hubClock = TestClock()
         return try await HubFixture.with(store: .postgres, clock: hubClock) { hub in
             guard let store = hub.store as? PostgresHubStore, let databaseURL = SimPostgresServer.url(database: store.database)
             else { throw SimSetupError(description: "the fixture's store is not on the PostgreSQL test server") }
