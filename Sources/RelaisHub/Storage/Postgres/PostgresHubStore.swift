@@ -54,10 +54,6 @@ public final class PostgresHubStore: HubStore {
         /// The server-side limit on one statement, waits for row locks included (`statement_timeout`);
         /// `nil` for the server's default. Default 30 s.
         public var statementTimeout: Duration? = .seconds(30)
-        /// The longest one attempt of a transaction may take, waiting for a connection included, before
-        /// it is abandoned as ``HubError/unavailable`` (a server that went away mid-transaction).
-        /// Default 60 s.
-        public var transactionTimeout: Duration = .seconds(60)
         /// How many times a body runs at most when PostgreSQL asks for a retry. Default 5.
         public var maxAttempts: Int = 5
 
@@ -264,13 +260,8 @@ public final class PostgresHubStore: HubStore {
         var attempt = 1
         while true {
             do {
-                // Bounded: a connection that died with its server (a restart) must end in a 503 the
-                // client retries, never in a request that waits for ever.
-                let (client, logger) = (self.client, self.logger)
-                let value = try await withTimeout(configuration.transactionTimeout) {
-                    try await client.withConnection { connection in
-                        try await Self.run(body, on: connection, write: write, logger: logger)
-                    }
+                let value = try await client.withConnection { connection in
+                    try await Self.run(body, on: connection, write: write, logger: logger)
                 }
                 if write {
                     state.withLock { state in
