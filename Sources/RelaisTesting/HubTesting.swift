@@ -57,9 +57,11 @@ public final class HubFixture: Sendable {
     ///   - configuration: The hub's configuration.
     ///   - clock: A test clock; the system clock when `nil`.
     ///   - storeConfiguration: The SQLite store's tuning (ignored on PostgreSQL).
+    ///   - postgresConfiguration: The PostgreSQL store's tuning (ignored on SQLite).
     public static func with<T: Sendable>(
         store kind: HubTestStore = .default, configuration: HubService.Configuration = .init(),
         clock: TestClock? = nil, storeConfiguration: SQLiteHubStore.Configuration = .init(),
+        postgresConfiguration: PostgresHubStore.Configuration = PostgresTestDatabase.storeConfiguration,
         _ body: (HubFixture) async throws -> T
     ) async throws -> T {
         let folder = try TemporaryFolder(prefix: "hub")
@@ -72,7 +74,7 @@ public final class HubFixture: Sendable {
         case .postgres:
             return try await PostgresTestDatabase.with { database in
                 try await PostgresHubStore.withStore(
-                    url: database.url, create: true, configuration: PostgresTestDatabase.storeConfiguration
+                    url: database.url, create: true, configuration: postgresConfiguration
                 ) { store in
                     try await run(store: store, kind: kind, folder: folder, configuration: configuration, clock: clock, body)
                 }

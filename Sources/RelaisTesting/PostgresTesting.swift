@@ -55,6 +55,7 @@ public struct PostgresTestDatabase: Sendable {
         // A statement waiting for a row lock the test holds on purpose may wait as long as the test
         // keeps it; the same starvation stretches that wait.
         configuration.statementTimeout = .seconds(300)
+        configuration.attemptTimeout = .seconds(600)
         return configuration
     }
 

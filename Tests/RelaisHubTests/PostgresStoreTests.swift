@@ -352,6 +352,51 @@ struct PostgresStoreTests {
         }
     }
 
+    /// The server ends a connection under a transaction (as a crash or restart of PostgreSQL does): the
+    /// body's next statement must fail at once, not wait forever for an answer on a closed connection,
+    /// and the body runs again on a fresh connection. Without the guard the statement waits for ever,
+    /// and the write fails once its attempt is given up (`attemptTimeout`, 30 s here).
+    @Test func aConnectionThatDiesUnderATransactionIsLeftAndTheBodyReRuns() async throws {
+        var configuration = Self.configuration
+        configuration.attemptTimeout = .seconds(30)
+        try await PostgresTestDatabase.with { database in
+            try await PostgresHubStore.withStore(url: database.url, create: true, configuration: configuration) {
+                store in
+                let held = Gate()
+                let release = Gate()
+                let runs = Counter()
+                let id = UUID().uuidString.lowercased()
+                async let write: UInt64 = store.write { tx throws in
+                    let run = runs.increment()
+                    let seq = try await tx.nextSequence()
+                    try await tx.insertRecord(Self.record(id, seq: seq, scope: "north"))
+                    if run == 1 {
+                        held.open()
+                        await release.wait()
+                    }
+                    try await tx.insertEvent(HubEvent(at: 1, kind: .userChanged, detail: "after the connection died"))
+                    return seq
+                }
+                await held.wait()
+                try await database.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+                try await Task.sleep(for: .milliseconds(300))
+                release.open()
+
+                #expect(try await write == 1)
+                #expect(runs.value == 2)
+                let stored = try await store.read { tx throws in
+                    (try await tx.meta().head, try await tx.records(after: 0, scopes: nil, limit: 10).map(\.id),
+                        try await tx.events(kinds: nil, limit: 10).count)
+                }
+                #expect(stored.0 == 1)
+                #expect(stored.1 == [id])
+                #expect(stored.2 == 1)
+            }
+        }
+    }
+
     /// Many writers at once, each reading what a reader may serve while the others commit: every
     /// read's head is a high-water mark (all records up to it, none above it).
     @Test func everyHeadIsAHighWaterMark() async throws {

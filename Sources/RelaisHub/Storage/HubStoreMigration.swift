@@ -143,10 +143,10 @@ public enum HubStoreMigration {
             meta = (0..<5).map { .integer(row.int64(at: Int32($0))) }
         }
         guard meta.count == 5 else { throw HubError.storeMissing.with("The SQLite store has no meta row.") }
-        try await postgres.query(
+        try await postgres.run(
             PostgresQuery(unsafeSQL: "UPDATE head SET head = $1 WHERE id = 1", binds: try bindings([meta[0]], [.bigint])),
             logger: logger)
-        try await postgres.query(
+        try await postgres.run(
             PostgresQuery(
                 unsafeSQL: "UPDATE meta SET purge_horizon = $1, hub_counter = $2, hub_clock = $3, next_replica = $4 WHERE id = 1",
                 binds: try bindings(Array(meta[1...]), [.bigint, .bigint, .bigint, .bigint])),
@@ -166,7 +166,7 @@ public enum HubStoreMigration {
                     + (table.overriding ? " OVERRIDING SYSTEM VALUE" : "") + " VALUES " + values.joined(separator: ", ")
                 var binds = PostgresBindings()
                 for row in pending { try append(row, types, to: &binds) }
-                try await postgres.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
+                try await postgres.run(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
                 count += pending.count
                 pending.removeAll(keepingCapacity: true)
             }
@@ -185,7 +185,7 @@ public enum HubStoreMigration {
             report.tables.append(.init(name: table.table, rows: count))
         }
         // The events' identity continues after the copied ids.
-        try await postgres.query(
+        try await postgres.run(
             "SELECT setval(pg_get_serial_sequence('events', 'id'), coalesce((SELECT max(id) FROM events), 0) + 1, false)",
             logger: logger)
         return report

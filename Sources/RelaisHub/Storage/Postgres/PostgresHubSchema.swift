@@ -216,7 +216,7 @@ enum PostgresHubSchema {
         async throws
     {
         try await inTransaction(connection, logger: logger) {
-            try await connection.query("SELECT pg_advisory_xact_lock(\(migrationLockKey))", logger: logger).drain()
+            try await connection.run("SELECT pg_advisory_xact_lock(\(migrationLockKey))", logger: logger)
             let version = try await appliedVersion(connection, logger: logger)
             if create, let version {
                 throw HubError.storeExists.with(
@@ -233,7 +233,7 @@ enum PostgresHubSchema {
                     ["database": location])
             }
             if version == nil {
-                try await connection.query(
+                try await connection.run(
                     """
                     CREATE TABLE relais_migrations (
                         version BIGINT PRIMARY KEY,
@@ -241,24 +241,23 @@ enum PostgresHubSchema {
                         applied_at BIGINT NOT NULL
                     )
                     """, logger: logger
-                ).drain()
+                )
             }
         }
         for migration in migrations {
             try await inTransaction(connection, logger: logger) {
-                try await connection.query("SELECT pg_advisory_xact_lock(\(migrationLockKey))", logger: logger).drain()
+                try await connection.run("SELECT pg_advisory_xact_lock(\(migrationLockKey))", logger: logger)
                 // Read again under the lock: another hub may have applied it meanwhile.
                 guard (try await appliedVersion(connection, logger: logger) ?? 0) < migration.version else { return }
                 for statement in migration.statements {
-                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger).drain()
+                    try await connection.run(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
                 let appliedAt = Int64(bitPattern: now)
-                try await connection.query(
+                try await connection.run(
                     """
                     INSERT INTO relais_migrations (version, name, applied_at)
                     VALUES (\(migration.version), \(migration.name), \(appliedAt))
-                    """, logger: logger
-                ).drain()
+                    """, logger: logger)
                 logger.info(
                     "Applied hub store migration",
                     metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
@@ -268,33 +267,23 @@ enum PostgresHubSchema {
 
     /// The highest applied migration, or `nil` when the database holds no store.
     private static func appliedVersion(_ connection: PostgresConnection, logger: Logger) async throws -> Int64? {
-        let rows = try await connection.query(
-            "SELECT to_regclass('relais_migrations') IS NOT NULL", logger: logger
-        ).collect()
+        let rows = try await connection.rows(of: "SELECT to_regclass('relais_migrations') IS NOT NULL", logger: logger)
         guard let exists = try rows.first?.decode(Bool.self), exists else { return nil }
-        let versions = try await connection.query(
-            "SELECT coalesce(max(version), 0) FROM relais_migrations", logger: logger
-        ).collect()
+        let versions = try await connection.rows(of: "SELECT coalesce(max(version), 0) FROM relais_migrations", logger: logger)
         return try versions.first?.decode(Int64.self) ?? 0
     }
 
     private static func inTransaction(
         _ connection: PostgresConnection, logger: Logger, _ body: () async throws -> Void
     ) async throws {
-        try await connection.query("BEGIN ISOLATION LEVEL READ COMMITTED", logger: logger).drain()
+        try await connection.run("BEGIN ISOLATION LEVEL READ COMMITTED", logger: logger)
         do {
             try await body()
-            try await connection.query("COMMIT", logger: logger).drain()
+            try await connection.run("COMMIT", logger: logger)
         } catch {
-            try? await connection.query("ROLLBACK", logger: logger).drain()
+            await connection.rollBack(logger: logger)
             throw error
         }
     }
 }
 
-extension PostgresRowSequence {
-    /// Reads and drops every row (a statement's rows must be read before the next one runs).
-    func drain() async throws {
-        for try await _ in self {}
-    }
-}

@@ -27,8 +27,9 @@ import Synchronization
 ///
 /// A body is re-run from the start, in a fresh transaction, when PostgreSQL reports a serialization
 /// failure (`40001`), a deadlock (`40P01`) or a unique violation (`23505`, two hubs inserting the
-/// same row: the re-run sees the row), up to ``Configuration/maxAttempts`` times with a short
-/// jittered back-off.
+/// same row: the re-run sees the row), or when a statement found its connection closed (the server
+/// went away; the statement was never sent, so nothing of the attempt was committed), up to
+/// ``Configuration/maxAttempts`` times with a short jittered back-off.
 ///
 /// ## Sequences
 ///
@@ -56,6 +57,13 @@ public final class PostgresHubStore: HubStore {
         public var statementTimeout: Duration? = .seconds(30)
         /// How many times a body runs at most when PostgreSQL asks for a retry. Default 5.
         public var maxAttempts: Int = 5
+        /// How long one attempt of a transaction (waiting for a connection included) may take before
+        /// its caller stops waiting and gets ``HubError/unavailable``. Default 90 s, past a laptop's
+        /// 60 s request timeout. The attempt itself is cancelled, not awaited: it may still commit
+        /// or roll back afterwards (a push's replay is idempotent). This bounds what no statement
+        /// timeout can: a connection that died in a way its pool or driver never reports
+        /// (``PostgresConnectionClosed``).
+        public var attemptTimeout: Duration = .seconds(90)
 
         public init() {}
     }
@@ -260,8 +268,10 @@ public final class PostgresHubStore: HubStore {
         var attempt = 1
         while true {
             do {
-                let value = try await client.withConnection { connection in
-                    try await Self.run(body, on: connection, write: write, logger: logger)
+                let value = try await abandoning(after: configuration.attemptTimeout) { [client, logger] in
+                    try await client.withConnection { connection in
+                        try await Self.run(body, on: connection, write: write, logger: logger)
+                    }
                 }
                 if write {
                     state.withLock { state in
@@ -272,7 +282,10 @@ public final class PostgresHubStore: HubStore {
                 }
                 return value
             } catch {
-                let retry = Self.sqlState(of: error).map(Self.retryableStates.contains) ?? false
+                // A statement refused on a closed connection was never sent: whatever the body did
+                // was never committed, and another connection may serve it.
+                let retry =
+                    error is PostgresConnectionClosed || (Self.sqlState(of: error).map(Self.retryableStates.contains) ?? false)
                 if retry, attempt < maxAttempts, !Task.isCancelled {
                     logger.debug(
                         "Retrying a store transaction",
@@ -298,13 +311,13 @@ public final class PostgresHubStore: HubStore {
         defer { leave() }
         do {
             return try await client.withConnection { connection in
-                try await connection.query("BEGIN ISOLATION LEVEL READ COMMITTED", logger: logger).drain()
+                try await connection.run("BEGIN ISOLATION LEVEL READ COMMITTED", logger: logger)
                 do {
                     let value = try await body(connection)
-                    try await connection.query("COMMIT", logger: logger).drain()
+                    try await connection.run("COMMIT", logger: logger)
                     return value
                 } catch {
-                    try? await connection.query("ROLLBACK", logger: logger).drain()
+                    await connection.rollBack(logger: logger)
                     throw error
                 }
             }
@@ -322,20 +335,20 @@ public final class PostgresHubStore: HubStore {
     ) async throws -> T {
         let begin: PostgresQuery =
             write ? "BEGIN ISOLATION LEVEL READ COMMITTED" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-        try await connection.query(begin, logger: logger).drain()
+        try await connection.run(begin, logger: logger)
         let tx = PostgresHubTransaction(connection: connection, logger: logger, locksReads: write)
         do {
             let value = try await body(tx)
             // A body that caught a database error and went on would otherwise commit an aborted
             // transaction (PostgreSQL answers COMMIT with a silent rollback).
             if let failure = tx.finish() { throw failure }
-            try await connection.query("COMMIT", logger: logger).drain()
+            try await connection.run("COMMIT", logger: logger)
             return value
         } catch {
             // A database error the body caught aborted the transaction: it is the cause (and may ask
             // for a re-run), whatever the body threw afterwards.
             let failure = tx.finish()
-            try? await connection.query("ROLLBACK", logger: logger).drain()
+            await connection.rollBack(logger: logger)
             throw failure ?? error
         }
     }
@@ -351,6 +364,10 @@ public final class PostgresHubStore: HubStore {
     static func storeError(_ error: any Error, location: String) -> any Error {
         if error is HubError || error is CancellationError { return error }
         guard let psql = error as? PSQLError else {
+            if error is PostgresConnectionClosed {
+                return HubError.unavailable.with(
+                    "The PostgreSQL server at \(location) is unreachable.", ["database": location, "error": "connectionClosed"])
+            }
             if error is StoreTimeout {
                 return HubError.unavailable.with(
                     "The PostgreSQL server at \(location) did not answer in time.", ["database": location])
@@ -411,6 +428,76 @@ func withTimeout<T: Sendable>(
         }
         defer { group.cancelAll() }
         return try await group.next()!
+    }
+}
+
+/// Runs `operation` in a task of its own and returns its result, or throws ``StoreTimeout`` once
+/// `timeout` has passed, cancelling the operation and leaving it behind.
+///
+/// Unlike ``withTimeout(_:_:)`` it does not wait for the operation to end: a task group does, and an
+/// operation waiting on a promise that will never be completed (a query postgres-nio dropped) would
+/// keep its caller forever. Cancelling the caller cancels the operation.
+func abandoning<T: Sendable>(
+    after timeout: Duration, _ operation: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    let race = AbandonableRace<T>()
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            race.start(continuation, timeout: timeout, operation)
+        }
+    } onCancel: {
+        race.cancel()
+    }
+}
+
+/// The state of one ``abandoning(after:_:)``: the caller's continuation, resumed once, and the two
+/// tasks racing to resume it.
+private final class AbandonableRace<T: Sendable>: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<T, any Error>?
+        var tasks: [Task<Void, Never>] = []
+        var cancelled = false
+    }
+    private let state = Mutex(State())
+
+    func start(
+        _ continuation: CheckedContinuation<T, any Error>, timeout: Duration,
+        _ operation: @escaping @Sendable () async throws -> T
+    ) {
+        state.withLock { $0.continuation = continuation }
+        let work = Task {
+            let result: Result<T, any Error>
+            do { result = .success(try await operation()) } catch { result = .failure(error) }
+            self.finish(result)
+        }
+        let timer = Task {
+            try? await Task.sleep(for: timeout)
+            if !Task.isCancelled { self.finish(.failure(StoreTimeout())) }
+        }
+        let cancelNow = state.withLock { state -> Bool in
+            state.tasks = [work, timer]
+            return state.cancelled || state.continuation == nil
+        }
+        if cancelNow { cancel() }
+    }
+
+    /// Resumes the caller with `result` unless it was resumed already, and stops both tasks.
+    private func finish(_ result: Result<T, any Error>) {
+        let continuation = state.withLock { state -> CheckedContinuation<T, any Error>? in
+            defer { state.continuation = nil }
+            return state.continuation
+        }
+        continuation?.resume(with: result)
+        cancel()
+    }
+
+    /// Cancels both tasks (a finished one ignores it).
+    func cancel() {
+        let tasks = state.withLock { state -> [Task<Void, Never>] in
+            state.cancelled = true
+            return state.tasks
+        }
+        for task in tasks { task.cancel() }
     }
 }
 

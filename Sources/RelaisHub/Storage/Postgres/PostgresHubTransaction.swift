@@ -56,7 +56,7 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
         if let refusal { throw refusal }
         do {
             return try await work()
-        } catch let error as PSQLError {
+        } catch where error is PSQLError || error is PostgresConnectionClosed {
             status.withLock { status in
                 if status.failure == nil { status.failure = error }
             }
@@ -68,7 +68,7 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
     private nonisolated(nonsending) func rows<T>(_ query: PostgresQuery, _ make: (PostgresRow) throws -> T) async throws -> [T] {
         try await perform {
             var result: [T] = []
-            for try await row in try await connection.query(query, logger: logger) {
+            for row in try await connection.rows(of: query, logger: logger) {
                 result.append(try make(row))
             }
             return result
@@ -84,7 +84,7 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
     /// the server sends more only as they are consumed.
     private nonisolated(nonsending) func forEach(_ query: PostgresQuery, _ body: (PostgresRow) throws -> Void) async throws {
         try await perform {
-            for try await row in try await connection.query(query, logger: logger) {
+            for try await row in try await connection.stream(query, logger: logger) {
                 try body(row)
             }
         }
@@ -94,9 +94,7 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
     @discardableResult
     private nonisolated(nonsending) func execute(_ query: PostgresQuery) async throws -> Int {
         try await perform {
-            var count = 0
-            for try await _ in try await connection.query(query, logger: logger) { count += 1 }
-            return count
+            try await connection.rows(of: query, logger: logger).count
         }
     }
 
