@@ -72,6 +72,10 @@ private func spawnAndWait(_ command: [String]) -> Int32 {
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
     posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
     posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    // Nothing else of this process may reach the child: `pg_ctl restart` starts the new server, which
+    // would keep every socket it inherited open, the hubs' HTTP connections among them, and a client
+    // would wait forever for an answer whose connection the hub closed but the server still held.
+    closeInheritedDescriptors(&actions)
     var pid: pid_t = 0
     guard posix_spawn(&pid, command[0], &actions, nil, &argv, environ) == 0 else { return -1 }
     var status: Int32 = 0
@@ -79,6 +83,21 @@ private func spawnAndWait(_ command: [String]) -> Int32 {
         if errno != EINTR { return -1 }
     }
     return status
+}
+
+/// Adds to `actions` the closing of every descriptor above 2: glibc's
+/// `posix_spawn_file_actions_addclosefrom_np` (2.34 and later, looked up at run time because Swift's
+/// Glibc module does not declare it), else one close per descriptor open now.
+private func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
+    typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") {
+        let closeFrom = unsafeBitCast(symbol, to: CloseFrom.self)
+        if closeFrom(&actions, 3) == 0 { return }
+    }
+    let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+    for fd in open.compactMap(Int32.init) where fd > 2 {
+        posix_spawn_file_actions_addclose(&actions, fd)
+    }
 }
 
 /// Sends each request to one of several hubs, chosen by a seeded random source shared by every
@@ -138,7 +157,14 @@ extension SimSchedule {
     public static func runPostgres(seed: UInt64, schedule: Int) async throws -> SimReport {
         let kind = SimPostgresKind.allCases[schedule % SimPostgresKind.allCases.count]
         let hubClock = TestClock()
-        return try await HubFixture.with(store: .postgres, clock: hubClock) { hub in
+        // No transaction of the simulation is held on purpose: an attempt that takes 20 s is a hub
+        // that stopped answering, and is answered 503 (the laptop retries later).
+        let storeConfiguration = {
+            var configuration = PostgresTestDatabase.storeConfiguration
+            configuration.attemptTimeout = .seconds(20)
+            return configuration
+        }()
+        return try await HubFixture.with(store: .postgres, clock: hubClock, postgresConfiguration: storeConfiguration) { hub in
             guard let store = hub.store as? PostgresHubStore, let databaseURL = SimPostgresServer.url(database: store.database)
             else { throw SimSetupError(description: "the fixture's store is not on the PostgreSQL test server") }
             return try await hub.live { url in
@@ -153,7 +179,9 @@ extension SimSchedule {
                 if kind == .twoHubsKill { return try await simulate(second: nil) }
                 // The second hub: its own store (its own connection pool) on the same database, its
                 // own service and HTTP server, the same test clock.
-                return try await PostgresHubStore.withStore(url: databaseURL, create: false) { second in
+                return try await PostgresHubStore.withStore(
+                    url: databaseURL, create: false, configuration: storeConfiguration
+                ) { second in
                     let service = HubService(
                         store: second, clock: hubClock, logger: HubLogging.standardError(label: "relais.hub.test.second"))
                     return try await HubServer.withRunningServer(
