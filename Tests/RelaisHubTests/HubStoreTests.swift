@@ -347,6 +347,45 @@ struct HubStoreOperationTests {
         }
     }
 
+    /// The two long lists (every report of a filter, every live record) come whole and in order however
+    /// many pages a store reads them in: here more than two of PostgreSQL's 1,000-row pages, with ties
+    /// on the leading keys of the order so that a page boundary falls inside a tie.
+    @Test(arguments: StoreKind.available) func longListsComeWholeAndInOrderAcrossPages(kind: StoreKind) async throws {
+        try await kind.with { store in
+            var random = SeededRandom(seed: 20261204)
+            let reports = (0..<2345).map { n in
+                var report = Self.report(String(format: "c%05d", (n * 7919) % 2345), at: UInt64(random.int(1...40)))
+                report.seq = UInt64(random.int(1...3))
+                if n % 3 == 0 { report.conflict.status = .autoResolved }
+                return report
+            }
+            let records = (0..<2100).map { n in
+                HubStoreTests.record(String(format: "r%05d", (n * 7919) % 2100), seq: UInt64(n + 1), scope: "north", deleted: n % 10 == 0)
+            }
+            try await store.write { tx throws in
+                for report in reports { try await tx.insertConflict(report) }
+                for record in records { try await tx.insertRecord(record) }
+            }
+            for filter in [ConflictFilter(), ConflictFilter(status: .open)] {
+                let expected = reports.filter(filter.matches)
+                    .sorted { ($0.createdAt, $0.seq, $0.id) > ($1.createdAt, $1.seq, $1.id) }.map(\.id)
+                let streamed = try await store.read { tx throws in
+                    var ids: [String] = []
+                    try await tx.forEachConflict(filter) { ids.append($0.id) }
+                    return ids
+                }
+                #expect(streamed == expected, "\(filter)")
+            }
+            let live = try await store.read { tx throws in
+                var ids: [String] = []
+                try await tx.forEachLiveRecord { ids.append($0.id) }
+                return ids
+            }
+            #expect(live == records.filter { $0.deletedAt == nil }.map(\.id).sorted())
+            #expect(live.count == 1890)
+        }
+    }
+
     static func report(
         _ id: String, at: UInt64, status: ConflictStatus = .open, field: String = "phone", rule: String = "lww",
         authors: [String] = ["a", "b"], scope: String? = "north"

@@ -17,10 +17,9 @@ struct PostgresConnectionClosed: Error {}
 /// - A row stream read with back-pressure (an `AsyncSequence` whose consumer has not asked for more
 ///   yet) crashes the process with a precondition failure ("How can we receive a body part, after a
 ///   channelReadComplete, but no read has been forwarded yet") when the connection dies under it.
-///   Every statement but the streaming reads therefore reads its rows all at once, through the
-///   `EventLoopFuture` interface, which asks for the next rows as soon as rows arrive and so never
-///   waits for demand. Only ``stream(_:logger:)`` (the exports and the dashboard, which must not
-///   hold every row in memory) still runs that risk.
+///   Every statement therefore reads its rows at once, through the `EventLoopFuture` interface, which
+///   asks for the next rows as soon as rows arrive and so never waits for demand; the long lists
+///   (exports, the dashboard) are read in keyset pages (``PostgresHubTransaction``).
 extension PostgresConnection {
     /// Every row of `query`, read at once.
     func rows(of query: PostgresQuery, logger: Logger) async throws -> [PostgresRow] {
@@ -32,12 +31,6 @@ extension PostgresConnection {
     /// Runs `query` and drops its rows.
     func run(_ query: PostgresQuery, logger: Logger) async throws {
         _ = try await rows(of: query, logger: logger)
-    }
-
-    /// The rows of `query` as a stream with back-pressure, for results too large to hold in memory.
-    func stream(_ query: PostgresQuery, logger: Logger) async throws -> PostgresRowSequence {
-        if isClosed { throw PostgresConnectionClosed() }
-        return try await self.query(query, logger: logger)
     }
 
     /// Ends the transaction under way with `ROLLBACK`. A connection on which that fails is closed, so

@@ -80,13 +80,23 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
         try await rows(query, make).first
     }
 
-    /// Streams the rows of `query` into `body`, one at a time: the row sequence has back-pressure, so
-    /// the server sends more only as they are consumed.
-    private nonisolated(nonsending) func forEach(_ query: PostgresQuery, _ body: (PostgresRow) throws -> Void) async throws {
-        try await perform {
-            for try await row in try await connection.stream(query, logger: logger) {
-                try body(row)
-            }
+    /// How many rows one page of ``forEachLiveRecord(_:)`` and ``forEachConflict(_:_:)`` reads.
+    static let streamPageSize = 1000
+
+    /// Calls `body` with every row of a keyset-paged query, a page at a time: `page(after:)` is the
+    /// query for the page after the given row (`nil`: the first page), limited to
+    /// ``streamPageSize`` rows. Memory holds one page. The pages are read whole, not as a stream with
+    /// back-pressure: postgres-nio crashes when a connection dies under a stream waiting for demand
+    /// (`PostgresConnection+Closed.swift`).
+    private nonisolated(nonsending) func forEachPaged<Key>(
+        _ page: (Key?) -> PostgresQuery, key: (PostgresRow) throws -> Key, _ body: (PostgresRow) throws -> Void
+    ) async throws {
+        var after: Key? = nil
+        while true {
+            let rows = try await perform { try await connection.rows(of: page(after), logger: logger) }
+            for row in rows { try body(row) }
+            guard rows.count >= Self.streamPageSize, let last = rows.last else { return }
+            after = try key(last)
         }
     }
 
@@ -452,9 +462,23 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
     }
 
     nonisolated(nonsending) func forEachLiveRecord(_ body: (StoredRecord) throws -> Void) async throws {
-        try await forEach(
-            "SELECT \(unescaped: Self.recordColumns) FROM records WHERE deleted_at IS NULL ORDER BY collection, id"
-        ) { row in try body(try makeRecord(row)) }
+        let limit = Int64(Self.streamPageSize)
+        try await forEachPaged(
+            { (after: (String, String)?) -> PostgresQuery in
+                guard let after else {
+                    return """
+                        SELECT \(unescaped: Self.recordColumns) FROM records WHERE deleted_at IS NULL
+                        ORDER BY collection, id LIMIT \(limit)
+                        """
+                }
+                return """
+                    SELECT \(unescaped: Self.recordColumns) FROM records
+                    WHERE deleted_at IS NULL AND (collection, id) > (\(after.0), \(after.1))
+                    ORDER BY collection, id LIMIT \(limit)
+                    """
+            },
+            key: { row in try row.decode((String, String).self) },
+            { row in try body(try makeRecord(row)) })
     }
 
     nonisolated(nonsending) func tombstones(after seq: UInt64, limit: Int) async throws -> [StoredRecord] {
@@ -597,10 +621,25 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
     nonisolated(nonsending) func forEachConflict(_ filter: ConflictFilter, _ body: (ConflictReport) throws -> Void)
         async throws
     {
-        // One statement whose rows stream with back-pressure: memory holds a few rows, not the list.
-        var query = Self.conflictQuery(Self.conflictColumns, filter)
-        query.sql += Self.conflictOrder
-        try await forEach(query) { row in try body(try makeConflict(row)) }
+        // Keyset pages in the list's order (newest first): memory holds a page, not the list.
+        try await forEachPaged(
+            { (after: (Int64, Int64, String)?) -> PostgresQuery in
+                var query = Self.conflictQuery(Self.conflictColumns, filter)
+                if let after {
+                    let n = query.binds.count
+                    query.sql += " AND (created_at, seq, id) < ($\(n + 1), $\(n + 2), $\(n + 3))"
+                    query.binds.append(after.0)
+                    query.binds.append(after.1)
+                    query.binds.append(after.2)
+                }
+                query.sql += Self.conflictOrder + " LIMIT \(Self.streamPageSize)"
+                return query
+            },
+            key: { row in
+                let (id, createdAt, seq) = try row.decode((String, Int64, Int64).self)
+                return (createdAt, seq, id)
+            },
+            { row in try body(try makeConflict(row)) })
     }
 
     nonisolated(nonsending) func insertConflict(_ report: ConflictReport) async throws {
