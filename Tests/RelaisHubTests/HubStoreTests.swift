@@ -347,6 +347,39 @@ struct HubStoreOperationTests {
         }
     }
 
+    /// A pull page's batched move lookup answers exactly what one lookup per record would: the first
+    /// move after the cursor, per record, whatever the order, repetition or absence of the keys.
+    @Test(arguments: StoreKind.available) func firstMovesAnswerAsOneLookupPerRecord(kind: StoreKind) async throws {
+        try await kind.with { store in
+            let ids = (0..<6).map { _ in Wire.uuid() }
+            var random = SeededRandom(seed: 7)
+            let movers = (1...40).map { _ in ids[random.int(0...3)] }  // ids[4] and ids[5] never move
+            try await store.write { tx throws in
+                for (index, id) in movers.enumerated() {
+                    let seq = index + 1
+                    try await tx.insertMove(
+                        ScopeMove(seq: UInt64(seq), collection: "customers", recordID: id, fromScope: "s\(seq)", toScope: "s\(seq + 1)"))
+                }
+                try await tx.insertMove(ScopeMove(seq: 41, collection: "contacts", recordID: ids[0], fromScope: "c", toScope: "d"))
+            }
+            let keys = ids.map { RecordKey(collection: "customers", id: $0) } + [
+                RecordKey(collection: "contacts", id: ids[0]), RecordKey(collection: "customers", id: ids[2]),
+            ]
+            for cursor: UInt64 in [0, 10, 25, 39, 41] {
+                try await store.read { tx throws in
+                    var expected: [RecordKey: ScopeMove] = [:]
+                    for key in keys {
+                        if let move = try await tx.firstMove(collection: key.collection, id: key.id, after: cursor) { expected[key] = move }
+                    }
+                    #expect(try await tx.firstMoves(of: keys.reversed(), after: cursor) == expected, "cursor \(cursor)")
+                    #expect(try await tx.firstMoves(of: [], after: cursor).isEmpty)
+                }
+            }
+            let some = try await store.read { tx in try await tx.firstMoves(of: keys, after: 0) }
+            #expect(some.count == Set(movers).count + 1)
+        }
+    }
+
     /// The two long lists (every report of a filter, every live record) come whole and in order however
     /// many pages a store reads them in: here more than two of PostgreSQL's 1,000-row pages, with ties
     /// on the leading keys of the order so that a page boundary falls inside a tie.

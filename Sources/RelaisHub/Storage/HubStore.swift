@@ -126,6 +126,12 @@ public protocol HubReadTransaction: Sendable {
     /// The first scope move of a record after `cursor`, if any.
     nonisolated(nonsending) func firstMove(collection: String, id: String, after cursor: UInt64) async throws
         -> ScopeMove?
+    /// ``firstMove(collection:id:after:)`` of each of `keys` at once, keyed by record; records that did
+    /// not move after `cursor` are absent. A pull page asks this once for all its records (the default
+    /// asks ``firstMove(collection:id:after:)`` for each: right for a store in process, not across a
+    /// network).
+    nonisolated(nonsending) func firstMoves(of keys: [RecordKey], after cursor: UInt64) async throws
+        -> [RecordKey: ScopeMove]
     /// Every live (not deleted) record, for exports; `body` is called in (collection, id) order and the
     /// records are streamed, never all held at once.
     nonisolated(nonsending) func forEachLiveRecord(_ body: (StoredRecord) throws -> Void) async throws
@@ -256,4 +262,16 @@ public protocol HubTransaction: HubReadTransaction {
     /// Takes the lock `name` until this transaction ends, if no other transaction (of any hub) holds
     /// it; returns whether it did. For work that one hub at a time must do (the tombstone purge).
     nonisolated(nonsending) func tryExclusive(_ name: String) async throws -> Bool
+}
+
+extension HubReadTransaction {
+    public nonisolated(nonsending) func firstMoves(of keys: [RecordKey], after cursor: UInt64) async throws
+        -> [RecordKey: ScopeMove]
+    {
+        var moves: [RecordKey: ScopeMove] = [:]
+        for key in Set(keys) {
+            if let move = try await firstMove(collection: key.collection, id: key.id, after: cursor) { moves[key] = move }
+        }
+        return moves
+    }
 }

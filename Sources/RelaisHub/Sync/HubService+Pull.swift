@@ -98,6 +98,21 @@ extension HubService {
             .filter { $0.seq <= bound }
             .sorted { $0.seq < $1.seq }
 
+        // The first move after the cursor of every candidate that may need one, in one store call: a
+        // record's scope at the cursor (whole or not, revoked or not) depends on it.
+        var moveKeys: [RecordKey] = []
+        if !access.role.seesEverything, cursor != 0 {
+            for candidate in candidates {
+                switch candidate {
+                case .visible(let record) where record.wholeSince <= cursor && !record.state.isDeleted,
+                    .away(let record):
+                    moveKeys.append(RecordKey(collection: record.collection, id: record.id))
+                default: break
+                }
+            }
+        }
+        let moves = try await tx.firstMoves(of: moveKeys, after: cursor)
+
         var response = Relais_V1_PullResponse()
         response.head = head
         var emitted = 0
@@ -111,14 +126,15 @@ extension HubService {
             lastSeq = candidate.seq
             switch candidate {
             case .visible(let record):
-                if let version = try await recordVersion(
-                    record, after: cursor, access: access, replica: replica, counter: counter, tx: tx)
+                if let version = recordVersion(
+                    record, after: cursor, access: access, replica: replica, counter: counter, moves: moves)
                 {
                     response.records.append(version)
                     emitted += 1
                 }
             case .away(let record):
-                let scopeAtCursor = try await tx.firstMove(collection: record.collection, id: record.id, after: cursor)?.fromScope
+                // Moved away after the cursor, so it has a move (the lookup covered every such record).
+                let scopeAtCursor = moves[RecordKey(collection: record.collection, id: record.id)]?.fromScope
                 if access.sees(scope: scopeAtCursor) {
                     var revocation = Relais_V1_Revocation()
                     revocation.collection = record.collection
@@ -142,10 +158,12 @@ extension HubService {
     }
 
     /// The version of `record` a device at `cursor` needs, or `nil` when it needs nothing.
-    private nonisolated(nonsending) func recordVersion(
+    ///
+    /// `moves`: the first move after `cursor` of the page's records (``HubReadTransaction/firstMoves(of:after:)``).
+    private func recordVersion(
         _ record: StoredRecord, after cursor: UInt64, access: Access, replica: ReplicaID, counter: UInt64,
-        tx: any HubReadTransaction
-    ) async throws -> Relais_V1_RecordVersion? {
+        moves: [RecordKey: ScopeMove]
+    ) -> Relais_V1_RecordVersion? {
         guard let collection = schema.collection(record.collection) else { return nil }
         var version = Relais_V1_RecordVersion()
         version.collection = record.collection
@@ -166,7 +184,7 @@ extension HubService {
         if !whole, !access.role.seesEverything {
             // The record's scope at the cursor: where its first later move started from, or where it is.
             let scopeAtCursor: String?
-            if let move = try await tx.firstMove(collection: record.collection, id: record.id, after: cursor) {
+            if let move = moves[RecordKey(collection: record.collection, id: record.id)] {
                 scopeAtCursor = move.fromScope
             } else {
                 scopeAtCursor = record.scope

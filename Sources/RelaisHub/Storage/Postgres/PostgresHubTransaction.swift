@@ -461,6 +461,31 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
         }
     }
 
+    nonisolated(nonsending) func firstMoves(of keys: [RecordKey], after cursor: UInt64) async throws
+        -> [RecordKey: ScopeMove]
+    {
+        let unique = Array(Set(keys))
+        guard !unique.isEmpty else { return [:] }
+        // One probe of the (collection, record_id, seq) index per record, in one statement.
+        let moves = try await rows(
+            """
+            SELECT k.collection, k.id, m.seq, m.from_scope, m.to_scope
+            FROM unnest(\(unique.map(\.collection))::text[], \(unique.map(\.id))::text[]) AS k (collection, id)
+            CROSS JOIN LATERAL (
+                SELECT seq, from_scope, to_scope FROM moves
+                WHERE moves.collection = k.collection AND moves.record_id = k.id AND seq > \(Self.int(cursor))
+                ORDER BY seq LIMIT 1
+            ) m
+            """
+        ) { row in
+            let (collection, id, seq, from, to) = try row.decode((String, String, Int64, String?, String?).self)
+            return ScopeMove(seq: Self.u64(seq), collection: collection, recordID: id, fromScope: from, toScope: to)
+        }
+        var result: [RecordKey: ScopeMove] = [:]
+        for move in moves { result[RecordKey(collection: move.collection, id: move.recordID)] = move }
+        return result
+    }
+
     nonisolated(nonsending) func forEachLiveRecord(_ body: (StoredRecord) throws -> Void) async throws {
         let limit = Int64(Self.streamPageSize)
         try await forEachPaged(
