@@ -123,26 +123,13 @@ public struct AdminClient: Sendable {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: body))
         }
-        let status: Int
-        let headers: (type: String?, encoding: String?)
-        let bytes: [UInt8]
+        let answer = try await HTTPSyncTransport.exchange(
+            request, client: client, hub: hub, timeout: timeout, maxBytes: Self.maxAnswerBytes, codec: MessageCodec())
         do {
-            let response = try await client.execute(request, timeout: .seconds(Int64(timeout.components.seconds)))
-            status = Int(response.status.code)
-            headers = (response.headers.first(name: "Content-Type"), response.headers.first(name: "Content-Encoding"))
-            bytes = Array(try await response.body.collect(upTo: Self.maxAnswerBytes).readableBytesView)
+            return try JSONDecoder().decode(Answer.self, from: Data(answer.bytes))
         } catch {
-            throw SyncError(.hubUnreachable, "cannot reach the hub at \(hub): \(HTTPSyncTransport.describe(error))")
-        }
-        guard (200..<300).contains(status) else {
-            throw SyncError.fromHTTP(
-                status: status, body: bytes, contentType: headers.type, contentEncoding: headers.encoding,
-                codec: MessageCodec())
-        }
-        do {
-            return try JSONDecoder().decode(Answer.self, from: Data(bytes))
-        } catch {
-            throw SyncError(.protocolFailure, "the hub's answer to \(method) \(path) is unreadable: \(error)", httpStatus: status)
+            throw SyncError(
+                .protocolFailure, "the hub's answer to \(method) \(path) is unreadable: \(error)", httpStatus: answer.status)
         }
     }
 

@@ -90,27 +90,47 @@ public struct HTTPSyncTransport: SyncTransport {
         request.headers.add(name: "Accept-Encoding", value: "deflate")
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         request.body = .bytes(body)
-        let status: Int
-        let headers: (type: String?, encoding: String?)
-        let bytes: [UInt8]
+        let answer = try await Self.exchange(
+            request, client: client, hub: hub, timeout: timeout, maxBytes: codec.limits.maxBodyBytes, codec: codec)
+        do {
+            return try codec.decode(
+                Response.self, from: answer.bytes, contentType: answer.contentType, contentEncoding: answer.contentEncoding)
+        } catch {
+            throw SyncError(.protocolFailure, "the hub's answer to \(path) is unreadable: \(error)", httpStatus: answer.status)
+        }
+    }
+
+    /// A successful (2xx) answer of the hub, its body read whole.
+    struct Answer {
+        var status: Int
+        var contentType: String?
+        var contentEncoding: String?
+        var bytes: [UInt8]
+    }
+
+    /// Sends `request` and reads its answer, up to `maxBytes`: the one exchange of the sync transport
+    /// and the admin client. A hub that cannot be reached is ``SyncError/Kind/hubUnreachable``; an
+    /// answer outside 2xx is the ``SyncError`` its status and body say (``SyncError/fromHTTP``).
+    static func exchange(
+        _ request: HTTPClientRequest, client: HTTPClient, hub: String, timeout: Duration, maxBytes: Int,
+        codec: MessageCodec
+    ) async throws -> Answer {
+        let answer: Answer
         do {
             let response = try await client.execute(request, timeout: .seconds(Int64(timeout.components.seconds)))
-            status = Int(response.status.code)
-            headers = (response.headers.first(name: "Content-Type"), response.headers.first(name: "Content-Encoding"))
-            let buffer = try await response.body.collect(upTo: codec.limits.maxBodyBytes)
-            bytes = Array(buffer.readableBytesView)
+            let buffer = try await response.body.collect(upTo: maxBytes)
+            answer = Answer(
+                status: Int(response.status.code), contentType: response.headers.first(name: "Content-Type"),
+                contentEncoding: response.headers.first(name: "Content-Encoding"), bytes: Array(buffer.readableBytesView))
         } catch {
-            throw SyncError(.hubUnreachable, "cannot reach the hub at \(hub): \(Self.describe(error))")
+            throw SyncError(.hubUnreachable, "cannot reach the hub at \(hub): \(describe(error))")
         }
-        guard (200..<300).contains(status) else {
+        guard (200..<300).contains(answer.status) else {
             throw SyncError.fromHTTP(
-                status: status, body: bytes, contentType: headers.type, contentEncoding: headers.encoding, codec: codec)
+                status: answer.status, body: answer.bytes, contentType: answer.contentType,
+                contentEncoding: answer.contentEncoding, codec: codec)
         }
-        do {
-            return try codec.decode(Response.self, from: bytes, contentType: headers.type, contentEncoding: headers.encoding)
-        } catch {
-            throw SyncError(.protocolFailure, "the hub's answer to \(path) is unreadable: \(error)", httpStatus: status)
-        }
+        return answer
     }
 
     /// An error as text for a message, at most 200 characters.
