@@ -168,18 +168,20 @@ struct PostgresStoreTests {
 
     // MARK: - Retries
 
-    @Test func concurrentInsertsOfOneRecordBothSucceedOneReRuns() async throws {
+    /// Two writes of one record that does not exist yet: the second one's read waits for the first
+    /// to commit (a record is read under the head's lock), so it finds the record and merges into it;
+    /// neither body runs twice.
+    @Test func twoWritesOfOneNewRecordTakeTurns() async throws {
         try await Self.withStore { store in
             let id = UUID().uuidString.lowercased()
             let runs = Counter()
-            let bothRead = Barrier(parties: 2)
-            // Each body reads the record (missing), waits until the other has read it too, then inserts
-            // it or, on a re-run that finds it, adds its name to it.
+            let firstRead = Gate()
             @Sendable func body(_ name: String) -> nonisolated(nonsending) @Sendable (any HubTransaction) async throws -> String {
                 { tx in
-                    let run = runs.increment()
+                    runs.increment()
+                    if name == "b" { await firstRead.wait() }
                     let existing = try await tx.record(collection: "customers", id: id)
-                    if run <= 2 { await bothRead.arrive() }
+                    if name == "a" { firstRead.open() }
                     let seq = try await tx.nextSequence()
                     if var record = existing {
                         let names = record.state.fields["name"]?.siblings.first?.value
@@ -194,15 +196,34 @@ struct PostgresStoreTests {
             }
             async let first = store.write(body("a"))
             async let second = store.write(body("b"))
-            let outcomes = try await [first, second].sorted()
+            let outcomes = try await [first, second]
             #expect(outcomes == ["inserted", "updated"])
-            #expect(runs.value == 3)
+            #expect(runs.value == 2)
             let stored = try await store.read { tx in try await tx.record(collection: "customers", id: id) }
-            let name = stored?.state.fields["name"]?.siblings.first?.value
-            #expect(name == .text("a+b") || name == .text("b+a"))
-            // The failed first attempt's sequence was rolled back and handed out again.
+            #expect(stored?.state.fields["name"]?.siblings.first?.value == .text("a+b"))
             #expect(try await store.read { tx in try await tx.meta().head } == 2)
             #expect(store.statistics() == HubStoreStatistics(transactions: 2, commits: 2, largestGroup: 1))
+        }
+    }
+
+    /// A record inserted by a body without reading it first (no head lock before the insert): when
+    /// another write inserted it meanwhile, the insert is a unique violation and the body runs again.
+    @Test func aBlindInsertOfAnExistingRecordReRunsTheBody() async throws {
+        try await Self.withStore { store in
+            let id = UUID().uuidString.lowercased()
+            try await store.write { tx throws in
+                try await tx.insertRecord(Self.record(id, seq: try await tx.nextSequence(), scope: "north", name: "a"))
+            }
+            let runs = Counter()
+            let outcome = try await store.write { tx throws -> String in
+                if runs.increment() == 1 {
+                    try await tx.insertRecord(Self.record(id, seq: 7, scope: "north", name: "b"))
+                    return "inserted"
+                }
+                return try await tx.record(collection: "customers", id: id) == nil ? "missing" : "found"
+            }
+            #expect(outcome == "found")
+            #expect(runs.value == 2)
         }
     }
 
@@ -231,10 +252,9 @@ struct PostgresStoreTests {
         }
     }
 
-    /// A write that holds the head (it took a sequence) and then wants a record that a second write
-    /// locked, while the second waits for the head: PostgreSQL breaks the deadlock by failing one of
-    /// them (after its `deadlock_timeout`, 1 s by default), which runs again and succeeds.
-    @Test func aDeadlockIsBrokenAndTheLoserReRuns() async throws {
+    /// Two writes that lock records in opposite orders never deadlock: each takes the head's lock
+    /// before its first record, so the second waits for the first, and neither runs twice.
+    @Test func writesLockingRecordsInOppositeOrdersTakeTurns() async throws {
         try await Self.withStore { store in
             let x = UUID().uuidString.lowercased()
             let y = UUID().uuidString.lowercased()
@@ -245,33 +265,68 @@ struct PostgresStoreTests {
                 }
             }
             let runs = Counter()
-            let firstHoldsHead = Gate()
-            let secondHoldsY = Gate()
+            let firstHoldsX = Gate()
             async let first: Void = store.write { tx throws in
                 runs.increment()
                 _ = try await tx.record(collection: "customers", id: x)
+                firstHoldsX.open()
                 let seq = try await tx.nextSequence()
-                firstHoldsHead.open()
-                await secondHoldsY.wait()
                 let record = try #require(try await tx.record(collection: "customers", id: y))
                 try await tx.updateRecord(Self.record(record.id, seq: seq, scope: "north", name: "first"))
             }
             async let second: Void = store.write { tx throws in
                 runs.increment()
-                await firstHoldsHead.wait()
+                await firstHoldsX.wait()
                 let record = try #require(try await tx.record(collection: "customers", id: y))
-                secondHoldsY.open()
                 let seq = try await tx.nextSequence()
                 try await tx.updateRecord(Self.record(record.id, seq: seq, scope: "north", name: "second"))
+                _ = try await tx.record(collection: "customers", id: x)
+            }
+            _ = try await (first, second)
+            #expect(runs.value == 2)
+            let (head, served, y3) = try await store.read { tx throws in
+                (
+                    try await tx.meta().head, try await tx.records(after: 0, scopes: nil, limit: 10).map(\.seq),
+                    try await tx.record(collection: "customers", id: y)
+                )
+            }
+            #expect(head == 4)
+            // x kept 1; y was written at 3 by the first, then at 4 by the second.
+            #expect(served == [1, 4])
+            #expect(y3?.state.fields["name"]?.siblings.first?.value == .text("second"))
+        }
+    }
+
+    /// Two writes that lock rows of one table in opposite orders (here users): PostgreSQL breaks the
+    /// deadlock by failing one of them (after its `deadlock_timeout`, 1 s by default), which runs
+    /// again and succeeds.
+    @Test func aDeadlockIsBrokenAndTheLoserReRuns() async throws {
+        try await Self.withStore { store in
+            try await store.write { tx throws in
+                for name in ["ana", "bo"] { try await tx.insertUser(HubUser(name: name, role: .rep, territories: [], createdAt: 1)) }
+            }
+            let runs = Counter()
+            let firstHoldsAna = Gate()
+            let secondHoldsBo = Gate()
+            async let first: Void = store.write { tx throws in
+                runs.increment()
+                _ = try await tx.setUserAccess(name: "ana", role: .rep, territories: ["north"])
+                firstHoldsAna.open()
+                await secondHoldsBo.wait()
+                _ = try await tx.setUserAccess(name: "bo", role: .rep, territories: ["north"])
+            }
+            async let second: Void = store.write { tx throws in
+                runs.increment()
+                await firstHoldsAna.wait()
+                _ = try await tx.setUserAccess(name: "bo", role: .rep, territories: ["south"])
+                secondHoldsBo.open()
+                _ = try await tx.setUserAccess(name: "ana", role: .rep, territories: ["south"])
             }
             _ = try await (first, second)
             #expect(runs.value == 3)
-            let (head, served) = try await store.read { tx throws in
-                (try await tx.meta().head, try await tx.records(after: 0, scopes: nil, limit: 10).map(\.seq))
-            }
-            #expect(head == 4)
-            // x kept 1; y was written at 3 by the winner, then at 4 by the loser's re-run.
-            #expect(served == [1, 4])
+            let users = try await store.read { tx throws in try await tx.users() }
+            // Each user's access was set twice: once by each write, the loser's work done once, again.
+            #expect(users.map(\.scopeVersion) == [3, 3])
         }
     }
 

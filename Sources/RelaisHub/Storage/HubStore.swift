@@ -141,6 +141,11 @@ public protocol HubReadTransaction: Sendable {
     // MARK: Push results
 
     nonisolated(nonsending) func writeResult(replica: ReplicaID, counter: UInt64) async throws -> StoredWriteResult?
+    /// ``writeResult(replica:counter:)`` of each of `counters` at once, keyed by counter; counters with
+    /// no stored result are absent. A push asks this once for its whole batch (the default asks for
+    /// each: right for a store in process, not across a network).
+    nonisolated(nonsending) func writeResults(replica: ReplicaID, counters: [UInt64]) async throws
+        -> [UInt64: StoredWriteResult]
 
     // MARK: Conflicts and events
 
@@ -177,7 +182,9 @@ public protocol HubTransaction: HubReadTransaction {
 
     /// Locks the records with these keys that exist, in key order, until the transaction ends: a
     /// write that touches several records takes their locks before its first sequence, so that two
-    /// hubs never wait for each other in a cycle (SQLite, with one writer, does nothing).
+    /// hubs never wait for each other in a cycle (SQLite, with one writer, does nothing). PostgreSQL
+    /// takes the head's lock first (as it does before any record read in a write), and keeps the
+    /// records for the transaction's later reads: after this call, reading one of them costs nothing.
     nonisolated(nonsending) func lockRecords(_ keys: [RecordKey]) async throws
 
     /// Takes the next sequence number and records it as the head. See ``HubStore`` on the high-water
@@ -265,6 +272,16 @@ public protocol HubTransaction: HubReadTransaction {
 }
 
 extension HubReadTransaction {
+    public nonisolated(nonsending) func writeResults(replica: ReplicaID, counters: [UInt64]) async throws
+        -> [UInt64: StoredWriteResult]
+    {
+        var results: [UInt64: StoredWriteResult] = [:]
+        for counter in Set(counters) {
+            if let result = try await writeResult(replica: replica, counter: counter) { results[counter] = result }
+        }
+        return results
+    }
+
     public nonisolated(nonsending) func firstMoves(of keys: [RecordKey], after cursor: UInt64) async throws
         -> [RecordKey: ScopeMove]
     {

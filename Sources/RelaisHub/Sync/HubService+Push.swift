@@ -69,9 +69,10 @@ extension HubService {
 
             // History: replays, forks and counters going backwards, before anything is applied.
             var stored: [Int: StoredWriteResult] = [:]
+            let known = try await tx.writeResults(replica: replica, counters: writes.map(\.write.dot.counter))
             for (index, item) in writes.enumerated() {
                 let dot = item.write.dot
-                if let result = try await tx.writeResult(replica: replica, counter: dot.counter) {
+                if let result = known[dot.counter] {
                     guard result.digest == item.digest else {
                         let detail = "replica \(replica.rawValue) sent a different write for dot \(dot): its history forked"
                         try await tx.insertEvent(HubEvent(at: now, kind: .replicaForked, replica: replica, user: user, detail: detail))

@@ -339,6 +339,7 @@ public final class PostgresHubStore: HubStore {
         let tx = PostgresHubTransaction(connection: connection, logger: logger, locksReads: write)
         do {
             let value = try await body(tx)
+            try await tx.flush()
             // A body that caught a database error and went on would otherwise commit an aborted
             // transaction (PostgreSQL answers COMMIT with a silent rollback).
             if let failure = tx.finish() { throw failure }

@@ -24,6 +24,8 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
     private let status = Mutex<(finished: Bool, failure: (any Error)?)>((false, nil))
     private let encoder: JSONEncoder
     private let decoder = JSONDecoder()
+    /// A write transaction's locked head, record cache and waiting inserts (``PostgresWriteBehind``).
+    private var writeBehind = PostgresWriteBehind()
 
     init(connection: PostgresConnection, logger: Logger, locksReads: Bool) {
         self.connection = connection
@@ -44,8 +46,8 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
 
     // MARK: - Statement helpers
 
-    /// Runs one statement; a database error is remembered (the transaction is aborted) and rethrown.
-    private nonisolated(nonsending) func perform<T>(_ work: () async throws -> T) async throws -> T {
+    /// Refuses use after the body returned or after a statement failed.
+    private func checkUsable() throws {
         let refusal: HubError? = status.withLock { status in
             if status.finished { return HubError.internal.with("A store transaction was used after its body returned.") }
             if status.failure != nil {
@@ -54,6 +56,11 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
             return nil
         }
         if let refusal { throw refusal }
+    }
+
+    /// Runs one statement; a database error is remembered (the transaction is aborted) and rethrown.
+    private nonisolated(nonsending) func perform<T>(_ work: () async throws -> T) async throws -> T {
+        try checkUsable()
         do {
             return try await work()
         } catch where error is PSQLError || error is PostgresConnectionClosed {
@@ -64,9 +71,18 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
         }
     }
 
+    /// Sends what waits in ``PostgresWriteBehind`` as one statement. Runs before every other statement,
+    /// and before `COMMIT` (``PostgresHubStore``).
+    nonisolated(nonsending) func flush() async throws {
+        guard let query = try writeBehind.flushQuery(historyJSON: { try HistoryJSON.encode($0.fields) ?? json($0.fields) })
+        else { return }
+        _ = try await perform { try await connection.rows(of: query, logger: logger) }
+    }
+
     /// Every row of `query`, made into values.
     private nonisolated(nonsending) func rows<T>(_ query: PostgresQuery, _ make: (PostgresRow) throws -> T) async throws -> [T] {
-        try await perform {
+        try await flush()
+        return try await perform {
             var result: [T] = []
             for row in try await connection.rows(of: query, logger: logger) {
                 result.append(try make(row))
@@ -91,6 +107,7 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
     private nonisolated(nonsending) func forEachPaged<Key>(
         _ page: (Key?) -> PostgresQuery, key: (PostgresRow) throws -> Key, _ body: (PostgresRow) throws -> Void
     ) async throws {
+        try await flush()
         var after: Key? = nil
         while true {
             let rows = try await perform { try await connection.rows(of: page(after), logger: logger) }
@@ -103,7 +120,8 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
     /// Runs a statement and returns how many rows it returned (`RETURNING 1` counts changed rows).
     @discardableResult
     private nonisolated(nonsending) func execute(_ query: PostgresQuery) async throws -> Int {
-        try await perform {
+        try await flush()
+        return try await perform {
             try await connection.rows(of: query, logger: logger).count
         }
     }
@@ -145,26 +163,33 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
         return found
     }
 
-    /// Takes the next sequence: `UPDATE head SET head = head + 1 … RETURNING head` on the single row of
-    /// the `head` table.
+    /// Takes the next sequence: the one after the head this transaction locked (``lockHead()``); the
+    /// head row is written once, when the waiting writes are flushed.
     ///
-    /// Why a pull never skips a late commit: the update takes that row's lock and PostgreSQL holds a
-    /// row lock until the transaction ends. A second transaction asking for a sequence waits for the
-    /// first to commit (or roll back) and then increments the committed value. So sequences are
-    /// handed out in commit order, and when a snapshot sees `head = H` committed, every transaction
-    /// that took a sequence at or below `H` has committed too (or rolled back, and its numbers were
-    /// handed out again). Reads serve records only up to their snapshot's `head`
-    /// (``records(after:scopes:limit:)``, ``movedAway(after:scopes:limit:)``): a record that another
-    /// transaction writes with a taken but uncommitted sequence is above every committed head, and is
-    /// served once it commits, in order. The cost is that the commits of transactions taking sequences
-    /// are serialized (as SQLite's single writer does); their decoding, validation and merging still
-    /// run in parallel. Take the sequence late in a body, once the rest is decided.
+    /// Why a pull never skips a late commit: the transaction holds the single row of the `head` table
+    /// locked (`SELECT … FOR UPDATE`), and PostgreSQL holds a row lock until the transaction ends. A
+    /// second transaction asking for a sequence waits for the first to commit (or roll back) and then
+    /// reads the committed value. So sequences are handed out in commit order, and when a snapshot
+    /// sees `head = H` committed, every transaction that took a sequence at or below `H` has committed
+    /// too (or rolled back, and its numbers were handed out again). Reads serve records only up to
+    /// their snapshot's `head` (``records(after:scopes:limit:)``, ``movedAway(after:scopes:limit:)``): a
+    /// record that another transaction writes with a taken but uncommitted sequence is above every
+    /// committed head, and is served once it commits, in order. The cost is that transactions that
+    /// write records are serialized (as SQLite's single writer does) from their first record lock;
+    /// their decoding, authentication and replay checks run in parallel.
     nonisolated(nonsending) func nextSequence() async throws -> UInt64 {
-        let head = try await first("UPDATE head SET head = head + 1 WHERE id = 1 RETURNING head") {
-            try $0.decode(Int64.self)
-        }
+        try await lockHead()
+        return writeBehind.nextSequence()
+    }
+
+    /// Locks the `head` row until the transaction ends, once: before any record is locked or read in a
+    /// write transaction, so that every transaction takes the two kinds of lock in the same order, and
+    /// so that what it read stays true (``PostgresWriteBehind``).
+    private nonisolated(nonsending) func lockHead() async throws {
+        guard locksReads, writeBehind.lockedHead == nil else { return }
+        let head = try await first("SELECT head FROM head WHERE id = 1 FOR UPDATE") { try $0.decode(Int64.self) }
         guard let head else { throw HubError.storeMissing.with("The head row is missing.") }
-        return Self.u64(head)
+        writeBehind.lock(head: Self.u64(head))
     }
 
     nonisolated(nonsending) func takeReplicaNumber() async throws -> ReplicaID {
@@ -380,27 +405,50 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
     }
 
     nonisolated(nonsending) func record(collection: String, id: String) async throws -> StoredRecord? {
-        try await first(
+        guard locksReads else {
+            return try await first(
+                "SELECT \(unescaped: Self.recordColumns) FROM records WHERE collection = \(collection) AND id = \(id)",
+                makeRecord)
+        }
+        let key = RecordKey(collection: collection, id: id)
+        if let cached = writeBehind.records[key] { return cached }
+        try await lockHead()
+        let found = try await first(
             """
-            SELECT \(unescaped: Self.recordColumns) FROM records WHERE collection = \(collection) AND id = \(id)\
-            \(unescaped: lockClause)
+            SELECT \(unescaped: Self.recordColumns) FROM records WHERE collection = \(collection) AND id = \(id)
+            FOR UPDATE
             """, makeRecord)
+        writeBehind.records[key] = .some(found)
+        return found
     }
 
+    /// Locks the head (``lockHead()``), then the records that exist, in one statement, and keeps them
+    /// (and which keys are missing, and which ids have no child) for the rest of the transaction.
     nonisolated(nonsending) func lockRecords(_ keys: [RecordKey]) async throws {
-        let sorted = Set(keys).sorted()
-        guard locksReads, !sorted.isEmpty else { return }
-        // One statement, rows locked in (collection, id) order: the order every hub takes them in.
-        _ = try await execute(
+        guard locksReads else { return }
+        let sorted = Set(keys).filter { writeBehind.records[$0] == nil }.sorted()
+        guard !sorted.isEmpty else { return }
+        try await lockHead()
+        // Rows locked in (collection, id) order: the order every hub takes them in.
+        let found = try await rows(
             """
-            SELECT 1 FROM records WHERE (collection, id) IN
+            SELECT \(unescaped: Self.recordColumns) FROM records WHERE (collection, id) IN
               (SELECT * FROM unnest(\(sorted.map(\.collection))::text[], \(sorted.map(\.id))::text[]))
             ORDER BY collection, id FOR UPDATE
-            """)
+            """, makeRecord)
+        for key in sorted { writeBehind.records[key] = .some(nil) }
+        for record in found { writeBehind.records[RecordKey(collection: record.collection, id: record.id)] = .some(record) }
+        let ids = Array(Set(sorted.map(\.id)))
+        let parents = try await rows(
+            "SELECT DISTINCT parent_id FROM records WHERE parent_id = ANY(\(ids)::text[])"
+        ) { try $0.decode(String.self) }
+        writeBehind.childless.formUnion(Set(ids).subtracting(parents))
     }
 
     nonisolated(nonsending) func children(of parentID: String) async throws -> [StoredRecord] {
-        try await rows(
+        // No child in the database when the head was locked: every child is one this transaction wrote.
+        if locksReads, writeBehind.childless.contains(parentID) { return writeBehind.cachedChildren(of: parentID) }
+        return try await rows(
             "SELECT \(unescaped: Self.recordColumns) FROM records WHERE parent_id = \(parentID) ORDER BY seq", makeRecord)
     }
 
@@ -514,29 +562,21 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
             """, makeRecord)
     }
 
+    /// Waits for the next flush (``PostgresWriteBehind``).
     nonisolated(nonsending) func insertRecord(_ record: StoredRecord) async throws {
-        let state = ByteBuffer(bytes: RecordCodec.encode(record.state, fields: record.fields))
-        try await execute(
-            """
-            INSERT INTO records (\(unescaped: Self.recordColumns)) VALUES (
-                \(record.collection), \(record.id), \(Self.int(record.seq)), \(Self.int(record.wholeSince)),
-                \(record.scope), \(record.parentID), \(Self.int(record.deletedAt)), \(state))
-            """)
+        try checkUsable()
+        writeBehind.insert(record)
     }
 
+    /// Waits for the next flush (``PostgresWriteBehind``).
     nonisolated(nonsending) func updateRecord(_ record: StoredRecord) async throws {
-        let state = ByteBuffer(bytes: RecordCodec.encode(record.state, fields: record.fields))
-        try await execute(
-            """
-            UPDATE records SET seq = \(Self.int(record.seq)), whole_since = \(Self.int(record.wholeSince)),
-                scope = \(record.scope), parent_id = \(record.parentID), deleted_at = \(Self.int(record.deletedAt)),
-                state = \(state)
-            WHERE collection = \(record.collection) AND id = \(record.id)
-            """)
+        try checkUsable()
+        writeBehind.update(record)
     }
 
     nonisolated(nonsending) func deleteRecord(collection: String, id: String) async throws {
         try await execute("DELETE FROM records WHERE collection = \(collection) AND id = \(id)")
+        writeBehind.records[RecordKey(collection: collection, id: id)] = .some(nil)
     }
 
     nonisolated(nonsending) func insertMove(_ move: ScopeMove) async throws {
@@ -553,31 +593,43 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
 
     // MARK: - Write results
 
+    private static func makeWriteResult(_ row: PostgresRow, replica: ReplicaID) throws -> StoredWriteResult {
+        let (counter, digest, status, conflictIDs, code, reason) = try row.decode(
+            (Int64, ByteBuffer, String, String, String, String).self)
+        return StoredWriteResult(
+            dot: Dot(replica: replica, counter: u64(counter)), digest: Array(digest.readableBytesView),
+            status: StoredWriteResult.Status(rawValue: status) ?? .rejected,
+            conflictIDs: conflictIDs.split(separator: ",").map(String.init), code: code, reason: reason)
+    }
+
     nonisolated(nonsending) func writeResult(replica: ReplicaID, counter: UInt64) async throws -> StoredWriteResult? {
         try await first(
             """
-            SELECT digest, status, conflict_ids, code, reason FROM write_results
+            SELECT counter, digest, status, conflict_ids, code, reason FROM write_results
             WHERE replica = \(Self.int(replica)) AND counter = \(Self.int(counter))
             """
-        ) { row in
-            let (digest, status, conflictIDs, code, reason) = try row.decode(
-                (ByteBuffer, String, String, String, String).self)
-            return StoredWriteResult(
-                dot: Dot(replica: replica, counter: counter), digest: Array(digest.readableBytesView),
-                status: StoredWriteResult.Status(rawValue: status) ?? .rejected,
-                conflictIDs: conflictIDs.split(separator: ",").map(String.init), code: code, reason: reason)
-        }
+        ) { try Self.makeWriteResult($0, replica: replica) }
     }
 
-    nonisolated(nonsending) func insertWriteResult(_ result: StoredWriteResult) async throws {
-        let digest = ByteBuffer(bytes: result.digest)
-        try await execute(
+    nonisolated(nonsending) func writeResults(replica: ReplicaID, counters: [UInt64]) async throws
+        -> [UInt64: StoredWriteResult]
+    {
+        guard !counters.isEmpty else { return [:] }
+        let found = try await rows(
             """
-            INSERT INTO write_results (replica, counter, digest, status, conflict_ids, code, reason)
-            VALUES (\(Self.int(result.dot.replica)), \(Self.int(result.dot.counter)), \(digest),
-                    \(result.status.rawValue), \(result.conflictIDs.joined(separator: ",")), \(result.code),
-                    \(result.reason))
-            """)
+            SELECT counter, digest, status, conflict_ids, code, reason FROM write_results
+            WHERE replica = \(Self.int(replica)) AND counter = ANY(\(counters.map { Int64(bitPattern: $0) })::bigint[])
+            """
+        ) { try Self.makeWriteResult($0, replica: replica) }
+        var results: [UInt64: StoredWriteResult] = [:]
+        for result in found { results[result.dot.counter] = result }
+        return results
+    }
+
+    /// Waits for the next flush (``PostgresWriteBehind``).
+    nonisolated(nonsending) func insertWriteResult(_ result: StoredWriteResult) async throws {
+        try checkUsable()
+        writeBehind.append(result)
     }
 
     // MARK: - Conflicts
@@ -748,15 +800,10 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
         }
     }
 
+    /// Waits for the next flush (``PostgresWriteBehind``).
     nonisolated(nonsending) func insertHistory(_ entry: HistoryEntry) async throws {
-        let fields = try HistoryJSON.encode(entry.fields) ?? json(entry.fields)
-        try await execute(
-            """
-            INSERT INTO write_history (seq, collection, record_id, replica, counter, hlc, user_name, at, fields, deleted)
-            VALUES (\(Self.int(entry.seq)), \(entry.collection), \(entry.recordID), \(Self.int(entry.dot.replica)),
-                    \(Self.int(entry.dot.counter)), \(Self.int(entry.hlc.rawValue)), \(entry.user), \(Self.int(entry.at)),
-                    \(fields), \(entry.deleted))
-            """)
+        try checkUsable()
+        writeBehind.append(entry)
     }
 
     nonisolated(nonsending) func deleteHistory(collection: String, recordID: String) async throws {
