@@ -146,6 +146,35 @@ struct HubAccessTests {
         }
     }
 
+    /// A contact that reaches the hub before its customer (in an earlier batch, or earlier in the
+    /// same one) has no territory until the customer arrives; then it takes the customer's.
+    @Test func childrenThatArriveBeforeTheirCustomerFollowIt() async throws {
+        try await HubFixture.with { hub in
+            var admin = try await hub.enrollDevice("root", role: .admin, territories: [])
+            let (early, earlyContact, same, sameContact) = (Wire.uuid(), Wire.uuid(), Wire.uuid(), Wire.uuid())
+            let first = try await hub.push(
+                admin,
+                [Wire.write("contacts", id: earlyContact, replica: admin.replica, counter: admin.nextCounter(),
+                            fields: ["customer_id": .text(early), "name": .text("Early")])])
+            #expect(first.map(\.status) == [.applied])
+            let second = try await hub.push(
+                admin,
+                [
+                    Wire.customer(id: early, replica: admin.replica, counter: admin.nextCounter(), territory: "north"),
+                    Wire.write("contacts", id: sameContact, replica: admin.replica, counter: admin.nextCounter(),
+                               fields: ["customer_id": .text(same), "name": .text("Same batch")]),
+                    Wire.customer(id: same, replica: admin.replica, counter: admin.nextCounter(), territory: "north"),
+                ])
+            #expect(second.map(\.status) == [.applied, .applied, .applied])
+            for id in [earlyContact, sameContact] {
+                let contact = try #require(try await hub.store.read { try await $0.record(collection: "contacts", id: id) })
+                #expect(contact.scope == "north")
+            }
+            var rep = try await hub.enrollDevice("claire", role: .rep, territories: ["north"])
+            #expect(Set(try await hub.pullAll(&rep).records.map(\.recordID)) == [early, earlyContact, same, sameContact])
+        }
+    }
+
     @Test func changedTerritoriesRequireABootstrap() async throws {
         try await HubFixture.with { hub in
             let (world, _) = try await makeWorld(hub)

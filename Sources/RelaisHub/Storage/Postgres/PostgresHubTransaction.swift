@@ -74,9 +74,19 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
     /// Sends what waits in ``PostgresWriteBehind`` as one statement. Runs before every other statement,
     /// and before `COMMIT` (``PostgresHubStore``).
     nonisolated(nonsending) func flush() async throws {
+        _ = try await flushReadingMeta()
+    }
+
+    /// ``flush()``, answering the meta row as it stands after it (`nil`: nothing waited).
+    private nonisolated(nonsending) func flushReadingMeta() async throws -> HubMeta? {
+        let head = writeBehind.lockedHead == nil ? nil : writeBehind.lastSequence
         guard let query = try writeBehind.flushQuery(historyJSON: { try HistoryJSON.encode($0.fields) ?? json($0.fields) })
-        else { return }
-        _ = try await perform { try await connection.rows(of: query, logger: logger) }
+        else { return nil }
+        let rows = try await perform { try await connection.rows(of: query, logger: logger) }
+        guard let row = rows.first else { throw HubError.storeMissing.with("The meta row is missing.") }
+        var meta = try Self.makeMeta(row)
+        if let head { meta.head = head }
+        return meta
     }
 
     /// Every row of `query`, made into values.
@@ -147,18 +157,21 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
 
     // MARK: - Meta
 
+    private static func makeMeta(_ row: PostgresRow) throws -> HubMeta {
+        let (head, horizon, counter, clock, next) = try row.decode((Int64, Int64, Int64, Int64, Int64).self)
+        return HubMeta(
+            head: u64(head), purgeHorizon: u64(horizon), hubCounter: u64(counter), hubClock: HLC(rawValue: u64(clock)),
+            nextReplica: UInt32(truncatingIfNeeded: next))
+    }
+
+    /// With writes waiting, the statement that flushes them answers it (a push's last read).
     nonisolated(nonsending) func meta() async throws -> HubMeta {
+        if let meta = try await flushReadingMeta() { return meta }
         let found = try await first(
             """
             SELECT h.head, m.purge_horizon, m.hub_counter, m.hub_clock, m.next_replica
             FROM head h CROSS JOIN meta m WHERE h.id = 1 AND m.id = 1
-            """
-        ) { row in
-            let (head, horizon, counter, clock, next) = try row.decode((Int64, Int64, Int64, Int64, Int64).self)
-            return HubMeta(
-                head: Self.u64(head), purgeHorizon: Self.u64(horizon), hubCounter: Self.u64(counter),
-                hubClock: HLC(rawValue: Self.u64(clock)), nextReplica: UInt32(truncatingIfNeeded: next))
-        }
+            """, Self.makeMeta)
         guard let found else { throw HubError.storeMissing.with("The meta row is missing.") }
         return found
     }
@@ -362,15 +375,14 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
             "UPDATE devices SET renewed_to = \(Self.int(successor)) WHERE replica = \(Self.int(replica))")
     }
 
+    /// Waits for the next flush (``PostgresWriteBehind``): a push's last statement before its commit.
     nonisolated(nonsending) func recordPush(
         replica: ReplicaID, highestCounter counter: UInt64, clampedWrites: Int64, seenAt time: UInt64
     ) async throws {
-        try await execute(
-            """
-            UPDATE devices SET highest_counter = greatest(highest_counter, \(Self.int(counter))),
-                clamped_writes = clamped_writes + \(clampedWrites), last_seen_at = \(Self.int(time))
-            WHERE replica = \(Self.int(replica))
-            """)
+        if let waiting = writeBehind.devicePush, waiting.replica != replica { try await flush() }
+        try checkUsable()
+        writeBehind.record(
+            PostgresWriteBehind.DevicePush(replica: replica, highestCounter: counter, clampedWrites: clampedWrites, seenAt: time))
     }
 
     nonisolated(nonsending) func acknowledgePull(
@@ -396,12 +408,19 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
     private func makeRecord(_ row: PostgresRow) throws -> StoredRecord {
         let (collection, id, seq, wholeSince, scope, parentID, deletedAt, bytes) = try row.decode(
             (String, String, Int64, Int64, String?, String?, Int64?, ByteBuffer).self)
+        return try Self.makeRecord(collection, id, seq, wholeSince, scope, parentID, deletedAt, bytes)
+    }
+
+    private static func makeRecord(
+        _ collection: String, _ id: String, _ seq: Int64, _ wholeSince: Int64, _ scope: String?, _ parentID: String?,
+        _ deletedAt: Int64?, _ bytes: ByteBuffer
+    ) throws -> StoredRecord {
         let (state, fields) = try bytes.withUnsafeReadableBytes {
             try RecordCodec.decode($0, collection: collection, id: id)
         }
         return StoredRecord(
-            state: state, seq: Self.u64(seq), wholeSince: Self.u64(wholeSince), scope: scope, parentID: parentID,
-            deletedAt: Self.u64(deletedAt), fields: fields)
+            state: state, seq: u64(seq), wholeSince: u64(wholeSince), scope: scope, parentID: parentID,
+            deletedAt: u64(deletedAt), fields: fields)
     }
 
     nonisolated(nonsending) func record(collection: String, id: String) async throws -> StoredRecord? {
@@ -429,19 +448,33 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
         let sorted = Set(keys).filter { writeBehind.records[$0] == nil }.sorted()
         guard !sorted.isEmpty else { return }
         try await lockHead()
-        // Rows locked in (collection, id) order: the order every hub takes them in.
+        // Rows locked in (collection, id) order: the order every hub takes them in. The same statement
+        // (one snapshot, taken after the head's lock) names the ids among them that have children.
+        let ids = Array(Set(sorted.map(\.id)))
+        var parents: Set<String> = []
         let found = try await rows(
             """
-            SELECT \(unescaped: Self.recordColumns) FROM records WHERE (collection, id) IN
-              (SELECT * FROM unnest(\(sorted.map(\.collection))::text[], \(sorted.map(\.id))::text[]))
-            ORDER BY collection, id FOR UPDATE
-            """, makeRecord)
+            WITH locked AS (
+                SELECT \(unescaped: Self.recordColumns) FROM records WHERE (collection, id) IN
+                  (SELECT * FROM unnest(\(sorted.map(\.collection))::text[], \(sorted.map(\.id))::text[]))
+                ORDER BY collection, id FOR UPDATE
+            )
+            SELECT false, \(unescaped: Self.recordColumns) FROM locked
+            UNION ALL
+            SELECT DISTINCT true, ''::text, parent_id, 0::bigint, 0::bigint, NULL::text, NULL::text, NULL::bigint, ''::bytea FROM records
+            WHERE parent_id = ANY(\(ids)::text[])
+            """
+        ) { row -> StoredRecord? in
+            let (isParent, collection, id, seq, wholeSince, scope, parentID, deletedAt, bytes) = try row.decode(
+                (Bool, String, String, Int64, Int64, String?, String?, Int64?, ByteBuffer).self)
+            if isParent {
+                parents.insert(id)
+                return nil
+            }
+            return try Self.makeRecord(collection, id, seq, wholeSince, scope, parentID, deletedAt, bytes)
+        }.compactMap { $0 }
         for key in sorted { writeBehind.records[key] = .some(nil) }
         for record in found { writeBehind.records[RecordKey(collection: record.collection, id: record.id)] = .some(record) }
-        let ids = Array(Set(sorted.map(\.id)))
-        let parents = try await rows(
-            "SELECT DISTINCT parent_id FROM records WHERE parent_id = ANY(\(ids)::text[])"
-        ) { try $0.decode(String.self) }
         writeBehind.childless.formUnion(Set(ids).subtracting(parents))
     }
 

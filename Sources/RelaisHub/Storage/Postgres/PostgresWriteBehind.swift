@@ -16,10 +16,11 @@ import RelaisCore
 ///   through its own writes, which are all in ``records``: ``childless``;
 /// - the sequences it hands out follow the head it read: ``lastSequence``, written back once.
 ///
-/// Inserts and updates of records, history rows and write results wait in memory and go to the
-/// database in one statement (``flushQuery()``) before any other statement runs and before `COMMIT`,
-/// so that every statement sees the transaction's own writes, and a unique violation among them
-/// still ends the attempt and re-runs the body.
+/// Inserts and updates of records, history rows, write results and a push's device update wait in
+/// memory and go to the database in one statement (``flushQuery(historyJSON:)``) before any other
+/// statement runs and before `COMMIT`, so that every statement sees the transaction's own writes, and
+/// a unique violation among them still ends the attempt and re-runs the body. A push's last read, the
+/// meta row, comes back from that same statement: under the head's lock a push costs five round trips.
 struct PostgresWriteBehind {
     /// The head as it was when this transaction locked it; `nil` until then.
     var lockedHead: UInt64?
@@ -39,9 +40,19 @@ struct PostgresWriteBehind {
     private(set) var updates: [RecordKey: StoredRecord] = [:]
     private(set) var history: [HistoryEntry] = []
     private(set) var results: [StoredWriteResult] = []
+    /// A push's update of its device (``PostgresHubTransaction/recordPush(replica:highestCounter:clampedWrites:seenAt:)``).
+    private(set) var devicePush: DevicePush?
+
+    struct DevicePush {
+        var replica: ReplicaID
+        var highestCounter: UInt64
+        var clampedWrites: Int64
+        var seenAt: UInt64
+    }
 
     var isEmpty: Bool {
-        recordOrder.isEmpty && history.isEmpty && results.isEmpty && (lockedHead == nil || lastSequence == storedHead)
+        recordOrder.isEmpty && history.isEmpty && results.isEmpty && devicePush == nil
+            && (lockedHead == nil || lastSequence == storedHead)
     }
 
     /// Takes the next sequence after the locked head.
@@ -77,6 +88,19 @@ struct PostgresWriteBehind {
     }
 
     mutating func append(_ entry: HistoryEntry) { history.append(entry) }
+
+    /// Records a push of `push.replica`; a second one of the same replica adds to the first. The caller
+    /// flushes first when the replica differs.
+    mutating func record(_ push: DevicePush) {
+        guard var waiting = devicePush, waiting.replica == push.replica else {
+            devicePush = push
+            return
+        }
+        waiting.highestCounter = max(waiting.highestCounter, push.highestCounter)
+        waiting.clampedWrites += push.clampedWrites
+        waiting.seenAt = push.seenAt
+        devicePush = waiting
+    }
     mutating func append(_ result: StoredWriteResult) { results.append(result) }
 
     /// The records of this transaction (read or written) whose parent is `parentID`, in sequence order.
@@ -84,7 +108,9 @@ struct PostgresWriteBehind {
         records.values.compactMap { $0 }.filter { $0.parentID == parentID }.sorted { $0.seq < $1.seq }
     }
 
-    /// The one statement that writes everything waiting (`nil`: nothing waits), and forgets it.
+    /// The one statement that writes everything waiting (`nil`: nothing waits), and forgets it. It
+    /// answers the meta row as ``PostgresHubTransaction/meta()`` reads it, from the statement's
+    /// snapshot: the head it writes is not in it (the caller knows it: ``lastSequence``).
     ///
     /// Each table is written with one `unnest` of column arrays: data-modifying `WITH` clauses all run,
     /// referenced or not. postgres-nio binds no array of optionals, so a nullable column travels as a
@@ -101,6 +127,10 @@ struct PostgresWriteBehind {
         var resultColumns = ResultColumns()
         for result in results { resultColumns.append(result) }
         let head = Int64(bitPattern: lastSequence)
+        let device = devicePush
+        let deviceReplica = Int64(device?.replica.rawValue ?? 0)
+        let deviceCounter = Int64(bitPattern: device?.highestCounter ?? 0)
+        let deviceSeenAt = Int64(bitPattern: device?.seenAt ?? 0)
         let query: PostgresQuery = """
             WITH head_row AS (
                 UPDATE head SET head = \(head) WHERE id = 1 AND \(lockedHead != nil)::bool AND head <> \(head)
@@ -127,13 +157,18 @@ struct PostgresWriteBehind {
                     \(historyColumns.recordID)::text[], \(historyColumns.replica)::bigint[],
                     \(historyColumns.counter)::bigint[], \(historyColumns.hlc)::bigint[], \(historyColumns.user)::text[],
                     \(historyColumns.at)::bigint[], \(historyColumns.fields)::text[], \(historyColumns.deleted)::bool[])
+            ), device_row AS (
+                UPDATE devices SET highest_counter = greatest(highest_counter, \(deviceCounter)),
+                    clamped_writes = clamped_writes + \(device?.clampedWrites ?? 0), last_seen_at = \(deviceSeenAt)
+                WHERE replica = \(deviceReplica) AND \(device != nil)::bool
             ), result_rows AS (
                 INSERT INTO write_results (replica, counter, digest, status, conflict_ids, code, reason)
                 SELECT * FROM unnest(\(resultColumns.replica)::bigint[], \(resultColumns.counter)::bigint[],
                     \(resultColumns.digest)::bytea[], \(resultColumns.status)::text[], \(resultColumns.conflictIDs)::text[],
                     \(resultColumns.code)::text[], \(resultColumns.reason)::text[])
             )
-            SELECT 1
+            SELECT h.head, m.purge_horizon, m.hub_counter, m.hub_clock, m.next_replica
+            FROM head h CROSS JOIN meta m WHERE h.id = 1 AND m.id = 1
             """
         storedHead = lastSequence
         recordOrder = []
@@ -141,6 +176,7 @@ struct PostgresWriteBehind {
         updates = [:]
         history = []
         results = []
+        devicePush = nil
         return query
     }
 
