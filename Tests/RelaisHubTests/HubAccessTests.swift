@@ -175,6 +175,36 @@ struct HubAccessTests {
         }
     }
 
+    /// A customer deleted and purged leaves its contacts and interactions behind. Creating a customer
+    /// with its id again, in a territory its writer sees, must not carry those records into that
+    /// territory: a writer adopts only children it may see (or children that never had a territory).
+    @Test func reusingAPurgedCustomersIDDoesNotCaptureItsChildren() async throws {
+        let clock = TestClock()
+        try await HubFixture.with(clock: clock) { hub in
+            let (world, made) = try await makeWorld(hub)
+            var admin = made
+            let deleted = try await hub.push(
+                admin,
+                [Wire.write(id: world.north, replica: admin.replica, counter: admin.nextCounter(), delete: true,
+                            context: VersionVector([ReplicaID(admin.replica): 1]))])
+            #expect(deleted.map(\.status) == [.applied])
+            clock.advance(byMillis: 91 * 24 * 3600 * 1000)
+            #expect(try await hub.service.purgeTombstones().expired == 1)
+            #expect(try await hub.store.read { try await $0.record(collection: "customers", id: world.north) } == nil)
+
+            var sam = try await hub.enrollDevice("sam", role: .rep, territories: ["south"])
+            let taken = try await hub.push(
+                sam, [Wire.customer(id: world.north, replica: sam.replica, counter: sam.nextCounter(), territory: "south")])
+            #expect(taken.map(\.status) == [.applied])
+            let contact = try #require(
+                try await hub.store.read { try await $0.record(collection: "contacts", id: world.northContact) })
+            #expect(contact.scope == "north")
+            let pulled = try await hub.pullAll(&sam).records.map(\.recordID)
+            #expect(!pulled.contains(world.northContact))
+            #expect(pulled.contains(world.north))
+        }
+    }
+
     @Test func changedTerritoriesRequireABootstrap() async throws {
         try await HubFixture.with { hub in
             let (world, _) = try await makeWorld(hub)

@@ -113,7 +113,7 @@ extension HubService {
             try await tx.updateRecord(record)
         }
         if existing == nil || existing!.scope != scope {
-            try await moveChildren(of: record, tx: tx)
+            try await moveChildren(of: record, access: writer.access, tx: tx)
         }
         // The field history of the admin review: one row per accepted write (docs/ADMIN.md).
         try await tx.insertHistory(
@@ -149,12 +149,20 @@ extension HubService {
 
     /// Gives the children of `parent` (records whose visibility follows it) the parent's scope, each
     /// change numbered and recorded as a move, recursively.
-    private nonisolated(nonsending) func moveChildren(of parent: StoredRecord, tx: any HubTransaction) async throws {
+    ///
+    /// A writer carries along only children it may see (`access`; `nil`: the hub itself): those that
+    /// never had a scope (they reached the hub before their parent) or whose scope it sees. The
+    /// children of a customer deleted and purged keep their territory when someone creates a customer
+    /// with the same id elsewhere, so they never reach that territory's users.
+    private nonisolated(nonsending) func moveChildren(of parent: StoredRecord, access: Access?, tx: any HubTransaction)
+        async throws
+    {
         for var child in try await tx.children(of: parent.id) {
             guard let collection = schema.collection(child.collection),
                 case .parent(_, let parentCollection) = collection.visibility, parentCollection == parent.collection,
                 child.scope != parent.scope
             else { continue }
+            if let access, child.scope != nil, !access.sees(scope: child.scope) { continue }
             let seq = try await tx.nextSequence()
             try await tx.insertMove(
                 ScopeMove(seq: seq, collection: child.collection, recordID: child.id, fromScope: child.scope, toScope: parent.scope))
@@ -162,7 +170,7 @@ extension HubService {
             child.seq = seq
             child.wholeSince = seq
             try await tx.updateRecord(child)
-            try await moveChildren(of: child, tx: tx)
+            try await moveChildren(of: child, access: access, tx: tx)
         }
     }
 }
