@@ -112,6 +112,12 @@ let package = Package(
             resources: [.copy("Web/Templates"), .copy("Web/Static")],
             swiftSettings: swiftSettings
         ),
+        // The seeded week in the field that `relais-hub demo` runs: real replicas syncing with a real hub.
+        .target(
+            name: "RelaisDemo",
+            dependencies: ["RelaisClient", "RelaisCore", "RelaisHub"],
+            swiftSettings: swiftSettings
+        ),
         // Fixtures shared by the test targets: temporary folders, a live hub on loopback, enrolled replicas.
         .target(
             name: "RelaisTesting",
@@ -138,6 +144,7 @@ let package = Package(
                 "RelaisHub",
                 "RelaisClient",
                 "RelaisCore",
+                "RelaisDemo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -221,7 +228,7 @@ let package = Package(
         // End-to-end tests that run the built `relais` and `relais-hub` executables as a user would.
         .testTarget(
             name: "RelaisIntegrationTests",
-            dependencies: ["RelaisCore", "RelaisTesting"],
+            dependencies: ["RelaisCore", "RelaisDemo", "RelaisHub", "RelaisTesting"],
             swiftSettings: swiftSettings
         ),
     ]
