@@ -225,10 +225,13 @@ let package = Package(
             dependencies: ["RelaisClient", "RelaisCore", "RelaisHub", "RelaisProtocol", "RelaisSQLite", "RelaisTesting"],
             swiftSettings: swiftSettings
         ),
-        // End-to-end tests that run the built `relais` and `relais-hub` executables as a user would.
+        // Tests that run the built executables as a user would (end to end, command lines, crashes by
+        // SIGKILL), and tests at full size (a 100,000-row import, the demo's week).
         .testTarget(
             name: "RelaisIntegrationTests",
-            dependencies: ["RelaisCore", "RelaisDemo", "RelaisHub", "RelaisTesting"],
+            dependencies: [
+                "RelaisClient", "RelaisCore", "RelaisDemo", "RelaisHub", "RelaisProtocol", "RelaisSQLite", "RelaisTesting",
+            ],
             swiftSettings: swiftSettings
         ),
     ]

@@ -28,3 +28,19 @@ extension Replica.Configuration {
         Replica.Configuration(wallClock: { clock.now() }, makeID: { ids.make() })
     }
 }
+
+/// A replica in a fresh folder, with a test clock and deterministic ids, removed afterwards.
+public func withReplica<T>(
+    replica number: UInt32 = 7, role: String = "rep",
+    _ body: (Replica, TemporaryFolder, TestClock) async throws -> T
+) async throws -> T {
+    try await TemporaryFolder.with { folder in
+        let clock = TestClock()
+        let replica = try Replica.open(path: folder.file("replica.db"), configuration: .testing(clock: clock))
+        try await replica.setIdentity(
+            Replica.Identity(
+                hub: "http://127.0.0.1:1", replica: number, epoch: 1, token: "secret-token", user: "claire",
+                role: role, territories: ["north"]))
+        return try await body(replica, folder, clock)
+    }
+}

@@ -57,24 +57,4 @@ struct ImportTests {
             #expect(try await replica.pendingCount() == 1)
         }
     }
-
-    @Test func importsAHundredThousandRowsInOneTransaction() async throws {
-        try await withReplica { replica, _, _ in
-            var csv = "name,territory,city,status,tags\n"
-            csv.reserveCapacity(6_000_000)
-            for i in 0..<100_000 {
-                csv += "Customer \(i),north,City \(i % 97),active,\"t\(i % 5),all\"\n"
-            }
-            let start = ContinuousClock.now
-            #expect(try await replica.import(customer, text: csv, format: .csv) == 100_000)
-            let elapsed = ContinuousClock.now - start
-            print("import of 100,000 customers (parse, insert, capture, stamp): \(elapsed)")
-            #expect(try await replica.pendingCount() == 100_000)
-            let writes = try await replica.withStore { store in
-                try store.db.scalar("SELECT count(DISTINCT counter) FROM _relais_pending")?.int64Value
-            }
-            #expect(writes == 100_000)
-            #expect(try await replica.list(customer, where: ["city": .text("City 5")]).count == 1031)
-        }
-    }
 }

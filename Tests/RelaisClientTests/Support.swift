@@ -6,22 +6,6 @@ import RelaisTesting
 
 @testable import RelaisClient
 
-/// A replica in a fresh folder, with a test clock and deterministic ids, removed afterwards.
-func withReplica<T>(
-    replica number: UInt32 = 7, role: String = "rep",
-    _ body: (Replica, TemporaryFolder, TestClock) async throws -> T
-) async throws -> T {
-    try await TemporaryFolder.with { folder in
-        let clock = TestClock()
-        let replica = try Replica.open(path: folder.file("replica.db"), configuration: .testing(clock: clock))
-        try await replica.setIdentity(
-            Replica.Identity(
-                hub: "http://127.0.0.1:1", replica: number, epoch: 1, token: "secret-token", user: "claire",
-                role: role, territories: ["north"]))
-        return try await body(replica, folder, clock)
-    }
-}
-
 /// A second, plain SQLite connection to the file, as the `sqlite3` shell would open it.
 func rawConnection(_ path: String) throws -> Connection {
     let connection = try Connection(path: path)

@@ -6,7 +6,7 @@ import Testing
 @testable import RelaisClient
 
 /// The `relais` tool's contract (DESIGN §8): output shapes and exit codes, run as a user would.
-struct CommandLineTests {
+struct ClientCommandLineTests {
     /// The built `relais` executable.
     static var toolPath: String { BuiltExecutable.path("relais") }
 
@@ -32,7 +32,7 @@ struct CommandLineTests {
             let added = try await run(["add", "customers", "name=Café", "territory=north", "tags=b,a", "lifetime_value=", "--db", db, "--json"])
             #expect(added.status == 0)
             let id = try #require((try json(added.stdout) as? [String: Any])?["id"] as? String)
-            #expect(try await replica.get(customer, id: id)?["tags"] == .set(["a", "b"]))
+            #expect(try await replica.get("customers", id: id)?["tags"] == .set(["a", "b"]))
 
             #expect(try await run(["set", "customers", id, "phone=0102", "--db", db]).status == 0)
             let got = try await run(["get", "customers", id, "--db", db, "--json"])
@@ -83,7 +83,7 @@ struct CommandLineTests {
             #expect(bad.status == 1)
             #expect(bad.stderr.contains("line 3"))
             #expect(bad.stderr.contains("line 4"))
-            #expect(try await replica.list(customer).isEmpty)
+            #expect(try await replica.list("customers").isEmpty)
         }
     }
 }

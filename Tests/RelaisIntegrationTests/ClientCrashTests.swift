@@ -8,7 +8,7 @@ import Testing
 
 /// Crash safety: the `relais-fault` child imports or applies pages in a loop and is killed with
 /// SIGKILL at seeded random points; after each kill the file must be sound and all-or-nothing.
-struct CrashTests {
+struct ClientCrashTests {
     /// The child program, built next to the test bundle.
     static var childPath: String { BuiltExecutable.path("relais-fault") }
 
