@@ -123,6 +123,11 @@ let package = Package(
             name: "RelaisTesting",
             dependencies: [
                 "RelaisCore", "RelaisClient", "RelaisHub", "RelaisProtocol", "RelaisSQLite",
+                // WireClient: the hub's wire protocol over HTTP, for tests below the client library.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 // Throwaway databases for the PostgreSQL store's tests (PostgresTesting.swift).
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -1,16 +1,16 @@
 import Foundation
-import Hummingbird
-import HummingbirdTesting
-import RelaisCore
-import RelaisHub
-import RelaisProtocol
-import RelaisTesting
+public import RelaisCore
+public import RelaisHub
+public import RelaisProtocol
 
-/// Builders of wire messages and small helpers shared by the hub's tests.
-enum Wire {
-    static func uuid() -> String { UUID().uuidString.lowercased() }
+/// Builders of wire messages, for tests that drive the hub at the service level or over HTTP.
+public enum Wire {
+    /// A fresh lower-case UUID, as record ids are.
+    public static func uuid() -> String { UUID().uuidString.lowercased() }
 
-    static func write(
+    /// A write of `fields` (or a delete) on one record, stamped with `replica`'s dot `counter`; its HLC is a
+    /// minute before the test clock's start unless given.
+    public static func write(
         _ collection: String = "customers", id: String, replica: UInt32, counter: UInt64,
         fields: [String: Value] = [:], delete: Bool = false, context: VersionVector = .empty, hlc: UInt64? = nil
     ) -> Relais_V1_RecordWrite {
@@ -25,7 +25,8 @@ enum Wire {
         return write
     }
 
-    static func customer(
+    /// A write creating a customer with a name and a territory (and `extra` fields).
+    public static func customer(
         id: String, replica: UInt32, counter: UInt64, name: String = "Café Müller", territory: String = "north",
         extra: [String: Value] = [:], context: VersionVector = .empty, hlc: UInt64? = nil
     ) -> Relais_V1_RecordWrite {
@@ -34,7 +35,8 @@ enum Wire {
         return write(id: id, replica: replica, counter: counter, fields: fields, context: context, hlc: hlc)
     }
 
-    static func push(_ replica: UInt32, _ writes: [Relais_V1_RecordWrite], epoch: UInt32 = 1) -> Relais_V1_PushRequest {
+    /// A push batch of `writes` from `replica`.
+    public static func push(_ replica: UInt32, _ writes: [Relais_V1_RecordWrite], epoch: UInt32 = 1) -> Relais_V1_PushRequest {
         var request = Relais_V1_PushRequest()
         request.replica = replica
         request.epoch = epoch
@@ -43,7 +45,8 @@ enum Wire {
         return request
     }
 
-    static func pull(cursor: UInt64, counter: UInt64 = 0, pageSize: UInt32 = 0) -> Relais_V1_PullRequest {
+    /// A pull request from `cursor`.
+    public static func pull(cursor: UInt64, counter: UInt64 = 0, pageSize: UInt32 = 0) -> Relais_V1_PullRequest {
         var request = Relais_V1_PullRequest()
         request.cursor = cursor
         request.counter = counter
@@ -52,7 +55,8 @@ enum Wire {
         return request
     }
 
-    static func enroll(_ code: String, name: String = "laptop") -> Relais_V1_EnrollRequest {
+    /// An enrollment request with a one-time `code`.
+    public static func enroll(_ code: String, name: String = "laptop") -> Relais_V1_EnrollRequest {
         var request = Relais_V1_EnrollRequest()
         request.code = code
         request.deviceName = name
@@ -62,23 +66,31 @@ enum Wire {
 }
 
 /// An enrolled device at the service level.
-struct TestDevice {
-    var replica: UInt32
-    var token: String
-    var principal: Principal
-    var counter: UInt64 = 0
-    var cursor: UInt64 = 0
-    var epoch: UInt32 = 1
+public struct TestDevice: Sendable {
+    public var replica: UInt32
+    public var token: String
+    public var principal: Principal
+    public var counter: UInt64 = 0
+    public var cursor: UInt64 = 0
+    public var epoch: UInt32 = 1
 
-    mutating func nextCounter() -> UInt64 {
+    public init(replica: UInt32, token: String, principal: Principal, epoch: UInt32 = 1) {
+        self.replica = replica
+        self.token = token
+        self.principal = principal
+        self.epoch = epoch
+    }
+
+    /// The next counter to stamp a write with.
+    public mutating func nextCounter() -> UInt64 {
         counter += 1
         return counter
     }
 }
 
 extension HubFixture {
-    /// Adds a user (if `code` is nil) and enrolls a device for them.
-    func enrollDevice(_ user: String, role: Role = .rep, territories: [String] = ["north"], newUser: Bool = true) async throws
+    /// Adds a user (unless `newUser` is false) and enrolls a device for them.
+    public func enrollDevice(_ user: String, role: Role = .rep, territories: [String] = ["north"], newUser: Bool = true) async throws
         -> TestDevice
     {
         let code =
@@ -91,12 +103,12 @@ extension HubFixture {
     }
 
     /// Pushes writes as `device` and returns the results.
-    func push(_ device: TestDevice, _ writes: [Relais_V1_RecordWrite]) async throws -> [Relais_V1_WriteResult] {
+    public func push(_ device: TestDevice, _ writes: [Relais_V1_RecordWrite]) async throws -> [Relais_V1_WriteResult] {
         try await service.push(Wire.push(device.replica, writes, epoch: device.epoch), from: device.principal).results
     }
 
     /// Pulls every page from the device's cursor, advancing it; returns all pages.
-    func pullAll(_ device: inout TestDevice, pageSize: UInt32 = 0) async throws -> [Relais_V1_PullResponse] {
+    public func pullAll(_ device: inout TestDevice, pageSize: UInt32 = 0) async throws -> [Relais_V1_PullResponse] {
         var pages: [Relais_V1_PullResponse] = []
         while true {
             let page = try await service.pull(
@@ -110,13 +122,17 @@ extension HubFixture {
 }
 
 extension Array where Element == Relais_V1_PullResponse {
-    var records: [Relais_V1_RecordVersion] { flatMap(\.records) }
-    var revocations: [Relais_V1_Revocation] { flatMap(\.revocations) }
+    /// Every record of every page.
+    public var records: [Relais_V1_RecordVersion] { flatMap(\.records) }
+    /// Every revocation of every page.
+    public var revocations: [Relais_V1_Revocation] { flatMap(\.revocations) }
 }
 
 extension Relais_V1_RecordVersion {
-    func value(_ field: String) -> Value? {
+    /// The value of `field`, if the version carries it.
+    public func value(_ field: String) -> Value? {
         fields.first { $0.field == field }.flatMap { try? Value($0.value) }
     }
-    var fieldNames: [String] { fields.map(\.field).sorted() }
+    /// The fields the version carries, sorted.
+    public var fieldNames: [String] { fields.map(\.field).sorted() }
 }

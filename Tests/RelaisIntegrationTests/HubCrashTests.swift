@@ -6,54 +6,6 @@ import RelaisTesting
 import Synchronization
 import Testing
 
-/// The built `relais-hub` as a child process. Every blocking wait runs on a thread of its own
-/// (``ChildProcess``), never on Swift's cooperative threads.
-final class HubProcess: @unchecked Sendable {
-    let process = Process()
-    private let output = Pipe()
-    private(set) var url = ""
-
-    /// Runs a short `relais-hub` command and returns its output.
-    static func run(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
-        let output = try await ChildProcess.run(BuiltExecutable.url("relais-hub"), arguments)
-        return (output.status, output.stdout, output.stderr)
-    }
-
-    /// Starts `relais-hub serve --data DIR --port 0` and waits for its address line.
-    static func start(data: String) async throws -> HubProcess {
-        let hub = HubProcess()
-        try await ChildProcess.offPool { try hub.launch(data: data) }
-        return hub
-    }
-
-    private func launch(data: String) throws {
-        process.executableURL = BuiltExecutable.url("relais-hub")
-        process.arguments = ["serve", "--data", data, "--port", "0"]
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var line = Data()
-        let handle = output.fileHandleForReading
-        while !line.contains(10) {
-            let chunk = handle.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
-        }
-        let text = String(decoding: line, as: UTF8.self)
-        guard let range = text.range(of: "http://") else {
-            process.terminate()
-            throw HubError.unavailable.with("relais-hub serve printed no address: \(text)")
-        }
-        url = String(text[range.lowerBound...]).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    /// Sends `signal` and waits for the process to end.
-    func kill(_ signal: Int32) async throws {
-        Foundation.kill(process.processIdentifier, signal)
-        try await ChildProcess.offPool { self.process.waitUntilExit() }
-    }
-}
-
 /// DESIGN §9.4: the hub killed with SIGKILL mid-push loses no acknowledged write and applies
 /// nothing twice.
 struct HubCrashTests {

@@ -1,0 +1,83 @@
+public import Foundation
+
+/// A `relais-hub serve` child process on loopback.
+public final class HubProcess: @unchecked Sendable {
+    public let process: Process
+    /// `http://127.0.0.1:PORT`, as the hub printed it.
+    public let url: String
+    let output: Pipe
+
+    /// Starts the hub on `port` (0: a free one) and waits, off the thread pool, until it prints its address.
+    public static func start(data: String, in folder: String? = nil, port: Int = 0) async throws -> HubProcess {
+        try await start(store: ["--data", data], in: folder, port: port)
+    }
+
+    /// Starts the hub on the store `store` names (`--data DIR` or `--postgres URL`).
+    public static func start(store: [String], in folder: String? = nil, port: Int = 0) async throws -> HubProcess {
+        try await ChildProcess.offPool { try HubProcess(store: store, in: folder, port: port) }
+    }
+
+    private init(store: [String], in folder: String?, port: Int) throws {
+        process = Process()
+        process.executableURL = BuiltExecutable.url("relais-hub")
+        process.arguments = ["serve"] + store + ["--port", String(port)]
+        if let folder { process.currentDirectoryURL = URL(fileURLWithPath: folder) }
+        var environment = ProcessInfo.processInfo.environment
+        environment["LOG_LEVEL"] = "warning"
+        process.environment = environment
+        output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var line = Data()
+        let handle = output.fileHandleForReading
+        while true {
+            let byte = handle.readData(ofLength: 1)
+            guard !byte.isEmpty else { break }
+            if byte == Data([10]) {
+                if let text = String(data: line, encoding: .utf8), let range = text.range(of: "http://") {
+                    url = String(text[range.lowerBound...]).trimmingCharacters(in: .whitespaces)
+                    return
+                }
+                line.removeAll()
+            } else {
+                line.append(byte)
+            }
+        }
+        process.terminate()
+        throw HubProcessError(message: "relais-hub serve exited without printing its address")
+    }
+
+    /// The port the hub listens on.
+    public var port: Int { Int(url.split(separator: ":").last ?? "0") ?? 0 }
+
+    /// Runs a short `relais-hub` command to completion and returns what it printed.
+    public static func run(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+        let output = try await ChildProcess.run(BuiltExecutable.url("relais-hub"), arguments)
+        return (output.status, output.stdout, output.stderr)
+    }
+
+    /// Sends `signal` (SIGKILL: a crash) and waits, off the thread pool, for the process to end.
+    public func kill(_ signal: Int32) async throws {
+        Foundation.kill(process.processIdentifier, signal)
+        try await ChildProcess.offPool { self.process.waitUntilExit() }
+    }
+
+    /// Stops the hub gracefully (SIGTERM) and waits for it.
+    public func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+
+    deinit { stop() }
+}
+
+/// The hub exited before it printed its address.
+public struct HubProcessError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+
+    public init(message: String) { self.message = message }
+}
