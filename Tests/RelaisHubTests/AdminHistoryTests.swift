@@ -32,7 +32,7 @@ struct AdminHistoryTests {
         try await HubFixture.with(clock: TestClock()) { hub in
             var claire = try await hub.enrollDevice("claire")
             var bob = try await hub.enrollDevice("bob")
-            let conflictID = try await AdminReviewTests.conflict(
+            let conflictID = try await ReviewSeed.conflict(
                 hub, &claire, &bob, territory: "north", field: "status", .text("at_risk"), .text("lapsed"))
             // A write of another field only is not in this field's history.
             let recordID = try await hub.service.conflict(id: conflictID).conflict.recordID
@@ -94,7 +94,7 @@ struct AdminHistoryTests {
         try await HubFixture.with(clock: TestClock()) { hub in
             var claire = try await hub.enrollDevice("claire")
             var bob = try await hub.enrollDevice("bob")
-            let conflictID = try await AdminReviewTests.conflict(
+            let conflictID = try await ReviewSeed.conflict(
                 hub, &claire, &bob, territory: "north", field: "status", .text("at_risk"), .text("lapsed"))
             let report = try await hub.service.conflict(id: conflictID)
             let recordID = report.conflict.recordID

@@ -209,7 +209,7 @@ struct AdminPagesTests {
         try await AdminReviewTests.withRouter { hub, client, _ in
             var gina = try await hub.enrollDevice("gina")
             var hugo = try await hub.enrollDevice("hugo")
-            let id = try await AdminReviewTests.conflict(
+            let id = try await ReviewSeed.conflict(
                 hub, &gina, &hugo, territory: "north", field: "phone", .text("<script>alert(1)</script> 01 23"),
                 .text("call 01 23 after noon"))
             let (session, _) = try await Self.signIn(hub, client)

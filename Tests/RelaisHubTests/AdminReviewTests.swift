@@ -10,53 +10,11 @@ import Testing
 /// The admin review API (`/v1/admin`): every filter, pagination with a total, detail, resolve and
 /// its refusals (no token, rep token, stale form, already resolved), bulk resolve, exports, audit log.
 struct AdminReviewTests {
-    /// Two devices edit `field` of a new customer of `territory` concurrently; returns the report id.
-    static func conflict(
-        _ hub: HubFixture, _ a: inout TestDevice, _ b: inout TestDevice, territory: String, field: String,
-        _ aValue: Value, _ bValue: Value
-    ) async throws -> String {
-        let id = Wire.uuid()
-        let create = a.nextCounter()
-        _ = try await hub.push(a, [Wire.customer(id: id, replica: a.replica, counter: create, territory: territory)])
-        let seen = VersionVector([ReplicaID(a.replica): create])
-        let now = hub.clock!.millisecondsSince1970()
-        _ = try await hub.push(
-            a, [Wire.write(id: id, replica: a.replica, counter: a.nextCounter(), fields: [field: aValue], context: seen,
-                           hlc: HLC(physicalMillis: now - 2000).rawValue)])
-        let results = try await hub.push(
-            b, [Wire.write(id: id, replica: b.replica, counter: b.nextCounter(), fields: [field: bValue], context: seen,
-                           hlc: HLC(physicalMillis: now - 1000).rawValue)])
-        return try #require(results.first?.conflictIds.first)
-    }
-
-    struct Seeded {
-        var north: String  // open, manual, status; claire + bob; day 1
-        var south: String  // open, manual, status; dave + erin; day 9
-        var phone: String  // auto-resolved, lww, phone; dave + erin; day 9
-        var day1: UInt64
-        var day9: UInt64
-    }
-
-    static func seed(_ hub: HubFixture) async throws -> Seeded {
-        let clock = try #require(hub.clock)
-        let day1 = clock.millisecondsSince1970()
-        var claire = try await hub.enrollDevice("claire")
-        var bob = try await hub.enrollDevice("bob")
-        let north = try await conflict(hub, &claire, &bob, territory: "north", field: "status", .text("at_risk"), .text("active"))
-        clock.advance(byMillis: 8 * 86_400_000)
-        let day9 = clock.millisecondsSince1970()
-        var dave = try await hub.enrollDevice("dave", territories: ["south"])
-        var erin = try await hub.enrollDevice("erin", territories: ["south"])
-        let south = try await conflict(hub, &dave, &erin, territory: "south", field: "status", .text("lapsed"), .text("active"))
-        let phone = try await conflict(hub, &dave, &erin, territory: "south", field: "phone", .text("01 23"), .text("01 24"))
-        return Seeded(north: north, south: south, phone: phone, day1: day1, day9: day9)
-    }
-
-    static func withRouter(_ body: @escaping @Sendable (HubFixture, any TestClientProtocol, Seeded) async throws -> Void)
+    static func withRouter(_ body: @escaping @Sendable (HubFixture, any TestClientProtocol, ReviewSeed.Seeded) async throws -> Void)
         async throws
     {
         try await HubFixture.with(clock: TestClock()) { hub in
-            let seeded = try await seed(hub)
+            let seeded = try await ReviewSeed.seed(hub)
             let app = Application(router: HubServer.router(service: hub.service))
             try await app.test(.router) { client in try await body(hub, client, seeded) }
         }
@@ -273,7 +231,7 @@ struct AdminReviewTests {
 
     @Test func dashboardFiguresAndLargestSyncLag() async throws {
         try await HubFixture.with(clock: TestClock()) { hub in
-            let s = try await Self.seed(hub)
+            let s = try await ReviewSeed.seed(hub)
             // Claire pulls everything she sees (twice: the acknowledged cursor is the request's).
             var claire = try await hub.enrollDevice("claire", newUser: false)
             _ = try await hub.pullAll(&claire)
@@ -301,8 +259,8 @@ struct AdminReviewTests {
         try await HubFixture.with(clock: clock) { hub in
             var claire = try await hub.enrollDevice("claire")
             var bob = try await hub.enrollDevice("bob")
-            let gone = try await Self.conflict(hub, &claire, &bob, territory: "north", field: "status", .text("at_risk"), .text("lapsed"))
-            let kept = try await Self.conflict(hub, &claire, &bob, territory: "north", field: "status", .text("at_risk"), .text("lapsed"))
+            let gone = try await ReviewSeed.conflict(hub, &claire, &bob, territory: "north", field: "status", .text("at_risk"), .text("lapsed"))
+            let kept = try await ReviewSeed.conflict(hub, &claire, &bob, territory: "north", field: "status", .text("at_risk"), .text("lapsed"))
             // The first record is deleted by someone who saw both sides, then purged past retention.
             let record = try await hub.service.conflict(id: gone).conflict.recordID
             let vector = try #require(try await hub.store.read { tx in try await tx.record(collection: "customers", id: record) }).state.vector

@@ -17,7 +17,7 @@ struct AdminCommandLineTests {
 
     @Test func listShowResolveAndExitCodes() async throws {
         try await HubFixture.with(clock: TestClock()) { hub in
-            let s = try await AdminReviewTests.seed(hub)
+            let s = try await ReviewSeed.seed(hub)
             let token = hub.adminToken
             try await hub.live { url in
                 let auth = ["--hub", url, "--token", token]
