@@ -1,0 +1,54 @@
+/// What one simulated schedule did and which invariants it broke.
+public struct SimReport: Sendable, CustomStringConvertible {
+    /// The run's seed.
+    public var seed: UInt64
+    /// The schedule number within the run.
+    public var schedule: Int
+    /// The fault kind.
+    public var fault: SimFaultKind
+    /// The PostgreSQL kind, for a schedule of `relais-sim --postgres` (then `fault` is `none`).
+    public var postgres: SimPostgresKind?
+    /// The kind's name: the PostgreSQL kind's, else the fault kind's.
+    public var kind: String { postgres?.rawValue ?? fault.rawValue }
+    /// Laptops, including clones.
+    public var laptops = 0
+    /// Edits made (records added, fields set, deletes, imported rows).
+    public var edits = 0
+    /// Tracked field writes, and how many of them the hub acknowledged.
+    public var writes = 0
+    /// Tracked writes the hub acknowledged and the checker verified.
+    public var acknowledged = 0
+    /// Syncs attempted and those that failed under a fault.
+    public var syncs = 0
+    /// Syncs that stopped because of an injected fault.
+    public var failedSyncs = 0
+    /// Faults injected (network faults, clock jumps, restores, clones).
+    public var injected = 0
+    /// Conflict reports on the hub at the end.
+    public var conflicts = 0
+    /// Truly concurrent pairs with differing values checked for exactly one report.
+    public var concurrentPairs = 0
+    /// Edits refused because the replica's storage was full (not saved, not tracked).
+    public var refusedEdits = 0
+    /// Hub child restarts (after a SIGKILL or a ceiling change), each followed by an integrity check.
+    public var hubRestarts = 0
+    /// Writes the hub rejected.
+    public var rejected = 0
+    /// Broken invariants; empty when the schedule passed.
+    public var violations: [String] = []
+    /// Every step, in order, for replaying a failure by hand.
+    public var trace: [String] = []
+
+    /// The command that replays this schedule.
+    public var replay: String {
+        "swift run relais-sim\(postgres == nil ? "" : " --postgres") --seed \(seed) --schedule \(schedule)"
+    }
+
+    public var description: String {
+        var text = "schedule \(schedule) [\(kind)] laptops=\(laptops) edits=\(edits) writes=\(writes) acked=\(acknowledged) syncs=\(syncs) failed=\(failedSyncs) faults=\(injected) conflicts=\(conflicts) pairs=\(concurrentPairs) rejected=\(rejected) refused=\(refusedEdits) restarts=\(hubRestarts)"
+        if !violations.isEmpty {
+            text += "\n  FAILED (seed \(seed)); replay: \(replay)\n" + violations.map { "  - \($0)" }.joined(separator: "\n")
+        }
+        return text
+    }
+}
