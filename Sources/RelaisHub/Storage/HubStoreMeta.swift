@@ -1,0 +1,44 @@
+public import RelaisCore
+
+// A hub store's singleton state and its commit figures.
+
+/// The hub's singleton state.
+public struct HubMeta: Sendable, Hashable {
+    /// The highest sequence handed out.
+    public var head: UInt64
+    /// The highest sequence of a tombstone purged for age: a device whose cursor (not 0) is below
+    /// it must bootstrap.
+    public var purgeHorizon: UInt64
+    /// The hub replica's (0) last counter, for admins' writes.
+    public var hubCounter: UInt64
+    /// The hub's HLC, for admins' writes.
+    public var hubClock: HLC
+    /// The next replica number to hand out.
+    public var nextReplica: UInt32
+
+    /// The state.
+    public init(head: UInt64, purgeHorizon: UInt64, hubCounter: UInt64, hubClock: HLC, nextReplica: UInt32) {
+        self.head = head
+        self.purgeHorizon = purgeHorizon
+        self.hubCounter = hubCounter
+        self.hubClock = hubClock
+        self.nextReplica = nextReplica
+    }
+}
+
+/// Figures about how the store commits: group commit shows as fewer commits than transactions.
+public struct HubStoreStatistics: Sendable, Hashable {
+    /// Write transactions run (each a savepoint inside a shared commit).
+    public var transactions: Int
+    /// Commits (each one `fsync`).
+    public var commits: Int
+    /// The most transactions that shared one commit.
+    public var largestGroup: Int
+
+    /// Figures, 0 unless given.
+    public init(transactions: Int = 0, commits: Int = 0, largestGroup: Int = 0) {
+        self.transactions = transactions
+        self.commits = commits
+        self.largestGroup = largestGroup
+    }
+}

@@ -1,0 +1,98 @@
+public import RelaisCore
+
+// Who may use the hub, as a hub store keeps them: users, their enrollment codes, admin API tokens and
+// admin web sessions. Secrets are kept only as hashes.
+
+/// A person who may enroll devices.
+public struct HubUser: Sendable, Hashable {
+    /// The user's name, unique on the hub: devices, tokens and the writes they author refer to it.
+    public var name: String
+    /// What the user may see and write.
+    public var role: Role
+    /// The territories whose records the user sees (an admin sees all): sorted, without duplicates.
+    public var territories: [String]
+    /// Bumped whenever the role or territories change: a device that bootstrapped under an older
+    /// version must bootstrap again.
+    public var scopeVersion: Int64
+    /// When the user was added, in milliseconds since 1970.
+    public var createdAt: UInt64
+
+    /// A user; `territories` are deduplicated and sorted.
+    public init(name: String, role: Role, territories: [String], scopeVersion: Int64 = 1, createdAt: UInt64) {
+        self.name = name
+        self.role = role
+        self.territories = Array(Set(territories)).sorted()
+        self.scopeVersion = scopeVersion
+        self.createdAt = createdAt
+    }
+}
+
+/// A one-time enrollment code (only its hash is kept).
+public struct Enrollment: Sendable, Hashable {
+    /// The key: the lowercase hex SHA-256 of the normalised code (``Secrets/hashEnrollmentCode(_:)``).
+    public var codeHash: String
+    /// The user whose device the code enrolls.
+    public var user: String
+    /// When the code was issued, in milliseconds since 1970.
+    public var createdAt: UInt64
+    /// When the code stops working, in milliseconds since 1970: it enrolls a device only before then.
+    public var expiresAt: UInt64
+    /// When the code was used, in milliseconds since 1970; `nil` while unused.
+    public var usedAt: UInt64?
+    /// The replica it enrolled, if it was used.
+    public var replica: ReplicaID?
+
+    /// An enrollment code, unused unless `usedAt` and `replica` say otherwise.
+    public init(
+        codeHash: String, user: String, createdAt: UInt64, expiresAt: UInt64, usedAt: UInt64? = nil,
+        replica: ReplicaID? = nil
+    ) {
+        self.codeHash = codeHash
+        self.user = user
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.usedAt = usedAt
+        self.replica = replica
+    }
+}
+
+/// An admin API token (not a device: it cannot sync). Only its hash is kept.
+public struct APIToken: Sendable, Hashable {
+    /// The lowercase hex SHA-256 of the token (``Secrets/hash(_:)``): the key.
+    public var tokenHash: String
+    /// The admin the token authenticates as.
+    public var user: String
+    /// When the token was issued, in milliseconds since 1970.
+    public var createdAt: UInt64
+    /// When the token was revoked, in milliseconds since 1970; `nil` while it works.
+    public var revokedAt: UInt64?
+
+    /// A token, valid unless `revokedAt` is given.
+    public init(tokenHash: String, user: String, createdAt: UInt64, revokedAt: UInt64? = nil) {
+        self.tokenHash = tokenHash
+        self.user = user
+        self.createdAt = createdAt
+        self.revokedAt = revokedAt
+    }
+}
+
+/// A signed-in admin's web session, kept in the store so that any hub serves any page.
+public struct AdminSession: Sendable, Hashable {
+    /// The SHA-256 (hex) of the session id, which is 32 random bytes as hex sent in an HttpOnly cookie:
+    /// the store never holds the id itself.
+    public var id: String
+    /// The admin it belongs to.
+    public var user: String
+    /// The token every POST form of the session must carry.
+    public var csrf: String
+    /// When it expires unless used (milliseconds since 1970).
+    public var expiresAt: UInt64
+
+    /// A session.
+    public init(id: String, user: String, csrf: String, expiresAt: UInt64) {
+        self.id = id
+        self.user = user
+        self.csrf = csrf
+        self.expiresAt = expiresAt
+    }
+}
