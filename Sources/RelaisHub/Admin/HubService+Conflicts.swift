@@ -1,8 +1,7 @@
 public import RelaisCore
 
+/// Conflict reports: listing them, and resolving them with an admin's decision.
 extension HubService {
-    // MARK: - Conflict reports
-
     /// Conflict reports matching `filter`, newest first.
     public func conflicts(_ filter: ConflictFilter = .init()) async throws -> [ConflictReport] {
         try await store.read { tx in try await tx.conflicts(filter) }
@@ -121,120 +120,5 @@ extension HubService {
                 HubEvent(at: now, kind: .conflictResolved, user: admin, detail: "conflict \(id) resolved"))
             return report
         }
-    }
-
-    // MARK: - Export
-
-    /// The hub's view of what `user`'s replica should hold: visible, non-deleted records with their
-    /// non-null current values, in the shape of ``CanonicalExport``.
-    ///
-    /// - Throws: ``HubError/notFound`` for an unknown user.
-    public func export(user name: String) async throws -> [String: [CanonicalExport.Record]] {
-        let schema = self.schema
-        return try await store.read { tx in
-            guard let user = try await tx.user(named: name) else { throw HubError.notFound.with("No user `\(name)`.") }
-            let access = Access(role: user.role, territories: Set(user.territories))
-            var result: [String: [CanonicalExport.Record]] = [:]
-            try await tx.forEachLiveRecord { record in
-                guard access.sees(scope: record.scope), let collection = schema.collection(record.collection) else { return }
-                let values = record.state.values(in: collection).filter { !$0.value.isNull }
-                result[record.collection, default: []].append(CanonicalExport.Record(id: record.id, values: values))
-            }
-            return result
-        }
-    }
-
-    /// ``export(user:)`` as the canonical JSON text `relais export` prints.
-    public func exportJSON(user name: String) async throws -> [UInt8] {
-        let records = try await export(user: name)
-        return Array(try CanonicalExport.json(schema: schema, records: records))
-    }
-
-    // MARK: - Tombstones
-
-    /// What a purge did.
-    public struct PurgeReport: Sendable, Hashable {
-        /// Tombstones every active device had pulled past.
-        public var acknowledged: Int
-        /// Tombstones older than the retention period.
-        public var expired: Int
-        /// The purge horizon afterwards.
-        public var horizon: UInt64
-    }
-
-    /// Purges tombstones (docs/SYNC.md "Tombstones").
-    ///
-    /// A tombstone goes once every active device that has synced at all has an acknowledged cursor
-    /// past it (a device mid-bootstrap counts, at its cursor) — every device, not only those that see the record now, so that a device which saw
-    /// it before it moved away still gets its revocation — or once it is older than the retention
-    /// period; only the latter advances the purge horizon (devices below it must bootstrap).
-    @discardableResult
-    public func purgeTombstones() async throws -> PurgeReport {
-        let now = self.now()
-        let retention = configuration.tombstoneRetentionMillis
-        return try await store.write { tx in
-            // One hub at a time: another one purging now will have done the same work.
-            let meta = try await tx.meta()
-            guard try await tx.tryExclusive("tombstone-purge") else {
-                return PurgeReport(acknowledged: 0, expired: 0, horizon: meta.purgeHorizon)
-            }
-            // Devices that never synced are not waiting for anything: they start from cursor 0.
-            let acks = try await tx.devices().filter { $0.isActive && $0.lastSeenAt != nil }.map(\.acknowledgedCursor)
-            let safe = acks.min() ?? UInt64.max
-            var report = PurgeReport(acknowledged: 0, expired: 0, horizon: meta.purgeHorizon)
-            var after: UInt64 = 0
-            while true {
-                let batch = try await tx.tombstones(after: after, limit: 500)
-                guard let last = batch.last else { break }
-                after = last.seq
-                for record in batch {
-                    if record.seq <= safe {
-                        report.acknowledged += 1
-                    } else if let deletedAt = record.deletedAt, deletedAt + retention < now {
-                        report.expired += 1
-                        report.horizon = max(report.horizon, record.seq)
-                    } else {
-                        continue
-                    }
-                    try await tx.deleteRecord(collection: record.collection, id: record.id)
-                    // Its history goes with it: nothing could show it any more (docs/ADMIN.md).
-                    try await tx.deleteHistory(collection: record.collection, recordID: record.id)
-                }
-            }
-            if report.horizon != meta.purgeHorizon {
-                try await tx.raisePurgeHorizon(to: report.horizon)
-            }
-            // Moves at or below every cursor still served (and below the horizon) are no longer needed.
-            try await tx.deleteMoves(upTo: max(report.horizon, min(safe, meta.head)))
-            if report.acknowledged + report.expired > 0 {
-                try await tx.insertEvent(
-                    HubEvent(
-                        at: now, kind: .tombstonesPurged,
-                        detail: "\(report.acknowledged) acknowledged and \(report.expired) expired tombstone(s) purged"))
-            }
-            return report
-        }
-    }
-
-    // MARK: - Metrics
-
-    /// Refreshes the gauges read from the store and returns the Prometheus text.
-    public func metricsExposition() async throws -> [UInt8] {
-        let snapshot = try await store.read { tx in
-            let head = try await tx.meta().head
-            let open = try await tx.conflictCount(ConflictFilter(status: .open))
-            let lags = try await tx.devices().filter(\.isActive).map {
-                (replica: $0.replica.rawValue, lag: head >= $0.acknowledgedCursor ? head - $0.acknowledgedCursor : 0)
-            }
-            return MetricsSnapshot(head: head, open: open, lags: lags)
-        }
-        metrics.refresh(head: snapshot.head, openConflicts: snapshot.open, lags: snapshot.lags, statistics: store.statistics())
-        return metrics.exposition()
-    }
-
-    private struct MetricsSnapshot: Sendable {
-        var head: UInt64
-        var open: Int
-        var lags: [(replica: UInt32, lag: UInt64)]
     }
 }

@@ -1,0 +1,24 @@
+import RelaisCore
+
+/// The Prometheus exposition, with the gauges read from the store refreshed.
+extension HubService {
+    /// Refreshes the gauges read from the store and returns the Prometheus text.
+    public func metricsExposition() async throws -> [UInt8] {
+        let snapshot = try await store.read { tx in
+            let head = try await tx.meta().head
+            let open = try await tx.conflictCount(ConflictFilter(status: .open))
+            let lags = try await tx.devices().filter(\.isActive).map {
+                (replica: $0.replica.rawValue, lag: head >= $0.acknowledgedCursor ? head - $0.acknowledgedCursor : 0)
+            }
+            return MetricsSnapshot(head: head, open: open, lags: lags)
+        }
+        metrics.refresh(head: snapshot.head, openConflicts: snapshot.open, lags: snapshot.lags, statistics: store.statistics())
+        return metrics.exposition()
+    }
+
+    private struct MetricsSnapshot: Sendable {
+        var head: UInt64
+        var open: Int
+        var lags: [(replica: UInt32, lag: UInt64)]
+    }
+}

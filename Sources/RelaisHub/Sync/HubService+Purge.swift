@@ -1,0 +1,66 @@
+/// Tombstone purging, which ``TombstonePurger`` runs periodically.
+extension HubService {
+    /// What a purge did.
+    public struct PurgeReport: Sendable, Hashable {
+        /// Tombstones every active device had pulled past.
+        public var acknowledged: Int
+        /// Tombstones older than the retention period.
+        public var expired: Int
+        /// The purge horizon afterwards.
+        public var horizon: UInt64
+    }
+
+    /// Purges tombstones (docs/SYNC.md "Tombstones").
+    ///
+    /// A tombstone goes once every active device that has synced at all has an acknowledged cursor
+    /// past it (a device mid-bootstrap counts, at its cursor) — every device, not only those that see the record now, so that a device which saw
+    /// it before it moved away still gets its revocation — or once it is older than the retention
+    /// period; only the latter advances the purge horizon (devices below it must bootstrap).
+    @discardableResult
+    public func purgeTombstones() async throws -> PurgeReport {
+        let now = self.now()
+        let retention = configuration.tombstoneRetentionMillis
+        return try await store.write { tx in
+            // One hub at a time: another one purging now will have done the same work.
+            let meta = try await tx.meta()
+            guard try await tx.tryExclusive("tombstone-purge") else {
+                return PurgeReport(acknowledged: 0, expired: 0, horizon: meta.purgeHorizon)
+            }
+            // Devices that never synced are not waiting for anything: they start from cursor 0.
+            let acks = try await tx.devices().filter { $0.isActive && $0.lastSeenAt != nil }.map(\.acknowledgedCursor)
+            let safe = acks.min() ?? UInt64.max
+            var report = PurgeReport(acknowledged: 0, expired: 0, horizon: meta.purgeHorizon)
+            var after: UInt64 = 0
+            while true {
+                let batch = try await tx.tombstones(after: after, limit: 500)
+                guard let last = batch.last else { break }
+                after = last.seq
+                for record in batch {
+                    if record.seq <= safe {
+                        report.acknowledged += 1
+                    } else if let deletedAt = record.deletedAt, deletedAt + retention < now {
+                        report.expired += 1
+                        report.horizon = max(report.horizon, record.seq)
+                    } else {
+                        continue
+                    }
+                    try await tx.deleteRecord(collection: record.collection, id: record.id)
+                    // Its history goes with it: nothing could show it any more (docs/ADMIN.md).
+                    try await tx.deleteHistory(collection: record.collection, recordID: record.id)
+                }
+            }
+            if report.horizon != meta.purgeHorizon {
+                try await tx.raisePurgeHorizon(to: report.horizon)
+            }
+            // Moves at or below every cursor still served (and below the horizon) are no longer needed.
+            try await tx.deleteMoves(upTo: max(report.horizon, min(safe, meta.head)))
+            if report.acknowledged + report.expired > 0 {
+                try await tx.insertEvent(
+                    HubEvent(
+                        at: now, kind: .tombstonesPurged,
+                        detail: "\(report.acknowledged) acknowledged and \(report.expired) expired tombstone(s) purged"))
+            }
+            return report
+        }
+    }
+}
