@@ -287,6 +287,11 @@ struct HubRouterTests {
             #expect(text.contains("relais_http_requests_total"))
             #expect(text.contains(#"relais_device_lag{replica="\#(claire.replica)"}"#))
             #expect(text.contains("relais_open_conflicts 0"))
+            // What the alert rules of Deploy/prometheus read.
+            #expect(text.contains(#"relais_device_last_seen_timestamp_seconds{replica="\#(claire.replica)",user="claire"}"#))
+            #expect(text.contains("relais_store_size_bytes "))
+            #expect(text.contains("relais_store_size_bytes 0\n") == false)
+            if hub.storeKind == .sqlite { #expect(text.contains("relais_store_available_bytes ")) }
         }
     }
 }

@@ -10,8 +10,9 @@ public import Prometheus
 /// - `relais_conflicts_total{rule}`: conflict reports raised, by merge rule
 /// - `relais_clamped_writes_total`: writes whose HLC was clamped (a device clock ahead)
 /// - `relais_open_conflicts`, `relais_head_sequence`, `relais_device_lag{replica}` (head minus the
-///   device's acknowledged cursor), `relais_store_commits_total` and `relais_store_transactions_total`:
-///   refreshed at each scrape.
+///   device's acknowledged cursor), `relais_device_last_seen_timestamp_seconds{replica,user}`,
+///   `relais_store_size_bytes`, `relais_store_available_bytes` (SQLite only), `relais_store_commits`
+///   and `relais_store_transactions`: refreshed at each scrape.
 public final class HubMetrics: Sendable {
     /// The registry the metrics live in.
     public let registry: PrometheusCollectorRegistry
@@ -52,12 +53,27 @@ public final class HubMetrics: Sendable {
     }
 
     /// Refreshes the gauges read from the store.
-    func refresh(head: UInt64, openConflicts: Int, lags: [(replica: UInt32, lag: UInt64)], statistics: HubStoreStatistics) {
+    func refresh(
+        head: UInt64, openConflicts: Int, lags: [(replica: UInt32, lag: UInt64)],
+        lastSeen: [(replica: UInt32, user: String, millis: UInt64)], size: HubStoreSize, statistics: HubStoreStatistics
+    ) {
         registry.makeGauge(descriptor: Self.name("head_sequence", "", "The hub's highest sequence number.")).set(Double(head))
         registry.makeGauge(descriptor: Self.name("open_conflicts", "", "Conflict reports awaiting an admin."))
             .set(Double(openConflicts))
         for entry in lags {
             registry.makeGauge(descriptor: Self.name("device_lag", "", "Head sequence minus the device's acknowledged cursor."), labels: [("replica", String(entry.replica))]).set(Double(entry.lag))
+        }
+        for entry in lastSeen {
+            registry.makeGauge(
+                descriptor: Self.name("device_last_seen", "timestamp_seconds", "When the device last pushed or pulled (Unix time)."),
+                labels: [("replica", String(entry.replica)), ("user", entry.user)]
+            ).set(Double(entry.millis) / 1000)
+        }
+        registry.makeGauge(descriptor: Self.name("store_size", "bytes", "Bytes the hub's store takes.")).set(Double(size.used))
+        if let available = size.available {
+            registry.makeGauge(
+                descriptor: Self.name("store_available", "bytes", "Bytes left on the file system of a SQLite store.")
+            ).set(Double(available))
         }
         registry.makeGauge(descriptor: Self.name("store_commits", "", "Store commits (fsyncs) since start."))
             .set(Double(statistics.commits))

@@ -7,12 +7,18 @@ extension HubService {
         let snapshot = try await store.read { tx in
             let head = try await tx.meta().head
             let open = try await tx.conflictCount(ConflictFilter(status: .open))
-            let lags = try await tx.devices().filter(\.isActive).map {
+            let active = try await tx.devices().filter(\.isActive)
+            let lags = active.map {
                 (replica: $0.replica.rawValue, lag: head >= $0.acknowledgedCursor ? head - $0.acknowledgedCursor : 0)
             }
-            return MetricsSnapshot(head: head, open: open, lags: lags)
+            let seen = active.compactMap { device in
+                device.lastSeenAt.map { (replica: device.replica.rawValue, user: device.user, millis: $0) }
+            }
+            return MetricsSnapshot(head: head, open: open, lags: lags, seen: seen)
         }
-        metrics.refresh(head: snapshot.head, openConflicts: snapshot.open, lags: snapshot.lags, statistics: store.statistics())
+        metrics.refresh(
+            head: snapshot.head, openConflicts: snapshot.open, lags: snapshot.lags, lastSeen: snapshot.seen,
+            size: try await store.size(), statistics: store.statistics())
         return metrics.exposition()
     }
 
@@ -20,5 +26,6 @@ extension HubService {
         var head: UInt64
         var open: Int
         var lags: [(replica: UInt32, lag: UInt64)]
+        var seen: [(replica: UInt32, user: String, millis: UInt64)]
     }
 }

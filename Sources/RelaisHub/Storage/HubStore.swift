@@ -63,6 +63,10 @@ public protocol HubStore: Sendable {
     /// How the store has committed so far.
     func statistics() -> HubStoreStatistics
 
+    /// How many bytes the store takes, and how many are left where it lives (`/metrics`, the size
+    /// alert of Deploy/prometheus).
+    func size() async throws -> HubStoreSize
+
     /// Runs what the store needs in the background (PostgreSQL's connection pool) until the task is
     /// cancelled. Until it runs, a PostgreSQL store's transactions wait. Run it in the service group,
     /// or use ``HubStoreLocation/withStore(create:configuration:logger:_:)``.
@@ -81,6 +85,20 @@ extension HubStore {
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(3600))
         }
+    }
+}
+
+/// The room a store takes.
+public struct HubStoreSize: Sendable, Hashable {
+    /// Bytes the store's files (SQLite: the database and its write-ahead log) or database take.
+    public var used: Int64
+    /// Bytes left on the file system that holds a SQLite store; `nil` for PostgreSQL, whose server
+    /// watches its own disk.
+    public var available: Int64?
+
+    public init(used: Int64, available: Int64?) {
+        self.used = used
+        self.available = available
     }
 }
 

@@ -220,6 +220,21 @@ public final class PostgresHubStore: HubStore {
         state.withLock { $0.statistics }
     }
 
+    /// `pg_database_size` of the hub's database.
+    public func size() async throws -> HubStoreSize {
+        try enter()
+        defer { leave() }
+        do {
+            let used = try await client.withConnection { [logger] connection in
+                try await connection.rows(of: "SELECT pg_database_size(current_database())", logger: logger)
+                    .first?.decode(Int64.self) ?? 0
+            }
+            return HubStoreSize(used: used, available: nil)
+        } catch {
+            throw Self.storeError(error, location: location)
+        }
+    }
+
     /// Refuses new work, then waits for the transactions under way. The pool itself stops when the
     /// task running ``run()`` is cancelled.
     public func close() async {

@@ -127,6 +127,18 @@ public final class SQLiteHubStore: HubStore {
         writer.statistics()
     }
 
+    /// The database file and its `-wal` and `-shm` files; the free space of their file system.
+    public func size() async throws -> HubStoreSize {
+        let files = FileManager.default
+        var used: Int64 = 0
+        for file in [path, path + "-wal", path + "-shm"] {
+            if let bytes = (try? files.attributesOfItem(atPath: file))?[.size] as? NSNumber { used += bytes.int64Value }
+        }
+        let folder = (path as NSString).deletingLastPathComponent
+        let free = (try? files.attributesOfFileSystem(forPath: folder))?[.systemFreeSize] as? NSNumber
+        return HubStoreSize(used: used, available: free?.int64Value)
+    }
+
     public func close() async {
         await writer.close()
         for reader in readers { await reader.close() }
