@@ -17,7 +17,9 @@ struct RelaisHubCommand: AsyncParsableCommand {
 
             Exit codes: 0 success, 2 usage, 3 not found, 5 authentication, 1 anything else.
             """,
-        subcommands: [Init.self, Serve.self, User.self, DeviceCommand.self, Export.self, Migrate.self, Demo.self])
+        subcommands: [
+            Init.self, Serve.self, User.self, DeviceCommand.self, Export.self, Backup.self, Restore.self, Migrate.self, Demo.self,
+        ])
 
     /// Runs the command line and exits with the contract's codes.
     static func entry() async {
