@@ -6,8 +6,8 @@ extension Connection {
     /// The copy is taken in one step, inside one read transaction of this connection: it is the
     /// database as of one commit, however many transactions other connections commit meanwhile. In
     /// WAL mode the copy blocks no writer, and no writer makes it start over (as a copy in several
-    /// steps would). `destination` is replaced whole; its file is written in rollback-journal mode,
-    /// whatever the source's journal mode was.
+    /// steps would). `destination` is replaced whole, and takes the source's journal mode (a WAL
+    /// source makes a WAL copy): set its `journal_mode` afterwards for a file that stands alone.
     ///
     /// - Throws: ``SQLiteError`` from either database; a locked one is retried for 10 seconds.
     public func backup(into destination: Connection) throws(SQLiteError) {

@@ -17,6 +17,7 @@ struct RelaisHubCommand: AsyncParsableCommand {
 
             Exit codes: 0 success, 2 usage, 3 not found, 5 authentication, 1 anything else.
             """,
+        version: "relais-hub \(RelaisVersion.release) (wire protocol v1)",
         subcommands: [
             Init.self, Serve.self, User.self, DeviceCommand.self, Export.self, Backup.self, Restore.self, Migrate.self, Demo.self,
         ])

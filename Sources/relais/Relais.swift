@@ -105,6 +105,7 @@ struct Relais: AsyncParsableCommand {
             Exit codes: 0 ok, 2 usage, 3 not found, 4 hub unreachable (writes stay pending), \
             5 authentication refused or device revoked, 1 anything else.
             """,
+        version: "relais \(RelaisVersion.release) (wire protocol v1)",
         subcommands: [
             Enroll.self, Add.self, SetFields.self, Delete.self, Get.self, List.self, Import.self, Sync.self,
             Status.self, Export.self, Conflicts.self, Rejected.self, Admin.self,

@@ -11,6 +11,16 @@ struct HubCommandLineTests {
         try JSONSerialization.jsonObject(with: Data(text.utf8))
     }
 
+    /// Both tools name their release, so that an office can tell which binary a laptop or the
+    /// server runs before an upgrade (Deploy/README.md, "Upgrading").
+    @Test func bothToolsPrintTheirVersion() async throws {
+        for tool in ["relais", "relais-hub"] {
+            let result = try await ChildProcess.run(BuiltExecutable.url(tool), ["--version"])
+            #expect(result.status == 0)
+            #expect(result.stdout == "\(tool) \(RelaisVersion.release) (wire protocol v1)\n")
+        }
+    }
+
     @Test func initUserDeviceExport() async throws {
         let folder = try TemporaryFolder(prefix: "cli")
         defer { folder.remove() }

@@ -41,6 +41,8 @@ extension SQLiteHubStore {
                 from.busyTimeout = .seconds(10)
                 let to = try Connection(path: partial)
                 try from.backup(into: to)
+                // One file that stands alone, with no -wal or -shm beside it.
+                try to.execute("PRAGMA journal_mode = DELETE")
                 head = try checked(to, path: partial)
                 try to.close()
                 try from.close()

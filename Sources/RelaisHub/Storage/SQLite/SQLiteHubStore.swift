@@ -8,7 +8,8 @@ import Synchronization
 ///
 /// The file is in WAL mode with `synchronous=FULL` (a push the hub answered survives a power cut)
 /// and a busy timeout, so that `relais-hub user add` or `device revoke` can write from another
-/// process while `serve` runs. Its schema is a list of versioned migrations recorded in the file.
+/// process while `serve` runs. Its schema is a list of versioned migrations recorded in the file;
+/// before it applies one to an existing store it copies the store to `hub.sqlite.before-schema-N`.
 ///
 /// ## Threads
 ///
@@ -92,6 +93,19 @@ public final class SQLiteHubStore: HubStore {
             throw HubError.storeTooNew.with(
                 "The store has schema version \(version); this relais-hub knows up to \(SQLiteHubSchema.currentVersion).",
                 ["path": path])
+        }
+        if version > 0, version < SQLiteHubSchema.currentVersion {
+            // An upgrade: keep the store as it was before changing its schema.
+            let copy = path + ".before-schema-\(version)"
+            if !FileManager.default.fileExists(atPath: copy) {
+                let backup = try Connection(path: copy)
+                try connection.backup(into: backup)
+                try backup.execute("PRAGMA journal_mode = DELETE")
+                try backup.close()
+                logger.notice(
+                    "Backed up the store before upgrading its schema",
+                    metadata: ["from": "\(version)", "to": "\(SQLiteHubSchema.currentVersion)", "backup": "\(copy)"])
+            }
         }
         try SQLiteHubSchema.migrate(connection, now: now)
         if let maxStoreBytes = configuration.maxStoreBytes {

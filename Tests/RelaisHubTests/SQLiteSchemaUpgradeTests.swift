@@ -1,0 +1,61 @@
+import Foundation
+import RelaisHub
+import RelaisSQLite
+import RelaisTesting
+import Testing
+
+/// Opening a store written by an older relais-hub upgrades its schema, after copying it aside; a
+/// store written by a newer one is refused and left alone.
+struct SQLiteSchemaUpgradeTests {
+    /// A store as schema version 2 left it: version 3's admin sessions and conflict indexes undone.
+    private func makeVersion2Store(in folder: TemporaryFolder) async throws -> String {
+        let data = folder.path + "/data"
+        try await SQLiteHubStore(folder: data, create: true).close()
+        let db = try Connection(path: data + "/" + SQLiteHubStore.fileName)
+        try db.execute(
+            """
+            DROP TABLE admin_sessions;
+            DROP INDEX conflicts_created;
+            DELETE FROM migrations WHERE version = 3;
+            PRAGMA user_version = 2;
+            """)
+        try db.close()
+        return data
+    }
+
+    @Test func anOlderStoreIsCopiedAsideThenUpgraded() async throws {
+        try await TemporaryFolder.with { folder in
+            let data = try await makeVersion2Store(in: folder)
+            let store = try SQLiteHubStore(folder: data, create: false)
+            await store.close()
+
+            let copy = data + "/" + SQLiteHubStore.fileName + ".before-schema-2"
+            let before = try Connection(path: copy, mode: .readOnly)
+            #expect(try before.userVersion() == 2)
+            #expect(try before.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'admin_sessions'")?.int64Value == 0)
+            let after = try Connection(path: data + "/" + SQLiteHubStore.fileName, mode: .readOnly)
+            #expect(try after.userVersion() >= 3)
+            #expect(try after.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'admin_sessions'")?.int64Value == 1)
+
+            // Opening it again (now current) copies nothing more.
+            let reopened = try SQLiteHubStore(folder: data, create: false)
+            await reopened.close()
+            let files = try FileManager.default.contentsOfDirectory(atPath: data).filter { $0.contains("before-schema") }
+            #expect(files == [SQLiteHubStore.fileName + ".before-schema-2"])
+        }
+    }
+
+    @Test func aNewerStoreIsRefusedAndLeftAlone() async throws {
+        try await TemporaryFolder.with { folder in
+            let data = folder.path + "/data"
+            try await SQLiteHubStore(folder: data, create: true).close()
+            let path = data + "/" + SQLiteHubStore.fileName
+            let db = try Connection(path: path)
+            try db.execute("PRAGMA user_version = 99")
+            try db.close()
+            #expect(throws: HubError.storeTooNew) { try SQLiteHubStore(folder: data, create: false) }
+            #expect(try Connection(path: path, mode: .readOnly).userVersion() == 99)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: data).allSatisfy { !$0.contains("before-schema") })
+        }
+    }
+}
