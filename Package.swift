@@ -25,6 +25,11 @@ let package = Package(
     dependencies: [
         // Command lines of `relais` and `relais-hub`.
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        // `relais-hub serve` settings from RELAIS_* variables and a JSON file (Deploy/README.md). Already
+        // in the graph through AsyncHTTPClient; its default JSON trait adds the file provider.
+        .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0"),
+        // FilePath, which swift-configuration's file provider takes; already in the graph through it.
+        .package(url: "https://github.com/apple/swift-system", from: "1.5.0"),
         // SHA-256 for token hashes and batch digests (Foundation has none on Linux).
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -151,6 +156,8 @@ let package = Package(
                 "RelaisCore",
                 "RelaisDemo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -33,6 +33,8 @@ import sys
 # (package identity, product) → the modules that product makes importable.
 PRODUCT_MODULES = {
     ("swift-argument-parser", "ArgumentParser"): {"ArgumentParser"},
+    ("swift-configuration", "Configuration"): {"Configuration"},
+    ("swift-system", "SystemPackage"): {"SystemPackage"},
     ("swift-crypto", "Crypto"): {"Crypto"},
     ("swift-log", "Logging"): {"Logging"},
     ("swift-metrics", "Metrics"): {"Metrics"},

@@ -32,7 +32,7 @@ public enum BuiltExecutable {
     }
 
     /// The package's root folder (this file is `Sources/RelaisTesting/BuiltExecutable.swift`).
-    private static var packageRoot: URL {
+    public static var packageRoot: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
     }

@@ -12,18 +12,22 @@ public final class HubProcess: @unchecked Sendable {
         try await start(store: ["--data", data], in: folder, port: port)
     }
 
-    /// Starts the hub on the store `store` names (`--data DIR` or `--postgres URL`).
-    public static func start(store: [String], in folder: String? = nil, port: Int = 0) async throws -> HubProcess {
-        try await ChildProcess.offPool { try HubProcess(store: store, in: folder, port: port) }
+    /// Starts the hub on the store `store` names (`--data DIR`, `--postgres URL`, or `--config FILE`).
+    /// `environment` is added to this process's own.
+    public static func start(
+        store: [String], in folder: String? = nil, port: Int = 0, environment: [String: String] = [:]
+    ) async throws -> HubProcess {
+        try await ChildProcess.offPool { try HubProcess(store: store, in: folder, port: port, environment: environment) }
     }
 
-    private init(store: [String], in folder: String?, port: Int) throws {
+    private init(store: [String], in folder: String?, port: Int, environment extra: [String: String]) throws {
         process = Process()
         process.executableURL = BuiltExecutable.url("relais-hub")
         process.arguments = ["serve"] + store + ["--port", String(port)]
         if let folder { process.currentDirectoryURL = URL(fileURLWithPath: folder) }
         var environment = ProcessInfo.processInfo.environment
         environment["LOG_LEVEL"] = "warning"
+        environment.merge(extra) { _, new in new }
         process.environment = environment
         output = Pipe()
         process.standardOutput = output

@@ -71,8 +71,8 @@ struct CLIError: Error {
     }
 }
 
-/// Where the hub's state is: `--data DIR` or `--postgres URL`.
-struct StoreOptions: ParsableArguments {
+/// The flags that name where the hub's state is, unchecked: `serve` may take them from elsewhere.
+struct StoreFlags: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The hub's data folder (holds hub.sqlite).", valueName: "DIR"))
     var data: String?
 
@@ -80,16 +80,23 @@ struct StoreOptions: ParsableArguments {
         name: .long,
         help: ArgumentHelp("A PostgreSQL database instead of a data folder: postgres://user@host:port/db.", valueName: "URL"))
     var postgres: String?
+}
+
+/// Where the hub's state is: `--data DIR` or `--postgres URL`, exactly one.
+struct StoreOptions: ParsableArguments {
+    @OptionGroup var flags: StoreFlags
+
+    var data: String? { flags.data }
 
     func validate() throws {
-        if data == nil, postgres == nil { throw ValidationError("Give the hub's data folder with --data DIR.") }
-        if data != nil, postgres != nil { throw ValidationError("Give --data or --postgres, not both.") }
+        if flags.data == nil, flags.postgres == nil { throw ValidationError("Give the hub's data folder with --data DIR.") }
+        if flags.data != nil, flags.postgres != nil { throw ValidationError("Give --data or --postgres, not both.") }
     }
 
     /// Where the store is.
     var location: HubStoreLocation {
-        if let postgres { return .postgres(url: postgres) }
-        return .sqlite(folder: data ?? "")
+        if let postgres = flags.postgres { return .postgres(url: postgres) }
+        return .sqlite(folder: flags.data ?? "")
     }
 }
 

@@ -11,6 +11,51 @@ struct HubCommandLineTests {
         try JSONSerialization.jsonObject(with: Data(text.utf8))
     }
 
+    /// `serve` takes each setting from its flag, else its RELAIS_* variable, else the --config file;
+    /// a malformed value or an unknown file key is a usage error (exit 2) that names it.
+    @Test(.timeLimit(.minutes(2))) func serveSettingsComeFromFlagsThenEnvironmentThenFile() async throws {
+        let folder = try TemporaryFolder(prefix: "serve-config")
+        defer { folder.remove() }
+        let data = folder.path + "/data"
+        #expect(try await HubProcess.run(["init", "--data", data]).status == 0)
+        func write(_ name: String, _ json: String) throws -> String {
+            let path = folder.path + "/" + name
+            try json.write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+        // The file alone.
+        let good = try write("good.json", #"{"data": "\#(data)", "host": "127.0.0.1", "purgeInterval": 60}"#)
+        let fromFile = try await HubProcess.start(store: ["--config", good])
+        #expect(fromFile.url.hasPrefix("http://127.0.0.1:"))
+        fromFile.stop()
+        // The variable wins over the file (whose folder holds no store).
+        let elsewhere = try write("elsewhere.json", #"{"data": "\#(folder.path)/none"}"#)
+        let fromEnvironment = try await HubProcess.start(store: ["--config", elsewhere], environment: ["RELAIS_DATA": data])
+        fromEnvironment.stop()
+        #expect(try await HubProcess.run(["serve", "--config", elsewhere, "--port", "0"]).status == 1)
+        // The flag wins over the variable.
+        let fromFlag = try await HubProcess.start(store: ["--data", data], environment: ["RELAIS_DATA": folder.path + "/none"])
+        fromFlag.stop()
+
+        // Refusals, each naming what is wrong.
+        let unknown = try write("unknown.json", #"{"data": "\#(data)", "prot": 7420, "tls": {"crt": "x"}}"#)
+        let typo = try await HubProcess.run(["serve", "--config", unknown])
+        #expect(typo.status == 2 && typo.stderr.contains("prot, tls.crt"))
+        let result = try await ChildProcess.run(
+            BuiltExecutable.url("relais-hub"), ["serve", "--config", good],
+            environment: ProcessInfo.processInfo.environment.merging(["RELAIS_PORT": "seventy"]) { _, new in new })
+        #expect(result.status == 2 && result.stderr.contains("port") && result.stderr.contains("seventy"))
+        let nothing = try await HubProcess.run(["serve"])
+        #expect(nothing.status == 2 && nothing.stderr.contains("RELAIS_DATA"))
+        let malformed = try write("malformed.json", "{ not json")
+        #expect(try await HubProcess.run(["serve", "--config", malformed]).status == 2)
+        // Deploy's example names only fields the hub reads (it fails later, on its absent store).
+        let example = BuiltExecutable.packageRoot.appendingPathComponent("Deploy/relais-hub.example.json").path
+        let deployed = try await HubProcess.run(["serve", "--config", example])
+        #expect(deployed.status == 1, "\(deployed.stderr)")
+        #expect(!deployed.stderr.contains("unknown settings"))
+    }
+
     /// Both tools name their release, so that an office can tell which binary a laptop or the
     /// server runs before an upgrade (Deploy/README.md, "Upgrading").
     @Test func bothToolsPrintTheirVersion() async throws {

@@ -1,0 +1,125 @@
+import Configuration
+import Foundation
+import RelaisHub
+import SystemPackage
+
+/// What `relais-hub serve` runs with. Each setting comes from its flag, else from its `RELAIS_*`
+/// environment variable, else from the `--config` JSON file, else from its default
+/// (Deploy/README.md, "Configuration"):
+///
+/// | flag | variable | file key | default |
+/// |---|---|---|---|
+/// | `--data` | `RELAIS_DATA` | `data` | (one of data and postgres) |
+/// | `--postgres` | `RELAIS_POSTGRES` | `postgres` | |
+/// | `--host` | `RELAIS_HOST` | `host` | `127.0.0.1` |
+/// | `--port` | `RELAIS_PORT` | `port` | `7420` |
+/// | `--tls-cert` | `RELAIS_TLS_CERT` | `tls.cert` | none |
+/// | `--tls-key` | `RELAIS_TLS_KEY` | `tls.key` | none |
+/// | `--purge-interval` | `RELAIS_PURGE_INTERVAL` | `purgeInterval` | `3600` |
+/// | `--max-store-mb` | `RELAIS_MAX_STORE_MB` | `maxStoreMB` | none |
+struct ServeSettings: Equatable {
+    var location: HubStoreLocation
+    var host: String
+    var port: Int
+    var tls: HubServer.TLSFiles?
+    var purgeInterval: Int
+    var maxStoreMB: Double?
+
+    /// The keys a configuration file may hold.
+    static let fileKeys: Set<String> = ["data", "postgres", "host", "port", "tls", "purgeInterval", "maxStoreMB"]
+
+    /// The flags as given (`nil`: not given).
+    struct Flags {
+        var data: String?
+        var postgres: String?
+        var host: String?
+        var port: Int?
+        var tlsCert: String?
+        var tlsKey: String?
+        var purgeInterval: Int?
+        var maxStoreMB: Double?
+        var config: String?
+    }
+
+    /// Resolves every setting; a malformed value, an unknown file key or an unreadable file is a
+    /// ``CLIError`` with exit code 2 that names the setting and where it came from.
+    static func resolve(_ flags: Flags, environment: [String: String]) async throws -> ServeSettings {
+        var providers: [any ConfigProvider] = [
+            EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: ["relais"])
+        ]
+        if let path = flags.config {
+            try checkKeys(ofFile: path)
+            do {
+                providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(path)))
+            } catch {
+                throw CLIError(message: "cannot read the configuration file \(path): \(error)", exitCode: 2)
+            }
+        }
+        let reader = ConfigReader(providers: providers)
+        let source = flags.config.map { "the environment or \($0)" } ?? "the environment"
+
+        func string(_ flag: String?, _ key: ConfigKey) -> String? { flag ?? reader.string(forKey: key) }
+        func number<T>(_ flag: T?, _ key: ConfigKey, _ read: (ConfigKey) -> T?, _ kind: String) throws -> T? {
+            if let flag { return flag }
+            if let value = read(key) { return value }
+            if let text = reader.string(forKey: key) {
+                throw CLIError(message: "\(key) in \(source) is not \(kind): \(text)", exitCode: 2)
+            }
+            return nil
+        }
+
+        let data = string(flags.data, "data")
+        let postgres = string(flags.postgres, "postgres")
+        let location: HubStoreLocation
+        switch (data, postgres) {
+        case (let data?, nil): location = .sqlite(folder: data)
+        case (nil, let url?): location = .postgres(url: url)
+        case (nil, nil):
+            throw CLIError(message: "Give the hub's data folder with --data DIR (or RELAIS_DATA, or `data` in --config).", exitCode: 2)
+        case (_?, _?): throw CLIError(message: "Give a data folder or a PostgreSQL URL, not both.", exitCode: 2)
+        }
+        let cert = string(flags.tlsCert, "tls.cert")
+        let key = string(flags.tlsKey, "tls.key")
+        if (cert == nil) != (key == nil) {
+            throw CLIError(message: "Give both a TLS certificate and its key (--tls-cert, --tls-key), or neither.", exitCode: 2)
+        }
+        let settings = ServeSettings(
+            location: location, host: string(flags.host, "host") ?? "127.0.0.1",
+            port: try number(flags.port, "port", { reader.int(forKey: $0) }, "a whole number") ?? 7420,
+            tls: cert.map { HubServer.TLSFiles(certificatePath: $0, privateKeyPath: key!) },
+            purgeInterval: try number(flags.purgeInterval, "purgeInterval", { reader.int(forKey: $0) }, "a whole number")
+                ?? 3600,
+            maxStoreMB: try number(flags.maxStoreMB, "maxStoreMB", { reader.double(forKey: $0) }, "a number"))
+        guard (0...65535).contains(settings.port) else {
+            throw CLIError(message: "The port is 0 to 65535, not \(settings.port).", exitCode: 2)
+        }
+        guard settings.purgeInterval > 0 else { throw CLIError(message: "The purge interval is at least 1 second.", exitCode: 2) }
+        if let mb = settings.maxStoreMB, !(mb > 0) {
+            throw CLIError(message: "The store ceiling (max-store-mb) is a positive number.", exitCode: 2)
+        }
+        return settings
+    }
+
+    /// Refuses a file that is not a JSON object, or that holds a key no setting reads (a typo would
+    /// otherwise be ignored in silence).
+    private static func checkKeys(ofFile path: String) throws {
+        guard let bytes = FileManager.default.contents(atPath: path) else {
+            throw CLIError(message: "cannot read the configuration file \(path).", exitCode: 2)
+        }
+        guard let object = (try? JSONSerialization.jsonObject(with: bytes)) as? [String: Any] else {
+            throw CLIError(message: "the configuration file \(path) is not a JSON object.", exitCode: 2)
+        }
+        var unknown = Set(object.keys).subtracting(fileKeys).sorted()
+        if let tls = object["tls"] {
+            guard let tls = tls as? [String: Any] else {
+                throw CLIError(message: "`tls` in \(path) is an object: {\"cert\": FILE, \"key\": FILE}.", exitCode: 2)
+            }
+            unknown += Set(tls.keys).subtracting(["cert", "key"]).sorted().map { "tls.\($0)" }
+        }
+        guard unknown.isEmpty else {
+            throw CLIError(
+                message: "\(path) holds unknown settings: \(unknown.joined(separator: ", ")) (known: \(fileKeys.sorted().joined(separator: ", "))).",
+                exitCode: 2)
+        }
+    }
+}
