@@ -210,7 +210,9 @@ let package = Package(
         ),
         .testTarget(
             name: "RelaisClientTests",
-            dependencies: ["RelaisClient", "RelaisCore", "RelaisHub", "RelaisProtocol", "RelaisSQLite", "RelaisTesting"],
+            dependencies: [
+                "RelaisClient", "RelaisCore", "RelaisHub", "RelaisProtocol", "RelaisSQLite", "RelaisTesting",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -234,7 +236,9 @@ let package = Package(
         ),
         .testTarget(
             name: "RelaisSimulationTests",
-            dependencies: ["RelaisClient", "RelaisCore", "RelaisHub", "RelaisProtocol", "RelaisSQLite", "RelaisTesting"],
+            dependencies: [
+                "RelaisClient", "RelaisCore", "RelaisHub", "RelaisProtocol", "RelaisSQLite", "RelaisTesting",
+            ],
             swiftSettings: swiftSettings
         ),
         // Tests that run the built executables as a user would (end to end, command lines, crashes by
@@ -242,7 +246,8 @@ let package = Package(
         .testTarget(
             name: "RelaisIntegrationTests",
             dependencies: [
-                "RelaisClient", "RelaisCore", "RelaisDemo", "RelaisHub", "RelaisProtocol", "RelaisSQLite", "RelaisTesting",
+                "RelaisClient", "RelaisCore", "RelaisDemo", "RelaisHub", "RelaisProtocol", "RelaisSQLite",
+                "RelaisTesting",
             ],
             swiftSettings: swiftSettings
         ),

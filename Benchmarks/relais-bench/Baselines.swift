@@ -10,7 +10,8 @@ enum RawSQLite {
         let db = try Connection(path: path)
         try db.configureForDurability(journalMode: .wal, synchronous: .full)
         try db.execute(
-            "CREATE TABLE IF NOT EXISTS customers (id TEXT PRIMARY KEY, \(Customers.fields.map { "\($0) TEXT" }.joined(separator: ", ")))")
+            "CREATE TABLE IF NOT EXISTS customers (id TEXT PRIMARY KEY, \(Customers.fields.map { "\($0) TEXT" }.joined(separator: ", ")))"
+        )
         return db
     }
 
@@ -55,7 +56,9 @@ enum RawSQLite {
             let (_, seconds) = try await timed {
                 try db.transaction {
                     statement.reset()
-                    try bind(statement, id: String(format: "00000000-0000-4000-9100-%012x", index), index: index, territory: "t")
+                    try bind(
+                        statement, id: String(format: "00000000-0000-4000-9100-%012x", index), index: index,
+                        territory: "t")
                     _ = try statement.step()
                 }
             }

@@ -9,7 +9,9 @@ import Synchronization
 
 /// The customer rows every benchmark writes: the same values for the hub path and the raw baselines.
 enum Customers {
-    static let fields = ["name", "relationship_level", "status", "territory", "owner", "phone", "email", "address", "city", "notes"]
+    static let fields = [
+        "name", "relationship_level", "status", "territory", "owner", "phone", "email", "address", "city", "notes",
+    ]
 
     static func values(_ index: Int, territory: String) -> [String: Value] {
         [
@@ -38,7 +40,9 @@ enum Customers {
         var text = ""
         text.reserveCapacity(range.count * 360)
         for index in range {
-            var object: [String: Any] = values(index, territory: territory).mapValues { FieldType.jsonObject($0) as Any }
+            var object: [String: Any] = values(index, territory: territory).mapValues {
+                FieldType.jsonObject($0) as Any
+            }
             if let ids { object["id"] = ids[index - range.lowerBound] }
             let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             text += String(decoding: data, as: UTF8.self)
@@ -129,7 +133,9 @@ struct BenchHub: Sendable {
     }
 
     /// Adds a rep with `territories` and enrolls a fresh replica for them.
-    func enrolledReplica(user: String, territories: [String], file: String, in directory: String? = nil) async throws -> Replica {
+    func enrolledReplica(user: String, territories: [String], file: String, in directory: String? = nil) async throws
+        -> Replica
+    {
         try await ensureUser(user, territories: territories)
         let code = try await service.issueEnrollmentCode(for: user)
         return try await Replica.enroll(
@@ -149,7 +155,9 @@ struct BenchDevice: Sendable {
     let epoch: UInt32
     let token: String
 
-    static func enroll(_ service: HubService, user: String, territories: [String], name: String) async throws -> BenchDevice {
+    static func enroll(_ service: HubService, user: String, territories: [String], name: String) async throws
+        -> BenchDevice
+    {
         if (try? await service.users().contains { $0.name == user }) != true {
             _ = try await service.addUser(user, role: .rep, territories: territories)
         }
@@ -164,7 +172,9 @@ struct BenchDevice: Sendable {
     /// One push batch of new customers `range` (ids from `Customers.id`), stamped with this device's
     /// dots `firstCounter...` and strictly increasing HLCs from `millis`: what a replica sends after
     /// importing the same rows offline.
-    func pushRequest(_ range: Range<Int>, territory: String, firstCounter: UInt64, millis: UInt64) -> Relais_V1_PushRequest {
+    func pushRequest(_ range: Range<Int>, territory: String, firstCounter: UInt64, millis: UInt64)
+        -> Relais_V1_PushRequest
+    {
         var request = Relais_V1_PushRequest()
         request.replica = replica
         request.epoch = epoch
@@ -189,7 +199,8 @@ struct BenchDevice: Sendable {
 /// Puts customers `range` of `territory` on the hub through its own push path, in batches of
 /// `ProtocolLimits.maxWritesPerBatch` from one seeding device, in process (no replica, no HTTP).
 func seedHub(_ service: HubService, territory: String, range: Range<Int>) async throws {
-    let device = try await BenchDevice.enroll(service, user: "seed-\(territory)", territories: [territory], name: "seed-\(territory)")
+    let device = try await BenchDevice.enroll(
+        service, user: "seed-\(territory)", territories: [territory], name: "seed-\(territory)")
     let principal = try await service.authenticate(token: device.token)
     let batch = ProtocolLimits.default.maxWritesPerBatch
     let millis = UInt64(Date().timeIntervalSince1970 * 1000)
@@ -223,11 +234,14 @@ func withBenchHub<T: Sendable>(
     var fillSeconds = 0.0
     if !filled.isEmpty {
         let cacheRoot = ProcessInfo.processInfo.environment["RELAIS_BENCH_CACHE"] ?? "/tmp/relais-bench-cache"
-        let key = "hub-v2-schema\(Schema.crm.version)-"
+        let key =
+            "hub-v2-schema\(Schema.crm.version)-"
             + filled.map { "\($0.territory)\($0.range.lowerBound)-\($0.range.upperBound)" }.joined(separator: "_")
         let cached = cacheRoot + "/" + key + ".sqlite"
         if !FileManager.default.fileExists(atPath: cached) {
-            log("filling a hub with \(filled.map { "\($0.range.count) \($0.territory)" }.joined(separator: " + ")) customers (kept in \(cacheRoot))")
+            log(
+                "filling a hub with \(filled.map { "\($0.range.count) \($0.territory)" }.joined(separator: " + ")) customers (kept in \(cacheRoot))"
+            )
             let start = ContinuousClock.now
             let fillFolder = folder.path + "/fill"
             let store = try SQLiteHubStore(folder: fillFolder, create: true)
@@ -258,7 +272,8 @@ func withBenchHub<T: Sendable>(
         try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: cached, toPath: data + "/" + SQLiteHubStore.fileName)
         if FileManager.default.fileExists(atPath: cached + "-wal") {
-            try FileManager.default.copyItem(atPath: cached + "-wal", toPath: data + "/" + SQLiteHubStore.fileName + "-wal")
+            try FileManager.default.copyItem(
+                atPath: cached + "-wal", toPath: data + "/" + SQLiteHubStore.fileName + "-wal")
         }
     }
     let store = try SQLiteHubStore(folder: data, create: filled.isEmpty)
@@ -298,7 +313,8 @@ func peakRSSKilobytes() -> Int {
 enum ChildBootstrap {
     static func run(_ arguments: [String]) async throws {
         guard arguments.count == 3 else { throw BenchError("--child-bootstrap HUB CODE PATH") }
-        let replica = try await Replica.enroll(hub: arguments[0], code: arguments[1], path: arguments[2], logger: quietLogger)
+        let replica = try await Replica.enroll(
+            hub: arguments[0], code: arguments[1], path: arguments[2], logger: quietLogger)
         let result = try await replica.sync(options: benchSyncOptions)
         print("records \(result.pulled) vmhwm_kb \(peakRSSKilobytes())")
     }

@@ -18,7 +18,8 @@ enum IngestBench {
         return try devices.enumerated().map { index, device in
             let start = (run * devices.count + index) * perDevice
             let request = device.pushRequest(
-                start..<(start + perDevice), territory: "t\(index)", firstCounter: UInt64(run * perDevice + 1), millis: millis)
+                start..<(start + perDevice), territory: "t\(index)", firstCounter: UInt64(run * perDevice + 1),
+                millis: millis)
             return try codec.encode(request, format: .protobuf, encoding: .deflate)
         }
     }
@@ -40,7 +41,8 @@ enum IngestBench {
         }
         let answer = try MessageCodec().decode(
             Relais_V1_PushResponse.self, from: Array(bytes.readableBytesView),
-            contentType: response.headers.first(name: "Content-Type"), contentEncoding: response.headers.first(name: "Content-Encoding"))
+            contentType: response.headers.first(name: "Content-Type"),
+            contentEncoding: response.headers.first(name: "Content-Encoding"))
         return answer.results.filter { $0.status == .applied }.count
     }
 
@@ -61,7 +63,9 @@ extension BenchRunner {
         return try await withBenchHub { hub, _ in
             var enrolled: [BenchDevice] = []
             for device in 0..<devices {
-                enrolled.append(try await BenchDevice.enroll(hub.service, user: "rep\(device)", territories: ["t\(device)"], name: "device-\(device)"))
+                enrolled.append(
+                    try await BenchDevice.enroll(
+                        hub.service, user: "rep\(device)", territories: ["t\(device)"], name: "device-\(device)"))
             }
             let client = IngestBench.client(connections: devices)
             do {
@@ -75,45 +79,49 @@ extension BenchRunner {
         }
     }
 
-    private func measureIngest(hub: BenchHub, devices enrolled: [BenchDevice], client: HTTPClient) async throws -> BenchResult {
-            let devices = enrolled.count
-            let perDevice = options.writesPerDevice
-            let runs = options.runs
-            var measured: [Double] = []
-            var baseline: [Double] = []
-            var seconds: [Double] = []
-            for run in 0..<runs {
-                let bodies = try IngestBench.bodies(devices: enrolled, run: run, perDevice: perDevice)
-                let url = hub.url
-                let work = Array(zip(bodies, enrolled.map(\.token)))
-                let (applied, elapsed) = try await timed {
-                    try await withThrowingTaskGroup(of: Int.self) { group in
-                        for (body, token) in work {
-                            group.addTask { try await IngestBench.push(client: client, url: url, body: body, token: token) }
-                        }
-                        return try await group.reduce(0, +)
+    private func measureIngest(hub: BenchHub, devices enrolled: [BenchDevice], client: HTTPClient) async throws
+        -> BenchResult
+    {
+        let devices = enrolled.count
+        let perDevice = options.writesPerDevice
+        let runs = options.runs
+        var measured: [Double] = []
+        var baseline: [Double] = []
+        var seconds: [Double] = []
+        for run in 0..<runs {
+            let bodies = try IngestBench.bodies(devices: enrolled, run: run, perDevice: perDevice)
+            let url = hub.url
+            let work = Array(zip(bodies, enrolled.map(\.token)))
+            let (applied, elapsed) = try await timed {
+                try await withThrowingTaskGroup(of: Int.self) { group in
+                    for (body, token) in work {
+                        group.addTask { try await IngestBench.push(client: client, url: url, body: body, token: token) }
                     }
+                    return try await group.reduce(0, +)
                 }
-                guard applied == devices * perDevice else { throw BenchError("ingest: applied \(applied) of \(devices * perDevice)") }
-                let rawPath = hub.folder + "/raw-ingest-\(run).sqlite"
-                let raw = try await RawSQLite.upsertBatched(path: rawPath, batches: devices, perBatch: perDevice)
-                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: rawPath + suffix) }
-                measured.append(Double(applied) / elapsed)
-                baseline.append(Double(applied) / raw)
-                seconds.append(elapsed)
-                log("ingest run \(run + 1): \(elapsed) s vs raw \(raw) s")
             }
-            let ratios = Summary(samples: zip(measured, baseline).map { $0 / $1 })
-            return BenchResult(
-                name: "ingest", metric: "\(devices) concurrent devices × \(perDevice) writes, hub only", unit: "writes/s",
-                measured: Summary(samples: measured), baselineName: "raw SQLite upserts, 1 durable txn per device",
-                baseline: Summary(samples: baseline), ratioName: "relais/raw throughput", ratios: ratios, target: "≥ 0.5×",
-                met: ratios.median >= 0.5,
-                notes: [
-                    "timed: \(devices) concurrent HTTP pushes (one connection each), prepared and encoded beforehand, until all are answered",
-                    String(format: "wall time of the pushes: median %.3f s", Summary(samples: seconds).median),
-                    "the hub's store is on disk, synchronous=FULL, as in production",
-                ])
+            guard applied == devices * perDevice else {
+                throw BenchError("ingest: applied \(applied) of \(devices * perDevice)")
+            }
+            let rawPath = hub.folder + "/raw-ingest-\(run).sqlite"
+            let raw = try await RawSQLite.upsertBatched(path: rawPath, batches: devices, perBatch: perDevice)
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: rawPath + suffix) }
+            measured.append(Double(applied) / elapsed)
+            baseline.append(Double(applied) / raw)
+            seconds.append(elapsed)
+            log("ingest run \(run + 1): \(elapsed) s vs raw \(raw) s")
+        }
+        let ratios = Summary(samples: zip(measured, baseline).map { $0 / $1 })
+        return BenchResult(
+            name: "ingest", metric: "\(devices) concurrent devices × \(perDevice) writes, hub only", unit: "writes/s",
+            measured: Summary(samples: measured), baselineName: "raw SQLite upserts, 1 durable txn per device",
+            baseline: Summary(samples: baseline), ratioName: "relais/raw throughput", ratios: ratios, target: "≥ 0.5×",
+            met: ratios.median >= 0.5,
+            notes: [
+                "timed: \(devices) concurrent HTTP pushes (one connection each), prepared and encoded beforehand, until all are answered",
+                String(format: "wall time of the pushes: median %.3f s", Summary(samples: seconds).median),
+                "the hub's store is on disk, synchronous=FULL, as in production",
+            ])
     }
 
     /// The same load end to end: real replicas import offline, then all sync at once; the timed region
@@ -125,14 +133,16 @@ extension BenchRunner {
         log("ingest-e2e: enrolling \(devices) replicas")
         return try await withBenchHub { hub, _ in
             let shm = "/dev/shm"
-            let deviceFolder = FileManager.default.fileExists(atPath: shm) ? shm + "/relais-bench-\(UUID().uuidString)" : hub.folder
+            let deviceFolder =
+                FileManager.default.fileExists(atPath: shm) ? shm + "/relais-bench-\(UUID().uuidString)" : hub.folder
             try FileManager.default.createDirectory(atPath: deviceFolder, withIntermediateDirectories: true)
             defer { if deviceFolder != hub.folder { try? FileManager.default.removeItem(atPath: deviceFolder) } }
             var replicas: [Replica] = []
             for device in 0..<devices {
                 replicas.append(
                     try await hub.enrolledReplica(
-                        user: "rep\(device)", territories: ["t\(device)"], file: "device-\(device).relais", in: deviceFolder))
+                        user: "rep\(device)", territories: ["t\(device)"], file: "device-\(device).relais",
+                        in: deviceFolder))
             }
             var measured: [Double] = []
             var baseline: [Double] = []
@@ -140,18 +150,25 @@ extension BenchRunner {
                 for (device, replica) in replicas.enumerated() {
                     let start = (run * devices + device) * perDevice
                     try await replica.import(
-                        "customers", text: Customers.jsonl(start..<(start + perDevice), territory: "t\(device)"), format: .jsonl)
+                        "customers", text: Customers.jsonl(start..<(start + perDevice), territory: "t\(device)"),
+                        format: .jsonl)
                 }
                 let url = hub.url
                 let (pushed, seconds) = try await timed {
                     try await withThrowingTaskGroup(of: Int.self) { group in
                         for replica in replicas {
-                            group.addTask { try await replica.sync(transport: HTTPSyncTransport(hub: url), options: benchSyncOptions).pushed }
+                            group.addTask {
+                                try await replica.sync(
+                                    transport: HTTPSyncTransport(hub: url), options: benchSyncOptions
+                                ).pushed
+                            }
                         }
                         return try await group.reduce(0, +)
                     }
                 }
-                guard pushed == devices * perDevice else { throw BenchError("ingest-e2e: pushed \(pushed) of \(devices * perDevice)") }
+                guard pushed == devices * perDevice else {
+                    throw BenchError("ingest-e2e: pushed \(pushed) of \(devices * perDevice)")
+                }
                 let rawPath = hub.folder + "/raw-ingest-\(run).sqlite"
                 let raw = try await RawSQLite.upsertBatched(path: rawPath, batches: devices, perBatch: perDevice)
                 for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: rawPath + suffix) }
@@ -163,7 +180,8 @@ extension BenchRunner {
             return BenchResult(
                 name: "ingest-e2e", metric: "\(devices) replicas × \(perDevice) writes, full syncs", unit: "writes/s",
                 measured: Summary(samples: measured), baselineName: "raw SQLite upserts, 1 durable txn per device",
-                baseline: Summary(samples: baseline), ratioName: "relais/raw throughput", ratios: ratios, target: "(extra line)",
+                baseline: Summary(samples: baseline), ratioName: "relais/raw throughput", ratios: ratios,
+                target: "(extra line)",
                 met: true,
                 notes: [
                     "every replica syncs at once (push, then pull) through the shared HTTP client, in one process",

@@ -61,7 +61,9 @@ struct BenchOptions: Sendable {
                 guard let runs = Int(try value()), runs > 0 else { throw BenchError("--runs needs a positive number") }
                 runsGiven = runs
             case "--memory-runs":
-                guard let runs = Int(try value()), runs > 0 else { throw BenchError("--memory-runs needs a positive number") }
+                guard let runs = Int(try value()), runs > 0 else {
+                    throw BenchError("--memory-runs needs a positive number")
+                }
                 options.memoryRuns = runs
             case "--big":
                 guard let big = Int(try value()), big > 0 else { throw BenchError("--big needs a positive number") }

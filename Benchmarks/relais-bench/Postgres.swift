@@ -77,7 +77,8 @@ enum RawPostgres {
         let database = String(components.path.drop { $0 == "/" })
         components.path = ""
         var configuration = PostgresClient.Configuration(
-            host: components.host ?? "127.0.0.1", port: components.port ?? 5432, username: components.user ?? "postgres",
+            host: components.host ?? "127.0.0.1", port: components.port ?? 5432,
+            username: components.user ?? "postgres",
             password: components.password, database: database, tls: .disable)
         configuration.options.maximumConnections = connections
         let client = PostgresClient(configuration: configuration, backgroundLogger: PostgresBench.quiet)
@@ -87,9 +88,12 @@ enum RawPostgres {
             let columns = RawSQLite.columns
             try await client.query(
                 PostgresQuery(
-                    unsafeSQL: "CREATE TABLE IF NOT EXISTS raw_customers (\(columns.map { "\($0) TEXT" }.joined(separator: ", ")), PRIMARY KEY (id))"))
+                    unsafeSQL:
+                        "CREATE TABLE IF NOT EXISTS raw_customers (\(columns.map { "\($0) TEXT" }.joined(separator: ", ")), PRIMARY KEY (id))"
+                ))
             let placeholders = columns.indices.map { "$\($0 + 1)" }.joined(separator: ", ")
-            let sql = "INSERT INTO raw_customers (\(columns.joined(separator: ", "))) VALUES (\(placeholders)) "
+            let sql =
+                "INSERT INTO raw_customers (\(columns.joined(separator: ", "))) VALUES (\(placeholders)) "
                 + "ON CONFLICT (id) DO UPDATE SET \(Customers.fields.map { "\($0) = excluded.\($0)" }.joined(separator: ", "))"
             let (_, seconds) = try await timed {
                 try await withThrowingTaskGroup(of: Void.self) { batchesGroup in
@@ -102,7 +106,8 @@ enum RawPostgres {
                                     var bindings = PostgresBindings()
                                     bindings.append(Customers.id(index))
                                     for field in Customers.fields { bindings.append(values[field]?.text ?? "") }
-                                    try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: PostgresBench.quiet)
+                                    try await connection.query(
+                                        PostgresQuery(unsafeSQL: sql, binds: bindings), logger: PostgresBench.quiet)
                                 }
                             }
                         }
@@ -120,7 +125,8 @@ enum RawPostgres {
         let database = String(components.path.drop { $0 == "/" })
         components.path = ""
         let configuration = PostgresClient.Configuration(
-            host: components.host ?? "127.0.0.1", port: components.port ?? 5432, username: components.user ?? "postgres",
+            host: components.host ?? "127.0.0.1", port: components.port ?? 5432,
+            username: components.user ?? "postgres",
             password: components.password, database: database, tls: .disable)
         let client = PostgresClient(configuration: configuration, backgroundLogger: PostgresBench.quiet)
         return try await withThrowingTaskGroup(of: Void.self) { group in
@@ -128,7 +134,9 @@ enum RawPostgres {
             defer { group.cancelAll() }
             var settings: [String] = []
             for name in ["fsync", "synchronous_commit"] {
-                for try await value in try await client.query(PostgresQuery(unsafeSQL: "SHOW \(name)")).decode(String.self) {
+                for try await value in try await client.query(PostgresQuery(unsafeSQL: "SHOW \(name)")).decode(
+                    String.self)
+                {
                     settings.append("\(name)=\(value)")
                 }
             }
@@ -155,7 +163,8 @@ extension BenchRunner {
             var enrolled: [BenchDevice] = []
             for device in 0..<devices {
                 enrolled.append(
-                    try await BenchDevice.enroll(services[0], user: "rep\(device)", territories: ["t\(device)"], name: "device-\(device)"))
+                    try await BenchDevice.enroll(
+                        services[0], user: "rep\(device)", territories: ["t\(device)"], name: "device-\(device)"))
             }
             let client = IngestBench.client(connections: devices)
             defer { _ = Task { try? await client.shutdown() } }
@@ -165,11 +174,15 @@ extension BenchRunner {
             for run in 0..<runs {
                 for (index, hubs) in [[urls[0]], urls].enumerated() {
                     let bodies = try IngestBench.bodies(devices: enrolled, run: run * 2 + index, perDevice: perDevice)
-                    let work = Array(zip(bodies, enrolled.map(\.token))).enumerated().map { ($0.element.0, $0.element.1, hubs[$0.offset % hubs.count]) }
+                    let work = Array(zip(bodies, enrolled.map(\.token))).enumerated().map {
+                        ($0.element.0, $0.element.1, hubs[$0.offset % hubs.count])
+                    }
                     let (applied, elapsed) = try await timed {
                         try await withThrowingTaskGroup(of: Int.self) { group in
                             for (body, token, url) in work {
-                                group.addTask { try await IngestBench.push(client: client, url: url, body: body, token: token) }
+                                group.addTask {
+                                    try await IngestBench.push(client: client, url: url, body: body, token: token)
+                                }
                             }
                             return try await group.reduce(0, +)
                         }
@@ -177,23 +190,32 @@ extension BenchRunner {
                     guard applied == devices * perDevice else {
                         throw BenchError("ingest-postgres: applied \(applied) of \(devices * perDevice)")
                     }
-                    if hubs.count == 1 { one.append(Double(applied) / elapsed) } else { two.append(Double(applied) / elapsed) }
+                    if hubs.count == 1 {
+                        one.append(Double(applied) / elapsed)
+                    } else {
+                        two.append(Double(applied) / elapsed)
+                    }
                 }
                 let seconds = try await RawPostgres.upsertBatched(
                     url: database.url, batches: devices, perBatch: perDevice, offset: run * devices * perDevice,
                     connections: PostgresBench.connections)
                 raw.append(Double(devices * perDevice) / seconds)
-                log(String(format: "ingest-postgres run %d: one hub %.0f w/s, two hubs %.0f w/s, raw %.0f w/s", run + 1, one.last!, two.last!, raw.last!))
+                log(
+                    String(
+                        format: "ingest-postgres run %d: one hub %.0f w/s, two hubs %.0f w/s, raw %.0f w/s", run + 1,
+                        one.last!, two.last!, raw.last!))
             }
             let durability = (try? await RawPostgres.durability(url: database.url)) ?? "unknown"
             let oneToRaw = Summary(samples: zip(one, raw).map { $0 / $1 })
             let twoToOne = Summary(samples: zip(two, one).map { $0 / $1 })
             return [
                 BenchResult(
-                    name: "ingest-postgres", metric: "\(devices) concurrent devices × \(perDevice) writes, one hub on PostgreSQL",
+                    name: "ingest-postgres",
+                    metric: "\(devices) concurrent devices × \(perDevice) writes, one hub on PostgreSQL",
                     unit: "writes/s", measured: Summary(samples: one),
                     baselineName: "raw PostgreSQL upserts, 1 txn per device, \(PostgresBench.connections) connections",
-                    baseline: Summary(samples: raw), ratioName: "relais/raw throughput", ratios: oneToRaw, target: "≥ 0.5×",
+                    baseline: Summary(samples: raw), ratioName: "relais/raw throughput", ratios: oneToRaw,
+                    target: "≥ 0.5×",
                     met: oneToRaw.median >= 0.5,
                     notes: [
                         "the hub's pool: \(PostgresBench.connections) connections; sequences under the head row's lock held to commit (docs/SYNC.md)",
@@ -204,7 +226,9 @@ extension BenchRunner {
                     unit: "writes/s", measured: Summary(samples: two), baselineName: "one hub (same run)",
                     baseline: Summary(samples: one), ratioName: "two hubs/one hub", ratios: twoToOne, target: "≥ 1.3×",
                     met: twoToOne.median >= 1.3,
-                    notes: ["both hubs in this process and on this machine: they share its 2 cores with PostgreSQL and the clients"]),
+                    notes: [
+                        "both hubs in this process and on this machine: they share its 2 cores with PostgreSQL and the clients"
+                    ]),
             ]
         }
     }
@@ -235,19 +259,26 @@ extension BenchRunner {
         }
         let sqlite = try await withBenchHub(filled: [("north", 0..<count)], log: log) { hub, _ in
             try await hub.ensureUser("reader", territories: ["north"])
-            return try await Self.bootstraps(service: hub.service, url: hub.url, folder: hub.folder, prefix: "sqlite", runs: runs)
+            return try await Self.bootstraps(
+                service: hub.service, url: hub.url, folder: hub.folder, prefix: "sqlite", runs: runs)
         }
         let ratios = Summary(samples: zip(postgres, sqlite).map { $0 / $1 })
         return BenchResult(
-            name: "bootstrap-postgres", metric: "\(count) customers, enroll + sync to an empty replica, from a PostgreSQL hub",
+            name: "bootstrap-postgres",
+            metric: "\(count) customers, enroll + sync to an empty replica, from a PostgreSQL hub",
             unit: "s", measured: Summary(samples: postgres), baselineName: "the same from a SQLite hub",
             baseline: Summary(samples: sqlite), ratioName: "PostgreSQL/SQLite", ratios: ratios, target: "≤ 1.5×",
             met: ratios.median <= 1.5,
-            notes: [String(format: "filling the PostgreSQL hub through HubService.push (batches of 1,000) took %.1f s", fillSeconds)])
+            notes: [
+                String(
+                    format: "filling the PostgreSQL hub through HubService.push (batches of 1,000) took %.1f s",
+                    fillSeconds)
+            ])
     }
 
     /// `runs` bootstraps of a fresh replica of `reader` from the hub at `url`; seconds each.
-    private static func bootstraps(service: HubService, url: String, folder: String, prefix: String, runs: Int) async throws
+    private static func bootstraps(service: HubService, url: String, folder: String, prefix: String, runs: Int)
+        async throws
         -> [Double]
     {
         var seconds: [Double] = []

@@ -47,21 +47,29 @@ enum Report {
 
     static func table(_ results: [BenchResult], options: BenchOptions) -> String {
         var lines: [String] = []
-        lines.append("relais-bench: \(options.runs) run(s) each\(options.smoke ? " (smoke sizes: figures mean nothing)" : ""); median [min – max]")
+        lines.append(
+            "relais-bench: \(options.runs) run(s) each\(options.smoke ? " (smoke sizes: figures mean nothing)" : ""); median [min – max]"
+        )
         lines.append("")
         let header = ["benchmark", "measured", "baseline (same run)", "ratio median [min – max]", "target", ""]
         var rows: [[String]] = [header]
         for result in results {
-            let baseline = result.baseline.map { "\(result.baselineName): \(triple($0, result.unit))" } ?? result.baselineName
-            let ratio = String(format: "%.2f× [%.2f – %.2f] (%@)", result.ratios.median, result.ratios.min, result.ratios.max, result.ratioName)
+            let baseline =
+                result.baseline.map { "\(result.baselineName): \(triple($0, result.unit))" } ?? result.baselineName
+            let ratio = String(
+                format: "%.2f× [%.2f – %.2f] (%@)", result.ratios.median, result.ratios.min, result.ratios.max,
+                result.ratioName)
             rows.append([
-                "\(result.name) (\(result.metric))", triple(result.measured, result.unit), baseline, ratio, result.target,
+                "\(result.name) (\(result.metric))", triple(result.measured, result.unit), baseline, ratio,
+                result.target,
                 result.met ? "met" : "MISSED",
             ])
         }
         let widths = (0..<header.count).map { column in rows.map { $0[column].count }.max() ?? 0 }
         for (index, row) in rows.enumerated() {
-            lines.append(row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }.joined(separator: " | "))
+            lines.append(
+                row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
+                    .joined(separator: " | "))
             if index == 0 { lines.append(widths.map { String(repeating: "-", count: $0) }.joined(separator: "-|-")) }
         }
         for result in results where !result.notes.isEmpty {
@@ -73,7 +81,9 @@ enum Report {
     }
 
     static func json(_ results: [BenchResult]) -> String {
-        func summary(_ s: Summary) -> [String: Any] { ["median": s.median, "min": s.min, "max": s.max, "samples": s.samples] }
+        func summary(_ s: Summary) -> [String: Any] {
+            ["median": s.median, "min": s.min, "max": s.max, "samples": s.samples]
+        }
         let array: [[String: Any]] = results.map { result in
             var object: [String: Any] = [
                 "name": result.name, "metric": result.metric, "unit": result.unit, "measured": summary(result.measured),
@@ -83,7 +93,8 @@ enum Report {
             if let baseline = result.baseline { object["baseline"] = summary(baseline) }
             return object
         }
-        let data = (try? JSONSerialization.data(withJSONObject: array, options: [.prettyPrinted, .sortedKeys])) ?? Data()
+        let data =
+            (try? JSONSerialization.data(withJSONObject: array, options: [.prettyPrinted, .sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }
 }

@@ -60,15 +60,21 @@ struct BenchRunner {
             return BenchResult(
                 name: "bootstrap", metric: "\(count) customers, enroll + sync to an empty replica", unit: "s",
                 measured: Summary(samples: measured), baselineName: "raw SQLite insert, 1 txn",
-                baseline: Summary(samples: baseline), ratioName: "relais/raw", ratios: ratios, target: "≤ 3× (stretch ≤ 1.5×)",
+                baseline: Summary(samples: baseline), ratioName: "relais/raw", ratios: ratios,
+                target: "≤ 3× (stretch ≤ 1.5×)",
                 met: ratios.median <= 3,
                 notes: [
                     "records pulled per bootstrap: \(pulled)",
                     String(
-                        format: "of which: pull requests (HTTP + the hub building pages) %.2f s, the replica's own work (enroll, apply, commits) %.2f s (medians)",
-                        Summary(samples: pullSeconds).median, Summary(samples: zip(measured, pullSeconds).map { $0 - $1 }).median),
+                        format:
+                            "of which: pull requests (HTTP + the hub building pages) %.2f s, the replica's own work (enroll, apply, commits) %.2f s (medians)",
+                        Summary(samples: pullSeconds).median,
+                        Summary(samples: zip(measured, pullSeconds).map { $0 - $1 }).median),
                     seedSeconds > 0
-                        ? String(format: "filling the hub through HubService.push (batches of 1,000, in process) took %.1f s (%.0f writes/s); kept for later runs", seedSeconds, Double(count) / seedSeconds)
+                        ? String(
+                            format:
+                                "filling the hub through HubService.push (batches of 1,000, in process) took %.1f s (%.0f writes/s); kept for later runs",
+                            seedSeconds, Double(count) / seedSeconds)
                         : "the hub came filled from the bench's cache (a copy of a hub filled through HubService.push)",
                 ])
         }
@@ -84,7 +90,8 @@ struct BenchRunner {
             let writer = try await hub.enrolledReplica(user: "inc", territories: ["inc"], file: "writer.relais")
             let reader = try await hub.enrolledReplica(user: "inc", territories: ["inc"], file: "reader.relais")
             let ids = (0..<fields).map { String(format: "00000000-0000-4000-a000-%012x", $0) }
-            try await writer.import("customers", text: Customers.jsonl(0..<fields, territory: "inc", ids: ids), format: .jsonl)
+            try await writer.import(
+                "customers", text: Customers.jsonl(0..<fields, territory: "inc", ids: ids), format: .jsonl)
             let writerTransport = MeasuringTransport(hub: hub.url, countBytes: true)
             let readerTransport = MeasuringTransport(hub: hub.url, countBytes: true)
             _ = try await writer.sync(transport: writerTransport, options: benchSyncOptions)
@@ -114,7 +121,8 @@ struct BenchRunner {
                     return (pushed, pulled)
                 }
                 guard results.0.pushed == fields, results.1.pulled == fields else {
-                    throw BenchError("incremental: pushed \(results.0.pushed), pulled \(results.1.pulled), expected \(fields)")
+                    throw BenchError(
+                        "incremental: pushed \(results.0.pushed), pulled \(results.1.pulled), expected \(fields)")
                 }
                 // The same edits again, counted: the bytes of the push and of the pull.
                 for (index, id) in ids.enumerated() {
@@ -154,7 +162,9 @@ struct BenchRunner {
                 wirePerField.append(Double(counted.pushBytes) / Double(fields))
                 pullPerField.append(Double(pulledBytes) / Double(fields))
                 jsonPerField.append(Double(json) / Double(fields))
-                log("incremental run \(run + 1): \(seconds) s vs echo \(raw) s; push \(counted.pushBytes) B, pull \(pulledBytes) B, JSON \(json) B")
+                log(
+                    "incremental run \(run + 1): \(seconds) s vs echo \(raw) s; push \(counted.pushBytes) B, pull \(pulledBytes) B, JSON \(json) B"
+                )
             }
             var out: [BenchResult] = []
             if options.wants("incremental") {
@@ -168,11 +178,14 @@ struct BenchRunner {
                         notes: [
                             "measured: the writer's sync (push, then an empty pull) and the reader's sync (pull of \(fields) changed records); the edits are made before the clock starts",
                             String(
-                                format: "of which: push requests %.1f ms (HTTP + hub), pull requests %.1f ms (HTTP + hub), the replicas' own work %.1f ms (medians)",
+                                format:
+                                    "of which: push requests %.1f ms (HTTP + hub), pull requests %.1f ms (HTTP + hub), the replicas' own work %.1f ms (medians)",
                                 Summary(samples: pushHTTP).median * 1000, Summary(samples: pullHTTP).median * 1000,
-                                Summary(samples: zip(measured, zip(pushHTTP, pullHTTP)).map { $0 - $1.0 - $1.1 }).median * 1000),
+                                Summary(samples: zip(measured, zip(pushHTTP, pullHTTP)).map { $0 - $1.0 - $1.1 }).median
+                                    * 1000),
                             String(
-                                format: "second baseline, the durable floor: the echo + 3 durable one-row commits (%.2f ms each, median of 9, same disk) = %.2f ms; relais/floor %.1f× [%.1f – %.1f]",
+                                format:
+                                    "second baseline, the durable floor: the echo + 3 durable one-row commits (%.2f ms each, median of 9, same disk) = %.2f ms; relais/floor %.1f× [%.1f – %.1f]",
                                 Summary(samples: commitCosts).median * 1000, Summary(samples: floors).median * 1000,
                                 Summary(samples: zip(measured, floors).map { $0 / $1 }).median,
                                 Summary(samples: zip(measured, floors).map { $0 / $1 }).min,
@@ -185,10 +198,13 @@ struct BenchRunner {
                     BenchResult(
                         name: "wire", metric: "bytes pushed per changed field", unit: "B",
                         measured: Summary(samples: wirePerField), baselineName: "whole records as plain JSON",
-                        baseline: Summary(samples: jsonPerField), ratioName: "JSON/wire", ratios: ratios, target: "≥ 10× smaller",
+                        baseline: Summary(samples: jsonPerField), ratioName: "JSON/wire", ratios: ratios,
+                        target: "≥ 10× smaller",
                         met: ratios.median >= 10,
                         notes: [
-                            String(format: "pull: %.1f B per changed field (deflated protobuf page)", Summary(samples: pullPerField).median)
+                            String(
+                                format: "pull: %.1f B per changed field (deflated protobuf page)",
+                                Summary(samples: pullPerField).median)
                         ]))
             }
             return out
@@ -226,7 +242,9 @@ struct BenchRunner {
         let ratios = Summary(samples: zip(measured, baseline).map { $0 / $1 })
         let cachedRatios = Summary(samples: zip(measured, cached).map { $0 / $1 })
         return BenchResult(
-            name: "apply", metric: "\(count) customers applied from \(count / pageSize) pull pages (Replica._applyPullPages)", unit: "s",
+            name: "apply",
+            metric: "\(count) customers applied from \(count / pageSize) pull pages (Replica._applyPullPages)",
+            unit: "s",
             measured: Summary(samples: measured), baselineName: "raw SQLite insert of the same rows, 1 txn",
             baseline: Summary(samples: baseline), ratioName: "relais/raw", ratios: ratios, target: "≤ 2× (issue 4)",
             met: ratios.median <= 2,
@@ -254,7 +272,9 @@ struct BenchRunner {
                 for (user, expected) in [("small", small), ("big", big)] {
                     let path = hub.folder + "/memory-\(user)-\(run).relais"
                     let (records, kilobytes) = try await childBootstrap(hub: hub, user: user, path: path)
-                    guard records == expected else { throw BenchError("memory: \(user) pulled \(records), expected \(expected)") }
+                    guard records == expected else {
+                        throw BenchError("memory: \(user) pulled \(records), expected \(expected)")
+                    }
                     for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
                     let megabytes = Double(kilobytes) / 1024
                     if user == "small" { smallPeaks.append(megabytes) } else { bigPeaks.append(megabytes) }
@@ -277,7 +297,8 @@ struct BenchRunner {
     func childBootstrap(hub: BenchHub, user: String, path: String) async throws -> (Int, Int) {
         let code = try await hub.code(for: user)
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        process.executableURL = URL(
+            fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
         process.arguments = ["--child-bootstrap", hub.url, code, path]
         let pipe = Pipe()
         process.standardOutput = pipe
@@ -285,8 +306,10 @@ struct BenchRunner {
         let output = await Task.detached { pipe.fileHandleForReading.readDataToEndOfFile() }.value
         process.waitUntilExit()
         let words = String(decoding: output, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" })
-        guard process.terminationStatus == 0, words.count >= 4, let records = Int(words[1]), let kb = Int(words[3]) else {
-            throw BenchError("the bootstrap child failed (\(process.terminationStatus)): \(String(decoding: output, as: UTF8.self))")
+        guard process.terminationStatus == 0, words.count >= 4, let records = Int(words[1]), let kb = Int(words[3])
+        else {
+            throw BenchError(
+                "the bootstrap child failed (\(process.terminationStatus)): \(String(decoding: output, as: UTF8.self))")
         }
         return (records, kb)
     }
@@ -301,7 +324,8 @@ struct BenchRunner {
             let a = try await hub.enrolledReplica(user: "conf", territories: ["conf"], file: "a.relais")
             let b = try await hub.enrolledReplica(user: "conf", territories: ["conf"], file: "b.relais")
             let ids = (0..<writes).map { String(format: "00000000-0000-4000-b000-%012x", $0) }
-            try await a.import("customers", text: Customers.jsonl(0..<writes, territory: "conf", ids: ids), format: .jsonl)
+            try await a.import(
+                "customers", text: Customers.jsonl(0..<writes, territory: "conf", ids: ids), format: .jsonl)
             _ = try await a.sync(options: benchSyncOptions)
             _ = try await b.sync(options: benchSyncOptions)
             var measured: [Double] = []
@@ -327,12 +351,15 @@ struct BenchRunner {
                 let concurrentResult = try await b.sync(transport: concurrent, options: benchSyncOptions)
                 _ = try await a.sync(options: benchSyncOptions)
                 guard plainResult.pushed == writes, concurrentResult.pushed == writes else {
-                    throw BenchError("conflicts: pushed \(plainResult.pushed) and \(concurrentResult.pushed) of \(writes)")
+                    throw BenchError(
+                        "conflicts: pushed \(plainResult.pushed) and \(concurrentResult.pushed) of \(writes)")
                 }
                 measured.append(concurrent.snapshot.pushSeconds)
                 baseline.append(plain.snapshot.pushSeconds)
                 conflictCounts.append(Double(concurrentResult.conflicts))
-                log("conflicts run \(run + 1): \(concurrent.snapshot.pushSeconds) s (\(concurrentResult.conflicts) conflicts) vs \(plain.snapshot.pushSeconds) s (\(plainResult.conflicts))")
+                log(
+                    "conflicts run \(run + 1): \(concurrent.snapshot.pushSeconds) s (\(concurrentResult.conflicts) conflicts) vs \(plain.snapshot.pushSeconds) s (\(plainResult.conflicts))"
+                )
             }
             let ratios = Summary(samples: zip(measured, baseline).map { $0 / $1 })
             return BenchResult(
@@ -340,8 +367,12 @@ struct BenchRunner {
                 measured: Summary(samples: measured), baselineName: "same push, no concurrency",
                 baseline: Summary(samples: baseline), ratioName: "conflict/plain", ratios: ratios, target: "≤ 2×",
                 met: ratios.median <= 2,
-                notes: [String(format: "conflict reports raised per concurrent push: %.0f", Summary(samples: conflictCounts).median),
-                        "time counted: the push requests only (B's pull of A's edits is excluded)"])
+                notes: [
+                    String(
+                        format: "conflict reports raised per concurrent push: %.0f",
+                        Summary(samples: conflictCounts).median),
+                    "time counted: the push requests only (B's pull of A's edits is excluded)",
+                ])
         }
     }
 }

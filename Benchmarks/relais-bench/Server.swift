@@ -21,7 +21,8 @@ enum BenchServer {
         router.post("/bench/echo") { request, _ -> Response in
             let buffer = try await request.body.collect(upTo: 512 << 20)
             return Response(
-                status: .ok, headers: [.contentType: "application/octet-stream"], body: ResponseBody(byteBuffer: buffer))
+                status: .ok, headers: [.contentType: "application/octet-stream"], body: ResponseBody(byteBuffer: buffer)
+            )
         }
         let (addresses, continuation) = AsyncStream.makeStream(of: String.self)
         let app = Application(
@@ -41,13 +42,13 @@ enum BenchServer {
             }
             var iterator = addresses.makeAsyncIterator()
             guard let url = await iterator.next() else {
-                while let _ = try await tasks.next() {}
+                while (try await tasks.next()) != nil {}
                 throw BenchError("the bench server stopped before it listened")
             }
             let result: Result<T, any Error>
             do { result = .success(try await body(url)) } catch { result = .failure(error) }
             await group.triggerGracefulShutdown()
-            while let _ = try await tasks.next() {}
+            while (try await tasks.next()) != nil {}
             return try result.get()
         }
     }

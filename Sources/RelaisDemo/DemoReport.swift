@@ -42,7 +42,9 @@ public struct DemoReport: Sendable {
             lines.append("    \(rule.padding(toLength: 18, withPad: " ", startingAt: 0)) \(byRule[rule]!)")
         }
         lines.append("  waiting for a decision  \(open) open")
-        let agree = converged.count == laptops.count ? "all \(laptops.count) laptops" : "\(converged.count) of \(laptops.count) laptops"
+        let agree =
+            converged.count == laptops.count
+            ? "all \(laptops.count) laptops" : "\(converged.count) of \(laptops.count) laptops"
         lines.append("  convergence          \(agree) hold exactly the hub's view for their user")
         lines += [
             "",
@@ -66,10 +68,10 @@ public struct DemoReport: Sendable {
     }
 
     static func sameJSON(_ a: Data, _ b: Data) -> Bool {
-        guard let x = try? JSONSerialization.jsonObject(with: a), let y = try? JSONSerialization.jsonObject(with: b) else {
+        guard let x = try? JSONSerialization.jsonObject(with: a), let y = try? JSONSerialization.jsonObject(with: b)
+        else {
             return false
         }
         return NSDictionary(dictionary: x as? [String: Any] ?? [:]).isEqual(to: y as? [String: Any] ?? [:])
     }
 }
-

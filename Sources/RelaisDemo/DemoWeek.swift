@@ -59,10 +59,13 @@ public struct DemoWeek: Sendable {
                 try await maria.add(
                     "customers",
                     [
-                        "name": .text(customer.name), "city": .text(customer.city), "territory": .text(customer.territory),
+                        "name": .text(customer.name), "city": .text(customer.city),
+                        "territory": .text(customer.territory),
                         "segment": .text(customer.segment), "status": .text("active"), "programme": .text("loyalty"),
-                        "relationship_level": .text("reactive"), "owner": .text(customer.territory == "north" ? "claire" : "samir"),
-                        "phone": .text(phoneNumber()), "tags": .stringSet(["key-account"].filter { _ in customer.segment == "A" }),
+                        "relationship_level": .text("reactive"),
+                        "owner": .text(customer.territory == "north" ? "claire" : "samir"),
+                        "phone": .text(phoneNumber()),
+                        "tags": .stringSet(["key-account"].filter { _ in customer.segment == "A" }),
                     ]))
         }
         for name in ["maria", "claire", "hugo", "samir"] { report.add(try await replicas[name]!.sync()) }
@@ -79,8 +82,10 @@ public struct DemoWeek: Sendable {
                     let customer = territory[random.next(territory.count)]
                     let kind = kinds[random.next(kinds.count)]
                     var values: [String: Value] = [
-                        "customer_id": .text(customer), "kind": .text(kind), "at": .date("\(date)T\(String(format: "%02d", 9 + random.next(8))):30:00Z"),
-                        "author": .text(name), "summary": .text(summary(kind)), "satisfaction": .number(Double(1 + random.next(5))),
+                        "customer_id": .text(customer), "kind": .text(kind),
+                        "at": .date("\(date)T\(String(format: "%02d", 9 + random.next(8))):30:00Z"),
+                        "author": .text(name), "summary": .text(summary(kind)),
+                        "satisfaction": .number(Double(1 + random.next(5))),
                     ]
                     if kind == "complaint" {
                         values["resolved"] = .bool(false)
@@ -97,26 +102,44 @@ public struct DemoWeek: Sendable {
         }
 
         // Deliberate concurrent edits: Claire and Hugo both work on the same northern customers.
-        let claire = replicas["claire"]!, hugo = replicas["hugo"]!
-        let hotel = north[2], pharmacy = north[3], brasserie = north[4], garage = north[1]
-        try await claire.set("customers", id: hotel, ["phone": .text("+33 3 22 91 40 00"), "tags": .stringSet(["key-account", "events"])])
-        try await hugo.set("customers", id: hotel, ["phone": .text("+33 3 22 91 40 77"), "tags": .stringSet(["key-account", "weddings"])])
-        try await claire.set("customers", id: pharmacy, ["status": .text("at_risk"), "notes": .text("Competitor offered 10% off; owner hesitant.")])
-        try await hugo.set("customers", id: pharmacy, ["status": .text("active"), "notes": .text("Reordered the winter range on Thursday.")])
+        let claire = replicas["claire"]!
+        let hugo = replicas["hugo"]!
+        let hotel = north[2]
+        let pharmacy = north[3]
+        let brasserie = north[4]
+        let garage = north[1]
+        try await claire.set(
+            "customers", id: hotel,
+            ["phone": .text("+33 3 22 91 40 00"), "tags": .stringSet(["key-account", "events"])])
+        try await hugo.set(
+            "customers", id: hotel,
+            ["phone": .text("+33 3 22 91 40 77"), "tags": .stringSet(["key-account", "weddings"])])
+        try await claire.set(
+            "customers", id: pharmacy,
+            ["status": .text("at_risk"), "notes": .text("Competitor offered 10% off; owner hesitant.")])
+        try await hugo.set(
+            "customers", id: pharmacy,
+            ["status": .text("active"), "notes": .text("Reordered the winter range on Thursday.")])
         try await maria.set("customers", id: pharmacy, ["programme": .text("recovery")])
         try await claire.set("customers", id: pharmacy, ["programme": .text("development")])
         let complaint = try await claire.add(
             "interactions",
             [
-                "customer_id": .text(brasserie), "kind": .text("complaint"), "at": .date("2026-11-24T10:00:00Z"), "author": .text("claire"),
-                "summary": .text("Late delivery for the second week running."), "follow_up_on": .date("2026-12-05"), "resolved": .bool(false),
+                "customer_id": .text(brasserie), "kind": .text("complaint"), "at": .date("2026-11-24T10:00:00Z"),
+                "author": .text("claire"),
+                "summary": .text("Late delivery for the second week running."), "follow_up_on": .date("2026-12-05"),
+                "resolved": .bool(false),
             ])
         report.add(try await claire.sync())
         report.add(try await hugo.sync())
-        try await hugo.set("interactions", id: complaint, ["follow_up_on": .date("2026-12-02"), "resolved": .bool(true)])
-        try await claire.set("interactions", id: complaint, ["follow_up_on": .date("2026-12-09"), "outcome": .text("Driver schedule changed.")])
+        try await hugo.set(
+            "interactions", id: complaint, ["follow_up_on": .date("2026-12-02"), "resolved": .bool(true)])
+        try await claire.set(
+            "interactions", id: complaint,
+            ["follow_up_on": .date("2026-12-09"), "outcome": .text("Driver schedule changed.")])
         try await hugo.delete("customers", id: garage)
-        try await claire.set("customers", id: garage, ["status": .text("at_risk"), "notes": .text("Owner retiring next spring.")])
+        try await claire.set(
+            "customers", id: garage, ["status": .text("at_risk"), "notes": .text("Owner retiring next spring.")])
 
         // Friday evening: everyone syncs, twice, so every laptop has everything.
         for _ in 0..<2 {
@@ -146,7 +169,9 @@ public struct DemoWeek: Sendable {
 
     private mutating func summary(_ kind: String) -> String {
         let lines: [String: [String]] = [
-            "visit": ["Presented the spring catalogue.", "Checked the shelf display.", "Met the new purchasing manager."],
+            "visit": [
+                "Presented the spring catalogue.", "Checked the shelf display.", "Met the new purchasing manager.",
+            ],
             "call": ["Confirmed the next delivery.", "Answered a pricing question.", "Followed up on the last order."],
             "email": ["Sent the updated price list.", "Shared the loyalty programme terms."],
             "complaint": ["Invoice sent twice.", "Damaged packaging on delivery.", "Sales rep hard to reach."],

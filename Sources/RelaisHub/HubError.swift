@@ -92,12 +92,18 @@ public struct HubError: Error, Hashable, Sendable, CustomStringConvertible, Cust
     public static var methodNotAllowed: HubError { .init(.methodNotAllowed, "Method not allowed.") }
     /// The replica's counters went backwards or its history forked: renew the replica. 409.
     public static var replicaForked: HubError {
-        .init(.replicaForked, "The replica's history forked or went backwards; renew the replica (POST /v1/replica/renew).")
+        .init(
+            .replicaForked,
+            "The replica's history forked or went backwards; renew the replica (POST /v1/replica/renew).")
     }
     /// The client's schema is older than the hub's. 409.
-    public static var schemaTooOld: HubError { .init(.schemaTooOld, "The client's schema is older than the hub's; upgrade the client.") }
+    public static var schemaTooOld: HubError {
+        .init(.schemaTooOld, "The client's schema is older than the hub's; upgrade the client.")
+    }
     /// The client's schema is newer than the hub's. 409.
-    public static var schemaTooNew: HubError { .init(.schemaTooNew, "The client's schema is newer than the hub's; upgrade the hub.") }
+    public static var schemaTooNew: HubError {
+        .init(.schemaTooNew, "The client's schema is newer than the hub's; upgrade the hub.")
+    }
     /// A request the hub understood but cannot act on (an admin resolve naming no value...). 400.
     public static var badRequest: HubError { .init(.badRequest, "The request is invalid.") }
     /// The request contradicts the current state (a user that already exists...). 409.
@@ -114,9 +120,13 @@ public struct HubError: Error, Hashable, Sendable, CustomStringConvertible, Cust
     /// `init` found a store already in the data folder.
     public static var storeExists: HubError { .init(.storeExists, "The data folder already holds a hub store.") }
     /// No store in the data folder (run `relais-hub init` first).
-    public static var storeMissing: HubError { .init(.storeMissing, "The data folder holds no hub store; run `relais-hub init` first.") }
+    public static var storeMissing: HubError {
+        .init(.storeMissing, "The data folder holds no hub store; run `relais-hub init` first.")
+    }
     /// A store location that cannot name a store (a malformed `--postgres` URL).
     public static var storeLocation: HubError { .init(.storeLocation, "The store location is malformed.") }
     /// The store was written by a newer version of the hub.
-    public static var storeTooNew: HubError { .init(.storeTooNew, "The store was written by a newer relais-hub; upgrade it.") }
+    public static var storeTooNew: HubError {
+        .init(.storeTooNew, "The store was written by a newer relais-hub; upgrade it.")
+    }
 }

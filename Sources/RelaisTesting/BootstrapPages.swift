@@ -1,6 +1,6 @@
-public import RelaisProtocol
 import Foundation
 public import RelaisCore
+public import RelaisProtocol
 
 /// A bootstrap as the hub would send it: `count` customers in pull pages of `pageSize`, each record
 /// with seven fields, one dot and one HLC time. The replica's apply test and the apply benchmark build
@@ -40,7 +40,8 @@ public enum BootstrapPages {
                 let dot = Dot(replica: ReplicaID(UInt32(1 + j % 50)), counter: UInt64(j + 1))
                 record.vector = Relais_V1_VersionVector(VersionVector([dot.replica: dot.counter]))
                 record.fields = fields.map {
-                    Relais_V1_FieldVersion(field: $0, value: value($0, j), dot: dot, hlc: HLC(physicalMillis: 1_795_856_400_000))
+                    Relais_V1_FieldVersion(
+                        field: $0, value: value($0, j), dot: dot, hlc: HLC(physicalMillis: 1_795_856_400_000))
                 }
                 record.seq = UInt64(j + 1)
                 page.records.append(record)

@@ -17,7 +17,9 @@ public final class HubProcess: @unchecked Sendable {
     public static func start(
         store: [String], in folder: String? = nil, port: Int = 0, environment: [String: String] = [:]
     ) async throws -> HubProcess {
-        try await ChildProcess.offPool { try HubProcess(store: store, in: folder, port: port, environment: environment) }
+        try await ChildProcess.offPool {
+            try HubProcess(store: store, in: folder, port: port, environment: environment)
+        }
     }
 
     private init(store: [String], in folder: String?, port: Int, environment extra: [String: String]) throws {

@@ -68,7 +68,8 @@ public final class HubFixture: Sendable {
         defer { folder.remove() }
         switch kind {
         case .sqlite:
-            let store = try SQLiteHubStore(folder: folder.path + "/data", create: true, configuration: storeConfiguration)
+            let store = try SQLiteHubStore(
+                folder: folder.path + "/data", create: true, configuration: storeConfiguration)
             return try await run(
                 store: store, kind: kind, folder: folder, configuration: configuration, clock: clock, body)
         case .postgres:
@@ -76,7 +77,8 @@ public final class HubFixture: Sendable {
                 try await PostgresHubStore.withStore(
                     url: database.url, create: true, configuration: postgresConfiguration
                 ) { store in
-                    try await run(store: store, kind: kind, folder: folder, configuration: configuration, clock: clock, body)
+                    try await run(
+                        store: store, kind: kind, folder: folder, configuration: configuration, clock: clock, body)
                 }
             }
         }

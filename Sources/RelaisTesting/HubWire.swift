@@ -36,7 +36,9 @@ public enum Wire {
     }
 
     /// A push batch of `writes` from `replica`.
-    public static func push(_ replica: UInt32, _ writes: [Relais_V1_RecordWrite], epoch: UInt32 = 1) -> Relais_V1_PushRequest {
+    public static func push(_ replica: UInt32, _ writes: [Relais_V1_RecordWrite], epoch: UInt32 = 1)
+        -> Relais_V1_PushRequest
+    {
         var request = Relais_V1_PushRequest()
         request.replica = replica
         request.epoch = epoch
@@ -90,7 +92,8 @@ public struct TestDevice: Sendable {
 
 extension HubFixture {
     /// Adds a user (unless `newUser` is false) and enrolls a device for them.
-    public func enrollDevice(_ user: String, role: Role = .rep, territories: [String] = ["north"], newUser: Bool = true) async throws
+    public func enrollDevice(_ user: String, role: Role = .rep, territories: [String] = ["north"], newUser: Bool = true)
+        async throws
         -> TestDevice
     {
         let code =

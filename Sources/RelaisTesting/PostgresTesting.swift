@@ -1,7 +1,7 @@
 import Foundation
-public import RelaisHub
 import Logging
 import PostgresNIO
+public import RelaisHub
 
 /// A throwaway PostgreSQL database for a test, on the server that `RELAIS_TEST_POSTGRES_URL` names.
 ///
@@ -71,7 +71,9 @@ public struct PostgresTestDatabase: Sendable {
     public static func make() async throws -> PostgresTestDatabase {
         guard let serverURL else {
             throw SetupError(
-                description: "\(serverVariable) is unset (and \(requireVariable)=1 asks for PostgreSQL): start a server with `eval \"$(bash scripts/start-postgres.sh)\"`.")
+                description:
+                    "\(serverVariable) is unset (and \(requireVariable)=1 asks for PostgreSQL): start a server with `eval \"$(bash scripts/start-postgres.sh)\"`."
+            )
         }
         let server = try Server(serverURL)
         let name = "relais_test_" + (0..<12).map { _ in String(Int.random(in: 0..<16), radix: 16) }.joined()
@@ -121,7 +123,8 @@ public struct PostgresTestDatabase: Sendable {
         init(_ text: String) throws {
             guard let components = URLComponents(string: text), let host = components.host, let user = components.user
             else {
-                throw SetupError(description: "\(PostgresTestDatabase.serverVariable) is not a postgres:// URL: \(text)")
+                throw SetupError(
+                    description: "\(PostgresTestDatabase.serverVariable) is not a postgres:// URL: \(text)")
             }
             self.components = components
             self.host = host

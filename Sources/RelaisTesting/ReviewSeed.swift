@@ -17,11 +17,19 @@ public enum ReviewSeed {
         let seen = VersionVector([ReplicaID(a.replica): create])
         let now = hub.clock?.millisecondsSince1970() ?? UInt64(Date().timeIntervalSince1970 * 1000)
         _ = try await hub.push(
-            a, [Wire.write(id: id, replica: a.replica, counter: a.nextCounter(), fields: [field: aValue], context: seen,
-                           hlc: HLC(physicalMillis: now - 2000).rawValue)])
+            a,
+            [
+                Wire.write(
+                    id: id, replica: a.replica, counter: a.nextCounter(), fields: [field: aValue], context: seen,
+                    hlc: HLC(physicalMillis: now - 2000).rawValue)
+            ])
         let results = try await hub.push(
-            b, [Wire.write(id: id, replica: b.replica, counter: b.nextCounter(), fields: [field: bValue], context: seen,
-                           hlc: HLC(physicalMillis: now - 1000).rawValue)])
+            b,
+            [
+                Wire.write(
+                    id: id, replica: b.replica, counter: b.nextCounter(), fields: [field: bValue], context: seen,
+                    hlc: HLC(physicalMillis: now - 1000).rawValue)
+            ])
         guard let report = results.first?.conflictIds.first else {
             throw HubError.internal.with("The two writes made no conflict report.")
         }
@@ -40,17 +48,22 @@ public enum ReviewSeed {
     /// Three reports on a hub with a test clock: two open (north on day 1, south on day 9), one
     /// resolved by its rule (south, phone, day 9).
     public static func seed(_ hub: HubFixture) async throws -> Seeded {
-        guard let clock = hub.clock else { throw HubError.internal.with("The review seed needs a hub with a test clock.") }
+        guard let clock = hub.clock else {
+            throw HubError.internal.with("The review seed needs a hub with a test clock.")
+        }
         let day1 = clock.millisecondsSince1970()
         var claire = try await hub.enrollDevice("claire")
         var bob = try await hub.enrollDevice("bob")
-        let north = try await conflict(hub, &claire, &bob, territory: "north", field: "status", .text("at_risk"), .text("active"))
+        let north = try await conflict(
+            hub, &claire, &bob, territory: "north", field: "status", .text("at_risk"), .text("active"))
         clock.advance(byMillis: 8 * 86_400_000)
         let day9 = clock.millisecondsSince1970()
         var dave = try await hub.enrollDevice("dave", territories: ["south"])
         var erin = try await hub.enrollDevice("erin", territories: ["south"])
-        let south = try await conflict(hub, &dave, &erin, territory: "south", field: "status", .text("lapsed"), .text("active"))
-        let phone = try await conflict(hub, &dave, &erin, territory: "south", field: "phone", .text("01 23"), .text("01 24"))
+        let south = try await conflict(
+            hub, &dave, &erin, territory: "south", field: "status", .text("lapsed"), .text("active"))
+        let phone = try await conflict(
+            hub, &dave, &erin, territory: "south", field: "phone", .text("01 23"), .text("01 24"))
         return Seeded(north: north, south: south, phone: phone, day1: day1, day9: day9)
     }
 }

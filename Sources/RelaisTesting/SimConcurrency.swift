@@ -59,7 +59,8 @@ enum SimConcurrencyCheck {
         try connection.query("SELECT replica, counter, status, conflict_ids FROM write_results") { row in
             let status = row.statement.text(at: 2) ?? ""
             guard status == "applied" || status == "conflict" else { return }
-            let dot = Dot(replica: ReplicaID(UInt32(row.statement.int64(at: 0))), counter: UInt64(row.statement.int64(at: 1)))
+            let dot = Dot(
+                replica: ReplicaID(UInt32(row.statement.int64(at: 0))), counter: UInt64(row.statement.int64(at: 1)))
             let ids = (row.statement.text(at: 3) ?? "").split(separator: ",").map { String($0) }.filter { !$0.isEmpty }
             results[dot] = ids
         }
@@ -109,7 +110,8 @@ enum SimConcurrencyCheck {
         let reportsByID = Dictionary(reports.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let deleted = Set(writes.values.filter(\.isDelete).map { "\($0.collection)/\($0.record)" })
         var byField: [String: [Write]] = [:]
-        for write in writes.values where !write.isDelete && !inconsistent.contains(write.dot) && results[write.dot] != nil {
+        for write in writes.values
+        where !write.isDelete && !inconsistent.contains(write.dot) && results[write.dot] != nil {
             guard !deleted.contains("\(write.collection)/\(write.record)") else { continue }
             for field in write.values.keys {
                 byField["\(write.collection)/\(write.record)/\(field)", default: []].append(write)
@@ -121,7 +123,8 @@ enum SimConcurrencyCheck {
         func reissued(_ write: Write, before later: Write) -> Bool {
             (byReplica[later.dot.replica] ?? []).contains { copy in
                 copy.dot.counter < later.dot.counter && copy.dot != write.dot && copy.record == write.record
-                    && copy.collection == write.collection && copy.values == write.values && copy.isDelete == write.isDelete
+                    && copy.collection == write.collection && copy.values == write.values
+                    && copy.isDelete == write.isDelete
             }
         }
         /// The write and its re-issues: applied writes to the same record with the same values.
@@ -154,13 +157,15 @@ enum SimConcurrencyCheck {
                     let firstDots = Set(twins(w1).map(\.dot))
                     let perCopy = twins(w2).map { copy in
                         (results[copy.dot] ?? []).compactMap { reportsByID[$0] }.filter { report in
-                            report.conflict.field == field && report.conflict.values.contains { firstDots.contains($0.dot) }
+                            report.conflict.field == field
+                                && report.conflict.values.contains { firstDots.contains($0.dot) }
                         }.count
                     }
                     let total = perCopy.reduce(0, +)
                     if total == 0 || perCopy.contains(where: { $0 > 1 }) {
                         outcome.violations.append(
-                            "\(total) conflict reports (expected exactly one per copy that raised one, at least one) for the concurrent writes \(w1.dot) and \(w2.dot) to \(key) (\(w1.values[field].map { "\($0)" } ?? "-") vs \(w2.values[field].map { "\($0)" } ?? "-"))")
+                            "\(total) conflict reports (expected exactly one per copy that raised one, at least one) for the concurrent writes \(w1.dot) and \(w2.dot) to \(key) (\(w1.values[field].map { "\($0)" } ?? "-") vs \(w2.values[field].map { "\($0)" } ?? "-"))"
+                        )
                     }
                 }
             }

@@ -58,9 +58,18 @@ public final class SimFaultTransport: SyncTransport {
         state.withLock { s in
             let f = s.faults
             if f.isEmpty { return .deliver }
-            if s.random.chance(f.dropRequest) { s.injected += 1; return .drop }
-            if s.random.chance(f.dropResponse) { s.injected += 1; return .loseAnswer }
-            if s.random.chance(f.duplicate) { s.injected += 1; return .duplicate }
+            if s.random.chance(f.dropRequest) {
+                s.injected += 1
+                return .drop
+            }
+            if s.random.chance(f.dropResponse) {
+                s.injected += 1
+                return .loseAnswer
+            }
+            if s.random.chance(f.duplicate) {
+                s.injected += 1
+                return .duplicate
+            }
             return .deliver
         }
     }

@@ -96,10 +96,15 @@ public struct SimFuzzer {
             return (Array(bytes.prefix(position)) + other.suffix(from: cut), "splice")
         case 3:
             // A length or varint edit: the interesting values are the boundaries.
-            bytes[position] = random.pick([0x00, 0x01, 0x7F, 0x80, 0xFF, 0xFE, UInt8(bytes[position] &+ 1), UInt8(bytes[position] &- 1)])
+            bytes[position] = random.pick([
+                0x00, 0x01, 0x7F, 0x80, 0xFF, 0xFE, UInt8(bytes[position] &+ 1), UInt8(bytes[position] &- 1),
+            ])
             return (bytes, "length")
         case 4:
-            let huge: [UInt8] = random.pick([[0xFF, 0xFF, 0xFF, 0xFF, 0x0F], [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01], [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]])
+            let huge: [UInt8] = random.pick([
+                [0xFF, 0xFF, 0xFF, 0xFF, 0x0F], [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01],
+                [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01],
+            ])
             bytes.insert(contentsOf: huge, at: position)
             return (bytes, "varint")
         case 5:
@@ -170,7 +175,8 @@ public struct SimFuzzer {
                 report.failures.append("\(M.self) from \(input.name) (\(format)/\(encoding)) does not round-trip")
             }
         } catch {
-            report.failures.append("\(M.self) from \(input.name) (\(format)/\(encoding)) decodes but does not re-encode: \(error)")
+            report.failures.append(
+                "\(M.self) from \(input.name) (\(format)/\(encoding)) decodes but does not re-encode: \(error)")
         }
         return true
     }
@@ -179,7 +185,9 @@ public struct SimFuzzer {
     /// must answer or refuse with a typed error, never fail internally.
     public func push(_ input: Input, to service: HubService, as principal: Principal, into report: inout Report) async {
         for format in WireFormat.allCases {
-            guard var request = try? codec.decode(Relais_V1_PushRequest.self, from: input.bytes, format: format, encoding: .identity)
+            guard
+                var request = try? codec.decode(
+                    Relais_V1_PushRequest.self, from: input.bytes, format: format, encoding: .identity)
             else { continue }
             // Addressed to this device, so that the mutation reaches validation and the merge, not only
             // the "wrong replica" check.
@@ -197,7 +205,8 @@ public struct SimFuzzer {
                 let response = try await service.push(request, from: principal)
                 report.pushesAnswered += 1
                 if response.results.count != request.writes.count {
-                    report.failures.append("push from \(input.name): \(request.writes.count) writes, \(response.results.count) results")
+                    report.failures.append(
+                        "push from \(input.name): \(request.writes.count) writes, \(response.results.count) results")
                 }
             } catch let error as HubError {
                 if error.httpStatus >= 500 {

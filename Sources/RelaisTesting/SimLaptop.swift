@@ -12,7 +12,10 @@ final class SimLaptop {
     /// The replica was reopened with a file-size ceiling (the disk-full fault).
     var full = false
 
-    init(user: String, territories: [String], clock: TestClock, ids: ClientIDSequence, transport: SimFaultTransport, replica: Replica, path: String) {
+    init(
+        user: String, territories: [String], clock: TestClock, ids: ClientIDSequence, transport: SimFaultTransport,
+        replica: Replica, path: String
+    ) {
         self.user = user
         self.territories = territories
         self.clock = clock

@@ -33,7 +33,9 @@ public enum SimPostgresServer {
 
     /// The URL of database `name` on the server of `RELAIS_TEST_POSTGRES_URL`.
     static func url(database name: String) -> String? {
-        guard let server = PostgresTestDatabase.serverURL, var components = URLComponents(string: server) else { return nil }
+        guard let server = PostgresTestDatabase.serverURL, var components = URLComponents(string: server) else {
+            return nil
+        }
         components.path = "/" + name
         return components.string
     }
@@ -43,7 +45,9 @@ public enum SimPostgresServer {
     /// Returns once it accepts connections again.
     static func restartImmediately(afterMillis delay: Int) async throws {
         guard let data = dataFolder else {
-            throw SimSetupError(description: "\(dataVariable) is unset: start the server with `eval \"$(bash scripts/start-postgres.sh)\"`")
+            throw SimSetupError(
+                description:
+                    "\(dataVariable) is unset: start the server with `eval \"$(bash scripts/start-postgres.sh)\"`")
         }
         let bin = ProcessInfo.processInfo.environment["PG_BIN"] ?? "/usr/lib/postgresql/15/bin"
         let log = (data as NSString).deletingLastPathComponent + "/log"
@@ -164,13 +168,16 @@ extension SimSchedule {
             configuration.attemptTimeout = .seconds(20)
             return configuration
         }()
-        return try await HubFixture.with(store: .postgres, clock: hubClock, postgresConfiguration: storeConfiguration) { hub in
-            guard let store = hub.store as? PostgresHubStore, let databaseURL = SimPostgresServer.url(database: store.database)
+        return try await HubFixture.with(store: .postgres, clock: hubClock, postgresConfiguration: storeConfiguration) {
+            hub in
+            guard let store = hub.store as? PostgresHubStore,
+                let databaseURL = SimPostgresServer.url(database: store.database)
             else { throw SimSetupError(description: "the fixture's store is not on the PostgreSQL test server") }
             return try await hub.live { url in
                 @Sendable func simulate(second: String?) async throws -> SimReport {
                     var sim = Simulation(
-                        seed: seed, schedule: schedule, fault: .none, hub: hub, hubClock: hubClock, url: url, proxy: nil)
+                        seed: seed, schedule: schedule, fault: .none, hub: hub, hubClock: hubClock, url: url, proxy: nil
+                    )
                     sim.postgres = kind
                     sim.databaseURL = databaseURL
                     sim.secondURL = second
@@ -183,7 +190,8 @@ extension SimSchedule {
                     url: databaseURL, create: false, configuration: storeConfiguration
                 ) { second in
                     let service = HubService(
-                        store: second, clock: hubClock, logger: HubLogging.standardError(label: "relais.hub.test.second"))
+                        store: second, clock: hubClock,
+                        logger: HubLogging.standardError(label: "relais.hub.test.second"))
                     return try await HubServer.withRunningServer(
                         service: service, logger: HubLogging.standardError(label: "relais.hub.test.second")
                     ) { secondURL in

@@ -38,7 +38,10 @@ final class SimHubProcess: @unchecked Sendable {
     init(storeArguments: [String], sqliteFile: String? = nil, logPath: String) throws {
         executable = BuiltExecutable.url("relais-hub")
         guard FileManager.default.isExecutableFile(atPath: executable.path) else {
-            throw SimSetupError(description: "no relais-hub beside this program (\(executable.path)): build it first (`swift build --product relais-hub`)")
+            throw SimSetupError(
+                description:
+                    "no relais-hub beside this program (\(executable.path)): build it first (`swift build --product relais-hub`)"
+            )
         }
         self.storeArguments = storeArguments
         self.sqliteFile = sqliteFile
@@ -66,7 +69,7 @@ final class SimHubProcess: @unchecked Sendable {
         let wanted = lock.withLock { port }
         do {
             return try await launch(port: wanted, maxStoreMB: maxStoreMB)
-        } catch where wanted != 0 {
+        } catch  where wanted != 0 {
             // The old port was taken meanwhile: any free port (laptops follow ``url``).
             return try await launch(port: 0, maxStoreMB: maxStoreMB)
         }
@@ -80,7 +83,9 @@ final class SimHubProcess: @unchecked Sendable {
         process.arguments = arguments
         let out = Pipe()
         process.standardOutput = out
-        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
+        if !FileManager.default.fileExists(atPath: logPath) {
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        }
         let log = FileHandle(forWritingAtPath: logPath)
         log?.seekToEndOfFile()
         process.standardError = log ?? FileHandle.nullDevice
@@ -98,7 +103,8 @@ final class SimHubProcess: @unchecked Sendable {
         guard let range = line.range(of: "listening on ") else {
             process.waitUntilExit()
             let log = (try? String(contentsOfFile: logPath, encoding: .utf8)).map { String($0.suffix(600)) } ?? ""
-            throw SimSetupError(description: "relais-hub serve did not start (status \(process.terminationStatus)): \(log)")
+            throw SimSetupError(
+                description: "relais-hub serve did not start (status \(process.terminationStatus)): \(log)")
         }
         let url = line[range.upperBound...].trimmingCharacters(in: .whitespacesAndNewlines)
         let port = Int(url.split(separator: ":").last ?? "") ?? 0
@@ -203,7 +209,10 @@ final class SimHubKiller: Sendable {
     /// Whether a kill may be scheduled now (two hubs: only while the other one serves).
     private let allowed: @Sendable () -> Bool
 
-    init(hub: SimHubProcess, seed: UInt64, rate: Double, delayMillis: Int, allowed: @escaping @Sendable () -> Bool = { true }) {
+    init(
+        hub: SimHubProcess, seed: UInt64, rate: Double, delayMillis: Int,
+        allowed: @escaping @Sendable () -> Bool = { true }
+    ) {
         self.hub = hub
         self.allowed = allowed
         state = Mutex(State(random: SeededRandom(seed: seed), rate: rate, delayMillis: delayMillis))
@@ -278,7 +287,9 @@ final class SimRecordingTransport: SyncTransport {
         self.log = log
     }
 
-    func enroll(_ request: Relais_V1_EnrollRequest) async throws -> Relais_V1_EnrollResponse { try await base.enroll(request) }
+    func enroll(_ request: Relais_V1_EnrollRequest) async throws -> Relais_V1_EnrollResponse {
+        try await base.enroll(request)
+    }
 
     func push(_ request: Relais_V1_PushRequest, token: String) async throws -> Relais_V1_PushResponse {
         let index = log.begin(request)
@@ -309,7 +320,10 @@ enum SimLaptopProcess {
     static func sync(path: String, batchSize: Int, killAfterMillis: Int) async throws -> Outcome {
         let executable = BuiltExecutable.url("relais")
         guard FileManager.default.isExecutableFile(atPath: executable.path) else {
-            throw SimSetupError(description: "no relais beside this program (\(executable.path)): build it first (`swift build --product relais`)")
+            throw SimSetupError(
+                description:
+                    "no relais beside this program (\(executable.path)): build it first (`swift build --product relais`)"
+            )
         }
         return try await ChildProcess.offPool {
             let process = Process()

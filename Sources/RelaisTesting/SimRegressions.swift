@@ -30,8 +30,10 @@ public enum SimRegressions {
         try await HubFixture.with(clock: TestClock()) { hub in
             try await hub.live { url in
                 let replicas = try await northReps(3, hub: hub, url: url, clockStep: 1000)
-                let customer = try await replicas[0].add("customers", ["name": .text("Acme"), "territory": .text("north")])
-                let contact = try await replicas[0].add("contacts", ["customer_id": .text(customer), "name": .text("Ann")])
+                let customer = try await replicas[0].add(
+                    "customers", ["name": .text("Acme"), "territory": .text("north")])
+                let contact = try await replicas[0].add(
+                    "contacts", ["customer_id": .text(customer), "name": .text("Ann")])
                 var options = SyncOptions()
                 options.pageSize = 1
                 for replica in replicas { _ = try await replica.sync(options: options) }
@@ -62,9 +64,12 @@ public enum SimRegressions {
                 let ids = ClientIDSequence(start: 1)
                 let configuration = Replica.Configuration(wallClock: { clock.now() }, makeID: { ids.make() })
                 let original = try await Replica.enroll(
-                    hub: url, code: code, path: "\(folder)/original.relais", deviceName: "original", configuration: configuration)
-                let customer = try await original.add("customers", ["name": .text("Acme"), "territory": .text("north")])
-                let contact = try await original.add("contacts", ["customer_id": .text(customer), "name": .text("Ann")])
+                    hub: url, code: code, path: "\(folder)/original.relais", deviceName: "original",
+                    configuration: configuration)
+                let customer = try await original.add(
+                    "customers", ["name": .text("Acme"), "territory": .text("north")])
+                let contact = try await original.add(
+                    "contacts", ["customer_id": .text(customer), "name": .text("Ann")])
                 _ = try await original.sync()
                 try Simulation.copyDatabase(from: "\(folder)/original.relais", to: "\(folder)/copy.relais")
                 let copyIDs = ClientIDSequence(start: 1 << 32)
@@ -82,12 +87,15 @@ public enum SimRegressions {
                 let everything = String(decoding: try await hub.service.exportJSON(user: "admin"), as: UTF8.self)
                 var violations: [String] = []
                 if !everything.contains("Ann Original") {
-                    violations.append("the original's edit `Ann Original` is lost after the copy's renewal: \(everything)")
+                    violations.append(
+                        "the original's edit `Ann Original` is lost after the copy's renewal: \(everything)")
                 }
                 for (name, replica) in [("original", original), ("copy", copy)] {
                     let local = try await replica.export()
                     let expected = Data(try await hub.service.exportJSON(user: "claire"))
-                    if local != expected { violations.append("\(name) differs from the hub:" + Simulation.difference(local, expected)) }
+                    if local != expected {
+                        violations.append("\(name) differs from the hub:" + Simulation.difference(local, expected))
+                    }
                 }
                 return violations
             }
@@ -137,7 +145,8 @@ public enum SimRegressions {
                 let replicas = try await northReps(3, hub: hub, url: url, clockStep: 1000)
                 var options = SyncOptions()
                 options.pageSize = 1
-                let customer = try await replicas[0].add("customers", ["name": .text("Acme"), "territory": .text("north")])
+                let customer = try await replicas[0].add(
+                    "customers", ["name": .text("Acme"), "territory": .text("north")])
                 let contact = try await replicas[0].add(
                     "contacts", ["customer_id": .text(customer), "name": .text("Ann"), "phone": .text("111")])
                 for replica in replicas { _ = try await replica.sync(options: options) }
@@ -160,10 +169,11 @@ public enum SimRegressions {
         }
     }
 
-
     /// Enrolls `count` reps of territory north (`u0`, `u1`…), each with its own seeded clock (`clockStep`
     /// milliseconds apart) and its own record-ID sequence.
-    private static func northReps(_ count: Int, hub: HubFixture, url: String, clockStep: UInt64) async throws -> [Replica] {
+    private static func northReps(_ count: Int, hub: HubFixture, url: String, clockStep: UInt64) async throws
+        -> [Replica]
+    {
         var replicas: [Replica] = []
         for index in 0..<count {
             let code = try await hub.addUser("u\(index)", role: .rep, territories: ["north"])
@@ -183,7 +193,9 @@ public enum SimRegressions {
         for (index, replica) in replicas.enumerated() {
             let local = try await replica.export()
             let expected = Data(try await hub.service.exportJSON(user: "u\(index)"))
-            if local != expected { violations.append("laptop \(index) differs from the hub:" + Simulation.difference(local, expected)) }
+            if local != expected {
+                violations.append("laptop \(index) differs from the hub:" + Simulation.difference(local, expected))
+            }
         }
         return violations
     }

@@ -45,9 +45,12 @@ public struct SimReport: Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        var text = "schedule \(schedule) [\(kind)] laptops=\(laptops) edits=\(edits) writes=\(writes) acked=\(acknowledged) syncs=\(syncs) failed=\(failedSyncs) faults=\(injected) conflicts=\(conflicts) pairs=\(concurrentPairs) rejected=\(rejected) refused=\(refusedEdits) restarts=\(hubRestarts)"
+        var text =
+            "schedule \(schedule) [\(kind)] laptops=\(laptops) edits=\(edits) writes=\(writes) acked=\(acknowledged) syncs=\(syncs) failed=\(failedSyncs) faults=\(injected) conflicts=\(conflicts) pairs=\(concurrentPairs) rejected=\(rejected) refused=\(refusedEdits) restarts=\(hubRestarts)"
         if !violations.isEmpty {
-            text += "\n  FAILED (seed \(seed)); replay: \(replay)\n" + violations.map { "  - \($0)" }.joined(separator: "\n")
+            text +=
+                "\n  FAILED (seed \(seed)); replay: \(replay)\n"
+                + violations.map { "  - \($0)" }.joined(separator: "\n")
         }
         return text
     }

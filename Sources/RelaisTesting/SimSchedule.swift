@@ -9,7 +9,9 @@ public enum SimSchedule {
         return try await HubFixture.with(store: .sqlite, clock: hubClock) { hub in
             try await hub.live { url in
                 var proxy: SimTCPProxy?
-                if fault == .cutConnection || fault == .mixed, let port = url.split(separator: ":").last.flatMap({ UInt16($0) }) {
+                if fault == .cutConnection || fault == .mixed,
+                    let port = url.split(separator: ":").last.flatMap({ UInt16($0) })
+                {
                     let rate = fault == .mixed ? 0.1 : 0.35
                     proxy = try SimTCPProxy(
                         targetPort: port, seed: seed ^ UInt64(schedule) ^ 0xC07, cutRequest: rate, cutResponse: rate)

@@ -42,7 +42,9 @@ public final class SimTCPProxy: Sendable {
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         var address = Self.loopback(port: 0)
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard bound == 0, listen(fd, 128) == 0 else {
             close(fd)
@@ -90,7 +92,9 @@ public final class SimTCPProxy: Sendable {
             let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             var address = Self.loopback(port: targetPort)
             let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
             }
             if upstream < 0 || connected != 0 {
                 close(client)
@@ -122,7 +126,9 @@ public final class SimTCPProxy: Sendable {
             }
             var offset = 0
             while offset < sendCount {
-                let sent = buffer.withUnsafeBytes { send(target, $0.baseAddress! + offset, sendCount - offset, Int32(MSG_NOSIGNAL)) }
+                let sent = buffer.withUnsafeBytes {
+                    send(target, $0.baseAddress! + offset, sendCount - offset, Int32(MSG_NOSIGNAL))
+                }
                 if sent <= 0 { break loop }
                 offset += sent
             }

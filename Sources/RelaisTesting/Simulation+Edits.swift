@@ -8,7 +8,9 @@ extension Simulation {
         return "tk\(nextToken)z"
     }
 
-    mutating func track(_ laptop: Int, _ token: String, _ collection: String, _ id: String, _ field: String, _ kind: SimFieldKind) {
+    mutating func track(
+        _ laptop: Int, _ token: String, _ collection: String, _ id: String, _ field: String, _ kind: SimFieldKind
+    ) {
         report.trace.append("laptop \(laptop) writes \(token) to \(collection)/\(id).\(field)")
         tokenIndex[token] = writes.count
         writes.append(SimWrite(laptop: laptop, token: token, collection: collection, id: id, field: field, kind: kind))
@@ -45,7 +47,8 @@ extension Simulation {
             let customer = random.pick(customers)
             let summary = token()
             var values: [String: Value] = [
-                "customer_id": .text(customer.id), "kind": .text(random.pick(["visit", "call", "email", "complaint", "suggestion"])),
+                "customer_id": .text(customer.id),
+                "kind": .text(random.pick(["visit", "call", "email", "complaint", "suggestion"])),
                 "at": .date("2026-11-\(random.int(10...28))"), "summary": .text(summary),
             ]
             if random.chance(0.5) { values["satisfaction"] = .number(Double(random.int(1...5))) }
@@ -113,7 +116,8 @@ extension Simulation {
         var seen: [Value] = []
         let fields: [String]
         switch collection {
-        case "customers": fields = ["name", "phone", "email", "tags", "notes", "status", "programme", "relationship_level", "city"]
+        case "customers":
+            fields = ["name", "phone", "email", "tags", "notes", "status", "programme", "relationship_level", "city"]
         case "contacts": fields = ["name", "role", "phone", "email"]
         default: fields = ["summary", "outcome", "satisfaction", "follow_up_on", "resolved", "kind"]
         }
@@ -123,7 +127,8 @@ extension Simulation {
             switch field {
             case "status": values[field] = .text(random.pick(["prospect", "active", "at_risk", "lapsed"]))
             case "programme": values[field] = .text(random.pick(["prospection", "development", "recovery", "loyalty"]))
-            case "relationship_level": values[field] = .text(random.pick(["basic", "reactive", "responsible", "proactive", "partnership"]))
+            case "relationship_level":
+                values[field] = .text(random.pick(["basic", "reactive", "responsible", "proactive", "partnership"]))
             case "satisfaction": values[field] = .number(Double(random.int(1...5)))
             case "follow_up_on": values[field] = .date("2027-01-\(random.int(10...28))")
             case "resolved": values[field] = .bool(random.chance(0.5))

@@ -21,7 +21,9 @@ extension Simulation {
         report.hubRestarts += 1
         report.trace.append("hub killed; restarted on the same folder")
         let integrity = process.integrityCheck()
-        if integrity != "ok" { report.violations.append("integrity_check of the hub store after a restart: \(integrity)") }
+        if integrity != "ok" {
+            report.violations.append("integrity_check of the hub store after a restart: \(integrity)")
+        }
     }
 
     /// Restarts the hub child with a store ceiling at its current size (a full disk), or without one
@@ -37,7 +39,9 @@ extension Simulation {
         report.hubRestarts += 1
         report.trace.append(full ? "hub restarted with its store full" : "hub restarted with space freed")
         let integrity = process.integrityCheck()
-        if integrity != "ok" { report.violations.append("integrity_check of the hub store after a restart: \(integrity)") }
+        if integrity != "ok" {
+            report.violations.append("integrity_check of the hub store after a restart: \(integrity)")
+        }
     }
 
     /// Reopens a laptop's replica with a file-size ceiling at its current size (a full disk) or none.
@@ -58,9 +62,11 @@ extension Simulation {
         let killAfter = random.int(0...150)
         report.syncs += 1
         childSyncs += 1
-        let outcome = try await SimLaptopProcess.sync(path: laptop.path, batchSize: random.int(1...20), killAfterMillis: killAfter)
+        let outcome = try await SimLaptopProcess.sync(
+            path: laptop.path, batchSize: random.int(1...20), killAfterMillis: killAfter)
         laptop.replica = try Replica.open(
-            path: laptop.path, create: false, configuration: configuration((laptop.clock, laptop.ids), full: laptop.full))
+            path: laptop.path, create: false,
+            configuration: configuration((laptop.clock, laptop.ids), full: laptop.full))
         if outcome.killed {
             report.injected += 1
             report.failedSyncs += 1
@@ -76,7 +82,9 @@ extension Simulation {
             let connection = try Connection(path: laptop.path, mode: .readOnly, create: false)
             defer { try? connection.close() }
             let integrity = try connection.integrityCheck()
-            if integrity != "ok" { report.violations.append("integrity_check of laptop \(index) after a killed sync: \(integrity)") }
+            if integrity != "ok" {
+                report.violations.append("integrity_check of laptop \(index) after a killed sync: \(integrity)")
+            }
         } catch {
             report.violations.append("integrity_check of laptop \(index) after a killed sync could not run: \(error)")
         }
@@ -136,7 +144,9 @@ extension Simulation {
         }
         if error.code == "storage_full" {
             if !hubFull { report.violations.append("the hub answered storage_full with no ceiling: \(error)") }
-            if error.httpStatus != 507 { report.violations.append("storage_full answered with status \(error.httpStatus ?? 0), not 507") }
+            if error.httpStatus != 507 {
+                report.violations.append("storage_full answered with status \(error.httpStatus ?? 0), not 507")
+            }
             // Reads keep working on a full hub.
             do {
                 guard let identity = try await laptop.replica.identity() else { return }
@@ -144,7 +154,8 @@ extension Simulation {
                 request.pageSize = 5
                 request.schemaVersion = UInt32(laptop.replica.schema.version)
                 let connection = try Connection(path: laptop.path, mode: .readOnly, create: false)
-                request.counter = UInt64(try connection.scalar("SELECT value FROM _relais_state WHERE key = 'counter'")?.int64Value ?? 0)
+                request.counter = UInt64(
+                    try connection.scalar("SELECT value FROM _relais_state WHERE key = 'counter'")?.int64Value ?? 0)
                 try? connection.close()
                 _ = try await baseTransport().pull(request, token: identity.token)
             } catch {
@@ -192,7 +203,8 @@ extension Simulation {
         report.injected += 1
         let path = "\(folder)/laptop\(laptops.count)-clone-of-\(index).relais"
         try Self.copyDatabase(from: original.path, to: path)
-        let laptop = try makeLaptop(user: original.user, territories: original.territories, clockAt: original.clock.now(), path: path)
+        let laptop = try makeLaptop(
+            user: original.user, territories: original.territories, clockAt: original.clock.now(), path: path)
         laptops.append(laptop)
         report.trace.append("laptop \(index) cloned as laptop \(laptops.count - 1)")
     }

@@ -12,16 +12,20 @@ extension Simulation {
     mutating func checkNothingPendingLost(_ index: Int, after what: String) async throws {
         let local = String(decoding: try await laptops[index].replica.export(), as: UTF8.self)
         var hubText: String?
-        for write in writes where write.laptop == index && !write.acknowledged && !write.discarded && !write.superseded && !write.rejected {
+        for write in writes
+        where write.laptop == index && !write.acknowledged && !write.discarded && !write.superseded && !write.rejected {
             if local.contains(write.token) { continue }
             if hubText == nil {
                 hubText = String(decoding: try await hub.service.exportJSON(user: "admin"), as: UTF8.self)
                 for report in try await hub.service.conflicts(ConflictFilter(limit: 100_000)) {
-                    hubText! += report.conflict.values.map { "\($0.value.map { "\($0)" } ?? "")" }.joined(separator: "|")
+                    hubText! += report.conflict.values.map { "\($0.value.map { "\($0)" } ?? "")" }.joined(
+                        separator: "|")
                 }
             }
             if !hubText!.contains(write.token) {
-                report.violations.append("pending write lost after \(what): \(write.token) by laptop \(index) to \(write.collection)/\(write.id).\(write.field)")
+                report.violations.append(
+                    "pending write lost after \(what): \(write.token) by laptop \(index) to \(write.collection)/\(write.id).\(write.field)"
+                )
             }
         }
     }
@@ -41,11 +45,13 @@ extension Simulation {
                 let mark = writes.count
                 report.syncs += 1
                 do {
-                    let result = try await laptops[index].replica.sync(transport: laptops[index].transport, options: options)
+                    let result = try await laptops[index].replica.sync(
+                        transport: laptops[index].transport, options: options)
                     acknowledge(index, before: mark)
                     if result.rejected > 0 { await noteRejected(index) }
                 } catch {
-                    report.violations.append("quiet phase round \(round): laptop \(index) (\(laptops[index].user)) failed to sync: \(error)")
+                    report.violations.append(
+                        "quiet phase round \(round): laptop \(index) (\(laptops[index].user)) failed to sync: \(error)")
                 }
             }
         }
@@ -54,12 +60,17 @@ extension Simulation {
     /// The records that differ between two canonical exports, for a failure message.
     static func difference(_ local: Data, _ hub: Data) -> String {
         func records(_ data: Data) -> [String: String] {
-            guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: [[String: Any]]] else { return [:] }
+            guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: [[String: Any]]] else {
+                return [:]
+            }
             var result: [String: String] = [:]
             for (collection, list) in object {
                 for record in list {
                     let id = record["id"] as? String ?? "?"
-                    let text = (try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "?"
+                    let text =
+                        (try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])).map {
+                            String(decoding: $0, as: UTF8.self)
+                        } ?? "?"
                     result["\(collection)/\(id)"] = text
                 }
             }
@@ -85,7 +96,9 @@ extension Simulation {
                         + Self.difference(local, expected))
             }
             let pending = try await laptop.replica.pendingCount()
-            if pending != 0 { report.violations.append("laptop \(index) still has \(pending) pending writes after the quiet phase") }
+            if pending != 0 {
+                report.violations.append("laptop \(index) still has \(pending) pending writes after the quiet phase")
+            }
         }
         let everything = String(decoding: try await hub.service.exportJSON(user: "admin"), as: UTF8.self)
         let conflicts = try await hub.service.conflicts(ConflictFilter(limit: 100_000))
@@ -94,10 +107,14 @@ extension Simulation {
         var seen: Set<String> = []
         for report in conflicts {
             let c = report.conflict
-            conflictText += c.values.map { competitor in competitor.value.map { value in String(describing: value) } ?? "deleted" }
+            conflictText +=
+                c.values.map { competitor in competitor.value.map { value in String(describing: value) } ?? "deleted" }
                 .joined(separator: "|") + "\n"
-            conflictText += "\(c.base.map { String(describing: $0) } ?? "")|\(c.chosen.map { String(describing: $0) } ?? "")\n"
-            let key = "\(c.collection)/\(c.recordID)/\(c.field ?? "-")/" + c.values.map { "\($0.dot)" }.sorted().joined(separator: ",")
+            conflictText +=
+                "\(c.base.map { String(describing: $0) } ?? "")|\(c.chosen.map { String(describing: $0) } ?? "")\n"
+            let key =
+                "\(c.collection)/\(c.recordID)/\(c.field ?? "-")/"
+                + c.values.map { "\($0.dot)" }.sorted().joined(separator: ",")
             if !seen.insert(key).inserted {
                 self.report.violations.append("applied twice: two conflict reports for \(key)")
             }
@@ -109,7 +126,8 @@ extension Simulation {
             report.acknowledged += 1
             if !everything.contains(write.token) && !conflictText.contains(write.token) {
                 report.violations.append(
-                    "lost acknowledged write: \(write.token) by laptop \(write.laptop) to \(write.collection)/\(write.id).\(write.field) is neither in the final state nor in a conflict report")
+                    "lost acknowledged write: \(write.token) by laptop \(write.laptop) to \(write.collection)/\(write.id).\(write.field) is neither in the final state nor in a conflict report"
+                )
             }
         }
         for write in writes where write.rejected { report.rejected += 1 }
@@ -136,7 +154,9 @@ extension Simulation {
         }
         for file in files {
             var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+            guard FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory), !isDirectory.boolValue else {
+                continue
+            }
             do {
                 let connection = try Connection(path: file, mode: .readOnly, create: false)
                 defer { try? connection.close() }

@@ -78,13 +78,16 @@ extension Simulation {
         report.syncs += 1
         do {
             let result = try await laptop.replica.sync(transport: laptop.transport, options: options)
-            report.trace.append("laptop \(index) synced: pushed \(result.pushed) pulled \(result.pulled) conflicts \(result.conflicts)")
+            report.trace.append(
+                "laptop \(index) synced: pushed \(result.pushed) pulled \(result.pulled) conflicts \(result.conflicts)")
             acknowledge(index, before: mark)
             if result.rejected > 0 { await noteRejected(index) }
         } catch {
             report.trace.append("laptop \(index) sync failed: \(error)")
             report.failedSyncs += 1
-            if postgres != nil, let error = error as? SyncError, let status = error.httpStatus, status >= 500, status != 503 {
+            if postgres != nil, let error = error as? SyncError, let status = error.httpStatus, status >= 500,
+                status != 503
+            {
                 // Two hubs, a killed hub, a restarted server: each is "retry later" (503), never a hub failure.
                 report.violations.append("laptop \(index) sync failed with HTTP \(status): \(error)")
             }

@@ -45,7 +45,10 @@ struct Simulation {
     static let year2000: UInt64 = 946_684_800_000
     static let year2040: UInt64 = 2_208_988_800_000
 
-    init(seed: UInt64, schedule: Int, fault: SimFaultKind, hub: HubFixture, hubClock: TestClock, url: String, proxy: SimTCPProxy?) {
+    init(
+        seed: UInt64, schedule: Int, fault: SimFaultKind, hub: HubFixture, hubClock: TestClock, url: String,
+        proxy: SimTCPProxy?
+    ) {
         self.proxy = proxy
         self.seed = seed
         self.schedule = schedule
@@ -95,7 +98,8 @@ struct Simulation {
             }
             base = SimAlternatingTransport(hubs: hubs, chooser: chooser)
         } else if let chooser, let secondURL {
-            base = SimAlternatingTransport(hubs: [HTTPSyncTransport(hub: url), HTTPSyncTransport(hub: secondURL)], chooser: chooser)
+            base = SimAlternatingTransport(
+                hubs: [HTTPSyncTransport(hub: url), HTTPSyncTransport(hub: secondURL)], chooser: chooser)
         } else if let hubProcess {
             let killer = self.killer
             base = SimRoutedTransport(hub: hubProcess, onRequest: { killer?.requestLeaving() })
@@ -105,7 +109,8 @@ struct Simulation {
         return SimRecordingTransport(base: base, log: pushLog)
     }
 
-    func configuration(_ laptop: (clock: TestClock, ids: ClientIDSequence), full: Bool = false) -> Replica.Configuration {
+    func configuration(_ laptop: (clock: TestClock, ids: ClientIDSequence), full: Bool = false) -> Replica.Configuration
+    {
         let clock = laptop.clock
         let ids = laptop.ids
         return Replica.Configuration(wallClock: { clock.now() }, makeID: { ids.make() }, maxFileBytes: full ? 1 : nil)
@@ -117,8 +122,12 @@ struct Simulation {
         options.batchSize = random.int(1...20)
         // Pull pages held before they are applied together: from one page per transaction to all.
         options.applyBatchRecords = random.int(1...60)
-        if let page = ProcessInfo.processInfo.environment["RELAIS_SIM_PAGE"].flatMap({ UInt32($0) }) { options.pageSize = page }
-        if let batch = ProcessInfo.processInfo.environment["RELAIS_SIM_BATCH"].flatMap({ Int($0) }) { options.batchSize = batch }
+        if let page = ProcessInfo.processInfo.environment["RELAIS_SIM_PAGE"].flatMap({ UInt32($0) }) {
+            options.pageSize = page
+        }
+        if let batch = ProcessInfo.processInfo.environment["RELAIS_SIM_BATCH"].flatMap({ Int($0) }) {
+            options.batchSize = batch
+        }
         options.sleep = { _ in }
         options.random = { 0.5 }
         let territoriesInPlay = random.chance(0.5) ? ["north"] : ["north", "south"]
@@ -184,7 +193,9 @@ struct Simulation {
         let transport = SimFaultTransport(base: baseTransport(), faults: networkFaults, seed: random.next())
         let replica = try Replica.open(path: path, configuration: configuration((clock, ids)))
         paths.append(path)
-        return SimLaptop(user: user, territories: territories, clock: clock, ids: ids, transport: transport, replica: replica, path: path)
+        return SimLaptop(
+            user: user, territories: territories, clock: clock, ids: ids, transport: transport, replica: replica,
+            path: path)
     }
 
     mutating func enroll(user: String, territories: [String], code: String) async throws {
@@ -197,6 +208,9 @@ struct Simulation {
             configuration: Replica.Configuration(wallClock: { clock.now() }, makeID: { ids.make() }))
         let transport = SimFaultTransport(base: baseTransport(), faults: networkFaults, seed: random.next())
         paths.append(path)
-        laptops.append(SimLaptop(user: user, territories: territories, clock: clock, ids: ids, transport: transport, replica: replica, path: path))
+        laptops.append(
+            SimLaptop(
+                user: user, territories: territories, clock: clock, ids: ids, transport: transport, replica: replica,
+                path: path))
     }
 }

@@ -59,9 +59,12 @@ public struct WireClient: Sendable {
     }
 
     /// Runs `body` with a client of the hub at `url` on its own HTTP client, shut down afterwards.
-    public static func with<T>(url: String, connections: Int = 8, _ body: (WireClient) async throws -> T) async throws -> T {
+    public static func with<T>(url: String, connections: Int = 8, _ body: (WireClient) async throws -> T) async throws
+        -> T
+    {
         var configuration = HTTPClient.Configuration()
-        configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
+        configuration.connectionPool = .init(
+            idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
         configuration.httpVersion = .http1Only
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         do {
@@ -74,4 +77,3 @@ public struct WireClient: Sendable {
         }
     }
 }
-

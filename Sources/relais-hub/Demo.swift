@@ -69,7 +69,8 @@ struct Demo: AsyncParsableCommand {
                 // The server logs the cancellation of its idle connections at error level when it stops.
                 var quiet = logger
                 if ProcessInfo.processInfo.environment["LOG_LEVEL"] == nil { quiet.logLevel = .critical }
-                try await HubServer.withRunningServer(service: service, configuration: configuration, logger: quiet, simulate)
+                try await HubServer.withRunningServer(
+                    service: service, configuration: configuration, logger: quiet, simulate)
             } else {
                 // Serve until Ctrl-C (SIGINT) or SIGTERM; the week runs as soon as the hub listens.
                 let (addresses, continuation) = AsyncStream.makeStream(of: String.self)

@@ -19,7 +19,8 @@ struct RelaisHubCommand: AsyncParsableCommand {
             """,
         version: "relais-hub \(RelaisVersion.release) (wire protocol v1)",
         subcommands: [
-            Init.self, Serve.self, User.self, DeviceCommand.self, Export.self, Backup.self, Restore.self, Migrate.self, Demo.self,
+            Init.self, Serve.self, User.self, DeviceCommand.self, Export.self, Backup.self, Restore.self, Migrate.self,
+            Demo.self,
         ])
 
     /// Runs the command line and exits with the contract's codes.
@@ -47,10 +48,12 @@ struct RelaisHubCommand: AsyncParsableCommand {
             }
             let message = fullMessage(for: error)
             if code == .validationFailure {
-                FileHandle.standardError.write(Data((message.isEmpty ? "relais-hub: invalid usage" : message).utf8 + [10]))
+                FileHandle.standardError.write(
+                    Data((message.isEmpty ? "relais-hub: invalid usage" : message).utf8 + [10]))
                 Foundation.exit(2)
             }
-            FileHandle.standardError.write(Data("relais-hub: \(message.isEmpty ? String(describing: error) : message)\n".utf8))
+            FileHandle.standardError.write(
+                Data("relais-hub: \(message.isEmpty ? String(describing: error) : message)\n".utf8))
             Foundation.exit(1)
         }
     }
@@ -78,7 +81,8 @@ struct StoreFlags: ParsableArguments {
 
     @Option(
         name: .long,
-        help: ArgumentHelp("A PostgreSQL database instead of a data folder: postgres://user@host:port/db.", valueName: "URL"))
+        help: ArgumentHelp(
+            "A PostgreSQL database instead of a data folder: postgres://user@host:port/db.", valueName: "URL"))
     var postgres: String?
 }
 
@@ -89,7 +93,9 @@ struct StoreOptions: ParsableArguments {
     var data: String? { flags.data }
 
     func validate() throws {
-        if flags.data == nil, flags.postgres == nil { throw ValidationError("Give the hub's data folder with --data DIR.") }
+        if flags.data == nil, flags.postgres == nil {
+            throw ValidationError("Give the hub's data folder with --data DIR.")
+        }
         if flags.data != nil, flags.postgres != nil { throw ValidationError("Give --data or --postgres, not both.") }
     }
 
@@ -102,12 +108,14 @@ struct StoreOptions: ParsableArguments {
 
 /// Prints one JSON value (keys sorted) on stdout.
 func printJSON(_ object: Any) throws {
-    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
+    let data = try JSONSerialization.data(
+        withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
     FileHandle.standardOutput.write(data + Data([10]))
 }
 
 /// Runs `body` with a hub over the store, then closes the store.
-func withHub<T>(_ options: StoreOptions, create: Bool = false, _ body: (HubService) async throws -> T) async throws -> T {
+func withHub<T>(_ options: StoreOptions, create: Bool = false, _ body: (HubService) async throws -> T) async throws -> T
+{
     let logger = HubLogging.standardError(label: "relais.hub")
     return try await options.location.withStore(create: create, logger: logger) { store in
         try await body(HubService(store: store, logger: logger))

@@ -31,9 +31,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds between tombstone purges (default 3600).") var purgeInterval: Int?
     @Option(
         name: .customLong("max-store-mb"),
-        help: ArgumentHelp("A ceiling on the store file's size, in MB (decimals allowed): pushes past it are answered 507 storage_full and nothing is written.", valueName: "MB"))
+        help: ArgumentHelp(
+            "A ceiling on the store file's size, in MB (decimals allowed): pushes past it are answered 507 storage_full and nothing is written.",
+            valueName: "MB"))
     var maxStoreMB: Double?
-    @Option(help: ArgumentHelp("A JSON file of settings; flags, then RELAIS_* variables, win over it.", valueName: "FILE"))
+    @Option(
+        help: ArgumentHelp("A JSON file of settings; flags, then RELAIS_* variables, win over it.", valueName: "FILE"))
     var config: String?
 
     func run() async throws {

@@ -75,25 +75,31 @@ struct ServeSettings: Equatable {
         case (let data?, nil): location = .sqlite(folder: data)
         case (nil, let url?): location = .postgres(url: url)
         case (nil, nil):
-            throw CLIError(message: "Give the hub's data folder with --data DIR (or RELAIS_DATA, or `data` in --config).", exitCode: 2)
+            throw CLIError(
+                message: "Give the hub's data folder with --data DIR (or RELAIS_DATA, or `data` in --config).",
+                exitCode: 2)
         case (_?, _?): throw CLIError(message: "Give a data folder or a PostgreSQL URL, not both.", exitCode: 2)
         }
         let cert = string(flags.tlsCert, "tls.cert")
         let key = string(flags.tlsKey, "tls.key")
         if (cert == nil) != (key == nil) {
-            throw CLIError(message: "Give both a TLS certificate and its key (--tls-cert, --tls-key), or neither.", exitCode: 2)
+            throw CLIError(
+                message: "Give both a TLS certificate and its key (--tls-cert, --tls-key), or neither.", exitCode: 2)
         }
         let settings = ServeSettings(
             location: location, host: string(flags.host, "host") ?? "127.0.0.1",
             port: try number(flags.port, "port", { reader.int(forKey: $0) }, "a whole number") ?? 7420,
             tls: cert.map { HubServer.TLSFiles(certificatePath: $0, privateKeyPath: key!) },
-            purgeInterval: try number(flags.purgeInterval, "purgeInterval", { reader.int(forKey: $0) }, "a whole number")
+            purgeInterval: try number(
+                flags.purgeInterval, "purgeInterval", { reader.int(forKey: $0) }, "a whole number")
                 ?? 3600,
             maxStoreMB: try number(flags.maxStoreMB, "maxStoreMB", { reader.double(forKey: $0) }, "a number"))
         guard (0...65535).contains(settings.port) else {
             throw CLIError(message: "The port is 0 to 65535, not \(settings.port).", exitCode: 2)
         }
-        guard settings.purgeInterval > 0 else { throw CLIError(message: "The purge interval is at least 1 second.", exitCode: 2) }
+        guard settings.purgeInterval > 0 else {
+            throw CLIError(message: "The purge interval is at least 1 second.", exitCode: 2)
+        }
         if let mb = settings.maxStoreMB, !(mb > 0) {
             throw CLIError(message: "The store ceiling (max-store-mb) is a positive number.", exitCode: 2)
         }
@@ -118,7 +124,8 @@ struct ServeSettings: Equatable {
         }
         guard unknown.isEmpty else {
             throw CLIError(
-                message: "\(path) holds unknown settings: \(unknown.joined(separator: ", ")) (known: \(fileKeys.sorted().joined(separator: ", "))).",
+                message:
+                    "\(path) holds unknown settings: \(unknown.joined(separator: ", ")) (known: \(fileKeys.sorted().joined(separator: ", "))).",
                 exitCode: 2)
         }
     }

@@ -105,7 +105,9 @@ struct AdminConflictsList: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let all = try await options.call { try await $0.allConflicts(status: status.flatMap(ConflictStatus.init(rawValue:))) }
+        let all = try await options.call {
+            try await $0.allConflicts(status: status.flatMap(ConflictStatus.init(rawValue:)))
+        }
         if json {
             try printAdminJSON(all)
             return
@@ -149,7 +151,9 @@ struct AdminConflictsShow: AsyncParsableCommand {
         print("chosen     \(adminText(conflict.chosen))")
         for (index, value) in conflict.values.enumerated() {
             let shown = value.deleted ? "(deletes the record)" : adminText(value.value)
-            print("value \(index)    \(shown)   — \(value.user), replica \(value.replica), \(value.hlcTime ?? String(value.hlc))")
+            print(
+                "value \(index)    \(shown)   — \(value.user), replica \(value.replica), \(value.hlcTime ?? String(value.hlc))"
+            )
         }
         if let resolution = conflict.resolution {
             print("resolved   by \(resolution.by) at \(resolution.at): \(resolution.reason)")
@@ -158,7 +162,9 @@ struct AdminConflictsShow: AsyncParsableCommand {
         for version in detail.history {
             let shown = version.deleted ? "(deleted the record)" : adminText(version.value)
             var notes: [String] = []
-            if let chosen = version.chosenByRule { notes.append(chosen ? "conflict, chosen by the rule" : "conflict, not chosen") }
+            if let chosen = version.chosenByRule {
+                notes.append(chosen ? "conflict, chosen by the rule" : "conflict, not chosen")
+            }
             if version.current { notes.append("current") }
             let device = version.device ?? "replica \(version.replica)"
             print(
@@ -191,7 +197,9 @@ struct AdminConflictsResolve: AsyncParsableCommand {
     var json = false
 
     func validate() throws {
-        guard (pick == nil) != (value == nil) else { throw ValidationError("Give exactly one of --pick N or --value JSON.") }
+        guard (pick == nil) != (value == nil) else {
+            throw ValidationError("Give exactly one of --pick N or --value JSON.")
+        }
         if let pick, pick < 0 { throw ValidationError("--pick is 0 or more.") }
     }
 
@@ -199,7 +207,8 @@ struct AdminConflictsResolve: AsyncParsableCommand {
         let decision: AdminDecision
         if let value {
             guard let parsed = try? JSONDecoder().decode(AdminValue.self, from: Data(value.utf8)) else {
-                throw CommandFailure(message: "--value is not JSON (a text is written with quotes: '\"text\"').", code: 2)
+                throw CommandFailure(
+                    message: "--value is not JSON (a text is written with quotes: '\"text\"').", code: 2)
             }
             decision = .value(parsed)
         } else {

@@ -6,7 +6,8 @@ import RelaisCore
 /// Parses `field=value` arguments by each field's declared type (`FieldType.parse`).
 func parseAssignments(_ assignments: [String], collection name: String, schema: Schema) throws -> [String: Value] {
     guard let collection = schema.collection(name) else {
-        throw CommandFailure(message: "unknown collection `\(name)` (one of \(schema.collectionNames.joined(separator: ", ")))", code: 2)
+        throw CommandFailure(
+            message: "unknown collection `\(name)` (one of \(schema.collectionNames.joined(separator: ", ")))", code: 2)
     }
     var values: [String: Value] = [:]
     for assignment in assignments {
@@ -36,7 +37,8 @@ func jsonRecord(_ record: Replica.Record, schema: Schema) -> [String: Any] {
 
 func checkCollection(_ name: String, _ schema: Schema) throws {
     guard schema.collection(name) != nil else {
-        throw CommandFailure(message: "unknown collection `\(name)` (one of \(schema.collectionNames.joined(separator: ", ")))", code: 2)
+        throw CommandFailure(
+            message: "unknown collection `\(name)` (one of \(schema.collectionNames.joined(separator: ", ")))", code: 2)
     }
 }
 
@@ -131,7 +133,10 @@ struct List: AsyncParsableCommand {
         let fields = replica.schema.collection(collection)!.fieldNames.filter { field in
             records.contains { !$0[field].isNull }
         }
-        printTable(header: ["id"] + fields, rows: records.map { record in [record.id] + fields.map { record[$0].isNull ? "" : record[$0].description } })
+        printTable(
+            header: ["id"] + fields,
+            rows: records.map { record in [record.id] + fields.map { record[$0].isNull ? "" : record[$0].description } }
+        )
     }
 }
 
@@ -185,12 +190,18 @@ enum CollectionAlias {
     struct Customer: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Customers: add, set, delete, get, list (aliases of the plain commands).",
-            subcommands: [Add<Customers>.self, SetFields<Customers>.self, Delete<Customers>.self, Get<Customers>.self, List<Customers>.self])
+            subcommands: [
+                Add<Customers>.self, SetFields<Customers>.self, Delete<Customers>.self, Get<Customers>.self,
+                List<Customers>.self,
+            ])
     }
     struct Contact: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Contacts: add, set, delete, get, list (aliases of the plain commands).",
-            subcommands: [Add<Contacts>.self, SetFields<Contacts>.self, Delete<Contacts>.self, Get<Contacts>.self, List<Contacts>.self])
+            subcommands: [
+                Add<Contacts>.self, SetFields<Contacts>.self, Delete<Contacts>.self, Get<Contacts>.self,
+                List<Contacts>.self,
+            ])
     }
     struct Interaction: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -207,7 +218,9 @@ enum CollectionAlias {
     enum Interactions: Name { static let collection = "interactions" }
 
     struct Add<C: Name>: AsyncParsableCommand {
-        static var configuration: CommandConfiguration { CommandConfiguration(commandName: "add", abstract: "Add a record.") }
+        static var configuration: CommandConfiguration {
+            CommandConfiguration(commandName: "add", abstract: "Add a record.")
+        }
         @Argument var assignments: [String] = []
         @OptionGroup var options: ReplicaOptions
         func run() async throws {
@@ -216,7 +229,9 @@ enum CollectionAlias {
         }
     }
     struct SetFields<C: Name>: AsyncParsableCommand {
-        static var configuration: CommandConfiguration { CommandConfiguration(commandName: "set", abstract: "Set fields.") }
+        static var configuration: CommandConfiguration {
+            CommandConfiguration(commandName: "set", abstract: "Set fields.")
+        }
         @Argument var id: String
         @Argument var assignments: [String] = []
         @OptionGroup var options: ReplicaOptions
@@ -226,7 +241,9 @@ enum CollectionAlias {
         }
     }
     struct Delete<C: Name>: AsyncParsableCommand {
-        static var configuration: CommandConfiguration { CommandConfiguration(commandName: "delete", abstract: "Delete a record.") }
+        static var configuration: CommandConfiguration {
+            CommandConfiguration(commandName: "delete", abstract: "Delete a record.")
+        }
         @Argument var id: String
         @OptionGroup var options: ReplicaOptions
         func run() async throws {
@@ -235,7 +252,9 @@ enum CollectionAlias {
         }
     }
     struct Get<C: Name>: AsyncParsableCommand {
-        static var configuration: CommandConfiguration { CommandConfiguration(commandName: "get", abstract: "Print a record.") }
+        static var configuration: CommandConfiguration {
+            CommandConfiguration(commandName: "get", abstract: "Print a record.")
+        }
         @Argument var id: String
         @OptionGroup var options: ReplicaOptions
         func run() async throws {
@@ -244,11 +263,14 @@ enum CollectionAlias {
         }
     }
     struct List<C: Name>: AsyncParsableCommand {
-        static var configuration: CommandConfiguration { CommandConfiguration(commandName: "list", abstract: "List records.") }
+        static var configuration: CommandConfiguration {
+            CommandConfiguration(commandName: "list", abstract: "List records.")
+        }
         @Option(name: .customLong("where")) var filters: [String] = []
         @OptionGroup var options: ReplicaOptions
         func run() async throws {
-            let command = try RelaisCommand.List.parse([C.collection] + filters.flatMap { ["--where", $0] } + options.arguments)
+            let command = try RelaisCommand.List.parse(
+                [C.collection] + filters.flatMap { ["--where", $0] } + options.arguments)
             try await command.run()
         }
     }

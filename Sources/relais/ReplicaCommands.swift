@@ -60,7 +60,8 @@ struct Sync: AsyncParsableCommand {
             ])
         } else {
             print(
-                "pushed \(result.pushed), pulled \(result.pulled), conflicts \(result.conflicts), rejected \(result.rejected)")
+                "pushed \(result.pushed), pulled \(result.pulled), conflicts \(result.conflicts), rejected \(result.rejected)"
+            )
         }
     }
 }
@@ -76,14 +77,16 @@ final class ProgressBar: Sendable {
             let total = max(progress.pushTotal, progress.pushed)
             let rate = Double(progress.pushed) / elapsed
             let eta = rate > 0 ? Double(total - progress.pushed) / rate : 0
-            line = "push  \(bar(Double(progress.pushed), Double(total))) \(progress.pushed)/\(total) writes  \(Int(rate))/s  ETA \(Int(eta.rounded()))s"
+            line =
+                "push  \(bar(Double(progress.pushed), Double(total))) \(progress.pushed)/\(total) writes  \(Int(rate))/s  ETA \(Int(eta.rounded()))s"
         } else {
             // Pages are applied in batches: the rate counts records as they arrive.
             let rate = Double(progress.received) / elapsed
             let remaining = progress.head > progress.cursor ? progress.head - progress.cursor : 0
             let done = Double(progress.cursor)
             let eta = rate > 0 && remaining > 0 ? Double(remaining) / max(1, done / elapsed) : 0
-            line = "\(progress.phase)  \(bar(done, Double(max(progress.head, progress.cursor)))) \(progress.pages) pages, \(progress.received) records, \(progress.pulled) applied  \(Int(rate))/s  ETA \(Int(eta.rounded()))s"
+            line =
+                "\(progress.phase)  \(bar(done, Double(max(progress.head, progress.cursor)))) \(progress.pages) pages, \(progress.received) records, \(progress.pulled) applied  \(Int(rate))/s  ETA \(Int(eta.rounded()))s"
         }
         FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
     }
@@ -112,7 +115,8 @@ struct Status: AsyncParsableCommand {
         let age: Any = status.lastSyncMillis.map { Int((now > $0 ? now - $0 : 0) / 1000) } ?? NSNull()
         if options.json {
             try printJSON([
-                "replica": status.replica, "epoch": status.epoch, "pending": status.pending, "in_flight": status.inFlight,
+                "replica": status.replica, "epoch": status.epoch, "pending": status.pending,
+                "in_flight": status.inFlight,
                 "rejected": status.rejected, "conflicts": status.conflicts, "cursor": status.cursor,
                 "last_sync": lastSync, "last_sync_age_seconds": age, "hub": status.hub ?? NSNull(),
                 "user": status.user ?? NSNull(), "role": status.role ?? NSNull(), "territories": status.territories,
@@ -122,7 +126,9 @@ struct Status: AsyncParsableCommand {
         }
         print("replica   \(status.replica) (epoch \(status.epoch))\(status.user.map { " of \($0)" } ?? "")")
         print("hub       \(status.hub ?? "not enrolled")")
-        print("pending   \(status.pending) write\(status.pending == 1 ? "" : "s")\(status.inFlight > 0 ? " (\(status.inFlight) in flight)" : "")")
+        print(
+            "pending   \(status.pending) write\(status.pending == 1 ? "" : "s")\(status.inFlight > 0 ? " (\(status.inFlight) in flight)" : "")"
+        )
         print("rejected  \(status.rejected)")
         print("conflicts \(status.conflicts)")
         print("cursor    \(status.cursor)")

@@ -19,7 +19,8 @@ struct AdminClientTests {
         let marc = try await Replica.enroll(
             hub: url, code: try await hub.addUser("marc", role: .rep, territories: ["north"]),
             path: folder.file("marc.db"), deviceName: "marc's laptop")
-        let id = try await claire.add(customer, ["name": .text("Acme"), "territory": .text("north"), "status": .text("active")])
+        let id = try await claire.add(
+            customer, ["name": .text("Acme"), "territory": .text("north"), "status": .text("active")])
         _ = try await claire.sync()
         _ = try await marc.sync()
         try await claire.set(customer, id: id, ["status": .text("at_risk"), "phone": .text("01 23")])

@@ -129,7 +129,9 @@ struct BatchedApplyTests {
             seen.withLock { $0.append((request.cursor, UInt64(stored))) }
             return try await inner.pull(request, token: token)
         }
-        func renew(_ request: Relais_V1_ReplicaRenewRequest, token: String) async throws -> Relais_V1_ReplicaRenewResponse {
+        func renew(_ request: Relais_V1_ReplicaRenewRequest, token: String) async throws
+            -> Relais_V1_ReplicaRenewResponse
+        {
             try await inner.renew(request, token: token)
         }
     }
@@ -180,7 +182,8 @@ struct BatchedApplyTests {
             // A trigger of the user's own (an audit table kept with the sqlite3 shell).
             let raw = try rawConnection(folder.file("replica.db"))
             try raw.execute("CREATE TABLE audit(id TEXT)")
-            try raw.execute("CREATE TRIGGER audit_customers AFTER INSERT ON customers BEGIN INSERT INTO audit VALUES (new.id); END")
+            try raw.execute(
+                "CREATE TRIGGER audit_customers AFTER INSERT ON customers BEGIN INSERT INTO audit VALUES (new.id); END")
             try await replica.apply(livePage(cursor: 2, records: 3))
             #expect(try raw.scalar("SELECT count(*) FROM audit")?.int64Value == 3)
             #expect(try await replica.pendingCount() == 0)
@@ -215,7 +218,8 @@ struct BatchedApplyTests {
         dots.add("phone", replica: 3, counter: 17, hlc: 100)
         dots.finish()
         #expect(dots.explicit.string == #"{"name":[3,17,100],"city":[4,2,101],"phone":[3,17,100]}"#)
-        #expect(String(decoding: dots.insertBytes, as: UTF8.self) == #"{"*":[3,17,100,"name","phone"],"city":[4,2,101]}"#)
+        #expect(
+            String(decoding: dots.insertBytes, as: UTF8.self) == #"{"*":[3,17,100,"name","phone"],"city":[4,2,101]}"#)
         dots.removeAll()
         dots.add("name", replica: 3, counter: 17, hlc: 100)
         dots.add("city", replica: 4, counter: 2, hlc: 101)
@@ -244,11 +248,18 @@ struct BatchedApplyTests {
             // A later write of one field gets its own entry, which wins over "*".
             var second = PageBuilder(cursor: 2)
             second.record(
-                customer, record, ["status": .text("active")], dot: Dot(replica: ReplicaID(9), counter: 4), hlc: 8 << 16,
+                customer, record, ["status": .text("active")], dot: Dot(replica: ReplicaID(9), counter: 4),
+                hlc: 8 << 16,
                 vector: VersionVector([.hub: 1, ReplicaID(9): 4]))
             try await replica.apply(second.page)
-            #expect(try raw.scalar("SELECT json_extract(fields, '$.status') FROM _relais_records WHERE record_id = '\(record)'")?.textValue == "[9,4,\(8 << 16)]")
-            #expect(try raw.scalar("SELECT json_extract(fields, '$.\"*\"[0]') FROM _relais_records WHERE record_id = '\(record)'")?.int64Value == Int64(ReplicaID.hub.rawValue))
+            #expect(
+                try raw.scalar(
+                    "SELECT json_extract(fields, '$.status') FROM _relais_records WHERE record_id = '\(record)'")?
+                    .textValue == "[9,4,\(8 << 16)]")
+            #expect(
+                try raw.scalar(
+                    "SELECT json_extract(fields, '$.\"*\"[0]') FROM _relais_records WHERE record_id = '\(record)'")?
+                    .int64Value == Int64(ReplicaID.hub.rawValue))
             #expect(try await replica.get(customer, id: record)?["status"] == .text("active"))
         }
     }

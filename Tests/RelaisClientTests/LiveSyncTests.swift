@@ -19,15 +19,19 @@ struct LiveSyncTests {
             let clairePath = folder.file("claire.db")
             let marcPath = folder.file("marc.db")
             try await hub.live { url in
-                let claire = try await Replica.enroll(hub: url, code: claireCode, path: clairePath, deviceName: "claire")
+                let claire = try await Replica.enroll(
+                    hub: url, code: claireCode, path: clairePath, deviceName: "claire")
                 let marc = try await Replica.enroll(hub: url, code: marcCode, path: marcPath, deviceName: "marc")
                 #expect(try await claire.identity()?.user == "claire")
                 // The code works once.
-                await #expect { try await Replica.enroll(hub: url, code: claireCode, path: folder.file("again.db")) } throws: {
+                await #expect {
+                    try await Replica.enroll(hub: url, code: claireCode, path: folder.file("again.db"))
+                } throws: {
                     ($0 as? SyncError)?.kind == .authenticationRefused
                 }
 
-                let acme = try await claire.add(customer, ["name": .text("Acme"), "territory": .text("north"), "status": .text("active")])
+                let acme = try await claire.add(
+                    customer, ["name": .text("Acme"), "territory": .text("north"), "status": .text("active")])
                 try await claire.add("contacts", ["customer_id": .text(acme), "name": .text("Zoé")])
                 // An edit made with plain SQL, as the sqlite3 shell would.
                 let raw = try Connection(path: clairePath)

@@ -21,10 +21,14 @@ struct PullTests {
             page.tombstone(customer, b, vector: VersionVector([.hub: 3]))
             try await replica.apply(page.page)
             let first = try await replica.export()
-            let meta1 = try await replica.withStore { try $0.db.scalar("SELECT group_concat(vector || fields || deleted, ';') FROM _relais_records") }
+            let meta1 = try await replica.withStore {
+                try $0.db.scalar("SELECT group_concat(vector || fields || deleted, ';') FROM _relais_records")
+            }
             try await replica.apply(page.page)
             #expect(try await replica.export() == first)
-            let meta2 = try await replica.withStore { try $0.db.scalar("SELECT group_concat(vector || fields || deleted, ';') FROM _relais_records") }
+            let meta2 = try await replica.withStore {
+                try $0.db.scalar("SELECT group_concat(vector || fields || deleted, ';') FROM _relais_records")
+            }
             #expect(meta1 == meta2)
             #expect(try await replica.status().cursor == 5)
             #expect(try await replica.list(customer).map(\.id) == [a])
@@ -79,7 +83,8 @@ struct PullTests {
             try await replica.set(customer, id: a, ["city": .text("Paris")])
             // The hub sends a concurrent change of city and of phone.
             var next = PageBuilder(cursor: 2)
-            next.record(customer, a, ["city": .text("Nice"), "phone": .text("42")], dot: Dot(replica: ReplicaID(9), counter: 1),
+            next.record(
+                customer, a, ["city": .text("Nice"), "phone": .text("42")], dot: Dot(replica: ReplicaID(9), counter: 1),
                 vector: VersionVector([.hub: 1, ReplicaID(9): 1]))
             try await replica.apply(next.page)
             let record = try #require(try await replica.get(customer, id: a))
@@ -138,7 +143,8 @@ struct PullTests {
             #expect(revived["phone"] == .text("1"))
             // The hub revives `a` with only the field the reviving write changed: the rest comes back.
             var third = PageBuilder(cursor: 3)
-            third.record(customer, a, ["phone": .text("7")], dot: Dot(replica: ReplicaID(9), counter: 4),
+            third.record(
+                customer, a, ["phone": .text("7")], dot: Dot(replica: ReplicaID(9), counter: 4),
                 vector: VersionVector([.hub: 3, ReplicaID(9): 4]))
             try await replica.apply(third.page)
             let back = try #require(try await replica.get(customer, id: a))

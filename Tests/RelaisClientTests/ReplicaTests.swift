@@ -51,13 +51,16 @@ struct ReplicaTests {
     @Test func refusesInvalidValuesBeforeWriting() async throws {
         try await withReplica { replica, _, _ in
             await #expect(throws: ReplicaError.self) {
-                try await replica.add(customer, ["name": .text("X"), "territory": .text("north"), "status": .text("gone")])
+                try await replica.add(
+                    customer, ["name": .text("X"), "territory": .text("north"), "status": .text("gone")])
             }
             await #expect(throws: ReplicaError.self) { try await replica.add(customer, ["name": .text("X")]) }
             await #expect(throws: ReplicaError.self) {
                 try await replica.add(customer, acme().merging(["segment": .text("A")]) { $1 })
             }
-            await #expect(throws: ReplicaError.self) { try await replica.set(customer, id: UUID().uuidString, ["phone": .text("1")]) }
+            await #expect(throws: ReplicaError.self) {
+                try await replica.set(customer, id: UUID().uuidString, ["phone": .text("1")])
+            }
             let pending = try await replica.pendingCount()
             let records = try await replica.list(customer)
             #expect(pending == 0)
@@ -71,7 +74,8 @@ struct ReplicaTests {
             let b = try await replica.add(customer, acme("B", territory: "south"))
             let c = try await replica.add(customer, acme("C"))
             #expect(try await replica.list(customer).map(\.id) == [a, b, c].sorted())
-            #expect(try await replica.list(customer, where: ["territory": .text("north")]).map(\.id) == [a, c].sorted())
+            #expect(
+                try await replica.list(customer, where: ["territory": .text("north")]).map(\.id) == [a, c].sorted())
         }
     }
 
@@ -107,8 +111,11 @@ struct ReplicaTests {
             try await replica.answer(try await replica.batch(), .applied)
             let raw = try rawConnection(folder.file("replica.db"))
             try raw.execute("UPDATE customers SET status = 'sleeping' WHERE id = '\(a)'")
-            try raw.execute("INSERT INTO customers(id, name) VALUES ('00000000-0000-4000-8000-0000000000dd', 'NoTerritory')")
-            try raw.execute("INSERT INTO customers(id, name, territory) VALUES ('00000000-0000-4000-8000-0000000000EE', 'Upper', 'north')")
+            try raw.execute(
+                "INSERT INTO customers(id, name) VALUES ('00000000-0000-4000-8000-0000000000dd', 'NoTerritory')")
+            try raw.execute(
+                "INSERT INTO customers(id, name, territory) VALUES ('00000000-0000-4000-8000-0000000000EE', 'Upper', 'north')"
+            )
             #expect(try await replica.pendingCount() == 0)
             let rejected = try await replica.rejected()
             #expect(rejected.map(\.code) == ["invalid_value", "required_missing", "invalid_id"])
@@ -126,11 +133,14 @@ struct ReplicaTests {
     @Test func engineWritesAreNotCaptured() async throws {
         try await withReplica { replica, _, _ in
             var page = PageBuilder(cursor: 10)
-            page.record(customer, "00000000-0000-4000-8000-0000000000aa", acme("Hub"), dot: Dot(replica: .hub, counter: 3))
+            page.record(
+                customer, "00000000-0000-4000-8000-0000000000aa", acme("Hub"), dot: Dot(replica: .hub, counter: 3))
             try await replica.apply(page.page)
             #expect(try await replica.pendingCount() == 0)
             #expect(try await replica.list(customer).count == 1)
-            let captured = try await replica.withStore { try $0.db.scalar("SELECT count(*) FROM _relais_capture")?.int64Value }
+            let captured = try await replica.withStore {
+                try $0.db.scalar("SELECT count(*) FROM _relais_capture")?.int64Value
+            }
             #expect(captured == 0)
         }
     }
@@ -164,7 +174,8 @@ struct ReplicaTests {
             #expect(first.context == VersionVector([ReplicaID.hub: 3]))
             // A pull lands between two edits and moves the record's vector on.
             var next = PageBuilder(cursor: 2)
-            next.record(customer, id, ["phone": .text("1")], dot: Dot(replica: ReplicaID(9), counter: 1),
+            next.record(
+                customer, id, ["phone": .text("1")], dot: Dot(replica: ReplicaID(9), counter: 1),
                 vector: VersionVector([ReplicaID.hub: 3, ReplicaID(9): 1]))
             try await replica.apply(next.page)
             clock.advance(byMillis: 1_000)
@@ -180,9 +191,13 @@ struct ReplicaTests {
 
     @Test func exportIsCanonical() async throws {
         try await withReplica { replica, _, _ in
-            let id = try await replica.add(customer, acme().merging(["tags": .set(["z", "a"]), "lifetime_value": .null]) { $1 })
+            let id = try await replica.add(
+                customer, acme().merging(["tags": .set(["z", "a"]), "lifetime_value": .null]) { $1 })
             let json = try #require(String(data: try await replica.export(pretty: false), encoding: .utf8))
-            #expect(json.contains(#""customers":[{"id":"\#(id)","name":"Acme","status":"prospect","tags":["a","z"],"territory":"north"}]"#))
+            #expect(
+                json.contains(
+                    #""customers":[{"id":"\#(id)","name":"Acme","status":"prospect","tags":["a","z"],"territory":"north"}]"#
+                ))
             #expect(json.contains(#""contacts":[]"#))
         }
     }

@@ -96,7 +96,9 @@ extension Replica {
     private static func allPending(_ store: ReplicaStore) throws -> [PendingWrite] {
         do {
             var counters: [UInt64] = []
-            try store.db.query("SELECT counter FROM _relais_pending ORDER BY counter") { counters.append(UInt64($0.int64(at: 0))) }
+            try store.db.query("SELECT counter FROM _relais_pending ORDER BY counter") {
+                counters.append(UInt64($0.int64(at: 0)))
+            }
             return try counters.compactMap { try store.loadPending(counter: $0) }
         }
     }

@@ -59,7 +59,8 @@ struct SyncTests {
     }
 
     @Test func sessionRetriesTransientFailuresOnly() {
-        var machine = SyncStateMachine(retry: .init(maxAttempts: 3, baseDelay: .seconds(1), maxDelay: .seconds(10), jitter: 0))
+        var machine = SyncStateMachine(
+            retry: .init(maxAttempts: 3, baseDelay: .seconds(1), maxDelay: .seconds(10), jitter: 0))
         _ = machine.start()
         #expect(machine.failed(.hubUnreachable, random: 0) == .wait(.seconds(1)))
         #expect(machine.retryAction == .push)
@@ -95,7 +96,8 @@ struct SyncTests {
             let hub = ScriptedHub()
             hub.failures.withLock { $0 = [SyncError.fromHTTP(status: 503, code: "unavailable", message: "")] }
             var page = PageBuilder(cursor: 4)
-            page.record(customer, "00000000-0000-4000-8000-0000000000aa", acme("Hub"), dot: Dot(replica: .hub, counter: 1))
+            page.record(
+                customer, "00000000-0000-4000-8000-0000000000aa", acme("Hub"), dot: Dot(replica: .hub, counter: 1))
             hub.pages.withLock { $0 = [page.page] }
             let slept = Mutex<[Duration]>([])
             var options = SyncOptions()
@@ -125,14 +127,16 @@ struct SyncTests {
     @Test func forkedReplicaRenewsRestampsAndPullsFromZero() async throws {
         try await withReplica { replica, _, _ in
             var first = PageBuilder(cursor: 9)
-            first.record(customer, "00000000-0000-4000-8000-0000000000aa", acme("Old"), dot: Dot(replica: .hub, counter: 1))
+            first.record(
+                customer, "00000000-0000-4000-8000-0000000000aa", acme("Old"), dot: Dot(replica: .hub, counter: 1))
             try await replica.apply(first.page)
             try await replica.add(customer, acme("A"))
             try await replica.add(customer, acme("B"))
             let hub = ScriptedHub()
             hub.failures.withLock { $0 = [SyncError.fromHTTP(status: 409, code: "replica_forked", message: "forked")] }
             var fresh = PageBuilder(cursor: 20)
-            fresh.record(customer, "00000000-0000-4000-8000-0000000000bb", acme("New"), dot: Dot(replica: .hub, counter: 2))
+            fresh.record(
+                customer, "00000000-0000-4000-8000-0000000000bb", acme("New"), dot: Dot(replica: .hub, counter: 2))
             hub.pages.withLock { $0 = [fresh.page, PageBuilder(cursor: 21).page] }
             let result = try await replica.sync(transport: hub)
             #expect(result.pushed == 2)
@@ -226,7 +230,9 @@ struct SyncInterleavingTests {
             try await onPull()
             return try await inner.pull(request, token: token)
         }
-        func renew(_ request: Relais_V1_ReplicaRenewRequest, token: String) async throws -> Relais_V1_ReplicaRenewResponse {
+        func renew(_ request: Relais_V1_ReplicaRenewRequest, token: String) async throws
+            -> Relais_V1_ReplicaRenewResponse
+        {
             try await inner.renew(request, token: token)
         }
     }
@@ -245,7 +251,9 @@ struct SyncInterleavingTests {
                 try raw.close()
             }
             var page = PageBuilder(cursor: 2)
-            page.record(customer, id, ["phone": .text("from hub"), "city": .text("Lyon")], dot: Dot(replica: ReplicaID(9), counter: 1),
+            page.record(
+                customer, id, ["phone": .text("from hub"), "city": .text("Lyon")],
+                dot: Dot(replica: ReplicaID(9), counter: 1),
                 vector: VersionVector([.hub: 1, ReplicaID(9): 1]))
             hub.inner.pages.withLock { $0 = [page.page] }
             let result = try await replica.sync(transport: hub)
@@ -263,8 +271,12 @@ struct SyncInterleavingTests {
         try await withReplica { replica, _, _ in
             try await replica.add(customer, acme())
             let hub = ScriptedHub()
-            hub.failures.withLock { $0 = [SyncError.fromHTTP(status: 409, code: "schema_too_old", message: "hub schema 2")] }
-            await #expect { try await replica.sync(transport: hub) } throws: { ($0 as? SyncError)?.kind == .schemaTooOld }
+            hub.failures.withLock {
+                $0 = [SyncError.fromHTTP(status: 409, code: "schema_too_old", message: "hub schema 2")]
+            }
+            await #expect { try await replica.sync(transport: hub) } throws: {
+                ($0 as? SyncError)?.kind == .schemaTooOld
+            }
             #expect(try await replica.pendingCount() == 1)
         }
     }

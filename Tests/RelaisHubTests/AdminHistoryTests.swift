@@ -38,7 +38,12 @@ struct AdminHistoryTests {
             let recordID = try await hub.service.conflict(id: conflictID).conflict.recordID
             let seen = VersionVector([ReplicaID(claire.replica): 2, ReplicaID(bob.replica): 1])
             _ = try await hub.push(
-                claire, [Wire.write(id: recordID, replica: claire.replica, counter: claire.nextCounter(), fields: ["phone": .text("01 02")], context: seen)])
+                claire,
+                [
+                    Wire.write(
+                        id: recordID, replica: claire.replica, counter: claire.nextCounter(),
+                        fields: ["phone": .text("01 02")], context: seen)
+                ])
             let (claireReplica, bobReplica) = (claire.replica, bob.replica)
             let app = Application(router: HubServer.router(service: hub.service))
             try await app.test(.router) { client in
@@ -66,7 +71,6 @@ struct AdminHistoryTests {
                 let current = (detail["record"] as? [String: Any])?["fields"] as? [String: Any]
                 #expect(current?["status"] as? String == chosen)
 
-
                 // The admin reinstates the value the rule did not keep: a hub write, newest in the history.
                 let losing = chosen == "at_risk" ? 1 : 0
                 let resolved = try await AdminReviewTests.post(
@@ -85,7 +89,9 @@ struct AdminHistoryTests {
                 #expect(Self.seqs(after).dropFirst().elementsEqual(seqs))
 
                 // No other report on the field.
-                #expect(((try await Self.detail(client, conflictID, token: token))["earlier_conflicts"] as? [Any])?.isEmpty == true)
+                #expect(
+                    ((try await Self.detail(client, conflictID, token: token))["earlier_conflicts"] as? [Any])?.isEmpty
+                        == true)
             }
         }
     }
@@ -99,13 +105,21 @@ struct AdminHistoryTests {
             let report = try await hub.service.conflict(id: conflictID)
             let recordID = report.conflict.recordID
             // Claire then edits the status 25 more times, each edit seeing the previous one.
-            var context = try #require(try await hub.store.read { tx in try await tx.record(collection: "customers", id: recordID) }).state.vector
+            var context = try #require(
+                try await hub.store.read { tx in try await tx.record(collection: "customers", id: recordID) }
+            ).state.vector
             for step in 1...25 {
                 let counter = claire.nextCounter()
                 let results = try await hub.push(
-                    claire, [Wire.write(id: recordID, replica: claire.replica, counter: counter,
-                                        fields: ["status": .text(step % 2 == 0 ? "active" : "prospect"), "notes": .text("call \(step)")],
-                                        context: context)])
+                    claire,
+                    [
+                        Wire.write(
+                            id: recordID, replica: claire.replica, counter: counter,
+                            fields: [
+                                "status": .text(step % 2 == 0 ? "active" : "prospect"), "notes": .text("call \(step)"),
+                            ],
+                            context: context)
+                    ])
                 #expect(results.first?.status == .applied)
                 context.add(Dot(replica: ReplicaID(claire.replica), counter: counter))
             }
@@ -119,13 +133,16 @@ struct AdminHistoryTests {
                 #expect(history.prefix(3).map { $0["value"] as? String } == ["prospect", "active", "prospect"])
                 #expect(history.first?["current"] as? Bool == true)
                 #expect(history.dropFirst().allSatisfy { $0["current"] as? Bool == false })
-                let five = try Self.history(try await Self.detail(client, conflictID, token: token, query: "?history=5"))
+                let five = try Self.history(
+                    try await Self.detail(client, conflictID, token: token, query: "?history=5"))
                 #expect(five.count == 5 && Self.seqs(five) == Array(Self.seqs(history).prefix(5)))
-                let all = try Self.history(try await Self.detail(client, conflictID, token: token, query: "?history=100"))
+                let all = try Self.history(
+                    try await Self.detail(client, conflictID, token: token, query: "?history=100"))
                 #expect(all.count == 27)
                 #expect(all.suffix(2).map { $0["user"] as? String } == ["bob", "claire"])
                 for bad in ["0", "501", "many"] {
-                    let answer = try await AdminReviewTests.get(client, "/v1/admin/conflicts/\(conflictID)?history=\(bad)", token: token)
+                    let answer = try await AdminReviewTests.get(
+                        client, "/v1/admin/conflicts/\(conflictID)?history=\(bad)", token: token)
                     #expect(answer.status == 400)
                 }
             }
@@ -141,10 +158,15 @@ struct AdminHistoryTests {
         try await HubFixture.with(clock: clock) { hub in
             var claire = try await hub.enrollDevice("claire")
             let id = Wire.uuid()
-            _ = try await hub.push(claire, [Wire.customer(id: id, replica: claire.replica, counter: claire.nextCounter())])
             _ = try await hub.push(
-                claire, [Wire.write(id: id, replica: claire.replica, counter: claire.nextCounter(), delete: true,
-                                    context: VersionVector([ReplicaID(claire.replica): 1]))])
+                claire, [Wire.customer(id: id, replica: claire.replica, counter: claire.nextCounter())])
+            _ = try await hub.push(
+                claire,
+                [
+                    Wire.write(
+                        id: id, replica: claire.replica, counter: claire.nextCounter(), delete: true,
+                        context: VersionVector([ReplicaID(claire.replica): 1]))
+                ])
             let rows = try await hub.store.read { tx in
                 try await tx.history(collection: "customers", recordID: id, field: "name", limit: 10)
             }
@@ -156,7 +178,10 @@ struct AdminHistoryTests {
             let purged = try await hub.service.purgeTombstones()
             #expect(purged.expired == 1)
             let left = try await hub.store.read { tx in
-                (try await tx.record(collection: "customers", id: id), try await tx.history(collection: "customers", recordID: id, field: nil, limit: 10))
+                (
+                    try await tx.record(collection: "customers", id: id),
+                    try await tx.history(collection: "customers", recordID: id, field: nil, limit: 10)
+                )
             }
             #expect(left.0 == nil)
             #expect(left.1.isEmpty)
@@ -167,7 +192,8 @@ struct AdminHistoryTests {
         try await HubFixture.with(clock: TestClock()) { hub in
             let tricky: [String: Value] = [
                 "notes": .text("He said \"hi\" \\ back\nthen\u{1}\tcafé 😀"), "lifetime_value": .number(1234.5e-7),
-                "tags": .set(["a\"b", "vip"]), "phone": .null, "name": .text(""), "big": .number(1e300), "flag": .bool(true),
+                "tags": .set(["a\"b", "vip"]), "phone": .null, "name": .text(""), "big": .number(1e300),
+                "flag": .bool(true),
                 "when": .date("2026-11-28T09:30:00Z"),
             ]
             let entry = HistoryEntry(
@@ -183,10 +209,12 @@ struct AdminHistoryTests {
                 try await tx.insertHistory(other)
             }
             let read = try await hub.store.read { tx in
-                (try await tx.history(collection: "customers", recordID: "r1", field: "notes", limit: 10),
-                 try await tx.history(collection: "customers", recordID: "r1", field: "phone", limit: 10),
-                 try await tx.history(collection: "customers", recordID: "r1", field: nil, limit: 10),
-                 try await tx.history(collection: "customers", recordID: "r1", field: "email", limit: 10))
+                (
+                    try await tx.history(collection: "customers", recordID: "r1", field: "notes", limit: 10),
+                    try await tx.history(collection: "customers", recordID: "r1", field: "phone", limit: 10),
+                    try await tx.history(collection: "customers", recordID: "r1", field: nil, limit: 10),
+                    try await tx.history(collection: "customers", recordID: "r1", field: "email", limit: 10)
+                )
             }
             #expect(read.0 == [entry])
             // A field written as null is in its history.
@@ -210,11 +238,15 @@ struct AdminHistoryTests {
         }
         let reopened = try SQLiteHubStore(folder: folder.path + "/x", create: false)
         let entry = HistoryEntry(
-            seq: 1, collection: "customers", recordID: "r", dot: Dot(replica: ReplicaID(1), counter: 1), hlc: HLC(physicalMillis: 1),
+            seq: 1, collection: "customers", recordID: "r", dot: Dot(replica: ReplicaID(1), counter: 1),
+            hlc: HLC(physicalMillis: 1),
             user: "claire", at: 1, fields: ["city": .text("Lyon")], deleted: false)
         try await reopened.write { tx in try await tx.insertHistory(entry) }
         let read = try await reopened.read { tx in
-            (try await tx.meta().head, try await tx.history(collection: "customers", recordID: "r", field: "city", limit: 5))
+            (
+                try await tx.meta().head,
+                try await tx.history(collection: "customers", recordID: "r", field: "city", limit: 5)
+            )
         }
         await reopened.close()
         #expect(read.0 == 1)

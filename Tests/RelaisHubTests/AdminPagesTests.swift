@@ -51,7 +51,8 @@ struct AdminPagesTests {
             var allowed = CharacterSet.alphanumerics
             allowed.insert(charactersIn: "-._~")
             body = ByteBuffer(
-                string: form.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }.joined(separator: "&"))
+                string: form.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }
+                    .joined(separator: "&"))
         }
         return try await client.execute(uri: path, method: method, headers: headers, body: body) { response in
             Page(status: Int(response.status.code), headers: response.headers, html: String(buffer: response.body))
@@ -59,7 +60,9 @@ struct AdminPagesTests {
     }
 
     /// Signs in as the admin; returns the session cookie's value and the CSRF token of the forms.
-    static func signIn(_ hub: HubFixture, _ client: any TestClientProtocol) async throws -> (session: String, csrf: String) {
+    static func signIn(_ hub: HubFixture, _ client: any TestClientProtocol) async throws -> (
+        session: String, csrf: String
+    ) {
         let form = try await request(client, .get, "/admin/sign-in")
         let signInCookie = try #require(form.cookies["relais_signin"])
         let csrf = try #require(form.hidden("csrf"))
@@ -81,28 +84,36 @@ struct AdminPagesTests {
             let cookie = try #require(form.cookies["relais_signin"])
             let csrf = try #require(form.hidden("csrf"))
             // No or a wrong sign-in CSRF token: refused.
-            let forged = try await Self.request(client, .post, "/admin/sign-in", form: [("csrf", csrf), ("token", hub.adminToken)])
+            let forged = try await Self.request(
+                client, .post, "/admin/sign-in", form: [("csrf", csrf), ("token", hub.adminToken)])
             #expect(forged.status == 403 && forged.cookies["relais_admin"] == nil)
             let wrong = try await Self.request(
-                client, .post, "/admin/sign-in", cookies: ["relais_signin": cookie], form: [("csrf", "x"), ("token", hub.adminToken)])
+                client, .post, "/admin/sign-in", cookies: ["relais_signin": cookie],
+                form: [("csrf", "x"), ("token", hub.adminToken)])
             #expect(wrong.status == 403)
             let badToken = try await Self.request(
-                client, .post, "/admin/sign-in", cookies: ["relais_signin": cookie], form: [("csrf", csrf), ("token", "nope")])
+                client, .post, "/admin/sign-in", cookies: ["relais_signin": cookie],
+                form: [("csrf", csrf), ("token", "nope")])
             #expect(badToken.status == 401 && badToken.html.contains("not valid"))
             let rep = try await hub.enrollDevice("fred")
             let repSignIn = try await Self.request(
-                client, .post, "/admin/sign-in", cookies: ["relais_signin": cookie], form: [("csrf", csrf), ("token", rep.token)])
+                client, .post, "/admin/sign-in", cookies: ["relais_signin": cookie],
+                form: [("csrf", csrf), ("token", rep.token)])
             #expect(repSignIn.status == 403 && repSignIn.cookies["relais_admin"] == nil)
             let good = try await Self.request(
-                client, .post, "/admin/sign-in", cookies: ["relais_signin": cookie], form: [("csrf", csrf), ("token", hub.adminToken)])
+                client, .post, "/admin/sign-in", cookies: ["relais_signin": cookie],
+                form: [("csrf", csrf), ("token", hub.adminToken)])
             #expect(good.status == 303 && good.headers[.location] == "/admin/dashboard")
             let session = try #require(good.setCookie("relais_admin"))
-            #expect(session.contains("HttpOnly") && session.contains("SameSite=Strict") && session.contains("Path=/admin"))
+            #expect(
+                session.contains("HttpOnly") && session.contains("SameSite=Strict") && session.contains("Path=/admin"))
             let id = try #require(good.cookies["relais_admin"])
             let dashboard = try await Self.request(client, .get, "/admin/dashboard", cookies: ["relais_admin": id])
             #expect(dashboard.status == 200)
             #expect(dashboard.html.contains(#"<span class="number" id="open-count">2</span>"#))
-            #expect(try await Self.request(client, .get, "/admin/dashboard", cookies: ["relais_admin": "guess"]).status == 303)
+            #expect(
+                try await Self.request(client, .get, "/admin/dashboard", cookies: ["relais_admin": "guess"]).status
+                    == 303)
             let audit = try await hub.service.auditLog()
             #expect(audit.first?.kind == .adminSignedIn && audit.first?.user == "admin")
         }
@@ -114,10 +125,14 @@ struct AdminPagesTests {
             let list = try await Self.request(
                 client, .get, "/admin/conflicts?status=open&territory=south", cookies: ["relais_admin": session])
             #expect(list.status == 200)
-            #expect(list.html.contains("/admin/conflicts/\(s.south)") && !list.html.contains("/admin/conflicts/\(s.north)"))
+            #expect(
+                list.html.contains("/admin/conflicts/\(s.south)") && !list.html.contains("/admin/conflicts/\(s.north)"))
             #expect(list.html.contains(#"<span id="total">1</span>"#))
-            #expect(try await Self.request(client, .get, "/admin/conflicts?from=never", cookies: ["relais_admin": session]).status == 400)
-            let detail = try await Self.request(client, .get, "/admin/conflicts/\(s.south)", cookies: ["relais_admin": session])
+            #expect(
+                try await Self.request(client, .get, "/admin/conflicts?from=never", cookies: ["relais_admin": session])
+                    .status == 400)
+            let detail = try await Self.request(
+                client, .get, "/admin/conflicts/\(s.south)", cookies: ["relais_admin": session])
             #expect(detail.status == 200)
             #expect(detail.html.contains(#"id="value-0">lapsed<"#) && detail.html.contains(#"id="value-1">active<"#))
             #expect(detail.html.contains("<ins>lapsed</ins>") && detail.html.contains("<del>"))
@@ -126,10 +141,13 @@ struct AdminPagesTests {
             let history = try #require(detail.html.components(separatedBy: #"<table id="history""#).dropFirst().first)
                 .components(separatedBy: "</table>")[0]
             #expect(history.components(separatedBy: "<tr").count - 1 == 3)  // header and two versions
-            #expect(history.contains("<td>lapsed") && history.contains("<td>active") && history.contains("<td>erin</td>"))
+            #expect(
+                history.contains("<td>lapsed") && history.contains("<td>active") && history.contains("<td>erin</td>"))
             #expect(history.components(separatedBy: "(this one)").count - 1 == 2)
             #expect(history.contains("conflict: not chosen by the rule"))
-            #expect(try await Self.request(client, .get, "/admin/conflicts/nope", cookies: ["relais_admin": session]).status == 404)
+            #expect(
+                try await Self.request(client, .get, "/admin/conflicts/nope", cookies: ["relais_admin": session]).status
+                    == 404)
         }
     }
 
@@ -142,16 +160,21 @@ struct AdminPagesTests {
             #expect(list.status == 200)
             #expect(list.hidden("filter_user") == "erin" && list.hidden("rule") == "manual")
             #expect(list.hidden("seen_count") == "1" && list.html.contains(#"<span id="bulk-count">1</span>"#))
-            let filters = [("rule", "manual"), ("filter_user", "erin"), ("strategy", "newest"), ("reason", "erin is newer")]
-            let noCSRF = try await Self.request(client, .post, "/admin/bulk-resolve", cookies: cookies, form: filters + [("seen_count", "1")])
+            let filters = [
+                ("rule", "manual"), ("filter_user", "erin"), ("strategy", "newest"), ("reason", "erin is newer"),
+            ]
+            let noCSRF = try await Self.request(
+                client, .post, "/admin/bulk-resolve", cookies: cookies, form: filters + [("seen_count", "1")])
             #expect(noCSRF.status == 403)
             // The list changed since it was shown (two matched then): 409, nothing written.
             let stale = try await Self.request(
-                client, .post, "/admin/bulk-resolve", cookies: cookies, form: filters + [("csrf", csrf), ("seen_count", "2")])
+                client, .post, "/admin/bulk-resolve", cookies: cookies,
+                form: filters + [("csrf", csrf), ("seen_count", "2")])
             #expect(stale.status == 409 && stale.html.contains("changed since the list was shown"))
             #expect(try await hub.service.conflict(id: s.south).status == .open)
             let done = try await Self.request(
-                client, .post, "/admin/bulk-resolve", cookies: cookies, form: filters + [("csrf", csrf), ("seen_count", "1")])
+                client, .post, "/admin/bulk-resolve", cookies: cookies,
+                form: filters + [("csrf", csrf), ("seen_count", "1")])
             #expect(done.status == 200 && done.html.contains("Resolved 1 conflict(s); skipped 0."))
             let south = try await hub.service.conflict(id: s.south)
             #expect(south.status == .resolved && south.resolution?.value == .text("active"))
@@ -167,7 +190,8 @@ struct AdminPagesTests {
             let version = try #require(detail.hidden("record_version"))
             let path = "/admin/conflicts/\(s.south)/resolve"
             let fields: [(String, String)] = [
-                ("choice", "pick-0"), ("reason", "the customer lapsed"), ("record_version", version), ("status_seen", "open"),
+                ("choice", "pick-0"), ("reason", "the customer lapsed"), ("record_version", version),
+                ("status_seen", "open"),
             ]
             let missing = try await Self.request(client, .post, path, cookies: cookies, form: fields)
             #expect(missing.status == 403)
@@ -175,15 +199,24 @@ struct AdminPagesTests {
             #expect(wrong.status == 403 && wrong.html.contains("CSRF"))
             let noReason = try await Self.request(
                 client, .post, path, cookies: cookies,
-                form: [("csrf", csrf), ("choice", "pick-0"), ("reason", " "), ("record_version", version), ("status_seen", "open")])
+                form: [
+                    ("csrf", csrf), ("choice", "pick-0"), ("reason", " "), ("record_version", version),
+                    ("status_seen", "open"),
+                ])
             #expect(noReason.status == 400 && noReason.html.contains("Give a reason"))
             let badMerged = try await Self.request(
                 client, .post, path, cookies: cookies,
-                form: [("csrf", csrf), ("choice", "merged"), ("merged", "sleepy"), ("reason", "x"), ("record_version", version)])
+                form: [
+                    ("csrf", csrf), ("choice", "merged"), ("merged", "sleepy"), ("reason", "x"),
+                    ("record_version", version),
+                ])
             #expect(badMerged.status == 400)
             let stale = try await Self.request(
                 client, .post, path, cookies: cookies,
-                form: [("csrf", csrf), ("choice", "pick-0"), ("reason", "x"), ("record_version", "1"), ("status_seen", "open")])
+                form: [
+                    ("csrf", csrf), ("choice", "pick-0"), ("reason", "x"), ("record_version", "1"),
+                    ("status_seen", "open"),
+                ])
             #expect(stale.status == 409 && stale.html.contains("changed since the form was shown"))
             #expect(try await hub.service.conflict(id: s.south).status == .open)
 
@@ -200,7 +233,9 @@ struct AdminPagesTests {
             #expect(try await hub.service.conflict(id: s.south).resolution?.value == .text("lapsed"))
             // Signing out needs the token too, and ends the session.
             #expect(try await Self.request(client, .post, "/admin/sign-out", cookies: cookies, form: []).status == 403)
-            #expect(try await Self.request(client, .post, "/admin/sign-out", cookies: cookies, form: [("csrf", csrf)]).status == 303)
+            #expect(
+                try await Self.request(client, .post, "/admin/sign-out", cookies: cookies, form: [("csrf", csrf)])
+                    .status == 303)
             #expect(try await Self.request(client, .get, "/admin/dashboard", cookies: cookies).status == 303)
         }
     }
@@ -213,7 +248,8 @@ struct AdminPagesTests {
                 hub, &gina, &hugo, territory: "north", field: "phone", .text("<script>alert(1)</script> 01 23"),
                 .text("call 01 23 after noon"))
             let (session, _) = try await Self.signIn(hub, client)
-            let page = try await Self.request(client, .get, "/admin/conflicts/\(id)", cookies: ["relais_admin": session])
+            let page = try await Self.request(
+                client, .get, "/admin/conflicts/\(id)", cookies: ["relais_admin": session])
             #expect(page.status == 200)
             #expect(!page.html.contains("<script>"))
             #expect(page.html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))

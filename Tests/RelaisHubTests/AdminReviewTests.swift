@@ -10,7 +10,9 @@ import Testing
 /// The admin review API (`/v1/admin`): every filter, pagination with a total, detail, resolve and
 /// its refusals (no token, rep token, stale form, already resolved), bulk resolve, exports, audit log.
 struct AdminReviewTests {
-    static func withRouter(_ body: @escaping @Sendable (HubFixture, any TestClientProtocol, ReviewSeed.Seeded) async throws -> Void)
+    static func withRouter(
+        _ body: @escaping @Sendable (HubFixture, any TestClientProtocol, ReviewSeed.Seeded) async throws -> Void
+    )
         async throws
     {
         try await HubFixture.with(clock: TestClock()) { hub in
@@ -20,14 +22,17 @@ struct AdminReviewTests {
         }
     }
 
-    static func get(_ client: any TestClientProtocol, _ path: String, token: String?) async throws -> HubRouterTests.Answer {
+    static func get(_ client: any TestClientProtocol, _ path: String, token: String?) async throws
+        -> HubRouterTests.Answer
+    {
         try await HubRouterTests.send(client, .get, path, token: token, contentType: nil)
     }
 
     static func post(_ client: any TestClientProtocol, _ path: String, token: String?, json: String) async throws
         -> HubRouterTests.Answer
     {
-        try await HubRouterTests.send(client, .post, path, token: token, body: Array(json.utf8), contentType: "application/json")
+        try await HubRouterTests.send(
+            client, .post, path, token: token, body: Array(json.utf8), contentType: "application/json")
     }
 
     static func ids(_ answer: HubRouterTests.Answer) -> Set<String> {
@@ -41,21 +46,42 @@ struct AdminReviewTests {
             #expect(all.status == 200)
             #expect(Self.ids(all) == [s.north, s.south, s.phone])
             #expect(all.headers[HTTPFields.Element.Name("X-Total-Count")!] == "3")
-            #expect(Self.ids(try await Self.get(client, "/v1/admin/conflicts?status=open", token: token)) == [s.north, s.south])
-            #expect(Self.ids(try await Self.get(client, "/v1/admin/conflicts?status=auto-resolved", token: token)) == [s.phone])
+            #expect(
+                Self.ids(try await Self.get(client, "/v1/admin/conflicts?status=open", token: token)) == [
+                    s.north, s.south,
+                ])
+            #expect(
+                Self.ids(try await Self.get(client, "/v1/admin/conflicts?status=auto-resolved", token: token)) == [
+                    s.phone
+                ])
             #expect(Self.ids(try await Self.get(client, "/v1/admin/conflicts?rule=lww", token: token)) == [s.phone])
-            #expect(Self.ids(try await Self.get(client, "/v1/admin/conflicts?rule=manual", token: token)) == [s.north, s.south])
+            #expect(
+                Self.ids(try await Self.get(client, "/v1/admin/conflicts?rule=manual", token: token)) == [
+                    s.north, s.south,
+                ])
             #expect(Self.ids(try await Self.get(client, "/v1/admin/conflicts?user=bob", token: token)) == [s.north])
-            #expect(Self.ids(try await Self.get(client, "/v1/admin/conflicts?user=erin", token: token)) == [s.south, s.phone])
-            #expect(Self.ids(try await Self.get(client, "/v1/admin/conflicts?territory=south", token: token)) == [s.south, s.phone])
+            #expect(
+                Self.ids(try await Self.get(client, "/v1/admin/conflicts?user=erin", token: token)) == [
+                    s.south, s.phone,
+                ])
+            #expect(
+                Self.ids(try await Self.get(client, "/v1/admin/conflicts?territory=south", token: token)) == [
+                    s.south, s.phone,
+                ])
             #expect(Self.ids(try await Self.get(client, "/v1/admin/conflicts?field=phone", token: token)) == [s.phone])
-            #expect(Self.ids(try await Self.get(client, "/v1/admin/conflicts?collection=contacts", token: token)).isEmpty)
+            #expect(
+                Self.ids(try await Self.get(client, "/v1/admin/conflicts?collection=contacts", token: token)).isEmpty)
             let day1 = AdminTime.iso8601(s.day1).prefix(10)
             let day9 = AdminTime.iso8601(s.day9).prefix(10)
             #expect(Self.ids(try await Self.get(client, "/v1/admin/conflicts?to=\(day1)", token: token)) == [s.north])
-            #expect(Self.ids(try await Self.get(client, "/v1/admin/conflicts?from=\(day9)", token: token)) == [s.south, s.phone])
             #expect(
-                Self.ids(try await Self.get(client, "/v1/admin/conflicts?from=\(day9)&territory=south&rule=manual", token: token))
+                Self.ids(try await Self.get(client, "/v1/admin/conflicts?from=\(day9)", token: token)) == [
+                    s.south, s.phone,
+                ])
+            #expect(
+                Self.ids(
+                    try await Self.get(
+                        client, "/v1/admin/conflicts?from=\(day9)&territory=south&rule=manual", token: token))
                     == [s.south])
             // Pages: newest first, the total stays.
             let first = try await Self.get(client, "/v1/admin/conflicts?limit=2", token: token)
@@ -73,7 +99,10 @@ struct AdminReviewTests {
     @Test func refusalsWithoutAnAdminToken() async throws {
         try await Self.withRouter { hub, client, s in
             let rep = try await hub.enrollDevice("fred")
-            for path in ["/v1/admin/conflicts", "/v1/admin/conflicts/\(s.north)", "/v1/admin/export?format=csv", "/v1/admin/audit"] {
+            for path in [
+                "/v1/admin/conflicts", "/v1/admin/conflicts/\(s.north)", "/v1/admin/export?format=csv",
+                "/v1/admin/audit",
+            ] {
                 #expect(try await Self.get(client, path, token: nil).status == 401)
                 #expect(try await Self.get(client, path, token: "not-a-token").status == 401)
                 #expect(try await Self.get(client, path, token: rep.token).status == 403)
@@ -120,11 +149,13 @@ struct AdminReviewTests {
             #expect(report.status == .resolved && report.resolution?.value == .text("at_risk"))
             let after = try #require(
                 try await Self.get(client, "/v1/admin/conflicts/\(s.north)", token: token).json as? [String: Any])
-            #expect(((after["record"] as? [String: Any])?["fields"] as? [String: Any])?["status"] as? String == "at_risk")
+            #expect(
+                ((after["record"] as? [String: Any])?["fields"] as? [String: Any])?["status"] as? String == "at_risk")
 
             // Already resolved: 409 unless the admin overturns on purpose.
             let again = try await Self.post(
-                client, "/v1/admin/conflicts/\(s.north)/resolve", token: token, json: #"{"pick": 1, "reason": "second thoughts"}"#)
+                client, "/v1/admin/conflicts/\(s.north)/resolve", token: token,
+                json: #"{"pick": 1, "reason": "second thoughts"}"#)
             #expect(again.status == 409)
             #expect(try await hub.service.conflict(id: s.north).resolution?.value == .text("at_risk"))
             let overturned = try await Self.post(
@@ -133,8 +164,10 @@ struct AdminReviewTests {
             #expect(overturned.status == 200)
             #expect(try await hub.service.conflict(id: s.north).resolution?.value == .text("active"))
             #expect(
-                try await Self.post(client, "/v1/admin/conflicts/\(s.south)/resolve", token: token, json: #"{"value": "sleepy"}"#)
-                    .status == 400)
+                try await Self.post(
+                    client, "/v1/admin/conflicts/\(s.south)/resolve", token: token, json: #"{"value": "sleepy"}"#
+                )
+                .status == 400)
             #expect(try await Self.get(client, "/v1/admin/conflicts/nope", token: token).status == 404)
         }
     }
@@ -143,21 +176,28 @@ struct AdminReviewTests {
         try await Self.withRouter { hub, client, s in
             let token = hub.adminToken
             #expect(
-                try await Self.post(client, "/v1/admin/conflicts/bulk-resolve", token: token, json: #"{"strategy": "newest"}"#)
-                    .status == 400)
+                try await Self.post(
+                    client, "/v1/admin/conflicts/bulk-resolve", token: token, json: #"{"strategy": "newest"}"#
+                )
+                .status == 400)
             #expect(
                 try await Self.post(
-                    client, "/v1/admin/conflicts/bulk-resolve", token: token, json: #"{"strategy": "random", "reason": "x"}"#
+                    client, "/v1/admin/conflicts/bulk-resolve", token: token,
+                    json: #"{"strategy": "random", "reason": "x"}"#
                 ).status == 400)
             // A stale count (two matched when the admin looked, one now): 409, nothing written.
             let stale = try await Self.post(
                 client, "/v1/admin/conflicts/bulk-resolve", token: token,
-                json: #"{"strategy": "oldest", "reason": "x", "territory": "south", "rule": "manual", "expected_count": 2}"#)
+                json:
+                    #"{"strategy": "oldest", "reason": "x", "territory": "south", "rule": "manual", "expected_count": 2}"#
+            )
             #expect(stale.status == 409)
             #expect(try await hub.service.conflict(id: s.south).status == .open)
             let answer = try await Self.post(
                 client, "/v1/admin/conflicts/bulk-resolve", token: token,
-                json: #"{"strategy": "oldest", "reason": "south clean-up", "territory": "south", "rule": "manual", "field": "status", "expected_count": 1}"#)
+                json:
+                    #"{"strategy": "oldest", "reason": "south clean-up", "territory": "south", "rule": "manual", "field": "status", "expected_count": 1}"#
+            )
             #expect(answer.status == 200)
             #expect((answer.json as? [String: Any])?["resolved"] as? [String] == [s.south])
             let south = try await hub.service.conflict(id: s.south)
@@ -165,7 +205,8 @@ struct AdminReviewTests {
             #expect(try await hub.service.conflict(id: s.north).status == .open)
             #expect(try await hub.service.conflict(id: s.phone).status == .autoResolved)
             let byUser = try await Self.post(
-                client, "/v1/admin/conflicts/bulk-resolve", token: token, json: #"{"strategy": "pick-user:bob", "reason": "bob knows"}"#)
+                client, "/v1/admin/conflicts/bulk-resolve", token: token,
+                json: #"{"strategy": "pick-user:bob", "reason": "bob knows"}"#)
             #expect((byUser.json as? [String: Any])?["resolved"] as? [String] == [s.north])
             #expect(try await hub.service.conflict(id: s.north).resolution?.value == .text("active"))
         }
@@ -180,7 +221,10 @@ struct AdminReviewTests {
             let lines = String(decoding: csv.body, as: UTF8.self).split(separator: "\r\n")
             #expect(lines.count == 3)
             #expect(lines.first?.hasPrefix("id,created_at,status,collection,record_id,field,rule,territory") == true)
-            #expect(lines.dropFirst().contains { $0.hasPrefix(s.phone) && $0.contains("01 24") && $0.contains("auto-resolved") })
+            #expect(
+                lines.dropFirst().contains {
+                    $0.hasPrefix(s.phone) && $0.contains("01 24") && $0.contains("auto-resolved")
+                })
             #expect(lines.dropFirst().contains { $0.hasPrefix(s.south) && $0.contains("lapsed") })
             let json = try await Self.get(client, "/v1/admin/export?format=json", token: token)
             #expect(Self.ids(json) == [s.north, s.south, s.phone])
@@ -189,8 +233,10 @@ struct AdminReviewTests {
             _ = try await Self.post(
                 client, "/v1/admin/conflicts/\(s.north)/resolve", token: token, json: #"{"pick": 1, "reason": "call"}"#)
             _ = try await Self.post(
-                client, "/v1/admin/conflicts/bulk-resolve", token: token, json: #"{"strategy": "newest", "reason": "sweep"}"#)
-            let audit = try #require(try await Self.get(client, "/v1/admin/audit", token: token).json as? [[String: Any]])
+                client, "/v1/admin/conflicts/bulk-resolve", token: token,
+                json: #"{"strategy": "newest", "reason": "sweep"}"#)
+            let audit = try #require(
+                try await Self.get(client, "/v1/admin/audit", token: token).json as? [[String: Any]])
             let kinds = audit.compactMap { $0["kind"] as? String }
             #expect(kinds.prefix(3) == ["conflicts_bulk_resolved", "conflict_resolved", "conflict_resolved"])
             #expect(audit.first?["user"] as? String == "admin")
@@ -208,7 +254,8 @@ struct AdminReviewTests {
             try await hub.store.write { tx throws in
                 for index in 0..<count {
                     try await tx.insertConflict(
-                        HubStoreOperationTests.report(String(format: "r%05d", index), at: clock.millisecondsSince1970() - UInt64(index)))
+                        HubStoreOperationTests.report(
+                            String(format: "r%05d", index), at: clock.millisecondsSince1970() - UInt64(index)))
                 }
             }
             let app = Application(router: HubServer.router(service: hub.service))
@@ -221,7 +268,8 @@ struct AdminReviewTests {
                 #expect(lines.count == count + 1 && lines.filter { $0.hasPrefix("id,") }.count == 1)
                 // Raised after the export began (a clock ahead): not in it.
                 try await hub.store.write { tx throws in
-                    try await tx.insertConflict(HubStoreOperationTests.report("later", at: clock.millisecondsSince1970() + 60_000))
+                    try await tx.insertConflict(
+                        HubStoreOperationTests.report("later", at: clock.millisecondsSince1970() + 60_000))
                 }
                 let again = try await Self.get(client, "/v1/admin/export?format=json", token: hub.adminToken)
                 #expect(Self.ids(again).count == count && !Self.ids(again).contains("later"))
@@ -259,13 +307,22 @@ struct AdminReviewTests {
         try await HubFixture.with(clock: clock) { hub in
             var claire = try await hub.enrollDevice("claire")
             var bob = try await hub.enrollDevice("bob")
-            let gone = try await ReviewSeed.conflict(hub, &claire, &bob, territory: "north", field: "status", .text("at_risk"), .text("lapsed"))
-            let kept = try await ReviewSeed.conflict(hub, &claire, &bob, territory: "north", field: "status", .text("at_risk"), .text("lapsed"))
+            let gone = try await ReviewSeed.conflict(
+                hub, &claire, &bob, territory: "north", field: "status", .text("at_risk"), .text("lapsed"))
+            let kept = try await ReviewSeed.conflict(
+                hub, &claire, &bob, territory: "north", field: "status", .text("at_risk"), .text("lapsed"))
             // The first record is deleted by someone who saw both sides, then purged past retention.
             let record = try await hub.service.conflict(id: gone).conflict.recordID
-            let vector = try #require(try await hub.store.read { tx in try await tx.record(collection: "customers", id: record) }).state.vector
+            let vector = try #require(
+                try await hub.store.read { tx in try await tx.record(collection: "customers", id: record) }
+            ).state.vector
             let deleted = try await hub.push(
-                claire, [Wire.write(id: record, replica: claire.replica, counter: claire.nextCounter(), delete: true, context: vector)])
+                claire,
+                [
+                    Wire.write(
+                        id: record, replica: claire.replica, counter: claire.nextCounter(), delete: true,
+                        context: vector)
+                ])
             #expect(deleted.first?.status == .applied)
             clock.advance(byMillis: 91 * 24 * 3600 * 1000)
             #expect(try await hub.service.purgeTombstones().expired == 1)

@@ -22,12 +22,16 @@ struct HubAccessTests {
         let results = try await hub.push(
             admin,
             [
-                Wire.customer(id: world.north, replica: admin.replica, counter: admin.nextCounter(), territory: "north"),
-                Wire.write("contacts", id: world.northContact, replica: admin.replica, counter: admin.nextCounter(),
-                           fields: ["customer_id": .text(world.north), "name": .text("Anne")]),
-                Wire.customer(id: world.south, replica: admin.replica, counter: admin.nextCounter(), territory: "south"),
-                Wire.write("interactions", id: world.southInteraction, replica: admin.replica, counter: admin.nextCounter(),
-                           fields: ["customer_id": .text(world.south), "kind": .text("complaint"), "at": .date("2026-11-20")]),
+                Wire.customer(
+                    id: world.north, replica: admin.replica, counter: admin.nextCounter(), territory: "north"),
+                Wire.write(
+                    "contacts", id: world.northContact, replica: admin.replica, counter: admin.nextCounter(),
+                    fields: ["customer_id": .text(world.north), "name": .text("Anne")]),
+                Wire.customer(
+                    id: world.south, replica: admin.replica, counter: admin.nextCounter(), territory: "south"),
+                Wire.write(
+                    "interactions", id: world.southInteraction, replica: admin.replica, counter: admin.nextCounter(),
+                    fields: ["customer_id": .text(world.south), "kind": .text("complaint"), "at": .date("2026-11-20")]),
             ])
         #expect(results.allSatisfy { $0.status == .applied })
         return (world, admin)
@@ -62,26 +66,37 @@ struct HubAccessTests {
                 rep,
                 [
                     // Another territory's customer, new or existing.
-                    Wire.customer(id: Wire.uuid(), replica: rep.replica, counter: rep.nextCounter(), territory: "south"),
-                    Wire.write(id: world.south, replica: rep.replica, counter: rep.nextCounter(), fields: ["phone": .text("1")]),
+                    Wire.customer(
+                        id: Wire.uuid(), replica: rep.replica, counter: rep.nextCounter(), territory: "south"),
+                    Wire.write(
+                        id: world.south, replica: rep.replica, counter: rep.nextCounter(), fields: ["phone": .text("1")]
+                    ),
                     // A child of another territory's customer.
-                    Wire.write("contacts", id: Wire.uuid(), replica: rep.replica, counter: rep.nextCounter(),
-                               fields: ["customer_id": .text(world.south), "name": .text("Spy")]),
-                    Wire.write("interactions", id: world.southInteraction, replica: rep.replica, counter: rep.nextCounter(),
-                               fields: ["summary": .text("x")]),
+                    Wire.write(
+                        "contacts", id: Wire.uuid(), replica: rep.replica, counter: rep.nextCounter(),
+                        fields: ["customer_id": .text(world.south), "name": .text("Spy")]),
+                    Wire.write(
+                        "interactions", id: world.southInteraction, replica: rep.replica, counter: rep.nextCounter(),
+                        fields: ["summary": .text("x")]),
                     // Moving its own contact under a south customer.
-                    Wire.write("contacts", id: world.northContact, replica: rep.replica, counter: rep.nextCounter(),
-                               fields: ["customer_id": .text(world.south)]),
+                    Wire.write(
+                        "contacts", id: world.northContact, replica: rep.replica, counter: rep.nextCounter(),
+                        fields: ["customer_id": .text(world.south)]),
                     // Deleting another territory's customer.
                     Wire.write(id: world.south, replica: rep.replica, counter: rep.nextCounter(), delete: true),
                     // A hub-only field.
-                    Wire.write(id: world.north, replica: rep.replica, counter: rep.nextCounter(), fields: ["segment": .text("A")]),
+                    Wire.write(
+                        id: world.north, replica: rep.replica, counter: rep.nextCounter(),
+                        fields: ["segment": .text("A")]),
                     // Its own territory: fine.
-                    Wire.write(id: world.north, replica: rep.replica, counter: rep.nextCounter(), fields: ["phone": .text("0102")]),
+                    Wire.write(
+                        id: world.north, replica: rep.replica, counter: rep.nextCounter(),
+                        fields: ["phone": .text("0102")]),
                 ])
             #expect(results.map(\.code) == Array(repeating: "outside_territory", count: 6) + ["hub_only_field", ""])
             #expect(results.last?.status == .applied)
-            let south = try #require(try await hub.store.read { try await $0.record(collection: "customers", id: world.south) })
+            let south = try #require(
+                try await hub.store.read { try await $0.record(collection: "customers", id: world.south) })
             #expect(south.state.isDeleted == false && south.state.fields["phone"] == nil)
         }
     }
@@ -92,20 +107,32 @@ struct HubAccessTests {
             var manager = try await hub.enrollDevice("marc", role: .manager, territories: ["north", "south"])
             var rep = try await hub.enrollDevice("claire", role: .rep, territories: ["north", "south"])
             let repResults = try await hub.push(
-                rep, [Wire.write(id: world.north, replica: rep.replica, counter: rep.nextCounter(), fields: ["territory": .text("south")])])
+                rep,
+                [
+                    Wire.write(
+                        id: world.north, replica: rep.replica, counter: rep.nextCounter(),
+                        fields: ["territory": .text("south")])
+                ])
             #expect(repResults.map(\.code) == ["not_allowed"])
             let results = try await hub.push(
                 manager,
                 [
-                    Wire.write(id: world.north, replica: manager.replica, counter: manager.nextCounter(), fields: ["territory": .text("east")]),
-                    Wire.write(id: world.north, replica: manager.replica, counter: manager.nextCounter(), fields: ["segment": .text("A")]),
-                    Wire.write(id: world.north, replica: manager.replica, counter: manager.nextCounter(), fields: ["territory": .text("south")],
-                               context: VersionVector([ReplicaID(1): 4])),
+                    Wire.write(
+                        id: world.north, replica: manager.replica, counter: manager.nextCounter(),
+                        fields: ["territory": .text("east")]),
+                    Wire.write(
+                        id: world.north, replica: manager.replica, counter: manager.nextCounter(),
+                        fields: ["segment": .text("A")]),
+                    Wire.write(
+                        id: world.north, replica: manager.replica, counter: manager.nextCounter(),
+                        fields: ["territory": .text("south")],
+                        context: VersionVector([ReplicaID(1): 4])),
                 ])
             #expect(results.map(\.status) == [.rejected, .applied, .applied])
             #expect(results[0].code == "outside_territory")
             // The contact followed its customer.
-            let contact = try #require(try await hub.store.read { try await $0.record(collection: "contacts", id: world.northContact) })
+            let contact = try #require(
+                try await hub.store.read { try await $0.record(collection: "contacts", id: world.northContact) })
             #expect(contact.scope == "south")
         }
     }
@@ -121,8 +148,11 @@ struct HubAccessTests {
             _ = try await hub.pullAll(&manager)
             let results = try await hub.push(
                 manager,
-                [Wire.write(id: world.north, replica: manager.replica, counter: manager.nextCounter(),
-                            fields: ["territory": .text("south")], context: VersionVector([ReplicaID(1): 4]))])
+                [
+                    Wire.write(
+                        id: world.north, replica: manager.replica, counter: manager.nextCounter(),
+                        fields: ["territory": .text("south")], context: VersionVector([ReplicaID(1): 4]))
+                ])
             #expect(results.map(\.status) == [.applied])
 
             let northPages = try await hub.pullAll(&north)
@@ -141,7 +171,12 @@ struct HubAccessTests {
             #expect(managerPages.records.first { $0.recordID == world.north }?.fieldNames == ["name", "territory"])
             // Writes by the north rep on the moved record are now refused.
             let late = try await hub.push(
-                north, [Wire.write(id: world.north, replica: north.replica, counter: north.nextCounter(), fields: ["phone": .text("9")])])
+                north,
+                [
+                    Wire.write(
+                        id: world.north, replica: north.replica, counter: north.nextCounter(),
+                        fields: ["phone": .text("9")])
+                ])
             #expect(late.map(\.code) == ["outside_territory"])
         }
     }
@@ -154,24 +189,30 @@ struct HubAccessTests {
             let (early, earlyContact, same, sameContact) = (Wire.uuid(), Wire.uuid(), Wire.uuid(), Wire.uuid())
             let first = try await hub.push(
                 admin,
-                [Wire.write("contacts", id: earlyContact, replica: admin.replica, counter: admin.nextCounter(),
-                            fields: ["customer_id": .text(early), "name": .text("Early")])])
+                [
+                    Wire.write(
+                        "contacts", id: earlyContact, replica: admin.replica, counter: admin.nextCounter(),
+                        fields: ["customer_id": .text(early), "name": .text("Early")])
+                ])
             #expect(first.map(\.status) == [.applied])
             let second = try await hub.push(
                 admin,
                 [
                     Wire.customer(id: early, replica: admin.replica, counter: admin.nextCounter(), territory: "north"),
-                    Wire.write("contacts", id: sameContact, replica: admin.replica, counter: admin.nextCounter(),
-                               fields: ["customer_id": .text(same), "name": .text("Same batch")]),
+                    Wire.write(
+                        "contacts", id: sameContact, replica: admin.replica, counter: admin.nextCounter(),
+                        fields: ["customer_id": .text(same), "name": .text("Same batch")]),
                     Wire.customer(id: same, replica: admin.replica, counter: admin.nextCounter(), territory: "north"),
                 ])
             #expect(second.map(\.status) == [.applied, .applied, .applied])
             for id in [earlyContact, sameContact] {
-                let contact = try #require(try await hub.store.read { try await $0.record(collection: "contacts", id: id) })
+                let contact = try #require(
+                    try await hub.store.read { try await $0.record(collection: "contacts", id: id) })
                 #expect(contact.scope == "north")
             }
             var rep = try await hub.enrollDevice("claire", role: .rep, territories: ["north"])
-            #expect(Set(try await hub.pullAll(&rep).records.map(\.recordID)) == [early, earlyContact, same, sameContact])
+            #expect(
+                Set(try await hub.pullAll(&rep).records.map(\.recordID)) == [early, earlyContact, same, sameContact])
         }
     }
 
@@ -185,8 +226,11 @@ struct HubAccessTests {
             var admin = made
             let deleted = try await hub.push(
                 admin,
-                [Wire.write(id: world.north, replica: admin.replica, counter: admin.nextCounter(), delete: true,
-                            context: VersionVector([ReplicaID(admin.replica): 1]))])
+                [
+                    Wire.write(
+                        id: world.north, replica: admin.replica, counter: admin.nextCounter(), delete: true,
+                        context: VersionVector([ReplicaID(admin.replica): 1]))
+                ])
             #expect(deleted.map(\.status) == [.applied])
             clock.advance(byMillis: 91 * 24 * 3600 * 1000)
             #expect(try await hub.service.purgeTombstones().expired == 1)
@@ -194,7 +238,8 @@ struct HubAccessTests {
 
             var sam = try await hub.enrollDevice("sam", role: .rep, territories: ["south"])
             let taken = try await hub.push(
-                sam, [Wire.customer(id: world.north, replica: sam.replica, counter: sam.nextCounter(), territory: "south")])
+                sam,
+                [Wire.customer(id: world.north, replica: sam.replica, counter: sam.nextCounter(), territory: "south")])
             #expect(taken.map(\.status) == [.applied])
             let contact = try #require(
                 try await hub.store.read { try await $0.record(collection: "contacts", id: world.northContact) })
@@ -220,7 +265,10 @@ struct HubAccessTests {
             rep.cursor = 0
             let pages = try await hub.pullAll(&rep)
             #expect(pages.allSatisfy { !$0.bootstrapRequired })
-            #expect(Set(pages.records.map(\.recordID)) == [world.north, world.northContact, world.south, world.southInteraction])
+            #expect(
+                Set(pages.records.map(\.recordID)) == [
+                    world.north, world.northContact, world.south, world.southInteraction,
+                ])
             // Having bootstrapped, the device pulls incrementally again.
             let next = try await hub.service.pull(Wire.pull(cursor: rep.cursor), from: rep.principal)
             #expect(!next.bootstrapRequired)
@@ -238,7 +286,9 @@ struct HubAccessTests {
             await #expect(throws: HubError.unauthorized) { _ = try await hub.service.authenticate(token: "rlt_nope") }
             let admin = try await hub.service.authenticate(token: hub.adminToken)
             #expect(admin.role == .admin && admin.replica == nil)
-            await #expect(throws: HubError.forbidden) { _ = try await hub.service.pull(Wire.pull(cursor: 0), from: admin) }
+            await #expect(throws: HubError.forbidden) {
+                _ = try await hub.service.pull(Wire.pull(cursor: 0), from: admin)
+            }
             // Pushing as another replica than the token's.
             let other = try await hub.enrollDevice("bob")
             await #expect(throws: HubError.forbidden) {
@@ -252,17 +302,26 @@ struct HubAccessTests {
         try await HubFixture.with(clock: clock) { hub in
             let code = try await hub.addUser("claire", role: .rep, territories: ["north"])
             let first = try await hub.service.enroll(Wire.enroll(code))
-            #expect(first.user == "claire" && first.role == "rep" && first.territories == ["north"] && first.replica >= 1)
-            await #expect(throws: HubError.invalidEnrollmentCode) { _ = try await hub.service.enroll(Wire.enroll(code)) }
+            #expect(
+                first.user == "claire" && first.role == "rep" && first.territories == ["north"] && first.replica >= 1)
+            await #expect(throws: HubError.invalidEnrollmentCode) {
+                _ = try await hub.service.enroll(Wire.enroll(code))
+            }
             let late = try await hub.service.issueEnrollmentCode(for: "claire")
             clock.advance(byMillis: 7 * 24 * 3600 * 1000 + 1)
-            await #expect(throws: HubError.invalidEnrollmentCode) { _ = try await hub.service.enroll(Wire.enroll(late)) }
-            await #expect(throws: HubError.invalidEnrollmentCode) { _ = try await hub.service.enroll(Wire.enroll("NOPE-NOPE")) }
+            await #expect(throws: HubError.invalidEnrollmentCode) {
+                _ = try await hub.service.enroll(Wire.enroll(late))
+            }
+            await #expect(throws: HubError.invalidEnrollmentCode) {
+                _ = try await hub.service.enroll(Wire.enroll("NOPE-NOPE"))
+            }
             // Codes are compared without case and dashes; only their hash is stored.
             let another = try await hub.service.issueEnrollmentCode(for: "claire")
             let typed = another.lowercased().replacingOccurrences(of: "-", with: " ")
             #expect(try await hub.service.enroll(Wire.enroll(typed)).user == "claire")
-            let stored = try await hub.store.read { try await $0.enrollment(codeHash: Secrets.hashEnrollmentCode(another)) }
+            let stored = try await hub.store.read {
+                try await $0.enrollment(codeHash: Secrets.hashEnrollmentCode(another))
+            }
             #expect(stored?.codeHash != another && stored?.usedAt != nil)
         }
     }

@@ -24,21 +24,30 @@ struct HubClientConvergenceTests {
                     replicas[user] = try await Replica.enroll(
                         hub: url, code: code, path: folder.path + "/\(user).sqlite", deviceName: "\(user)'s laptop")
                 }
-                let claire = replicas["claire"]!, bob = replicas["bob"]!, marc = replicas["marc"]!
+                let claire = replicas["claire"]!
+                let bob = replicas["bob"]!
+                let marc = replicas["marc"]!
 
                 // Offline: Claire and Bob each create a customer with a visit.
                 let acme = try await claire.add(
                     "customers", ["name": .text("Acme"), "territory": .text("north"), "tags": .set(["food"])])
                 try await claire.add(
                     "interactions",
-                    ["customer_id": .text(acme), "kind": .text("visit"), "at": .date("2026-11-20"), "summary": .text("Met the buyer")])
+                    [
+                        "customer_id": .text(acme), "kind": .text("visit"), "at": .date("2026-11-20"),
+                        "summary": .text("Met the buyer"),
+                    ])
                 let zenith = try await bob.add("customers", ["name": .text("Zenith"), "territory": .text("north")])
                 for replica in [claire, bob, marc] { _ = try await replica.sync() }
                 for replica in [claire, bob, marc] { _ = try await replica.sync() }
 
                 // Concurrent edits of the same customer, offline on both laptops.
-                try await claire.set("customers", id: acme, ["phone": .text("+33 1 11"), "tags": .set(["food", "key"]), "notes": .text("Prefers mornings")])
-                try await bob.set("customers", id: acme, ["phone": .text("+33 1 22"), "tags": .set(["export"]), "notes": .text("Call the CFO")])
+                try await claire.set(
+                    "customers", id: acme,
+                    ["phone": .text("+33 1 11"), "tags": .set(["food", "key"]), "notes": .text("Prefers mornings")])
+                try await bob.set(
+                    "customers", id: acme,
+                    ["phone": .text("+33 1 22"), "tags": .set(["export"]), "notes": .text("Call the CFO")])
                 try await bob.set("customers", id: zenith, ["status": .text("at_risk")])
                 let claireSync = try await claire.sync()
                 let bobSync = try await bob.sync()
@@ -54,7 +63,8 @@ struct HubClientConvergenceTests {
                 let reports = try await hub.service.conflicts(ConflictFilter(collection: "customers", recordID: acme))
                 let phone = try #require(reports.first { $0.conflict.field == "phone" })
                 let pick = try #require(phone.conflict.values.firstIndex { $0.value == .text("+33 1 11") })
-                try await hub.service.resolveConflict(id: phone.id, decision: .pick(pick), reason: "checked", by: "admin")
+                try await hub.service.resolveConflict(
+                    id: phone.id, decision: .pick(pick), reason: "checked", by: "admin")
 
                 for _ in 0..<2 {
                     for replica in [claire, bob, marc] { _ = try await replica.sync() }
@@ -64,7 +74,8 @@ struct HubClientConvergenceTests {
                     let expected = String(decoding: try await hub.service.exportJSON(user: user), as: UTF8.self)
                     #expect(local == expected, "\(user)'s replica differs from the hub's view")
                 }
-                let acmeAtHub = try #require(try await hub.service.export(user: "claire")["customers"]?.first { $0.id == acme })
+                let acmeAtHub = try #require(
+                    try await hub.service.export(user: "claire")["customers"]?.first { $0.id == acme })
                 #expect(acmeAtHub.values["phone"] == .text("+33 1 11"))
                 #expect(acmeAtHub.values["tags"] == .set(["export", "food", "key"]))
                 #expect(acmeAtHub.values["notes"]?.stringValue?.contains("Prefers mornings") == true)

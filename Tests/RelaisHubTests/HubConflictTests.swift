@@ -20,18 +20,26 @@ struct HubConflictTests {
         let base = HLC(physicalMillis: 1_795_856_000_000)
         _ = try await hub.push(
             claire,
-            [Wire.write(id: id, replica: claire.replica, counter: claire.nextCounter(), fields: [field: claireValue], context: seen,
-                        hlc: base.rawValue)])
+            [
+                Wire.write(
+                    id: id, replica: claire.replica, counter: claire.nextCounter(), fields: [field: claireValue],
+                    context: seen,
+                    hlc: base.rawValue)
+            ])
         let results = try await hub.push(
             bob,
-            [Wire.write(id: id, replica: bob.replica, counter: bob.nextCounter(), fields: [field: bobValue], context: seen,
-                        hlc: base.successor.rawValue)])
+            [
+                Wire.write(
+                    id: id, replica: bob.replica, counter: bob.nextCounter(), fields: [field: bobValue], context: seen,
+                    hlc: base.successor.rawValue)
+            ])
         return (id, claire, bob, results)
     }
 
     @Test func concurrentLWWEditsRaiseAnAutoResolvedReport() async throws {
         try await HubFixture.with { hub in
-            let (id, _, _, results) = try await concurrentEdits(hub, field: "phone", claireValue: .text("01"), bobValue: .text("02"))
+            let (id, _, _, results) = try await concurrentEdits(
+                hub, field: "phone", claireValue: .text("01"), bobValue: .text("02"))
             #expect(results.first?.status == .conflict)
             let reportID = try #require(results.first?.conflictIds.first)
             let report = try await hub.service.conflict(id: reportID)
@@ -50,7 +58,8 @@ struct HubConflictTests {
 
     @Test func adminPickReachesEveryDeviceByPull() async throws {
         try await HubFixture.with { hub in
-            let edits = try await concurrentEdits(hub, field: "status", claireValue: .text("at_risk"), bobValue: .text("active"))
+            let edits = try await concurrentEdits(
+                hub, field: "status", claireValue: .text("at_risk"), bobValue: .text("active"))
             let (id, results) = (edits.id, edits.results)
             var (claire, bob) = (edits.claire, edits.bob)
             let reportID = try #require(results.first?.conflictIds.first)
@@ -58,7 +67,8 @@ struct HubConflictTests {
             _ = try await hub.pullAll(&claire)
             _ = try await hub.pullAll(&bob)
 
-            let resolved = try await hub.service.resolveConflict(id: reportID, decision: .pick(0), reason: "the visit report says at risk", by: "admin")
+            let resolved = try await hub.service.resolveConflict(
+                id: reportID, decision: .pick(0), reason: "the visit report says at risk", by: "admin")
             #expect(resolved.status == .resolved)
             #expect(resolved.resolution?.by == "admin" && resolved.resolution?.value == .text("at_risk"))
             #expect(resolved.resolution?.reason == "the visit report says at risk")
@@ -72,15 +82,18 @@ struct HubConflictTests {
             }
             let record = try #require(try await hub.store.read { try await $0.record(collection: "customers", id: id) })
             #expect(record.state.fields["status"]?.siblings.count == 1)
-            #expect(try await hub.service.export(user: "claire")["customers"]?.first?.values["status"] == .text("at_risk"))
+            #expect(
+                try await hub.service.export(user: "claire")["customers"]?.first?.values["status"] == .text("at_risk"))
             // Overturning again with an explicit JSON value; a value the field refuses is a bad request.
             await #expect(throws: HubError.badRequest) {
-                try await hub.service.resolveConflict(id: reportID, decision: .json(.string("sleepy")), reason: "", by: "admin")
+                try await hub.service.resolveConflict(
+                    id: reportID, decision: .json(.string("sleepy")), reason: "", by: "admin")
             }
             await #expect(throws: HubError.badRequest) {
                 try await hub.service.resolveConflict(id: reportID, decision: .pick(5), reason: "", by: "admin")
             }
-            try await hub.service.resolveConflict(id: reportID, decision: .json(.string("lapsed")), reason: "closed", by: "admin")
+            try await hub.service.resolveConflict(
+                id: reportID, decision: .json(.string("lapsed")), reason: "closed", by: "admin")
             #expect(try await hub.service.export(user: "bob")["customers"]?.first?.values["status"] == .text("lapsed"))
             await #expect(throws: HubError.notFound) {
                 try await hub.service.resolveConflict(id: "nope", decision: .pick(0), reason: "", by: "admin")
@@ -93,13 +106,20 @@ struct HubConflictTests {
             var claire = try await hub.enrollDevice("claire")
             var bob = try await hub.enrollDevice("bob")
             let id = Wire.uuid()
-            _ = try await hub.push(claire, [Wire.customer(id: id, replica: claire.replica, counter: claire.nextCounter())])
+            _ = try await hub.push(
+                claire, [Wire.customer(id: id, replica: claire.replica, counter: claire.nextCounter())])
             let seen = VersionVector([ReplicaID(claire.replica): 1])
             _ = try await hub.pullAll(&bob)
             _ = try await hub.push(
-                claire, [Wire.write(id: id, replica: claire.replica, counter: claire.nextCounter(), fields: ["phone": .text("01")], context: seen)])
+                claire,
+                [
+                    Wire.write(
+                        id: id, replica: claire.replica, counter: claire.nextCounter(), fields: ["phone": .text("01")],
+                        context: seen)
+                ])
             let deleted = try await hub.push(
-                bob, [Wire.write(id: id, replica: bob.replica, counter: bob.nextCounter(), delete: true, context: seen)])
+                bob, [Wire.write(id: id, replica: bob.replica, counter: bob.nextCounter(), delete: true, context: seen)]
+            )
             #expect(deleted.first?.status == .conflict)
             // The update won: Bob, who deleted it locally, gets the record back whole.
             let bobPages = try await hub.pullAll(&bob)
@@ -112,9 +132,11 @@ struct HubConflictTests {
             #expect(report.conflict.rule == "delete-update" && report.conflict.field == nil)
             let deleteSide = try #require(report.conflict.values.firstIndex { $0.deleted })
             await #expect(throws: HubError.badRequest) {
-                try await hub.service.resolveConflict(id: reportID, decision: .value(.text("x")), reason: "", by: "admin")
+                try await hub.service.resolveConflict(
+                    id: reportID, decision: .value(.text("x")), reason: "", by: "admin")
             }
-            try await hub.service.resolveConflict(id: reportID, decision: .pick(deleteSide), reason: "duplicate", by: "admin")
+            try await hub.service.resolveConflict(
+                id: reportID, decision: .pick(deleteSide), reason: "duplicate", by: "admin")
             let pages = try await hub.pullAll(&claire)
             #expect(pages.records.first { $0.recordID == id }?.deleted == true)
             #expect(try await hub.service.export(user: "claire")["customers"] == nil)

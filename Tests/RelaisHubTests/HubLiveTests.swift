@@ -23,7 +23,8 @@ struct HubLiveTests {
                     let bob = try await client.enroll(bobCode)
                     let id = Wire.uuid()
                     let pushed = try await client.push(
-                        claire.token, Wire.push(claire.replica, [Wire.customer(id: id, replica: claire.replica, counter: 1)]))
+                        claire.token,
+                        Wire.push(claire.replica, [Wire.customer(id: id, replica: claire.replica, counter: 1)]))
                     #expect(pushed.results.map(\.status) == [.applied])
                     let page = try await client.pull(bob.token, Wire.pull(cursor: 0))
                     #expect(page.records.map(\.recordID) == [id])
@@ -58,8 +59,10 @@ struct HubLiveTests {
                         var batch: [Relais_V1_RecordWrite] = []
                         for _ in 0..<perBatch {
                             counter += 1
-                            batch.append(Wire.customer(id: Wire.uuid(), replica: device.replica, counter: counter,
-                                                       extra: ["phone": .text("+33 1 23 45 67 \(counter)")]))
+                            batch.append(
+                                Wire.customer(
+                                    id: Wire.uuid(), replica: device.replica, counter: counter,
+                                    extra: ["phone": .text("+33 1 23 45 67 \(counter)")]))
                         }
                         let response = try await client.push(device.token, Wire.push(device.replica, batch))
                         applied += response.results.filter { $0.status == .applied }.count
@@ -107,8 +110,10 @@ struct HubLiveTests {
             while pushed < count {
                 var batch: [Relais_V1_RecordWrite] = []
                 for _ in 0..<min(1000, count - pushed) {
-                    batch.append(Wire.customer(id: Wire.uuid(), replica: admin.replica, counter: admin.nextCounter(),
-                                               extra: ["city": .text("Lyon"), "tags": .set(["a", "b"])]))
+                    batch.append(
+                        Wire.customer(
+                            id: Wire.uuid(), replica: admin.replica, counter: admin.nextCounter(),
+                            extra: ["city": .text("Lyon"), "tags": .set(["a", "b"])]))
                 }
                 _ = try await hub.push(admin, batch)
                 pushed += batch.count

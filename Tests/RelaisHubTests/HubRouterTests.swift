@@ -13,7 +13,8 @@ struct HubRouterTests {
     static let codec = MessageCodec()
 
     /// Runs `body` with a router test client on a fresh hub.
-    func withRouter(_ body: @escaping @Sendable (HubFixture, any TestClientProtocol) async throws -> Void) async throws {
+    func withRouter(_ body: @escaping @Sendable (HubFixture, any TestClientProtocol) async throws -> Void) async throws
+    {
         try await HubFixture.with { hub in
             let app = Application(router: HubServer.router(service: hub.service))
             try await app.test(.router) { client in try await body(hub, client) }
@@ -51,14 +52,18 @@ struct HubRouterTests {
         if let contentEncoding { headers[.contentEncoding] = contentEncoding }
         if let acceptEncoding { headers[.acceptEncoding] = acceptEncoding }
         return try await client.execute(
-            uri: path, method: method, headers: headers, body: body.isEmpty && method == .get ? nil : ByteBuffer(bytes: body)
+            uri: path, method: method, headers: headers,
+            body: body.isEmpty && method == .get ? nil : ByteBuffer(bytes: body)
         ) { response in
-            Answer(status: Int(response.status.code), headers: response.headers, body: Array(response.body.readableBytesView))
+            Answer(
+                status: Int(response.status.code), headers: response.headers,
+                body: Array(response.body.readableBytesView))
         }
     }
 
     static func send<M: SwiftProtobuf.Message>(
-        _ client: any TestClientProtocol, _ path: String, _ message: M, token: String? = nil, format: WireFormat = .protobuf,
+        _ client: any TestClientProtocol, _ path: String, _ message: M, token: String? = nil,
+        format: WireFormat = .protobuf,
         encoding: ContentEncoding = .identity, acceptEncoding: String? = nil
     ) async throws -> Answer {
         try await send(
@@ -67,7 +72,10 @@ struct HubRouterTests {
     }
 
     /// Enrolls a user's device over HTTP.
-    static func enroll(_ hub: HubFixture, _ client: any TestClientProtocol, _ user: String, territories: [String] = ["north"], role: Role = .rep)
+    static func enroll(
+        _ hub: HubFixture, _ client: any TestClientProtocol, _ user: String, territories: [String] = ["north"],
+        role: Role = .rep
+    )
         async throws -> Relais_V1_EnrollResponse
     {
         let code = try await hub.addUser(user, role: role, territories: territories)
@@ -82,7 +90,8 @@ struct HubRouterTests {
             let bob = try await Self.enroll(hub, client, "bob")
             let id = Wire.uuid()
             let push = try await Self.send(
-                client, "/v1/push", Wire.push(claire.replica, [Wire.customer(id: id, replica: claire.replica, counter: 1)]),
+                client, "/v1/push",
+                Wire.push(claire.replica, [Wire.customer(id: id, replica: claire.replica, counter: 1)]),
                 token: claire.token, encoding: .deflate)
             #expect(push.status == 200)
             #expect(try push.message(Relais_V1_PushResponse.self).results.map(\.status) == [.applied])
@@ -112,7 +121,8 @@ struct HubRouterTests {
             #expect(try await Self.send(client, "/v1/push", empty).errorCode == "unauthorized")
             let bad = try await Self.send(client, "/v1/push", empty, token: "rlt_wrong")
             #expect(bad.status == 401 && bad.errorCode == "unauthorized")
-            let wrongReplica = try await Self.send(client, "/v1/push", Wire.push(claire.replica + 7, []), token: claire.token)
+            let wrongReplica = try await Self.send(
+                client, "/v1/push", Wire.push(claire.replica + 7, []), token: claire.token)
             #expect(wrongReplica.status == 403 && wrongReplica.errorCode == "forbidden")
             try await hub.service.revokeDevice(ReplicaID(claire.replica))
             let revoked = try await Self.send(client, "/v1/pull", Wire.pull(cursor: 0), token: claire.token)
@@ -130,16 +140,22 @@ struct HubRouterTests {
             // The body is a relais.v1.Error (code at the top level), the same also under "error".
             let error = try #require(wrongMethod.json as? [String: Any])
             #expect(error["code"] as? String == "method_not_allowed")
-            #expect(try Self.codec.decode(Relais_V1_Error.self, from: wrongMethod.body, format: .json, encoding: .identity).code
-                == "method_not_allowed")
+            #expect(
+                try Self.codec.decode(Relais_V1_Error.self, from: wrongMethod.body, format: .json, encoding: .identity)
+                    .code
+                    == "method_not_allowed")
         }
     }
 
     @Test func badBodiesGet4xxAndWriteNothing() async throws {
         try await withRouter { hub, client in
             let claire = try await Self.enroll(hub, client, "claire")
-            func push(_ body: [UInt8], type: String? = "application/x-protobuf", encoding: String? = nil) async throws -> Answer {
-                try await Self.send(client, .post, "/v1/push", token: claire.token, body: body, contentType: type, contentEncoding: encoding)
+            func push(_ body: [UInt8], type: String? = "application/x-protobuf", encoding: String? = nil) async throws
+                -> Answer
+            {
+                try await Self.send(
+                    client, .post, "/v1/push", token: claire.token, body: body, contentType: type,
+                    contentEncoding: encoding)
             }
             // Malformed protobuf.
             let malformed = try await push([0xFF, 0xFF, 0xFF, 0x01])
@@ -200,19 +216,33 @@ struct HubRouterTests {
             let bob = try await Self.enroll(hub, client, "bob")
             let id = Wire.uuid()
             _ = try await Self.send(
-                client, "/v1/push", Wire.push(claire.replica, [Wire.customer(id: id, replica: claire.replica, counter: 1)]),
+                client, "/v1/push",
+                Wire.push(claire.replica, [Wire.customer(id: id, replica: claire.replica, counter: 1)]),
                 token: claire.token)
             let seen = VersionVector([ReplicaID(claire.replica): 1])
             _ = try await Self.send(
                 client, "/v1/push",
-                Wire.push(claire.replica, [Wire.write(id: id, replica: claire.replica, counter: 2, fields: ["programme": .text("loyalty")], context: seen, hlc: 1_000_000 << 16)]),
+                Wire.push(
+                    claire.replica,
+                    [
+                        Wire.write(
+                            id: id, replica: claire.replica, counter: 2, fields: ["programme": .text("loyalty")],
+                            context: seen, hlc: 1_000_000 << 16)
+                    ]),
                 token: claire.token)
             _ = try await Self.send(
                 client, "/v1/push",
-                Wire.push(bob.replica, [Wire.write(id: id, replica: bob.replica, counter: 1, fields: ["programme": .text("recovery")], context: seen, hlc: 1_000_001 << 16)]),
+                Wire.push(
+                    bob.replica,
+                    [
+                        Wire.write(
+                            id: id, replica: bob.replica, counter: 1, fields: ["programme": .text("recovery")],
+                            context: seen, hlc: 1_000_001 << 16)
+                    ]),
                 token: bob.token)
 
-            let list = try await Self.send(client, .get, "/v1/admin/conflicts?status=open", token: hub.adminToken, contentType: nil)
+            let list = try await Self.send(
+                client, .get, "/v1/admin/conflicts?status=open", token: hub.adminToken, contentType: nil)
             #expect(list.status == 200)
             let reports = try #require(list.json as? [[String: Any]])
             #expect(reports.count == 1)
@@ -226,10 +256,16 @@ struct HubRouterTests {
             #expect(report["resolution"] is NSNull)
             let reportID = try #require(report["id"] as? String)
 
-            let shown = try await Self.send(client, .get, "/v1/admin/conflicts/\(reportID)", token: hub.adminToken, contentType: nil)
+            let shown = try await Self.send(
+                client, .get, "/v1/admin/conflicts/\(reportID)", token: hub.adminToken, contentType: nil)
             #expect((shown.json as? [String: Any])?["id"] as? String == reportID)
-            #expect(try await Self.send(client, .get, "/v1/admin/conflicts/nope", token: hub.adminToken, contentType: nil).status == 404)
-            #expect(try await Self.send(client, .get, "/v1/admin/conflicts?status=weird", token: hub.adminToken, contentType: nil).status == 400)
+            #expect(
+                try await Self.send(client, .get, "/v1/admin/conflicts/nope", token: hub.adminToken, contentType: nil)
+                    .status == 404)
+            #expect(
+                try await Self.send(
+                    client, .get, "/v1/admin/conflicts?status=weird", token: hub.adminToken, contentType: nil
+                ).status == 400)
 
             let badPick = try await Self.send(
                 client, .post, "/v1/admin/conflicts/\(reportID)/resolve", token: hub.adminToken,
@@ -248,7 +284,8 @@ struct HubRouterTests {
             let resolution = try #require(after["resolution"] as? [String: Any])
             #expect(resolution["by"] as? String == "admin" && resolution["value"] as? String == "recovery")
             #expect(resolution["reason"] as? String == "agreed with the manager")
-            let unfiltered = try await Self.send(client, .get, "/v1/admin/conflicts", token: hub.adminToken, contentType: nil)
+            let unfiltered = try await Self.send(
+                client, .get, "/v1/admin/conflicts", token: hub.adminToken, contentType: nil)
             #expect((unfiltered.json as? [Any])?.count == 1)
         }
     }
@@ -263,9 +300,15 @@ struct HubRouterTests {
             let revoked = try await Self.send(
                 client, .post, "/v1/admin/devices/\(claire.replica)/revoke", token: hub.adminToken, contentType: nil)
             #expect(revoked.status == 200 && (revoked.json as? [String: Any])?["status"] as? String == "revoked")
-            #expect(try await Self.send(client, "/v1/pull", Wire.pull(cursor: 0), token: claire.token).errorCode == "device_revoked")
-            #expect(try await Self.send(client, .post, "/v1/admin/devices/999/revoke", token: hub.adminToken, contentType: nil).status == 404)
-            let events = try await Self.send(client, .get, "/v1/admin/events?limit=10", token: hub.adminToken, contentType: nil)
+            #expect(
+                try await Self.send(client, "/v1/pull", Wire.pull(cursor: 0), token: claire.token).errorCode
+                    == "device_revoked")
+            #expect(
+                try await Self.send(
+                    client, .post, "/v1/admin/devices/999/revoke", token: hub.adminToken, contentType: nil
+                ).status == 404)
+            let events = try await Self.send(
+                client, .get, "/v1/admin/events?limit=10", token: hub.adminToken, contentType: nil)
             let kinds = try #require(events.json as? [[String: Any]]).map { $0["kind"] as? String }
             #expect(kinds == ["device_revoked", "device_enrolled"])
         }
@@ -278,7 +321,8 @@ struct HubRouterTests {
             #expect((health.json as? [String: Any])?["status"] as? String == "ok")
             let claire = try await Self.enroll(hub, client, "claire")
             _ = try await Self.send(
-                client, "/v1/push", Wire.push(claire.replica, [Wire.customer(id: Wire.uuid(), replica: claire.replica, counter: 1)]),
+                client, "/v1/push",
+                Wire.push(claire.replica, [Wire.customer(id: Wire.uuid(), replica: claire.replica, counter: 1)]),
                 token: claire.token)
             let metrics = try await Self.send(client, .get, "/metrics", contentType: nil)
             let text = String(decoding: metrics.body, as: UTF8.self)
@@ -288,7 +332,9 @@ struct HubRouterTests {
             #expect(text.contains(#"relais_device_lag{replica="\#(claire.replica)"}"#))
             #expect(text.contains("relais_open_conflicts 0"))
             // What the alert rules of Deploy/prometheus read.
-            #expect(text.contains(#"relais_device_last_seen_timestamp_seconds{replica="\#(claire.replica)",user="claire"}"#))
+            #expect(
+                text.contains(#"relais_device_last_seen_timestamp_seconds{replica="\#(claire.replica)",user="claire"}"#)
+            )
             #expect(text.contains("relais_store_size_bytes "))
             #expect(text.contains("relais_store_size_bytes 0\n") == false)
             if hub.storeKind == .sqlite { #expect(text.contains("relais_store_available_bytes ")) }

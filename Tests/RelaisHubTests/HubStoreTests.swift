@@ -50,8 +50,15 @@ struct HubStoreTests {
     static func record(_ id: String, seq: UInt64, scope: String?, deleted: Bool = false) -> StoredRecord {
         var state = RecordState(collection: "customers", id: id, vector: VersionVector([ReplicaID(1): seq]))
         state.fields["name"] = FieldState(
-            siblings: [Sibling(value: .text("n\(seq)"), dot: Dot(replica: ReplicaID(1), counter: seq), hlc: HLC(rawValue: seq), author: "a")])
-        if deleted { state.tombstone = Tombstone(dot: Dot(replica: ReplicaID(1), counter: seq), hlc: HLC(rawValue: seq), author: "a") }
+            siblings: [
+                Sibling(
+                    value: .text("n\(seq)"), dot: Dot(replica: ReplicaID(1), counter: seq), hlc: HLC(rawValue: seq),
+                    author: "a")
+            ])
+        if deleted {
+            state.tombstone = Tombstone(
+                dot: Dot(replica: ReplicaID(1), counter: seq), hlc: HLC(rawValue: seq), author: "a")
+        }
         return StoredRecord(
             state: state, seq: seq, wholeSince: seq, scope: scope, parentID: nil, deletedAt: deleted ? 5 : nil,
             fields: ["name": FieldMeta(seq: seq, clamped: seq % 2 == 0)])
@@ -62,15 +69,22 @@ struct HubStoreTests {
             let user = HubUser(name: "claire", role: .manager, territories: ["south", "north", "north"], createdAt: 7)
             #expect(user.territories == ["north", "south"])
             let device = Device(
-                replica: ReplicaID(3), user: "claire", tokenHash: "h", name: "laptop", lineage: ReplicaID(3), createdAt: 8,
+                replica: ReplicaID(3), user: "claire", tokenHash: "h", name: "laptop", lineage: ReplicaID(3),
+                createdAt: 8,
                 highestCounter: 12, acknowledgedCursor: 40, scopeVersion: 1, lastSeenAt: 9, clampedWrites: 2)
             let record = Self.record(Wire.uuid(), seq: 1, scope: "north")
             let conflict = ConflictReport(
                 id: "c1", createdAt: 10, seq: 1,
                 conflict: Conflict(
                     collection: "customers", recordID: record.id, field: "phone", rule: "lww", base: .null,
-                    values: [Competitor(value: .text("1"), dot: Dot(replica: ReplicaID(1), counter: 1), hlc: HLC(rawValue: 1), author: "a"),
-                             Competitor(value: nil, deleted: true, dot: Dot(replica: ReplicaID(2), counter: 1), hlc: HLC(rawValue: 2), author: "b")],
+                    values: [
+                        Competitor(
+                            value: .text("1"), dot: Dot(replica: ReplicaID(1), counter: 1), hlc: HLC(rawValue: 1),
+                            author: "a"),
+                        Competitor(
+                            value: nil, deleted: true, dot: Dot(replica: ReplicaID(2), counter: 1),
+                            hlc: HLC(rawValue: 2), author: "b"),
+                    ],
                     chosen: .text("1"), status: .open),
                 scope: "north")
             let result = StoredWriteResult(
@@ -81,7 +95,8 @@ struct HubStoreTests {
                 try await tx.insertRecord(record)
                 try await tx.insertConflict(conflict)
                 try await tx.insertWriteResult(result)
-                try await tx.insertEvent(HubEvent(at: 11, kind: .deviceEnrolled, replica: ReplicaID(3), user: "claire", detail: "d"))
+                try await tx.insertEvent(
+                    HubEvent(at: 11, kind: .deviceEnrolled, replica: ReplicaID(3), user: "claire", detail: "d"))
             }
             try await store.read { tx throws in
                 #expect(try await tx.user(named: "claire") == user)
@@ -114,7 +129,8 @@ struct HubStoreTests {
         }
     }
 
-    @Test(arguments: StoreKind.available) func concurrentWritesShareCommitsAndStayIsolated(kind: StoreKind) async throws {
+    @Test(arguments: StoreKind.available) func concurrentWritesShareCommitsAndStayIsolated(kind: StoreKind) async throws
+    {
         try await kind.with { store in
             let sequences = try await withThrowingTaskGroup(of: UInt64?.self) { group in
                 for index in 0..<200 {
@@ -145,19 +161,24 @@ struct HubStoreTests {
             let statistics = store.statistics()
             #expect(statistics.transactions >= 200)
             #expect(statistics.commits < statistics.transactions)
-            print("store \(kind.rawValue): \(statistics.transactions) transactions in \(statistics.commits) commits, largest group \(statistics.largestGroup)")
+            print(
+                "store \(kind.rawValue): \(statistics.transactions) transactions in \(statistics.commits) commits, largest group \(statistics.largestGroup)"
+            )
         }
     }
 
     @Test(arguments: StoreKind.available) func recordQueriesFollowScopesAndMoves(kind: StoreKind) async throws {
         try await kind.with { store in
-            let a = Wire.uuid(), b = Wire.uuid(), c = Wire.uuid()
+            let a = Wire.uuid()
+            let b = Wire.uuid()
+            let c = Wire.uuid()
             try await store.write { tx throws in
                 for _ in 0..<4 { _ = try await tx.nextSequence() }
                 try await tx.insertRecord(Self.record(a, seq: 1, scope: "north"))
                 try await tx.insertRecord(Self.record(b, seq: 2, scope: "south"))
                 try await tx.insertRecord(Self.record(c, seq: 4, scope: "south", deleted: true))
-                try await tx.insertMove(ScopeMove(seq: 4, collection: "customers", recordID: c, fromScope: "north", toScope: "south"))
+                try await tx.insertMove(
+                    ScopeMove(seq: 4, collection: "customers", recordID: c, fromScope: "north", toScope: "south"))
             }
             try await store.read { tx throws in
                 #expect(try await tx.records(after: 0, scopes: ["north"], limit: 10).map(\.id) == [a])
@@ -240,8 +261,9 @@ struct HubStoreTests {
     static func report(_ id: String, _ at: UInt64, _ status: ConflictStatus, record: String) -> ConflictReport {
         ConflictReport(
             id: id, createdAt: at, seq: at,
-            conflict: Conflict(collection: "customers", recordID: record, field: "phone", rule: "lww", base: nil,
-                               values: [], chosen: nil, status: status), scope: nil)
+            conflict: Conflict(
+                collection: "customers", recordID: record, field: "phone", rule: "lww", base: nil,
+                values: [], chosen: nil, status: status), scope: nil)
     }
 
     @Test(arguments: StoreKind.available) func conflictFiltersAndOrder(kind: StoreKind) async throws {
@@ -266,8 +288,10 @@ struct HubStoreOperationTests {
     @Test(arguments: StoreKind.available) func countersAreTakenNeverWrittenBack(kind: StoreKind) async throws {
         try await kind.with { store in
             let (first, second, dot1, dot2) = try await store.write { tx throws in
-                (try await tx.takeReplicaNumber(), try await tx.takeReplicaNumber(),
-                 try await tx.takeHubDot(physicalMillis: 1_000), try await tx.takeHubDot(physicalMillis: 500))
+                (
+                    try await tx.takeReplicaNumber(), try await tx.takeReplicaNumber(),
+                    try await tx.takeHubDot(physicalMillis: 1_000), try await tx.takeHubDot(physicalMillis: 500)
+                )
             }
             #expect(first == ReplicaID(1) && second == ReplicaID(2))
             #expect(dot1.counter == 1 && dot2.counter == 2)
@@ -282,10 +306,13 @@ struct HubStoreOperationTests {
         }
     }
 
-    @Test(arguments: StoreKind.available) func usersEnrollmentsAndDevicesChangeOnlyWhatIsSaid(kind: StoreKind) async throws {
+    @Test(arguments: StoreKind.available) func usersEnrollmentsAndDevicesChangeOnlyWhatIsSaid(kind: StoreKind)
+        async throws
+    {
         try await kind.with { store in
             let device = Device(
-                replica: ReplicaID(1), user: "claire", tokenHash: "h1", name: "laptop", lineage: ReplicaID(1), createdAt: 1,
+                replica: ReplicaID(1), user: "claire", tokenHash: "h1", name: "laptop", lineage: ReplicaID(1),
+                createdAt: 1,
                 highestCounter: 10, acknowledgedCursor: 5, scopeVersion: 1)
             let renewed = Device(
                 replica: ReplicaID(2), user: "claire", tokenHash: "h2", name: "laptop", epoch: 2, lineage: ReplicaID(1),
@@ -297,7 +324,8 @@ struct HubStoreOperationTests {
                 try await tx.insertDevice(renewed)
             }
             try await store.write { tx throws in
-                let user = try await tx.setUserAccess(name: "claire", role: .manager, territories: ["south", "north", "south"])
+                let user = try await tx.setUserAccess(
+                    name: "claire", role: .manager, territories: ["south", "north", "south"])
                 #expect(user?.role == .manager && user?.territories == ["north", "south"] && user?.scopeVersion == 2)
                 #expect(try await tx.setUserAccess(name: "nobody", role: .rep, territories: []) == nil)
                 #expect(try await tx.useEnrollment(codeHash: "c", at: 3, replica: ReplicaID(1)))
@@ -323,16 +351,23 @@ struct HubStoreOperationTests {
             }
             #expect(revoked == (2, 0))
             let devices = try await store.read { tx throws in try await tx.devices() }
-            #expect(devices.map(\.replica) == [ReplicaID(1), ReplicaID(2)] && devices.allSatisfy { $0.revokedAt == 30 })
+            #expect(
+                devices.map(\.replica) == [ReplicaID(1), ReplicaID(2)] && devices.allSatisfy { $0.revokedAt == 30 })
         }
     }
 
-    @Test(arguments: StoreKind.available) func insertRefusesAnExistingRecordAndUpdateNeedsOne(kind: StoreKind) async throws {
+    @Test(arguments: StoreKind.available) func insertRefusesAnExistingRecordAndUpdateNeedsOne(kind: StoreKind)
+        async throws
+    {
         try await kind.with { store in
             let id = Wire.uuid()
-            try await store.write { tx throws in try await tx.insertRecord(HubStoreTests.record(id, seq: 1, scope: "north")) }
+            try await store.write { tx throws in
+                try await tx.insertRecord(HubStoreTests.record(id, seq: 1, scope: "north"))
+            }
             await #expect(throws: (any Error).self) {
-                try await store.write { tx throws in try await tx.insertRecord(HubStoreTests.record(id, seq: 2, scope: "north")) }
+                try await store.write { tx throws in
+                    try await tx.insertRecord(HubStoreTests.record(id, seq: 2, scope: "north"))
+                }
             }
             let missing = Wire.uuid()
             try await store.write { tx throws in
@@ -341,7 +376,9 @@ struct HubStoreOperationTests {
                 try await tx.deleteRecord(collection: "customers", id: missing)
             }
             try await store.read { tx throws in
-                #expect(try await tx.record(collection: "customers", id: id) == HubStoreTests.record(id, seq: 3, scope: "south"))
+                #expect(
+                    try await tx.record(collection: "customers", id: id)
+                        == HubStoreTests.record(id, seq: 3, scope: "south"))
                 #expect(try await tx.record(collection: "customers", id: missing) == nil)
             }
         }
@@ -358,18 +395,24 @@ struct HubStoreOperationTests {
                 for (index, id) in movers.enumerated() {
                     let seq = index + 1
                     try await tx.insertMove(
-                        ScopeMove(seq: UInt64(seq), collection: "customers", recordID: id, fromScope: "s\(seq)", toScope: "s\(seq + 1)"))
+                        ScopeMove(
+                            seq: UInt64(seq), collection: "customers", recordID: id, fromScope: "s\(seq)",
+                            toScope: "s\(seq + 1)"))
                 }
-                try await tx.insertMove(ScopeMove(seq: 41, collection: "contacts", recordID: ids[0], fromScope: "c", toScope: "d"))
+                try await tx.insertMove(
+                    ScopeMove(seq: 41, collection: "contacts", recordID: ids[0], fromScope: "c", toScope: "d"))
             }
-            let keys = ids.map { RecordKey(collection: "customers", id: $0) } + [
-                RecordKey(collection: "contacts", id: ids[0]), RecordKey(collection: "customers", id: ids[2]),
-            ]
+            let keys =
+                ids.map { RecordKey(collection: "customers", id: $0) } + [
+                    RecordKey(collection: "contacts", id: ids[0]), RecordKey(collection: "customers", id: ids[2]),
+                ]
             for cursor: UInt64 in [0, 10, 25, 39, 41] {
                 try await store.read { tx throws in
                     var expected: [RecordKey: ScopeMove] = [:]
                     for key in keys {
-                        if let move = try await tx.firstMove(collection: key.collection, id: key.id, after: cursor) { expected[key] = move }
+                        if let move = try await tx.firstMove(collection: key.collection, id: key.id, after: cursor) {
+                            expected[key] = move
+                        }
                     }
                     #expect(try await tx.firstMoves(of: keys.reversed(), after: cursor) == expected, "cursor \(cursor)")
                     #expect(try await tx.firstMoves(of: [], after: cursor).isEmpty)
@@ -385,7 +428,7 @@ struct HubStoreOperationTests {
     /// on the leading keys of the order so that a page boundary falls inside a tie.
     @Test(arguments: StoreKind.available) func longListsComeWholeAndInOrderAcrossPages(kind: StoreKind) async throws {
         try await kind.with { store in
-            var random = SeededRandom(seed: 20261204)
+            var random = SeededRandom(seed: 20_261_204)
             let reports = (0..<2345).map { n in
                 var report = Self.report(String(format: "c%05d", (n * 7919) % 2345), at: UInt64(random.int(1...40)))
                 report.seq = UInt64(random.int(1...3))
@@ -393,7 +436,9 @@ struct HubStoreOperationTests {
                 return report
             }
             let records = (0..<2100).map { n in
-                HubStoreTests.record(String(format: "r%05d", (n * 7919) % 2100), seq: UInt64(n + 1), scope: "north", deleted: n % 10 == 0)
+                HubStoreTests.record(
+                    String(format: "r%05d", (n * 7919) % 2100), seq: UInt64(n + 1), scope: "north", deleted: n % 10 == 0
+                )
             }
             try await store.write { tx throws in
                 for report in reports { try await tx.insertConflict(report) }
@@ -446,10 +491,12 @@ struct HubStoreOperationTests {
             ]
             try await store.write { tx throws in for report in reports { try await tx.insertConflict(report) } }
             let filters: [ConflictFilter] = [
-                ConflictFilter(), ConflictFilter(status: .open), ConflictFilter(field: "phone"), ConflictFilter(rule: "manual"),
+                ConflictFilter(), ConflictFilter(status: .open), ConflictFilter(field: "phone"),
+                ConflictFilter(rule: "manual"),
                 ConflictFilter(user: "a"), ConflictFilter(user: "d"), ConflictFilter(territory: "south"),
                 ConflictFilter(recordID: "r-b"), ConflictFilter(from: 20), ConflictFilter(to: 30),
-                ConflictFilter(from: 20, to: 30), ConflictFilter(collection: "contacts"), ConflictFilter(user: "a", limit: 1, offset: 1),
+                ConflictFilter(from: 20, to: 30), ConflictFilter(collection: "contacts"),
+                ConflictFilter(user: "a", limit: 1, offset: 1),
             ]
             for filter in filters {
                 // Newest first by (createdAt, seq, id), the page applied after the filters.
@@ -474,14 +521,19 @@ struct HubStoreOperationTests {
     @Test(arguments: StoreKind.available) func eventsSessionsAndLocks(kind: StoreKind) async throws {
         try await kind.with { store in
             let ids = try await store.write { tx throws in
-                [try await tx.insertEvent(HubEvent(at: 1, kind: .deviceEnrolled, detail: "1")),
-                 try await tx.insertEvent(HubEvent(at: 2, kind: .conflictResolved, user: "admin", detail: "2")),
-                 try await tx.insertEvent(HubEvent(at: 3, kind: .deviceRevoked, detail: "3"))]
+                [
+                    try await tx.insertEvent(HubEvent(at: 1, kind: .deviceEnrolled, detail: "1")),
+                    try await tx.insertEvent(HubEvent(at: 2, kind: .conflictResolved, user: "admin", detail: "2")),
+                    try await tx.insertEvent(HubEvent(at: 3, kind: .deviceRevoked, detail: "3")),
+                ]
             }
             #expect(ids == ids.sorted() && Set(ids).count == 3)
             try await store.read { tx throws in
                 #expect(try await tx.events(kinds: nil, limit: 2).map(\.detail) == ["3", "2"])
-                #expect(try await tx.events(kinds: [.deviceEnrolled, .deviceRevoked], limit: 10).map(\.detail) == ["3", "1"])
+                #expect(
+                    try await tx.events(kinds: [.deviceEnrolled, .deviceRevoked], limit: 10).map(\.detail) == [
+                        "3", "1",
+                    ])
             }
             try await store.write { tx throws in
                 try await tx.insertAdminSession(AdminSession(id: "s1", user: "admin", csrf: "x", expiresAt: 100))
@@ -491,7 +543,9 @@ struct HubStoreOperationTests {
                 #expect(try await tx.tryExclusive("tombstone-purge"))
             }
             try await store.read { tx throws in
-                #expect(try await tx.adminSession(id: "s1") == AdminSession(id: "s1", user: "admin", csrf: "x", expiresAt: 200))
+                #expect(
+                    try await tx.adminSession(id: "s1")
+                        == AdminSession(id: "s1", user: "admin", csrf: "x", expiresAt: 200))
                 #expect(try await tx.adminSession(id: "s2") == nil)
             }
             try await store.write { tx throws in try await tx.deleteAdminSession(id: "s1") }
@@ -538,12 +592,17 @@ struct RecordCodecTests {
     @Test func roundTripsEveryValueAndTombstoneShapeAndRefusesCorruptBytes() async throws {
         var state = RecordState(
             collection: "customers", id: Wire.uuid(), vector: VersionVector([ReplicaID(0): 3, ReplicaID(300): 1 << 40]))
-        let values: [Value] = [.null, .text("Café ☕️ \u{0}"), .number(-12.5), .number(.greatestFiniteMagnitude), .bool(true),
-                               .bool(false), .date("2026-11-28"), .set([]), .set(["a", "é"])]
+        let values: [Value] = [
+            .null, .text("Café ☕️ \u{0}"), .number(-12.5), .number(.greatestFiniteMagnitude), .bool(true),
+            .bool(false), .date("2026-11-28"), .set([]), .set(["a", "é"]),
+        ]
         for (index, value) in values.enumerated() {
             state.fields["f\(index)"] = FieldState(
-                siblings: [Sibling(value: value, dot: Dot(replica: ReplicaID(7), counter: UInt64(index + 1)),
-                                   hlc: HLC(rawValue: UInt64.max - UInt64(index)), author: "claire")],
+                siblings: [
+                    Sibling(
+                        value: value, dot: Dot(replica: ReplicaID(7), counter: UInt64(index + 1)),
+                        hlc: HLC(rawValue: UInt64.max - UInt64(index)), author: "claire")
+                ],
                 base: index % 2 == 0 ? value : nil)
         }
         state.fields["two"] = FieldState(siblings: [
@@ -553,7 +612,9 @@ struct RecordCodecTests {
         state.tombstone = Tombstone(
             dot: Dot(replica: ReplicaID(4), counter: 2), hlc: HLC(rawValue: 99), author: "bob",
             concurrent: [Tombstone(dot: Dot(replica: ReplicaID(3), counter: 8), hlc: HLC(rawValue: 98), author: "ann")])
-        let meta = Dictionary(uniqueKeysWithValues: state.fields.keys.map { ($0, FieldMeta(seq: UInt64($0.count), clamped: $0 == "two")) })
+        let meta = Dictionary(
+            uniqueKeysWithValues: state.fields.keys.map { ($0, FieldMeta(seq: UInt64($0.count), clamped: $0 == "two")) }
+        )
         let record = StoredRecord(
             state: state, seq: 1, wholeSince: 0, scope: nil, parentID: "p", deletedAt: 3, fields: meta)
         let id = state.id

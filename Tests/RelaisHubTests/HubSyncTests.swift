@@ -13,7 +13,8 @@ struct HubSyncTests {
             var bob = try await hub.enrollDevice("bob")
             #expect(claire.replica != bob.replica)
             let id = Wire.uuid()
-            let results = try await hub.push(claire, [Wire.customer(id: id, replica: claire.replica, counter: claire.nextCounter())])
+            let results = try await hub.push(
+                claire, [Wire.customer(id: id, replica: claire.replica, counter: claire.nextCounter())])
             #expect(results.map(\.status) == [.applied])
 
             let bobPages = try await hub.pullAll(&bob)
@@ -51,7 +52,9 @@ struct HubSyncTests {
                 claire.replica,
                 [
                     Wire.customer(id: id, replica: claire.replica, counter: claire.nextCounter()),
-                    Wire.write(id: Wire.uuid(), replica: claire.replica, counter: claire.nextCounter(), fields: ["name": .text("x")]),
+                    Wire.write(
+                        id: Wire.uuid(), replica: claire.replica, counter: claire.nextCounter(),
+                        fields: ["name": .text("x")]),
                 ])
             let first = try await hub.service.push(request, from: claire.principal)
             let headAfterFirst = try await hub.store.read { try await $0.meta().head }
@@ -62,7 +65,9 @@ struct HubSyncTests {
             #expect(try await hub.store.read { try await $0.meta().head } == headAfterFirst)
             // A longer batch that starts with the same writes replays them and applies the new one.
             var longer = request
-            longer.writes.append(Wire.write(id: id, replica: claire.replica, counter: claire.nextCounter(), fields: ["phone": .text("1")]))
+            longer.writes.append(
+                Wire.write(
+                    id: id, replica: claire.replica, counter: claire.nextCounter(), fields: ["phone": .text("1")]))
             let third = try await hub.service.push(longer, from: claire.principal)
             #expect(Array(third.results.prefix(2)) == first.results)
             #expect(third.results[2].status == .applied)
@@ -73,12 +78,14 @@ struct HubSyncTests {
         try await HubFixture.with { hub in
             var claire = try await hub.enrollDevice("claire")
             let id = Wire.uuid()
-            _ = try await hub.push(claire, [Wire.customer(id: id, replica: claire.replica, counter: claire.nextCounter())])
+            _ = try await hub.push(
+                claire, [Wire.customer(id: id, replica: claire.replica, counter: claire.nextCounter())])
             let head = try await hub.store.read { try await $0.meta().head }
             // Same dot, different content: a clone or a restored backup that wrote again.
             let forked = Wire.customer(id: id, replica: claire.replica, counter: 1, name: "Other")
             await #expect(throws: HubError.replicaForked) {
-                _ = try await hub.push(claire, [forked, Wire.customer(id: Wire.uuid(), replica: claire.replica, counter: 2)])
+                _ = try await hub.push(
+                    claire, [forked, Wire.customer(id: Wire.uuid(), replica: claire.replica, counter: 2)])
             }
             #expect(try await hub.store.read { try await $0.meta().head } == head)
             let events = try await hub.service.events()
@@ -106,7 +113,8 @@ struct HubSyncTests {
         try await HubFixture.with { hub in
             var claire = try await hub.enrollDevice("claire")
             let id = Wire.uuid()
-            _ = try await hub.push(claire, [Wire.customer(id: id, replica: claire.replica, counter: claire.nextCounter())])
+            _ = try await hub.push(
+                claire, [Wire.customer(id: id, replica: claire.replica, counter: claire.nextCounter())])
             var renewRequest = Relais_V1_ReplicaRenewRequest()
             renewRequest.reason = "replica_forked"
             renewRequest.counter = 1
@@ -125,15 +133,20 @@ struct HubSyncTests {
             #expect(again.replica != renewed.replica)
             // The new identity syncs: re-issued writes carry new dots; the old write keeps its dot.
             let principal = try await hub.service.authenticate(token: renewed.token)
-            var device = TestDevice(replica: renewed.replica, token: renewed.token, principal: principal, epoch: renewed.epoch)
+            var device = TestDevice(
+                replica: renewed.replica, token: renewed.token, principal: principal, epoch: renewed.epoch)
             // A batch stamped with the old epoch is refused.
             await #expect(throws: HubError.replicaForked) {
                 _ = try await hub.service.push(Wire.push(renewed.replica, [], epoch: 1), from: principal)
             }
             let results = try await hub.push(
                 device,
-                [Wire.write(id: id, replica: device.replica, counter: device.nextCounter(), fields: ["phone": .text("0102")],
-                            context: VersionVector([ReplicaID(claire.replica): 1]))])
+                [
+                    Wire.write(
+                        id: id, replica: device.replica, counter: device.nextCounter(),
+                        fields: ["phone": .text("0102")],
+                        context: VersionVector([ReplicaID(claire.replica): 1]))
+                ])
             #expect(results.map(\.status) == [.applied])
             let pages = try await hub.pullAll(&device)
             let record = try #require(pages.records.first { $0.recordID == id })
@@ -148,17 +161,29 @@ struct HubSyncTests {
             var claire = try await hub.enrollDevice("claire")
             let id = Wire.uuid()
             let writes = [
-                Wire.customer(id: id, replica: claire.replica, counter: claire.nextCounter(), extra: ["relationship_level": .text("friendly")]),
-                Wire.customer(id: Wire.uuid(), replica: claire.replica, counter: claire.nextCounter(), extra: ["shoe_size": .number(42)]),
-                Wire.write("planets", id: Wire.uuid(), replica: claire.replica, counter: claire.nextCounter(), fields: ["name": .text("x")]),
+                Wire.customer(
+                    id: id, replica: claire.replica, counter: claire.nextCounter(),
+                    extra: ["relationship_level": .text("friendly")]),
+                Wire.customer(
+                    id: Wire.uuid(), replica: claire.replica, counter: claire.nextCounter(),
+                    extra: ["shoe_size": .number(42)]),
+                Wire.write(
+                    "planets", id: Wire.uuid(), replica: claire.replica, counter: claire.nextCounter(),
+                    fields: ["name": .text("x")]),
                 Wire.customer(id: "not-a-uuid", replica: claire.replica, counter: claire.nextCounter()),
                 Wire.write(
                     "interactions", id: Wire.uuid(), replica: claire.replica, counter: claire.nextCounter(),
-                    fields: ["customer_id": .text(id), "kind": .text("visit"), "at": .date("2026-11-28"), "satisfaction": .number(9)]),
+                    fields: [
+                        "customer_id": .text(id), "kind": .text("visit"), "at": .date("2026-11-28"),
+                        "satisfaction": .number(9),
+                    ]),
             ]
             let results = try await hub.push(claire, writes)
             #expect(results.map(\.status) == Array(repeating: .rejected, count: 5))
-            #expect(results.map(\.code) == ["invalid_value", "unknown_field", "unknown_collection", "invalid_id", "invalid_value"])
+            #expect(
+                results.map(\.code) == [
+                    "invalid_value", "unknown_field", "unknown_collection", "invalid_id", "invalid_value",
+                ])
             #expect(try await hub.store.read { try await $0.meta().head } == 0)
             #expect(try await hub.push(claire, writes) == results)
             let devices = try await hub.service.devices()
@@ -170,12 +195,14 @@ struct HubSyncTests {
         let clock = TestClock()
         try await HubFixture.with(clock: clock) { hub in
             var claire = try await hub.enrollDevice("claire")
-            _ = try await hub.push(claire, [Wire.customer(id: Wire.uuid(), replica: claire.replica, counter: claire.nextCounter())])
+            _ = try await hub.push(
+                claire, [Wire.customer(id: Wire.uuid(), replica: claire.replica, counter: claire.nextCounter())])
             _ = try await hub.pullAll(&claire)
             let now = clock.millisecondsSince1970()
             let ahead = HLC(physicalMillis: now + 3_600_000, logical: 7).rawValue
             let id = Wire.uuid()
-            _ = try await hub.push(claire, [Wire.customer(id: id, replica: claire.replica, counter: claire.nextCounter(), hlc: ahead)])
+            _ = try await hub.push(
+                claire, [Wire.customer(id: id, replica: claire.replica, counter: claire.nextCounter(), hlc: ahead)])
             let record = try #require(try await hub.store.read { try await $0.record(collection: "customers", id: id) })
             let latest = try #require(record.state.fields["name"]?.latest)
             #expect(latest.hlc == HLC(physicalMillis: now + HybridLogicalClock.defaultMaxSkewMillis, logical: 7))
@@ -188,8 +215,10 @@ struct HubSyncTests {
             // A write within the skew is kept as stamped.
             let within = HLC(physicalMillis: now + 60_000).rawValue
             let other = Wire.uuid()
-            _ = try await hub.push(claire, [Wire.customer(id: other, replica: claire.replica, counter: claire.nextCounter(), hlc: within)])
-            let kept = try #require(try await hub.store.read { try await $0.record(collection: "customers", id: other) })
+            _ = try await hub.push(
+                claire, [Wire.customer(id: other, replica: claire.replica, counter: claire.nextCounter(), hlc: within)])
+            let kept = try #require(
+                try await hub.store.read { try await $0.record(collection: "customers", id: other) })
             #expect(kept.state.fields["name"]?.latest?.hlc.rawValue == within)
             #expect(try await hub.pullAll(&claire).records.isEmpty)
         }

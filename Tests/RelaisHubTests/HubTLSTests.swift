@@ -57,7 +57,9 @@ struct HubTLSTests {
                     let enrolled = try await client.enroll(code)
                     #expect(enrolled.user == "claire")
                     let pushed = try await client.push(
-                        enrolled.token, Wire.push(enrolled.replica, [Wire.customer(id: Wire.uuid(), replica: enrolled.replica, counter: 1)]))
+                        enrolled.token,
+                        Wire.push(
+                            enrolled.replica, [Wire.customer(id: Wire.uuid(), replica: enrolled.replica, counter: 1)]))
                     #expect(pushed.results.map(\.status) == [.applied])
                 } catch {
                     try? await http.shutdown()

@@ -13,11 +13,16 @@ struct HubTombstoneTests {
             var claire = try await hub.enrollDevice("claire")
             var bob = try await hub.enrollDevice("bob")
             let id = Wire.uuid()
-            _ = try await hub.push(claire, [Wire.customer(id: id, replica: claire.replica, counter: claire.nextCounter())])
+            _ = try await hub.push(
+                claire, [Wire.customer(id: id, replica: claire.replica, counter: claire.nextCounter())])
             _ = try await hub.pullAll(&bob)
             _ = try await hub.push(
-                claire, [Wire.write(id: id, replica: claire.replica, counter: claire.nextCounter(), delete: true,
-                                    context: VersionVector([ReplicaID(claire.replica): 1]))])
+                claire,
+                [
+                    Wire.write(
+                        id: id, replica: claire.replica, counter: claire.nextCounter(), delete: true,
+                        context: VersionVector([ReplicaID(claire.replica): 1]))
+                ])
             // Bob has not pulled past the delete: nothing is purged.
             #expect(try await hub.service.purgeTombstones().acknowledged == 0)
             let bobPages = try await hub.pullAll(&bob)
@@ -44,13 +49,19 @@ struct HubTombstoneTests {
             let gone = Wire.uuid()
             _ = try await hub.push(
                 claire,
-                [Wire.customer(id: keep, replica: claire.replica, counter: claire.nextCounter()),
-                 Wire.customer(id: gone, replica: claire.replica, counter: claire.nextCounter())])
+                [
+                    Wire.customer(id: keep, replica: claire.replica, counter: claire.nextCounter()),
+                    Wire.customer(id: gone, replica: claire.replica, counter: claire.nextCounter()),
+                ])
             _ = try await hub.pullAll(&bob)
             let bobCursor = bob.cursor
             _ = try await hub.push(
-                claire, [Wire.write(id: gone, replica: claire.replica, counter: claire.nextCounter(), delete: true,
-                                    context: VersionVector([ReplicaID(claire.replica): 2]))])
+                claire,
+                [
+                    Wire.write(
+                        id: gone, replica: claire.replica, counter: claire.nextCounter(), delete: true,
+                        context: VersionVector([ReplicaID(claire.replica): 2]))
+                ])
             _ = try await hub.pullAll(&claire)
             _ = try await hub.pullAll(&claire)
             // Bob stays offline past the retention period.

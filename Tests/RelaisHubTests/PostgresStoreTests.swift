@@ -26,7 +26,8 @@ struct PostgresStoreTests {
     static func record(_ id: String, seq: UInt64, scope: String?, name: String = "n") -> StoredRecord {
         var state = RecordState(collection: "customers", id: id, vector: VersionVector([ReplicaID(1): seq]))
         state.fields["name"] = FieldState(siblings: [
-            Sibling(value: .text(name), dot: Dot(replica: ReplicaID(1), counter: seq), hlc: HLC(rawValue: seq), author: "a")
+            Sibling(
+                value: .text(name), dot: Dot(replica: ReplicaID(1), counter: seq), hlc: HLC(rawValue: seq), author: "a")
         ])
         return StoredRecord(
             state: state, seq: seq, wholeSince: 0, scope: scope, parentID: nil, deletedAt: nil,
@@ -55,7 +56,8 @@ struct PostgresStoreTests {
             #expect(users.map(\.name) == ["ana"])
             // `init` on a database that holds a store is refused.
             await #expect(throws: HubError.storeExists) {
-                try await PostgresHubStore.withStore(url: database.url, create: true, configuration: Self.configuration) {
+                try await PostgresHubStore.withStore(url: database.url, create: true, configuration: Self.configuration)
+                {
                     _ in
                 }
             }
@@ -65,7 +67,9 @@ struct PostgresStoreTests {
     @Test func anEmptyDatabaseIsNotOpenedAsAStore() async throws {
         try await PostgresTestDatabase.with { database in
             let error = await #expect(throws: HubError.storeMissing) {
-                try await PostgresHubStore.withStore(url: database.url, create: false, configuration: Self.configuration) {
+                try await PostgresHubStore.withStore(
+                    url: database.url, create: false, configuration: Self.configuration
+                ) {
                     _ in
                 }
             }
@@ -75,7 +79,8 @@ struct PostgresStoreTests {
 
     @Test func aNewerSchemaIsRefused() async throws {
         try await PostgresTestDatabase.with { database in
-            try await PostgresHubStore.withStore(url: database.url, create: true, configuration: Self.configuration) { _ in
+            try await PostgresHubStore.withStore(url: database.url, create: true, configuration: Self.configuration) {
+                _ in
             }
             try await database.execute(
                 "INSERT INTO relais_migrations (version, name, applied_at) VALUES (9999, 'from the future', 0)")
@@ -153,14 +158,16 @@ struct PostgresStoreTests {
         components.path = "/relais_no_such_database"
         let missingDatabase = await #expect(throws: HubError.storeMissing) {
             try await PostgresHubStore.withStore(
-                url: components.string ?? "", create: false, configuration: Self.configuration) { _ in }
+                url: components.string ?? "", create: false, configuration: Self.configuration
+            ) { _ in }
         }
         #expect(missingDatabase?.message.contains("relais_no_such_database") == true)
         components = try #require(URLComponents(string: server))
         components.user = "relais_no_such_role"
         let missingRole = await #expect(throws: HubError.unavailable) {
             try await PostgresHubStore.withStore(
-                url: components.string ?? "", create: false, configuration: Self.configuration) { _ in }
+                url: components.string ?? "", create: false, configuration: Self.configuration
+            ) { _ in }
         }
         #expect(missingRole?.message.contains("\n") == false)
         #expect(missingRole?.message.contains("relais_no_such_role") == true)
@@ -176,7 +183,9 @@ struct PostgresStoreTests {
             let id = UUID().uuidString.lowercased()
             let runs = Counter()
             let firstRead = Gate()
-            @Sendable func body(_ name: String) -> nonisolated(nonsending) @Sendable (any HubTransaction) async throws -> String {
+            @Sendable func body(_ name: String)
+                -> nonisolated(nonsending) @Sendable (any HubTransaction) async throws -> String
+            {
                 { tx in
                     runs.increment()
                     if name == "b" { await firstRead.wait() }
@@ -303,7 +312,9 @@ struct PostgresStoreTests {
     @Test func aDeadlockIsBrokenAndTheLoserReRuns() async throws {
         try await Self.withStore { store in
             try await store.write { tx throws in
-                for name in ["ana", "bo"] { try await tx.insertUser(HubUser(name: name, role: .rep, territories: [], createdAt: 1)) }
+                for name in ["ana", "bo"] {
+                    try await tx.insertUser(HubUser(name: name, role: .rep, territories: [], createdAt: 1))
+                }
             }
             let runs = Counter()
             let firstHoldsAna = Gate()
@@ -374,13 +385,16 @@ struct PostgresStoreTests {
                 }
                 // … and one that takes none commits at once.
                 _ = try await store.write { tx throws in
-                    try await tx.insertEvent(HubEvent(at: 1, kind: .userChanged, detail: "committed while a sequence is held"))
+                    try await tx.insertEvent(
+                        HubEvent(at: 1, kind: .userChanged, detail: "committed while a sequence is held"))
                 }
                 try await Task.sleep(for: .milliseconds(300))
 
                 let during = try await store.read { tx throws in
-                    (try await tx.meta().head, try await tx.records(after: 0, scopes: nil, limit: 100),
-                        try await tx.records(after: 0, scopes: ["north"], limit: 100))
+                    (
+                        try await tx.meta().head, try await tx.records(after: 0, scopes: nil, limit: 100),
+                        try await tx.records(after: 0, scopes: ["north"], limit: 100)
+                    )
                 }
                 #expect(during.0 == 0)
                 #expect(during.1.isEmpty)
@@ -401,7 +415,9 @@ struct PostgresStoreTests {
                 #expect(after.1.map(\.seq) == [1, 2, 3, 4])
                 #expect(after.1.first?.id == heldID)
                 // A device that pulled at cursor 0 during the hold gets everything, nothing skipped.
-                let scoped = try await store.read { tx in try await tx.records(after: 0, scopes: ["north", "south"], limit: 2) }
+                let scoped = try await store.read { tx in
+                    try await tx.records(after: 0, scopes: ["north", "south"], limit: 2)
+                }
                 #expect(scoped.map(\.seq) == [1, 2])
             }
         }
@@ -442,8 +458,10 @@ struct PostgresStoreTests {
                 #expect(try await write == 1)
                 #expect(runs.value == 2)
                 let stored = try await store.read { tx throws in
-                    (try await tx.meta().head, try await tx.records(after: 0, scopes: nil, limit: 10).map(\.id),
-                        try await tx.events(kinds: nil, limit: 10).count)
+                    (
+                        try await tx.meta().head, try await tx.records(after: 0, scopes: nil, limit: 10).map(\.id),
+                        try await tx.events(kinds: nil, limit: 10).count
+                    )
                 }
                 #expect(stored.0 == 1)
                 #expect(stored.1 == [id])
@@ -461,7 +479,8 @@ struct PostgresStoreTests {
                     group.addTask {
                         try await store.write { tx throws in
                             let seq = try await tx.nextSequence()
-                            try await tx.insertRecord(Self.record(UUID().uuidString.lowercased(), seq: seq, scope: "north"))
+                            try await tx.insertRecord(
+                                Self.record(UUID().uuidString.lowercased(), seq: seq, scope: "north"))
                         }
                     }
                 }
@@ -485,12 +504,16 @@ struct PostgresStoreTests {
         try await Self.withStore { store in
             let user = HubUser(name: "claire", role: .manager, territories: ["south", "north"], createdAt: 7)
             let device = Device(
-                replica: ReplicaID(3), user: "claire", tokenHash: "h", name: "laptop", lineage: ReplicaID(3), createdAt: 8,
+                replica: ReplicaID(3), user: "claire", tokenHash: "h", name: "laptop", lineage: ReplicaID(3),
+                createdAt: 8,
                 highestCounter: 12, acknowledgedCursor: 40, scopeVersion: 1, lastSeenAt: 9, clampedWrites: 2)
             let record = Self.record(UUID().uuidString.lowercased(), seq: 1, scope: "north")
             let competitors = [
-                Competitor(value: .text("1"), dot: Dot(replica: ReplicaID(1), counter: 1), hlc: HLC(rawValue: 1), author: "a"),
-                Competitor(value: nil, deleted: true, dot: Dot(replica: ReplicaID(2), counter: 1), hlc: HLC(rawValue: 2), author: "b"),
+                Competitor(
+                    value: .text("1"), dot: Dot(replica: ReplicaID(1), counter: 1), hlc: HLC(rawValue: 1), author: "a"),
+                Competitor(
+                    value: nil, deleted: true, dot: Dot(replica: ReplicaID(2), counter: 1), hlc: HLC(rawValue: 2),
+                    author: "b"),
             ]
             let conflict = ConflictReport(
                 id: "c1", createdAt: 10, seq: 1,
@@ -517,7 +540,8 @@ struct PostgresStoreTests {
                 try await tx.insertAdminSession(session)
                 try await tx.insertEnrollment(Enrollment(codeHash: "e", user: "claire", createdAt: 1, expiresAt: 2))
                 try await tx.insertAPIToken(APIToken(tokenHash: "t", user: "claire", createdAt: 3))
-                return try await tx.insertEvent(HubEvent(at: 11, kind: .deviceEnrolled, replica: ReplicaID(3), user: "claire", detail: "d"))
+                return try await tx.insertEvent(
+                    HubEvent(at: 11, kind: .deviceEnrolled, replica: ReplicaID(3), user: "claire", detail: "d"))
             }
             try await store.read { tx throws in
                 #expect(try await tx.user(named: "claire") == user)
@@ -526,9 +550,14 @@ struct PostgresStoreTests {
                 #expect(try await tx.record(collection: "customers", id: record.id) == record)
                 #expect(try await tx.conflict(id: "c1") == conflict)
                 #expect(try await tx.writeResult(replica: ReplicaID(3), counter: UInt64.max) == result)
-                #expect(try await tx.history(collection: "customers", recordID: record.id, field: nil, limit: 9) == [entry])
-                #expect(try await tx.history(collection: "customers", recordID: record.id, field: "phone", limit: 9) == [entry])
-                #expect(try await tx.history(collection: "customers", recordID: record.id, field: "city", limit: 9).isEmpty)
+                #expect(
+                    try await tx.history(collection: "customers", recordID: record.id, field: nil, limit: 9) == [entry])
+                #expect(
+                    try await tx.history(collection: "customers", recordID: record.id, field: "phone", limit: 9) == [
+                        entry
+                    ])
+                #expect(
+                    try await tx.history(collection: "customers", recordID: record.id, field: "city", limit: 9).isEmpty)
                 #expect(try await tx.adminSession(id: "s1") == session)
                 #expect(try await tx.enrollment(codeHash: "e")?.usedAt == nil)
                 #expect(try await tx.apiToken(hash: "t")?.user == "claire")
@@ -546,7 +575,9 @@ struct PostgresStoreTests {
                 #expect(try await tx.revokeLineage(ReplicaID(3), at: 8) == 0)
                 try await tx.recordPush(replica: ReplicaID(3), highestCounter: 4, clampedWrites: 1, seenAt: 20)
                 try await tx.acknowledgePull(replica: ReplicaID(3), cursor: 0, scopeVersion: nil, seenAt: 21)
-                #expect(try await tx.setUserAccess(name: "claire", role: .rep, territories: ["b", "a", "a"])?.scopeVersion == 2)
+                #expect(
+                    try await tx.setUserAccess(name: "claire", role: .rep, territories: ["b", "a", "a"])?.scopeVersion
+                        == 2)
                 #expect(try await tx.setUserAccess(name: "nobody", role: .rep, territories: []) == nil)
                 try await tx.setResolution(
                     conflictID: "c1", ConflictResolution(by: "ana", at: 30, reason: "r", value: .text("2")))
@@ -599,7 +630,8 @@ struct PostgresStoreTests {
                     }
                 }
             }
-            #expect(try await store.read { tx in try await tx.records(after: 0, scopes: nil, limit: 1000).count } == 500)
+            #expect(
+                try await store.read { tx in try await tx.records(after: 0, scopes: nil, limit: 1000).count } == 500)
         }
     }
 

@@ -32,15 +32,19 @@ struct SQLiteSchemaUpgradeTests {
             let copy = data + "/" + SQLiteHubStore.fileName + ".before-schema-2"
             let before = try Connection(path: copy, mode: .readOnly)
             #expect(try before.userVersion() == 2)
-            #expect(try before.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'admin_sessions'")?.int64Value == 0)
+            #expect(
+                try before.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'admin_sessions'")?.int64Value == 0)
             let after = try Connection(path: data + "/" + SQLiteHubStore.fileName, mode: .readOnly)
             #expect(try after.userVersion() >= 3)
-            #expect(try after.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'admin_sessions'")?.int64Value == 1)
+            #expect(
+                try after.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'admin_sessions'")?.int64Value == 1)
 
             // Opening it again (now current) copies nothing more.
             let reopened = try SQLiteHubStore(folder: data, create: false)
             await reopened.close()
-            let files = try FileManager.default.contentsOfDirectory(atPath: data).filter { $0.contains("before-schema") }
+            let files = try FileManager.default.contentsOfDirectory(atPath: data).filter {
+                $0.contains("before-schema")
+            }
             #expect(files == [SQLiteHubStore.fileName + ".before-schema-2"])
         }
     }
@@ -55,7 +59,8 @@ struct SQLiteSchemaUpgradeTests {
             try db.close()
             #expect(throws: HubError.storeTooNew) { try SQLiteHubStore(folder: data, create: false) }
             #expect(try Connection(path: path, mode: .readOnly).userVersion() == 99)
-            #expect(try FileManager.default.contentsOfDirectory(atPath: data).allSatisfy { !$0.contains("before-schema") })
+            #expect(
+                try FileManager.default.contentsOfDirectory(atPath: data).allSatisfy { !$0.contains("before-schema") })
         }
     }
 }

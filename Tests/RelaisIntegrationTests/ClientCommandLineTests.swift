@@ -29,7 +29,9 @@ struct ClientCommandLineTests {
         try #require(FileManager.default.isExecutableFile(atPath: Self.toolPath), "build relais first")
         try await withReplica { replica, folder, _ in
             let db = folder.file("replica.db")
-            let added = try await run(["add", "customers", "name=Café", "territory=north", "tags=b,a", "lifetime_value=", "--db", db, "--json"])
+            let added = try await run([
+                "add", "customers", "name=Café", "territory=north", "tags=b,a", "lifetime_value=", "--db", db, "--json",
+            ])
             #expect(added.status == 0)
             let id = try #require((try json(added.stdout) as? [String: Any])?["id"] as? String)
             #expect(try await replica.get("customers", id: id)?["tags"] == .set(["a", "b"]))
@@ -78,7 +80,8 @@ struct ClientCommandLineTests {
         try #require(FileManager.default.isExecutableFile(atPath: Self.toolPath), "build relais first")
         try await withReplica { replica, folder, _ in
             let file = folder.file("customers.csv")
-            try "name,territory,lifetime_value\nA,north,\nB,,\nC,north,lots\n".write(toFile: file, atomically: true, encoding: .utf8)
+            try "name,territory,lifetime_value\nA,north,\nB,,\nC,north,lots\n".write(
+                toFile: file, atomically: true, encoding: .utf8)
             let bad = try await run(["import", "customers", file, "--csv", "--db", folder.file("replica.db")])
             #expect(bad.status == 1)
             #expect(bad.stderr.contains("line 3"))

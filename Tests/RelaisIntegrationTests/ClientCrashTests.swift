@@ -12,7 +12,6 @@ struct ClientCrashTests {
     /// The child program, built next to the test bundle.
     static var childPath: String { BuiltExecutable.path("relais-fault") }
 
-
     /// Runs the child in `mode` and kills it `kills` times, checking the file after each kill.
     func killRepeatedly(mode: String, rows: Int, kills: Int, seed: UInt64, check: (Connection) throws -> Int) throws
         -> Int
@@ -37,7 +36,8 @@ struct ClientCrashTests {
             let connection = try Connection(path: path)
             #expect(try connection.integrityCheck() == "ok")
             // Killed before the file's creation committed (one transaction): no table at all.
-            let tables = try connection.scalar("SELECT count(*) FROM sqlite_master WHERE name LIKE '\\_relais\\_%' ESCAPE '\\'")
+            let tables = try connection.scalar(
+                "SELECT count(*) FROM sqlite_master WHERE name LIKE '\\_relais\\_%' ESCAPE '\\'")
             if tables?.int64Value == 0 {
                 #expect(try connection.scalar("SELECT count(*) FROM sqlite_master")?.int64Value == 0)
                 try connection.close()

@@ -3,7 +3,7 @@ import RelaisTesting
 import Testing
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// The scenario of issue 6, through the built executables as a user would run them: a hub, three
@@ -33,7 +33,8 @@ struct EndToEndTests {
         var url: String { balancer?.url ?? hubs[0].url }
 
         private init(
-            folder: TemporaryFolder, store: [String], hubs: [HubProcess], balancer: Balancer?, database: ScenarioDatabase?,
+            folder: TemporaryFolder, store: [String], hubs: [HubProcess], balancer: Balancer?,
+            database: ScenarioDatabase?,
             adminToken: String
         ) {
             self.folder = folder
@@ -79,7 +80,9 @@ struct EndToEndTests {
         /// Starts every hub again on its port.
         func restartHubs() async throws {
             var restarted: [HubProcess] = []
-            for hub in hubs { restarted.append(try await HubProcess.start(store: store, in: folder.path, port: hub.port)) }
+            for hub in hubs {
+                restarted.append(try await HubProcess.start(store: store, in: folder.path, port: hub.port))
+            }
             hubs = restarted
         }
 
@@ -98,7 +101,8 @@ struct EndToEndTests {
             let added = try await Tools.run("relais-hub", arguments, in: folder.path)
             let code = try #require(try added.object()["enrollment_code"] as? String, "\(added)")
             let db = "\(folder.path)/\(user).relais"
-            let enrolled = try await Tools.run("relais", ["enroll", "--hub", url, "--code", code, "--db", db], in: folder.path)
+            let enrolled = try await Tools.run(
+                "relais", ["enroll", "--hub", url, "--code", code, "--db", db], in: folder.path)
             #expect(enrolled.status == 0, "\(enrolled)")
             return db
         }
@@ -128,7 +132,9 @@ struct EndToEndTests {
             var request = URLRequest(url: URL(string: "\(url)/v1/admin/conflicts?limit=1000")!)
             request.setValue("Bearer \(adminToken)", forHTTPHeaderField: "Authorization")
             let (body, _) = try await URLSession.shared.data(for: request)
-            let all = try #require(try JSONSerialization.jsonObject(with: body) as? [[String: Any]], "\(String(decoding: body, as: UTF8.self))")
+            let all = try #require(
+                try JSONSerialization.jsonObject(with: body) as? [[String: Any]],
+                "\(String(decoding: body, as: UTF8.self))")
             return all.filter { $0["record_id"] as? String == recordID }
         }
 
@@ -189,9 +195,12 @@ struct EndToEndTests {
                     "relais-hub", ["migrate", "--from", data, "--to", database.url, "--json"], in: office.folder.path)
                 #expect(migrated.status == 0, "\(migrated)")
                 let tables = try #require(try migrated.object()["tables"] as? [String: Int])
-                #expect(tables["devices"] == 3 && (tables["records"] ?? 0) >= 1 && (tables["conflicts"] ?? 0) >= 1, "\(tables)")
+                #expect(
+                    tables["devices"] == 3 && (tables["records"] ?? 0) >= 1 && (tables["conflicts"] ?? 0) >= 1,
+                    "\(tables)")
                 // A second copy into the same database is refused: it holds a store now.
-                let again = try await Tools.run("relais-hub", ["migrate", "--from", data, "--to", database.url], in: office.folder.path)
+                let again = try await Tools.run(
+                    "relais-hub", ["migrate", "--from", data, "--to", database.url], in: office.folder.path)
                 #expect(again.status == 1 && again.stderr.split(separator: "\n").count == 1, "\(again)")
                 office.store = ["--postgres", database.url]
                 try await office.restartHubs()
@@ -213,14 +222,18 @@ struct EndToEndTests {
 
         // 2. A customer created by Ana reaches Ben, not Chloe.
         let added = try await office.relais(
-            ["add", "customers", "name=Boulangerie Martin", "territory=north", "status=active", "city=Lille", "--json"], db: ana)
+            [
+                "add", "customers", "name=Boulangerie Martin", "territory=north", "status=active", "city=Lille",
+                "--json",
+            ], db: ana)
         #expect(added.status == 0, "\(added)")
         let id = try #require(try added.object()["id"] as? String)
         let first = try await office.sync(ana)
         #expect(first["pushed"] as? Int == 1)
         for db in [ben, chloe] { try await office.sync(db) }
         #expect(try await office.get("customers", id, db: ben)?["name"] as? String == "Boulangerie Martin")
-        #expect(try await office.get("customers", id, db: chloe) == nil, "a southern rep must not see a northern customer")
+        #expect(
+            try await office.get("customers", id, db: chloe) == nil, "a southern rep must not see a northern customer")
 
         // 3. Concurrent edits of different fields merge.
         #expect(try await office.relais(["set", "customers", id, "phone=+33 3 20 00 00 01"], db: ana).status == 0)
@@ -257,14 +270,18 @@ struct EndToEndTests {
         // 5. The admin reinstates the losing value; it reaches both laptops.
         let loser = try #require(values.firstIndex { $0["value"] as? String != chosen })
         let losing = try #require(values[loser]["value"] as? String)
-        #expect(try await office.resolve(try #require(report["id"] as? String), pick: loser, reason: "customer confirmed") == 200)
+        #expect(
+            try await office.resolve(try #require(report["id"] as? String), pick: loser, reason: "customer confirmed")
+                == 200)
         for db in [ana, ben] {
             try await office.sync(db)
             #expect(try await office.get("customers", id, db: db)?["city"] as? String == losing)
         }
 
         // 6. An edit made with plain SQL in the replica file syncs.
-        let sql = try await Tools.run("sqlite3", [ana, "UPDATE customers SET phone = '+33 3 20 99 99 99' WHERE id = '\(id)';"], in: office.folder.path)
+        let sql = try await Tools.run(
+            "sqlite3", [ana, "UPDATE customers SET phone = '+33 3 20 99 99 99' WHERE id = '\(id)';"],
+            in: office.folder.path)
         #expect(sql.status == 0, "\(sql)")
         #expect(try await office.sync(ana)["pushed"] as? Int == 1)
         try await office.sync(ben)
@@ -275,7 +292,10 @@ struct EndToEndTests {
         #expect(try await office.relais(["set", "customers", id, "tags=bakery,delivery"], db: ben).status == 0)
         for db in [ana, ben, ana] { try await office.sync(db) }
         for db in [ana, ben] {
-            #expect(try await office.get("customers", id, db: db)?["tags"] as? [String] == ["bakery", "delivery", "organic"])
+            #expect(
+                try await office.get("customers", id, db: db)?["tags"] as? [String] == [
+                    "bakery", "delivery", "organic",
+                ])
         }
 
         // 8. A delete concurrent with an update keeps the record and reports it.
@@ -283,13 +303,16 @@ struct EndToEndTests {
         #expect(try await office.relais(["set", "customers", id, "status=at_risk"], db: ben).status == 0)
         for db in [ana, ben, ana, ben] { try await office.sync(db) }
         for db in [ana, ben] {
-            #expect(try await office.get("customers", id, db: db)?["status"] as? String == "at_risk", "the update wins over the delete")
+            #expect(
+                try await office.get("customers", id, db: db)?["status"] as? String == "at_risk",
+                "the update wins over the delete")
         }
         #expect(try await office.conflicts(recordID: id).contains { $0["rule"] as? String == "delete-update" })
 
         // 9. With the hub down, writes stay pending and go through later.
         office.stopHubs()
-        #expect(try await office.relais(["set", "customers", id, "notes=Asked for a tasting day."], db: ana).status == 0)
+        #expect(
+            try await office.relais(["set", "customers", id, "notes=Asked for a tasting day."], db: ana).status == 0)
         let offline = try await office.relais(["sync", "--json"], db: ana)
         #expect(offline.status == 4, "\(offline)")
         #expect(offline.stderr.contains("hub unreachable"), "\(offline.stderr)")
@@ -302,7 +325,8 @@ struct EndToEndTests {
         for db in [ana, ben, chloe, ana, ben, chloe] { try await office.sync(db) }
         for (user, db) in [("ana", ana), ("ben", ben), ("chloe", chloe)] {
             let laptop = try await office.relais(["export", "--json"], db: db)
-            let hubView = try await Tools.run("relais-hub", ["export", "--user", user] + office.store + ["--json"], in: office.folder.path)
+            let hubView = try await Tools.run(
+                "relais-hub", ["export", "--user", user] + office.store + ["--json"], in: office.folder.path)
             #expect(laptop.status == 0 && hubView.status == 0)
             #expect(laptop.stdout == hubView.stdout, "\(user)'s laptop differs from the hub's view")
         }
@@ -314,7 +338,8 @@ struct EndToEndTests {
         defer { office.folder.remove() }
         let ana = try await office.enroll("ana", territories: ["north"])
 
-        let added = try await office.relais(["add", "customers", "name=Garage du Nord", "territory=north", "tags=b,a", "--json"], db: ana)
+        let added = try await office.relais(
+            ["add", "customers", "name=Garage du Nord", "territory=north", "tags=b,a", "--json"], db: ana)
         let id = try #require(try added.object()["id"] as? String)
         #expect(UUID(uuidString: id) != nil)
 

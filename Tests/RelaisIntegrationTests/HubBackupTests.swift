@@ -17,7 +17,9 @@ struct HubBackupTests {
         defer { folder.remove() }
         let data = folder.path + "/data"
         #expect(try await HubProcess.run(["init", "--data", data]).status == 0)
-        #expect(try await HubProcess.run(["user", "add", "claire", "--role", "rep", "--territory", "north", "--data", data]).status == 0)
+        #expect(
+            try await HubProcess.run(["user", "add", "claire", "--role", "rep", "--territory", "north", "--data", data])
+                .status == 0)
         let file = folder.path + "/hub.sqlite.backup"
         let backup = try await HubProcess.run(["backup", "--data", data, "--to", file])
         #expect(backup.status == 0, "\(backup.stderr)")
@@ -35,7 +37,9 @@ struct HubBackupTests {
         #expect(try await HubProcess.run(["init", "--data", data, "--json"]).status == 0)
         var codes: [String] = []
         for index in 0..<4 {
-            let added = try await HubProcess.run(["user", "add", "rep\(index)", "--role", "rep", "--territory", "north", "--data", data, "--json"])
+            let added = try await HubProcess.run([
+                "user", "add", "rep\(index)", "--role", "rep", "--territory", "north", "--data", data, "--json",
+            ])
             let object = try JSONSerialization.jsonObject(with: Data(added.stdout.utf8)) as? [String: Any]
             codes.append(try #require(object?["enrollment_code"] as? String))
         }
@@ -103,7 +107,9 @@ struct HubBackupTests {
             // Restored into a fresh folder: every write acknowledged before the backup began is there,
             // every record there is one that was pushed, and one sequence was taken per record.
             let restoredData = folder.path + "/restored-\(index)"
-            let restored = try await HubProcess.run(["restore", "--from", backup.file, "--data", restoredData, "--json"])
+            let restored = try await HubProcess.run([
+                "restore", "--from", backup.file, "--data", restoredData, "--json",
+            ])
             #expect(restored.status == 0, "\(restored.stderr)")
             let store = try SQLiteHubStore(folder: restoredData, create: false)
             let (head, ids) = try await store.read { tx -> (UInt64, Set<String>) in

@@ -30,11 +30,13 @@ struct HubCommandLineTests {
         fromFile.stop()
         // The variable wins over the file (whose folder holds no store).
         let elsewhere = try write("elsewhere.json", #"{"data": "\#(folder.path)/none"}"#)
-        let fromEnvironment = try await HubProcess.start(store: ["--config", elsewhere], environment: ["RELAIS_DATA": data])
+        let fromEnvironment = try await HubProcess.start(
+            store: ["--config", elsewhere], environment: ["RELAIS_DATA": data])
         fromEnvironment.stop()
         #expect(try await HubProcess.run(["serve", "--config", elsewhere, "--port", "0"]).status == 1)
         // The flag wins over the variable.
-        let fromFlag = try await HubProcess.start(store: ["--data", data], environment: ["RELAIS_DATA": folder.path + "/none"])
+        let fromFlag = try await HubProcess.start(
+            store: ["--data", data], environment: ["RELAIS_DATA": folder.path + "/none"])
         fromFlag.stop()
 
         // Refusals, each naming what is wrong.
@@ -79,7 +81,9 @@ struct HubCommandLineTests {
         #expect(again.status == 1)
         #expect(again.stderr.hasPrefix("relais-hub: ") && again.stderr.split(separator: "\n").count == 1)
 
-        let added = try await HubProcess.run(["user", "add", "claire", "--role", "rep", "--territory", "north", "--data", data, "--json"])
+        let added = try await HubProcess.run([
+            "user", "add", "claire", "--role", "rep", "--territory", "north", "--data", data, "--json",
+        ])
         #expect(added.status == 0)
         let object = try #require(try json(added.stdout) as? [String: Any])
         #expect(object["user"] as? String == "claire")
@@ -124,10 +128,14 @@ struct HubCommandLineTests {
         for url in ["mysql://localhost/relais", "postgres://", "postgres://relais@127.0.0.1:1/relais"] {
             let postgres = try await HubProcess.run(["device", "list", "--postgres", url])
             #expect(postgres.status == 1, "\(url): \(postgres.stderr)")
-            #expect(postgres.stderr.hasPrefix("relais-hub: ") && postgres.stderr.split(separator: "\n").count == 1, "\(url): \(postgres.stderr)")
+            #expect(
+                postgres.stderr.hasPrefix("relais-hub: ") && postgres.stderr.split(separator: "\n").count == 1,
+                "\(url): \(postgres.stderr)")
             #expect(!postgres.stderr.contains("secret"))
         }
-        let missing = try await HubProcess.run(["device", "list", "--data", "/tmp/relais-no-such-store-\(UUID().uuidString)"])
+        let missing = try await HubProcess.run([
+            "device", "list", "--data", "/tmp/relais-no-such-store-\(UUID().uuidString)",
+        ])
         #expect(missing.status == 1)
         let help = try await HubProcess.run(["--help"])
         #expect(help.status == 0)

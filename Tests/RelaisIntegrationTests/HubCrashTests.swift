@@ -18,7 +18,9 @@ struct HubCrashTests {
         #expect(initialized.stdout.contains("admin_token"))
         var codes: [String] = []
         for index in 0..<6 {
-            let added = try await HubProcess.run(["user", "add", "rep\(index)", "--role", "rep", "--territory", "north", "--data", data, "--json"])
+            let added = try await HubProcess.run([
+                "user", "add", "rep\(index)", "--role", "rep", "--territory", "north", "--data", data, "--json",
+            ])
             #expect(added.status == 0)
             let object = try JSONSerialization.jsonObject(with: Data(added.stdout.utf8)) as? [String: Any]
             codes.append(try #require(object?["enrollment_code"] as? String))
@@ -65,7 +67,9 @@ struct HubCrashTests {
                     }
                 }
                 group.addTask {
-                    while progress.acknowledged.load(ordering: .relaxed) < 40 { try await Task.sleep(for: .milliseconds(5)) }
+                    while progress.acknowledged.load(ordering: .relaxed) < 40 {
+                        try await Task.sleep(for: .milliseconds(5))
+                    }
                     try await first.kill(SIGKILL)
                     return []
                 }
@@ -105,6 +109,8 @@ struct HubCrashTests {
         await store.close()
         #expect(held == writes)
         #expect(head == UInt64(writes))
-        print("crash test: \(acknowledged.count) batches acknowledged before SIGKILL, \(sent.count - acknowledged.count) cut; \(writes) writes held once each")
+        print(
+            "crash test: \(acknowledged.count) batches acknowledged before SIGKILL, \(sent.count - acknowledged.count) cut; \(writes) writes held once each"
+        )
     }
 }

@@ -116,7 +116,8 @@ struct StatementTests {
         let other = try database.connect()
         try connection.execute(Self.schema)
         try connection.execute("CREATE TABLE log(id INTEGER)")
-        try connection.execute("CREATE TRIGGER item_log AFTER INSERT ON item BEGIN INSERT INTO log VALUES (new.id); END")
+        try connection.execute(
+            "CREATE TRIGGER item_log AFTER INSERT ON item BEGIN INSERT INTO log VALUES (new.id); END")
         let insert = try connection.prepare("INSERT INTO item(id) VALUES (?)")
         #expect(connection.triggersEnabled)
         try insert.execute([1])

@@ -51,7 +51,9 @@ struct DiskFullTests {
         let filler = String(repeating: "x", count: 3000)
         for index in 0..<50 {
             do {
-                _ = try await full.add("customers", ["name": .text("Refused \(index)"), "territory": .text("north"), "notes": .text(filler)])
+                _ = try await full.add(
+                    "customers",
+                    ["name": .text("Refused \(index)"), "territory": .text("north"), "notes": .text(filler)])
                 saved += 1
             } catch let error as ReplicaError {
                 refused = error
@@ -69,8 +71,10 @@ struct DiskFullTests {
         #expect(try Self.integrity(path) == "ok")
 
         // Space freed: the same edit succeeds.
-        let roomy = try Replica.open(path: path, configuration: .testing(clock: clock, ids: ClientIDSequence(start: 2000)))
-        _ = try await roomy.add("customers", ["name": .text("Refused \(saved)"), "territory": .text("north"), "notes": .text(filler)])
+        let roomy = try Replica.open(
+            path: path, configuration: .testing(clock: clock, ids: ClientIDSequence(start: 2000)))
+        _ = try await roomy.add(
+            "customers", ["name": .text("Refused \(saved)"), "territory": .text("north"), "notes": .text(filler)])
         #expect(try await roomy.get("customers", id: kept) != nil)
         #expect(try await roomy.pendingCount() == pendingBefore + saved + 1)
     }
@@ -89,12 +93,15 @@ struct DiskFullTests {
                     hub: url, code: codeA, path: pathA, deviceName: "a", transport: HTTPSyncTransport(hub: url),
                     configuration: .testing(clock: laptopClock, ids: ClientIDSequence(start: 1 << 32)))
                 let b = try await Replica.enroll(
-                    hub: url, code: codeB, path: folder.file("b.relais"), deviceName: "b", transport: HTTPSyncTransport(hub: url),
+                    hub: url, code: codeB, path: folder.file("b.relais"), deviceName: "b",
+                    transport: HTTPSyncTransport(hub: url),
                     configuration: .testing(clock: laptopClock, ids: ClientIDSequence(start: 2 << 32)))
                 _ = try await a!.sync(options: Self.quickSync())
                 let filler = String(repeating: "y", count: 2000)
                 for index in 0..<40 {
-                    _ = try await b.add("customers", ["name": .text("From B \(index)"), "territory": .text("north"), "notes": .text(filler)])
+                    _ = try await b.add(
+                        "customers",
+                        ["name": .text("From B \(index)"), "territory": .text("north"), "notes": .text(filler)])
                 }
                 _ = try await b.sync(options: Self.quickSync())
                 let mine = try await a!.add("customers", ["name": .text("Typed on A"), "territory": .text("north")])
@@ -102,7 +109,8 @@ struct DiskFullTests {
                 a = nil
                 try Self.compact(pathA)
 
-                var configuration = Replica.Configuration.testing(clock: laptopClock, ids: ClientIDSequence(start: 3 << 32))
+                var configuration = Replica.Configuration.testing(
+                    clock: laptopClock, ids: ClientIDSequence(start: 3 << 32))
                 configuration.maxFileBytes = 1
                 let full = try Replica.open(path: pathA, configuration: configuration)
                 do {
@@ -137,7 +145,8 @@ struct DiskFullTests {
             let storePath = hub.dataFolder + "/" + SQLiteHubStore.fileName
             let (laptop, token) = try await hub.live { url in
                 let laptop = try await Replica.enroll(
-                    hub: url, code: code, path: folder.file("a.relais"), deviceName: "a", transport: HTTPSyncTransport(hub: url),
+                    hub: url, code: code, path: folder.file("a.relais"), deviceName: "a",
+                    transport: HTTPSyncTransport(hub: url),
                     configuration: .testing(clock: TestClock()))
                 return (laptop, try await laptop.identity()!.token)
             }
@@ -147,12 +156,14 @@ struct DiskFullTests {
             var configuration = SQLiteHubStore.Configuration()
             configuration.maxStoreBytes = 1
             let fullStore = try SQLiteHubStore(folder: hub.dataFolder, create: false, configuration: configuration)
-            let fullHub = HubService(store: fullStore, clock: clock, logger: HubLogging.standardError(label: "relais.hub.test"))
+            let fullHub = HubService(
+                store: fullStore, clock: clock, logger: HubLogging.standardError(label: "relais.hub.test"))
             let filler = String(repeating: "z", count: 3000)
             var tokens: [String] = []
             for index in 0..<30 {
                 tokens.append("Typed \(index)")
-                _ = try await laptop.add("customers", ["name": .text("Typed \(index)"), "territory": .text("north"), "notes": .text(filler)])
+                _ = try await laptop.add(
+                    "customers", ["name": .text("Typed \(index)"), "territory": .text("north"), "notes": .text(filler)])
             }
             let pending = try await laptop.pendingCount()
             let failure: SyncError? = try await HubServer.withRunningServer(

@@ -44,7 +44,8 @@ public struct AdminClient: Sendable {
 
     /// A client for the hub at `hub` with an admin token.
     public init(
-        hub: String, token: String, client: HTTPClient = HTTPSyncTransport.defaultClient, timeout: Duration = .seconds(60)
+        hub: String, token: String, client: HTTPClient = HTTPSyncTransport.defaultClient,
+        timeout: Duration = .seconds(60)
     ) {
         var base = hub
         while base.hasSuffix("/") { base.removeLast() }
@@ -129,7 +130,8 @@ public struct AdminClient: Sendable {
             return try JSONDecoder().decode(Answer.self, from: Data(answer.bytes))
         } catch {
             throw SyncError(
-                .protocolFailure, "the hub's answer to \(method) \(path) is unreadable: \(error)", httpStatus: answer.status)
+                .protocolFailure, "the hub's answer to \(method) \(path) is unreadable: \(error)",
+                httpStatus: answer.status)
         }
     }
 

@@ -93,7 +93,8 @@ extension Replica {
             guard let data = trimmed.data(using: .utf8),
                 let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
             else {
-                rows.append(ImportRow(line: number, values: [:], problem: .init(line: number, message: "not a JSON object")))
+                rows.append(
+                    ImportRow(line: number, values: [:], problem: .init(line: number, message: "not a JSON object")))
                 continue
             }
             var row = ImportRow(line: number, id: nil, values: [:])

@@ -137,7 +137,9 @@ public actor Replica {
         var checked: [String: Value] = [:]
         do {
             for (name, value) in values {
-                guard let field = collection.field(name) else { throw ValidationError.unknownField(collection.name, name) }
+                guard let field = collection.field(name) else {
+                    throw ValidationError.unknownField(collection.name, name)
+                }
                 let canonical = try field.type.validate(value, collection: collection.name, field: name)
                 if field.required, canonical.isNull { throw ValidationError.requiredMissing(collection.name, name) }
                 checked[name] = canonical
@@ -253,7 +255,8 @@ public actor Replica {
                 replica: UInt32(try store.stateInt("replica") ?? 0),
                 epoch: UInt32(try store.stateInt("epoch") ?? 0),
                 pending: Int(try db.scalar("SELECT count(*) FROM _relais_pending")?.int64Value ?? 0),
-                inFlight: Int(try db.scalar("SELECT count(*) FROM _relais_pending WHERE in_flight = 1")?.int64Value ?? 0),
+                inFlight: Int(
+                    try db.scalar("SELECT count(*) FROM _relais_pending WHERE in_flight = 1")?.int64Value ?? 0),
                 rejected: Int(try db.scalar("SELECT count(*) FROM _relais_rejected")?.int64Value ?? 0),
                 conflicts: Int(try db.scalar("SELECT count(*) FROM _relais_conflicts")?.int64Value ?? 0),
                 cursor: try store.cursor,
@@ -272,7 +275,8 @@ public actor Replica {
     public func identity() throws -> Identity? {
         guard let hub = try store.stateText("hub"), let token = try store.stateText("token") else { return nil }
         return Identity(
-            hub: hub, replica: UInt32(try store.stateInt("replica") ?? 0), epoch: UInt32(try store.stateInt("epoch") ?? 0),
+            hub: hub, replica: UInt32(try store.stateInt("replica") ?? 0),
+            epoch: UInt32(try store.stateInt("epoch") ?? 0),
             token: token, user: try store.stateText("user") ?? "", role: try store.stateText("role") ?? "",
             territories: (try store.stateText("territories")).flatMap { ColumnCodec.parseJSONArray($0) } ?? [])
     }

@@ -62,7 +62,8 @@ public struct ReplicaError: Error, Sendable, CustomStringConvertible {
 
     /// The error an edit gets when SQLite reports `SQLITE_FULL`.
     static var storageFull: ReplicaError {
-        ReplicaError(.storageFull, "storage full: your edit was not saved (free disk space, or raise the replica's size limit)")
+        ReplicaError(
+            .storageFull, "storage full: your edit was not saved (free disk space, or raise the replica's size limit)")
     }
 
     static func invalid(_ error: ValidationError) -> ReplicaError {

@@ -115,7 +115,8 @@ enum ReplicaSQL {
 
     /// `json_object('f1', <prefix>.f1, ...)`: a row in column form.
     static func rowObject(_ collection: CollectionSchema, prefix: String) -> String {
-        "json_object(" + collection.fields.map { "\(literal($0.name)), \(prefix).\(quote($0.name))" }
+        "json_object("
+            + collection.fields.map { "\(literal($0.name)), \(prefix).\(quote($0.name))" }
             .joined(separator: ", ") + ")"
     }
 
@@ -124,8 +125,10 @@ enum ReplicaSQL {
 
     /// The names of a collection's triggers.
     static func triggerNames(_ collection: String) -> [String] {
-        ["before_insert", "after_insert", "before_update", "after_update", "after_update_id", "before_delete",
-            "after_delete"].map { "_relais_\(collection)_\($0)" }
+        [
+            "before_insert", "after_insert", "before_update", "after_update", "after_update_id", "before_delete",
+            "after_delete",
+        ].map { "_relais_\(collection)_\($0)" }
     }
 
     /// The capture triggers of a collection.

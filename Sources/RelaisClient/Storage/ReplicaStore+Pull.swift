@@ -74,7 +74,8 @@ extension ReplicaStore {
         let generation = Int64(try stateInt("generation") ?? 0)
         let hasStash =
             try db.scalar(
-                "SELECT EXISTS(SELECT 1 FROM _relais_records INDEXED BY _relais_records_stash WHERE stash IS NOT NULL)")?.int64Value == 1
+                "SELECT EXISTS(SELECT 1 FROM _relais_records INDEXED BY _relais_records_stash WHERE stash IS NOT NULL)")?
+            .int64Value == 1
         var outcome = PageOutcome()
         var latest = HLC.zero
 
@@ -134,7 +135,8 @@ extension ReplicaStore {
                 let fields = zip(indices, values).map { (collection.fields[$0], $1) }
                 if try applyOverlaid(key, collection, record: record, values: fields) { outcome.changed += 1 }
                 try upsertMeta(
-                    key, dots: dots.explicit.string, vector: vector.string, deleted: record.deleted, generation: generation,
+                    key, dots: dots.explicit.string, vector: vector.string, deleted: record.deleted,
+                    generation: generation,
                     replica: replica)
             } else if record.deleted {
                 try db.cachedStatement(
@@ -146,7 +148,9 @@ extension ReplicaStore {
                         vector = \(Self.vectorJoin(replica)), deleted = 1,
                         stash = coalesce(excluded.stash, stash), generation = excluded.generation
                     """
-                ).execute([.text(key.collection), .text(key.id), .text(vector.string), .text(key.id), .integer(generation)])
+                ).execute([
+                    .text(key.collection), .text(key.id), .text(vector.string), .text(key.id), .integer(generation),
+                ])
                 try db.cachedStatement("DELETE FROM \(ReplicaSQL.quote(collection.name)) WHERE id = ?")
                     .execute([.text(key.id)])
                 if db.changes > 0 { outcome.changed += 1 }
@@ -278,7 +282,8 @@ extension ReplicaStore {
     /// re-derived as confirmed + pending.
     /// Returns whether the visible row changed.
     private func applyOverlaid(
-        _ key: RecordKey, _ collection: CollectionSchema, record: Relais_V1_RecordVersion, values: [(FieldSchema, Value)]
+        _ key: RecordKey, _ collection: CollectionSchema, record: Relais_V1_RecordVersion,
+        values: [(FieldSchema, Value)]
     ) throws -> Bool {
         let before = try readRaw(collection, id: key.id)
         let pending = try loadPending(key)
@@ -302,7 +307,8 @@ extension ReplicaStore {
         guard let collection = schema.collection(key.collection) else { return removed }
         for write in try loadPending(key) {
             try reject(
-                key, isDelete: write.isDelete, fieldsJSON: StorageCodec.encodeColumns(write.fields, collection: collection),
+                key, isDelete: write.isDelete,
+                fieldsJSON: StorageCodec.encodeColumns(write.fields, collection: collection),
                 dot: Dot(replica: try replica, counter: write.counter), hlc: write.hlc, code: code, reason: reason,
                 source: "hub")
             try deletePending(counter: write.counter)
@@ -310,7 +316,8 @@ extension ReplicaStore {
         }
         try deleteOverlay(key)
         try db.execute(
-            "DELETE FROM _relais_records WHERE collection = ? AND record_id = ?", [.text(key.collection), .text(key.id)])
+            "DELETE FROM _relais_records WHERE collection = ? AND record_id = ?",
+            [.text(key.collection), .text(key.id)])
         try db.cachedStatement("DELETE FROM \(ReplicaSQL.quote(collection.name)) WHERE id = ?").execute([.text(key.id)])
         if db.changes > 0 { removed.records += 1 }
         // Children follow their parent's visibility.
@@ -338,7 +345,8 @@ extension ReplicaStore {
         }
         var removed = (records: 0, pending: 0)
         for key in stale {
-            let sub = try revoke(key, code: "outside_territory", reason: "the hub no longer sends this record to this user")
+            let sub = try revoke(
+                key, code: "outside_territory", reason: "the hub no longer sends this record to this user")
             removed.records += sub.records
             removed.pending += sub.pending
         }

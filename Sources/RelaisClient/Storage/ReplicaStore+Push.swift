@@ -13,7 +13,8 @@ extension ReplicaStore {
             "SELECT counter, collection, record_id FROM _relais_pending ORDER BY counter LIMIT ?",
             [.integer(Int64(max(1, limit)))]
         ) { row in
-            heads.append((UInt64(row.int64(at: 0)), RecordKey(collection: row.text(at: 1) ?? "", id: row.text(at: 2) ?? "")))
+            heads.append(
+                (UInt64(row.int64(at: 0)), RecordKey(collection: row.text(at: 1) ?? "", id: row.text(at: 2) ?? "")))
         }
         guard !heads.isEmpty else { return [] }
         // The last counter of each record in the window: a prefix may end only after every write of
@@ -45,7 +46,11 @@ extension ReplicaStore {
                     "SELECT counter, collection, record_id FROM _relais_pending WHERE counter <= ? ORDER BY counter",
                     [.integer(Int64(bound))]
                 ) { row in
-                    window.append((UInt64(row.int64(at: 0)), RecordKey(collection: row.text(at: 1) ?? "", id: row.text(at: 2) ?? "")))
+                    window.append(
+                        (
+                            UInt64(row.int64(at: 0)),
+                            RecordKey(collection: row.text(at: 1) ?? "", id: row.text(at: 2) ?? "")
+                        ))
                 }
                 var next = bound
                 for (_, key) in window where seen.insert(key).inserted {
@@ -116,7 +121,9 @@ extension ReplicaStore {
             if write.isDelete {
                 wire.delete = true
             } else {
-                wire.fields = write.fields.keys.sorted().map { Relais_V1_FieldValue(field: $0, value: write.fields[$0]!) }
+                wire.fields = write.fields.keys.sorted().map {
+                    Relais_V1_FieldValue(field: $0, value: write.fields[$0]!)
+                }
             }
             return wire
         }
@@ -230,7 +237,9 @@ extension ReplicaStore {
     func renew(replica: UInt32, epoch: UInt32, token: String) throws {
         var writes: [PendingWrite] = []
         var counters: [UInt64] = []
-        try db.query("SELECT counter FROM _relais_pending ORDER BY counter") { counters.append(UInt64($0.int64(at: 0))) }
+        try db.query("SELECT counter FROM _relais_pending ORDER BY counter") {
+            counters.append(UInt64($0.int64(at: 0)))
+        }
         for counter in counters {
             if let write = try loadPending(counter: counter) { writes.append(write) }
         }

@@ -87,7 +87,9 @@ extension ReplicaStore {
                     for (field, column) in zip(collection.fields, raw) {
                         guard insert || entry.fields.contains(field.name) else { continue }
                         let value = try ColumnCodec.value(column, field: field, collection: collection.name)
-                        if field.required, value.isNull { throw ValidationError.requiredMissing(collection.name, field.name) }
+                        if field.required, value.isNull {
+                            throw ValidationError.requiredMissing(collection.name, field.name)
+                        }
                         if field.hubOnly, role == "rep", insert ? !value.isNull : true {
                             throw LocalRejection(
                                 code: "hub_only_field",

@@ -162,7 +162,10 @@ final class ReplicaStore {
                 let description = stored == nil ? "create replica" : "migrate from schema \(stored!)"
                 try db.execute(
                     "INSERT OR REPLACE INTO _relais_migrations(version, description, applied_at) VALUES (?, ?, ?)",
-                    [.integer(Int64(schema.version)), .text(description), .text(StorageCodec.iso(millis: wallMillis()))])
+                    [
+                        .integer(Int64(schema.version)), .text(description),
+                        .text(StorageCodec.iso(millis: wallMillis())),
+                    ])
                 try setState("schema_version", .integer(Int64(schema.version)))
             }
             for collection in schema.collections {
@@ -364,7 +367,8 @@ final class ReplicaStore {
 
     func deleteOverlay(_ key: RecordKey) throws {
         try db.execute(
-            "DELETE FROM _relais_overlay WHERE collection = ? AND record_id = ?", [.text(key.collection), .text(key.id)])
+            "DELETE FROM _relais_overlay WHERE collection = ? AND record_id = ?",
+            [.text(key.collection), .text(key.id)])
     }
 
     /// Adds a write to the visible rejected list.

@@ -74,7 +74,8 @@ extension Replica {
         logger: Logger = Logger(label: "relais.replica")
     ) async throws -> Replica {
         if FileManager.default.fileExists(atPath: path) {
-            let existing = try Replica.open(path: path, schema: schema, create: false, configuration: configuration, logger: logger)
+            let existing = try Replica.open(
+                path: path, schema: schema, create: false, configuration: configuration, logger: logger)
             if try await existing.identity() != nil {
                 throw ReplicaError(.alreadyExists, "\(path) already holds an enrolled replica")
             }
@@ -90,7 +91,8 @@ extension Replica {
             Identity(
                 hub: hub, replica: response.replica, epoch: response.epoch, token: response.token, user: response.user,
                 role: response.role, territories: response.territories))
-        logger.debug("enrolled", metadata: ["relais.replica": "\(response.replica)", "relais.user": "\(response.user)"])
+        logger.debug(
+            "enrolled", metadata: ["relais.replica": "\(response.replica)", "relais.user": "\(response.user)"])
         return replica
     }
 
@@ -198,7 +200,9 @@ extension Replica {
                     request.reason = "replica_forked"
                     request.counter = store.counter
                     let response = try await transport.renew(request, token: token)
-                    try store.write { try store.renew(replica: response.replica, epoch: response.epoch, token: response.token) }
+                    try store.write {
+                        try store.renew(replica: response.replica, epoch: response.epoch, token: response.token)
+                    }
                     token = response.token
                     batch = []
                     store.logger.debug(

@@ -26,7 +26,10 @@ public struct RetryStateMachine: Sendable, Hashable {
         public var jitter: Double
 
         /// Five attempts, 0.5 s doubling to at most 8 s, half of each delay random.
-        public init(maxAttempts: Int = 5, baseDelay: Duration = .milliseconds(500), maxDelay: Duration = .seconds(8), jitter: Double = 0.5) {
+        public init(
+            maxAttempts: Int = 5, baseDelay: Duration = .milliseconds(500), maxDelay: Duration = .seconds(8),
+            jitter: Double = 0.5
+        ) {
             self.maxAttempts = maxAttempts
             self.baseDelay = baseDelay
             self.maxDelay = maxDelay

@@ -74,17 +74,27 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
     static func fromHTTP(status: Int, code: String, message: String) -> SyncError {
         let detail = message.isEmpty ? "the hub answered \(status) \(code)" : "\(message) (\(status) \(code))"
         switch (status, code) {
-        case (401, "device_revoked"): return SyncError(.deviceRevoked, "this device was revoked: \(detail)", httpStatus: status, code: code)
+        case (401, "device_revoked"):
+            return SyncError(.deviceRevoked, "this device was revoked: \(detail)", httpStatus: status, code: code)
         case (401, _), (403, "invalid_enrollment_code"):
-            return SyncError(.authenticationRefused, "authentication refused: \(detail)", httpStatus: status, code: code)
+            return SyncError(
+                .authenticationRefused, "authentication refused: \(detail)", httpStatus: status, code: code)
         case (409, "schema_too_old"):
-            return SyncError(.schemaTooOld, "the hub runs a newer schema; upgrade relais (writes stay pending): \(detail)", httpStatus: status, code: code)
+            return SyncError(
+                .schemaTooOld, "the hub runs a newer schema; upgrade relais (writes stay pending): \(detail)",
+                httpStatus: status, code: code)
         case (409, "schema_too_new"):
-            return SyncError(.schemaTooNew, "the hub runs an older schema than this program: \(detail)", httpStatus: status, code: code)
+            return SyncError(
+                .schemaTooNew, "the hub runs an older schema than this program: \(detail)", httpStatus: status,
+                code: code)
         case (409, "replica_forked"):
-            return SyncError(.replicaForked, "the hub found this replica's history forked: \(detail)", httpStatus: status, code: code)
-        case (403, _): return SyncError(.forbidden, "the hub refused the request: \(detail)", httpStatus: status, code: code)
-        case (404, _): return SyncError(.notFound, "the hub refused the request: \(detail)", httpStatus: status, code: code)
+            return SyncError(
+                .replicaForked, "the hub found this replica's history forked: \(detail)", httpStatus: status, code: code
+            )
+        case (403, _):
+            return SyncError(.forbidden, "the hub refused the request: \(detail)", httpStatus: status, code: code)
+        case (404, _):
+            return SyncError(.notFound, "the hub refused the request: \(detail)", httpStatus: status, code: code)
         case (429, _), (500...599, _):
             return SyncError(.hubUnreachable, detail, httpStatus: status, code: code)
         default:

@@ -47,7 +47,10 @@ public struct HTTPSyncTransport: SyncTransport {
     }()
 
     /// A transport for the hub at `hub`.
-    public init(hub: String, client: HTTPClient = HTTPSyncTransport.defaultClient, timeout: Duration = .seconds(60), codec: MessageCodec = MessageCodec()) {
+    public init(
+        hub: String, client: HTTPClient = HTTPSyncTransport.defaultClient, timeout: Duration = .seconds(60),
+        codec: MessageCodec = MessageCodec()
+    ) {
         var base = hub
         while base.hasSuffix("/") { base.removeLast() }
         self.hub = base
@@ -94,9 +97,11 @@ public struct HTTPSyncTransport: SyncTransport {
             request, client: client, hub: hub, timeout: timeout, maxBytes: codec.limits.maxBodyBytes, codec: codec)
         do {
             return try codec.decode(
-                Response.self, from: answer.bytes, contentType: answer.contentType, contentEncoding: answer.contentEncoding)
+                Response.self, from: answer.bytes, contentType: answer.contentType,
+                contentEncoding: answer.contentEncoding)
         } catch {
-            throw SyncError(.protocolFailure, "the hub's answer to \(path) is unreadable: \(error)", httpStatus: answer.status)
+            throw SyncError(
+                .protocolFailure, "the hub's answer to \(path) is unreadable: \(error)", httpStatus: answer.status)
         }
     }
 
@@ -121,7 +126,8 @@ public struct HTTPSyncTransport: SyncTransport {
             let buffer = try await response.body.collect(upTo: maxBytes)
             answer = Answer(
                 status: Int(response.status.code), contentType: response.headers.first(name: "Content-Type"),
-                contentEncoding: response.headers.first(name: "Content-Encoding"), bytes: Array(buffer.readableBytesView))
+                contentEncoding: response.headers.first(name: "Content-Encoding"),
+                bytes: Array(buffer.readableBytesView))
         } catch {
             throw SyncError(.hubUnreachable, "cannot reach the hub at \(hub): \(describe(error))")
         }

@@ -91,7 +91,9 @@ public struct AdminConflictQuery: Sendable, Hashable {
             self.limit = value
         }
         if let offset = text("offset") {
-            guard let value = Int(offset), value >= 0 else { throw HubError.badRequest.with("`offset` is a number, 0 or more.") }
+            guard let value = Int(offset), value >= 0 else {
+                throw HubError.badRequest.with("`offset` is a number, 0 or more.")
+            }
             self.offset = value
         }
     }

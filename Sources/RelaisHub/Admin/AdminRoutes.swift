@@ -18,7 +18,9 @@ struct AdminRoutes: Sendable {
 
     /// Whether `path` is one of the admin API's endpoints (for 405 rather than 404).
     static func isKnownPath(_ path: String) -> Bool {
-        if ["/v1/admin/conflicts", "/v1/admin/export", "/v1/admin/audit", "/v1/admin/conflicts/bulk-resolve"].contains(path) {
+        if ["/v1/admin/conflicts", "/v1/admin/export", "/v1/admin/audit", "/v1/admin/conflicts/bulk-resolve"].contains(
+            path)
+        {
             return true
         }
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)
@@ -68,7 +70,8 @@ struct AdminRoutes: Sendable {
             limit = value
         }
         return HubRoutes.json(
-            AdminJSON.detail(try await service.conflictDetail(id: id, historyLimit: limit), schema: service.configuration.schema))
+            AdminJSON.detail(
+                try await service.conflictDetail(id: id, historyLimit: limit), schema: service.configuration.schema))
     }
 
     private func resolve(_ request: Request, id: String) async throws -> Response {
@@ -100,7 +103,8 @@ struct AdminRoutes: Sendable {
         }
         let overturn = (object["overturn"] as? Bool) ?? false
         let report = try await service.reviewResolve(
-            id: id, decision: decision, reason: reason, by: principal.user, expectedVersion: expected, overturn: overturn)
+            id: id, decision: decision, reason: reason, by: principal.user, expectedVersion: expected,
+            overturn: overturn)
         return HubRoutes.json(AdminJSON.conflict(report))
     }
 
@@ -122,7 +126,8 @@ struct AdminRoutes: Sendable {
         var expected: Int?
         if let given = object["expected_count"] {
             guard let number = given as? NSNumber, let count = Int(exactly: number.doubleValue), count >= 0 else {
-                throw HubError.badRequest.with("`expected_count` is how many conflicts matched when you looked (0 or more).")
+                throw HubError.badRequest.with(
+                    "`expected_count` is how many conflicts matched when you looked (0 or more).")
             }
             expected = count
         }
@@ -168,7 +173,9 @@ struct AdminRoutes: Sendable {
             }
         }
         try StrictJSONScanner.validate(body, maxDepth: service.configuration.limits.maxNestingDepth)
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed]) as? [String: Any]
+        guard
+            let object = try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed])
+                as? [String: Any]
         else { throw HubError.badRequest.with("The body is a JSON object.") }
         return object
     }
@@ -207,10 +214,11 @@ enum AdminJSON {
         if let record = detail.record, let collection = schema.collection(record.state.collection) {
             var fields: [String: Any] = [:]
             for (name, value) in record.state.values(in: collection) { fields[name] = FieldType.jsonObject(value) }
-            object["record"] = [
-                "version": NSNumber(value: record.seq), "deleted": record.state.isDeleted, "fields": fields,
-                "territory": record.scope ?? NSNull(),
-            ] as [String: Any]
+            object["record"] =
+                [
+                    "version": NSNumber(value: record.seq), "deleted": record.state.isDeleted, "fields": fields,
+                    "territory": record.scope ?? NSNull(),
+                ] as [String: Any]
         } else {
             object["record"] = NSNull()
         }
@@ -248,7 +256,8 @@ enum AdminJSON {
 /// Conflict reports as CSV (RFC 4180): one row per report, values as JSON text.
 enum ConflictCSV {
     static let header = [
-        "id", "created_at", "status", "collection", "record_id", "field", "rule", "territory", "base", "chosen", "values",
+        "id", "created_at", "status", "collection", "record_id", "field", "rule", "territory", "base", "chosen",
+        "values",
         "resolved_by", "resolved_at", "reason",
     ]
 
@@ -266,7 +275,8 @@ enum ConflictCSV {
                 report.id, AdminTime.iso8601(report.createdAt), report.status.rawValue, report.conflict.collection,
                 report.conflict.recordID, report.conflict.field ?? "", report.conflict.rule, report.scope ?? "",
                 json(object["base"]), json(object["chosen"]), json(object["values"]),
-                resolution?["by"] as? String ?? "", resolution?["at"] as? String ?? "", resolution?["reason"] as? String ?? "",
+                resolution?["by"] as? String ?? "", resolution?["at"] as? String ?? "",
+                resolution?["reason"] as? String ?? "",
             ]
             lines.append(row.map(quote).joined(separator: ","))
         }
@@ -328,8 +338,10 @@ enum ConflictExport {
             if format == .json { try await writer.write(ByteBuffer(string: "]")) }
             try await writer.finish(nil)
         }
-        let (type, name) = format == .csv ? ("text/csv; charset=utf-8", "conflicts.csv") : ("application/json", "conflicts.json")
+        let (type, name) =
+            format == .csv ? ("text/csv; charset=utf-8", "conflicts.csv") : ("application/json", "conflicts.json")
         return Response(
-            status: .ok, headers: [.contentType: type, .contentDisposition: "attachment; filename=\"\(name)\""], body: body)
+            status: .ok, headers: [.contentType: type, .contentDisposition: "attachment; filename=\"\(name)\""],
+            body: body)
     }
 }

@@ -12,7 +12,9 @@ extension HubService {
     /// - Throws: ``HubError/notFound``.
     public func conflict(id: String) async throws -> ConflictReport {
         try await store.read { tx in
-            guard let report = try await tx.conflict(id: id) else { throw HubError.notFound.with("No conflict report `\(id)`.") }
+            guard let report = try await tx.conflict(id: id) else {
+                throw HubError.notFound.with("No conflict report `\(id)`.")
+            }
             return report
         }
     }
@@ -76,7 +78,8 @@ extension HubService {
                 switch decision {
                 case .pick(let index):
                     guard conflict.values.indices.contains(index) else {
-                        throw HubError.badRequest.with("Pick \(index) is out of range: the report lists \(conflict.values.count) values.")
+                        throw HubError.badRequest.with(
+                            "Pick \(index) is out of range: the report lists \(conflict.values.count) values.")
                     }
                     value = conflict.values[index].value ?? .null
                 case .value(let given):
@@ -96,7 +99,8 @@ extension HubService {
                     throw HubError.badRequest.with("A delete-update report is resolved by picking a side.")
                 }
                 guard conflict.values.indices.contains(index) else {
-                    throw HubError.badRequest.with("Pick \(index) is out of range: the report lists \(conflict.values.count) values.")
+                    throw HubError.badRequest.with(
+                        "Pick \(index) is out of range: the report lists \(conflict.values.count) values.")
                 }
                 if conflict.values[index].deleted {
                     deleted = true
@@ -108,13 +112,15 @@ extension HubService {
                 let write = RecordWrite(
                     collection: conflict.collection, recordID: conflict.recordID, context: record.state.vector,
                     dot: Dot(replica: .hub, counter: counter), hlc: hlc, author: admin, change: change)
-                let outcome = try await self.applyWrite(write, writer: Writer(role: .admin, access: nil, clamped: false), tx: tx, now: now)
+                let outcome = try await self.applyWrite(
+                    write, writer: Writer(role: .admin, access: nil, clamped: false), tx: tx, now: now)
                 if case .rejected(_, let reason) = outcome {
                     throw HubError.badRequest.with("The hub refused the resolution: \(reason)")
                 }
             }
             report.conflict.status = .resolved
-            report.resolution = ConflictResolution(by: admin, at: now, reason: reason, value: resolvedValue, deleted: deleted)
+            report.resolution = ConflictResolution(
+                by: admin, at: now, reason: reason, value: resolvedValue, deleted: deleted)
             try await tx.setResolution(conflictID: id, report.resolution!)
             try await tx.insertEvent(
                 HubEvent(at: now, kind: .conflictResolved, user: admin, detail: "conflict \(id) resolved"))

@@ -13,7 +13,9 @@ extension HubService {
             let access = Access(role: user.role, territories: Set(user.territories))
             var result: [String: [CanonicalExport.Record]] = [:]
             try await tx.forEachLiveRecord { record in
-                guard access.sees(scope: record.scope), let collection = schema.collection(record.collection) else { return }
+                guard access.sees(scope: record.scope), let collection = schema.collection(record.collection) else {
+                    return
+                }
                 let values = record.state.values(in: collection).filter { !$0.value.isNull }
                 result[record.collection, default: []].append(CanonicalExport.Record(id: record.id, values: values))
             }

@@ -126,17 +126,25 @@ extension HubService {
     /// One report with the record now, the field's last `historyLimit` versions, and the field's other reports.
     ///
     /// - Throws: ``HubError/notFound``.
-    public func conflictDetail(id: String, historyLimit: Int = HubService.defaultHistoryLimit) async throws -> ConflictDetail {
+    public func conflictDetail(id: String, historyLimit: Int = HubService.defaultHistoryLimit) async throws
+        -> ConflictDetail
+    {
         let schema = self.schema
         return try await store.read { tx in
-            guard let report = try await tx.conflict(id: id) else { throw HubError.notFound.with("No conflict report `\(id)`.") }
+            guard let report = try await tx.conflict(id: id) else {
+                throw HubError.notFound.with("No conflict report `\(id)`.")
+            }
             let conflict = report.conflict
             let record = try await tx.record(collection: conflict.collection, id: conflict.recordID)
-            let related = try await tx.conflicts(ConflictFilter(collection: conflict.collection, recordID: conflict.recordID, limit: 200))
-                .filter { $0.conflict.field == conflict.field }
+            let related = try await tx.conflicts(
+                ConflictFilter(collection: conflict.collection, recordID: conflict.recordID, limit: 200)
+            )
+            .filter { $0.conflict.field == conflict.field }
             let entries = try await tx.history(
-                collection: conflict.collection, recordID: conflict.recordID, field: conflict.field, limit: max(0, historyLimit))
-            let names = Dictionary(try await tx.devices().map { ($0.replica, $0.name) }, uniquingKeysWith: { first, _ in first })
+                collection: conflict.collection, recordID: conflict.recordID, field: conflict.field,
+                limit: max(0, historyLimit))
+            let names = Dictionary(
+                try await tx.devices().map { ($0.replica, $0.name) }, uniquingKeysWith: { first, _ in first })
             let fieldSchema = conflict.field.flatMap { schema.collection(conflict.collection)?.field($0) }
             let now: Value? = record.flatMap { record in
                 record.state.isDeleted ? nil : fieldSchema.map { record.state.value(of: $0) }
@@ -147,7 +155,9 @@ extension HubService {
                 // Reports are newest first: the first one naming this write's dot is the latest.
                 let competed = related.filter { $0.conflict.values.contains { $0.dot == entry.dot } }
                 let chosen = competed.first.map { report in
-                    report.conflict.values.contains { $0.dot == entry.dot && !$0.deleted && $0.value == report.conflict.chosen }
+                    report.conflict.values.contains {
+                        $0.dot == entry.dot && !$0.deleted && $0.value == report.conflict.chosen
+                    }
                 }
                 var current = false
                 if !currentFound, let record {
@@ -181,11 +191,13 @@ extension HubService {
                 report, record in
                 if report.status == .resolved && !overturn {
                     throw HubError.conflict.with(
-                        "Conflict \(id) was already resolved by \(report.resolution?.by ?? "an admin"); reload it to see the decision.")
+                        "Conflict \(id) was already resolved by \(report.resolution?.by ?? "an admin"); reload it to see the decision."
+                    )
                 }
                 if let expectedVersion, record.seq != expectedVersion {
                     throw HubError.conflict.with(
-                        "The record changed since the form was shown (version \(expectedVersion), now \(record.seq)); nothing was written. Reload and decide again.")
+                        "The record changed since the form was shown (version \(expectedVersion), now \(record.seq)); nothing was written. Reload and decide again."
+                    )
                 }
             }
         }
@@ -218,7 +230,8 @@ extension HubService {
             let count = try await tx.conflictCount(filter)
             if let expectedCount, expectedCount != count {
                 throw HubError.conflict.with(
-                    "The matching conflicts changed since the list was shown (\(expectedCount) then, \(count) now); nothing was changed. Reload the list and decide again.")
+                    "The matching conflicts changed since the list was shown (\(expectedCount) then, \(count) now); nothing was changed. Reload the list and decide again."
+                )
             }
             // A page at a time, oldest first, so that memory stays bounded however many match. The
             // filter asks for open reports, so a resolved one leaves it; skipped ones stay, and the
@@ -251,7 +264,9 @@ extension HubService {
             try await tx.insertEvent(
                 HubEvent(
                     at: now, kind: .conflictsBulkResolved, user: admin,
-                    detail: "\(result.resolved.count) conflict(s) resolved in bulk, \(result.skipped.count) skipped: \(reason)"))
+                    detail:
+                        "\(result.resolved.count) conflict(s) resolved in bulk, \(result.skipped.count) skipped: \(reason)"
+                ))
             return result
         }
     }
@@ -295,7 +310,9 @@ extension HubService {
                 (device: device, lag: head >= device.acknowledgedCursor ? head - device.acknowledgedCursor : 0)
             }.sorted { $0.lag > $1.lag }
             func ranked(_ counts: [String: Int]) -> [(String, Int)] {
-                counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { ($0.key, $0.value) }
+                counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map {
+                    ($0.key, $0.value)
+                }
             }
             return AdminDashboard(
                 open: open, total: total, byRule: ranked(rules),

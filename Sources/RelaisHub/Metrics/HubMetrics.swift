@@ -33,8 +33,13 @@ public final class HubMetrics: Sendable {
 
     /// Records one HTTP request.
     public func recordRequest(route: String, status: Int, duration: Duration) {
-        registry.makeCounter(descriptor: Self.name("http_requests", "total", "HTTP requests by route and status."), labels: [("route", route), ("status", String(status))]).increment()
-        registry.makeDurationHistogram(descriptor: Self.name("http_request_duration", "seconds", "HTTP request latency by route."), labels: [("route", route)],
+        registry.makeCounter(
+            descriptor: Self.name("http_requests", "total", "HTTP requests by route and status."),
+            labels: [("route", route), ("status", String(status))]
+        ).increment()
+        registry.makeDurationHistogram(
+            descriptor: Self.name("http_request_duration", "seconds", "HTTP request latency by route."),
+            labels: [("route", route)],
             buckets: Self.durationBuckets
         ).record(duration)
     }
@@ -42,13 +47,21 @@ public final class HubMetrics: Sendable {
     /// Records the outcome of pushed writes.
     func recordWrites(applied: Int, conflict: Int, rejected: Int, clamped: Int, conflictRules: [String]) {
         for (outcome, count) in [("applied", applied), ("conflict", conflict), ("rejected", rejected)] where count > 0 {
-            registry.makeCounter(descriptor: Self.name("writes", "total", "Pushed writes by outcome."), labels: [("outcome", outcome)]).increment(by: Int64(count))
+            registry.makeCounter(
+                descriptor: Self.name("writes", "total", "Pushed writes by outcome."), labels: [("outcome", outcome)]
+            ).increment(by: Int64(count))
         }
         for rule in conflictRules {
-            registry.makeCounter(descriptor: Self.name("conflicts", "total", "Conflict reports raised, by rule."), labels: [("rule", rule)]).increment()
+            registry.makeCounter(
+                descriptor: Self.name("conflicts", "total", "Conflict reports raised, by rule."),
+                labels: [("rule", rule)]
+            ).increment()
         }
         if clamped > 0 {
-            registry.makeCounter(descriptor: Self.name("clamped_writes", "total", "Writes whose HLC time was clamped to the allowed skew.")).increment(by: Int64(clamped))
+            registry.makeCounter(
+                descriptor: Self.name(
+                    "clamped_writes", "total", "Writes whose HLC time was clamped to the allowed skew.")
+            ).increment(by: Int64(clamped))
         }
     }
 
@@ -57,19 +70,25 @@ public final class HubMetrics: Sendable {
         head: UInt64, openConflicts: Int, lags: [(replica: UInt32, lag: UInt64)],
         lastSeen: [(replica: UInt32, user: String, millis: UInt64)], size: HubStoreSize, statistics: HubStoreStatistics
     ) {
-        registry.makeGauge(descriptor: Self.name("head_sequence", "", "The hub's highest sequence number.")).set(Double(head))
+        registry.makeGauge(descriptor: Self.name("head_sequence", "", "The hub's highest sequence number.")).set(
+            Double(head))
         registry.makeGauge(descriptor: Self.name("open_conflicts", "", "Conflict reports awaiting an admin."))
             .set(Double(openConflicts))
         for entry in lags {
-            registry.makeGauge(descriptor: Self.name("device_lag", "", "Head sequence minus the device's acknowledged cursor."), labels: [("replica", String(entry.replica))]).set(Double(entry.lag))
+            registry.makeGauge(
+                descriptor: Self.name("device_lag", "", "Head sequence minus the device's acknowledged cursor."),
+                labels: [("replica", String(entry.replica))]
+            ).set(Double(entry.lag))
         }
         for entry in lastSeen {
             registry.makeGauge(
-                descriptor: Self.name("device_last_seen", "timestamp_seconds", "When the device last pushed or pulled (Unix time)."),
+                descriptor: Self.name(
+                    "device_last_seen", "timestamp_seconds", "When the device last pushed or pulled (Unix time)."),
                 labels: [("replica", String(entry.replica)), ("user", entry.user)]
             ).set(Double(entry.millis) / 1000)
         }
-        registry.makeGauge(descriptor: Self.name("store_size", "bytes", "Bytes the hub's store takes.")).set(Double(size.used))
+        registry.makeGauge(descriptor: Self.name("store_size", "bytes", "Bytes the hub's store takes.")).set(
+            Double(size.used))
         if let available = size.available {
             registry.makeGauge(
                 descriptor: Self.name("store_available", "bytes", "Bytes left on the file system of a SQLite store.")

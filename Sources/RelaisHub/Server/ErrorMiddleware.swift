@@ -33,7 +33,8 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             switch error.status {
             case .notFound where HubRoutes.isKnownPath(request.uri.path):
                 return Self.response(
-                    status: 405, code: HubError.methodNotAllowed.code, message: "The endpoint does not take this method.")
+                    status: 405, code: HubError.methodNotAllowed.code,
+                    message: "The endpoint does not take this method.")
             case .notFound:
                 return Self.response(status: 404, code: HubError.notFound.code, message: "No such endpoint.")
             case .methodNotAllowed:

@@ -17,7 +17,9 @@ struct HubRoutes: Sendable {
         ]
         if fixed.contains(path) || AdminRoutes.isKnownPath(path) || AdminPages.isKnownPath(path) { return true }
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-        if parts.count == 6, parts[1] == "v1", parts[2] == "admin", parts[3] == "devices", parts[5] == "revoke" { return true }
+        if parts.count == 6, parts[1] == "v1", parts[2] == "admin", parts[3] == "devices", parts[5] == "revoke" {
+            return true
+        }
         // "", "v1", "admin", "conflicts", id[, "resolve"]
         guard parts.count == 5 || parts.count == 6, parts[1] == "v1", parts[2] == "admin", parts[3] == "conflicts",
             !parts[4].isEmpty

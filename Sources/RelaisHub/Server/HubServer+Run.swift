@@ -11,7 +11,8 @@ extension HubServer {
         service: HubService, configuration: Configuration, purgeInterval: Duration = .seconds(3600), logger: Logger,
         onListening: @escaping @Sendable (String) async -> Void = { _ in }
     ) async throws {
-        let app = try application(service: service, configuration: configuration, logger: logger, onListening: onListening)
+        let app = try application(
+            service: service, configuration: configuration, logger: logger, onListening: onListening)
         let purger = TombstonePurger(service: service, interval: purgeInterval, logger: logger)
         // Services shut down in reverse order: the server first (requests drain), then the purger,
         // then the store's background work.
@@ -29,7 +30,8 @@ public enum HubLogging {
     /// (default `info`).
     public static func standardError(label: String) -> Logger {
         var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
-        logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        logger.logLevel =
+            ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         return logger
     }
 }
@@ -57,7 +59,7 @@ extension HubServer {
             var iterator = addresses.makeAsyncIterator()
             guard let url = await iterator.next() else {
                 // The server stopped before listening: surface its error.
-                while let _ = try await tasks.next() {}
+                while (try await tasks.next()) != nil {}
                 throw HubError.unavailable.with("The server stopped before it listened.")
             }
             let result: Result<T, any Error>
@@ -67,7 +69,7 @@ extension HubServer {
                 result = .failure(error)
             }
             await group.triggerGracefulShutdown()
-            while let _ = try await tasks.next() {}
+            while (try await tasks.next()) != nil {}
             return try result.get()
         }
     }

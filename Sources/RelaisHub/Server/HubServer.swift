@@ -78,7 +78,8 @@ public enum HubServer {
         return Application(
             router: router(service: service),
             server: server,
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "relais-hub"),
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port), serverName: "relais-hub"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port
                 let shownHost = host.contains(":") ? "[\(host)]" : host

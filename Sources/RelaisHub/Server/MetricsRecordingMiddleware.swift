@@ -11,10 +11,12 @@ struct MetricsRecordingMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             let response = try await next(request, context)
             metrics.recordRequest(
-                route: context.endpointPath ?? "unmatched", status: response.status.code, duration: ContinuousClock.now - start)
+                route: context.endpointPath ?? "unmatched", status: response.status.code,
+                duration: ContinuousClock.now - start)
             return response
         } catch {
-            metrics.recordRequest(route: context.endpointPath ?? "unmatched", status: 500, duration: ContinuousClock.now - start)
+            metrics.recordRequest(
+                route: context.endpointPath ?? "unmatched", status: 500, duration: ContinuousClock.now - start)
             throw error
         }
     }

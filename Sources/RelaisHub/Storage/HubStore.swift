@@ -238,11 +238,13 @@ public protocol HubTransaction: HubReadTransaction {
     nonisolated(nonsending) func setRenewed(replica: ReplicaID, to successor: ReplicaID) async throws
     /// After a push: raises the replica's highest counter to `counter` (never lowers it), adds
     /// `clampedWrites` to its count of clamped writes, and records when it was seen.
-    nonisolated(nonsending) func recordPush(replica: ReplicaID, highestCounter counter: UInt64, clampedWrites: Int64,
+    nonisolated(nonsending) func recordPush(
+        replica: ReplicaID, highestCounter counter: UInt64, clampedWrites: Int64,
         seenAt time: UInt64) async throws
     /// After a pull: the device acknowledged `cursor` (set, not raised: a device that bootstraps again
     /// starts from 0); from cursor 0 it also records the scope version it bootstraps under.
-    nonisolated(nonsending) func acknowledgePull(replica: ReplicaID, cursor: UInt64, scopeVersion: Int64?,
+    nonisolated(nonsending) func acknowledgePull(
+        replica: ReplicaID, cursor: UInt64, scopeVersion: Int64?,
         seenAt time: UInt64) async throws
 
     // MARK: Records
@@ -305,7 +307,9 @@ extension HubReadTransaction {
     {
         var moves: [RecordKey: ScopeMove] = [:]
         for key in Set(keys) {
-            if let move = try await firstMove(collection: key.collection, id: key.id, after: cursor) { moves[key] = move }
+            if let move = try await firstMove(collection: key.collection, id: key.id, after: cursor) {
+                moves[key] = move
+            }
         }
         return moves
     }

@@ -41,62 +41,84 @@ public enum HubStoreMigration {
     }
 
     static let tables: [TableCopy] = [
-        TableCopy(table: "users", columns: [
-            ("name", "name", .text), ("role", "role", .text), ("territories", "territories", .text),
-            ("scope_version", "scope_version", .bigint), ("created_at", "created_at", .bigint),
-        ]),
-        TableCopy(table: "api_tokens", columns: [
-            ("token_hash", "token_hash", .text), ("user", "user_name", .text), ("created_at", "created_at", .bigint),
-            ("revoked_at", "revoked_at", .bigint),
-        ]),
-        TableCopy(table: "enrollments", columns: [
-            ("code_hash", "code_hash", .text), ("user", "user_name", .text), ("created_at", "created_at", .bigint),
-            ("expires_at", "expires_at", .bigint), ("used_at", "used_at", .bigint), ("replica", "replica", .bigint),
-        ]),
-        TableCopy(table: "devices", columns: [
-            ("replica", "replica", .bigint), ("user", "user_name", .text), ("token_hash", "token_hash", .text),
-            ("name", "name", .text), ("epoch", "epoch", .bigint), ("lineage", "lineage", .bigint),
-            ("created_at", "created_at", .bigint), ("revoked_at", "revoked_at", .bigint),
-            ("renewed_to", "renewed_to", .bigint), ("highest_counter", "highest_counter", .bigint),
-            ("ack_cursor", "ack_cursor", .bigint), ("scope_version", "scope_version", .bigint),
-            ("last_seen_at", "last_seen_at", .bigint), ("clamped_writes", "clamped_writes", .bigint),
-        ]),
-        TableCopy(table: "records", columns: [
-            ("collection", "collection", .text), ("id", "id", .text), ("seq", "seq", .bigint),
-            ("whole_since", "whole_since", .bigint), ("scope", "scope", .text), ("parent_id", "parent_id", .text),
-            ("deleted_at", "deleted_at", .bigint), ("state", "state", .bytea),
-        ]),
-        TableCopy(table: "moves", columns: [
-            ("seq", "seq", .bigint), ("collection", "collection", .text), ("record_id", "record_id", .text),
-            ("from_scope", "from_scope", .text), ("to_scope", "to_scope", .text),
-        ]),
-        TableCopy(table: "write_results", columns: [
-            ("replica", "replica", .bigint), ("counter", "counter", .bigint), ("digest", "digest", .bytea),
-            ("status", "status", .text), ("conflict_ids", "conflict_ids", .text), ("code", "code", .text),
-            ("reason", "reason", .text),
-        ]),
-        TableCopy(table: "conflicts", columns: [
-            ("id", "id", .text), ("created_at", "created_at", .bigint), ("seq", "seq", .bigint),
-            ("collection", "collection", .text), ("record_id", "record_id", .text), ("field", "field", .text),
-            ("rule", "rule", .text), ("base", "base", .text), ("chosen", "chosen", .text),
-            ("competitors", "competitors", .text), ("status", "status", .text), ("scope", "scope", .text),
-            ("resolution", "resolution", .text),
-        ]),
+        TableCopy(
+            table: "users",
+            columns: [
+                ("name", "name", .text), ("role", "role", .text), ("territories", "territories", .text),
+                ("scope_version", "scope_version", .bigint), ("created_at", "created_at", .bigint),
+            ]),
+        TableCopy(
+            table: "api_tokens",
+            columns: [
+                ("token_hash", "token_hash", .text), ("user", "user_name", .text),
+                ("created_at", "created_at", .bigint),
+                ("revoked_at", "revoked_at", .bigint),
+            ]),
+        TableCopy(
+            table: "enrollments",
+            columns: [
+                ("code_hash", "code_hash", .text), ("user", "user_name", .text), ("created_at", "created_at", .bigint),
+                ("expires_at", "expires_at", .bigint), ("used_at", "used_at", .bigint), ("replica", "replica", .bigint),
+            ]),
+        TableCopy(
+            table: "devices",
+            columns: [
+                ("replica", "replica", .bigint), ("user", "user_name", .text), ("token_hash", "token_hash", .text),
+                ("name", "name", .text), ("epoch", "epoch", .bigint), ("lineage", "lineage", .bigint),
+                ("created_at", "created_at", .bigint), ("revoked_at", "revoked_at", .bigint),
+                ("renewed_to", "renewed_to", .bigint), ("highest_counter", "highest_counter", .bigint),
+                ("ack_cursor", "ack_cursor", .bigint), ("scope_version", "scope_version", .bigint),
+                ("last_seen_at", "last_seen_at", .bigint), ("clamped_writes", "clamped_writes", .bigint),
+            ]),
+        TableCopy(
+            table: "records",
+            columns: [
+                ("collection", "collection", .text), ("id", "id", .text), ("seq", "seq", .bigint),
+                ("whole_since", "whole_since", .bigint), ("scope", "scope", .text), ("parent_id", "parent_id", .text),
+                ("deleted_at", "deleted_at", .bigint), ("state", "state", .bytea),
+            ]),
+        TableCopy(
+            table: "moves",
+            columns: [
+                ("seq", "seq", .bigint), ("collection", "collection", .text), ("record_id", "record_id", .text),
+                ("from_scope", "from_scope", .text), ("to_scope", "to_scope", .text),
+            ]),
+        TableCopy(
+            table: "write_results",
+            columns: [
+                ("replica", "replica", .bigint), ("counter", "counter", .bigint), ("digest", "digest", .bytea),
+                ("status", "status", .text), ("conflict_ids", "conflict_ids", .text), ("code", "code", .text),
+                ("reason", "reason", .text),
+            ]),
+        TableCopy(
+            table: "conflicts",
+            columns: [
+                ("id", "id", .text), ("created_at", "created_at", .bigint), ("seq", "seq", .bigint),
+                ("collection", "collection", .text), ("record_id", "record_id", .text), ("field", "field", .text),
+                ("rule", "rule", .text), ("base", "base", .text), ("chosen", "chosen", .text),
+                ("competitors", "competitors", .text), ("status", "status", .text), ("scope", "scope", .text),
+                ("resolution", "resolution", .text),
+            ]),
         TableCopy(
             table: "events",
             columns: [
                 ("id", "id", .bigint), ("at", "at", .bigint), ("kind", "kind", .text), ("replica", "replica", .bigint),
                 ("user", "user_name", .text), ("detail", "detail", .text),
             ], overriding: true),
-        TableCopy(table: "write_history", columns: [
-            ("collection", "collection", .text), ("record_id", "record_id", .text), ("seq", "seq", .bigint),
-            ("replica", "replica", .bigint), ("counter", "counter", .bigint), ("hlc", "hlc", .bigint),
-            ("user", "user_name", .text), ("at", "at", .bigint), ("fields", "fields", .text),
-            ("deleted", "deleted", .boolean),
-        ]),
-        TableCopy(table: "admin_sessions", columns: [
-            ("id", "id", .text), ("user", "user_name", .text), ("csrf", "csrf", .text), ("expires_at", "expires_at", .bigint),
-        ]),
+        TableCopy(
+            table: "write_history",
+            columns: [
+                ("collection", "collection", .text), ("record_id", "record_id", .text), ("seq", "seq", .bigint),
+                ("replica", "replica", .bigint), ("counter", "counter", .bigint), ("hlc", "hlc", .bigint),
+                ("user", "user_name", .text), ("at", "at", .bigint), ("fields", "fields", .text),
+                ("deleted", "deleted", .boolean),
+            ]),
+        TableCopy(
+            table: "admin_sessions",
+            columns: [
+                ("id", "id", .text), ("user", "user_name", .text), ("csrf", "csrf", .text),
+                ("expires_at", "expires_at", .bigint),
+            ]),
     ]
 
     /// Rows per `INSERT` statement.
@@ -139,16 +161,19 @@ public enum HubStoreMigration {
         var report = Report(tables: [])
         // The singleton state: the head in its own table, the rest in meta.
         var meta: [SQLiteValue] = []
-        try sqlite.query("SELECT head, purge_horizon, hub_counter, hub_clock, next_replica FROM meta WHERE id = 1") { row in
+        try sqlite.query("SELECT head, purge_horizon, hub_counter, hub_clock, next_replica FROM meta WHERE id = 1") {
+            row in
             meta = (0..<5).map { .integer(row.int64(at: Int32($0))) }
         }
         guard meta.count == 5 else { throw HubError.storeMissing.with("The SQLite store has no meta row.") }
         try await postgres.run(
-            PostgresQuery(unsafeSQL: "UPDATE head SET head = $1 WHERE id = 1", binds: try bindings([meta[0]], [.bigint])),
+            PostgresQuery(
+                unsafeSQL: "UPDATE head SET head = $1 WHERE id = 1", binds: try bindings([meta[0]], [.bigint])),
             logger: logger)
         try await postgres.run(
             PostgresQuery(
-                unsafeSQL: "UPDATE meta SET purge_horizon = $1, hub_counter = $2, hub_clock = $3, next_replica = $4 WHERE id = 1",
+                unsafeSQL:
+                    "UPDATE meta SET purge_horizon = $1, hub_counter = $2, hub_clock = $3, next_replica = $4 WHERE id = 1",
                 binds: try bindings(Array(meta[1...]), [.bigint, .bigint, .bigint, .bigint])),
             logger: logger)
         report.tables.append(.init(name: "meta", rows: 1))
@@ -162,7 +187,8 @@ public enum HubStoreMigration {
                 let values = pending.indices.map { row in
                     "(" + (0..<width).map { "$\(row * width + $0 + 1)" }.joined(separator: ", ") + ")"
                 }
-                let sql = "INSERT INTO \(table.table) (\(table.columns.map(\.postgres).joined(separator: ", ")))"
+                let sql =
+                    "INSERT INTO \(table.table) (\(table.columns.map(\.postgres).joined(separator: ", ")))"
                     + (table.overriding ? " OVERRIDING SYSTEM VALUE" : "") + " VALUES " + values.joined(separator: ", ")
                 var binds = PostgresBindings()
                 for row in pending { try append(row, types, to: &binds) }
@@ -172,7 +198,8 @@ public enum HubStoreMigration {
             }
             // Read a page, write it, read the next (all in the source's one snapshot): memory stays
             // bounded by the page.
-            let select = "SELECT \(table.columns.map { "\"\($0.sqlite)\"" }.joined(separator: ", ")) FROM \(table.table) "
+            let select =
+                "SELECT \(table.columns.map { "\"\($0.sqlite)\"" }.joined(separator: ", ")) FROM \(table.table) "
                 + "LIMIT \(rowsPerStatement) OFFSET ?"
             while true {
                 try sqlite.query(select, [.integer(Int64(count + pending.count))]) { row in
@@ -197,7 +224,8 @@ public enum HubStoreMigration {
         return binds
     }
 
-    private static func append(_ values: [SQLiteValue], _ types: [ColumnType], to binds: inout PostgresBindings) throws {
+    private static func append(_ values: [SQLiteValue], _ types: [ColumnType], to binds: inout PostgresBindings) throws
+    {
         for (value, type) in zip(values, types) {
             switch (type, value) {
             case (.bigint, .integer(let number)): binds.append(number)

@@ -72,7 +72,9 @@ public struct RecordKey: Sendable, Hashable, Comparable {
 
     /// By collection, then id, byte by byte: the order stores lock records in.
     public static func < (lhs: RecordKey, rhs: RecordKey) -> Bool {
-        if lhs.collection != rhs.collection { return lhs.collection.utf8.lexicographicallyPrecedes(rhs.collection.utf8) }
+        if lhs.collection != rhs.collection {
+            return lhs.collection.utf8.lexicographicallyPrecedes(rhs.collection.utf8)
+        }
         return lhs.id.utf8.lexicographicallyPrecedes(rhs.id.utf8)
     }
 }

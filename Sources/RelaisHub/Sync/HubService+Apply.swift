@@ -24,7 +24,9 @@ extension HubService {
         .rejected(code: RejectionCode(rawValue: error.codeName), reason: error.description)
     }
 
-    nonisolated(nonsending) func applyWrite(_ incoming: RecordWrite, writer: Writer, tx: any HubTransaction, now: UInt64) async throws -> WriteOutcome {
+    nonisolated(nonsending) func applyWrite(
+        _ incoming: RecordWrite, writer: Writer, tx: any HubTransaction, now: UInt64
+    ) async throws -> WriteOutcome {
         guard let collection = schema.collection(incoming.collection) else {
             return reject(.unknownCollection(incoming.collection))
         }
@@ -33,7 +35,9 @@ extension HubService {
         if existing == nil, incoming.isDelete {
             // A record made and deleted before it ever reached the hub: nothing to delete, and only
             // its creator ever knew its id.
-            if !FieldType.isUUID(incoming.recordID) { return reject(.invalidID(incoming.collection, incoming.recordID)) }
+            if !FieldType.isUUID(incoming.recordID) {
+                return reject(.invalidID(incoming.collection, incoming.recordID))
+            }
             return .applied
         }
         let creating = existing == nil || existing!.state.fields.isEmpty
@@ -54,7 +58,8 @@ extension HubService {
         let (scope, parentID) = try await scopeAfter(write, collection: collection, existing: existing, tx: tx)
         if let access = writer.access {
             if let existing, !access.sees(scope: existing.scope) {
-                return .rejected(code: .outsideTerritory, reason: "\(collection.name) \(recordID) is outside your territories")
+                return .rejected(
+                    code: .outsideTerritory, reason: "\(collection.name) \(recordID) is outside your territories")
             }
             if !write.isDelete, !access.sees(scope: scope) {
                 return .rejected(
@@ -101,7 +106,9 @@ extension HubService {
         }
         if let existing, existing.scope != scope {
             try await tx.insertMove(
-                ScopeMove(seq: seq, collection: collection.name, recordID: recordID, fromScope: existing.scope, toScope: scope))
+                ScopeMove(
+                    seq: seq, collection: collection.name, recordID: recordID, fromScope: existing.scope, toScope: scope
+                ))
             // Devices that lost sight of it removed it: from now on its own writes are echoed too.
             record.wholeSince = seq
         }
@@ -125,7 +132,8 @@ extension HubService {
         var ids: [String] = []
         for conflict in outcome.conflicts {
             let id = secrets.uuid()
-            try await tx.insertConflict(ConflictReport(id: id, createdAt: now, seq: seq, conflict: conflict, scope: scope))
+            try await tx.insertConflict(
+                ConflictReport(id: id, createdAt: now, seq: seq, conflict: conflict, scope: scope))
             ids.append(id)
         }
         return .conflict(ids: ids, rules: outcome.conflicts.map(\.rule))
@@ -165,7 +173,9 @@ extension HubService {
             if let access, child.scope != nil, !access.sees(scope: child.scope) { continue }
             let seq = try await tx.nextSequence()
             try await tx.insertMove(
-                ScopeMove(seq: seq, collection: child.collection, recordID: child.id, fromScope: child.scope, toScope: parent.scope))
+                ScopeMove(
+                    seq: seq, collection: child.collection, recordID: child.id, fromScope: child.scope,
+                    toScope: parent.scope))
             child.scope = parent.scope
             child.seq = seq
             child.wholeSince = seq

@@ -15,7 +15,8 @@ extension HubService {
     ///
     /// - Throws: ``HubError/replicaForked`` when `request.counter` is below the highest counter the
     ///   hub holds for the replica (a restored or cloned replica).
-    public func pull(_ request: Relais_V1_PullRequest, from principal: Principal) async throws -> Relais_V1_PullResponse {
+    public func pull(_ request: Relais_V1_PullRequest, from principal: Principal) async throws -> Relais_V1_PullResponse
+    {
         guard let replica = principal.replica else {
             throw HubError.forbidden.with("An admin API token cannot pull; enroll a device.")
         }
@@ -30,7 +31,8 @@ extension HubService {
             if request.counter < device.highestCounter { return .forked(held: device.highestCounter) }
             let meta = try await tx.meta()
             if request.cursor != 0,
-                device.scopeVersion != user.scopeVersion || request.cursor < meta.purgeHorizon || request.cursor > meta.head
+                device.scopeVersion != user.scopeVersion || request.cursor < meta.purgeHorizon
+                    || request.cursor > meta.head
             {
                 return .bootstrap(head: meta.head)
             }
@@ -80,7 +82,9 @@ extension HubService {
         let scopes: Set<String>? = access.role.seesEverything ? nil : access.territories
         let visible = try await tx.records(after: cursor, scopes: scopes, limit: size + 1)
         var movedAway: [StoredRecord] = []
-        if let scopes, cursor != 0 { movedAway = try await tx.movedAway(after: cursor, scopes: scopes, limit: size + 1) }
+        if let scopes, cursor != 0 {
+            movedAway = try await tx.movedAway(after: cursor, scopes: scopes, limit: size + 1)
+        }
         var bound = UInt64.max
         if visible.count > size, let last = visible.last { bound = min(bound, last.seq) }
         if movedAway.count > size, let last = movedAway.last { bound = min(bound, last.seq) }
@@ -209,7 +213,8 @@ extension HubService {
                 }
             }
             version.fields.append(
-                Relais_V1_FieldVersion(field: field.name, value: state.value(rule: field.rule), dot: latest.dot, hlc: latest.hlc))
+                Relais_V1_FieldVersion(
+                    field: field.name, value: state.value(rule: field.rule), dot: latest.dot, hlc: latest.hlc))
         }
         return version.fields.isEmpty ? nil : version
     }

@@ -58,7 +58,8 @@ extension HubService {
                 try await tx.insertEvent(
                     HubEvent(
                         at: now, kind: .tombstonesPurged,
-                        detail: "\(report.acknowledged) acknowledged and \(report.expired) expired tombstone(s) purged"))
+                        detail: "\(report.acknowledged) acknowledged and \(report.expired) expired tombstone(s) purged")
+                )
             }
             return report
         }

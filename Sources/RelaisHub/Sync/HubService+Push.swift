@@ -35,7 +35,8 @@ extension HubService {
     ///   an admin event is logged), or when the batch names another epoch than the replica's (0 is
     ///   taken as the current one); ``HubError/forbidden`` when `request.replica` is not the
     ///   token's; ``HubError/deviceRevoked``.
-    public func push(_ request: Relais_V1_PushRequest, from principal: Principal) async throws -> Relais_V1_PushResponse {
+    public func push(_ request: Relais_V1_PushRequest, from principal: Principal) async throws -> Relais_V1_PushResponse
+    {
         guard let replica = principal.replica else {
             throw HubError.forbidden.with("An admin API token cannot push; enroll a device.")
         }
@@ -74,15 +75,19 @@ extension HubService {
                 let dot = item.write.dot
                 if let result = known[dot.counter] {
                     guard result.digest == item.digest else {
-                        let detail = "replica \(replica.rawValue) sent a different write for dot \(dot): its history forked"
-                        try await tx.insertEvent(HubEvent(at: now, kind: .replicaForked, replica: replica, user: user, detail: detail))
+                        let detail =
+                            "replica \(replica.rawValue) sent a different write for dot \(dot): its history forked"
+                        try await tx.insertEvent(
+                            HubEvent(at: now, kind: .replicaForked, replica: replica, user: user, detail: detail))
                         return .forked(detail)
                     }
                     stored[index] = result
                 } else if dot.counter <= device.highestCounter {
-                    let detail = "replica \(replica.rawValue) sent counter \(dot.counter), at most the \(device.highestCounter) "
+                    let detail =
+                        "replica \(replica.rawValue) sent counter \(dot.counter), at most the \(device.highestCounter) "
                         + "already held: it went backwards (restored backup or copied file)"
-                    try await tx.insertEvent(HubEvent(at: now, kind: .counterBackwards, replica: replica, user: user, detail: detail))
+                    try await tx.insertEvent(
+                        HubEvent(at: now, kind: .counterBackwards, replica: replica, user: user, detail: detail))
                     return .forked(detail)
                 }
             }
@@ -131,7 +136,9 @@ extension HubService {
                 try await tx.insertEvent(
                     HubEvent(
                         at: now, kind: .clockSkewClamped, replica: replica, user: user,
-                        detail: "\(counts.clamped) write(s) stamped more than \(maxSkew / 1000) s ahead of the hub's clock were clamped"))
+                        detail:
+                            "\(counts.clamped) write(s) stamped more than \(maxSkew / 1000) s ahead of the hub's clock were clamped"
+                    ))
             }
             try await tx.recordPush(
                 replica: replica, highestCounter: highestCounter, clampedWrites: Int64(counts.clamped), seenAt: now)
@@ -139,7 +146,8 @@ extension HubService {
         }
         switch decision {
         case .forked(let detail):
-            logger.warning("replica forked", metadata: ["relais.replica": "\(replica.rawValue)", "relais.detail": "\(detail)"])
+            logger.warning(
+                "replica forked", metadata: ["relais.replica": "\(replica.rawValue)", "relais.detail": "\(detail)"])
             throw HubError.replicaForked
         case .answered(let results, let head, let counts):
             metrics.recordWrites(

@@ -112,7 +112,8 @@ public final class HubService: Sendable {
             }
             try await tx.insertUser(HubUser(name: name, role: role, territories: territories, createdAt: now))
             try await tx.insertEnrollment(
-                Enrollment(codeHash: Secrets.hashEnrollmentCode(code), user: name, createdAt: now, expiresAt: now + lifetime))
+                Enrollment(
+                    codeHash: Secrets.hashEnrollmentCode(code), user: name, createdAt: now, expiresAt: now + lifetime))
         }
         return code
     }
@@ -125,7 +126,8 @@ public final class HubService: Sendable {
         try await store.write { tx in
             guard try await tx.user(named: name) != nil else { throw HubError.notFound.with("No user `\(name)`.") }
             try await tx.insertEnrollment(
-                Enrollment(codeHash: Secrets.hashEnrollmentCode(code), user: name, createdAt: now, expiresAt: now + lifetime))
+                Enrollment(
+                    codeHash: Secrets.hashEnrollmentCode(code), user: name, createdAt: now, expiresAt: now + lifetime))
         }
         return code
     }
@@ -135,7 +137,9 @@ public final class HubService: Sendable {
     public func updateUser(_ name: String, role: Role? = nil, territories: [String]? = nil) async throws -> HubUser {
         let now = self.now()
         return try await store.write { tx in
-            guard let before = try await tx.user(named: name) else { throw HubError.notFound.with("No user `\(name)`.") }
+            guard let before = try await tx.user(named: name) else {
+                throw HubError.notFound.with("No user `\(name)`.")
+            }
             let newRole = role ?? before.role
             let newTerritories = territories.map { Array(Set($0)).sorted() } ?? before.territories
             guard newRole != before.role || newTerritories != before.territories else { return before }
@@ -178,7 +182,9 @@ public final class HubService: Sendable {
             }
             try await tx.revokeLineage(device.lineage, at: now)
             try await tx.insertEvent(
-                HubEvent(at: now, kind: .deviceRevoked, replica: replica, user: device.user, detail: "device `\(device.name)` revoked by \(admin)"))
+                HubEvent(
+                    at: now, kind: .deviceRevoked, replica: replica, user: device.user,
+                    detail: "device `\(device.name)` revoked by \(admin)"))
             return try await tx.device(replica: replica) ?? device
         }
     }
@@ -186,7 +192,8 @@ public final class HubService: Sendable {
     static func isValidName(_ name: String) -> Bool {
         !name.isEmpty && name.utf8.count <= 64
             && name.unicodeScalars.allSatisfy {
-                ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "._-@".unicodeScalars.contains($0)
+                ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
+                    || "._-@".unicodeScalars.contains($0)
             }
     }
 
@@ -254,7 +261,9 @@ public final class HubService: Sendable {
                     replica: replica, user: user.name, tokenHash: tokenHash, name: deviceName, lineage: replica,
                     createdAt: now, scopeVersion: user.scopeVersion))
             try await tx.insertEvent(
-                HubEvent(at: now, kind: .deviceEnrolled, replica: replica, user: user.name, detail: "device `\(deviceName)` enrolled"))
+                HubEvent(
+                    at: now, kind: .deviceEnrolled, replica: replica, user: user.name,
+                    detail: "device `\(deviceName)` enrolled"))
             var response = Relais_V1_EnrollResponse()
             response.replica = replica.rawValue
             response.token = token

@@ -26,7 +26,8 @@ public struct TombstonePurger: Service {
                             "tombstones purged",
                             metadata: [
                                 "relais.purge.acknowledged": "\(report.acknowledged)",
-                                "relais.purge.expired": "\(report.expired)", "relais.purge.horizon": "\(report.horizon)",
+                                "relais.purge.expired": "\(report.expired)",
+                                "relais.purge.horizon": "\(report.horizon)",
                             ])
                     }
                 } catch is CancellationError {

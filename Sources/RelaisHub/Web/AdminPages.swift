@@ -59,7 +59,9 @@ struct AdminPages: Sendable {
         router.get("/admin/sign-in") { request, _ in self.signInPage(message: nil, status: .ok) }
         router.post("/admin/sign-in") { request, _ in try await self.signIn(request) }
         router.post("/admin/sign-out") { request, _ in try await self.signOut(request) }
-        router.get("/admin/dashboard") { request, _ in try await self.withSession(request) { try await self.dashboard($0) } }
+        router.get("/admin/dashboard") { request, _ in
+            try await self.withSession(request) { try await self.dashboard($0) }
+        }
         router.get("/admin/conflicts") { request, _ in
             try await self.withSession(request) { try await self.list(request, $0) }
         }
@@ -105,9 +107,11 @@ struct AdminPages: Sendable {
 
     private func signInPage(message: String?, status: HTTPResponse.Status) -> Response {
         let csrf = AdminSessions.randomToken()
-        var response = render("sign-in", ["title": "Sign in", "csrf": csrf, "message": message ?? false], status: status)
+        var response = render(
+            "sign-in", ["title": "Sign in", "csrf": csrf, "message": message ?? false], status: status)
         response.setCookie(
-            Cookie(name: Self.signInCookie, value: csrf, maxAge: 900, path: "/admin", httpOnly: true, sameSite: .strict))
+            Cookie(name: Self.signInCookie, value: csrf, maxAge: 900, path: "/admin", httpOnly: true, sameSite: .strict)
+        )
         return response
     }
 
@@ -123,9 +127,11 @@ struct AdminPages: Sendable {
         } catch {
             return signInPage(message: "The form could not be read. Try again.", status: .badRequest)
         }
-        guard let expected = request.cookies[Self.signInCookie]?.value, let given = form.csrf, secretsEqual(expected, given)
+        guard let expected = request.cookies[Self.signInCookie]?.value, let given = form.csrf,
+            secretsEqual(expected, given)
         else {
-            return signInPage(message: "The sign-in form expired or did not come from this site. Try again.", status: .forbidden)
+            return signInPage(
+                message: "The sign-in form expired or did not come from this site. Try again.", status: .forbidden)
         }
         let token = (form.token ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         guard !token.isEmpty else { return signInPage(message: "Enter an admin token.", status: .badRequest) }
@@ -136,14 +142,16 @@ struct AdminPages: Sendable {
             return signInPage(message: "That token is not valid.", status: .unauthorized)
         }
         guard principal.role == .admin else {
-            return signInPage(message: "That token is not an admin's: the admin pages need an admin token.", status: .forbidden)
+            return signInPage(
+                message: "That token is not an admin's: the admin pages need an admin token.", status: .forbidden)
         }
         let opened = try await sessions.open(user: principal.user, now: service.now())
         try await service.recordAudit(.adminSignedIn, user: principal.user, detail: "signed in to the admin pages")
         var response = Self.redirect("/admin/dashboard")
         response.setCookie(
             Cookie(name: Self.sessionCookie, value: opened.id, path: "/admin", httpOnly: true, sameSite: .strict))
-        response.setCookie(Cookie(name: Self.signInCookie, value: "", maxAge: 0, path: "/admin", httpOnly: true, sameSite: .strict))
+        response.setCookie(
+            Cookie(name: Self.signInCookie, value: "", maxAge: 0, path: "/admin", httpOnly: true, sameSite: .strict))
         return response
     }
 
@@ -157,7 +165,8 @@ struct AdminPages: Sendable {
         guard let given = form?.csrf, secretsEqual(given, signed.session.csrf) else { return csrfRefused(signed) }
         try await sessions.close(signed.id)
         var response = Self.redirect("/admin/sign-in")
-        response.setCookie(Cookie(name: Self.sessionCookie, value: "", maxAge: 0, path: "/admin", httpOnly: true, sameSite: .strict))
+        response.setCookie(
+            Cookie(name: Self.sessionCookie, value: "", maxAge: 0, path: "/admin", httpOnly: true, sameSite: .strict))
         return response
     }
 
@@ -179,7 +188,8 @@ struct AdminPages: Sendable {
                 "by_user": rows(figures.byUser), "by_week": rows(Array(figures.byWeek.prefix(12))),
                 "lags": figures.lags.map { entry -> [String: Any] in
                     [
-                        "name": entry.device.name, "user": entry.device.user, "replica": Int(entry.device.replica.rawValue),
+                        "name": entry.device.name, "user": entry.device.user,
+                        "replica": Int(entry.device.replica.rawValue),
                         "lag": NSNumber(value: entry.lag),
                         "last_seen": entry.device.lastSeenAt.map(AdminTime.iso8601) ?? "never",
                     ]
@@ -195,7 +205,8 @@ struct AdminPages: Sendable {
             query = try AdminConflictQuery(parameters: parameters)
         } catch let error as HubError {
             return render(
-                "conflicts", base(signed, title: "Conflicts", nav: "conflicts").merging(["message": error.message]) { $1 },
+                "conflicts",
+                base(signed, title: "Conflicts", nav: "conflicts").merging(["message": error.message]) { $1 },
                 status: .badRequest)
         }
         let page = try await service.reviewConflicts(query)
@@ -211,9 +222,13 @@ struct AdminPages: Sendable {
             Self.path("/admin/conflicts", filters + [("limit", String(query.limit)), ("offset", String(offset))])
         }
         let statuses = ["", "open", "auto-resolved", "resolved"].map { status -> [String: Any] in
-            ["value": status, "label": status.isEmpty ? "any" : status, "selected": (query.status?.rawValue ?? "") == status]
+            [
+                "value": status, "label": status.isEmpty ? "any" : status,
+                "selected": (query.status?.rawValue ?? "") == status,
+            ]
         }
-        let rules = ["", "manual", "lww", "union", "append", "max", "min", "delete-update"].map { rule -> [String: Any] in
+        let rules = ["", "manual", "lww", "union", "append", "max", "min", "delete-update"].map {
+            rule -> [String: Any] in
             ["value": rule, "label": rule.isEmpty ? "any" : rule, "selected": (query.rule ?? "") == rule]
         }
         var context = base(signed, title: "Conflicts", nav: "conflicts")
@@ -246,7 +261,9 @@ struct AdminPages: Sendable {
         ]
     }
 
-    private func detail(id: String, _ request: Request?, _ signed: Signed, message: String?, status: HTTPResponse.Status = .ok)
+    private func detail(
+        id: String, _ request: Request?, _ signed: Signed, message: String?, status: HTTPResponse.Status = .ok
+    )
         async throws -> Response
     {
         let detail = try await service.conflictDetail(id: id)
@@ -313,7 +330,9 @@ struct AdminPages: Sendable {
         context["record_fields"] = recordFields
         context["history"] = detail.history.map { version -> [String: Any] in
             let entry = version.entry
-            let shown: String = entry.deleted ? "(deleted the record)" : conflict.field == nil ? "(updated the record)" : Self.display(version.value)
+            let shown: String =
+                entry.deleted
+                ? "(deleted the record)" : conflict.field == nil ? "(updated the record)" : Self.display(version.value)
             let outcome: String
             switch version.chosenByRule {
             case true?: outcome = "conflict: chosen by the rule"
@@ -322,10 +341,13 @@ struct AdminPages: Sendable {
             }
             return [
                 "seq": NSNumber(value: entry.seq), "value": shown, "user": entry.user,
-                "device": version.device ?? "replica \(entry.dot.replica.rawValue)", "replica": Int(entry.dot.replica.rawValue),
+                "device": version.device ?? "replica \(entry.dot.replica.rawValue)",
+                "replica": Int(entry.dot.replica.rawValue),
                 "typed_at": AdminTime.iso8601(entry.hlc), "received_at": AdminTime.iso8601(entry.at),
                 "outcome": outcome, "current": version.current,
-                "conflicts": version.conflictIDs.map { ["id": $0, "short_id": String($0.prefix(8)), "is_this": $0 == report.id] },
+                "conflicts": version.conflictIDs.map {
+                    ["id": $0, "short_id": String($0.prefix(8)), "is_this": $0 == report.id]
+                },
             ]
         }
         context["has_history"] = !detail.history.isEmpty
@@ -364,10 +386,12 @@ struct AdminPages: Sendable {
         let reason = (form.reason ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else {
             return try await detail(
-                id: id, nil, signed, message: "Give a reason: it is kept with the decision and shown to everyone.", status: .badRequest)
+                id: id, nil, signed, message: "Give a reason: it is kept with the decision and shown to everyone.",
+                status: .badRequest)
         }
         guard reason.utf8.count <= 4096 else {
-            return try await detail(id: id, nil, signed, message: "The reason is longer than 4096 bytes.", status: .badRequest)
+            return try await detail(
+                id: id, nil, signed, message: "The reason is longer than 4096 bytes.", status: .badRequest)
         }
         let report = try await service.conflict(id: id)
         let decision: HubService.Decision
@@ -390,15 +414,18 @@ struct AdminPages: Sendable {
                 decision = .value(try field.type.parse(text, collection: report.conflict.collection, field: fieldName))
             } catch {
                 return try await detail(
-                    id: id, nil, signed, message: "The merged value does not fit the field: \(error)", status: .badRequest)
+                    id: id, nil, signed, message: "The merged value does not fit the field: \(error)",
+                    status: .badRequest)
             }
         default:
-            return try await detail(id: id, nil, signed, message: "Choose a value or enter a merged one.", status: .badRequest)
+            return try await detail(
+                id: id, nil, signed, message: "Choose a value or enter a merged one.", status: .badRequest)
         }
         var expected: UInt64?
         if let text = form.recordVersion, !text.isEmpty {
             guard let value = UInt64(text) else {
-                return try await detail(id: id, nil, signed, message: "The form's record version is not valid.", status: .badRequest)
+                return try await detail(
+                    id: id, nil, signed, message: "The form's record version is not valid.", status: .badRequest)
             }
             expected = value
         }
@@ -444,10 +471,14 @@ struct AdminPages: Sendable {
         var strategyText = form.strategy ?? ""
         if strategyText == "pick-user" { strategyText = "pick-user:\(form.user ?? "")" }
         guard let strategy = BulkStrategy(text: strategyText) else {
-            return errorPage("Choose a strategy (for pick-user, also the user's name). Nothing was changed.", status: .badRequest, signed)
+            return errorPage(
+                "Choose a strategy (for pick-user, also the user's name). Nothing was changed.", status: .badRequest,
+                signed)
         }
         let reason = (form.reason ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !reason.isEmpty else { return errorPage("Give a reason. Nothing was changed.", status: .badRequest, signed) }
+        guard !reason.isEmpty else {
+            return errorPage("Give a reason. Nothing was changed.", status: .badRequest, signed)
+        }
         var parameters: [String: String] = [:]
         parameters["status"] = form.status
         parameters["collection"] = form.collection
@@ -483,7 +514,8 @@ struct AdminPages: Sendable {
             base(signed, title: "Audit log", nav: "audit").merging([
                 "events": events.map { event -> [String: Any] in
                     [
-                        "at": AdminTime.iso8601(event.at), "kind": event.kind.rawValue.replacingOccurrences(of: "_", with: " "),
+                        "at": AdminTime.iso8601(event.at),
+                        "kind": event.kind.rawValue.replacingOccurrences(of: "_", with: " "),
                         "user": event.user ?? "", "detail": event.detail,
                     ]
                 },
@@ -507,13 +539,16 @@ struct AdminPages: Sendable {
     }
 
     private func render(_ template: String, _ context: [String: Any], status: HTTPResponse.Status = .ok) -> Response {
-        let html = library.render(context, withTemplate: template) ?? "<!doctype html><title>Error</title><p>Missing template \(template)."
+        let html =
+            library.render(context, withTemplate: template)
+            ?? "<!doctype html><title>Error</title><p>Missing template \(template)."
         return Response(
             status: status,
             headers: [
                 .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
                 .contentSecurityPolicy: "default-src 'self'; form-action 'self'; frame-ancestors 'none'",
-                HTTPFields.Element.Name("X-Content-Type-Options")!: "nosniff", HTTPFields.Element.Name("Referrer-Policy")!: "same-origin",
+                HTTPFields.Element.Name("X-Content-Type-Options")!: "nosniff",
+                HTTPFields.Element.Name("Referrer-Policy")!: "same-origin",
             ],
             body: ResponseBody(byteBuffer: ByteBuffer(string: html)))
     }
@@ -544,7 +579,8 @@ struct AdminPages: Sendable {
         switch value {
         case nil, .null?: "(empty)"
         case .text(let text)?, .date(let text)?: text.isEmpty ? "(empty text)" : text
-        case .number(let number)?: number.rounded() == number && abs(number) < 1e15 ? String(Int64(number)) : String(number)
+        case .number(let number)?:
+            number.rounded() == number && abs(number) < 1e15 ? String(Int64(number)) : String(number)
         case .bool(let flag)?: flag ? "yes" : "no"
         case .set(let items)?: items.isEmpty ? "(no items)" : items.joined(separator: ", ")
         }

@@ -25,7 +25,8 @@ struct AdminSessions: Sendable {
     /// Opens a session for `user`; returns its id (the cookie's value) and the session.
     func open(user: String, now: UInt64) async throws -> (id: String, session: AdminSession) {
         let id = Self.randomToken()
-        let session = AdminSession(id: Secrets.hash(id), user: user, csrf: Self.randomToken(), expiresAt: now + idleMillis)
+        let session = AdminSession(
+            id: Secrets.hash(id), user: user, csrf: Self.randomToken(), expiresAt: now + idleMillis)
         try await store.write { tx in
             try await tx.deleteExpiredAdminSessions(at: now)
             try await tx.insertAdminSession(session)

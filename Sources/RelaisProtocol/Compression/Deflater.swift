@@ -85,12 +85,14 @@ public final class Deflater {
                         if flush == Z_NO_FLUSH { return .done }
                         // Finishing with room to spare and no progress: zlib is stuck.
                         if status == Z_BUF_ERROR {
-                            return .failed(ProtocolError.encodingFailed.with("zlib made no progress finishing a stream."))
+                            return .failed(
+                                ProtocolError.encodingFailed.with("zlib made no progress finishing a stream."))
                         }
                     }
                     return .again
                 default:
-                    return .failed(ProtocolError.encodingFailed.with("zlib failed while compressing (status \(status))."))
+                    return .failed(
+                        ProtocolError.encodingFailed.with("zlib failed while compressing (status \(status))."))
                 }
             })
         if let error { return .failure(error) }

@@ -12,7 +12,9 @@ enum Services {
         ProcessInfo.processInfo.environment["RELAIS_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    static let nginxPath = ["/usr/sbin/nginx", "/usr/bin/nginx"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    static let nginxPath = ["/usr/sbin/nginx", "/usr/bin/nginx"].first {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
     static let psqlPath = ["/usr/bin/psql"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
     /// PostgreSQL, psql and nginx are all here.
@@ -42,7 +44,8 @@ struct ScenarioDatabase {
     /// Creates `relais_e2e_<random>` on the server.
     static func create() async throws -> ScenarioDatabase {
         let server = try #require(Services.postgresURL, Services.skipReason)
-        let database = ScenarioDatabase(serverURL: server, name: "relais_e2e_\(UUID().uuidString.prefix(8).lowercased())")
+        let database = ScenarioDatabase(
+            serverURL: server, name: "relais_e2e_\(UUID().uuidString.prefix(8).lowercased())")
         try await database.psql("CREATE DATABASE \(database.name)")
         return database
     }
@@ -158,7 +161,9 @@ final class Balancer: @unchecked Sendable {
         address.sin_port = 0
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0
+            }
         }
         guard bound else { throw HubProcessError(message: "no free port") }
         return Int(UInt16(bigEndian: address.sin_port))

@@ -51,9 +51,12 @@ do {
                 record.vector = Relais_V1_VersionVector(VersionVector([.hub: UInt64(page * rows + row + 1)]))
                 let dot = Dot(replica: .hub, counter: UInt64(page * rows + row + 1))
                 record.fields = [
-                    Relais_V1_FieldVersion(field: "name", value: .text("Customer \(page)-\(row)"), dot: dot, hlc: HLC(rawValue: 1 << 20)),
-                    Relais_V1_FieldVersion(field: "territory", value: .text("north"), dot: dot, hlc: HLC(rawValue: 1 << 20)),
-                    Relais_V1_FieldVersion(field: "city", value: .text("page-\(page)"), dot: dot, hlc: HLC(rawValue: 1 << 20)),
+                    Relais_V1_FieldVersion(
+                        field: "name", value: .text("Customer \(page)-\(row)"), dot: dot, hlc: HLC(rawValue: 1 << 20)),
+                    Relais_V1_FieldVersion(
+                        field: "territory", value: .text("north"), dot: dot, hlc: HLC(rawValue: 1 << 20)),
+                    Relais_V1_FieldVersion(
+                        field: "city", value: .text("page-\(page)"), dot: dot, hlc: HLC(rawValue: 1 << 20)),
                 ]
                 response.records.append(record)
             }

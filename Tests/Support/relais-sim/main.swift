@@ -37,7 +37,10 @@ while let argument = arguments.next() {
         print(violations.isEmpty ? "regressions: ok" : violations.joined(separator: "\n"))
         exit(violations.isEmpty ? 0 : 1)
     default:
-        FileHandle.standardError.write(Data("usage: relais-sim [--postgres] [--seed S] (--schedule N | --schedules COUNT [--from N] [--kind FAULT]) | --regressions | --fuzz SECONDS\n".utf8))
+        FileHandle.standardError.write(
+            Data(
+                "usage: relais-sim [--postgres] [--seed S] (--schedule N | --schedules COUNT [--from N] [--kind FAULT]) | --regressions | --fuzz SECONDS\n"
+                    .utf8))
         exit(64)
     }
 }
@@ -65,7 +68,9 @@ if let fuzzSeconds {
             }
         }
     }
-    print("fuzz seed \(seed): \(report.executions) inputs in \(Int(Date().timeIntervalSince(start))) s, \(report.accepted) accepted, \(report.failures.count) failures")
+    print(
+        "fuzz seed \(seed): \(report.executions) inputs in \(Int(Date().timeIntervalSince(start))) s, \(report.accepted) accepted, \(report.failures.count) failures"
+    )
     for failure in report.failures.prefix(20) { print("  - \(failure)") }
     exit(report.failures.isEmpty ? 0 : 1)
 }
@@ -73,7 +78,10 @@ if let fuzzSeconds {
 let kindNames = postgres ? SimPostgresKind.allCases.map(\.rawValue) : SimFaultKind.allCases.map(\.rawValue)
 if let kindName {
     guard let index = kindNames.firstIndex(of: kindName) else {
-        FileHandle.standardError.write(Data("unknown \(postgres ? "PostgreSQL " : "")fault kind \(kindName) (one of: \(kindNames.joined(separator: ", ")))\n".utf8))
+        FileHandle.standardError.write(
+            Data(
+                "unknown \(postgres ? "PostgreSQL " : "")fault kind \(kindName) (one of: \(kindNames.joined(separator: ", ")))\n"
+                    .utf8))
         exit(64)
     }
     onlyKind = index
@@ -82,12 +90,16 @@ var schedules = only.map { [$0] } ?? Array(first..<(first + count))
 if let onlyKind { schedules = schedules.map { $0 * kindNames.count + onlyKind } }
 if postgres {
     guard PostgresTestDatabase.serverURL != nil else {
-        print("error: relais-sim --postgres needs RELAIS_TEST_POSTGRES_URL (start a server with: eval \"$(bash scripts/start-postgres.sh)\")")
+        print(
+            "error: relais-sim --postgres needs RELAIS_TEST_POSTGRES_URL (start a server with: eval \"$(bash scripts/start-postgres.sh)\")"
+        )
         exit(1)
     }
     let restarts = schedules.contains { SimPostgresKind.allCases[$0 % kindNames.count] == .postgresRestart }
     if restarts, SimPostgresServer.dataFolder == nil {
-        print("error: the postgresRestart kind needs \(SimPostgresServer.dataVariable), the server's data folder (scripts/start-postgres.sh exports it)")
+        print(
+            "error: the postgresRestart kind needs \(SimPostgresServer.dataVariable), the server's data folder (scripts/start-postgres.sh exports it)"
+        )
         exit(1)
     }
 }
@@ -136,9 +148,13 @@ for (done, schedule) in schedules.enumerated() {
         print("… \(done + 1) schedules, \(failed) failed, \(Int(Date().timeIntervalSince(started))) s")
     }
 }
-print("seed \(seed): \(schedules.count) schedules, \(failed) failed; writes \(totals.writes), acknowledged and checked \(totals.acknowledged), syncs \(totals.syncs), faults injected \(totals.faults), conflict reports \(totals.conflicts), concurrent pairs checked for exactly one report \(totals.pairs), edits refused on a full disk \(totals.refused), hub restarts \(totals.restarts); \(Int(Date().timeIntervalSince(started))) s")
+print(
+    "seed \(seed): \(schedules.count) schedules, \(failed) failed; writes \(totals.writes), acknowledged and checked \(totals.acknowledged), syncs \(totals.syncs), faults injected \(totals.faults), conflict reports \(totals.conflicts), concurrent pairs checked for exactly one report \(totals.pairs), edits refused on a full disk \(totals.refused), hub restarts \(totals.restarts); \(Int(Date().timeIntervalSince(started))) s"
+)
 print("per fault kind: " + perKind.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
-print("| fault kind | schedules | divergences | lost writes | report count (duplicate or missing) | integrity failures | other |")
+print(
+    "| fault kind | schedules | divergences | lost writes | report count (duplicate or missing) | integrity failures | other |"
+)
 for kind in kindNames where perKind[kind] != nil {
     let c = broken[kind] ?? [0, 0, 0, 0, 0]
     print("| \(kind) | \(perKind[kind]!) | \(c[0]) | \(c[1]) | \(c[2]) | \(c[3]) | \(c[4]) |")

@@ -269,7 +269,8 @@ enum PostgresHubSchema {
     private static func appliedVersion(_ connection: PostgresConnection, logger: Logger) async throws -> Int64? {
         let rows = try await connection.rows(of: "SELECT to_regclass('relais_migrations') IS NOT NULL", logger: logger)
         guard let exists = try rows.first?.decode(Bool.self), exists else { return nil }
-        let versions = try await connection.rows(of: "SELECT coalesce(max(version), 0) FROM relais_migrations", logger: logger)
+        let versions = try await connection.rows(
+            of: "SELECT coalesce(max(version), 0) FROM relais_migrations", logger: logger)
         return try versions.first?.decode(Int64.self) ?? 0
     }
 
@@ -286,4 +287,3 @@ enum PostgresHubSchema {
         }
     }
 }
-

@@ -106,7 +106,8 @@ public final class PostgresHubStore: HubStore {
         clientConfiguration.options.maximumConnections = max(1, configuration.maxConnections)
         clientConfiguration.options.connectTimeout = configuration.connectTimeout
         if let timeout = configuration.statementTimeout {
-            let millis = max(1, timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+            let millis = max(
+                1, timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
             clientConfiguration.options.additionalStartupParameters = [("statement_timeout", "\(millis)")]
         }
         self.url = parsed
@@ -300,7 +301,8 @@ public final class PostgresHubStore: HubStore {
                 // A statement refused on a closed connection was never sent: whatever the body did
                 // was never committed, and another connection may serve it.
                 let retry =
-                    error is PostgresConnectionClosed || (Self.sqlState(of: error).map(Self.retryableStates.contains) ?? false)
+                    error is PostgresConnectionClosed
+                    || (Self.sqlState(of: error).map(Self.retryableStates.contains) ?? false)
                 if retry, attempt < maxAttempts, !Task.isCancelled {
                     logger.debug(
                         "Retrying a store transaction",
@@ -382,7 +384,8 @@ public final class PostgresHubStore: HubStore {
         guard let psql = error as? PSQLError else {
             if error is PostgresConnectionClosed {
                 return HubError.unavailable.with(
-                    "The PostgreSQL server at \(location) is unreachable.", ["database": location, "error": "connectionClosed"])
+                    "The PostgreSQL server at \(location) is unreachable.",
+                    ["database": location, "error": "connectionClosed"])
             }
             if error is StoreTimeout {
                 return HubError.unavailable.with(
@@ -533,7 +536,8 @@ struct PostgresURL: Sendable {
 
     init(_ text: String) throws {
         func malformed(_ why: String) -> HubError {
-            HubError.storeLocation.with("Malformed PostgreSQL URL: \(why) (expected postgres://user[:password]@host[:port]/database).")
+            HubError.storeLocation.with(
+                "Malformed PostgreSQL URL: \(why) (expected postgres://user[:password]@host[:port]/database).")
         }
         guard let components = URLComponents(string: text) else { throw malformed("not a URL") }
         guard let scheme = components.scheme?.lowercased(), scheme == "postgres" || scheme == "postgresql" else {

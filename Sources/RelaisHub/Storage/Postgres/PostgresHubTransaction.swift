@@ -49,7 +49,9 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
     /// Refuses use after the body returned or after a statement failed.
     private func checkUsable() throws {
         let refusal: HubError? = status.withLock { status in
-            if status.finished { return HubError.internal.with("A store transaction was used after its body returned.") }
+            if status.finished {
+                return HubError.internal.with("A store transaction was used after its body returned.")
+            }
             if status.failure != nil {
                 return HubError.internal.with("A store transaction was used after one of its statements failed.")
             }
@@ -63,7 +65,7 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
         try checkUsable()
         do {
             return try await work()
-        } catch where error is PSQLError || error is PostgresConnectionClosed {
+        } catch  where error is PSQLError || error is PostgresConnectionClosed {
             status.withLock { status in
                 if status.failure == nil { status.failure = error }
             }
@@ -80,7 +82,9 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
     /// ``flush()``, answering the meta row as it stands after it (`nil`: nothing waited).
     private nonisolated(nonsending) func flushReadingMeta() async throws -> HubMeta? {
         let head = writeBehind.lockedHead == nil ? nil : writeBehind.lastSequence
-        guard let query = try writeBehind.flushQuery(historyJSON: { try HistoryJSON.encode($0.fields) ?? json($0.fields) })
+        guard
+            let query = try writeBehind.flushQuery(historyJSON: { try HistoryJSON.encode($0.fields) ?? json($0.fields) }
+            )
         else { return nil }
         let rows = try await perform { try await connection.rows(of: query, logger: logger) }
         guard let row = rows.first else { throw HubError.storeMissing.with("The meta row is missing.") }
@@ -90,7 +94,9 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
     }
 
     /// Every row of `query`, made into values.
-    private nonisolated(nonsending) func rows<T>(_ query: PostgresQuery, _ make: (PostgresRow) throws -> T) async throws -> [T] {
+    private nonisolated(nonsending) func rows<T>(_ query: PostgresQuery, _ make: (PostgresRow) throws -> T) async throws
+        -> [T]
+    {
         try await flush()
         return try await perform {
             var result: [T] = []
@@ -102,7 +108,9 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
     }
 
     /// The first row of `query`, made into a value.
-    private nonisolated(nonsending) func first<T>(_ query: PostgresQuery, _ make: (PostgresRow) throws -> T) async throws -> T? {
+    private nonisolated(nonsending) func first<T>(_ query: PostgresQuery, _ make: (PostgresRow) throws -> T)
+        async throws -> T?
+    {
         try await rows(query, make).first
     }
 
@@ -233,7 +241,8 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
     // MARK: - Users, tokens, enrollments
 
     private func makeUser(_ row: PostgresRow) throws -> HubUser {
-        let (name, role, territories, scopeVersion, createdAt) = try row.decode((String, String, String, Int64, Int64).self)
+        let (name, role, territories, scopeVersion, createdAt) = try row.decode(
+            (String, String, String, Int64, Int64).self)
         return HubUser(
             name: name, role: Role(rawValue: role) ?? .rep, territories: try decode([String].self, territories),
             scopeVersion: scopeVersion, createdAt: Self.u64(createdAt))
@@ -257,7 +266,8 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
             """)
     }
 
-    nonisolated(nonsending) func setUserAccess(name: String, role: Role, territories: [String]) async throws -> HubUser? {
+    nonisolated(nonsending) func setUserAccess(name: String, role: Role, territories: [String]) async throws -> HubUser?
+    {
         let sorted = try json(Array(Set(territories)).sorted())
         return try await first(
             """
@@ -271,7 +281,8 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
             "SELECT token_hash, user_name, created_at, revoked_at FROM api_tokens WHERE token_hash = \(hash)"
         ) { row in
             let (tokenHash, user, createdAt, revokedAt) = try row.decode((String, String, Int64, Int64?).self)
-            return APIToken(tokenHash: tokenHash, user: user, createdAt: Self.u64(createdAt), revokedAt: Self.u64(revokedAt))
+            return APIToken(
+                tokenHash: tokenHash, user: user, createdAt: Self.u64(createdAt), revokedAt: Self.u64(revokedAt))
         }
     }
 
@@ -308,7 +319,9 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
             """)
     }
 
-    nonisolated(nonsending) func useEnrollment(codeHash: String, at time: UInt64, replica: ReplicaID) async throws -> Bool {
+    nonisolated(nonsending) func useEnrollment(codeHash: String, at time: UInt64, replica: ReplicaID) async throws
+        -> Bool
+    {
         try await execute(
             """
             UPDATE enrollments SET used_at = \(Self.int(time)), replica = \(Self.int(replica))
@@ -324,14 +337,19 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
         """
 
     private func makeDevice(_ row: PostgresRow) throws -> Device {
-        let (replica, user, tokenHash, name, epoch, lineage, createdAt, revokedAt, renewedTo, highestCounter,
-            ackCursor, scopeVersion, lastSeenAt, clampedWrites) = try row.decode(
-                (Int64, String, String, String, Int64, Int64, Int64, Int64?, Int64?, Int64, Int64, Int64, Int64?,
-                    Int64).self)
+        let (
+            replica, user, tokenHash, name, epoch, lineage, createdAt, revokedAt, renewedTo, highestCounter,
+            ackCursor, scopeVersion, lastSeenAt, clampedWrites
+        ) = try row.decode(
+            (
+                Int64, String, String, String, Int64, Int64, Int64, Int64?, Int64?, Int64, Int64, Int64, Int64?,
+                Int64
+            ).self)
         return Device(
             replica: Self.replica(replica), user: user, tokenHash: tokenHash, name: name,
             epoch: UInt32(truncatingIfNeeded: epoch), lineage: Self.replica(lineage), createdAt: Self.u64(createdAt),
-            revokedAt: Self.u64(revokedAt), renewedTo: Self.replica(renewedTo), highestCounter: Self.u64(highestCounter),
+            revokedAt: Self.u64(revokedAt), renewedTo: Self.replica(renewedTo),
+            highestCounter: Self.u64(highestCounter),
             acknowledgedCursor: Self.u64(ackCursor), scopeVersion: scopeVersion, lastSeenAt: Self.u64(lastSeenAt),
             clampedWrites: clampedWrites)
     }
@@ -343,7 +361,8 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
     }
 
     nonisolated(nonsending) func device(tokenHash: String) async throws -> Device? {
-        try await first("SELECT \(unescaped: Self.deviceColumns) FROM devices WHERE token_hash = \(tokenHash)", makeDevice)
+        try await first(
+            "SELECT \(unescaped: Self.deviceColumns) FROM devices WHERE token_hash = \(tokenHash)", makeDevice)
     }
 
     nonisolated(nonsending) func devices() async throws -> [Device] {
@@ -382,7 +401,8 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
         if let waiting = writeBehind.devicePush, waiting.replica != replica { try await flush() }
         try checkUsable()
         writeBehind.record(
-            PostgresWriteBehind.DevicePush(replica: replica, highestCounter: counter, clampedWrites: clampedWrites, seenAt: time))
+            PostgresWriteBehind.DevicePush(
+                replica: replica, highestCounter: counter, clampedWrites: clampedWrites, seenAt: time))
     }
 
     nonisolated(nonsending) func acknowledgePull(
@@ -474,7 +494,9 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
             return try Self.makeRecord(collection, id, seq, wholeSince, scope, parentID, deletedAt, bytes)
         }.compactMap { $0 }
         for key in sorted { writeBehind.records[key] = .some(nil) }
-        for record in found { writeBehind.records[RecordKey(collection: record.collection, id: record.id)] = .some(record) }
+        for record in found {
+            writeBehind.records[RecordKey(collection: record.collection, id: record.id)] = .some(record)
+        }
         writeBehind.childless.formUnion(Set(ids).subtracting(parents))
     }
 
@@ -482,7 +504,8 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
         // No child in the database when the head was locked: every child is one this transaction wrote.
         if locksReads, writeBehind.childless.contains(parentID) { return writeBehind.cachedChildren(of: parentID) }
         return try await rows(
-            "SELECT \(unescaped: Self.recordColumns) FROM records WHERE parent_id = \(parentID) ORDER BY seq", makeRecord)
+            "SELECT \(unescaped: Self.recordColumns) FROM records WHERE parent_id = \(parentID) ORDER BY seq",
+            makeRecord)
     }
 
     nonisolated(nonsending) func records(after cursor: UInt64, scopes: Set<String>?, limit: Int) async throws
@@ -672,10 +695,14 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
         """
 
     private func makeConflict(_ row: PostgresRow) throws -> ConflictReport {
-        let (id, createdAt, seq, collection, recordID, field, rule, base, chosen, competitors, status, scope,
-            resolution) = try row.decode(
-                (String, Int64, Int64, String, String, String?, String, String?, String?, String, String, String?,
-                    String?).self)
+        let (
+            id, createdAt, seq, collection, recordID, field, rule, base, chosen, competitors, status, scope,
+            resolution
+        ) = try row.decode(
+            (
+                String, Int64, Int64, String, String, String?, String, String?, String?, String, String, String?,
+                String?
+            ).self)
         let conflict = Conflict(
             collection: collection, recordID: recordID, field: field, rule: rule,
             base: try base.map { try decode(Value.self, $0) }, values: try decode([Competitor].self, competitors),
@@ -787,7 +814,8 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
             ORDER BY id DESC LIMIT \(Int64(max(0, limit)))
             """
         ) { row in
-            let (id, at, kind, replica, user, detail) = try row.decode((Int64, Int64, String, Int64?, String?, String).self)
+            let (id, at, kind, replica, user, detail) = try row.decode(
+                (Int64, Int64, String, Int64?, String?, String).self)
             return HubEvent(
                 id: id, at: Self.u64(at), kind: HubEvent.Kind(rawValue: kind), replica: Self.replica(replica),
                 user: user, detail: detail)

@@ -120,7 +120,11 @@ struct PostgresWriteBehind {
         var inserted = Columns()
         var updated = Columns()
         for key in recordOrder {
-            if let record = inserts[key] { inserted.append(record) } else if let record = updates[key] { updated.append(record) }
+            if let record = inserts[key] {
+                inserted.append(record)
+            } else if let record = updates[key] {
+                updated.append(record)
+            }
         }
         var historyColumns = HistoryColumns()
         for entry in history { try historyColumns.append(entry, fields: historyJSON(entry)) }

@@ -166,7 +166,8 @@ enum SQLiteHubSchema {
         )
         for migration in migrations {
             try db.transaction(.immediate) {
-                let applied = try db.scalar("SELECT count(*) FROM migrations WHERE version = ?", [.integer(Int64(migration.version))])
+                let applied = try db.scalar(
+                    "SELECT count(*) FROM migrations WHERE version = ?", [.integer(Int64(migration.version))])
                 guard applied?.int64Value == 0 else { return }
                 try db.execute(migration.sql)
                 try db.execute(

@@ -112,12 +112,14 @@ public final class SQLiteHubStore: HubStore {
             let pageSize = try connection.scalar("PRAGMA page_size")?.int64Value ?? 4096
             try connection.execute("PRAGMA max_page_count = \(max(1, maxStoreBytes / max(1, pageSize)))")
         }
-        writer = SQLiteWorker(connection: connection, label: "relais.hub.sqlite.writer", maxGroupSize: configuration.maxGroupSize)
+        writer = SQLiteWorker(
+            connection: connection, label: "relais.hub.sqlite.writer", maxGroupSize: configuration.maxGroupSize)
         var readers: [SQLiteWorker] = []
         for index in 0..<max(1, configuration.readers) {
             let reader = try Connection(path: path, mode: .readOnly)
             try reader.configureForDurability(busyTimeout: configuration.busyTimeout)
-            readers.append(SQLiteWorker(connection: reader, label: "relais.hub.sqlite.reader.\(index)", maxGroupSize: nil))
+            readers.append(
+                SQLiteWorker(connection: reader, label: "relais.hub.sqlite.reader.\(index)", maxGroupSize: nil))
         }
         self.readers = readers
     }
@@ -241,7 +243,8 @@ final class SQLiteWorker: @unchecked Sendable {
                     } else if let value = box.value {
                         continuation.resume(returning: value)
                     } else {
-                        continuation.resume(throwing: HubError.internal.with("A transaction finished without a result."))
+                        continuation.resume(
+                            throwing: HubError.internal.with("A transaction finished without a result."))
                     }
                 })
             enqueue(job)

@@ -55,7 +55,9 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
     // MARK: - Meta
 
     nonisolated(nonsending) func meta() async throws -> HubMeta {
-        let found = try first("SELECT head, purge_horizon, hub_counter, hub_clock, next_replica FROM meta WHERE id = 1", []) { row in
+        let found = try first(
+            "SELECT head, purge_horizon, hub_counter, hub_clock, next_replica FROM meta WHERE id = 1", []
+        ) { row in
             HubMeta(
                 head: Self.u64(row, 0), purgeHorizon: Self.u64(row, 1), hubCounter: Self.u64(row, 2),
                 hubClock: HLC(rawValue: Self.u64(row, 3)), nextReplica: UInt32(truncatingIfNeeded: row.int64(at: 4)))
@@ -65,14 +67,16 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
     }
 
     nonisolated(nonsending) func nextSequence() async throws -> UInt64 {
-        UInt64(bitPattern: try db.scalar("UPDATE meta SET head = head + 1 WHERE id = 1 RETURNING head")?.int64Value ?? 0)
+        UInt64(
+            bitPattern: try db.scalar("UPDATE meta SET head = head + 1 WHERE id = 1 RETURNING head")?.int64Value ?? 0)
     }
 
     /// One writer: nothing to wait for.
     nonisolated(nonsending) func lockRecords(_ keys: [RecordKey]) async throws {}
 
     nonisolated(nonsending) func takeReplicaNumber() async throws -> ReplicaID {
-        let next = try db.scalar("UPDATE meta SET next_replica = next_replica + 1 WHERE id = 1 RETURNING next_replica - 1")
+        let next = try db.scalar(
+            "UPDATE meta SET next_replica = next_replica + 1 WHERE id = 1 RETURNING next_replica - 1")
         return ReplicaID(UInt32(truncatingIfNeeded: next?.int64Value ?? 0))
     }
 
@@ -100,7 +104,9 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
     }
 
     nonisolated(nonsending) func user(named name: String) async throws -> HubUser? {
-        try first("SELECT name, role, territories, scope_version, created_at FROM users WHERE name = ?", [.text(name)], makeUser)
+        try first(
+            "SELECT name, role, territories, scope_version, created_at FROM users WHERE name = ?", [.text(name)],
+            makeUser)
     }
 
     nonisolated(nonsending) func users() async throws -> [HubUser] {
@@ -110,11 +116,15 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
     nonisolated(nonsending) func insertUser(_ user: HubUser) async throws {
         try db.execute(
             "INSERT INTO users (name, role, territories, scope_version, created_at) VALUES (?, ?, ?, ?, ?)",
-            [.text(user.name), .text(user.role.rawValue), .text(try json(user.territories)), .integer(user.scopeVersion),
-             Self.int(user.createdAt)])
+            [
+                .text(user.name), .text(user.role.rawValue), .text(try json(user.territories)),
+                .integer(user.scopeVersion),
+                Self.int(user.createdAt),
+            ])
     }
 
-    nonisolated(nonsending) func setUserAccess(name: String, role: Role, territories: [String]) async throws -> HubUser? {
+    nonisolated(nonsending) func setUserAccess(name: String, role: Role, territories: [String]) async throws -> HubUser?
+    {
         let sorted = Array(Set(territories)).sorted()
         try db.execute(
             "UPDATE users SET role = ?, territories = ?, scope_version = scope_version + 1 WHERE name = ?",
@@ -123,7 +133,8 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
     }
 
     nonisolated(nonsending) func apiToken(hash: String) async throws -> APIToken? {
-        try first("SELECT token_hash, user, created_at, revoked_at FROM api_tokens WHERE token_hash = ?", [.text(hash)]) { row in
+        try first("SELECT token_hash, user, created_at, revoked_at FROM api_tokens WHERE token_hash = ?", [.text(hash)])
+        { row in
             APIToken(
                 tokenHash: row.text(at: 0) ?? "", user: row.text(at: 1) ?? "", createdAt: Self.u64(row, 2),
                 revokedAt: Self.optionalU64(row, 3))
@@ -151,12 +162,16 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
     nonisolated(nonsending) func insertEnrollment(_ enrollment: Enrollment) async throws {
         try db.execute(
             "INSERT INTO enrollments (code_hash, user, created_at, expires_at, used_at, replica) VALUES (?, ?, ?, ?, ?, ?)",
-            [.text(enrollment.codeHash), .text(enrollment.user), Self.int(enrollment.createdAt),
-             Self.int(enrollment.expiresAt), Self.int(enrollment.usedAt),
-             enrollment.replica.map { .integer(Int64($0.rawValue)) } ?? .null])
+            [
+                .text(enrollment.codeHash), .text(enrollment.user), Self.int(enrollment.createdAt),
+                Self.int(enrollment.expiresAt), Self.int(enrollment.usedAt),
+                enrollment.replica.map { .integer(Int64($0.rawValue)) } ?? .null,
+            ])
     }
 
-    nonisolated(nonsending) func useEnrollment(codeHash: String, at time: UInt64, replica: ReplicaID) async throws -> Bool {
+    nonisolated(nonsending) func useEnrollment(codeHash: String, at time: UInt64, replica: ReplicaID) async throws
+        -> Bool
+    {
         try db.execute(
             "UPDATE enrollments SET used_at = ?, replica = ? WHERE code_hash = ? AND used_at IS NULL",
             [Self.int(time), .integer(Int64(replica.rawValue)), .text(codeHash)])
@@ -183,7 +198,9 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
     }
 
     nonisolated(nonsending) func device(replica: ReplicaID) async throws -> Device? {
-        try first("SELECT \(Self.deviceColumns) FROM devices WHERE replica = ?", [.integer(Int64(replica.rawValue))], makeDevice)
+        try first(
+            "SELECT \(Self.deviceColumns) FROM devices WHERE replica = ?", [.integer(Int64(replica.rawValue))],
+            makeDevice)
     }
 
     nonisolated(nonsending) func device(tokenHash: String) async throws -> Device? {
@@ -195,11 +212,13 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
     }
 
     private func deviceArguments(_ device: Device) -> [SQLiteValue] {
-        [.integer(Int64(device.replica.rawValue)), .text(device.user), .text(device.tokenHash), .text(device.name),
-         .integer(Int64(device.epoch)), .integer(Int64(device.lineage.rawValue)), Self.int(device.createdAt),
-         Self.int(device.revokedAt), device.renewedTo.map { .integer(Int64($0.rawValue)) } ?? .null,
-         Self.int(device.highestCounter), Self.int(device.acknowledgedCursor), .integer(device.scopeVersion),
-         Self.int(device.lastSeenAt), .integer(device.clampedWrites)]
+        [
+            .integer(Int64(device.replica.rawValue)), .text(device.user), .text(device.tokenHash), .text(device.name),
+            .integer(Int64(device.epoch)), .integer(Int64(device.lineage.rawValue)), Self.int(device.createdAt),
+            Self.int(device.revokedAt), device.renewedTo.map { .integer(Int64($0.rawValue)) } ?? .null,
+            Self.int(device.highestCounter), Self.int(device.acknowledgedCursor), .integer(device.scopeVersion),
+            Self.int(device.lastSeenAt), .integer(device.clampedWrites),
+        ]
     }
 
     nonisolated(nonsending) func insertDevice(_ device: Device) async throws {
@@ -240,8 +259,10 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
             UPDATE devices SET ack_cursor = ?, scope_version = coalesce(?, scope_version), last_seen_at = ?
             WHERE replica = ?
             """,
-            [Self.int(cursor), scopeVersion.map { .integer($0) } ?? .null, Self.int(time),
-             .integer(Int64(replica.rawValue))])
+            [
+                Self.int(cursor), scopeVersion.map { .integer($0) } ?? .null, Self.int(time),
+                .integer(Int64(replica.rawValue)),
+            ])
     }
 
     // MARK: - Records
@@ -251,7 +272,9 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
     private func makeRecord(_ row: Row) throws -> StoredRecord {
         let collection = row.text(at: 0) ?? ""
         let id = row.text(at: 1) ?? ""
-        let (state, fields) = try row.withUnsafeBytes(at: 7) { try RecordCodec.decode($0, collection: collection, id: id) }
+        let (state, fields) = try row.withUnsafeBytes(at: 7) {
+            try RecordCodec.decode($0, collection: collection, id: id)
+        }
         return StoredRecord(
             state: state, seq: Self.u64(row, 2), wholeSince: Self.u64(row, 3), scope: row.text(at: 4),
             parentID: row.text(at: 5), deletedAt: Self.optionalU64(row, 6), fields: fields)
@@ -259,15 +282,19 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
 
     nonisolated(nonsending) func record(collection: String, id: String) async throws -> StoredRecord? {
         try first(
-            "SELECT \(Self.recordColumns) FROM records WHERE collection = ? AND id = ?", [.text(collection), .text(id)],
+            "SELECT \(Self.recordColumns) FROM records WHERE collection = ? AND id = ?",
+            [.text(collection), .text(id)],
             makeRecord)
     }
 
     nonisolated(nonsending) func children(of parentID: String) async throws -> [StoredRecord] {
-        try rows("SELECT \(Self.recordColumns) FROM records WHERE parent_id = ? ORDER BY seq", [.text(parentID)], makeRecord)
+        try rows(
+            "SELECT \(Self.recordColumns) FROM records WHERE parent_id = ? ORDER BY seq", [.text(parentID)], makeRecord)
     }
 
-    nonisolated(nonsending) func records(after cursor: UInt64, scopes: Set<String>?, limit: Int) async throws -> [StoredRecord] {
+    nonisolated(nonsending) func records(after cursor: UInt64, scopes: Set<String>?, limit: Int) async throws
+        -> [StoredRecord]
+    {
         guard let scopes else {
             return try rows(
                 "SELECT \(Self.recordColumns) FROM records WHERE seq > ? ORDER BY seq LIMIT ?",
@@ -286,7 +313,9 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
         return Array(merged.prefix(limit))
     }
 
-    nonisolated(nonsending) func movedAway(after cursor: UInt64, scopes: Set<String>, limit: Int) async throws -> [StoredRecord] {
+    nonisolated(nonsending) func movedAway(after cursor: UInt64, scopes: Set<String>, limit: Int) async throws
+        -> [StoredRecord]
+    {
         // Driven by the (few) moves after the cursor, not by every record changed since.
         try rows(
             """
@@ -299,7 +328,9 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
             [Self.int(cursor), .text(try json(scopes.sorted())), .integer(Int64(limit))], makeRecord)
     }
 
-    nonisolated(nonsending) func firstMove(collection: String, id: String, after cursor: UInt64) async throws -> ScopeMove? {
+    nonisolated(nonsending) func firstMove(collection: String, id: String, after cursor: UInt64) async throws
+        -> ScopeMove?
+    {
         try first(
             """
             SELECT seq, from_scope, to_scope FROM moves WHERE collection = ? AND record_id = ? AND seq > ?
@@ -340,9 +371,11 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
     }
 
     private func recordArguments(_ record: StoredRecord) -> [SQLiteValue] {
-        [.text(record.collection), .text(record.id), Self.int(record.seq), Self.int(record.wholeSince),
-         Self.text(record.scope), Self.text(record.parentID), Self.int(record.deletedAt),
-         .blob(RecordCodec.encode(record.state, fields: record.fields))]
+        [
+            .text(record.collection), .text(record.id), Self.int(record.seq), Self.int(record.wholeSince),
+            Self.text(record.scope), Self.text(record.parentID), Self.int(record.deletedAt),
+            .blob(RecordCodec.encode(record.state, fields: record.fields)),
+        ]
     }
 
     nonisolated(nonsending) func deleteRecord(collection: String, id: String) async throws {
@@ -352,8 +385,10 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
     nonisolated(nonsending) func insertMove(_ move: ScopeMove) async throws {
         try db.execute(
             "INSERT INTO moves (seq, collection, record_id, from_scope, to_scope) VALUES (?, ?, ?, ?, ?)",
-            [Self.int(move.seq), .text(move.collection), .text(move.recordID), Self.text(move.fromScope),
-             Self.text(move.toScope)])
+            [
+                Self.int(move.seq), .text(move.collection), .text(move.recordID), Self.text(move.fromScope),
+                Self.text(move.toScope),
+            ])
     }
 
     nonisolated(nonsending) func deleteMoves(upTo seq: UInt64) async throws {
@@ -370,7 +405,8 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
             StoredWriteResult(
                 dot: Dot(replica: replica, counter: counter), digest: row.blob(at: 0) ?? [],
                 status: StoredWriteResult.Status(rawValue: row.text(at: 1) ?? "") ?? .rejected,
-                conflictIDs: (row.text(at: 2) ?? "").split(separator: ",").map(String.init), code: row.text(at: 3) ?? "",
+                conflictIDs: (row.text(at: 2) ?? "").split(separator: ",").map(String.init),
+                code: row.text(at: 3) ?? "",
                 reason: row.text(at: 4) ?? "")
         }
     }
@@ -381,9 +417,11 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
             INSERT INTO write_results (replica, counter, digest, status, conflict_ids, code, reason)
             VALUES (?, ?, ?, ?, ?, ?, ?)
             """,
-            [.integer(Int64(result.dot.replica.rawValue)), Self.int(result.dot.counter), .blob(result.digest),
-             .text(result.status.rawValue), .text(result.conflictIDs.joined(separator: ",")), .text(result.code),
-             .text(result.reason)])
+            [
+                .integer(Int64(result.dot.replica.rawValue)), Self.int(result.dot.counter), .blob(result.digest),
+                .text(result.status.rawValue), .text(result.conflictIDs.joined(separator: ",")), .text(result.code),
+                .text(result.reason),
+            ])
     }
 
     // MARK: - Conflicts
@@ -433,8 +471,11 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
     private static let conflictOrder = "ORDER BY created_at DESC, seq DESC, id DESC"
 
     private static func conflictFilterArguments(_ filter: ConflictFilter) -> [SQLiteValue] {
-        [text(filter.status?.rawValue), text(filter.collection), text(filter.field), text(filter.rule), text(filter.user),
-         text(filter.territory), text(filter.recordID), int(filter.from), int(filter.to)]
+        [
+            text(filter.status?.rawValue), text(filter.collection), text(filter.field), text(filter.rule),
+            text(filter.user),
+            text(filter.territory), text(filter.recordID), int(filter.from), int(filter.to),
+        ]
     }
 
     nonisolated(nonsending) func conflicts(_ filter: ConflictFilter) async throws -> [ConflictReport] {
@@ -454,7 +495,8 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
         async throws
     {
         // One statement stepped row by row: SQLite holds no more than a row in memory.
-        let statement = try db.prepare("SELECT \(Self.conflictColumns) FROM conflicts \(Self.conflictWhere) \(Self.conflictOrder)")
+        let statement = try db.prepare(
+            "SELECT \(Self.conflictColumns) FROM conflicts \(Self.conflictWhere) \(Self.conflictOrder)")
         try statement.forEachRow(Self.conflictFilterArguments(filter)) { row in try body(try makeConflict(row)) }
     }
 
@@ -493,16 +535,22 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
     nonisolated(nonsending) func insertEvent(_ event: HubEvent) async throws -> Int64 {
         try db.execute(
             "INSERT INTO events (at, kind, replica, user, detail) VALUES (?, ?, ?, ?, ?)",
-            [Self.int(event.at), .text(event.kind.rawValue), event.replica.map { .integer(Int64($0.rawValue)) } ?? .null,
-             Self.text(event.user), .text(event.detail)])
+            [
+                Self.int(event.at), .text(event.kind.rawValue),
+                event.replica.map { .integer(Int64($0.rawValue)) } ?? .null,
+                Self.text(event.user), .text(event.detail),
+            ])
         return db.lastInsertRowID
     }
 
     // MARK: - Write history
 
-    nonisolated(nonsending) func history(collection: String, recordID: String, field: String?, limit: Int) async throws -> [HistoryEntry] {
+    nonisolated(nonsending) func history(collection: String, recordID: String, field: String?, limit: Int) async throws
+        -> [HistoryEntry]
+    {
         // A field name is a schema identifier; quoted in the JSON path all the same.
-        let path: SQLiteValue = field.map { .text("$.\"" + $0.replacingOccurrences(of: "\"", with: "") + "\"") } ?? .null
+        let path: SQLiteValue =
+            field.map { .text("$.\"" + $0.replacingOccurrences(of: "\"", with: "") + "\"") } ?? .null
         return try rows(
             """
             SELECT seq, collection, record_id, replica, counter, hlc, user, at, fields, deleted FROM write_history
@@ -525,9 +573,12 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
             INSERT INTO write_history (seq, collection, record_id, replica, counter, hlc, user, at, fields, deleted)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
-            [Self.int(entry.seq), .text(entry.collection), .text(entry.recordID), .integer(Int64(entry.dot.replica.rawValue)),
-             Self.int(entry.dot.counter), Self.int(entry.hlc.rawValue), .text(entry.user), Self.int(entry.at),
-             .text(try HistoryJSON.encode(entry.fields) ?? json(entry.fields)), .integer(entry.deleted ? 1 : 0)])
+            [
+                Self.int(entry.seq), .text(entry.collection), .text(entry.recordID),
+                .integer(Int64(entry.dot.replica.rawValue)),
+                Self.int(entry.dot.counter), Self.int(entry.hlc.rawValue), .text(entry.user), Self.int(entry.at),
+                .text(try HistoryJSON.encode(entry.fields) ?? json(entry.fields)), .integer(entry.deleted ? 1 : 0),
+            ])
     }
 
     nonisolated(nonsending) func deleteHistory(collection: String, recordID: String) async throws {
