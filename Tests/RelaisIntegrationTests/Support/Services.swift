@@ -87,7 +87,9 @@ final class Balancer: @unchecked Sendable {
         self.folder = folder
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         port = try Self.freePort()
-        let servers = upstreams.map { "        server \($0);" }.joined(separator: "\n")
+        // max_fails=0: a hub that refused a connection while it was down is tried again at once once
+        // it is back (by default nginx skips it for 10 s, and answers 502 when every hub is skipped).
+        let servers = upstreams.map { "        server \($0) max_fails=0;" }.joined(separator: "\n")
         // As root, nginx's workers would run as `nobody` and could not write the temporary folders.
         let user = geteuid() == 0 ? "user root;\n" : ""
         let config = """
