@@ -104,10 +104,7 @@ public struct MessageCodec: Sendable {
         encoding: ContentEncoding
     ) throws(ProtocolError) -> M {
         if body.count > limits.maxBodyBytes {
-            throw ProtocolError.bodyTooLarge.with(
-                "The body is larger than \(limits.maxBodyBytes) bytes.",
-                ["limit": String(limits.maxBodyBytes)]
-            )
+            throw ProtocolError.bodyTooLarge(limit: limits.maxBodyBytes)
         }
         let bytes = try encoding.decompress(body, limits: limits)
         return try decode(type, decompressed: bytes, format: format)

@@ -150,10 +150,7 @@ public final class Inflater {
         guard !input.isEmpty else { return nil }
         compressedBytesReceived += input.count
         if compressedBytesReceived > limits.maxBodyBytes {
-            return ProtocolError.bodyTooLarge.with(
-                "The body is larger than \(limits.maxBodyBytes) bytes.",
-                ["limit": String(limits.maxBodyBytes)]
-            )
+            return ProtocolError.bodyTooLarge(limit: limits.maxBodyBytes)
         }
         guard let stream, let buffer else {
             // identity

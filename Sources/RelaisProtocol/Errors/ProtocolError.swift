@@ -114,6 +114,11 @@ public struct ProtocolError: Error, Hashable, Sendable, CustomStringConvertible,
 extension ProtocolError {
     /// The raw body is larger than ``ProtocolLimits/maxBodyBytes``. HTTP 413.
     public static var bodyTooLarge: Self { .init(.bodyTooLarge) }
+    /// ``bodyTooLarge`` naming the limit, as a hub answers whether it counted the bytes or read a
+    /// declared Content-Length.
+    public static func bodyTooLarge(limit: Int) -> Self {
+        bodyTooLarge.with("The body is larger than \(limit) bytes.", ["limit": String(limit)])
+    }
     /// The body inflates past ``ProtocolLimits/maxDecompressedBytes``. HTTP 413.
     public static var decompressedTooLarge: Self { .init(.decompressedTooLarge) }
     /// The body inflates past ``ProtocolLimits/maxExpansionRatio`` times the compressed bytes read. HTTP 413.
