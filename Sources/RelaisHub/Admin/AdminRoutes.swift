@@ -165,6 +165,7 @@ struct AdminRoutes: Sendable {
     // MARK: - Helpers
 
     private func jsonObject(_ request: Request) async throws -> [String: Any] {
+        try HubRoutes.refuseDeclaredLength(request, over: HubRoutes.maxAdminBodyBytes)
         var body: [UInt8] = []
         for try await chunk in request.body {
             body += chunk.readableBytesView

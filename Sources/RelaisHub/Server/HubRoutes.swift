@@ -156,12 +156,25 @@ struct HubRoutes: Sendable {
     {
         let format = try WireFormat(contentType: request.headers[.contentType])
         let encoding = try ContentEncoding(header: request.headers[.contentEncoding])
+        try refuseDeclaredLength(request, over: codec.limits.maxBodyBytes)
         let inflater = try Inflater(encoding: encoding, limits: codec.limits)
         for try await chunk in request.body {
             try inflater.feed(chunk.readableBytesView)
         }
         let bytes = try inflater.finish()
         return (try codec.decode(type, decompressed: bytes, format: format), format)
+    }
+
+    /// Answers 413 before reading a byte when the declared Content-Length is over `limit`, so a
+    /// client cannot hold a connection open by announcing a body it never sends. The limit is still
+    /// checked while reading, since Content-Length may be absent (chunked) or understated.
+    static func refuseDeclaredLength(_ request: Request, over limit: Int) throws {
+        guard let declared = request.headers[.contentLength], !declared.isEmpty,
+            declared.allSatisfy({ ("0"..."9").contains($0) })
+        else { return }
+        if Int(declared).map({ $0 > limit }) ?? true {
+            throw ProtocolError.bodyTooLarge(limit: limit)
+        }
     }
 
     static func respond<M: SwiftProtobuf.Message>(

@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import Mustache
 import RelaisCore
+import RelaisProtocol
 
 /// The admin pages under `/admin`, rendered on the server with swift-mustache; they work without
 /// JavaScript. Sign-in takes an admin token and opens a server-side session (cookie `relais_admin`:
@@ -124,6 +125,8 @@ struct AdminPages: Sendable {
         let form: SignInForm
         do {
             form = try await Self.decodeForm(SignInForm.self, request)
+        } catch let error as ProtocolError {
+            return signInPage(message: "The form is too large.", status: .init(code: error.httpStatus))
         } catch {
             return signInPage(message: "The form could not be read. Try again.", status: .badRequest)
         }
@@ -567,6 +570,7 @@ struct AdminPages: Sendable {
     }
 
     static func decodeForm<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {
+        try HubRoutes.refuseDeclaredLength(request, over: maxFormBytes)
         var body: [UInt8] = []
         for try await chunk in request.body {
             body += chunk.readableBytesView

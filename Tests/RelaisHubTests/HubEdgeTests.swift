@@ -1,0 +1,98 @@
+import Foundation
+import RelaisHub
+import RelaisTesting
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Limits the hub applies at its edge, before a request costs it memory or a connection slot.
+struct HubEdgeTests {
+
+    /// A body declared larger than the route's limit is refused from the headers alone: the hub answers
+    /// 413 `body_too_large` while the client has sent no body byte, on every route family that reads
+    /// a body (sync, whose push and pull share enroll's decoder; admin API; admin forms).
+    @Test(arguments: [
+        ("POST /v1/enroll", "application/json", ""),
+        ("POST /v1/admin/conflicts/bulk-resolve", "application/json", "admin"),
+        ("POST /admin/sign-in", "application/x-www-form-urlencoded", ""),
+    ])
+    func declaredOversizedBodyIsRefusedBeforeItIsSent(requestLine: String, contentType: String, auth: String)
+        async throws
+    {
+        try await HubFixture.with { hub in
+            try await hub.live { url in
+                let port = UInt16(url.split(separator: ":").last.map(String.init) ?? "") ?? 0
+                var head = "\(requestLine) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: \(contentType)\r\n"
+                if auth == "admin" { head += "Authorization: Bearer \(hub.adminToken)\r\n" }
+                head += "Content-Length: 1099511627776\r\n\r\n"
+                let response = try await RawHTTP.exchange(port: port, send: head, timeoutSeconds: 30)
+                #expect(response.hasPrefix("HTTP/1.1 413"), "\(requestLine): \(response.prefix(200))")
+                if !requestLine.hasPrefix("POST /admin/") {  // the web pages answer with a page, not JSON
+                    #expect(response.contains("body_too_large"), "\(requestLine): \(response.prefix(400))")
+                }
+            }
+        }
+    }
+}
+
+/// One request over a plain TCP socket, for requests no HTTP client would send (a body announced
+/// and never sent). Reads until the hub closes or a whole response head and body arrived, and gives
+/// up after `timeoutSeconds` of silence, so a hub that waits for the body fails the test instead of
+/// hanging it.
+enum RawHTTP {
+    struct Failure: Error, CustomStringConvertible { let description: String }
+
+    static func exchange(port: UInt16, send text: String, timeoutSeconds: Int) async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try blockingExchange(port: port, text, timeoutSeconds) })
+            }
+        }
+    }
+
+    private static func blockingExchange(port: UInt16, _ text: String, _ timeoutSeconds: Int) throws -> String {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "socket: errno \(errno)") }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else { throw Failure(description: "connect: errno \(errno)") }
+        let bytes = Array(text.utf8)
+        guard bytes.withUnsafeBytes({ Glibc.send(fd, $0.baseAddress, $0.count, 0) }) == bytes.count else {
+            throw Failure(description: "send: errno \(errno)")
+        }
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while !isComplete(received) {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count == 0 { break }
+            guard count > 0 else {
+                throw Failure(description: "no answer within \(timeoutSeconds) s (errno \(errno))")
+            }
+            received += buffer[0..<count]
+        }
+        return String(decoding: received, as: UTF8.self)
+    }
+
+    /// Whether `bytes` hold a response head and as many body bytes as its Content-Length says.
+    private static func isComplete(_ bytes: [UInt8]) -> Bool {
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard let end = text.range(of: "\r\n\r\n") else { return false }
+        let head = text[..<end.lowerBound].lowercased()
+        guard let line = head.split(separator: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
+            let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces))
+        else { return false }
+        return text.utf8.count - text[..<end.upperBound].utf8.count >= length
+    }
+}
