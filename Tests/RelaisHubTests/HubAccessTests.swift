@@ -297,6 +297,25 @@ struct HubAccessTests {
         }
     }
 
+    /// Guessing enrollment codes costs the store no write: a wrong, used or expired code is refused
+    /// after a read, and the store's write statistics do not move.
+    @Test func aWrongEnrollmentCodeCostsNoWrite() async throws {
+        let clock = TestClock()
+        try await HubFixture.with(clock: clock) { hub in
+            let code = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            _ = try await hub.service.enroll(Wire.enroll(code))
+            let expiring = try await hub.service.issueEnrollmentCode(for: "claire")
+            clock.advance(byMillis: 8 * 86_400_000)
+            let before = hub.store.statistics()
+            for guess in ["AAAA-BBBB-CCCC", code, expiring] {
+                await #expect(throws: HubError.invalidEnrollmentCode) {
+                    try await hub.service.enroll(Wire.enroll(guess))
+                }
+            }
+            #expect(hub.store.statistics() == before)
+        }
+    }
+
     @Test func enrollmentCodesWorkOnceAndExpire() async throws {
         let clock = TestClock()
         try await HubFixture.with(clock: clock) { hub in

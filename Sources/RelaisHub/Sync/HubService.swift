@@ -246,6 +246,13 @@ public final class HubService: Sendable {
         let now = self.now()
         let deviceName = request.deviceName.isEmpty ? "device" : request.deviceName
         let schemaVersion = UInt32(schema.version)
+        // A wrong, used or expired code costs a read, never a write transaction: guessing codes must
+        // not occupy the store's writer. The write checks again (two enrollments may race).
+        let usable = try await store.read { tx in
+            guard let enrollment = try await tx.enrollment(codeHash: codeHash) else { return false }
+            return enrollment.usedAt == nil && enrollment.expiresAt > now
+        }
+        guard usable else { throw HubError.invalidEnrollmentCode }
         return try await store.write { tx in
             guard let enrollment = try await tx.enrollment(codeHash: codeHash), enrollment.usedAt == nil,
                 enrollment.expiresAt > now, let user = try await tx.user(named: enrollment.user)
