@@ -20,7 +20,8 @@ import RelaisCore
 /// memory and go to the database in one statement (``flushQuery(historyJSON:)``) before any other
 /// statement runs and before `COMMIT`, so that every statement sees the transaction's own writes, and
 /// a unique violation among them still ends the attempt and re-runs the body. A push's last read, the
-/// meta row, comes back from that same statement: under the head's lock a push costs five round trips.
+/// meta row, comes back from that same statement: under the head's lock a push costs four round trips
+/// (the head's lock, the records' lock, the flush, `COMMIT`).
 struct PostgresWriteBehind {
     /// The head as it was when this transaction locked it; `nil` until then.
     var lockedHead: UInt64?
