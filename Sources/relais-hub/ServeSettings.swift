@@ -17,7 +17,7 @@ import SystemPackage
 /// | `--tls-key` | `RELAIS_TLS_KEY` | `tls.key` | none |
 /// | `--purge-interval` | `RELAIS_PURGE_INTERVAL` | `purgeInterval` | `3600` |
 /// | `--max-store-mb` | `RELAIS_MAX_STORE_MB` | `maxStoreMB` | none |
-struct ServeSettings: Equatable {
+struct ServeSettings {
     var location: HubStoreLocation
     var host: String
     var port: Int

@@ -54,6 +54,9 @@ public struct Enrollment: Sendable, Hashable {
         self.usedAt = usedAt
         self.replica = replica
     }
+
+    /// Whether the code still enrolls a device at `time`: unused and not expired.
+    public func enrolls(at time: UInt64) -> Bool { usedAt == nil && expiresAt > time }
 }
 
 /// An admin API token (not a device: it cannot sync). Only its hash is kept.

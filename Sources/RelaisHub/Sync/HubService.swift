@@ -249,13 +249,12 @@ public final class HubService: Sendable {
         // A wrong, used or expired code costs a read, never a write transaction: guessing codes must
         // not occupy the store's writer. The write checks again (two enrollments may race).
         let usable = try await store.read { tx in
-            guard let enrollment = try await tx.enrollment(codeHash: codeHash) else { return false }
-            return enrollment.usedAt == nil && enrollment.expiresAt > now
+            try await tx.enrollment(codeHash: codeHash)?.enrolls(at: now) ?? false
         }
         guard usable else { throw HubError.invalidEnrollmentCode }
         return try await store.write { tx in
-            guard let enrollment = try await tx.enrollment(codeHash: codeHash), enrollment.usedAt == nil,
-                enrollment.expiresAt > now, let user = try await tx.user(named: enrollment.user)
+            guard let enrollment = try await tx.enrollment(codeHash: codeHash), enrollment.enrolls(at: now),
+                let user = try await tx.user(named: enrollment.user)
             else { throw HubError.invalidEnrollmentCode }
             let replica = try await tx.takeReplicaNumber()
             // Used once: a second enrollment with the same code (another hub, at the same moment) finds

@@ -82,10 +82,7 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
     /// ``flush()``, answering the meta row as it stands after it (`nil`: nothing waited).
     private nonisolated(nonsending) func flushReadingMeta() async throws -> HubMeta? {
         let head = writeBehind.lockedHead == nil ? nil : writeBehind.lastSequence
-        guard
-            let query = try writeBehind.flushQuery(historyJSON: { try HistoryJSON.encode($0.fields) ?? json($0.fields) }
-            )
-        else { return nil }
+        guard let query = try writeBehind.flushQuery(historyJSON: historyJSON) else { return nil }
         let rows = try await perform { try await connection.rows(of: query, logger: logger) }
         guard let row = rows.first else { throw HubError.storeMissing.with("The meta row is missing.") }
         var meta = try Self.makeMeta(row)
@@ -142,6 +139,11 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
         return try await perform {
             try await connection.rows(of: query, logger: logger).count
         }
+    }
+
+    /// A history row's fields as the `fields` column holds them (HistoryJSON, as on SQLite).
+    private func historyJSON(_ entry: HistoryEntry) throws -> String {
+        try HistoryJSON.encode(entry.fields) ?? json(entry.fields)
     }
 
     private func json<T: Encodable>(_ value: T) throws -> String {
@@ -398,11 +400,10 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
     nonisolated(nonsending) func recordPush(
         replica: ReplicaID, highestCounter counter: UInt64, clampedWrites: Int64, seenAt time: UInt64
     ) async throws {
-        if let waiting = writeBehind.devicePush, waiting.replica != replica { try await flush() }
+        if writeBehind.devicePush != nil { try await flush() }
         try checkUsable()
-        writeBehind.record(
-            PostgresWriteBehind.DevicePush(
-                replica: replica, highestCounter: counter, clampedWrites: clampedWrites, seenAt: time))
+        writeBehind.devicePush = PostgresWriteBehind.DevicePush(
+            replica: replica, highestCounter: counter, clampedWrites: clampedWrites, seenAt: time)
     }
 
     nonisolated(nonsending) func acknowledgePull(

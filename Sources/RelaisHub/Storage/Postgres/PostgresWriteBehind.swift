@@ -41,8 +41,9 @@ struct PostgresWriteBehind {
     private(set) var updates: [RecordKey: StoredRecord] = [:]
     private(set) var history: [HistoryEntry] = []
     private(set) var results: [StoredWriteResult] = []
-    /// A push's update of its device (``PostgresHubTransaction/recordPush(replica:highestCounter:clampedWrites:seenAt:)``).
-    private(set) var devicePush: DevicePush?
+    /// A push's update of its device (``PostgresHubTransaction/recordPush(replica:highestCounter:clampedWrites:seenAt:)``),
+    /// one per flush.
+    var devicePush: DevicePush?
 
     struct DevicePush {
         var replica: ReplicaID
@@ -90,18 +91,6 @@ struct PostgresWriteBehind {
 
     mutating func append(_ entry: HistoryEntry) { history.append(entry) }
 
-    /// Records a push of `push.replica`; a second one of the same replica adds to the first. The caller
-    /// flushes first when the replica differs.
-    mutating func record(_ push: DevicePush) {
-        guard var waiting = devicePush, waiting.replica == push.replica else {
-            devicePush = push
-            return
-        }
-        waiting.highestCounter = max(waiting.highestCounter, push.highestCounter)
-        waiting.clampedWrites += push.clampedWrites
-        waiting.seenAt = push.seenAt
-        devicePush = waiting
-    }
     mutating func append(_ result: StoredWriteResult) { results.append(result) }
 
     /// The records of this transaction (read or written) whose parent is `parentID`, in sequence order.

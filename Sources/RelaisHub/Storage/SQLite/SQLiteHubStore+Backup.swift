@@ -33,20 +33,14 @@ extension SQLiteHubStore {
         let partial = file + ".partial"
         try? FileManager.default.removeItem(atPath: partial)
         do {
-            let head: UInt64
-            do {
-                // Opened for writing though it only reads: after a crash of the hub, the first reader
-                // must rebuild the WAL index (`hub.sqlite-shm`), which a read-only connection refuses.
-                let from = try Connection(path: source, create: false)
-                from.busyTimeout = .seconds(10)
-                let to = try Connection(path: partial)
-                try from.backup(into: to)
-                // One file that stands alone, with no -wal or -shm beside it.
-                try to.execute("PRAGMA journal_mode = DELETE")
-                head = try checked(to, path: partial)
-                try to.close()
-                try from.close()
-            }
+            // Opened for writing though it only reads: after a crash of the hub, the first reader must
+            // rebuild the WAL index (`hub.sqlite-shm`), which a read-only connection refuses.
+            let from = try Connection(path: source, create: false)
+            from.busyTimeout = .seconds(10)
+            let to = try copy(from, into: partial)
+            let head = try checked(to, path: partial)
+            try to.close()
+            try from.close()
             try FileManager.default.moveItem(atPath: partial, toPath: file)
             return BackupFile(path: file, bytes: size(of: file), head: head)
         } catch {
@@ -77,15 +71,12 @@ extension SQLiteHubStore {
         let head: UInt64
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            do {
-                let from = try Connection(path: file, mode: .readOnly)
-                _ = try checked(from, path: file)
-                let to = try Connection(path: incoming)
-                try from.backup(into: to)
-                head = try checked(to, path: incoming)
-                try to.close()
-                try from.close()
-            }
+            // The copy is the backup page for page: checking it checks the backup.
+            let from = try Connection(path: file, mode: .readOnly)
+            let to = try copy(from, into: incoming)
+            head = try checked(to, path: file)
+            try to.close()
+            try from.close()
             // The replaced store's log and index belong to it, not to the restored file.
             for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: target + suffix) }
             if FileManager.default.fileExists(atPath: target) { try FileManager.default.removeItem(atPath: target) }
@@ -97,6 +88,15 @@ extension SQLiteHubStore {
         let store = try SQLiteHubStore(folder: folder, create: false)
         await store.close()
         return BackupFile(path: target, bytes: size(of: target), head: head)
+    }
+
+    /// Copies `source` into a new file at `path` with SQLite's backup API, made a file that stands
+    /// alone (`journal_mode = DELETE`: no `-wal` or `-shm` beside it), and returns it open.
+    static func copy(_ source: Connection, into path: String) throws -> Connection {
+        let copy = try Connection(path: path)
+        try source.backup(into: copy)
+        try copy.execute("PRAGMA journal_mode = DELETE")
+        return copy
     }
 
     /// The head of the store `connection` holds, once `PRAGMA integrity_check` said `ok`.
@@ -111,7 +111,8 @@ extension SQLiteHubStore {
         return UInt64(bitPattern: head)
     }
 
-    private static func size(of path: String) -> Int64 {
+    /// The size of the file at `path` in bytes; 0 when there is none.
+    static func size(of path: String) -> Int64 {
         ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
     }
 

@@ -98,10 +98,7 @@ public final class SQLiteHubStore: HubStore {
             // An upgrade: keep the store as it was before changing its schema.
             let copy = path + ".before-schema-\(version)"
             if !FileManager.default.fileExists(atPath: copy) {
-                let backup = try Connection(path: copy)
-                try connection.backup(into: backup)
-                try backup.execute("PRAGMA journal_mode = DELETE")
-                try backup.close()
+                try Self.copy(connection, into: copy).close()
                 logger.notice(
                     "Backed up the store before upgrading its schema",
                     metadata: ["from": "\(version)", "to": "\(SQLiteHubSchema.currentVersion)", "backup": "\(copy)"])
@@ -145,13 +142,9 @@ public final class SQLiteHubStore: HubStore {
 
     /// The database file and its `-wal` and `-shm` files; the free space of their file system.
     public func size() async throws -> HubStoreSize {
-        let files = FileManager.default
-        var used: Int64 = 0
-        for file in [path, path + "-wal", path + "-shm"] {
-            if let bytes = (try? files.attributesOfItem(atPath: file))?[.size] as? NSNumber { used += bytes.int64Value }
-        }
+        let used = [path, path + "-wal", path + "-shm"].reduce(Int64(0)) { $0 + Self.size(of: $1) }
         let folder = (path as NSString).deletingLastPathComponent
-        let free = (try? files.attributesOfFileSystem(forPath: folder))?[.systemFreeSize] as? NSNumber
+        let free = (try? FileManager.default.attributesOfFileSystem(forPath: folder))?[.systemFreeSize] as? NSNumber
         return HubStoreSize(used: used, available: free?.int64Value)
     }
 
