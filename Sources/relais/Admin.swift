@@ -27,6 +27,13 @@ struct HubOptions: ParsableArguments {
     @Option(name: .long, help: "An admin token.")
     var token: String
 
+    @Option(
+        name: .long, help: "A PEM file of CA certificates to trust besides the system's (a hub on the firm's own CA).")
+    var caFile: String?
+
+    @Flag(name: .long, help: "Accept a plain-HTTP hub that is not on this machine (a trusted network only).")
+    var insecure = false
+
     /// A client of the hub's admin API.
     ///
     /// - Throws: ``CommandFailure`` (2) when `--hub` is not an http(s) URL.
@@ -34,7 +41,12 @@ struct HubOptions: ParsableArguments {
         guard let url = URLComponents(string: hub), url.scheme == "http" || url.scheme == "https" else {
             throw CommandFailure(message: "`--hub` is not an http(s) URL: \(hub)", code: 2)
         }
-        return AdminClient(hub: hub, token: token)
+        do {
+            return try AdminClient(
+                hub: hub, token: token, security: HubSecurity(caFile: caFile, allowInsecure: insecure))
+        } catch {
+            throw CommandFailure(admin: error)
+        }
     }
 
     /// Calls the admin API, mapping its errors to the exit codes.

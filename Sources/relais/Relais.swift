@@ -129,3 +129,8 @@ struct ReplicaOptions: ParsableArguments {
         }
     }
 }
+
+/// `path` made absolute against the current folder, for a path kept in the replica file.
+func absolutePath(_ path: String) -> String {
+    URL(fileURLWithPath: path).standardizedFileURL.path
+}

@@ -7,16 +7,24 @@ struct Enroll: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Enroll this device with a one-time code and create the local replica file.")
 
-    @Option(help: "The hub's URL, for example http://hub.local:8080.") var hub: String
+    @Option(help: "The hub's URL, for example https://hub.example.com:7420.") var hub: String
     @Option(help: "The one-time enrollment code an administrator gave you.") var code: String
     @Option(help: "The replica file to create.") var db: String
     @Option(help: "A name for this device, shown to administrators.") var deviceName: String?
+    @Option(
+        help:
+            "A PEM file of CA certificates to trust besides the system's (a hub on the firm's own CA); kept for every sync."
+    )
+    var caFile: String?
+    @Flag(help: "Accept a plain-HTTP hub that is not on this machine (a trusted network only); kept for every sync.")
+    var insecure = false
     @Flag(help: "Print JSON.") var json = false
 
     func run() async throws {
         let replica = try await failing {
             try await Replica.enroll(
-                hub: hub, code: code, path: db, deviceName: deviceName ?? ProcessInfo.processInfo.hostName)
+                hub: hub, code: code, path: db, deviceName: deviceName ?? ProcessInfo.processInfo.hostName,
+                security: HubSecurity(caFile: caFile.map(absolutePath), allowInsecure: insecure))
         }
         let identity = try await failing { try await replica.identity() }
         guard let identity else { throw CommandFailure(message: "enrollment left no identity", code: 1) }

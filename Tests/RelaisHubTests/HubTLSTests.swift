@@ -1,7 +1,9 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOHTTP1
 import NIOSSL
+import RelaisClient
 import RelaisCore
 import RelaisHub
 import RelaisProtocol
@@ -68,5 +70,119 @@ struct HubTLSTests {
                 try await http.shutdown()
             }
         }
+    }
+
+    /// A laptop trusts a hub on the firm's own CA through `relais enroll --ca-file`, kept in the
+    /// replica file for every sync; without the CA the same hub is refused at the handshake, before
+    /// the enrollment code is sent.
+    @Test func aLaptopTrustsTheFirmsCAFromItsFile() async throws {
+        try await withTLSHub { hub, url in
+            let caFile = hub.folder.path + "/firm-ca.pem"
+            try Self.certificate.write(toFile: caFile, atomically: true, encoding: .utf8)
+
+            let untrusted = hub.folder.path + "/untrusted.relais"
+            let refusedCode = try await hub.addUser("bruno", role: .rep, territories: ["north"])
+            let refused = await #expect(throws: SyncError.self) {
+                _ = try await Replica.enroll(hub: url, code: refusedCode, path: untrusted)
+            }
+            #expect(refused?.kind == .hubUnreachable)
+            #expect(!FileManager.default.fileExists(atPath: untrusted))
+
+            let path = hub.folder.path + "/claire.relais"
+            let code = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            let laptop = try await Replica.enroll(
+                hub: url, code: code, path: path, security: HubSecurity(caFile: caFile))
+            #expect(try await laptop.hubSecurity() == HubSecurity(caFile: caFile))
+            let id = try await laptop.add(
+                "customers", ["name": .text("Boulangerie Martin"), "territory": .text("north")])
+            let result = try await laptop.sync()
+            #expect(result.pushed == 1)
+            #expect(try await hub.service.export(user: "claire")["customers"]?.map(\.id) == [id])
+        }
+    }
+
+    /// The hub refuses TLS 1.1 and older at the handshake (RFC 8996).
+    @Test func theHubRefusesTLSOlderThan12() async throws {
+        try await withTLSHub { _, url in
+            let modern = try await Self.reaches(url, maximum: .tlsv12)
+            let old = try await Self.reaches(url, maximum: .tlsv11)
+            #expect(modern)
+            #expect(!old)
+        }
+    }
+
+    /// Whether `GET url/v1/health` answers 200 over TLS of at most `maximum`.
+    private static func reaches(_ url: String, maximum: TLSVersion) async throws -> Bool {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(certificate.utf8)))
+        tls.minimumTLSVersion = .tlsv1
+        tls.maximumTLSVersion = maximum
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        configuration.httpVersion = .http1Only
+        configuration.connectionPool.retryConnectionEstablishment = false
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let reached: Bool
+        do {
+            let response = try await http.execute(HTTPClientRequest(url: url + "/v1/health"), timeout: .seconds(10))
+            reached = response.status == .ok
+        } catch {
+            reached = false
+        }
+        try await http.shutdown()
+        return reached
+    }
+
+    /// A hub on HTTPS from the test certificate, for `body(hub, url)`.
+    private func withTLSHub(_ body: @escaping @Sendable (HubFixture, String) async throws -> Void) async throws {
+        try await HubFixture.with { hub in
+            let certPath = hub.folder.path + "/hub.pem"
+            let keyPath = hub.folder.path + "/hub-key.pem"
+            try Self.certificate.write(toFile: certPath, atomically: true, encoding: .utf8)
+            try Self.privateKey.write(toFile: keyPath, atomically: true, encoding: .utf8)
+            let configuration = HubServer.Configuration(
+                host: "127.0.0.1", port: 0, tls: .init(certificatePath: certPath, privateKeyPath: keyPath))
+            try await HubServer.withRunningServer(
+                service: hub.service, configuration: configuration, logger: HubLogging.standardError(label: "test")
+            ) { url in
+                try await body(hub, url)
+            }
+        }
+    }
+}
+
+/// The laptop's transport policy: plain HTTP only to this machine unless told otherwise.
+struct HubSecurityTests {
+    @Test(arguments: [
+        "http://127.0.0.1:7420", "http://127.9.8.7", "http://localhost:7420/", "http://[::1]:7420",
+        "https://hub.example.com:7420", "https://10.0.0.11",
+    ])
+    func acceptsHTTPSAndLoopback(hub: String) throws {
+        try HubSecurity().check(hub: hub)
+    }
+
+    @Test(arguments: ["http://hub.example.com:7420", "http://10.0.0.11:7420", "http://127.0.0.1.example.com"])
+    func refusesPlainHTTPOffThisMachine(hub: String) throws {
+        let error = #expect(throws: SyncError.self) { try HubSecurity().check(hub: hub) }
+        #expect(error?.kind == .insecureHub)
+        try HubSecurity(allowInsecure: true).check(hub: hub)
+    }
+
+    @Test(arguments: ["hub.example.com:7420", "ftp://hub.example.com", "https://", "not a url"])
+    func refusesWhatIsNotAnHTTPURL(hub: String) {
+        let error = #expect(throws: SyncError.self) { try HubSecurity(allowInsecure: true).check(hub: hub) }
+        #expect(error?.kind == .protocolFailure)
+    }
+
+    /// Nothing is sent to a plain-HTTP hub off loopback: the enrollment fails at once (192.0.2.1 is a
+    /// documentation address that answers nothing: reaching for it would be `hubUnreachable`),
+    /// and no replica file is left behind.
+    @Test func anEnrollmentToAPlainHTTPHubOffThisMachineSendsNothing() async throws {
+        let folder = try TemporaryFolder()
+        let path = folder.path + "/laptop.relais"
+        let error = await #expect(throws: SyncError.self) {
+            _ = try await Replica.enroll(hub: "http://192.0.2.1:7420", code: "7KQ2-AAAA", path: path)
+        }
+        #expect(error?.kind == .insecureHub)
+        #expect(!FileManager.default.fileExists(atPath: path))
     }
 }

@@ -38,6 +38,9 @@ public struct AdminClient: Sendable {
     public let client: HTTPClient
     /// The time allowed for one request.
     public let timeout: Duration
+    /// The policy checked before every request (``HubSecurity/check(hub:)``): an admin token never
+    /// crosses the network in clear unless told.
+    public let security: HubSecurity
 
     /// The largest answer read: a page of 1000 reports, or a report with 500 versions, is far smaller.
     public static let maxAnswerBytes = 64 << 20
@@ -45,7 +48,7 @@ public struct AdminClient: Sendable {
     /// A client for the hub at `hub` with an admin token.
     public init(
         hub: String, token: String, client: HTTPClient = HTTPSyncTransport.defaultClient,
-        timeout: Duration = .seconds(60)
+        timeout: Duration = .seconds(60), security: HubSecurity = HubSecurity()
     ) {
         var base = hub
         while base.hasSuffix("/") { base.removeLast() }
@@ -53,6 +56,14 @@ public struct AdminClient: Sendable {
         self.token = token
         self.client = client
         self.timeout = timeout
+        self.security = security
+    }
+
+    /// A client for the hub at `hub` under `security`, on its client (``HubSecurity/client()``).
+    ///
+    /// - Throws: ``SyncError`` when the CA file cannot be read.
+    public init(hub: String, token: String, security: HubSecurity) throws {
+        self.init(hub: hub, token: token, client: try security.client(), security: security)
     }
 
     /// One page of reports, newest first (`GET /v1/admin/conflicts`); every status unless `status`.
@@ -116,6 +127,7 @@ public struct AdminClient: Sendable {
     }
 
     private func call<Answer: Decodable>(_ method: HTTPMethod, _ path: String, body: Data?) async throws -> Answer {
+        try security.check(hub: hub)
         var request = HTTPClientRequest(url: hub + path)
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(token)")

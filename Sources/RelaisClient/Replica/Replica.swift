@@ -294,6 +294,24 @@ public actor Replica {
         }
     }
 
+    /// How this laptop reaches its hub (``HubSecurity``), as `relais enroll` stored it.
+    public func hubSecurity() throws -> HubSecurity {
+        HubSecurity(
+            caFile: try store.stateText("hub_ca_file"), allowInsecure: try store.stateInt("hub_insecure") == 1)
+    }
+
+    /// Stores how this laptop reaches its hub.
+    public func setHubSecurity(_ security: HubSecurity) throws {
+        try store.write {
+            if let caFile = security.caFile {
+                try store.setState("hub_ca_file", .text(caFile))
+            } else {
+                try store.setState("hub_ca_file", .null)
+            }
+            try store.setState("hub_insecure", .integer(security.allowInsecure ? 1 : 0))
+        }
+    }
+
     /// Every record of every collection, as the canonical export (`relais export --json`), which
     /// compares byte for byte with the hub's `relais-hub export --user`.
     public func export(pretty: Bool = true) throws -> Data {

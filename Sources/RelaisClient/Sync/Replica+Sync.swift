@@ -66,12 +66,16 @@ extension Replica {
     /// Enrolls a new device: exchanges the one-time `code` for a replica number and a token, then
     /// creates the replica file at `path` with that identity.
     ///
-    /// - Throws: ``SyncError`` (`authenticationRefused` for a bad code, `hubUnreachable`), or
-    ///   ``ReplicaError/Kind/alreadyExists`` when `path` already holds an enrolled replica.
+    /// `security` (the firm's CA, whether plain HTTP off loopback is accepted) is checked before the
+    /// code is sent and kept in the file for every later sync.
+    ///
+    /// - Throws: ``SyncError`` (`authenticationRefused` for a bad code, `hubUnreachable`,
+    ///   `insecureHub`), or ``ReplicaError/Kind/alreadyExists`` when `path` already holds an enrolled
+    ///   replica.
     public static func enroll(
         hub: String, code: String, path: String, deviceName: String = ProcessInfo.processInfo.hostName,
-        transport: (any SyncTransport)? = nil, schema: Schema = .crm, configuration: Configuration = Configuration(),
-        logger: Logger = Logger(label: "relais.replica")
+        transport: (any SyncTransport)? = nil, security: HubSecurity = HubSecurity(), schema: Schema = .crm,
+        configuration: Configuration = Configuration(), logger: Logger = Logger(label: "relais.replica")
     ) async throws -> Replica {
         if FileManager.default.fileExists(atPath: path) {
             let existing = try Replica.open(
@@ -80,7 +84,7 @@ extension Replica {
                 throw ReplicaError(.alreadyExists, "\(path) already holds an enrolled replica")
             }
         }
-        let transport = transport ?? HTTPSyncTransport(hub: hub)
+        let transport = try transport ?? HTTPSyncTransport(hub: hub, security: security)
         var request = Relais_V1_EnrollRequest()
         request.code = code
         request.deviceName = deviceName
@@ -91,6 +95,7 @@ extension Replica {
             Identity(
                 hub: hub, replica: response.replica, epoch: response.epoch, token: response.token, user: response.user,
                 role: response.role, territories: response.territories))
+        try await replica.setHubSecurity(security)
         logger.debug(
             "enrolled", metadata: ["relais.replica": "\(response.replica)", "relais.user": "\(response.user)"])
         return replica
@@ -108,7 +113,7 @@ extension Replica {
         guard let identity = try identity() else {
             throw SyncError(.notEnrolled, "this replica is not enrolled: run `relais enroll`")
         }
-        let transport = transport ?? HTTPSyncTransport(hub: identity.hub)
+        let transport = try transport ?? HTTPSyncTransport(hub: identity.hub, security: try hubSecurity())
         var token = identity.token
         var machine = SyncStateMachine(retry: options.retry)
         var result = SyncResult()

@@ -36,6 +36,9 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
         public static let notEnrolled = Kind("not_enrolled")
         /// The replica kept forking after a renewal.
         public static let replicaForked = Kind("replica_forked")
+        /// The hub's address is plain HTTP off this machine and the replica was not enrolled with
+        /// `--insecure` (``HubSecurity``): nothing was sent.
+        public static let insecureHub = Kind("insecure_hub")
         /// The replica file could not grow (full disk, or ``Replica/Configuration/maxFileBytes``):
         /// what the hub sent was not saved; pending writes are kept.
         public static let storageFull = Kind("storage_full")

@@ -2,6 +2,7 @@ public import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 public import RelaisProtocol
 
 /// How the sync engine reaches a hub: the four calls of the wire protocol (Protocol/README.md).
@@ -35,21 +36,27 @@ public struct HTTPSyncTransport: SyncTransport {
     public let timeout: Duration
     /// The codec (limits and compression level).
     public let codec: MessageCodec
+    /// The policy checked before every request (``HubSecurity/check(hub:)``).
+    public let security: HubSecurity
 
     /// The process-wide client used unless one is given: like `HTTPClient.shared`, but a refused
     /// connection fails the request at once instead of being retried until the request's deadline
     /// (the sync engine does its own retries, with back-off), and connecting times out after 10 s.
-    public static let defaultClient: HTTPClient = {
-        var configuration = HTTPClient.Configuration()
+    /// Its TLS is ``HubSecurity``'s: 1.2 at least, the system's roots.
+    public static let defaultClient: HTTPClient = makeClient(tls: HubSecurity.tlsConfiguration)
+
+    /// A client configured like ``defaultClient``, with `tls`.
+    static func makeClient(tls: TLSConfiguration) -> HTTPClient {
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.timeout.connect = .seconds(10)
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-    }()
+    }
 
     /// A transport for the hub at `hub`.
     public init(
         hub: String, client: HTTPClient = HTTPSyncTransport.defaultClient, timeout: Duration = .seconds(60),
-        codec: MessageCodec = MessageCodec()
+        codec: MessageCodec = MessageCodec(), security: HubSecurity = HubSecurity()
     ) {
         var base = hub
         while base.hasSuffix("/") { base.removeLast() }
@@ -57,6 +64,14 @@ public struct HTTPSyncTransport: SyncTransport {
         self.client = client
         self.timeout = timeout
         self.codec = codec
+        self.security = security
+    }
+
+    /// A transport for the hub at `hub` under `security`, on its client (``HubSecurity/client()``).
+    ///
+    /// - Throws: ``SyncError`` when the CA file cannot be read.
+    public init(hub: String, security: HubSecurity) throws {
+        self.init(hub: hub, client: try security.client(), security: security)
     }
 
     /// `POST /v1/enroll`.
@@ -84,6 +99,7 @@ public struct HTTPSyncTransport: SyncTransport {
     private func call<Request: WireMessage, Response: WireMessage>(
         _ path: String, _ message: Request, token: String?
     ) async throws -> Response {
+        try security.check(hub: hub)
         let body = try codec.encode(message, format: .protobuf, encoding: .deflate)
         var request = HTTPClientRequest(url: hub + path)
         request.method = .POST

@@ -69,8 +69,10 @@ public enum HubServer {
         if let tls = configuration.tls {
             let certificates = try NIOSSLCertificate.fromPEMFile(tls.certificatePath)
             let key = try NIOSSLPrivateKey(file: tls.privateKeyPath, format: .pem)
-            let tlsConfiguration = TLSConfiguration.makeServerConfiguration(
+            var tlsConfiguration = TLSConfiguration.makeServerConfiguration(
                 certificateChain: certificates.map { .certificate($0) }, privateKey: .privateKey(key))
+            // TLS 1.0 and 1.1 are broken and deprecated (RFC 8996): refused at the handshake.
+            tlsConfiguration.minimumTLSVersion = .tlsv12
             server = try .tls(.http1(), tlsConfiguration: tlsConfiguration)
         } else {
             server = .http1()
