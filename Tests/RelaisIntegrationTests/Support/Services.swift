@@ -16,6 +16,8 @@ enum Services {
         FileManager.default.isExecutableFile(atPath: $0)
     }
     static let psqlPath = ["/usr/bin/psql"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    /// openssl, to make a CA and a certificate for the nginx TLS scenario.
+    static let opensslPath = ["/usr/bin/openssl"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
     /// PostgreSQL, psql and nginx are all here.
     static var severalHubs: Bool { postgresURL != nil && nginxPath != nil && psqlPath != nil }
@@ -33,6 +35,7 @@ enum Services {
         #expect(Services.postgresURL != nil, "RELAIS_TEST_POSTGRES_URL is not set")
         #expect(Services.nginxPath != nil, "nginx is not installed")
         #expect(Services.psqlPath != nil, "psql is not installed")
+        #expect(Services.opensslPath != nil, "openssl is not installed")
     }
 }
 
@@ -76,22 +79,54 @@ final class Balancer: @unchecked Sendable {
     let port: Int
     private let process: Process
 
-    var url: String { "http://127.0.0.1:\(port)" }
+    /// The address laptops use: `http://127.0.0.1:PORT`, or `https://localhost:PORT` under TLS (the
+    /// name in the test certificate).
+    var url: String { scheme == "https" ? "https://localhost:\(port)" : "http://127.0.0.1:\(port)" }
 
-    /// Starts nginx in `folder` in front of `upstreams` (`host:port`).
-    static func start(upstreams: [String], in folder: String) async throws -> Balancer {
-        try await ChildProcess.offPool { try Balancer(upstreams: upstreams, folder: folder) }
+    /// Starts nginx in `folder` in front of `upstreams` (`host:port`): plain HTTP, or, with `tls`,
+    /// Deploy/nginx/relais.conf itself (TLS on the certificate and key files given).
+    static func start(upstreams: [String], in folder: String, tls: (certificate: String, key: String)? = nil)
+        async throws -> Balancer
+    {
+        try await ChildProcess.offPool { try Balancer(upstreams: upstreams, folder: folder, tls: tls) }
     }
 
-    private init(upstreams: [String], folder: String) throws {
+    /// `http`, or `https` for the deployed example.
+    let scheme: String
+
+    private init(upstreams: [String], folder: String, tls: (certificate: String, key: String)?) throws {
         self.folder = folder
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         port = try Self.freePort()
+        scheme = tls == nil ? "http" : "https"
         // max_fails=0: a hub that refused a connection while it was down is tried again at once once
         // it is back (by default nginx skips it for 10 s, and answers 502 when every hub is skipped).
         let servers = upstreams.map { "        server \($0) max_fails=0;" }.joined(separator: "\n")
         // As root, nginx's workers would run as `nobody` and could not write the temporary folders.
         let user = geteuid() == 0 ? "user root;\n" : ""
+        let site: String
+        if let tls {
+            try Self.deployedSite(upstreams: upstreams, port: port, tls: tls)
+                .write(toFile: folder + "/relais.conf", atomically: true, encoding: .utf8)
+            site = "include \(folder)/relais.conf;"
+        } else {
+            site = """
+                client_max_body_size 64m;
+                upstream relais_hubs {
+                \(servers)
+                }
+                server {
+                    listen 127.0.0.1:\(port);
+                    location / {
+                        proxy_pass http://relais_hubs;
+                        proxy_http_version 1.1;
+                        proxy_set_header Connection "";
+                        proxy_set_header Host $host;
+                        proxy_set_header X-Forwarded-For $remote_addr;
+                    }
+                }
+                """
+        }
         let config = """
             \(user)worker_processes 1;
             pid \(folder)/nginx.pid;
@@ -105,20 +140,7 @@ final class Balancer: @unchecked Sendable {
                 fastcgi_temp_path \(folder)/fastcgi;
                 uwsgi_temp_path \(folder)/uwsgi;
                 scgi_temp_path \(folder)/scgi;
-                client_max_body_size 64m;
-                upstream relais_hubs {
-            \(servers)
-                }
-                server {
-                    listen 127.0.0.1:\(port);
-                    location / {
-                        proxy_pass http://relais_hubs;
-                        proxy_http_version 1.1;
-                        proxy_set_header Connection "";
-                        proxy_set_header Host $host;
-                        proxy_set_header X-Forwarded-For $remote_addr;
-                    }
-                }
+                \(site)
             }
             """
         try config.write(toFile: folder + "/nginx.conf", atomically: true, encoding: .utf8)
@@ -136,6 +158,29 @@ final class Balancer: @unchecked Sendable {
         process.terminate()
         let log = (try? String(contentsOfFile: folder + "/error.log", encoding: .utf8)) ?? ""
         throw HubProcessError(message: "nginx did not start: \(log)")
+    }
+
+    /// Deploy/nginx/relais.conf with what it marks CHANGE filled in for this test: the hubs, the port
+    /// on loopback, the certificate. Each replaced line must be in the file exactly once, so the test
+    /// follows the example as it changes.
+    static func deployedSite(upstreams: [String], port: Int, tls: (certificate: String, key: String)) throws -> String {
+        let path = BuiltExecutable.packageRoot.appendingPathComponent("Deploy/nginx/relais.conf").path
+        var site = try String(contentsOfFile: path, encoding: .utf8)
+        let servers = upstreams.map { "    server \($0) max_fails=0;" }.joined(separator: "\n")
+        let replacements = [
+            ("    server 10.0.0.11:7420 max_fails=0;\n    server 10.0.0.12:7420 max_fails=0;", servers),
+            ("listen 443 ssl;", "listen 127.0.0.1:\(port) ssl;"),
+            ("server_name hub.example.com;", "server_name localhost;"),
+            ("/etc/nginx/tls/relais-hub.pem;", tls.certificate + ";"),
+            ("/etc/nginx/tls/relais-hub-key.pem;", tls.key + ";"),
+        ]
+        for (example, value) in replacements {
+            guard site.components(separatedBy: example).count == 2 else {
+                throw HubProcessError(message: "Deploy/nginx/relais.conf no longer holds `\(example)` once")
+            }
+            site = site.replacingOccurrences(of: example, with: value)
+        }
+        return site
     }
 
     /// The upstream (`host:port`) of every request nginx passed on, in order.
