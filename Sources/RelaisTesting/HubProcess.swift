@@ -41,7 +41,9 @@ public final class HubProcess: @unchecked Sendable {
             let byte = handle.readData(ofLength: 1)
             guard !byte.isEmpty else { break }
             if byte == Data([10]) {
-                if let text = String(data: line, encoding: .utf8), let range = text.range(of: "http://") {
+                if let text = String(data: line, encoding: .utf8),
+                    let range = text.range(of: "https://") ?? text.range(of: "http://")
+                {
                     url = String(text[range.lowerBound...]).trimmingCharacters(in: .whitespaces)
                     return
                 }
@@ -68,6 +70,14 @@ public final class HubProcess: @unchecked Sendable {
         Foundation.kill(process.processIdentifier, signal)
         try await ChildProcess.offPool { self.process.waitUntilExit() }
     }
+
+    /// Sends `signal` (SIGHUP: reload the TLS certificate) without waiting.
+    public func signal(_ signal: Int32) {
+        Foundation.kill(process.processIdentifier, signal)
+    }
+
+    /// Whether the hub still runs.
+    public var isRunning: Bool { process.isRunning }
 
     /// Stops the hub gracefully (SIGTERM) and waits for it.
     public func stop() {

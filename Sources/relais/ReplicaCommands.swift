@@ -41,6 +41,44 @@ struct Enroll: AsyncParsableCommand {
     }
 }
 
+struct Trust: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Change which CA this replica trusts for its hub (after the firm renews its own CA).",
+        discussion: """
+            Examples:
+              relais trust --ca-file /etc/relais/new-ca.pem --db ~/customers.relais
+              relais trust --system --db ~/customers.relais      # the system's roots only
+            """)
+
+    @OptionGroup var options: ReplicaOptions
+    @Option(help: "A PEM file of CA certificates to trust besides the system's; kept for every sync.")
+    var caFile: String?
+    @Flag(help: "Trust the system's root certificates only.") var system = false
+
+    func validate() throws {
+        guard (caFile != nil) != system else {
+            throw ValidationError("give either --ca-file FILE or --system")
+        }
+    }
+
+    func run() async throws {
+        let replica = try options.open()
+        try await failing {
+            var security = try await replica.hubSecurity()
+            security.caFile = caFile.map(absolutePath)
+            _ = try security.client()
+            try await replica.setHubSecurity(security)
+        }
+        if options.json {
+            try printJSON(["ca_file": caFile.map(absolutePath) as Any? ?? NSNull()])
+        } else {
+            print(
+                caFile.map { "trusting \(absolutePath($0)) besides the system's roots" }
+                    ?? "trusting the system's roots only")
+        }
+    }
+}
+
 struct Sync: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Push pending writes, then pull what changed.")
 

@@ -36,6 +36,29 @@ struct HubTLSTests {
         -----END PRIVATE KEY-----
         """
 
+    /// A second self-signed pair for the same names: what a renewed certificate looks like.
+    static let renewedCertificate = """
+        -----BEGIN CERTIFICATE-----
+        MIIBmzCCAUGgAwIBAgIUF+yXyqw+RguK/SZHY7YvysxUPpAwCgYIKoZIzj0EAwIw
+        FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTIwNDIyMDgwOVoYDzIxMjYxMTEw
+        MjIwODA5WjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO
+        PQMBBwNCAAQMS2RlpwBvvrsUXG1vro+N8lzqCaptrwyAiuMR2likSxNV4xGu0Ww2
+        lwpA/gmXguViduuQedm15Y7yDtxuMCbWo28wbTAdBgNVHQ4EFgQU3vEr24dvZ/J4
+        juQCSitTR7VQC+kwHwYDVR0jBBgwFoAU3vEr24dvZ/J4juQCSitTR7VQC+kwDwYD
+        VR0TAQH/BAUwAwEB/zAaBgNVHREEEzARgglsb2NhbGhvc3SHBH8AAAEwCgYIKoZI
+        zj0EAwIDSAAwRQIhANEouoSh/D4SGuy7GcZTeKmhUNz8jxHu9KnGkAl5o+JgAiAy
+        LY1YE0dOgffqEP7sJ+rrOyXgvttlkwotNNETFA+vKA==
+        -----END CERTIFICATE-----
+        """
+
+    static let renewedPrivateKey = """
+        -----BEGIN PRIVATE KEY-----
+        MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgHHQc1SAJbTqRAFdg
+        uUccbpwhMFTRIy86EViIJzYSbkChRANCAAQMS2RlpwBvvrsUXG1vro+N8lzqCapt
+        rwyAiuMR2likSxNV4xGu0Ww2lwpA/gmXguViduuQedm15Y7yDtxuMCbW
+        -----END PRIVATE KEY-----
+        """
+
     @Test func servesHTTPSFromPEMFiles() async throws {
         try await HubFixture.with { hub in
             let certPath = hub.folder.path + "/hub.pem"
@@ -76,7 +99,7 @@ struct HubTLSTests {
     /// replica file for every sync; without the CA the same hub is refused at the handshake, before
     /// the enrollment code is sent.
     @Test func aLaptopTrustsTheFirmsCAFromItsFile() async throws {
-        try await withTLSHub { hub, url in
+        try await withTLSHub { hub, url, _ in
             let caFile = hub.folder.path + "/firm-ca.pem"
             try Self.certificate.write(toFile: caFile, atomically: true, encoding: .utf8)
 
@@ -103,24 +126,69 @@ struct HubTLSTests {
 
     /// The hub refuses TLS 1.1 and older at the handshake (RFC 8996).
     @Test func theHubRefusesTLSOlderThan12() async throws {
-        try await withTLSHub { _, url in
-            let modern = try await Self.reaches(url, maximum: .tlsv12)
-            let old = try await Self.reaches(url, maximum: .tlsv11)
+        try await withTLSHub { _, url, _ in
+            let modern = try await Self.reaches(url, trusting: Self.certificate, maximum: .tlsv12)
+            let old = try await Self.reaches(url, trusting: Self.certificate, maximum: .tlsv11)
             #expect(modern)
             #expect(!old)
         }
     }
 
-    /// Whether `GET url/v1/health` answers 200 over TLS of at most `maximum`.
-    private static func reaches(_ url: String, maximum: TLSVersion) async throws -> Bool {
+    /// A reload (SIGHUP for `relais-hub serve`) makes new handshakes present the renewed
+    /// certificate, keeps the connections already open, and keeps the pair in use when the new files
+    /// do not match.
+    @Test func aReloadedCertificateServesNewConnectionsAndKeepsOpenOnes() async throws {
+        try await withTLSHub { _, url, certificates in
+            let trustingOld = try Self.client(trusting: Self.certificate)
+            do {
+                let before = try await trustingOld.execute(
+                    HTTPClientRequest(url: url + "/v1/health"), timeout: .seconds(10))
+                #expect(before.status == .ok)
+                _ = try await before.body.collect(upTo: 1 << 20)
+
+                try Self.renewedCertificate.write(
+                    toFile: certificates.files.certificatePath, atomically: true, encoding: .utf8)
+                try Self.renewedPrivateKey.write(
+                    toFile: certificates.files.privateKeyPath, atomically: true, encoding: .utf8)
+                try certificates.reload()
+
+                // The open connection goes on (a new one would be refused: this client trusts only the old certificate).
+                let after = try await trustingOld.execute(
+                    HTTPClientRequest(url: url + "/v1/health"), timeout: .seconds(10))
+                #expect(after.status == .ok)
+                _ = try await after.body.collect(upTo: 1 << 20)
+            } catch {
+                try? await trustingOld.shutdown()
+                throw error
+            }
+            try await trustingOld.shutdown()
+            #expect(try await Self.reaches(url, trusting: Self.renewedCertificate))
+            #expect(try await !Self.reaches(url, trusting: Self.certificate))
+
+            // A key that is not the certificate's: the reload fails and the renewed pair stays.
+            try Self.privateKey.write(toFile: certificates.files.privateKeyPath, atomically: true, encoding: .utf8)
+            #expect(throws: TLSCertificateError.self) { try certificates.reload() }
+            #expect(try await Self.reaches(url, trusting: Self.renewedCertificate))
+        }
+    }
+
+    /// A client that trusts only `pem`, over HTTP/1.1, failing at once when it cannot connect.
+    private static func client(trusting pem: String, maximum: TLSVersion = .tlsv13) throws -> HTTPClient {
         var tls = TLSConfiguration.makeClientConfiguration()
-        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(certificate.utf8)))
+        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(pem.utf8)))
         tls.minimumTLSVersion = .tlsv1
         tls.maximumTLSVersion = maximum
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
         configuration.httpVersion = .http1Only
         configuration.connectionPool.retryConnectionEstablishment = false
-        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// Whether `GET url/v1/health` answers 200 on a new connection that trusts only `pem` and speaks
+    /// TLS of at most `maximum`.
+    private static func reaches(_ url: String, trusting pem: String, maximum: TLSVersion = .tlsv13) async throws -> Bool
+    {
+        let http = try client(trusting: pem, maximum: maximum)
         let reached: Bool
         do {
             let response = try await http.execute(HTTPClientRequest(url: url + "/v1/health"), timeout: .seconds(10))
@@ -132,19 +200,21 @@ struct HubTLSTests {
         return reached
     }
 
-    /// A hub on HTTPS from the test certificate, for `body(hub, url)`.
-    private func withTLSHub(_ body: @escaping @Sendable (HubFixture, String) async throws -> Void) async throws {
+    /// A hub on HTTPS from the test certificate, for `body(hub, url, certificates)`.
+    private func withTLSHub(
+        _ body: @escaping @Sendable (HubFixture, String, TLSCertificates) async throws -> Void
+    ) async throws {
         try await HubFixture.with { hub in
-            let certPath = hub.folder.path + "/hub.pem"
-            let keyPath = hub.folder.path + "/hub-key.pem"
-            try Self.certificate.write(toFile: certPath, atomically: true, encoding: .utf8)
-            try Self.privateKey.write(toFile: keyPath, atomically: true, encoding: .utf8)
-            let configuration = HubServer.Configuration(
-                host: "127.0.0.1", port: 0, tls: .init(certificatePath: certPath, privateKeyPath: keyPath))
+            let files = HubServer.TLSFiles(
+                certificatePath: hub.folder.path + "/hub.pem", privateKeyPath: hub.folder.path + "/hub-key.pem")
+            try Self.certificate.write(toFile: files.certificatePath, atomically: true, encoding: .utf8)
+            try Self.privateKey.write(toFile: files.privateKeyPath, atomically: true, encoding: .utf8)
+            let certificates = try TLSCertificates(files: files)
             try await HubServer.withRunningServer(
-                service: hub.service, configuration: configuration, logger: HubLogging.standardError(label: "test")
+                service: hub.service, configuration: HubServer.Configuration(host: "127.0.0.1", port: 0, tls: files),
+                logger: HubLogging.standardError(label: "test"), certificates: certificates
             ) { url in
-                try await body(hub, url)
+                try await body(hub, url, certificates)
             }
         }
     }

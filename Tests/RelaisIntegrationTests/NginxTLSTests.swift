@@ -19,7 +19,7 @@ struct NginxTLSTests {
             folder.remove()
         }
         do {
-            let ca = try await Self.makeCA(in: folder.path)
+            let ca = try await TestCA.make(in: folder.path)
             let store = ["--postgres", database.url]
             let initialized = try await Tools.run("relais-hub", ["init"] + store + ["--json"], in: folder.path)
             #expect(initialized.status == 0, "\(initialized)")
@@ -82,34 +82,5 @@ struct NginxTLSTests {
             throw error
         }
         await database.drop()
-    }
-
-    /// A CA and a certificate for `localhost` and 127.0.0.1 that it signed, as an office would make
-    /// them with openssl: `ca.pem` (what laptops trust), `hub.pem` and `hub-key.pem` (for nginx).
-    static func makeCA(in folder: String) async throws -> (certificate: String, key: String) {
-        let openssl = try #require(Services.opensslPath)
-        let steps: [[String]] = [
-            [
-                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-                "-subj", "/CN=Relais test CA", "-keyout", "ca-key.pem", "-out", "ca.pem",
-                "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-            ],
-            [
-                "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=localhost",
-                "-keyout", "hub-key.pem", "-out", "hub.csr",
-            ],
-            [
-                "x509", "-req", "-in", "hub.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
-                "-days", "2", "-out", "hub.pem", "-extfile", "hub.ext",
-            ],
-        ]
-        try "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
-            .write(toFile: folder + "/hub.ext", atomically: true, encoding: .utf8)
-        for arguments in steps {
-            let result = try await ChildProcess.run(
-                URL(fileURLWithPath: openssl), arguments, currentDirectory: URL(fileURLWithPath: folder))
-            try #require(result.status == 0, "openssl \(arguments.joined(separator: " ")): \(result.stderr)")
-        }
-        return (certificate: folder + "/hub.pem", key: folder + "/hub-key.pem")
     }
 }

@@ -4,22 +4,29 @@ import ServiceLifecycle
 import UnixSignals
 
 extension HubServer {
-    /// Runs the store's background work, the server and the tombstone purger in one service group until SIGTERM or SIGINT, then
+    /// Runs the store's background work, the server and the tombstone purger in one service group
+    /// (and, under TLS, reloads the certificate on every SIGHUP) until SIGTERM or SIGINT, then
     /// shuts down gracefully (in-flight requests finish, the purger stops) and returns. The caller
     /// closes the store afterwards.
     public static func run(
         service: HubService, configuration: Configuration, purgeInterval: Duration = .seconds(3600), logger: Logger,
         onListening: @escaping @Sendable (String) async -> Void = { _ in }
     ) async throws {
+        let certificates = try configuration.tls.map { try TLSCertificates(files: $0) }
         let app = try application(
-            service: service, configuration: configuration, logger: logger, onListening: onListening)
+            service: service, configuration: configuration, logger: logger, certificates: certificates,
+            onListening: onListening)
         let purger = TombstonePurger(service: service, interval: purgeInterval, logger: logger)
         // Services shut down in reverse order: the server first (requests drain), then the purger,
         // then the store's background work.
         let store = HubStoreService(store: service.store)
+        var services: [any Service] = [store, purger, app]
+        if let certificates {
+            services.append(CertificateReloadService(certificates: certificates, logger: logger))
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [store, purger, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }
@@ -41,10 +48,12 @@ extension HubServer {
     /// server down gracefully. For tests and embedding (no signal handling, no purger).
     public static func withRunningServer<T: Sendable>(
         service: HubService, configuration: Configuration = .init(host: "127.0.0.1", port: 0), logger: Logger,
-        _ body: @escaping @Sendable (String) async throws -> T
+        certificates: TLSCertificates? = nil, _ body: @escaping @Sendable (String) async throws -> T
     ) async throws -> T {
         let (addresses, continuation) = AsyncStream.makeStream(of: String.self)
-        let app = try application(service: service, configuration: configuration, logger: logger) { url in
+        let app = try application(
+            service: service, configuration: configuration, logger: logger, certificates: certificates
+        ) { url in
             continuation.yield(url)
             continuation.finish()
         }

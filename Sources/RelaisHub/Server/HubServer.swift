@@ -59,21 +59,18 @@ public enum HubServer {
     /// The application: the router on a listening server.
     ///
     /// - Parameter onListening: Called once the server listens, with its URL (`http://127.0.0.1:7420`).
+    /// - Parameter certificates: The TLS pair to serve, which ``TLSCertificates/reload()`` may
+    ///   change while the server runs; read from `configuration.tls` when `nil`.
     public static func application(
-        service: HubService, configuration: Configuration, logger: Logger,
+        service: HubService, configuration: Configuration, logger: Logger, certificates: TLSCertificates? = nil,
         onListening: @escaping @Sendable (String) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol & Service {
         let scheme = configuration.tls == nil ? "http" : "https"
         let host = configuration.host
         let server: HTTPServerBuilder
         if let tls = configuration.tls {
-            let certificates = try NIOSSLCertificate.fromPEMFile(tls.certificatePath)
-            let key = try NIOSSLPrivateKey(file: tls.privateKeyPath, format: .pem)
-            var tlsConfiguration = TLSConfiguration.makeServerConfiguration(
-                certificateChain: certificates.map { .certificate($0) }, privateKey: .privateKey(key))
-            // TLS 1.0 and 1.1 are broken and deprecated (RFC 8996): refused at the handshake.
-            tlsConfiguration.minimumTLSVersion = .tlsv12
-            server = try .tls(.http1(), tlsConfiguration: tlsConfiguration)
+            let certificates = try certificates ?? TLSCertificates(files: tls)
+            server = try .tls(.http1(), tlsConfiguration: certificates.serverConfiguration())
         } else {
             server = .http1()
         }
