@@ -87,6 +87,8 @@ struct Sync: AsyncParsableCommand {
 
     func run() async throws {
         let replica = try options.open()
+        let lock = try await failing { try SyncLock.acquire(for: options.db) }
+        defer { lock.release() }
         var syncOptions = SyncOptions()
         syncOptions.batchSize = batchSize
         let bar = isatty(STDERR_FILENO) == 1 && !options.json ? ProgressBar() : nil
@@ -156,6 +158,7 @@ struct Status: AsyncParsableCommand {
     func run() async throws {
         let replica = try options.open()
         let status = try await failing { try await replica.status() }
+        let agent = try await failing { try await replica.agentReport() }
         let now = UInt64(Date().timeIntervalSince1970 * 1000)
         let lastSync: Any = status.lastSyncMillis.map { iso($0) } ?? NSNull()
         let age: Any = status.lastSyncMillis.map { Int((now > $0 ? now - $0 : 0) / 1000) } ?? NSNull()
@@ -167,6 +170,8 @@ struct Status: AsyncParsableCommand {
                 "last_sync": lastSync, "last_sync_age_seconds": age, "hub": status.hub ?? NSNull(),
                 "user": status.user ?? NSNull(), "role": status.role ?? NSNull(), "territories": status.territories,
                 "schema_version": status.schemaVersion, "bootstrapping": status.bootstrapping,
+                "agent": agent.map { ["at": iso($0.atMillis), "ok": $0.succeeded, "line": $0.line] as [String: Any] }
+                    as Any? ?? NSNull(),
             ])
             return
         }
@@ -182,6 +187,9 @@ struct Status: AsyncParsableCommand {
             print("last sync \(iso(millis)) (\(describeAge(now > millis ? (now - millis) / 1000 : 0)) ago)")
         } else {
             print("last sync never")
+        }
+        if let agent {
+            print("agent     \(iso(agent.atMillis)) \(agent.line)")
         }
     }
 }

@@ -39,6 +39,8 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
         /// The hub's address is plain HTTP off this machine and the replica was not enrolled with
         /// `--insecure` (``HubSecurity``): nothing was sent.
         public static let insecureHub = Kind("insecure_hub")
+        /// Another process syncs this replica file (``SyncLock``): nothing was done.
+        public static let syncInProgress = Kind("sync_in_progress")
         /// The replica file could not grow (full disk, or ``Replica/Configuration/maxFileBytes``):
         /// what the hub sent was not saved; pending writes are kept.
         public static let storageFull = Kind("storage_full")
