@@ -25,6 +25,32 @@ struct ReplicaTests {
         }
     }
 
+    /// On a lost laptop only the owner's account reads the customers: the file, its write-ahead
+    /// log and the folders made for it are owner-only whatever the umask, and a file that others
+    /// could read is narrowed when opened.
+    @Test func theReplicaFileItsLogAndItsFolderAreTheOwnersAlone() async throws {
+        let folder = try TemporaryFolder()
+        let path = folder.path + "/laptop/relais/customers.relais"
+        let previous = umask(0o022)
+        defer { umask(previous) }
+        func mode(_ file: String) throws -> Int {
+            let attributes = try FileManager.default.attributesOfItem(atPath: file)
+            return try #require(attributes[.posixPermissions] as? Int) & 0o777
+        }
+        do {
+            let replica = try Replica.open(path: path)
+            _ = try await replica.add(customer, acme())
+            #expect(try mode(folder.path + "/laptop") == 0o700)
+            #expect(try mode(folder.path + "/laptop/relais") == 0o700)
+            for file in [path, path + "-wal", path + "-shm"] {
+                #expect(try mode(file) == 0o600, "\(file)")
+            }
+        }
+        #expect(chmod(path, 0o644) == 0)
+        _ = try Replica.open(path: path, create: false)
+        #expect(try mode(path) == 0o600)
+    }
+
     @Test func addSetDeleteAreCapturedAndCoalesced() async throws {
         try await withReplica { replica, _, _ in
             let id = try await replica.add(customer, acme())

@@ -39,6 +39,8 @@ public actor Replica {
     }
 
     /// Opens a replica file, creating it (and its tables) when `create` is true and it does not exist.
+    /// The file, its write-ahead log and any folder made for it are its owner's alone
+    /// (``ReplicaFiles``).
     ///
     /// An existing file made under an older schema is migrated (new tables and columns added, nothing
     /// removed); a file made by a newer program is refused with ``ReplicaError/Kind/schemaTooNew``.
@@ -52,6 +54,7 @@ public actor Replica {
         if !create, !FileManager.default.fileExists(atPath: path) {
             throw ReplicaError(.badFile, "no replica file at \(path): run `relais enroll` first")
         }
+        try ReplicaFiles.prepare(path)
         let store = try ReplicaStore(path: path, schema: schema, configuration: configuration, logger: logger)
         return Replica(store: store, path: path)
     }
