@@ -49,14 +49,22 @@ struct HubRoutes: Sendable {
     // MARK: - Sync
 
     /// Enrollment is limited per address (checked before the body is read) and per code; a successful
-    /// enrollment gives its tokens back, so only refused attempts count.
+    /// enrollment, or one failing for another reason than its code, gives its tokens back, so only
+    /// refused codes (and unreadable bodies) count.
     private func enroll(_ request: Request, peer: String) async throws -> Response {
         let address = "address:\(peer)"
         try RequestLimits.take(limits.enroll, keys: [address], what: "enrollment attempts")
         let (message, format) = try await Self.decode(Relais_V1_EnrollRequest.self, request, service.codec)
         let keys = RequestLimits.attemptKeys(peer: peer, secret: message.code)
         try RequestLimits.take(limits.enroll, keys: keys.filter { $0 != address }, what: "enrollment attempts")
-        let response = try await service.enroll(message)
+        let response: Relais_V1_EnrollResponse
+        do {
+            response = try await service.enroll(message)
+        } catch let error as HubError where error != .invalidEnrollmentCode {
+            // Not a guess (a schema mismatch, a store that is down): the laptop may try again.
+            RequestLimits.giveBack(limits.enroll, keys: keys)
+            throw error
+        }
         RequestLimits.giveBack(limits.enroll, keys: keys)
         return try Self.respond(response, format: format, codec: service.codec)
     }
