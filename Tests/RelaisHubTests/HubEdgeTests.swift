@@ -109,6 +109,21 @@ extension HubEdgeTests {
             #expect(try await hub.service.devices().count == 6)
         }
     }
+
+    /// An enrollment refused for another reason than its code (here a schema the hub does not run) is
+    /// no guess: it does not count, and the laptop enrolls once upgraded.
+    @Test func enrollmentsRefusedForTheirSchemaDoNotCount() async throws {
+        try await withRouter(HubServer.Edges(enrollRate: RateLimit(perMinute: 2))) { hub, client in
+            let code = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            var tooNew = Wire.enroll(code)
+            tooNew.schemaVersion += 1
+            for _ in 0..<4 {
+                let answer = try await HubRouterTests.send(client, "/v1/enroll", tooNew)
+                #expect(answer.status == 409 && answer.errorCode == "schema_too_new")
+            }
+            #expect(try await HubRouterTests.send(client, "/v1/enroll", Wire.enroll(code)).status == 200)
+        }
+    }
 }
 
 /// One request over a plain TCP socket, for requests no HTTP client would send (a body announced
