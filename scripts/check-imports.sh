@@ -52,6 +52,7 @@ PRODUCT_MODULES = {
     ("swift-nio", "NIOPosix"): {"NIOPosix"},
     ("swift-nio", "NIOHTTP1"): {"NIOHTTP1"},
     ("swift-nio-ssl", "NIOSSL"): {"NIOSSL"},
+    ("swift-nio-extras", "NIOHTTPTypes"): {"NIOHTTPTypes"},
     ("postgres-nio", "PostgresNIO"): {"PostgresNIO"},
 }
 

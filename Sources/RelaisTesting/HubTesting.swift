@@ -119,9 +119,12 @@ public final class HubFixture: Sendable {
     }
 
     /// Runs the HTTP server on 127.0.0.1, a free port, for the duration of `body`, which gets its URL
-    /// (`http://127.0.0.1:PORT`).
-    public func live<T: Sendable>(_ body: @escaping @Sendable (String) async throws -> T) async throws -> T {
+    /// (`http://127.0.0.1:PORT`). `edges` sets its timeouts, connection cap and rate limits.
+    public func live<T: Sendable>(
+        edges: HubServer.Edges = HubServer.Edges(), _ body: @escaping @Sendable (String) async throws -> T
+    ) async throws -> T {
         try await HubServer.withRunningServer(
-            service: service, logger: HubLogging.standardError(label: "relais.hub.test"), body)
+            service: service, configuration: .init(host: "127.0.0.1", port: 0, edges: edges),
+            logger: HubLogging.standardError(label: "relais.hub.test"), body)
     }
 }

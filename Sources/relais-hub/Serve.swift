@@ -15,6 +15,12 @@ struct Serve: AsyncParsableCommand {
               relais-hub serve --data DIR --tls-cert hub.pem --tls-key hub-key.pem
               relais-hub serve --data DIR --max-store-mb 2048  # pushes answered 507 storage_full past 2 GB
               relais-hub serve --config /etc/relais/hub.json   # settings from a file (Deploy/README.md)
+              relais-hub serve --data DIR --max-connections 500 --enroll-rate 5
+
+            The edges (docs/SECURITY.md): a connection that has not sent its first request's head
+            within --header-timeout, or a request's body within --body-timeout, or that stays without
+            a request for --idle-timeout, is closed; connections beyond --max-connections are closed
+            at once; over a rate limit the answer is 429 rate_limited with Retry-After.
 
             Every setting can also come from a RELAIS_* variable (RELAIS_DATA, RELAIS_PORT,
             RELAIS_TLS_CERT, ...) or from the --config file; a flag wins over the variable, which wins
@@ -36,6 +42,29 @@ struct Serve: AsyncParsableCommand {
             valueName: "MB"))
     var maxStoreMB: Double?
     @Option(
+        help: ArgumentHelp(
+            "Seconds a new connection has to send its first request's head (default 10).", valueName: "SECONDS"))
+    var headerTimeout: Double?
+    @Option(
+        help: ArgumentHelp("Seconds a request's body has to arrive whole (default 60).", valueName: "SECONDS"))
+    var bodyTimeout: Double?
+    @Option(
+        help: ArgumentHelp("Seconds a connection may stay without a request (default 75).", valueName: "SECONDS"))
+    var idleTimeout: Double?
+    @Option(help: "The most connections held at once; more are closed at once (default 1000).")
+    var maxConnections: Int?
+    @Option(
+        help: ArgumentHelp(
+            "Refused enrollments a minute per address and per code (default 10; 0: no limit).", valueName: "N"))
+    var enrollRate: Int?
+    @Option(
+        name: .customLong("sign-in-rate"),
+        help: ArgumentHelp(
+            "Failed admin sign-ins a minute per address and per token (default 10; 0: no limit).", valueName: "N"))
+    var signInRate: Int?
+    @Option(help: ArgumentHelp("Pushes and pulls a minute per device (default 3000; 0: no limit).", valueName: "N"))
+    var syncRate: Int?
+    @Option(
         help: ArgumentHelp("A JSON file of settings; flags, then RELAIS_* variables, win over it.", valueName: "FILE"))
     var config: String?
 
@@ -43,7 +72,9 @@ struct Serve: AsyncParsableCommand {
         let settings = try await ServeSettings.resolve(
             ServeSettings.Flags(
                 data: store.data, postgres: store.postgres, host: host, port: port, tlsCert: tlsCert, tlsKey: tlsKey,
-                purgeInterval: purgeInterval, maxStoreMB: maxStoreMB, config: config),
+                purgeInterval: purgeInterval, maxStoreMB: maxStoreMB, headerTimeout: headerTimeout,
+                bodyTimeout: bodyTimeout, idleTimeout: idleTimeout, maxConnections: maxConnections,
+                enrollRate: enrollRate, signInRate: signInRate, syncRate: syncRate, config: config),
             environment: ProcessInfo.processInfo.environment)
         let logger = HubLogging.standardError(label: "relais.hub")
         var options = HubStoreLocation.Options()
@@ -54,7 +85,9 @@ struct Serve: AsyncParsableCommand {
         let hub = HubService(store: store, logger: logger)
         do {
             try await HubServer.run(
-                service: hub, configuration: .init(host: settings.host, port: settings.port, tls: settings.tls),
+                service: hub,
+                configuration: .init(
+                    host: settings.host, port: settings.port, tls: settings.tls, edges: settings.edges),
                 purgeInterval: .seconds(settings.purgeInterval), logger: logger
             ) { url in
                 FileHandle.standardOutput.write(Data("relais-hub listening on \(url)\n".utf8))

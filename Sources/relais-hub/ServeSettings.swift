@@ -17,6 +17,13 @@ import SystemPackage
 /// | `--tls-key` | `RELAIS_TLS_KEY` | `tls.key` | none |
 /// | `--purge-interval` | `RELAIS_PURGE_INTERVAL` | `purgeInterval` | `3600` |
 /// | `--max-store-mb` | `RELAIS_MAX_STORE_MB` | `maxStoreMB` | none |
+/// | `--header-timeout` | `RELAIS_HEADER_TIMEOUT` | `headerTimeout` | `10` (seconds) |
+/// | `--body-timeout` | `RELAIS_BODY_TIMEOUT` | `bodyTimeout` | `60` (seconds) |
+/// | `--idle-timeout` | `RELAIS_IDLE_TIMEOUT` | `idleTimeout` | `75` (seconds) |
+/// | `--max-connections` | `RELAIS_MAX_CONNECTIONS` | `maxConnections` | `1000` |
+/// | `--enroll-rate` | `RELAIS_ENROLL_RATE` | `enrollRate` | `10` (a minute; 0: none) |
+/// | `--sign-in-rate` | `RELAIS_SIGN_IN_RATE` | `signInRate` | `10` (a minute; 0: none) |
+/// | `--sync-rate` | `RELAIS_SYNC_RATE` | `syncRate` | `3000` (a minute; 0: none) |
 struct ServeSettings {
     var location: HubStoreLocation
     var host: String
@@ -24,9 +31,13 @@ struct ServeSettings {
     var tls: HubServer.TLSFiles?
     var purgeInterval: Int
     var maxStoreMB: Double?
+    var edges: HubServer.Edges
 
     /// The keys a configuration file may hold.
-    static let fileKeys: Set<String> = ["data", "postgres", "host", "port", "tls", "purgeInterval", "maxStoreMB"]
+    static let fileKeys: Set<String> = [
+        "data", "postgres", "host", "port", "tls", "purgeInterval", "maxStoreMB", "headerTimeout", "bodyTimeout",
+        "idleTimeout", "maxConnections", "enrollRate", "signInRate", "syncRate",
+    ]
 
     /// The flags as given (`nil`: not given).
     struct Flags {
@@ -38,6 +49,13 @@ struct ServeSettings {
         var tlsKey: String?
         var purgeInterval: Int?
         var maxStoreMB: Double?
+        var headerTimeout: Double?
+        var bodyTimeout: Double?
+        var idleTimeout: Double?
+        var maxConnections: Int?
+        var enrollRate: Int?
+        var signInRate: Int?
+        var syncRate: Int?
         var config: String?
     }
 
@@ -86,6 +104,34 @@ struct ServeSettings {
             throw CLIError(
                 message: "Give both a TLS certificate and its key (--tls-cert, --tls-key), or neither.", exitCode: 2)
         }
+        let defaults = HubServer.Edges()
+        func seconds(_ flag: Double?, _ key: ConfigKey, _ fallback: Duration) throws -> Duration {
+            guard let value = try number(flag, key, { reader.double(forKey: $0) }, "a number of seconds") else {
+                return fallback
+            }
+            guard value > 0, value <= 86_400 else {
+                throw CLIError(
+                    message: "\(key) is a number of seconds above 0 and at most 86400, not \(value).", exitCode: 2)
+            }
+            return .milliseconds(Int64((value * 1000).rounded(.up)))
+        }
+        func count(_ flag: Int?, _ key: ConfigKey, _ fallback: Int, least: Int) throws -> Int {
+            let value = try number(flag, key, { reader.int(forKey: $0) }, "a whole number") ?? fallback
+            guard value >= least else {
+                throw CLIError(message: "\(key) is a whole number of at least \(least), not \(value).", exitCode: 2)
+            }
+            return value
+        }
+        var edges = defaults
+        edges.headerTimeout = try seconds(flags.headerTimeout, "headerTimeout", defaults.headerTimeout)
+        edges.bodyTimeout = try seconds(flags.bodyTimeout, "bodyTimeout", defaults.bodyTimeout)
+        edges.idleTimeout = try seconds(flags.idleTimeout, "idleTimeout", defaults.idleTimeout)
+        edges.maxConnections = try count(flags.maxConnections, "maxConnections", defaults.maxConnections, least: 1)
+        edges.enrollRate.perMinute = try count(
+            flags.enrollRate, "enrollRate", defaults.enrollRate.perMinute, least: 0)
+        edges.signInRate.perMinute = try count(
+            flags.signInRate, "signInRate", defaults.signInRate.perMinute, least: 0)
+        edges.syncRate.perMinute = try count(flags.syncRate, "syncRate", defaults.syncRate.perMinute, least: 0)
         let settings = ServeSettings(
             location: location, host: string(flags.host, "host") ?? "127.0.0.1",
             port: try number(flags.port, "port", { reader.int(forKey: $0) }, "a whole number") ?? 7420,
@@ -93,7 +139,8 @@ struct ServeSettings {
             purgeInterval: try number(
                 flags.purgeInterval, "purgeInterval", { reader.int(forKey: $0) }, "a whole number")
                 ?? 3600,
-            maxStoreMB: try number(flags.maxStoreMB, "maxStoreMB", { reader.double(forKey: $0) }, "a number"))
+            maxStoreMB: try number(flags.maxStoreMB, "maxStoreMB", { reader.double(forKey: $0) }, "a number"),
+            edges: edges)
         guard (0...65535).contains(settings.port) else {
             throw CLIError(message: "The port is 0 to 65535, not \(settings.port).", exitCode: 2)
         }

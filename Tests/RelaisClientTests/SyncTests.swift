@@ -23,6 +23,17 @@ struct SyncTests {
         #expect(retry.failed(random: 1) == .retry(after: .seconds(1)))
     }
 
+    /// A hub's `Retry-After` is the least wait; one longer than `maxRetryAfter` gives up at once.
+    @Test func retryAfterIsTheLeastWaitAndTooLongGivesUp() {
+        var retry = RetryStateMachine(
+            configuration: .init(
+                maxAttempts: 5, baseDelay: .seconds(1), maxDelay: .seconds(4), jitter: 0,
+                maxRetryAfter: .seconds(60)))
+        #expect(retry.failed(random: 0, retryAfter: .seconds(30)) == .retry(after: .seconds(30)))
+        #expect(retry.failed(random: 0, retryAfter: .zero) == .retry(after: .seconds(2)))  // the back-off is longer
+        #expect(retry.failed(random: 0, retryAfter: .seconds(61)) == .giveUp)
+    }
+
     @Test func sessionPushesThenPulls() {
         var machine = SyncStateMachine()
         #expect(machine.start() == .push)

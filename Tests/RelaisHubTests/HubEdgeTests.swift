@@ -1,5 +1,8 @@
 import Foundation
+import Hummingbird
+import HummingbirdTesting
 import RelaisHub
+import RelaisProtocol
 import RelaisTesting
 import Testing
 
@@ -33,6 +36,92 @@ struct HubEdgeTests {
                     #expect(response.contains("body_too_large"), "\(requestLine): \(response.prefix(400))")
                 }
             }
+        }
+    }
+}
+
+extension HubEdgeTests {
+    /// A router test client on a fresh hub with `edges`' rate limits.
+    func withRouter(
+        _ edges: HubServer.Edges, _ body: @escaping @Sendable (HubFixture, any TestClientProtocol) async throws -> Void
+    ) async throws {
+        try await HubFixture.with { hub in
+            let app = Application(router: HubServer.router(service: hub.service, edges: edges))
+            try await app.test(.router) { client in try await body(hub, client) }
+        }
+    }
+
+    /// Pushes and pulls count against their device's limit: past it the answer is `429 rate_limited`
+    /// with `Retry-After` (the seconds until the next token), nothing of the refused push is written,
+    /// and another device is not held back.
+    @Test func pushAndPullOverTheDeviceLimitGet429AndWriteNothing() async throws {
+        // The limit's clock stands still: the wait told is exactly a third of a minute.
+        let edges = HubServer.Edges(syncRate: RateLimit(perMinute: 3), clock: TestClock())
+        try await withRouter(edges) { hub, client in
+            let claire = try await HubRouterTests.enroll(hub, client, "claire")
+            let bob = try await HubRouterTests.enroll(hub, client, "bob")
+            let first = Wire.uuid()
+            let pushed = try await HubRouterTests.send(
+                client, "/v1/push",
+                Wire.push(claire.replica, [Wire.customer(id: first, replica: claire.replica, counter: 1)]),
+                token: claire.token)
+            #expect(pushed.status == 200)
+            for _ in 0..<2 {
+                let pull = try await HubRouterTests.send(
+                    client, "/v1/pull", Wire.pull(cursor: 0, counter: 1), token: claire.token)
+                #expect(pull.status == 200)
+            }
+            let refused = Wire.uuid()
+            let limited = try await HubRouterTests.send(
+                client, "/v1/push",
+                Wire.push(claire.replica, [Wire.customer(id: refused, replica: claire.replica, counter: 2)]),
+                token: claire.token)
+            #expect(limited.status == 429 && limited.errorCode == "rate_limited")
+            #expect(limited.headers[.retryAfter] == "20")
+            let pullLimited = try await HubRouterTests.send(
+                client, "/v1/pull", Wire.pull(cursor: 0, counter: 1), token: claire.token)
+            #expect(pullLimited.status == 429 && pullLimited.headers[.retryAfter] != nil)
+            // Bob syncs as before and sees the first customer, not the refused one.
+            let page = try await HubRouterTests.send(client, "/v1/pull", Wire.pull(cursor: 0), token: bob.token)
+            #expect(page.status == 200)
+            #expect(try page.message(Relais_V1_PullResponse.self).records.map(\.recordID) == [first])
+        }
+    }
+
+    /// Refused enrollments count per address and per code; past the limit even a good code from that
+    /// address waits (429 before the body is read). Successful enrollments give their token back, so a
+    /// whole office enrolling from one address never meets the limit.
+    @Test func enrollmentGuessingIsLimitedAndGoodEnrollmentsAreNot() async throws {
+        try await withRouter(HubServer.Edges(enrollRate: RateLimit(perMinute: 3))) { hub, client in
+            for index in 0..<6 {
+                let code = try await hub.addUser("rep\(index)", role: .rep, territories: ["north"])
+                #expect(try await HubRouterTests.send(client, "/v1/enroll", Wire.enroll(code)).status == 200)
+            }
+            let good = try await hub.addUser("late", role: .rep, territories: ["north"])
+            for guess in 0..<3 {
+                let answer = try await HubRouterTests.send(
+                    client, "/v1/enroll", Wire.enroll("AAAA-BBBB-CCCC-000\(guess)"))
+                #expect(answer.status == 403 && answer.errorCode == "invalid_enrollment_code")
+            }
+            let limited = try await HubRouterTests.send(client, "/v1/enroll", Wire.enroll(good))
+            #expect(limited.status == 429 && limited.errorCode == "rate_limited")
+            #expect(Int(limited.headers[.retryAfter] ?? "") ?? 0 >= 1)
+            #expect(try await hub.service.devices().count == 6)
+        }
+    }
+
+    /// An enrollment refused for another reason than its code (here a schema the hub does not run) is
+    /// no guess: it does not count, and the laptop enrolls once upgraded.
+    @Test func enrollmentsRefusedForTheirSchemaDoNotCount() async throws {
+        try await withRouter(HubServer.Edges(enrollRate: RateLimit(perMinute: 2))) { hub, client in
+            let code = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            var tooNew = Wire.enroll(code)
+            tooNew.schemaVersion += 1
+            for _ in 0..<4 {
+                let answer = try await HubRouterTests.send(client, "/v1/enroll", tooNew)
+                #expect(answer.status == 409 && answer.errorCode == "schema_too_new")
+            }
+            #expect(try await HubRouterTests.send(client, "/v1/enroll", Wire.enroll(code)).status == 200)
         }
     }
 }

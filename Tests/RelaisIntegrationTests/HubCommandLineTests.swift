@@ -58,6 +58,48 @@ struct HubCommandLineTests {
         #expect(!deployed.stderr.contains("unknown settings"))
     }
 
+    /// The edge settings (timeouts, connection cap, rate limits) come from flags, RELAIS_* variables and
+    /// the --config file like every other, and the hub applies them; a malformed one is a usage error.
+    @Test(.timeLimit(.minutes(2))) func serveEdgeSettingsComeFromFlagsEnvironmentAndFile() async throws {
+        let folder = try TemporaryFolder(prefix: "serve-edges")
+        defer { folder.remove() }
+        let data = folder.path + "/data"
+        #expect(try await HubProcess.run(["init", "--data", data]).status == 0)
+        // The file: a 0.3 s header timeout closes a silent connection (the default would wait 10 s).
+        let path = folder.path + "/edges.json"
+        try #"{"data": "\#(data)", "headerTimeout": 0.3, "syncRate": 0}"#.write(
+            toFile: path, atomically: true, encoding: .utf8)
+        let fromFile = try await HubProcess.start(store: ["--config", path])
+        #expect(try await RawSocket(port: fromFile.port).closed(within: 5))
+        fromFile.stop()
+        // A variable: one refused enrollment a minute per address, then 429 with Retry-After.
+        let fromEnvironment = try await HubProcess.start(
+            store: ["--data", data], environment: ["RELAIS_ENROLL_RATE": "1"])
+        let guess =
+            "POST /v1/enroll HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 28\r\n\r\n"
+            + #"{"code": "AAAA-BBBB-CCCC-0"}"#
+        let first = try await RawSocket(port: fromEnvironment.port).exchange(guess)
+        #expect(first.hasPrefix("HTTP/1.1 403"), "\(first.prefix(200))")
+        let second = try await RawSocket(port: fromEnvironment.port).exchange(guess)
+        #expect(
+            second.hasPrefix("HTTP/1.1 429") && second.lowercased().contains("retry-after: "), "\(second.prefix(300))")
+        fromEnvironment.stop()
+        // A flag: one connection at most; the next is closed at once, the first still served.
+        let fromFlag = try await HubProcess.start(store: ["--data", data, "--max-connections", "1"])
+        let held = try RawSocket(port: fromFlag.port)
+        #expect(try await held.exchange("GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").hasPrefix("HTTP/1.1 200"))
+        #expect(try await RawSocket(port: fromFlag.port).closed(within: 5))
+        #expect(try await held.exchange("GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").hasPrefix("HTTP/1.1 200"))
+        fromFlag.stop()
+        // Malformed values, each named.
+        let zero = try await HubProcess.run(["serve", "--data", data, "--max-connections", "0"])
+        #expect(zero.status == 2 && zero.stderr.contains("maxConnections"), "\(zero.stderr)")
+        let result = try await ChildProcess.run(
+            BuiltExecutable.url("relais-hub"), ["serve", "--data", data],
+            environment: ProcessInfo.processInfo.environment.merging(["RELAIS_IDLE_TIMEOUT": "soon"]) { _, new in new })
+        #expect(result.status == 2 && result.stderr.contains("idleTimeout") && result.stderr.contains("soon"))
+    }
+
     /// Both tools name their release, so that an office can tell which binary a laptop or the
     /// server runs before an upgrade (Deploy/README.md, "Upgrading").
     @Test func bothToolsPrintTheirVersion() async throws {

@@ -249,7 +249,7 @@ extension Replica {
                     action = next
                     continue
                 }
-                let next = machine.failed(error.kind, random: options.random())
+                let next = machine.failed(error.kind, random: options.random(), retryAfter: error.retryAfter)
                 if case .fail = next {
                     var failure = error
                     failure.pending = try pendingCount()

@@ -24,16 +24,21 @@ public struct RetryStateMachine: Sendable, Hashable {
         public var maxDelay: Duration
         /// The fraction of each delay that is random (0: none, 1: "full jitter").
         public var jitter: Double
+        /// The longest `Retry-After` (429, 503) waited for; a hub asking for more is not retried now:
+        /// the failure stands and tells when to try again.
+        public var maxRetryAfter: Duration
 
-        /// Five attempts, 0.5 s doubling to at most 8 s, half of each delay random.
+        /// Five attempts, 0.5 s doubling to at most 8 s, half of each delay random; a `Retry-After` of
+        /// up to 60 s is waited for.
         public init(
             maxAttempts: Int = 5, baseDelay: Duration = .milliseconds(500), maxDelay: Duration = .seconds(8),
-            jitter: Double = 0.5
+            jitter: Double = 0.5, maxRetryAfter: Duration = .seconds(60)
         ) {
             self.maxAttempts = maxAttempts
             self.baseDelay = baseDelay
             self.maxDelay = maxDelay
             self.jitter = jitter
+            self.maxRetryAfter = maxRetryAfter
         }
     }
 
@@ -56,16 +61,27 @@ public struct RetryStateMachine: Sendable, Hashable {
     }
 
     /// Reports a transient failure. `random` is a number in `0..<1` that spreads the retries of many
-    /// devices apart after the hub comes back.
-    public mutating func failed(random: Double) -> Action {
+    /// devices apart after the hub comes back. `retryAfter` is the hub's `Retry-After`, when it sent
+    /// one: the retry waits at least that long, and a wait over
+    /// ``Configuration-swift.struct/maxRetryAfter`` gives up.
+    public mutating func failed(random: Double, retryAfter: Duration? = nil) -> Action {
         failures += 1
         guard failures < configuration.maxAttempts else { return .giveUp }
+        if let retryAfter {
+            guard retryAfter <= configuration.maxRetryAfter else { return .giveUp }
+            return .retry(after: max(retryAfter, backOff(random: random)))
+        }
+        return .retry(after: backOff(random: random))
+    }
+
+    /// The back-off after ``failures`` failures.
+    private func backOff(random: Double) -> Duration {
         let exponent = min(failures - 1, 30)
         let base = configuration.baseDelay * (1 << exponent)
         let capped = min(base, configuration.maxDelay)
         let jitter = max(0, min(1, configuration.jitter))
         let random = max(0, min(random, 1))
-        return .retry(after: capped * (1 - jitter) + capped * (jitter * random))
+        return capped * (1 - jitter) + capped * (jitter * random)
     }
 
     /// Reports a success: the next failure starts the back-off over.

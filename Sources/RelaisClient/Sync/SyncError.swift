@@ -56,6 +56,11 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
     public let code: String?
     /// Pending writes left when the sync stopped (filled in by the sync engine).
     public internal(set) var pending: Int?
+    /// How long the hub asked to wait before trying again (its `Retry-After`, with 429 and 503).
+    public internal(set) var retryAfter: Duration?
+
+    /// Whether the hub refused the request for coming too often (`429 rate_limited`).
+    public var isRateLimited: Bool { httpStatus == 429 }
 
     init(_ kind: Kind, _ message: String, httpStatus: Int? = nil, code: String? = nil) {
         self.kind = kind
@@ -67,8 +72,13 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
     /// Whether retrying later may succeed (a network failure, 5xx, 429).
     public var isTransient: Bool { kind == .hubUnreachable }
 
-    /// The message; for an unreachable hub, how many writes stay pending.
+    /// The message; for an unreachable or rate-limiting hub, how many writes stay pending.
     public var description: String {
+        if isRateLimited {
+            let wait = retryAfter.map { " in \($0.components.seconds) s" } ?? " later"
+            let kept = pending.map { ": \($0) write\($0 == 1 ? "" : "s") kept pending" } ?? ""
+            return "the hub is limiting this device's requests\(kept); try again\(wait) (\(message))"
+        }
         if kind == .hubUnreachable, let pending {
             return "hub unreachable: \(pending) write\(pending == 1 ? "" : "s") kept pending (\(message))"
         }
@@ -109,12 +119,19 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
 
     /// Classifies an HTTP error answer from its body: a `relais.v1.Error` in protobuf or JSON
     /// (Protocol/README.md section 9); an unreadable body leaves the code and message empty.
+    ///
+    /// `retryAfter` is the `Retry-After` header: a number of seconds (the HTTP-date form is ignored).
     static func fromHTTP(
-        status: Int, body: [UInt8], contentType: String?, contentEncoding: String?, codec: MessageCodec
+        status: Int, body: [UInt8], contentType: String?, contentEncoding: String?, retryAfter: String? = nil,
+        codec: MessageCodec
     ) -> SyncError {
         let error = try? codec.decode(
             Relais_V1_Error.self, from: body, contentType: contentType ?? "application/json",
             contentEncoding: contentEncoding)
-        return fromHTTP(status: status, code: error?.code ?? "", message: error?.message ?? "")
+        var failure = fromHTTP(status: status, code: error?.code ?? "", message: error?.message ?? "")
+        if let text = retryAfter?.filter({ $0 != " " }), let seconds = Int64(text), seconds >= 0 {
+            failure.retryAfter = .seconds(seconds)
+        }
+        return failure
     }
 }

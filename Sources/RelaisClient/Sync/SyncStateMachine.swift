@@ -98,10 +98,11 @@ public struct SyncStateMachine: Sendable {
     }
 
     /// The last action failed. Transient failures (unreachable, 5xx, 429) are retried with back-off;
-    /// `random` in `0..<1` spreads the retries.
-    public mutating func failed(_ kind: SyncError.Kind, random: Double) -> Action {
+    /// `random` in `0..<1` spreads the retries; `retryAfter`, the hub's `Retry-After`, is the least
+    /// wait.
+    public mutating func failed(_ kind: SyncError.Kind, random: Double, retryAfter: Duration? = nil) -> Action {
         guard kind == .hubUnreachable else { return finish(.fail(kind)) }
-        switch retry.failed(random: random) {
+        switch retry.failed(random: random, retryAfter: retryAfter) {
         case .retry(let delay): return .wait(delay)
         case .giveUp: return finish(.fail(kind))
         }

@@ -126,6 +126,7 @@ public struct HTTPSyncTransport: SyncTransport {
         var status: Int
         var contentType: String?
         var contentEncoding: String?
+        var retryAfter: String?
         var bytes: [UInt8]
     }
 
@@ -143,14 +144,14 @@ public struct HTTPSyncTransport: SyncTransport {
             answer = Answer(
                 status: Int(response.status.code), contentType: response.headers.first(name: "Content-Type"),
                 contentEncoding: response.headers.first(name: "Content-Encoding"),
-                bytes: Array(buffer.readableBytesView))
+                retryAfter: response.headers.first(name: "Retry-After"), bytes: Array(buffer.readableBytesView))
         } catch {
             throw SyncError(.hubUnreachable, "cannot reach the hub at \(hub): \(describe(error))")
         }
         guard (200..<300).contains(answer.status) else {
             throw SyncError.fromHTTP(
                 status: answer.status, body: answer.bytes, contentType: answer.contentType,
-                contentEncoding: answer.contentEncoding, codec: codec)
+                contentEncoding: answer.contentEncoding, retryAfter: answer.retryAfter, codec: codec)
         }
         return answer
     }

@@ -30,7 +30,7 @@ struct AdminRoutes: Sendable {
         return parts.count == 5 || parts[5] == "resolve"
     }
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<HubRequestContext>) {
         router.get("/v1/admin/conflicts") { request, _ in try await self.list(request) }
         router.post("/v1/admin/conflicts/bulk-resolve") { request, _ in try await self.bulkResolve(request) }
         router.get("/v1/admin/conflicts/:id") { request, context in

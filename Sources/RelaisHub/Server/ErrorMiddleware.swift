@@ -21,6 +21,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 logger.error("hub error", metadata: ["relais.error": "\(String(reflecting: error))"])
             }
             return Self.response(status: error.httpStatus, code: error.code, message: error.message)
+        } catch let error as RateLimited {
+            return Self.response(
+                status: 429, code: "rate_limited", message: error.message, retryAfterSeconds: error.retryAfterSeconds)
         } catch let error as ProtocolError {
             return Self.response(
                 status: error.httpStatus, code: error.code, message: error.message, details: error.details)
@@ -52,13 +55,17 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     /// Protocol/README.md section 9), with the same `code` and `message` also under an `error` key
     /// for HTTP tools that expect `{"error": {...}}`. A client decoding it as a `relais.v1.Error`
     /// ignores that key, as it ignores every unknown field.
-    static func response(status: Int, code: String, message: String, details: [String: String] = [:]) -> Response {
+    ///
+    /// A 429 or 503 carries `Retry-After`: `retryAfterSeconds`, or 1 s.
+    static func response(
+        status: Int, code: String, message: String, details: [String: String] = [:], retryAfterSeconds: Int? = nil
+    ) -> Response {
         var error: [String: Any] = ["code": code, "message": message]
         if !details.isEmpty { error["details"] = details }
         var body = error
         body["error"] = error
         var headers: HTTPFields = [.contentType: "application/json"]
-        if status == 503 || status == 429 { headers[.retryAfter] = "1" }
+        if status == 503 || status == 429 { headers[.retryAfter] = "\(retryAfterSeconds ?? 1)" }
         return Response(
             status: HTTPResponse.Status(code: status), headers: headers,
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: JSONBody.encode(body))))

@@ -8,6 +8,7 @@ import SwiftProtobuf
 /// health and metrics.
 struct HubRoutes: Sendable {
     let service: HubService
+    let limits: RequestLimits
 
     /// Whether `path` names an endpoint (with some method): a request with another method gets 405.
     static func isKnownPath(_ path: String) -> Bool {
@@ -30,8 +31,8 @@ struct HubRoutes: Sendable {
     /// The most bytes an admin JSON body may have.
     static let maxAdminBodyBytes = 1 << 20
 
-    func register(on router: Router<BasicRequestContext>) {
-        router.post("/v1/enroll") { request, _ in try await self.enroll(request) }
+    func register(on router: Router<HubRequestContext>) {
+        router.post("/v1/enroll") { request, context in try await self.enroll(request, peer: context.peer) }
         router.post("/v1/replica/renew") { request, _ in try await self.renew(request) }
         router.post("/v1/push") { request, _ in try await self.push(request) }
         router.post("/v1/pull") { request, _ in try await self.pull(request) }
@@ -47,9 +48,25 @@ struct HubRoutes: Sendable {
 
     // MARK: - Sync
 
-    private func enroll(_ request: Request) async throws -> Response {
+    /// Enrollment is limited per address (checked before the body is read) and per code; a successful
+    /// enrollment, or one failing for another reason than its code, gives its tokens back, so only
+    /// refused codes (and unreadable bodies) count.
+    private func enroll(_ request: Request, peer: String) async throws -> Response {
+        let address = "address:\(peer)"
+        try RequestLimits.take(limits.enroll, keys: [address], what: "enrollment attempts")
         let (message, format) = try await Self.decode(Relais_V1_EnrollRequest.self, request, service.codec)
-        return try Self.respond(try await service.enroll(message), format: format, codec: service.codec)
+        let keys = RequestLimits.attemptKeys(peer: peer, secret: message.code)
+        try RequestLimits.take(limits.enroll, keys: keys.filter { $0 != address }, what: "enrollment attempts")
+        let response: Relais_V1_EnrollResponse
+        do {
+            response = try await service.enroll(message)
+        } catch let error as HubError where error != .invalidEnrollmentCode {
+            // Not a guess (a schema mismatch, a store that is down): the laptop may try again.
+            RequestLimits.giveBack(limits.enroll, keys: keys)
+            throw error
+        }
+        RequestLimits.giveBack(limits.enroll, keys: keys)
+        return try Self.respond(response, format: format, codec: service.codec)
     }
 
     private func renew(_ request: Request) async throws -> Response {
@@ -60,12 +77,14 @@ struct HubRoutes: Sendable {
 
     private func push(_ request: Request) async throws -> Response {
         let principal = try await authenticate(request)
+        try limits.takeSync(principal)
         let (message, format) = try await Self.decode(Relais_V1_PushRequest.self, request, service.codec)
         return try Self.respond(try await service.push(message, from: principal), format: format, codec: service.codec)
     }
 
     private func pull(_ request: Request) async throws -> Response {
         let principal = try await authenticate(request)
+        try limits.takeSync(principal)
         let (message, format) = try await Self.decode(Relais_V1_PullRequest.self, request, service.codec)
         let encoding = ContentEncoding.negotiate(acceptEncoding: request.headers[.acceptEncoding])
         return try Self.respond(

@@ -27,11 +27,63 @@ public enum HubServer {
         public var port: Int
         /// PEM files for HTTPS; plain HTTP when `nil`.
         public var tls: TLSFiles?
+        /// Timeouts, the connection cap and the rate limits.
+        public var edges: Edges
 
-        public init(host: String = "127.0.0.1", port: Int = 7420, tls: TLSFiles? = nil) {
+        public init(host: String = "127.0.0.1", port: Int = 7420, tls: TLSFiles? = nil, edges: Edges = Edges()) {
             self.host = host
             self.port = port
             self.tls = tls
+            self.edges = edges
+        }
+    }
+
+    /// What the server refuses before a request costs it a connection slot, memory or a store
+    /// transaction (docs/SECURITY.md, "Edges"). The defaults leave room for any normal sync: a laptop
+    /// makes a few requests a minute, a bootstrap at most a few hundred.
+    public struct Edges: Sendable {
+        /// The time a new connection has to send its first request's head (TLS handshake included);
+        /// past it the connection is closed. Default 10 s.
+        public var headerTimeout: Duration
+        /// The time a request's body has to arrive whole, from its head; past it the connection is
+        /// closed. Default 60 s, the laptop's own time limit for a request.
+        public var bodyTimeout: Duration
+        /// The time a connection may stay without a request (between two requests, or sending nothing
+        /// of one); past it the connection is closed. Default 75 s, longer than the laptop's pool keeps
+        /// an idle connection (60 s), so the laptop closes first.
+        public var idleTimeout: Duration
+        /// The most connections held at once; a connection beyond it is closed as soon as it is accepted,
+        /// and the open ones are served as before. Default 1,000.
+        public var maxConnections: Int
+        /// `/v1/enroll`, per remote address and per enrollment code. A successful enrollment gives its
+        /// token back, so only refused attempts count. Default 10 a minute.
+        public var enrollRate: RateLimit
+        /// The admin sign-in form, per remote address and per token tried. A successful sign-in gives
+        /// its token back. Default 10 a minute.
+        public var signInRate: RateLimit
+        /// `/v1/push` and `/v1/pull`, per device. Default 3,000 a minute.
+        public var syncRate: RateLimit
+        /// The most keys (addresses, tokens, devices) each rate limit remembers. Default 10,000.
+        public var maxRateKeys: Int
+        /// The clock of the rate limits.
+        public var clock: any HubClock
+
+        public init(
+            headerTimeout: Duration = .seconds(10), bodyTimeout: Duration = .seconds(60),
+            idleTimeout: Duration = .seconds(75), maxConnections: Int = 1000,
+            enrollRate: RateLimit = RateLimit(perMinute: 10), signInRate: RateLimit = RateLimit(perMinute: 10),
+            syncRate: RateLimit = RateLimit(perMinute: 3000), maxRateKeys: Int = 10_000,
+            clock: any HubClock = SystemHubClock()
+        ) {
+            self.headerTimeout = headerTimeout
+            self.bodyTimeout = bodyTimeout
+            self.idleTimeout = idleTimeout
+            self.maxConnections = maxConnections
+            self.enrollRate = enrollRate
+            self.signInRate = signInRate
+            self.syncRate = syncRate
+            self.maxRateKeys = maxRateKeys
+            self.clock = clock
         }
     }
 
@@ -47,12 +99,15 @@ public enum HubServer {
     }
 
     /// The router with every route and middleware; test it with HummingbirdTesting's `.router`.
-    public static func router(service: HubService) -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    ///
+    /// - Parameter edges: The rate limits (its timeouts and connection cap belong to the server).
+    public static func router(service: HubService, edges: Edges = Edges()) -> Router<HubRequestContext> {
+        let router = Router(context: HubRequestContext.self)
         router.add(middleware: MetricsRecordingMiddleware(metrics: service.metrics))
         router.add(middleware: ErrorMiddleware(logger: service.logger))
-        HubRoutes(service: service).register(on: router)
-        AdminPages(service: service).register(on: router)
+        let limits = RequestLimits(edges: edges)
+        HubRoutes(service: service, limits: limits).register(on: router)
+        AdminPages(service: service, limits: limits).register(on: router)
         return router
     }
 
@@ -67,15 +122,21 @@ public enum HubServer {
     ) throws -> some ApplicationProtocol & Service {
         let scheme = configuration.tls == nil ? "http" : "https"
         let host = configuration.host
+        let edges = configuration.edges
+        let connections = ConnectionCount()
+        let http1 = HTTPServerBuilder.http1(
+            configuration: .init(
+                additionalChannelHandlers: [ConnectionGuard(count: connections, edges: edges, logger: logger)],
+                idleTimeout: TimeAmount(edges.idleTimeout)))
         let server: HTTPServerBuilder
         if let tls = configuration.tls {
             let certificates = try certificates ?? TLSCertificates(files: tls)
-            server = try .tls(.http1(), tlsConfiguration: certificates.serverConfiguration())
+            server = try .tls(http1, tlsConfiguration: certificates.serverConfiguration())
         } else {
-            server = .http1()
+            server = http1
         }
         return Application(
-            router: router(service: service),
+            router: router(service: service, edges: edges),
             server: server,
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "relais-hub"),

@@ -14,6 +14,7 @@ import RelaisProtocol
 struct AdminPages: Sendable {
     let service: HubService
     let sessions: AdminSessions
+    let limits: RequestLimits
     let library: MustacheLibrary
     let stylesheet: String
 
@@ -21,8 +22,9 @@ struct AdminPages: Sendable {
     static let signInCookie = "relais_signin"
     static let maxFormBytes = 64 * 1024
 
-    init(service: HubService, sessions: AdminSessions? = nil) {
+    init(service: HubService, limits: RequestLimits, sessions: AdminSessions? = nil) {
         self.service = service
+        self.limits = limits
         self.sessions = sessions ?? AdminSessions(store: service.store)
         var templates: [String: MustacheTemplate] = [:]
         if let folder = Bundle.module.url(forResource: "Templates", withExtension: nil),
@@ -48,7 +50,7 @@ struct AdminPages: Sendable {
         path == "/admin" || path.hasPrefix("/admin/")
     }
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<HubRequestContext>) {
         router.get("/admin") { request, _ in
             try await self.session(request) == nil ? Self.redirect("/admin/sign-in") : Self.redirect("/admin/dashboard")
         }
@@ -58,7 +60,7 @@ struct AdminPages: Sendable {
                 body: ResponseBody(byteBuffer: ByteBuffer(string: self.stylesheet)))
         }
         router.get("/admin/sign-in") { request, _ in self.signInPage(message: nil, status: .ok) }
-        router.post("/admin/sign-in") { request, _ in try await self.signIn(request) }
+        router.post("/admin/sign-in") { request, context in try await self.signIn(request, peer: context.peer) }
         router.post("/admin/sign-out") { request, _ in try await self.signOut(request) }
         router.get("/admin/dashboard") { request, _ in
             try await self.withSession(request) { try await self.dashboard($0) }
@@ -116,12 +118,30 @@ struct AdminPages: Sendable {
         return response
     }
 
+    /// The sign-in page answered `429` with `Retry-After`.
+    private func tooManySignIns(_ error: RateLimited) -> Response {
+        let seconds = error.retryAfterSeconds
+        var response = signInPage(
+            message: "Too many sign-in attempts. Try again in \(seconds) second\(seconds == 1 ? "" : "s").",
+            status: .tooManyRequests)
+        response.headers[.retryAfter] = "\(seconds)"
+        return response
+    }
+
     struct SignInForm: Decodable {
         var token: String?
         var csrf: String?
     }
 
-    private func signIn(_ request: Request) async throws -> Response {
+    /// Sign-in is limited per address (checked before the form is read) and per token tried; a
+    /// successful sign-in gives its tokens back, so only failed attempts count.
+    private func signIn(_ request: Request, peer: String) async throws -> Response {
+        let address = "address:\(peer)"
+        do {
+            try RequestLimits.take(limits.signIn, keys: [address], what: "sign-in attempts")
+        } catch let error as RateLimited {
+            return tooManySignIns(error)
+        }
         let form: SignInForm
         do {
             form = try await Self.decodeForm(SignInForm.self, request)
@@ -138,6 +158,12 @@ struct AdminPages: Sendable {
         }
         let token = (form.token ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         guard !token.isEmpty else { return signInPage(message: "Enter an admin token.", status: .badRequest) }
+        let keys = RequestLimits.attemptKeys(peer: peer, secret: token)
+        do {
+            try RequestLimits.take(limits.signIn, keys: keys.filter { $0 != address }, what: "sign-in attempts")
+        } catch let error as RateLimited {
+            return tooManySignIns(error)
+        }
         let principal: Principal
         do {
             principal = try await service.authenticate(token: token)
@@ -148,6 +174,7 @@ struct AdminPages: Sendable {
             return signInPage(
                 message: "That token is not an admin's: the admin pages need an admin token.", status: .forbidden)
         }
+        RequestLimits.giveBack(limits.signIn, keys: keys)
         let opened = try await sessions.open(user: principal.user, now: service.now())
         try await service.recordAudit(.adminSignedIn, user: principal.user, detail: "signed in to the admin pages")
         var response = Self.redirect("/admin/dashboard")
