@@ -38,9 +38,10 @@ struct HubHostileClientTests {
             let device = try await hub.enrollDevice("marc")
             let before = try await StoreState.read(hub)
 
-            // Short timeouts and limits, so the test takes seconds.
+            // Short timeouts and limits, so the test takes seconds; not so short that a loaded machine
+            // is too slow to send a whole head at once within them.
             var quick = HubServer.Edges(
-                headerTimeout: .milliseconds(500), bodyTimeout: .milliseconds(500), idleTimeout: .seconds(1),
+                headerTimeout: .seconds(2), bodyTimeout: .seconds(2), idleTimeout: .seconds(2),
                 enrollRate: RateLimit(perMinute: 5), signInRate: RateLimit(perMinute: 5))
             quick.maxConnections = 1000
             try await hub.live(edges: quick) { url in
