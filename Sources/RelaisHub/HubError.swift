@@ -1,6 +1,7 @@
-/// A request the hub refuses, or a failure of the hub itself, outside the wire codec.
+/// A request the hub refuses, or the answer to a failure of the hub itself, outside the wire codec.
 ///
-/// Each error has a stable snake_case ``code`` (sent in the error body, see Protocol/README.md) and
+/// The store's own failures are ``HubStoreError``; the HTTP edge answers them with the error
+/// ``init(answering:)`` gives (`unavailable`, `storage_full` or `internal`). Each error has a stable snake_case ``code`` (sent in the error body, see Protocol/README.md) and
 /// a ``status`` (the HTTP status it is answered with); ``message`` is for people and never carries a
 /// token, a code or a field value. Compare errors by code:
 ///
@@ -23,11 +24,7 @@ public struct HubError: Error, Hashable, Sendable, CustomStringConvertible, Cust
         case conflict = "conflict"
         case unavailable
         case `internal`
-        case storeExists = "store_exists"
-        case storeMissing = "store_missing"
-        case storeTooNew = "store_too_new"
         case storageFull = "storage_full"
-        case storeLocation = "store_location"
     }
 
     private let value: Code
@@ -56,7 +53,7 @@ public struct HubError: Error, Hashable, Sendable, CustomStringConvertible, Cust
         case .badRequest: 400
         case .unavailable: 503
         case .storageFull: 507
-        case .internal, .storeExists, .storeMissing, .storeTooNew, .storeLocation: 500
+        case .internal: 500
         }
     }
 
@@ -108,7 +105,7 @@ public struct HubError: Error, Hashable, Sendable, CustomStringConvertible, Cust
     public static var badRequest: HubError { .init(.badRequest, "The request is invalid.") }
     /// The request contradicts the current state (a user that already exists...). 409.
     public static var conflict: HubError { .init(.conflict, "The request conflicts with the hub's state.") }
-    /// The store is busy or shutting down; retry with back-off. 503.
+    /// The hub is shutting down, or its store is busy or closed; retry with back-off. 503.
     public static var unavailable: HubError { .init(.unavailable, "The hub is busy or shutting down; retry later.") }
     /// The store reached its size ceiling (`--max-store-mb`) or the disk is full: nothing of the request
     /// was written; reads keep working, and writes succeed again once space is freed. 507.
@@ -117,16 +114,4 @@ public struct HubError: Error, Hashable, Sendable, CustomStringConvertible, Cust
     }
     /// The hub failed. 500; the details stay in the logs.
     public static var `internal`: HubError { .init(.internal, "The hub failed.") }
-    /// `init` found a store already in the data folder.
-    public static var storeExists: HubError { .init(.storeExists, "The data folder already holds a hub store.") }
-    /// No store in the data folder (run `relais-hub init` first).
-    public static var storeMissing: HubError {
-        .init(.storeMissing, "The data folder holds no hub store; run `relais-hub init` first.")
-    }
-    /// A store location that cannot name a store (a malformed `--postgres` URL).
-    public static var storeLocation: HubError { .init(.storeLocation, "The store location is malformed.") }
-    /// The store was written by a newer version of the hub.
-    public static var storeTooNew: HubError {
-        .init(.storeTooNew, "The store was written by a newer relais-hub; upgrade it.")
-    }
 }

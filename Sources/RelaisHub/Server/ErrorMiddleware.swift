@@ -5,7 +5,8 @@ import RelaisProtocol
 
 /// Turns every error into the JSON error body `{"error": {"code", "message", "details"}}`.
 ///
-/// ``HubError`` and `ProtocolError` carry their code and status; the router's own 404 and 405 become
+/// ``HubError`` and `ProtocolError` carry their code and status; a ``HubStoreError`` is answered with
+/// ``HubError/init(answering:)`` (503, 507, or a bare 500); the router's own 404 and 405 become
 /// `not_found` and `method_not_allowed`; anything else is a 500 `internal` with no detail (the
 /// detail goes to the log).
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
@@ -21,6 +22,12 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 logger.error("hub error", metadata: ["relais.error": "\(String(reflecting: error))"])
             }
             return Self.response(status: error.httpStatus, code: error.code, message: error.message)
+        } catch let failure as HubStoreError {
+            let answer = HubError(answering: failure)
+            if answer.httpStatus >= 500 {
+                logger.error("store failure", metadata: ["relais.error": "\(String(reflecting: failure))"])
+            }
+            return Self.response(status: answer.httpStatus, code: answer.code, message: answer.message)
         } catch let error as ProtocolError {
             return Self.response(
                 status: error.httpStatus, code: error.code, message: error.message, details: error.details)

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import RelaisProtocol
 
 /// Signing in and out, and the session every other page needs.
@@ -17,14 +18,18 @@ extension AdminPages {
         return Signed(id: id, session: session)
     }
 
-    /// Runs `body` for a signed-in admin (else redirects to the sign-in page); a refused request becomes
-    /// a message page with the error's status.
+    /// Runs `body` for a signed-in admin (else redirects to the sign-in page); a refused request, or a
+    /// store failure's answer, becomes a message page with the error's status.
     func withSession(_ request: Request, _ body: (Signed) async throws -> Response) async throws -> Response {
         guard let signed = try await session(request) else { return Self.redirect("/admin/sign-in") }
         do {
             return try await body(signed)
         } catch let error as HubError {
             return errorPage(error.message, status: HTTPResponse.Status(code: error.httpStatus), signed)
+        } catch let failure as HubStoreError {
+            service.logger.error("store failure", metadata: ["relais.error": "\(String(reflecting: failure))"])
+            let answer = HubError(answering: failure)
+            return errorPage(answer.message, status: HTTPResponse.Status(code: answer.httpStatus), signed)
         }
     }
 
