@@ -68,7 +68,7 @@ struct CLIError: Error {
     var exitCode: Int32
 
     static func exitCode(for error: HubError) -> Int32 {
-        switch error {
+        switch error.code {
         case .notFound: 3
         case .unauthorized, .deviceRevoked, .forbidden, .invalidEnrollmentCode: 5
         case .badRequest: 2

@@ -103,7 +103,7 @@ struct PostgresStoreTests {
                             ) { _ in }
                             return "created"
                         } catch let error as HubStoreError {
-                            return error.code
+                            return error.code.rawValue
                         } catch {
                             return "\(error)"
                         }

@@ -42,7 +42,7 @@ struct HostileInputTests {
                 _ = try codec.decode(type, from: body, format: format, encoding: encoding)
             } catch {
                 // `error` is statically a ProtocolError (typed throws); check it is a documented one.
-                #expect(ProtocolError.allCodes.contains(error.code), "seed \(seed)")
+                #expect(ProtocolError.allCodes.contains(error.code.rawValue), "seed \(seed)")
                 #expect([400, 413, 415].contains(error.httpStatus), "seed \(seed): \(error)")
             }
         }

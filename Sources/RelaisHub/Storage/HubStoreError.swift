@@ -4,39 +4,44 @@
 /// these (and the ``HubError`` a transaction's body throws, which it passes on untouched). At the HTTP
 /// edge each becomes the answer ``HubError/init(answering:)`` names: ``unavailable`` a 503
 /// `unavailable`, ``storageFull`` a 507 `storage_full`, every other one a 500 `internal` whose detail
-/// stays in the hub's log. Compare by code, as with every error of the hub:
+/// stays in the hub's log. The ``code`` is for logs (the wire carries the answer's); compare errors by
+/// it, as every error of Relais (`==` on two errors compares their codes too):
 ///
 /// ```swift
-/// catch let error as HubStoreError where error == .unavailable { ... }
+/// catch let error as HubStoreError where error.code == .unavailable { ... }
 /// ```
 public struct HubStoreError: Error, Hashable, Sendable, CustomStringConvertible, CustomDebugStringConvertible {
-    private enum Code: String, Sendable {
-        case unavailable
-        case storageFull = "storage_full"
-        case exists = "store_exists"
-        case missing = "store_missing"
-        case tooNew = "store_too_new"
-        case badLocation = "store_location"
-        case failed
+    /// A stable snake_case code; compare errors by it and switch over it (new codes may come, so a
+    /// `switch` ends with `default`).
+    public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        public let rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
+        public static let unavailable = Code(rawValue: "unavailable")
+        public static let storageFull = Code(rawValue: "storage_full")
+        public static let exists = Code(rawValue: "store_exists")
+        public static let missing = Code(rawValue: "store_missing")
+        public static let tooNew = Code(rawValue: "store_too_new")
+        public static let badLocation = Code(rawValue: "store_location")
+        public static let failed = Code(rawValue: "failed")
     }
 
-    private let value: Code
+    /// What failed.
+    public let code: Code
     /// What went wrong, for operators (the `relais-hub` command prints it). Never contains a secret.
     public let message: String
     /// Context for logs (paths, SQLSTATE, SQLite codes): shown only in ``debugDescription``.
     public let context: [String: String]
 
     private init(_ value: Code, _ message: String, context: [String: String] = [:]) {
-        self.value = value
+        self.code = value
         self.message = message
         self.context = context
     }
 
-    /// The stable snake_case code, for logs; the wire carries the answer's code (``HubError/code``).
-    public var code: String { value.rawValue }
-
-    public static func == (lhs: HubStoreError, rhs: HubStoreError) -> Bool { lhs.value == rhs.value }
-    public func hash(into hasher: inout Hasher) { hasher.combine(value) }
+    public static func == (lhs: HubStoreError, rhs: HubStoreError) -> Bool { lhs.code == rhs.code }
+    public func hash(into hasher: inout Hasher) { hasher.combine(code) }
 
     public var description: String { "\(code): \(message)" }
 
@@ -48,7 +53,7 @@ public struct HubStoreError: Error, Hashable, Sendable, CustomStringConvertible,
 
     /// The same error with another message and more context.
     public func with(_ message: String, _ context: [String: String] = [:]) -> HubStoreError {
-        HubStoreError(value, message, context: self.context.merging(context) { _, new in new })
+        HubStoreError(code, message, context: self.context.merging(context) { _, new in new })
     }
 
     /// The store is busy (locked, serialization failures past the retries), closed, or its server is
