@@ -195,7 +195,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RelaisCoreTests",
-            dependencies: ["RelaisCore"],
+            dependencies: ["RelaisCore", "RelaisTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -205,7 +205,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RelaisProtocolTests",
-            dependencies: ["RelaisProtocol", "RelaisCore"],
+            dependencies: ["RelaisProtocol", "RelaisCore", "RelaisTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
