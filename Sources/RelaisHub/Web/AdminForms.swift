@@ -71,7 +71,7 @@ struct BulkForm: Decodable {
         case seenCount = "seen_count"
     }
 
-    /// The list's filters, as the query parameters ``AdminConflictQuery`` reads.
+    /// The list's filters, as the query parameters ``ConflictFilter`` reads.
     var filterParameters: [String: String] {
         var parameters: [String: String] = [:]
         parameters["status"] = status

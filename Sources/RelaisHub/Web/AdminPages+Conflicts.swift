@@ -6,9 +6,9 @@ extension AdminPages {
     func list(_ request: Request, _ signed: Signed) async throws -> Response {
         let parameters = AdminRoutes.parameters(request)
         let layout = AdminLayout(signed, title: "Conflicts", section: .conflicts)
-        let query: AdminConflictQuery
+        let query: ConflictFilter
         do {
-            query = try AdminConflictQuery(parameters: parameters)
+            query = try ConflictFilter(parameters: parameters)
         } catch let error as HubError {
             return render(ConflictsView(layout: layout, message: error.message), status: .badRequest)
         }
@@ -130,7 +130,7 @@ extension AdminPages {
         let format = parameters.removeValue(forKey: "format") ?? "csv"
         parameters["limit"] = nil
         parameters["offset"] = nil
-        let query = try AdminConflictQuery(parameters: parameters)
+        let query = try ConflictFilter(parameters: parameters)
         return ConflictExport.response(service: service, query: query, format: format == "json" ? .json : .csv)
     }
 }

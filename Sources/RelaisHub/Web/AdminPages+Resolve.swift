@@ -86,7 +86,7 @@ extension AdminPages {
         guard !reason.isEmpty else {
             return errorPage("Give a reason. Nothing was changed.", status: .badRequest, signed)
         }
-        let query = try AdminConflictQuery(parameters: form.filterParameters)
+        let query = try ConflictFilter(parameters: form.filterParameters)
         let seen = form.seenCount.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         let result = try await service.bulkResolve(
             query, strategy: strategy, reason: reason, by: signed.session.user, expectedCount: seen)
