@@ -201,7 +201,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RelaisCoreTests",
-            dependencies: ["RelaisCore"],
+            dependencies: ["RelaisCore", "RelaisTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -211,7 +211,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RelaisProtocolTests",
-            dependencies: ["RelaisProtocol", "RelaisCore"],
+            dependencies: ["RelaisProtocol", "RelaisCore", "RelaisTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,53 +1,56 @@
-/// A request the hub refuses, or a failure of the hub itself, outside the wire codec.
+/// A request the hub refuses, or the answer to a failure of the hub itself, outside the wire codec.
 ///
-/// Each error has a stable snake_case ``code`` (sent in the error body, see Protocol/README.md) and
-/// a ``status`` (the HTTP status it is answered with); ``message`` is for people and never carries a
-/// token, a code or a field value. Compare errors by code:
+/// The store's own failures are ``HubStoreError``; the HTTP edge answers them with the error
+/// ``init(answering:)`` gives (`unavailable`, `storage_full` or `internal`). Each error has a stable
+/// snake_case ``code`` (sent in the error body, see Protocol/README.md) and an ``httpStatus`` (the
+/// HTTP status it is answered with); ``message`` is for people and never carries a token, a code or a
+/// field value. Compare errors by code, as every error of Relais (`==` on two errors compares their
+/// codes too, which is what `#expect(throws: HubError.forbidden)` relies on):
 ///
 /// ```swift
 /// do { _ = try await service.authenticate(token: token) }
-/// catch let error as HubError where error == .deviceRevoked { ... }
+/// catch let error as HubError where error.code == .deviceRevoked { ... }
 /// ```
 public struct HubError: Error, Hashable, Sendable, CustomStringConvertible, CustomDebugStringConvertible {
-    private enum Code: String, Sendable {
-        case unauthorized
-        case deviceRevoked = "device_revoked"
-        case forbidden
-        case invalidEnrollmentCode = "invalid_enrollment_code"
-        case notFound = "not_found"
-        case methodNotAllowed = "method_not_allowed"
-        case replicaForked = "replica_forked"
-        case schemaTooOld = "schema_too_old"
-        case schemaTooNew = "schema_too_new"
-        case badRequest = "bad_request"
-        case conflict = "conflict"
-        case unavailable
-        case `internal`
-        case storeExists = "store_exists"
-        case storeMissing = "store_missing"
-        case storeTooNew = "store_too_new"
-        case storageFull = "storage_full"
-        case storeLocation = "store_location"
+    /// A stable snake_case code; compare errors by it and switch over it (new codes may come, so a
+    /// `switch` ends with `default`).
+    public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        public let rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
+        public static let unauthorized = Code(rawValue: "unauthorized")
+        public static let deviceRevoked = Code(rawValue: "device_revoked")
+        public static let forbidden = Code(rawValue: "forbidden")
+        public static let invalidEnrollmentCode = Code(rawValue: "invalid_enrollment_code")
+        public static let notFound = Code(rawValue: "not_found")
+        public static let methodNotAllowed = Code(rawValue: "method_not_allowed")
+        public static let replicaForked = Code(rawValue: "replica_forked")
+        public static let schemaTooOld = Code(rawValue: "schema_too_old")
+        public static let schemaTooNew = Code(rawValue: "schema_too_new")
+        public static let badRequest = Code(rawValue: "bad_request")
+        public static let conflict = Code(rawValue: "conflict")
+        public static let unavailable = Code(rawValue: "unavailable")
+        public static let `internal` = Code(rawValue: "internal")
+        public static let storageFull = Code(rawValue: "storage_full")
     }
 
-    private let value: Code
+    /// What kind of refusal: the code sent in the error body.
+    public let code: Code
     /// What went wrong, for people. Never contains a secret or a field value.
     public let message: String
     /// Context for logs and operators (replica numbers, paths, SQL): shown only in ``debugDescription``.
     public let context: [String: String]
 
     private init(_ value: Code, _ message: String, context: [String: String] = [:]) {
-        self.value = value
+        self.code = value
         self.message = message
         self.context = context
     }
 
-    /// The stable snake_case code, for example `device_revoked`.
-    public var code: String { value.rawValue }
-
     /// The HTTP status this error is answered with.
     public var httpStatus: Int {
-        switch value {
+        switch code {
         case .unauthorized, .deviceRevoked: 401
         case .forbidden, .invalidEnrollmentCode: 403
         case .notFound: 404
@@ -56,12 +59,12 @@ public struct HubError: Error, Hashable, Sendable, CustomStringConvertible, Cust
         case .badRequest: 400
         case .unavailable: 503
         case .storageFull: 507
-        case .internal, .storeExists, .storeMissing, .storeTooNew, .storeLocation: 500
+        default: 500
         }
     }
 
-    public static func == (lhs: HubError, rhs: HubError) -> Bool { lhs.value == rhs.value }
-    public func hash(into hasher: inout Hasher) { hasher.combine(value) }
+    public static func == (lhs: HubError, rhs: HubError) -> Bool { lhs.code == rhs.code }
+    public func hash(into hasher: inout Hasher) { hasher.combine(code) }
 
     public var description: String { "\(code): \(message)" }
 
@@ -73,7 +76,7 @@ public struct HubError: Error, Hashable, Sendable, CustomStringConvertible, Cust
 
     /// The same error with another message and more context.
     public func with(_ message: String, _ context: [String: String] = [:]) -> HubError {
-        HubError(value, message, context: self.context.merging(context) { _, new in new })
+        HubError(code, message, context: self.context.merging(context) { _, new in new })
     }
 
     /// No bearer token, or one the hub does not know. 401.
@@ -108,7 +111,7 @@ public struct HubError: Error, Hashable, Sendable, CustomStringConvertible, Cust
     public static var badRequest: HubError { .init(.badRequest, "The request is invalid.") }
     /// The request contradicts the current state (a user that already exists...). 409.
     public static var conflict: HubError { .init(.conflict, "The request conflicts with the hub's state.") }
-    /// The store is busy or shutting down; retry with back-off. 503.
+    /// The hub is shutting down, or its store is busy or closed; retry with back-off. 503.
     public static var unavailable: HubError { .init(.unavailable, "The hub is busy or shutting down; retry later.") }
     /// The store reached its size ceiling (`--max-store-mb`) or the disk is full: nothing of the request
     /// was written; reads keep working, and writes succeed again once space is freed. 507.
@@ -117,16 +120,4 @@ public struct HubError: Error, Hashable, Sendable, CustomStringConvertible, Cust
     }
     /// The hub failed. 500; the details stay in the logs.
     public static var `internal`: HubError { .init(.internal, "The hub failed.") }
-    /// `init` found a store already in the data folder.
-    public static var storeExists: HubError { .init(.storeExists, "The data folder already holds a hub store.") }
-    /// No store in the data folder (run `relais-hub init` first).
-    public static var storeMissing: HubError {
-        .init(.storeMissing, "The data folder holds no hub store; run `relais-hub init` first.")
-    }
-    /// A store location that cannot name a store (a malformed `--postgres` URL).
-    public static var storeLocation: HubError { .init(.storeLocation, "The store location is malformed.") }
-    /// The store was written by a newer version of the hub.
-    public static var storeTooNew: HubError {
-        .init(.storeTooNew, "The store was written by a newer relais-hub; upgrade it.")
-    }
 }

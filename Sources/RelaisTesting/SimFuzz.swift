@@ -212,6 +212,8 @@ public struct SimFuzzer {
                 if error.httpStatus >= 500 {
                     report.failures.append("push from \(input.name) failed internally: \(error)")
                 }
+            } catch let failure as HubStoreError {
+                report.failures.append("push from \(input.name) failed in the store: \(failure)")
             } catch is ProtocolError {
                 // A typed refusal (400): what a malformed push must get.
             } catch {

@@ -139,10 +139,10 @@ extension Simulation {
     /// keeps its pending writes, and the hub still answers reads.
     mutating func checkFullStorage(_ index: Int, _ error: SyncError) async {
         let laptop = laptops[index]
-        if error.kind == .storageFull, !laptop.full {
+        if error.code == .storageFull, !laptop.full {
             report.violations.append("laptop \(index) sync failed with storage_full with no ceiling: \(error)")
         }
-        if error.code == "storage_full" {
+        if error.hubCode == "storage_full" {
             if !hubFull { report.violations.append("the hub answered storage_full with no ceiling: \(error)") }
             if error.httpStatus != 507 {
                 report.violations.append("storage_full answered with status \(error.httpStatus ?? 0), not 507")

@@ -63,7 +63,7 @@ extension Simulation {
             for _ in 0..<random.int(1...3) {
                 do {
                     try await edit(index)
-                } catch let error as ReplicaError where error.kind == .storageFull {
+                } catch let error as ReplicaError where error.code == .storageFull {
                     guard laptop.full else { throw error }
                     report.refusedEdits += 1
                     report.trace.append("laptop \(index) edit refused: \(error)")
@@ -91,7 +91,7 @@ extension Simulation {
                 // Two hubs, a killed hub, a restarted server: each is "retry later" (503), never a hub failure.
                 report.violations.append("laptop \(index) sync failed with HTTP \(status): \(error)")
             }
-            if let error = error as? SyncError, error.kind == .storageFull || error.code == "storage_full" {
+            if let error = error as? SyncError, error.code == .storageFull || error.hubCode == "storage_full" {
                 await checkFullStorage(index, error)
             }
         }

@@ -38,6 +38,9 @@ struct RelaisHubCommand: AsyncParsableCommand {
         } catch let error as HubError {
             FileHandle.standardError.write(Data("relais-hub: \(error.message)\n".utf8))
             Foundation.exit(CLIError.exitCode(for: error))
+        } catch let failure as HubStoreError {
+            FileHandle.standardError.write(Data("relais-hub: \(failure.message)\n".utf8))
+            Foundation.exit(1)
         } catch let error as ExitCode {
             Foundation.exit(error.rawValue)
         } catch {
@@ -65,7 +68,7 @@ struct CLIError: Error {
     var exitCode: Int32
 
     static func exitCode(for error: HubError) -> Int32 {
-        switch error {
+        switch error.code {
         case .notFound: 3
         case .unauthorized, .deviceRevoked, .forbidden, .invalidEnrollmentCode: 5
         case .badRequest: 2

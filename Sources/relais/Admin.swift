@@ -67,7 +67,7 @@ extension CommandFailure {
     init(admin error: any Error) {
         self.init(error)
         guard let error = error as? SyncError else { return }
-        switch error.kind {
+        switch error.code {
         case .forbidden: code = Self.refused
         case .notFound: code = Self.notFound
         case .hubUnreachable where error.httpStatus != nil: code = 1

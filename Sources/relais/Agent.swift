@@ -68,7 +68,7 @@ struct Agent: AsyncParsableCommand {
             case .busy:
                 schedule.skipped(at: .now)
             case .failed(let error):
-                if let error = error as? SyncError, error.kind == .deviceRevoked || error.kind == .authenticationRefused
+                if let error = error as? SyncError, error.code == .deviceRevoked || error.code == .authenticationRefused
                 {
                     log("stopping: nothing more can succeed")
                     throw CommandFailure(error)

@@ -52,10 +52,10 @@ struct CommandFailure: Error {
             self = failure
         case let replica as ReplicaError:
             message = replica.message
-            code = replica.kind == .notFound ? Self.notFound : 1
+            code = replica.code == .notFound ? Self.notFound : 1
         case let sync as SyncError:
             message = sync.description
-            switch sync.kind {
+            switch sync.code {
             case .hubUnreachable: code = Self.unreachable
             case .authenticationRefused, .deviceRevoked: code = Self.refused
             default: code = 1

@@ -93,27 +93,27 @@ struct AdminClientTests {
                 let admin = AdminClient(hub: url, token: hub.adminToken)
                 // An unknown report: not found (404).
                 await #expect { try await admin.conflict(id: "no-such-report") } throws: {
-                    ($0 as? SyncError)?.kind == .notFound && ($0 as? SyncError)?.httpStatus == 404
+                    ($0 as? SyncError)?.code == .notFound && ($0 as? SyncError)?.httpStatus == 404
                 }
                 await #expect { try await admin.resolve(id: "no-such-report", .pick(0)) } throws: {
-                    ($0 as? SyncError)?.kind == .notFound
+                    ($0 as? SyncError)?.code == .notFound
                 }
                 // A token the hub does not know: authentication refused (401).
                 let stranger = AdminClient(hub: url, token: "not-a-token")
                 await #expect { try await stranger.allConflicts() } throws: {
-                    ($0 as? SyncError)?.kind == .authenticationRefused && ($0 as? SyncError)?.httpStatus == 401
+                    ($0 as? SyncError)?.code == .authenticationRefused && ($0 as? SyncError)?.httpStatus == 401
                 }
                 // A device's token is not an admin's: forbidden (403).
                 let replica = try await Replica.enroll(hub: url, code: rep, path: folder.file("claire.db"))
                 let device = AdminClient(hub: url, token: try #require(try await replica.identity()).token)
                 await #expect { try await device.allConflicts() } throws: {
-                    ($0 as? SyncError)?.kind == .forbidden && ($0 as? SyncError)?.httpStatus == 403
+                    ($0 as? SyncError)?.code == .forbidden && ($0 as? SyncError)?.httpStatus == 403
                 }
             }
             // Nothing listens there any more: unreachable, with no HTTP status.
             let gone = AdminClient(hub: "http://127.0.0.1:9", token: hub.adminToken)
             await #expect { try await gone.allConflicts() } throws: {
-                ($0 as? SyncError)?.kind == .hubUnreachable && ($0 as? SyncError)?.httpStatus == nil
+                ($0 as? SyncError)?.code == .hubUnreachable && ($0 as? SyncError)?.httpStatus == nil
             }
         }
     }

@@ -48,7 +48,7 @@ struct ImportTests {
                 try await replica.import(customer, text: jsonl, format: .jsonl)
                 Issue.record("the import should have been refused")
             } catch let error as ReplicaError {
-                #expect(error.kind == .importFailed)
+                #expect(error.code == .importFailed)
                 #expect(error.problems.map(\.line) == [2, 3, 5, 6, 7])
                 #expect(error.problems[0].message.contains("territory"))
                 #expect(error.problems[3].message.contains("colour"))

@@ -27,7 +27,7 @@ struct LiveSyncTests {
                 await #expect {
                     try await Replica.enroll(hub: url, code: claireCode, path: folder.file("again.db"))
                 } throws: {
-                    ($0 as? SyncError)?.kind == .authenticationRefused
+                    ($0 as? SyncError)?.code == .authenticationRefused
                 }
 
                 let acme = try await claire.add(
@@ -88,7 +88,7 @@ struct LiveSyncTests {
                 try await claire.add(customer, ["name": .text("Acme"), "territory": .text("north")])
                 let number = try #require(try await claire.identity()).replica
                 _ = try await hub.service.revokeDevice(ReplicaID(number))
-                await #expect { try await claire.sync() } throws: { ($0 as? SyncError)?.kind == .deviceRevoked }
+                await #expect { try await claire.sync() } throws: { ($0 as? SyncError)?.code == .deviceRevoked }
                 #expect(try await claire.pendingCount() == 1)
             }
         }

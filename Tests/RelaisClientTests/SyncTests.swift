@@ -94,7 +94,7 @@ struct SyncTests {
                 try await replica.sync(transport: hub, options: options)
             } throws: { error in
                 guard let error = error as? SyncError else { return false }
-                return error.kind == .hubUnreachable && error.pending == 2
+                return error.code == .hubUnreachable && error.pending == 2
                     && error.description.hasPrefix("hub unreachable: 2 writes kept pending")
             }
             #expect(try await replica.pendingCount() == 2)
@@ -130,7 +130,7 @@ struct SyncTests {
             hub.failures.withLock { $0 = [SyncError.fromHTTP(status: 401, code: "device_revoked", message: "revoked")] }
             await #expect {
                 try await replica.sync(transport: hub)
-            } throws: { ($0 as? SyncError)?.kind == .deviceRevoked }
+            } throws: { ($0 as? SyncError)?.code == .deviceRevoked }
             #expect(try await replica.pendingCount() == 1)
         }
     }
@@ -286,7 +286,7 @@ struct SyncInterleavingTests {
                 $0 = [SyncError.fromHTTP(status: 409, code: "schema_too_old", message: "hub schema 2")]
             }
             await #expect { try await replica.sync(transport: hub) } throws: {
-                ($0 as? SyncError)?.kind == .schemaTooOld
+                ($0 as? SyncError)?.code == .schemaTooOld
             }
             #expect(try await replica.pendingCount() == 1)
         }

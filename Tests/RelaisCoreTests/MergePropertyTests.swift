@@ -1,4 +1,5 @@
 import RelaisCore
+import RelaisTesting
 import Testing
 
 /// Seeded property tests of the merge laws (DESIGN §4, §9). See ``Property`` for seeds and replay.
@@ -25,8 +26,8 @@ struct MergePropertyTests {
 
     // MARK: a. Order independence
 
-    @Test func orderIndependence() {
-        Property.check("orderIndependence") { rng in
+    @Test func orderIndependence() throws {
+        try Property.check("orderIndependence") { rng in
             let history = History.generate(&rng)
             guard History.isCausal(history.writes) else { return "generator made a non-causal log" + explain(history) }
             let expected = Converged(try replay(history.writes).state, in: history.collection)
@@ -44,8 +45,8 @@ struct MergePropertyTests {
 
     // MARK: b. Idempotence
 
-    @Test func idempotence() {
-        Property.check("idempotence") { rng in
+    @Test func idempotence() throws {
+        try Property.check("idempotence") { rng in
             let history = History.generate(&rng)
             var state: RecordState?
             var applied: [RecordWrite] = []
@@ -69,9 +70,9 @@ struct MergePropertyTests {
 
     // MARK: c. No lost write
 
-    @Test func noLostWrite() {
+    @Test func noLostWrite() throws {
         var stats = (upserts: 0, inReports: 0, deletes: 0, deleteUpdate: 0)
-        Property.check("noLostWrite") { rng in
+        try Property.check("noLostWrite") { rng in
             let history = History.generate(&rng)
             let order = History.randomCausalOrder(history.writes, &rng)
             let (final, outcomes) = try replay(order)
@@ -140,9 +141,9 @@ struct MergePropertyTests {
 
     // MARK: d. Sequential writes never conflict, concurrent different ones always do
 
-    @Test func sequentialOverwriteNeverConflicts() {
+    @Test func sequentialOverwriteNeverConflicts() throws {
         var stats = (sequential: 0, concurrent: 0)
-        Property.check("sequentialOverwriteNeverConflicts") { rng in
+        try Property.check("sequentialOverwriteNeverConflicts") { rng in
             let history = History.generate(&rng)
             var state: RecordState?
             for write in History.randomCausalOrder(history.writes, &rng) {
@@ -200,8 +201,8 @@ struct MergePropertyTests {
         return VersionVector(entries)
     }
 
-    @Test func versionVectorLaws() {
-        Property.check("versionVectorLaws") { rng in
+    @Test func versionVectorLaws() throws {
+        try Property.check("versionVectorLaws") { rng in
             let a = randomVector(&rng)
             let b = randomVector(&rng)
             let c = randomVector(&rng)
@@ -245,8 +246,8 @@ struct MergePropertyTests {
 
     // MARK: f. HLC monotonicity
 
-    @Test func hybridLogicalClockIssuesIncreasingTimes() {
-        Property.check("hybridLogicalClockIssuesIncreasingTimes") { rng in
+    @Test func hybridLogicalClockIssuesIncreasingTimes() throws {
+        try Property.check("hybridLogicalClockIssuesIncreasingTimes") { rng in
             // Start now and then just below a logical overflow.
             let start = rng.chance(20) ? HLC(physicalMillis: 5_000, logical: UInt16.max - UInt16(rng.below(3))) : .zero
             var clock = HybridLogicalClock(last: start)

@@ -3,7 +3,7 @@ import RelaisCore
 import Testing
 
 /// The property tests' draws from `SplitMix64` (the same sequence on every platform and Swift
-/// version, so a failing case replays from its seed).
+/// version, so a failing case replays from its seed). RelaisTesting's `Property` runs the cases.
 extension SplitMix64 {
     /// A number in `0..<n` (the modulo bias is negligible for the small `n` used here).
     mutating func below(_ n: Int) -> Int {
@@ -25,74 +25,6 @@ extension SplitMix64 {
             items.swapAt(i, below(i + 1))
         }
         return items
-    }
-}
-
-/// Runs seeded property checks.
-///
-/// Every property loops over `cases` generated cases (10,000 unless `RELAIS_CASES` says otherwise),
-/// each with its own generator seeded from the base seed, the property's name and the case number.
-/// The base seed is fixed so that CI is reproducible; set `RELAIS_SEED` (decimal or `0x` hex) to
-/// explore other histories, and `RELAIS_CASE` to replay a single case. A failure names the seed
-/// and the case.
-enum Property {
-    static let defaultSeed: UInt64 = 0x5EED_2026_C0DE_0001
-
-    static let environment = ProcessInfo.processInfo.environment
-
-    static let seed: UInt64 = environment["RELAIS_SEED"].flatMap(parse) ?? defaultSeed
-
-    static let cases: Int = environment["RELAIS_CASES"].flatMap { Int($0) } ?? 10_000
-
-    static let onlyCase: Int? = environment["RELAIS_CASE"].flatMap { Int($0) }
-
-    static func parse(_ text: String) -> UInt64? {
-        let text = text.trimmingCharacters(in: .whitespaces).lowercased()
-        if text.hasPrefix("0x") { return UInt64(text.dropFirst(2).replacingOccurrences(of: "_", with: ""), radix: 16) }
-        return UInt64(text)
-    }
-
-    static func hex(_ n: UInt64) -> String { "0x" + String(n, radix: 16) }
-
-    /// FNV-1a of the property name: a stable tag (`String.hashValue` is randomised per process).
-    static func tag(_ name: String) -> UInt64 {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in name.utf8 {
-            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
-        }
-        return hash
-    }
-
-    static func caseSeed(_ name: String, _ i: Int) -> UInt64 {
-        var mixer = SplitMix64(seed: seed ^ tag(name) &+ UInt64(i) &* 0xD1B5_4A32_D192_ED03)
-        return mixer.next()
-    }
-
-    /// Runs `body` on every case; `body` returns a description of the first broken law, or nil.
-    /// Stops at the first failing case and records an issue naming the seed and the case.
-    static func check(
-        _ name: String, sourceLocation: SourceLocation = #_sourceLocation,
-        _ body: (inout SplitMix64) throws -> String?
-    ) {
-        let range = onlyCase.map { $0...$0 } ?? 0...(cases - 1)
-        print("property \(name): seed=\(hex(seed)) cases=\(range.count)")
-        for i in range {
-            var rng = SplitMix64(seed: caseSeed(name, i))
-            let failure: String?
-            do {
-                failure = try body(&rng)
-            } catch {
-                failure = "threw \(error)"
-            }
-            if let failure {
-                Issue.record(
-                    """
-                    seed=\(hex(seed)) case=\(i): \(name): \(failure)
-                    replay: RELAIS_SEED=\(hex(seed)) RELAIS_CASE=\(i) swift test --filter \(name)
-                    """, sourceLocation: sourceLocation)
-                return
-            }
-        }
     }
 }
 

@@ -21,7 +21,7 @@ struct ValidationTests {
             Issue.record("accepted \(write.change)", sourceLocation: sourceLocation)
         } catch {
             #expect(error == expected, "\(error)", sourceLocation: sourceLocation)
-            #expect(error.codeName == expected.codeName, sourceLocation: sourceLocation)
+            #expect(error.code == expected.code, sourceLocation: sourceLocation)
             #expect(error.collection == expected.collection, sourceLocation: sourceLocation)
             #expect(error.field == expected.field, sourceLocation: sourceLocation)
         }
@@ -41,12 +41,12 @@ struct ValidationTests {
 
     @Test func unknownCollection() {
         expectRejected(update(["name": .text("x")], collection: "leads"), as: .unknownCollection("leads"))
-        #expect(ValidationError.unknownCollection("leads").codeName == "unknown_collection")
+        #expect(ValidationError.unknownCollection("leads").code.rawValue == "unknown_collection")
     }
 
     @Test func unknownField() {
         expectRejected(update(["fax": .text("0102")]), as: .unknownField("customers", "fax"))
-        #expect(ValidationError.unknownField("customers", "fax").codeName == "unknown_field")
+        #expect(ValidationError.unknownField("customers", "fax").code.rawValue == "unknown_field")
     }
 
     @Test(
@@ -86,7 +86,7 @@ struct ValidationTests {
     @Test func requiredMissingOnCreate() {
         let withoutTerritory = F.upsert(["name": .text("Martin")], dot: F.dot(1, 1), hlc: F.hlc(1_000))
         expectRejected(withoutTerritory, creating: true, as: .requiredMissing("customers", "territory"))
-        #expect(ValidationError.requiredMissing("customers", "territory").codeName == "required_missing")
+        #expect(ValidationError.requiredMissing("customers", "territory").code.rawValue == "required_missing")
         // The same partial write is a valid update of an existing record.
         #expect(throws: Never.self) { try engine.validate(withoutTerritory, creating: false) }
         // And the engine treats a write to an unknown record as a creation.
@@ -116,7 +116,7 @@ struct ValidationTests {
 
     @Test func invalidIDNamesTheIDField() {
         #expect(ValidationError.invalidID("customers", "x").field == "id")
-        #expect(ValidationError.invalidID("customers", "x").codeName == "invalid_id")
+        #expect(ValidationError.invalidID("customers", "x").code.rawValue == "invalid_id")
     }
 
     @Test func aReferenceMustBeAUUIDAndIsStoredLowerCase() throws {
@@ -176,7 +176,7 @@ struct ValidationTests {
 
     @Test func emptyWrite() {
         expectRejected(update([:]), as: .emptyWrite("customers"))
-        #expect(ValidationError.emptyWrite("customers").codeName == "empty_write")
+        #expect(ValidationError.emptyWrite("customers").code.rawValue == "empty_write")
         #expect(ValidationError.emptyWrite("customers").field == nil)
     }
 
@@ -191,8 +191,11 @@ struct ValidationTests {
     @Test func errorsDescribeCollectionAndField() {
         #expect(ValidationError.unknownField("customers", "fax").description == "customers.fax: unknown field `fax`")
         #expect(ValidationError.emptyWrite("customers").description == "customers: the write changes no field")
-        #expect(ValidationError.requiredMissing("customers", "name").isSameKind(as: .requiredMissing("contacts", "x")))
-        #expect(!ValidationError.requiredMissing("customers", "name").isSameKind(as: .emptyWrite("customers")))
+        #expect(
+            ValidationError.requiredMissing("customers", "name").code
+                == ValidationError.requiredMissing("contacts", "x").code)
+        #expect(
+            ValidationError.requiredMissing("customers", "name").code != ValidationError.emptyWrite("customers").code)
     }
 
     // MARK: Parsing command-line values by the field's type

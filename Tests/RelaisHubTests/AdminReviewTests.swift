@@ -327,7 +327,7 @@ struct AdminReviewTests {
             clock.advance(byMillis: 91 * 24 * 3600 * 1000)
             #expect(try await hub.service.purgeTombstones().expired == 1)
             let result = try await hub.service.bulkResolve(
-                AdminConflictQuery(rule: "manual"), strategy: .newest, reason: "sweep", by: "admin", expectedCount: 2)
+                ConflictFilter(rule: "manual"), strategy: .newest, reason: "sweep", by: "admin", expectedCount: 2)
             #expect(result.resolved == [kept] && result.skipped == [gone])
             #expect(try await hub.service.conflict(id: kept).status == .resolved)
             #expect(try await hub.service.conflict(id: gone).status == .open)

@@ -147,6 +147,17 @@ struct HubRouterTests {
         }
     }
 
+    @Test func storeFailuresAreAnsweredWithTheWireCodesAndNoDetail() {
+        let busy = HubError(answering: HubStoreError.unavailable.with("The store is closed."))
+        #expect(busy.code == .unavailable && busy.httpStatus == 503 && busy.message == "The store is closed.")
+        let full = HubError(answering: HubStoreError.storageFull)
+        #expect(full.code == .storageFull && full.httpStatus == 507 && full.code.rawValue == "storage_full")
+        for failure in [HubStoreError.failed, .exists, .missing, .tooNew, .badLocation] {
+            let answer = HubError(answering: failure.with("/srv/relais/hub.sqlite is damaged", ["path": "/srv"]))
+            #expect(answer.code == .internal && answer.httpStatus == 500 && answer.message == HubError.internal.message)
+        }
+    }
+
     @Test func badBodiesGet4xxAndWriteNothing() async throws {
         try await withRouter { hub, client in
             let claire = try await Self.enroll(hub, client, "claire")

@@ -559,11 +559,11 @@ struct SQLiteHubStoreTests {
     @Test func createRefusesAnExistingStoreAndOpenNeedsOne() async throws {
         let folder = try HubTemporaryFolder(prefix: "sqlite")
         defer { folder.remove() }
-        #expect(throws: HubError.storeMissing) { _ = try SQLiteHubStore(folder: folder.path + "/x", create: false) }
+        #expect(throws: HubStoreError.missing) { _ = try SQLiteHubStore(folder: folder.path + "/x", create: false) }
         let store = try SQLiteHubStore(folder: folder.path + "/x", create: true)
         try await store.write { tx in _ = try await tx.nextSequence() }
         await store.close()
-        #expect(throws: HubError.storeExists) { _ = try SQLiteHubStore(folder: folder.path + "/x", create: true) }
+        #expect(throws: HubStoreError.exists) { _ = try SQLiteHubStore(folder: folder.path + "/x", create: true) }
         let reopened = try SQLiteHubStore(folder: folder.path + "/x", create: false)
         #expect(try await reopened.read { try await $0.meta().head } == 1)
         await reopened.close()

@@ -108,7 +108,7 @@ struct HubTLSTests {
             let refused = await #expect(throws: SyncError.self) {
                 _ = try await Replica.enroll(hub: url, code: refusedCode, path: untrusted)
             }
-            #expect(refused?.kind == .hubUnreachable)
+            #expect(refused?.code == .hubUnreachable)
             #expect(!FileManager.default.fileExists(atPath: untrusted))
 
             let path = hub.folder.path + "/claire.relais"
@@ -233,14 +233,14 @@ struct HubSecurityTests {
     @Test(arguments: ["http://hub.example.com:7420", "http://10.0.0.11:7420", "http://127.0.0.1.example.com"])
     func refusesPlainHTTPOffThisMachine(hub: String) throws {
         let error = #expect(throws: SyncError.self) { try HubSecurity().check(hub: hub) }
-        #expect(error?.kind == .insecureHub)
+        #expect(error?.code == .insecureHub)
         try HubSecurity(allowInsecure: true).check(hub: hub)
     }
 
     @Test(arguments: ["hub.example.com:7420", "ftp://hub.example.com", "https://", "not a url"])
     func refusesWhatIsNotAnHTTPURL(hub: String) {
         let error = #expect(throws: SyncError.self) { try HubSecurity(allowInsecure: true).check(hub: hub) }
-        #expect(error?.kind == .protocolFailure)
+        #expect(error?.code == .protocolFailure)
     }
 
     /// Nothing is sent to a plain-HTTP hub off loopback: the enrollment fails at once (192.0.2.1 is a
@@ -252,7 +252,7 @@ struct HubSecurityTests {
         let error = await #expect(throws: SyncError.self) {
             _ = try await Replica.enroll(hub: "http://192.0.2.1:7420", code: "7KQ2-AAAA", path: path)
         }
-        #expect(error?.kind == .insecureHub)
+        #expect(error?.code == .insecureHub)
         #expect(!FileManager.default.fileExists(atPath: path))
     }
 }

@@ -55,7 +55,7 @@ struct PostgresStoreTests {
             }
             #expect(users.map(\.name) == ["ana"])
             // `init` on a database that holds a store is refused.
-            await #expect(throws: HubError.storeExists) {
+            await #expect(throws: HubStoreError.exists) {
                 try await PostgresHubStore.withStore(url: database.url, create: true, configuration: Self.configuration)
                 {
                     _ in
@@ -66,7 +66,7 @@ struct PostgresStoreTests {
 
     @Test func anEmptyDatabaseIsNotOpenedAsAStore() async throws {
         try await PostgresTestDatabase.with { database in
-            let error = await #expect(throws: HubError.storeMissing) {
+            let error = await #expect(throws: HubStoreError.missing) {
                 try await PostgresHubStore.withStore(
                     url: database.url, create: false, configuration: Self.configuration
                 ) {
@@ -85,7 +85,7 @@ struct PostgresStoreTests {
             try await database.execute(
                 "INSERT INTO relais_migrations (version, name, applied_at) VALUES (9999, 'from the future', 0)")
             // Refused when opened, before any pool runs.
-            let error = await #expect(throws: HubError.storeTooNew) {
+            let error = await #expect(throws: HubStoreError.tooNew) {
                 _ = try await PostgresHubStore.open(url: database.url, create: false, configuration: Self.configuration)
             }
             #expect(error?.message.contains("9999") == true)
@@ -102,8 +102,8 @@ struct PostgresStoreTests {
                                 url: database.url, create: true, configuration: Self.configuration
                             ) { _ in }
                             return "created"
-                        } catch let error as HubError {
-                            return error.code
+                        } catch let error as HubStoreError {
+                            return error.code.rawValue
                         } catch {
                             return "\(error)"
                         }
@@ -123,7 +123,7 @@ struct PostgresStoreTests {
         "postgres://u@h:99999/db",
     ])
     func aMalformedURLIsABadRequest(url: String) throws {
-        let error = #expect(throws: HubError.storeLocation) {
+        let error = #expect(throws: HubStoreError.badLocation) {
             _ = try PostgresHubStore(url: url)
         }
         #expect(error?.message.contains("\n") == false)
@@ -142,12 +142,12 @@ struct PostgresStoreTests {
         // minutes, waiting for it would show as a test that hangs.
         var configuration = Self.configuration
         configuration.connectTimeout = .seconds(600)
-        let error = await #expect(throws: HubError.unavailable) {
+        let error = await #expect(throws: HubStoreError.unavailable) {
             try await PostgresHubStore.withStore(
                 url: "postgres://relais@127.0.0.1:1/relais?sslmode=disable", create: false, configuration: configuration
             ) { _ in }
         }
-        #expect(error?.httpStatus == 503)
+        #expect(error.map { HubError(answering: $0).httpStatus } == 503)
         #expect(error?.message.contains("\n") == false)
         #expect(error?.message.contains("127.0.0.1:1") == true)
     }
@@ -156,7 +156,7 @@ struct PostgresStoreTests {
         let server = try #require(PostgresTestDatabase.serverURL)
         var components = try #require(URLComponents(string: server))
         components.path = "/relais_no_such_database"
-        let missingDatabase = await #expect(throws: HubError.storeMissing) {
+        let missingDatabase = await #expect(throws: HubStoreError.missing) {
             try await PostgresHubStore.withStore(
                 url: components.string ?? "", create: false, configuration: Self.configuration
             ) { _ in }
@@ -164,7 +164,7 @@ struct PostgresStoreTests {
         #expect(missingDatabase?.message.contains("relais_no_such_database") == true)
         components = try #require(URLComponents(string: server))
         components.user = "relais_no_such_role"
-        let missingRole = await #expect(throws: HubError.unavailable) {
+        let missingRole = await #expect(throws: HubStoreError.unavailable) {
             try await PostgresHubStore.withStore(
                 url: components.string ?? "", create: false, configuration: Self.configuration
             ) { _ in }
@@ -194,7 +194,7 @@ struct PostgresStoreTests {
                     let seq = try await tx.nextSequence()
                     if var record = existing {
                         let names = record.state.fields["name"]?.siblings.first?.value
-                        guard case .text(let before)? = names else { throw HubError.internal }
+                        guard case .text(let before)? = names else { throw HubStoreError.failed }
                         record = Self.record(id, seq: seq, scope: "north", name: before + "+" + name)
                         try await tx.updateRecord(record)
                         return "updated"
@@ -663,7 +663,7 @@ struct PostgresStoreTests {
             let store = try await PostgresHubStore.withStore(
                 url: database.url, create: true, configuration: Self.configuration
             ) { store in store }
-            await #expect(throws: HubError.unavailable) {
+            await #expect(throws: HubStoreError.unavailable) {
                 try await store.read { tx in try await tx.meta() }
             }
         }

@@ -57,7 +57,7 @@ struct SQLiteSchemaUpgradeTests {
             let db = try Connection(path: path)
             try db.execute("PRAGMA user_version = 99")
             try db.close()
-            #expect(throws: HubError.storeTooNew) { try SQLiteHubStore(folder: data, create: false) }
+            #expect(throws: HubStoreError.tooNew) { try SQLiteHubStore(folder: data, create: false) }
             #expect(try Connection(path: path, mode: .readOnly).userVersion() == 99)
             #expect(
                 try FileManager.default.contentsOfDirectory(atPath: data).allSatisfy { !$0.contains("before-schema") })

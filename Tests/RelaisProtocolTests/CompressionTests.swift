@@ -1,5 +1,6 @@
 import RelaisCore
 import RelaisProtocol
+import RelaisTesting
 import Testing
 
 /// Content-Encoding parsing, compression round trips, and inflation within hard limits.
@@ -102,10 +103,7 @@ struct CompressionTests {
     }
 
     @Test func compressAndInflateRoundTripOnRandomInputs() throws {
-        let base = PropertySeed.base
-        for index in 0..<10_000 {
-            let seed = SplitMix64.caseSeed(base: base, index: index)
-            var rng = SplitMix64(seed: seed)
+        try Property.check("compressAndInflateRoundTripOnRandomInputs", cases: 10_000) { rng in
             let length = rng.int(0...2048)
             let input: [UInt8]
             if rng.chance(0.5) {
@@ -126,8 +124,7 @@ struct CompressionTests {
                 offset = end
             }
             let output = try inflater.finish()
-            #expect(output == input, "seed \(seed) (case \(index)): \(encoding) level \(level)")
-            if output != input { return }
+            return output == input ? nil : "\(encoding) level \(level) did not give the input back"
         }
     }
 

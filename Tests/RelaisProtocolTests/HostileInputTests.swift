@@ -1,8 +1,10 @@
 import RelaisCore
 import RelaisProtocol
+import RelaisTesting
 import Testing
 
-/// Random and mutated bytes into every decode path: only typed errors, never a crash or a hang.
+/// Random and mutated bytes into every decode path: only typed errors, never a crash or a hang. Run by
+/// ``Property``: a failure names its seed and case and the command that replays it.
 struct HostileInputTests {
     static let cases = 10_000
     let codec = MessageCodec()
@@ -35,68 +37,61 @@ struct HostileInputTests {
         return bytes
     }
 
-    /// Decodes `body` as every message type; any error must be a ProtocolError with a known code.
-    func decodeEverything(_ body: [UInt8], _ format: WireFormat, _ encoding: ContentEncoding, seed: UInt64) {
-        func attempt<M: WireMessage>(_ type: M.Type) {
+    /// Decodes `body` as every message type; any error must be a ProtocolError with a known code and
+    /// a 4xx status. Nil when so, else the first that is not.
+    func decodeEverything(_ body: [UInt8], _ format: WireFormat, _ encoding: ContentEncoding) -> String? {
+        func attempt<M: WireMessage>(_ type: M.Type) -> String? {
             do {
                 _ = try codec.decode(type, from: body, format: format, encoding: encoding)
+                return nil
             } catch {
                 // `error` is statically a ProtocolError (typed throws); check it is a documented one.
-                #expect(ProtocolError.allCodes.contains(error.code), "seed \(seed)")
-                #expect([400, 413, 415].contains(error.httpStatus), "seed \(seed): \(error)")
+                guard ProtocolError.allCodes.contains(error.code.rawValue), [400, 413, 415].contains(error.httpStatus)
+                else { return "\(M.self) as \(format) + \(encoding): \(error)" }
+                return nil
             }
         }
-        attempt(Relais_V1_PushRequest.self)
-        attempt(Relais_V1_PushResponse.self)
-        attempt(Relais_V1_PullRequest.self)
-        attempt(Relais_V1_PullResponse.self)
-        attempt(Relais_V1_EnrollRequest.self)
-        attempt(Relais_V1_EnrollResponse.self)
-        attempt(Relais_V1_ReplicaRenewRequest.self)
-        attempt(Relais_V1_Error.self)
+        return attempt(Relais_V1_PushRequest.self) ?? attempt(Relais_V1_PushResponse.self)
+            ?? attempt(Relais_V1_PullRequest.self) ?? attempt(Relais_V1_PullResponse.self)
+            ?? attempt(Relais_V1_EnrollRequest.self) ?? attempt(Relais_V1_EnrollResponse.self)
+            ?? attempt(Relais_V1_ReplicaRenewRequest.self) ?? attempt(Relais_V1_Error.self)
     }
 
-    @Test func randomBytesIntoEveryDecodePath() {
-        let base = PropertySeed.base &+ 10
-        for index in 0..<Self.cases {
-            let seed = SplitMix64.caseSeed(base: base, index: index)
-            var rng = SplitMix64(seed: seed)
+    @Test func randomBytesIntoEveryDecodePath() throws {
+        try Property.check("randomBytesIntoEveryDecodePath", cases: Self.cases) { rng in
             let body = rng.bytes(rng.int(0...300))
             for format in WireFormat.allCases {
                 for encoding in ContentEncoding.allCases {
-                    decodeEverything(body, format, encoding, seed: seed)
+                    if let problem = decodeEverything(body, format, encoding) { return problem }
                 }
             }
-            do {
+            do throws(ProtocolError) {
                 try StrictJSONScanner.validate(body, maxDepth: 32)
             } catch {
-                #expect([ProtocolError.malformedBody, .duplicateJSONKey, .jsonTooDeep].contains(error), "seed \(seed)")
+                guard [ProtocolError.malformedBody, .duplicateJSONKey, .jsonTooDeep].contains(error) else {
+                    return "the JSON scanner threw \(error)"
+                }
             }
+            return nil
         }
     }
 
-    @Test func mutatedValidBodiesIntoEveryDecodePath() {
-        let base = PropertySeed.base &+ 11
-        for index in 0..<Self.cases {
-            let seed = SplitMix64.caseSeed(base: base, index: index)
-            var rng = SplitMix64(seed: seed)
+    @Test func mutatedValidBodiesIntoEveryDecodePath() throws {
+        try Property.check("mutatedValidBodiesIntoEveryDecodePath", cases: Self.cases) { rng in
             let (format, encoding, valid) = rng.pick(Self.seeds)
-            decodeEverything(mutate(valid, &rng), format, encoding, seed: seed)
+            return decodeEverything(mutate(valid, &rng), format, encoding)
         }
     }
 
-    @Test func randomBytesIntoTheIncrementalInflater() {
-        let base = PropertySeed.base &+ 12
-        for index in 0..<Self.cases {
-            let seed = SplitMix64.caseSeed(base: base, index: index)
-            var rng = SplitMix64(seed: seed)
+    @Test func randomBytesIntoTheIncrementalInflater() throws {
+        try Property.check("randomBytesIntoTheIncrementalInflater", cases: Self.cases) { rng in
             let encoding = rng.pick([ContentEncoding.deflate, .gzip])
             // Half random bytes, half a valid header followed by random bytes.
             var body = rng.bytes(rng.int(0...400))
             if rng.chance(0.5) {
                 body = (encoding == .deflate ? [0x78, 0x9C] : [0x1F, 0x8B, 0x08, 0, 0, 0, 0, 0, 0, 0xFF]) + body
             }
-            do {
+            do throws(ProtocolError) {
                 let inflater = try Inflater(encoding: encoding)
                 var offset = 0
                 while offset < body.count {
@@ -106,13 +101,12 @@ struct HostileInputTests {
                 }
                 _ = try inflater.finish()
             } catch {
-                #expect(
+                guard
                     [ProtocolError.corruptStream, .truncatedStream, .trailingData, .expansionRatioExceeded].contains(
-                        error
-                    ),
-                    "seed \(seed): \(error)"
-                )
+                        error)
+                else { return "the inflater threw \(error)" }
             }
+            return nil
         }
     }
 }

@@ -226,7 +226,7 @@ struct MessageCodecTests {
             try push.validate(limits: .default)
             Issue.record("expected field_too_large")
         } catch {
-            #expect(error == .fieldTooLarge)
+            #expect(error.code == .fieldTooLarge)
             #expect(error.details["path"] == "writes[0].fields[0].value")
             #expect(error.httpStatus == 413)
         }
@@ -243,7 +243,7 @@ struct MessageCodecTests {
                 try push.validate(limits: .default)
                 return false
             } catch {
-                return error == .invalidMessage
+                return error.code == .invalidMessage
             }
         }
         #expect(refused { $0.replica = 0 })
@@ -294,9 +294,9 @@ struct MessageCodecTests {
             .tooManyWrites, .tooManyRecords, .fieldTooLarge, .invalidValue, .invalidMessage, .corruptStream,
             .encodingFailed,
         ]
-        #expect(Set(errors.map(\.code)) == Set(ProtocolError.allCodes))
+        #expect(Set(errors.map(\.code.rawValue)) == Set(ProtocolError.allCodes))
         for error in errors { #expect(statuses.contains(error.httpStatus)) }
-        #expect(ProtocolError.bodyTooLarge.code == "body_too_large")
+        #expect(ProtocolError.bodyTooLarge.code.rawValue == "body_too_large")
         #expect(ProtocolError.truncatedStream.httpStatus == 400)
         let hubCodes = HubErrorCode.all.map(\.code) + RejectionCode.all.map(\.rawValue)
         #expect(Set(hubCodes).isDisjoint(with: ProtocolError.allCodes.filter { $0 != "invalid_value" }))

@@ -1,15 +1,17 @@
 import RelaisCore
 import RelaisProtocol
+import RelaisTesting
 import Testing
 
 /// Seeded property tests: random valid messages survive every format and encoding unchanged.
 ///
-/// Each case prints its seed on failure; rerun with `RELAIS_SEED=<base seed>` to reproduce.
+/// Run by ``Property``: a failure names its seed and case and the command that replays it.
 struct RoundTripPropertyTests {
     static let cases = 10_000
     let codec = MessageCodec()
 
-    func roundTrip<M: WireMessage>(_ message: M, seed: UInt64, index: Int, rng: inout SplitMix64) throws -> Bool {
+    /// Nil when `message` survives every format (with a random encoding) unchanged; else what changed.
+    func roundTrip<M: WireMessage>(_ message: M, rng: inout SplitMix64) throws -> String? {
         for format in WireFormat.allCases {
             let encoding = rng.pick(ContentEncoding.allCases)
             let body = try codec.encode(message, format: format, encoding: encoding)
@@ -19,42 +21,37 @@ struct RoundTripPropertyTests {
                 contentType: format.contentType,
                 contentEncoding: encoding.headerValue
             )
-            #expect(decoded == message, "seed \(seed) (case \(index)): \(format) + \(encoding)")
-            if decoded != message { return false }
+            if decoded != message { return "\(format) + \(encoding) changed the message" }
         }
-        return true
+        return nil
     }
 
     @Test func pushRequestsRoundTrip() throws {
-        let base = PropertySeed.base
-        for index in 0..<Self.cases {
-            let seed = SplitMix64.caseSeed(base: base, index: index)
-            var generator = RandomMessages(seed: seed)
+        try Property.check("pushRequestsRoundTrip", cases: Self.cases) { rng in
+            var generator = RandomMessages(rng: rng)
             let push = generator.pushRequest()
-            guard try roundTrip(push, seed: seed, index: index, rng: &generator.rng) else { return }
+            return try roundTrip(push, rng: &generator.rng)
         }
     }
 
     @Test func pullResponsesRoundTrip() throws {
-        let base = PropertySeed.base &+ 1
-        for index in 0..<Self.cases {
-            let seed = SplitMix64.caseSeed(base: base, index: index)
-            var generator = RandomMessages(seed: seed)
+        try Property.check("pullResponsesRoundTrip", cases: Self.cases) { rng in
+            var generator = RandomMessages(rng: rng)
             let page = generator.pullResponse()
-            guard try roundTrip(page, seed: seed, index: index, rng: &generator.rng) else { return }
+            return try roundTrip(page, rng: &generator.rng)
         }
     }
 
     @Test func coreValuesRoundTrip() throws {
-        let base = PropertySeed.base &+ 2
-        for index in 0..<Self.cases {
-            let seed = SplitMix64.caseSeed(base: base, index: index)
-            var generator = RandomMessages(seed: seed)
+        try Property.check("coreValuesRoundTrip", cases: Self.cases) { rng in
+            var generator = RandomMessages(rng: rng)
             let wire = generator.value()
-            let value = try Value(wire)
-            #expect(Relais_V1_Value(value) == wire, "seed \(seed) (case \(index))")
+            guard Relais_V1_Value(try Value(wire)) == wire else { return "the value \(wire) changed" }
             let vector = try VersionVector(generator.vector(maxEntries: 50))
-            #expect(try VersionVector(Relais_V1_VersionVector(vector)) == vector, "seed \(seed) (case \(index))")
+            guard try VersionVector(Relais_V1_VersionVector(vector)) == vector else {
+                return "the vector \(vector) changed"
+            }
+            return nil
         }
     }
 }

@@ -61,7 +61,7 @@ struct DiskFullTests {
             }
         }
         let error = try #require(refused, "no edit was refused under a ceiling at the file's size")
-        #expect(error.kind == .storageFull)
+        #expect(error.code == .storageFull)
         #expect(error.description.hasPrefix("storage full: your edit was not saved"))
         // Nothing of the refused edit was written: the edits before it are there, it is not.
         let names = try await full.list("customers").compactMap { $0["name"].stringValue }
@@ -117,7 +117,7 @@ struct DiskFullTests {
                     _ = try await full.sync(options: Self.quickSync())
                     Issue.record("the sync saved 40 large records into a file held at its size")
                 } catch let error as SyncError {
-                    #expect(error.kind == .storageFull)
+                    #expect(error.code == .storageFull)
                     #expect(error.description.hasPrefix("storage full"))
                     #expect(error.pending == (try await full.pendingCount()))
                 }
@@ -188,8 +188,8 @@ struct DiskFullTests {
             await fullStore.close()
             let error = try #require(failure, "a 90 kB push was accepted by a store held at its size")
             #expect(error.httpStatus == 507)
-            #expect(error.code == "storage_full")
-            #expect(error.kind == .hubUnreachable)
+            #expect(error.hubCode == "storage_full")
+            #expect(error.code == .hubUnreachable)
             #expect(try await laptop.pendingCount() == pending)
             // Nothing half-written: none of the batch's writes is on the hub.
             let onHub = String(decoding: try await hub.service.exportJSON(user: "admin"), as: UTF8.self)

@@ -23,11 +23,11 @@ public enum AdminDecision: Sendable, Hashable {
 /// }
 /// ```
 ///
-/// Errors are ``SyncError``s, classified as a sync's are: ``SyncError/Kind/hubUnreachable`` when the
+/// Errors are ``SyncError``s, classified as a sync's are: ``SyncError/Code/hubUnreachable`` when the
 /// hub cannot be reached (no answer; 429 and 5xx too, with ``SyncError/httpStatus`` set — the client
-/// does not retry), ``SyncError/Kind/authenticationRefused`` for an unknown token (401),
-/// ``SyncError/Kind/forbidden`` for a token that is not an admin's (403), ``SyncError/Kind/notFound``
-/// for an unknown report (404), ``SyncError/Kind/protocolFailure`` for a refused request (400, 409)
+/// does not retry), ``SyncError/Code/authenticationRefused`` for an unknown token (401),
+/// ``SyncError/Code/forbidden`` for a token that is not an admin's (403), ``SyncError/Code/notFound``
+/// for an unknown report (404), ``SyncError/Code/protocolFailure`` for a refused request (400, 409)
 /// or an answer this client cannot read.
 public struct AdminClient: Sendable {
     /// The hub's base URL (`http://host:port`), without a trailing slash.

@@ -10,9 +10,9 @@ extension Replica {
         /// A new record id.
         public var makeID: @Sendable () -> UUID
         /// A ceiling on the replica file's size in bytes (`PRAGMA max_page_count`), or `nil` for none.
-        /// An edit that would grow the file past it is refused with ``ReplicaError/Kind/storageFull``
+        /// An edit that would grow the file past it is refused with ``ReplicaError/Code/storageFull``
         /// and nothing is saved; a sync that cannot save a pulled page stops with
-        /// ``SyncError/Kind/storageFull`` and keeps every pending write. A ceiling below the file's
+        /// ``SyncError/Code/storageFull`` and keeps every pending write. A ceiling below the file's
         /// current size holds it at that size.
         public var maxFileBytes: Int64?
 

@@ -43,9 +43,9 @@ public actor Replica {
     /// (``ReplicaFiles``).
     ///
     /// An existing file made under an older schema is migrated (new tables and columns added, nothing
-    /// removed); a file made by a newer program is refused with ``ReplicaError/Kind/schemaTooNew``.
+    /// removed); a file made by a newer program is refused with ``ReplicaError/Code/schemaTooNew``.
     ///
-    /// - Throws: ``ReplicaError`` (``ReplicaError/Kind/badFile`` when the file does not exist and
+    /// - Throws: ``ReplicaError`` (``ReplicaError/Code/badFile`` when the file does not exist and
     ///   `create` is false).
     public static func open(
         path: String, schema: Schema = .crm, create: Bool = true, configuration: Configuration = Configuration(),
@@ -68,7 +68,7 @@ public actor Replica {
 
     /// Adds a record and returns its new id (a lowercase UUID made here: offline creation never collides).
     ///
-    /// - Throws: ``ReplicaError/Kind/invalid`` when a value does not fit the schema, a required field is
+    /// - Throws: ``ReplicaError/Code/invalid`` when a value does not fit the schema, a required field is
     ///   missing, or (for a rep) a field is written by the office only. Nothing is written then.
     @discardableResult
     public func add(_ collection: String, _ values: [String: Value]) throws -> String {
@@ -94,7 +94,7 @@ public actor Replica {
 
     /// Sets some fields of a record (`.null` clears one).
     ///
-    /// - Throws: ``ReplicaError/Kind/notFound`` when the record is not on this replica.
+    /// - Throws: ``ReplicaError/Code/notFound`` when the record is not on this replica.
     public func set(_ collection: String, id: String, _ values: [String: Value]) throws {
         let schema = try store.collection(collection)
         let id = id.lowercased()
@@ -119,7 +119,7 @@ public actor Replica {
 
     /// Deletes a record.
     ///
-    /// - Throws: ``ReplicaError/Kind/notFound`` when the record is not on this replica.
+    /// - Throws: ``ReplicaError/Code/notFound`` when the record is not on this replica.
     public func delete(_ collection: String, id: String) throws {
         let schema = try store.collection(collection)
         let id = id.lowercased()

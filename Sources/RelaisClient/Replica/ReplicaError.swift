@@ -3,35 +3,36 @@ public import RelaisCore
 /// An error of the local replica: a missing record, a value that does not fit the schema, a file
 /// that cannot be used, a bad import.
 ///
-/// Compare by kind with the static members (`error.kind == .notFound`) and read ``message``. The
+/// Compare by ``code``, as every error of Relais (`error.code == .notFound`, or `switch error.code`), and
+/// read ``message``. The
 /// description never includes the device token.
 public struct ReplicaError: Error, Sendable, CustomStringConvertible {
-    /// The kinds of replica errors.
-    public struct Kind: Hashable, Sendable, CustomStringConvertible {
+    /// The kinds of replica errors, by a stable snake_case name.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
         private let name: String
         private init(_ name: String) { self.name = name }
         /// The kind's snake_case name.
         public var description: String { name }
 
         /// No such record (or not visible to this replica).
-        public static let notFound = Kind("not_found")
+        public static let notFound = Code("not_found")
         /// A value, field or collection that does not fit the schema.
-        public static let invalid = Kind("invalid")
+        public static let invalid = Code("invalid")
         /// The file was written by a newer program (a newer schema): this program must be upgraded.
-        public static let schemaTooNew = Kind("schema_too_new")
+        public static let schemaTooNew = Code("schema_too_new")
         /// The file is not a replica, or is damaged.
-        public static let badFile = Kind("bad_file")
+        public static let badFile = Code("bad_file")
         /// The replica is not enrolled with a hub yet.
-        public static let notEnrolled = Kind("not_enrolled")
+        public static let notEnrolled = Code("not_enrolled")
         /// An import was refused: nothing was imported.
-        public static let importFailed = Kind("import_failed")
+        public static let importFailed = Code("import_failed")
         /// The record already exists.
-        public static let alreadyExists = Kind("already_exists")
+        public static let alreadyExists = Code("already_exists")
         /// SQLite failed.
-        public static let storage = Kind("storage")
+        public static let storage = Code("storage")
         /// The disk is full, or the file reached ``Replica/Configuration/maxFileBytes``: the edit was
         /// not saved (nothing of it was written).
-        public static let storageFull = Kind("storage_full")
+        public static let storageFull = Code("storage_full")
     }
 
     /// One bad row of an import: its 1-based line number and what is wrong.
@@ -45,16 +46,16 @@ public struct ReplicaError: Error, Sendable, CustomStringConvertible {
     }
 
     /// What kind of error.
-    public let kind: Kind
+    public let code: Code
     /// What happened, for a person.
     public let message: String
-    /// The schema violation behind an ``Kind/invalid`` error.
+    /// The schema violation behind an ``Code/invalid`` error.
     public let validation: ValidationError?
     /// Every bad row of a refused import.
     public let problems: [ImportProblem]
 
-    init(_ kind: Kind, _ message: String, validation: ValidationError? = nil, problems: [ImportProblem] = []) {
-        self.kind = kind
+    init(_ code: Code, _ message: String, validation: ValidationError? = nil, problems: [ImportProblem] = []) {
+        self.code = code
         self.message = message
         self.validation = validation
         self.problems = problems

@@ -182,7 +182,7 @@ extension ReplicaStore {
     /// The wire code and the reason of a local refusal.
     static func describeRejection(_ error: any Error) -> (String, String) {
         switch error {
-        case let validation as ValidationError: (validation.codeName, validation.description)
+        case let validation as ValidationError: (validation.code.rawValue, validation.description)
         case let local as LocalRejection: (local.code, local.reason)
         default: ("invalid_value", "\(error)")
         }

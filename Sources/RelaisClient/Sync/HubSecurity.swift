@@ -27,8 +27,8 @@ public struct HubSecurity: Sendable, Hashable {
 
     /// Checks that `hub` may be called under this policy.
     ///
-    /// - Throws: ``SyncError/Kind/insecureHub`` for plain HTTP off loopback (unless
-    ///   ``allowInsecure``), ``SyncError/Kind/protocolFailure`` when `hub` is not an http(s) URL.
+    /// - Throws: ``SyncError/Code/insecureHub`` for plain HTTP off loopback (unless
+    ///   ``allowInsecure``), ``SyncError/Code/protocolFailure`` when `hub` is not an http(s) URL.
     public func check(hub: String) throws {
         guard let url = URLComponents(string: hub), let scheme = url.scheme?.lowercased(),
             scheme == "http" || scheme == "https", let host = url.host, !host.isEmpty
@@ -54,7 +54,7 @@ public struct HubSecurity: Sendable, Hashable {
     /// The HTTP client for this policy: ``HTTPSyncTransport/defaultClient`` without a CA file, else
     /// one client per CA file for the life of the process (like the default client, never shut down).
     ///
-    /// - Throws: ``SyncError/Kind/protocolFailure`` when the CA file cannot be read as PEM.
+    /// - Throws: ``SyncError/Code/protocolFailure`` when the CA file cannot be read as PEM.
     public func client() throws -> HTTPClient {
         guard let caFile else { return HTTPSyncTransport.defaultClient }
         return try Self.clients.withLock { clients in

@@ -70,7 +70,7 @@ extension Replica {
     /// code is sent and kept in the file for every later sync.
     ///
     /// - Throws: ``SyncError`` (`authenticationRefused` for a bad code, `hubUnreachable`,
-    ///   `insecureHub`), or ``ReplicaError/Kind/alreadyExists`` when `path` already holds an enrolled
+    ///   `insecureHub`), or ``ReplicaError/Code/alreadyExists`` when `path` already holds an enrolled
     ///   replica.
     public static func enroll(
         hub: String, code: String, path: String, deviceName: String = ProcessInfo.processInfo.hostName,
@@ -105,7 +105,7 @@ extension Replica {
     /// (docs/SYNC.md). Edits made while it runs are safe: they are stamped and pushed by this sync or
     /// the next.
     ///
-    /// - Throws: ``SyncError``. On ``SyncError/Kind/hubUnreachable`` the writes stay pending and
+    /// - Throws: ``SyncError``. On ``SyncError/Code/hubUnreachable`` the writes stay pending and
     ///   ``SyncError/pending`` says how many.
     public func sync(transport: (any SyncTransport)? = nil, options: SyncOptions = SyncOptions()) async throws
         -> SyncResult
@@ -231,7 +231,7 @@ extension Replica {
                     error.pending = try pendingCount()
                     throw error
                 }
-            } catch let error as ReplicaError where error.kind == .storageFull {
+            } catch let error as ReplicaError where error.code == .storageFull {
                 // The pulled page (or the bookkeeping of a push) could not be saved: nothing of it was
                 // written, the cursor did not move, and every pending write is still pending.
                 var failure = SyncError(
@@ -239,7 +239,7 @@ extension Replica {
                 failure.pending = try pendingCount()
                 throw failure
             } catch let error as SyncError {
-                if error.kind == .replicaForked, !machine.isDone {
+                if error.code == .replicaForked, !machine.isDone {
                     let next = machine.forked()
                     if case .fail = next {
                         var failure = error
@@ -249,7 +249,7 @@ extension Replica {
                     action = next
                     continue
                 }
-                let next = machine.failed(error.kind, random: options.random(), retryAfter: error.retryAfter)
+                let next = machine.failed(error.code, random: options.random(), retryAfter: error.retryAfter)
                 if case .fail = next {
                     var failure = error
                     failure.pending = try pendingCount()

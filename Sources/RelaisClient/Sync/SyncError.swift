@@ -3,10 +3,11 @@ import RelaisProtocol
 /// Why a sync (or an enrollment, or a call to the admin API through ``AdminClient``) stopped. Pending
 /// writes are never lost: whatever was not acknowledged stays pending and is sent by the next sync.
 ///
-/// Compare by kind (`error.kind == .hubUnreachable`). The description never contains the token.
+/// Compare by ``code``, as every error of Relais (`error.code == .hubUnreachable`, or `switch error.code`).
+/// The description never contains the token.
 public struct SyncError: Error, Sendable, CustomStringConvertible {
     /// The kinds of sync errors.
-    public struct Kind: Hashable, Sendable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
         private let name: String
         private init(_ name: String) { self.name = name }
         /// The kind's snake_case name.
@@ -14,46 +15,46 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
 
         /// The hub could not be reached (refused, reset, timed out) or kept failing (5xx, 429) after
         /// the retries: writes stay pending.
-        public static let hubUnreachable = Kind("hub_unreachable")
+        public static let hubUnreachable = Code("hub_unreachable")
         /// The hub does not know the token (or the enrollment code).
-        public static let authenticationRefused = Kind("authentication_refused")
+        public static let authenticationRefused = Code("authentication_refused")
         /// An administrator revoked this device.
-        public static let deviceRevoked = Kind("device_revoked")
+        public static let deviceRevoked = Code("device_revoked")
         /// The hub runs a newer schema: upgrade this program; writes stay pending.
-        public static let schemaTooOld = Kind("schema_too_old")
+        public static let schemaTooOld = Code("schema_too_old")
         /// The hub runs an older schema than this program.
-        public static let schemaTooNew = Kind("schema_too_new")
+        public static let schemaTooNew = Code("schema_too_new")
         /// The hub asked for a bootstrap and the bootstrap could not be completed.
-        public static let bootstrapNeeded = Kind("bootstrap_needed")
+        public static let bootstrapNeeded = Code("bootstrap_needed")
         /// The hub refused the request (4xx) or answered something this client cannot read.
-        public static let protocolFailure = Kind("protocol_failure")
+        public static let protocolFailure = Code("protocol_failure")
         /// The hub knows the token but it may not do that (403): a device token on the admin API, an
         /// admin token pushing.
-        public static let forbidden = Kind("forbidden")
+        public static let forbidden = Code("forbidden")
         /// The hub has no such thing (404): an unknown conflict report, an unknown endpoint.
-        public static let notFound = Kind("not_found")
+        public static let notFound = Code("not_found")
         /// The replica is not enrolled.
-        public static let notEnrolled = Kind("not_enrolled")
+        public static let notEnrolled = Code("not_enrolled")
         /// The replica kept forking after a renewal.
-        public static let replicaForked = Kind("replica_forked")
+        public static let replicaForked = Code("replica_forked")
         /// The hub's address is plain HTTP off this machine and the replica was not enrolled with
         /// `--insecure` (``HubSecurity``): nothing was sent.
-        public static let insecureHub = Kind("insecure_hub")
+        public static let insecureHub = Code("insecure_hub")
         /// Another process syncs this replica file (``SyncLock``): nothing was done.
-        public static let syncInProgress = Kind("sync_in_progress")
+        public static let syncInProgress = Code("sync_in_progress")
         /// The replica file could not grow (full disk, or ``Replica/Configuration/maxFileBytes``):
         /// what the hub sent was not saved; pending writes are kept.
-        public static let storageFull = Kind("storage_full")
+        public static let storageFull = Code("storage_full")
     }
 
     /// What kind of failure.
-    public let kind: Kind
+    public let code: Code
     /// What happened, for a person.
     public let message: String
     /// The HTTP status, when the hub answered.
     public let httpStatus: Int?
     /// The hub's error code (`device_revoked`, `replica_forked`, …), when it answered one.
-    public let code: String?
+    public let hubCode: String?
     /// Pending writes left when the sync stopped (filled in by the sync engine).
     public internal(set) var pending: Int?
     /// How long the hub asked to wait before trying again (its `Retry-After`, with 429 and 503).
@@ -62,15 +63,15 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
     /// Whether the hub refused the request for coming too often (`429 rate_limited`).
     public var isRateLimited: Bool { httpStatus == 429 }
 
-    init(_ kind: Kind, _ message: String, httpStatus: Int? = nil, code: String? = nil) {
-        self.kind = kind
+    init(_ code: Code, _ message: String, httpStatus: Int? = nil, hubCode: String? = nil) {
+        self.code = code
         self.message = message
         self.httpStatus = httpStatus
-        self.code = code
+        self.hubCode = hubCode
     }
 
     /// Whether retrying later may succeed (a network failure, 5xx, 429).
-    public var isTransient: Bool { kind == .hubUnreachable }
+    public var isTransient: Bool { code == .hubUnreachable }
 
     /// The message; for an unreachable or rate-limiting hub, how many writes stay pending.
     public var description: String {
@@ -79,7 +80,7 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
             let kept = pending.map { ": \($0) write\($0 == 1 ? "" : "s") kept pending" } ?? ""
             return "the hub is limiting this device's requests\(kept); try again\(wait) (\(message))"
         }
-        if kind == .hubUnreachable, let pending {
+        if code == .hubUnreachable, let pending {
             return "hub unreachable: \(pending) write\(pending == 1 ? "" : "s") kept pending (\(message))"
         }
         return message
@@ -90,30 +91,32 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
         let detail = message.isEmpty ? "the hub answered \(status) \(code)" : "\(message) (\(status) \(code))"
         switch (status, code) {
         case (401, "device_revoked"):
-            return SyncError(.deviceRevoked, "this device was revoked: \(detail)", httpStatus: status, code: code)
+            return SyncError(.deviceRevoked, "this device was revoked: \(detail)", httpStatus: status, hubCode: code)
         case (401, _), (403, "invalid_enrollment_code"):
             return SyncError(
-                .authenticationRefused, "authentication refused: \(detail)", httpStatus: status, code: code)
+                .authenticationRefused, "authentication refused: \(detail)", httpStatus: status, hubCode: code)
         case (409, "schema_too_old"):
             return SyncError(
                 .schemaTooOld, "the hub runs a newer schema; upgrade relais (writes stay pending): \(detail)",
-                httpStatus: status, code: code)
+                httpStatus: status, hubCode: code)
         case (409, "schema_too_new"):
             return SyncError(
                 .schemaTooNew, "the hub runs an older schema than this program: \(detail)", httpStatus: status,
-                code: code)
+                hubCode: code)
         case (409, "replica_forked"):
             return SyncError(
-                .replicaForked, "the hub found this replica's history forked: \(detail)", httpStatus: status, code: code
+                .replicaForked, "the hub found this replica's history forked: \(detail)", httpStatus: status,
+                hubCode: code
             )
         case (403, _):
-            return SyncError(.forbidden, "the hub refused the request: \(detail)", httpStatus: status, code: code)
+            return SyncError(.forbidden, "the hub refused the request: \(detail)", httpStatus: status, hubCode: code)
         case (404, _):
-            return SyncError(.notFound, "the hub refused the request: \(detail)", httpStatus: status, code: code)
+            return SyncError(.notFound, "the hub refused the request: \(detail)", httpStatus: status, hubCode: code)
         case (429, _), (500...599, _):
-            return SyncError(.hubUnreachable, detail, httpStatus: status, code: code)
+            return SyncError(.hubUnreachable, detail, httpStatus: status, hubCode: code)
         default:
-            return SyncError(.protocolFailure, "the hub refused the request: \(detail)", httpStatus: status, code: code)
+            return SyncError(
+                .protocolFailure, "the hub refused the request: \(detail)", httpStatus: status, hubCode: code)
         }
     }
 

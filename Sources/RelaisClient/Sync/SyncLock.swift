@@ -26,7 +26,7 @@ public final class SyncLock: Sendable {
     /// Takes the lock of the replica file at `replicaPath`, or throws at once if another process
     /// (or another holder in this one) has it.
     ///
-    /// - Throws: ``SyncError/Kind/syncInProgress`` naming the holder's process id.
+    /// - Throws: ``SyncError/Code/syncInProgress`` naming the holder's process id.
     public static func acquire(for replicaPath: String) throws -> SyncLock {
         let path = replicaPath + ".sync-lock"
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)

@@ -22,7 +22,7 @@ public struct SyncStateMachine: Sendable {
         /// The session is complete.
         case finish
         /// The session stops with this error.
-        case fail(SyncError.Kind)
+        case fail(SyncError.Code)
     }
 
     private enum Phase: Sendable, Hashable {
@@ -100,11 +100,11 @@ public struct SyncStateMachine: Sendable {
     /// The last action failed. Transient failures (unreachable, 5xx, 429) are retried with back-off;
     /// `random` in `0..<1` spreads the retries; `retryAfter`, the hub's `Retry-After`, is the least
     /// wait.
-    public mutating func failed(_ kind: SyncError.Kind, random: Double, retryAfter: Duration? = nil) -> Action {
-        guard kind == .hubUnreachable else { return finish(.fail(kind)) }
+    public mutating func failed(_ code: SyncError.Code, random: Double, retryAfter: Duration? = nil) -> Action {
+        guard code == .hubUnreachable else { return finish(.fail(code)) }
         switch retry.failed(random: random, retryAfter: retryAfter) {
         case .retry(let delay): return .wait(delay)
-        case .giveUp: return finish(.fail(kind))
+        case .giveUp: return finish(.fail(code))
         }
     }
 

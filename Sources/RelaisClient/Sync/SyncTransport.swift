@@ -8,7 +8,7 @@ public import RelaisProtocol
 /// How the sync engine reaches a hub: the four calls of the wire protocol (Protocol/README.md).
 ///
 /// ``HTTPSyncTransport`` is the real one; tests may put a fake or an in-process hub behind it.
-/// Implementations throw ``SyncError``: ``SyncError/Kind/hubUnreachable`` for anything transient.
+/// Implementations throw ``SyncError``: ``SyncError/Code/hubUnreachable`` for anything transient.
 public protocol SyncTransport: Sendable {
     /// `POST /v1/enroll` with a one-time code (no token).
     func enroll(_ request: Relais_V1_EnrollRequest) async throws -> Relais_V1_EnrollResponse
@@ -131,7 +131,7 @@ public struct HTTPSyncTransport: SyncTransport {
     }
 
     /// Sends `request` and reads its answer, up to `maxBytes`: the one exchange of the sync transport
-    /// and the admin client. A hub that cannot be reached is ``SyncError/Kind/hubUnreachable``; an
+    /// and the admin client. A hub that cannot be reached is ``SyncError/Code/hubUnreachable``; an
     /// answer outside 2xx is the ``SyncError`` its status and body say (``SyncError/fromHTTP``).
     static func exchange(
         _ request: HTTPClientRequest, client: HTTPClient, hub: String, timeout: Duration, maxBytes: Int,

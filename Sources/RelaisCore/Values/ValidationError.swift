@@ -1,15 +1,22 @@
 /// A write that does not fit the schema. It names the collection and field, and is never coerced.
 public struct ValidationError: Error, Sendable, Hashable, CustomStringConvertible {
-    private enum Code: String, Sendable {
-        case unknownCollection = "unknown_collection"
-        case unknownField = "unknown_field"
-        case invalidValue = "invalid_value"
-        case requiredMissing = "required_missing"
-        case invalidID = "invalid_id"
-        case emptyWrite = "empty_write"
+    /// A stable snake_case code; compare errors by it and switch over it (new codes may come, so a
+    /// `switch` ends with `default`).
+    public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        public let rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
+        public static let unknownCollection = Code(rawValue: "unknown_collection")
+        public static let unknownField = Code(rawValue: "unknown_field")
+        public static let invalidValue = Code(rawValue: "invalid_value")
+        public static let requiredMissing = Code(rawValue: "required_missing")
+        public static let invalidID = Code(rawValue: "invalid_id")
+        public static let emptyWrite = Code(rawValue: "empty_write")
     }
 
-    private let code: Code
+    /// What is wrong; sent on the wire as the write's rejection code.
+    public let code: Code
     /// The collection named by the write.
     public let collection: String
     /// The field at fault, when there is one.
@@ -23,9 +30,6 @@ public struct ValidationError: Error, Sendable, Hashable, CustomStringConvertibl
         self.field = field
         self.message = message
     }
-
-    /// The stable, snake_case code sent on the wire as a rejection code.
-    public var codeName: String { code.rawValue }
 
     public static func unknownCollection(_ collection: String) -> ValidationError {
         .init(.unknownCollection, collection: collection, field: nil, message: "unknown collection `\(collection)`")
@@ -46,6 +50,8 @@ public struct ValidationError: Error, Sendable, Hashable, CustomStringConvertibl
         .init(.emptyWrite, collection: collection, field: nil, message: "the write changes no field")
     }
 
+    /// The same code on the same collection and field (the message aside). To compare kinds, compare
+    /// ``code``s.
     public static func == (lhs: ValidationError, rhs: ValidationError) -> Bool {
         lhs.code == rhs.code && lhs.collection == rhs.collection && lhs.field == rhs.field
     }
@@ -54,9 +60,6 @@ public struct ValidationError: Error, Sendable, Hashable, CustomStringConvertibl
         hasher.combine(collection)
         hasher.combine(field)
     }
-
-    /// Whether two errors are of the same kind, whatever the field.
-    public func isSameKind(as other: ValidationError) -> Bool { code == other.code }
 
     public var description: String {
         if let field { "\(collection).\(field): \(message)" } else { "\(collection): \(message)" }

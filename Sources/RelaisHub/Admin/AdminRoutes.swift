@@ -51,7 +51,7 @@ struct AdminRoutes: Sendable {
 
     private func list(_ request: Request) async throws -> Response {
         _ = try await authenticateAdmin(request)
-        let page = try await service.reviewConflicts(try AdminConflictQuery(parameters: Self.parameters(request)))
+        let page = try await service.reviewConflicts(try ConflictFilter(parameters: Self.parameters(request)))
         var response = HubRoutes.json(page.reports.map { AdminJSON.conflict($0) })
         response.headers[HTTPFields.Element.Name("X-Total-Count")!] = String(page.total)
         return response
@@ -122,7 +122,7 @@ struct AdminRoutes: Sendable {
         for key in ["status", "collection", "field", "rule", "user", "territory", "record", "from", "to"] {
             if let value = object[key] as? String { parameters[key] = value }
         }
-        let query = try AdminConflictQuery(parameters: parameters)
+        let query = try ConflictFilter(parameters: parameters)
         var expected: Int?
         if let given = object["expected_count"] {
             guard let number = given as? NSNumber, let count = Int(exactly: number.doubleValue), count >= 0 else {
@@ -142,7 +142,7 @@ struct AdminRoutes: Sendable {
         let format = parameters.removeValue(forKey: "format") ?? "json"
         parameters["limit"] = nil
         parameters["offset"] = nil
-        let query = try AdminConflictQuery(parameters: parameters)
+        let query = try ConflictFilter(parameters: parameters)
         guard let format = ConflictExport.Format(rawValue: format) else {
             throw HubError.badRequest.with("`format` is csv or json.")
         }
@@ -309,8 +309,8 @@ enum ConflictExport {
 
     static let pageSize = 500
 
-    static func response(service: HubService, query: AdminConflictQuery, format: Format) -> Response {
-        var filter = query.filter
+    static func response(service: HubService, query: ConflictFilter, format: Format) -> Response {
+        var filter = query
         let now = service.now() + 1
         filter.to = min(filter.to ?? now, now)
         filter.offset = 0

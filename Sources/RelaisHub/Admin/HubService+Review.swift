@@ -113,8 +113,8 @@ extension HubService {
 
     /// Reports matching `query`: the page it asks for, and the total. Filters and paging run in the
     /// store: only the page is read.
-    public func reviewConflicts(_ query: AdminConflictQuery) async throws -> ConflictPage {
-        let filter = query.filter
+    public func reviewConflicts(_ query: ConflictFilter) async throws -> ConflictPage {
+        let filter = query
         return try await store.read { tx in
             ConflictPage(total: try await tx.conflictCount(filter), reports: try await tx.conflicts(filter))
         }
@@ -219,14 +219,14 @@ extension HubService {
     ///   When given and no longer true, throws ``HubError/conflict`` (409) and writes nothing: the form
     ///   was stale.
     public func bulkResolve(
-        _ query: AdminConflictQuery, strategy: BulkStrategy, reason: String, by admin: String, expectedCount: Int? = nil
+        _ query: ConflictFilter, strategy: BulkStrategy, reason: String, by admin: String, expectedCount: Int? = nil
     ) async throws -> BulkResult {
         var query = query
         if query.status == nil { query.status = .open }
         let now = self.now()
         let scan = query
         return try await store.write { tx in
-            var filter = scan.filter
+            var filter = scan
             let count = try await tx.conflictCount(filter)
             if let expectedCount, expectedCount != count {
                 throw HubError.conflict.with(

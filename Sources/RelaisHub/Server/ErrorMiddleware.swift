@@ -5,7 +5,8 @@ import RelaisProtocol
 
 /// Turns every error into the JSON error body `{"error": {"code", "message", "details"}}`.
 ///
-/// ``HubError`` and `ProtocolError` carry their code and status; the router's own 404 and 405 become
+/// ``HubError`` and `ProtocolError` carry their code and status; a ``HubStoreError`` is answered with
+/// ``HubError/init(answering:)`` (503, 507, or a bare 500); the router's own 404 and 405 become
 /// `not_found` and `method_not_allowed`; anything else is a 500 `internal` with no detail (the
 /// detail goes to the log).
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
@@ -20,13 +21,19 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             if error.httpStatus >= 500 {
                 logger.error("hub error", metadata: ["relais.error": "\(String(reflecting: error))"])
             }
-            return Self.response(status: error.httpStatus, code: error.code, message: error.message)
+            return Self.response(status: error.httpStatus, code: error.code.rawValue, message: error.message)
         } catch let error as RateLimited {
             return Self.response(
                 status: 429, code: "rate_limited", message: error.message, retryAfterSeconds: error.retryAfterSeconds)
+        } catch let failure as HubStoreError {
+            let answer = HubError(answering: failure)
+            if answer.httpStatus >= 500 {
+                logger.error("store failure", metadata: ["relais.error": "\(String(reflecting: failure))"])
+            }
+            return Self.response(status: answer.httpStatus, code: answer.code.rawValue, message: answer.message)
         } catch let error as ProtocolError {
             return Self.response(
-                status: error.httpStatus, code: error.code, message: error.message, details: error.details)
+                status: error.httpStatus, code: error.code.rawValue, message: error.message, details: error.details)
         } catch let error as HTTPParserError {
             // The client went away mid-request (a cut connection, a killed laptop): nothing to answer,
             // nothing to report. The server closes the connection.
@@ -36,18 +43,19 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             switch error.status {
             case .notFound where HubRoutes.isKnownPath(request.uri.path):
                 return Self.response(
-                    status: 405, code: HubError.methodNotAllowed.code,
+                    status: 405, code: HubError.Code.methodNotAllowed.rawValue,
                     message: "The endpoint does not take this method.")
             case .notFound:
-                return Self.response(status: 404, code: HubError.notFound.code, message: "No such endpoint.")
+                return Self.response(status: 404, code: HubError.Code.notFound.rawValue, message: "No such endpoint.")
             case .methodNotAllowed:
-                return Self.response(status: 405, code: HubError.methodNotAllowed.code, message: "Method not allowed.")
+                return Self.response(
+                    status: 405, code: HubError.Code.methodNotAllowed.rawValue, message: "Method not allowed.")
             default:
                 return Self.response(status: error.status.code, code: "http_error", message: error.status.reasonPhrase)
             }
         } catch {
             logger.error("unexpected error", metadata: ["relais.error": "\(String(reflecting: error))"])
-            return Self.response(status: 500, code: HubError.internal.code, message: HubError.internal.message)
+            return Self.response(status: 500, code: HubError.Code.internal.rawValue, message: HubError.internal.message)
         }
     }
 

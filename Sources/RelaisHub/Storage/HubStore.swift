@@ -72,7 +72,7 @@ public protocol HubStore: Sendable {
     /// or use ``HubStoreLocation/withStore(create:configuration:logger:_:)``.
     func run() async throws
 
-    /// Finishes queued work and closes the store. Later calls throw ``HubError/unavailable``.
+    /// Finishes queued work and closes the store. Later calls throw ``HubStoreError/unavailable``.
     func close() async
 
     /// Where the store is, for logs and messages (never a password).

@@ -126,8 +126,8 @@ public enum HubStoreMigration {
 
     /// Copies the SQLite hub in `folder` into the database at `url`, which must hold no hub store.
     ///
-    /// - Throws: ``HubError/storeMissing`` (no SQLite store in `folder`), ``HubError/storeExists`` (the
-    ///   database already holds one), ``HubError/storeLocation`` / ``HubError/unavailable`` for the URL.
+    /// - Throws: ``HubStoreError/missing`` (no SQLite store in `folder`), ``HubStoreError/exists`` (the
+    ///   database already holds one), ``HubStoreError/badLocation`` / ``HubStoreError/unavailable`` for the URL.
     public static func copy(
         fromSQLite folder: String, toPostgres url: String, logger: Logger = Logger(label: "relais.hub.migrate")
     ) async throws -> Report {
@@ -165,7 +165,7 @@ public enum HubStoreMigration {
             row in
             meta = (0..<5).map { .integer(row.int64(at: Int32($0))) }
         }
-        guard meta.count == 5 else { throw HubError.storeMissing.with("The SQLite store has no meta row.") }
+        guard meta.count == 5 else { throw HubStoreError.missing.with("The SQLite store has no meta row.") }
         try await postgres.run(
             PostgresQuery(
                 unsafeSQL: "UPDATE head SET head = $1 WHERE id = 1", binds: try bindings([meta[0]], [.bigint])),
@@ -235,7 +235,8 @@ public enum HubStoreMigration {
             case (.text, .null): binds.append(String?.none)
             case (.bytea, .blob(let bytes)): binds.append(ByteBuffer(bytes: bytes))
             default:
-                throw HubError.internal.with("A row of the SQLite store has a value of an unexpected type: \(value).")
+                throw HubStoreError.failed.with(
+                    "A row of the SQLite store has a value of an unexpected type: \(value).")
             }
         }
     }

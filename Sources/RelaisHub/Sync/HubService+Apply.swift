@@ -21,7 +21,7 @@ extension HubService {
     }
 
     private func reject(_ error: ValidationError) -> WriteOutcome {
-        .rejected(code: RejectionCode(rawValue: error.codeName), reason: error.description)
+        .rejected(code: RejectionCode(rawValue: error.code.rawValue), reason: error.description)
     }
 
     nonisolated(nonsending) func applyWrite(

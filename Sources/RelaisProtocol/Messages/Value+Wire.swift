@@ -75,7 +75,7 @@ extension Relais_V1_Error {
     /// The error body for a codec error: its code, message and details.
     public init(_ error: ProtocolError) {
         self.init()
-        code = error.code
+        code = error.code.rawValue
         message = error.message
         details = error.details
     }

@@ -6,6 +6,7 @@ struct RandomMessages {
     var rng: SplitMix64
 
     init(seed: UInt64) { rng = SplitMix64(seed: seed) }
+    init(rng: SplitMix64) { self.rng = rng }
 
     // Scalars from several scripts: ASCII, Latin, Arabic and Hebrew (RTL), CJK, emoji, combining
     // marks, bidi controls, and the odd control character (JSON must escape it).

@@ -209,8 +209,8 @@ enum PostgresHubSchema {
     /// Checks the database against `create`, then applies the migrations it lacks, each in its own
     /// transaction under ``migrationLockKey``.
     ///
-    /// - Throws: ``HubError/storeExists`` when `create` and the database already holds a store,
-    ///   ``HubError/storeMissing`` when not `create` and it holds none, ``HubError/storeTooNew`` when
+    /// - Throws: ``HubStoreError/exists`` when `create` and the database already holds a store,
+    ///   ``HubStoreError/missing`` when not `create` and it holds none, ``HubStoreError/tooNew`` when
     ///   its schema is newer than this build's.
     static func migrate(_ connection: PostgresConnection, create: Bool, now: UInt64, location: String, logger: Logger)
         async throws
@@ -219,16 +219,16 @@ enum PostgresHubSchema {
             try await connection.run("SELECT pg_advisory_xact_lock(\(migrationLockKey))", logger: logger)
             let version = try await appliedVersion(connection, logger: logger)
             if create, let version {
-                throw HubError.storeExists.with(
+                throw HubStoreError.exists.with(
                     "The database already holds a hub store (schema version \(version)).", ["database": location])
             }
             if !create, version == nil {
-                throw HubError.storeMissing.with(
+                throw HubStoreError.missing.with(
                     "The database holds no hub store; run `relais-hub init` with this database first.",
                     ["database": location])
             }
             if let version, version > currentVersion {
-                throw HubError.storeTooNew.with(
+                throw HubStoreError.tooNew.with(
                     "The database has hub store schema version \(version); this relais-hub knows up to \(currentVersion). Upgrade relais-hub.",
                     ["database": location])
             }

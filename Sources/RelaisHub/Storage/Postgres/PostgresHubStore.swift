@@ -40,10 +40,10 @@ import Synchronization
 ///
 /// ## Errors
 ///
-/// A malformed URL is ``HubError/storeLocation``; a server that cannot be reached, a pool that is closed
-/// and a transaction that stays busy after its attempts are ``HubError/unavailable`` (503); a full
-/// disk is ``HubError/storageFull``; a unique violation that persists is ``HubError/conflict``; any
-/// other database failure is ``HubError/internal`` with the SQLSTATE and server message in its context.
+/// A malformed URL is ``HubStoreError/badLocation``; a server that cannot be reached, a pool that is closed
+/// and a transaction that stays busy after its attempts are ``HubStoreError/unavailable`` (503); a full
+/// disk is ``HubStoreError/storageFull``; a unique violation that persists is ``HubError/conflict``; any
+/// other database failure is ``HubStoreError/failed`` with the SQLSTATE and server message in its context.
 public final class PostgresHubStore: HubStore {
     /// Tuning of the store.
     public struct Configuration: Sendable {
@@ -58,7 +58,7 @@ public final class PostgresHubStore: HubStore {
         /// How many times a body runs at most when PostgreSQL asks for a retry. Default 5.
         public var maxAttempts: Int = 5
         /// How long one attempt of a transaction (waiting for a connection included) may take before
-        /// its caller stops waiting and gets ``HubError/unavailable``. Default 90 s, past a laptop's
+        /// its caller stops waiting and gets ``HubStoreError/unavailable``. Default 90 s, past a laptop's
         /// 60 s request timeout. The attempt itself is cancelled, not awaited: it may still commit
         /// or roll back afterwards (a push's replay is idempotent). This bounds what no statement
         /// timeout can: a connection that died in a way its pool or driver never reports
@@ -95,7 +95,7 @@ public final class PostgresHubStore: HubStore {
     ///   password and database percent-encoded. `sslmode` is `disable`, `prefer` (the default: TLS
     ///   when the server offers it, certificate not checked), `require` (TLS, certificate not checked),
     ///   `verify-ca` or `verify-full` (TLS with the certificate and host name checked).
-    /// - Throws: ``HubError/storeLocation`` with a one-line message when the URL is malformed.
+    /// - Throws: ``HubStoreError/badLocation`` with a one-line message when the URL is malformed.
     public init(
         url: String, configuration: Configuration = .init(), logger: Logger = Logger(label: "relais.hub.store")
     ) throws {
@@ -176,12 +176,12 @@ public final class PostgresHubStore: HubStore {
     ///
     /// - Parameters:
     ///   - create: `true` for `relais-hub init`: a database that already holds a store is refused
-    ///     (``HubError/storeExists``). `false` to open an existing store (``HubError/storeMissing``
+    ///     (``HubStoreError/exists``). `false` to open an existing store (``HubStoreError/missing``
     ///     when the database holds none).
     ///   - now: The time recorded with applied migrations.
-    /// - Throws: ``HubError/unavailable`` when the server cannot be reached within the connect
-    ///   timeout or refuses the credentials; ``HubError/storeMissing`` when the database does not
-    ///   exist; ``HubError/storeTooNew`` when the schema is newer than this build knows.
+    /// - Throws: ``HubStoreError/unavailable`` when the server cannot be reached within the connect
+    ///   timeout or refuses the credentials; ``HubStoreError/missing`` when the database does not
+    ///   exist; ``HubStoreError/tooNew`` when the schema is newer than this build knows.
     public func open(create: Bool, now: UInt64 = 0) async throws {
         try enter(requireOpen: false)
         defer { leave() }
@@ -253,10 +253,10 @@ public final class PostgresHubStore: HubStore {
     // MARK: - Transactions
 
     private func enter(requireOpen: Bool = true) throws {
-        let refusal: HubError? = state.withLock { state in
-            if state.closed { return HubError.unavailable.with("The store is closed.") }
+        let refusal: HubStoreError? = state.withLock { state in
+            if state.closed { return HubStoreError.unavailable.with("The store is closed.") }
             if requireOpen, !state.opened {
-                return HubError.internal.with("The PostgreSQL store was used before open(create:now:).")
+                return HubStoreError.failed.with("The PostgreSQL store was used before open(create:now:).")
             }
             state.active += 1
             return nil
@@ -378,17 +378,18 @@ public final class PostgresHubStore: HubStore {
         (error as? PSQLError)?.serverInfo?[.sqlState]
     }
 
-    /// A failure as callers see it: a ``HubError`` stays as it is; a database failure becomes one.
+    /// A failure as callers see it: a ``HubStoreError`` or a body's ``HubError`` stays as it is; a database
+    /// failure becomes a ``HubStoreError`` (a unique violation that persists, a ``HubError/conflict``).
     static func storeError(_ error: any Error, location: String) -> any Error {
-        if error is HubError || error is CancellationError { return error }
+        if error is HubStoreError || error is HubError || error is CancellationError { return error }
         guard let psql = error as? PSQLError else {
             if error is PostgresConnectionClosed {
-                return HubError.unavailable.with(
+                return HubStoreError.unavailable.with(
                     "The PostgreSQL server at \(location) is unreachable.",
                     ["database": location, "error": "connectionClosed"])
             }
             if error is StoreTimeout {
-                return HubError.unavailable.with(
+                return HubStoreError.unavailable.with(
                     "The PostgreSQL server at \(location) did not answer in time.", ["database": location])
             }
             return error
@@ -401,33 +402,34 @@ public final class PostgresHubStore: HubStore {
             context["server"] = message
             switch state {
             case "40001", "40P01":
-                return HubError.unavailable.with("The store stayed busy with concurrent writes; retry later.", context)
+                return HubStoreError.unavailable.with(
+                    "The store stayed busy with concurrent writes; retry later.", context)
             case "23505":
                 return HubError.conflict.with("The row already exists.", context)
             case "53100":
-                return HubError.storageFull.with(HubError.storageFull.message, context)
+                return HubStoreError.storageFull.with(HubStoreError.storageFull.message, context)
             case "57014", "55P03":
-                return HubError.unavailable.with("A store statement waited too long; retry later.", context)
+                return HubStoreError.unavailable.with("A store statement waited too long; retry later.", context)
             case "57P01", "57P02", "57P03", "53300":
-                return HubError.unavailable.with("The PostgreSQL server at \(location) is unavailable.", context)
+                return HubStoreError.unavailable.with("The PostgreSQL server at \(location) is unavailable.", context)
             case "28000", "28P01":
-                return HubError.unavailable.with(
+                return HubStoreError.unavailable.with(
                     "The PostgreSQL server at \(location) refused the credentials: \(message)", context)
             case "3D000":
-                return HubError.storeMissing.with("The database does not exist: \(message)", context)
+                return HubStoreError.missing.with("The database does not exist: \(message)", context)
             default:
-                return HubError.internal.with("The PostgreSQL store failed: \(message)", context)
+                return HubStoreError.failed.with("The PostgreSQL store failed: \(message)", context)
             }
         }
         context["error"] = "\(psql.code)"
         switch psql.code {
         case .connectionError, .serverClosedConnection, .clientClosedConnection, .poolClosed, .uncleanShutdown,
             .sslUnsupported, .failedToAddSSLHandler:
-            return HubError.unavailable.with("The PostgreSQL server at \(location) is unreachable.", context)
+            return HubStoreError.unavailable.with("The PostgreSQL server at \(location) is unreachable.", context)
         case .queryCancelled:
-            return HubError.unavailable.with("The store request was cancelled.", context)
+            return HubStoreError.unavailable.with("The store request was cancelled.", context)
         default:
-            return HubError.internal.with("The PostgreSQL store failed (\(psql.code)).", context)
+            return HubStoreError.failed.with("The PostgreSQL store failed (\(psql.code)).", context)
         }
     }
 }
@@ -535,8 +537,8 @@ struct PostgresURL: Sendable {
     var location: String
 
     init(_ text: String) throws {
-        func malformed(_ why: String) -> HubError {
-            HubError.storeLocation.with(
+        func malformed(_ why: String) -> HubStoreError {
+            HubStoreError.badLocation.with(
                 "Malformed PostgreSQL URL: \(why) (expected postgres://user[:password]@host[:port]/database).")
         }
         guard let components = URLComponents(string: text) else { throw malformed("not a URL") }

@@ -48,12 +48,12 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
 
     /// Refuses use after the body returned or after a statement failed.
     private func checkUsable() throws {
-        let refusal: HubError? = status.withLock { status in
+        let refusal: HubStoreError? = status.withLock { status in
             if status.finished {
-                return HubError.internal.with("A store transaction was used after its body returned.")
+                return HubStoreError.failed.with("A store transaction was used after its body returned.")
             }
             if status.failure != nil {
-                return HubError.internal.with("A store transaction was used after one of its statements failed.")
+                return HubStoreError.failed.with("A store transaction was used after one of its statements failed.")
             }
             return nil
         }
@@ -84,7 +84,7 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
         let head = writeBehind.lockedHead == nil ? nil : writeBehind.lastSequence
         guard let query = try writeBehind.flushQuery(historyJSON: historyJSON) else { return nil }
         let rows = try await perform { try await connection.rows(of: query, logger: logger) }
-        guard let row = rows.first else { throw HubError.storeMissing.with("The meta row is missing.") }
+        guard let row = rows.first else { throw HubStoreError.missing.with("The meta row is missing.") }
         var meta = try Self.makeMeta(row)
         if let head { meta.head = head }
         return meta
@@ -182,7 +182,7 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
             SELECT h.head, m.purge_horizon, m.hub_counter, m.hub_clock, m.next_replica
             FROM head h CROSS JOIN meta m WHERE h.id = 1 AND m.id = 1
             """, Self.makeMeta)
-        guard let found else { throw HubError.storeMissing.with("The meta row is missing.") }
+        guard let found else { throw HubStoreError.missing.with("The meta row is missing.") }
         return found
     }
 
@@ -211,7 +211,7 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
     private nonisolated(nonsending) func lockHead() async throws {
         guard locksReads, writeBehind.lockedHead == nil else { return }
         let head = try await first("SELECT head FROM head WHERE id = 1 FOR UPDATE") { try $0.decode(Int64.self) }
-        guard let head else { throw HubError.storeMissing.with("The head row is missing.") }
+        guard let head else { throw HubStoreError.missing.with("The head row is missing.") }
         writeBehind.lock(head: Self.u64(head))
     }
 
@@ -227,7 +227,7 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
         let found = try await first("SELECT hub_counter, hub_clock FROM meta WHERE id = 1 FOR UPDATE") {
             try $0.decode((Int64, Int64).self)
         }
-        guard let (lastCounter, lastClock) = found else { throw HubError.storeMissing.with("The meta row is missing.") }
+        guard let (lastCounter, lastClock) = found else { throw HubStoreError.missing.with("The meta row is missing.") }
         var clock = HybridLogicalClock(last: HLC(rawValue: Self.u64(lastClock)))
         let hlc = clock.now(physicalMillis: physicalMillis)
         let counter = Self.u64(lastCounter) + 1

@@ -20,15 +20,15 @@ extension SQLiteHubStore {
     /// is in it, and no transaction is in it by half. It is written to `file.partial`, checked with
     /// `PRAGMA integrity_check`, then renamed to `file`, so that `file` is only ever a whole backup.
     ///
-    /// - Throws: ``HubError/storeMissing`` (no store in `folder`), ``HubError/storeExists`` (`file`
-    ///   exists), ``HubError/internal`` (SQLite failed, or the copy is not intact).
+    /// - Throws: ``HubStoreError/missing`` (no store in `folder`), ``HubStoreError/exists`` (`file`
+    ///   exists), ``HubStoreError/failed`` (SQLite failed, or the copy is not intact).
     public static func backup(folder: String, to file: String) throws -> BackupFile {
         let source = (folder as NSString).appendingPathComponent(fileName)
         guard FileManager.default.fileExists(atPath: source) else {
-            throw HubError.storeMissing.with("No hub store in \(folder).", ["path": source])
+            throw HubStoreError.missing.with("No hub store in \(folder).", ["path": source])
         }
         guard !FileManager.default.fileExists(atPath: file) else {
-            throw HubError.storeExists.with("\(file) already exists; back up to a new file.", ["path": file])
+            throw HubStoreError.exists.with("\(file) already exists; back up to a new file.", ["path": file])
         }
         let partial = file + ".partial"
         try? FileManager.default.removeItem(atPath: partial)
@@ -54,16 +54,16 @@ extension SQLiteHubStore {
     /// already in `folder` is replaced only when `replace` is true. The restored store is opened
     /// once, which brings an older schema up to date (and refuses a newer one).
     ///
-    /// - Throws: ``HubError/storeExists`` (a store in `folder` and `replace` false),
-    ///   ``HubError/storeMissing`` (no `file`), ``HubError/internal`` (`file` is not an intact hub
-    ///   store), ``HubError/storeTooNew``.
+    /// - Throws: ``HubStoreError/exists`` (a store in `folder` and `replace` false),
+    ///   ``HubStoreError/missing`` (no `file`), ``HubStoreError/failed`` (`file` is not an intact hub
+    ///   store), ``HubStoreError/tooNew``.
     public static func restore(from file: String, folder: String, replace: Bool) async throws -> BackupFile {
         guard FileManager.default.fileExists(atPath: file) else {
-            throw HubError.storeMissing.with("No backup at \(file).", ["path": file])
+            throw HubStoreError.missing.with("No backup at \(file).", ["path": file])
         }
         let target = (folder as NSString).appendingPathComponent(fileName)
         if FileManager.default.fileExists(atPath: target), !replace {
-            throw HubError.storeExists.with(
+            throw HubStoreError.exists.with(
                 "\(folder) already holds a hub store; stop the hub, then restore with --replace.", ["path": target])
         }
         let incoming = target + ".restoring"
@@ -103,10 +103,10 @@ extension SQLiteHubStore {
     private static func checked(_ connection: Connection, path: String) throws -> UInt64 {
         let verdict = try connection.scalar("PRAGMA integrity_check")?.textValue
         guard verdict == "ok" else {
-            throw HubError.internal.with("\(path) is damaged: \(verdict ?? "no answer").", ["path": path])
+            throw HubStoreError.failed.with("\(path) is damaged: \(verdict ?? "no answer").", ["path": path])
         }
         guard let head = try connection.scalar("SELECT head FROM meta WHERE id = 1")?.int64Value else {
-            throw HubError.internal.with("\(path) is not a hub store (no meta row).", ["path": path])
+            throw HubStoreError.failed.with("\(path) is not a hub store (no meta row).", ["path": path])
         }
         return UInt64(bitPattern: head)
     }
@@ -117,7 +117,7 @@ extension SQLiteHubStore {
     }
 
     private static func storeFailure(_ error: any Error, _ doing: String) -> any Error {
-        if error is HubError { return error }
-        return HubError.internal.with("The store failed while \(doing): \(error)")
+        if error is HubStoreError || error is HubError { return error }
+        return HubStoreError.failed.with("The store failed while \(doing): \(error)")
     }
 }

@@ -38,7 +38,7 @@ public final class SQLiteHubStore: HubStore {
         /// Read-only connections serving reads concurrently. Default 2.
         public var readers: Int = 2
         /// A ceiling on the store file's size in bytes (`PRAGMA max_page_count`), or `nil` for none.
-        /// A write that would grow the file past it fails with ``HubError/storageFull`` (507) and
+        /// A write that would grow the file past it fails with ``HubStoreError/storageFull`` (507) and
         /// writes nothing; a ceiling below the current size holds the file at its current size.
         public var maxStoreBytes: Int64?
 
@@ -60,8 +60,8 @@ public final class SQLiteHubStore: HubStore {
     /// - Parameters:
     ///   - folder: The data folder.
     ///   - create: `true` to create a new store: the folder is created if missing, and a folder that
-    ///     already holds a store is refused (``HubError/storeExists``). `false` to open an existing
-    ///     one (``HubError/storeMissing`` if there is none).
+    ///     already holds a store is refused (``HubStoreError/exists``). `false` to open an existing
+    ///     one (``HubStoreError/missing`` if there is none).
     ///   - now: The time recorded with applied migrations.
     public convenience init(
         folder: String, create: Bool, configuration: Configuration = .init(), now: UInt64 = 0,
@@ -70,10 +70,10 @@ public final class SQLiteHubStore: HubStore {
         let path = (folder as NSString).appendingPathComponent(Self.fileName)
         let exists = FileManager.default.fileExists(atPath: path)
         if create {
-            if exists { throw HubError.storeExists.with("The data folder already holds a hub store.", ["path": path]) }
+            if exists { throw HubStoreError.exists.with("The data folder already holds a hub store.", ["path": path]) }
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         } else if !exists {
-            throw HubError.storeMissing.with(
+            throw HubStoreError.missing.with(
                 "No hub store in \(folder); run `relais-hub init --data \(folder)` first.", ["path": path])
         }
         try self.init(path: path, configuration: configuration, now: now, logger: logger)
@@ -90,7 +90,7 @@ public final class SQLiteHubStore: HubStore {
         try connection.configureForDurability(busyTimeout: configuration.busyTimeout)
         let version = try connection.userVersion()
         if version > SQLiteHubSchema.currentVersion {
-            throw HubError.storeTooNew.with(
+            throw HubStoreError.tooNew.with(
                 "The store has schema version \(version); this relais-hub knows up to \(SQLiteHubSchema.currentVersion).",
                 ["path": path])
         }
@@ -237,7 +237,7 @@ final class SQLiteWorker: @unchecked Sendable {
                         continuation.resume(returning: value)
                     } else {
                         continuation.resume(
-                            throwing: HubError.internal.with("A transaction finished without a result."))
+                            throwing: HubStoreError.failed.with("A transaction finished without a result."))
                     }
                 })
             enqueue(job)
@@ -253,7 +253,7 @@ final class SQLiteWorker: @unchecked Sendable {
             return true
         }
         switch start {
-        case nil: job.complete(HubError.unavailable.with("The store is closed."))
+        case nil: job.complete(HubStoreError.unavailable.with("The store is closed."))
         case true?: Task(executorPreference: executor) { await self.drain() }
         case false?: break
         }
@@ -332,10 +332,11 @@ final class SQLiteWorker: @unchecked Sendable {
     /// A commit-level failure as callers see it: a busy file is "retry later", not a bug.
     private static func storeFailure(_ error: any Error) -> any Error {
         if let sqlite = error as? SQLiteError, sqlite.isBusy || sqlite.isLocked {
-            return HubError.unavailable.with("The store is locked by another process.", ["sqlite": sqlite.description])
+            return HubStoreError.unavailable.with(
+                "The store is locked by another process.", ["sqlite": sqlite.description])
         }
         if let sqlite = error as? SQLiteError, sqlite.isFull {
-            return HubError.storageFull.with(HubError.storageFull.message, ["sqlite": sqlite.description])
+            return HubStoreError.storageFull.with(HubStoreError.storageFull.message, ["sqlite": sqlite.description])
         }
         return error
     }

@@ -62,7 +62,7 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
                 head: Self.u64(row, 0), purgeHorizon: Self.u64(row, 1), hubCounter: Self.u64(row, 2),
                 hubClock: HLC(rawValue: Self.u64(row, 3)), nextReplica: UInt32(truncatingIfNeeded: row.int64(at: 4)))
         }
-        guard let found else { throw HubError.storeMissing.with("The meta row is missing.") }
+        guard let found else { throw HubStoreError.missing.with("The meta row is missing.") }
         return found
     }
 

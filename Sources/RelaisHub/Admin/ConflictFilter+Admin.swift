@@ -1,71 +1,22 @@
 import Foundation
 public import RelaisCore
 
-/// Which conflict reports an admin lists, exports or bulk-resolves: every filter of the admin API
-/// and the conflict list page (`status`, `collection`, `field`, `rule`, `user`, `territory`, `record`,
-/// `from`, `to`), and a page (`limit`, `offset`).
-public struct AdminConflictQuery: Sendable, Hashable {
-    /// Only reports with this status.
-    public var status: ConflictStatus?
-    /// Only reports on this collection.
-    public var collection: String?
-    /// Only reports on this field.
-    public var field: String?
-    /// Only reports decided by this merge rule (`manual`, `lww`, `delete-update`…).
-    public var rule: String?
-    /// Only reports where this user wrote one of the competing values.
-    public var user: String?
-    /// Only reports on records of this territory.
-    public var territory: String?
-    /// Only reports on this record.
-    public var recordID: String?
-    /// Only reports raised at or after this time (milliseconds since 1970).
-    public var from: UInt64?
-    /// Only reports raised before this time (milliseconds since 1970).
-    public var to: UInt64?
-    /// At most this many reports in a page.
-    public var limit: Int
-    /// Skip this many matching reports.
-    public var offset: Int
-
-    /// A query; with no arguments, every report, first page of 50.
-    public init(
-        status: ConflictStatus? = nil, collection: String? = nil, field: String? = nil, rule: String? = nil,
-        user: String? = nil, territory: String? = nil, recordID: String? = nil, from: UInt64? = nil, to: UInt64? = nil,
-        limit: Int = 50, offset: Int = 0
-    ) {
-        self.status = status
-        self.collection = collection
-        self.field = field
-        self.rule = rule
-        self.user = user
-        self.territory = territory
-        self.recordID = recordID
-        self.from = from
-        self.to = to
-        self.limit = limit
-        self.offset = offset
-    }
-
-    /// The store's filter for this query, with its page.
-    public var filter: ConflictFilter {
-        ConflictFilter(
-            status: status, collection: collection, field: field, rule: rule, user: user, territory: territory,
-            recordID: recordID, from: from, to: to, limit: limit, offset: offset)
-    }
-
-    /// Whether `report` passes every filter (the page is not considered).
-    public func matches(_ report: ConflictReport) -> Bool { filter.matches(report) }
+/// Which conflict reports an admin lists, exports or bulk-resolves: the store's ``ConflictFilter``,
+/// read from the admin API's and the conflict list page's query parameters (`status`, `collection`,
+/// `field`, `rule`, `user`, `territory`, `record`, `from`, `to`, and a page: `limit`, `offset`).
+extension ConflictFilter {
+    /// The page the admin API and pages show when `limit` is not given (the store's own default is 100).
+    public static let adminPageSize = 50
 
     /// The most reports a page may hold.
     public static let maxLimit = 1000
 
-    /// Parses query parameters (empty values mean "any"). Dates are `YYYY-MM-DD` (UTC; `to` then
-    /// includes that whole day) or ISO 8601 times.
+    /// Parses query parameters (empty values mean "any"; no `limit`, a page of ``adminPageSize``).
+    /// Dates are `YYYY-MM-DD` (UTC; `to` then includes that whole day) or ISO 8601 times.
     ///
     /// - Throws: ``HubError/badRequest`` naming the parameter.
     public init(parameters: [String: String]) throws {
-        self.init()
+        self.init(limit: Self.adminPageSize)
         func text(_ name: String) -> String? {
             guard let value = parameters[name]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
             return value

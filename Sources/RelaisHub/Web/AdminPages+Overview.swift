@@ -1,0 +1,38 @@
+import Foundation
+import Hummingbird
+import RelaisCore
+
+/// The dashboard and the audit log.
+extension AdminPages {
+    func dashboard(_ signed: Signed) async throws -> Response {
+        let figures = try await service.dashboard()
+        func counts(_ pairs: [(String, Int)]) -> [DashboardView.Count] {
+            pairs.map { DashboardView.Count(name: $0.0, count: $0.1) }
+        }
+        return render(
+            DashboardView(
+                layout: AdminLayout(signed, title: "Dashboard", section: .dashboard),
+                open: figures.open, total: figures.total, byRule: counts(figures.byRule),
+                byUser: counts(figures.byUser), byWeek: counts(Array(figures.byWeek.prefix(12))),
+                lags: figures.lags.map { entry in
+                    DashboardView.Lag(
+                        name: entry.device.name, user: entry.device.user,
+                        replica: Int(entry.device.replica.rawValue), lag: entry.lag,
+                        lastSeen: entry.device.lastSeenAt.map(AdminTime.iso8601) ?? "never")
+                }))
+    }
+
+    func audit(_ signed: Signed) async throws -> Response {
+        let events = try await service.auditLog(limit: 500)
+        return render(
+            AuditView(
+                layout: AdminLayout(signed, title: "Audit log", section: .audit),
+                events: events.map { event in
+                    AuditView.Event(
+                        at: AdminTime.iso8601(event.at),
+                        kind: event.kind.rawValue.replacingOccurrences(of: "_", with: " "),
+                        user: event.user ?? "", detail: event.detail)
+                },
+                empty: events.isEmpty))
+    }
+}
