@@ -17,6 +17,7 @@ public struct HubError: Error, Hashable, Sendable, CustomStringConvertible, Cust
         case notFound = "not_found"
         case methodNotAllowed = "method_not_allowed"
         case replicaForked = "replica_forked"
+        case hubRestored = "hub_restored"
         case schemaTooOld = "schema_too_old"
         case schemaTooNew = "schema_too_new"
         case badRequest = "bad_request"
@@ -35,11 +36,14 @@ public struct HubError: Error, Hashable, Sendable, CustomStringConvertible, Cust
     public let message: String
     /// Context for logs and operators (replica numbers, paths, SQL): shown only in ``debugDescription``.
     public let context: [String: String]
+    /// What the client needs to act on the error, sent in the error body's `details` (never a secret).
+    public let details: [String: String]
 
-    private init(_ value: Code, _ message: String, context: [String: String] = [:]) {
+    private init(_ value: Code, _ message: String, context: [String: String] = [:], details: [String: String] = [:]) {
         self.value = value
         self.message = message
         self.context = context
+        self.details = details
     }
 
     /// The stable snake_case code, for example `device_revoked`.
@@ -52,7 +56,7 @@ public struct HubError: Error, Hashable, Sendable, CustomStringConvertible, Cust
         case .forbidden, .invalidEnrollmentCode: 403
         case .notFound: 404
         case .methodNotAllowed: 405
-        case .replicaForked, .schemaTooOld, .schemaTooNew, .conflict: 409
+        case .replicaForked, .hubRestored, .schemaTooOld, .schemaTooNew, .conflict: 409
         case .badRequest: 400
         case .unavailable: 503
         case .storageFull: 507
@@ -73,7 +77,7 @@ public struct HubError: Error, Hashable, Sendable, CustomStringConvertible, Cust
 
     /// The same error with another message and more context.
     public func with(_ message: String, _ context: [String: String] = [:]) -> HubError {
-        HubError(value, message, context: self.context.merging(context) { _, new in new })
+        HubError(value, message, context: self.context.merging(context) { _, new in new }, details: details)
     }
 
     /// No bearer token, or one the hub does not know. 401.
@@ -95,6 +99,16 @@ public struct HubError: Error, Hashable, Sendable, CustomStringConvertible, Cust
         .init(
             .replicaForked,
             "The replica's history forked or went backwards; renew the replica (POST /v1/replica/renew).")
+    }
+    /// The hub was restored from a backup since the client last synced: the request named another hub
+    /// epoch. Nothing was applied. The details carry the hub's epoch (`hub_epoch`) and the highest
+    /// counter the hub holds for the replica (`counter`): the client pushes again its acknowledged
+    /// writes above it and downloads its view again (docs/SYNC.md "A restored hub"). 409.
+    public static func hubRestored(hubEpoch: String, counter: UInt64) -> HubError {
+        .init(
+            .hubRestored,
+            "The hub was restored from a backup; push again the writes it lacks and download the view again.",
+            details: ["hub_epoch": hubEpoch, "counter": String(counter)])
     }
     /// The client's schema is older than the hub's. 409.
     public static var schemaTooOld: HubError {

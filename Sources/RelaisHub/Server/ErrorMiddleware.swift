@@ -20,7 +20,8 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             if error.httpStatus >= 500 {
                 logger.error("hub error", metadata: ["relais.error": "\(String(reflecting: error))"])
             }
-            return Self.response(status: error.httpStatus, code: error.code, message: error.message)
+            return Self.response(
+                status: error.httpStatus, code: error.code, message: error.message, details: error.details)
         } catch let error as ProtocolError {
             return Self.response(
                 status: error.httpStatus, code: error.code, message: error.message, details: error.details)
