@@ -36,6 +36,9 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
         public static let notEnrolled = Kind("not_enrolled")
         /// The replica kept forking after a renewal.
         public static let replicaForked = Kind("replica_forked")
+        /// The hub was restored from a backup since the last sync (docs/SYNC.md "A restored hub"). A
+        /// sync catches up by itself; this error stops one only when the hub is restored again during it.
+        public static let hubRestored = Kind("hub_restored")
         /// The replica file could not grow (full disk, or ``Replica/Configuration/maxFileBytes``):
         /// what the hub sent was not saved; pending writes are kept.
         public static let storageFull = Kind("storage_full")
@@ -51,12 +54,17 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
     public let code: String?
     /// Pending writes left when the sync stopped (filled in by the sync engine).
     public internal(set) var pending: Int?
+    /// The error body's `details` (for `hub_restored`: `hub_epoch` and `counter`).
+    public let details: [String: String]
 
-    init(_ kind: Kind, _ message: String, httpStatus: Int? = nil, code: String? = nil) {
+    init(
+        _ kind: Kind, _ message: String, httpStatus: Int? = nil, code: String? = nil, details: [String: String] = [:]
+    ) {
         self.kind = kind
         self.message = message
         self.httpStatus = httpStatus
         self.code = code
+        self.details = details
     }
 
     /// Whether retrying later may succeed (a network failure, 5xx, 429).
@@ -71,7 +79,7 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
     }
 
     /// Classifies an HTTP error answer.
-    static func fromHTTP(status: Int, code: String, message: String) -> SyncError {
+    static func fromHTTP(status: Int, code: String, message: String, details: [String: String] = [:]) -> SyncError {
         let detail = message.isEmpty ? "the hub answered \(status) \(code)" : "\(message) (\(status) \(code))"
         switch (status, code) {
         case (401, "device_revoked"):
@@ -87,6 +95,10 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
             return SyncError(
                 .schemaTooNew, "the hub runs an older schema than this program: \(detail)", httpStatus: status,
                 code: code)
+        case (409, "hub_restored"):
+            return SyncError(
+                .hubRestored, "the hub was restored from a backup: \(detail)", httpStatus: status, code: code,
+                details: details)
         case (409, "replica_forked"):
             return SyncError(
                 .replicaForked, "the hub found this replica's history forked: \(detail)", httpStatus: status, code: code
@@ -110,6 +122,7 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
         let error = try? codec.decode(
             Relais_V1_Error.self, from: body, contentType: contentType ?? "application/json",
             contentEncoding: contentEncoding)
-        return fromHTTP(status: status, code: error?.code ?? "", message: error?.message ?? "")
+        return fromHTTP(
+            status: status, code: error?.code ?? "", message: error?.message ?? "", details: error?.details ?? [:])
     }
 }
