@@ -74,7 +74,10 @@ enum ReplicaSQL {
             stamped_at TEXT NOT NULL
         );
         CREATE INDEX IF NOT EXISTS _relais_pending_record ON _relais_pending(collection, record_id);
+        -- The key's columns come first, in key order: SQLite 3.40's integrity_check misreads the
+        -- other columns of a WITHOUT ROWID table as NULL otherwise.
         CREATE TABLE IF NOT EXISTS _relais_acknowledged(
+            acknowledged_at INTEGER NOT NULL,
             replica INTEGER NOT NULL,
             counter INTEGER NOT NULL,
             collection TEXT NOT NULL,
@@ -83,7 +86,6 @@ enum ReplicaSQL {
             hlc INTEGER NOT NULL,
             is_delete INTEGER NOT NULL,
             fields TEXT NOT NULL,
-            acknowledged_at INTEGER NOT NULL,
             PRIMARY KEY (acknowledged_at, replica, counter)
         ) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS _relais_rejected(
