@@ -80,6 +80,11 @@ public struct HubError: Error, Hashable, Sendable, CustomStringConvertible, Cust
         HubError(value, message, context: self.context.merging(context) { _, new in new }, details: details)
     }
 
+    /// The same error with `details` added to those sent on the wire.
+    public func with(details: [String: String]) -> HubError {
+        HubError(value, message, context: context, details: self.details.merging(details) { _, new in new })
+    }
+
     /// No bearer token, or one the hub does not know. 401.
     public static var unauthorized: HubError { .init(.unauthorized, "A valid bearer token is required.") }
     /// The token's device was revoked by an administrator. 401.

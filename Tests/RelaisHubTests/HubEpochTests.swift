@@ -57,6 +57,13 @@ struct HubEpochTests {
             let bobEnrolled = try await hub.service.enroll(
                 Wire.enroll(try await hub.addUser("dora", role: .rep, territories: ["north"]), name: "dora"))
             #expect(bobEnrolled.hubEpoch == renewed)
+
+            // A token the hub does not know (a laptop enrolled after the backup) is told the epoch.
+            await #expect {
+                _ = try await hub.service.authenticate(token: "rlt_unknown")
+            } throws: { error in
+                (error as? HubError)?.code == "unauthorized" && (error as? HubError)?.details["hub_epoch"] == renewed
+            }
         }
     }
 }

@@ -266,6 +266,20 @@ extension Replica {
                     }
                     continue
                 }
+                if error.kind == .authenticationRefused, let theirs = error.details["hub_epoch"], !theirs.isEmpty,
+                    let ours = try? store.hubEpoch, !ours.isEmpty, theirs != ours
+                {
+                    // A hub restored from a backup taken before this laptop enrolled (or renewed) does
+                    // not know its token: say so, not only "refused".
+                    var failure = SyncError(
+                        .authenticationRefused,
+                        "the hub was restored from a backup taken before this laptop enrolled, and no longer "
+                            + "knows it; everything this laptop wrote is kept in its file. Ask the office for a "
+                            + "new enrollment code (\(error.message))",
+                        httpStatus: error.httpStatus, code: error.code, details: error.details)
+                    failure.pending = try pendingCount()
+                    throw failure
+                }
                 if error.kind == .replicaForked, !machine.isDone {
                     let next = machine.forked()
                     if case .fail = next {

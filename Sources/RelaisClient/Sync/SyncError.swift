@@ -86,7 +86,8 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
             return SyncError(.deviceRevoked, "this device was revoked: \(detail)", httpStatus: status, code: code)
         case (401, _), (403, "invalid_enrollment_code"):
             return SyncError(
-                .authenticationRefused, "authentication refused: \(detail)", httpStatus: status, code: code)
+                .authenticationRefused, "authentication refused: \(detail)", httpStatus: status, code: code,
+                details: details)
         case (409, "schema_too_old"):
             return SyncError(
                 .schemaTooOld, "the hub runs a newer schema; upgrade relais (writes stay pending): \(detail)",

@@ -242,7 +242,19 @@ public final class HubService: Sendable {
     ///
     /// - Throws: ``HubError/unauthorized`` for an unknown token, ``HubError/deviceRevoked`` for a
     ///   revoked device.
+    ///
+    /// An unknown token's `401 unauthorized` names the hub epoch in its details: a laptop enrolled
+    /// after the backup a hub was restored from can tell that this is why (docs/SYNC.md "A restored
+    /// hub"). The epoch is no secret: it grants nothing.
     public func authenticate(token: String) async throws -> Principal {
+        do {
+            return try await principal(token: token)
+        } catch let error as HubError where error == .unauthorized {
+            throw error.with(details: ["hub_epoch": try await hubEpoch()])
+        }
+    }
+
+    private func principal(token: String) async throws -> Principal {
         guard !token.isEmpty, token.utf8.count <= 256 else { throw HubError.unauthorized }
         let hash = Secrets.hash(token)
         return try await store.read { tx in
