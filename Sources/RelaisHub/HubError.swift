@@ -26,6 +26,7 @@ public struct HubError: Error, Hashable, Sendable, CustomStringConvertible, Cust
         public static let notFound = Code(rawValue: "not_found")
         public static let methodNotAllowed = Code(rawValue: "method_not_allowed")
         public static let replicaForked = Code(rawValue: "replica_forked")
+        public static let hubRestored = Code(rawValue: "hub_restored")
         public static let schemaTooOld = Code(rawValue: "schema_too_old")
         public static let schemaTooNew = Code(rawValue: "schema_too_new")
         public static let badRequest = Code(rawValue: "bad_request")
@@ -41,11 +42,14 @@ public struct HubError: Error, Hashable, Sendable, CustomStringConvertible, Cust
     public let message: String
     /// Context for logs and operators (replica numbers, paths, SQL): shown only in ``debugDescription``.
     public let context: [String: String]
+    /// What the client needs to act on the error, sent in the error body's `details` (never a secret).
+    public let details: [String: String]
 
-    private init(_ value: Code, _ message: String, context: [String: String] = [:]) {
+    private init(_ value: Code, _ message: String, context: [String: String] = [:], details: [String: String] = [:]) {
         self.code = value
         self.message = message
         self.context = context
+        self.details = details
     }
 
     /// The HTTP status this error is answered with.
@@ -55,7 +59,7 @@ public struct HubError: Error, Hashable, Sendable, CustomStringConvertible, Cust
         case .forbidden, .invalidEnrollmentCode: 403
         case .notFound: 404
         case .methodNotAllowed: 405
-        case .replicaForked, .schemaTooOld, .schemaTooNew, .conflict: 409
+        case .replicaForked, .hubRestored, .schemaTooOld, .schemaTooNew, .conflict: 409
         case .badRequest: 400
         case .unavailable: 503
         case .storageFull: 507
@@ -76,7 +80,12 @@ public struct HubError: Error, Hashable, Sendable, CustomStringConvertible, Cust
 
     /// The same error with another message and more context.
     public func with(_ message: String, _ context: [String: String] = [:]) -> HubError {
-        HubError(code, message, context: self.context.merging(context) { _, new in new })
+        HubError(code, message, context: self.context.merging(context) { _, new in new }, details: details)
+    }
+
+    /// The same error with `details` added to those sent on the wire.
+    public func with(details: [String: String]) -> HubError {
+        HubError(code, message, context: context, details: self.details.merging(details) { _, new in new })
     }
 
     /// No bearer token, or one the hub does not know. 401.
@@ -98,6 +107,16 @@ public struct HubError: Error, Hashable, Sendable, CustomStringConvertible, Cust
         .init(
             .replicaForked,
             "The replica's history forked or went backwards; renew the replica (POST /v1/replica/renew).")
+    }
+    /// The hub was restored from a backup since the client last synced: the request named another hub
+    /// epoch. Nothing was applied. The details carry the hub's epoch (`hub_epoch`) and the highest
+    /// counter the hub holds for the replica (`counter`): the client pushes again its acknowledged
+    /// writes above it and downloads its view again (docs/SYNC.md "A restored hub"). 409.
+    public static func hubRestored(hubEpoch: String, counter: UInt64) -> HubError {
+        .init(
+            .hubRestored,
+            "The hub was restored from a backup; push again the writes it lacks and download the view again.",
+            details: ["hub_epoch": hubEpoch, "counter": String(counter)])
     }
     /// The client's schema is older than the hub's. 409.
     public static var schemaTooOld: HubError {

@@ -33,7 +33,9 @@ struct Restore: AsyncParsableCommand {
         abstract: "Put a backup in place as the hub's store (the hub stopped).",
         discussion: """
             Checks FILE, then makes it the store of DIR. A store already in DIR is replaced only with
-            --replace. Stop `relais-hub serve` first, and start it again afterwards.
+            --replace. Stop `relais-hub serve` first, and start it again afterwards. The restored hub
+            takes a new hub epoch and moves its next replica number GAP ahead (`relais-hub epoch
+            renew`): laptops notice the restore at their next sync and push again what the backup lacks.
 
               relais-hub restore --from /backup/relais/hub-2026-12-04-0300.sqlite --data /var/lib/relais --replace
             """)
@@ -41,11 +43,14 @@ struct Restore: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
     @Option(help: ArgumentHelp("The backup file to restore.", valueName: "FILE")) var from: String
     @Flag(help: "Replace the store already in the data folder.") var replace = false
+    @Option(help: ArgumentHelp("How far to move the next replica number.", valueName: "GAP"))
+    var replicaGap: UInt32 = HubService.defaultReplicaGap
     @Flag(help: "Print JSON: {\"path\", \"bytes\", \"head\"}.") var json = false
 
     func run() async throws {
         guard let data = store.data else { throw CLIError(message: postgresBackups, exitCode: 1) }
-        let file = try await SQLiteHubStore.restore(from: from, folder: data, replace: replace)
+        let file = try await SQLiteHubStore.restore(
+            from: from, folder: data, replace: replace, replicaGap: replicaGap)
         try report(file, json: json, done: "Restored \(from) as the hub in \(data)")
     }
 }

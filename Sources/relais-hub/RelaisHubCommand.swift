@@ -19,8 +19,9 @@ struct RelaisHubCommand: AsyncParsableCommand {
             """,
         version: "relais-hub \(RelaisVersion.release) (wire protocol v1)",
         subcommands: [
-            Init.self, Serve.self, User.self, DeviceCommand.self, Export.self, Backup.self, Restore.self, Migrate.self,
-            Demo.self,
+            Init.self, Serve.self, User.self, DeviceCommand.self, Export.self, Backup.self, Restore.self,
+            HubEpochCommand.self,
+            Migrate.self, Demo.self,
         ])
 
     /// Runs the command line and exits with the contract's codes.

@@ -69,6 +69,28 @@ struct SyncTests {
         #expect(again.forked() == .fail(.replicaForked))
     }
 
+    @Test func sessionCatchesUpWithARestoredHubByPullingBeforePushing() {
+        var machine = SyncStateMachine()
+        #expect(machine.start() == .push)
+        // The hub answered `hub_restored`: a bootstrap first, then the writes put back in the queue.
+        #expect(machine.hubRestored() == .pull)
+        #expect(machine.pulled(more: true) == .pull)
+        #expect(machine.pulled(more: false) == .push)
+        #expect(machine.pushed(morePending: false) == .pull)
+        #expect(machine.pulled(more: false) == .finish)
+        // Restored again within the same session: stop, nothing is pushed on a guess.
+        var again = SyncStateMachine()
+        _ = again.start()
+        _ = again.hubRestored()
+        #expect(again.hubRestored() == .fail(.hubRestored))
+        // A session started while a restore's bootstrap is not complete pulls first.
+        var resumed = SyncStateMachine()
+        #expect(resumed.start(catchingUpWithRestore: true) == .pull)
+        #expect(resumed.pulled(more: false) == .push)
+        #expect(resumed.pushed(morePending: false) == .pull)
+        #expect(resumed.pulled(more: false) == .finish)
+    }
+
     @Test func sessionRetriesTransientFailuresOnly() {
         var machine = SyncStateMachine(
             retry: .init(maxAttempts: 3, baseDelay: .seconds(1), maxDelay: .seconds(10), jitter: 0))
@@ -166,6 +188,57 @@ struct SyncTests {
             #expect(pushed.last?.writes.map(\.dot.replica) == [42, 42])
         }
     }
+
+    /// docs/SYNC.md "A restored hub": the writes the restored hub lacks go back in the queue with
+    /// their dots, nothing is pushed before the bootstrap, and contexts are narrowed to what the
+    /// restored hub holds.
+    @Test func aRestoredHubGetsBackWhatItAcknowledgedAfterItsBackup() async throws {
+        try await withReplica { replica, _, _ in
+            let other = ReplicaID(9)
+            let known = "00000000-0000-4000-8000-0000000000aa"
+            var seen = PageBuilder(cursor: 9)
+            seen.record(customer, known, acme("Known"), dot: Dot(replica: other, counter: 5))
+            try await replica.apply(seen.page)
+            let hub = ScriptedHub()
+            hub.hubEpoch.withLock { $0 = "epoch-1" }
+            let created = try await replica.add(customer, acme("Created"))  // counter 1
+            try await replica.set(customer, id: known, ["phone": .text("01")])  // counter 2, context {9: 5}
+            _ = try await replica.sync(transport: hub)
+            #expect(hub.pushed.withLock { $0 }.last?.writes.map(\.dot.counter) == [1, 2])
+            try await replica.set(customer, id: created, ["city": .text("Lyon")])  // counter 3, pending
+
+            // The hub was restored from a backup holding counter 1 of this replica and counter 3 of
+            // replica 9: it refuses the push, then serves its view.
+            hub.failures.withLock {
+                $0 = [
+                    SyncError.fromHTTP(
+                        status: 409, code: "hub_restored", message: "restored",
+                        details: ["hub_epoch": "epoch-2", "counter": "1"])
+                ]
+            }
+            var restored = PageBuilder(cursor: 30)
+            restored.record(
+                customer, known, acme("Known"), dot: Dot(replica: other, counter: 3),
+                vector: VersionVector([other: 3]))
+            restored.record(
+                customer, created, acme("Created"), dot: Dot(replica: ReplicaID(7), counter: 1),
+                vector: VersionVector([ReplicaID(7): 1]))
+            hub.pages.withLock { $0 = [restored.page, PageBuilder(cursor: 31).page] }
+            let pullsBefore = hub.pullCursors.withLock { $0.count }
+            _ = try await replica.sync(transport: hub)
+
+            #expect(hub.pullCursors.withLock { $0 }.dropFirst(pullsBefore).first == 0)
+            let push = try #require(hub.pushed.withLock { $0 }.last)
+            #expect(push.hubEpoch == "epoch-2")
+            // Counter 2 again (acknowledged, lost by the restore), then the pending counter 3.
+            #expect(push.writes.map(\.dot.counter) == [2, 3])
+            // Its context no longer names replica 9's writes 4 and 5, which the restored hub lacks.
+            #expect(try VersionVector(try #require(push.writes.first).context) == VersionVector([other: 3]))
+            #expect(try await replica.pendingCount() == 0)
+            #expect(try await replica.get(customer, id: known)?.values["phone"] == .text("01"))
+            #expect(try await replica.get(customer, id: created)?.values["city"] == .text("Lyon"))
+        }
+    }
 }
 
 /// A hub that answers pushes with APPLIED, serves scripted pages, and fails the first calls as told.
@@ -174,6 +247,8 @@ final class ScriptedHub: SyncTransport {
     let pages = Mutex<[Relais_V1_PullResponse]>([])
     let pushed = Mutex<[Relais_V1_PushRequest]>([])
     let pullCursors = Mutex<[UInt64]>([])
+    /// The hub epoch its push answers name (empty: none).
+    let hubEpoch = Mutex("")
 
     private func failIfScripted() throws {
         if let failure = failures.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) { throw failure }
@@ -196,6 +271,7 @@ final class ScriptedHub: SyncTransport {
         try failIfScripted()
         pushed.withLock { $0.append(request) }
         var response = Relais_V1_PushResponse()
+        response.hubEpoch = hubEpoch.withLock { $0 }
         response.results = request.writes.map { write in
             var result = Relais_V1_WriteResult()
             result.dot = write.dot

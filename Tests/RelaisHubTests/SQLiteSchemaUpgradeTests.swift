@@ -7,7 +7,8 @@ import Testing
 /// Opening a store written by an older relais-hub upgrades its schema, after copying it aside; a
 /// store written by a newer one is refused and left alone.
 struct SQLiteSchemaUpgradeTests {
-    /// A store as schema version 2 left it: version 3's admin sessions and conflict indexes undone.
+    /// A store as schema version 2 left it: version 3's admin sessions and conflict indexes and
+    /// version 4's hub epoch undone.
     private func makeVersion2Store(in folder: TemporaryFolder) async throws -> String {
         let data = folder.path + "/data"
         try await SQLiteHubStore(folder: data, create: true).close()
@@ -16,7 +17,8 @@ struct SQLiteSchemaUpgradeTests {
             """
             DROP TABLE admin_sessions;
             DROP INDEX conflicts_created;
-            DELETE FROM migrations WHERE version = 3;
+            DROP TABLE hub_identity;
+            DELETE FROM migrations WHERE version >= 3;
             PRAGMA user_version = 2;
             """)
         try db.close()
@@ -38,6 +40,8 @@ struct SQLiteSchemaUpgradeTests {
             #expect(try after.userVersion() >= 3)
             #expect(
                 try after.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'admin_sessions'")?.int64Value == 1)
+            // Upgraded, it has a hub epoch (laptops that knew none take it at their next sync).
+            #expect(try after.scalar("SELECT length(hub_epoch) FROM hub_identity")?.int64Value == 32)
 
             // Opening it again (now current) copies nothing more.
             let reopened = try SQLiteHubStore(folder: data, create: false)

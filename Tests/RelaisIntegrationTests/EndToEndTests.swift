@@ -191,6 +191,8 @@ struct EndToEndTests {
             try await Self.aWeekOfOfflineWork(office) { office in
                 let data = office.store[1]
                 office.stopHubs()
+                let epoch = try await Tools.run(
+                    "relais-hub", ["epoch", "show", "--data", data], in: office.folder.path)
                 let migrated = try await Tools.run(
                     "relais-hub", ["migrate", "--from", data, "--to", database.url, "--json"], in: office.folder.path)
                 #expect(migrated.status == 0, "\(migrated)")
@@ -202,6 +204,10 @@ struct EndToEndTests {
                 let again = try await Tools.run(
                     "relais-hub", ["migrate", "--from", data, "--to", database.url], in: office.folder.path)
                 #expect(again.status == 1 && again.stderr.split(separator: "\n").count == 1, "\(again)")
+                // The same hub on another store, not a restore: the laptops keep its hub epoch.
+                let copied = try await Tools.run(
+                    "relais-hub", ["epoch", "show", "--postgres", database.url], in: office.folder.path)
+                #expect(epoch.status == 0 && !epoch.stdout.isEmpty && copied.stdout == epoch.stdout, "\(copied)")
                 office.store = ["--postgres", database.url]
                 try await office.restartHubs()
             }

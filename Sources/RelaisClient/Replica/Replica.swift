@@ -315,6 +315,11 @@ public actor Replica {
         }
     }
 
+    /// Stores the hub epoch received at enrollment (docs/SYNC.md "A restored hub").
+    func rememberHubEpoch(_ epoch: String) throws {
+        try store.write { try store.rememberHubEpoch(epoch) }
+    }
+
     /// Every record of every collection, as the canonical export (`relais export --json`), which
     /// compares byte for byte with the hub's `relais-hub export --user`.
     public func export(pretty: Bool = true) throws -> Data {

@@ -19,6 +19,7 @@ import RelaisCore
 /// | `_relais_records` | per record: version vector, per-field dots and HLC times (`fields`: see ``FieldDotsText``), tombstone, generation |
 /// | `_relais_overlay` | per record with pending writes: its hub-confirmed state |
 /// | `_relais_pending` | pending writes: dot, HLC, context, fields or delete, in-flight marker |
+/// | `_relais_acknowledged` | writes the hub acknowledged in the last 30 days, as they were pushed: what a restored hub may lack (docs/SYNC.md "A restored hub") |
 /// | `_relais_rejected` | writes refused (by the hub or by local validation), with code and reason |
 /// | `_relais_conflicts` | conflict reports the hub raised on this replica's writes |
 enum ReplicaSQL {
@@ -73,6 +74,20 @@ enum ReplicaSQL {
             stamped_at TEXT NOT NULL
         );
         CREATE INDEX IF NOT EXISTS _relais_pending_record ON _relais_pending(collection, record_id);
+        -- The key's columns come first, in key order: SQLite 3.40's integrity_check misreads the
+        -- other columns of a WITHOUT ROWID table as NULL otherwise.
+        CREATE TABLE IF NOT EXISTS _relais_acknowledged(
+            acknowledged_at INTEGER NOT NULL,
+            replica INTEGER NOT NULL,
+            counter INTEGER NOT NULL,
+            collection TEXT NOT NULL,
+            record_id TEXT NOT NULL,
+            context TEXT NOT NULL,
+            hlc INTEGER NOT NULL,
+            is_delete INTEGER NOT NULL,
+            fields TEXT NOT NULL,
+            PRIMARY KEY (acknowledged_at, replica, counter)
+        ) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS _relais_rejected(
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             collection TEXT NOT NULL,

@@ -110,6 +110,7 @@ extension ReplicaStore {
         var request = Relais_V1_PushRequest()
         request.replica = replica.rawValue
         request.epoch = UInt32(try stateInt("epoch") ?? 0)
+        request.hubEpoch = try hubEpoch
         request.schemaVersion = UInt32(schema.version)
         request.writes = batch.map { write in
             var wire = Relais_V1_RecordWrite()
@@ -151,6 +152,8 @@ extension ReplicaStore {
             results[result.dot.counter] = result
         }
         var outcome = PushOutcome()
+        try rememberHubEpoch(response.hubEpoch)
+        try pruneAcknowledged()
         try engine {
             for write in batch {
                 guard let result = results[write.counter] else {
@@ -173,6 +176,7 @@ extension ReplicaStore {
                         confirmed.values.merge(write.fields) { _, new in new }
                     }
                     try acknowledge(key, write: write, dot: dot)
+                    try keepAcknowledged(counter: write.counter)
                     for id in result.conflictIds {
                         try db.execute(
                             """
@@ -234,7 +238,7 @@ extension ReplicaStore {
     /// Takes a new replica number after `replica_forked` (docs/SYNC.md "Rollback and clones"): the
     /// pending writes are re-stamped, in their order, with dots of the new replica (contexts kept,
     /// in-flight markers cleared: the new dots were never sent), and a full pull is started.
-    func renew(replica: UInt32, epoch: UInt32, token: String) throws {
+    func renew(replica: UInt32, epoch: UInt32, token: String, hubEpoch: String) throws {
         var writes: [PendingWrite] = []
         var counters: [UInt64] = []
         try db.query("SELECT counter FROM _relais_pending ORDER BY counter") {
@@ -259,6 +263,7 @@ extension ReplicaStore {
         try setState("replica", .integer(Int64(replica)))
         try setState("epoch", .integer(Int64(epoch)))
         try setState("token", .text(token))
+        try rememberHubEpoch(hubEpoch)
         try beginBootstrap()
     }
 }

@@ -96,6 +96,7 @@ extension Replica {
                 hub: hub, replica: response.replica, epoch: response.epoch, token: response.token, user: response.user,
                 role: response.role, territories: response.territories))
         try await replica.setHubSecurity(security)
+        try await replica.rememberHubEpoch(response.hubEpoch)
         logger.debug(
             "enrolled", metadata: ["relais.replica": "\(response.replica)", "relais.user": "\(response.user)"])
         return replica
@@ -120,7 +121,7 @@ extension Replica {
         var progress = SyncProgress(
             phase: "push", pushed: 0, pushTotal: try pendingCount(), pages: 0, received: 0, pulled: 0,
             cursor: try store.cursor, head: 0)
-        var action = machine.start()
+        var action = machine.start(catchingUpWithRestore: try store.hubRestorePending)
         var batch: [PendingWrite] = []
         var received = PullBatch(recordLimit: options.applyBatchRecords)
 
@@ -141,7 +142,12 @@ extension Replica {
                 case .push:
                     progress.phase = "push"
                     if batch.isEmpty {
-                        batch = try store.write { try store.nextBatch(limit: options.batchSize) }
+                        batch = try store.write {
+                            // After a restored hub's bootstrap: contexts narrowed to what it holds.
+                            try store.finishHubRestore()
+                            guard try !store.hubRestorePending else { return [] }
+                            return try store.nextBatch(limit: options.batchSize)
+                        }
                     }
                     if batch.isEmpty {
                         action = machine.pushed(morePending: false)
@@ -173,7 +179,11 @@ extension Replica {
                     request.pageSize = options.pageSize
                     request.counter = store.counter
                     request.schemaVersion = UInt32(schema.version)
+                    request.hubEpoch = try store.hubEpoch
                     let page = try await transport.pull(request, token: token)
+                    if try store.hubEpoch.isEmpty, !page.hubEpoch.isEmpty {
+                        try store.syncWrite { try store.rememberHubEpoch(page.hubEpoch) }
+                    }
                     if page.bootstrapRequired {
                         try applyReceived()
                         action = machine.pulled(more: false, bootstrapRequired: true)
@@ -206,7 +216,9 @@ extension Replica {
                     request.counter = store.counter
                     let response = try await transport.renew(request, token: token)
                     try store.write {
-                        try store.renew(replica: response.replica, epoch: response.epoch, token: response.token)
+                        try store.renew(
+                            replica: response.replica, epoch: response.epoch, token: response.token,
+                            hubEpoch: response.hubEpoch)
                     }
                     token = response.token
                     batch = []
@@ -239,6 +251,40 @@ extension Replica {
                 failure.pending = try pendingCount()
                 throw failure
             } catch let error as SyncError {
+                if error.code == .hubRestored, !machine.isDone,
+                    let hubEpoch = error.details["hub_epoch"], !hubEpoch.isEmpty,
+                    let counter = error.details["counter"].flatMap(UInt64.init)
+                {
+                    // Pages received under the old epoch are pulled again by the bootstrap.
+                    _ = received.take()
+                    batch = []
+                    let restored = try store.write { try store.beginHubRestore(hubEpoch: hubEpoch, counter: counter) }
+                    store.logger.notice(
+                        "sync: the hub was restored from a backup; pushing again what it lacks",
+                        metadata: ["relais.restored_writes": "\(restored)", "relais.hub_counter": "\(counter)"])
+                    progress.phase = "bootstrap"
+                    action = machine.hubRestored()
+                    if case .fail = action {
+                        var failure = error
+                        failure.pending = try pendingCount()
+                        throw failure
+                    }
+                    continue
+                }
+                if error.code == .authenticationRefused, let theirs = error.details["hub_epoch"], !theirs.isEmpty,
+                    let ours = try? store.hubEpoch, !ours.isEmpty, theirs != ours
+                {
+                    // A hub restored from a backup taken before this laptop enrolled (or renewed) does
+                    // not know its token: say so, not only "refused".
+                    var failure = SyncError(
+                        .authenticationRefused,
+                        "the hub was restored from a backup taken before this laptop enrolled, and no longer "
+                            + "knows it; everything this laptop wrote is kept in its file. Ask the office for a "
+                            + "new enrollment code (\(error.message))",
+                        httpStatus: error.httpStatus, hubCode: error.hubCode, details: error.details)
+                    failure.pending = try pendingCount()
+                    throw failure
+                }
                 if error.code == .replicaForked, !machine.isDone {
                     let next = machine.forked()
                     if case .fail = next {

@@ -42,6 +42,9 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
         public static let insecureHub = Code("insecure_hub")
         /// Another process syncs this replica file (``SyncLock``): nothing was done.
         public static let syncInProgress = Code("sync_in_progress")
+        /// The hub was restored from a backup since the last sync (docs/SYNC.md "A restored hub"). A
+        /// sync catches up by itself; this error stops one only when the hub is restored again during it.
+        public static let hubRestored = Code("hub_restored")
         /// The replica file could not grow (full disk, or ``Replica/Configuration/maxFileBytes``):
         /// what the hub sent was not saved; pending writes are kept.
         public static let storageFull = Code("storage_full")
@@ -63,11 +66,18 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
     /// Whether the hub refused the request for coming too often (`429 rate_limited`).
     public var isRateLimited: Bool { httpStatus == 429 }
 
-    init(_ code: Code, _ message: String, httpStatus: Int? = nil, hubCode: String? = nil) {
+    /// The error body's `details` (for `hub_restored`: `hub_epoch` and `counter`).
+    public let details: [String: String]
+
+    init(
+        _ code: Code, _ message: String, httpStatus: Int? = nil, hubCode: String? = nil,
+        details: [String: String] = [:]
+    ) {
         self.code = code
         self.message = message
         self.httpStatus = httpStatus
         self.hubCode = hubCode
+        self.details = details
     }
 
     /// Whether retrying later may succeed (a network failure, 5xx, 429).
@@ -87,14 +97,15 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
     }
 
     /// Classifies an HTTP error answer.
-    static func fromHTTP(status: Int, code: String, message: String) -> SyncError {
+    static func fromHTTP(status: Int, code: String, message: String, details: [String: String] = [:]) -> SyncError {
         let detail = message.isEmpty ? "the hub answered \(status) \(code)" : "\(message) (\(status) \(code))"
         switch (status, code) {
         case (401, "device_revoked"):
             return SyncError(.deviceRevoked, "this device was revoked: \(detail)", httpStatus: status, hubCode: code)
         case (401, _), (403, "invalid_enrollment_code"):
             return SyncError(
-                .authenticationRefused, "authentication refused: \(detail)", httpStatus: status, hubCode: code)
+                .authenticationRefused, "authentication refused: \(detail)", httpStatus: status, hubCode: code,
+                details: details)
         case (409, "schema_too_old"):
             return SyncError(
                 .schemaTooOld, "the hub runs a newer schema; upgrade relais (writes stay pending): \(detail)",
@@ -103,6 +114,10 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
             return SyncError(
                 .schemaTooNew, "the hub runs an older schema than this program: \(detail)", httpStatus: status,
                 hubCode: code)
+        case (409, "hub_restored"):
+            return SyncError(
+                .hubRestored, "the hub was restored from a backup: \(detail)", httpStatus: status, hubCode: code,
+                details: details)
         case (409, "replica_forked"):
             return SyncError(
                 .replicaForked, "the hub found this replica's history forked: \(detail)", httpStatus: status,
@@ -131,7 +146,8 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
         let error = try? codec.decode(
             Relais_V1_Error.self, from: body, contentType: contentType ?? "application/json",
             contentEncoding: contentEncoding)
-        var failure = fromHTTP(status: status, code: error?.code ?? "", message: error?.message ?? "")
+        var failure = fromHTTP(
+            status: status, code: error?.code ?? "", message: error?.message ?? "", details: error?.details ?? [:])
         if let text = retryAfter?.filter({ $0 != " " }), let seconds = Int64(text), seconds >= 0 {
             failure.retryAfter = .seconds(seconds)
         }

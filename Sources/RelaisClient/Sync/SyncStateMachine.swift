@@ -32,6 +32,7 @@ public struct SyncStateMachine: Sendable {
     private var phase = Phase.idle
     private var retry: RetryStateMachine
     private var renewedOnce = false
+    private var restoredOnce = false
     private var bootstrapping = false
     private var pushAfterPull = false
     /// The action to repeat after a ``Action/wait(_:)``.
@@ -42,8 +43,14 @@ public struct SyncStateMachine: Sendable {
         self.retry = RetryStateMachine(configuration: retry)
     }
 
-    /// Starts the session: push first.
-    public mutating func start() -> Action {
+    /// Starts the session: push first; pull first when `catchingUpWithRestore` (a restored hub's
+    /// bootstrap is not complete: nothing is pushed before it is).
+    public mutating func start(catchingUpWithRestore: Bool = false) -> Action {
+        if catchingUpWithRestore {
+            pushAfterPull = true
+            phase = .pulling
+            return remember(.pull)
+        }
         phase = .pushing
         return remember(.push)
     }
@@ -84,6 +91,18 @@ public struct SyncStateMachine: Sendable {
     public mutating func forked() -> Action {
         if renewedOnce { return finish(.fail(.replicaForked)) }
         return remember(.renew)
+    }
+
+    /// The hub answered `hub_restored` and the replica put back in its queue what the hub lacks and
+    /// started a bootstrap: pull everything, then push. A second restore within one session stops it.
+    public mutating func hubRestored() -> Action {
+        if restoredOnce { return finish(.fail(.hubRestored)) }
+        retry.succeeded()
+        restoredOnce = true
+        bootstrapping = true
+        pushAfterPull = true
+        phase = .pulling
+        return remember(.pull)
     }
 
     /// The replica has a new number, its pending writes were re-stamped and a bootstrap started:

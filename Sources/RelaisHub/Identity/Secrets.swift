@@ -24,6 +24,11 @@ public struct SecretGenerator: Sendable {
         "rlt_" + Secrets.base64URL(randomBytes(32))
     }
 
+    /// A hub epoch: 32 lowercase hexadecimal digits (128 random bits).
+    public func hubEpoch() -> String {
+        randomBytes(16).map { byte in (byte < 16 ? "0" : "") + String(byte, radix: 16) }.joined()
+    }
+
     /// A one-time enrollment code a person can read out and type: four groups of four characters of
     /// an alphabet without look-alikes (`7KQD-M2PX-...`), 80 random bits.
     public func enrollmentCode() -> String {

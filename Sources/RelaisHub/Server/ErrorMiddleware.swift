@@ -21,7 +21,8 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             if error.httpStatus >= 500 {
                 logger.error("hub error", metadata: ["relais.error": "\(String(reflecting: error))"])
             }
-            return Self.response(status: error.httpStatus, code: error.code.rawValue, message: error.message)
+            return Self.response(
+                status: error.httpStatus, code: error.code.rawValue, message: error.message, details: error.details)
         } catch let error as RateLimited {
             return Self.response(
                 status: 429, code: "rate_limited", message: error.message, retryAfterSeconds: error.retryAfterSeconds)

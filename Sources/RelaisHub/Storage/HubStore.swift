@@ -110,6 +110,10 @@ public protocol HubReadTransaction: Sendable {
 
     /// The hub's singleton state. `head` is the high-water mark of this snapshot (see ``HubStore``).
     nonisolated(nonsending) func meta() async throws -> HubMeta
+    /// The hub epoch: a random text made when the store was created and renewed at every restore
+    /// (``HubWriteTransaction/renewHubEpoch(_:replicaGap:counterGap:)``). Laptops compare it on every
+    /// sync (docs/SYNC.md "A restored hub").
+    nonisolated(nonsending) func hubEpoch() async throws -> String
 
     // MARK: Users, tokens, enrollments
 
@@ -215,6 +219,10 @@ public protocol HubTransaction: HubReadTransaction {
     nonisolated(nonsending) func takeHubDot(physicalMillis: UInt64) async throws -> (counter: UInt64, hlc: HLC)
     /// Raises the purge horizon to `seq` (never lowers it).
     nonisolated(nonsending) func raisePurgeHorizon(to seq: UInt64) async throws
+    /// Makes `epoch` the hub epoch and moves the numbers the hub hands out past what a newer copy of
+    /// this store may have handed out: the next replica number by `replicaGap`, the hub replica's (0)
+    /// counter by `counterGap` (after a restore: docs/SYNC.md "A restored hub").
+    nonisolated(nonsending) func renewHubEpoch(_ epoch: String, replicaGap: UInt32, counterGap: UInt64) async throws
 
     // MARK: Users, tokens, enrollments
 

@@ -29,6 +29,8 @@ public struct HubEvent: Sendable, Hashable {
         public static let userChanged = Kind(rawValue: "user_changed")
         /// A tombstone purge removed records.
         public static let tombstonesPurged = Kind(rawValue: "tombstones_purged")
+        /// The hub epoch was renewed (a restore from a backup): laptops push again what the hub lacks.
+        public static let hubEpochRenewed = Kind(rawValue: "hub_epoch_renewed")
     }
 
     /// The event's number, assigned by the store when it is inserted (ids grow); 0 until then.

@@ -177,6 +177,16 @@ public enum HubStoreMigration {
                 binds: try bindings(Array(meta[1...]), [.bigint, .bigint, .bigint, .bigint])),
             logger: logger)
         report.tables.append(.init(name: "meta", rows: 1))
+        // The same hub on another store: laptops keep the hub epoch they hold, and need no recovery.
+        guard let epoch = try sqlite.scalar("SELECT hub_epoch FROM hub_identity WHERE id = 1")?.textValue else {
+            throw HubStoreError.missing.with("The SQLite store has no hub identity row.")
+        }
+        try await postgres.run(
+            PostgresQuery(
+                unsafeSQL: "UPDATE hub_identity SET hub_epoch = $1 WHERE id = 1",
+                binds: try bindings([.text(epoch)], [.text])),
+            logger: logger)
+        report.tables.append(.init(name: "hub_identity", rows: 1))
         for table in tables {
             let types = table.columns.map(\.type)
             var pending: [[SQLiteValue]] = []

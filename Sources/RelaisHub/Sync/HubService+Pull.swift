@@ -22,6 +22,7 @@ extension HubService {
         }
         if principal.renewed { throw HubError.replicaForked }
         try checkSchemaVersion(request.schemaVersion)
+        let hubEpoch = try await checkHubEpoch(request.hubEpoch, replica: replica)
         let pageSize = configuration.limits.pageSize(requested: request.pageSize)
         let decision = try await store.read { tx -> PullDecision in
             guard let device = try await tx.device(replica: replica) else { throw HubError.unauthorized }
@@ -57,8 +58,10 @@ extension HubService {
             response.bootstrapRequired = true
             response.nextCursor = 0
             response.head = head
+            response.hubEpoch = hubEpoch
             return response
-        case .page(let response, let scopeVersion):
+        case .page(var response, let scopeVersion):
+            response.hubEpoch = hubEpoch
             let cursor = request.cursor
             try await store.write { tx in
                 try await tx.acknowledgePull(

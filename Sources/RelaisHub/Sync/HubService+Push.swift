@@ -46,6 +46,7 @@ extension HubService {
                 "The batch names replica \(request.replica); this token's replica is \(replica.rawValue).")
         }
         try checkSchemaVersion(request.schemaVersion)
+        let hubEpoch = try await checkHubEpoch(request.hubEpoch, replica: replica)
         var incoming: [IncomingWrite] = []
         incoming.reserveCapacity(request.writes.count)
         for wire in request.writes {
@@ -156,12 +157,30 @@ extension HubService {
             var response = Relais_V1_PushResponse()
             response.results = results
             response.head = head
+            response.hubEpoch = hubEpoch
             return response
         }
     }
 }
 
 extension HubService {
+    /// Returns the hub epoch, once it checked that `known` (the epoch the client holds; empty when it
+    /// holds none) is it.
+    ///
+    /// - Throws: ``HubError/hubRestored(hubEpoch:counter:)`` with the highest counter the hub holds for
+    ///   `replica`, when the client names another epoch: the hub was restored since (docs/SYNC.md
+    ///   "A restored hub"). ``HubError/deviceRevoked`` first, for a revoked device.
+    func checkHubEpoch(_ known: String, replica: ReplicaID) async throws -> String {
+        let hubEpoch = try await self.hubEpoch()
+        guard !known.isEmpty, known != hubEpoch else { return hubEpoch }
+        let counter = try await store.read { tx -> UInt64 in
+            guard let device = try await tx.device(replica: replica) else { throw HubError.unauthorized }
+            guard device.revokedAt == nil else { throw HubError.deviceRevoked }
+            return device.highestCounter
+        }
+        throw HubError.hubRestored(hubEpoch: hubEpoch, counter: counter)
+    }
+
     /// The records `writes` touch: their own, and their visibility parents named in their fields.
     func recordKeys(_ writes: [RecordWrite]) -> [RecordKey] {
         var keys: Set<RecordKey> = []

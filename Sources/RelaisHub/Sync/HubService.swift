@@ -1,6 +1,7 @@
 public import Logging
 public import RelaisCore
 public import RelaisProtocol
+import Synchronization
 
 /// The hub's logic, above any ``HubStore``: identity (users, enrollment, tokens, devices), push, pull,
 /// conflict reports and their resolution, exports and tombstone purging (docs/SYNC.md).
@@ -40,6 +41,8 @@ public final class HubService: Sendable {
     let secrets: SecretGenerator
     let logger: Logger
     let codec: MessageCodec
+    /// The hub epoch, read from the store once (``hubEpoch()``).
+    private let hubEpochCache = Mutex<String?>(nil)
 
     /// A hub over `store`.
     ///
@@ -63,6 +66,42 @@ public final class HubService: Sendable {
     var schema: Schema { configuration.schema }
 
     func now() -> UInt64 { clock.millisecondsSince1970() }
+
+    /// The hub epoch (docs/SYNC.md "A restored hub"), read from the store at the first call and kept:
+    /// it changes only through ``renewHubEpoch(replicaGap:)``, which runs with the hubs stopped (a
+    /// restore), or through this service's own call of it.
+    public func hubEpoch() async throws -> String {
+        if let epoch = hubEpochCache.withLock({ $0 }) { return epoch }
+        let epoch = try await store.read { tx in try await tx.hubEpoch() }
+        hubEpochCache.withLock { $0 = epoch }
+        return epoch
+    }
+
+    /// The numbers a restore moves past by default: replica numbers (at most this many enrollments
+    /// and renewals between the backup and the restore) and the hub replica's counter.
+    public static let defaultReplicaGap: UInt32 = 100_000
+    static let hubCounterGap: UInt64 = 1 << 32
+
+    /// Gives the hub a new hub epoch and moves the next replica number `replicaGap` ahead (and the hub
+    /// replica's counter 2³² ahead), in one transaction: what a restore does (docs/SYNC.md "A restored
+    /// hub"). Laptops notice the new epoch at their next sync. Run it with every hub on the store
+    /// stopped (a serving hub keeps the epoch it read).
+    ///
+    /// - Returns: the new hub epoch.
+    @discardableResult
+    public func renewHubEpoch(replicaGap: UInt32 = HubService.defaultReplicaGap) async throws -> String {
+        let epoch = secrets.hubEpoch()
+        let now = self.now()
+        try await store.write { tx in
+            try await tx.renewHubEpoch(epoch, replicaGap: replicaGap, counterGap: Self.hubCounterGap)
+            try await tx.insertEvent(
+                HubEvent(
+                    at: now, kind: .hubEpochRenewed,
+                    detail: "hub epoch renewed; next replica number moved \(replicaGap) ahead"))
+        }
+        hubEpochCache.withLock { $0 = epoch }
+        return epoch
+    }
 
     // MARK: - Setting up
 
@@ -203,7 +242,19 @@ public final class HubService: Sendable {
     ///
     /// - Throws: ``HubError/unauthorized`` for an unknown token, ``HubError/deviceRevoked`` for a
     ///   revoked device.
+    ///
+    /// An unknown token's `401 unauthorized` names the hub epoch in its details: a laptop enrolled
+    /// after the backup a hub was restored from can tell that this is why (docs/SYNC.md "A restored
+    /// hub"). The epoch is no secret: it grants nothing.
     public func authenticate(token: String) async throws -> Principal {
+        do {
+            return try await principal(token: token)
+        } catch let error as HubError where error == .unauthorized {
+            throw error.with(details: ["hub_epoch": try await hubEpoch()])
+        }
+    }
+
+    private func principal(token: String) async throws -> Principal {
         guard !token.isEmpty, token.utf8.count <= 256 else { throw HubError.unauthorized }
         let hash = Secrets.hash(token)
         return try await store.read { tx in
@@ -252,6 +303,7 @@ public final class HubService: Sendable {
             try await tx.enrollment(codeHash: codeHash)?.enrolls(at: now) ?? false
         }
         guard usable else { throw HubError.invalidEnrollmentCode }
+        let hubEpoch = try await self.hubEpoch()
         return try await store.write { tx in
             guard let enrollment = try await tx.enrollment(codeHash: codeHash), enrollment.enrolls(at: now),
                 let user = try await tx.user(named: enrollment.user)
@@ -278,6 +330,7 @@ public final class HubService: Sendable {
             response.territories = user.territories
             response.schemaVersion = schemaVersion
             response.epoch = 1
+            response.hubEpoch = hubEpoch
             return response
         }
     }
@@ -298,6 +351,7 @@ public final class HubService: Sendable {
         let now = self.now()
         let reason = String(request.reason.prefix(200))
         let counter = request.counter
+        let hubEpoch = try await self.hubEpoch()
         return try await store.write { tx in
             guard let old = try await tx.device(replica: oldReplica) else { throw HubError.unauthorized }
             guard old.revokedAt == nil else { throw HubError.deviceRevoked }
@@ -318,6 +372,7 @@ public final class HubService: Sendable {
             response.replica = replica.rawValue
             response.token = token
             response.epoch = epoch
+            response.hubEpoch = hubEpoch
             return response
         }
     }

@@ -31,6 +31,9 @@ public struct HubErrorCode: Hashable, Sendable, CustomStringConvertible {
     /// The replica's counters went backwards or its history forked (restored backup, copied file):
     /// the client must renew its replica (`POST /v1/replica/renew`). 409.
     public static let replicaForked = HubErrorCode(code: "replica_forked", httpStatus: 409)
+    /// The hub was restored from a backup since the client's last sync (the request named another hub
+    /// epoch); nothing was applied. `details` carry `hub_epoch` and `counter`. 409.
+    public static let hubRestored = HubErrorCode(code: "hub_restored", httpStatus: 409)
     /// The client's schema version is older than the hub's: it must upgrade; its writes stay pending. 409.
     public static let schemaTooOld = HubErrorCode(code: "schema_too_old", httpStatus: 409)
     /// The client's schema version is newer than the hub's: the hub must be upgraded first. 409.
@@ -45,7 +48,7 @@ public struct HubErrorCode: Hashable, Sendable, CustomStringConvertible {
     /// Every hub-level code.
     public static let all: [HubErrorCode] = [
         .unauthorized, .deviceRevoked, .forbidden, .invalidEnrollmentCode, .notFound, .methodNotAllowed,
-        .replicaForked, .schemaTooOld, .schemaTooNew, .rateLimited, .internal, .unavailable,
+        .replicaForked, .hubRestored, .schemaTooOld, .schemaTooNew, .rateLimited, .internal, .unavailable,
     ]
 }
 

@@ -1,5 +1,5 @@
-// relais.proto sha256: 479f793b9ba3bc3e839e0604f889461a9ce357ded9303a838f6f81424b74b0cf
-// generated code sha256: c2da4874a038dd7fb389697cdf0d534224a0c3a4f2f7ea4cdaad628e9e61ac26
+// relais.proto sha256: 36c8636f576a6c586f1c321b52591ad495813897925da8a630253b1858c3980d
+// generated code sha256: 72bb1cb52eb06bb5169edad5956d557a3027eb2d02f086cb99b132e9ee3ebb48
 // DO NOT EDIT.
 // swift-format-ignore-file
 // swiftlint:disable all
@@ -285,6 +285,10 @@ public nonisolated struct Relais_V1_PushRequest: Sendable {
   /// A batch never splits one record's writes across batches.
   public var writes: [Relais_V1_RecordWrite] = []
 
+  /// The hub epoch the client last received (see the specification, "Hub epoch"); empty when it
+  /// holds none. A hub whose epoch differs answers `409 hub_restored` and applies nothing.
+  public var hubEpoch: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -389,6 +393,9 @@ public nonisolated struct Relais_V1_PushResponse: Sendable {
   /// it is NOT a pull cursor, and a client must never store it as one.
   public var head: UInt64 = 0
 
+  /// The hub's epoch: new when the hub's store is created and at every restore from a backup.
+  public var hubEpoch: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -413,6 +420,10 @@ public nonisolated struct Relais_V1_PullRequest: Sendable {
 
   /// The schema version the client runs.
   public var schemaVersion: UInt32 = 0
+
+  /// The hub epoch the client last received; empty when it holds none. A hub whose epoch differs
+  /// answers `409 hub_restored`.
+  public var hubEpoch: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -541,6 +552,9 @@ public nonisolated struct Relais_V1_PullResponse: Sendable {
   /// The hub's highest sequence number when the page was read (for progress display).
   public var head: UInt64 = 0
 
+  /// The hub's epoch (see PushResponse.hub_epoch).
+  public var hubEpoch: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -593,6 +607,9 @@ public nonisolated struct Relais_V1_EnrollResponse: Sendable {
   /// The replica's epoch, sent back in every push.
   public var epoch: UInt32 = 0
 
+  /// The hub's epoch (see PushResponse.hub_epoch), sent back in every push and pull.
+  public var hubEpoch: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -631,6 +648,9 @@ public nonisolated struct Relais_V1_ReplicaRenewResponse: Sendable {
 
   /// The new epoch.
   public var epoch: UInt32 = 0
+
+  /// The hub's epoch (see PushResponse.hub_epoch).
+  public var hubEpoch: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1006,7 +1026,7 @@ nonisolated extension Relais_V1_RecordWrite: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Relais_V1_PushRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PushRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}replica\0\u{1}epoch\0\u{3}schema_version\0\u{1}writes\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}replica\0\u{1}epoch\0\u{3}schema_version\0\u{1}writes\0\u{3}hub_epoch\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1018,6 +1038,7 @@ nonisolated extension Relais_V1_PushRequest: SwiftProtobuf.Message, SwiftProtobu
       case 2: try { try decoder.decodeSingularUInt32Field(value: &self.epoch) }()
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.schemaVersion) }()
       case 4: try { try decoder.decodeRepeatedMessageField(value: &self.writes) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.hubEpoch) }()
       default: break
       }
     }
@@ -1036,6 +1057,9 @@ nonisolated extension Relais_V1_PushRequest: SwiftProtobuf.Message, SwiftProtobu
     if !self.writes.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.writes, fieldNumber: 4)
     }
+    if !self.hubEpoch.isEmpty {
+      try visitor.visitSingularStringField(value: self.hubEpoch, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1044,6 +1068,7 @@ nonisolated extension Relais_V1_PushRequest: SwiftProtobuf.Message, SwiftProtobu
     if lhs.epoch != rhs.epoch {return false}
     if lhs.schemaVersion != rhs.schemaVersion {return false}
     if lhs.writes != rhs.writes {return false}
+    if lhs.hubEpoch != rhs.hubEpoch {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1109,7 +1134,7 @@ nonisolated extension Relais_V1_WriteResult.Status: SwiftProtobuf._ProtoNameProv
 
 nonisolated extension Relais_V1_PushResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PushResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}results\0\u{1}head\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}results\0\u{1}head\0\u{3}hub_epoch\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1119,6 +1144,7 @@ nonisolated extension Relais_V1_PushResponse: SwiftProtobuf.Message, SwiftProtob
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.results) }()
       case 2: try { try decoder.decodeSingularUInt64Field(value: &self.head) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.hubEpoch) }()
       default: break
       }
     }
@@ -1131,12 +1157,16 @@ nonisolated extension Relais_V1_PushResponse: SwiftProtobuf.Message, SwiftProtob
     if self.head != 0 {
       try visitor.visitSingularUInt64Field(value: self.head, fieldNumber: 2)
     }
+    if !self.hubEpoch.isEmpty {
+      try visitor.visitSingularStringField(value: self.hubEpoch, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Relais_V1_PushResponse, rhs: Relais_V1_PushResponse) -> Bool {
     if lhs.results != rhs.results {return false}
     if lhs.head != rhs.head {return false}
+    if lhs.hubEpoch != rhs.hubEpoch {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1144,7 +1174,7 @@ nonisolated extension Relais_V1_PushResponse: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Relais_V1_PullRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PullRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}cursor\0\u{3}page_size\0\u{1}counter\0\u{3}schema_version\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}cursor\0\u{3}page_size\0\u{1}counter\0\u{3}schema_version\0\u{3}hub_epoch\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1156,6 +1186,7 @@ nonisolated extension Relais_V1_PullRequest: SwiftProtobuf.Message, SwiftProtobu
       case 2: try { try decoder.decodeSingularUInt32Field(value: &self.pageSize) }()
       case 3: try { try decoder.decodeSingularUInt64Field(value: &self.counter) }()
       case 4: try { try decoder.decodeSingularUInt32Field(value: &self.schemaVersion) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.hubEpoch) }()
       default: break
       }
     }
@@ -1174,6 +1205,9 @@ nonisolated extension Relais_V1_PullRequest: SwiftProtobuf.Message, SwiftProtobu
     if self.schemaVersion != 0 {
       try visitor.visitSingularUInt32Field(value: self.schemaVersion, fieldNumber: 4)
     }
+    if !self.hubEpoch.isEmpty {
+      try visitor.visitSingularStringField(value: self.hubEpoch, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1182,6 +1216,7 @@ nonisolated extension Relais_V1_PullRequest: SwiftProtobuf.Message, SwiftProtobu
     if lhs.pageSize != rhs.pageSize {return false}
     if lhs.counter != rhs.counter {return false}
     if lhs.schemaVersion != rhs.schemaVersion {return false}
+    if lhs.hubEpoch != rhs.hubEpoch {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1332,7 +1367,7 @@ nonisolated extension Relais_V1_Revocation: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Relais_V1_PullResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PullResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}records\0\u{1}revocations\0\u{3}next_cursor\0\u{1}more\0\u{3}bootstrap_required\0\u{1}head\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}records\0\u{1}revocations\0\u{3}next_cursor\0\u{1}more\0\u{3}bootstrap_required\0\u{1}head\0\u{3}hub_epoch\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1346,6 +1381,7 @@ nonisolated extension Relais_V1_PullResponse: SwiftProtobuf.Message, SwiftProtob
       case 4: try { try decoder.decodeSingularBoolField(value: &self.more) }()
       case 5: try { try decoder.decodeSingularBoolField(value: &self.bootstrapRequired) }()
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self.head) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.hubEpoch) }()
       default: break
       }
     }
@@ -1370,6 +1406,9 @@ nonisolated extension Relais_V1_PullResponse: SwiftProtobuf.Message, SwiftProtob
     if self.head != 0 {
       try visitor.visitSingularUInt64Field(value: self.head, fieldNumber: 6)
     }
+    if !self.hubEpoch.isEmpty {
+      try visitor.visitSingularStringField(value: self.hubEpoch, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1380,6 +1419,7 @@ nonisolated extension Relais_V1_PullResponse: SwiftProtobuf.Message, SwiftProtob
     if lhs.more != rhs.more {return false}
     if lhs.bootstrapRequired != rhs.bootstrapRequired {return false}
     if lhs.head != rhs.head {return false}
+    if lhs.hubEpoch != rhs.hubEpoch {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1427,7 +1467,7 @@ nonisolated extension Relais_V1_EnrollRequest: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Relais_V1_EnrollResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EnrollResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}replica\0\u{1}token\0\u{1}user\0\u{1}role\0\u{1}territories\0\u{3}schema_version\0\u{1}epoch\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}replica\0\u{1}token\0\u{1}user\0\u{1}role\0\u{1}territories\0\u{3}schema_version\0\u{1}epoch\0\u{3}hub_epoch\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1442,6 +1482,7 @@ nonisolated extension Relais_V1_EnrollResponse: SwiftProtobuf.Message, SwiftProt
       case 5: try { try decoder.decodeRepeatedStringField(value: &self.territories) }()
       case 6: try { try decoder.decodeSingularUInt32Field(value: &self.schemaVersion) }()
       case 7: try { try decoder.decodeSingularUInt32Field(value: &self.epoch) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.hubEpoch) }()
       default: break
       }
     }
@@ -1469,6 +1510,9 @@ nonisolated extension Relais_V1_EnrollResponse: SwiftProtobuf.Message, SwiftProt
     if self.epoch != 0 {
       try visitor.visitSingularUInt32Field(value: self.epoch, fieldNumber: 7)
     }
+    if !self.hubEpoch.isEmpty {
+      try visitor.visitSingularStringField(value: self.hubEpoch, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1480,6 +1524,7 @@ nonisolated extension Relais_V1_EnrollResponse: SwiftProtobuf.Message, SwiftProt
     if lhs.territories != rhs.territories {return false}
     if lhs.schemaVersion != rhs.schemaVersion {return false}
     if lhs.epoch != rhs.epoch {return false}
+    if lhs.hubEpoch != rhs.hubEpoch {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1522,7 +1567,7 @@ nonisolated extension Relais_V1_ReplicaRenewRequest: SwiftProtobuf.Message, Swif
 
 nonisolated extension Relais_V1_ReplicaRenewResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ReplicaRenewResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}replica\0\u{1}token\0\u{1}epoch\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}replica\0\u{1}token\0\u{1}epoch\0\u{3}hub_epoch\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1533,6 +1578,7 @@ nonisolated extension Relais_V1_ReplicaRenewResponse: SwiftProtobuf.Message, Swi
       case 1: try { try decoder.decodeSingularUInt32Field(value: &self.replica) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.token) }()
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.epoch) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.hubEpoch) }()
       default: break
       }
     }
@@ -1548,6 +1594,9 @@ nonisolated extension Relais_V1_ReplicaRenewResponse: SwiftProtobuf.Message, Swi
     if self.epoch != 0 {
       try visitor.visitSingularUInt32Field(value: self.epoch, fieldNumber: 3)
     }
+    if !self.hubEpoch.isEmpty {
+      try visitor.visitSingularStringField(value: self.hubEpoch, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1555,6 +1604,7 @@ nonisolated extension Relais_V1_ReplicaRenewResponse: SwiftProtobuf.Message, Swi
     if lhs.replica != rhs.replica {return false}
     if lhs.token != rhs.token {return false}
     if lhs.epoch != rhs.epoch {return false}
+    if lhs.hubEpoch != rhs.hubEpoch {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

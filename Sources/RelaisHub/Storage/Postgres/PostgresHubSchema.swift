@@ -185,7 +185,19 @@ enum PostgresHubSchema {
                 )
                 """,
                 "CREATE INDEX admin_sessions_expiry ON admin_sessions (expires_at)",
-            ])
+            ]),
+        Migration(
+            version: 2, name: "hub epoch",
+            statements: [
+                // The hub epoch: new when the store is made and at every restore (docs/SYNC.md).
+                """
+                CREATE TABLE hub_identity (
+                    id SMALLINT PRIMARY KEY CHECK (id = 1),
+                    hub_epoch TEXT NOT NULL
+                )
+                """,
+                "INSERT INTO hub_identity (id, hub_epoch) VALUES (1, replace(gen_random_uuid()::text, '-', ''))",
+            ]),
     ]
 
     /// The version this build writes.

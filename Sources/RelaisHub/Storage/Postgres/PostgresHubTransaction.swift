@@ -215,6 +215,21 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
         writeBehind.lock(head: Self.u64(head))
     }
 
+    nonisolated(nonsending) func hubEpoch() async throws -> String {
+        let found = try await first("SELECT hub_epoch FROM hub_identity WHERE id = 1") { try $0.decode(String.self) }
+        guard let found else { throw HubStoreError.missing.with("The hub identity row is missing.") }
+        return found
+    }
+
+    nonisolated(nonsending) func renewHubEpoch(_ epoch: String, replicaGap: UInt32, counterGap: UInt64) async throws {
+        try await execute("UPDATE hub_identity SET hub_epoch = \(epoch) WHERE id = 1")
+        try await execute(
+            """
+            UPDATE meta SET next_replica = next_replica + \(Int64(replicaGap)),
+                hub_counter = hub_counter + \(Self.int(counterGap)) WHERE id = 1
+            """)
+    }
+
     nonisolated(nonsending) func takeReplicaNumber() async throws -> ReplicaID {
         let next = try await first(
             "UPDATE meta SET next_replica = next_replica + 1 WHERE id = 1 RETURNING next_replica - 1"

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import RelaisSQLite
 
 extension SQLiteHubStore {
@@ -52,12 +53,16 @@ extension SQLiteHubStore {
     /// Puts the backup `file` in place as the store of the data folder `folder`
     /// (`relais-hub restore`); the hub must not be serving it. The backup is checked first; a store
     /// already in `folder` is replaced only when `replace` is true. The restored store is opened
-    /// once, which brings an older schema up to date (and refuses a newer one).
+    /// once, which brings an older schema up to date (and refuses a newer one), and takes a new hub
+    /// epoch with its next replica number moved `replicaGap` ahead (``HubService/renewHubEpoch(replicaGap:)``):
+    /// laptops notice the restore at their next sync (docs/SYNC.md "A restored hub").
     ///
     /// - Throws: ``HubStoreError/exists`` (a store in `folder` and `replace` false),
     ///   ``HubStoreError/missing`` (no `file`), ``HubStoreError/failed`` (`file` is not an intact hub
     ///   store), ``HubStoreError/tooNew``.
-    public static func restore(from file: String, folder: String, replace: Bool) async throws -> BackupFile {
+    public static func restore(
+        from file: String, folder: String, replace: Bool, replicaGap: UInt32 = HubService.defaultReplicaGap
+    ) async throws -> BackupFile {
         guard FileManager.default.fileExists(atPath: file) else {
             throw HubStoreError.missing.with("No backup at \(file).", ["path": file])
         }
@@ -86,6 +91,13 @@ extension SQLiteHubStore {
             throw storeFailure(error, "restoring \(file)")
         }
         let store = try SQLiteHubStore(folder: folder, create: false)
+        do {
+            try await HubService(store: store, logger: Logger(label: "relais.hub.restore"))
+                .renewHubEpoch(replicaGap: replicaGap)
+        } catch {
+            await store.close()
+            throw error
+        }
         await store.close()
         return BackupFile(path: target, bytes: size(of: target), head: head)
     }

@@ -154,6 +154,16 @@ enum SQLiteHubSchema {
                 CREATE INDEX conflicts_status ON conflicts (status, created_at, seq, id);
                 CREATE INDEX conflicts_created ON conflicts (created_at, seq, id);
                 """),
+        Migration(
+            version: 4, name: "hub epoch",
+            sql: """
+                -- The hub epoch: new when the store is made and at every restore (docs/SYNC.md).
+                CREATE TABLE hub_identity (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    hub_epoch TEXT NOT NULL
+                );
+                INSERT INTO hub_identity (id, hub_epoch) VALUES (1, lower(hex(randomblob(16))));
+                """),
     ]
 
     /// The version this build writes.

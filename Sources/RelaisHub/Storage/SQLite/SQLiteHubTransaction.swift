@@ -66,6 +66,13 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
         return found
     }
 
+    nonisolated(nonsending) func hubEpoch() async throws -> String {
+        guard let epoch = try db.scalar("SELECT hub_epoch FROM hub_identity WHERE id = 1")?.textValue else {
+            throw HubStoreError.missing.with("The hub identity row is missing.")
+        }
+        return epoch
+    }
+
     nonisolated(nonsending) func nextSequence() async throws -> UInt64 {
         UInt64(
             bitPattern: try db.scalar("UPDATE meta SET head = head + 1 WHERE id = 1 RETURNING head")?.int64Value ?? 0)
@@ -92,6 +99,13 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
 
     nonisolated(nonsending) func raisePurgeHorizon(to seq: UInt64) async throws {
         try db.execute("UPDATE meta SET purge_horizon = max(purge_horizon, ?) WHERE id = 1", [Self.int(seq)])
+    }
+
+    nonisolated(nonsending) func renewHubEpoch(_ epoch: String, replicaGap: UInt32, counterGap: UInt64) async throws {
+        try db.execute("UPDATE hub_identity SET hub_epoch = ? WHERE id = 1", [.text(epoch)])
+        try db.execute(
+            "UPDATE meta SET next_replica = next_replica + ?, hub_counter = hub_counter + ? WHERE id = 1",
+            [.integer(Int64(replicaGap)), Self.int(counterGap)])
     }
 
     // MARK: - Users, tokens, enrollments

@@ -1,0 +1,171 @@
+import Foundation
+import RelaisCore
+import RelaisSQLite
+
+/// Noticing a restored hub (docs/SYNC.md "A restored hub").
+///
+/// The hub has a **hub epoch**, new when its store is made and at every restore from a backup. The
+/// replica keeps the last one it received (`hub_epoch` in `_relais_state`) and names it in every push
+/// and pull; a hub with another epoch answers `409 hub_restored` with the highest counter it holds
+/// for this replica, and applies nothing. The replica then:
+///
+/// 1. puts back in the pending queue, under their own dots and HLC times, the acknowledged writes
+///    the restored hub lacks (counters above the hub's, from `_relais_acknowledged`);
+/// 2. forgets the bookkeeping of every record with a pending write (so that the bootstrap sweep
+///    keeps them, and so that a record the restored hub lacks has no vector left), takes the new
+///    epoch, and starts a bootstrap;
+/// 3. once the bootstrap's last page is applied, narrows the context of every pending write to what
+///    the restored hub holds (``finishHubRestore()``), then pushes. The first pending write on a
+///    record the restored hub lacks (another laptop created it after the backup) also carries the
+///    record's required fields as this laptop last saw them, so that it does not depend on the other
+///    laptop pushing its creation first (the same values, pushed again later, are no conflict).
+///
+/// Step 3 matters: a context entry naming a write of another laptop that the restored hub lacks
+/// would make the hub take that write, when the other laptop pushes it again, for one it already
+/// folded in (MergeEngine: a dot the vector covers changes nothing), and drop it.
+extension ReplicaStore {
+    /// How long an acknowledged write is kept for a restored hub: a restore from a backup older than
+    /// this (30 days) can no longer get the writes acknowledged before the cut back from this replica.
+    static let acknowledgedRetentionMillis: UInt64 = 30 * 24 * 3600 * 1000
+
+    /// The hub epoch last received; empty before the first answer from a hub that sends one.
+    var hubEpoch: String {
+        get throws { try stateText("hub_epoch") ?? "" }
+    }
+
+    /// Stores `epoch` when the replica holds none yet (the first answer after enrollment or an
+    /// upgrade). A different epoch is never taken here: only ``beginHubRestore(hubEpoch:counter:)``
+    /// takes one, with the writes the restored hub lacks.
+    func rememberHubEpoch(_ epoch: String) throws {
+        guard !epoch.isEmpty, try hubEpoch.isEmpty else { return }
+        try setState("hub_epoch", .text(epoch))
+    }
+
+    /// Whether a restore is being caught up with: the bootstrap it started or the context narrowing
+    /// is not done yet. A sync then pulls before it pushes.
+    var hubRestorePending: Bool {
+        get throws { try stateInt("hub_restore") == 1 }
+    }
+
+    /// Keeps the write `counter` of this replica, acknowledged by the hub, for a restored hub (inside
+    /// the push answer's transaction).
+    ///
+    /// The table is ordered by acknowledgment time: an answer appends to its last page, and pruning
+    /// deletes a range at its start. A write acknowledged again (pushed again to a restored hub) has
+    /// two rows; the newer one counts.
+    func keepAcknowledged(counter: UInt64) throws {
+        let replica = try self.replica
+        let now = wallMillis()
+        try db.execute(
+            """
+            INSERT OR IGNORE INTO _relais_acknowledged(replica, counter, collection, record_id, context, hlc, is_delete, fields, acknowledged_at)
+            SELECT ?, counter, collection, record_id, context, hlc, is_delete, fields, ? FROM _relais_pending WHERE counter = ?
+            """, [.integer(Int64(replica.rawValue)), .integer(Int64(now)), .integer(Int64(counter))])
+    }
+
+    /// Drops acknowledged writes older than the retention.
+    func pruneAcknowledged() throws {
+        let now = wallMillis()
+        guard now > Self.acknowledgedRetentionMillis else { return }
+        try db.execute(
+            "DELETE FROM _relais_acknowledged WHERE acknowledged_at < ?",
+            [.integer(Int64(now - Self.acknowledgedRetentionMillis))])
+    }
+
+    /// Steps 1 and 2 above, in the caller's transaction.
+    ///
+    /// - Returns: how many acknowledged writes go back in the pending queue.
+    @discardableResult
+    func beginHubRestore(hubEpoch: String, counter: UInt64) throws -> Int {
+        let replica = try self.replica
+        var writes: [PendingWrite] = []
+        try db.query(
+            """
+            SELECT counter, collection, record_id, context, hlc, is_delete, fields FROM _relais_acknowledged
+            WHERE replica = ? AND counter > ? ORDER BY counter, acknowledged_at DESC
+            """, [.integer(Int64(replica.rawValue)), .integer(Int64(counter))]
+        ) { row in
+            writes.append(
+                PendingWrite(
+                    counter: UInt64(row.int64(at: 0)), collection: row.text(at: 1) ?? "",
+                    recordID: row.text(at: 2) ?? "",
+                    context: StorageCodec.decodeVector(row.text(at: 3)),
+                    hlc: HLC(rawValue: UInt64(bitPattern: row.int64(at: 4))),
+                    isDelete: row.int64(at: 5) != 0, fields: StorageCodec.decodeFields(row.text(at: 6) ?? "{}"),
+                    inFlight: true))
+        }
+        var restored = 0
+        try engine {
+            for write in writes {
+                guard let collection = schema.collection(write.collection) else { continue }
+                let key = RecordKey(collection: write.collection, id: write.recordID)
+                // A write acknowledged twice (by the hub before and after an earlier restore) is put
+                // back once, from its newest row (read first).
+                guard try loadPending(counter: write.counter) == nil else { continue }
+                if try loadOverlay(key, collection) == nil {
+                    // The record's confirmed state is what the laptop shows (it had no pending write).
+                    let row = try readRow(collection, id: write.recordID)
+                    try saveOverlay(key, ConfirmedState(exists: row != nil, values: row ?? [:]), collection)
+                }
+                // In flight: never coalesced into, sent as it was acknowledged.
+                try savePending(write)
+                restored += 1
+            }
+            try db.execute(
+                """
+                DELETE FROM _relais_records WHERE EXISTS (
+                    SELECT 1 FROM _relais_pending p
+                    WHERE p.collection = _relais_records.collection AND p.record_id = _relais_records.record_id)
+                """)
+        }
+        try setState("hub_epoch", .text(hubEpoch))
+        try setState("hub_restore", .integer(1))
+        try beginBootstrap()
+        return restored
+    }
+
+    /// Step 3 above, in the caller's transaction, once the bootstrap is complete: every pending write's
+    /// context keeps this replica's own entry and, for each other replica, at most what the record's
+    /// vector from the restored hub holds (nothing for a record the restored hub does not have).
+    ///
+    /// - Returns: false (nothing done) while the bootstrap is not complete or no restore is pending.
+    @discardableResult
+    func finishHubRestore() throws -> Bool {
+        guard try hubRestorePending, try stateInt("bootstrapping") != 1 else { return false }
+        let replica = try self.replica
+        var counters: [UInt64] = []
+        try db.query("SELECT counter FROM _relais_pending ORDER BY counter") {
+            counters.append(UInt64($0.int64(at: 0)))
+        }
+        var completed: Set<RecordKey> = []
+        try engine {
+            for counter in counters {
+                guard var write = try loadPending(counter: counter) else { continue }
+                let key = RecordKey(collection: write.collection, id: write.recordID)
+                let meta = try loadMeta(key)
+                let held = meta?.vector ?? .empty
+                var narrowed = VersionVector()
+                for (entry, value) in write.context.entries {
+                    narrowed[entry] = entry == replica ? value : min(value, held[entry])
+                }
+                var changed = narrowed != write.context
+                write.context = narrowed
+                if meta == nil, !write.isDelete, completed.insert(key).inserted,
+                    let collection = schema.collection(write.collection),
+                    let confirmed = try loadOverlay(key, collection), confirmed.exists
+                {
+                    for field in collection.fields where field.required && write.fields[field.name] == nil {
+                        if let value = confirmed.values[field.name], !value.isNull {
+                            write.fields[field.name] = value
+                            changed = true
+                        }
+                    }
+                }
+                guard changed else { continue }
+                try savePending(write)
+            }
+        }
+        try setState("hub_restore", .integer(0))
+        return true
+    }
+}
