@@ -172,6 +172,46 @@ struct HubTLSTests {
         }
     }
 
+    /// Under TLS, answers carry `Strict-Transport-Security` and the admin cookies are `Secure`, so a
+    /// browser never sends an admin session over plain HTTP.
+    @Test func underTLSAnswersCarryHSTSAndAdminCookiesAreSecure() async throws {
+        try await withTLSHub { _, url, _ in
+            let http = try Self.client(trusting: Self.certificate)
+            do {
+                for path in ["/admin/sign-in", "/v1/health", "/no-such-page"] {
+                    let response = try await http.execute(HTTPClientRequest(url: url + path), timeout: .seconds(10))
+                    _ = try await response.body.collect(upTo: 1 << 20)
+                    #expect(response.headers.first(name: "Strict-Transport-Security") == "max-age=31536000", "\(path)")
+                    if path == "/admin/sign-in" {
+                        let cookie = try #require(response.headers.first(name: "Set-Cookie"))
+                        #expect(cookie.contains("Secure") && cookie.contains("HttpOnly"), "\(cookie)")
+                    }
+                }
+            } catch {
+                try? await http.shutdown()
+                throw error
+            }
+            try await http.shutdown()
+        }
+    }
+
+    /// Over plain HTTP (on loopback, or behind a proxy that adds them) neither is sent: a `Secure`
+    /// cookie would never come back over HTTP.
+    @Test func overPlainHTTPNeitherHSTSNorSecureCookies() async throws {
+        try await HubFixture.with { hub in
+            try await HubServer.withRunningServer(service: hub.service, logger: HubLogging.standardError(label: "test"))
+            {
+                url in
+                let response = try await HTTPClient.shared.execute(
+                    HTTPClientRequest(url: url + "/admin/sign-in"), timeout: .seconds(10))
+                _ = try await response.body.collect(upTo: 1 << 20)
+                #expect(response.headers.first(name: "Strict-Transport-Security") == nil)
+                let cookie = try #require(response.headers.first(name: "Set-Cookie"))
+                #expect(!cookie.contains("Secure"), "\(cookie)")
+            }
+        }
+    }
+
     /// A client that trusts only `pem`, over HTTP/1.1, failing at once when it cannot connect.
     private static func client(trusting pem: String, maximum: TLSVersion = .tlsv13) throws -> HTTPClient {
         var tls = TLSConfiguration.makeClientConfiguration()

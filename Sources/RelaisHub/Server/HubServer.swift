@@ -100,14 +100,20 @@ public enum HubServer {
 
     /// The router with every route and middleware; test it with HummingbirdTesting's `.router`.
     ///
-    /// - Parameter edges: The rate limits (its timeouts and connection cap belong to the server).
-    public static func router(service: HubService, edges: Edges = Edges()) -> Router<HubRequestContext> {
+    /// - Parameters:
+    ///   - edges: The rate limits (its timeouts and connection cap belong to the server).
+    ///   - servesTLS: Whether the server speaks TLS itself: every answer then carries
+    ///     `Strict-Transport-Security` and the admin cookies are `Secure`.
+    public static func router(service: HubService, edges: Edges = Edges(), servesTLS: Bool = false)
+        -> Router<HubRequestContext>
+    {
         let router = Router(context: HubRequestContext.self)
         router.add(middleware: MetricsRecordingMiddleware(metrics: service.metrics))
+        if servesTLS { router.add(middleware: StrictTransportSecurityMiddleware()) }
         router.add(middleware: ErrorMiddleware(logger: service.logger))
         let limits = RequestLimits(edges: edges)
         HubRoutes(service: service, limits: limits).register(on: router)
-        AdminPages(service: service, limits: limits).register(on: router)
+        AdminPages(service: service, limits: limits, secureCookies: servesTLS).register(on: router)
         return router
     }
 
@@ -136,7 +142,7 @@ public enum HubServer {
             server = http1
         }
         return Application(
-            router: router(service: service, edges: edges),
+            router: router(service: service, edges: edges, servesTLS: configuration.tls != nil),
             server: server,
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "relais-hub"),

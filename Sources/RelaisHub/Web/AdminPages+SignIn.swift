@@ -37,7 +37,9 @@ extension AdminPages {
         let csrf = AdminSessions.randomToken()
         var response = render(SignInView(csrf: csrf, message: message), status: status)
         response.setCookie(
-            Cookie(name: Self.signInCookie, value: csrf, maxAge: 900, path: "/admin", httpOnly: true, sameSite: .strict)
+            Cookie(
+                name: Self.signInCookie, value: csrf, maxAge: 900, path: "/admin", secure: secureCookies,
+                httpOnly: true, sameSite: .strict)
         )
         return response
     }
@@ -98,9 +100,13 @@ extension AdminPages {
         try await service.recordAudit(.adminSignedIn, user: principal.user, detail: "signed in to the admin pages")
         var response = Self.redirect("/admin/dashboard")
         response.setCookie(
-            Cookie(name: Self.sessionCookie, value: opened.id, path: "/admin", httpOnly: true, sameSite: .strict))
+            Cookie(
+                name: Self.sessionCookie, value: opened.id, path: "/admin", secure: secureCookies, httpOnly: true,
+                sameSite: .strict))
         response.setCookie(
-            Cookie(name: Self.signInCookie, value: "", maxAge: 0, path: "/admin", httpOnly: true, sameSite: .strict))
+            Cookie(
+                name: Self.signInCookie, value: "", maxAge: 0, path: "/admin", secure: secureCookies, httpOnly: true,
+                sameSite: .strict))
         return response
     }
 
@@ -111,7 +117,9 @@ extension AdminPages {
         try await sessions.close(signed.id)
         var response = Self.redirect("/admin/sign-in")
         response.setCookie(
-            Cookie(name: Self.sessionCookie, value: "", maxAge: 0, path: "/admin", httpOnly: true, sameSite: .strict))
+            Cookie(
+                name: Self.sessionCookie, value: "", maxAge: 0, path: "/admin", secure: secureCookies, httpOnly: true,
+                sameSite: .strict))
         return response
     }
 

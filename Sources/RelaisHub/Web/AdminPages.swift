@@ -18,15 +18,19 @@ struct AdminPages: Sendable {
     let service: HubService
     let sessions: AdminSessions
     let limits: RequestLimits
+    /// Whether cookies carry `Secure` (the hub serves TLS): a browser then never sends the session
+    /// over plain HTTP. Behind a TLS proxy, the proxy adds it (Deploy/nginx/relais.conf).
+    let secureCookies: Bool
     let library: MustacheLibrary
     let stylesheet: String
 
     static let sessionCookie = "relais_admin"
     static let signInCookie = "relais_signin"
 
-    init(service: HubService, limits: RequestLimits, sessions: AdminSessions? = nil) {
+    init(service: HubService, limits: RequestLimits, secureCookies: Bool = false, sessions: AdminSessions? = nil) {
         self.service = service
         self.limits = limits
+        self.secureCookies = secureCookies
         self.sessions = sessions ?? AdminSessions(store: service.store)
         var templates: [String: MustacheTemplate] = [:]
         if let folder = Bundle.module.url(forResource: "Templates", withExtension: nil),
