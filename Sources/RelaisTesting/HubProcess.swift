@@ -41,7 +41,7 @@ public final class HubProcess: @unchecked Sendable {
             let byte = handle.readData(ofLength: 1)
             guard !byte.isEmpty else { break }
             if byte == Data([10]) {
-                if let text = String(data: line, encoding: .utf8),
+                if let text = String(data: line, encoding: .utf8), text.contains("listening on"),
                     let range = text.range(of: "https://") ?? text.range(of: "http://")
                 {
                     url = String(text[range.lowerBound...]).trimmingCharacters(in: .whitespaces)

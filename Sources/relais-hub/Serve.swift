@@ -16,6 +16,7 @@ struct Serve: AsyncParsableCommand {
               relais-hub serve --data DIR --max-store-mb 2048  # pushes answered 507 storage_full past 2 GB
               relais-hub serve --config /etc/relais/hub.json   # settings from a file (Deploy/README.md)
               relais-hub serve --data DIR --max-connections 500 --enroll-rate 5
+              relais-hub serve --data DIR --metrics-port 9742  # /metrics on 127.0.0.1:9742 only
 
             The edges (docs/SECURITY.md): a connection that has not sent its first request's head
             within --header-timeout, or a request's body within --body-timeout, or that stays without
@@ -65,6 +66,14 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Pushes and pulls a minute per device (default 3000; 0: no limit).", valueName: "N"))
     var syncRate: Int?
     @Option(
+        help: ArgumentHelp(
+            "The address of the metrics listener (default 127.0.0.1; needs --metrics-port).", valueName: "HOST"))
+    var metricsHost: String?
+    @Option(
+        help: ArgumentHelp(
+            "Serve /metrics on this port alone (plain HTTP) and answer it 404 on the sync port.", valueName: "PORT"))
+    var metricsPort: Int?
+    @Option(
         help: ArgumentHelp("A JSON file of settings; flags, then RELAIS_* variables, win over it.", valueName: "FILE"))
     var config: String?
 
@@ -74,7 +83,8 @@ struct Serve: AsyncParsableCommand {
                 data: store.data, postgres: store.postgres, host: host, port: port, tlsCert: tlsCert, tlsKey: tlsKey,
                 purgeInterval: purgeInterval, maxStoreMB: maxStoreMB, headerTimeout: headerTimeout,
                 bodyTimeout: bodyTimeout, idleTimeout: idleTimeout, maxConnections: maxConnections,
-                enrollRate: enrollRate, signInRate: signInRate, syncRate: syncRate, config: config),
+                enrollRate: enrollRate, signInRate: signInRate, syncRate: syncRate, metricsHost: metricsHost,
+                metricsPort: metricsPort, config: config),
             environment: ProcessInfo.processInfo.environment)
         let logger = HubLogging.standardError(label: "relais.hub")
         var options = HubStoreLocation.Options()
@@ -87,11 +97,15 @@ struct Serve: AsyncParsableCommand {
             try await HubServer.run(
                 service: hub,
                 configuration: .init(
-                    host: settings.host, port: settings.port, tls: settings.tls, edges: settings.edges),
-                purgeInterval: .seconds(settings.purgeInterval), logger: logger
-            ) { url in
-                FileHandle.standardOutput.write(Data("relais-hub listening on \(url)\n".utf8))
-            }
+                    host: settings.host, port: settings.port, tls: settings.tls, edges: settings.edges,
+                    metrics: settings.metrics),
+                purgeInterval: .seconds(settings.purgeInterval), logger: logger,
+                onListening: { url in
+                    FileHandle.standardOutput.write(Data("relais-hub listening on \(url)\n".utf8))
+                },
+                onMetricsListening: { url in
+                    FileHandle.standardOutput.write(Data("relais-hub metrics on \(url)\n".utf8))
+                })
         } catch {
             await store.close()
             throw error

@@ -24,6 +24,8 @@ import SystemPackage
 /// | `--enroll-rate` | `RELAIS_ENROLL_RATE` | `enrollRate` | `10` (a minute; 0: none) |
 /// | `--sign-in-rate` | `RELAIS_SIGN_IN_RATE` | `signInRate` | `10` (a minute; 0: none) |
 /// | `--sync-rate` | `RELAIS_SYNC_RATE` | `syncRate` | `3000` (a minute; 0: none) |
+/// | `--metrics-host` | `RELAIS_METRICS_HOST` | `metricsHost` | `127.0.0.1` |
+/// | `--metrics-port` | `RELAIS_METRICS_PORT` | `metricsPort` | none: `/metrics` on the sync port |
 struct ServeSettings {
     var location: HubStoreLocation
     var host: String
@@ -32,11 +34,12 @@ struct ServeSettings {
     var purgeInterval: Int
     var maxStoreMB: Double?
     var edges: HubServer.Edges
+    var metrics: HubServer.MetricsAddress?
 
     /// The keys a configuration file may hold.
     static let fileKeys: Set<String> = [
         "data", "postgres", "host", "port", "tls", "purgeInterval", "maxStoreMB", "headerTimeout", "bodyTimeout",
-        "idleTimeout", "maxConnections", "enrollRate", "signInRate", "syncRate",
+        "idleTimeout", "maxConnections", "enrollRate", "signInRate", "syncRate", "metricsHost", "metricsPort",
     ]
 
     /// The flags as given (`nil`: not given).
@@ -56,6 +59,8 @@ struct ServeSettings {
         var enrollRate: Int?
         var signInRate: Int?
         var syncRate: Int?
+        var metricsHost: String?
+        var metricsPort: Int?
         var config: String?
     }
 
@@ -132,6 +137,14 @@ struct ServeSettings {
         edges.signInRate.perMinute = try count(
             flags.signInRate, "signInRate", defaults.signInRate.perMinute, least: 0)
         edges.syncRate.perMinute = try count(flags.syncRate, "syncRate", defaults.syncRate.perMinute, least: 0)
+        let metricsHost = string(flags.metricsHost, "metricsHost")
+        let metricsPort = try number(flags.metricsPort, "metricsPort", { reader.int(forKey: $0) }, "a whole number")
+        if metricsHost != nil, metricsPort == nil {
+            throw CLIError(message: "Give the metrics port (--metrics-port) with the metrics host.", exitCode: 2)
+        }
+        if let metricsPort, !(0...65535).contains(metricsPort) {
+            throw CLIError(message: "The metrics port is 0 to 65535, not \(metricsPort).", exitCode: 2)
+        }
         let settings = ServeSettings(
             location: location, host: string(flags.host, "host") ?? "127.0.0.1",
             port: try number(flags.port, "port", { reader.int(forKey: $0) }, "a whole number") ?? 7420,
@@ -140,7 +153,8 @@ struct ServeSettings {
                 flags.purgeInterval, "purgeInterval", { reader.int(forKey: $0) }, "a whole number")
                 ?? 3600,
             maxStoreMB: try number(flags.maxStoreMB, "maxStoreMB", { reader.double(forKey: $0) }, "a number"),
-            edges: edges)
+            edges: edges,
+            metrics: metricsPort.map { HubServer.MetricsAddress(host: metricsHost ?? "127.0.0.1", port: $0) })
         guard (0...65535).contains(settings.port) else {
             throw CLIError(message: "The port is 0 to 65535, not \(settings.port).", exitCode: 2)
         }

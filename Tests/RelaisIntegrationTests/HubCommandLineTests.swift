@@ -100,6 +100,31 @@ struct HubCommandLineTests {
         #expect(result.status == 2 && result.stderr.contains("idleTimeout") && result.stderr.contains("soon"))
     }
 
+    /// `--metrics-port` moves `/metrics` to its own listener (on 127.0.0.1 unless `--metrics-host`
+    /// says otherwise): the sync port, which faces the laptops, answers it 404.
+    @Test func metricsCanHaveTheirOwnAddress() async throws {
+        let folder = try TemporaryFolder(prefix: "serve-metrics")
+        defer { folder.remove() }
+        let data = folder.path + "/data"
+        #expect(try await HubProcess.run(["init", "--data", data]).status == 0)
+        let metricsPort = try LoopbackPort.free()
+        let hub = try await HubProcess.start(store: ["--data", data, "--metrics-port", String(metricsPort)])
+        defer { hub.stop() }
+        let onSyncPort = try await RawSocket(port: hub.port).exchange(
+            "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        #expect(onSyncPort.hasPrefix("HTTP/1.1 404"), "\(onSyncPort.prefix(200))")
+        var own = ""
+        for _ in 0..<50 where !own.hasPrefix("HTTP/1.1 200") {
+            own =
+                (try? await RawSocket(port: metricsPort).exchange("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
+                ?? ""
+            if !own.hasPrefix("HTTP/1.1 200") { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(own.hasPrefix("HTTP/1.1 200") && own.contains("relais_"), "\(own.prefix(300))")
+        let alone = try await HubProcess.run(["serve", "--data", data, "--metrics-host", "127.0.0.1"])
+        #expect(alone.status == 2 && alone.stderr.contains("--metrics-port"), "\(alone.stderr)")
+    }
+
     /// Both tools name their release, so that an office can tell which binary a laptop or the
     /// server runs before an upgrade (Deploy/README.md, "Upgrading").
     @Test func bothToolsPrintTheirVersion() async throws {

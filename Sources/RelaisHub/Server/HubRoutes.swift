@@ -9,6 +9,9 @@ import SwiftProtobuf
 struct HubRoutes: Sendable {
     let service: HubService
     let limits: RequestLimits
+    /// Whether `GET /metrics` is answered here; when the metrics have their own address
+    /// (`--metrics-port`), it is `404` on the sync port.
+    var servesMetrics = true
 
     /// Whether `path` names an endpoint (with some method): a request with another method gets 405.
     static func isKnownPath(_ path: String) -> Bool {
@@ -37,7 +40,12 @@ struct HubRoutes: Sendable {
         router.post("/v1/push") { request, _ in try await self.push(request) }
         router.post("/v1/pull") { request, _ in try await self.pull(request) }
         router.get("/v1/health") { _, _ in try await self.health() }
-        router.get("/metrics") { _, _ in try await self.metrics() }
+        router.get("/metrics") { _, _ in
+            guard self.servesMetrics else {
+                throw HubError.notFound.with("The metrics are served on their own address (--metrics-port).")
+            }
+            return try await Self.metrics(self.service)
+        }
         AdminRoutes(service: service).register(on: router)
         router.get("/v1/admin/devices") { request, _ in try await self.listDevices(request) }
         router.post("/v1/admin/devices/:replica/revoke") { request, context in
@@ -101,7 +109,8 @@ struct HubRoutes: Sendable {
         return Self.json(["status": "ok", "head": head, "schema_version": service.configuration.schema.version])
     }
 
-    private func metrics() async throws -> Response {
+    /// The Prometheus exposition of `service`'s metrics.
+    static func metrics(_ service: HubService) async throws -> Response {
         let body = try await service.metricsExposition()
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],

@@ -10,7 +10,8 @@ extension HubServer {
     /// closes the store afterwards.
     public static func run(
         service: HubService, configuration: Configuration, purgeInterval: Duration = .seconds(3600), logger: Logger,
-        onListening: @escaping @Sendable (String) async -> Void = { _ in }
+        onListening: @escaping @Sendable (String) async -> Void = { _ in },
+        onMetricsListening: @escaping @Sendable (String) async -> Void = { _ in }
     ) async throws {
         let certificates = try configuration.tls.map { try TLSCertificates(files: $0) }
         let app = try application(
@@ -21,6 +22,10 @@ extension HubServer {
         // then the store's background work.
         let store = HubStoreService(store: service.store)
         var services: [any Service] = [store, purger, app]
+        if let address = configuration.metrics {
+            services.append(
+                metricsApplication(service: service, address: address, logger: logger, onListening: onMetricsListening))
+        }
         if let certificates {
             services.append(CertificateReloadService(certificates: certificates, logger: logger))
         }

@@ -29,12 +29,32 @@ public enum HubServer {
         public var tls: TLSFiles?
         /// Timeouts, the connection cap and the rate limits.
         public var edges: Edges
+        /// Where `GET /metrics` is served instead of the sync port (plain HTTP, that one route);
+        /// `nil`: on the sync port.
+        public var metrics: MetricsAddress?
 
-        public init(host: String = "127.0.0.1", port: Int = 7420, tls: TLSFiles? = nil, edges: Edges = Edges()) {
+        public init(
+            host: String = "127.0.0.1", port: Int = 7420, tls: TLSFiles? = nil, edges: Edges = Edges(),
+            metrics: MetricsAddress? = nil
+        ) {
             self.host = host
             self.port = port
             self.tls = tls
             self.edges = edges
+            self.metrics = metrics
+        }
+    }
+
+    /// The address of the metrics listener: keep it where only the office's Prometheus reaches
+    /// (docs/SECURITY.md, "Transport").
+    public struct MetricsAddress: Sendable, Hashable {
+        public var host: String
+        /// 0 picks a free port.
+        public var port: Int
+
+        public init(host: String = "127.0.0.1", port: Int) {
+            self.host = host
+            self.port = port
         }
     }
 
@@ -104,15 +124,16 @@ public enum HubServer {
     ///   - edges: The rate limits (its timeouts and connection cap belong to the server).
     ///   - servesTLS: Whether the server speaks TLS itself: every answer then carries
     ///     `Strict-Transport-Security` and the admin cookies are `Secure`.
-    public static func router(service: HubService, edges: Edges = Edges(), servesTLS: Bool = false)
-        -> Router<HubRequestContext>
-    {
+    ///   - servesMetrics: Whether `GET /metrics` is answered (else it is on ``metricsApplication``).
+    public static func router(
+        service: HubService, edges: Edges = Edges(), servesTLS: Bool = false, servesMetrics: Bool = true
+    ) -> Router<HubRequestContext> {
         let router = Router(context: HubRequestContext.self)
         router.add(middleware: MetricsRecordingMiddleware(metrics: service.metrics))
         if servesTLS { router.add(middleware: StrictTransportSecurityMiddleware()) }
         router.add(middleware: ErrorMiddleware(logger: service.logger))
         let limits = RequestLimits(edges: edges)
-        HubRoutes(service: service, limits: limits).register(on: router)
+        HubRoutes(service: service, limits: limits, servesMetrics: servesMetrics).register(on: router)
         AdminPages(service: service, limits: limits, secureCookies: servesTLS).register(on: router)
         return router
     }
@@ -142,7 +163,9 @@ public enum HubServer {
             server = http1
         }
         return Application(
-            router: router(service: service, edges: edges, servesTLS: configuration.tls != nil),
+            router: router(
+                service: service, edges: edges, servesTLS: configuration.tls != nil,
+                servesMetrics: configuration.metrics == nil),
             server: server,
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "relais-hub"),
@@ -150,6 +173,29 @@ public enum HubServer {
                 let port = channel.localAddress?.port ?? configuration.port
                 let shownHost = host.contains(":") ? "[\(host)]" : host
                 await onListening("\(scheme)://\(shownHost):\(port)")
+            },
+            logger: logger)
+    }
+
+    /// The metrics listener: `GET /metrics` alone, plain HTTP, at `address`.
+    ///
+    /// - Parameter onListening: Called once it listens, with its URL (`http://127.0.0.1:9742/metrics`).
+    public static func metricsApplication(
+        service: HubService, address: MetricsAddress, logger: Logger,
+        onListening: @escaping @Sendable (String) async -> Void = { _ in }
+    ) -> some ApplicationProtocol & Service {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: ErrorMiddleware(logger: service.logger))
+        router.get("/metrics") { _, _ in try await HubRoutes.metrics(service) }
+        let host = address.host
+        return Application(
+            router: router,
+            configuration: .init(
+                address: .hostname(address.host, port: address.port), serverName: "relais-hub-metrics"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? address.port
+                let shownHost = host.contains(":") ? "[\(host)]" : host
+                await onListening("http://\(shownHost):\(port)/metrics")
             },
             logger: logger)
     }

@@ -97,7 +97,7 @@ final class Balancer: @unchecked Sendable {
     private init(upstreams: [String], folder: String, tls: (certificate: String, key: String)?) throws {
         self.folder = folder
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        port = try Self.freePort()
+        port = try LoopbackPort.free()
         scheme = tls == nil ? "http" : "https"
         // max_fails=0: a hub that refused a connection while it was down is tried again at once once
         // it is back (by default nginx skips it for 10 s, and answers 502 when every hub is skipped).
@@ -197,24 +197,6 @@ final class Balancer: @unchecked Sendable {
     }
 
     deinit { stop() }
-
-    private static func freePort() throws -> Int {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard socket >= 0 else { throw HubProcessError(message: "no socket") }
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0
-            }
-        }
-        guard bound else { throw HubProcessError(message: "no free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
 
     private static func accepts(port: Int) -> Bool {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
