@@ -1,5 +1,5 @@
-// relais.proto sha256: 479f793b9ba3bc3e839e0604f889461a9ce357ded9303a838f6f81424b74b0cf
-// generated code sha256: c2da4874a038dd7fb389697cdf0d534224a0c3a4f2f7ea4cdaad628e9e61ac26
+// relais.proto sha256: 95fd51835375282efa36c90d3f666597fba33ea4d90c18ce49ee3b751084c099
+// generated code sha256: 7f30110c5780747d2160e9df4d706bcf6863f75c70e747053e82e08eacd6f1c4
 // DO NOT EDIT.
 // swift-format-ignore-file
 // swiftlint:disable all
@@ -414,9 +414,24 @@ public nonisolated struct Relais_V1_PullRequest: Sendable {
   /// The schema version the client runs.
   public var schemaVersion: UInt32 = 0
 
+  /// The cursor at which the client's current pull started: the `next_cursor` of the last page it
+  /// applied with `more` false (0 in a bootstrap), kept until the next such page. The client holds
+  /// every change up to it, so the hub sends only fields changed after it. At most `cursor`. Absent
+  /// (a client that predates it): the hub sends every current field of each record.
+  public var since: UInt64 {
+    get {_since ?? 0}
+    set {_since = newValue}
+  }
+  /// Returns true if `since` has been explicitly set.
+  public var hasSince: Bool {self._since != nil}
+  /// Clears the value of `since`. Subsequent reads from it will return its default value.
+  public mutating func clearSince() {self._since = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _since: UInt64? = nil
 }
 
 /// The current state of one field of a record.
@@ -459,8 +474,9 @@ public nonisolated struct Relais_V1_FieldVersion: Sendable {
   fileprivate var _dot: Relais_V1_Dot? = nil
 }
 
-/// The current state of a record's changed fields. Only fields changed after the request's cursor
-/// are listed; older fields the client already holds are unchanged.
+/// The current state of a record's fields the client may not hold: with `since` in the request, the
+/// fields changed after it (every field of a record the client may not hold at all); without it,
+/// every field. Fields not listed keep the value the client holds.
 public nonisolated struct Relais_V1_RecordVersion: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -485,7 +501,7 @@ public nonisolated struct Relais_V1_RecordVersion: Sendable {
   /// The record is deleted (a tombstone). A deleted record lists no fields.
   public var deleted: Bool = false
 
-  /// The fields changed after the request's cursor, each with its current value.
+  /// The fields sent (see above), each with its current value.
   public var fields: [Relais_V1_FieldVersion] = []
 
   /// The highest sequence number among this record's changes in the page.
@@ -1144,7 +1160,7 @@ nonisolated extension Relais_V1_PushResponse: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Relais_V1_PullRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PullRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}cursor\0\u{3}page_size\0\u{1}counter\0\u{3}schema_version\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}cursor\0\u{3}page_size\0\u{1}counter\0\u{3}schema_version\0\u{1}since\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1156,12 +1172,17 @@ nonisolated extension Relais_V1_PullRequest: SwiftProtobuf.Message, SwiftProtobu
       case 2: try { try decoder.decodeSingularUInt32Field(value: &self.pageSize) }()
       case 3: try { try decoder.decodeSingularUInt64Field(value: &self.counter) }()
       case 4: try { try decoder.decodeSingularUInt32Field(value: &self.schemaVersion) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self._since) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if self.cursor != 0 {
       try visitor.visitSingularUInt64Field(value: self.cursor, fieldNumber: 1)
     }
@@ -1174,6 +1195,9 @@ nonisolated extension Relais_V1_PullRequest: SwiftProtobuf.Message, SwiftProtobu
     if self.schemaVersion != 0 {
       try visitor.visitSingularUInt32Field(value: self.schemaVersion, fieldNumber: 4)
     }
+    try { if let v = self._since {
+      try visitor.visitSingularUInt64Field(value: v, fieldNumber: 5)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1182,6 +1206,7 @@ nonisolated extension Relais_V1_PullRequest: SwiftProtobuf.Message, SwiftProtobu
     if lhs.pageSize != rhs.pageSize {return false}
     if lhs.counter != rhs.counter {return false}
     if lhs.schemaVersion != rhs.schemaVersion {return false}
+    if lhs._since != rhs._since {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
