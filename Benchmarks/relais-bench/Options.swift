@@ -23,8 +23,8 @@ struct BenchOptions: Sendable {
     var memoryRuns: Int?
 
     static let names = [
-        "bootstrap", "apply", "incremental", "ingest", "ingest-e2e", "wire", "memory", "conflicts", "ingest-postgres",
-        "bootstrap-postgres",
+        "bootstrap", "apply", "incremental", "ingest", "ingest-e2e", "wire", "delta", "memory", "conflicts",
+        "ingest-postgres", "bootstrap-postgres",
     ]
 
     static let usage = """

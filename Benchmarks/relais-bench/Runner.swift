@@ -17,6 +17,7 @@ struct BenchRunner {
         var results: [BenchResult] = []
         if options.wants("bootstrap") { results.append(try await bootstrap()) }
         if options.wants("incremental") || options.wants("wire") { results += try await incrementalAndWire() }
+        if options.wants("delta") { results.append(try await delta()) }
         if options.wants("apply") { results.append(try await apply()) }
         if options.wants("ingest") { results.append(try await ingest()) }
         if options.wants("ingest-e2e") { results.append(try await ingestEndToEnd()) }

@@ -47,13 +47,16 @@ public enum Wire {
         return request
     }
 
-    /// A pull request from `cursor`.
-    public static func pull(cursor: UInt64, counter: UInt64 = 0, pageSize: UInt32 = 0) -> Relais_V1_PullRequest {
+    /// A pull request from `cursor`, in a pull started at `since` (`nil`: a client that predates it).
+    public static func pull(cursor: UInt64, counter: UInt64 = 0, pageSize: UInt32 = 0, since: UInt64? = nil)
+        -> Relais_V1_PullRequest
+    {
         var request = Relais_V1_PullRequest()
         request.cursor = cursor
         request.counter = counter
         request.pageSize = pageSize
         request.schemaVersion = 1
+        if let since { request.since = since }
         return request
     }
 

@@ -20,11 +20,23 @@ extension ReplicaStore {
         get throws { UInt64(try stateInt("cursor") ?? 0) }
     }
 
+    /// The cursor at which the current pull started (docs/SYNC.md "Pull"): the replica holds every
+    /// change up to it, and the hub sends only fields changed after it. Kept until a page with `more`
+    /// false is applied. `nil` for a file written before it was kept, in the middle of a pull: that
+    /// pull asks for whole records.
+    var pullSince: UInt64? {
+        get throws {
+            if let since = try stateInt("pull_since") { return UInt64(since) }
+            return try cursor == 0 ? 0 : nil
+        }
+    }
+
     /// Starts a bootstrap: a new generation and cursor 0. Records not received again by the end of
     /// the full pull are swept when its last page is applied. Caller's transaction.
     func beginBootstrap() throws {
         try setState("generation", .integer(Int64((try stateInt("generation") ?? 0) + 1)))
         try setState("cursor", .integer(0))
+        try setState("pull_since", .integer(0))
         try setState("bootstrapping", .integer(1))
     }
 
@@ -197,6 +209,8 @@ extension ReplicaStore {
             if removed.records > 0 { outcome.changed += 1 }
         }
         try setState("cursor", .integer(Int64(page.nextCursor)))
+        // The pull is over: the replica now holds every change up to its cursor, where the next one starts.
+        if !page.more { try setState("pull_since", .integer(Int64(page.nextCursor))) }
         if !page.more, try stateInt("bootstrapping") == 1 {
             let swept = try sweep(before: generation)
             outcome.removed += swept.records

@@ -176,6 +176,8 @@ extension Replica {
                     if progress.phase != "bootstrap" { progress.phase = "pull" }
                     var request = Relais_V1_PullRequest()
                     request.cursor = try received.cursor ?? store.cursor
+                    // The stored start: pages held and not yet applied all have `more` set.
+                    if let since = try store.pullSince { request.since = since }
                     request.pageSize = options.pageSize
                     request.counter = store.counter
                     request.schemaVersion = UInt32(schema.version)

@@ -141,10 +141,13 @@ public protocol HubReadTransaction: Sendable {
     nonisolated(nonsending) func records(after cursor: UInt64, scopes: Set<String>?, limit: Int) async throws
         -> [StoredRecord]
     /// Records with `seq` after `cursor` (and at most the head) whose scope is not in `scopes` (or is
-    /// `nil`) and that moved after `cursor`, in sequence order, at most `limit`: the candidates for
-    /// revocation.
-    nonisolated(nonsending) func movedAway(after cursor: UInt64, scopes: Set<String>, limit: Int) async throws
-        -> [StoredRecord]
+    /// `nil`) and that moved after `movedAfter` (at most `cursor`), in sequence order, at most `limit`:
+    /// the candidates for revocation.
+    nonisolated(nonsending) func movedAway(after cursor: UInt64, movedAfter: UInt64, scopes: Set<String>, limit: Int)
+        async throws -> [StoredRecord]
+    /// Every scope move of a record after `cursor`, in sequence order.
+    nonisolated(nonsending) func moves(collection: String, id: String, after cursor: UInt64) async throws
+        -> [ScopeMove]
     /// The first scope move of a record after `cursor`, if any.
     nonisolated(nonsending) func firstMove(collection: String, id: String, after cursor: UInt64) async throws
         -> ScopeMove?
@@ -308,6 +311,26 @@ extension HubReadTransaction {
             if let result = try await writeResult(replica: replica, counter: counter) { results[counter] = result }
         }
         return results
+    }
+
+    /// ``movedAway(after:movedAfter:scopes:limit:)`` of the records that moved after `cursor`.
+    public nonisolated(nonsending) func movedAway(after cursor: UInt64, scopes: Set<String>, limit: Int) async throws
+        -> [StoredRecord]
+    {
+        try await movedAway(after: cursor, movedAfter: cursor, scopes: scopes, limit: limit)
+    }
+
+    /// ``moves(collection:id:after:)`` of each of `keys`, keyed by record; records that did not move
+    /// after `cursor` are absent. Asked only for the revocation candidates of a page, which are few.
+    public nonisolated(nonsending) func moves(of keys: [RecordKey], after cursor: UInt64) async throws
+        -> [RecordKey: [ScopeMove]]
+    {
+        var moves: [RecordKey: [ScopeMove]] = [:]
+        for key in Set(keys) {
+            let found = try await self.moves(collection: key.collection, id: key.id, after: cursor)
+            if !found.isEmpty { moves[key] = found }
+        }
+        return moves
     }
 
     public nonisolated(nonsending) func firstMoves(of keys: [RecordKey], after cursor: UInt64) async throws

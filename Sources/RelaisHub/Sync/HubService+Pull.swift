@@ -24,6 +24,11 @@ extension HubService {
         try checkSchemaVersion(request.schemaVersion)
         let hubEpoch = try await checkHubEpoch(request.hubEpoch, replica: replica)
         let pageSize = configuration.limits.pageSize(requested: request.pageSize)
+        // The start of the device's pull; `nil` for a client that predates it (whole records).
+        let since: UInt64? = request.hasSince ? request.since : nil
+        if let since, since > request.cursor {
+            throw HubError.badRequest.with("since (\(since)) is after cursor (\(request.cursor)).")
+        }
         let decision = try await store.read { tx -> PullDecision in
             guard let device = try await tx.device(replica: replica) else { throw HubError.unauthorized }
             guard device.revokedAt == nil else { throw HubError.deviceRevoked }
@@ -37,9 +42,12 @@ extension HubService {
             {
                 return .bootstrap(head: meta.head)
             }
+            // The moves a revocation is judged by are purged up to the horizon: a pull started below it
+            // starts again from 0.
+            if let since, since != 0, since < meta.purgeHorizon { return .bootstrap(head: meta.head) }
             let page = try await self.page(
-                after: request.cursor, size: pageSize, user: user, replica: replica, counter: request.counter,
-                head: meta.head, tx: tx)
+                after: request.cursor, since: since, size: pageSize, user: user, replica: replica,
+                counter: request.counter, head: meta.head, tx: tx)
             return .page(page, scopeVersion: user.scopeVersion)
         }
         let now = self.now()
@@ -63,9 +71,13 @@ extension HubService {
         case .page(var response, let scopeVersion):
             response.hubEpoch = hubEpoch
             let cursor = request.cursor
+            // A device that sends `since` acknowledges its pull's start: the moves after it are kept
+            // until the pull ends (its revocations are judged by them).
+            let acknowledged = since ?? cursor
             try await store.write { tx in
                 try await tx.acknowledgePull(
-                    replica: replica, cursor: cursor, scopeVersion: cursor == 0 ? scopeVersion : nil, seenAt: now)
+                    replica: replica, cursor: acknowledged, scopeVersion: cursor == 0 ? scopeVersion : nil,
+                    seenAt: now)
             }
             return response
         }
@@ -77,16 +89,21 @@ extension HubService {
     /// out of the user's scopes (revocation candidates). Each was read up to `size + 1` rows, so each
     /// is complete up to its last row's sequence; the page covers candidates up to the lower of the
     /// two bounds, and stops early once it holds `size` records and revocations.
+    ///
+    /// `since`: the start of the device's pull (docs/SYNC.md "Pull"): what the device holds is judged
+    /// there, not at the cursor. `nil` (an older client): whole records, revocations judged at the cursor.
     private nonisolated(nonsending) func page(
-        after cursor: UInt64, size: Int, user: HubUser, replica: ReplicaID, counter: UInt64, head: UInt64,
-        tx: any HubReadTransaction
+        after cursor: UInt64, since: UInt64?, size: Int, user: HubUser, replica: ReplicaID, counter: UInt64,
+        head: UInt64, tx: any HubReadTransaction
     ) async throws -> Relais_V1_PullResponse {
         let access = Access(role: user.role, territories: Set(user.territories))
         let scopes: Set<String>? = access.role.seesEverything ? nil : access.territories
+        // Where the device's holdings are judged: the pull's start, or the cursor for an older client.
+        let basis = since ?? cursor
         let visible = try await tx.records(after: cursor, scopes: scopes, limit: size + 1)
         var movedAway: [StoredRecord] = []
         if let scopes, cursor != 0 {
-            movedAway = try await tx.movedAway(after: cursor, scopes: scopes, limit: size + 1)
+            movedAway = try await tx.movedAway(after: cursor, movedAfter: basis, scopes: scopes, limit: size + 1)
         }
         var bound = UInt64.max
         if visible.count > size, let last = visible.last { bound = min(bound, last.seq) }
@@ -108,17 +125,26 @@ extension HubService {
         // The first move after the cursor of every candidate that may need one, in one store call: a
         // record's scope at the cursor (whole or not, revoked or not) depends on it.
         var moveKeys: [RecordKey] = []
+        var awayKeys: [RecordKey] = []
         if !access.role.seesEverything, cursor != 0 {
             for candidate in candidates {
                 switch candidate {
-                case .visible(let record) where record.wholeSince <= cursor && !record.state.isDeleted,
-                    .away(let record):
+                case .visible(let record) where record.wholeSince <= basis && !record.state.isDeleted && basis != 0:
                     moveKeys.append(RecordKey(collection: record.collection, id: record.id))
+                case .away(let record):
+                    if since == nil {
+                        moveKeys.append(RecordKey(collection: record.collection, id: record.id))
+                    } else {
+                        awayKeys.append(RecordKey(collection: record.collection, id: record.id))
+                    }
                 default: break
                 }
             }
         }
-        let moves = try await tx.firstMoves(of: moveKeys, after: cursor)
+        let moves = try await tx.firstMoves(of: moveKeys, after: basis)
+        // Every move since the pull's start of each revocation candidate: the device may hold the record
+        // if one of them started or ended in a scope the user sees.
+        let awayMoves = try await tx.moves(of: awayKeys, after: basis)
 
         var response = Relais_V1_PullResponse()
         response.head = head
@@ -134,15 +160,24 @@ extension HubService {
             switch candidate {
             case .visible(let record):
                 if let version = recordVersion(
-                    record, after: cursor, access: access, replica: replica, counter: counter, moves: moves)
+                    record, after: cursor, since: since, access: access, replica: replica, counter: counter,
+                    moves: moves)
                 {
                     response.records.append(version)
                     emitted += 1
                 }
             case .away(let record):
-                // Moved away after the cursor, so it has a move (the lookup covered every such record).
-                let scopeAtCursor = moves[RecordKey(collection: record.collection, id: record.id)]?.fromScope
-                if access.sees(scope: scopeAtCursor) {
+                // Moved away after `basis`, so it has a move (the lookups covered every such record).
+                let key = RecordKey(collection: record.collection, id: record.id)
+                let mayHold: Bool
+                if since == nil {
+                    mayHold = access.sees(scope: moves[key]?.fromScope)
+                } else {
+                    mayHold = (awayMoves[key] ?? []).contains {
+                        access.sees(scope: $0.fromScope) || access.sees(scope: $0.toScope)
+                    }
+                }
+                if mayHold {
                     var revocation = Relais_V1_Revocation()
                     revocation.collection = record.collection
                     revocation.recordID = record.id
@@ -164,12 +199,14 @@ extension HubService {
         return response
     }
 
-    /// The version of `record` a device at `cursor` needs, or `nil` when it needs nothing.
+    /// The version of `record` a device at `cursor`, in a pull started at `since`, needs, or `nil`
+    /// when it needs nothing.
     ///
-    /// `moves`: the first move after `cursor` of the page's records (``HubReadTransaction/firstMoves(of:after:)``).
+    /// `moves`: the first move after `since` (or `cursor` when `since` is `nil`) of the page's records
+    /// (``HubReadTransaction/firstMoves(of:after:)``).
     private func recordVersion(
-        _ record: StoredRecord, after cursor: UInt64, access: Access, replica: ReplicaID, counter: UInt64,
-        moves: [RecordKey: ScopeMove]
+        _ record: StoredRecord, after cursor: UInt64, since: UInt64?, access: Access, replica: ReplicaID,
+        counter: UInt64, moves: [RecordKey: ScopeMove]
     ) -> Relais_V1_RecordVersion? {
         guard let collection = schema.collection(record.collection) else { return nil }
         var version = Relais_V1_RecordVersion()
@@ -185,30 +222,36 @@ extension HubService {
             version.deleted = true
             return version
         }
-        // Whole: a fresh generation (cursor 0), a record revived since the cursor, or one that
-        // moved into the user's scopes since the cursor. Otherwise only the fields changed since.
-        var whole = cursor == 0 || record.wholeSince > cursor
+        // Whole: the device may not hold the record at the pull's start (`basis`): a fresh generation
+        // (0), a record revived, kept against a delete or moved since, or one whose scope then was not
+        // the user's. Otherwise only the fields changed after `since`: the device holds every change up
+        // to its pull's start (docs/SYNC.md, "The pull invariant").
+        let basis = since ?? cursor
+        var whole = basis == 0 || record.wholeSince > basis
         if !whole, !access.role.seesEverything {
-            // The record's scope at the cursor: where its first later move started from, or where it is.
-            let scopeAtCursor: String?
+            // The record's scope at `basis`: where its first later move started from, or where it is.
+            let scopeAtBasis: String?
             if let move = moves[RecordKey(collection: record.collection, id: record.id)] {
-                scopeAtCursor = move.fromScope
+                scopeAtBasis = move.fromScope
             } else {
-                scopeAtCursor = record.scope
+                scopeAtBasis = record.scope
             }
-            whole = !access.sees(scope: scopeAtCursor)
+            whole = !access.sees(scope: scopeAtBasis)
         }
         for field in collection.fields {
             guard let state = record.state.fields[field.name], let latest = state.latest else { continue }
-            let meta = record.fields[field.name] ?? FieldMeta(seq: record.wholeSince)
+            let meta = record.fields[field.name] ?? FieldMeta(seq: record.seq)
             if !whole {
-                // Fields changed at or before the cursor are sent too: the record may have moved past
-                // the page that covered their change before the device read that page, and then the
-                // device never got them (docs/RELIABILITY.md, bug 1). Own writes are not echoed: the
-                // device holds them already, unless the record was ever revived, lost a delete or
-                // moved between scopes (`wholeSince` set): the device may have removed it, and the
-                // page that covered the revival may have been read after the record moved past it
-                // (bug 5), so such a record's own writes are always sent.
+                // Fields changed at or before the pull's start are held by the device. Fields changed
+                // after it are sent even when changed at or before the cursor: the record may have moved
+                // past the page that covered their change before the device read that page, and then
+                // the device never got them (docs/RELIABILITY.md, bug 1). An older client (no `since`)
+                // gets every field.
+                if let since, meta.seq <= since { continue }
+                // Own writes are not echoed: the device holds them already, unless the record was
+                // ever revived, lost a delete or moved between scopes (`wholeSince` set): the device
+                // may have removed it, and the page that covered the revival may have been read after
+                // the record moved past it (bug 5), so such a record's own writes are always sent.
                 if record.wholeSince == 0, state.siblings.count == 1, latest.dot.replica == replica,
                     latest.dot.counter <= counter, !meta.clamped
                 {

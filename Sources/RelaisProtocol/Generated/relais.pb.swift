@@ -1,5 +1,5 @@
-// relais.proto sha256: 36c8636f576a6c586f1c321b52591ad495813897925da8a630253b1858c3980d
-// generated code sha256: 72bb1cb52eb06bb5169edad5956d557a3027eb2d02f086cb99b132e9ee3ebb48
+// relais.proto sha256: 655041c45a52adaa44289bb76ae4754032e8d6eaec42d41b2d8fe0c92d8677cb
+// generated code sha256: 0a68e75fddb1db30d52296b4c536927d9b51a46aa386daf1584f0c9e64c0adf7
 // DO NOT EDIT.
 // swift-format-ignore-file
 // swiftlint:disable all
@@ -425,9 +425,24 @@ public nonisolated struct Relais_V1_PullRequest: Sendable {
   /// answers `409 hub_restored`.
   public var hubEpoch: String = String()
 
+  /// The cursor at which the client's current pull started: the `next_cursor` of the last page it
+  /// applied with `more` false (0 in a bootstrap), kept until the next such page. The client holds
+  /// every change up to it, so the hub sends only fields changed after it. At most `cursor`. Absent
+  /// (a client that predates it): the hub sends every current field of each record.
+  public var since: UInt64 {
+    get {_since ?? 0}
+    set {_since = newValue}
+  }
+  /// Returns true if `since` has been explicitly set.
+  public var hasSince: Bool {self._since != nil}
+  /// Clears the value of `since`. Subsequent reads from it will return its default value.
+  public mutating func clearSince() {self._since = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _since: UInt64? = nil
 }
 
 /// The current state of one field of a record.
@@ -470,8 +485,9 @@ public nonisolated struct Relais_V1_FieldVersion: Sendable {
   fileprivate var _dot: Relais_V1_Dot? = nil
 }
 
-/// The current state of a record's changed fields. Only fields changed after the request's cursor
-/// are listed; older fields the client already holds are unchanged.
+/// The current state of a record's fields the client may not hold: with `since` in the request, the
+/// fields changed after it (every field of a record the client may not hold at all); without it,
+/// every field. Fields not listed keep the value the client holds.
 public nonisolated struct Relais_V1_RecordVersion: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -496,7 +512,7 @@ public nonisolated struct Relais_V1_RecordVersion: Sendable {
   /// The record is deleted (a tombstone). A deleted record lists no fields.
   public var deleted: Bool = false
 
-  /// The fields changed after the request's cursor, each with its current value.
+  /// The fields sent (see above), each with its current value.
   public var fields: [Relais_V1_FieldVersion] = []
 
   /// The highest sequence number among this record's changes in the page.
@@ -1174,7 +1190,7 @@ nonisolated extension Relais_V1_PushResponse: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Relais_V1_PullRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PullRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}cursor\0\u{3}page_size\0\u{1}counter\0\u{3}schema_version\0\u{3}hub_epoch\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}cursor\0\u{3}page_size\0\u{1}counter\0\u{3}schema_version\0\u{3}hub_epoch\0\u{1}since\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1187,12 +1203,17 @@ nonisolated extension Relais_V1_PullRequest: SwiftProtobuf.Message, SwiftProtobu
       case 3: try { try decoder.decodeSingularUInt64Field(value: &self.counter) }()
       case 4: try { try decoder.decodeSingularUInt32Field(value: &self.schemaVersion) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.hubEpoch) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self._since) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if self.cursor != 0 {
       try visitor.visitSingularUInt64Field(value: self.cursor, fieldNumber: 1)
     }
@@ -1208,6 +1229,9 @@ nonisolated extension Relais_V1_PullRequest: SwiftProtobuf.Message, SwiftProtobu
     if !self.hubEpoch.isEmpty {
       try visitor.visitSingularStringField(value: self.hubEpoch, fieldNumber: 5)
     }
+    try { if let v = self._since {
+      try visitor.visitSingularUInt64Field(value: v, fieldNumber: 6)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1217,6 +1241,7 @@ nonisolated extension Relais_V1_PullRequest: SwiftProtobuf.Message, SwiftProtobu
     if lhs.counter != rhs.counter {return false}
     if lhs.schemaVersion != rhs.schemaVersion {return false}
     if lhs.hubEpoch != rhs.hubEpoch {return false}
+    if lhs._since != rhs._since {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

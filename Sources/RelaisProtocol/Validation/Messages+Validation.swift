@@ -85,6 +85,17 @@ extension Relais_V1_PushResponse: ProtocolValidatable {
     }
 }
 
+extension Relais_V1_PullRequest: ProtocolValidatable {
+    /// `since`, when present, is at most `cursor`: a pull starts at the cursor it is sent from and
+    /// the cursor only moves forward from there.
+    public func validate(limits: ProtocolLimits) throws(ProtocolError) {
+        if hasSince, since > cursor {
+            throw ProtocolError.invalidMessage.with(
+                "since (\(since)) is after cursor (\(cursor)).", ["path": "since"])
+        }
+    }
+}
+
 extension Relais_V1_PullResponse: ProtocolValidatable {
     /// At most ``ProtocolLimits/maxPageSize`` records and as many revocations; each record names
     /// itself, carries a valid vector, and either lists valid field versions or is a tombstone

@@ -551,15 +551,15 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
             """, makeRecord)
     }
 
-    nonisolated(nonsending) func movedAway(after cursor: UInt64, scopes: Set<String>, limit: Int) async throws
-        -> [StoredRecord]
+    nonisolated(nonsending) func movedAway(after cursor: UInt64, movedAfter: UInt64, scopes: Set<String>, limit: Int)
+        async throws -> [StoredRecord]
     {
-        // Driven by the (few) moves after the cursor, not by every record changed since.
+        // Driven by the (few) moves after `movedAfter`, not by every record changed since.
         let cursor = Self.int(cursor)
         return try await rows(
             """
             SELECT \(unescaped: Self.recordColumnsOfR) FROM records r
-            WHERE (r.collection, r.id) IN (SELECT collection, record_id FROM moves WHERE seq > \(cursor))
+            WHERE (r.collection, r.id) IN (SELECT collection, record_id FROM moves WHERE seq > \(Self.int(movedAfter)))
               AND r.seq > \(cursor) AND r.seq <= \(unescaped: Self.snapshotHead)
               AND (r.scope IS NULL OR NOT (r.scope = ANY(\(scopes.sorted())::text[])))
             ORDER BY r.seq LIMIT \(Int64(max(0, limit)))
@@ -574,6 +574,21 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
             SELECT seq, from_scope, to_scope FROM moves
             WHERE collection = \(collection) AND record_id = \(id) AND seq > \(Self.int(cursor))
             ORDER BY seq LIMIT 1
+            """
+        ) { row in
+            let (seq, from, to) = try row.decode((Int64, String?, String?).self)
+            return ScopeMove(seq: Self.u64(seq), collection: collection, recordID: id, fromScope: from, toScope: to)
+        }
+    }
+
+    nonisolated(nonsending) func moves(collection: String, id: String, after cursor: UInt64) async throws
+        -> [ScopeMove]
+    {
+        try await rows(
+            """
+            SELECT seq, from_scope, to_scope FROM moves
+            WHERE collection = \(collection) AND record_id = \(id) AND seq > \(Self.int(cursor))
+            ORDER BY seq
             """
         ) { row in
             let (seq, from, to) = try row.decode((Int64, String?, String?).self)

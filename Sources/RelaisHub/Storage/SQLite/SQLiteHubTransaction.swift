@@ -327,19 +327,33 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
         return Array(merged.prefix(limit))
     }
 
-    nonisolated(nonsending) func movedAway(after cursor: UInt64, scopes: Set<String>, limit: Int) async throws
-        -> [StoredRecord]
+    nonisolated(nonsending) func movedAway(after cursor: UInt64, movedAfter: UInt64, scopes: Set<String>, limit: Int)
+        async throws -> [StoredRecord]
     {
-        // Driven by the (few) moves after the cursor, not by every record changed since.
+        // Driven by the (few) moves after `movedAfter`, not by every record changed since.
         try rows(
             """
             SELECT \(Self.recordColumns) FROM records r
-            WHERE (r.collection, r.id) IN (SELECT collection, record_id FROM moves WHERE seq > ?1)
+            WHERE (r.collection, r.id) IN (SELECT collection, record_id FROM moves WHERE seq > ?4)
               AND r.seq > ?1
               AND (r.scope IS NULL OR r.scope NOT IN (SELECT value FROM json_each(?2)))
             ORDER BY r.seq LIMIT ?3
             """,
-            [Self.int(cursor), .text(try json(scopes.sorted())), .integer(Int64(limit))], makeRecord)
+            [Self.int(cursor), .text(try json(scopes.sorted())), .integer(Int64(limit)), Self.int(movedAfter)],
+            makeRecord)
+    }
+
+    nonisolated(nonsending) func moves(collection: String, id: String, after cursor: UInt64) async throws
+        -> [ScopeMove]
+    {
+        try rows(
+            "SELECT seq, from_scope, to_scope FROM moves WHERE collection = ? AND record_id = ? AND seq > ? ORDER BY seq",
+            [.text(collection), .text(id), Self.int(cursor)]
+        ) { row in
+            ScopeMove(
+                seq: Self.u64(row, 0), collection: collection, recordID: id, fromScope: row.text(at: 1),
+                toScope: row.text(at: 2))
+        }
     }
 
     nonisolated(nonsending) func firstMove(collection: String, id: String, after cursor: UInt64) async throws
