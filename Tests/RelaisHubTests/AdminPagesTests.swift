@@ -75,6 +75,38 @@ struct AdminPagesTests {
         return (session, try #require(dashboard.hidden("csrf")))
     }
 
+    /// A session slides with use but ends 12 hours after sign-in however busy it was; a session
+    /// cookie without its sign-in time is refused.
+    @Test func aSessionEndsTwelveHoursAfterSignInEvenWhenBusy() async throws {
+        try await AdminReviewTests.withRouter { hub, client, _ in
+            let clock = try #require(hub.clock)
+            let (session, _) = try await Self.signIn(hub, client)
+            for _ in 0..<11 {
+                clock.advance(byMillis: 3600 * 1000)
+                let page = try await Self.request(client, .get, "/admin/dashboard", cookies: ["relais_admin": session])
+                #expect(page.status == 200)
+            }
+            clock.advance(byMillis: 3600 * 1000)
+            let late = try await Self.request(client, .get, "/admin/dashboard", cookies: ["relais_admin": session])
+            #expect(late.headers[.location] == "/admin/sign-in")
+            let undated = String(session.split(separator: ".").last ?? "")
+            let legacy = try await Self.request(client, .get, "/admin/dashboard", cookies: ["relais_admin": undated])
+            #expect(legacy.headers[.location] == "/admin/sign-in")
+        }
+    }
+
+    /// The role is checked on every request: an admin demoted since signing in loses the session.
+    @Test func aDemotedAdminLosesTheSessionAtTheNextRequest() async throws {
+        try await AdminReviewTests.withRouter { hub, client, _ in
+            let (session, _) = try await Self.signIn(hub, client)
+            let before = try await Self.request(client, .get, "/admin/dashboard", cookies: ["relais_admin": session])
+            #expect(before.status == 200)
+            _ = try await hub.service.updateUser("admin", role: .manager, territories: ["north"])
+            let after = try await Self.request(client, .get, "/admin/dashboard", cookies: ["relais_admin": session])
+            #expect(after.headers[.location] == "/admin/sign-in")
+        }
+    }
+
     @Test func signInSetsAStrictHttpOnlySessionAndRefusesBadTokens() async throws {
         try await AdminReviewTests.withRouter { hub, client, _ in
             #expect(try await Self.request(client, .get, "/admin/dashboard").headers[.location] == "/admin/sign-in")
