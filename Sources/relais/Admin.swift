@@ -19,13 +19,19 @@ struct AdminConflicts: AsyncParsableCommand {
         subcommands: [AdminConflictsList.self, AdminConflictsShow.self, AdminConflictsResolve.self])
 }
 
-/// `--hub URL --token T`, shared by the admin commands.
+/// `--hub URL` and the admin token (`--token-file`, `RELAIS_ADMIN_TOKEN` or `--token`), shared by the
+/// admin commands.
 struct HubOptions: ParsableArguments {
     @Option(name: .long, help: "The hub's address, e.g. https://hub.example:7420.")
     var hub: String
 
-    @Option(name: .long, help: "An admin token.")
-    var token: String
+    @Option(
+        name: .long,
+        help: "An admin token (seen in `ps` and the shell's history: prefer --token-file or RELAIS_ADMIN_TOKEN).")
+    var token: String?
+
+    @Option(name: .long, help: "A file whose first line is the admin token.")
+    var tokenFile: String?
 
     @Option(
         name: .long, help: "A PEM file of CA certificates to trust besides the system's (a hub on the firm's own CA).")
@@ -41,12 +47,34 @@ struct HubOptions: ParsableArguments {
         guard let url = URLComponents(string: hub), url.scheme == "http" || url.scheme == "https" else {
             throw CommandFailure(message: "`--hub` is not an http(s) URL: \(hub)", code: 2)
         }
+        let token = try adminToken()
         do {
             return try AdminClient(
                 hub: hub, token: token, security: HubSecurity(caFile: caFile, allowInsecure: insecure))
         } catch {
             throw CommandFailure(admin: error)
         }
+    }
+
+    /// The admin token: `--token`, else the first line of `--token-file`, else `RELAIS_ADMIN_TOKEN`.
+    ///
+    /// - Throws: ``CommandFailure`` (2) when none is given, or the file cannot be read or is empty.
+    func adminToken(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
+        if let token { return token }
+        if let tokenFile {
+            guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) else {
+                throw CommandFailure(message: "cannot read the admin token file \(tokenFile)", code: 2)
+            }
+            let line =
+                text.split(whereSeparator: \.isNewline).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+            guard !line.isEmpty else {
+                throw CommandFailure(message: "the admin token file \(tokenFile) is empty", code: 2)
+            }
+            return line
+        }
+        if let token = environment["RELAIS_ADMIN_TOKEN"], !token.isEmpty { return token }
+        throw CommandFailure(
+            message: "give the admin token with --token-file FILE, RELAIS_ADMIN_TOKEN, or --token", code: 2)
     }
 
     /// Calls the admin API, mapping its errors to the exit codes.

@@ -15,6 +15,29 @@ struct AdminCommandLineTests {
         return (result.status, result.stdout, result.stderr)
     }
 
+    /// The admin token can stay out of `ps` and the shell's history: from a file or from
+    /// `RELAIS_ADMIN_TOKEN`; without any, a usage error that says where to put it.
+    @Test func theAdminTokenComesFromAFileOrTheEnvironment() async throws {
+        try await HubFixture.with(clock: TestClock()) { hub in
+            let token = hub.adminToken
+            let file = hub.folder.path + "/admin-token"
+            try "\(token)\n".write(toFile: file, atomically: true, encoding: .utf8)
+            try await hub.live { url in
+                let fromFile = try await Self.relais(["admin", "conflicts", "list", "--hub", url, "--token-file", file])
+                #expect(fromFile.status == 0, "\(fromFile.stderr)")
+                var environment = ProcessInfo.processInfo.environment
+                environment["RELAIS_ADMIN_TOKEN"] = token
+                let fromEnvironment = try await ChildProcess.run(
+                    Self.executable, ["admin", "conflicts", "list", "--hub", url], environment: environment)
+                #expect(fromEnvironment.status == 0, "\(fromEnvironment.stderr)")
+                environment["RELAIS_ADMIN_TOKEN"] = nil
+                let none = try await ChildProcess.run(
+                    Self.executable, ["admin", "conflicts", "list", "--hub", url], environment: environment)
+                #expect(none.status == 2 && none.stderr.contains("RELAIS_ADMIN_TOKEN"), "\(none.stderr)")
+            }
+        }
+    }
+
     @Test func listShowResolveAndExitCodes() async throws {
         try await HubFixture.with(clock: TestClock()) { hub in
             let s = try await ReviewSeed.seed(hub)
