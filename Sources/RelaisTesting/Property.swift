@@ -4,7 +4,7 @@ public import RelaisCore
 /// The one property-test harness: seeded cases, the first failing case reported with what replays it.
 ///
 /// A property runs `cases` generated cases (10,000 unless `RELAIS_CASES` or the caller says
-/// otherwise), each with its own `SplitMix64` seeded from the run's seed, the property's name and
+/// otherwise), each with its own `SeededRandom` seeded from the run's seed, the property's name and
 /// the case number, so properties draw independent streams and any case replays alone. The run's
 /// seed is ``SeededRandom/seed(default:)``'s: `RELAIS_SEED` (the one seed variable of every seeded
 /// test) when set, else a fixed one, so CI is reproducible and `RELAIS_SEED=N` explores.
@@ -52,10 +52,10 @@ public enum Property {
     /// description of the first broken law, or nil. Throws the first failure (a thrown error counts as
     /// one).
     public static func check(
-        _ name: String, cases: Int = Property.cases, _ body: (inout SplitMix64) throws -> String?
+        _ name: String, cases: Int = Property.cases, _ body: (inout SeededRandom) throws -> String?
     ) throws {
         for index in indices(name, cases) {
-            var random = SplitMix64(seed: caseSeed(name, index))
+            var random = SeededRandom(seed: caseSeed(name, index))
             let problem: String?
             do {
                 problem = try body(&random)
@@ -69,10 +69,10 @@ public enum Property {
     /// ``check(_:cases:_:)`` for a property whose cases are asynchronous (a simulated schedule, a
     /// request to a hub).
     public static func check(
-        _ name: String, cases: Int = Property.cases, _ body: (inout SplitMix64) async throws -> String?
+        _ name: String, cases: Int = Property.cases, _ body: (inout SeededRandom) async throws -> String?
     ) async throws {
         for index in indices(name, cases) {
-            var random = SplitMix64(seed: caseSeed(name, index))
+            var random = SeededRandom(seed: caseSeed(name, index))
             let problem: String?
             do {
                 problem = try await body(&random)

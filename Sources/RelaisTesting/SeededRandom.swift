@@ -37,6 +37,25 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
     /// A uniformly chosen element of a non-empty array.
     public mutating func pick<T>(_ items: [T]) -> T { items[Int.random(in: 0..<items.count, using: &self)] }
 
+    /// A number in `0..<n` straight from the sequence (`next() % n`: the modulo bias is negligible
+    /// for the small `n` tests use).
+    public mutating func below(_ n: Int) -> Int {
+        precondition(n > 0)
+        return Int(next() % UInt64(n))
+    }
+
+    /// `items` in a random order: Fisher–Yates on this sequence (the standard library's shuffle may
+    /// change between versions, and a seed must replay).
+    public mutating func shuffled<T>(_ items: [T]) -> [T] {
+        var items = items
+        guard items.count > 1 else { return items }
+        for i in stride(from: items.count - 1, to: 0, by: -1) { items.swapAt(i, below(i + 1)) }
+        return items
+    }
+
+    /// `count` random bytes.
+    public mutating func bytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8(truncatingIfNeeded: next()) } }
+
     /// The run's seed: `RELAIS_SEED` when set (decimal, or hexadecimal after `0x`), else `fallback`.
     ///
     /// Each seeded suite passes its own fixed default, so CI is reproducible and `RELAIS_SEED=N` explores.

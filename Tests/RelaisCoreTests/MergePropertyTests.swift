@@ -54,7 +54,7 @@ struct MergePropertyTests {
                 state = try engine.apply(write, to: state).state
                 applied.append(write)
                 // Re-apply a few already-applied writes at this point, and the one just applied.
-                for again in [write] + (0..<rng.int(in: 0...2)).map({ _ in rng.pick(applied) }) {
+                for again in [write] + (0..<rng.int(0...2)).map({ _ in rng.pick(applied) }) {
                     let outcome = try engine.apply(again, to: state)
                     if !outcome.duplicate || outcome.state != state || !outcome.conflicts.isEmpty
                         || !outcome.changedFields.isEmpty || outcome.created || outcome.deleted
@@ -193,9 +193,9 @@ struct MergePropertyTests {
 
     // MARK: e. Version vector laws
 
-    func randomVector(_ rng: inout SplitMix64) -> VersionVector {
+    func randomVector(_ rng: inout SeededRandom) -> VersionVector {
         var entries: [ReplicaID: UInt64] = [:]
-        for replica in 0..<UInt32(rng.int(in: 0...4)) where rng.chance(70) {
+        for replica in 0..<UInt32(rng.int(0...4)) where rng.chance(0.7) {
             entries[ReplicaID(replica)] = UInt64(rng.below(4))  // zero now and then: never stored
         }
         return VersionVector(entries)
@@ -231,7 +231,7 @@ struct MergePropertyTests {
             if a.dominates(b), b.dominates(c), !a.dominates(c) { return "dominates is not transitive: \(context)" }
             if (a.joined(b) == a) != a.dominates(b) { return "join absorbs exactly what a dominates: \(context)" }
 
-            let dot = Dot(replica: ReplicaID(UInt32(rng.below(5))), counter: UInt64(rng.int(in: 1...4)))
+            let dot = Dot(replica: ReplicaID(UInt32(rng.below(5))), counter: UInt64(rng.int(1...4)))
             if a.covers(dot) != a.dominates(VersionVector([dot.replica: dot.counter])) {
                 return "covers disagrees with dominates for \(dot): \(context)"
             }
@@ -249,22 +249,22 @@ struct MergePropertyTests {
     @Test func hybridLogicalClockIssuesIncreasingTimes() throws {
         try Property.check("hybridLogicalClockIssuesIncreasingTimes") { rng in
             // Start now and then just below a logical overflow.
-            let start = rng.chance(20) ? HLC(physicalMillis: 5_000, logical: UInt16.max - UInt16(rng.below(3))) : .zero
+            let start = rng.chance(0.2) ? HLC(physicalMillis: 5_000, logical: UInt16.max - UInt16(rng.below(3))) : .zero
             var clock = HybridLogicalClock(last: start)
             var physical: UInt64 = 5_000
             var previous = start
             var trace: [String] = []
-            for _ in 0..<rng.int(in: 1...24) {
+            for _ in 0..<rng.int(1...24) {
                 switch rng.below(10) {
                 case 0: physical -= min(physical, UInt64(rng.below(3_000)))  // the clock is stepped back
                 case 1...3: break  // the same millisecond again
                 default: physical += UInt64(rng.below(4))
                 }
                 let issued: HLC
-                if rng.chance(40) {
+                if rng.chance(0.4) {
                     let remote = HLC(
                         physicalMillis: physical + UInt64(rng.below(2_000)) - min(physical, 1_000),
-                        logical: UInt16(rng.below(4)) &+ (rng.chance(10) ? UInt16.max - 3 : 0))
+                        logical: UInt16(rng.below(4)) &+ (rng.chance(0.1) ? UInt16.max - 3 : 0))
                     issued = clock.receive(remote, physicalMillis: physical)
                     trace.append("receive(\(remote), p=\(physical))=\(issued)")
                     if issued <= remote { return "receive did not move past the remote time: \(trace)" }

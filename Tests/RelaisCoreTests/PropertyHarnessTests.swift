@@ -21,7 +21,7 @@ struct PropertyHarnessTests {
         #expect(text.contains("case=6") && text.contains("broken on purpose"))
         #expect(text.contains("RELAIS_SEED=\(Property.hex(Property.seed)) RELAIS_CASE=6"))
         // The case's generator is the same whenever it runs: case 6 replays alone.
-        var replay = SplitMix64(seed: Property.caseSeed("harnessSelfTest", 6))
+        var replay = SeededRandom(seed: Property.caseSeed("harnessSelfTest", 6))
         #expect(replay.next() == seen[6])
     }
 

@@ -1,32 +1,7 @@
 import Foundation
 import RelaisCore
+import RelaisTesting
 import Testing
-
-/// The property tests' draws from `SplitMix64` (the same sequence on every platform and Swift
-/// version, so a failing case replays from its seed). RelaisTesting's `Property` runs the cases.
-extension SplitMix64 {
-    /// A number in `0..<n` (the modulo bias is negligible for the small `n` used here).
-    mutating func below(_ n: Int) -> Int {
-        precondition(n > 0)
-        return Int(next() % UInt64(n))
-    }
-
-    mutating func int(in range: ClosedRange<Int>) -> Int { range.lowerBound + below(range.count) }
-
-    mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
-
-    mutating func pick<T>(_ items: [T]) -> T { items[below(items.count)] }
-
-    /// Fisher–Yates with this generator (the standard library's shuffle may change between versions).
-    mutating func shuffled<T>(_ items: [T]) -> [T] {
-        var items = items
-        guard items.count > 1 else { return items }
-        for i in stride(from: items.count - 1, to: 0, by: -1) {
-            items.swapAt(i, below(i + 1))
-        }
-        return items
-    }
-}
 
 /// A generated history of writes to one record, as a hub would receive them from a few replicas
 /// that edit offline and push and pull at random times.
@@ -53,7 +28,7 @@ struct History: CustomStringConvertible {
 
     /// Orders `writes` at random, keeping every write after the writes its context covers: a hub may
     /// receive concurrent writes in any order, but a write made after seeing another reaches it later.
-    static func randomCausalOrder(_ writes: [RecordWrite], _ rng: inout SplitMix64) -> [RecordWrite] {
+    static func randomCausalOrder(_ writes: [RecordWrite], _ rng: inout SeededRandom) -> [RecordWrite] {
         var remaining = writes
         var order: [RecordWrite] = []
         while !remaining.isEmpty {
@@ -87,24 +62,24 @@ struct History: CustomStringConvertible {
     }
 
     /// 1–4 replicas, 1–3 of the collection's fields, 2–6 writes (the first creates the record).
-    static func generate(_ rng: inout SplitMix64, deletes: Bool = true) -> History {
-        let collection = rng.chance(60) ? Fixture.customers : Fixture.interactions
+    static func generate(_ rng: inout SeededRandom, deletes: Bool = true) -> History {
+        let collection = rng.chance(0.6) ? Fixture.customers : Fixture.interactions
         let recordID = collection.name == "customers" ? Fixture.customerID : Fixture.interactionID
-        let fields = Array(rng.shuffled(collection.fields).prefix(rng.int(in: 1...3)))
-        let writeCount = rng.int(in: 2...6)
+        let fields = Array(rng.shuffled(collection.fields).prefix(rng.int(1...3)))
+        let writeCount = rng.int(2...6)
         // Coarse, close physical clocks so that equal HLC times across replicas happen.
-        var replicas = (1...UInt32(rng.int(in: 1...4))).map { id in
+        var replicas = (1...UInt32(rng.int(1...4))).map { id in
             Replica(id: id, counter: UInt64(rng.below(3)), physical: 1_000 + UInt64(rng.below(4)))
         }
         var hubVector = VersionVector.empty
         var hubLatest = HLC.zero
         var log: [RecordWrite] = []
 
-        func makeWrite(_ r: Int, _ change: RecordWrite.Change, _ rng: inout SplitMix64) {
+        func makeWrite(_ r: Int, _ change: RecordWrite.Change, _ rng: inout SeededRandom) {
             // Counters skip now and then: the replica wrote to other records meanwhile.
-            replicas[r].counter += 1 + (rng.chance(20) ? UInt64(rng.below(3)) : 0)
+            replicas[r].counter += 1 + (rng.chance(0.2) ? UInt64(rng.below(3)) : 0)
             // The physical clock wanders, and sometimes jumps back.
-            if rng.chance(10) {
+            if rng.chance(0.1) {
                 replicas[r].physical -= UInt64(rng.below(40))
             } else {
                 replicas[r].physical += UInt64(rng.below(3))
@@ -122,7 +97,7 @@ struct History: CustomStringConvertible {
         let creator = rng.below(replicas.count)
         var initial: [String: Value] = [:]
         for field in collection.fields where field.required { initial[field.name] = value(for: field, &rng) }
-        for field in fields where rng.chance(70) { initial[field.name] = value(for: field, &rng) }
+        for field in fields where rng.chance(0.7) { initial[field.name] = value(for: field, &rng) }
         makeWrite(creator, .upsert(initial), &rng)
         let createDot = replicas[creator].pending[0].dot
 
@@ -132,11 +107,11 @@ struct History: CustomStringConvertible {
             if made < writeCount, action < 5 {
                 let writers = replicas.indices.filter { replicas[$0].seen.covers(createDot) }
                 let r = rng.pick(writers)
-                if deletes, rng.chance(12) {
+                if deletes, rng.chance(0.12) {
                     makeWrite(r, .delete, &rng)
                 } else {
                     var values: [String: Value] = [:]
-                    for field in rng.shuffled(fields).prefix(rng.int(in: 1...fields.count)) {
+                    for field in rng.shuffled(fields).prefix(rng.int(1...fields.count)) {
                         values[field.name] = value(for: field, &rng)
                     }
                     makeWrite(r, .upsert(values), &rng)
@@ -147,7 +122,7 @@ struct History: CustomStringConvertible {
                 let pushers = replicas.indices.filter { !replicas[$0].pending.isEmpty }
                 guard !pushers.isEmpty else { continue }
                 let r = rng.pick(pushers)
-                let count = rng.int(in: 1...replicas[r].pending.count)
+                let count = rng.int(1...replicas[r].pending.count)
                 for write in replicas[r].pending.prefix(count) {
                     log.append(write)
                     hubVector.join(write.context)
@@ -159,7 +134,7 @@ struct History: CustomStringConvertible {
                 // A pull: the replica sees everything the hub holds (its own pending writes stay seen).
                 let r = rng.below(replicas.count)
                 replicas[r].seen.join(hubVector)
-                if rng.chance(70) {  // some devices never fold remote times into their clock
+                if rng.chance(0.7) {  // some devices never fold remote times into their clock
                     _ = replicas[r].clock.receive(hubLatest, physicalMillis: replicas[r].physical)
                 }
             }
@@ -179,15 +154,15 @@ struct History: CustomStringConvertible {
     static let tags = ["vip", "export", "wine", "bio", "lost"]
 
     /// A random valid value for `field`; null now and then where the field allows it.
-    static func value(for field: FieldSchema, _ rng: inout SplitMix64) -> Value {
-        if !field.required, rng.chance(12) { return .null }
+    static func value(for field: FieldSchema, _ rng: inout SeededRandom) -> Value {
+        if !field.required, rng.chance(0.12) { return .null }
         switch field.type {
         case .text:
             return .text(rng.pick(field.rule == .append ? longTexts : shortTexts))
         case .number(let integer, let minimum, let maximum):
             if integer {
                 let low = Int(minimum ?? 0)
-                return .number(Double(rng.int(in: low...Int(maximum ?? Double(low + 9)))))
+                return .number(Double(rng.int(low...Int(maximum ?? Double(low + 9)))))
             }
             let candidates = [0, 250, 1_200.5, 9_000].filter {
                 $0 >= (minimum ?? -.infinity) && $0 <= (maximum ?? .infinity)
@@ -196,11 +171,11 @@ struct History: CustomStringConvertible {
         case .date:
             return .date(rng.pick(dates))
         case .bool:
-            return .bool(rng.chance(50))
+            return .bool(rng.chance(0.5))
         case .enumeration(let values):
             return .text(rng.pick(values))
         case .set:
-            return .stringSet(rng.shuffled(tags).prefix(rng.int(in: 0...3)))
+            return .stringSet(rng.shuffled(tags).prefix(rng.int(0...3)))
         case .reference:
             return .text(rng.pick([Fixture.customerID, Fixture.otherCustomerID]))
         }

@@ -23,7 +23,7 @@ struct HostileInputTests {
         return out
     }()
 
-    func mutate(_ bytes: [UInt8], _ rng: inout SplitMix64) -> [UInt8] {
+    func mutate(_ bytes: [UInt8], _ rng: inout SeededRandom) -> [UInt8] {
         var bytes = bytes
         for _ in 0..<rng.int(1...4) {
             switch rng.int(0...4) {

@@ -11,7 +11,7 @@ struct RoundTripPropertyTests {
     let codec = MessageCodec()
 
     /// Nil when `message` survives every format (with a random encoding) unchanged; else what changed.
-    func roundTrip<M: WireMessage>(_ message: M, rng: inout SplitMix64) throws -> String? {
+    func roundTrip<M: WireMessage>(_ message: M, rng: inout SeededRandom) throws -> String? {
         for format in WireFormat.allCases {
             let encoding = rng.pick(ContentEncoding.allCases)
             let body = try codec.encode(message, format: format, encoding: encoding)

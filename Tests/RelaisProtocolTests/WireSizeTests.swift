@@ -1,5 +1,6 @@
 import RelaisCore
 import RelaisProtocol
+import RelaisTesting
 import Testing
 
 /// Bytes on the wire per changed field (DESIGN §10): 10,000 customer edits of one or two fields,
@@ -27,15 +28,15 @@ struct WireSizeTests {
         "Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau",
     ]
 
-    static func sentence(_ rng: inout SplitMix64, words count: Int) -> String {
+    static func sentence(_ rng: inout SeededRandom, words count: Int) -> String {
         (0..<count).map { _ in rng.pick(words) }.joined(separator: " ")
     }
 
-    static func phone(_ rng: inout SplitMix64) -> String {
+    static func phone(_ rng: inout SeededRandom) -> String {
         "+33 4 " + (0..<4).map { _ in String(rng.int(10...99)) }.joined(separator: " ")
     }
 
-    static func customer(_ rng: inout SplitMix64) -> Customer {
+    static func customer(_ rng: inout SeededRandom) -> Customer {
         var generator = RandomMessages(seed: rng.next())
         let surname = rng.pick(surnames)
         let name = "\(rng.pick(names)) \(surname)"
@@ -62,7 +63,7 @@ struct WireSizeTests {
     }
 
     /// The new value of an edited field.
-    static func edit(_ field: String, of customer: Customer, _ rng: inout SplitMix64) -> Value {
+    static func edit(_ field: String, of customer: Customer, _ rng: inout SeededRandom) -> Value {
         switch field {
         case "status": .text(rng.pick(["prospect", "active", "at_risk", "lapsed"]))
         case "phone": .text(phone(&rng))
@@ -114,7 +115,7 @@ struct WireSizeTests {
     }
 
     @Test func bytesPerChangedField() throws {
-        var rng = SplitMix64(seed: 20_261_128)
+        var rng = SeededRandom(seed: 20_261_128)
         var customers = (0..<2_000).map { _ in Self.customer(&rng) }
         let editable = [
             "status", "status", "phone", "phone", "tags", "email", "notes", "relationship_level",

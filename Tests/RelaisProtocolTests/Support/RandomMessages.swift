@@ -1,12 +1,13 @@
 import RelaisCore
 import RelaisProtocol
+import RelaisTesting
 
-/// Random valid wire messages for property tests, drawn from a ``SplitMix64``.
+/// Random valid wire messages for property tests, drawn from a ``SeededRandom``.
 struct RandomMessages {
-    var rng: SplitMix64
+    var rng: SeededRandom
 
-    init(seed: UInt64) { rng = SplitMix64(seed: seed) }
-    init(rng: SplitMix64) { self.rng = rng }
+    init(seed: UInt64) { rng = SeededRandom(seed: seed) }
+    init(rng: SeededRandom) { self.rng = rng }
 
     // Scalars from several scripts: ASCII, Latin, Arabic and Hebrew (RTL), CJK, emoji, combining
     // marks, bidi controls, and the odd control character (JSON must escape it).
