@@ -28,7 +28,10 @@ enum ReplicaFiles {
                 throw ReplicaError(.storage, "cannot create the folder \(folder): \(error)")
             }
         }
-        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, fileMode)
+        // O_EXCL: an existing file is never opened here. Closing a descriptor of a database file drops
+        // every POSIX lock this process holds on it, those of a connection already open on it
+        // included (SQLite's documented pitfall), and the next write of that connection fails.
+        let descriptor = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, fileMode)
         if descriptor >= 0 { close(descriptor) }
         for file in [path, path + "-wal", path + "-shm"] {
             var info = stat()
