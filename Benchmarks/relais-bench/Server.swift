@@ -1,13 +1,11 @@
 import AsyncHTTPClient
 import Foundation
 import Hummingbird
-import HummingbirdCore
 import Logging
 import NIOCore
 import NIOHTTP1
 import RelaisClient
 import RelaisHub
-import ServiceLifecycle
 
 /// The hub's own router and server configuration, plus one bench-only route, `POST /bench/echo`, that
 /// answers with the bytes it was sent: the baseline of an HTTP round trip on the very same server.
@@ -17,40 +15,16 @@ enum BenchServer {
     ) async throws -> T {
         var logger = Logger(label: "relais.bench.server")
         logger.logLevel = .error
-        let router = HubServer.router(service: service)
-        router.post("/bench/echo") { request, _ -> Response in
-            let buffer = try await request.body.collect(upTo: 512 << 20)
-            return Response(
-                status: .ok, headers: [.contentType: "application/octet-stream"], body: ResponseBody(byteBuffer: buffer)
-            )
-        }
-        let (addresses, continuation) = AsyncStream.makeStream(of: String.self)
-        let app = Application(
-            router: router, server: .http1(),
-            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "relais-hub"),
-            onServerRunning: { channel in
-                continuation.yield("http://127.0.0.1:\(channel.localAddress?.port ?? 0)")
-                continuation.finish()
-            },
-            logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-        return try await withThrowingTaskGroup(of: T?.self) { tasks in
-            tasks.addTask {
-                try await group.run()
-                continuation.finish()
-                return nil
-            }
-            var iterator = addresses.makeAsyncIterator()
-            guard let url = await iterator.next() else {
-                while (try await tasks.next()) != nil {}
-                throw BenchError("the bench server stopped before it listened")
-            }
-            let result: Result<T, any Error>
-            do { result = .success(try await body(url)) } catch { result = .failure(error) }
-            await group.triggerGracefulShutdown()
-            while (try await tasks.next()) != nil {}
-            return try result.get()
-        }
+        return try await HubServer.withRunningServer(
+            service: service, logger: logger,
+            addRoutes: { router in
+                router.post("/bench/echo") { request, _ -> Response in
+                    let buffer = try await request.body.collect(upTo: 512 << 20)
+                    return Response(
+                        status: .ok, headers: [.contentType: "application/octet-stream"],
+                        body: ResponseBody(byteBuffer: buffer))
+                }
+            }, body)
     }
 
     /// One round trip to the echo route with `bytes`, with the sync transport's client

@@ -1,4 +1,5 @@
 import Foundation
+public import Hummingbird
 public import Logging
 import ServiceLifecycle
 import UnixSignals
@@ -53,11 +54,13 @@ extension HubServer {
     /// server down gracefully. For tests and embedding (no signal handling, no purger).
     public static func withRunningServer<T: Sendable>(
         service: HubService, configuration: Configuration = .init(host: "127.0.0.1", port: 0), logger: Logger,
-        certificates: TLSCertificates? = nil, _ body: @escaping @Sendable (String) async throws -> T
+        certificates: TLSCertificates? = nil, addRoutes: (Router<HubRequestContext>) -> Void = { _ in },
+        _ body: @escaping @Sendable (String) async throws -> T
     ) async throws -> T {
         let (addresses, continuation) = AsyncStream.makeStream(of: String.self)
         let app = try application(
-            service: service, configuration: configuration, logger: logger, certificates: certificates
+            service: service, configuration: configuration, logger: logger, certificates: certificates,
+            addRoutes: addRoutes
         ) { url in
             continuation.yield(url)
             continuation.finish()

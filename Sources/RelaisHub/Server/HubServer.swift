@@ -143,8 +143,11 @@ public enum HubServer {
     /// - Parameter onListening: Called once the server listens, with its URL (`http://127.0.0.1:7420`).
     /// - Parameter certificates: The TLS pair to serve, which ``TLSCertificates/reload()`` may
     ///   change while the server runs; read from `configuration.tls` when `nil`.
+    /// - Parameter addRoutes: Adds routes to the hub's router before it serves (the benchmark's
+    ///   echo route); nothing by default.
     public static func application(
         service: HubService, configuration: Configuration, logger: Logger, certificates: TLSCertificates? = nil,
+        addRoutes: (Router<HubRequestContext>) -> Void = { _ in },
         onListening: @escaping @Sendable (String) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol & Service {
         let scheme = configuration.tls == nil ? "http" : "https"
@@ -162,10 +165,12 @@ public enum HubServer {
         } else {
             server = http1
         }
+        let router = router(
+            service: service, edges: edges, servesTLS: configuration.tls != nil,
+            servesMetrics: configuration.metrics == nil)
+        addRoutes(router)
         return Application(
-            router: router(
-                service: service, edges: edges, servesTLS: configuration.tls != nil,
-                servesMetrics: configuration.metrics == nil),
+            router: router,
             server: server,
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "relais-hub"),
