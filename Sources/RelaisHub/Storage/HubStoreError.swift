@@ -18,12 +18,19 @@ public struct HubStoreError: Error, Hashable, Sendable, CustomStringConvertible,
         public init(rawValue: String) { self.rawValue = rawValue }
         public var description: String { rawValue }
 
+        /// The store cannot serve now (busy past its timeout, PostgreSQL gone): try again (503).
         public static let unavailable = Code(rawValue: "unavailable")
+        /// The disk, or the store's configured ceiling, is full: nothing was written (507).
         public static let storageFull = Code(rawValue: "storage_full")
+        /// `init` found a store already there.
         public static let exists = Code(rawValue: "store_exists")
+        /// No store where one was expected (run `relais-hub init`), or a row it must hold is gone.
         public static let missing = Code(rawValue: "store_missing")
+        /// The store was made by a newer `relais-hub`.
         public static let tooNew = Code(rawValue: "store_too_new")
+        /// The data folder or PostgreSQL URL is malformed or unreachable.
         public static let badLocation = Code(rawValue: "store_location")
+        /// Anything else (a corrupt file, an unexpected SQL error): answered as a bare 500.
         public static let failed = Code(rawValue: "failed")
     }
 
