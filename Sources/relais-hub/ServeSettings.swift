@@ -164,6 +164,18 @@ struct ServeSettings {
         if let mb = settings.maxStoreMB, !(mb > 0) {
             throw CLIError(message: "The store ceiling (max-store-mb) is a positive number.", exitCode: 2)
         }
+        if let tls = settings.tls {
+            // Read now, so that a missing or mismatched file stops the hub before it opens anything.
+            for (key, path) in [("tls.cert", tls.certificatePath), ("tls.key", tls.privateKeyPath)]
+            where !FileManager.default.isReadableFile(atPath: path) {
+                throw CLIError(message: "\(key): cannot read \(path).", exitCode: 2)
+            }
+            do {
+                _ = try TLSCertificates(files: tls)
+            } catch {
+                throw CLIError(message: "tls.cert, tls.key: \(error)", exitCode: 2)
+            }
+        }
         return settings
     }
 

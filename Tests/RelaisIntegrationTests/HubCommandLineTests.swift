@@ -51,11 +51,24 @@ struct HubCommandLineTests {
         #expect(nothing.status == 2 && nothing.stderr.contains("RELAIS_DATA"))
         let malformed = try write("malformed.json", "{ not json")
         #expect(try await HubProcess.run(["serve", "--config", malformed]).status == 2)
-        // Deploy's example names only fields the hub reads (it fails later, on its absent store).
+        // Deploy's example names only fields the hub reads (it fails later, on its certificate, which
+        // is not on this machine).
         let example = BuiltExecutable.packageRoot.appendingPathComponent("Deploy/relais-hub.example.json").path
         let deployed = try await HubProcess.run(["serve", "--config", example])
-        #expect(deployed.status == 1, "\(deployed.stderr)")
+        #expect(deployed.status == 2 && deployed.stderr.contains("tls.cert: cannot read"), "\(deployed.stderr)")
         #expect(!deployed.stderr.contains("unknown settings"))
+        // A certificate that is not there, or a key that is not a key: a usage error naming it, and
+        // nothing started.
+        let absent = try await HubProcess.run([
+            "serve", "--data", folder.path, "--tls-cert", folder.path + "/absent.pem", "--tls-key",
+            folder.path + "/absent-key.pem",
+        ])
+        #expect(absent.status == 2 && absent.stderr.contains("tls.cert"), "\(absent.stderr)")
+        let garbage = try write("garbage.pem", "not a certificate")
+        let unreadable = try await HubProcess.run([
+            "serve", "--data", folder.path, "--tls-cert", garbage, "--tls-key", garbage,
+        ])
+        #expect(unreadable.status == 2 && unreadable.stderr.contains("tls.cert"), "\(unreadable.stderr)")
     }
 
     /// The edge settings (timeouts, connection cap, rate limits) come from flags, RELAIS_* variables and
