@@ -1,5 +1,5 @@
 import Foundation
-public import RelaisCore
+import RelaisCore
 
 /// The one property-test harness: seeded cases, the first failing case reported with what replays it.
 ///
