@@ -175,11 +175,14 @@ public enum HubServer {
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "relais-hub"),
             onServerRunning: { channel in
-                let port = channel.localAddress?.port ?? configuration.port
-                let shownHost = host.contains(":") ? "[\(host)]" : host
-                await onListening("\(scheme)://\(shownHost):\(port)")
+                await onListening(url(scheme, host, channel.localAddress?.port ?? configuration.port))
             },
             logger: logger)
+    }
+
+    /// `scheme://host:port`, an IPv6 host in brackets: the address a listener reports.
+    private static func url(_ scheme: String, _ host: String, _ port: Int) -> String {
+        "\(scheme)://\(host.contains(":") ? "[\(host)]" : host):\(port)"
     }
 
     /// The metrics listener: `GET /metrics` alone, plain HTTP, at `address`.
@@ -198,9 +201,7 @@ public enum HubServer {
             configuration: .init(
                 address: .hostname(address.host, port: address.port), serverName: "relais-hub-metrics"),
             onServerRunning: { channel in
-                let port = channel.localAddress?.port ?? address.port
-                let shownHost = host.contains(":") ? "[\(host)]" : host
-                await onListening("http://\(shownHost):\(port)/metrics")
+                await onListening(url("http", host, channel.localAddress?.port ?? address.port) + "/metrics")
             },
             logger: logger)
     }
