@@ -314,9 +314,11 @@ extension ReplicaStore {
         return try readRaw(collection, id: key.id) != before
     }
 
-    /// Removes a record (and the records that take their visibility from it): visible row,
-    /// bookkeeping and overlay. Its pending writes move to the rejected list with `code`.
-    func revoke(_ key: RecordKey, code: String, reason: String) throws -> (records: Int, pending: Int) {
+    /// Removes a record (and, with `children`, the records that take their visibility from it):
+    /// visible row, bookkeeping and overlay. Its pending writes move to the rejected list with `code`.
+    func revoke(_ key: RecordKey, code: String, reason: String, children: Bool = true) throws -> (
+        records: Int, pending: Int
+    ) {
         var removed = (records: 0, pending: 0)
         guard let collection = schema.collection(key.collection) else { return removed }
         for write in try loadPending(key) {
@@ -334,6 +336,7 @@ extension ReplicaStore {
             [.text(key.collection), .text(key.id)])
         try db.cachedStatement("DELETE FROM \(ReplicaSQL.quote(collection.name)) WHERE id = ?").execute([.text(key.id)])
         if db.changes > 0 { removed.records += 1 }
+        guard children else { return removed }
         // Children follow their parent's visibility.
         for child in schema.collections {
             guard case .parent(let field, let parent) = child.visibility, parent == key.collection else { continue }
@@ -351,6 +354,10 @@ extension ReplicaStore {
     }
 
     /// After a bootstrap's last page: removes every record the hub did not send again.
+    ///
+    /// Each such record goes alone, not with its children: a child the hub sent again is visible
+    /// (a contact of a customer deleted earlier, whose tombstone a bootstrap does not resend), and
+    /// a child it did not send is swept on its own.
     private func sweep(before generation: Int64) throws -> (records: Int, pending: Int) {
         var stale: [RecordKey] = []
         try db.query("SELECT collection, record_id FROM _relais_records WHERE generation < ?", [.integer(generation)]) {
@@ -360,7 +367,8 @@ extension ReplicaStore {
         var removed = (records: 0, pending: 0)
         for key in stale {
             let sub = try revoke(
-                key, code: "outside_territory", reason: "the hub no longer sends this record to this user")
+                key, code: "outside_territory", reason: "the hub no longer sends this record to this user",
+                children: false)
             removed.records += sub.records
             removed.pending += sub.pending
         }
