@@ -100,6 +100,8 @@ let package = Package(
         .target(
             name: "RelaisHub",
             dependencies: [
+                // Snapshots are built with the laptop's own apply code (docs/SYNC.md "Snapshot bootstrap").
+                "RelaisClient",
                 "RelaisCore",
                 "RelaisProtocol",
                 "RelaisSQLite",

@@ -34,6 +34,8 @@ public struct HubError: Error, Hashable, Sendable, CustomStringConvertible, Cust
         public static let unavailable = Code(rawValue: "unavailable")
         public static let `internal` = Code(rawValue: "internal")
         public static let storageFull = Code(rawValue: "storage_full")
+        public static let snapshotUnavailable = Code(rawValue: "snapshot_unavailable")
+        public static let rangeNotSatisfiable = Code(rawValue: "range_not_satisfiable")
     }
 
     /// What kind of refusal: the code sent in the error body.
@@ -57,7 +59,8 @@ public struct HubError: Error, Hashable, Sendable, CustomStringConvertible, Cust
         switch code {
         case .unauthorized, .deviceRevoked: 401
         case .forbidden, .invalidEnrollmentCode: 403
-        case .notFound: 404
+        case .notFound, .snapshotUnavailable: 404
+        case .rangeNotSatisfiable: 416
         case .methodNotAllowed: 405
         case .replicaForked, .hubRestored, .schemaTooOld, .schemaTooNew, .conflict: 409
         case .badRequest: 400
@@ -100,6 +103,14 @@ public struct HubError: Error, Hashable, Sendable, CustomStringConvertible, Cust
     }
     /// No such endpoint, user, device or conflict report. 404.
     public static var notFound: HubError { .init(.notFound, "Not found.") }
+    /// No snapshot of the device's view to offer: the laptop bootstraps by pages.
+    public static var snapshotUnavailable: HubError {
+        .init(.snapshotUnavailable, "This hub has no snapshot to offer; pull pages from cursor 0.")
+    }
+    /// A `Range` that does not start inside the snapshot.
+    public static var rangeNotSatisfiable: HubError {
+        .init(.rangeNotSatisfiable, "The range asked for does not start inside the snapshot; download it whole.")
+    }
     /// The endpoint exists, not with this method. 405.
     public static var methodNotAllowed: HubError { .init(.methodNotAllowed, "Method not allowed.") }
     /// The replica's counters went backwards or its history forked: renew the replica. 409.

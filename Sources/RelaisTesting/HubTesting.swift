@@ -55,12 +55,14 @@ public final class HubFixture: Sendable {
     /// - Parameters:
     ///   - store: The kind of store; ``HubTestStore/default`` unless the test needs one.
     ///   - configuration: The hub's configuration.
+    ///   - snapshots: Whether the hub serves snapshots (in the fixture's folder) when `configuration`
+    ///     names no folder for them; its laptops then bootstrap from snapshots, as from a served hub.
     ///   - clock: A test clock; the system clock when `nil`.
     ///   - storeConfiguration: The SQLite store's tuning (ignored on PostgreSQL).
     ///   - postgresConfiguration: The PostgreSQL store's tuning (ignored on SQLite).
     public static func with<T: Sendable>(
         store kind: HubTestStore = .default, configuration: HubService.Configuration = .init(),
-        clock: TestClock? = nil, storeConfiguration: SQLiteHubStore.Configuration = .init(),
+        snapshots: Bool = true, clock: TestClock? = nil, storeConfiguration: SQLiteHubStore.Configuration = .init(),
         postgresConfiguration: PostgresHubStore.Configuration = PostgresTestDatabase.storeConfiguration,
         _ body: (HubFixture) async throws -> T
     ) async throws -> T {
@@ -71,14 +73,18 @@ public final class HubFixture: Sendable {
             let store = try SQLiteHubStore(
                 folder: folder.path + "/data", create: true, configuration: storeConfiguration)
             return try await run(
-                store: store, kind: kind, folder: folder, configuration: configuration, clock: clock, body)
+                store: store, kind: kind, folder: folder, configuration: configuration, snapshots: snapshots,
+                clock: clock,
+                body)
         case .postgres:
             return try await PostgresTestDatabase.with { database in
                 try await PostgresHubStore.withStore(
                     url: database.url, create: true, configuration: postgresConfiguration
                 ) { store in
                     try await run(
-                        store: store, kind: kind, folder: folder, configuration: configuration, clock: clock, body)
+                        store: store, kind: kind, folder: folder, configuration: configuration, snapshots: snapshots,
+                        clock: clock,
+                        body)
                 }
             }
         }
@@ -86,8 +92,10 @@ public final class HubFixture: Sendable {
 
     private static func run<T: Sendable>(
         store: any HubStore, kind: HubTestStore, folder: TemporaryFolder, configuration: HubService.Configuration,
-        clock: TestClock?, _ body: (HubFixture) async throws -> T
+        snapshots: Bool, clock: TestClock?, _ body: (HubFixture) async throws -> T
     ) async throws -> T {
+        var configuration = configuration
+        if snapshots, configuration.snapshotFolder == nil { configuration.snapshotFolder = folder.path + "/snapshots" }
         let service = HubService(
             store: store, configuration: configuration, clock: clock ?? SystemHubClock(),
             logger: HubLogging.standardError(label: "relais.hub.test"))

@@ -51,7 +51,10 @@ struct Demo: AsyncParsableCommand {
             return logger
         }()
         let store = try SQLiteHubStore(folder: folder + "/hub", create: true)
-        let service = HubService(store: store, logger: logger)
+        // As `serve` does on SQLite: snapshots beside the store, for the laptops' first syncs.
+        var hubConfiguration = HubService.Configuration()
+        hubConfiguration.snapshotFolder = folder + "/hub/snapshots"
+        let service = HubService(store: store, configuration: hubConfiguration, logger: logger)
         let adminToken = try await service.initialize()
 
         let configuration = HubServer.Configuration(host: host, port: port)

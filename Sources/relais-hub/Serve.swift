@@ -74,6 +74,11 @@ struct Serve: AsyncParsableCommand {
             "Serve /metrics on this port alone (plain HTTP) and answer it 404 on the sync port.", valueName: "PORT"))
     var metricsPort: Int?
     @Option(
+        help: ArgumentHelp(
+            "The folder of the snapshots served to bootstrapping laptops, or `off` (default DATA/snapshots; off on PostgreSQL).",
+            valueName: "DIR"))
+    var snapshots: String?
+    @Option(
         help: ArgumentHelp("A JSON file of settings; flags, then RELAIS_* variables, win over it.", valueName: "FILE"))
     var config: String?
 
@@ -84,7 +89,7 @@ struct Serve: AsyncParsableCommand {
                 purgeInterval: purgeInterval, maxStoreMB: maxStoreMB, headerTimeout: headerTimeout,
                 bodyTimeout: bodyTimeout, idleTimeout: idleTimeout, maxConnections: maxConnections,
                 enrollRate: enrollRate, signInRate: signInRate, syncRate: syncRate, metricsHost: metricsHost,
-                metricsPort: metricsPort, config: config),
+                metricsPort: metricsPort, snapshots: snapshots, config: config),
             environment: ProcessInfo.processInfo.environment)
         let logger = HubLogging.standardError(label: "relais.hub")
         var options = HubStoreLocation.Options()
@@ -92,7 +97,9 @@ struct Serve: AsyncParsableCommand {
         // The store runs in the server's service group (HubServer.run), which also closes nothing:
         // the store is closed below once the group has stopped.
         let store = try await settings.location.open(create: false, options: options, logger: logger)
-        let hub = HubService(store: store, logger: logger)
+        var configuration = HubService.Configuration()
+        configuration.snapshotFolder = settings.snapshots
+        let hub = HubService(store: store, configuration: configuration, logger: logger)
         do {
             try await HubServer.run(
                 service: hub,

@@ -26,6 +26,7 @@ import SystemPackage
 /// | `--sync-rate` | `RELAIS_SYNC_RATE` | `syncRate` | `3000` (a minute; 0: none) |
 /// | `--metrics-host` | `RELAIS_METRICS_HOST` | `metricsHost` | `127.0.0.1` |
 /// | `--metrics-port` | `RELAIS_METRICS_PORT` | `metricsPort` | none: `/metrics` on the sync port |
+/// | `--snapshots` | `RELAIS_SNAPSHOTS` | `snapshots` | `DATA/snapshots` with `--data`, `off` with `--postgres` |
 struct ServeSettings {
     var location: HubStoreLocation
     var host: String
@@ -35,11 +36,14 @@ struct ServeSettings {
     var maxStoreMB: Double?
     var edges: HubServer.Edges
     var metrics: HubServer.MetricsAddress?
+    /// The folder of the snapshots served to bootstrapping laptops; nil: none.
+    var snapshots: String?
 
     /// The keys a configuration file may hold.
     static let fileKeys: Set<String> = [
         "data", "postgres", "host", "port", "tls", "purgeInterval", "maxStoreMB", "headerTimeout", "bodyTimeout",
         "idleTimeout", "maxConnections", "enrollRate", "signInRate", "syncRate", "metricsHost", "metricsPort",
+        "snapshots",
     ]
 
     /// The flags as given (`nil`: not given).
@@ -61,6 +65,7 @@ struct ServeSettings {
         var syncRate: Int?
         var metricsHost: String?
         var metricsPort: Int?
+        var snapshots: String?
         var config: String?
     }
 
@@ -145,6 +150,13 @@ struct ServeSettings {
         if let metricsPort, !(0...65535).contains(metricsPort) {
             throw CLIError(message: "The metrics port is 0 to 65535, not \(metricsPort).", exitCode: 2)
         }
+        // The snapshots live beside a SQLite store; a PostgreSQL hub keeps them only where it is told.
+        let snapshots: String?
+        switch string(flags.snapshots, "snapshots") {
+        case "off": snapshots = nil
+        case let folder?: snapshots = folder
+        case nil: snapshots = data.map { $0 + "/snapshots" }
+        }
         let settings = ServeSettings(
             location: location, host: string(flags.host, "host") ?? "127.0.0.1",
             port: try number(flags.port, "port", { reader.int(forKey: $0) }, "a whole number") ?? 7420,
@@ -154,7 +166,8 @@ struct ServeSettings {
                 ?? 3600,
             maxStoreMB: try number(flags.maxStoreMB, "maxStoreMB", { reader.double(forKey: $0) }, "a number"),
             edges: edges,
-            metrics: metricsPort.map { HubServer.MetricsAddress(host: metricsHost ?? "127.0.0.1", port: $0) })
+            metrics: metricsPort.map { HubServer.MetricsAddress(host: metricsHost ?? "127.0.0.1", port: $0) },
+            snapshots: snapshots)
         guard (0...65535).contains(settings.port) else {
             throw CLIError(message: "The port is 0 to 65535, not \(settings.port).", exitCode: 2)
         }

@@ -31,7 +31,9 @@ struct RateLimitedSyncTests {
         let clock = TestClock()
         try await withLimitedHub(clock: clock) { replica in
             _ = try await replica.add("customers", ["name": .text("Acme"), "territory": .text("north")])
-            _ = try await replica.sync()  // a push and a pull: the two requests of the minute
+            var byPages = SyncOptions()
+            byPages.snapshots = false  // no snapshot request: a push and a pull are the minute's two
+            _ = try await replica.sync(options: byPages)
             _ = try await replica.add("customers", ["name": .text("Bistro"), "territory": .text("north")])
             let waits = Mutex<[Duration]>([])
             var options = SyncOptions()
@@ -53,6 +55,7 @@ struct RateLimitedSyncTests {
         try await withLimitedHub(clock: clock) { replica in
             var options = SyncOptions()
             options.retry.maxRetryAfter = .seconds(10)
+            options.snapshots = false
             options.sleep = { _ in Issue.record("the laptop should not wait past maxRetryAfter") }
             _ = try await replica.add("customers", ["name": .text("Acme"), "territory": .text("north")])
             _ = try await replica.sync(options: options)  // a push and a pull: the two requests of the minute

@@ -59,6 +59,31 @@ struct CompressionTests {
         #expect(throws: ProtocolError.corruptStream) { try ContentEncoding.gzip.decompress(deflated) }
     }
 
+    /// Draining hands out the bytes inflated so far (a snapshot written to a file as it inflates);
+    /// the limits still count every byte produced.
+    @Test func drainingHandsOutTheBytesAndTheLimitsStillCountThem() throws {
+        let compressed = try ContentEncoding.deflate.compress(Self.sample)
+        let inflater = try Inflater(encoding: .deflate)
+        var out: [UInt8] = []
+        for chunk in stride(from: 0, to: compressed.count, by: 7).map({ compressed[$0..<min($0 + 7, compressed.count)] }
+        ) {
+            try inflater.feed(chunk)
+            out += inflater.drain()
+        }
+        out += try inflater.finish()
+        #expect(out == Self.sample)
+
+        var limits = ProtocolLimits.default
+        limits.maxDecompressedBytes = Self.sample.count - 1
+        let limited = try Inflater(encoding: .deflate, limits: limits)
+        #expect(throws: ProtocolError.decompressedTooLarge) {
+            for byte in compressed {
+                try limited.feed([byte])
+                _ = limited.drain()
+            }
+        }
+    }
+
     @Test func rawDeflateWithoutTheZlibHeaderIsRefused() throws {
         // Strip the zlib wrapper (2-byte header, 4-byte Adler-32 trailer): a raw RFC 1951 stream.
         let zlib = try ContentEncoding.deflate.compress(Self.sample)

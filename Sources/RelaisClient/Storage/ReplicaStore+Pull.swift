@@ -38,6 +38,7 @@ extension ReplicaStore {
         try setState("cursor", .integer(0))
         try setState("pull_since", .integer(0))
         try setState("bootstrapping", .integer(1))
+        try setState("echo_own_writes", .integer(0))
     }
 
     /// Whether a page must be committed with `synchronous=FULL` before the next pull request.
@@ -210,7 +211,10 @@ extension ReplicaStore {
         }
         try setState("cursor", .integer(Int64(page.nextCursor)))
         // The pull is over: the replica now holds every change up to its cursor, where the next one starts.
-        if !page.more { try setState("pull_since", .integer(Int64(page.nextCursor))) }
+        if !page.more {
+            try setState("pull_since", .integer(Int64(page.nextCursor)))
+            try setState("echo_own_writes", .integer(0))
+        }
         if !page.more, try stateInt("bootstrapping") == 1 {
             let swept = try sweep(before: generation)
             outcome.removed += swept.records
@@ -233,7 +237,7 @@ extension ReplicaStore {
     }
 
     /// The bookkeeping row of a record with pending writes (its tombstone values live in the overlay).
-    private func upsertMeta(
+    func upsertMeta(
         _ key: RecordKey, dots: String, vector: String, deleted: Bool, generation: Int64, replica: ReplicaID
     ) throws {
         try db.cachedStatement(

@@ -57,6 +57,9 @@ public struct SyncOptions: Sendable {
     public var sleep: @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
     /// A random number in `0..<1` for the jitter.
     public var random: @Sendable () -> Double = { Double.random(in: 0..<1) }
+    /// Whether a bootstrap first asks the hub for a snapshot of the user's view (docs/SYNC.md
+    /// "Snapshot bootstrap"); false bootstraps by pages only.
+    public var snapshots = true
 
     /// The defaults: 500 writes per push, 1,000 records per page, five attempts.
     public init() {}
@@ -124,6 +127,9 @@ extension Replica {
         var action = machine.start(catchingUpWithRestore: try store.hubRestorePending)
         var batch: [PendingWrite] = []
         var received = PullBatch(recordLimit: options.applyBatchRecords)
+        // A pull from cursor 0 first asks for a snapshot, once per session (a cut download is
+        // continued by the retry).
+        var trySnapshot = options.snapshots
 
         /// Applies the pages held, with the cursor of the last, in one transaction.
         func applyReceived() throws {
@@ -174,6 +180,30 @@ extension Replica {
 
                 case .pull:
                     if progress.phase != "bootstrap" { progress.phase = "pull" }
+                    if trySnapshot, received.isEmpty, try store.cursor == 0, try !store.hasWritesInFlight {
+                        trySnapshot = false
+                        do {
+                            if let info = try await takeSnapshot(transport: transport, token: token) {
+                                progress.phase = "bootstrap"
+                                result.pulled += info.changed
+                                progress.pulled += info.changed
+                                progress.cursor = info.cursor
+                                progress.head = max(progress.head, info.cursor)
+                                options.progress?(progress)
+                            }
+                        } catch let error as SyncError where error.code == .hubUnreachable {
+                            // Cut: the retry continues the download where it stopped.
+                            trySnapshot = true
+                            throw error
+                        } catch {
+                            // Whatever else stops the snapshot, pages bring the same records (and a
+                            // hub that refuses this device says so to the pull as well).
+                            SnapshotFolder(replica: path).remove()
+                            store.logger.notice(
+                                "sync: no snapshot taken, bootstrapping by pages",
+                                metadata: ["relais.error": "\(error)"])
+                        }
+                    }
                     var request = Relais_V1_PullRequest()
                     request.cursor = try received.cursor ?? store.cursor
                     // The stored start: pages held and not yet applied all have `more` set.
@@ -182,6 +212,7 @@ extension Replica {
                     request.counter = store.counter
                     request.schemaVersion = UInt32(schema.version)
                     request.hubEpoch = try store.hubEpoch
+                    request.echoOwnWrites = try store.echoOwnWrites
                     let page = try await transport.pull(request, token: token)
                     if try store.hubEpoch.isEmpty, !page.hubEpoch.isEmpty {
                         try store.syncWrite { try store.rememberHubEpoch(page.hubEpoch) }
@@ -311,6 +342,31 @@ extension Replica {
 }
 
 extension Replica {
+    /// Downloads the snapshot of this device's view (continuing a cut download), inflates it beside
+    /// the replica file and applies it (docs/SYNC.md "Snapshot bootstrap"). Nil when the hub has none.
+    private func takeSnapshot(transport: any SyncTransport, token: String) async throws
+        -> ReplicaStore.SnapshotInfo?
+    {
+        let folder = SnapshotFolder(replica: path)
+        let request = SnapshotRequest(schemaVersion: UInt32(schema.version), hubEpoch: try store.hubEpoch)
+        guard let download = try await transport.snapshot(request, token: token, folder: folder.path) else {
+            folder.remove()
+            return nil
+        }
+        defer { folder.remove() }
+        let ceiling = store.configuration.maxFileBytes ?? Int64.max
+        guard download.inflatedBytes <= ceiling else {
+            throw ReplicaError(
+                .storageFull, "the snapshot (\(download.inflatedBytes) bytes) exceeds this replica's size ceiling")
+        }
+        let file = try folder.inflate(download.path, digest: download.digest, maxBytes: download.inflatedBytes)
+        let info = try store.applySnapshot(at: file, expectedCursor: download.cursor)
+        store.logger.debug(
+            "sync: bootstrapped from a snapshot",
+            metadata: ["relais.cursor": "\(info.cursor)", "relais.snapshot_bytes": "\(download.receivedBytes)"])
+        return info
+    }
+
     /// Applies one pull page and stores its cursor in one transaction, as ``sync(transport:options:)``
     /// does. Not API: for crash tests and tools that carry pages by other means.
     ///

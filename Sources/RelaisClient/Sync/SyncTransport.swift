@@ -18,6 +18,10 @@ public protocol SyncTransport: Sendable {
     func pull(_ request: Relais_V1_PullRequest, token: String) async throws -> Relais_V1_PullResponse
     /// `POST /v1/replica/renew`: a new replica number and token after `replica_forked`.
     func renew(_ request: Relais_V1_ReplicaRenewRequest, token: String) async throws -> Relais_V1_ReplicaRenewResponse
+    /// `GET /v1/snapshot`: the snapshot of the device's view, downloaded into `folder` (continuing a
+    /// cut download), or nil when there is none; the laptop then bootstraps by pages. A transport
+    /// without snapshots need not implement it.
+    func snapshot(_ request: SnapshotRequest, token: String, folder: String) async throws -> SnapshotDownload?
 }
 
 /// The HTTP transport: protobuf bodies compressed with deflate, `Accept-Encoding: deflate`, a bearer

@@ -13,6 +13,8 @@ public import Prometheus
 ///   device's acknowledged cursor), `relais_device_last_seen_timestamp_seconds{replica,user}`,
 ///   `relais_store_size_bytes`, `relais_store_available_bytes` (SQLite only), `relais_store_commits`
 ///   and `relais_store_transactions`: refreshed at each scrape.
+/// - `relais_snapshots_served_total`, `relais_snapshots_built_total`,
+///   `relais_snapshot_build_duration_seconds` (the last build): docs/SYNC.md "Snapshot bootstrap".
 public final class HubMetrics: Sendable {
     /// The registry the metrics live in.
     public let registry: PrometheusCollectorRegistry
@@ -63,6 +65,21 @@ public final class HubMetrics: Sendable {
                     "clamped_writes", "total", "Writes whose HLC time was clamped to the allowed skew.")
             ).increment(by: Int64(clamped))
         }
+    }
+
+    /// Records a snapshot served to a laptop, and how long its build took when it was built for it.
+    func recordSnapshotServed() {
+        registry.makeCounter(
+            descriptor: Self.name("snapshots_served", "total", "Snapshots served to bootstrapping laptops.")
+        ).increment()
+    }
+
+    /// Records a snapshot built.
+    func recordSnapshotBuilt(seconds: Double) {
+        registry.makeCounter(descriptor: Self.name("snapshots_built", "total", "Snapshots built.")).increment()
+        registry.makeGauge(
+            descriptor: Self.name("snapshot_build_duration", "seconds", "How long the last snapshot build took.")
+        ).set(seconds)
     }
 
     /// Refreshes the gauges read from the store.

@@ -16,7 +16,8 @@ struct HubRoutes: Sendable {
     /// Whether `path` names an endpoint (with some method): a request with another method gets 405.
     static func isKnownPath(_ path: String) -> Bool {
         let fixed: Set<String> = [
-            "/v1/enroll", "/v1/replica/renew", "/v1/push", "/v1/pull", "/v1/health", "/metrics", "/v1/admin/conflicts",
+            "/v1/enroll", "/v1/replica/renew", "/v1/push", "/v1/pull", "/v1/snapshot", "/v1/health", "/metrics",
+            "/v1/admin/conflicts",
             "/v1/admin/devices", "/v1/admin/events",
         ]
         if fixed.contains(path) || AdminRoutes.isKnownPath(path) || AdminPages.isKnownPath(path) { return true }
@@ -39,6 +40,7 @@ struct HubRoutes: Sendable {
         router.post("/v1/replica/renew") { request, _ in try await self.renew(request) }
         router.post("/v1/push") { request, _ in try await self.push(request) }
         router.post("/v1/pull") { request, _ in try await self.pull(request) }
+        router.get("/v1/snapshot") { request, context in try await self.snapshot(request, context: context) }
         router.get("/v1/health") { _, _ in try await self.health() }
         router.get("/metrics") { _, _ in
             guard self.servesMetrics else {
@@ -97,6 +99,36 @@ struct HubRoutes: Sendable {
         let encoding = ContentEncoding.negotiate(acceptEncoding: request.headers[.acceptEncoding])
         return try Self.respond(
             try await service.pull(message, from: principal), format: format, encoding: encoding, codec: service.codec)
+    }
+
+    /// `GET /v1/snapshot?schema_version=N&hub_epoch=E`: the compressed snapshot of the device's view,
+    /// whole or, with `Range: bytes=N-` (and an `If-Range` naming it), from byte N on.
+    private func snapshot(_ request: Request, context: HubRequestContext) async throws -> Response {
+        let principal = try await authenticate(request)
+        try limits.takeSync(principal)
+        let query = request.uri.queryParameters
+        let schemaVersion = query.get("schema_version").flatMap { UInt32(String($0)) } ?? 0
+        let hubEpoch = query.get("hub_epoch").map { String($0) } ?? ""
+        let snapshot = try await service.snapshot(for: principal, schemaVersion: schemaVersion, hubEpoch: hubEpoch)
+        let tag = "\"\(snapshot.digest)\""
+        var start: Int64 = 0
+        if let range = request.headers[.range], request.headers[.ifRange].map({ $0 == tag }) ?? true {
+            // Only the form a laptop sends, `bytes=N-`; any other is answered whole.
+            if range.hasPrefix("bytes="), range.hasSuffix("-"), let from = Int64(range.dropFirst(6).dropLast()) {
+                guard from < snapshot.bytes else { throw HubError.rangeNotSatisfiable }
+                start = from
+            }
+        }
+        var headers: HTTPFields = [
+            .contentType: "application/vnd.relais.snapshot", .eTag: tag, .acceptRanges: "bytes",
+            .contentLength: String(snapshot.bytes - start),
+        ]
+        headers[HTTPFields.Element.Name("Relais-Snapshot-Cursor")!] = String(snapshot.cursor)
+        headers[HTTPFields.Element.Name("Relais-Snapshot-Bytes")!] = String(snapshot.inflatedBytes)
+        if start > 0 { headers[.contentRange] = "bytes \(start)-\(snapshot.bytes - 1)/\(snapshot.bytes)" }
+        let body = try await FileIO().loadFile(
+            path: snapshot.path, range: Int(start)...Int(snapshot.bytes - 1), context: context)
+        return Response(status: start > 0 ? .partialContent : .ok, headers: headers, body: body)
     }
 
     private func health() async throws -> Response {

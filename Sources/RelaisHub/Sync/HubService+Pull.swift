@@ -47,7 +47,7 @@ extension HubService {
             if let since, since != 0, since < meta.purgeHorizon { return .bootstrap(head: meta.head) }
             let page = try await self.page(
                 after: request.cursor, since: since, size: pageSize, user: user, replica: replica,
-                counter: request.counter, head: meta.head, tx: tx)
+                counter: request.echoOwnWrites ? 0 : request.counter, head: meta.head, tx: tx)
             return .page(page, scopeVersion: user.scopeVersion)
         }
         let now = self.now()
@@ -92,7 +92,7 @@ extension HubService {
     ///
     /// `since`: the start of the device's pull (docs/SYNC.md "Pull"): what the device holds is judged
     /// there, not at the cursor. `nil` (an older client): whole records, revocations judged at the cursor.
-    private nonisolated(nonsending) func page(
+    nonisolated(nonsending) func page(
         after cursor: UInt64, since: UInt64?, size: Int, user: HubUser, replica: ReplicaID, counter: UInt64,
         head: UInt64, tx: any HubReadTransaction
     ) async throws -> Relais_V1_PullResponse {

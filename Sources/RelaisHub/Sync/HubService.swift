@@ -27,6 +27,12 @@ public final class HubService: Sendable {
         public var tombstoneRetentionMillis: UInt64 = 90 * 24 * 3600 * 1000
         /// The wire limits (page sizes among them).
         public var limits: ProtocolLimits = .default
+        /// Where snapshots of the users' views are kept (docs/SYNC.md "Snapshot bootstrap"); nil keeps
+        /// none, and laptops bootstrap by pages. The folder is the hub's own: it is emptied at start.
+        public var snapshotFolder: String?
+        /// How many changes behind the head a snapshot may fall before a new one is built in the
+        /// background. Default 10,000.
+        public var snapshotStaleAfterChanges: UInt64 = 10_000
 
         public init() {}
     }
@@ -41,6 +47,8 @@ public final class HubService: Sendable {
     let secrets: SecretGenerator
     let logger: Logger
     let codec: MessageCodec
+    /// The snapshots served to bootstrapping laptops; nil when the configuration names no folder.
+    let snapshots: SnapshotCache?
     /// The hub epoch, read from the store once (``hubEpoch()``).
     private let hubEpochCache = Mutex<String?>(nil)
 
@@ -61,6 +69,18 @@ public final class HubService: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.codec = MessageCodec(limits: configuration.limits)
+        var snapshots: SnapshotCache?
+        if let folder = configuration.snapshotFolder {
+            do {
+                snapshots = try SnapshotCache(
+                    folder: folder, staleAfterChanges: configuration.snapshotStaleAfterChanges, logger: logger)
+            } catch {
+                logger.error(
+                    "snapshots off: the snapshot folder cannot be used",
+                    metadata: ["relais.folder": "\(folder)", "relais.error": "\(error)"])
+            }
+        }
+        self.snapshots = snapshots
     }
 
     var schema: Schema { configuration.schema }

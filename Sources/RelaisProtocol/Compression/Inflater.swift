@@ -46,13 +46,24 @@ public final class Inflater {
     /// The decompressed bytes so far: `count` initialised bytes at the start of `storage`.
     private var storage = UnsafeMutableBufferPointer<UInt8>(start: nil, count: 0)
     private var count = 0
+    /// Decompressed bytes already handed out by ``drain()``.
+    private var drained = 0
     private var stream: UnsafeMutablePointer<z_stream>?
     private var buffer: UnsafeMutableBufferPointer<UInt8>?
     private var failure: ProtocolError?
     private var finished = false
 
     /// Decompressed bytes produced so far.
-    public var decompressedBytes: Int { count }
+    public var decompressedBytes: Int { drained + count }
+
+    /// Hands out the decompressed bytes produced so far and forgets them, so that a large stream can
+    /// be written out as it inflates; the limits still count every byte produced.
+    public func drain() -> [UInt8] {
+        let result = Array(UnsafeBufferPointer(rebasing: storage[..<count]))
+        drained += count
+        count = 0
+        return result
+    }
 
     /// Prepares to inflate a body in `encoding`.
     ///
@@ -97,7 +108,7 @@ public final class Inflater {
         }
     }
 
-    /// Ends the body and returns the decompressed bytes.
+    /// Ends the body and returns the decompressed bytes (those not yet handed out by ``drain()``).
     ///
     /// - Throws: ``ProtocolError/truncatedStream`` if the compressed stream did not end, or the
     ///   error an earlier ``feed(_:)`` threw.
@@ -184,16 +195,17 @@ public final class Inflater {
 
     private func append(_ bytes: UnsafeBufferPointer<UInt8>) -> ProtocolError? {
         let total = count + bytes.count
-        if total > limits.maxDecompressedBytes {
+        let produced = drained + total
+        if produced > limits.maxDecompressedBytes {
             return ProtocolError.decompressedTooLarge.with(
                 "The body decompresses to more than \(limits.maxDecompressedBytes) bytes.",
                 ["limit": String(limits.maxDecompressedBytes)]
             )
         }
-        if encoding != .identity, total > limits.expansionRatioFloorBytes, let stream {
+        if encoding != .identity, produced > limits.expansionRatioFloorBytes, let stream {
             let consumed = Int(stream.pointee.total_in)
             let (allowed, overflow) = limits.maxExpansionRatio.multipliedReportingOverflow(by: consumed)
-            if !overflow, total > allowed {
+            if !overflow, produced > allowed {
                 return ProtocolError.expansionRatioExceeded.with(
                     "The body expanded more than \(limits.maxExpansionRatio)× while inflating.",
                     ["limit": String(limits.maxExpansionRatio)]

@@ -1,5 +1,5 @@
-// relais.proto sha256: 655041c45a52adaa44289bb76ae4754032e8d6eaec42d41b2d8fe0c92d8677cb
-// generated code sha256: 0a68e75fddb1db30d52296b4c536927d9b51a46aa386daf1584f0c9e64c0adf7
+// relais.proto sha256: b4a01b7c597ef96f8af51eb6da67649309131e6d486dae98c7565990d3e62d58
+// generated code sha256: 216568fb7d5e594ccb19203a8873b59bf37ee020c3b6a89107e4cc443f569da9
 // DO NOT EDIT.
 // swift-format-ignore-file
 // swiftlint:disable all
@@ -437,6 +437,12 @@ public nonisolated struct Relais_V1_PullRequest: Sendable {
   public var hasSince: Bool {self._since != nil}
   /// Clears the value of `since`. Subsequent reads from it will return its default value.
   public mutating func clearSince() {self._since = nil}
+
+  /// Send this replica's own writes as well, for the whole pull that starts at `since`. A replica
+  /// that took a snapshot (`GET /v1/snapshot`) holds the hub's state at the snapshot's cursor, not
+  /// its own writes acknowledged after it: the pull that follows the snapshot sets it, so that those
+  /// come back. False: a field whose only sibling is the requesting replica's own write is left out.
+  public var echoOwnWrites: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1190,7 +1196,7 @@ nonisolated extension Relais_V1_PushResponse: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Relais_V1_PullRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PullRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}cursor\0\u{3}page_size\0\u{1}counter\0\u{3}schema_version\0\u{3}hub_epoch\0\u{1}since\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}cursor\0\u{3}page_size\0\u{1}counter\0\u{3}schema_version\0\u{3}hub_epoch\0\u{1}since\0\u{3}echo_own_writes\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1204,6 +1210,7 @@ nonisolated extension Relais_V1_PullRequest: SwiftProtobuf.Message, SwiftProtobu
       case 4: try { try decoder.decodeSingularUInt32Field(value: &self.schemaVersion) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.hubEpoch) }()
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self._since) }()
+      case 7: try { try decoder.decodeSingularBoolField(value: &self.echoOwnWrites) }()
       default: break
       }
     }
@@ -1232,6 +1239,9 @@ nonisolated extension Relais_V1_PullRequest: SwiftProtobuf.Message, SwiftProtobu
     try { if let v = self._since {
       try visitor.visitSingularUInt64Field(value: v, fieldNumber: 6)
     } }()
+    if self.echoOwnWrites != false {
+      try visitor.visitSingularBoolField(value: self.echoOwnWrites, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1242,6 +1252,7 @@ nonisolated extension Relais_V1_PullRequest: SwiftProtobuf.Message, SwiftProtobu
     if lhs.schemaVersion != rhs.schemaVersion {return false}
     if lhs.hubEpoch != rhs.hubEpoch {return false}
     if lhs._since != rhs._since {return false}
+    if lhs.echoOwnWrites != rhs.echoOwnWrites {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

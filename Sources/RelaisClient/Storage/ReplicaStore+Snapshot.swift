@@ -1,0 +1,184 @@
+import Foundation
+import RelaisCore
+import RelaisSQLite
+
+extension ReplicaStore {
+    /// What a snapshot file says about itself.
+    struct SnapshotInfo: Sendable, Equatable {
+        /// The cursor the snapshot stands at: the hub's state after every change up to it.
+        var cursor: UInt64
+        /// The schema version it was built with.
+        var schemaVersion: Int
+        /// Visible records it brought (rows copied in, and records with pending writes it updated).
+        var changed = 0
+    }
+
+    /// Applies a snapshot file (docs/SYNC.md "Snapshot bootstrap") as the first part of a bootstrap,
+    /// in one transaction: the result is the state a bootstrap by pages stopped at the snapshot's
+    /// cursor would have left.
+    ///
+    /// - A new generation starts; every record of the snapshot is copied in with it (visible row and
+    ///   bookkeeping, in bulk), except records with pending writes, whose confirmed state takes the
+    ///   snapshot's and whose visible row is derived again as confirmed + pending.
+    /// - The stored cursor and pull start become the snapshot's cursor, and the pull that follows
+    ///   asks for this replica's own writes too (`echo_own_writes`): the snapshot may predate some of
+    ///   them. That pull's last page sweeps, as a bootstrap's does, what neither brought again.
+    /// - Only records are taken from the file: the replica's identity, counter, pending writes,
+    ///   rejected list and conflict reports are its own.
+    ///
+    /// - Throws: ``ReplicaError/Code/storage`` when the file is not a snapshot of this schema at
+    ///   `expectedCursor`; nothing is changed then.
+    func applySnapshot(at path: String, expectedCursor: UInt64) throws -> SnapshotInfo {
+        try db.execute("ATTACH DATABASE ? AS snapshot", [.text(path)])
+        defer { try? db.execute("DETACH DATABASE snapshot", []) }
+        var info = try snapshotInfo()
+        guard info.cursor == expectedCursor else {
+            throw ReplicaError(
+                .storage, "the snapshot's file stands at cursor \(info.cursor), its answer said \(expectedCursor)")
+        }
+        guard info.schemaVersion == schema.version else {
+            throw ReplicaError(
+                .storage,
+                "the snapshot was built for schema version \(info.schemaVersion), this replica runs \(schema.version)")
+        }
+        for collection in schema.collections {
+            var columns = Set<String>()
+            try db.query("SELECT name FROM pragma_table_info(?, 'snapshot')", [.text(collection.name)]) {
+                columns.insert($0.text(at: 0) ?? "")
+            }
+            let wanted = Set(["id"] + collection.fields.map(\.name))
+            guard wanted.isSubset(of: columns) else {
+                throw ReplicaError(.storage, "the snapshot's table \(collection.name) lacks columns of this schema")
+            }
+        }
+        let replica = try self.replica
+        info.changed = try syncWrite(durable: true) {
+            try engine {
+                var changed = 0
+                try beginBootstrap()
+                let generation = Int64(try stateInt("generation") ?? 0)
+                let notPending = { (table: String) in
+                    "NOT EXISTS (SELECT 1 FROM main._relais_pending AS p WHERE p.collection = \(table).collection AND p.record_id = \(table).record_id)"
+                }
+                for collection in schema.collections {
+                    let table = ReplicaSQL.quote(collection.name)
+                    let columns = (["id"] + collection.fields.map(\.name)).map(ReplicaSQL.quote).joined(separator: ", ")
+                    let name = ReplicaSQL.literal(collection.name)
+                    let pendingIDs = "SELECT record_id FROM main._relais_pending WHERE collection = \(name)"
+                    // What changes visibly, as a pull counts it: rows added, removed or different.
+                    let same = (["id"] + collection.fields.map(\.name)).map {
+                        "m.\(ReplicaSQL.quote($0)) IS s.\(ReplicaSQL.quote($0))"
+                    }.joined(separator: " AND ")
+                    let join =
+                        "FROM snapshot.\(table) AS s JOIN main.\(table) AS m ON m.id = s.id WHERE s.id NOT IN (\(pendingIDs))"
+                    let both = Int(try db.scalar("SELECT count(*) \(join)")?.int64Value ?? 0)
+                    let identical = Int(try db.scalar("SELECT count(*) \(join) AND \(same)")?.int64Value ?? 0)
+                    // A record the snapshot holds replaces the row here (a tombstone removes it).
+                    try db.execute(
+                        """
+                        DELETE FROM main.\(table) WHERE id IN (
+                            SELECT record_id FROM snapshot._relais_records WHERE collection = \(name)
+                        ) AND id NOT IN (\(pendingIDs))
+                        """)
+                    let removed = db.changes
+                    try db.execute(
+                        """
+                        INSERT INTO main.\(table)(\(columns))
+                        SELECT \(columns) FROM snapshot.\(table) WHERE id NOT IN (\(pendingIDs))
+                        """)
+                    // removed = identical + different + gone; inserted = identical + different + new.
+                    changed += removed + db.changes - identical - both
+                }
+                try db.execute(
+                    """
+                    INSERT INTO main._relais_records(collection, record_id, vector, fields, deleted, stash, generation)
+                    SELECT collection, record_id, vector, fields, deleted, stash, \(generation)
+                    FROM snapshot._relais_records AS s WHERE \(notPending("s"))
+                    ON CONFLICT(collection, record_id) DO UPDATE SET
+                        vector = \(Self.vectorJoin(replica)), fields = excluded.fields, deleted = excluded.deleted,
+                        stash = excluded.stash, generation = excluded.generation
+                    """)
+                try db.execute("DELETE FROM main._relais_overlay WHERE \(notPending("main._relais_overlay"))")
+                changed += try applySnapshotToPending(generation: generation, replica: replica)
+                try setState("cursor", .integer(Int64(info.cursor)))
+                try setState("pull_since", .integer(Int64(info.cursor)))
+                try setState("echo_own_writes", .integer(1))
+                if let hlc = try db.scalar("SELECT value FROM snapshot._relais_state WHERE key = 'hlc'")?.int64Value {
+                    observe(HLC(rawValue: UInt64(bitPattern: hlc)))
+                }
+                try persistClocks()
+                return changed
+            }
+        }
+        return info
+    }
+
+    /// Whether a pending write was sent and not answered. A bootstrap then pulls pages: they carry
+    /// the tombstone of a record this replica wrote whatever its age (docs/RELIABILITY.md, bug 3),
+    /// which a snapshot, built for no replica, leaves out.
+    var hasWritesInFlight: Bool {
+        get throws {
+            try db.scalar("SELECT EXISTS(SELECT 1 FROM _relais_pending WHERE in_flight = 1)")?.int64Value == 1
+        }
+    }
+
+    /// Whether the pull under way must ask for this replica's own writes (it follows a snapshot).
+    var echoOwnWrites: Bool {
+        get throws { try stateInt("echo_own_writes") == 1 }
+    }
+
+    /// The cursor and schema version stored in the attached snapshot.
+    private func snapshotInfo() throws -> SnapshotInfo {
+        func value(_ key: String) throws -> Int64? {
+            try db.scalar("SELECT value FROM snapshot._relais_state WHERE key = ?", [.text(key)])?.int64Value
+        }
+        guard let cursor = try value("cursor"), let version = try value("schema_version") else {
+            throw ReplicaError(.storage, "the snapshot file holds no cursor or schema version")
+        }
+        return SnapshotInfo(cursor: UInt64(cursor), schemaVersion: Int(version))
+    }
+
+    /// Records with pending writes: the snapshot's state becomes their confirmed state (as a page
+    /// from cursor 0 carrying them whole would), and their visible row is settled again.
+    private func applySnapshotToPending(generation: Int64, replica: ReplicaID) throws -> Int {
+        var changed = 0
+        var keys: [RecordKey] = []
+        try db.query("SELECT DISTINCT collection, record_id FROM main._relais_pending") { row in
+            keys.append(RecordKey(collection: row.text(at: 0) ?? "", id: row.text(at: 1) ?? ""))
+        }
+        for key in keys {
+            guard let collection = schema.collection(key.collection) else { continue }
+            var meta: (vector: String, fields: String, deleted: Bool)?
+            try db.query(
+                "SELECT vector, fields, deleted FROM snapshot._relais_records WHERE collection = ? AND record_id = ?",
+                [.text(key.collection), .text(key.id)]
+            ) { row in meta = (row.text(at: 0) ?? "{}", row.text(at: 1) ?? "{}", row.int64(at: 2) != 0) }
+            // Not in the snapshot: left to the sweep at the end of the pull, as a bootstrap by pages would.
+            guard let meta else { continue }
+            var confirmed =
+                try loadOverlay(key, collection)
+                ?? ConfirmedState(exists: try loadMeta(key).map { !$0.deleted } ?? false, values: [:])
+            if meta.deleted {
+                confirmed.exists = false
+            } else {
+                confirmed.exists = true
+                let columns = collection.fields.map { ReplicaSQL.quote($0.name) }.joined(separator: ", ")
+                try db.query(
+                    "SELECT \(columns) FROM snapshot.\(ReplicaSQL.quote(collection.name)) WHERE id = ?", [.text(key.id)]
+                ) { row in
+                    for (i, field) in collection.fields.enumerated() {
+                        confirmed.values[field.name] =
+                            (try? ColumnCodec.value(row.value(at: Int32(i)), field: field, collection: collection.name))
+                            ?? .null
+                    }
+                }
+            }
+            try upsertMeta(
+                key, dots: meta.fields, vector: meta.vector, deleted: meta.deleted, generation: generation,
+                replica: replica)
+            try settle(key, collection, confirmed: confirmed, pending: try loadPending(key))
+            changed += 1
+        }
+        return changed
+    }
+}

@@ -1,0 +1,128 @@
+import Crypto
+import Foundation
+import RelaisClient
+import RelaisCore
+import RelaisProtocol
+
+extension HubService {
+    /// The snapshot to serve to `principal`'s device (docs/SYNC.md "Snapshot bootstrap"), built if
+    /// none of its view is usable.
+    ///
+    /// Serving it records, as a pull from cursor 0 would, the scope version the device bootstraps
+    /// under and the snapshot's cursor as its acknowledged cursor: the pull that follows starts
+    /// there.
+    ///
+    /// - Throws: ``HubError/snapshotUnavailable`` when this hub keeps no snapshots; the errors of a
+    ///   pull (revoked device, renewed replica, schema, restored hub) otherwise.
+    public func snapshot(for principal: Principal, schemaVersion: UInt32, hubEpoch: String) async throws
+        -> HubSnapshot
+    {
+        guard let cache = snapshots else { throw HubError.snapshotUnavailable }
+        guard let replica = principal.replica else {
+            throw HubError.forbidden.with("An admin API token cannot take a snapshot; enroll a device.")
+        }
+        if principal.renewed { throw HubError.replicaForked }
+        try checkSchemaVersion(schemaVersion)
+        _ = try await checkHubEpoch(hubEpoch, replica: replica)
+        let (user, meta) = try await store.read { tx -> (HubUser, HubMeta) in
+            guard let device = try await tx.device(replica: replica) else { throw HubError.unauthorized }
+            guard device.revokedAt == nil else { throw HubError.deviceRevoked }
+            guard device.renewedTo == nil else { throw HubError.replicaForked }
+            guard let user = try await tx.user(named: device.user) else { throw HubError.unauthorized }
+            return (user, try await tx.meta())
+        }
+        let view = SnapshotView(
+            access: Access(role: user.role, territories: Set(user.territories)), schemaVersion: schema.version)
+        let snapshot = try await cache.snapshot(for: view, head: meta.head, horizon: meta.purgeHorizon) {
+            [self] view in try await self.buildSnapshot(view, folder: cache.folder)
+        }
+        let now = self.now()
+        try await store.write { tx in
+            try await tx.acknowledgePull(
+                replica: replica, cursor: snapshot.cursor, scopeVersion: user.scopeVersion, seenAt: now)
+        }
+        metrics.recordSnapshotServed()
+        return snapshot
+    }
+
+    /// The snapshots ready to serve now.
+    public func readySnapshots() async -> [HubSnapshot] {
+        await snapshots?.snapshots ?? []
+    }
+
+    /// Builds a snapshot of `view` in `folder`: the pages a device of that view pulling from cursor
+    /// 0 receives, applied by the laptop's own code into a new replica file, then compressed.
+    func buildSnapshot(_ view: SnapshotView, folder: String) async throws -> HubSnapshot {
+        let started = now()
+        let building = folder + "/building-\(UUID().uuidString)"
+        defer {
+            for suffix in ["", "-journal", "-wal", "-shm", ".z"] {
+                try? FileManager.default.removeItem(atPath: building + suffix)
+            }
+        }
+        var cursor: UInt64 = 0
+        var records = 0
+        do {
+            let writer = try SnapshotWriter(path: building, schema: schema, logger: logger)
+            var more = true
+            while more {
+                let page = try await snapshotPage(after: cursor, view: view)
+                try writer.add(page)
+                cursor = page.nextCursor
+                more = page.more
+            }
+            try writer.finish()
+            records = writer.received
+        }
+        let inflated = (try FileManager.default.attributesOfItem(atPath: building)[.size] as? NSNumber)?.int64Value ?? 0
+        let (digest, bytes) = try Self.deflate(building, to: building + ".z")
+        let path = folder + "/\(view.key)-\(cursor)-\(digest.prefix(12)).snapshot"
+        try? FileManager.default.removeItem(atPath: path)
+        try FileManager.default.moveItem(atPath: building + ".z", toPath: path)
+        metrics.recordSnapshotBuilt(seconds: Double(now() &- started) / 1000)
+        return HubSnapshot(
+            view: view, path: path, cursor: cursor, digest: digest, bytes: bytes, inflatedBytes: inflated,
+            records: records, builtAt: now())
+    }
+
+    /// One page of a snapshot's pull: what a device of `view` pulling from cursor 0 receives.
+    private func snapshotPage(after cursor: UInt64, view: SnapshotView) async throws -> Relais_V1_PullResponse {
+        let access = view.access
+        let user = HubUser(
+            name: "", role: access.role, territories: Array(access.territories), createdAt: 0)
+        let size = configuration.limits.pageSize(requested: 0)
+        return try await store.read { tx in
+            let meta = try await tx.meta()
+            // No replica and counter 0: nothing is left out as an own write.
+            return try await self.page(
+                after: cursor, since: 0, size: size, user: user, replica: ReplicaID(0), counter: 0, head: meta.head,
+                tx: tx)
+        }
+    }
+
+    /// Compresses `source` into `target` with zlib, returning the SHA-256 (hex) and size of the result.
+    private static func deflate(_ source: String, to target: String) throws -> (digest: String, bytes: Int64) {
+        guard let input = FileHandle(forReadingAtPath: source) else {
+            throw HubError.internal.with("Cannot read the snapshot being built.")
+        }
+        defer { try? input.close() }
+        guard FileManager.default.createFile(atPath: target, contents: nil, attributes: [.posixPermissions: 0o600]),
+            let output = FileHandle(forWritingAtPath: target)
+        else { throw HubError.internal.with("Cannot write the snapshot being built.") }
+        defer { try? output.close() }
+        let deflater = try Deflater(encoding: .deflate)
+        var hash = SHA256()
+        var bytes: Int64 = 0
+        func emit(_ chunk: [UInt8]) throws {
+            guard !chunk.isEmpty else { return }
+            hash.update(data: chunk)
+            bytes += Int64(chunk.count)
+            try output.write(contentsOf: chunk)
+        }
+        while let chunk = try input.read(upToCount: 1 << 20), !chunk.isEmpty {
+            try emit(try deflater.update(chunk))
+        }
+        try emit(try deflater.finish())
+        return (hash.finalize().map { String(format: "%02x", $0) }.joined(), bytes)
+    }
+}

@@ -1,0 +1,414 @@
+import Foundation
+import RelaisCore
+import RelaisHub
+import RelaisProtocol
+import RelaisSQLite
+import RelaisTesting
+import Synchronization
+import Testing
+
+@testable import RelaisClient
+
+/// HTTP to a live hub on loopback that records the snapshots downloaded and the pull requests.
+final class RecordingTransport: SyncTransport {
+    let base: HTTPSyncTransport
+    let pulls = Mutex<[Relais_V1_PullRequest]>([])
+    let snapshots = Mutex<[SnapshotDownload]>([])
+
+    init(hub: String) { base = HTTPSyncTransport(hub: hub) }
+
+    func enroll(_ request: Relais_V1_EnrollRequest) async throws -> Relais_V1_EnrollResponse {
+        try await base.enroll(request)
+    }
+
+    func push(_ request: Relais_V1_PushRequest, token: String) async throws -> Relais_V1_PushResponse {
+        try await base.push(request, token: token)
+    }
+
+    func pull(_ request: Relais_V1_PullRequest, token: String) async throws -> Relais_V1_PullResponse {
+        pulls.withLock { $0.append(request) }
+        return try await base.pull(request, token: token)
+    }
+
+    func renew(_ request: Relais_V1_ReplicaRenewRequest, token: String) async throws
+        -> Relais_V1_ReplicaRenewResponse
+    {
+        try await base.renew(request, token: token)
+    }
+
+    func snapshot(_ request: SnapshotRequest, token: String, folder: String) async throws -> SnapshotDownload? {
+        let download = try await base.snapshot(request, token: token, folder: folder)
+        if let download { snapshots.withLock { $0.append(download) } }
+        return download
+    }
+}
+
+/// Snapshot bootstrap (docs/SYNC.md "Snapshot bootstrap"): a fresh laptop, or one told to bootstrap,
+/// downloads a replica file of its user's view and pulls only what changed after it.
+struct SnapshotBootstrapTests {
+    /// The records of a replica file as stored: visible rows and the bookkeeping of live records
+    /// (vector and the dot of each field), which a bootstrap by pages and one from a snapshot
+    /// must leave equal. Field dots are compared field by field: the stored text may group them
+    /// differently (a default dot for most fields, then the changed ones).
+    private func holdings(_ path: String) throws -> [String] {
+        let db = try rawConnection(path)
+        var rows: [String] = []
+        try db.query(
+            "SELECT collection, record_id, vector, fields, deleted FROM _relais_records ORDER BY collection, record_id"
+        ) { row in
+            // A tombstone is kept by a laptop that held the record before its delete, not by one
+            // that never saw it: both are right, so only live records are compared.
+            guard row.int64(at: 4) == 0 else { return }
+            var dots = ""
+            if let text = row.text(at: 3),
+                let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: [Any]]
+            {
+                var byField: [String: String] = [:]
+                if let all = object["*"], all.count >= 3 {
+                    let dot = all.prefix(3).map { "\($0)" }.joined(separator: ":")
+                    for name in all.dropFirst(3) { byField["\(name)"] = dot }
+                }
+                for (name, dot) in object where name != "*" {
+                    byField[name] = dot.map { "\($0)" }.joined(separator: ":")
+                }
+                dots = byField.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+            }
+            rows.append(
+                [row.text(at: 0) ?? "", row.text(at: 1) ?? "", row.text(at: 2) ?? "", dots].joined(separator: " "))
+        }
+        try db.query("SELECT id, name, city, phone, status FROM customers ORDER BY id") { row in
+            rows.append((0..<5).map { row.text(at: Int32($0)) ?? "∅" }.joined(separator: " "))
+        }
+        try db.query("SELECT id, customer_id, name FROM contacts ORDER BY id") { row in
+            rows.append((0..<3).map { row.text(at: Int32($0)) ?? "∅" }.joined(separator: " "))
+        }
+        return rows
+    }
+
+    /// A writer in `north` that adds customers (some with a contact), edits and deletes some.
+    private func fill(_ writer: Replica, count: Int, territory: String = "north", tag: String = "") async throws
+        -> [String]
+    {
+        var ids: [String] = []
+        for n in 0..<count {
+            let id = try await writer.add(
+                customer,
+                [
+                    "name": .text("Shop \(tag)\(n)"), "territory": .text(territory), "city": .text("Lyon"),
+                    "phone": .text("0\(n)"), "status": .text("prospect"),
+                ])
+            ids.append(id)
+            if n % 5 == 0 {
+                _ = try await writer.add("contacts", ["customer_id": .text(id), "name": .text("Contact \(n)")])
+            }
+        }
+        _ = try await writer.sync()
+        for (n, id) in ids.enumerated() where n % 7 == 0 {
+            try await writer.set(customer, id: id, ["city": .text("Nantes"), "status": .text("active")])
+        }
+        for (n, id) in ids.enumerated() where n % 11 == 3 {
+            try await writer.delete(customer, id: id)
+        }
+        _ = try await writer.sync()
+        return ids
+    }
+
+    @Test func aSnapshotBootstrapLeavesWhatABootstrapByPagesLeaves() async throws {
+        try await HubFixture.with { hub in
+            let writerCode = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            let pagesCode = try await hub.addUser("remi", role: .rep, territories: ["north"])
+            let snapshotCode = try await hub.addUser("sasha", role: .rep, territories: ["north"])
+            let laterCode = try await hub.addUser("lea", role: .rep, territories: ["north"])
+            let folder = try TemporaryFolder(prefix: "snapshot")
+            defer { folder.remove() }
+            try await hub.live { url in
+                let writer = try await Replica.enroll(
+                    hub: url, code: writerCode, path: folder.file("claire.db"), deviceName: "claire")
+                let ids = try await fill(writer, count: 120)
+
+                var byPages = SyncOptions()
+                byPages.snapshots = false
+                let pages = try await Replica.enroll(
+                    hub: url, code: pagesCode, path: folder.file("remi.db"), deviceName: "remi")
+                _ = try await pages.sync(options: byPages)
+
+                let transport = RecordingTransport(hub: url)
+                let fresh = try await Replica.enroll(
+                    hub: url, code: snapshotCode, path: folder.file("sasha.db"), deviceName: "sasha")
+                _ = try await fresh.sync(transport: transport)
+                let snapshot = try #require(transport.snapshots.withLock { $0.first })
+                // The pull after the snapshot starts at its cursor and asks for its own writes.
+                let firstPull = try #require(transport.pulls.withLock { $0.first })
+                #expect(firstPull.cursor == snapshot.cursor && firstPull.since == snapshot.cursor)
+                #expect(firstPull.echoOwnWrites)
+                #expect(try holdings(folder.file("sasha.db")) == holdings(folder.file("remi.db")))
+                #expect(try await fresh.export() == pages.export())
+                #expect(try await fresh.export() == writer.export())
+                // Nothing of the download is left beside the replica file.
+                #expect(!FileManager.default.fileExists(atPath: folder.file("sasha.db") + ".snapshot"))
+
+                // Changes after the snapshot's cursor reach a later laptop through its pull.
+                for (n, id) in ids.enumerated() where n < 30 && n % 11 != 3 {
+                    try await writer.set(customer, id: id, ["phone": .text("99")])
+                }
+                try await writer.delete(customer, id: ids[40])
+                _ = try await writer.sync()
+                _ = try await pages.sync(options: byPages)
+                let later = try await Replica.enroll(
+                    hub: url, code: laterCode, path: folder.file("lea.db"), deviceName: "lea")
+                let laterTransport = RecordingTransport(hub: url)
+                _ = try await later.sync(transport: laterTransport)
+                #expect(laterTransport.snapshots.withLock { $0.first?.digest } == snapshot.digest)
+                #expect(try holdings(folder.file("lea.db")) == holdings(folder.file("remi.db")))
+                #expect(try await later.export() == writer.export())
+            }
+        }
+    }
+
+    @Test func aSnapshotOfAnotherViewIsNeverServed() async throws {
+        try await HubFixture.with { hub in
+            let northCode = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            let southCode = try await hub.addUser("remi", role: .rep, territories: ["south"])
+            let northReader = try await hub.addUser("sasha", role: .manager, territories: ["north"])
+            let southReader = try await hub.addUser("lea", role: .rep, territories: ["south"])
+            let folder = try TemporaryFolder(prefix: "snapshot-views")
+            defer { folder.remove() }
+            try await hub.live { url in
+                let north = try await Replica.enroll(hub: url, code: northCode, path: folder.file("n.db"))
+                let south = try await Replica.enroll(hub: url, code: southCode, path: folder.file("s.db"))
+                _ = try await fill(north, count: 30, territory: "north", tag: "N")
+                _ = try await fill(south, count: 20, territory: "south", tag: "S")
+                _ = try await north.sync()
+
+                let northTransport = RecordingTransport(hub: url)
+                let a = try await Replica.enroll(hub: url, code: northReader, path: folder.file("a.db"))
+                _ = try await a.sync(transport: northTransport)
+                let southTransport = RecordingTransport(hub: url)
+                let b = try await Replica.enroll(hub: url, code: southReader, path: folder.file("b.db"))
+                _ = try await b.sync(transport: southTransport)
+
+                let northSnapshot = try #require(northTransport.snapshots.withLock { $0.first })
+                let southSnapshot = try #require(southTransport.snapshots.withLock { $0.first })
+                #expect(northSnapshot.digest != southSnapshot.digest)
+                #expect(try await a.export() == north.export())
+                #expect(try await b.export() == south.export())
+                #expect(try await b.list(customer).allSatisfy { $0.values["territory"] == .text("south") })
+                // A manager and a rep of the same territories share one view.
+                let views = await hub.service.readySnapshots().map(\.view)
+                #expect(Set(views).count == 2)
+            }
+        }
+    }
+
+    @Test func aCutDownloadContinuesWhereItStopped() async throws {
+        try await HubFixture.with { hub in
+            let writerCode = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            let readerCode = try await hub.addUser("remi", role: .rep, territories: ["north"])
+            let folder = try TemporaryFolder(prefix: "snapshot-resume")
+            defer { folder.remove() }
+            try await hub.live { url in
+                let writer = try await Replica.enroll(hub: url, code: writerCode, path: folder.file("claire.db"))
+                _ = try await fill(writer, count: 200)
+                let reader = try await Replica.enroll(hub: url, code: readerCode, path: folder.file("remi.db"))
+                let token = try #require(try await reader.identity()?.token)
+                let request = SnapshotRequest(schemaVersion: UInt32(Schema.crm.version), hubEpoch: "")
+
+                // A whole download, to cut.
+                let whole = try #require(
+                    try await HTTPSyncTransport(hub: url).snapshot(request, token: token, folder: folder.file("whole")))
+                let bytes = try Data(contentsOf: URL(fileURLWithPath: whole.path))
+                #expect(bytes.count > 1000)
+
+                // A part holding the first bytes, as a killed download leaves it, beside the replica.
+                let cut = bytes.count / 3
+                let parts = folder.file("remi.db") + ".snapshot"
+                try FileManager.default.createDirectory(atPath: parts, withIntermediateDirectories: false)
+                try bytes.prefix(cut).write(to: URL(fileURLWithPath: parts + "/\(whole.digest).part"))
+                let transport = RecordingTransport(hub: url)
+                _ = try await reader.sync(transport: transport)
+                let resumed = try #require(transport.snapshots.withLock { $0.first })
+                #expect(resumed.digest == whole.digest)
+                #expect(resumed.receivedBytes == Int64(bytes.count - cut))
+                #expect(try await reader.export() == writer.export())
+            }
+        }
+    }
+
+    @Test func aPartThatIsNotAPrefixOfTheSnapshotIsRefusedAndPagesTakeOver() async throws {
+        try await HubFixture.with { hub in
+            let writerCode = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            let readerCode = try await hub.addUser("remi", role: .rep, territories: ["north"])
+            let folder = try TemporaryFolder(prefix: "snapshot-corrupt")
+            defer { folder.remove() }
+            try await hub.live { url in
+                let writer = try await Replica.enroll(hub: url, code: writerCode, path: folder.file("claire.db"))
+                _ = try await fill(writer, count: 60)
+                let reader = try await Replica.enroll(hub: url, code: readerCode, path: folder.file("remi.db"))
+                let token = try #require(try await reader.identity()?.token)
+                let request = SnapshotRequest(schemaVersion: UInt32(Schema.crm.version), hubEpoch: "")
+                let whole = try #require(
+                    try await HTTPSyncTransport(hub: url).snapshot(request, token: token, folder: folder.file("whole")))
+                var bytes = try Data(contentsOf: URL(fileURLWithPath: whole.path))
+                // A disk fault in the part: the digest check refuses the result.
+                bytes[10] ^= 0xFF
+                let parts = folder.file("remi.db") + ".snapshot"
+                try FileManager.default.createDirectory(atPath: parts, withIntermediateDirectories: false)
+                try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: parts + "/\(whole.digest).part"))
+                await #expect(throws: SyncError.self) {
+                    _ = try await HTTPSyncTransport(hub: url).snapshot(request, token: token, folder: parts)
+                }
+                #expect(try FileManager.default.contentsOfDirectory(atPath: parts).isEmpty)
+
+                // Through a sync: the bad part is dropped, and pages bootstrap the laptop.
+                try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: parts + "/\(whole.digest).part"))
+                let transport = RecordingTransport(hub: url)
+                _ = try await reader.sync(transport: transport)
+                #expect(transport.snapshots.withLock { $0.isEmpty })
+                #expect(transport.pulls.withLock { $0.first?.cursor } == 0)
+                #expect(try await reader.export() == writer.export())
+            }
+        }
+    }
+
+    @Test func aHubWithoutSnapshotsIsBootstrappedByPages() async throws {
+        try await HubFixture.with(snapshots: false) { hub in
+            let writerCode = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            let readerCode = try await hub.addUser("remi", role: .rep, territories: ["north"])
+            let folder = try TemporaryFolder(prefix: "snapshot-none")
+            defer { folder.remove() }
+            try await hub.live { url in
+                let writer = try await Replica.enroll(hub: url, code: writerCode, path: folder.file("claire.db"))
+                _ = try await fill(writer, count: 20)
+                let reader = try await Replica.enroll(hub: url, code: readerCode, path: folder.file("remi.db"))
+                let transport = RecordingTransport(hub: url)
+                _ = try await reader.sync(transport: transport)
+                #expect(transport.snapshots.withLock { $0.isEmpty })
+                #expect(transport.pulls.withLock { $0.first?.cursor } == 0)
+                #expect(try await reader.export() == writer.export())
+            }
+        }
+    }
+
+    /// The snapshot predates the laptop's own last writes: the pull after it brings them back, and a
+    /// re-bootstrap with pending writes keeps them.
+    @Test func aReBootstrapFromAnOlderSnapshotKeepsOwnWritesAndPendingWrites() async throws {
+        try await HubFixture.with { hub in
+            let repCode = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            let otherCode = try await hub.addUser("remi", role: .rep, territories: ["north", "south"])
+            let folder = try TemporaryFolder(prefix: "snapshot-own")
+            defer { folder.remove() }
+            try await hub.live { url in
+                let rep = try await Replica.enroll(hub: url, code: repCode, path: folder.file("claire.db"))
+                let ids = try await fill(rep, count: 40)
+                // A snapshot of north+south is built now (another laptop's bootstrap) ...
+                let other = try await Replica.enroll(hub: url, code: otherCode, path: folder.file("remi.db"))
+                let otherTransport = RecordingTransport(hub: url)
+                _ = try await other.sync(transport: otherTransport)
+                let built = try #require(otherTransport.snapshots.withLock { $0.first })
+                // ... then claire writes, and the hub acknowledges it after the snapshot's cursor.
+                try await rep.set(customer, id: ids[1], ["phone": .text("after the snapshot")])
+                _ = try await rep.sync()
+                // Pending writes when the bootstrap comes: an edit and a new customer.
+                try await rep.set(customer, id: ids[2], ["phone": .text("pending edit")])
+                let added = try await rep.add(customer, acme("Pending shop"))
+
+                // Her territories change: her next pull must bootstrap, from the north+south snapshot.
+                _ = try await hub.service.updateUser("claire", territories: ["north", "south"])
+                // Her sync pushes the pending writes, then bootstraps (they are acknowledged after the
+                // snapshot's cursor too).
+                let transport = RecordingTransport(hub: url)
+                _ = try await rep.sync(transport: transport)
+                #expect(transport.snapshots.withLock { $0.first?.digest } == built.digest)
+                #expect(try await rep.get(customer, id: ids[1])?.values["phone"] == .text("after the snapshot"))
+                #expect(try await rep.get(customer, id: ids[2])?.values["phone"] == .text("pending edit"))
+                #expect(try await rep.get(customer, id: added) != nil)
+                _ = try await other.sync()
+                // Contacts of customers she deleted before the snapshot stay: a bootstrap's sweep
+                // removes the customer's tombstone alone, not the contacts the hub sent again.
+                #expect(try await rep.export() == other.export())
+            }
+        }
+    }
+
+    /// A bootstrap (by pages or from a snapshot) does not resend the tombstone of a customer someone
+    /// else deleted; sweeping that tombstone must not take the customer's surviving contacts along.
+    @Test(arguments: [false, true]) func aBootstrapKeepsTheContactsOfACustomerDeletedElsewhere(snapshots: Bool)
+        async throws
+    {
+        try await HubFixture.with { hub in
+            let writerCode = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            let readerCode = try await hub.addUser("remi", role: .rep, territories: ["north"])
+            let folder = try TemporaryFolder(prefix: "snapshot-sweep")
+            defer { folder.remove() }
+            try await hub.live { url in
+                let writer = try await Replica.enroll(hub: url, code: writerCode, path: folder.file("claire.db"))
+                let reader = try await Replica.enroll(hub: url, code: readerCode, path: folder.file("remi.db"))
+                let shop = try await writer.add(customer, acme("Shop"))
+                let contact = try await writer.add("contacts", ["customer_id": .text(shop), "name": .text("Zoé")])
+                _ = try await writer.sync()
+                _ = try await reader.sync()
+                try await writer.delete(customer, id: shop)
+                _ = try await writer.sync()
+                _ = try await reader.sync()
+                #expect(try await reader.get("contacts", id: contact) != nil)
+
+                _ = try await hub.service.updateUser("remi", territories: ["north", "south"])
+                var options = SyncOptions()
+                options.snapshots = snapshots
+                _ = try await reader.sync(options: options)
+                #expect(try await reader.get("contacts", id: contact) != nil)
+                #expect(try await reader.export() == writer.export())
+            }
+        }
+    }
+
+    /// Store level: a snapshot applied under pending writes keeps them on top of its records, and a
+    /// record the snapshot lacks but the laptop wrote stays until the pull's end judges it.
+    @Test func aSnapshotAppliedUnderPendingWritesKeepsThem() async throws {
+        try await HubFixture.with { hub in
+            let writerCode = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            let readerCode = try await hub.addUser("remi", role: .rep, territories: ["north"])
+            let folder = try TemporaryFolder(prefix: "snapshot-pending")
+            defer { folder.remove() }
+            try await hub.live { url in
+                let writer = try await Replica.enroll(hub: url, code: writerCode, path: folder.file("claire.db"))
+                let ids = try await fill(writer, count: 30)
+                let reader = try await Replica.enroll(hub: url, code: readerCode, path: folder.file("remi.db"))
+                _ = try await reader.sync()
+                let token = try #require(try await reader.identity()?.token)
+                // Offline edits on the reader.
+                try await reader.set(customer, id: ids[0], ["phone": .text("typed offline")])
+                let created = try await reader.add(customer, acme("Offline shop"))
+                #expect(try await reader.pendingCount() == 2)
+
+                // The writer changes the same record's other field (after the snapshot's cursor).
+                try await writer.set(customer, id: ids[0], ["city": .text("Brest")])
+                _ = try await writer.sync()
+                let download = try #require(
+                    try await HTTPSyncTransport(hub: url).snapshot(
+                        SnapshotRequest(schemaVersion: UInt32(Schema.crm.version), hubEpoch: ""), token: token,
+                        folder: folder.file("parts")))
+                let file = try SnapshotFolder(path: folder.file("parts")).inflate(
+                    download.path, digest: download.digest, maxBytes: download.inflatedBytes)
+                _ = try await reader.applySnapshotForTesting(file, cursor: download.cursor)
+
+                #expect(try await reader.pendingCount() == 2)
+                let record = try #require(try await reader.get(customer, id: ids[0]))
+                #expect(record.values["phone"] == .text("typed offline"))
+                #expect(try await reader.get(customer, id: created) != nil)
+                _ = try await reader.sync()
+                #expect(try await reader.get(customer, id: ids[0])?.values["city"] == .text("Brest"))
+                _ = try await writer.sync()
+                #expect(try await reader.export() == writer.export())
+                #expect(try await writer.get(customer, id: ids[0])?.values["phone"] == .text("typed offline"))
+            }
+        }
+    }
+}
+
+extension Replica {
+    /// Applies an inflated snapshot file as a sync would.
+    func applySnapshotForTesting(_ path: String, cursor: UInt64) throws -> ReplicaStore.SnapshotInfo {
+        try store.applySnapshot(at: path, expectedCursor: cursor)
+    }
+}
