@@ -61,10 +61,13 @@ struct Agent: AsyncParsableCommand {
                 continue
             }
             let outcome = await syncOnce(replica)
+            // The sync's own commits change the file; an edit made while it ran is told by what is
+            // still pending once it is over.
             seen = FileVersion(of: options.db)
             switch outcome {
             case .synced:
                 schedule.succeeded(at: .now)
+                if (try? await replica.pendingCount()) ?? 0 > 0 { schedule.edited(at: .now) }
             case .busy:
                 schedule.skipped(at: .now)
             case .failed(let error):
@@ -73,7 +76,7 @@ struct Agent: AsyncParsableCommand {
                     log("stopping: nothing more can succeed")
                     throw CommandFailure(error)
                 }
-                let wait = schedule.failed(at: .now)
+                let wait = schedule.failed(at: .now, retryAfter: (error as? SyncError)?.retryAfter)
                 log("next try in \(format(wait.seconds)) s")
             }
         }
@@ -124,59 +127,6 @@ struct Agent: AsyncParsableCommand {
 
     private func format(_ seconds: Double) -> String {
         seconds == seconds.rounded() ? String(Int(seconds)) : String(format: "%.1f", seconds)
-    }
-}
-
-/// When the agent syncs next: a pure schedule, so its rules can be read (and tested) apart from the
-/// loop that follows it.
-struct AgentSchedule {
-    let interval: Duration
-    let debounce: Duration
-    let maxBackoff: Duration
-    /// When the next periodic (or retry) sync is due.
-    private(set) var due: ContinuousClock.Instant = .now
-    /// The last local edit not yet synced.
-    private(set) var lastEdit: ContinuousClock.Instant?
-    /// The current wait after a failure (nil: the hub answered last time).
-    private(set) var backoff: Duration?
-
-    init(interval: Double, debounce: Double, maxBackoff: Double) {
-        self.interval = .milliseconds(Int64(interval * 1000))
-        self.debounce = .milliseconds(Int64(debounce * 1000))
-        self.maxBackoff = .milliseconds(Int64(maxBackoff * 1000))
-    }
-
-    /// The first sync runs at once.
-    mutating func start(at now: ContinuousClock.Instant) { due = now }
-
-    mutating func edited(at now: ContinuousClock.Instant) { lastEdit = now }
-
-    /// Due when the periodic time (or the retry time) came, or when an edit has been quiet for the
-    /// debounce time and the hub is not being waited for.
-    func isDue(at now: ContinuousClock.Instant) -> Bool {
-        if now >= due { return true }
-        if let lastEdit, backoff == nil, now - lastEdit >= debounce { return true }
-        return false
-    }
-
-    mutating func succeeded(at now: ContinuousClock.Instant) {
-        backoff = nil
-        lastEdit = nil
-        due = now + interval
-    }
-
-    /// Another sync held the file: try again soon.
-    mutating func skipped(at now: ContinuousClock.Instant) {
-        due = now + .seconds(5)
-    }
-
-    /// Returns the wait before the next try: 5 s, then twice as long each time, at most the
-    /// maximum. Edits made meanwhile wait for it too.
-    mutating func failed(at now: ContinuousClock.Instant) -> Duration {
-        let next = backoff.map { min($0 * 2, maxBackoff) } ?? min(.seconds(5), maxBackoff)
-        backoff = next
-        due = now + next
-        return next
     }
 }
 
