@@ -1,3 +1,4 @@
+import Foundation
 public import RelaisClient
 public import RelaisProtocol
 import Synchronization
@@ -114,5 +115,30 @@ public final class SimFaultTransport: SyncTransport {
         -> Relais_V1_ReplicaRenewResponse
     {
         try await run { try await base.renew(request, token: token) }
+    }
+
+    /// A snapshot download meets the same faults; a lost answer is a download cut at a seeded byte,
+    /// which leaves that many bytes in the part, as a killed download does, for the retry to continue.
+    public func snapshot(_ request: SnapshotRequest, token: String, folder: String) async throws
+        -> SnapshotDownload?
+    {
+        switch decide() {
+        case .drop: throw SyncError(.hubUnreachable, "simulated network fault: snapshot request dropped")
+        case .loseAnswer:
+            guard let download = try await base.snapshot(request, token: token, folder: folder) else { return nil }
+            let size =
+                (try? FileManager.default.attributesOfItem(atPath: download.path)[.size] as? NSNumber)?
+                .intValue ?? 0
+            let kept = state.withLock { s in size > 0 ? Int.random(in: 0..<size, using: &s.random) : 0 }
+            let part = folder + "/\(download.digest).part"
+            try? FileManager.default.moveItem(atPath: download.path, toPath: part)
+            if let handle = FileHandle(forWritingAtPath: part) {
+                try? handle.truncate(atOffset: UInt64(kept))
+                try? handle.close()
+            }
+            throw SyncError(.hubUnreachable, "simulated network fault: snapshot download cut after \(kept) bytes")
+        case .duplicate, .deliver:
+            return try await base.snapshot(request, token: token, folder: folder)
+        }
     }
 }

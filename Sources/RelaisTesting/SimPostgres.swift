@@ -132,6 +132,10 @@ final class SimAlternatingTransport: SyncTransport {
     func renew(_ request: Relais_V1_ReplicaRenewRequest, token: String) async throws -> Relais_V1_ReplicaRenewResponse {
         try await hub.renew(request, token: token)
     }
+
+    func snapshot(_ request: SnapshotRequest, token: String, folder: String) async throws -> SnapshotDownload? {
+        try await hub.snapshot(request, token: token, folder: folder)
+    }
 }
 
 /// The seeded choice of a hub for each request.

@@ -191,6 +191,12 @@ final class SimRoutedTransport: SyncTransport {
         onRequest()
         return try await transport.renew(request, token: token)
     }
+
+    func snapshot(_ request: SnapshotRequest, token: String, folder: String) async throws -> SnapshotDownload? {
+        let transport = transport()
+        onRequest()
+        return try await transport.snapshot(request, token: token, folder: folder)
+    }
 }
 
 /// Schedules the hub child's SIGKILLs at seeded moments: with probability `rate` per request, a kill
@@ -304,6 +310,10 @@ final class SimRecordingTransport: SyncTransport {
 
     func renew(_ request: Relais_V1_ReplicaRenewRequest, token: String) async throws -> Relais_V1_ReplicaRenewResponse {
         try await base.renew(request, token: token)
+    }
+
+    func snapshot(_ request: SnapshotRequest, token: String, folder: String) async throws -> SnapshotDownload? {
+        try await base.snapshot(request, token: token, folder: folder)
     }
 }
 

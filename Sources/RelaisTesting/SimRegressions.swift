@@ -14,6 +14,7 @@ public enum SimRegressions {
         ("bug 3: tombstones at cursor 0 after a lost push answer", firstPushWithALostAnswerStillGetsDeletes),
         ("bug 4: a delete on a laptop restored from a backup", restoredBackupDeleteReachesTheHub),
         ("bug 5: a revived record reaching its deleter", aRevivedRecordReachesItsDeleterWhole),
+        ("bug 8: a snapshot older than the laptop's own writes", aSnapshotOlderThanOwnWritesLeavesThemShown),
     ]
 
     /// The violations of the scenario named `bug` in ``all`` (a missing name is one).
@@ -123,6 +124,14 @@ public enum SimRegressions {
                 return try await differences(replicas, hub: hub)
             }
         }
+    }
+
+    /// Bug 8 (docs/RELIABILITY.md): a laptop at cursor 0 pushed a contact's new name and a delete,
+    /// took a snapshot built before them, and its pull after it was dropped; the snapshot must not
+    /// show it the old name and the deleted contact, which it edits next. Replays the schedule that
+    /// found it (seed 7, schedule 38, `mixed`).
+    public static func aSnapshotOlderThanOwnWritesLeavesThemShown() async throws -> [String] {
+        try await SimSchedule.run(seed: 7, schedule: 38).violations
     }
 
     /// Bug 4 (docs/RELIABILITY.md): a laptop restored from a backup taken after it created a contact

@@ -404,6 +404,57 @@ struct SnapshotBootstrapTests {
             }
         }
     }
+
+    /// Store level: a snapshot older than what the laptop already shows (its own acknowledged edit
+    /// and delete, another laptop's edit it pulled) leaves those records as they are until the pull
+    /// brings them: a sync cut after the snapshot must not show the salesperson older values, nor
+    /// revive what they deleted, which they would then edit over without a conflict.
+    @Test func aSnapshotOlderThanWhatTheLaptopShowsLeavesThoseRecordsAlone() async throws {
+        try await HubFixture.with { hub in
+            let writerCode = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            let readerCode = try await hub.addUser("remi", role: .rep, territories: ["north"])
+            let folder = try TemporaryFolder(prefix: "snapshot-older")
+            defer { folder.remove() }
+            try await hub.live { url in
+                let writer = try await Replica.enroll(hub: url, code: writerCode, path: folder.file("claire.db"))
+                let ids = try await fill(writer, count: 30)
+                let reader = try await Replica.enroll(hub: url, code: readerCode, path: folder.file("remi.db"))
+                _ = try await reader.sync()
+                let token = try #require(try await reader.identity()?.token)
+                let contact = try #require(try await reader.list("contacts").first?.id)
+                let download = try #require(
+                    try await HTTPSyncTransport(hub: url).snapshot(
+                        SnapshotRequest(schemaVersion: UInt32(Schema.crm.version), hubEpoch: ""), token: token,
+                        folder: folder.file("parts")))
+                let file = try SnapshotFolder(path: folder.file("parts")).inflate(
+                    download.path, digest: download.digest, maxBytes: download.inflatedBytes)
+
+                // After the snapshot: the reader's own edit and delete, acknowledged; the writer's
+                // edit, pulled by the reader.
+                try await reader.set(customer, id: ids[0], ["phone": .text("typed by remi")])
+                try await reader.delete("contacts", id: contact)
+                _ = try await reader.sync()
+                try await writer.set(customer, id: ids[1], ["city": .text("Brest")])
+                _ = try await writer.sync()
+                _ = try await reader.sync()
+                let before = try await reader.export()
+
+                _ = try await reader.applySnapshotForTesting(file, cursor: download.cursor)
+                #expect(try await reader.get(customer, id: ids[0])?.values["phone"] == .text("typed by remi"))
+                #expect(try await reader.get("contacts", id: contact) == nil)
+                #expect(try await reader.get(customer, id: ids[1])?.values["city"] == .text("Brest"))
+                #expect(try await reader.export() == before)
+
+                // An edit made now, before the pull, builds on what the reader saw.
+                try await reader.set(customer, id: ids[0], ["phone": .text("typed again")])
+                _ = try await reader.sync()
+                _ = try await writer.sync()
+                #expect(try await writer.get(customer, id: ids[0])?.values["phone"] == .text("typed again"))
+                #expect(try await writer.get("contacts", id: contact) == nil)
+                #expect(try await reader.export() == writer.export())
+            }
+        }
+    }
 }
 
 extension Replica {

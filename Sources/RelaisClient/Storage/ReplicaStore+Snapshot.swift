@@ -19,7 +19,9 @@ extension ReplicaStore {
     ///
     /// - A new generation starts; every record of the snapshot is copied in with it (visible row and
     ///   bookkeeping, in bulk), except records with pending writes, whose confirmed state takes the
-    ///   snapshot's and whose visible row is derived again as confirmed + pending.
+    ///   snapshot's and whose visible row is derived again as confirmed + pending, and records the
+    ///   laptop holds in a state the snapshot has not seen, which stay as they are for the pull to
+    ///   bring (``markRecordsTheSnapshotLeaves()``).
     /// - The stored cursor and pull start become the snapshot's cursor, and the pull that follows
     ///   asks for this replica's own writes too (`echo_own_writes`): the snapshot may predate some of
     ///   them. That pull's last page sweeps, as a bootstrap's does, what neither brought again.
@@ -57,20 +59,21 @@ extension ReplicaStore {
                 var changed = 0
                 try beginBootstrap()
                 let generation = Int64(try stateInt("generation") ?? 0)
-                let notPending = { (table: String) in
-                    "NOT EXISTS (SELECT 1 FROM main._relais_pending AS p WHERE p.collection = \(table).collection AND p.record_id = \(table).record_id)"
+                try markRecordsTheSnapshotLeaves()
+                let notKept = { (table: String) in
+                    "NOT EXISTS (SELECT 1 FROM temp._relais_snapshot_kept AS k WHERE k.collection = \(table).collection AND k.record_id = \(table).record_id)"
                 }
                 for collection in schema.collections {
                     let table = ReplicaSQL.quote(collection.name)
                     let columns = (["id"] + collection.fields.map(\.name)).map(ReplicaSQL.quote).joined(separator: ", ")
                     let name = ReplicaSQL.literal(collection.name)
-                    let pendingIDs = "SELECT record_id FROM main._relais_pending WHERE collection = \(name)"
+                    let keptIDs = "SELECT record_id FROM temp._relais_snapshot_kept WHERE collection = \(name)"
                     // What changes visibly, as a pull counts it: rows added, removed or different.
                     let same = (["id"] + collection.fields.map(\.name)).map {
                         "m.\(ReplicaSQL.quote($0)) IS s.\(ReplicaSQL.quote($0))"
                     }.joined(separator: " AND ")
                     let join =
-                        "FROM snapshot.\(table) AS s JOIN main.\(table) AS m ON m.id = s.id WHERE s.id NOT IN (\(pendingIDs))"
+                        "FROM snapshot.\(table) AS s JOIN main.\(table) AS m ON m.id = s.id WHERE s.id NOT IN (\(keptIDs))"
                     let both = Int(try db.scalar("SELECT count(*) \(join)")?.int64Value ?? 0)
                     let identical = Int(try db.scalar("SELECT count(*) \(join) AND \(same)")?.int64Value ?? 0)
                     // A record the snapshot holds replaces the row here (a tombstone removes it).
@@ -78,13 +81,13 @@ extension ReplicaStore {
                         """
                         DELETE FROM main.\(table) WHERE id IN (
                             SELECT record_id FROM snapshot._relais_records WHERE collection = \(name)
-                        ) AND id NOT IN (\(pendingIDs))
+                        ) AND id NOT IN (\(keptIDs))
                         """)
                     let removed = db.changes
                     try db.execute(
                         """
                         INSERT INTO main.\(table)(\(columns))
-                        SELECT \(columns) FROM snapshot.\(table) WHERE id NOT IN (\(pendingIDs))
+                        SELECT \(columns) FROM snapshot.\(table) WHERE id NOT IN (\(keptIDs))
                         """)
                     // removed = identical + different + gone; inserted = identical + different + new.
                     changed += removed + db.changes - identical - both
@@ -93,12 +96,17 @@ extension ReplicaStore {
                     """
                     INSERT INTO main._relais_records(collection, record_id, vector, fields, deleted, stash, generation)
                     SELECT collection, record_id, vector, fields, deleted, stash, \(generation)
-                    FROM snapshot._relais_records AS s WHERE \(notPending("s"))
+                    FROM snapshot._relais_records AS s WHERE \(notKept("s"))
                     ON CONFLICT(collection, record_id) DO UPDATE SET
                         vector = \(Self.vectorJoin(replica)), fields = excluded.fields, deleted = excluded.deleted,
                         stash = excluded.stash, generation = excluded.generation
                     """)
-                try db.execute("DELETE FROM main._relais_overlay WHERE \(notPending("main._relais_overlay"))")
+                try db.execute(
+                    """
+                    DELETE FROM main._relais_overlay WHERE NOT EXISTS (
+                        SELECT 1 FROM main._relais_pending AS p
+                        WHERE p.collection = main._relais_overlay.collection AND p.record_id = main._relais_overlay.record_id)
+                    """)
                 changed += try applySnapshotToPending(generation: generation, replica: replica)
                 try setState("cursor", .integer(Int64(info.cursor)))
                 try setState("pull_since", .integer(Int64(info.cursor)))
@@ -138,12 +146,51 @@ extension ReplicaStore {
         return SnapshotInfo(cursor: UInt64(cursor), schemaVersion: Int(version))
     }
 
-    /// Records with pending writes: the snapshot's state becomes their confirmed state (as a page
+    /// Fills `temp._relais_snapshot_kept` with the records whose rows and bookkeeping the snapshot
+    /// must not replace wholesale:
+    ///
+    /// - those with pending writes (`ahead` 0: ``applySnapshotToPending(generation:replica:)`` puts
+    ///   the snapshot under them);
+    /// - those the laptop already holds in a state the snapshot has not seen (`ahead` 1): some entry
+    ///   of the stored vector is above the snapshot's. The hub changed them after the snapshot's
+    ///   cursor, so the pull that follows brings them; until then the laptop goes on showing what it
+    ///   showed. Replacing them would show older values for a while (or revive a record it deleted),
+    ///   and an edit made then, whose context still names the laptop's own acknowledged write, would
+    ///   overwrite that write without a conflict. They keep their generation: when the pull does not
+    ///   bring them (they left the view), the sweep judges them as it judges any other.
+    private func markRecordsTheSnapshotLeaves() throws {
+        try db.execute(
+            """
+            CREATE TEMP TABLE IF NOT EXISTS _relais_snapshot_kept (
+                collection TEXT NOT NULL, record_id TEXT NOT NULL, ahead INTEGER NOT NULL,
+                PRIMARY KEY (collection, record_id)
+            ) WITHOUT ROWID
+            """)
+        try db.execute("DELETE FROM temp._relais_snapshot_kept")
+        try db.execute(
+            """
+            INSERT INTO temp._relais_snapshot_kept(collection, record_id, ahead)
+            SELECT m.collection, m.record_id, 1
+            FROM main._relais_records AS m
+            JOIN snapshot._relais_records AS s ON s.collection = m.collection AND s.record_id = m.record_id
+            WHERE EXISTS (
+                SELECT 1 FROM json_each(m.vector) AS l
+                WHERE l.value > coalesce(json_extract(s.vector, '$."' || l.key || '"'), 0)
+            )
+            """)
+        try db.execute(
+            """
+            INSERT OR IGNORE INTO temp._relais_snapshot_kept(collection, record_id, ahead)
+            SELECT DISTINCT collection, record_id, 0 FROM main._relais_pending
+            """)
+    }
+
+    /// Records with pending writes that the snapshot is not behind: the snapshot's state becomes their confirmed state (as a page
     /// from cursor 0 carrying them whole would), and their visible row is settled again.
     private func applySnapshotToPending(generation: Int64, replica: ReplicaID) throws -> Int {
         var changed = 0
         var keys: [RecordKey] = []
-        try db.query("SELECT DISTINCT collection, record_id FROM main._relais_pending") { row in
+        try db.query("SELECT collection, record_id FROM temp._relais_snapshot_kept WHERE ahead = 0") { row in
             keys.append(RecordKey(collection: row.text(at: 0) ?? "", id: row.text(at: 1) ?? ""))
         }
         for key in keys {

@@ -128,7 +128,8 @@ extension Replica {
         var batch: [PendingWrite] = []
         var received = PullBatch(recordLimit: options.applyBatchRecords)
         // A pull from cursor 0 first asks for a snapshot, once per session (a cut download is
-        // continued by the retry).
+        // continued by the retry); not while catching up with a restored hub, which may lack dots
+        // this laptop holds (docs/SYNC.md "Snapshot bootstrap").
         var trySnapshot = options.snapshots
 
         /// Applies the pages held, with the cursor of the last, in one transaction.
@@ -180,7 +181,9 @@ extension Replica {
 
                 case .pull:
                     if progress.phase != "bootstrap" { progress.phase = "pull" }
-                    if trySnapshot, received.isEmpty, try store.cursor == 0, try !store.hasWritesInFlight {
+                    if trySnapshot, received.isEmpty, try store.cursor == 0, try !store.hasWritesInFlight,
+                        try !store.hubRestorePending
+                    {
                         trySnapshot = false
                         do {
                             if let info = try await takeSnapshot(transport: transport, token: token) {

@@ -69,7 +69,9 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
     /// The error body's `details` (for `hub_restored`: `hub_epoch` and `counter`).
     public let details: [String: String]
 
-    init(
+    /// An error with `code`; transports other than ``HTTPSyncTransport`` describe their failures
+    /// with it (``SyncTransport``: `hubUnreachable` for anything transient).
+    public init(
         _ code: Code, _ message: String, httpStatus: Int? = nil, hubCode: String? = nil,
         details: [String: String] = [:]
     ) {
