@@ -277,7 +277,10 @@ func withBenchHub<T: Sendable>(
         }
     }
     let store = try SQLiteHubStore(folder: data, create: filled.isEmpty)
-    let service = HubService(store: store, logger: HubLogging.standardError(label: "relais.bench.hub"))
+    var configuration = HubService.Configuration()
+    configuration.snapshotFolder = data + "/snapshots"
+    let service = HubService(
+        store: store, configuration: configuration, logger: HubLogging.standardError(label: "relais.bench.hub"))
     do {
         if filled.isEmpty { _ = try await service.initialize() }
         let replicas = folder.path + "/replicas"

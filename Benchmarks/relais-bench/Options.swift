@@ -23,7 +23,8 @@ struct BenchOptions: Sendable {
     var memoryRuns: Int?
 
     static let names = [
-        "bootstrap", "apply", "incremental", "ingest", "ingest-e2e", "wire", "delta", "memory", "conflicts",
+        "bootstrap", "bootstrap-snapshot", "apply", "incremental", "ingest", "ingest-e2e", "wire", "delta", "memory",
+        "conflicts",
         "ingest-postgres", "bootstrap-postgres",
     ]
 
