@@ -1,5 +1,5 @@
 /// The fault a simulated schedule injects (docs/RELIABILITY.md). Schedule `n` of a run uses
-/// `allCases[n % allCases.count]`, so every bounded run covers every kind evenly.
+/// `rotation[n % rotation.count]`, so every bounded run covers those kinds evenly.
 public enum SimFaultKind: String, CaseIterable, Sendable {
     /// No fault: random edits and syncs only.
     case none
@@ -31,4 +31,13 @@ public enum SimFaultKind: String, CaseIterable, Sendable {
     case diskFull
     /// All of the above at lower rates.
     case mixed
+    /// Several laptops delete the same record (customers too, some revived by a concurrent edit or
+    /// moved to another territory earlier), while the hub child is killed at seeded moments, most
+    /// while a push is applied and committed.
+    case deletes
+
+    /// The kinds whose schedules `--schedules` runs in turn, as before the ``deletes`` kind joined,
+    /// so that a schedule number replays the kind it was found with: schedule `n` uses
+    /// `rotation[n % rotation.count]`; ``deletes`` is run by name (`relais-sim --kind deletes`).
+    public static let rotation = allCases.filter { $0 != .deletes }
 }

@@ -15,6 +15,7 @@ public enum SimRegressions {
         ("bug 4: a delete on a laptop restored from a backup", restoredBackupDeleteReachesTheHub),
         ("bug 5: a revived record reaching its deleter", aRevivedRecordReachesItsDeleterWhole),
         ("bug 8: a snapshot older than the laptop's own writes", aSnapshotOlderThanOwnWritesLeavesThemShown),
+        ("bug 9: an edit that changed nothing", anEditThatChangedNothingLeavesNoStaleState),
     ]
 
     /// The violations of the scenario named `bug` in ``all`` (a missing name is one).
@@ -132,6 +133,29 @@ public enum SimRegressions {
     /// found it (seed 7, schedule 38, `mixed`).
     public static func aSnapshotOlderThanOwnWritesLeavesThemShown() async throws -> [String] {
         try await SimSchedule.run(seed: 7, schedule: 38).violations
+    }
+
+    /// Bug 9 (docs/RELIABILITY.md): a laptop sets a customer's status to the value it has (nothing
+    /// changes, nothing is captured); another laptop then sets the phone, which the first pulls; the
+    /// first then edits the notes. Its copy must keep the phone (the capture trigger had kept the
+    /// confirmed row of the edit that changed nothing, and the notes edit took that stale row as the
+    /// record's confirmed state). Found by the deletes kind (seed 20261205, schedule 214).
+    public static func anEditThatChangedNothingLeavesNoStaleState() async throws -> [String] {
+        try await HubFixture.with(clock: TestClock()) { hub in
+            try await hub.live { url in
+                let replicas = try await northReps(2, hub: hub, url: url, clockStep: 1000)
+                let id = try await replicas[0].add(
+                    "customers", ["name": .text("Acme"), "territory": .text("north"), "status": .text("active")])
+                for replica in replicas { _ = try await replica.sync() }
+                try await replicas[1].set("customers", id: id, ["status": .text("active")])
+                try await replicas[0].set("customers", id: id, ["phone": .text("0102")])
+                _ = try await replicas[0].sync()
+                _ = try await replicas[1].sync()
+                try await replicas[1].set("customers", id: id, ["notes": .text("visited")])
+                for replica in replicas + replicas { _ = try await replica.sync() }
+                return try await differences(replicas, hub: hub)
+            }
+        }
     }
 
     /// Bug 4 (docs/RELIABILITY.md): a laptop restored from a backup taken after it created a contact

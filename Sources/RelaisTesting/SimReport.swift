@@ -41,7 +41,10 @@ public struct SimReport: Sendable, CustomStringConvertible {
 
     /// The command that replays this schedule.
     public var replay: String {
-        "swift run relais-sim\(postgres == nil ? "" : " --postgres") --seed \(seed) --schedule \(schedule)"
+        let rotation = SimFaultKind.rotation
+        let kind = postgres == nil && fault != rotation[schedule % rotation.count] ? " --kind \(fault.rawValue)" : ""
+        return
+            "swift run relais-sim\(postgres == nil ? "" : " --postgres") --seed \(seed) --schedule \(schedule)\(kind)"
     }
 
     public var description: String {

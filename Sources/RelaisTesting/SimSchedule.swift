@@ -1,10 +1,11 @@
 /// One simulated schedule: N laptops and one hub on loopback, random offline edits and syncs under a
 /// seeded fault, then a quiet phase and the invariants (docs/RELIABILITY.md).
 public enum SimSchedule {
-    /// Runs schedule `schedule` of the run seeded with `seed`. The same pair replays the same edits,
+    /// Runs schedule `schedule` of the run seeded with `seed`, with the fault `kind` (by default the
+    /// one the rotation gives that number). The same seed, number and kind replay the same edits,
     /// syncs and faults.
-    public static func run(seed: UInt64, schedule: Int) async throws -> SimReport {
-        let fault = SimFaultKind.allCases[schedule % SimFaultKind.allCases.count]
+    public static func run(seed: UInt64, schedule: Int, kind: SimFaultKind? = nil) async throws -> SimReport {
+        let fault = kind ?? SimFaultKind.rotation[schedule % SimFaultKind.rotation.count]
         let hubClock = TestClock()
         return try await HubFixture.with(store: .sqlite, clock: hubClock) { hub in
             try await hub.live { url in

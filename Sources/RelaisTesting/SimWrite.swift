@@ -1,7 +1,8 @@
 /// The kind of merge a tracked field has, which decides how the checker finds its value.
 enum SimFieldKind { case replace, union, append }
 
-/// A field write the checker follows: a unique token written to one field of one record.
+/// A field write the checker follows: a unique token written to one field of one record; or a
+/// delete of one record (`isDelete`, whose token appears nowhere).
 struct SimWrite {
     var laptop: Int
     var token: String
@@ -15,4 +16,5 @@ struct SimWrite {
     /// Replaced by a later write (or a delete) whose author saw it.
     var superseded = false
     var rejected = false
+    var isDelete: Bool = false
 }

@@ -32,6 +32,10 @@ extension Simulation {
         report.edits += 1
         let customers = try await laptop.replica.list("customers")
         let roll = random.int(0...99)
+        if fault == .deletes, !customers.isEmpty, roll < 35 {
+            // Deletes of records other laptops hold too, and moves between territories.
+            return try await (roll < 8 ? moveCustomer(index) : deleteEverywhere(index))
+        }
         if customers.isEmpty || roll < 25 {
             try await addCustomer(index)
         } else if roll < 35 {
@@ -167,13 +171,55 @@ extension Simulation {
 
     mutating func deleteRecord(_ index: Int) async throws {
         let laptop = laptops[index]
-        // Contacts and interactions only: deleting a customer hides its children by design.
-        let collection = random.pick(["contacts", "interactions"])
+        // Contacts and interactions, and customers in the deletes kind (a customer's children stay).
+        let collection = random.pick(
+            fault == .deletes ? ["customers", "contacts", "interactions"] : ["contacts", "interactions"])
         let records = try await laptop.replica.list(collection)
         guard !records.isEmpty else { return }
         let record = random.pick(records)
-        try await laptop.replica.delete(collection, id: record.id)
+        try await delete(index, collection, record)
+    }
+
+    /// Laptop `index` deletes `record`; the delete is tracked (`isDelete`) like a field write.
+    mutating func delete(_ index: Int, _ collection: String, _ record: Replica.Record) async throws {
+        try await laptops[index].replica.delete(collection, id: record.id)
         for value in record.values.values { supersede(value) }
         report.trace.append("laptop \(index) deletes \(collection)/\(record.id)")
+        writes.append(
+            SimWrite(
+                laptop: index, token: "delete\(writes.count)", collection: collection, id: record.id, field: "",
+                kind: .replace, isDelete: true))
+    }
+
+    /// The deletes kind: laptop `index` deletes a record it holds, and each other laptop that holds
+    /// it too deletes it with a chance, offline, before anyone syncs (a customer two salespeople both
+    /// drop). Their syncs, in any order and around hub kills, must leave it deleted everywhere, or
+    /// alive with a `delete-update` report when someone edited it concurrently.
+    mutating func deleteEverywhere(_ index: Int) async throws {
+        let collection = random.pick(["customers", "customers", "contacts", "interactions"])
+        let records = try await laptops[index].replica.list(collection)
+        guard !records.isEmpty else { return }
+        let record = random.pick(records)
+        try await delete(index, collection, record)
+        for other in laptops.indices where other != index && random.chance(0.6) {
+            guard let held = try await laptops[other].replica.get(collection, id: record.id) else { continue }
+            try await delete(other, collection, held)
+        }
+    }
+
+    /// The deletes kind: a laptop whose user sees two territories moves one of its customers to the
+    /// other (the customer then leaves the view of a rep of the first, revoking their copies and
+    /// rejecting their pending writes to it).
+    mutating func moveCustomer(_ index: Int) async throws {
+        let laptop = laptops[index]
+        guard laptop.territories.count > 1 else { return try await deleteEverywhere(index) }
+        let customers = try await laptop.replica.list("customers")
+        guard !customers.isEmpty else { return }
+        let customer = random.pick(customers)
+        var current: String?
+        if case .text(let text) = customer["territory"] { current = text }
+        guard let target = laptop.territories.first(where: { $0 != current }) else { return }
+        try await laptop.replica.set("customers", id: customer.id, ["territory": .text(target)])
+        report.trace.append("laptop \(index) moves customers/\(customer.id) to \(target)")
     }
 }

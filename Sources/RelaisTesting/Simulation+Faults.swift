@@ -78,6 +78,7 @@ extension Simulation {
             report.failedSyncs += 1
             report.trace.append("laptop \(index) sync child failed with status \(outcome.status)")
         }
+        await noteRejected(index)
         do {
             let connection = try Connection(path: laptop.path, mode: .readOnly, create: false)
             defer { try? connection.close() }

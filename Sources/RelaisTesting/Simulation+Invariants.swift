@@ -13,7 +13,9 @@ extension Simulation {
         let local = String(decoding: try await laptops[index].replica.export(), as: UTF8.self)
         var hubText: String?
         for write in writes
-        where write.laptop == index && !write.acknowledged && !write.discarded && !write.superseded && !write.rejected {
+        where write.laptop == index && !write.acknowledged && !write.discarded && !write.superseded && !write.rejected
+            && !write.isDelete
+        {
             if local.contains(write.token) { continue }
             if hubText == nil {
                 hubText = String(decoding: try await hub.service.exportJSON(user: "admin"), as: UTF8.self)
@@ -121,7 +123,7 @@ extension Simulation {
         }
         // No lost acknowledged write. (An append token may legitimately appear twice: concurrent
         // appends each carry the whole text they extended, and the rule keeps both texts.)
-        for write in writes where write.acknowledged && !write.discarded && !write.rejected {
+        for write in writes where write.acknowledged && !write.discarded && !write.rejected && !write.isDelete {
             if write.superseded { continue }
             report.acknowledged += 1
             if !everything.contains(write.token) && !conflictText.contains(write.token) {
@@ -131,6 +133,7 @@ extension Simulation {
             }
         }
         for write in writes where write.rejected { report.rejected += 1 }
+        try await checkNoLostDelete(everything: everything, conflicts: conflicts)
         // Exactly one conflict report per truly concurrent pair with differing values (a child's
         // pushes are not recorded: with child syncs, unknown writes could have overwritten a value).
         if childSyncs == 0 {
@@ -164,6 +167,33 @@ extension Simulation {
                 if result != "ok" { report.violations.append("integrity_check of \(file): \(result)") }
             } catch {
                 report.violations.append("integrity_check of \(file) could not run: \(error)")
+            }
+        }
+    }
+    /// No lost delete: a record whose delete the hub acknowledged is gone from the hub's state, unless
+    /// a concurrent update revived it, which leaves a conflict report with a deleting competitor
+    /// (the update wins, docs/SYNC.md). A delete rejected (the record left the user's territories)
+    /// or lost with a restored backup is not checked.
+    mutating func checkNoLostDelete(everything: String, conflicts: [ConflictReport]) async throws {
+        guard writes.contains(where: \.isDelete) else { return }
+        var present: Set<String> = []
+        if let object = try JSONSerialization.jsonObject(with: Data(everything.utf8)) as? [String: [[String: Any]]] {
+            for (collection, list) in object {
+                for record in list { if let id = record["id"] as? String { present.insert("\(collection)/\(id)") } }
+            }
+        }
+        var revived: Set<String> = []
+        for report in conflicts where report.conflict.values.contains(where: { $0.value == nil }) {
+            revived.insert("\(report.conflict.collection)/\(report.conflict.recordID)")
+        }
+        var reported: Set<String> = []
+        for write in writes where write.isDelete && write.acknowledged && !write.discarded && !write.rejected {
+            report.acknowledged += 1
+            let key = "\(write.collection)/\(write.id)"
+            if present.contains(key), !revived.contains(key), reported.insert(key).inserted {
+                report.violations.append(
+                    "lost acknowledged write: the delete of \(key) by laptop \(write.laptop) was acknowledged, but the record is on the hub and no conflict report names a delete of it"
+                )
             }
         }
     }

@@ -57,6 +57,15 @@ extension Simulation {
             try await restartHub(full: !hubFull)
             report.injected += hubFull ? 1 : 0
         }
+        if fault == .deletes, random.chance(0.25) {
+            // A sync round: every laptop syncs, in a random order, so that they hold the same
+            // records and several can then delete one (hub kills land in rounds too).
+            var order = Array(laptops.indices)
+            for i in order.indices.reversed() { order.swapAt(i, random.int(0...i)) }
+            report.trace.append("sync round: \(order.map(String.init).joined(separator: " "))")
+            for other in order { await sync(other) }
+            return
+        }
         if random.chance(0.3) {
             await sync(index)
         } else {
@@ -84,6 +93,9 @@ extension Simulation {
             if result.rejected > 0 { await noteRejected(index) }
         } catch {
             report.trace.append("laptop \(index) sync failed: \(error)")
+            // A push answered before the failure may have rejected writes (a record moved out of the
+            // user's territories): they are in the laptop's rejected list, never acknowledged.
+            await noteRejected(index)
             report.failedSyncs += 1
             if postgres != nil, let error = error as? SyncError, let status = error.httpStatus, status >= 500,
                 status != 503
@@ -106,6 +118,14 @@ extension Simulation {
     mutating func noteRejected(_ index: Int) async {
         guard let rejected = try? await laptops[index].replica.rejected() else { return }
         for write in rejected {
+            if write.isDelete {
+                for i in writes.indices
+                where writes[i].isDelete && writes[i].laptop == index && writes[i].collection == write.collection
+                    && writes[i].id == write.recordID
+                {
+                    writes[i].rejected = true
+                }
+            }
             for value in write.values.values {
                 for (token, i) in tokenIndex where value.contains(token) { writes[i].rejected = true }
             }

@@ -86,7 +86,7 @@ struct Simulation {
 
     func clockFaults() -> Bool { fault == .clockSkew || fault == .mixed }
 
-    var usesHubProcess: Bool { fault == .hubKill || fault == .diskFull }
+    var usesHubProcess: Bool { fault == .hubKill || fault == .diskFull || fault == .deletes }
 
     /// The transport under the injected network faults: to the hub child when there is one, else to
     /// the in-process hub (through the cutting proxy when there is one); every push is recorded.
@@ -156,7 +156,7 @@ struct Simulation {
             let process = try SimHubProcess(dataFolder: hub.dataFolder)
             try await process.start()
             hubProcess = process
-            if fault == .hubKill {
+            if fault == .hubKill || fault == .deletes {
                 killer = SimHubKiller(hub: process, seed: random.next(), rate: 0.25, delayMillis: 30)
             }
             for laptop in laptops {

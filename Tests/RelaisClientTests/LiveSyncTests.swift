@@ -93,4 +93,45 @@ struct LiveSyncTests {
             }
         }
     }
+    /// An edit that sets a field to the value it has changes nothing and leaves nothing behind: a
+    /// later pull's fields stay when the record is edited again (docs/RELIABILITY.md, bug 9: the
+    /// capture trigger kept the confirmed row of such an edit, with no pending write to clear it, and
+    /// the next real edit took that stale row as the record's confirmed state, dropping the pulled
+    /// fields on the laptop).
+    @Test func anEditThatChangesNothingLeavesNoStaleConfirmedState() async throws {
+        try await HubFixture.with { hub in
+            let claireCode = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            let remiCode = try await hub.addUser("remi", role: .rep, territories: ["north"])
+            let folder = try TemporaryFolder(prefix: "live-noop")
+            defer { folder.remove() }
+            try await hub.live { url in
+                let claire = try await Replica.enroll(hub: url, code: claireCode, path: folder.file("claire.db"))
+                let remi = try await Replica.enroll(hub: url, code: remiCode, path: folder.file("remi.db"))
+                let id = try await claire.add(
+                    customer, ["name": .text("Acme"), "territory": .text("north"), "status": .text("prospect")])
+                _ = try await claire.sync()
+                _ = try await remi.sync()
+
+                try await remi.set(customer, id: id, ["status": .text("prospect")])
+                #expect(try await remi.pendingCount() == 0)
+                // With SQL too, as the `sqlite3` shell would.
+                let db = try rawConnection(folder.file("remi.db"))
+                try db.execute("UPDATE customers SET name = name WHERE id = ?", [.text(id)])
+                try db.close()
+
+                try await claire.set(customer, id: id, ["phone": .text("0102"), "city": .text("Lyon")])
+                _ = try await claire.sync()
+                _ = try await remi.sync()
+                #expect(try await remi.get(customer, id: id)?.values["phone"] == .text("0102"))
+
+                try await remi.set(customer, id: id, ["notes": .text("visited")])
+                _ = try await remi.sync()
+                let record = try #require(try await remi.get(customer, id: id))
+                #expect(record.values["phone"] == .text("0102"))
+                #expect(record.values["city"] == .text("Lyon"))
+                _ = try await claire.sync()
+                #expect(try await remi.export() == claire.export())
+            }
+        }
+    }
 }

@@ -141,16 +141,24 @@ enum ReplicaSQL {
     /// The names of a collection's triggers.
     static func triggerNames(_ collection: String) -> [String] {
         [
-            "before_insert", "after_insert", "before_update", "after_update", "after_update_id", "before_delete",
-            "after_delete",
+            "before_insert", "after_insert", "before_update_changed", "after_update", "after_update_id",
+            "before_delete", "after_delete",
         ].map { "_relais_\(collection)_\($0)" }
+    }
+
+    /// Capture triggers that earlier versions created and this one replaces: dropped at every open.
+    /// `before_update` snapshotted the confirmed row even for an UPDATE that changed nothing, which
+    /// captures nothing and so leaves no pending write (docs/RELIABILITY.md, bug 9).
+    static func legacyTriggerNames(_ collection: String) -> [String] {
+        ["_relais_\(collection)_before_update"]
     }
 
     /// The capture triggers of a collection.
     ///
     /// BEFORE triggers snapshot the hub-confirmed row into `_relais_overlay` the first time a record
     /// is edited (later edits keep the first snapshot: `INSERT OR IGNORE`); a BEFORE INSERT trigger
-    /// sees the row an `INSERT OR REPLACE` is about to replace. AFTER triggers append to
+    /// sees the row an `INSERT OR REPLACE` is about to replace. An UPDATE that changes nothing takes
+    /// no snapshot: it captures nothing, so no pending write would ever clear it. AFTER triggers append to
     /// `_relais_capture`: they fire only for rows really written (not for an ignored `INSERT OR
     /// IGNORE`), and an UPDATE lists only the columns whose values changed (`IS NOT`). A statement that
     /// fails undoes its triggers' work with it.
@@ -178,7 +186,8 @@ enum ReplicaSQL {
             END
             """,
             """
-            CREATE TRIGGER IF NOT EXISTS \(names[2]) BEFORE UPDATE ON \(table) WHEN \(capturing) BEGIN
+            CREATE TRIGGER IF NOT EXISTS \(names[2]) BEFORE UPDATE ON \(table)
+            WHEN \(capturing) AND (old.id IS NOT new.id OR \(changed) <> '') BEGIN
                 INSERT OR IGNORE INTO _relais_overlay(collection, record_id, confirmed_exists, confirmed)
                     VALUES (\(name), old.id, 1, \(rowObject(collection, prefix: "old")));
             END

@@ -169,10 +169,27 @@ final class ReplicaStore {
                 try setState("schema_version", .integer(Int64(schema.version)))
             }
             for collection in schema.collections {
+                for name in ReplicaSQL.legacyTriggerNames(collection.name) {
+                    try db.execute("DROP TRIGGER IF EXISTS \(name)")
+                }
                 for trigger in ReplicaSQL.triggers(collection) {
                     try db.execute(trigger)
                 }
             }
+            // A confirmed-state snapshot with no pending write and no captured change to become one
+            // is stale (left by an UPDATE that changed nothing, before the trigger skipped those): a
+            // later edit would take it, older than what pulls brought since, as the record's
+            // confirmed state.
+            try db.execute(
+                """
+                DELETE FROM _relais_overlay WHERE NOT EXISTS (
+                    SELECT 1 FROM _relais_pending AS p
+                    WHERE p.collection = _relais_overlay.collection AND p.record_id = _relais_overlay.record_id
+                ) AND NOT EXISTS (
+                    SELECT 1 FROM _relais_capture AS c
+                    WHERE c.collection = _relais_overlay.collection AND c.record_id = _relais_overlay.record_id
+                )
+                """)
         }
     }
 

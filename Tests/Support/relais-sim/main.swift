@@ -2,6 +2,7 @@
 //
 //     swift run -c release relais-sim --schedules 10000 [--seed S]
 //     swift run relais-sim --seed S --schedule N      # replays one schedule, verbose
+//     swift run -c release relais-sim --kind deletes --schedules 500   # one fault kind (deletes is run only so)
 //     swift run relais-sim --postgres --seed S --schedules N   # two hubs on PostgreSQL (RELAIS_TEST_POSTGRES_URL)
 //     swift run -c release relais-sim --fuzz SECONDS [--seed S] [--save-corpus]   # the mutational fuzzer
 import Foundation
@@ -13,7 +14,6 @@ var count = 1000
 var first = 0
 var fuzzSeconds: Double?
 var saveCorpus = false
-var onlyKind: Int?
 var kindName: String?
 var postgres = false
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
@@ -24,7 +24,8 @@ while let argument = arguments.next() {
     case "--schedules": count = Int(arguments.next() ?? "") ?? count
     case "--from": first = Int(arguments.next() ?? "") ?? first
     case "--kind":
-        // Only the schedules of one fault kind (schedule n uses kind n mod the number of kinds).
+        // Only the schedules of one fault kind (schedule n uses kind n mod the number of kinds in
+        // the rotation); the deletes kind runs the schedules asked for, each with it.
         kindName = arguments.next() ?? ""
     case "--postgres":
         // The PostgreSQL kinds (two hubs on one database), a set of their own.
@@ -77,17 +78,25 @@ if let fuzzSeconds {
 
 let kindNames = postgres ? SimPostgresKind.allCases.map(\.rawValue) : SimFaultKind.allCases.map(\.rawValue)
 if let kindName {
-    guard let index = kindNames.firstIndex(of: kindName) else {
+    guard kindNames.contains(kindName) else {
         FileHandle.standardError.write(
             Data(
                 "unknown \(postgres ? "PostgreSQL " : "")fault kind \(kindName) (one of: \(kindNames.joined(separator: ", ")))\n"
                     .utf8))
         exit(64)
     }
-    onlyKind = index
 }
 var schedules = only.map { [$0] } ?? Array(first..<(first + count))
-if let onlyKind { schedules = schedules.map { $0 * kindNames.count + onlyKind } }
+// A kind of the rotation picks the schedules whose number gives it (so a number replays alone);
+// the deletes kind, outside the rotation, and `--schedule N --kind K` run each schedule with it.
+let named = postgres ? nil : kindName.flatMap(SimFaultKind.init(rawValue:))
+let rotation = postgres ? kindNames : SimFaultKind.rotation.map(\.rawValue)
+var explicitKind: SimFaultKind?
+if let named, only != nil || !SimFaultKind.rotation.contains(named) {
+    explicitKind = named
+} else if let kindName, let index = rotation.firstIndex(of: kindName) {
+    schedules = schedules.map { $0 * rotation.count + index }
+}
 if postgres {
     guard PostgresTestDatabase.serverURL != nil else {
         print(
@@ -124,7 +133,7 @@ for (done, schedule) in schedules.enumerated() {
         let report =
             postgres
             ? try await SimSchedule.runPostgres(seed: seed, schedule: schedule)
-            : try await SimSchedule.run(seed: seed, schedule: schedule)
+            : try await SimSchedule.run(seed: seed, schedule: schedule, kind: explicitKind)
         totals.writes += report.writes
         totals.acknowledged += report.acknowledged
         totals.syncs += report.syncs
@@ -142,7 +151,9 @@ for (done, schedule) in schedules.enumerated() {
         if !report.violations.isEmpty { failed += 1 }
     } catch {
         failed += 1
-        print("schedule \(schedule) could not run: \(error)\n  replay: \(replayCommand) \(schedule)")
+        print(
+            "schedule \(schedule) could not run: \(error)\n  replay: \(replayCommand) \(schedule)"
+                + (explicitKind.map { " --kind \($0.rawValue)" } ?? ""))
     }
     if only == nil, (done + 1) % 100 == 0 {
         print("… \(done + 1) schedules, \(failed) failed, \(Int(Date().timeIntervalSince(started))) s")
