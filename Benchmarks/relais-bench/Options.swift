@@ -1,6 +1,6 @@
 import Foundation
 
-/// The command line: `relais-bench [--smoke] [--only NAME] [--runs N] [--json] [--big N]`.
+/// The command line: `relais-bench [--smoke] [--only NAME] [--runs N] [--json] [--records N] [--big N]`.
 struct BenchOptions: Sendable {
     var smoke = false
     var only: Set<String> = []
@@ -29,11 +29,12 @@ struct BenchOptions: Sendable {
     ]
 
     static let usage = """
-        usage: relais-bench [--smoke] [--only NAME[,NAME]] [--runs N] [--json] [--big N] [--memory-runs N]
+        usage: relais-bench [--smoke] [--only NAME[,NAME]] [--runs N] [--json] [--records N] [--big N] [--memory-runs N]
           --smoke      tiny sizes, 1 run: only checks that every benchmark still runs
           --only NAME  one of \(names.joined(separator: ", ")) (comma-separated for several)
           --runs N     repetitions of each measurement (default 5)
           --json       print the results as JSON instead of a table
+          --records N  customers in the bootstrap benchmarks and the small memory run (default 100,000)
           --big N      customers in the large memory run (default 1,000,000)
           --memory-runs N  repetitions of the memory benchmark (default: --runs, at most 3)
         """
@@ -48,6 +49,7 @@ struct BenchOptions: Sendable {
         }
         var runsGiven: Int?
         var bigGiven: Int?
+        var recordsGiven: Int?
         while index < arguments.count {
             switch arguments[index] {
             case "--smoke": options.smoke = true
@@ -66,6 +68,11 @@ struct BenchOptions: Sendable {
                     throw BenchError("--memory-runs needs a positive number")
                 }
                 options.memoryRuns = runs
+            case "--records":
+                guard let records = Int(try value()), records > 0 else {
+                    throw BenchError("--records needs a positive number")
+                }
+                recordsGiven = records
             case "--big":
                 guard let big = Int(try value()), big > 0 else { throw BenchError("--big needs a positive number") }
                 bigGiven = big
@@ -84,6 +91,7 @@ struct BenchOptions: Sendable {
         }
         if let runsGiven { options.runs = runsGiven }
         if let bigGiven { options.bigRecords = bigGiven }
+        if let recordsGiven { options.bootstrapRecords = recordsGiven }
         return options
     }
 
