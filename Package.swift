@@ -184,11 +184,20 @@ let package = Package(
             path: "Tests/Support/relais-sim",
             swiftSettings: swiftSettings
         ),
+        // The SQLite session extension, the peer relais-bench measures Relais against (C: the session
+        // API is declared only under macros that the product's SQLite module does not set). Links the
+        // system libsqlite3 and zlib the product already uses.
+        .target(
+            name: "CSessionPeer",
+            path: "Benchmarks/CSessionPeer",
+            linkerSettings: [.linkedLibrary("sqlite3"), .linkedLibrary("z")]
+        ),
         // Benchmarks against same-run baselines (docs/PERFORMANCE.md). Adds no dependency.
         .executableTarget(
             name: "relais-bench",
             dependencies: [
-                "RelaisClient", "RelaisCore", "RelaisHub", "RelaisProtocol", "RelaisSQLite", "RelaisTesting",
+                "CSessionPeer", "RelaisClient", "RelaisCore", "RelaisHub", "RelaisProtocol", "RelaisSQLite",
+                "RelaisTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

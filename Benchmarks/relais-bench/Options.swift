@@ -9,6 +9,8 @@ struct BenchOptions: Sendable {
     var help = false
     /// Customers in the bootstrap benchmark (and the small memory run).
     var bootstrapRecords = 100_000
+    /// Customers in the peers' workload (the session extension side by side).
+    var peersRecords = 10_000
     /// Customers in the large memory run.
     var bigRecords = 1_000_000
     /// Changed fields in the incremental and wire-size benchmarks.
@@ -25,7 +27,7 @@ struct BenchOptions: Sendable {
     static let names = [
         "bootstrap", "bootstrap-snapshot", "apply", "incremental", "ingest", "ingest-e2e", "wire", "delta", "memory",
         "conflicts",
-        "ingest-postgres", "bootstrap-postgres",
+        "ingest-postgres", "bootstrap-postgres", "peers",
     ]
 
     static let usage = """
@@ -34,7 +36,7 @@ struct BenchOptions: Sendable {
           --only NAME  one of \(names.joined(separator: ", ")) (comma-separated for several)
           --runs N     repetitions of each measurement (default 5)
           --json       print the results as JSON instead of a table
-          --records N  customers in the bootstrap benchmarks and the small memory run (default 100,000)
+          --records N  customers in the bootstrap benchmarks, the small memory run (default 100,000) and peers (10,000)
           --big N      customers in the large memory run (default 1,000,000)
           --memory-runs N  repetitions of the memory benchmark (default: --runs, at most 3)
         """
@@ -91,7 +93,10 @@ struct BenchOptions: Sendable {
         }
         if let runsGiven { options.runs = runsGiven }
         if let bigGiven { options.bigRecords = bigGiven }
-        if let recordsGiven { options.bootstrapRecords = recordsGiven }
+        if let recordsGiven {
+            options.bootstrapRecords = recordsGiven
+            options.peersRecords = recordsGiven
+        }
         return options
     }
 

@@ -37,6 +37,7 @@ enum Report {
         case "B": return String(format: "%.1f B", value)
         case "MB": return String(format: "%.1f MB", value)
         case "writes/s": return String(format: "%.0f w/s", value)
+        case "rows/s": return String(format: "%.0f rows/s", value)
         default: return String(format: "%.3g %@", value, unit)
         }
     }

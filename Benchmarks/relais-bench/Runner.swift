@@ -24,6 +24,7 @@ struct BenchRunner {
         if options.wants("ingest-e2e") { results.append(try await ingestEndToEnd()) }
         if options.wants("memory") { results.append(try await memory()) }
         if options.wants("conflicts") { results.append(try await conflicts()) }
+        if options.wants("peers") { results += try await peers() }
         if options.wants("ingest-postgres") { results += try await ingestPostgres() }
         if options.wants("bootstrap-postgres"), let result = try await bootstrapPostgres() { results.append(result) }
         return results
