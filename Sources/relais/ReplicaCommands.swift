@@ -159,6 +159,7 @@ struct Status: AsyncParsableCommand {
         let replica = try options.open()
         let status = try await failing { try await replica.status() }
         let agent = try await failing { try await replica.agentReport() }
+        let disk = DiskEncryption.check(path: replica.path)
         let now = UInt64(Date().timeIntervalSince1970 * 1000)
         let lastSync: Any = status.lastSyncMillis.map { iso($0) } ?? NSNull()
         let age: Any = status.lastSyncMillis.map { Int((now > $0 ? now - $0 : 0) / 1000) } ?? NSNull()
@@ -172,6 +173,7 @@ struct Status: AsyncParsableCommand {
                 "schema_version": status.schemaVersion, "bootstrapping": status.bootstrapping,
                 "agent": agent.map { ["at": iso($0.atMillis), "ok": $0.succeeded, "line": $0.line] as [String: Any] }
                     as Any? ?? NSNull(),
+                "disk_encrypted": disk.encrypted.map { $0 as Any } ?? NSNull(), "disk": disk.detail,
             ])
             return
         }
@@ -190,6 +192,11 @@ struct Status: AsyncParsableCommand {
         }
         if let agent {
             print("agent     \(iso(agent.atMillis)) \(agent.line)")
+        }
+        switch disk.encrypted {
+        case true?: print("disk      encrypted: \(disk.detail)")
+        case false?: print("disk      \(disk.detail): a lost laptop gives its customers away (docs/SECURITY.md)")
+        case nil: print("disk      \(disk.detail)")
         }
     }
 }
