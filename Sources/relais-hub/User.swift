@@ -7,7 +7,7 @@ extension Role: ExpressibleByArgument {}
 struct User: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Manage users: add them, issue enrollment codes, change their territories.",
-        subcommands: [Add.self, Code.self, Set.self, List.self, Disable.self])
+        subcommands: [Add.self, Code.self, Set.self, List.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -90,36 +90,6 @@ struct User: AsyncParsableCommand {
                 for user in users {
                     print("\(user.name)\t\(user.role.rawValue)\t\(user.territories.joined(separator: ","))")
                 }
-            }
-        }
-    }
-    struct Disable: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Take every way in away from a user at once: devices, codes, tokens and sessions.",
-            discussion: """
-                For someone who left: their laptops are refused at the next sync, unused enrollment
-                codes stop working, admin tokens are revoked and web sessions end, in one transaction
-                (works while `serve` runs). The user and what they wrote stay. Give access back with
-                `user code` or `token issue`.
-
-                  relais-hub user disable claire --data /var/lib/relais
-                """)
-
-        @Argument(help: "The user's name.") var name: String
-        @OptionGroup var store: StoreOptions
-        @Flag(help: "Print JSON.") var json = false
-
-        func run() async throws {
-            let disabled = try await withHub(store) { hub in try await hub.disableUser(name) }
-            if json {
-                try printJSON([
-                    "user": name, "devices_revoked": disabled.devices, "codes_expired": disabled.codes,
-                    "tokens_revoked": disabled.tokens, "sessions_ended": disabled.sessions,
-                ])
-            } else {
-                print(
-                    "Disabled \(name): \(disabled.devices) devices revoked, \(disabled.codes) codes expired, "
-                        + "\(disabled.tokens) admin tokens revoked, \(disabled.sessions) sessions ended.")
             }
         }
     }

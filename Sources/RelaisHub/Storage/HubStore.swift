@@ -239,8 +239,6 @@ public protocol HubTransaction: HubReadTransaction {
     /// Marks the token revoked at `time`, unless it already is.
     nonisolated(nonsending) func revokeAPIToken(hash: String, at time: UInt64) async throws
     nonisolated(nonsending) func insertEnrollment(_ enrollment: Enrollment) async throws
-    /// Makes every unused enrollment code of `user` expire at `time`; returns how many there were.
-    nonisolated(nonsending) func expireEnrollments(user: String, at time: UInt64) async throws -> Int
     /// Marks an enrollment code used by `replica`, only if it is still unused; returns whether it was.
     nonisolated(nonsending) func useEnrollment(codeHash: String, at time: UInt64, replica: ReplicaID) async throws
         -> Bool
@@ -298,8 +296,6 @@ public protocol HubTransaction: HubReadTransaction {
     /// Moves a session's expiry (it slides with use).
     nonisolated(nonsending) func touchAdminSession(id: String, expiresAt: UInt64) async throws
     nonisolated(nonsending) func deleteAdminSession(id: String) async throws
-    /// Ends every web session of `user`; returns how many there were.
-    nonisolated(nonsending) func deleteAdminSessions(user: String) async throws -> Int
     /// Forgets sessions that expired at or before `time`.
     nonisolated(nonsending) func deleteExpiredAdminSessions(at time: UInt64) async throws
 

@@ -187,47 +187,6 @@ public final class HubService: Sendable {
         }
     }
 
-    /// What ``disableUser(_:by:)`` took away.
-    public struct Disabled: Sendable, Hashable {
-        /// Devices revoked (their tokens stop working at the next request).
-        public var devices = 0
-        /// Unused enrollment codes made to expire.
-        public var codes = 0
-        /// Admin API tokens revoked.
-        public var tokens = 0
-        /// Admin web sessions ended.
-        public var sessions = 0
-    }
-
-    /// Takes every way in away from a user at once, in one transaction: their devices are revoked,
-    /// their unused enrollment codes expire, their admin API tokens are revoked and their web
-    /// sessions end. The user and what they wrote stay; an admin gives access back explicitly, with
-    /// `user code` (a new laptop) or `token issue`.
-    ///
-    /// - Throws: ``HubError/notFound`` when there is no such user.
-    public func disableUser(_ name: String, by admin: String = "relais-hub") async throws -> Disabled {
-        let now = self.now()
-        return try await store.write { tx in
-            guard try await tx.user(named: name) != nil else { throw HubError.notFound.with("No user `\(name)`.") }
-            var disabled = Disabled()
-            for device in try await tx.devices() where device.user == name && device.revokedAt == nil {
-                try await tx.revokeLineage(device.lineage, at: now)
-                try await tx.insertEvent(
-                    HubEvent(
-                        at: now, kind: .deviceRevoked, replica: device.replica, user: name,
-                        detail: "device `\(device.name)` revoked by \(admin): user disabled"))
-                disabled.devices += 1
-            }
-            disabled.codes = try await tx.expireEnrollments(user: name, at: now)
-            for token in try await tx.apiTokens() where token.user == name && token.revokedAt == nil {
-                try await tx.revokeAPIToken(hash: token.tokenHash, at: now)
-                disabled.tokens += 1
-            }
-            disabled.sessions = try await tx.deleteAdminSessions(user: name)
-            return disabled
-        }
-    }
-
     /// Adds a user and returns a one-time enrollment code for their first device.
     ///
     /// - Throws: ``HubError/conflict`` if the user exists; ``HubError/badRequest`` for an empty name.

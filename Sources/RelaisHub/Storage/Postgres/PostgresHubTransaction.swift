@@ -351,14 +351,6 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
             """)
     }
 
-    nonisolated(nonsending) func expireEnrollments(user: String, at time: UInt64) async throws -> Int {
-        try await execute(
-            """
-            UPDATE enrollments SET expires_at = \(Self.int(time))
-            WHERE user_name = \(user) AND used_at IS NULL AND expires_at > \(Self.int(time)) RETURNING 1
-            """)
-    }
-
     nonisolated(nonsending) func useEnrollment(codeHash: String, at time: UInt64, replica: ReplicaID) async throws
         -> Bool
     {
@@ -948,10 +940,6 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
 
     nonisolated(nonsending) func deleteAdminSession(id: String) async throws {
         try await execute("DELETE FROM admin_sessions WHERE id = \(id)")
-    }
-
-    nonisolated(nonsending) func deleteAdminSessions(user: String) async throws -> Int {
-        try await execute("DELETE FROM admin_sessions WHERE user_name = \(user) RETURNING 1")
     }
 
     nonisolated(nonsending) func deleteExpiredAdminSessions(at time: UInt64) async throws {

@@ -198,13 +198,6 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
             ])
     }
 
-    nonisolated(nonsending) func expireEnrollments(user: String, at time: UInt64) async throws -> Int {
-        try db.execute(
-            "UPDATE enrollments SET expires_at = ? WHERE user = ? AND used_at IS NULL AND expires_at > ?",
-            [Self.int(time), .text(user), Self.int(time)])
-        return db.changes
-    }
-
     nonisolated(nonsending) func useEnrollment(codeHash: String, at time: UInt64, replica: ReplicaID) async throws
         -> Bool
     {
@@ -658,11 +651,6 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
 
     nonisolated(nonsending) func deleteAdminSession(id: String) async throws {
         try db.execute("DELETE FROM admin_sessions WHERE id = ?", [.text(id)])
-    }
-
-    nonisolated(nonsending) func deleteAdminSessions(user: String) async throws -> Int {
-        try db.execute("DELETE FROM admin_sessions WHERE user = ?", [.text(user)])
-        return db.changes
     }
 
     nonisolated(nonsending) func deleteExpiredAdminSessions(at time: UInt64) async throws {
