@@ -199,44 +199,6 @@ struct HubCommandLineTests {
         #expect(try await HubProcess.run(["export", "--user", "nobody", "--data", data, "--json"]).status == 3)
     }
 
-    /// `relais-hub token issue|list|revoke`: the token is printed once; the list shows ids, never a
-    /// token; a revoked token is refused by the admin API (docs/SECURITY.md, "Admin tokens").
-    @Test func adminTokensAreIssuedListedAndRevoked() async throws {
-        let folder = try TemporaryFolder(prefix: "cli-token")
-        defer { folder.remove() }
-        let data = folder.path + "/data"
-        let initialized = try await HubProcess.run(["init", "--data", data, "--json"])
-        let first = try #require((try json(initialized.stdout) as? [String: Any])?["admin_token"] as? String)
-        #expect(try await HubProcess.run(["user", "add", "alice", "--role", "admin", "--data", data]).status == 0)
-        let issued = try await HubProcess.run(["token", "issue", "--user", "alice", "--data", data, "--json"])
-        #expect(issued.status == 0)
-        let object = try #require(try json(issued.stdout) as? [String: Any])
-        let token = try #require(object["token"] as? String)
-        let id = try #require(object["id"] as? String)
-        #expect(token.hasPrefix("rlt_") && id.count == 12)
-
-        let listed = try await HubProcess.run(["token", "list", "--data", data, "--json"])
-        #expect(listed.status == 0)
-        #expect(!listed.stdout.contains(token) && !listed.stdout.contains(first))
-        let tokens = try #require(try json(listed.stdout) as? [[String: Any]])
-        #expect(tokens.map { $0["user"] as? String } == ["admin", "alice"])
-        #expect(tokens.allSatisfy { $0["status"] as? String == "active" })
-
-        #expect(try await HubProcess.run(["token", "revoke", id, "--data", data]).status == 0)
-        let after = try #require(
-            try json(try await HubProcess.run(["token", "list", "--data", data, "--json"]).stdout) as? [[String: Any]])
-        #expect(after.first { $0["id"] as? String == id }?["status"] as? String == "revoked")
-        let store = try SQLiteHubStore(folder: data, create: false)
-        let hub = HubService(store: store, logger: HubLogging.standardError(label: "test"))
-        await #expect(throws: HubError.unauthorized) { try await hub.authenticate(token: token) }
-        _ = try await hub.authenticate(token: first)
-        await store.close()
-
-        #expect(try await HubProcess.run(["token", "revoke", "00000000", "--data", data]).status == 3)
-        #expect(try await HubProcess.run(["token", "revoke", "ab", "--data", data]).status == 2)
-        #expect(try await HubProcess.run(["token", "issue", "--user", "nobody", "--data", data]).status == 3)
-    }
-
     @Test func usageErrorsAndUnavailableFeatures() async throws {
         let usage = try await HubProcess.run(["user", "add", "x", "--role", "boss", "--data", "/tmp/none"])
         #expect(usage.status == 2)

@@ -121,8 +121,6 @@ public protocol HubReadTransaction: Sendable {
     /// Every user, by name.
     nonisolated(nonsending) func users() async throws -> [HubUser]
     nonisolated(nonsending) func apiToken(hash: String) async throws -> APIToken?
-    /// Every admin API token (only hashes are kept), oldest first.
-    nonisolated(nonsending) func apiTokens() async throws -> [APIToken]
     nonisolated(nonsending) func enrollment(codeHash: String) async throws -> Enrollment?
 
     // MARK: Devices
@@ -236,8 +234,6 @@ public protocol HubTransaction: HubReadTransaction {
     /// stored, or `nil` when there is no such user.
     nonisolated(nonsending) func setUserAccess(name: String, role: Role, territories: [String]) async throws -> HubUser?
     nonisolated(nonsending) func insertAPIToken(_ token: APIToken) async throws
-    /// Marks the token revoked at `time`, unless it already is.
-    nonisolated(nonsending) func revokeAPIToken(hash: String, at time: UInt64) async throws
     nonisolated(nonsending) func insertEnrollment(_ enrollment: Enrollment) async throws
     /// Marks an enrollment code used by `replica`, only if it is still unused; returns whether it was.
     nonisolated(nonsending) func useEnrollment(codeHash: String, at time: UInt64, replica: ReplicaID) async throws

@@ -70,10 +70,6 @@ public struct APIToken: Sendable, Hashable {
     /// When the token was revoked, in milliseconds since 1970; `nil` while it works.
     public var revokedAt: UInt64?
 
-    /// How an administrator names the token (`relais-hub token list|revoke`): the first 12 hex digits
-    /// of its hash, which says nothing of the token itself.
-    public var id: String { String(tokenHash.prefix(12)) }
-
     /// A token, valid unless `revokedAt` is given.
     public init(tokenHash: String, user: String, createdAt: UInt64, revokedAt: UInt64? = nil) {
         self.tokenHash = tokenHash

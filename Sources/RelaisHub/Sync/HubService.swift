@@ -155,38 +155,6 @@ public final class HubService: Sendable {
         return token
     }
 
-    /// Every admin API token, oldest first (hashes only: a token is shown once, when issued).
-    public func apiTokens() async throws -> [APIToken] {
-        try await store.read { tx in try await tx.apiTokens() }
-    }
-
-    /// Revokes the admin API token whose id (``APIToken/id``, or any longer prefix of its hash) is
-    /// `id`: it stops working at the next request, on every hub of the store. Revoking a revoked
-    /// token changes nothing.
-    ///
-    /// - Throws: ``HubError/badRequest`` for an id shorter than 8 hex digits or one that names
-    ///   several tokens; ``HubError/notFound`` when it names none.
-    @discardableResult
-    public func revokeAPIToken(id: String) async throws -> APIToken {
-        let prefix = id.lowercased()
-        guard prefix.count >= 8, prefix.allSatisfy(\.isHexDigit) else {
-            throw HubError.badRequest.with("A token id is at least 8 hex digits, as `token list` shows it.")
-        }
-        let now = self.now()
-        return try await store.write { tx in
-            let matches = try await tx.apiTokens().filter { $0.tokenHash.hasPrefix(prefix) }
-            guard var token = matches.first else { throw HubError.notFound.with("No admin token with id `\(id)`.") }
-            guard matches.count == 1 else {
-                throw HubError.badRequest.with("The id `\(id)` names \(matches.count) tokens: give more of it.")
-            }
-            if token.revokedAt == nil {
-                try await tx.revokeAPIToken(hash: token.tokenHash, at: now)
-                token.revokedAt = now
-            }
-            return token
-        }
-    }
-
     /// Adds a user and returns a one-time enrollment code for their first device.
     ///
     /// - Throws: ``HubError/conflict`` if the user exists; ``HubError/badRequest`` for an empty name.

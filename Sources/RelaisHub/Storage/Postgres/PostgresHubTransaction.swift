@@ -303,21 +303,6 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
         }
     }
 
-    nonisolated(nonsending) func apiTokens() async throws -> [APIToken] {
-        try await rows(
-            "SELECT token_hash, user_name, created_at, revoked_at FROM api_tokens ORDER BY created_at, token_hash"
-        ) { row in
-            let (tokenHash, user, createdAt, revokedAt) = try row.decode((String, String, Int64, Int64?).self)
-            return APIToken(
-                tokenHash: tokenHash, user: user, createdAt: Self.u64(createdAt), revokedAt: Self.u64(revokedAt))
-        }
-    }
-
-    nonisolated(nonsending) func revokeAPIToken(hash: String, at time: UInt64) async throws {
-        try await execute(
-            "UPDATE api_tokens SET revoked_at = \(Self.int(time)) WHERE token_hash = \(hash) AND revoked_at IS NULL")
-    }
-
     nonisolated(nonsending) func insertAPIToken(_ token: APIToken) async throws {
         try await execute(
             """

@@ -155,21 +155,6 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
         }
     }
 
-    nonisolated(nonsending) func apiTokens() async throws -> [APIToken] {
-        try rows("SELECT token_hash, user, created_at, revoked_at FROM api_tokens ORDER BY created_at, token_hash", [])
-        { row in
-            APIToken(
-                tokenHash: row.text(at: 0) ?? "", user: row.text(at: 1) ?? "", createdAt: Self.u64(row, 2),
-                revokedAt: Self.optionalU64(row, 3))
-        }
-    }
-
-    nonisolated(nonsending) func revokeAPIToken(hash: String, at time: UInt64) async throws {
-        try db.execute(
-            "UPDATE api_tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL",
-            [Self.int(time), .text(hash)])
-    }
-
     nonisolated(nonsending) func insertAPIToken(_ token: APIToken) async throws {
         try db.execute(
             "INSERT INTO api_tokens (token_hash, user, created_at, revoked_at) VALUES (?, ?, ?, ?)",
