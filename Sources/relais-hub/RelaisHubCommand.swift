@@ -19,7 +19,8 @@ struct RelaisHubCommand: AsyncParsableCommand {
             """,
         version: "relais-hub \(RelaisVersion.release) (wire protocol v1)",
         subcommands: [
-            Init.self, Serve.self, User.self, DeviceCommand.self, Export.self, Backup.self, Restore.self,
+            Init.self, Serve.self, User.self, DeviceCommand.self, TokenCommand.self, Export.self, Backup.self,
+            Restore.self,
             HubEpochCommand.self,
             Migrate.self, Demo.self,
         ])

@@ -6,8 +6,8 @@ extension Role: ExpressibleByArgument {}
 
 struct User: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Manage users: add them, issue enrollment codes, change their territories.",
-        subcommands: [Add.self, Code.self, Set.self, List.self])
+        abstract: "Manage users: add them, issue enrollment codes, change their territories, disable them.",
+        subcommands: [Add.self, Code.self, Set.self, List.self, Disable.self, Enable.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -85,12 +85,62 @@ struct User: AsyncParsableCommand {
         func run() async throws {
             let users = try await withHub(store) { hub in try await hub.users() }
             if json {
-                try printJSON(users.map { ["name": $0.name, "role": $0.role.rawValue, "territories": $0.territories] })
+                try printJSON(
+                    users.map {
+                        [
+                            "name": $0.name, "role": $0.role.rawValue, "territories": $0.territories,
+                            "status": $0.isDisabled ? "disabled" : "active",
+                        ]
+                    })
             } else {
                 for user in users {
-                    print("\(user.name)\t\(user.role.rawValue)\t\(user.territories.joined(separator: ","))")
+                    print(
+                        "\(user.name)\t\(user.role.rawValue)\t\(user.territories.joined(separator: ","))"
+                            + (user.isDisabled ? "\tdisabled" : ""))
                 }
             }
+        }
+    }
+
+    struct Disable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Disable a user who left: their devices, codes, API tokens and sessions stop at once.",
+            discussion: """
+                In one transaction: revokes the user's devices (their next sync gets 401), ends their
+                unused enrollment codes, revokes their admin API tokens and ends their admin web
+                sessions. No code or token is issued to them until `user enable`. Their records and
+                history stay. Works while `serve` runs.
+
+                  relais-hub user disable claire --data /var/lib/relais
+                """)
+
+        @Argument(help: "The user's name.") var name: String
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            let disabled = try await withHub(store) { hub in try await hub.disableUser(name) }
+            print(
+                "Disabled \(name): revoked \(disabled.devices) device(s), \(disabled.enrollmentCodes) unused code(s), "
+                    + "\(disabled.apiTokens) API token(s); ended \(disabled.sessions) admin session(s).")
+        }
+    }
+
+    struct Enable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Enable a disabled user again; issue them new codes or tokens afterwards.",
+            discussion: """
+                What `user disable` revoked stays revoked: each laptop enrolls again with a new code
+                (`user code`), and an admin needs a new API token (`token issue`).
+
+                  relais-hub user enable claire --data /var/lib/relais
+                """)
+
+        @Argument(help: "The user's name.") var name: String
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            try await withHub(store) { hub in _ = try await hub.enableUser(name) }
+            print("Enabled \(name). Issue a new enrollment code (`relais-hub user code \(name)`) for each laptop.")
         }
     }
 }

@@ -552,6 +552,76 @@ struct HubStoreOperationTests {
             #expect(try await store.read { tx throws in try await tx.adminSession(id: "s1") } == nil)
         }
     }
+
+    /// Taking a user's access away: each operation touches only that user's rows, only those still
+    /// working, and says how many; tokens list oldest first; a user's disabled time round-trips.
+    @Test(arguments: StoreKind.available) func aUsersAccessIsRevokedTogether(kind: StoreKind) async throws {
+        try await kind.with { store in
+            try await store.write { tx throws in
+                for name in ["claire", "hugo"] {
+                    try await tx.insertUser(HubUser(name: name, role: .admin, territories: [], createdAt: 1))
+                    for (index, hash) in ["b", "a"].enumerated() {
+                        try await tx.insertAPIToken(APIToken(tokenHash: name + hash, user: name, createdAt: 5))
+                        try await tx.insertDevice(
+                            Device(
+                                replica: ReplicaID(UInt32(name.count * 10 + index)), user: name,
+                                tokenHash: "d" + name + hash, name: "laptop",
+                                lineage: ReplicaID(UInt32(name.count * 10 + index)), createdAt: 1, scopeVersion: 1))
+                    }
+                    try await tx.insertAdminSession(AdminSession(id: "s" + name, user: name, csrf: "x", expiresAt: 99))
+                    // Unused, used, and already expired at 20: only the first is ended.
+                    try await tx.insertEnrollment(
+                        Enrollment(codeHash: name + "1", user: name, createdAt: 1, expiresAt: 50))
+                    try await tx.insertEnrollment(
+                        Enrollment(
+                            codeHash: name + "2", user: name, createdAt: 1, expiresAt: 50, usedAt: 2,
+                            replica: ReplicaID(1)))
+                    try await tx.insertEnrollment(
+                        Enrollment(codeHash: name + "3", user: name, createdAt: 1, expiresAt: 10))
+                }
+                try await tx.insertAPIToken(APIToken(tokenHash: "old", user: "hugo", createdAt: 2))
+                _ = try await tx.revokeAPIToken(hash: "clairea", at: 15)
+            }
+            let tokens = try await store.read { tx throws in try await tx.apiTokens() }
+            #expect(tokens.map(\.tokenHash) == ["old", "clairea", "claireb", "hugoa", "hugob"])
+            let counts = try await store.write { tx throws in
+                [
+                    try await tx.revokeAPIToken(hash: "clairea", at: 20) ? 1 : 0,
+                    try await tx.revokeAPITokens(user: "claire", at: 20),
+                    try await tx.revokeDevices(user: "claire", at: 20),
+                    try await tx.expireEnrollments(user: "claire", at: 20),
+                    try await tx.deleteAdminSessions(user: "claire"),
+                    try await tx.revokeDevices(user: "claire", at: 21),
+                ]
+            }
+            #expect(counts == [0, 1, 2, 1, 1, 0])
+            let disabled = try await store.write { tx throws in
+                (
+                    try await tx.setUserDisabled(name: "claire", at: 20),
+                    try await tx.setUserDisabled(name: "nobody", at: 20)
+                )
+            }
+            #expect(disabled.0?.disabledAt == 20 && disabled.0?.role == .admin && disabled.1 == nil)
+            try await store.read { tx throws in
+                #expect(try await tx.user(named: "claire")?.disabledAt == 20)
+                #expect(try await tx.users().map(\.isDisabled) == [true, false])
+                #expect(try await tx.apiToken(hash: "clairea")?.revokedAt == 15)
+                #expect(try await tx.apiToken(hash: "claireb")?.revokedAt == 20)
+                #expect(try await tx.apiToken(hash: "hugob")?.revokedAt == nil)
+                let devices = try await tx.devices()
+                #expect(devices.filter { $0.revokedAt == 20 }.map(\.user) == ["claire", "claire"])
+                #expect(devices.filter { $0.user == "hugo" }.allSatisfy { $0.revokedAt == nil })
+                #expect(try await tx.enrollment(codeHash: "claire1")?.expiresAt == 20)
+                #expect(try await tx.enrollment(codeHash: "claire2")?.expiresAt == 50)
+                #expect(try await tx.enrollment(codeHash: "claire3")?.expiresAt == 10)
+                #expect(try await tx.enrollment(codeHash: "hugo1")?.expiresAt == 50)
+                #expect(try await tx.adminSession(id: "sclaire") == nil)
+                #expect(try await tx.adminSession(id: "shugo") != nil)
+            }
+            let enabled = try await store.write { tx throws in try await tx.setUserDisabled(name: "claire", at: nil) }
+            #expect(enabled?.isDisabled == false)
+        }
+    }
 }
 
 /// What only the SQLite store does: files, migrations, another process writing.
@@ -570,8 +640,8 @@ struct SQLiteHubStoreTests {
         // The file is WAL with synchronous=FULL on the writer, and records its migrations.
         let connection = try Connection(path: folder.path + "/x/hub.sqlite")
         #expect(try connection.journalMode() == .wal)
-        #expect(try connection.scalar("SELECT count(*) FROM migrations")?.int64Value == 4)
-        #expect(try connection.userVersion() == 4)
+        #expect(try connection.scalar("SELECT count(*) FROM migrations")?.int64Value == 5)
+        #expect(try connection.userVersion() == 5)
     }
 
     @Test func anotherConnectionWritesWhileTheStoreIsOpen() async throws {

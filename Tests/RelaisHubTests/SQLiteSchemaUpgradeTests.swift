@@ -7,8 +7,8 @@ import Testing
 /// Opening a store written by an older relais-hub upgrades its schema, after copying it aside; a
 /// store written by a newer one is refused and left alone.
 struct SQLiteSchemaUpgradeTests {
-    /// A store as schema version 2 left it: version 3's admin sessions and conflict indexes and
-    /// version 4's hub epoch undone.
+    /// A store as schema version 2 left it: version 3's admin sessions and conflict indexes, version
+    /// 4's hub epoch and version 5's disabled users undone.
     private func makeVersion2Store(in folder: TemporaryFolder) async throws -> String {
         let data = folder.path + "/data"
         try await SQLiteHubStore(folder: data, create: true).close()
@@ -18,6 +18,7 @@ struct SQLiteSchemaUpgradeTests {
             DROP TABLE admin_sessions;
             DROP INDEX conflicts_created;
             DROP TABLE hub_identity;
+            ALTER TABLE users DROP COLUMN disabled_at;
             DELETE FROM migrations WHERE version >= 3;
             PRAGMA user_version = 2;
             """)
@@ -42,6 +43,8 @@ struct SQLiteSchemaUpgradeTests {
                 try after.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'admin_sessions'")?.int64Value == 1)
             // Upgraded, it has a hub epoch (laptops that knew none take it at their next sync).
             #expect(try after.scalar("SELECT length(hub_epoch) FROM hub_identity")?.int64Value == 32)
+            // Its users are enabled.
+            #expect(try after.scalar("SELECT count(*) FROM users WHERE disabled_at IS NOT NULL")?.int64Value == 0)
 
             // Opening it again (now current) copies nothing more.
             let reopened = try SQLiteHubStore(folder: data, create: false)

@@ -199,6 +199,107 @@ struct HubCommandLineTests {
         #expect(try await HubProcess.run(["export", "--user", "nobody", "--data", data, "--json"]).status == 3)
     }
 
+    /// `token issue|list|revoke` and `user disable|enable` on a store a running hub serves: the hub
+    /// refuses a revoked token (through `relais admin`) and a disabled user's device at their next
+    /// request; `token list` never prints a token; a wrong id is one line on stderr and a non-zero exit.
+    @Test(.timeLimit(.minutes(2))) func tokensAndDisabledUsersWhileTheHubServes() async throws {
+        let folder = try TemporaryFolder(prefix: "tokens")
+        defer { folder.remove() }
+        let data = folder.path + "/data"
+        let initialized = try await HubProcess.run(["init", "--data", data, "--json"])
+        let first = try #require((try json(initialized.stdout) as? [String: Any])?["admin_token"] as? String)
+        let issued = try await HubProcess.run(["token", "issue", "--user", "admin", "--data", data, "--json"])
+        #expect(issued.status == 0, "\(issued.stderr)")
+        let object = try #require(try json(issued.stdout) as? [String: Any])
+        let second = try #require(object["token"] as? String)
+        let id = try #require(object["id"] as? String)
+        #expect(second.hasPrefix("rlt_") && id == APIToken.id(ofToken: second) && id.count == 12)
+        let plain = try await HubProcess.run(["token", "issue", "--user", "admin", "--data", data])
+        #expect(plain.status == 0 && plain.stdout.contains("rlt_"))
+        #expect(try await HubProcess.run(["token", "issue", "--user", "nobody", "--data", data]).status == 3)
+        let added = try await HubProcess.run([
+            "user", "add", "claire", "--role", "rep", "--territory", "north", "--data", data, "--json",
+        ])
+        let code = try #require((try json(added.stdout) as? [String: Any])?["enrollment_code"] as? String)
+        let spare = try await HubProcess.run(["user", "code", "claire", "--data", data]).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let rep = try await HubProcess.run(["token", "issue", "--user", "claire", "--data", data])
+        #expect(rep.status == 5 && rep.stderr.split(separator: "\n").count == 1, "\(rep.stderr)")
+
+        // Listed: ids, users, times and statuses; never a token, nor a whole hash.
+        let listed = try await HubProcess.run(["token", "list", "--data", data])
+        let listedJSON = try await HubProcess.run(["token", "list", "--data", data, "--json"])
+        for output in [listed.stdout, listedJSON.stdout] {
+            #expect(!output.contains("rlt_") && !output.contains(Secrets.hash(second)), "\(output)")
+            #expect(output.contains(id) && output.contains(APIToken.id(ofToken: first)))
+        }
+        let rows = try #require(try json(listedJSON.stdout) as? [[String: Any]])
+        #expect(
+            rows.count == 3
+                && rows.allSatisfy { $0["status"] as? String == "active" && $0["user"] as? String == "admin" })
+        #expect(rows.allSatisfy { ($0["created_at"] as? String)?.hasSuffix("Z") == true })
+
+        let hub = try await HubProcess.start(data: data)
+        defer { hub.stop() }
+        let tokenFile = folder.path + "/token"
+        try second.write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        func adminList() async throws -> Int32 {
+            try await ChildProcess.run(
+                BuiltExecutable.url("relais"),
+                ["admin", "conflicts", "list", "--hub", hub.url, "--token-file", tokenFile]
+            ).status
+        }
+        #expect(try await adminList() == 0)
+        let revoked = try await HubProcess.run(["token", "revoke", id, "--data", data])
+        #expect(revoked.status == 0 && revoked.stdout.contains(id), "\(revoked.stderr)")
+        #expect(try await adminList() == 5)
+        let again = try await HubProcess.run(["token", "revoke", id, "--data", data])
+        #expect(again.status == 0 && again.stdout.contains("already revoked"))
+        let statuses = try #require(
+            try json(try await HubProcess.run(["token", "list", "--data", data, "--json"]).stdout) as? [[String: Any]])
+        #expect(statuses.filter { $0["status"] as? String == "revoked" }.map { $0["id"] as? String } == [id])
+        for wrong in ["000000000000", "xyz", "abc"] {
+            let refused = try await HubProcess.run(["token", "revoke", wrong, "--data", data])
+            #expect(refused.status != 0 && refused.stdout.isEmpty, "\(wrong)")
+            #expect(
+                refused.stderr.hasPrefix("relais-hub: ") && refused.stderr.split(separator: "\n").count == 1,
+                "\(wrong): \(refused.stderr)")
+        }
+        #expect(try await HubProcess.run(["token", "revoke", "000000000000", "--data", data]).status == 3)
+
+        // Disabled while the hub serves: the laptop's next push gets 401, the spare code enrolls
+        // nothing, and no new code is issued until the user is enabled again.
+        try await WireClient.with(url: hub.url) { client in
+            let device = try await client.enroll(code)
+            func push(_ counter: UInt64) async throws -> Int {
+                do {
+                    _ = try await client.push(
+                        device.token,
+                        Wire.push(
+                            device.replica, [Wire.customer(id: Wire.uuid(), replica: device.replica, counter: counter)])
+                    )
+                    return 200
+                } catch let failure as WireClient.Failure {
+                    return failure.status
+                }
+            }
+            #expect(try await push(1) == 200)
+            let disabled = try await HubProcess.run(["user", "disable", "claire", "--data", data])
+            #expect(
+                disabled.status == 0 && disabled.stdout.contains("1 device"), "\(disabled.stdout)\(disabled.stderr)")
+            #expect(try await push(2) == 401)
+            await #expect(throws: WireClient.Failure.self) { try await client.enroll(spare) }
+        }
+        let refusedCode = try await HubProcess.run(["user", "code", "claire", "--data", data])
+        #expect(refusedCode.status == 1 && refusedCode.stderr.contains("disabled"), "\(refusedCode.stderr)")
+        let users = try #require(
+            try json(try await HubProcess.run(["user", "list", "--data", data, "--json"]).stdout) as? [[String: Any]])
+        #expect(users.first { $0["name"] as? String == "claire" }?["status"] as? String == "disabled")
+        #expect(try await HubProcess.run(["user", "disable", "nobody", "--data", data]).status == 3)
+        #expect(try await HubProcess.run(["user", "enable", "claire", "--data", data]).status == 0)
+        #expect(try await HubProcess.run(["user", "code", "claire", "--data", data]).status == 0)
+    }
+
     @Test func usageErrorsAndUnavailableFeatures() async throws {
         let usage = try await HubProcess.run(["user", "add", "x", "--role", "boss", "--data", "/tmp/none"])
         #expect(usage.status == 2)
@@ -219,7 +320,9 @@ struct HubCommandLineTests {
         #expect(missing.status == 1)
         let help = try await HubProcess.run(["--help"])
         #expect(help.status == 0)
-        for command in ["init", "serve", "user", "device", "export", "demo"] { #expect(help.stdout.contains(command)) }
+        for command in ["init", "serve", "user", "device", "token", "export", "demo"] {
+            #expect(help.stdout.contains(command))
+        }
         let serveHelp = try await HubProcess.run(["serve", "--help"])
         #expect(serveHelp.stdout.contains("--tls-cert") && serveHelp.stdout.contains("--port"))
     }

@@ -103,7 +103,8 @@ extension HubEvent.Kind {
     public static let conflictsBulkResolved = HubEvent.Kind(rawValue: "conflicts_bulk_resolved")
     /// The kinds that make the audit log of admin actions.
     public static let auditKinds: Set<HubEvent.Kind> = [
-        .adminSignedIn, .conflictResolved, .conflictsBulkResolved, .deviceRevoked, .userChanged,
+        .adminSignedIn, .conflictResolved, .conflictsBulkResolved, .deviceRevoked, .userChanged, .userDisabled,
+        .userEnabled, .apiTokenIssued, .apiTokenRevoked,
     ]
 }
 
@@ -271,7 +272,8 @@ extension HubService {
         }
     }
 
-    /// The audit log: admin actions (sign-in, resolve, bulk resolve, device revoke, user changes), newest first.
+    /// The audit log: admin actions (sign-in, resolve, bulk resolve, device revoke, user changes, users
+    /// disabled and enabled, API tokens issued and revoked), newest first.
     public func auditLog(limit: Int = 200) async throws -> [HubEvent] {
         try await store.read { tx in try await tx.events(kinds: HubEvent.Kind.auditKinds, limit: limit) }
     }

@@ -74,3 +74,22 @@ public enum DeviceJSON {
         ]
     }
 }
+
+/// The JSON form of an admin API token: `{"id", "user", "status" (active, revoked), "created_at",
+/// "revoked_at"}`. Never the token, nor its whole hash.
+public enum APITokenJSON {
+    /// The token as a `JSONSerialization` object.
+    public static func object(_ token: APIToken) -> [String: Any] {
+        [
+            "id": token.id, "user": token.user, "status": status(token),
+            "created_at": ConflictJSON.iso8601(token.createdAt),
+            "revoked_at": token.revokedAt.map { ConflictJSON.iso8601($0) } ?? NSNull(),
+        ]
+    }
+
+    /// `active` or `revoked`.
+    public static func status(_ token: APIToken) -> String { token.revokedAt == nil ? "active" : "revoked" }
+
+    /// Milliseconds since 1970 as ISO 8601 UTC with milliseconds, as the JSON forms show times.
+    public static func time(_ millis: UInt64) -> String { ConflictJSON.iso8601(millis) }
+}

@@ -121,6 +121,8 @@ public protocol HubReadTransaction: Sendable {
     /// Every user, by name.
     nonisolated(nonsending) func users() async throws -> [HubUser]
     nonisolated(nonsending) func apiToken(hash: String) async throws -> APIToken?
+    /// Every admin API token, revoked ones included, by creation time, then hash.
+    nonisolated(nonsending) func apiTokens() async throws -> [APIToken]
     nonisolated(nonsending) func enrollment(codeHash: String) async throws -> Enrollment?
 
     // MARK: Devices
@@ -233,11 +235,23 @@ public protocol HubTransaction: HubReadTransaction {
     /// Sets a user's role and territories and bumps their scope version by one; returns the user as
     /// stored, or `nil` when there is no such user.
     nonisolated(nonsending) func setUserAccess(name: String, role: Role, territories: [String]) async throws -> HubUser?
+    /// Sets when a user was disabled (`nil`: enabled again); returns the user as stored, or `nil` when
+    /// there is no such user.
+    nonisolated(nonsending) func setUserDisabled(name: String, at time: UInt64?) async throws -> HubUser?
     nonisolated(nonsending) func insertAPIToken(_ token: APIToken) async throws
+    /// Revokes the token with this hash if it is not revoked yet; returns whether it was.
+    nonisolated(nonsending) func revokeAPIToken(hash: String, at time: UInt64) async throws -> Bool
+    /// Revokes every token of `user` not yet revoked; returns how many.
+    @discardableResult
+    nonisolated(nonsending) func revokeAPITokens(user: String, at time: UInt64) async throws -> Int
     nonisolated(nonsending) func insertEnrollment(_ enrollment: Enrollment) async throws
     /// Marks an enrollment code used by `replica`, only if it is still unused; returns whether it was.
     nonisolated(nonsending) func useEnrollment(codeHash: String, at time: UInt64, replica: ReplicaID) async throws
         -> Bool
+    /// Ends every code of `user` still unused and unexpired at `time`: its expiry becomes `time`.
+    /// Returns how many.
+    @discardableResult
+    nonisolated(nonsending) func expireEnrollments(user: String, at time: UInt64) async throws -> Int
 
     // MARK: Devices
 
@@ -245,6 +259,9 @@ public protocol HubTransaction: HubReadTransaction {
     /// Revokes every device of `lineage` not yet revoked; returns how many.
     @discardableResult
     nonisolated(nonsending) func revokeLineage(_ lineage: ReplicaID, at time: UInt64) async throws -> Int
+    /// Revokes every device of `user` not yet revoked; returns how many.
+    @discardableResult
+    nonisolated(nonsending) func revokeDevices(user: String, at time: UInt64) async throws -> Int
     /// Records that `replica` was renewed into `successor`.
     nonisolated(nonsending) func setRenewed(replica: ReplicaID, to successor: ReplicaID) async throws
     /// After a push: raises the replica's highest counter to `counter` (never lowers it), adds
@@ -292,6 +309,9 @@ public protocol HubTransaction: HubReadTransaction {
     /// Moves a session's expiry (it slides with use).
     nonisolated(nonsending) func touchAdminSession(id: String, expiresAt: UInt64) async throws
     nonisolated(nonsending) func deleteAdminSession(id: String) async throws
+    /// Ends every session of `user`; returns how many.
+    @discardableResult
+    nonisolated(nonsending) func deleteAdminSessions(user: String) async throws -> Int
     /// Forgets sessions that expired at or before `time`.
     nonisolated(nonsending) func deleteExpiredAdminSessions(at time: UInt64) async throws
 

@@ -27,6 +27,14 @@ public struct HubEvent: Sendable, Hashable {
         public static let conflictResolved = Kind(rawValue: "conflict_resolved")
         /// A user's role or territories changed.
         public static let userChanged = Kind(rawValue: "user_changed")
+        /// An admin disabled a user: their devices, codes, API tokens and sessions were revoked.
+        public static let userDisabled = Kind(rawValue: "user_disabled")
+        /// An admin enabled a disabled user again.
+        public static let userEnabled = Kind(rawValue: "user_enabled")
+        /// An admin API token was issued (the event names its id, never the token).
+        public static let apiTokenIssued = Kind(rawValue: "api_token_issued")
+        /// An admin API token was revoked.
+        public static let apiTokenRevoked = Kind(rawValue: "api_token_revoked")
         /// A tombstone purge removed records.
         public static let tombstonesPurged = Kind(rawValue: "tombstones_purged")
         /// The hub epoch was renewed (a restore from a backup): laptops push again what the hub lacks.

@@ -46,6 +46,7 @@ public enum HubStoreMigration {
             columns: [
                 ("name", "name", .text), ("role", "role", .text), ("territories", "territories", .text),
                 ("scope_version", "scope_version", .bigint), ("created_at", "created_at", .bigint),
+                ("disabled_at", "disabled_at", .bigint),
             ]),
         TableCopy(
             table: "api_tokens",

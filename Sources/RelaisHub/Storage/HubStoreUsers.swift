@@ -16,15 +16,25 @@ public struct HubUser: Sendable, Hashable {
     public var scopeVersion: Int64
     /// When the user was added, in milliseconds since 1970.
     public var createdAt: UInt64
+    /// When an admin disabled the user, in milliseconds since 1970; `nil` while enabled. A disabled
+    /// user's devices, codes, tokens and sessions do not work, and no new ones are issued.
+    public var disabledAt: UInt64?
 
     /// A user; `territories` are deduplicated and sorted.
-    public init(name: String, role: Role, territories: [String], scopeVersion: Int64 = 1, createdAt: UInt64) {
+    public init(
+        name: String, role: Role, territories: [String], scopeVersion: Int64 = 1, createdAt: UInt64,
+        disabledAt: UInt64? = nil
+    ) {
         self.name = name
         self.role = role
         self.territories = Array(Set(territories)).sorted()
         self.scopeVersion = scopeVersion
         self.createdAt = createdAt
+        self.disabledAt = disabledAt
     }
+
+    /// Whether an admin disabled the user.
+    public var isDisabled: Bool { disabledAt != nil }
 }
 
 /// A one-time enrollment code (only its hash is kept).
@@ -77,6 +87,16 @@ public struct APIToken: Sendable, Hashable {
         self.createdAt = createdAt
         self.revokedAt = revokedAt
     }
+
+    /// How many hex digits of the hash ``id`` shows.
+    public static let idLength = 12
+
+    /// The token's short id: the first 12 hex digits of its hash. It names the token in lists and
+    /// revocations without revealing it (the hash cannot be turned back into the token).
+    public var id: String { String(tokenHash.prefix(Self.idLength)) }
+
+    /// The short id of `token` (a token as issued, not its hash).
+    public static func id(ofToken token: String) -> String { String(Secrets.hash(token).prefix(idLength)) }
 }
 
 /// A signed-in admin's web session, kept in the store so that any hub serves any page.

@@ -142,19 +142,6 @@ public final class HubService: Sendable {
         return token
     }
 
-    /// Issues another admin API token for an admin user.
-    public func issueAPIToken(for name: String) async throws -> String {
-        let token = secrets.token()
-        let hash = Secrets.hash(token)
-        let now = self.now()
-        try await store.write { tx in
-            guard let user = try await tx.user(named: name) else { throw HubError.notFound.with("No user `\(name)`.") }
-            guard user.role == .admin else { throw HubError.forbidden.with("Only admins hold API tokens.") }
-            try await tx.insertAPIToken(APIToken(tokenHash: hash, user: name, createdAt: now))
-        }
-        return token
-    }
-
     /// Adds a user and returns a one-time enrollment code for their first device.
     ///
     /// - Throws: ``HubError/conflict`` if the user exists; ``HubError/badRequest`` for an empty name.
@@ -183,7 +170,8 @@ public final class HubService: Sendable {
         let now = self.now()
         let lifetime = configuration.enrollmentLifetimeMillis
         try await store.write { tx in
-            guard try await tx.user(named: name) != nil else { throw HubError.notFound.with("No user `\(name)`.") }
+            guard let user = try await tx.user(named: name) else { throw HubError.notFound.with("No user `\(name)`.") }
+            try Self.refuseDisabled(user)
             try await tx.insertEnrollment(
                 Enrollment(
                     codeHash: Secrets.hashEnrollmentCode(code), user: name, createdAt: now, expiresAt: now + lifetime))
@@ -260,8 +248,8 @@ public final class HubService: Sendable {
 
     /// The principal a bearer token stands for.
     ///
-    /// - Throws: ``HubError/unauthorized`` for an unknown token, ``HubError/deviceRevoked`` for a
-    ///   revoked device.
+    /// - Throws: ``HubError/unauthorized`` for an unknown or revoked API token, or one of a disabled
+    ///   user; ``HubError/deviceRevoked`` for a revoked device, or one of a disabled user.
     ///
     /// An unknown token's `401 unauthorized` names the hub epoch in its details: a laptop enrolled
     /// after the backup a hub was restored from can tell that this is why (docs/SYNC.md "A restored
@@ -281,12 +269,14 @@ public final class HubService: Sendable {
             if let device = try await tx.device(tokenHash: hash) {
                 guard device.revokedAt == nil else { throw HubError.deviceRevoked }
                 guard let user = try await tx.user(named: device.user) else { throw HubError.unauthorized }
+                // Disabling revokes the user's devices; this also refuses one enrolled while it ran.
+                guard !user.isDisabled else { throw HubError.deviceRevoked }
                 return Principal(
                     user: user.name, role: user.role, territories: user.territories, replica: device.replica,
                     renewed: device.renewedTo != nil)
             }
             if let apiToken = try await tx.apiToken(hash: hash), apiToken.revokedAt == nil,
-                let user = try await tx.user(named: apiToken.user)
+                let user = try await tx.user(named: apiToken.user), !user.isDisabled
             {
                 return Principal(user: user.name, role: user.role, territories: user.territories, replica: nil)
             }
@@ -326,7 +316,7 @@ public final class HubService: Sendable {
         let hubEpoch = try await self.hubEpoch()
         return try await store.write { tx in
             guard let enrollment = try await tx.enrollment(codeHash: codeHash), enrollment.enrolls(at: now),
-                let user = try await tx.user(named: enrollment.user)
+                let user = try await tx.user(named: enrollment.user), !user.isDisabled
             else { throw HubError.invalidEnrollmentCode }
             let replica = try await tx.takeReplicaNumber()
             // Used once: a second enrollment with the same code (another hub, at the same moment) finds

@@ -11,14 +11,14 @@ extension AdminPages {
         var session: AdminSession
     }
 
-    /// The request's live session, if its user is still an admin: a user demoted or removed since
-    /// signing in loses the session at the next request.
+    /// The request's live session, if its user is still an enabled admin: a user demoted, disabled or
+    /// removed since signing in loses the session at the next request.
     func session(_ request: Request) async throws -> Signed? {
         guard let id = request.cookies[Self.sessionCookie]?.value, !id.isEmpty,
             let session = try await sessions.session(id, now: service.now())
         else { return nil }
         let user = try await service.store.read { tx in try await tx.user(named: session.user) }
-        guard user?.role == .admin else {
+        guard let user, user.role == .admin, !user.isDisabled else {
             try await sessions.close(id)
             return nil
         }

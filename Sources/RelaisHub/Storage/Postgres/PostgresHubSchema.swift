@@ -198,6 +198,12 @@ enum PostgresHubSchema {
                 """,
                 "INSERT INTO hub_identity (id, hub_epoch) VALUES (1, replace(gen_random_uuid()::text, '-', ''))",
             ]),
+        Migration(
+            version: 3, name: "disabled users",
+            statements: [
+                // When an admin disabled the user (`relais-hub user disable`); NULL while enabled.
+                "ALTER TABLE users ADD COLUMN disabled_at BIGINT"
+            ]),
     ]
 
     /// The version this build writes.

@@ -257,29 +257,31 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
 
     // MARK: - Users, tokens, enrollments
 
+    private static let userColumns = "name, role, territories, scope_version, created_at, disabled_at"
+
     private func makeUser(_ row: PostgresRow) throws -> HubUser {
-        let (name, role, territories, scopeVersion, createdAt) = try row.decode(
-            (String, String, String, Int64, Int64).self)
+        let (name, role, territories, scopeVersion, createdAt, disabledAt) = try row.decode(
+            (String, String, String, Int64, Int64, Int64?).self)
         return HubUser(
             name: name, role: Role(rawValue: role) ?? .rep, territories: try decode([String].self, territories),
-            scopeVersion: scopeVersion, createdAt: Self.u64(createdAt))
+            scopeVersion: scopeVersion, createdAt: Self.u64(createdAt), disabledAt: Self.u64(disabledAt))
     }
 
     nonisolated(nonsending) func user(named name: String) async throws -> HubUser? {
-        try await first(
-            "SELECT name, role, territories, scope_version, created_at FROM users WHERE name = \(name)", makeUser)
+        try await first("SELECT \(unescaped: Self.userColumns) FROM users WHERE name = \(name)", makeUser)
     }
 
     nonisolated(nonsending) func users() async throws -> [HubUser] {
-        try await rows("SELECT name, role, territories, scope_version, created_at FROM users ORDER BY name", makeUser)
+        try await rows("SELECT \(unescaped: Self.userColumns) FROM users ORDER BY name", makeUser)
     }
 
     nonisolated(nonsending) func insertUser(_ user: HubUser) async throws {
         let territories = try json(user.territories)
         try await execute(
             """
-            INSERT INTO users (name, role, territories, scope_version, created_at)
-            VALUES (\(user.name), \(user.role.rawValue), \(territories), \(user.scopeVersion), \(Self.int(user.createdAt)))
+            INSERT INTO users (\(unescaped: Self.userColumns))
+            VALUES (\(user.name), \(user.role.rawValue), \(territories), \(user.scopeVersion), \(Self.int(user.createdAt)),
+                    \(Self.int(user.disabledAt)))
             """)
     }
 
@@ -289,18 +291,50 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
         return try await first(
             """
             UPDATE users SET role = \(role.rawValue), territories = \(sorted), scope_version = scope_version + 1
-            WHERE name = \(name) RETURNING name, role, territories, scope_version, created_at
+            WHERE name = \(name) RETURNING \(unescaped: Self.userColumns)
             """, makeUser)
+    }
+
+    nonisolated(nonsending) func setUserDisabled(name: String, at time: UInt64?) async throws -> HubUser? {
+        try await first(
+            """
+            UPDATE users SET disabled_at = \(Self.int(time)) WHERE name = \(name)
+            RETURNING \(unescaped: Self.userColumns)
+            """, makeUser)
+    }
+
+    private static func makeAPIToken(_ row: PostgresRow) throws -> APIToken {
+        let (tokenHash, user, createdAt, revokedAt) = try row.decode((String, String, Int64, Int64?).self)
+        return APIToken(
+            tokenHash: tokenHash, user: user, createdAt: Self.u64(createdAt), revokedAt: Self.u64(revokedAt))
     }
 
     nonisolated(nonsending) func apiToken(hash: String) async throws -> APIToken? {
         try await first(
-            "SELECT token_hash, user_name, created_at, revoked_at FROM api_tokens WHERE token_hash = \(hash)"
-        ) { row in
-            let (tokenHash, user, createdAt, revokedAt) = try row.decode((String, String, Int64, Int64?).self)
-            return APIToken(
-                tokenHash: tokenHash, user: user, createdAt: Self.u64(createdAt), revokedAt: Self.u64(revokedAt))
-        }
+            "SELECT token_hash, user_name, created_at, revoked_at FROM api_tokens WHERE token_hash = \(hash)",
+            Self.makeAPIToken)
+    }
+
+    nonisolated(nonsending) func apiTokens() async throws -> [APIToken] {
+        try await rows(
+            "SELECT token_hash, user_name, created_at, revoked_at FROM api_tokens ORDER BY created_at, token_hash",
+            Self.makeAPIToken)
+    }
+
+    nonisolated(nonsending) func revokeAPIToken(hash: String, at time: UInt64) async throws -> Bool {
+        try await execute(
+            """
+            UPDATE api_tokens SET revoked_at = \(Self.int(time))
+            WHERE token_hash = \(hash) AND revoked_at IS NULL RETURNING 1
+            """) > 0
+    }
+
+    nonisolated(nonsending) func revokeAPITokens(user: String, at time: UInt64) async throws -> Int {
+        try await execute(
+            """
+            UPDATE api_tokens SET revoked_at = \(Self.int(time))
+            WHERE user_name = \(user) AND revoked_at IS NULL RETURNING 1
+            """)
     }
 
     nonisolated(nonsending) func insertAPIToken(_ token: APIToken) async throws {
@@ -344,6 +378,14 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
             UPDATE enrollments SET used_at = \(Self.int(time)), replica = \(Self.int(replica))
             WHERE code_hash = \(codeHash) AND used_at IS NULL RETURNING 1
             """) > 0
+    }
+
+    nonisolated(nonsending) func expireEnrollments(user: String, at time: UInt64) async throws -> Int {
+        try await execute(
+            """
+            UPDATE enrollments SET expires_at = \(Self.int(time))
+            WHERE user_name = \(user) AND used_at IS NULL AND expires_at > \(Self.int(time)) RETURNING 1
+            """)
     }
 
     // MARK: - Devices
@@ -403,6 +445,14 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
             """
             UPDATE devices SET revoked_at = \(Self.int(time))
             WHERE lineage = \(Self.int(lineage)) AND revoked_at IS NULL RETURNING 1
+            """)
+    }
+
+    nonisolated(nonsending) func revokeDevices(user: String, at time: UInt64) async throws -> Int {
+        try await execute(
+            """
+            UPDATE devices SET revoked_at = \(Self.int(time))
+            WHERE user_name = \(user) AND revoked_at IS NULL RETURNING 1
             """)
     }
 
@@ -925,6 +975,10 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
 
     nonisolated(nonsending) func deleteAdminSession(id: String) async throws {
         try await execute("DELETE FROM admin_sessions WHERE id = \(id)")
+    }
+
+    nonisolated(nonsending) func deleteAdminSessions(user: String) async throws -> Int {
+        try await execute("DELETE FROM admin_sessions WHERE user_name = \(user) RETURNING 1")
     }
 
     nonisolated(nonsending) func deleteExpiredAdminSessions(at time: UInt64) async throws {

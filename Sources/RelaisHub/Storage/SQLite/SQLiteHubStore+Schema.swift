@@ -164,6 +164,12 @@ enum SQLiteHubSchema {
                 );
                 INSERT INTO hub_identity (id, hub_epoch) VALUES (1, lower(hex(randomblob(16))));
                 """),
+        Migration(
+            version: 5, name: "disabled users",
+            sql: """
+                -- When an admin disabled the user (`relais-hub user disable`); NULL while enabled.
+                ALTER TABLE users ADD COLUMN disabled_at INTEGER;
+                """),
     ]
 
     /// The version this build writes.

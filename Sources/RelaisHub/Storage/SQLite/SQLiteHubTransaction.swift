@@ -110,30 +110,30 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
 
     // MARK: - Users, tokens, enrollments
 
+    private static let userColumns = "name, role, territories, scope_version, created_at, disabled_at"
+
     private func makeUser(_ row: Row) throws -> HubUser {
         HubUser(
             name: row.text(at: 0) ?? "", role: Role(rawValue: row.text(at: 1) ?? "") ?? .rep,
             territories: try decode([String].self, row.text(at: 2)), scopeVersion: row.int64(at: 3),
-            createdAt: Self.u64(row, 4))
+            createdAt: Self.u64(row, 4), disabledAt: Self.optionalU64(row, 5))
     }
 
     nonisolated(nonsending) func user(named name: String) async throws -> HubUser? {
-        try first(
-            "SELECT name, role, territories, scope_version, created_at FROM users WHERE name = ?", [.text(name)],
-            makeUser)
+        try first("SELECT \(Self.userColumns) FROM users WHERE name = ?", [.text(name)], makeUser)
     }
 
     nonisolated(nonsending) func users() async throws -> [HubUser] {
-        try rows("SELECT name, role, territories, scope_version, created_at FROM users ORDER BY name", [], makeUser)
+        try rows("SELECT \(Self.userColumns) FROM users ORDER BY name", [], makeUser)
     }
 
     nonisolated(nonsending) func insertUser(_ user: HubUser) async throws {
         try db.execute(
-            "INSERT INTO users (name, role, territories, scope_version, created_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO users (\(Self.userColumns)) VALUES (?, ?, ?, ?, ?, ?)",
             [
                 .text(user.name), .text(user.role.rawValue), .text(try json(user.territories)),
                 .integer(user.scopeVersion),
-                Self.int(user.createdAt),
+                Self.int(user.createdAt), Self.int(user.disabledAt),
             ])
     }
 
@@ -146,13 +146,40 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
         return try await user(named: name)
     }
 
+    nonisolated(nonsending) func setUserDisabled(name: String, at time: UInt64?) async throws -> HubUser? {
+        try db.execute("UPDATE users SET disabled_at = ? WHERE name = ?", [Self.int(time), .text(name)])
+        return try await user(named: name)
+    }
+
+    private func makeAPIToken(_ row: Row) -> APIToken {
+        APIToken(
+            tokenHash: row.text(at: 0) ?? "", user: row.text(at: 1) ?? "", createdAt: Self.u64(row, 2),
+            revokedAt: Self.optionalU64(row, 3))
+    }
+
     nonisolated(nonsending) func apiToken(hash: String) async throws -> APIToken? {
-        try first("SELECT token_hash, user, created_at, revoked_at FROM api_tokens WHERE token_hash = ?", [.text(hash)])
-        { row in
-            APIToken(
-                tokenHash: row.text(at: 0) ?? "", user: row.text(at: 1) ?? "", createdAt: Self.u64(row, 2),
-                revokedAt: Self.optionalU64(row, 3))
-        }
+        try first(
+            "SELECT token_hash, user, created_at, revoked_at FROM api_tokens WHERE token_hash = ?", [.text(hash)],
+            makeAPIToken)
+    }
+
+    nonisolated(nonsending) func apiTokens() async throws -> [APIToken] {
+        try rows(
+            "SELECT token_hash, user, created_at, revoked_at FROM api_tokens ORDER BY created_at, token_hash", [],
+            makeAPIToken)
+    }
+
+    nonisolated(nonsending) func revokeAPIToken(hash: String, at time: UInt64) async throws -> Bool {
+        try db.execute(
+            "UPDATE api_tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL",
+            [Self.int(time), .text(hash)])
+        return db.changes > 0
+    }
+
+    nonisolated(nonsending) func revokeAPITokens(user: String, at time: UInt64) async throws -> Int {
+        try db.execute(
+            "UPDATE api_tokens SET revoked_at = ? WHERE user = ? AND revoked_at IS NULL", [Self.int(time), .text(user)])
+        return db.changes
     }
 
     nonisolated(nonsending) func insertAPIToken(_ token: APIToken) async throws {
@@ -190,6 +217,13 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
             "UPDATE enrollments SET used_at = ?, replica = ? WHERE code_hash = ? AND used_at IS NULL",
             [Self.int(time), .integer(Int64(replica.rawValue)), .text(codeHash)])
         return db.changes > 0
+    }
+
+    nonisolated(nonsending) func expireEnrollments(user: String, at time: UInt64) async throws -> Int {
+        try db.execute(
+            "UPDATE enrollments SET expires_at = ? WHERE user = ? AND used_at IS NULL AND expires_at > ?",
+            [Self.int(time), .text(user), Self.int(time)])
+        return db.changes
     }
 
     // MARK: - Devices
@@ -245,6 +279,12 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
         try db.execute(
             "UPDATE devices SET revoked_at = ? WHERE lineage = ? AND revoked_at IS NULL",
             [Self.int(time), .integer(Int64(lineage.rawValue))])
+        return db.changes
+    }
+
+    nonisolated(nonsending) func revokeDevices(user: String, at time: UInt64) async throws -> Int {
+        try db.execute(
+            "UPDATE devices SET revoked_at = ? WHERE user = ? AND revoked_at IS NULL", [Self.int(time), .text(user)])
         return db.changes
     }
 
@@ -636,6 +676,11 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
 
     nonisolated(nonsending) func deleteAdminSession(id: String) async throws {
         try db.execute("DELETE FROM admin_sessions WHERE id = ?", [.text(id)])
+    }
+
+    nonisolated(nonsending) func deleteAdminSessions(user: String) async throws -> Int {
+        try db.execute("DELETE FROM admin_sessions WHERE user = ?", [.text(user)])
+        return db.changes
     }
 
     nonisolated(nonsending) func deleteExpiredAdminSessions(at time: UInt64) async throws {
