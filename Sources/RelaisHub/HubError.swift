@@ -36,6 +36,9 @@ public struct HubError: Error, Hashable, Sendable, CustomStringConvertible, Cust
         public static let storageFull = Code(rawValue: "storage_full")
         public static let snapshotUnavailable = Code(rawValue: "snapshot_unavailable")
         public static let rangeNotSatisfiable = Code(rawValue: "range_not_satisfiable")
+        public static let tokenExpired = Code(rawValue: "token_expired")
+        public static let wipeRequested = Code(rawValue: "wipe_requested")
+        public static let deviceWiped = Code(rawValue: "device_wiped")
     }
 
     /// What kind of refusal: the code sent in the error body.
@@ -57,7 +60,8 @@ public struct HubError: Error, Hashable, Sendable, CustomStringConvertible, Cust
     /// The HTTP status this error is answered with.
     public var httpStatus: Int {
         switch code {
-        case .unauthorized, .deviceRevoked: 401
+        case .unauthorized, .deviceRevoked, .tokenExpired, .deviceWiped: 401
+        case .wipeRequested: 410
         case .forbidden, .invalidEnrollmentCode: 403
         case .notFound, .snapshotUnavailable: 404
         case .rangeNotSatisfiable: 416
@@ -95,6 +99,22 @@ public struct HubError: Error, Hashable, Sendable, CustomStringConvertible, Cust
     public static var unauthorized: HubError { .init(.unauthorized, "A valid bearer token is required.") }
     /// The token's device was revoked by an administrator. 401.
     public static var deviceRevoked: HubError { .init(.deviceRevoked, "This device was revoked by an administrator.") }
+    /// The device token expired, or the grace window of a token that a renewal or a rotation replaced
+    /// ended: the laptop enrolls again with a new code (`relais enroll --rejoin`). 401.
+    public static var tokenExpired: HubError {
+        .init(
+            .tokenExpired,
+            "This device's token expired; enroll the laptop again with a new code (relais enroll --rejoin).")
+    }
+    /// An admin asked for this device to be wiped: it may push what it holds, then report the wipe
+    /// (`POST /v1/device/wiped`); nothing is served to it. 410.
+    public static var wipeRequested: HubError {
+        .init(.wipeRequested, "An administrator asked for this device to be wiped; push, report and erase.")
+    }
+    /// The device reported its wipe: its token no longer works. 401.
+    public static var deviceWiped: HubError {
+        .init(.deviceWiped, "This device was wiped at an administrator's request.")
+    }
     /// The token may not do this (its role, or a replica that is not its own). 403.
     public static var forbidden: HubError { .init(.forbidden, "This token may not do that.") }
     /// The enrollment code is unknown, used or expired (not told apart, on purpose). 403.

@@ -79,6 +79,15 @@ struct Serve: AsyncParsableCommand {
             valueName: "DIR"))
     var snapshots: String?
     @Option(
+        help: ArgumentHelp(
+            "Days a device token works before the laptop must have rotated it (default 90; 0: never expire).",
+            valueName: "DAYS"))
+    var deviceTokenDays: Double?
+    @Option(
+        help: ArgumentHelp(
+            "Days a token replaced by a renewal or rotation may still renew (default 7).", valueName: "DAYS"))
+    var tokenGraceDays: Double?
+    @Option(
         help: ArgumentHelp("A JSON file of settings; flags, then RELAIS_* variables, win over it.", valueName: "FILE"))
     var config: String?
 
@@ -89,7 +98,8 @@ struct Serve: AsyncParsableCommand {
                 purgeInterval: purgeInterval, maxStoreMB: maxStoreMB, headerTimeout: headerTimeout,
                 bodyTimeout: bodyTimeout, idleTimeout: idleTimeout, maxConnections: maxConnections,
                 enrollRate: enrollRate, signInRate: signInRate, syncRate: syncRate, metricsHost: metricsHost,
-                metricsPort: metricsPort, snapshots: snapshots, config: config),
+                metricsPort: metricsPort, snapshots: snapshots, deviceTokenDays: deviceTokenDays,
+                tokenGraceDays: tokenGraceDays, config: config),
             environment: ProcessInfo.processInfo.environment)
         let logger = HubLogging.standardError(label: "relais.hub")
         var options = HubStoreLocation.Options()
@@ -99,6 +109,8 @@ struct Serve: AsyncParsableCommand {
         let store = try await settings.location.open(create: false, options: options, logger: logger)
         var configuration = HubService.Configuration()
         configuration.snapshotFolder = settings.snapshots
+        configuration.deviceTokenLifetimeMillis = settings.deviceTokenLifetimeMillis
+        configuration.replacedTokenGraceMillis = settings.replacedTokenGraceMillis
         let hub = HubService(store: store, configuration: configuration, logger: logger)
         do {
             try await HubServer.run(

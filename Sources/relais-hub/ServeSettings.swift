@@ -27,6 +27,8 @@ import SystemPackage
 /// | `--metrics-host` | `RELAIS_METRICS_HOST` | `metricsHost` | `127.0.0.1` |
 /// | `--metrics-port` | `RELAIS_METRICS_PORT` | `metricsPort` | none: `/metrics` on the sync port |
 /// | `--snapshots` | `RELAIS_SNAPSHOTS` | `snapshots` | `DATA/snapshots` with `--data`, `off` with `--postgres` |
+/// | `--device-token-days` | `RELAIS_DEVICE_TOKEN_DAYS` | `deviceTokenDays` | `90` (0: device tokens never expire) |
+/// | `--token-grace-days` | `RELAIS_TOKEN_GRACE_DAYS` | `tokenGraceDays` | `7` |
 struct ServeSettings {
     var location: HubStoreLocation
     var host: String
@@ -38,12 +40,15 @@ struct ServeSettings {
     var metrics: HubServer.MetricsAddress?
     /// The folder of the snapshots served to bootstrapping laptops; nil: none.
     var snapshots: String?
+    /// How long a device token works (nil: forever), and how long a replaced one still renews.
+    var deviceTokenLifetimeMillis: UInt64?
+    var replacedTokenGraceMillis: UInt64
 
     /// The keys a configuration file may hold.
     static let fileKeys: Set<String> = [
         "data", "postgres", "host", "port", "tls", "purgeInterval", "maxStoreMB", "headerTimeout", "bodyTimeout",
         "idleTimeout", "maxConnections", "enrollRate", "signInRate", "syncRate", "metricsHost", "metricsPort",
-        "snapshots",
+        "snapshots", "deviceTokenDays", "tokenGraceDays",
     ]
 
     /// The flags as given (`nil`: not given).
@@ -66,6 +71,8 @@ struct ServeSettings {
         var metricsHost: String?
         var metricsPort: Int?
         var snapshots: String?
+        var deviceTokenDays: Double? = nil
+        var tokenGraceDays: Double? = nil
         var config: String?
     }
 
@@ -157,6 +164,16 @@ struct ServeSettings {
         case let folder?: snapshots = folder
         case nil: snapshots = data.map { $0 + "/snapshots" }
         }
+        func days(_ flag: Double?, _ key: ConfigKey, _ fallback: Double) throws -> Double {
+            let value = try number(flag, key, { reader.double(forKey: $0) }, "a number of days") ?? fallback
+            guard value >= 0, value <= 3650 else {
+                throw CLIError(message: "\(key) is a number of days from 0 to 3650, not \(value).", exitCode: 2)
+            }
+            return value
+        }
+        let tokenDays = try days(flags.deviceTokenDays, "deviceTokenDays", 90)
+        let graceDays = try days(flags.tokenGraceDays, "tokenGraceDays", 7)
+        let dayMillis = 86_400_000.0
         let settings = ServeSettings(
             location: location, host: string(flags.host, "host") ?? "127.0.0.1",
             port: try number(flags.port, "port", { reader.int(forKey: $0) }, "a whole number") ?? 7420,
@@ -167,7 +184,9 @@ struct ServeSettings {
             maxStoreMB: try number(flags.maxStoreMB, "maxStoreMB", { reader.double(forKey: $0) }, "a number"),
             edges: edges,
             metrics: metricsPort.map { HubServer.MetricsAddress(host: metricsHost ?? "127.0.0.1", port: $0) },
-            snapshots: snapshots)
+            snapshots: snapshots,
+            deviceTokenLifetimeMillis: tokenDays == 0 ? nil : UInt64((tokenDays * dayMillis).rounded(.up)),
+            replacedTokenGraceMillis: UInt64((graceDays * dayMillis).rounded(.up)))
         guard (0...65535).contains(settings.port) else {
             throw CLIError(message: "The port is 0 to 65535, not \(settings.port).", exitCode: 2)
         }

@@ -71,7 +71,8 @@ struct Agent: AsyncParsableCommand {
             case .busy:
                 schedule.skipped(at: .now)
             case .failed(let error):
-                if let error = error as? SyncError, error.code == .deviceRevoked || error.code == .authenticationRefused
+                if let error = error as? SyncError,
+                    [.deviceRevoked, .authenticationRefused, .tokenExpired, .deviceWiped].contains(error.code)
                 {
                     log("stopping: nothing more can succeed")
                     throw CommandFailure(error)

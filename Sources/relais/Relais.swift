@@ -57,7 +57,7 @@ struct CommandFailure: Error {
             message = sync.description
             switch sync.code {
             case .hubUnreachable: code = Self.unreachable
-            case .authenticationRefused, .deviceRevoked: code = Self.refused
+            case .authenticationRefused, .deviceRevoked, .tokenExpired, .deviceWiped: code = Self.refused
             default: code = 1
             }
         case let validation as RelaisCore.ValidationError:

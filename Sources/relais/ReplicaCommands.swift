@@ -5,11 +5,23 @@ import RelaisCore
 
 struct Enroll: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Enroll this device with a one-time code and create the local replica file.")
+        abstract: "Enroll this device with a one-time code and create the local replica file.",
+        discussion: """
+            Examples:
+              relais enroll --hub https://hub.example.com:7420 --code K7Q2-9XMD --db ~/customers.relais
+              relais enroll --rejoin --code 4TRP-2HVA --db ~/customers.relais
 
-    @Option(help: "The hub's URL, for example https://hub.example.com:7420.") var hub: String
+            --rejoin enrolls an existing file again (its token expired, or the hub was restored from a
+            backup taken before it enrolled): it keeps every record and sends again its unsent writes,
+            and those the hub lost, under the new enrollment.
+            """)
+
+    @Option(
+        help: "The hub's URL, for example https://hub.example.com:7420 (with --rejoin: the file's hub unless given).")
+    var hub: String?
     @Option(help: "The one-time enrollment code an administrator gave you.") var code: String
-    @Option(help: "The replica file to create.") var db: String
+    @Option(help: "The replica file to create (with --rejoin: the file to enroll again).") var db: String
+    @Flag(help: "Enroll an existing replica file again, keeping its records and unsent writes.") var rejoin = false
     @Option(help: "A name for this device, shown to administrators.") var deviceName: String?
     @Option(
         help:
@@ -20,23 +32,50 @@ struct Enroll: AsyncParsableCommand {
     var insecure = false
     @Flag(help: "Print JSON.") var json = false
 
+    func validate() throws {
+        if !rejoin, hub == nil { throw ValidationError("give --hub URL (only --rejoin takes the file's hub)") }
+        if rejoin, caFile != nil || insecure {
+            throw ValidationError("--rejoin keeps the file's trust settings; change them with `relais trust`")
+        }
+    }
+
     func run() async throws {
-        let replica = try await failing {
-            try await Replica.enroll(
-                hub: hub, code: code, path: db, deviceName: deviceName ?? ProcessInfo.processInfo.hostName,
-                security: HubSecurity(caFile: caFile.map(absolutePath), allowInsecure: insecure))
+        let deviceName = deviceName ?? ProcessInfo.processInfo.hostName
+        var restored = 0
+        let replica: Replica
+        if rejoin {
+            replica = try await failing {
+                let replica = try Replica.open(path: db, create: false)
+                restored = try await replica.rejoin(code: code, hub: hub, deviceName: deviceName)
+                return replica
+            }
+        } else {
+            replica = try await failing {
+                try await Replica.enroll(
+                    hub: hub ?? "", code: code, path: db, deviceName: deviceName,
+                    security: HubSecurity(caFile: caFile.map(absolutePath), allowInsecure: insecure))
+            }
         }
         let identity = try await failing { try await replica.identity() }
         guard let identity else { throw CommandFailure(message: "enrollment left no identity", code: 1) }
+        let pending = try await failing { try await replica.pendingCount() }
         if json {
-            try printJSON([
+            var object: [String: Any] = [
                 "replica": identity.replica, "user": identity.user, "role": identity.role,
                 "territories": identity.territories, "hub": identity.hub, "db": db,
-            ])
+            ]
+            if rejoin {
+                object["rejoined"] = true
+                object["pending"] = pending
+                object["restored_writes"] = restored
+            }
+            try printJSON(object)
         } else {
             print(
-                "enrolled as replica \(identity.replica) for \(identity.user) (\(identity.role); "
-                    + "territories: \(identity.territories.joined(separator: ", "))); replica file \(db)")
+                "\(rejoin ? "rejoined" : "enrolled") as replica \(identity.replica) for \(identity.user) "
+                    + "(\(identity.role); territories: \(identity.territories.joined(separator: ", "))); replica file \(db)"
+                    + (rejoin
+                        ? "; \(pending) write(s) to send at the next sync, \(restored) of them lost by the hub" : ""))
         }
     }
 }

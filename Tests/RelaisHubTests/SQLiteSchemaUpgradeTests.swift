@@ -8,7 +8,7 @@ import Testing
 /// store written by a newer one is refused and left alone.
 struct SQLiteSchemaUpgradeTests {
     /// A store as schema version 2 left it: version 3's admin sessions and conflict indexes, version
-    /// 4's hub epoch and version 5's disabled users undone.
+    /// 4's hub epoch, version 5's disabled users and version 6's token lifetime and wipe undone.
     private func makeVersion2Store(in folder: TemporaryFolder) async throws -> String {
         let data = folder.path + "/data"
         try await SQLiteHubStore(folder: data, create: true).close()
@@ -19,6 +19,14 @@ struct SQLiteSchemaUpgradeTests {
             DROP INDEX conflicts_created;
             DROP TABLE hub_identity;
             ALTER TABLE users DROP COLUMN disabled_at;
+            DROP INDEX devices_previous_token;
+            ALTER TABLE devices DROP COLUMN token_expires_at;
+            ALTER TABLE devices DROP COLUMN previous_token_hash;
+            ALTER TABLE devices DROP COLUMN previous_token_until;
+            ALTER TABLE devices DROP COLUMN wipe_requested_at;
+            ALTER TABLE devices DROP COLUMN wiped_at;
+            ALTER TABLE devices DROP COLUMN wipe_saved_writes;
+            ALTER TABLE devices DROP COLUMN wipe_unsaved_writes;
             DELETE FROM migrations WHERE version >= 3;
             PRAGMA user_version = 2;
             """)
@@ -43,8 +51,10 @@ struct SQLiteSchemaUpgradeTests {
                 try after.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'admin_sessions'")?.int64Value == 1)
             // Upgraded, it has a hub epoch (laptops that knew none take it at their next sync).
             #expect(try after.scalar("SELECT length(hub_epoch) FROM hub_identity")?.int64Value == 32)
-            // Its users are enabled.
+            // Its users are enabled; its devices' tokens are undated (they are rotated at the next sync).
             #expect(try after.scalar("SELECT count(*) FROM users WHERE disabled_at IS NOT NULL")?.int64Value == 0)
+            #expect(
+                try after.scalar("SELECT count(*) FROM devices WHERE token_expires_at IS NOT NULL")?.int64Value == 0)
 
             // Opening it again (now current) copies nothing more.
             let reopened = try SQLiteHubStore(folder: data, create: false)

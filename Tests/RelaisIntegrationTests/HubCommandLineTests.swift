@@ -1,7 +1,9 @@
 import Foundation
+import RelaisClient
 import RelaisCore
 import RelaisHub
 import RelaisProtocol
+import RelaisSQLite
 import RelaisTesting
 import Testing
 
@@ -111,6 +113,45 @@ struct HubCommandLineTests {
             BuiltExecutable.url("relais-hub"), ["serve", "--data", data],
             environment: ProcessInfo.processInfo.environment.merging(["RELAIS_IDLE_TIMEOUT": "soon"]) { _, new in new })
         #expect(result.status == 2 && result.stderr.contains("idleTimeout") && result.stderr.contains("soon"))
+        let negative = try await HubProcess.run(["serve", "--data", data, "--token-grace-days=-1"])
+        #expect(negative.status == 2 && negative.stderr.contains("tokenGraceDays"), "\(negative.stderr)")
+    }
+
+    /// The device token's lifetime comes from the settings: a laptop enrolled with a hub serving
+    /// `RELAIS_DEVICE_TOKEN_DAYS=2` holds a token that expires two days after it was issued, and
+    /// rotates it after one; with `--device-token-days 0` tokens never expire (and are not rotated).
+    @Test(.timeLimit(.minutes(2))) func theDeviceTokenLifetimeComesFromTheSettings() async throws {
+        let folder = try TemporaryFolder(prefix: "serve-tokens")
+        defer { folder.remove() }
+        let data = folder.path + "/data"
+        #expect(try await HubProcess.run(["init", "--data", data]).status == 0)
+        func code() async throws -> String {
+            let added = try await HubProcess.run(["user", "code", "claire", "--data", data, "--json"])
+            let object = try JSONSerialization.jsonObject(with: Data(added.stdout.utf8)) as? [String: Any]
+            return try #require(object?["enrollment_code"] as? String, "\(added)")
+        }
+        _ = try await HubProcess.run(["user", "add", "claire", "--role", "rep", "--territory", "north", "--data", data])
+        for (arguments, environment, lifetime) in [
+            ([String](), ["RELAIS_DEVICE_TOKEN_DAYS": "2"], Int64(2 * 86_400_000)),
+            (["--device-token-days", "0"], [:], 0),
+        ] {
+            let hub = try await HubProcess.start(store: ["--data", data] + arguments, environment: environment)
+            let path = folder.file("claire-\(lifetime).relais")
+            let before = Int64(Date().timeIntervalSince1970 * 1000)
+            _ = try await Replica.enroll(hub: hub.url, code: try await code(), path: path)
+            hub.stop()
+            let state = try Connection(path: path, mode: .readOnly)
+            let expires = try #require(
+                try state.scalar("SELECT value FROM _relais_state WHERE key = 'token_expires_at'")?.int64Value)
+            let rotate = try #require(
+                try state.scalar("SELECT value FROM _relais_state WHERE key = 'token_rotate_at'")?.int64Value)
+            if lifetime == 0 {
+                #expect(expires == 0 && rotate == 0)
+            } else {
+                #expect(expires - rotate == lifetime / 2)
+                #expect(expires >= before + lifetime && expires < before + lifetime + 60_000)
+            }
+        }
     }
 
     /// `--metrics-port` moves `/metrics` to its own listener (on 127.0.0.1 unless `--metrics-host`

@@ -100,6 +100,10 @@ struct HubRestoreDrillTests {
         ledger.acknowledge(before[2], ["city": "Brest"])
         let cleo = try await Replica.enroll(hub: hub.url, code: cleoCode, path: folder.file("cleo.relais"))
         let cleoReplica = try #require(try await cleo.identity()).replica
+        // Cleo's first customer is acknowledged by the hub about to be lost; her second is unsent.
+        let cleoFirst = try await cleo.add("customers", customer("Cleo first"))
+        #expect(try await cleo.sync().pushed == 1)
+        let cleoSecond = try await cleo.add("customers", customer("Cleo second"))
 
         // Unsent edits on Ana's laptop when the hub goes back in time.
         let pendingID = try await ana.add("customers", customer("Pending"))
@@ -156,6 +160,27 @@ struct HubRestoreDrillTests {
             return error.code == .authenticationRefused && error.description.contains("restored from a backup")
         }
 
+        #expect(try await cleo.pendingCount() == 1)
+
+        // With a new code she enrolls the same file again: her unsent customer, and the one the
+        // restored hub lost, reach it under her new replica number.
+        let newCode = try await HubProcess.run(["user", "code", "cleo", "--data", data, "--json"])
+        let codeObject = try JSONSerialization.jsonObject(with: Data(newCode.stdout.utf8)) as? [String: Any]
+        let rejoinCode = try #require(codeObject?["enrollment_code"] as? String, "\(newCode)")
+        #expect(try await cleo.rejoin(code: rejoinCode, deviceName: "cleo") == 1)
+        let cleoRejoined = try #require(try await cleo.identity()).replica
+        #expect(cleoRejoined > cleoReplica)
+        _ = try await cleo.sync()
+        #expect(try await cleo.pendingCount() == 0)
+        let cleoExport = try await HubProcess.run(["export", "--user", "cleo", "--data", data, "--json"])
+        #expect(
+            String(decoding: try await cleo.export(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                == cleoExport.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        for (id, name) in [(cleoFirst, "Cleo first"), (cleoSecond, "Cleo second")] {
+            #expect(try await cleo.get("customers", id: id)?.text("name") == name)
+            #expect(cleoExport.stdout.contains(id))
+        }
+
         // No replica number is handed out twice: a laptop enrolled now gets a number above every
         // number handed out before the restore, Cleo's included.
         let dan = try await Replica.enroll(hub: hub.url, code: try await code("dan"), path: folder.file("dan.relais"))
@@ -163,7 +188,7 @@ struct HubRestoreDrillTests {
         #expect(danReplica > cleoReplica)
         let anaReplica = try #require(try await ana.identity()).replica
         let benReplica = try #require(try await ben.identity()).replica
-        #expect(Set([anaReplica, benReplica, cleoReplica, danReplica]).count == 4)
+        #expect(Set([anaReplica, benReplica, cleoReplica, cleoRejoined, danReplica]).count == 5)
     }
 }
 

@@ -40,4 +40,63 @@ struct LiveCommandLineTests {
             }
         }
     }
+
+    /// `relais enroll --rejoin` takes a refused laptop's unsent write along under a new enrollment;
+    /// `relais-hub device wipe` then makes its next `relais sync` push, report and erase the file,
+    /// and `relais-hub device list` shows it wiped with the writes saved.
+    @Test func rejoinAndWipeWithTheTools() async throws {
+        try #require(
+            FileManager.default.isExecutableFile(atPath: ClientCommandLineTests.toolPath), "build relais first")
+        try await HubFixture.with(store: .sqlite) { hub in
+            let code = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            let folder = try TemporaryFolder(prefix: "rejoin-cli")
+            defer { folder.remove() }
+            let db = folder.file("claire.db")
+            let data = hub.dataFolder
+            try await hub.live { url in
+                let cli = ClientCommandLineTests()
+                #expect(try await cli.run(["enroll", "--hub", url, "--code", code, "--db", db]).status == 0)
+                #expect(
+                    try await cli.run(["add", "customers", "name=Acme", "territory=north", "--db", db]).status == 0)
+                // Revoked by mistake: the sync is refused and the write kept.
+                let first = try #require(try await hub.service.devices().first).replica
+                try await hub.service.revokeDevice(first)
+                let refused = try await cli.run(["sync", "--db", db])
+                #expect(refused.status == 5)
+                #expect(try await cli.run(["enroll", "--rejoin", "--db", db]).status == 2)  // no code
+                let newCode = try await hub.service.issueEnrollmentCode(for: "claire")
+                let rejoined = try await cli.run(["enroll", "--rejoin", "--code", newCode, "--db", db, "--json"])
+                #expect(rejoined.status == 0, "\(rejoined.stderr)")
+                let object = try JSONSerialization.jsonObject(with: Data(rejoined.stdout.utf8)) as? [String: Any]
+                #expect(object?["rejoined"] as? Bool == true && object?["pending"] as? Int == 1)
+                let synced = try await cli.run(["sync", "--db", db, "--json"])
+                #expect(synced.status == 0, "\(synced.stderr)")
+                #expect(
+                    String(decoding: try await hub.service.exportJSON(user: "claire"), as: UTF8.self).contains("Acme"))
+
+                // Lost: wiped at its next contact, after pushing its unsent customer.
+                #expect(
+                    try await cli.run(["add", "customers", "name=Unsent", "territory=north", "--db", db]).status == 0)
+                let second = try #require(try await hub.service.devices().last).replica
+                let wipe = try await HubProcess.run(["device", "wipe", String(second.rawValue), "--data", data])
+                #expect(wipe.status == 0, "\(wipe.stderr)")
+                let listed = try await HubProcess.run(["device", "list", "--data", data])
+                #expect(listed.stdout.contains("wipe requested"))
+                let wiped = try await cli.run(["sync", "--db", db])
+                #expect(wiped.status == 5)
+                #expect(wiped.stderr.contains("1 write(s) reached the hub first, 0 did not"), "\(wiped.stderr)")
+                #expect(!FileManager.default.fileExists(atPath: db))
+                #expect(
+                    String(decoding: try await hub.service.exportJSON(user: "claire"), as: UTF8.self).contains("Unsent")
+                )
+                let after = try await HubProcess.run(["device", "list", "--data", data, "--json"])
+                let devices = try JSONSerialization.jsonObject(with: Data(after.stdout.utf8)) as? [[String: Any]]
+                let row = try #require(devices?.first { ($0["replica"] as? Int) == Int(second.rawValue) })
+                #expect(row["status"] as? String == "wiped" && row["wipe_saved_writes"] as? Int == 1)
+                #expect(
+                    try await HubProcess.run(["device", "list", "--data", data]).stdout.contains(
+                        "wiped (1 writes saved, 0 not)"))
+            }
+        }
+    }
 }

@@ -100,6 +100,11 @@ extension Replica {
                 role: response.role, territories: response.territories))
         try await replica.setHubSecurity(security)
         try await replica.rememberHubEpoch(response.hubEpoch)
+        try await replica.withStore { store in
+            try store.write {
+                try store.setTokenTimes(expiresAt: response.tokenExpiresAt, rotateAt: response.tokenRotateAt)
+            }
+        }
         logger.debug(
             "enrolled", metadata: ["relais.replica": "\(response.replica)", "relais.user": "\(response.user)"])
         return replica
@@ -118,7 +123,7 @@ extension Replica {
             throw SyncError(.notEnrolled, "this replica is not enrolled: run `relais enroll`")
         }
         let transport = try transport ?? HTTPSyncTransport(hub: identity.hub, security: try hubSecurity())
-        var token = identity.token
+        var token = try await rotateTokenIfDue(transport: transport, token: identity.token)
         var machine = SyncStateMachine(retry: options.retry)
         var result = SyncResult()
         var progress = SyncProgress(
@@ -255,6 +260,7 @@ extension Replica {
                         try store.renew(
                             replica: response.replica, epoch: response.epoch, token: response.token,
                             hubEpoch: response.hubEpoch)
+                        try store.setTokenTimes(expiresAt: response.tokenExpiresAt, rotateAt: response.tokenRotateAt)
                     }
                     token = response.token
                     batch = []
@@ -287,6 +293,15 @@ extension Replica {
                 failure.pending = try pendingCount()
                 throw failure
             } catch let error as SyncError {
+                if error.code == .wipeRequested {
+                    // The office had this laptop wiped: push what it holds, report, erase.
+                    try await wipe(transport: transport, token: token, pushed: result.pushed, rejected: result.rejected)
+                }
+                if error.code == .deviceWiped {
+                    // The wipe was reported, and the erasing did not finish: finish it.
+                    try eraseFiles()
+                    throw error
+                }
                 if error.code == .hubRestored, !machine.isDone,
                     let hubEpoch = error.details["hub_epoch"], !hubEpoch.isEmpty,
                     let counter = error.details["counter"].flatMap(UInt64.init)
@@ -316,7 +331,8 @@ extension Replica {
                         .authenticationRefused,
                         "the hub was restored from a backup taken before this laptop enrolled, and no longer "
                             + "knows it; everything this laptop wrote is kept in its file. Ask the office for a "
-                            + "new enrollment code (\(error.message))",
+                            + "new enrollment code and run `relais enroll --rejoin --code CODE --db FILE`, which "
+                            + "sends those writes again (\(error.message))",
                         httpStatus: error.httpStatus, hubCode: error.hubCode, details: error.details)
                     failure.pending = try pendingCount()
                     throw failure

@@ -48,6 +48,16 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
         /// The replica file could not grow (full disk, or ``Replica/Configuration/maxFileBytes``):
         /// what the hub sent was not saved; pending writes are kept.
         public static let storageFull = Code("storage_full")
+        /// The device token expired (the laptop did not sync for longer than the hub's token lifetime),
+        /// or a replaced token's grace window ended: enroll again with `relais enroll --rejoin`, which
+        /// keeps the file and takes its unsent writes along.
+        public static let tokenExpired = Code("token_expired")
+        /// An administrator had this laptop wiped: its replica file is erased (after pushing what it
+        /// could).
+        public static let deviceWiped = Code("device_wiped")
+        /// An administrator asked for this laptop to be wiped (handled inside a sync, which then ends
+        /// with ``deviceWiped``).
+        public static let wipeRequested = Code("wipe_requested")
     }
 
     /// What kind of failure.
@@ -102,6 +112,20 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
     static func fromHTTP(status: Int, code: String, message: String, details: [String: String] = [:]) -> SyncError {
         let detail = message.isEmpty ? "the hub answered \(status) \(code)" : "\(message) (\(status) \(code))"
         switch (status, code) {
+        case (401, "token_expired"):
+            return SyncError(
+                .tokenExpired,
+                "this laptop's token expired: ask the office for a new enrollment code and run `relais enroll "
+                    + "--rejoin --code CODE --db FILE`, which keeps this file and sends its unsent writes (\(detail))",
+                httpStatus: status, hubCode: code)
+        case (401, "device_wiped"):
+            return SyncError(
+                .deviceWiped, "this laptop was wiped at the office's request: \(detail)", httpStatus: status,
+                hubCode: code)
+        case (410, "wipe_requested"):
+            return SyncError(
+                .wipeRequested, "the office asked for this laptop to be wiped: \(detail)", httpStatus: status,
+                hubCode: code)
         case (401, "device_revoked"):
             return SyncError(.deviceRevoked, "this device was revoked: \(detail)", httpStatus: status, hubCode: code)
         case (401, _), (403, "invalid_enrollment_code"):

@@ -22,6 +22,21 @@ public protocol SyncTransport: Sendable {
     /// cut download), or nil when there is none; the laptop then bootstraps by pages. A transport
     /// without snapshots need not implement it.
     func snapshot(_ request: SnapshotRequest, token: String, folder: String) async throws -> SnapshotDownload?
+    /// `POST /v1/token/rotate`: a new token for the same replica. A transport without it need not
+    /// implement it: the laptop keeps its token until it expires.
+    func rotateToken(token: String) async throws -> Relais_V1_TokenRotateResponse
+    /// `POST /v1/device/wiped`: the report of a device an admin marked for wipe, before it erases itself.
+    func reportWipe(_ report: Relais_V1_WipeReport, token: String) async throws -> Relais_V1_WipeReportResponse
+}
+
+extension SyncTransport {
+    public func rotateToken(token: String) async throws -> Relais_V1_TokenRotateResponse {
+        throw SyncError(.notFound, "this transport does not rotate tokens")
+    }
+
+    public func reportWipe(_ report: Relais_V1_WipeReport, token: String) async throws -> Relais_V1_WipeReportResponse {
+        throw SyncError(.notFound, "this transport does not report wipes")
+    }
 }
 
 /// The HTTP transport: protobuf bodies compressed with deflate, `Accept-Encoding: deflate`, a bearer
@@ -98,6 +113,16 @@ public struct HTTPSyncTransport: SyncTransport {
         -> Relais_V1_ReplicaRenewResponse
     {
         try await call("/v1/replica/renew", request, token: token)
+    }
+
+    /// `POST /v1/token/rotate`.
+    public func rotateToken(token: String) async throws -> Relais_V1_TokenRotateResponse {
+        try await call("/v1/token/rotate", Relais_V1_TokenRotateRequest(), token: token)
+    }
+
+    /// `POST /v1/device/wiped`.
+    public func reportWipe(_ report: Relais_V1_WipeReport, token: String) async throws -> Relais_V1_WipeReportResponse {
+        try await call("/v1/device/wiped", report, token: token)
     }
 
     private func call<Request: WireMessage, Response: WireMessage>(

@@ -94,6 +94,8 @@ public struct AdminDashboard: Sendable {
     public var byWeek: [(String, Int)]
     /// Active devices with the largest sync lag (changes not yet pulled), largest first.
     public var lags: [(device: Device, lag: UInt64)]
+    /// Devices an admin asked to wipe, newest request first: waiting for their next contact, or wiped.
+    public var wipes: [Device] = []
 }
 
 extension HubEvent.Kind {
@@ -104,7 +106,7 @@ extension HubEvent.Kind {
     /// The kinds that make the audit log of admin actions.
     public static let auditKinds: Set<HubEvent.Kind> = [
         .adminSignedIn, .conflictResolved, .conflictsBulkResolved, .deviceRevoked, .userChanged, .userDisabled,
-        .userEnabled, .apiTokenIssued, .apiTokenRevoked,
+        .userEnabled, .apiTokenIssued, .apiTokenRevoked, .deviceWipeRequested,
     ]
 }
 
@@ -308,7 +310,14 @@ extension HubService {
                 weeks[week, default: 0] += 1
             }
             let head = try await tx.meta().head
-            let lags = try await tx.devices().filter(\.isActive).map { device in
+            let devices = try await tx.devices()
+            // One row per wiped device: the replica that reported (or, still waiting, the lineage's newest).
+            let wipes = Dictionary(grouping: devices.filter { $0.wipeRequestedAt != nil }, by: \.lineage).values
+                .compactMap { line in line.first { $0.wipedAt != nil } ?? line.max { $0.createdAt < $1.createdAt } }
+                .sorted {
+                    ($0.wipeRequestedAt ?? 0, $0.replica.rawValue) > ($1.wipeRequestedAt ?? 0, $1.replica.rawValue)
+                }
+            let lags = devices.filter(\.isActive).map { device in
                 (device: device, lag: head >= device.acknowledgedCursor ? head - device.acknowledgedCursor : 0)
             }.sorted { $0.lag > $1.lag }
             func ranked(_ counts: [String: Int]) -> [(String, Int)] {
@@ -319,7 +328,7 @@ extension HubService {
             return AdminDashboard(
                 open: open, total: total, byRule: ranked(rules),
                 byUser: ranked(users), byWeek: weeks.sorted { $0.key > $1.key }.map { ($0.key, $0.value) },
-                lags: Array(lags.prefix(lagLimit)))
+                lags: Array(lags.prefix(lagLimit)), wipes: wipes)
         }
     }
 }

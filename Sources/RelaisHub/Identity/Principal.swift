@@ -10,15 +10,23 @@ public struct Principal: Sendable, Hashable {
     public var territories: [String]
     /// The device's replica, or `nil` for an admin API token (which cannot sync).
     public var replica: ReplicaID?
-    /// Whether the token is the old token of a renewed replica: it may only renew again.
+    /// Whether the token is the old token of a renewed replica, or one a rotation replaced: it may
+    /// only renew (within the grace window).
     public var renewed: Bool
+    /// Whether an admin asked for the device to be wiped: it may push what it holds and report the
+    /// wipe, nothing else (docs/SECURITY.md "Remote wipe").
+    public var wipeRequested: Bool
 
-    public init(user: String, role: Role, territories: [String], replica: ReplicaID?, renewed: Bool = false) {
+    public init(
+        user: String, role: Role, territories: [String], replica: ReplicaID?, renewed: Bool = false,
+        wipeRequested: Bool = false
+    ) {
         self.user = user
         self.role = role
         self.territories = territories
         self.replica = replica
         self.renewed = renewed
+        self.wipeRequested = wipeRequested
     }
 
     /// The access rules for this principal.

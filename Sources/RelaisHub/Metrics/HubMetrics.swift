@@ -74,6 +74,13 @@ public final class HubMetrics: Sendable {
         ).increment()
     }
 
+    /// Records a device that reported its remote wipe.
+    func recordWipe() {
+        registry.makeCounter(
+            descriptor: Self.name("devices_wiped", "total", "Devices that erased their replica at an admin's request.")
+        ).increment()
+    }
+
     /// Records a snapshot built.
     func recordSnapshotBuilt(seconds: Double) {
         registry.makeCounter(descriptor: Self.name("snapshots_built", "total", "Snapshots built.")).increment()

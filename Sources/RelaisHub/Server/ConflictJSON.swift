@@ -60,10 +60,9 @@ public enum ConflictJSON {
 public enum DeviceJSON {
     /// The device as a `JSONSerialization` object; `head` gives the lag.
     public static func object(_ device: Device, head: UInt64) -> [String: Any] {
-        let status = device.revokedAt != nil ? "revoked" : (device.renewedTo != nil ? "renewed" : "active")
         return [
             "replica": NSNumber(value: device.replica.rawValue), "user": device.user, "name": device.name,
-            "epoch": NSNumber(value: device.epoch), "status": status,
+            "epoch": NSNumber(value: device.epoch), "status": status(device),
             "renewed_to": device.renewedTo.map { NSNumber(value: $0.rawValue) } ?? NSNull(),
             "highest_counter": NSNumber(value: device.highestCounter),
             "acknowledged_cursor": NSNumber(value: device.acknowledgedCursor),
@@ -71,7 +70,20 @@ public enum DeviceJSON {
             "last_seen_at": device.lastSeenAt.map { ConflictJSON.iso8601($0) } ?? NSNull(),
             "clamped_writes": NSNumber(value: device.clampedWrites),
             "created_at": ConflictJSON.iso8601(device.createdAt),
+            "token_expires_at": device.tokenExpiresAt.map { ConflictJSON.iso8601($0) } ?? NSNull(),
+            "wipe_requested_at": device.wipeRequestedAt.map { ConflictJSON.iso8601($0) } ?? NSNull(),
+            "wiped_at": device.wipedAt.map { ConflictJSON.iso8601($0) } ?? NSNull(),
+            "wipe_saved_writes": device.wipeSavedWrites.map { NSNumber(value: $0) } ?? NSNull(),
+            "wipe_unsaved_writes": device.wipeUnsavedWrites.map { NSNumber(value: $0) } ?? NSNull(),
         ]
+    }
+
+    /// `wiped`, `revoked`, `wipe requested`, `renewed` or `active`.
+    public static func status(_ device: Device) -> String {
+        if device.wipedAt != nil { return "wiped" }
+        if device.revokedAt != nil { return "revoked" }
+        if device.wipeRequestedAt != nil { return "wipe requested" }
+        return device.renewedTo != nil ? "renewed" : "active"
     }
 }
 

@@ -16,13 +16,16 @@ struct HubRoutes: Sendable {
     /// Whether `path` names an endpoint (with some method): a request with another method gets 405.
     static func isKnownPath(_ path: String) -> Bool {
         let fixed: Set<String> = [
-            "/v1/enroll", "/v1/replica/renew", "/v1/push", "/v1/pull", "/v1/snapshot", "/v1/health", "/metrics",
+            "/v1/enroll", "/v1/replica/renew", "/v1/token/rotate", "/v1/device/wiped", "/v1/push", "/v1/pull",
+            "/v1/snapshot", "/v1/health", "/metrics",
             "/v1/admin/conflicts",
             "/v1/admin/devices", "/v1/admin/events",
         ]
         if fixed.contains(path) || AdminRoutes.isKnownPath(path) || AdminPages.isKnownPath(path) { return true }
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-        if parts.count == 6, parts[1] == "v1", parts[2] == "admin", parts[3] == "devices", parts[5] == "revoke" {
+        if parts.count == 6, parts[1] == "v1", parts[2] == "admin", parts[3] == "devices",
+            parts[5] == "revoke" || parts[5] == "wipe"
+        {
             return true
         }
         // "", "v1", "admin", "conflicts", id[, "resolve"]
@@ -38,6 +41,8 @@ struct HubRoutes: Sendable {
     func register(on router: Router<HubRequestContext>) {
         router.post("/v1/enroll") { request, context in try await self.enroll(request, peer: context.peer) }
         router.post("/v1/replica/renew") { request, _ in try await self.renew(request) }
+        router.post("/v1/token/rotate") { request, _ in try await self.rotateToken(request) }
+        router.post("/v1/device/wiped") { request, _ in try await self.reportWipe(request) }
         router.post("/v1/push") { request, _ in try await self.push(request) }
         router.post("/v1/pull") { request, _ in try await self.pull(request) }
         router.get("/v1/snapshot") { request, context in try await self.snapshot(request, context: context) }
@@ -52,6 +57,9 @@ struct HubRoutes: Sendable {
         router.get("/v1/admin/devices") { request, _ in try await self.listDevices(request) }
         router.post("/v1/admin/devices/:replica/revoke") { request, context in
             try await self.revokeDevice(request, replica: context.parameters.require("replica"))
+        }
+        router.post("/v1/admin/devices/:replica/wipe") { request, context in
+            try await self.wipeDevice(request, replica: context.parameters.require("replica"))
         }
         router.get("/v1/admin/events") { request, _ in try await self.listEvents(request) }
     }
@@ -83,6 +91,20 @@ struct HubRoutes: Sendable {
         let principal = try await authenticate(request)
         let (message, format) = try await Self.decode(Relais_V1_ReplicaRenewRequest.self, request, service.codec)
         return try Self.respond(try await service.renew(message, from: principal), format: format, codec: service.codec)
+    }
+
+    private func rotateToken(_ request: Request) async throws -> Response {
+        let principal = try await authenticate(request)
+        try limits.takeSync(principal)
+        let (_, format) = try await Self.decode(Relais_V1_TokenRotateRequest.self, request, service.codec)
+        return try Self.respond(try await service.rotateToken(from: principal), format: format, codec: service.codec)
+    }
+
+    private func reportWipe(_ request: Request) async throws -> Response {
+        let principal = try await authenticate(request)
+        let (message, format) = try await Self.decode(Relais_V1_WipeReport.self, request, service.codec)
+        return try Self.respond(
+            try await service.reportWipe(message, from: principal), format: format, codec: service.codec)
     }
 
     private func push(_ request: Request) async throws -> Response {
@@ -162,6 +184,14 @@ struct HubRoutes: Sendable {
         let principal = try await authenticateAdmin(request)
         guard let number = UInt32(replica) else { throw HubError.notFound.with("No device with replica \(replica).") }
         let device = try await service.revokeDevice(ReplicaID(number), by: principal.user)
+        let head = try await service.store.read { tx in try await tx.meta().head }
+        return Self.json(DeviceJSON.object(device, head: head))
+    }
+
+    private func wipeDevice(_ request: Request, replica: String) async throws -> Response {
+        let principal = try await authenticateAdmin(request)
+        guard let number = UInt32(replica) else { throw HubError.notFound.with("No device with replica \(replica).") }
+        let device = try await service.requestWipe(ReplicaID(number), by: principal.user)
         let head = try await service.store.read { tx in try await tx.meta().head }
         return Self.json(DeviceJSON.object(device, head: head))
     }

@@ -22,6 +22,8 @@ extension HubService {
             throw HubError.forbidden.with("An admin API token cannot take a snapshot; enroll a device.")
         }
         if principal.renewed { throw HubError.replicaForked }
+        // A device marked for wipe is served nothing more; it pushes, reports and erases.
+        if principal.wipeRequested { throw HubError.wipeRequested }
         try checkSchemaVersion(schemaVersion)
         _ = try await checkHubEpoch(hubEpoch, replica: replica)
         let (user, meta) = try await store.read { tx -> (HubUser, HubMeta) in

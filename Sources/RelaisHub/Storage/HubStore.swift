@@ -129,6 +129,8 @@ public protocol HubReadTransaction: Sendable {
 
     nonisolated(nonsending) func device(replica: ReplicaID) async throws -> Device?
     nonisolated(nonsending) func device(tokenHash: String) async throws -> Device?
+    /// The device whose last rotation replaced the token with this hash (``Device/previousTokenHash``).
+    nonisolated(nonsending) func device(previousTokenHash: String) async throws -> Device?
     /// Every device, by replica number.
     nonisolated(nonsending) func devices() async throws -> [Device]
 
@@ -264,6 +266,17 @@ public protocol HubTransaction: HubReadTransaction {
     nonisolated(nonsending) func revokeDevices(user: String, at time: UInt64) async throws -> Int
     /// Records that `replica` was renewed into `successor`.
     nonisolated(nonsending) func setRenewed(replica: ReplicaID, to successor: ReplicaID) async throws
+    /// Replaces the token of `replica` by the one with hash `tokenHash`, valid until `expiresAt`; the
+    /// replaced one becomes its ``Device/previousTokenHash``, renewing only until `previousUntil`.
+    nonisolated(nonsending) func rotateToken(
+        replica: ReplicaID, tokenHash: String, expiresAt: UInt64?, previousUntil: UInt64) async throws
+    /// Marks every device of `lineage` neither revoked nor already marked for wipe at `time`;
+    /// returns how many.
+    @discardableResult
+    nonisolated(nonsending) func requestWipe(lineage: ReplicaID, at time: UInt64) async throws -> Int
+    /// Records that `replica` erased itself, with what it reported, and revokes its lineage.
+    nonisolated(nonsending) func recordWipe(
+        replica: ReplicaID, at time: UInt64, savedWrites: Int64, unsavedWrites: Int64) async throws
     /// After a push: raises the replica's highest counter to `counter` (never lowers it), adds
     /// `clampedWrites` to its count of clamped writes, and records when it was seen.
     nonisolated(nonsending) func recordPush(

@@ -33,12 +33,31 @@ public struct Device: Sendable, Hashable {
     public var lastSeenAt: UInt64?
     /// How many of its writes had their HLC clamped (a clock running ahead).
     public var clampedWrites: Int64
+    /// When ``tokenHash`` stops working, in milliseconds since 1970; `nil` for a token issued before
+    /// tokens expired (it works until the device rotates it, at its next sync).
+    public var tokenExpiresAt: UInt64?
+    /// The SHA-256 of the token the last rotation replaced: it may only renew, until
+    /// ``previousTokenUntil`` (docs/SECURITY.md "Device tokens").
+    public var previousTokenHash: String?
+    /// The end of the replaced token's grace window, in milliseconds since 1970.
+    public var previousTokenUntil: UInt64?
+    /// When an admin asked for the device to be wiped (`relais-hub device wipe`); `nil` otherwise.
+    public var wipeRequestedAt: UInt64?
+    /// When the device reported its replica erased, in milliseconds since 1970.
+    public var wipedAt: UInt64?
+    /// What the device reported at its wipe: writes the hub received after the wipe was asked for, and
+    /// writes it could not send.
+    public var wipeSavedWrites: Int64?
+    public var wipeUnsavedWrites: Int64?
 
     /// A device; its counter and cursor start at 0 unless given.
     public init(
         replica: ReplicaID, user: String, tokenHash: String, name: String, epoch: UInt32 = 1, lineage: ReplicaID,
         createdAt: UInt64, revokedAt: UInt64? = nil, renewedTo: ReplicaID? = nil, highestCounter: UInt64 = 0,
-        acknowledgedCursor: UInt64 = 0, scopeVersion: Int64, lastSeenAt: UInt64? = nil, clampedWrites: Int64 = 0
+        acknowledgedCursor: UInt64 = 0, scopeVersion: Int64, lastSeenAt: UInt64? = nil, clampedWrites: Int64 = 0,
+        tokenExpiresAt: UInt64? = nil, previousTokenHash: String? = nil, previousTokenUntil: UInt64? = nil,
+        wipeRequestedAt: UInt64? = nil, wipedAt: UInt64? = nil, wipeSavedWrites: Int64? = nil,
+        wipeUnsavedWrites: Int64? = nil
     ) {
         self.replica = replica
         self.user = user
@@ -54,6 +73,13 @@ public struct Device: Sendable, Hashable {
         self.scopeVersion = scopeVersion
         self.lastSeenAt = lastSeenAt
         self.clampedWrites = clampedWrites
+        self.tokenExpiresAt = tokenExpiresAt
+        self.previousTokenHash = previousTokenHash
+        self.previousTokenUntil = previousTokenUntil
+        self.wipeRequestedAt = wipeRequestedAt
+        self.wipedAt = wipedAt
+        self.wipeSavedWrites = wipeSavedWrites
+        self.wipeUnsavedWrites = wipeUnsavedWrites
     }
 
     /// Neither revoked nor renewed: the device syncs.

@@ -39,6 +39,10 @@ public struct HubEvent: Sendable, Hashable {
         public static let tombstonesPurged = Kind(rawValue: "tombstones_purged")
         /// The hub epoch was renewed (a restore from a backup): laptops push again what the hub lacks.
         public static let hubEpochRenewed = Kind(rawValue: "hub_epoch_renewed")
+        /// An admin asked for a device (its whole lineage) to be wiped at its next contact.
+        public static let deviceWipeRequested = Kind(rawValue: "device_wipe_requested")
+        /// A device marked for wipe pushed what it could, reported, and erased its replica.
+        public static let deviceWiped = Kind(rawValue: "device_wiped")
     }
 
     /// The event's number, assigned by the store when it is inserted (ids grow); 0 until then.

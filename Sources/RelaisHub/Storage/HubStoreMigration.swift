@@ -70,6 +70,12 @@ public enum HubStoreMigration {
                 ("renewed_to", "renewed_to", .bigint), ("highest_counter", "highest_counter", .bigint),
                 ("ack_cursor", "ack_cursor", .bigint), ("scope_version", "scope_version", .bigint),
                 ("last_seen_at", "last_seen_at", .bigint), ("clamped_writes", "clamped_writes", .bigint),
+                ("token_expires_at", "token_expires_at", .bigint),
+                ("previous_token_hash", "previous_token_hash", .text),
+                ("previous_token_until", "previous_token_until", .bigint),
+                ("wipe_requested_at", "wipe_requested_at", .bigint), ("wiped_at", "wiped_at", .bigint),
+                ("wipe_saved_writes", "wipe_saved_writes", .bigint),
+                ("wipe_unsaved_writes", "wipe_unsaved_writes", .bigint),
             ]),
         TableCopy(
             table: "records",

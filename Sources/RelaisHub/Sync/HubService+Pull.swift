@@ -21,6 +21,8 @@ extension HubService {
             throw HubError.forbidden.with("An admin API token cannot pull; enroll a device.")
         }
         if principal.renewed { throw HubError.replicaForked }
+        // A device marked for wipe is served nothing more; it pushes, reports and erases.
+        if principal.wipeRequested { throw HubError.wipeRequested }
         try checkSchemaVersion(request.schemaVersion)
         let hubEpoch = try await checkHubEpoch(request.hubEpoch, replica: replica)
         let pageSize = configuration.limits.pageSize(requested: request.pageSize)

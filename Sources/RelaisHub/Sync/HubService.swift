@@ -33,6 +33,12 @@ public final class HubService: Sendable {
         /// How many changes behind the head a snapshot may fall before a new one is built in the
         /// background. Default 10,000.
         public var snapshotStaleAfterChanges: UInt64 = 10_000
+        /// How long a device token works from when it was issued (enrollment, renewal or rotation);
+        /// nil: device tokens never expire. A laptop asks for a new one once half of it has passed
+        /// (docs/SECURITY.md "Device tokens"). Default 90 days.
+        public var deviceTokenLifetimeMillis: UInt64? = 90 * 24 * 3600 * 1000
+        /// How long a token that a renewal or a rotation replaced may still renew. Default 7 days.
+        public var replacedTokenGraceMillis: UInt64 = 7 * 24 * 3600 * 1000
 
         public init() {}
     }
@@ -265,15 +271,29 @@ public final class HubService: Sendable {
     private func principal(token: String) async throws -> Principal {
         guard !token.isEmpty, token.utf8.count <= 256 else { throw HubError.unauthorized }
         let hash = Secrets.hash(token)
+        let now = self.now()
+        let grace = configuration.replacedTokenGraceMillis
         return try await store.read { tx in
             if let device = try await tx.device(tokenHash: hash) {
-                guard device.revokedAt == nil else { throw HubError.deviceRevoked }
-                guard let user = try await tx.user(named: device.user) else { throw HubError.unauthorized }
-                // Disabling revokes the user's devices; this also refuses one enrolled while it ran.
-                guard !user.isDisabled else { throw HubError.deviceRevoked }
+                let user = try await self.deviceUser(device, tx)
+                if let expiresAt = device.tokenExpiresAt, now >= expiresAt { throw HubError.tokenExpired }
+                if let successor = device.renewedTo {
+                    // The old token of a renewed replica renews again, within the grace window.
+                    let renewedAt = try await tx.device(replica: successor)?.createdAt ?? 0
+                    guard now < renewedAt &+ grace else { throw HubError.tokenExpired }
+                }
                 return Principal(
                     user: user.name, role: user.role, territories: user.territories, replica: device.replica,
-                    renewed: device.renewedTo != nil)
+                    renewed: device.renewedTo != nil, wipeRequested: device.wipeRequestedAt != nil)
+            }
+            if let device = try await tx.device(previousTokenHash: hash) {
+                // A token a rotation replaced: a laptop whose rotation answer was lost, or a copy of
+                // it. It renews (a new replica: the clone rule), within the grace window.
+                let user = try await self.deviceUser(device, tx)
+                guard now < device.previousTokenUntil ?? 0 else { throw HubError.tokenExpired }
+                return Principal(
+                    user: user.name, role: user.role, territories: user.territories, replica: device.replica,
+                    renewed: true, wipeRequested: device.wipeRequestedAt != nil)
             }
             if let apiToken = try await tx.apiToken(hash: hash), apiToken.revokedAt == nil,
                 let user = try await tx.user(named: apiToken.user), !user.isDisabled
@@ -282,6 +302,23 @@ public final class HubService: Sendable {
             }
             throw HubError.unauthorized
         }
+    }
+
+    /// The user of a device a token names, once the device may still act: not revoked (nor wiped),
+    /// its user not disabled.
+    private func deviceUser(_ device: Device, _ tx: any HubReadTransaction) async throws -> HubUser {
+        if device.revokedAt != nil { throw device.wipedAt != nil ? HubError.deviceWiped : HubError.deviceRevoked }
+        guard let user = try await tx.user(named: device.user) else { throw HubError.unauthorized }
+        // Disabling revokes the user's devices; this also refuses one enrolled while it ran.
+        guard !user.isDisabled else { throw HubError.deviceRevoked }
+        return user
+    }
+
+    /// When a device token issued at `time` expires and should be rotated (nil and 0 when device
+    /// tokens do not expire).
+    func tokenTimes(issuedAt time: UInt64) -> (expiresAt: UInt64?, rotateAt: UInt64) {
+        guard let lifetime = configuration.deviceTokenLifetimeMillis else { return (nil, 0) }
+        return (time &+ lifetime, time &+ lifetime / 2)
     }
 
     func checkSchemaVersion(_ version: UInt32) throws {
@@ -314,10 +351,21 @@ public final class HubService: Sendable {
         }
         guard usable else { throw HubError.invalidEnrollmentCode }
         let hubEpoch = try await self.hubEpoch()
+        let times = tokenTimes(issuedAt: now)
+        let previousReplica = ReplicaID(request.previousReplica)
         return try await store.write { tx in
             guard let enrollment = try await tx.enrollment(codeHash: codeHash), enrollment.enrolls(at: now),
                 let user = try await tx.user(named: enrollment.user), !user.isDisabled
             else { throw HubError.invalidEnrollmentCode }
+            // A rejoin: what the hub holds of the laptop's old replica, if it is this user's.
+            var previous: Device?
+            if previousReplica != .hub, let old = try await tx.device(replica: previousReplica) {
+                guard old.user == user.name else {
+                    throw HubError.forbidden.with(
+                        "This laptop's file belongs to another user than this enrollment code; nothing was enrolled.")
+                }
+                previous = old
+            }
             let replica = try await tx.takeReplicaNumber()
             // Used once: a second enrollment with the same code (another hub, at the same moment) finds
             // it used and is refused.
@@ -327,11 +375,20 @@ public final class HubService: Sendable {
             try await tx.insertDevice(
                 Device(
                     replica: replica, user: user.name, tokenHash: tokenHash, name: deviceName, lineage: replica,
-                    createdAt: now, scopeVersion: user.scopeVersion))
+                    createdAt: now, scopeVersion: user.scopeVersion, tokenExpiresAt: times.expiresAt))
+            var detail = "device `\(deviceName)` enrolled"
+            if previousReplica != .hub {
+                detail += "; rejoined from replica \(previousReplica.rawValue)"
+                if let previous {
+                    detail += " (the hub held its writes up to counter \(previous.highestCounter))"
+                    // The old replica's token (and a copy's) now only renews, as after a renewal.
+                    if previous.renewedTo == nil { try await tx.setRenewed(replica: previous.replica, to: replica) }
+                } else {
+                    detail += ", which this hub does not know"
+                }
+            }
             try await tx.insertEvent(
-                HubEvent(
-                    at: now, kind: .deviceEnrolled, replica: replica, user: user.name,
-                    detail: "device `\(deviceName)` enrolled"))
+                HubEvent(at: now, kind: .deviceEnrolled, replica: replica, user: user.name, detail: detail))
             var response = Relais_V1_EnrollResponse()
             response.replica = replica.rawValue
             response.token = token
@@ -341,6 +398,9 @@ public final class HubService: Sendable {
             response.schemaVersion = schemaVersion
             response.epoch = 1
             response.hubEpoch = hubEpoch
+            response.tokenExpiresAt = times.expiresAt ?? 0
+            response.tokenRotateAt = times.rotateAt
+            response.previousCounter = previous?.highestCounter ?? 0
             return response
         }
     }
@@ -362,6 +422,7 @@ public final class HubService: Sendable {
         let reason = String(request.reason.prefix(200))
         let counter = request.counter
         let hubEpoch = try await self.hubEpoch()
+        let times = tokenTimes(issuedAt: now)
         return try await store.write { tx in
             guard let old = try await tx.device(replica: oldReplica) else { throw HubError.unauthorized }
             guard old.revokedAt == nil else { throw HubError.deviceRevoked }
@@ -371,7 +432,8 @@ public final class HubService: Sendable {
             try await tx.insertDevice(
                 Device(
                     replica: replica, user: old.user, tokenHash: tokenHash, name: old.name, epoch: epoch,
-                    lineage: old.lineage, createdAt: now, scopeVersion: user.scopeVersion))
+                    lineage: old.lineage, createdAt: now, scopeVersion: user.scopeVersion,
+                    tokenExpiresAt: times.expiresAt, wipeRequestedAt: old.wipeRequestedAt))
             try await tx.setRenewed(replica: oldReplica, to: replica)
             try await tx.insertEvent(
                 HubEvent(
@@ -383,6 +445,8 @@ public final class HubService: Sendable {
             response.token = token
             response.epoch = epoch
             response.hubEpoch = hubEpoch
+            response.tokenExpiresAt = times.expiresAt ?? 0
+            response.tokenRotateAt = times.rotateAt
             return response
         }
     }

@@ -19,7 +19,15 @@ extension AdminPages {
                         name: entry.device.name, user: entry.device.user,
                         replica: Int(entry.device.replica.rawValue), lag: entry.lag,
                         lastSeen: entry.device.lastSeenAt.map(AdminTime.iso8601) ?? "never")
-                }))
+                },
+                wipes: figures.wipes.map { device in
+                    DashboardView.Wipe(
+                        name: device.name, user: device.user, replica: Int(device.replica.rawValue),
+                        status: DeviceJSON.status(device),
+                        requested: device.wipeRequestedAt.map(AdminTime.iso8601) ?? "",
+                        saved: device.wipeSavedWrites.map(String.init) ?? "",
+                        unsaved: device.wipeUnsavedWrites.map(String.init) ?? "")
+                }, hasWipes: !figures.wipes.isEmpty))
     }
 
     func audit(_ signed: Signed) async throws -> Response {

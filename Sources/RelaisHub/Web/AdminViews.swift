@@ -80,6 +80,17 @@ struct DashboardView: AdminView {
         let lastSeen: String
     }
 
+    /// A device an admin asked to wipe.
+    struct Wipe {
+        let name: String
+        let user: String
+        let replica: Int
+        let status: String
+        let requested: String
+        let saved: String
+        let unsaved: String
+    }
+
     static let template = "dashboard"
     let layout: AdminLayout
     let open: Int
@@ -88,6 +99,8 @@ struct DashboardView: AdminView {
     let byUser: [Count]
     let byWeek: [Count]
     let lags: [Lag]
+    let wipes: [Wipe]
+    let hasWipes: Bool
 }
 
 /// audit.mustache.

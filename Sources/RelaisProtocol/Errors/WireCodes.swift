@@ -20,6 +20,15 @@ public struct HubErrorCode: Hashable, Sendable, CustomStringConvertible {
     public static let unauthorized = HubErrorCode(code: "unauthorized", httpStatus: 401)
     /// The token's device was revoked by an administrator. 401; the client stops syncing.
     public static let deviceRevoked = HubErrorCode(code: "device_revoked", httpStatus: 401)
+    /// The device token expired, or the grace window of a token a renewal or a rotation replaced
+    /// ended: enroll again with a new code (`relais enroll --rejoin`). 401.
+    public static let tokenExpired = HubErrorCode(code: "token_expired", httpStatus: 401)
+    /// The device reported its remote wipe; its token no longer works. 401; a client that still holds
+    /// its replica erases it.
+    public static let deviceWiped = HubErrorCode(code: "device_wiped", httpStatus: 401)
+    /// An administrator asked for the device to be wiped: push, report (`POST /v1/device/wiped`),
+    /// erase. 410.
+    public static let wipeRequested = HubErrorCode(code: "wipe_requested", httpStatus: 410)
     /// The token is valid but its role may not do this (for example the admin API). 403.
     public static let forbidden = HubErrorCode(code: "forbidden", httpStatus: 403)
     /// The enrollment code is unknown, already used or expired (not told apart, on purpose). 403.
@@ -47,8 +56,9 @@ public struct HubErrorCode: Hashable, Sendable, CustomStringConvertible {
 
     /// Every hub-level code.
     public static let all: [HubErrorCode] = [
-        .unauthorized, .deviceRevoked, .forbidden, .invalidEnrollmentCode, .notFound, .methodNotAllowed,
-        .replicaForked, .hubRestored, .schemaTooOld, .schemaTooNew, .rateLimited, .internal, .unavailable,
+        .unauthorized, .deviceRevoked, .tokenExpired, .deviceWiped, .wipeRequested, .forbidden,
+        .invalidEnrollmentCode, .notFound, .methodNotAllowed, .replicaForked, .hubRestored, .schemaTooOld,
+        .schemaTooNew, .rateLimited, .internal, .unavailable,
     ]
 }
 

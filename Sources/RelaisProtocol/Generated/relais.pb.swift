@@ -1,5 +1,5 @@
-// relais.proto sha256: b4a01b7c597ef96f8af51eb6da67649309131e6d486dae98c7565990d3e62d58
-// generated code sha256: 216568fb7d5e594ccb19203a8873b59bf37ee020c3b6a89107e4cc443f569da9
+// relais.proto sha256: d01f2a83f61caf4f0751d5c381664fe0a90be40f10e3add88587aef96cd61ddd
+// generated code sha256: 0fd6c5c32c00f751b6412a1d4710afe2084904b4a47f69003ff9b5d3ea287bff
 // DO NOT EDIT.
 // swift-format-ignore-file
 // swiftlint:disable all
@@ -597,6 +597,11 @@ public nonisolated struct Relais_V1_EnrollRequest: Sendable {
   /// The schema version the client runs.
   public var schemaVersion: UInt32 = 0
 
+  /// A rejoin (`relais enroll --rejoin`): the replica number this laptop's file held before, 0 for a
+  /// new laptop. The hub answers in `previous_counter` what it holds of that replica's writes, when
+  /// it knows the replica and it is the same user's (another user's is refused: 403 `forbidden`).
+  public var previousReplica: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -631,6 +636,19 @@ public nonisolated struct Relais_V1_EnrollResponse: Sendable {
 
   /// The hub's epoch (see PushResponse.hub_epoch), sent back in every push and pull.
   public var hubEpoch: String = String()
+
+  /// When the token expires, in milliseconds since 1970 (0: never). Past it the hub answers 401
+  /// `token_expired`.
+  public var tokenExpiresAt: UInt64 = 0
+
+  /// When the client should ask for a new token (`POST /v1/token/rotate`), in milliseconds since
+  /// 1970; 0 when the hub's tokens do not expire.
+  public var tokenRotateAt: UInt64 = 0
+
+  /// For a rejoin: the highest counter the hub holds for `EnrollRequest.previous_replica` (0 when it
+  /// holds none, or does not know the replica). The client puts back in its queue the acknowledged
+  /// writes above it.
+  public var previousCounter: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -673,6 +691,79 @@ public nonisolated struct Relais_V1_ReplicaRenewResponse: Sendable {
 
   /// The hub's epoch (see PushResponse.hub_epoch).
   public var hubEpoch: String = String()
+
+  /// See EnrollResponse.token_expires_at.
+  public var tokenExpiresAt: UInt64 = 0
+
+  /// See EnrollResponse.token_rotate_at.
+  public var tokenRotateAt: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// `POST /v1/token/rotate`: the device's token is replaced by a new one for the same replica. The
+/// replaced token then only renews, and only for a grace window (Protocol/README.md 8.2).
+public nonisolated struct Relais_V1_TokenRotateRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The device's new token.
+public nonisolated struct Relais_V1_TokenRotateResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The new bearer token. A secret.
+  public var token: String = String()
+
+  /// See EnrollResponse.token_expires_at.
+  public var tokenExpiresAt: UInt64 = 0
+
+  /// See EnrollResponse.token_rotate_at.
+  public var tokenRotateAt: UInt64 = 0
+
+  /// The hub's epoch (see PushResponse.hub_epoch).
+  public var hubEpoch: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// `POST /v1/device/wiped`: a device an administrator marked for wipe says, before it erases its
+/// replica, how many of its writes reached the hub in its last contact and how many could not.
+public nonisolated struct Relais_V1_WipeReport: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Writes the hub acknowledged since the device learned of the wipe.
+  public var savedWrites: UInt64 = 0
+
+  /// Writes still pending (or refused) when the device erased its replica.
+  public var unsavedWrites: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The answer to a WipeReport: the device is now marked wiped and its token no longer works.
+public nonisolated struct Relais_V1_WipeReportResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// When the hub recorded the wipe, in milliseconds since 1970.
+  public var wipedAt: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1463,7 +1554,7 @@ nonisolated extension Relais_V1_PullResponse: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Relais_V1_EnrollRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EnrollRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}code\0\u{3}device_name\0\u{3}schema_version\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}code\0\u{3}device_name\0\u{3}schema_version\0\u{3}previous_replica\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1474,6 +1565,7 @@ nonisolated extension Relais_V1_EnrollRequest: SwiftProtobuf.Message, SwiftProto
       case 1: try { try decoder.decodeSingularStringField(value: &self.code) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.deviceName) }()
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.schemaVersion) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.previousReplica) }()
       default: break
       }
     }
@@ -1489,6 +1581,9 @@ nonisolated extension Relais_V1_EnrollRequest: SwiftProtobuf.Message, SwiftProto
     if self.schemaVersion != 0 {
       try visitor.visitSingularUInt32Field(value: self.schemaVersion, fieldNumber: 3)
     }
+    if self.previousReplica != 0 {
+      try visitor.visitSingularUInt32Field(value: self.previousReplica, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1496,6 +1591,7 @@ nonisolated extension Relais_V1_EnrollRequest: SwiftProtobuf.Message, SwiftProto
     if lhs.code != rhs.code {return false}
     if lhs.deviceName != rhs.deviceName {return false}
     if lhs.schemaVersion != rhs.schemaVersion {return false}
+    if lhs.previousReplica != rhs.previousReplica {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1503,7 +1599,7 @@ nonisolated extension Relais_V1_EnrollRequest: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Relais_V1_EnrollResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EnrollResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}replica\0\u{1}token\0\u{1}user\0\u{1}role\0\u{1}territories\0\u{3}schema_version\0\u{1}epoch\0\u{3}hub_epoch\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}replica\0\u{1}token\0\u{1}user\0\u{1}role\0\u{1}territories\0\u{3}schema_version\0\u{1}epoch\0\u{3}hub_epoch\0\u{3}token_expires_at\0\u{3}token_rotate_at\0\u{3}previous_counter\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1519,6 +1615,9 @@ nonisolated extension Relais_V1_EnrollResponse: SwiftProtobuf.Message, SwiftProt
       case 6: try { try decoder.decodeSingularUInt32Field(value: &self.schemaVersion) }()
       case 7: try { try decoder.decodeSingularUInt32Field(value: &self.epoch) }()
       case 8: try { try decoder.decodeSingularStringField(value: &self.hubEpoch) }()
+      case 9: try { try decoder.decodeSingularUInt64Field(value: &self.tokenExpiresAt) }()
+      case 10: try { try decoder.decodeSingularUInt64Field(value: &self.tokenRotateAt) }()
+      case 11: try { try decoder.decodeSingularUInt64Field(value: &self.previousCounter) }()
       default: break
       }
     }
@@ -1549,6 +1648,15 @@ nonisolated extension Relais_V1_EnrollResponse: SwiftProtobuf.Message, SwiftProt
     if !self.hubEpoch.isEmpty {
       try visitor.visitSingularStringField(value: self.hubEpoch, fieldNumber: 8)
     }
+    if self.tokenExpiresAt != 0 {
+      try visitor.visitSingularUInt64Field(value: self.tokenExpiresAt, fieldNumber: 9)
+    }
+    if self.tokenRotateAt != 0 {
+      try visitor.visitSingularUInt64Field(value: self.tokenRotateAt, fieldNumber: 10)
+    }
+    if self.previousCounter != 0 {
+      try visitor.visitSingularUInt64Field(value: self.previousCounter, fieldNumber: 11)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1561,6 +1669,9 @@ nonisolated extension Relais_V1_EnrollResponse: SwiftProtobuf.Message, SwiftProt
     if lhs.schemaVersion != rhs.schemaVersion {return false}
     if lhs.epoch != rhs.epoch {return false}
     if lhs.hubEpoch != rhs.hubEpoch {return false}
+    if lhs.tokenExpiresAt != rhs.tokenExpiresAt {return false}
+    if lhs.tokenRotateAt != rhs.tokenRotateAt {return false}
+    if lhs.previousCounter != rhs.previousCounter {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1603,7 +1714,7 @@ nonisolated extension Relais_V1_ReplicaRenewRequest: SwiftProtobuf.Message, Swif
 
 nonisolated extension Relais_V1_ReplicaRenewResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ReplicaRenewResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}replica\0\u{1}token\0\u{1}epoch\0\u{3}hub_epoch\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}replica\0\u{1}token\0\u{1}epoch\0\u{3}hub_epoch\0\u{3}token_expires_at\0\u{3}token_rotate_at\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1615,6 +1726,8 @@ nonisolated extension Relais_V1_ReplicaRenewResponse: SwiftProtobuf.Message, Swi
       case 2: try { try decoder.decodeSingularStringField(value: &self.token) }()
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.epoch) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.hubEpoch) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.tokenExpiresAt) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.tokenRotateAt) }()
       default: break
       }
     }
@@ -1633,6 +1746,12 @@ nonisolated extension Relais_V1_ReplicaRenewResponse: SwiftProtobuf.Message, Swi
     if !self.hubEpoch.isEmpty {
       try visitor.visitSingularStringField(value: self.hubEpoch, fieldNumber: 4)
     }
+    if self.tokenExpiresAt != 0 {
+      try visitor.visitSingularUInt64Field(value: self.tokenExpiresAt, fieldNumber: 5)
+    }
+    if self.tokenRotateAt != 0 {
+      try visitor.visitSingularUInt64Field(value: self.tokenRotateAt, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1641,6 +1760,137 @@ nonisolated extension Relais_V1_ReplicaRenewResponse: SwiftProtobuf.Message, Swi
     if lhs.token != rhs.token {return false}
     if lhs.epoch != rhs.epoch {return false}
     if lhs.hubEpoch != rhs.hubEpoch {return false}
+    if lhs.tokenExpiresAt != rhs.tokenExpiresAt {return false}
+    if lhs.tokenRotateAt != rhs.tokenRotateAt {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Relais_V1_TokenRotateRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TokenRotateRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Relais_V1_TokenRotateRequest, rhs: Relais_V1_TokenRotateRequest) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Relais_V1_TokenRotateResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TokenRotateResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}token\0\u{3}token_expires_at\0\u{3}token_rotate_at\0\u{3}hub_epoch\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.token) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.tokenExpiresAt) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.tokenRotateAt) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.hubEpoch) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.token.isEmpty {
+      try visitor.visitSingularStringField(value: self.token, fieldNumber: 1)
+    }
+    if self.tokenExpiresAt != 0 {
+      try visitor.visitSingularUInt64Field(value: self.tokenExpiresAt, fieldNumber: 2)
+    }
+    if self.tokenRotateAt != 0 {
+      try visitor.visitSingularUInt64Field(value: self.tokenRotateAt, fieldNumber: 3)
+    }
+    if !self.hubEpoch.isEmpty {
+      try visitor.visitSingularStringField(value: self.hubEpoch, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Relais_V1_TokenRotateResponse, rhs: Relais_V1_TokenRotateResponse) -> Bool {
+    if lhs.token != rhs.token {return false}
+    if lhs.tokenExpiresAt != rhs.tokenExpiresAt {return false}
+    if lhs.tokenRotateAt != rhs.tokenRotateAt {return false}
+    if lhs.hubEpoch != rhs.hubEpoch {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Relais_V1_WipeReport: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".WipeReport"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}saved_writes\0\u{3}unsaved_writes\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.savedWrites) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.unsavedWrites) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.savedWrites != 0 {
+      try visitor.visitSingularUInt64Field(value: self.savedWrites, fieldNumber: 1)
+    }
+    if self.unsavedWrites != 0 {
+      try visitor.visitSingularUInt64Field(value: self.unsavedWrites, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Relais_V1_WipeReport, rhs: Relais_V1_WipeReport) -> Bool {
+    if lhs.savedWrites != rhs.savedWrites {return false}
+    if lhs.unsavedWrites != rhs.unsavedWrites {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Relais_V1_WipeReportResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".WipeReportResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}wiped_at\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.wipedAt) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.wipedAt != 0 {
+      try visitor.visitSingularUInt64Field(value: self.wipedAt, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Relais_V1_WipeReportResponse, rhs: Relais_V1_WipeReportResponse) -> Bool {
+    if lhs.wipedAt != rhs.wipedAt {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

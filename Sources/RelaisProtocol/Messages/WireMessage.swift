@@ -32,4 +32,8 @@ extension Relais_V1_EnrollRequest: WireMessage {}
 extension Relais_V1_EnrollResponse: WireMessage {}
 extension Relais_V1_ReplicaRenewRequest: WireMessage {}
 extension Relais_V1_ReplicaRenewResponse: WireMessage {}
+extension Relais_V1_TokenRotateRequest: WireMessage {}
+extension Relais_V1_TokenRotateResponse: WireMessage {}
+extension Relais_V1_WipeReport: WireMessage {}
+extension Relais_V1_WipeReportResponse: WireMessage {}
 extension Relais_V1_Error: WireMessage {}

@@ -173,3 +173,25 @@ extension Relais_V1_ReplicaRenewResponse: ProtocolValidatable {
         if token.isEmpty { throw ProtocolError.invalidMessage.with("The renewal has no token.", ["path": "token"]) }
     }
 }
+
+extension Relais_V1_TokenRotateRequest: ProtocolValidatable {
+    /// Nothing to check.
+    public func validate(limits: ProtocolLimits) throws(ProtocolError) {}
+}
+
+extension Relais_V1_TokenRotateResponse: ProtocolValidatable {
+    /// A token.
+    public func validate(limits: ProtocolLimits) throws(ProtocolError) {
+        if token.isEmpty { throw ProtocolError.invalidMessage.with("The rotation has no token.", ["path": "token"]) }
+    }
+}
+
+extension Relais_V1_WipeReport: ProtocolValidatable {
+    /// Any counts.
+    public func validate(limits: ProtocolLimits) throws(ProtocolError) {}
+}
+
+extension Relais_V1_WipeReportResponse: ProtocolValidatable {
+    /// Any time.
+    public func validate(limits: ProtocolLimits) throws(ProtocolError) {}
+}

@@ -204,6 +204,22 @@ enum PostgresHubSchema {
                 // When an admin disabled the user (`relais-hub user disable`); NULL while enabled.
                 "ALTER TABLE users ADD COLUMN disabled_at BIGINT"
             ]),
+        Migration(
+            version: 4, name: "device token lifetime and wipe",
+            statements: [
+                // When the device token expires (NULL: issued before tokens expired); the token the
+                // last rotation replaced and the end of its grace window (docs/SECURITY.md).
+                """
+                ALTER TABLE devices ADD COLUMN token_expires_at BIGINT,
+                    ADD COLUMN previous_token_hash TEXT, ADD COLUMN previous_token_until BIGINT,
+                    ADD COLUMN wipe_requested_at BIGINT, ADD COLUMN wiped_at BIGINT,
+                    ADD COLUMN wipe_saved_writes BIGINT, ADD COLUMN wipe_unsaved_writes BIGINT
+                """,
+                """
+                CREATE INDEX devices_previous_token ON devices (previous_token_hash)
+                    WHERE previous_token_hash IS NOT NULL
+                """,
+            ]),
     ]
 
     /// The version this build writes.

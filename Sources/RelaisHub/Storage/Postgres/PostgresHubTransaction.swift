@@ -392,17 +392,19 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
 
     private static let deviceColumns = """
         replica, user_name, token_hash, name, epoch, lineage, created_at, revoked_at, renewed_to, highest_counter, \
-        ack_cursor, scope_version, last_seen_at, clamped_writes
+        ack_cursor, scope_version, last_seen_at, clamped_writes, token_expires_at, previous_token_hash, \
+        previous_token_until, wipe_requested_at, wiped_at, wipe_saved_writes, wipe_unsaved_writes
         """
 
     private func makeDevice(_ row: PostgresRow) throws -> Device {
         let (
             replica, user, tokenHash, name, epoch, lineage, createdAt, revokedAt, renewedTo, highestCounter,
-            ackCursor, scopeVersion, lastSeenAt, clampedWrites
+            ackCursor, scopeVersion, lastSeenAt, clampedWrites, tokenExpiresAt, previousTokenHash, previousTokenUntil,
+            wipeRequestedAt, wipedAt, wipeSaved, wipeUnsaved
         ) = try row.decode(
             (
                 Int64, String, String, String, Int64, Int64, Int64, Int64?, Int64?, Int64, Int64, Int64, Int64?,
-                Int64
+                Int64, Int64?, String?, Int64?, Int64?, Int64?, Int64?, Int64?
             ).self)
         return Device(
             replica: Self.replica(replica), user: user, tokenHash: tokenHash, name: name,
@@ -410,7 +412,10 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
             revokedAt: Self.u64(revokedAt), renewedTo: Self.replica(renewedTo),
             highestCounter: Self.u64(highestCounter),
             acknowledgedCursor: Self.u64(ackCursor), scopeVersion: scopeVersion, lastSeenAt: Self.u64(lastSeenAt),
-            clampedWrites: clampedWrites)
+            clampedWrites: clampedWrites, tokenExpiresAt: Self.u64(tokenExpiresAt),
+            previousTokenHash: previousTokenHash,
+            previousTokenUntil: Self.u64(previousTokenUntil), wipeRequestedAt: Self.u64(wipeRequestedAt),
+            wipedAt: Self.u64(wipedAt), wipeSavedWrites: wipeSaved, wipeUnsavedWrites: wipeUnsaved)
     }
 
     nonisolated(nonsending) func device(replica: ReplicaID) async throws -> Device? {
@@ -422,6 +427,11 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
     nonisolated(nonsending) func device(tokenHash: String) async throws -> Device? {
         try await first(
             "SELECT \(unescaped: Self.deviceColumns) FROM devices WHERE token_hash = \(tokenHash)", makeDevice)
+    }
+
+    nonisolated(nonsending) func device(previousTokenHash hash: String) async throws -> Device? {
+        try await first(
+            "SELECT \(unescaped: Self.deviceColumns) FROM devices WHERE previous_token_hash = \(hash)", makeDevice)
     }
 
     nonisolated(nonsending) func devices() async throws -> [Device] {
@@ -436,7 +446,9 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
                 \(Self.int(device.replica)), \(device.user), \(device.tokenHash), \(device.name), \(Int64(device.epoch)),
                 \(Self.int(device.lineage)), \(Self.int(device.createdAt)), \(Self.int(device.revokedAt)), \(renewedTo),
                 \(Self.int(device.highestCounter)), \(Self.int(device.acknowledgedCursor)), \(device.scopeVersion),
-                \(Self.int(device.lastSeenAt)), \(device.clampedWrites))
+                \(Self.int(device.lastSeenAt)), \(device.clampedWrites), \(Self.int(device.tokenExpiresAt)),
+                \(device.previousTokenHash), \(Self.int(device.previousTokenUntil)), \(Self.int(device.wipeRequestedAt)),
+                \(Self.int(device.wipedAt)), \(device.wipeSavedWrites), \(device.wipeUnsavedWrites))
             """)
     }
 
@@ -459,6 +471,40 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
     nonisolated(nonsending) func setRenewed(replica: ReplicaID, to successor: ReplicaID) async throws {
         try await execute(
             "UPDATE devices SET renewed_to = \(Self.int(successor)) WHERE replica = \(Self.int(replica))")
+    }
+
+    nonisolated(nonsending) func rotateToken(
+        replica: ReplicaID, tokenHash: String, expiresAt: UInt64?, previousUntil: UInt64
+    ) async throws {
+        try await execute(
+            """
+            UPDATE devices SET previous_token_hash = token_hash, previous_token_until = \(Self.int(previousUntil)),
+                token_hash = \(tokenHash), token_expires_at = \(Self.int(expiresAt))
+            WHERE replica = \(Self.int(replica))
+            """)
+    }
+
+    nonisolated(nonsending) func requestWipe(lineage: ReplicaID, at time: UInt64) async throws -> Int {
+        try await execute(
+            """
+            UPDATE devices SET wipe_requested_at = \(Self.int(time))
+            WHERE lineage = \(Self.int(lineage)) AND revoked_at IS NULL AND wipe_requested_at IS NULL RETURNING 1
+            """)
+    }
+
+    nonisolated(nonsending) func recordWipe(
+        replica: ReplicaID, at time: UInt64, savedWrites: Int64, unsavedWrites: Int64
+    ) async throws {
+        try await execute(
+            """
+            UPDATE devices SET wiped_at = \(Self.int(time)), wipe_saved_writes = \(savedWrites),
+                wipe_unsaved_writes = \(unsavedWrites) WHERE replica = \(Self.int(replica))
+            """)
+        try await execute(
+            """
+            UPDATE devices SET revoked_at = \(Self.int(time))
+            WHERE lineage = (SELECT lineage FROM devices WHERE replica = \(Self.int(replica))) AND revoked_at IS NULL
+            """)
     }
 
     /// Waits for the next flush (``PostgresWriteBehind``): a push's last statement before its commit.

@@ -170,6 +170,22 @@ enum SQLiteHubSchema {
                 -- When an admin disabled the user (`relais-hub user disable`); NULL while enabled.
                 ALTER TABLE users ADD COLUMN disabled_at INTEGER;
                 """),
+        Migration(
+            version: 6, name: "device token lifetime and wipe",
+            sql: """
+                -- When the device token expires (NULL: issued before tokens expired); the token the
+                -- last rotation replaced and the end of its grace window (docs/SECURITY.md).
+                ALTER TABLE devices ADD COLUMN token_expires_at INTEGER;
+                ALTER TABLE devices ADD COLUMN previous_token_hash TEXT;
+                ALTER TABLE devices ADD COLUMN previous_token_until INTEGER;
+                CREATE INDEX devices_previous_token ON devices (previous_token_hash)
+                    WHERE previous_token_hash IS NOT NULL;
+                -- Remote wipe (`relais-hub device wipe`): asked, done, and what the device reported.
+                ALTER TABLE devices ADD COLUMN wipe_requested_at INTEGER;
+                ALTER TABLE devices ADD COLUMN wiped_at INTEGER;
+                ALTER TABLE devices ADD COLUMN wipe_saved_writes INTEGER;
+                ALTER TABLE devices ADD COLUMN wipe_unsaved_writes INTEGER;
+                """),
     ]
 
     /// The version this build writes.

@@ -230,7 +230,8 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
 
     private static let deviceColumns = """
         replica, user, token_hash, name, epoch, lineage, created_at, revoked_at, renewed_to, highest_counter, \
-        ack_cursor, scope_version, last_seen_at, clamped_writes
+        ack_cursor, scope_version, last_seen_at, clamped_writes, token_expires_at, previous_token_hash, \
+        previous_token_until, wipe_requested_at, wiped_at, wipe_saved_writes, wipe_unsaved_writes
         """
 
     private func makeDevice(_ row: Row) -> Device {
@@ -242,7 +243,11 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
             revokedAt: Self.optionalU64(row, 7),
             renewedTo: row.isNull(at: 8) ? nil : ReplicaID(UInt32(truncatingIfNeeded: row.int64(at: 8))),
             highestCounter: Self.u64(row, 9), acknowledgedCursor: Self.u64(row, 10), scopeVersion: row.int64(at: 11),
-            lastSeenAt: Self.optionalU64(row, 12), clampedWrites: row.int64(at: 13))
+            lastSeenAt: Self.optionalU64(row, 12), clampedWrites: row.int64(at: 13),
+            tokenExpiresAt: Self.optionalU64(row, 14), previousTokenHash: row.text(at: 15),
+            previousTokenUntil: Self.optionalU64(row, 16), wipeRequestedAt: Self.optionalU64(row, 17),
+            wipedAt: Self.optionalU64(row, 18), wipeSavedWrites: row.isNull(at: 19) ? nil : row.int64(at: 19),
+            wipeUnsavedWrites: row.isNull(at: 20) ? nil : row.int64(at: 20))
     }
 
     nonisolated(nonsending) func device(replica: ReplicaID) async throws -> Device? {
@@ -255,6 +260,10 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
         try first("SELECT \(Self.deviceColumns) FROM devices WHERE token_hash = ?", [.text(tokenHash)], makeDevice)
     }
 
+    nonisolated(nonsending) func device(previousTokenHash hash: String) async throws -> Device? {
+        try first("SELECT \(Self.deviceColumns) FROM devices WHERE previous_token_hash = ?", [.text(hash)], makeDevice)
+    }
+
     nonisolated(nonsending) func devices() async throws -> [Device] {
         try rows("SELECT \(Self.deviceColumns) FROM devices ORDER BY replica", [], makeDevice)
     }
@@ -265,13 +274,17 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
             .integer(Int64(device.epoch)), .integer(Int64(device.lineage.rawValue)), Self.int(device.createdAt),
             Self.int(device.revokedAt), device.renewedTo.map { .integer(Int64($0.rawValue)) } ?? .null,
             Self.int(device.highestCounter), Self.int(device.acknowledgedCursor), .integer(device.scopeVersion),
-            Self.int(device.lastSeenAt), .integer(device.clampedWrites),
+            Self.int(device.lastSeenAt), .integer(device.clampedWrites), Self.int(device.tokenExpiresAt),
+            device.previousTokenHash.map { .text($0) } ?? .null, Self.int(device.previousTokenUntil),
+            Self.int(device.wipeRequestedAt), Self.int(device.wipedAt),
+            device.wipeSavedWrites.map { .integer($0) } ?? .null,
+            device.wipeUnsavedWrites.map { .integer($0) } ?? .null,
         ]
     }
 
     nonisolated(nonsending) func insertDevice(_ device: Device) async throws {
         try db.execute(
-            "INSERT INTO devices (\(Self.deviceColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO devices (\(Self.deviceColumns)) VALUES (\(Array(repeating: "?", count: 21).joined(separator: ", ")))",
             deviceArguments(device))
     }
 
@@ -292,6 +305,39 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
         try db.execute(
             "UPDATE devices SET renewed_to = ? WHERE replica = ?",
             [.integer(Int64(successor.rawValue)), .integer(Int64(replica.rawValue))])
+    }
+
+    nonisolated(nonsending) func rotateToken(
+        replica: ReplicaID, tokenHash: String, expiresAt: UInt64?, previousUntil: UInt64
+    ) async throws {
+        try db.execute(
+            """
+            UPDATE devices SET previous_token_hash = token_hash, previous_token_until = ?, token_hash = ?,
+                token_expires_at = ? WHERE replica = ?
+            """,
+            [Self.int(previousUntil), .text(tokenHash), Self.int(expiresAt), .integer(Int64(replica.rawValue))])
+    }
+
+    nonisolated(nonsending) func requestWipe(lineage: ReplicaID, at time: UInt64) async throws -> Int {
+        try db.execute(
+            """
+            UPDATE devices SET wipe_requested_at = ?
+            WHERE lineage = ? AND revoked_at IS NULL AND wipe_requested_at IS NULL
+            """, [Self.int(time), .integer(Int64(lineage.rawValue))])
+        return db.changes
+    }
+
+    nonisolated(nonsending) func recordWipe(
+        replica: ReplicaID, at time: UInt64, savedWrites: Int64, unsavedWrites: Int64
+    ) async throws {
+        try db.execute(
+            "UPDATE devices SET wiped_at = ?, wipe_saved_writes = ?, wipe_unsaved_writes = ? WHERE replica = ?",
+            [Self.int(time), .integer(savedWrites), .integer(unsavedWrites), .integer(Int64(replica.rawValue))])
+        try db.execute(
+            """
+            UPDATE devices SET revoked_at = ?
+            WHERE lineage = (SELECT lineage FROM devices WHERE replica = ?) AND revoked_at IS NULL
+            """, [Self.int(time), .integer(Int64(replica.rawValue))])
     }
 
     nonisolated(nonsending) func recordPush(
