@@ -178,6 +178,7 @@ extension Simulation {
             let restored = "\(folder)/laptop\(index)-restored\(nextToken).relais"
             nextToken += 1
             try FileManager.default.copyItem(atPath: backup.path, toPath: restored)
+            try? FileManager.default.copyItem(atPath: backup.path + ".token", toPath: restored + ".token")
             for i in backup.mark..<writes.count where writes[i].laptop == index && !writes[i].acknowledged {
                 writes[i].discarded = true
             }
@@ -217,10 +218,12 @@ extension Simulation {
         try connection.execute("VACUUM")
     }
 
-    /// A consistent copy of a live SQLite file (as a backup tool or a disk image would make).
+    /// A consistent copy of a live SQLite file, with its device token file beside it (as a backup of
+    /// the laptop's folder or a disk image would make).
     static func copyDatabase(from source: String, to target: String) throws {
         let connection = try Connection(path: source)
         defer { try? connection.close() }
         try connection.execute("VACUUM INTO '\(target)'")
+        try? FileManager.default.copyItem(atPath: source + ".token", toPath: target + ".token")
     }
 }

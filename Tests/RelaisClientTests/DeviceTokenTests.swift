@@ -152,6 +152,8 @@ struct DeviceTokenTests {
             let raw = try rawConnection(laptop.path)
             try raw.execute("VACUUM INTO '\(copyPath)'")
             try raw.close()
+            // A copy of the laptop's folder: the token file comes along.
+            try FileManager.default.copyItem(atPath: laptop.path + ".token", toPath: copyPath + ".token")
             let copy = try Replica.open(path: copyPath, configuration: .testing(clock: clock))
 
             clock.advance(byMillis: 6 * Self.day)
@@ -241,7 +243,7 @@ struct DeviceTokenTests {
                 guard let error = error as? SyncError else { return false }
                 return error.code == .deviceWiped && error.description.contains("2 write(s) reached the hub")
             }
-            for suffix in ["", "-wal", "-shm", ".sync-lock"] {
+            for suffix in ["", "-wal", "-shm", ".sync-lock", ".token"] {
                 #expect(!FileManager.default.fileExists(atPath: laptop.path + suffix), "\(suffix)")
             }
             #expect(!FileManager.default.fileExists(atPath: laptop.path + ".snapshot"))
@@ -287,6 +289,68 @@ struct DeviceTokenTests {
             try await hub.service.revokeDevice(ReplicaID(identity.replica))
             await #expect(throws: HubError.conflict) { try await hub.service.requestWipe(ReplicaID(identity.replica)) }
             #expect(FileManager.default.fileExists(atPath: laptop.path))
+        }
+    }
+
+    /// The token is kept beside the replica file, owner-only, and not in it: a copy of the file
+    /// alone cannot sync (it says why, and keeps its writes) until it rejoins with a new code.
+    @Test func theTokenLivesBesideTheFileAndACopyOfTheFileAloneMustRejoin() async throws {
+        try await Self.withLaptop { hub, laptop, clock, folder, _ in
+            _ = try await laptop.sync()
+            let token = try await Self.token(laptop)
+            let raw = try rawConnection(laptop.path)
+            #expect(try raw.scalar("SELECT count(*) FROM _relais_state WHERE key = 'token'")?.int64Value == 0)
+            try raw.close()
+            let file = try String(contentsOfFile: laptop.path + ".token", encoding: .utf8)
+            #expect(file.contains(token))
+            let mode = try FileManager.default.attributesOfItem(atPath: laptop.path + ".token")[.posixPermissions]
+            #expect((mode as? NSNumber)?.intValue == 0o600)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: laptop.path)).range(of: Data(token.utf8)) == nil)
+
+            let copyPath = folder.file("alone.relais")
+            let copying = try rawConnection(laptop.path)
+            try copying.execute("VACUUM INTO '\(copyPath)'")
+            try copying.close()
+            let copy = try Replica.open(path: copyPath, configuration: .testing(clock: clock))
+            let id = try await copy.add(customer, acme("Copied alone"))
+            await #expect {
+                _ = try await copy.sync()
+            } throws: { error in
+                guard let error = error as? SyncError else { return false }
+                return error.code == .authenticationRefused && error.description.contains("--rejoin")
+                    && error.pending == 1
+            }
+            let code = try await hub.service.issueEnrollmentCode(for: "claire")
+            try await copy.rejoin(code: code, deviceName: "copy")
+            #expect(try await copy.sync().pushed == 1)
+            _ = try await laptop.sync()
+            #expect(try await laptop.get(customer, id: id) != nil)
+        }
+    }
+
+    /// A file written by an older program keeps its token in `_relais_state`: opening it moves the
+    /// token into the token file and erases it from the replica file, and the laptop still syncs.
+    @Test func anOlderFilesTokenMovesOutOfIt() async throws {
+        try await Self.withLaptop { hub, laptop, clock, _, _ in
+            let token = try await Self.token(laptop)
+            let path = laptop.path
+            // As an older program left it: the token inside, no token file.
+            let raw = try rawConnection(path)
+            try raw.execute("INSERT INTO _relais_state(key, value) VALUES ('token', '\(token)')")
+            try raw.close()
+            try FileManager.default.removeItem(atPath: path + ".token")
+            let reopened = try Replica.open(path: path, configuration: .testing(clock: clock))
+            #expect(try await reopened.identity()?.token == token)
+            let check = try rawConnection(path)
+            #expect(try check.scalar("SELECT count(*) FROM _relais_state WHERE key = 'token'")?.int64Value == 0)
+            try check.close()
+            // Not left behind in a freed page or in the log either.
+            for file in [path, path + "-wal"] where FileManager.default.fileExists(atPath: file) {
+                #expect(try Data(contentsOf: URL(fileURLWithPath: file)).range(of: Data(token.utf8)) == nil, "\(file)")
+            }
+            try await reopened.add(customer, acme())
+            #expect(try await reopened.sync().pushed == 1)
+            #expect(try await hub.service.devices().count == 1)
         }
     }
 }

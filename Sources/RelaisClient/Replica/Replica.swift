@@ -276,21 +276,23 @@ public actor Replica {
 
     /// The device identity, or nil before enrollment.
     public func identity() throws -> Identity? {
-        guard let hub = try store.stateText("hub"), let token = try store.stateText("token") else { return nil }
+        guard let hub = try store.stateText("hub") else { return nil }
+        let replica = UInt32(try store.stateInt("replica") ?? 0)
         return Identity(
-            hub: hub, replica: UInt32(try store.stateInt("replica") ?? 0),
-            epoch: UInt32(try store.stateInt("epoch") ?? 0),
-            token: token, user: try store.stateText("user") ?? "", role: try store.stateText("role") ?? "",
+            hub: hub, replica: replica, epoch: UInt32(try store.stateInt("epoch") ?? 0),
+            token: store.tokenFile.token(for: replica) ?? "", user: try store.stateText("user") ?? "",
+            role: try store.stateText("role") ?? "",
             territories: (try store.stateText("territories")).flatMap { ColumnCodec.parseJSONArray($0) } ?? [])
     }
 
-    /// Stores the identity the hub gave at enrollment.
+    /// Stores the identity the hub gave at enrollment: the token in the token file (``TokenFile``),
+    /// the rest in the replica file.
     public func setIdentity(_ identity: Identity) throws {
+        try store.tokenFile.write(replica: identity.replica, token: identity.token)
         try store.write {
             try store.setState("hub", .text(identity.hub))
             try store.setState("replica", .integer(Int64(identity.replica)))
             try store.setState("epoch", .integer(Int64(identity.epoch)))
-            try store.setState("token", .text(identity.token))
             try store.setState("user", .text(identity.user))
             try store.setState("role", .text(identity.role))
             try store.setState("territories", .text(ColumnCodec.jsonArray(identity.territories)))

@@ -4,8 +4,9 @@ import Foundation
     import Glibc
 #endif
 
-/// A replica file holds the customers of a territory and the device's token: on a lost laptop,
-/// only its owner's account may read it (docs/SECURITY.md, "A lost laptop").
+/// A replica file holds the customers of a territory (and the token file beside it, ``TokenFile``,
+/// the device's token): on a lost laptop, only its owner's account may read them (docs/SECURITY.md,
+/// "A lost laptop").
 ///
 /// - Folders made for a new file are created `0700`.
 /// - A new file is created `0600` before SQLite opens it; SQLite gives its write-ahead log and

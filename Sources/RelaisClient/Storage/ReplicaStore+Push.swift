@@ -260,9 +260,10 @@ extension ReplicaStore {
             setCounter(next)
             try persistClocks()
         }
+        // The new number's token is kept before the file commits the number (``TokenFile``).
+        try tokenFile.write(replica: replica, token: token, keeping: try stateInt("replica").map { UInt32($0) })
         try setState("replica", .integer(Int64(replica)))
         try setState("epoch", .integer(Int64(epoch)))
-        try setState("token", .text(token))
         try rememberHubEpoch(hubEpoch)
         try beginBootstrap()
     }

@@ -13,6 +13,8 @@ final class ReplicaStore {
     let schema: Schema
     let configuration: Replica.Configuration
     let logger: Logger
+    /// Where the device token is kept, beside the file (``TokenFile``).
+    let tokenFile: TokenFile
 
     /// Cached copies of the counter and HLC state (written back in the same transaction).
     private(set) var counter: UInt64 = 0
@@ -23,6 +25,7 @@ final class ReplicaStore {
         self.schema = schema
         self.configuration = configuration
         self.logger = logger
+        self.tokenFile = TokenFile(replica: path)
         do {
             db = try Connection(path: path)
             try db.configureForDurability(journalMode: .wal, synchronous: .full)
@@ -35,7 +38,21 @@ final class ReplicaStore {
             throw ReplicaError(.storage, "cannot open the replica file \(path): \(error)")
         }
         try migrate()
+        try moveTokenOut()
         try loadClocks()
+    }
+
+    /// Moves the token an older program kept in the replica file into the token file, then erases it
+    /// from the replica file (its page overwritten, the log truncated).
+    private func moveTokenOut() throws {
+        guard let token = try stateText("token") else { return }
+        if let replica = try stateInt("replica"), tokenFile.token(for: UInt32(replica)) != token {
+            try tokenFile.write(replica: UInt32(replica), token: token)
+        }
+        try db.execute("PRAGMA secure_delete = ON")
+        try db.transaction(.immediate) { try db.execute("DELETE FROM _relais_state WHERE key = 'token'") }
+        try db.execute("PRAGMA secure_delete = OFF")
+        try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     }
 
     /// Connection settings for the pull path (they change no durability promise).

@@ -122,6 +122,15 @@ extension Replica {
         guard let identity = try identity() else {
             throw SyncError(.notEnrolled, "this replica is not enrolled: run `relais enroll`")
         }
+        guard !identity.token.isEmpty else {
+            var error = SyncError(
+                .authenticationRefused,
+                "this replica file has no device token beside it (\(store.tokenFile.path) is missing: a copied or "
+                    + "restored file?); its writes are kept. Ask the office for a new enrollment code and run "
+                    + "`relais enroll --rejoin --code CODE --db \(path)`")
+            error.pending = try pendingCount()
+            throw error
+        }
         let transport = try transport ?? HTTPSyncTransport(hub: identity.hub, security: try hubSecurity())
         var token = try await rotateTokenIfDue(transport: transport, token: identity.token)
         var machine = SyncStateMachine(retry: options.retry)

@@ -39,8 +39,8 @@ extension Replica {
         guard try store.tokenRotationDue(now: store.wallMillis()) else { return token }
         do {
             let response = try await transport.rotateToken(token: token)
+            try store.tokenFile.write(replica: UInt32(try store.stateInt("replica") ?? 0), token: response.token)
             try store.syncWrite(durable: true) {
-                try store.setState("token", .text(response.token))
                 try store.setTokenTimes(expiresAt: response.tokenExpiresAt, rotateAt: response.tokenRotateAt)
                 try store.rememberHubEpoch(response.hubEpoch)
             }
@@ -150,12 +150,13 @@ extension Replica {
                 + "the hub first, \(report.unsavedWrites) did not; \(path) is gone")
     }
 
-    /// Closes the file and deletes it with its log, shared memory, journal, snapshot folder and sync
-    /// lock. The blocks are freed, not overwritten: on an SSD only the disk's encryption keeps them
+    /// Closes the file and deletes it with its token file, log, shared memory, journal, snapshot
+    /// folder and sync lock. The blocks are freed, not overwritten: on an SSD only the disk's encryption keeps them
     /// unreadable (docs/SECURITY.md "A lost laptop").
     func eraseFiles() throws {
         try? store.db.close()
         SnapshotFolder(replica: path).remove()
+        store.tokenFile.remove()
         for file in [path, path + "-wal", path + "-shm", path + "-journal", path + ".sync-lock"] {
             guard FileManager.default.fileExists(atPath: file) else { continue }
             do {
