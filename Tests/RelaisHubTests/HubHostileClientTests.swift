@@ -37,6 +37,7 @@ struct HubHostileClientTests {
             let code = try await hub.addUser("claire", role: .rep, territories: ["north"])
             let device = try await hub.enrollDevice("marc")
             let before = try await StoreState.read(hub)
+            let residentBefore = Self.residentBytes()
 
             // Short timeouts and limits, so the test takes seconds; not so short that a loaded machine
             // is too slow to send a whole head at once within them.
@@ -158,6 +159,10 @@ struct HubHostileClientTests {
                         "HTTP/1.1 200"))
                 flood.removeAll()
                 #expect(try await StoreState.read(hub) == before)
+                // Memory stayed bounded: nothing of what was announced (a terabyte body, a thousand
+                // connections) was held. The bound is loose: other tests share this process.
+                let grown = Self.residentBytes() - residentBefore
+                #expect(grown < 512 << 20, "the process grew by \(grown >> 20) MiB during the hostile run")
 
                 // A laptop enrolls and syncs as usual.
                 try await TemporaryFolder.with { folder in
@@ -173,6 +178,14 @@ struct HubHostileClientTests {
     }
 
     static func port(_ url: String) -> Int { Int(url.split(separator: ":").last ?? "") ?? 0 }
+
+    /// This process's resident memory (`VmRSS` in /proc/self/status), in bytes; 0 where unknown.
+    static func residentBytes() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
+        else { return 0 }
+        return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
+    }
 
     /// At most 5 answers `refused` (the limit), then only 429s.
     static func expectRefusedThenLimited(_ statuses: [Int], refused: Int) {
