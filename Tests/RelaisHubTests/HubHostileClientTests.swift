@@ -150,9 +150,14 @@ struct HubHostileClientTests {
                         "HTTP/1.1 200"))
                 var flood: [RawSocket] = []
                 for _ in 0..<1000 { flood.append(try RawSocket(port: port)) }
-                try await Task.sleep(for: .milliseconds(500))
-                var open = 0
-                for socket in flood where !(try socket.closedNow()) { open += 1 }
+                // The hub closes the excess as it accepts them; on a loaded machine accepting 900
+                // takes a while, so look again until it is done (at most 10 s).
+                var open = flood.count
+                for _ in 0..<20 where open > 99 {
+                    try await Task.sleep(for: .milliseconds(500))
+                    open = 0
+                    for socket in flood where !(try socket.closedNow()) { open += 1 }
+                }
                 #expect(open <= 99, "\(open) connections held open beyond the cap")
                 #expect(
                     try await kept.exchange("GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").hasPrefix(
