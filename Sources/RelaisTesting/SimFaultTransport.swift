@@ -117,6 +117,16 @@ public final class SimFaultTransport: SyncTransport {
         try await run { try await base.renew(request, token: token) }
     }
 
+    /// A rotation meets the same faults: a lost answer leaves the laptop with the replaced token,
+    /// which then renews.
+    public func rotateToken(token: String) async throws -> Relais_V1_TokenRotateResponse {
+        try await run { try await base.rotateToken(token: token) }
+    }
+
+    public func reportWipe(_ report: Relais_V1_WipeReport, token: String) async throws -> Relais_V1_WipeReportResponse {
+        try await run { try await base.reportWipe(report, token: token) }
+    }
+
     /// A snapshot download meets the same faults; a lost answer is a download cut at a seeded byte,
     /// which leaves that many bytes in the part, as a killed download does, for the retry to continue.
     public func snapshot(_ request: SnapshotRequest, token: String, folder: String) async throws

@@ -133,6 +133,14 @@ final class SimAlternatingTransport: SyncTransport {
         try await hub.renew(request, token: token)
     }
 
+    func rotateToken(token: String) async throws -> Relais_V1_TokenRotateResponse {
+        try await hub.rotateToken(token: token)
+    }
+
+    func reportWipe(_ report: Relais_V1_WipeReport, token: String) async throws -> Relais_V1_WipeReportResponse {
+        try await hub.reportWipe(report, token: token)
+    }
+
     func snapshot(_ request: SnapshotRequest, token: String, folder: String) async throws -> SnapshotDownload? {
         try await hub.snapshot(request, token: token, folder: folder)
     }
@@ -172,7 +180,10 @@ extension SimSchedule {
             configuration.attemptTimeout = .seconds(20)
             return configuration
         }()
-        return try await HubFixture.with(store: .postgres, clock: hubClock, postgresConfiguration: storeConfiguration) {
+        return try await HubFixture.with(
+            store: .postgres, configuration: Simulation.hubConfiguration, clock: hubClock,
+            postgresConfiguration: storeConfiguration
+        ) {
             hub in
             guard let store = hub.store as? PostgresHubStore,
                 let databaseURL = SimPostgresServer.url(database: store.database)
@@ -194,7 +205,7 @@ extension SimSchedule {
                     url: databaseURL, create: false, configuration: storeConfiguration
                 ) { second in
                     let service = HubService(
-                        store: second, clock: hubClock,
+                        store: second, configuration: Simulation.hubConfiguration, clock: hubClock,
                         logger: HubLogging.standardError(label: "relais.hub.test.second"))
                     return try await HubServer.withRunningServer(
                         service: service, logger: HubLogging.standardError(label: "relais.hub.test.second")

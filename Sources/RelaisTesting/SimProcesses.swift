@@ -78,7 +78,9 @@ final class SimHubProcess: @unchecked Sendable {
     private func launch(port wanted: Int, maxStoreMB: Double?) async throws -> String {
         let process = Process()
         process.executableURL = executable
-        var arguments = ["serve"] + storeArguments + ["--port", "\(wanted)"]
+        // Tokens never expire here: the child runs on the system clock, while the in-process hub that
+        // enrolled the laptops dated their tokens by the schedule's clock.
+        var arguments = ["serve"] + storeArguments + ["--port", "\(wanted)", "--device-token-days", "0"]
         if let maxStoreMB { arguments += ["--max-store-mb", String(format: "%.6f", maxStoreMB)] }
         process.arguments = arguments
         let out = Pipe()
@@ -190,6 +192,18 @@ final class SimRoutedTransport: SyncTransport {
         let transport = transport()
         onRequest()
         return try await transport.renew(request, token: token)
+    }
+
+    func rotateToken(token: String) async throws -> Relais_V1_TokenRotateResponse {
+        let transport = transport()
+        onRequest()
+        return try await transport.rotateToken(token: token)
+    }
+
+    func reportWipe(_ report: Relais_V1_WipeReport, token: String) async throws -> Relais_V1_WipeReportResponse {
+        let transport = transport()
+        onRequest()
+        return try await transport.reportWipe(report, token: token)
     }
 
     func snapshot(_ request: SnapshotRequest, token: String, folder: String) async throws -> SnapshotDownload? {
@@ -310,6 +324,14 @@ final class SimRecordingTransport: SyncTransport {
 
     func renew(_ request: Relais_V1_ReplicaRenewRequest, token: String) async throws -> Relais_V1_ReplicaRenewResponse {
         try await base.renew(request, token: token)
+    }
+
+    func rotateToken(token: String) async throws -> Relais_V1_TokenRotateResponse {
+        try await base.rotateToken(token: token)
+    }
+
+    func reportWipe(_ report: Relais_V1_WipeReport, token: String) async throws -> Relais_V1_WipeReportResponse {
+        try await base.reportWipe(report, token: token)
     }
 
     func snapshot(_ request: SnapshotRequest, token: String, folder: String) async throws -> SnapshotDownload? {

@@ -32,6 +32,10 @@ public struct SimReport: Sendable, CustomStringConvertible {
     public var refusedEdits = 0
     /// Hub child restarts (after a SIGKILL or a ceiling change), each followed by an integrity check.
     public var hubRestarts = 0
+    /// Devices whose token was rotated at least once (their last rotation's replaced token is kept).
+    public var rotatedTokens = 0
+    /// Laptops enrolled again (`rejoin`) after their token expired or was no longer known.
+    public var rejoins = 0
     /// Writes the hub rejected.
     public var rejected = 0
     /// Broken invariants; empty when the schedule passed.
@@ -49,7 +53,7 @@ public struct SimReport: Sendable, CustomStringConvertible {
 
     public var description: String {
         var text =
-            "schedule \(schedule) [\(kind)] laptops=\(laptops) edits=\(edits) writes=\(writes) acked=\(acknowledged) syncs=\(syncs) failed=\(failedSyncs) faults=\(injected) conflicts=\(conflicts) pairs=\(concurrentPairs) rejected=\(rejected) refused=\(refusedEdits) restarts=\(hubRestarts)"
+            "schedule \(schedule) [\(kind)] laptops=\(laptops) edits=\(edits) writes=\(writes) acked=\(acknowledged) syncs=\(syncs) failed=\(failedSyncs) faults=\(injected) conflicts=\(conflicts) pairs=\(concurrentPairs) rejected=\(rejected) refused=\(refusedEdits) restarts=\(hubRestarts) rotated=\(rotatedTokens) rejoins=\(rejoins)"
         if !violations.isEmpty {
             text +=
                 "\n  FAILED (seed \(seed)); replay: \(replay)\n"

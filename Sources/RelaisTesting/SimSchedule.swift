@@ -7,7 +7,9 @@ public enum SimSchedule {
     public static func run(seed: UInt64, schedule: Int, kind: SimFaultKind? = nil) async throws -> SimReport {
         let fault = kind ?? SimFaultKind.rotation[schedule % SimFaultKind.rotation.count]
         let hubClock = TestClock()
-        return try await HubFixture.with(store: .sqlite, clock: hubClock) { hub in
+        return try await HubFixture.with(
+            store: .sqlite, configuration: Simulation.hubConfiguration, clock: hubClock
+        ) { hub in
             try await hub.live { url in
                 var proxy: SimTCPProxy?
                 if fault == .cutConnection || fault == .mixed,

@@ -52,6 +52,8 @@ extension Simulation {
                     acknowledge(index, before: mark)
                     if result.rejected > 0 { await noteRejected(index) }
                 } catch {
+                    // A laptop told to enroll again does (as its user would), and syncs in the next round.
+                    if round < 2, await rejoinIfRefused(index, error) { continue }
                     report.violations.append(
                         "quiet phase round \(round): laptop \(index) (\(laptops[index].user)) failed to sync: \(error)")
                 }

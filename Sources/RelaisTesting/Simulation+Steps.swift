@@ -1,5 +1,6 @@
 import RelaisClient
 import RelaisCore
+import RelaisHub
 
 /// The schedule's random steps (edits and syncs under the injected faults) and the bookkeeping of
 /// which tracked writes each sync acknowledged or the hub rejected.
@@ -93,6 +94,7 @@ extension Simulation {
             if result.rejected > 0 { await noteRejected(index) }
         } catch {
             report.trace.append("laptop \(index) sync failed: \(error)")
+            await rejoinIfRefused(index, error)
             // A push answered before the failure may have rejected writes (a record moved out of the
             // user's territories): they are in the laptop's rejected list, never acknowledged.
             await noteRejected(index)
@@ -106,6 +108,27 @@ extension Simulation {
             if let error = error as? SyncError, error.code == .storageFull || error.hubCode == "storage_full" {
                 await checkFullStorage(index, error)
             }
+        }
+    }
+
+    /// What an office does for a laptop told its token expired, or whose token the hub does not know
+    /// (a file restored from a backup older than its last rotations): a new code, and the laptop
+    /// enrolls its file again (`relais enroll --rejoin`), keeping its unsent writes. Returns whether
+    /// it did.
+    @discardableResult
+    mutating func rejoinIfRefused(_ index: Int, _ error: any Error) async -> Bool {
+        guard let error = error as? SyncError, error.code == .tokenExpired || error.code == .authenticationRefused
+        else { return false }
+        let laptop = laptops[index]
+        do {
+            let code = try await hub.service.issueEnrollmentCode(for: laptop.user)
+            try await laptop.replica.rejoin(code: code, deviceName: "laptop\(index)", transport: laptop.transport)
+            report.rejoins += 1
+            report.trace.append("laptop \(index) rejoined after \(error.code)")
+            return true
+        } catch {
+            report.violations.append("laptop \(index) could not rejoin after \(error)")
+            return false
         }
     }
 

@@ -42,6 +42,16 @@ struct Simulation {
     var postgresRestarts = 0
 
     static let start: UInt64 = 1_795_856_400_000
+
+    /// The simulated hubs' configuration: device tokens of 40 seconds of the hub's clock (a second a
+    /// step), so that laptops rotate their tokens during a schedule (and meet lost rotation answers,
+    /// clones and restored files holding replaced tokens), and one that does not sync for 40 steps
+    /// is told its token expired, and rejoins.
+    public static var hubConfiguration: HubService.Configuration {
+        var configuration = HubService.Configuration()
+        configuration.deviceTokenLifetimeMillis = 40 * 1000
+        return configuration
+    }
     static let year2000: UInt64 = 946_684_800_000
     static let year2040: UInt64 = 2_208_988_800_000
 
@@ -182,6 +192,7 @@ struct Simulation {
         if let chooser { report.trace.append("requests per hub: \(chooser.counts)") }
         report.laptops = laptops.count
         report.writes = writes.count
+        report.rotatedTokens = (try? await hub.service.devices().filter { $0.previousTokenHash != nil }.count) ?? 0
         report.injected += laptops.reduce(0) { $0 + $1.transport.injected } + (proxy?.cuts ?? 0)
         return report
     }

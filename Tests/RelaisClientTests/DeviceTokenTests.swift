@@ -181,8 +181,14 @@ struct DeviceTokenTests {
             clock.advance(byMillis: 6 * Self.day)
             let id = try await laptop.add(customer, acme("Lost answer"))
             let transport = LosingRotation(base: HTTPSyncTransport(hub: url))
+            // The sync's pull says the token is due; the rotation after it loses its answer.
+            #expect(try await laptop.sync(transport: transport).pushed == 1)
+            #expect(try await laptop.identity() == before)
+            // The next sync: the old token only renews now; the laptop renews and loses nothing.
+            let second = try await laptop.add(customer, acme("After the lost answer"))
             let result = try await laptop.sync(transport: transport)
             #expect(result.pushed == 1)
+            #expect(try await laptop.get(customer, id: second) != nil)
             let after = try #require(try await laptop.identity())
             #expect(after.replica != before.replica)
             #expect(try await laptop.pendingCount() == 0)

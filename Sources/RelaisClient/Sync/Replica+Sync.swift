@@ -234,6 +234,10 @@ extension Replica {
                     if try store.hubEpoch.isEmpty, !page.hubEpoch.isEmpty {
                         try store.syncWrite { try store.rememberHubEpoch(page.hubEpoch) }
                     }
+                    if page.rotateToken, try !store.tokenRotationDue {
+                        // Rotated once this sync is done (or at the start of the next one).
+                        try store.syncWrite { try store.setTokenRotationDue(true) }
+                    }
                     if page.bootstrapRequired {
                         try applyReceived()
                         action = machine.pulled(more: false, bootstrapRequired: true)
@@ -287,6 +291,7 @@ extension Replica {
                     try store.syncWrite {
                         try store.setState("last_sync", .integer(Int64(store.wallMillis())))
                     }
+                    token = try await rotateTokenIfDue(transport: transport, token: token)
                     return result
 
                 case .fail(let kind):

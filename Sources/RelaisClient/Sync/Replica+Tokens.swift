@@ -9,48 +9,51 @@ import RelaisSQLite
 // wipe ("Remote wipe").
 
 extension ReplicaStore {
-    /// Stores when the token expires and when to ask for a new one (0 and 0: a hub whose tokens do
-    /// not expire), in the caller's transaction.
+    /// Stores when the token expires and when it becomes due for rotation (0 and 0: a hub whose
+    /// tokens do not expire), in the caller's transaction. Informative (`relais status`): the hub
+    /// says when to rotate, by its own clock, in its pull answers.
     func setTokenTimes(expiresAt: UInt64, rotateAt: UInt64) throws {
         try setState("token_expires_at", .integer(Int64(clamping: expiresAt)))
         try setState("token_rotate_at", .integer(Int64(clamping: rotateAt)))
     }
 
-    /// Whether the token is due for rotation at `now`: the hub's time has come, or this file holds
-    /// no time at all (enrolled by an older program, so its token was never dated).
-    func tokenRotationDue(now: UInt64) throws -> Bool {
-        guard let rotateAt = try stateInt("token_rotate_at") else { return true }
-        return rotateAt > 0 && now >= UInt64(rotateAt)
+    /// Whether a pull answer said the token is due for rotation and it was not rotated since.
+    var tokenRotationDue: Bool {
+        get throws { try stateInt("token_rotate_due") == 1 }
+    }
+
+    /// Records that the token is due (a pull answer's `rotate_token`), or no longer is.
+    func setTokenRotationDue(_ due: Bool) throws {
+        try setState("token_rotate_due", .integer(due ? 1 : 0))
     }
 }
 
 extension Replica {
-    /// How long a laptop waits before asking again a hub that does not rotate tokens (an older hub).
-    static let rotationRetryMillis: UInt64 = 24 * 3600 * 1000
-
-    /// Asks the hub for a new token when the current one is due (``ReplicaStore/tokenRotationDue(now:)``)
-    /// and returns the token to use. Best effort: whatever refuses the rotation is met again, and
-    /// handled, by the push or pull that follows, so the current token is returned then.
+    /// Asks the hub for a new token when a pull answer said the current one is due
+    /// (`rotate_token`, by the hub's clock), and returns the token to use. Best effort: a refusal
+    /// that the push or pull with the current token would meet as well (revoked, expired, forked,
+    /// unreachable) is left to them, and the rotation is asked again at the next sync; a hub that
+    /// does not rotate, or says it is not due, clears the flag.
     ///
-    /// The new token and its times are stored in one transaction before it is used. An answer lost
-    /// on the way leaves the laptop with the replaced token, which still renews (a new replica, its
-    /// pending writes re-stamped) for the hub's grace window.
+    /// The new token is written to the token file, then its times and the cleared flag to the
+    /// replica file. An answer lost on the way leaves the laptop with the replaced token, which still
+    /// renews (a new replica, its pending writes re-stamped) for the hub's grace window.
     func rotateTokenIfDue(transport: any SyncTransport, token: String) async throws -> String {
-        guard try store.tokenRotationDue(now: store.wallMillis()) else { return token }
+        guard try store.tokenRotationDue else { return token }
         do {
             let response = try await transport.rotateToken(token: token)
             try store.tokenFile.write(replica: UInt32(try store.stateInt("replica") ?? 0), token: response.token)
             try store.syncWrite(durable: true) {
                 try store.setTokenTimes(expiresAt: response.tokenExpiresAt, rotateAt: response.tokenRotateAt)
+                try store.setTokenRotationDue(false)
                 try store.rememberHubEpoch(response.hubEpoch)
             }
             store.logger.debug("sync: the device token was rotated")
             return response.token
-        } catch let error as SyncError where error.code == .notFound {
-            // A hub (or a transport) that does not rotate tokens: ask again in a day.
-            try store.syncWrite {
-                try store.setState("token_rotate_at", .integer(Int64(store.wallMillis() + Self.rotationRetryMillis)))
-            }
+        } catch let error as SyncError where [.notFound, .protocolFailure, .forbidden].contains(error.code) {
+            // A hub (or a transport) that does not rotate tokens, or says this one is not due.
+            store.logger.debug("sync: token not rotated", metadata: ["relais.error": "\(error.message)"])
+            try store.syncWrite { try store.setTokenRotationDue(false) }
             return token
         } catch let error as SyncError {
             store.logger.debug("sync: token rotation refused", metadata: ["relais.error": "\(error.message)"])

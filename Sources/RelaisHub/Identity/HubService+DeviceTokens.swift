@@ -5,7 +5,8 @@ public import RelaisProtocol
 // "Remote wipe").
 
 extension HubService {
-    /// Replaces the device's token by a new one for the same replica (`POST /v1/token/rotate`).
+    /// Replaces the device's token by a new one for the same replica (`POST /v1/token/rotate`), once
+    /// it is due by the hub's clock (``tokenDue(_:at:)``; pull answers say so in `rotate_token`).
     ///
     /// The replaced token may then only renew, and only for ``Configuration/replacedTokenGraceMillis``:
     /// a laptop whose rotation answer was lost renews (a new replica, its writes re-stamped), and so
@@ -14,7 +15,8 @@ extension HubService {
     /// with `relais enroll --rejoin`, taking its unsent writes along.
     ///
     /// - Throws: ``HubError/forbidden`` for an admin API token; ``HubError/replicaForked`` for a token
-    ///   that only renews; ``HubError/wipeRequested`` for a device marked for wipe.
+    ///   that only renews; ``HubError/wipeRequested`` for a device marked for wipe;
+    ///   ``HubError/conflict`` for a token not yet due.
     public func rotateToken(from principal: Principal) async throws -> Relais_V1_TokenRotateResponse {
         guard let replica = principal.replica else {
             throw HubError.forbidden.with("An admin API token is not rotated here; issue a new one.")
@@ -32,6 +34,11 @@ extension HubService {
                 throw HubError.deviceRevoked
             }
             guard device.renewedTo == nil else { throw HubError.replicaForked }
+            // Only when the hub's own clock says so (a pull answer told the laptop): a laptop cannot
+            // rotate at will, and one whose clock runs ahead does not rotate at every sync.
+            guard self.tokenDue(device, at: now) else {
+                throw HubError.conflict.with("This device's token is not due for rotation yet.")
+            }
             try await tx.rotateToken(
                 replica: replica, tokenHash: tokenHash, expiresAt: times.expiresAt, previousUntil: now &+ grace)
         }

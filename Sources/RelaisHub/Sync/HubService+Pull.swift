@@ -3,7 +3,7 @@ public import RelaisProtocol
 
 extension HubService {
     private enum PullDecision: Sendable {
-        case page(Relais_V1_PullResponse, scopeVersion: Int64)
+        case page(Relais_V1_PullResponse, scopeVersion: Int64, rotateToken: Bool)
         case bootstrap(head: UInt64)
         case forked(held: UInt64)
     }
@@ -50,7 +50,7 @@ extension HubService {
             let page = try await self.page(
                 after: request.cursor, since: since, size: pageSize, user: user, replica: replica,
                 counter: request.echoOwnWrites ? 0 : request.counter, head: meta.head, tx: tx)
-            return .page(page, scopeVersion: user.scopeVersion)
+            return .page(page, scopeVersion: user.scopeVersion, rotateToken: self.tokenDue(device, at: self.now()))
         }
         let now = self.now()
         switch decision {
@@ -70,8 +70,9 @@ extension HubService {
             response.head = head
             response.hubEpoch = hubEpoch
             return response
-        case .page(var response, let scopeVersion):
+        case .page(var response, let scopeVersion, let rotateToken):
             response.hubEpoch = hubEpoch
+            response.rotateToken = rotateToken
             let cursor = request.cursor
             // A device that sends `since` acknowledges its pull's start: the moves after it are kept
             // until the pull ends (its revocations are judged by them).

@@ -276,7 +276,12 @@ public final class HubService: Sendable {
         return try await store.read { tx in
             if let device = try await tx.device(tokenHash: hash) {
                 let user = try await self.deviceUser(device, tx)
-                if let expiresAt = device.tokenExpiresAt, now >= expiresAt { throw HubError.tokenExpired }
+                // A hub told that tokens do not expire (`--device-token-days 0`) lets dated ones live on.
+                if self.configuration.deviceTokenLifetimeMillis != nil, let expiresAt = device.tokenExpiresAt,
+                    now >= expiresAt
+                {
+                    throw HubError.tokenExpired
+                }
                 if let successor = device.renewedTo {
                     // The old token of a renewed replica renews again, within the grace window.
                     let renewedAt = try await tx.device(replica: successor)?.createdAt ?? 0
@@ -319,6 +324,14 @@ public final class HubService: Sendable {
     func tokenTimes(issuedAt time: UInt64) -> (expiresAt: UInt64?, rotateAt: UInt64) {
         guard let lifetime = configuration.deviceTokenLifetimeMillis else { return (nil, 0) }
         return (time &+ lifetime, time &+ lifetime / 2)
+    }
+
+    /// Whether `device`'s current token is due for rotation at `now`, by the hub's clock: half of
+    /// its life has passed, or it was issued before tokens expired. Never when tokens do not expire.
+    func tokenDue(_ device: Device, at now: UInt64) -> Bool {
+        guard let lifetime = configuration.deviceTokenLifetimeMillis else { return false }
+        guard let expiresAt = device.tokenExpiresAt else { return true }
+        return now >= expiresAt &- lifetime / 2
     }
 
     func checkSchemaVersion(_ version: UInt32) throws {

@@ -1,5 +1,5 @@
-// relais.proto sha256: d01f2a83f61caf4f0751d5c381664fe0a90be40f10e3add88587aef96cd61ddd
-// generated code sha256: 0fd6c5c32c00f751b6412a1d4710afe2084904b4a47f69003ff9b5d3ea287bff
+// relais.proto sha256: f876cace5070c1b95e4836bcdbe2fa3c33954c11eccd56cc41f5043a24304660
+// generated code sha256: 29eb107cf1fadd88b4568e4c28e407a38e9f2a1d62151a6fe7be9ae9b6a2bd77
 // DO NOT EDIT.
 // swift-format-ignore-file
 // swiftlint:disable all
@@ -577,6 +577,10 @@ public nonisolated struct Relais_V1_PullResponse: Sendable {
   /// The hub's epoch (see PushResponse.hub_epoch).
   public var hubEpoch: String = String()
 
+  /// The device's token is due for rotation by the hub's clock: the client asks for a new one
+  /// (`POST /v1/token/rotate`) once this pull is complete.
+  public var rotateToken: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -641,8 +645,9 @@ public nonisolated struct Relais_V1_EnrollResponse: Sendable {
   /// `token_expired`.
   public var tokenExpiresAt: UInt64 = 0
 
-  /// When the client should ask for a new token (`POST /v1/token/rotate`), in milliseconds since
-  /// 1970; 0 when the hub's tokens do not expire.
+  /// When the token becomes due for rotation, in milliseconds since 1970 (0 when the hub's tokens do
+  /// not expire). Informative: the hub says when to rotate in `PullResponse.rotate_token`, by its own
+  /// clock.
   public var tokenRotateAt: UInt64 = 0
 
   /// For a rejoin: the highest counter the hub holds for `EnrollRequest.previous_replica` (0 when it
@@ -1494,7 +1499,7 @@ nonisolated extension Relais_V1_Revocation: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Relais_V1_PullResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PullResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}records\0\u{1}revocations\0\u{3}next_cursor\0\u{1}more\0\u{3}bootstrap_required\0\u{1}head\0\u{3}hub_epoch\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}records\0\u{1}revocations\0\u{3}next_cursor\0\u{1}more\0\u{3}bootstrap_required\0\u{1}head\0\u{3}hub_epoch\0\u{3}rotate_token\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1509,6 +1514,7 @@ nonisolated extension Relais_V1_PullResponse: SwiftProtobuf.Message, SwiftProtob
       case 5: try { try decoder.decodeSingularBoolField(value: &self.bootstrapRequired) }()
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self.head) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.hubEpoch) }()
+      case 8: try { try decoder.decodeSingularBoolField(value: &self.rotateToken) }()
       default: break
       }
     }
@@ -1536,6 +1542,9 @@ nonisolated extension Relais_V1_PullResponse: SwiftProtobuf.Message, SwiftProtob
     if !self.hubEpoch.isEmpty {
       try visitor.visitSingularStringField(value: self.hubEpoch, fieldNumber: 7)
     }
+    if self.rotateToken != false {
+      try visitor.visitSingularBoolField(value: self.rotateToken, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1547,6 +1556,7 @@ nonisolated extension Relais_V1_PullResponse: SwiftProtobuf.Message, SwiftProtob
     if lhs.bootstrapRequired != rhs.bootstrapRequired {return false}
     if lhs.head != rhs.head {return false}
     if lhs.hubEpoch != rhs.hubEpoch {return false}
+    if lhs.rotateToken != rhs.rotateToken {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
