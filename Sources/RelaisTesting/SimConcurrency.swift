@@ -145,6 +145,11 @@ enum SimConcurrencyCheck {
                     // under its new number: a later write of that number had seen what it re-issued.
                     guard !reissued(w1, before: w2), !reissued(w2, before: w1) else { continue }
                     guard w1.values[field] != w2.values[field] else { continue }
+                    // A write that had seen a copy of the other (its original, or its re-issue under a
+                    // renewed number: the same edit) overwrote it knowingly: no conflict to report.
+                    guard !twins(w1).contains(where: { w2.covers($0.dot) }),
+                        !twins(w2).contains(where: { w1.covers($0.dot) })
+                    else { continue }
                     let overwritten = group.contains { w3 in
                         w3.dot != w1.dot && w3.dot != w2.dot && w3.covers(w1.dot) && w3.firstSent < w2.firstAnswered
                     }
