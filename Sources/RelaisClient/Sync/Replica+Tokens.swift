@@ -10,7 +10,7 @@ import RelaisSQLite
 
 extension ReplicaStore {
     /// Stores when the token expires and when it becomes due for rotation (0 and 0: a hub whose
-    /// tokens do not expire), in the caller's transaction. Informative (`relais status`): the hub
+    /// tokens do not expire), in the caller's transaction. Informative: the hub
     /// says when to rotate, by its own clock, in its pull answers.
     func setTokenTimes(expiresAt: UInt64, rotateAt: UInt64) throws {
         try setState("token_expires_at", .integer(Int64(clamping: expiresAt)))
