@@ -213,6 +213,8 @@ struct Status: AsyncParsableCommand {
                 "agent": agent.map { ["at": iso($0.atMillis), "ok": $0.succeeded, "line": $0.line] as [String: Any] }
                     as Any? ?? NSNull(),
                 "disk_encrypted": disk.encrypted.map { $0 as Any } ?? NSNull(), "disk": disk.detail,
+                "token_present": status.hasToken,
+                "token_expires_at": status.tokenExpiresMillis.map { iso($0) as Any } ?? NSNull(),
             ])
             return
         }
@@ -231,6 +233,18 @@ struct Status: AsyncParsableCommand {
         }
         if let agent {
             print("agent     \(iso(agent.atMillis)) \(agent.line)")
+        }
+        if status.hub != nil {
+            if !status.hasToken {
+                print("token     missing beside the file (a copy?): run `relais enroll --rejoin` with a new code")
+            } else if let expires = status.tokenExpiresMillis {
+                let left = expires > now ? (expires - now) / 1000 : 0
+                print(
+                    "token     expires \(iso(expires))\(left > 0 ? " (in \(describeAge(left)))" : ": expired, run `relais enroll --rejoin`")"
+                )
+            } else {
+                print("token     does not expire")
+            }
         }
         switch disk.encrypted {
         case true?: print("disk      encrypted: \(disk.detail)")

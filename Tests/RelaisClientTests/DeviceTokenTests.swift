@@ -79,6 +79,9 @@ struct DeviceTokenTests {
             #expect(second != first)
             let device = try #require(try await hub.service.devices().first)
             #expect(device.tokenExpiresAt == clock.now() + 10 * Self.day)
+            // The laptop knows when its new token expires (`relais status`).
+            #expect(try await laptop.status().tokenExpiresMillis == device.tokenExpiresAt)
+            #expect(try await laptop.status().hasToken)
             #expect(device.renewedTo == nil)
             // The replaced token only renews: the principal is a renewed one, its pushes are forked.
             let replaced = try await hub.service.authenticate(token: first)
@@ -319,6 +322,7 @@ struct DeviceTokenTests {
             try copying.close()
             let copy = try Replica.open(path: copyPath, configuration: .testing(clock: clock))
             let id = try await copy.add(customer, acme("Copied alone"))
+            #expect(try await copy.status().hasToken == false)
             await #expect {
                 _ = try await copy.sync()
             } throws: { error in

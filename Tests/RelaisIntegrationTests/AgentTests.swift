@@ -26,7 +26,12 @@ struct AgentTests {
         office.hub = try await HubProcess.start(data: office.data, in: office.folder.path, port: office.hub.port)
         try await office.waitFor("the edit made during the outage on the hub") { try await office.hubHas(second) }
 
-        let status = try await Tools.run("relais", ["status", "--json", "--db", office.db], in: office.folder.path)
+        // The sync that pushed it may still be pulling: its report replaces the failed one when it ends.
+        var status = try await Tools.run("relais", ["status", "--json", "--db", office.db], in: office.folder.path)
+        try await office.waitFor("the agent's report of that sync") {
+            status = try await Tools.run("relais", ["status", "--json", "--db", office.db], in: office.folder.path)
+            return (try status.object()["agent"] as? [String: Any])?["ok"] as? Bool == true
+        }
         let report = try #require(try status.object()["agent"] as? [String: Any], "\(status)")
         #expect(try status.object()["pending"] as? Int == 0)
         #expect(report["ok"] as? Bool == true, "\(report)")

@@ -35,6 +35,7 @@ struct LiveCommandLineTests {
                     as? [String: Any]
                 #expect(status?["pending"] as? Int == 0)
                 #expect(status?["last_sync"] is String)
+                #expect(status?["token_present"] as? Bool == true && status?["token_expires_at"] is String)
                 let export = try await cli.run(["export", "--db", db, "--json"]).stdout
                 #expect(Data(export.utf8) == Data(try await hub.service.exportJSON(user: "claire")) + Data("\n".utf8))
             }

@@ -116,6 +116,11 @@ extension Replica {
         public var schemaVersion: Int
         /// A bootstrap is in progress (its sweep runs after its last page).
         public var bootstrapping: Bool
+        /// When the device token expires (milliseconds since 1970), as the hub said when it issued it;
+        /// nil when the hub's tokens do not expire or it did not say.
+        public var tokenExpiresMillis: UInt64? = nil
+        /// Whether the token file beside the replica file holds this replica's token.
+        public var hasToken = false
     }
 
     /// The format of a bulk import.

@@ -270,7 +270,9 @@ public actor Replica {
                 territories: territories,
                 counter: store.counter,
                 schemaVersion: try store.stateInt("schema_version") ?? schema.version,
-                bootstrapping: try store.stateInt("bootstrapping") == 1)
+                bootstrapping: try store.stateInt("bootstrapping") == 1,
+                tokenExpiresMillis: try store.stateInt("token_expires_at").flatMap { $0 > 0 ? UInt64($0) : nil },
+                hasToken: store.tokenFile.token(for: UInt32(try store.stateInt("replica") ?? 0)) != nil)
         }
     }
 
