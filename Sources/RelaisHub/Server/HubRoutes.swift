@@ -119,8 +119,17 @@ struct HubRoutes: Sendable {
         try limits.takeSync(principal)
         let (message, format) = try await Self.decode(Relais_V1_PullRequest.self, request, service.codec)
         let encoding = ContentEncoding.negotiate(acceptEncoding: request.headers[.acceptEncoding])
-        return try Self.respond(
-            try await service.pull(message, from: principal), format: format, encoding: encoding, codec: service.codec)
+        let page = try await service.pullEncoded(message, from: principal)
+        guard format == .protobuf else {
+            return try Self.respond(
+                try Relais_V1_PullResponse(serializedBytes: page), format: format, encoding: encoding,
+                codec: service.codec)
+        }
+        // The page comes as protobuf bytes already: only compressed here.
+        let body = try encoding.compress(page, level: service.codec.compressionLevel)
+        var headers: HTTPFields = [.contentType: format.contentType]
+        if let value = encoding.headerValue { headers[.contentEncoding] = value }
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
     }
 
     /// `GET /v1/snapshot?schema_version=N&hub_epoch=E`: the compressed snapshot of the device's view,

@@ -3,6 +3,7 @@ import Foundation
 import RelaisClient
 import RelaisCore
 import RelaisProtocol
+import SwiftProtobuf
 
 extension HubService {
     /// The snapshot to serve to `principal`'s device (docs/SYNC.md "Snapshot bootstrap"), built if
@@ -93,13 +94,14 @@ extension HubService {
         let user = HubUser(
             name: "", role: access.role, territories: Array(access.territories), createdAt: 0)
         let size = configuration.limits.pageSize(requested: 0)
-        return try await store.read { tx in
+        let page = try await store.read { tx in
             let meta = try await tx.meta()
             // No replica and counter 0: nothing is left out as an own write.
             return try await self.page(
                 after: cursor, since: 0, size: size, user: user, replica: ReplicaID(0), counter: 0, head: meta.head,
                 tx: tx)
         }
+        return try Relais_V1_PullResponse(serializedBytes: page.bytes)
     }
 
     /// Compresses `source` into `target` with zlib, returning the SHA-256 (hex) and size of the result.

@@ -141,9 +141,10 @@ public protocol HubReadTransaction: Sendable {
     nonisolated(nonsending) func children(of parentID: String) async throws -> [StoredRecord]
     /// Records with `seq` after `cursor` and at most the snapshot's head, in sequence order, at most
     /// `limit`: all of them when `scopes` is `nil`, else those whose scope is in `scopes`. Tombstones
-    /// included.
-    nonisolated(nonsending) func records(after cursor: UInt64, scopes: Set<String>?, limit: Int) async throws
-        -> [StoredRecord]
+    /// included. Their states come encoded, as a pull page reads them (``records(after:scopes:limit:)``
+    /// decodes them).
+    nonisolated(nonsending) func recordRows(after cursor: UInt64, scopes: Set<String>?, limit: Int) async throws
+        -> [StoredRecordRow]
     /// Records with `seq` after `cursor` (and at most the head) whose scope is not in `scopes` (or is
     /// `nil`) and that moved after `movedAfter` (at most `cursor`), in sequence order, at most `limit`:
     /// the candidates for revocation.
@@ -336,6 +337,13 @@ public protocol HubTransaction: HubReadTransaction {
 }
 
 extension HubReadTransaction {
+    /// ``recordRows(after:scopes:limit:)``, decoded.
+    public nonisolated(nonsending) func records(after cursor: UInt64, scopes: Set<String>?, limit: Int) async throws
+        -> [StoredRecord]
+    {
+        try await recordRows(after: cursor, scopes: scopes, limit: limit).map { try $0.decoded() }
+    }
+
     public nonisolated(nonsending) func writeResults(replica: ReplicaID, counters: [UInt64]) async throws
         -> [UInt64: StoredWriteResult]
     {

@@ -57,6 +57,45 @@ public struct StoredRecord: Sendable, Hashable {
     public var id: String { state.id }
 }
 
+/// A record as a pull page reads it: what ``StoredRecord`` holds, its merge state still in its
+/// stored encoding. Pages are written from those bytes without building the merge state
+/// (docs/PERFORMANCE.md, "pages"); ``decoded()`` gives the ``StoredRecord``.
+public struct StoredRecordRow: Sendable {
+    public var collection: String
+    public var id: String
+    public var seq: UInt64
+    public var wholeSince: UInt64
+    public var scope: String?
+    public var parentID: String?
+    public var deletedAt: UInt64?
+    /// The merge state and field bookkeeping, encoded by ``RecordCodec``.
+    var state: [UInt8]
+
+    init(
+        collection: String, id: String, seq: UInt64, wholeSince: UInt64, scope: String?, parentID: String?,
+        deletedAt: UInt64?, state: [UInt8]
+    ) {
+        self.collection = collection
+        self.id = id
+        self.seq = seq
+        self.wholeSince = wholeSince
+        self.scope = scope
+        self.parentID = parentID
+        self.deletedAt = deletedAt
+        self.state = state
+    }
+
+    /// The record, its state decoded.
+    public func decoded() throws -> StoredRecord {
+        let (state, fields) = try self.state.withUnsafeBytes {
+            try RecordCodec.decode($0, collection: collection, id: id)
+        }
+        return StoredRecord(
+            state: state, seq: seq, wholeSince: wholeSince, scope: scope, parentID: parentID, deletedAt: deletedAt,
+            fields: fields)
+    }
+}
+
 /// A record's key: its collection and id.
 public struct RecordKey: Sendable, Hashable, Comparable {
     /// The record's collection.

@@ -1,22 +1,39 @@
 import RelaisCore
 public import RelaisProtocol
+import SwiftProtobuf
 
 extension HubService {
     private enum PullDecision: Sendable {
-        case page(Relais_V1_PullResponse, scopeVersion: Int64, rotateToken: Bool)
+        case page(PullPage, scopeVersion: Int64, rotateToken: Bool)
         case bootstrap(head: UInt64)
         case forked(held: UInt64)
     }
 
-    /// Serves one page of changes visible to the token's user (docs/SYNC.md "Pull").
+    /// Every field the hub writes in a pull page, by protobuf message name (the page is written
+    /// field by field, not by swift-protobuf: docs/PERFORMANCE.md, "pages").
+    public static var pullPageFields: [String: [Int]] { PullPageWriter.writtenFields }
+
+    /// Serves one page of changes visible to the token's user (docs/SYNC.md "Pull"), as a message:
+    /// ``pullEncoded(_:from:)`` decoded.
+    public func pull(_ request: Relais_V1_PullRequest, from principal: Principal) async throws -> Relais_V1_PullResponse
+    {
+        let bytes = try await pullEncoded(request, from: principal)
+        do {
+            return try Relais_V1_PullResponse(serializedBytes: bytes)
+        } catch {
+            throw HubError.internal.with("A pull page could not be read back: \(error).")
+        }
+    }
+
+    /// Serves one page of changes visible to the token's user (docs/SYNC.md "Pull"): the protobuf
+    /// bytes of its `PullResponse`, written straight from the stored records (``PullPageWriter``).
     ///
     /// The page is read from one snapshot; then the request's cursor is recorded as the device's
     /// acknowledged cursor (and, for cursor 0, the scope version it bootstraps under).
     ///
     /// - Throws: ``HubError/replicaForked`` when `request.counter` is below the highest counter the
     ///   hub holds for the replica (a restored or cloned replica).
-    public func pull(_ request: Relais_V1_PullRequest, from principal: Principal) async throws -> Relais_V1_PullResponse
-    {
+    public func pullEncoded(_ request: Relais_V1_PullRequest, from principal: Principal) async throws -> [UInt8] {
         guard let replica = principal.replica else {
             throw HubError.forbidden.with("An admin API token cannot pull; enroll a device.")
         }
@@ -69,10 +86,13 @@ extension HubService {
             response.nextCursor = 0
             response.head = head
             response.hubEpoch = hubEpoch
-            return response
-        case .page(var response, let scopeVersion, let rotateToken):
-            response.hubEpoch = hubEpoch
-            response.rotateToken = rotateToken
+            return try codec.serialize(response, format: .protobuf)
+        case .page(let page, let scopeVersion, let rotateToken):
+            // Fields 7 and 8 follow the page's own: the bytes stay in field-number order.
+            var writer = ProtobufWriter(capacity: page.bytes.count + hubEpoch.utf8.count + 8)
+            writer.append(page.bytes)
+            writer.string(7, hubEpoch)
+            writer.bool(8, rotateToken)
             let cursor = request.cursor
             // A device that sends `since` acknowledges its pull's start: the moves after it are kept
             // until the pull ends (its revocations are judged by them).
@@ -82,7 +102,7 @@ extension HubService {
                     replica: replica, cursor: acknowledged, scopeVersion: cursor == 0 ? scopeVersion : nil,
                     seenAt: now)
             }
-            return response
+            return writer.bytes
         }
     }
 
@@ -98,12 +118,12 @@ extension HubService {
     nonisolated(nonsending) func page(
         after cursor: UInt64, since: UInt64?, size: Int, user: HubUser, replica: ReplicaID, counter: UInt64,
         head: UInt64, tx: any HubReadTransaction
-    ) async throws -> Relais_V1_PullResponse {
+    ) async throws -> PullPage {
         let access = Access(role: user.role, territories: Set(user.territories))
         let scopes: Set<String>? = access.role.seesEverything ? nil : access.territories
         // Where the device's holdings are judged: the pull's start, or the cursor for an older client.
         let basis = since ?? cursor
-        let visible = try await tx.records(after: cursor, scopes: scopes, limit: size + 1)
+        let visible = try await tx.recordRows(after: cursor, scopes: scopes, limit: size + 1)
         var movedAway: [StoredRecord] = []
         if let scopes, cursor != 0 {
             movedAway = try await tx.movedAway(after: cursor, movedAfter: basis, scopes: scopes, limit: size + 1)
@@ -113,11 +133,12 @@ extension HubService {
         if movedAway.count > size, let last = movedAway.last { bound = min(bound, last.seq) }
 
         enum Candidate {
-            case visible(StoredRecord)
+            case visible(StoredRecordRow)
             case away(StoredRecord)
             var seq: UInt64 {
                 switch self {
-                case .visible(let r), .away(let r): r.seq
+                case .visible(let r): r.seq
+                case .away(let r): r.seq
                 }
             }
         }
@@ -132,8 +153,10 @@ extension HubService {
         if !access.role.seesEverything, cursor != 0 {
             for candidate in candidates {
                 switch candidate {
-                case .visible(let record) where record.wholeSince <= basis && !record.state.isDeleted && basis != 0:
-                    moveKeys.append(RecordKey(collection: record.collection, id: record.id))
+                case .visible(let row) where row.wholeSince <= basis && basis != 0:
+                    if try !RecordCodec.isDeleted(row.state) {
+                        moveKeys.append(RecordKey(collection: row.collection, id: row.id))
+                    }
                 case .away(let record):
                     if since == nil {
                         moveKeys.append(RecordKey(collection: record.collection, id: record.id))
@@ -149,8 +172,9 @@ extension HubService {
         // if one of them started or ended in a scope the user sees.
         let awayMoves = try await tx.moves(of: awayKeys, after: basis)
 
-        var response = Relais_V1_PullResponse()
-        response.head = head
+        var writer = PullPageWriter()
+        let device = PullPageWriter.Device(
+            replica: replica, counter: counter, cursor: cursor, since: since, access: access)
         var emitted = 0
         var lastSeq = cursor
         var stoppedEarly = false
@@ -161,14 +185,8 @@ extension HubService {
             }
             lastSeq = candidate.seq
             switch candidate {
-            case .visible(let record):
-                if let version = recordVersion(
-                    record, after: cursor, since: since, access: access, replica: replica, counter: counter,
-                    moves: moves)
-                {
-                    response.records.append(version)
-                    emitted += 1
-                }
+            case .visible(let row):
+                if try writer.record(row, for: device, moves: moves, schema: schema) { emitted += 1 }
             case .away(let record):
                 // Moved away after `basis`, so it has a move (the lookups covered every such record).
                 let key = RecordKey(collection: record.collection, id: record.id)
@@ -181,90 +199,32 @@ extension HubService {
                     }
                 }
                 if mayHold {
-                    var revocation = Relais_V1_Revocation()
-                    revocation.collection = record.collection
-                    revocation.recordID = record.id
-                    response.revocations.append(revocation)
+                    writer.revocation(collection: record.collection, id: record.id)
                     emitted += 1
                 }
             }
         }
+        let nextCursor: UInt64
+        let more: Bool
         if stoppedEarly {
-            response.nextCursor = lastSeq
-            response.more = true
+            (nextCursor, more) = (lastSeq, true)
         } else if bound != UInt64.max {
-            response.nextCursor = bound
-            response.more = true
+            (nextCursor, more) = (bound, true)
         } else {
-            response.nextCursor = max(head, cursor)
-            response.more = false
+            (nextCursor, more) = (max(head, cursor), false)
         }
-        return response
+        return PullPage(
+            bytes: writer.finish(nextCursor: nextCursor, more: more, head: head), records: writer.records,
+            revocations: writer.revocationCount, nextCursor: nextCursor, more: more)
     }
+}
 
-    /// The version of `record` a device at `cursor`, in a pull started at `since`, needs, or `nil`
-    /// when it needs nothing.
-    ///
-    /// `moves`: the first move after `since` (or `cursor` when `since` is `nil`) of the page's records
-    /// (``HubReadTransaction/firstMoves(of:after:)``).
-    private func recordVersion(
-        _ record: StoredRecord, after cursor: UInt64, since: UInt64?, access: Access, replica: ReplicaID,
-        counter: UInt64, moves: [RecordKey: ScopeMove]
-    ) -> Relais_V1_RecordVersion? {
-        guard let collection = schema.collection(record.collection) else { return nil }
-        var version = Relais_V1_RecordVersion()
-        version.collection = record.collection
-        version.recordID = record.id
-        version.vector = Relais_V1_VersionVector(record.state.vector)
-        version.seq = record.seq
-        if record.state.isDeleted {
-            // A fresh replica (cursor 0) has nothing to delete, unless it wrote to the record itself: a
-            // device whose first push was applied but whose answer was lost still holds what it created
-            // (docs/RELIABILITY.md, bug 3).
-            guard cursor != 0 || record.state.vector[replica] > 0 else { return nil }
-            version.deleted = true
-            return version
-        }
-        // Whole: the device may not hold the record at the pull's start (`basis`): a fresh generation
-        // (0), a record revived, kept against a delete or moved since, or one whose scope then was not
-        // the user's. Otherwise only the fields changed after `since`: the device holds every change up
-        // to its pull's start (docs/SYNC.md, "The pull invariant").
-        let basis = since ?? cursor
-        var whole = basis == 0 || record.wholeSince > basis
-        if !whole, !access.role.seesEverything {
-            // The record's scope at `basis`: where its first later move started from, or where it is.
-            let scopeAtBasis: String?
-            if let move = moves[RecordKey(collection: record.collection, id: record.id)] {
-                scopeAtBasis = move.fromScope
-            } else {
-                scopeAtBasis = record.scope
-            }
-            whole = !access.sees(scope: scopeAtBasis)
-        }
-        for field in collection.fields {
-            guard let state = record.state.fields[field.name], let latest = state.latest else { continue }
-            let meta = record.fields[field.name] ?? FieldMeta(seq: record.seq)
-            if !whole {
-                // Fields changed at or before the pull's start are held by the device. Fields changed
-                // after it are sent even when changed at or before the cursor: the record may have moved
-                // past the page that covered their change before the device read that page, and then
-                // the device never got them (docs/RELIABILITY.md, bug 1). An older client (no `since`)
-                // gets every field.
-                if let since, meta.seq <= since { continue }
-                // Own writes are not echoed: the device holds them already, unless the record was
-                // ever revived, lost a delete or moved between scopes (`wholeSince` set): the device
-                // may have removed it, and the page that covered the revival may have been read after
-                // the record moved past it (bug 5), so such a record's own writes are always sent.
-                if record.wholeSince == 0, state.siblings.count == 1, latest.dot.replica == replica,
-                    latest.dot.counter <= counter, !meta.clamped
-                {
-                    continue
-                }
-            }
-            version.fields.append(
-                Relais_V1_FieldVersion(
-                    field: field.name, value: state.value(rule: field.rule), dot: latest.dot, hlc: latest.hlc))
-        }
-        return version.fields.isEmpty ? nil : version
-    }
+/// One pull page as the hub sends it: the protobuf bytes of its `PullResponse` (without the hub
+/// epoch and the rotation flag, which the request adds), and what it holds.
+struct PullPage: Sendable {
+    var bytes: [UInt8]
+    var records: Int
+    var revocations: Int
+    var nextCursor: UInt64
+    var more: Bool
 }

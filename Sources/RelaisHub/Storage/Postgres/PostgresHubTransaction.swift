@@ -543,6 +543,14 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
         return try Self.makeRecord(collection, id, seq, wholeSince, scope, parentID, deletedAt, bytes)
     }
 
+    private func makeRow(_ row: PostgresRow) throws -> StoredRecordRow {
+        let (collection, id, seq, wholeSince, scope, parentID, deletedAt, bytes) = try row.decode(
+            (String, String, Int64, Int64, String?, String?, Int64?, ByteBuffer).self)
+        return StoredRecordRow(
+            collection: collection, id: id, seq: Self.u64(seq), wholeSince: Self.u64(wholeSince), scope: scope,
+            parentID: parentID, deletedAt: Self.u64(deletedAt), state: Array(buffer: bytes))
+    }
+
     private static func makeRecord(
         _ collection: String, _ id: String, _ seq: Int64, _ wholeSince: Int64, _ scope: String?, _ parentID: String?,
         _ deletedAt: Int64?, _ bytes: ByteBuffer
@@ -620,8 +628,8 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
             makeRecord)
     }
 
-    nonisolated(nonsending) func records(after cursor: UInt64, scopes: Set<String>?, limit: Int) async throws
-        -> [StoredRecord]
+    nonisolated(nonsending) func recordRows(after cursor: UInt64, scopes: Set<String>?, limit: Int) async throws
+        -> [StoredRecordRow]
     {
         let limit = Int64(max(0, limit))
         guard let scopes else {
@@ -630,7 +638,7 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
                 SELECT \(unescaped: Self.recordColumns) FROM records
                 WHERE seq > \(Self.int(cursor)) AND seq <= \(unescaped: Self.snapshotHead)
                 ORDER BY seq LIMIT \(limit)
-                """, makeRecord)
+                """, makeRow)
         }
         // One ordered range scan of the (scope, seq) index per scope, merged by the outer sort: a plain
         // `scope = ANY(...)` would sort every matching row on each page, which makes a bootstrap
@@ -644,7 +652,7 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
                 ORDER BY seq LIMIT \(limit)
             ) r
             ORDER BY r.seq LIMIT \(limit)
-            """, makeRecord)
+            """, makeRow)
     }
 
     nonisolated(nonsending) func movedAway(after cursor: UInt64, movedAfter: UInt64, scopes: Set<String>, limit: Int)

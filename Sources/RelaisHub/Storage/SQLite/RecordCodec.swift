@@ -26,6 +26,8 @@ enum RecordCodec {
     }
 
     static let version: UInt8 = 1
+    /// The kind byte of a set value.
+    static let setKind: UInt8 = 5
 
     // MARK: - Encoding
 
@@ -80,7 +82,7 @@ enum RecordCodec {
         string(tombstone.author, &out)
     }
 
-    private static func value(_ value: Value, _ out: inout [UInt8]) {
+    static func value(_ value: Value, _ out: inout [UInt8]) {
         switch value {
         case .null: out.append(0)
         case .text(let text):
@@ -141,14 +143,19 @@ enum RecordCodec {
             main.concurrent = concurrent
             tombstone = main
         }
-        var fields: [String: FieldState] = [:]
-        var meta: [String: FieldMeta] = [:]
-        for _ in 0..<(try reader.count()) {
+        // Sized up front: growing a dictionary field by field rehashed it four times per record, the
+        // larger part of reading a page (docs/PERFORMANCE.md, "pages").
+        let fieldCount = try reader.count()
+        var fields = [String: FieldState](minimumCapacity: fieldCount)
+        var meta = [String: FieldMeta](minimumCapacity: fieldCount)
+        for _ in 0..<fieldCount {
             let name = try reader.string()
             meta[name] = FieldMeta(seq: try reader.varint(), clamped: try reader.flag())
             let base: Value? = try reader.flag() ? try reader.value() : nil
+            let siblingCount = try reader.count()
             var siblings: [Sibling] = []
-            for _ in 0..<(try reader.count()) {
+            siblings.reserveCapacity(siblingCount)
+            for _ in 0..<siblingCount {
                 let value = try reader.value()
                 let dot = Dot(replica: ReplicaID(try reader.u32()), counter: try reader.varint())
                 let hlc = HLC(rawValue: try reader.varint())
@@ -160,7 +167,7 @@ enum RecordCodec {
         return (RecordState(collection: collection, id: id, vector: vector, fields: fields, tombstone: tombstone), meta)
     }
 
-    private struct Reader {
+    struct Reader {
         let bytes: UnsafeRawBufferPointer
         var offset = 0
 
@@ -234,5 +241,133 @@ enum RecordCodec {
             default: throw Corrupt(offset: offset - 1)
             }
         }
+    }
+}
+
+// MARK: - The page's view
+
+extension RecordCodec {
+    /// What a pull page needs of a stored record, read from its bytes without building its merge
+    /// state: the tombstone flag, the vector, and each field's bookkeeping and latest write, with
+    /// byte ranges into the stored bytes for names and values (docs/PERFORMANCE.md, "pages").
+    struct PageView {
+        struct Field {
+            /// The field's name, as UTF-8 bytes of the stored state.
+            var name: Range<Int>
+            var seq: UInt64
+            var clamped: Bool
+            /// Siblings (concurrent values kept by the merge rule); the page reads more than one
+            /// through the merge state.
+            var siblings: Int
+            /// The latest sibling's value, encoded as stored (`value` in the layout above).
+            var value: Range<Int>
+            var replica: UInt32
+            var counter: UInt64
+            var hlc: UInt64
+        }
+
+        var deleted = false
+        /// Vector entries in ascending replica order, as stored.
+        var vector: [(replica: UInt32, counter: UInt64)] = []
+        /// Fields with at least one sibling, in stored (name) order.
+        var fields: [Field] = []
+
+        /// The vector's counter for `replica`.
+        func counter(of replica: UInt32) -> UInt64 {
+            vector.first { $0.replica == replica }?.counter ?? 0
+        }
+    }
+
+    /// Reads `bytes` into `view`, reusing its storage. The stored layout is checked as strictly as
+    /// ``decode(_:collection:id:)`` checks it.
+    static func read(_ bytes: UnsafeRawBufferPointer, into view: inout PageView) throws {
+        view.deleted = false
+        view.vector.removeAll(keepingCapacity: true)
+        view.fields.removeAll(keepingCapacity: true)
+        var reader = Reader(bytes: bytes)
+        guard try reader.byte() == version else { throw Corrupt(offset: 0) }
+        for _ in 0..<(try reader.count()) {
+            let replica = try reader.u32()
+            let counter = try reader.varint()
+            if counter > 0 { view.vector.append((replica, counter)) }
+        }
+        if try reader.flag() {
+            view.deleted = true
+            try reader.skipDelete()
+            for _ in 0..<(try reader.count()) { try reader.skipDelete() }
+        }
+        for _ in 0..<(try reader.count()) {
+            let name = try reader.stringRange()
+            let seq = try reader.varint()
+            let clamped = try reader.flag()
+            if try reader.flag() { _ = try reader.valueRange() }
+            let siblings = try reader.count()
+            var latest: PageView.Field?
+            for _ in 0..<siblings {
+                let value = try reader.valueRange()
+                let replica = try reader.u32()
+                let counter = try reader.varint()
+                let hlc = try reader.varint()
+                _ = try reader.stringRange()
+                latest = PageView.Field(
+                    name: name, seq: seq, clamped: clamped, siblings: siblings, value: value, replica: replica,
+                    counter: counter, hlc: hlc)
+            }
+            if let latest { view.fields.append(latest) }
+        }
+        guard reader.offset == bytes.count else { throw Corrupt(offset: reader.offset) }
+    }
+
+    /// Whether the stored record is deleted (holds a tombstone), read without decoding the rest.
+    static func isDeleted(_ state: [UInt8]) throws -> Bool {
+        try state.withUnsafeBytes { bytes in
+            var reader = Reader(bytes: bytes)
+            guard try reader.byte() == version else { throw Corrupt(offset: 0) }
+            for _ in 0..<(try reader.count()) {
+                _ = try reader.u32()
+                _ = try reader.varint()
+            }
+            return try reader.flag()
+        }
+    }
+
+    /// `value` in the stored layout, encoded: what the page turns into a wire value.
+    static func encodeValue(_ value: Value) -> [UInt8] {
+        var out: [UInt8] = []
+        Self.value(value, &out)
+        return out
+    }
+}
+
+extension RecordCodec.Reader {
+    /// The bytes of a string (after its length).
+    mutating func stringRange() throws -> Range<Int> {
+        let length = try count()
+        defer { offset += length }
+        return offset..<(offset + length)
+    }
+
+    mutating func skipDelete() throws {
+        _ = try u32()
+        _ = try varint()
+        _ = try varint()
+        _ = try stringRange()
+    }
+
+    /// The bytes of a stored value, its kind byte included.
+    mutating func valueRange() throws -> Range<Int> {
+        let start = offset
+        switch try byte() {
+        case 0: break
+        case 1, 4: _ = try stringRange()
+        case 2:
+            guard offset + 8 <= bytes.count else { throw RecordCodec.Corrupt(offset: offset) }
+            offset += 8
+        case 3: _ = try flag()
+        case 5:
+            for _ in 0..<(try count()) { _ = try stringRange() }
+        default: throw RecordCodec.Corrupt(offset: offset - 1)
+        }
+        return start..<offset
     }
 }

@@ -392,22 +392,29 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
             "SELECT \(Self.recordColumns) FROM records WHERE parent_id = ? ORDER BY seq", [.text(parentID)], makeRecord)
     }
 
-    nonisolated(nonsending) func records(after cursor: UInt64, scopes: Set<String>?, limit: Int) async throws
-        -> [StoredRecord]
+    private func makeRow(_ row: Row) throws -> StoredRecordRow {
+        StoredRecordRow(
+            collection: row.text(at: 0) ?? "", id: row.text(at: 1) ?? "", seq: Self.u64(row, 2),
+            wholeSince: Self.u64(row, 3), scope: row.text(at: 4), parentID: row.text(at: 5),
+            deletedAt: Self.optionalU64(row, 6), state: row.blob(at: 7) ?? [])
+    }
+
+    nonisolated(nonsending) func recordRows(after cursor: UInt64, scopes: Set<String>?, limit: Int) async throws
+        -> [StoredRecordRow]
     {
         guard let scopes else {
             return try rows(
                 "SELECT \(Self.recordColumns) FROM records WHERE seq > ? ORDER BY seq LIMIT ?",
-                [Self.int(cursor), .integer(Int64(limit))], makeRecord)
+                [Self.int(cursor), .integer(Int64(limit))], makeRow)
         }
         // One ordered range scan of the (scope, seq) index per scope, merged here: a single query with
         // `scope IN (...)` would sort every matching row on each page, which makes a bootstrap
         // quadratic in the territory's size.
-        var merged: [StoredRecord] = []
+        var merged: [StoredRecordRow] = []
         for scope in scopes.sorted() {
             merged += try rows(
                 "SELECT \(Self.recordColumns) FROM records WHERE scope = ? AND seq > ? ORDER BY seq LIMIT ?",
-                [.text(scope), Self.int(cursor), .integer(Int64(limit))], makeRecord)
+                [.text(scope), Self.int(cursor), .integer(Int64(limit))], makeRow)
         }
         if scopes.count > 1 { merged.sort { $0.seq < $1.seq } }
         return Array(merged.prefix(limit))
