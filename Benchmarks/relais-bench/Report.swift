@@ -38,6 +38,7 @@ enum Report {
         case "MB": return String(format: "%.1f MB", value)
         case "writes/s": return String(format: "%.0f w/s", value)
         case "rows/s": return String(format: "%.0f rows/s", value)
+        case "µs/record": return String(format: "%.2f µs", value)
         default: return String(format: "%.3g %@", value, unit)
         }
     }
