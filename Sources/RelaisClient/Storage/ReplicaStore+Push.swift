@@ -162,6 +162,23 @@ extension ReplicaStore {
                 }
                 let key = RecordKey(collection: write.collection, id: write.recordID)
                 guard let collection = schema.collection(write.collection) else { continue }
+                // The usual case: the record's only pending write, taken by the hub. The visible row
+                // is confirmed + pending, so it already shows the new confirmed state: only the
+                // bookkeeping changes, and the overlay (kept while writes are pending) goes.
+                if result.status == .applied || result.status == .conflict {
+                    let (pendingOnRecord, isPending) = try pendingCount(key, counter: write.counter)
+                    guard isPending else { continue }
+                    if pendingOnRecord == 1 {
+                        try acknowledge(key, write: write, dot: Dot(replica: replica, counter: write.counter))
+                        try keepAcknowledged(counter: write.counter)
+                        try recordConflicts(result.conflictIds, key, replica: replica, counter: write.counter)
+                        outcome.acknowledged += 1
+                        outcome.conflicts += result.conflictIds.count
+                        try deletePending(counter: write.counter)
+                        try deleteOverlay(key)
+                        continue
+                    }
+                }
                 var pending = try loadPending(key)
                 guard let index = pending.firstIndex(where: { $0.counter == write.counter }) else { continue }
                 pending.remove(at: index)
@@ -177,17 +194,7 @@ extension ReplicaStore {
                     }
                     try acknowledge(key, write: write, dot: dot)
                     try keepAcknowledged(counter: write.counter)
-                    for id in result.conflictIds {
-                        try db.execute(
-                            """
-                            INSERT OR IGNORE INTO _relais_conflicts(conflict_id, collection, record_id, dot_replica, dot_counter, seen_at)
-                            VALUES (?, ?, ?, ?, ?, ?)
-                            """,
-                            [
-                                .text(id), .text(key.collection), .text(key.id), .integer(Int64(replica.rawValue)),
-                                .integer(Int64(write.counter)), .text(StorageCodec.iso(millis: wallMillis())),
-                            ])
-                    }
+                    try recordConflicts(result.conflictIds, key, replica: replica, counter: write.counter)
                     outcome.acknowledged += 1
                     outcome.conflicts += result.conflictIds.count
                 case .rejected:
@@ -206,6 +213,34 @@ extension ReplicaStore {
             }
         }
         return outcome
+    }
+
+    /// How many writes are pending on `key`, and whether write `counter` is one of them.
+    private func pendingCount(_ key: RecordKey, counter: UInt64) throws -> (count: Int, includes: Bool) {
+        let statement = try db.cachedStatement(
+            """
+            SELECT count(*), coalesce(sum(counter = ?), 0) FROM _relais_pending
+            WHERE collection = ? AND record_id = ?
+            """)
+        try statement.bind([.integer(Int64(counter)), .text(key.collection), .text(key.id)])
+        defer { statement.reset() }
+        guard try statement.step() else { return (0, false) }
+        return (Int(statement.int64(at: 0)), statement.int64(at: 1) > 0)
+    }
+
+    /// Remembers the conflict reports the hub raised for write `counter` (shown until reviewed).
+    private func recordConflicts(_ ids: [String], _ key: RecordKey, replica: ReplicaID, counter: UInt64) throws {
+        for id in ids {
+            try db.execute(
+                """
+                INSERT OR IGNORE INTO _relais_conflicts(conflict_id, collection, record_id, dot_replica, dot_counter, seen_at)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """,
+                [
+                    .text(id), .text(key.collection), .text(key.id), .integer(Int64(replica.rawValue)),
+                    .integer(Int64(counter)), .text(StorageCodec.iso(millis: wallMillis())),
+                ])
+        }
     }
 
     /// Folds an acknowledged write into the record's bookkeeping: its dot joins the vector, its
