@@ -78,9 +78,10 @@ extension ReplicaStore {
         // silently supersede them (docs/RELIABILITY.md, bug 2). A write the hub already applied under
         // the old number is then merged with its re-issue: same values, nothing lost.
         try engine {
+            let mark = try db.cachedStatement("UPDATE _relais_pending SET in_flight = 1 WHERE counter = ?")
             for index in batch.indices where !batch[index].inFlight {
                 batch[index].inFlight = true
-                try savePending(batch[index])
+                try mark.execute([.integer(Int64(batch[index].counter))])
             }
         }
         return batch

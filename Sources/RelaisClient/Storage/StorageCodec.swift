@@ -18,7 +18,9 @@ enum StorageCodec {
     }
 
     static func decodeVector(_ text: String?) -> VersionVector {
-        guard let text, let data = text.data(using: .utf8),
+        guard let text else { return .empty }
+        if let vector = scanVector(text) { return vector }
+        guard let data = text.data(using: .utf8),
             let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         else { return .empty }
         var entries: [ReplicaID: UInt64] = [:]
@@ -27,6 +29,45 @@ enum StorageCodec {
             entries[ReplicaID(replica)] = counter
         }
         return VersionVector(entries)
+    }
+
+    /// The stored form (`{"3":17,"5":2}`, as ``encode(_:)`` and SQLite's `json_set` write it) read
+    /// without `JSONSerialization`, which cost more than the rest of acknowledging a write; `nil` for
+    /// any other text (spaces, other numbers), which the general parser then reads.
+    static func scanVector(_ text: String) -> VersionVector? {
+        var text = text
+        return text.withUTF8 { bytes -> VersionVector? in
+            var index = 0
+            func number() -> UInt64? {
+                var value: UInt64 = 0
+                let start = index
+                while index < bytes.count, bytes[index] >= 0x30, bytes[index] <= 0x39 {
+                    let (times, overflowTimes) = value.multipliedReportingOverflow(by: 10)
+                    let (sum, overflowSum) = times.addingReportingOverflow(UInt64(bytes[index] - 0x30))
+                    guard !overflowTimes, !overflowSum else { return nil }
+                    value = sum
+                    index += 1
+                }
+                return index > start ? value : nil
+            }
+            func expect(_ byte: UInt8) -> Bool {
+                guard index < bytes.count, bytes[index] == byte else { return false }
+                index += 1
+                return true
+            }
+            guard expect(0x7B) else { return nil }  // {
+            var vector = VersionVector.empty
+            if expect(0x7D) { return index == bytes.count ? vector : nil }  // }
+            while true {
+                guard expect(0x22), let replica = number(), replica <= UInt64(UInt32.max), expect(0x22), expect(0x3A),
+                    let counter = number()
+                else { return nil }
+                vector[ReplicaID(UInt32(replica))] = counter
+                if expect(0x2C) { continue }  // ,
+                guard expect(0x7D), index == bytes.count else { return nil }
+                return vector
+            }
+        }
     }
 
     // MARK: Tagged values: {"name":{"t":"Acme"},"tags":{"s":["a"]},"phone":null}
