@@ -48,7 +48,7 @@ public struct MergeEngine: Sendable {
         guard FieldType.isUUID(write.recordID) else { throw .invalidID(write.collection, write.recordID) }
         guard case .upsert(let values) = write.change else { return write }
         guard !values.isEmpty else { throw .emptyWrite(write.collection) }
-        var canonical: [String: Value] = [:]
+        var canonical = [String: Value](minimumCapacity: values.count)
         for name in values.keys.sorted() {
             guard let field = collection.field(name) else { throw .unknownField(write.collection, name) }
             let value = try field.type.validate(values[name]!, collection: write.collection, field: name)
@@ -71,7 +71,13 @@ public struct MergeEngine: Sendable {
     /// - Throws: ``ValidationError`` when the write does not fit the schema; nothing is applied.
     public func apply(_ write: RecordWrite, to state: RecordState?) throws(ValidationError) -> Outcome {
         let creating = state == nil || state!.fields.isEmpty
-        let write = try validate(write, creating: creating && !write.isDelete)
+        return apply(validated: try validate(write, creating: creating && !write.isDelete), to: state)
+    }
+
+    /// ``apply(_:to:)`` of a write that ``validate(_:creating:)`` returned for the same `state`
+    /// (`creating` when `state` is `nil` or has no fields, and the write is no delete). The hub
+    /// validates each write before it authorizes it, and need not validate it twice.
+    public func apply(validated write: RecordWrite, to state: RecordState?) -> Outcome {
         let collection = schema.collection(write.collection)!
         var record = state ?? RecordState(collection: write.collection, id: write.recordID)
 

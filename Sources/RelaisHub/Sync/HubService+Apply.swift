@@ -73,12 +73,8 @@ extension HubService {
             }
         }
 
-        let outcome: MergeEngine.Outcome
-        do {
-            outcome = try engine.apply(write, to: existing?.state)
-        } catch {
-            return reject(error)
-        }
+        // Validated above, for the same state.
+        let outcome = engine.apply(validated: write, to: existing?.state)
         if outcome.duplicate { return .applied }
 
         let seq = try await tx.nextSequence()

@@ -8,25 +8,27 @@ extension Relais_V1_RecordWrite: ProtocolValidatable {
         try validate(Validator(limits: limits), path: "write")
     }
 
-    func validate(_ check: Validator, path: String) throws(ProtocolError) {
-        try check.identifier(collection, "\(path).collection")
-        try check.identifier(recordID, "\(path).record_id")
-        try check.dot(dot, present: hasDot, "\(path).dot")
-        try check.vector(context, "\(path).context")
+    func validate(_ check: Validator, path: @autoclosure () -> String) throws(ProtocolError) {
+        try check.identifier(collection, "\(path()).collection")
+        try check.identifier(recordID, "\(path()).record_id")
+        try check.dot(dot, present: hasDot, "\(path()).dot")
+        try check.vector(context, "\(path()).context")
         if delete, !fields.isEmpty {
+            let path = path()
             throw ProtocolError.invalidMessage.with(
                 "\(path) both deletes the record and sets fields.",
                 ["path": path]
             )
         }
         if !delete, fields.isEmpty {
+            let path = path()
             throw ProtocolError.invalidMessage.with("\(path) neither sets fields nor deletes.", ["path": path])
         }
         for (index, field) in fields.enumerated() {
-            try check.identifier(field.field, "\(path).fields[\(index)].field")
-            try check.value(field.value, "\(path).fields[\(index)].value")
+            try check.identifier(field.field, "\(path()).fields[\(index)].field")
+            try check.value(field.value, "\(path()).fields[\(index)].value")
         }
-        try check.noDuplicateFields(fields.map(\.field), "\(path).fields")
+        try check.noDuplicateFields(fields.map(\.field), "\(path()).fields")
     }
 }
 
@@ -50,15 +52,16 @@ extension Relais_V1_PushRequest: ProtocolValidatable {
         let check = Validator(limits: limits)
         var previous: UInt64 = 0
         for (index, write) in writes.enumerated() {
-            let path = "writes[\(index)]"
-            try write.validate(check, path: path)
+            try write.validate(check, path: "writes[\(index)]")
             if write.dot.replica != replica {
+                let path = "writes[\(index)]"
                 throw ProtocolError.invalidMessage.with(
                     "\(path).dot names replica \(write.dot.replica), not the pushing replica \(replica).",
                     ["path": "\(path).dot"]
                 )
             }
             if write.dot.counter <= previous {
+                let path = "writes[\(index)]"
                 throw ProtocolError.invalidMessage.with(
                     "\(path).dot counter does not ascend (writes go in strictly ascending counter order).",
                     ["path": "\(path).dot"]
@@ -115,21 +118,21 @@ extension Relais_V1_PullResponse: ProtocolValidatable {
             )
         }
         let check = Validator(limits: limits)
+        // Paths are built only for an error (``Validator``).
         for (index, record) in records.enumerated() {
-            let path = "records[\(index)]"
-            try check.identifier(record.collection, "\(path).collection")
-            try check.identifier(record.recordID, "\(path).record_id")
-            try check.vector(record.vector, "\(path).vector")
+            try check.identifier(record.collection, "records[\(index)].collection")
+            try check.identifier(record.recordID, "records[\(index)].record_id")
+            try check.vector(record.vector, "records[\(index)].vector")
             if record.deleted, !record.fields.isEmpty {
+                let path = "records[\(index)]"
                 throw ProtocolError.invalidMessage.with("\(path) is deleted but lists fields.", ["path": path])
             }
             for (fieldIndex, field) in record.fields.enumerated() {
-                let fieldPath = "\(path).fields[\(fieldIndex)]"
-                try check.identifier(field.field, "\(fieldPath).field")
-                try check.value(field.value, "\(fieldPath).value")
-                try check.dot(field.dot, present: field.hasDot, "\(fieldPath).dot")
+                try check.identifier(field.field, "records[\(index)].fields[\(fieldIndex)].field")
+                try check.value(field.value, "records[\(index)].fields[\(fieldIndex)].value")
+                try check.dot(field.dot, present: field.hasDot, "records[\(index)].fields[\(fieldIndex)].dot")
             }
-            try check.noDuplicateFields(record.fields.map(\.field), "\(path).fields")
+            try check.noDuplicateFields(record.fields.map(\.field), "records[\(index)].fields")
         }
         for (index, revocation) in revocations.enumerated() {
             try check.identifier(revocation.collection, "revocations[\(index)].collection")

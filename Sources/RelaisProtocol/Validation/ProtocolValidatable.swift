@@ -13,15 +13,18 @@ public protocol ProtocolValidatable {
     func validate(limits: ProtocolLimits) throws(ProtocolError)
 }
 
-/// The shared checks, with the path of the part being checked.
+/// The shared checks, with the path of the part being checked. The path is built only for an error:
+/// building `writes[3].fields[1].value` for every valid field took as long as the checks themselves.
 struct Validator {
     let limits: ProtocolLimits
 
-    func identifier(_ text: String, _ path: String) throws(ProtocolError) {
+    func identifier(_ text: String, _ path: @autoclosure () -> String) throws(ProtocolError) {
         if text.isEmpty {
+            let path = path()
             throw ProtocolError.invalidMessage.with("\(path) is empty.", ["path": path])
         }
         if text.utf8.count > limits.maxIdentifierBytes {
+            let path = path()
             throw ProtocolError.invalidMessage.with(
                 "\(path) is longer than \(limits.maxIdentifierBytes) bytes.",
                 ["path": path, "limit": String(limits.maxIdentifierBytes)]
@@ -29,8 +32,9 @@ struct Validator {
         }
     }
 
-    func text(_ text: String, _ path: String, limit: Int) throws(ProtocolError) {
+    func text(_ text: String, _ path: @autoclosure () -> String, limit: Int) throws(ProtocolError) {
         if text.utf8.count > limit {
+            let path = path()
             throw ProtocolError.fieldTooLarge.with(
                 "\(path) is longer than \(limit) bytes.",
                 ["path": path, "limit": String(limit)]
@@ -48,14 +52,15 @@ struct Validator {
         }
     }
 
-    func value(_ value: Relais_V1_Value, _ path: String) throws(ProtocolError) {
+    func value(_ value: Relais_V1_Value, _ path: @autoclosure () -> String) throws(ProtocolError) {
         do {
             _ = try Value(value)
         } catch {
-            throw error.adding("path", path)
+            throw error.adding("path", path())
         }
         let size = Self.size(of: value)
         if size > limits.maxFieldValueBytes {
+            let path = path()
             throw ProtocolError.fieldTooLarge.with(
                 "\(path) holds \(size) bytes; the limit is \(limits.maxFieldValueBytes).",
                 ["path": path, "limit": String(limits.maxFieldValueBytes), "size": String(size)]
@@ -63,8 +68,9 @@ struct Validator {
         }
     }
 
-    func vector(_ vector: Relais_V1_VersionVector, _ path: String) throws(ProtocolError) {
+    func vector(_ vector: Relais_V1_VersionVector, _ path: @autoclosure () -> String) throws(ProtocolError) {
         if vector.entries.count > limits.maxVectorEntries {
+            let path = path()
             throw ProtocolError.invalidMessage.with(
                 "\(path) has more than \(limits.maxVectorEntries) entries.",
                 ["path": path, "limit": String(limits.maxVectorEntries)]
@@ -73,20 +79,25 @@ struct Validator {
         do {
             _ = try VersionVector(vector)
         } catch {
-            throw error.adding("path", path)
+            throw error.adding("path", path())
         }
     }
 
-    func dot(_ dot: Relais_V1_Dot, present: Bool, _ path: String) throws(ProtocolError) {
-        guard present else { throw ProtocolError.invalidMessage.with("\(path) is missing.", ["path": path]) }
+    func dot(_ dot: Relais_V1_Dot, present: Bool, _ path: @autoclosure () -> String) throws(ProtocolError) {
+        guard present else {
+            let path = path()
+            throw ProtocolError.invalidMessage.with("\(path) is missing.", ["path": path])
+        }
         if dot.counter == 0 {
+            let path = path()
             throw ProtocolError.invalidMessage.with("\(path) has counter 0; counters start at 1.", ["path": path])
         }
     }
 
-    func noDuplicateFields(_ names: [String], _ path: String) throws(ProtocolError) {
-        var seen = Set<String>()
+    func noDuplicateFields(_ names: [String], _ path: @autoclosure () -> String) throws(ProtocolError) {
+        var seen = Set<String>(minimumCapacity: names.count)
         for (index, name) in names.enumerated() where !seen.insert(name).inserted {
+            let path = path()
             throw ProtocolError.invalidMessage.with(
                 "\(path)[\(index)] names a field already written by the same write.",
                 ["path": "\(path)[\(index)]"]
