@@ -32,6 +32,24 @@ struct ImportTests {
         }
     }
 
+    /// Lines may end in `\r\n`; blank lines (spaces, tabs, a no-break space) are skipped and still
+    /// counted in the line numbers.
+    @Test func jsonLinesEndingInCRLFAndBlankLinesKeepTheirNumbers() async throws {
+        try await withReplica { replica, _, _ in
+            let jsonl =
+                "{\"name\": \"One\", \"territory\": \"north\"}\r\n \t\r\n\u{00A0}\r\n"
+                + "{\"name\": \"Two\", \"territory\": \"north\"}\r\n\r\n"
+            #expect(try await replica.import(customer, text: jsonl, format: .jsonl) == 2)
+            #expect(Set(try await replica.list(customer).map { $0["name"] }) == [.text("One"), .text("Two")])
+            do {
+                try await replica.import(customer, text: jsonl + "  \r\n{\"name\": \"Three\"}\r\n", format: .jsonl)
+                Issue.record("the import should have been refused")
+            } catch let error as ReplicaError {
+                #expect(error.problems.map(\.line) == [7])
+            }
+        }
+    }
+
     @Test func badRowsAreReportedWithLineNumbersAndNothingIsImported() async throws {
         try await withReplica { replica, _, _ in
             let existing = try await replica.add(customer, acme("Existing"))

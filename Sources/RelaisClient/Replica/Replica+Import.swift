@@ -86,13 +86,19 @@ extension Replica {
 
     static func parseJSONL(_ text: String, _ schema: CollectionSchema) throws -> [ImportRow] {
         var rows: [ImportRow] = []
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Lines are cut and blank ones found on the UTF-8 bytes: `split` on characters and Foundation's
+        // trimming took three quarters of an import's parsing. A line ending in `\r\n` is a line too
+        // (as a character, `\r\n` is not `\n`).
+        let lines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        for (index, line) in lines.enumerated() {
             let number = index + 1
-            let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
-            if trimmed.isEmpty { continue }
-            guard let data = trimmed.data(using: .utf8),
-                let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-            else {
+            guard let first = line.firstIndex(where: { !Self.isASCIISpace($0) }) else { continue }
+            if line[first] >= 0x80,
+                String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+            {
+                continue
+            }
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else {
                 rows.append(
                     ImportRow(line: number, values: [:], problem: .init(line: number, message: "not a JSON object")))
                 continue
@@ -117,6 +123,11 @@ extension Replica {
             rows.append(row)
         }
         return rows
+    }
+
+    /// Space, tab, line feed, vertical tab, form feed, carriage return.
+    private static func isASCIISpace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || (0x09...0x0D).contains(byte)
     }
 
     static func parseCSV(_ text: String, _ schema: CollectionSchema) throws -> [ImportRow] {
