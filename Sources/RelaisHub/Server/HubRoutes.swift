@@ -126,10 +126,7 @@ struct HubRoutes: Sendable {
                 codec: service.codec)
         }
         // The page comes as protobuf bytes already: only compressed here.
-        let body = try encoding.compress(page, level: service.codec.compressionLevel)
-        var headers: HTTPFields = [.contentType: format.contentType]
-        if let value = encoding.headerValue { headers[.contentEncoding] = value }
-        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+        return try Self.respond(serialized: page, format: .protobuf, encoding: encoding, codec: service.codec)
     }
 
     /// `GET /v1/snapshot?schema_version=N&hub_epoch=E`: the compressed snapshot of the device's view,
@@ -279,7 +276,15 @@ struct HubRoutes: Sendable {
     static func respond<M: SwiftProtobuf.Message>(
         _ message: M, format: WireFormat, encoding: ContentEncoding = .identity, codec: MessageCodec
     ) throws -> Response {
-        let body = try codec.encode(message, format: format, encoding: encoding)
+        try respond(
+            serialized: codec.serialize(message, format: format), format: format, encoding: encoding, codec: codec)
+    }
+
+    /// An answer whose message is already serialized in `format`: compressed with `encoding` and sent.
+    static func respond(serialized: [UInt8], format: WireFormat, encoding: ContentEncoding, codec: MessageCodec)
+        throws -> Response
+    {
+        let body = try encoding.compress(serialized, level: codec.compressionLevel)
         var headers: HTTPFields = [.contentType: format.contentType]
         if let value = encoding.headerValue { headers[.contentEncoding] = value }
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))

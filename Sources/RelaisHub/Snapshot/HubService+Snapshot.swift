@@ -101,7 +101,7 @@ extension HubService {
                 after: cursor, since: 0, size: size, user: user, replica: ReplicaID(0), counter: 0, head: meta.head,
                 tx: tx)
         }
-        return try Relais_V1_PullResponse(serializedBytes: page.bytes)
+        return try Relais_V1_PullResponse(serializedBytes: page)
     }
 
     /// Compresses `source` into `target` with zlib, returning the SHA-256 (hex) and size of the result.

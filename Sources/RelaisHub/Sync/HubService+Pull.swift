@@ -4,7 +4,7 @@ import SwiftProtobuf
 
 extension HubService {
     private enum PullDecision: Sendable {
-        case page(PullPage, scopeVersion: Int64, rotateToken: Bool)
+        case page([UInt8], scopeVersion: Int64, rotateToken: Bool)
         case bootstrap(head: UInt64)
         case forked(held: UInt64)
     }
@@ -89,8 +89,8 @@ extension HubService {
             return try codec.serialize(response, format: .protobuf)
         case .page(let page, let scopeVersion, let rotateToken):
             // Fields 7 and 8 follow the page's own: the bytes stay in field-number order.
-            var writer = ProtobufWriter(capacity: page.bytes.count + hubEpoch.utf8.count + 8)
-            writer.append(page.bytes)
+            var writer = ProtobufWriter(capacity: page.count + hubEpoch.utf8.count + 8)
+            writer.append(page)
             writer.string(7, hubEpoch)
             writer.bool(8, rotateToken)
             let cursor = request.cursor
@@ -106,7 +106,8 @@ extension HubService {
         }
     }
 
-    /// Builds one page from a snapshot.
+    /// Builds one page from a snapshot: the protobuf bytes of its `PullResponse` without the hub epoch
+    /// and the rotation flag, which the request adds (fields 7 and 8, after the page's own).
     ///
     /// Two candidate streams, both in sequence order: records visible now, and records that moved
     /// out of the user's scopes (revocation candidates). Each was read up to `size + 1` rows, so each
@@ -118,7 +119,7 @@ extension HubService {
     nonisolated(nonsending) func page(
         after cursor: UInt64, since: UInt64?, size: Int, user: HubUser, replica: ReplicaID, counter: UInt64,
         head: UInt64, tx: any HubReadTransaction
-    ) async throws -> PullPage {
+    ) async throws -> [UInt8] {
         let access = Access(role: user.role, territories: Set(user.territories))
         let scopes: Set<String>? = access.role.seesEverything ? nil : access.territories
         // Where the device's holdings are judged: the pull's start, or the cursor for an older client.
@@ -213,18 +214,6 @@ extension HubService {
         } else {
             (nextCursor, more) = (max(head, cursor), false)
         }
-        return PullPage(
-            bytes: writer.finish(nextCursor: nextCursor, more: more, head: head), records: writer.records,
-            revocations: writer.revocationCount, nextCursor: nextCursor, more: more)
+        return writer.finish(nextCursor: nextCursor, more: more, head: head)
     }
-}
-
-/// One pull page as the hub sends it: the protobuf bytes of its `PullResponse` (without the hub
-/// epoch and the rotation flag, which the request adds), and what it holds.
-struct PullPage: Sendable {
-    var bytes: [UInt8]
-    var records: Int
-    var revocations: Int
-    var nextCursor: UInt64
-    var more: Bool
 }

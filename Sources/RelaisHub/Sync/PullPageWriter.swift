@@ -32,8 +32,6 @@ struct PullPageWriter {
     private var collection: (schema: CollectionSchema, byName: [(utf8: [UInt8], index: Int)])?
     /// For each schema field, its position in ``view``'s fields, or -1.
     private var slots: [Int] = []
-    private(set) var records = 0
-    private(set) var revocationCount = 0
 
     /// The device's side of a page: what it holds and which of its writes it need not get back.
     struct Device {
@@ -79,7 +77,6 @@ struct PullPageWriter {
             out.bool(4, true)
             out.uint64(6, row.seq)
             out.endMessage(record)
-            records += 1
             return true
         }
         // Whole: the device may not hold the record at the pull's start (`basis`): a fresh generation
@@ -150,7 +147,6 @@ struct PullPageWriter {
         }
         out.uint64(6, row.seq)
         out.endMessage(record)
-        records += 1
         return true
     }
 
@@ -160,7 +156,6 @@ struct PullPageWriter {
         revocations.string(1, collection)
         revocations.string(2, id)
         revocations.endMessage(mark)
-        revocationCount += 1
     }
 
     /// The page's bytes: the records, the revocations, then the page's own fields.
