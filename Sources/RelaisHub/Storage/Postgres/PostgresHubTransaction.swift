@@ -538,29 +538,22 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
     private static let snapshotHead = "(SELECT head FROM head WHERE id = 1)"
 
     private func makeRecord(_ row: PostgresRow) throws -> StoredRecord {
-        let (collection, id, seq, wholeSince, scope, parentID, deletedAt, bytes) = try row.decode(
-            (String, String, Int64, Int64, String?, String?, Int64?, ByteBuffer).self)
-        return try Self.makeRecord(collection, id, seq, wholeSince, scope, parentID, deletedAt, bytes)
+        try makeRow(row).decoded()
     }
 
     private func makeRow(_ row: PostgresRow) throws -> StoredRecordRow {
         let (collection, id, seq, wholeSince, scope, parentID, deletedAt, bytes) = try row.decode(
             (String, String, Int64, Int64, String?, String?, Int64?, ByteBuffer).self)
-        return StoredRecordRow(
-            collection: collection, id: id, seq: Self.u64(seq), wholeSince: Self.u64(wholeSince), scope: scope,
-            parentID: parentID, deletedAt: Self.u64(deletedAt), state: Array(buffer: bytes))
+        return Self.makeRow(collection, id, seq, wholeSince, scope, parentID, deletedAt, bytes)
     }
 
-    private static func makeRecord(
+    private static func makeRow(
         _ collection: String, _ id: String, _ seq: Int64, _ wholeSince: Int64, _ scope: String?, _ parentID: String?,
         _ deletedAt: Int64?, _ bytes: ByteBuffer
-    ) throws -> StoredRecord {
-        let (state, fields) = try bytes.withUnsafeReadableBytes {
-            try RecordCodec.decode($0, collection: collection, id: id)
-        }
-        return StoredRecord(
-            state: state, seq: u64(seq), wholeSince: u64(wholeSince), scope: scope, parentID: parentID,
-            deletedAt: u64(deletedAt), fields: fields)
+    ) -> StoredRecordRow {
+        StoredRecordRow(
+            collection: collection, id: id, seq: u64(seq), wholeSince: u64(wholeSince), scope: scope,
+            parentID: parentID, deletedAt: u64(deletedAt), state: Array(buffer: bytes))
     }
 
     nonisolated(nonsending) func record(collection: String, id: String) async throws -> StoredRecord? {
@@ -611,7 +604,7 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
                 parents.insert(id)
                 return nil
             }
-            return try Self.makeRecord(collection, id, seq, wholeSince, scope, parentID, deletedAt, bytes)
+            return try Self.makeRow(collection, id, seq, wholeSince, scope, parentID, deletedAt, bytes).decoded()
         }.compactMap { $0 }
         for key in sorted { writeBehind.records[key] = .some(nil) }
         for record in found {

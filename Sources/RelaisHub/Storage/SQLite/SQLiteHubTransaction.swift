@@ -370,14 +370,14 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
     private static let recordColumns = "collection, id, seq, whole_since, scope, parent_id, deleted_at, state"
 
     private func makeRecord(_ row: Row) throws -> StoredRecord {
-        let collection = row.text(at: 0) ?? ""
-        let id = row.text(at: 1) ?? ""
-        let (state, fields) = try row.withUnsafeBytes(at: 7) {
-            try RecordCodec.decode($0, collection: collection, id: id)
-        }
-        return StoredRecord(
-            state: state, seq: Self.u64(row, 2), wholeSince: Self.u64(row, 3), scope: row.text(at: 4),
-            parentID: row.text(at: 5), deletedAt: Self.optionalU64(row, 6), fields: fields)
+        try makeRow(row).decoded()
+    }
+
+    private func makeRow(_ row: Row) -> StoredRecordRow {
+        StoredRecordRow(
+            collection: row.text(at: 0) ?? "", id: row.text(at: 1) ?? "", seq: Self.u64(row, 2),
+            wholeSince: Self.u64(row, 3), scope: row.text(at: 4), parentID: row.text(at: 5),
+            deletedAt: Self.optionalU64(row, 6), state: row.blob(at: 7) ?? [])
     }
 
     nonisolated(nonsending) func record(collection: String, id: String) async throws -> StoredRecord? {
@@ -390,13 +390,6 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
     nonisolated(nonsending) func children(of parentID: String) async throws -> [StoredRecord] {
         try rows(
             "SELECT \(Self.recordColumns) FROM records WHERE parent_id = ? ORDER BY seq", [.text(parentID)], makeRecord)
-    }
-
-    private func makeRow(_ row: Row) throws -> StoredRecordRow {
-        StoredRecordRow(
-            collection: row.text(at: 0) ?? "", id: row.text(at: 1) ?? "", seq: Self.u64(row, 2),
-            wholeSince: Self.u64(row, 3), scope: row.text(at: 4), parentID: row.text(at: 5),
-            deletedAt: Self.optionalU64(row, 6), state: row.blob(at: 7) ?? [])
     }
 
     nonisolated(nonsending) func recordRows(after cursor: UInt64, scopes: Set<String>?, limit: Int) async throws
