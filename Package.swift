@@ -75,6 +75,7 @@ let package = Package(
             dependencies: [
                 "RelaisCore",
                 "CRelaisZlib",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: swiftSettings

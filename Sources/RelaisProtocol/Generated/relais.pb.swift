@@ -1,5 +1,5 @@
-// relais.proto sha256: f876cace5070c1b95e4836bcdbe2fa3c33954c11eccd56cc41f5043a24304660
-// generated code sha256: 29eb107cf1fadd88b4568e4c28e407a38e9f2a1d62151a6fe7be9ae9b6a2bd77
+// relais.proto sha256: 99b7d0b39f3827e7ea0eddd78973e2c23bf773066ced207bb05bca27888ff7e3
+// generated code sha256: 367761675b36c16f55a2531de524bca8c3a52045f873eaf44048b26dd09ae702
 // DO NOT EDIT.
 // swift-format-ignore-file
 // swiftlint:disable all
@@ -26,6 +26,11 @@
 // - Identifiers (collection names, field names, record ids) are UTF-8 strings, at most 256 bytes.
 //   Record ids are UUIDs in lowercase canonical text form, made where the record is created.
 
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
+public import Foundation
+#endif
 public import SwiftProtobuf
 
 // If the compiler emits an error on this type, it is because this file
@@ -580,6 +585,293 @@ public nonisolated struct Relais_V1_PullResponse: Sendable {
   /// The device's token is due for rotation by the hub's clock: the client asks for a new one
   /// (`POST /v1/token/rotate`) once this pull is complete.
   public var rotateToken: Bool = false
+
+  /// On the last page of a pull (`more` false): the digest of every live record visible to the
+  /// token's user at `next_cursor` (Protocol/README.md section 14). The client compares it with its
+  /// own and narrows down a difference with `POST /v1/digest`. Absent from a hub that predates it.
+  public var viewDigest: Relais_V1_Digest {
+    get {_viewDigest ?? Relais_V1_Digest()}
+    set {_viewDigest = newValue}
+  }
+  /// Returns true if `viewDigest` has been explicitly set.
+  public var hasViewDigest: Bool {self._viewDigest != nil}
+  /// Clears the value of `viewDigest`. Subsequent reads from it will return its default value.
+  public mutating func clearViewDigest() {self._viewDigest = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _viewDigest: Relais_V1_Digest? = nil
+}
+
+/// The digest of a set of live records: how many, and the XOR of their 16-byte record hashes.
+public nonisolated struct Relais_V1_Digest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var count: UInt64 = 0
+
+  /// 16 bytes; 16 zero bytes for an empty set.
+  public var xor: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The records whose position (a 60-bit number, 15 hexadecimal digits) starts with the `level`
+/// digits of `prefix`. Level 0, prefix 0 is the whole view; each range splits into 16 at the next level.
+public nonisolated struct Relais_V1_DigestRange: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// 0 to 15.
+  public var level: UInt32 = 0
+
+  /// Below 16^level.
+  public var prefix: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// `POST /v1/digest`: the hub's digests of ranges of the token's user's view, as it stands now.
+public nonisolated struct Relais_V1_DigestRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// At most 256 ranges.
+  public var ranges: [Relais_V1_DigestRange] = []
+
+  /// The schema version the client runs.
+  public var schemaVersion: UInt32 = 0
+
+  /// The hub epoch the client last received (see PullRequest.hub_epoch).
+  public var hubEpoch: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// One record of a range: its key and record hash.
+public nonisolated struct Relais_V1_DigestEntry: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var collection: String = String()
+
+  public var recordID: String = String()
+
+  /// 16 bytes.
+  public var hash: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The hub's answer for one requested range.
+public nonisolated struct Relais_V1_RangeDigest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var range: Relais_V1_DigestRange {
+    get {_range ?? Relais_V1_DigestRange()}
+    set {_range = newValue}
+  }
+  /// Returns true if `range` has been explicitly set.
+  public var hasRange: Bool {self._range != nil}
+  /// Clears the value of `range`. Subsequent reads from it will return its default value.
+  public mutating func clearRange() {self._range = nil}
+
+  public var digest: Relais_V1_Digest {
+    get {_digest ?? Relais_V1_Digest()}
+    set {_digest = newValue}
+  }
+  /// Returns true if `digest` has been explicitly set.
+  public var hasDigest: Bool {self._digest != nil}
+  /// Clears the value of `digest`. Subsequent reads from it will return its default value.
+  public mutating func clearDigest() {self._digest = nil}
+
+  /// When the range holds more than 32 records and its level is below 15: the digests of its 16
+  /// sub-ranges, in prefix order. Otherwise empty.
+  public var children: [Relais_V1_Digest] = []
+
+  /// Otherwise: every record of the range, by collection then id.
+  public var entries: [Relais_V1_DigestEntry] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _range: Relais_V1_DigestRange? = nil
+  fileprivate var _digest: Relais_V1_Digest? = nil
+}
+
+/// The answer to a DigestRequest: one RangeDigest per requested range, in request order.
+public nonisolated struct Relais_V1_DigestResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var ranges: [Relais_V1_RangeDigest] = []
+
+  /// The hub's latest sequence when the digests were read.
+  public var head: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// A record's key.
+public nonisolated struct Relais_V1_RecordKey: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var collection: String = String()
+
+  public var recordID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// `POST /v1/records`: records of the user's view by key, whole, to repair what a verification
+/// found different. Changes nothing on the hub.
+public nonisolated struct Relais_V1_RecordsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// At most the hub's page size.
+  public var keys: [Relais_V1_RecordKey] = []
+
+  /// The schema version the client runs.
+  public var schemaVersion: UInt32 = 0
+
+  /// The hub epoch the client last received (see PullRequest.hub_epoch).
+  public var hubEpoch: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The answer to a RecordsRequest.
+public nonisolated struct Relais_V1_RecordsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Each requested record that is live and visible to the user: its vector and every field (the
+  /// client's own writes included), as on a cursor-0 page.
+  public var records: [Relais_V1_RecordVersion] = []
+
+  /// The requested records that are not: deleted, unknown, or outside the user's visibility.
+  public var absent: [Relais_V1_RecordKey] = []
+
+  /// The hub's latest sequence when the records were read.
+  public var head: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// `POST /v1/verification`: what a device found when it compared its copy with the hub's digests.
+public nonisolated struct Relais_V1_VerificationReport: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var outcome: Relais_V1_VerificationReport.Outcome = .unspecified
+
+  /// The live records the device holds of its view.
+  public var records: UInt64 = 0
+
+  /// The records found different (changed, missing or extra).
+  public var differing: UInt64 = 0
+
+  /// Of those, the records the repair fixed.
+  public var repaired: UInt64 = 0
+
+  /// A full check asked for by the user (`relais verify`), not a sync's.
+  public var full: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum Outcome: SwiftProtobuf.Enum, Swift.CaseIterable {
+    public typealias RawValue = Int
+
+    /// Not sent.
+    case unspecified // = 0
+
+    /// The copy held exactly the hub's view.
+    case equal // = 1
+
+    /// Records differed; each was pulled again and the copy now holds the hub's view.
+    case repaired // = 2
+
+    /// Records differed and at least one still differs after the repair.
+    case unrepaired // = 3
+    case UNRECOGNIZED(Int)
+
+    public init() {
+      self = .unspecified
+    }
+
+    public init?(rawValue: Int) {
+      switch rawValue {
+      case 0: self = .unspecified
+      case 1: self = .equal
+      case 2: self = .repaired
+      case 3: self = .unrepaired
+      default: self = .UNRECOGNIZED(rawValue)
+      }
+    }
+
+    public var rawValue: Int {
+      switch self {
+      case .unspecified: return 0
+      case .equal: return 1
+      case .repaired: return 2
+      case .unrepaired: return 3
+      case .UNRECOGNIZED(let i): return i
+      }
+    }
+
+    // The compiler won't synthesize support with the UNRECOGNIZED case.
+    public static let allCases: [Relais_V1_VerificationReport.Outcome] = [
+      .unspecified,
+      .equal,
+      .repaired,
+      .unrepaired,
+    ]
+
+  }
+
+  public init() {}
+}
+
+/// The answer to a VerificationReport.
+public nonisolated struct Relais_V1_VerificationReportResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// When the hub recorded the report, in milliseconds since 1970.
+  public var recordedAt: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1499,7 +1791,7 @@ nonisolated extension Relais_V1_Revocation: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Relais_V1_PullResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PullResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}records\0\u{1}revocations\0\u{3}next_cursor\0\u{1}more\0\u{3}bootstrap_required\0\u{1}head\0\u{3}hub_epoch\0\u{3}rotate_token\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}records\0\u{1}revocations\0\u{3}next_cursor\0\u{1}more\0\u{3}bootstrap_required\0\u{1}head\0\u{3}hub_epoch\0\u{3}rotate_token\0\u{3}view_digest\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1515,12 +1807,17 @@ nonisolated extension Relais_V1_PullResponse: SwiftProtobuf.Message, SwiftProtob
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self.head) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.hubEpoch) }()
       case 8: try { try decoder.decodeSingularBoolField(value: &self.rotateToken) }()
+      case 9: try { try decoder.decodeSingularMessageField(value: &self._viewDigest) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.records.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.records, fieldNumber: 1)
     }
@@ -1545,6 +1842,9 @@ nonisolated extension Relais_V1_PullResponse: SwiftProtobuf.Message, SwiftProtob
     if self.rotateToken != false {
       try visitor.visitSingularBoolField(value: self.rotateToken, fieldNumber: 8)
     }
+    try { if let v = self._viewDigest {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1557,6 +1857,440 @@ nonisolated extension Relais_V1_PullResponse: SwiftProtobuf.Message, SwiftProtob
     if lhs.head != rhs.head {return false}
     if lhs.hubEpoch != rhs.hubEpoch {return false}
     if lhs.rotateToken != rhs.rotateToken {return false}
+    if lhs._viewDigest != rhs._viewDigest {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Relais_V1_Digest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Digest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}count\0\u{1}xor\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.count) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.xor) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.count != 0 {
+      try visitor.visitSingularUInt64Field(value: self.count, fieldNumber: 1)
+    }
+    if !self.xor.isEmpty {
+      try visitor.visitSingularBytesField(value: self.xor, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Relais_V1_Digest, rhs: Relais_V1_Digest) -> Bool {
+    if lhs.count != rhs.count {return false}
+    if lhs.xor != rhs.xor {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Relais_V1_DigestRange: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DigestRange"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}level\0\u{1}prefix\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.level) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.prefix) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.level != 0 {
+      try visitor.visitSingularUInt32Field(value: self.level, fieldNumber: 1)
+    }
+    if self.prefix != 0 {
+      try visitor.visitSingularUInt64Field(value: self.prefix, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Relais_V1_DigestRange, rhs: Relais_V1_DigestRange) -> Bool {
+    if lhs.level != rhs.level {return false}
+    if lhs.prefix != rhs.prefix {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Relais_V1_DigestRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DigestRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ranges\0\u{3}schema_version\0\u{3}hub_epoch\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.ranges) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.schemaVersion) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.hubEpoch) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.ranges.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.ranges, fieldNumber: 1)
+    }
+    if self.schemaVersion != 0 {
+      try visitor.visitSingularUInt32Field(value: self.schemaVersion, fieldNumber: 2)
+    }
+    if !self.hubEpoch.isEmpty {
+      try visitor.visitSingularStringField(value: self.hubEpoch, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Relais_V1_DigestRequest, rhs: Relais_V1_DigestRequest) -> Bool {
+    if lhs.ranges != rhs.ranges {return false}
+    if lhs.schemaVersion != rhs.schemaVersion {return false}
+    if lhs.hubEpoch != rhs.hubEpoch {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Relais_V1_DigestEntry: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DigestEntry"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}collection\0\u{3}record_id\0\u{1}hash\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.collection) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.recordID) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.hash) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.collection.isEmpty {
+      try visitor.visitSingularStringField(value: self.collection, fieldNumber: 1)
+    }
+    if !self.recordID.isEmpty {
+      try visitor.visitSingularStringField(value: self.recordID, fieldNumber: 2)
+    }
+    if !self.hash.isEmpty {
+      try visitor.visitSingularBytesField(value: self.hash, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Relais_V1_DigestEntry, rhs: Relais_V1_DigestEntry) -> Bool {
+    if lhs.collection != rhs.collection {return false}
+    if lhs.recordID != rhs.recordID {return false}
+    if lhs.hash != rhs.hash {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Relais_V1_RangeDigest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RangeDigest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}range\0\u{1}digest\0\u{1}children\0\u{1}entries\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._range) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._digest) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.children) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.entries) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._range {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._digest {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if !self.children.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.children, fieldNumber: 3)
+    }
+    if !self.entries.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.entries, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Relais_V1_RangeDigest, rhs: Relais_V1_RangeDigest) -> Bool {
+    if lhs._range != rhs._range {return false}
+    if lhs._digest != rhs._digest {return false}
+    if lhs.children != rhs.children {return false}
+    if lhs.entries != rhs.entries {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Relais_V1_DigestResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DigestResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ranges\0\u{1}head\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.ranges) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.head) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.ranges.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.ranges, fieldNumber: 1)
+    }
+    if self.head != 0 {
+      try visitor.visitSingularUInt64Field(value: self.head, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Relais_V1_DigestResponse, rhs: Relais_V1_DigestResponse) -> Bool {
+    if lhs.ranges != rhs.ranges {return false}
+    if lhs.head != rhs.head {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Relais_V1_RecordKey: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RecordKey"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}collection\0\u{3}record_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.collection) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.recordID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.collection.isEmpty {
+      try visitor.visitSingularStringField(value: self.collection, fieldNumber: 1)
+    }
+    if !self.recordID.isEmpty {
+      try visitor.visitSingularStringField(value: self.recordID, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Relais_V1_RecordKey, rhs: Relais_V1_RecordKey) -> Bool {
+    if lhs.collection != rhs.collection {return false}
+    if lhs.recordID != rhs.recordID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Relais_V1_RecordsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RecordsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}keys\0\u{3}schema_version\0\u{3}hub_epoch\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.keys) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.schemaVersion) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.hubEpoch) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.keys.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.keys, fieldNumber: 1)
+    }
+    if self.schemaVersion != 0 {
+      try visitor.visitSingularUInt32Field(value: self.schemaVersion, fieldNumber: 2)
+    }
+    if !self.hubEpoch.isEmpty {
+      try visitor.visitSingularStringField(value: self.hubEpoch, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Relais_V1_RecordsRequest, rhs: Relais_V1_RecordsRequest) -> Bool {
+    if lhs.keys != rhs.keys {return false}
+    if lhs.schemaVersion != rhs.schemaVersion {return false}
+    if lhs.hubEpoch != rhs.hubEpoch {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Relais_V1_RecordsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RecordsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}records\0\u{1}absent\0\u{1}head\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.records) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.absent) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.head) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.records.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.records, fieldNumber: 1)
+    }
+    if !self.absent.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.absent, fieldNumber: 2)
+    }
+    if self.head != 0 {
+      try visitor.visitSingularUInt64Field(value: self.head, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Relais_V1_RecordsResponse, rhs: Relais_V1_RecordsResponse) -> Bool {
+    if lhs.records != rhs.records {return false}
+    if lhs.absent != rhs.absent {return false}
+    if lhs.head != rhs.head {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Relais_V1_VerificationReport: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".VerificationReport"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}outcome\0\u{1}records\0\u{1}differing\0\u{1}repaired\0\u{1}full\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.outcome) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.records) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.differing) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.repaired) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.full) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.outcome != .unspecified {
+      try visitor.visitSingularEnumField(value: self.outcome, fieldNumber: 1)
+    }
+    if self.records != 0 {
+      try visitor.visitSingularUInt64Field(value: self.records, fieldNumber: 2)
+    }
+    if self.differing != 0 {
+      try visitor.visitSingularUInt64Field(value: self.differing, fieldNumber: 3)
+    }
+    if self.repaired != 0 {
+      try visitor.visitSingularUInt64Field(value: self.repaired, fieldNumber: 4)
+    }
+    if self.full != false {
+      try visitor.visitSingularBoolField(value: self.full, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Relais_V1_VerificationReport, rhs: Relais_V1_VerificationReport) -> Bool {
+    if lhs.outcome != rhs.outcome {return false}
+    if lhs.records != rhs.records {return false}
+    if lhs.differing != rhs.differing {return false}
+    if lhs.repaired != rhs.repaired {return false}
+    if lhs.full != rhs.full {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Relais_V1_VerificationReport.Outcome: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0OUTCOME_UNSPECIFIED\0\u{1}OUTCOME_EQUAL\0\u{1}OUTCOME_REPAIRED\0\u{1}OUTCOME_UNREPAIRED\0")
+}
+
+nonisolated extension Relais_V1_VerificationReportResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".VerificationReportResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}recorded_at\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.recordedAt) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.recordedAt != 0 {
+      try visitor.visitSingularUInt64Field(value: self.recordedAt, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Relais_V1_VerificationReportResponse, rhs: Relais_V1_VerificationReportResponse) -> Bool {
+    if lhs.recordedAt != rhs.recordedAt {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
