@@ -1,7 +1,6 @@
 import Foundation
 import RelaisCore
 import RelaisTesting
-import SwiftProtobuf
 import Testing
 
 @testable import RelaisProtocol
@@ -37,7 +36,9 @@ import Testing
             }
             var encoder = RecordDigestEncoder()
             let digest = encoder.digest(collection: collection, id: id, vector: vector, values: values)
-            #expect(encoder.lastEncoding.map { String(format: "%02x", $0) }.joined() == record["encoding"] as? String, "\(id)")
+            #expect(
+                encoder.lastEncoding.map { String(format: "%02x", $0) }.joined() == record["encoding"] as? String,
+                "\(id)")
             #expect(String(digest.position, radix: 16).leftPadded(15) == record["position"] as? String, "\(id)")
             #expect(digest.hash.description == record["hash"] as? String, "\(id)")
             #expect(RecordDigest(stored: digest.stored) == digest)
@@ -59,7 +60,9 @@ import Testing
         // Every part of a record counts: key, vector entry, field name, value, value kind.
         let others = [
             RecordDigest.of(collection: "contacts", id: id, vector: vector, values: ["score": .number(0)]),
-            RecordDigest.of(collection: "customers", id: id, vector: VersionVector([ReplicaID(2): 4]), values: ["score": .number(0)]),
+            RecordDigest.of(
+                collection: "customers", id: id, vector: VersionVector([ReplicaID(2): 4]), values: ["score": .number(0)]
+            ),
             RecordDigest.of(collection: "customers", id: id, vector: vector, values: ["rank": .number(0)]),
             RecordDigest.of(collection: "customers", id: id, vector: vector, values: ["score": .number(1)]),
             RecordDigest.of(collection: "customers", id: id, vector: vector, values: ["score": .text("0")]),
@@ -142,29 +145,31 @@ import Testing
         let result = try await DigestReconciliation.run(local: local) { ranges in
             var request = Relais_V1_DigestRequest()
             request.ranges = ranges.map(\.wire)
-            let asked: [UInt8] = try request.serializedBytes()
+            let asked = try request.protobufBytes()
             bytes += asked.count
             var response = Relais_V1_DigestResponse()
-            response.ranges = try Relais_V1_DigestRequest(serializedBytes: asked).ranges.map {
+            response.ranges = try Relais_V1_DigestRequest(protobufBytes: asked).ranges.map {
                 remote.answer(DigestRange($0)!)
             }
-            let wire: [UInt8] = try response.serializedBytes()
+            let wire = try response.protobufBytes()
             bytes += wire.count
-            return try Relais_V1_DigestResponse(serializedBytes: wire).ranges
+            return try Relais_V1_DigestResponse(protobufBytes: wire).ranges
         }
         return (result, bytes)
     }
 
     static func entry(_ random: inout SeededRandom) -> DigestEntry {
-        let id = UUID(uuid: (
-            UInt8.random(in: 0...255, using: &random), UInt8.random(in: 0...255, using: &random),
-            UInt8.random(in: 0...255, using: &random), UInt8.random(in: 0...255, using: &random),
-            UInt8.random(in: 0...255, using: &random), UInt8.random(in: 0...255, using: &random), 0x40,
-            UInt8.random(in: 0...255, using: &random), 0x80, UInt8.random(in: 0...255, using: &random),
-            UInt8.random(in: 0...255, using: &random), UInt8.random(in: 0...255, using: &random),
-            UInt8.random(in: 0...255, using: &random), UInt8.random(in: 0...255, using: &random),
-            UInt8.random(in: 0...255, using: &random), UInt8.random(in: 0...255, using: &random)
-        )).uuidString.lowercased()
+        let id = UUID(
+            uuid: (
+                UInt8.random(in: 0...255, using: &random), UInt8.random(in: 0...255, using: &random),
+                UInt8.random(in: 0...255, using: &random), UInt8.random(in: 0...255, using: &random),
+                UInt8.random(in: 0...255, using: &random), UInt8.random(in: 0...255, using: &random), 0x40,
+                UInt8.random(in: 0...255, using: &random), 0x80, UInt8.random(in: 0...255, using: &random),
+                UInt8.random(in: 0...255, using: &random), UInt8.random(in: 0...255, using: &random),
+                UInt8.random(in: 0...255, using: &random), UInt8.random(in: 0...255, using: &random),
+                UInt8.random(in: 0...255, using: &random), UInt8.random(in: 0...255, using: &random)
+            )
+        ).uuidString.lowercased()
         let digest = RecordDigest.of(
             collection: "customers", id: id, vector: VersionVector([ReplicaID(3): random.next() % 1000 + 1]),
             values: ["name": .text("customer \(random.next() % 100_000)")])

@@ -47,7 +47,9 @@ public struct RecordDigest: Hashable, Sendable {
     }
 
     static func appendBigEndian(_ value: UInt64, to bytes: inout [UInt8]) {
-        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
+        for shift in stride(from: 56, through: 0, by: -8) {
+            bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
+        }
     }
 
     static func readBigEndian(_ bytes: [UInt8], at offset: Int) -> UInt64 {
@@ -111,7 +113,8 @@ public struct RecordDigestEncoder: Sendable {
     {
         names.removeAll(keepingCapacity: true)
         for (name, value) in values where Self.counts(value) { names.append((name, value)) }
-        return digest(collection: collection, id: id, vector: vector.sortedEntries.map { ($0.replica.rawValue, $0.counter) })
+        return digest(
+            collection: collection, id: id, vector: vector.sortedEntries.map { ($0.replica.rawValue, $0.counter) })
     }
 
     /// The digest of a live record whose counted fields were appended with ``field(_:_:)`` since the
@@ -181,11 +184,15 @@ public struct RecordDigestEncoder: Sendable {
     }
 
     private mutating func append(_ value: UInt32) {
-        for shift in stride(from: 24, through: 0, by: -8) { buffer.append(UInt8(truncatingIfNeeded: value >> UInt32(shift))) }
+        for shift in stride(from: 24, through: 0, by: -8) {
+            buffer.append(UInt8(truncatingIfNeeded: value >> UInt32(shift)))
+        }
     }
 
     private mutating func append(_ value: UInt64) {
-        for shift in stride(from: 56, through: 0, by: -8) { buffer.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
+        for shift in stride(from: 56, through: 0, by: -8) {
+            buffer.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
+        }
     }
 
     private static func sha256(_ bytes: [UInt8]) -> RecordHash {

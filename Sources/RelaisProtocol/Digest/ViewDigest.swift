@@ -205,6 +205,12 @@ public struct DigestReconciliation: Sendable {
         public var collection: String
         public var id: String
         public var kind: Kind
+
+        public init(collection: String, id: String, kind: Kind) {
+            self.collection = collection
+            self.id = id
+            self.kind = kind
+        }
     }
 
     /// The records that differ.
@@ -230,7 +236,9 @@ public struct DigestReconciliation: Sendable {
                 throw DigestError.malformed("\(answers.count) ranges answered for \(batch.count) asked")
             }
             for (range, answer) in zip(batch, answers) {
-                guard let remote = DigestSum(answer.digest) else { throw DigestError.malformed("a digest is not 16 bytes") }
+                guard let remote = DigestSum(answer.digest) else {
+                    throw DigestError.malformed("a digest is not 16 bytes")
+                }
                 if remote == local.sum(range) { continue }
                 if !answer.children.isEmpty {
                     guard answer.children.count == 16 else {
@@ -252,7 +260,9 @@ public struct DigestReconciliation: Sendable {
                 for entry in local.entries(in: range) {
                     let key = RecordKeyPair(collection: entry.collection, id: entry.id)
                     if let hash = remoteHashes.removeValue(forKey: key) {
-                        if hash != entry.digest.hash { found.insert(Difference(collection: key.collection, id: key.id, kind: .changed)) }
+                        if hash != entry.digest.hash {
+                            found.insert(Difference(collection: key.collection, id: key.id, kind: .changed))
+                        }
                     } else {
                         found.insert(Difference(collection: key.collection, id: key.id, kind: .extra))
                     }

@@ -37,3 +37,22 @@ extension Relais_V1_TokenRotateResponse: WireMessage {}
 extension Relais_V1_WipeReport: WireMessage {}
 extension Relais_V1_WipeReportResponse: WireMessage {}
 extension Relais_V1_Error: WireMessage {}
+extension Relais_V1_Digest: WireMessage {}
+extension Relais_V1_DigestRange: WireMessage {}
+extension Relais_V1_DigestRequest: WireMessage {}
+extension Relais_V1_DigestEntry: WireMessage {}
+extension Relais_V1_RangeDigest: WireMessage {}
+extension Relais_V1_DigestResponse: WireMessage {}
+extension Relais_V1_RecordKey: WireMessage {}
+extension Relais_V1_RecordsRequest: WireMessage {}
+extension Relais_V1_RecordsResponse: WireMessage {}
+extension Relais_V1_VerificationReport: WireMessage {}
+extension Relais_V1_VerificationReportResponse: WireMessage {}
+
+extension WireMessage {
+    /// The message's protobuf bytes (for counting what an exchange costs).
+    public func protobufBytes() throws -> [UInt8] { try serializedBytes() }
+
+    /// A message from its protobuf bytes.
+    public init(protobufBytes bytes: [UInt8]) throws { try self.init(serializedBytes: bytes) }
+}

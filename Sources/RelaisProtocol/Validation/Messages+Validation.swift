@@ -138,6 +138,7 @@ extension Relais_V1_PullResponse: ProtocolValidatable {
             try check.identifier(revocation.collection, "revocations[\(index)].collection")
             try check.identifier(revocation.recordID, "revocations[\(index)].record_id")
         }
+        if hasViewDigest { try viewDigest.validate("view_digest") }
     }
 }
 
@@ -195,6 +196,108 @@ extension Relais_V1_WipeReport: ProtocolValidatable {
 }
 
 extension Relais_V1_WipeReportResponse: ProtocolValidatable {
+    /// Any time.
+    public func validate(limits: ProtocolLimits) throws(ProtocolError) {}
+}
+
+extension Relais_V1_DigestRequest: ProtocolValidatable {
+    /// At most ``DigestRange/maximumPerRequest`` ranges, each a range (level 0 to 15, prefix below 16^level).
+    public func validate(limits: ProtocolLimits) throws(ProtocolError) {
+        if ranges.count > DigestRange.maximumPerRequest {
+            throw ProtocolError.invalidMessage.with(
+                "The request asks for \(ranges.count) ranges; the limit is \(DigestRange.maximumPerRequest).",
+                ["path": "ranges", "limit": String(DigestRange.maximumPerRequest)])
+        }
+        for (index, range) in ranges.enumerated() where DigestRange(range) == nil {
+            throw ProtocolError.invalidMessage.with(
+                "ranges[\(index)] is not a range: level \(range.level) (0 to 15), prefix \(range.prefix) (below 16^level).",
+                ["path": "ranges[\(index)]"])
+        }
+    }
+}
+
+extension Relais_V1_Digest {
+    func validate(_ path: @autoclosure () -> String) throws(ProtocolError) {
+        if xor.count != 16 {
+            let path = path()
+            throw ProtocolError.invalidMessage.with("\(path).xor is \(xor.count) bytes, not 16.", ["path": path])
+        }
+    }
+}
+
+extension Relais_V1_DigestResponse: ProtocolValidatable {
+    /// Every digest and hash is 16 bytes; a range has 16 sub-ranges or none.
+    public func validate(limits: ProtocolLimits) throws(ProtocolError) {
+        let check = Validator(limits: limits)
+        for (index, range) in ranges.enumerated() {
+            try range.digest.validate("ranges[\(index)].digest")
+            if !range.children.isEmpty, range.children.count != 16 {
+                throw ProtocolError.invalidMessage.with(
+                    "ranges[\(index)] has \(range.children.count) sub-ranges, not 16.", ["path": "ranges[\(index)]"])
+            }
+            for (child, digest) in range.children.enumerated() {
+                try digest.validate("ranges[\(index)].children[\(child)]")
+            }
+            for (entryIndex, entry) in range.entries.enumerated() {
+                try check.identifier(entry.collection, "ranges[\(index)].entries[\(entryIndex)].collection")
+                try check.identifier(entry.recordID, "ranges[\(index)].entries[\(entryIndex)].record_id")
+                if entry.hash.count != 16 {
+                    let path = "ranges[\(index)].entries[\(entryIndex)].hash"
+                    throw ProtocolError.invalidMessage.with(
+                        "\(path) is \(entry.hash.count) bytes, not 16.", ["path": path])
+                }
+            }
+        }
+    }
+}
+
+extension Relais_V1_RecordsRequest: ProtocolValidatable {
+    /// At most ``ProtocolLimits/maxPageSize`` keys, each naming a record.
+    public func validate(limits: ProtocolLimits) throws(ProtocolError) {
+        if keys.count > limits.maxPageSize {
+            throw ProtocolError.tooManyRecords.with(
+                "The request asks for \(keys.count) records; the limit is \(limits.maxPageSize).",
+                ["limit": String(limits.maxPageSize)])
+        }
+        let check = Validator(limits: limits)
+        for (index, key) in keys.enumerated() {
+            try check.identifier(key.collection, "keys[\(index)].collection")
+            try check.identifier(key.recordID, "keys[\(index)].record_id")
+        }
+    }
+}
+
+extension Relais_V1_RecordsResponse: ProtocolValidatable {
+    /// As a pull page's records (live, so without tombstones), and absent keys naming records.
+    public func validate(limits: ProtocolLimits) throws(ProtocolError) {
+        var page = Relais_V1_PullResponse()
+        page.records = records
+        try page.validate(limits: limits)
+        if let index = records.firstIndex(where: \.deleted) {
+            throw ProtocolError.invalidMessage.with("records[\(index)] is a tombstone.", ["path": "records[\(index)]"])
+        }
+        let check = Validator(limits: limits)
+        for (index, key) in absent.enumerated() {
+            try check.identifier(key.collection, "absent[\(index)].collection")
+            try check.identifier(key.recordID, "absent[\(index)].record_id")
+        }
+    }
+}
+
+extension Relais_V1_VerificationReport: ProtocolValidatable {
+    /// An outcome, and no more records repaired than found different.
+    public func validate(limits: ProtocolLimits) throws(ProtocolError) {
+        if outcome == .unspecified {
+            throw ProtocolError.invalidMessage.with("The report has no outcome.", ["path": "outcome"])
+        }
+        if repaired > differing {
+            throw ProtocolError.invalidMessage.with(
+                "The report repaired \(repaired) records of \(differing) found different.", ["path": "repaired"])
+        }
+    }
+}
+
+extension Relais_V1_VerificationReportResponse: ProtocolValidatable {
     /// Any time.
     public func validate(limits: ProtocolLimits) throws(ProtocolError) {}
 }
