@@ -17,8 +17,11 @@ struct DeviceCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let (devices, head) = try await withHub(store) { hub in
-                (try await hub.devices(), try await hub.store.read { tx in try await tx.meta().head })
+            let (devices, head, verifications) = try await withHub(store) { hub in
+                (
+                    try await hub.devices(), try await hub.store.read { tx in try await tx.meta().head },
+                    try await hub.deviceVerifications()
+                )
             }
             func status(_ device: Device) -> String {
                 if device.wipedAt != nil {
@@ -30,13 +33,18 @@ struct DeviceCommand: AsyncParsableCommand {
                 return "active"
             }
             if json {
-                try printJSON(devices.map { DeviceJSON.object($0, head: head) })
+                try printJSON(
+                    devices.map { DeviceJSON.object($0, head: head, verification: verifications[$0.replica]) })
             } else {
-                print("REPLICA\tUSER\tNAME\tSTATUS\tCOUNTER\tCURSOR\tCLAMPED")
+                print("REPLICA\tUSER\tNAME\tSTATUS\tCOUNTER\tCURSOR\tCLAMPED\tVERIFIED")
                 for device in devices {
+                    let verified = verifications[device.replica].map {
+                        "\(DeviceJSON.summary($0)) at \(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double($0.at) / 1000)))"
+                    }
                     print(
                         "\(device.replica.rawValue)\t\(device.user)\t\(device.name)\t\(status(device))\t"
-                            + "\(device.highestCounter)\t\(device.acknowledgedCursor)\t\(device.clampedWrites)")
+                            + "\(device.highestCounter)\t\(device.acknowledgedCursor)\t\(device.clampedWrites)\t"
+                            + (verified ?? "never"))
                 }
             }
         }

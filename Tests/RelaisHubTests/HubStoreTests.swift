@@ -640,8 +640,8 @@ struct SQLiteHubStoreTests {
         // The file is WAL with synchronous=FULL on the writer, and records its migrations.
         let connection = try Connection(path: folder.path + "/x/hub.sqlite")
         #expect(try connection.journalMode() == .wal)
-        #expect(try connection.scalar("SELECT count(*) FROM migrations")?.int64Value == 6)
-        #expect(try connection.userVersion() == 6)
+        #expect(try connection.scalar("SELECT count(*) FROM migrations")?.int64Value == 7)
+        #expect(try connection.userVersion() == 7)
     }
 
     @Test func anotherConnectionWritesWhileTheStoreIsOpen() async throws {

@@ -8,7 +8,8 @@ import Testing
 /// store written by a newer one is refused and left alone.
 struct SQLiteSchemaUpgradeTests {
     /// A store as schema version 2 left it: version 3's admin sessions and conflict indexes, version
-    /// 4's hub epoch, version 5's disabled users and version 6's token lifetime and wipe undone.
+    /// 4's hub epoch, version 5's disabled users, version 6's token lifetime and wipe and version 7's
+    /// view digests undone.
     private func makeVersion2Store(in folder: TemporaryFolder) async throws -> String {
         let data = folder.path + "/data"
         try await SQLiteHubStore(folder: data, create: true).close()
@@ -27,6 +28,8 @@ struct SQLiteSchemaUpgradeTests {
             ALTER TABLE devices DROP COLUMN wiped_at;
             ALTER TABLE devices DROP COLUMN wipe_saved_writes;
             ALTER TABLE devices DROP COLUMN wipe_unsaved_writes;
+            ALTER TABLE records DROP COLUMN digest;
+            DROP TABLE device_verifications;
             DELETE FROM migrations WHERE version >= 3;
             PRAGMA user_version = 2;
             """)
@@ -55,6 +58,11 @@ struct SQLiteSchemaUpgradeTests {
             #expect(try after.scalar("SELECT count(*) FROM users WHERE disabled_at IS NOT NULL")?.int64Value == 0)
             #expect(
                 try after.scalar("SELECT count(*) FROM devices WHERE token_expires_at IS NOT NULL")?.int64Value == 0)
+            // Its records have no digest yet (computed when read); devices have reported nothing.
+            #expect(
+                try after.scalar("SELECT count(*) FROM pragma_table_info('records') WHERE name = 'digest'")?.int64Value
+                    == 1)
+            #expect(try after.scalar("SELECT count(*) FROM device_verifications")?.int64Value == 0)
 
             // Opening it again (now current) copies nothing more.
             let reopened = try SQLiteHubStore(folder: data, create: false)

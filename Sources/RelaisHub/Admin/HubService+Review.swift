@@ -96,6 +96,8 @@ public struct AdminDashboard: Sendable {
     public var lags: [(device: Device, lag: UInt64)]
     /// Devices an admin asked to wipe, newest request first: waiting for their next contact, or wiped.
     public var wipes: [Device] = []
+    /// Each device's last verification report, by replica.
+    public var verifications: [ReplicaID: DeviceVerification] = [:]
 }
 
 extension HubEvent.Kind {
@@ -325,10 +327,12 @@ extension HubService {
                     ($0.key, $0.value)
                 }
             }
+            let verifications = Dictionary(
+                try await tx.verifications().map { ($0.replica, $0) }, uniquingKeysWith: { a, _ in a })
             return AdminDashboard(
                 open: open, total: total, byRule: ranked(rules),
                 byUser: ranked(users), byWeek: weeks.sorted { $0.key > $1.key }.map { ($0.key, $0.value) },
-                lags: Array(lags.prefix(lagLimit)), wipes: wipes)
+                lags: Array(lags.prefix(lagLimit)), wipes: wipes, verifications: verifications)
         }
     }
 }

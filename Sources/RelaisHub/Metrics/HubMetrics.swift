@@ -81,6 +81,19 @@ public final class HubMetrics: Sendable {
         ).increment()
     }
 
+    /// Records a device's verification report (`POST /v1/verification`).
+    func recordVerification(_ verification: DeviceVerification) {
+        registry.makeCounter(
+            descriptor: Self.name("verifications", "total", "Verification reports from devices, by outcome."),
+            labels: [("outcome", verification.outcome.rawValue)]
+        ).increment()
+        if verification.repaired > 0 {
+            registry.makeCounter(
+                descriptor: Self.name("records_repaired", "total", "Records devices repaired after a verification.")
+            ).increment(by: Int64(verification.repaired))
+        }
+    }
+
     /// Records a snapshot built.
     func recordSnapshotBuilt(seconds: Double) {
         registry.makeCounter(descriptor: Self.name("snapshots_built", "total", "Snapshots built.")).increment()
@@ -92,8 +105,13 @@ public final class HubMetrics: Sendable {
     /// Refreshes the gauges read from the store.
     func refresh(
         head: UInt64, openConflicts: Int, lags: [(replica: UInt32, lag: UInt64)],
-        lastSeen: [(replica: UInt32, user: String, millis: UInt64)], size: HubStoreSize, statistics: HubStoreStatistics
+        lastSeen: [(replica: UInt32, user: String, millis: UInt64)], diverged: Int, size: HubStoreSize,
+        statistics: HubStoreStatistics
     ) {
+        registry.makeGauge(
+            descriptor: Self.name(
+                "devices_diverged", "", "Active devices whose last verification found records it could not repair.")
+        ).set(Double(diverged))
         registry.makeGauge(descriptor: Self.name("head_sequence", "", "The hub's highest sequence number.")).set(
             Double(head))
         registry.makeGauge(descriptor: Self.name("open_conflicts", "", "Conflict reports awaiting an admin."))

@@ -14,11 +14,15 @@ extension HubService {
             let seen = active.compactMap { device in
                 device.lastSeenAt.map { (replica: device.replica.rawValue, user: device.user, millis: $0) }
             }
-            return MetricsSnapshot(head: head, open: open, lags: lags, seen: seen)
+            let activeReplicas = Set(active.map(\.replica))
+            let diverged = try await tx.verifications().filter {
+                $0.outcome == .unrepaired && activeReplicas.contains($0.replica)
+            }.count
+            return MetricsSnapshot(head: head, open: open, lags: lags, seen: seen, diverged: diverged)
         }
         metrics.refresh(
             head: snapshot.head, openConflicts: snapshot.open, lags: snapshot.lags, lastSeen: snapshot.seen,
-            size: try await store.size(), statistics: store.statistics())
+            diverged: snapshot.diverged, size: try await store.size(), statistics: store.statistics())
         return metrics.exposition()
     }
 
@@ -27,5 +31,6 @@ extension HubService {
         var open: Int
         var lags: [(replica: UInt32, lag: UInt64)]
         var seen: [(replica: UInt32, user: String, millis: UInt64)]
+        var diverged: Int
     }
 }

@@ -58,9 +58,12 @@ public enum ConflictJSON {
 /// (active, revoked, renewed), "renewed_to", "highest_counter", "acknowledged_cursor", "lag",
 /// "last_seen_at", "clamped_writes", "created_at"}`.
 public enum DeviceJSON {
-    /// The device as a `JSONSerialization` object; `head` gives the lag.
-    public static func object(_ device: Device, head: UInt64) -> [String: Any] {
+    /// The device as a `JSONSerialization` object; `head` gives the lag, `verification` its last
+    /// verification report (`null` when it sent none).
+    public static func object(_ device: Device, head: UInt64, verification: DeviceVerification? = nil) -> [String: Any]
+    {
         return [
+            "verification": verification.map(Self.verification) ?? NSNull(),
             "replica": NSNumber(value: device.replica.rawValue), "user": device.user, "name": device.name,
             "epoch": NSNumber(value: device.epoch), "status": status(device),
             "renewed_to": device.renewedTo.map { NSNumber(value: $0.rawValue) } ?? NSNull(),
@@ -76,6 +79,26 @@ public enum DeviceJSON {
             "wipe_saved_writes": device.wipeSavedWrites.map { NSNumber(value: $0) } ?? NSNull(),
             "wipe_unsaved_writes": device.wipeUnsavedWrites.map { NSNumber(value: $0) } ?? NSNull(),
         ]
+    }
+
+    /// A verification report: `{"at", "outcome" (equal, repaired, unrepaired), "records", "differing",
+    /// "repaired", "full"}`.
+    public static func verification(_ verification: DeviceVerification) -> [String: Any] {
+        [
+            "at": ConflictJSON.iso8601(verification.at), "outcome": verification.outcome.rawValue,
+            "records": NSNumber(value: verification.records), "differing": NSNumber(value: verification.differing),
+            "repaired": NSNumber(value: verification.repaired), "full": verification.full,
+        ]
+    }
+
+    /// A verification report in a few words: `equal`, `repaired 3 of 3`, `DIVERGED: 2 of 5 still differ`.
+    public static func summary(_ verification: DeviceVerification) -> String {
+        switch verification.outcome {
+        case .equal: "equal"
+        case .repaired: "repaired \(verification.repaired) of \(verification.differing)"
+        case .unrepaired:
+            "DIVERGED: \(verification.differing - verification.repaired) of \(verification.differing) still differ"
+        }
     }
 
     /// `wiped`, `revoked`, `wipe requested`, `renewed` or `active`.

@@ -17,7 +17,7 @@ struct HubRoutes: Sendable {
     static func isKnownPath(_ path: String) -> Bool {
         let fixed: Set<String> = [
             "/v1/enroll", "/v1/replica/renew", "/v1/token/rotate", "/v1/device/wiped", "/v1/push", "/v1/pull",
-            "/v1/snapshot", "/v1/health", "/metrics",
+            "/v1/digest", "/v1/records", "/v1/verification", "/v1/snapshot", "/v1/health", "/metrics",
             "/v1/admin/conflicts",
             "/v1/admin/devices", "/v1/admin/events",
         ]
@@ -45,6 +45,9 @@ struct HubRoutes: Sendable {
         router.post("/v1/device/wiped") { request, _ in try await self.reportWipe(request) }
         router.post("/v1/push") { request, _ in try await self.push(request) }
         router.post("/v1/pull") { request, _ in try await self.pull(request) }
+        router.post("/v1/digest") { request, _ in try await self.digest(request) }
+        router.post("/v1/records") { request, _ in try await self.records(request) }
+        router.post("/v1/verification") { request, _ in try await self.reportVerification(request) }
         router.get("/v1/snapshot") { request, context in try await self.snapshot(request, context: context) }
         router.get("/v1/health") { _, _ in try await self.health() }
         router.get("/metrics") { _, _ in
@@ -129,6 +132,37 @@ struct HubRoutes: Sendable {
         return try Self.respond(serialized: page, format: .protobuf, encoding: encoding, codec: service.codec)
     }
 
+    /// `POST /v1/digest`: ranges of the device's view (Protocol/README.md section 14). Counted against
+    /// the sync rate limit: each answer reads the whole view.
+    private func digest(_ request: Request) async throws -> Response {
+        let principal = try await authenticate(request)
+        try limits.takeSync(principal)
+        let (message, format) = try await Self.decode(Relais_V1_DigestRequest.self, request, service.codec)
+        let encoding = ContentEncoding.negotiate(acceptEncoding: request.headers[.acceptEncoding])
+        return try Self.respond(
+            try await service.digest(message, from: principal), format: format, encoding: encoding, codec: service.codec
+        )
+    }
+
+    /// `POST /v1/records`: records of the device's view by key, to repair what a verification found.
+    private func records(_ request: Request) async throws -> Response {
+        let principal = try await authenticate(request)
+        try limits.takeSync(principal)
+        let (message, format) = try await Self.decode(Relais_V1_RecordsRequest.self, request, service.codec)
+        let encoding = ContentEncoding.negotiate(acceptEncoding: request.headers[.acceptEncoding])
+        return try Self.respond(
+            try await service.records(message, from: principal), format: format, encoding: encoding,
+            codec: service.codec)
+    }
+
+    /// `POST /v1/verification`: what the device found comparing its copy with the hub's view.
+    private func reportVerification(_ request: Request) async throws -> Response {
+        let principal = try await authenticate(request)
+        let (message, format) = try await Self.decode(Relais_V1_VerificationReport.self, request, service.codec)
+        return try Self.respond(
+            try await service.reportVerification(message, from: principal), format: format, codec: service.codec)
+    }
+
     /// `GET /v1/snapshot?schema_version=N&hub_epoch=E`: the compressed snapshot of the device's view,
     /// whole or, with `Range: bytes=N-` (and an `If-Range` naming it), from byte N on.
     private func snapshot(_ request: Request, context: HubRequestContext) async throws -> Response {
@@ -183,7 +217,8 @@ struct HubRoutes: Sendable {
         _ = try await authenticateAdmin(request)
         let devices = try await service.devices()
         let head = try await service.store.read { tx in try await tx.meta().head }
-        return Self.json(devices.map { DeviceJSON.object($0, head: head) })
+        let verifications = try await service.deviceVerifications()
+        return Self.json(devices.map { DeviceJSON.object($0, head: head, verification: verifications[$0.replica]) })
     }
 
     private func revokeDevice(_ request: Request, replica: String) async throws -> Response {

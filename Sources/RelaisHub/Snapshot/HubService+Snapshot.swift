@@ -99,7 +99,8 @@ extension HubService {
             // No replica and counter 0: nothing is left out as an own write.
             return try await self.page(
                 after: cursor, since: 0, size: size, user: user, replica: ReplicaID(0), counter: 0, head: meta.head,
-                tx: tx)
+                tx: tx
+            ).bytes
         }
         return try Relais_V1_PullResponse(serializedBytes: page)
     }

@@ -167,6 +167,12 @@ public protocol HubReadTransaction: Sendable {
     nonisolated(nonsending) func forEachLiveRecord(_ body: (StoredRecord) throws -> Void) async throws
     /// Tombstones with `seq` after `seq`, in sequence order, at most `limit`.
     nonisolated(nonsending) func tombstones(after seq: UInt64, limit: Int) async throws -> [StoredRecord]
+    /// Every live record whose scope is in `scopes` (`nil`: every live record) with its stored digest
+    /// (``StoredRecord/digest``), or its state when it has none, in no stated order; streamed.
+    nonisolated(nonsending) func forEachDigestRow(scopes: Set<String>?, _ body: (DigestRow) throws -> Void)
+        async throws
+    /// The last verification each device reported (``DeviceVerification``), by replica.
+    nonisolated(nonsending) func verifications() async throws -> [DeviceVerification]
 
     // MARK: Push results
 
@@ -283,6 +289,8 @@ public protocol HubTransaction: HubReadTransaction {
     nonisolated(nonsending) func recordPush(
         replica: ReplicaID, highestCounter counter: UInt64, clampedWrites: Int64,
         seenAt time: UInt64) async throws
+    /// Keeps a device's verification report, replacing its previous one.
+    nonisolated(nonsending) func recordVerification(_ verification: DeviceVerification) async throws
     /// After a pull: the device acknowledged `cursor` (set, not raised: a device that bootstraps again
     /// starts from 0); from cursor 0 it also records the scope version it bootstraps under.
     nonisolated(nonsending) func acknowledgePull(

@@ -1,4 +1,5 @@
 public import RelaisCore
+public import RelaisProtocol
 
 // Records as a hub store keeps them, and their scope moves. Sequences are the hub's global numbering
 // of record changes (``HubTransaction/nextSequence()``).
@@ -36,6 +37,11 @@ public struct StoredRecord: Sendable, Hashable {
     public var deletedAt: UInt64?
     /// Per-field bookkeeping, by field name, for every field whose state a write on the hub changed.
     public var fields: [String: FieldMeta]
+    /// The live record's view digest (Protocol/README.md section 14), which ``HubService`` sets from
+    /// the state under the schema's rules before every write; `nil` for a tombstone. Stores keep it
+    /// beside the state; a row without one (written before digests) has it computed when read
+    /// (``DigestRow``). Write-only: stores do not read it back into a record.
+    public var digest: RecordDigest?
 
     /// A record as stored.
     public init(
@@ -93,6 +99,56 @@ public struct StoredRecordRow: Sendable {
         return StoredRecord(
             state: state, seq: seq, wholeSince: wholeSince, scope: scope, parentID: parentID, deletedAt: deletedAt,
             fields: fields)
+    }
+}
+
+/// A live record as a view digest reads it: its stored digest, or, for a row written before digests,
+/// its encoded state to compute one from.
+public struct DigestRow: Sendable {
+    public var collection: String
+    public var id: String
+    /// ``RecordDigest/stored`` bytes; `nil` when the row has none.
+    public var digest: [UInt8]?
+    /// The state, encoded by ``RecordCodec``, when `digest` is `nil`.
+    var state: [UInt8]?
+
+    init(collection: String, id: String, digest: [UInt8]?, state: [UInt8]?) {
+        self.collection = collection
+        self.id = id
+        self.digest = digest
+        self.state = state
+    }
+}
+
+/// What a device last reported of comparing its copy with the hub's view (`POST /v1/verification`).
+public struct DeviceVerification: Sendable, Hashable {
+    public enum Outcome: String, Sendable, Hashable {
+        case equal, repaired, unrepaired
+    }
+    public var replica: ReplicaID
+    /// When the hub received the report, in milliseconds since 1970.
+    public var at: UInt64
+    public var outcome: Outcome
+    /// The live records the device held of its view.
+    public var records: UInt64
+    /// Records found different.
+    public var differing: UInt64
+    /// Of those, the records the repair fixed.
+    public var repaired: UInt64
+    /// A full check (`relais verify`), not a sync's.
+    public var full: Bool
+
+    public init(
+        replica: ReplicaID, at: UInt64, outcome: Outcome, records: UInt64, differing: UInt64, repaired: UInt64,
+        full: Bool
+    ) {
+        self.replica = replica
+        self.at = at
+        self.outcome = outcome
+        self.records = records
+        self.differing = differing
+        self.repaired = repaired
+        self.full = full
     }
 }
 

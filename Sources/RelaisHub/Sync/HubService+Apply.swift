@@ -110,6 +110,7 @@ extension HubService {
         }
         record.scope = scope
         record.parentID = parentID
+        record = digested(record)
         if existing == nil {
             try await tx.insertRecord(record)
         } else {
@@ -175,7 +176,7 @@ extension HubService {
             child.scope = parent.scope
             child.seq = seq
             child.wholeSince = seq
-            try await tx.updateRecord(child)
+            try await tx.updateRecord(digested(child))
             try await moveChildren(of: child, access: access, tx: tx)
         }
     }

@@ -4,7 +4,7 @@ import SwiftProtobuf
 
 extension HubService {
     private enum PullDecision: Sendable {
-        case page([UInt8], scopeVersion: Int64, rotateToken: Bool)
+        case page([UInt8], scopeVersion: Int64, rotateToken: Bool, digest: DigestSum?)
         case bootstrap(head: UInt64)
         case forked(held: UInt64)
     }
@@ -67,7 +67,12 @@ extension HubService {
             let page = try await self.page(
                 after: request.cursor, since: since, size: pageSize, user: user, replica: replica,
                 counter: request.echoOwnWrites ? 0 : request.counter, head: meta.head, tx: tx)
-            return .page(page, scopeVersion: user.scopeVersion, rotateToken: self.tokenDue(device, at: self.now()))
+            // The last page of a pull: the digest of the view at its cursor, from the same snapshot
+            // (Protocol/README.md section 14).
+            let digest = page.more ? nil : try await self.viewDigest(scopes: Self.viewScopes(user), tx: tx)
+            return .page(
+                page.bytes, scopeVersion: user.scopeVersion, rotateToken: self.tokenDue(device, at: self.now()),
+                digest: digest)
         }
         let now = self.now()
         switch decision {
@@ -87,12 +92,18 @@ extension HubService {
             response.head = head
             response.hubEpoch = hubEpoch
             return try codec.serialize(response, format: .protobuf)
-        case .page(let page, let scopeVersion, let rotateToken):
-            // Fields 7 and 8 follow the page's own: the bytes stay in field-number order.
-            var writer = ProtobufWriter(capacity: page.count + hubEpoch.utf8.count + 8)
+        case .page(let page, let scopeVersion, let rotateToken, let digest):
+            // Fields 7 to 9 follow the page's own: the bytes stay in field-number order.
+            var writer = ProtobufWriter(capacity: page.count + hubEpoch.utf8.count + 40)
             writer.append(page)
             writer.string(7, hubEpoch)
             writer.bool(8, rotateToken)
+            if let digest {
+                let mark = writer.beginMessage(9)
+                writer.uint64(1, digest.count)
+                digest.xor.bytes.withUnsafeBytes { writer.lengthDelimited(2, $0) }
+                writer.endMessage(mark)
+            }
             let cursor = request.cursor
             // A device that sends `since` acknowledges its pull's start: the moves after it are kept
             // until the pull ends (its revocations are judged by them).
@@ -119,7 +130,7 @@ extension HubService {
     nonisolated(nonsending) func page(
         after cursor: UInt64, since: UInt64?, size: Int, user: HubUser, replica: ReplicaID, counter: UInt64,
         head: UInt64, tx: any HubReadTransaction
-    ) async throws -> [UInt8] {
+    ) async throws -> (bytes: [UInt8], more: Bool) {
         let access = Access(role: user.role, territories: Set(user.territories))
         let scopes: Set<String>? = access.role.seesEverything ? nil : access.territories
         // Where the device's holdings are judged: the pull's start, or the cursor for an older client.
@@ -214,6 +225,6 @@ extension HubService {
         } else {
             (nextCursor, more) = (max(head, cursor), false)
         }
-        return writer.finish(nextCursor: nextCursor, more: more, head: head)
+        return (writer.finish(nextCursor: nextCursor, more: more, head: head), more)
     }
 }

@@ -217,6 +217,12 @@ public final class HubService: Sendable {
         try await store.read { tx in try await tx.devices() }
     }
 
+    /// Each device's last verification report (Protocol/README.md section 14), by replica.
+    public func deviceVerifications() async throws -> [ReplicaID: DeviceVerification] {
+        let all = try await store.read { tx in try await tx.verifications() }
+        return Dictionary(all.map { ($0.replica, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
     /// Recent admin events, newest first.
     public func events(limit: Int = 100) async throws -> [HubEvent] {
         try await store.read { tx in try await tx.events(kinds: nil, limit: limit) }

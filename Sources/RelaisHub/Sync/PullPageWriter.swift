@@ -14,7 +14,7 @@ struct PullPageWriter {
     /// Every field written, by message: `PullPageWriterTests` checks it against Protocol/relais.proto,
     /// so that a field added to a page's messages is not left out of the pages.
     static let writtenFields: [String: [Int]] = [
-        "PullResponse": [1, 2, 3, 4, 5, 6, 7, 8],
+        "PullResponse": [1, 2, 3, 4, 5, 6, 7, 8, 9],
         "RecordVersion": [1, 2, 3, 4, 5, 6],
         "FieldVersion": [1, 2, 3, 4],
         "Value": [1, 2, 3, 4, 5, 6],

@@ -15,10 +15,14 @@ extension AdminPages {
                 open: figures.open, total: figures.total, byRule: counts(figures.byRule),
                 byUser: counts(figures.byUser), byWeek: counts(Array(figures.byWeek.prefix(12))),
                 lags: figures.lags.map { entry in
-                    DashboardView.Lag(
+                    let verification = figures.verifications[entry.device.replica]
+                    return DashboardView.Lag(
                         name: entry.device.name, user: entry.device.user,
                         replica: Int(entry.device.replica.rawValue), lag: entry.lag,
-                        lastSeen: entry.device.lastSeenAt.map(AdminTime.iso8601) ?? "never")
+                        lastSeen: entry.device.lastSeenAt.map(AdminTime.iso8601) ?? "never",
+                        verified: verification.map { "\(DeviceJSON.summary($0)), \(AdminTime.iso8601($0.at))" }
+                            ?? "never",
+                        diverged: verification?.outcome == .unrepaired)
                 },
                 wipes: figures.wipes.map { device in
                     DashboardView.Wipe(

@@ -78,6 +78,10 @@ struct DashboardView: AdminView {
         let replica: Int
         let lag: UInt64
         let lastSeen: String
+        /// The last verification: outcome and time, or `never`.
+        let verified: String
+        /// The last verification left records different.
+        let diverged: Bool
     }
 
     /// A device an admin asked to wipe.

@@ -220,6 +220,25 @@ enum PostgresHubSchema {
                     WHERE previous_token_hash IS NOT NULL
                 """,
             ]),
+        Migration(
+            version: 5, name: "view digests",
+            statements: [
+                // A live record's view digest (Protocol/README.md section 14): 24 bytes, position then
+                // hash; NULL for a tombstone and for a row written before digests (computed when read).
+                "ALTER TABLE records ADD COLUMN digest BYTEA",
+                // Each device's last verification report (`POST /v1/verification`).
+                """
+                CREATE TABLE device_verifications (
+                    replica BIGINT PRIMARY KEY,
+                    at BIGINT NOT NULL,
+                    outcome TEXT NOT NULL,
+                    records BIGINT NOT NULL,
+                    differing BIGINT NOT NULL,
+                    repaired BIGINT NOT NULL,
+                    full_check BOOLEAN NOT NULL
+                )
+                """,
+            ]),
     ]
 
     /// The version this build writes.

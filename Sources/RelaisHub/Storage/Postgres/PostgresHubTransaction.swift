@@ -507,6 +507,56 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
             """)
     }
 
+    nonisolated(nonsending) func forEachDigestRow(scopes: Set<String>?, _ body: (DigestRow) throws -> Void)
+        async throws
+    {
+        let all = scopes == nil
+        let list = (scopes ?? []).sorted()
+        // Served up to the snapshot's head, as pages are.
+        let found = try await rows(
+            """
+            SELECT collection, id, digest, CASE WHEN digest IS NULL THEN state END FROM records
+            WHERE deleted_at IS NULL AND seq <= \(unescaped: Self.snapshotHead)
+              AND (\(all)::bool OR scope = ANY(\(list)::text[]))
+            """
+        ) { row -> DigestRow in
+            let (collection, id, digest, state) = try row.decode((String, String, ByteBuffer?, ByteBuffer?).self)
+            return DigestRow(
+                collection: collection, id: id, digest: digest.map { Array(buffer: $0) },
+                state: state.map { Array(buffer: $0) })
+        }
+        for row in found { try body(row) }
+    }
+
+    nonisolated(nonsending) func verifications() async throws -> [DeviceVerification] {
+        try await rows(
+            """
+            SELECT replica, at, outcome, records, differing, repaired, full_check FROM device_verifications
+            ORDER BY replica
+            """
+        ) { row in
+            let (replica, at, outcome, records, differing, repaired, full) = try row.decode(
+                (Int64, Int64, String, Int64, Int64, Int64, Bool).self)
+            return DeviceVerification(
+                replica: ReplicaID(UInt32(truncatingIfNeeded: replica)), at: Self.u64(at),
+                outcome: DeviceVerification.Outcome(rawValue: outcome) ?? .unrepaired, records: Self.u64(records),
+                differing: Self.u64(differing), repaired: Self.u64(repaired), full: full)
+        }
+    }
+
+    nonisolated(nonsending) func recordVerification(_ verification: DeviceVerification) async throws {
+        try await execute(
+            """
+            INSERT INTO device_verifications (replica, at, outcome, records, differing, repaired, full_check)
+            VALUES (\(Self.int(verification.replica)), \(Self.int(verification.at)), \(verification.outcome.rawValue),
+                \(Self.int(verification.records)), \(Self.int(verification.differing)),
+                \(Self.int(verification.repaired)), \(verification.full))
+            ON CONFLICT (replica) DO UPDATE SET at = excluded.at, outcome = excluded.outcome,
+                records = excluded.records, differing = excluded.differing, repaired = excluded.repaired,
+                full_check = excluded.full_check
+            """)
+    }
+
     /// Waits for the next flush (``PostgresWriteBehind``): a push's last statement before its commit.
     nonisolated(nonsending) func recordPush(
         replica: ReplicaID, highestCounter counter: UInt64, clampedWrites: Int64, seenAt time: UInt64

@@ -1,6 +1,7 @@
 import NIOCore
 import PostgresNIO
 import RelaisCore
+import RelaisProtocol
 
 /// What a PostgreSQL write transaction keeps in memory between its statements, so that a push of
 /// 50 writes costs a dozen round trips instead of several hundred.
@@ -129,21 +130,25 @@ struct PostgresWriteBehind {
             WITH head_row AS (
                 UPDATE head SET head = \(head) WHERE id = 1 AND \(lockedHead != nil)::bool AND head <> \(head)
             ), inserted AS (
-                INSERT INTO records (collection, id, seq, whole_since, scope, parent_id, deleted_at, state)
-                SELECT c, i, s, w, CASE WHEN hs THEN sc END, CASE WHEN hp THEN p END, CASE WHEN hd THEN d END, st
+                INSERT INTO records (collection, id, seq, whole_since, scope, parent_id, deleted_at, state, digest)
+                SELECT c, i, s, w, CASE WHEN hs THEN sc END, CASE WHEN hp THEN p END, CASE WHEN hd THEN d END, st,
+                       CASE WHEN hg THEN g END
                 FROM unnest(\(inserted.collection)::text[], \(inserted.id)::text[], \(inserted.seq)::bigint[],
                             \(inserted.wholeSince)::bigint[], \(inserted.hasScope)::bool[], \(inserted.scope)::text[],
                             \(inserted.hasParent)::bool[], \(inserted.parent)::text[], \(inserted.hasDeleted)::bool[],
-                            \(inserted.deletedAt)::bigint[], \(inserted.state)::bytea[])
-                     AS n (c, i, s, w, hs, sc, hp, p, hd, d, st)
+                            \(inserted.deletedAt)::bigint[], \(inserted.state)::bytea[], \(inserted.hasDigest)::bool[],
+                            \(inserted.digest)::bytea[])
+                     AS n (c, i, s, w, hs, sc, hp, p, hd, d, st, hg, g)
             ), updated AS (
                 UPDATE records r SET seq = u.s, whole_since = u.w, scope = CASE WHEN u.hs THEN u.sc END,
-                    parent_id = CASE WHEN u.hp THEN u.p END, deleted_at = CASE WHEN u.hd THEN u.d END, state = u.st
+                    parent_id = CASE WHEN u.hp THEN u.p END, deleted_at = CASE WHEN u.hd THEN u.d END, state = u.st,
+                    digest = CASE WHEN u.hg THEN u.g END
                 FROM unnest(\(updated.collection)::text[], \(updated.id)::text[], \(updated.seq)::bigint[],
                             \(updated.wholeSince)::bigint[], \(updated.hasScope)::bool[], \(updated.scope)::text[],
                             \(updated.hasParent)::bool[], \(updated.parent)::text[], \(updated.hasDeleted)::bool[],
-                            \(updated.deletedAt)::bigint[], \(updated.state)::bytea[])
-                     AS u (c, i, s, w, hs, sc, hp, p, hd, d, st)
+                            \(updated.deletedAt)::bigint[], \(updated.state)::bytea[], \(updated.hasDigest)::bool[],
+                            \(updated.digest)::bytea[])
+                     AS u (c, i, s, w, hs, sc, hp, p, hd, d, st, hg, g)
                 WHERE r.collection = u.c AND r.id = u.i
             ), history_rows AS (
                 INSERT INTO write_history (seq, collection, record_id, replica, counter, hlc, user_name, at, fields, deleted)
@@ -187,6 +192,8 @@ struct PostgresWriteBehind {
         var hasDeleted: [Bool] = []
         var deletedAt: [Int64] = []
         var state: [ByteBuffer] = []
+        var hasDigest: [Bool] = []
+        var digest: [ByteBuffer] = []
 
         mutating func append(_ record: StoredRecord) {
             collection.append(record.collection)
@@ -200,6 +207,8 @@ struct PostgresWriteBehind {
             hasDeleted.append(record.deletedAt != nil)
             deletedAt.append(Int64(bitPattern: record.deletedAt ?? 0))
             state.append(ByteBuffer(bytes: RecordCodec.encode(record.state, fields: record.fields)))
+            hasDigest.append(record.digest != nil)
+            digest.append(ByteBuffer(bytes: record.digest?.stored ?? []))
         }
     }
 

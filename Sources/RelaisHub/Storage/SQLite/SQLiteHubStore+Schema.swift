@@ -186,6 +186,23 @@ enum SQLiteHubSchema {
                 ALTER TABLE devices ADD COLUMN wipe_saved_writes INTEGER;
                 ALTER TABLE devices ADD COLUMN wipe_unsaved_writes INTEGER;
                 """),
+        Migration(
+            version: 7, name: "view digests",
+            sql: """
+                -- A live record's view digest (Protocol/README.md section 14): 24 bytes, position then
+                -- hash; NULL for a tombstone and for a row written before digests (computed when read).
+                ALTER TABLE records ADD COLUMN digest BLOB;
+                -- Each device's last verification report (`POST /v1/verification`).
+                CREATE TABLE device_verifications (
+                    replica INTEGER PRIMARY KEY,
+                    at INTEGER NOT NULL,
+                    outcome TEXT NOT NULL,
+                    records INTEGER NOT NULL,
+                    differing INTEGER NOT NULL,
+                    repaired INTEGER NOT NULL,
+                    full INTEGER NOT NULL
+                );
+                """),
     ]
 
     /// The version this build writes.

@@ -1,5 +1,6 @@
 import Foundation
 import RelaisCore
+import RelaisProtocol
 import RelaisSQLite
 
 /// ``HubTransaction`` over one SQLite connection, used only on its worker's thread
@@ -472,13 +473,15 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
 
     nonisolated(nonsending) func insertRecord(_ record: StoredRecord) async throws {
         try db.execute(
-            "INSERT INTO records (\(Self.recordColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", recordArguments(record))
+            "INSERT INTO records (\(Self.recordColumns), digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            recordArguments(record))
     }
 
     nonisolated(nonsending) func updateRecord(_ record: StoredRecord) async throws {
         try db.execute(
             """
-            UPDATE records SET seq = ?3, whole_since = ?4, scope = ?5, parent_id = ?6, deleted_at = ?7, state = ?8
+            UPDATE records SET seq = ?3, whole_since = ?4, scope = ?5, parent_id = ?6, deleted_at = ?7, state = ?8,
+                digest = ?9
             WHERE collection = ?1 AND id = ?2
             """,
             recordArguments(record))
@@ -489,7 +492,60 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
             .text(record.collection), .text(record.id), Self.int(record.seq), Self.int(record.wholeSince),
             Self.text(record.scope), Self.text(record.parentID), Self.int(record.deletedAt),
             .blob(RecordCodec.encode(record.state, fields: record.fields)),
+            record.digest.map { .blob($0.stored) } ?? .null,
         ]
+    }
+
+    nonisolated(nonsending) func forEachDigestRow(scopes: Set<String>?, _ body: (DigestRow) throws -> Void)
+        async throws
+    {
+        let columns = "collection, id, digest, CASE WHEN digest IS NULL THEN state END"
+        func read(_ statement: Statement, _ arguments: [SQLiteValue]) throws {
+            try statement.forEachRow(arguments) { row in
+                try body(
+                    DigestRow(
+                        collection: row.text(at: 0) ?? "", id: row.text(at: 1) ?? "", digest: row.blob(at: 2),
+                        state: row.blob(at: 3)))
+            }
+        }
+        guard let scopes else {
+            try read(try db.prepare("SELECT \(columns) FROM records WHERE deleted_at IS NULL"), [])
+            return
+        }
+        for scope in scopes.sorted() {
+            try read(
+                try db.prepare("SELECT \(columns) FROM records WHERE scope = ? AND deleted_at IS NULL"), [.text(scope)])
+        }
+    }
+
+    nonisolated(nonsending) func verifications() async throws -> [DeviceVerification] {
+        try rows(
+            "SELECT replica, at, outcome, records, differing, repaired, full FROM device_verifications ORDER BY replica",
+            []
+        ) { row in
+            DeviceVerification(
+                replica: ReplicaID(UInt32(truncatingIfNeeded: row.int64(at: 0))), at: Self.u64(row, 1),
+                outcome: DeviceVerification.Outcome(rawValue: row.text(at: 2) ?? "") ?? .unrepaired,
+                records: Self.u64(row, 3), differing: Self.u64(row, 4), repaired: Self.u64(row, 5),
+                full: row.int64(at: 6) != 0)
+        }
+    }
+
+    nonisolated(nonsending) func recordVerification(_ verification: DeviceVerification) async throws {
+        try db.execute(
+            """
+            INSERT INTO device_verifications (replica, at, outcome, records, differing, repaired, full)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (replica) DO UPDATE SET at = excluded.at, outcome = excluded.outcome,
+                records = excluded.records, differing = excluded.differing, repaired = excluded.repaired,
+                full = excluded.full
+            """,
+            [
+                .integer(Int64(verification.replica.rawValue)), Self.int(verification.at),
+                .text(verification.outcome.rawValue), Self.int(verification.records),
+                Self.int(verification.differing), Self.int(verification.repaired),
+                .integer(verification.full ? 1 : 0),
+            ])
     }
 
     nonisolated(nonsending) func deleteRecord(collection: String, id: String) async throws {

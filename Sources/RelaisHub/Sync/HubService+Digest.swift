@@ -1,0 +1,214 @@
+import RelaisCore
+public import RelaisProtocol
+import SwiftProtobuf
+
+/// View digests (Protocol/README.md section 14): what a device checks its copy against, the ranges
+/// it narrows a difference with, the records it repairs, and the report it sends.
+extension HubService {
+    /// `record` with its view digest set from its state (``StoredRecord/digest``): `nil` for a
+    /// tombstone or a collection the schema does not know. Every record write goes through it.
+    func digested(_ record: StoredRecord) -> StoredRecord {
+        var record = record
+        record.digest = digest(of: record.state)
+        return record
+    }
+
+    /// The view digest of a live record's state, each field's value under its rule.
+    func digest(of state: RecordState) -> RecordDigest? {
+        guard !state.isDeleted, let collection = schema.collection(state.collection) else { return nil }
+        var encoder = RecordDigestEncoder()
+        for (name, field) in state.fields {
+            guard let schemaField = collection.field(name) else { continue }
+            encoder.field(name, field.value(rule: schemaField.rule))
+        }
+        return encoder.digest(
+            collection: state.collection, id: state.id,
+            vector: state.vector.sortedEntries.map { ($0.replica.rawValue, $0.counter) })
+    }
+
+    /// The digest of the view of user `name` as it stands now (for checks and tools).
+    public func viewDigest(user name: String) async throws -> DigestSum {
+        try await store.read { tx in
+            guard let user = try await tx.user(named: name) else {
+                throw HubError.notFound.with("There is no user \(name).")
+            }
+            return try await self.viewDigest(scopes: Self.viewScopes(user), tx: tx)
+        }
+    }
+
+    /// The scopes a user's view holds (`nil`: everything).
+    static func viewScopes(_ user: HubUser) -> Set<String>? {
+        user.role.seesEverything ? nil : Set(user.territories)
+    }
+
+    /// Calls `body` with the digest of every live record of the view, computing it from the state
+    /// for a row written before digests.
+    nonisolated(nonsending) func forEachDigest(
+        scopes: Set<String>?, tx: any HubReadTransaction, _ body: (DigestRow, RecordDigest) throws -> Void
+    ) async throws {
+        try await tx.forEachDigestRow(scopes: scopes) { row in
+            if let bytes = row.digest, let digest = RecordDigest(stored: bytes) {
+                try body(row, digest)
+            } else if let state = row.state {
+                let (decoded, _) = try state.withUnsafeBytes {
+                    try RecordCodec.decode($0, collection: row.collection, id: row.id)
+                }
+                if let digest = self.digest(of: decoded) { try body(row, digest) }
+            }
+        }
+    }
+
+    /// The digest of a whole view: a pull's last page carries it.
+    nonisolated(nonsending) func viewDigest(scopes: Set<String>?, tx: any HubReadTransaction) async throws -> DigestSum
+    {
+        var sum = DigestSum()
+        try await forEachDigest(scopes: scopes, tx: tx) { _, digest in sum.add(digest.hash) }
+        return sum
+    }
+
+    /// A view's records by position, to answer ranges.
+    nonisolated(nonsending) func viewIndex(scopes: Set<String>?, tx: any HubReadTransaction) async throws -> DigestIndex
+    {
+        var entries: [DigestEntry] = []
+        try await forEachDigest(scopes: scopes, tx: tx) { row, digest in
+            entries.append(DigestEntry(collection: row.collection, id: row.id, digest: digest))
+        }
+        return DigestIndex(entries)
+    }
+
+    /// The device's user, checked as a pull checks it.
+    private nonisolated(nonsending) func verifyingUser(_ replica: ReplicaID, tx: any HubReadTransaction) async throws
+        -> HubUser
+    {
+        guard let device = try await tx.device(replica: replica) else { throw HubError.unauthorized }
+        guard device.revokedAt == nil else { throw HubError.deviceRevoked }
+        guard device.renewedTo == nil else { throw HubError.replicaForked }
+        guard let user = try await tx.user(named: device.user) else { throw HubError.unauthorized }
+        return user
+    }
+
+    private func verifyingReplica(_ principal: Principal, schemaVersion: UInt32, hubEpoch: String) async throws
+        -> ReplicaID
+    {
+        guard let replica = principal.replica else {
+            throw HubError.forbidden.with("An admin API token holds no replica to verify; enroll a device.")
+        }
+        if principal.renewed { throw HubError.replicaForked }
+        if principal.wipeRequested { throw HubError.wipeRequested }
+        try checkSchemaVersion(schemaVersion)
+        _ = try await checkHubEpoch(hubEpoch, replica: replica)
+        return replica
+    }
+
+    /// `POST /v1/digest`: the digests of ranges of the token's user's view as it stands now, each with
+    /// its sub-ranges' digests or, for a small range, its records' hashes.
+    public func digest(_ request: Relais_V1_DigestRequest, from principal: Principal) async throws
+        -> Relais_V1_DigestResponse
+    {
+        let replica = try await verifyingReplica(
+            principal, schemaVersion: request.schemaVersion, hubEpoch: request.hubEpoch)
+        guard request.ranges.count <= DigestRange.maximumPerRequest else {
+            throw HubError.badRequest.with(
+                "A digest request asks for at most \(DigestRange.maximumPerRequest) ranges (\(request.ranges.count) asked)."
+            )
+        }
+        var ranges: [DigestRange] = []
+        for (index, wire) in request.ranges.enumerated() {
+            guard let range = DigestRange(wire) else {
+                throw HubError.badRequest.with(
+                    "ranges[\(index)]: level \(wire.level) and prefix \(wire.prefix) are not a range (level 0 to 15, prefix below 16^level)."
+                )
+            }
+            ranges.append(range)
+        }
+        let asked = ranges
+        return try await store.read { tx in
+            let user = try await self.verifyingUser(replica, tx: tx)
+            let head = try await tx.meta().head
+            let index = try await self.viewIndex(scopes: Self.viewScopes(user), tx: tx)
+            var response = Relais_V1_DigestResponse()
+            response.ranges = asked.map { index.answer($0) }
+            response.head = head
+            return response
+        }
+    }
+
+    /// `POST /v1/records`: records of the token's user's view by key, whole, own writes included; the
+    /// others (deleted, unknown, not visible) listed as absent.
+    public func records(_ request: Relais_V1_RecordsRequest, from principal: Principal) async throws
+        -> Relais_V1_RecordsResponse
+    {
+        let replica = try await verifyingReplica(
+            principal, schemaVersion: request.schemaVersion, hubEpoch: request.hubEpoch)
+        let limit = configuration.limits.pageSize(requested: 0)
+        guard request.keys.count <= limit else {
+            throw HubError.badRequest.with(
+                "A records request asks for at most \(limit) records (\(request.keys.count) asked).")
+        }
+        let page = try await store.read { tx -> ([UInt8], [Relais_V1_RecordKey]) in
+            let user = try await self.verifyingUser(replica, tx: tx)
+            let head = try await tx.meta().head
+            let access = Access(role: user.role, territories: Set(user.territories))
+            var writer = PullPageWriter()
+            // Cursor and `since` 0, counter 0: every field, the device's own writes included.
+            let device = PullPageWriter.Device(replica: replica, counter: 0, cursor: 0, since: 0, access: access)
+            var absent: [Relais_V1_RecordKey] = []
+            for key in request.keys {
+                let id = key.recordID.lowercased()
+                var written = false
+                if let record = try await tx.record(collection: key.collection, id: id), !record.state.isDeleted,
+                    access.sees(scope: record.scope)
+                {
+                    let row = StoredRecordRow(
+                        collection: record.collection, id: record.id, seq: record.seq, wholeSince: record.wholeSince,
+                        scope: record.scope, parentID: record.parentID, deletedAt: record.deletedAt,
+                        state: RecordCodec.encode(record.state, fields: record.fields))
+                    written = try writer.record(row, for: device, moves: [:], schema: self.schema)
+                }
+                if !written { absent.append(key) }
+            }
+            return (writer.finish(nextCursor: 0, more: false, head: head), absent)
+        }
+        let decoded = try Relais_V1_PullResponse(serializedBytes: page.0)
+        var response = Relais_V1_RecordsResponse()
+        response.records = decoded.records
+        response.absent = page.1
+        response.head = decoded.head
+        return response
+    }
+
+    /// `POST /v1/verification`: keeps what the device found (``DeviceVerification``) for the
+    /// dashboard, `relais-hub device list` and `/metrics`.
+    public func reportVerification(_ report: Relais_V1_VerificationReport, from principal: Principal) async throws
+        -> Relais_V1_VerificationReportResponse
+    {
+        guard let replica = principal.replica else {
+            throw HubError.forbidden.with("An admin API token holds no replica to report on.")
+        }
+        let outcome: DeviceVerification.Outcome
+        switch report.outcome {
+        case .equal: outcome = .equal
+        case .repaired: outcome = .repaired
+        case .unrepaired: outcome = .unrepaired
+        default:
+            throw HubError.badRequest.with("outcome must be OUTCOME_EQUAL, OUTCOME_REPAIRED or OUTCOME_UNREPAIRED.")
+        }
+        guard report.repaired <= report.differing else {
+            throw HubError.badRequest.with(
+                "repaired (\(report.repaired)) is more than differing (\(report.differing)).")
+        }
+        let now = self.now()
+        let verification = DeviceVerification(
+            replica: replica, at: now, outcome: outcome, records: report.records, differing: report.differing,
+            repaired: report.repaired, full: report.full)
+        try await store.write { tx in
+            guard let device = try await tx.device(replica: replica) else { throw HubError.unauthorized }
+            guard device.revokedAt == nil else { throw HubError.deviceRevoked }
+            try await tx.recordVerification(verification)
+        }
+        metrics.recordVerification(verification)
+        var response = Relais_V1_VerificationReportResponse()
+        response.recordedAt = now
+        return response
+    }
+}
