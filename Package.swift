@@ -153,6 +153,7 @@ let package = Package(
             dependencies: [
                 "RelaisClient",
                 "RelaisCore",
+                "RelaisProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

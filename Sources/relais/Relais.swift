@@ -108,7 +108,7 @@ struct Relais: AsyncParsableCommand {
         version: "relais \(RelaisVersion.release) (wire protocol v1)",
         subcommands: [
             Enroll.self, Add.self, SetFields.self, Delete.self, Get.self, List.self, Import.self, Sync.self,
-            Status.self, Export.self, Conflicts.self, Rejected.self, Trust.self, Agent.self,
+            Verify.self, Status.self, Export.self, Conflicts.self, Rejected.self, Trust.self, Agent.self,
             Admin.self,
             CollectionAlias.Customer.self, CollectionAlias.Contact.self, CollectionAlias.Interaction.self,
         ])

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import RelaisClient
 import RelaisCore
+import RelaisProtocol
 
 struct Enroll: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -150,6 +151,53 @@ struct Sync: AsyncParsableCommand {
                 "pushed \(result.pushed), pulled \(result.pulled), conflicts \(result.conflicts), rejected \(result.rejected)"
             )
         }
+    }
+}
+
+struct Verify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Sync, then check this laptop's copy against the hub's view and repair what differs.",
+        discussion: """
+            Compares the digest of every record this laptop holds (as the hub confirmed it) with the hub's,
+            narrows a difference down to the records, pulls those again and removes those the hub does not
+            hold. Pending writes are never touched. Exit code 0 when the copy was equal or is repaired, 1
+            when records still differ.
+            """)
+
+    @OptionGroup var options: ReplicaOptions
+
+    func run() async throws {
+        let replica = try options.open()
+        let lock = try await failing { try SyncLock.acquire(for: options.db) }
+        defer { lock.release() }
+        var syncOptions = SyncOptions()
+        syncOptions.verification = .full
+        let result = try await failing { try await replica.sync(options: syncOptions) }
+        guard let verification = result.verification else {
+            throw CommandFailure(message: "the hub did not take part in a verification", code: 1)
+        }
+        let differences = verification.differences.map {
+            ["collection": $0.collection, "id": $0.id, "difference": $0.kind.rawValue]
+        }
+        let remaining = Set(verification.remaining.map { "\($0.collection)/\($0.id)" })
+        if options.json {
+            try printJSON([
+                "outcome": verification.outcome.rawValue, "records": verification.records,
+                "differing": verification.differences.count, "repaired": verification.repaired,
+                "differences": differences, "requests": verification.requests, "bytes": verification.bytes,
+                "pushed": result.pushed, "pulled": result.pulled,
+            ])
+        } else {
+            print(
+                "\(verification.outcome.rawValue): \(verification.records) records checked, "
+                    + "\(verification.differences.count) differed, \(verification.repaired) repaired")
+            for difference in verification.differences {
+                let state =
+                    remaining.contains("\(difference.collection)/\(difference.id)") ? "still differs" : "repaired"
+                print("  \(difference.collection)/\(difference.id): \(difference.kind.rawValue), \(state)")
+            }
+        }
+        if verification.outcome == .unrepaired { throw ExitCode(1) }
     }
 }
 

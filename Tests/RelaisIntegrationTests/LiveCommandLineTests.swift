@@ -100,4 +100,73 @@ struct LiveCommandLineTests {
             }
         }
     }
+
+    /// `relais verify` repairs a file changed behind the engine's back (exit 0) and says so; a file whose
+    /// own trigger undoes every repair cannot be repaired (exit 1); `relais-hub device list` shows each
+    /// outcome.
+    @Test func verifyRepairsAndReportsWithTheTools() async throws {
+        try #require(
+            FileManager.default.isExecutableFile(atPath: ClientCommandLineTests.toolPath), "build relais first")
+        try await HubFixture.with(store: .sqlite) { hub in
+            let code = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            let folder = try TemporaryFolder(prefix: "verify-cli")
+            defer { folder.remove() }
+            let db = folder.file("claire.db")
+            let data = hub.dataFolder
+            try await hub.live { url in
+                let cli = ClientCommandLineTests()
+                #expect(try await cli.run(["enroll", "--hub", url, "--code", code, "--db", db]).status == 0)
+                for name in ["Acme", "Bolt", "Cube"] {
+                    #expect(
+                        try await cli.run(["add", "customers", "name=\(name)", "territory=north", "--db", db]).status
+                            == 0)
+                }
+                #expect(try await cli.run(["sync", "--db", db]).status == 0)
+                let equal = try await cli.run(["verify", "--db", db])
+                #expect(equal.status == 0 && equal.stdout.hasPrefix("equal: 3 records checked"), "\(equal.stdout)")
+
+                let raw = try Connection(path: db)
+                raw.busyTimeout = .seconds(5)
+                try raw.execute(
+                    """
+                    INSERT INTO _relais_engine(writing) VALUES (1);
+                    UPDATE customers SET city = 'Nowhere' WHERE name = 'Bolt';
+                    DELETE FROM _relais_engine;
+                    """)
+                let repaired = try await cli.run(["verify", "--db", db, "--json"])
+                #expect(repaired.status == 0, "\(repaired.stderr)")
+                let object = try JSONSerialization.jsonObject(with: Data(repaired.stdout.utf8)) as? [String: Any]
+                #expect(object?["outcome"] as? String == "repaired")
+                #expect(object?["differing"] as? Int == 1 && object?["repaired"] as? Int == 1)
+                #expect((object?["differences"] as? [[String: Any]])?.first?["difference"] as? String == "changed")
+                #expect(try raw.scalar("SELECT count(*) FROM customers WHERE city = 'Nowhere'")?.int64Value == 0)
+
+                // A trigger of the user's own puts the wrong value back after every repair.
+                try raw.execute(
+                    """
+                    INSERT INTO _relais_engine(writing) VALUES (1);
+                    CREATE TRIGGER saboteur AFTER UPDATE ON customers BEGIN
+                        UPDATE customers SET city = 'Nowhere' WHERE id = new.id;
+                    END;
+                    UPDATE customers SET city = 'Nowhere' WHERE name = 'Bolt';
+                    DELETE FROM _relais_engine;
+                    """)
+                try raw.close()
+                let stuck = try await cli.run(["verify", "--db", db])
+                #expect(stuck.status == 1, "\(stuck.stdout) \(stuck.stderr)")
+                #expect(
+                    stuck.stdout.hasPrefix("unrepaired: 3 records checked, 1 differed, 0 repaired"), "\(stuck.stdout)")
+                #expect(stuck.stdout.contains("changed, still differs"))
+
+                let listed = try await HubProcess.run(["device", "list", "--data", data])
+                #expect(listed.stdout.contains("DIVERGED: 1 of 1 still differ"), "\(listed.stdout)")
+                let json = try await HubProcess.run(["device", "list", "--data", data, "--json"])
+                let devices = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]]
+                let verification = devices?.first?["verification"] as? [String: Any]
+                #expect(verification?["outcome"] as? String == "unrepaired" && verification?["full"] as? Bool == true)
+                let metrics = String(decoding: try await hub.service.metricsExposition(), as: UTF8.self)
+                #expect(metrics.contains("relais_devices_diverged 1.0"))
+            }
+        }
+    }
 }

@@ -14,6 +14,9 @@ public struct SyncResult: Sendable, Hashable {
     public var conflicts = 0
     /// Writes the hub refused, and pending writes on records that left this user's visibility.
     public var rejected = 0
+    /// What the check of the replica against the hub's view found (``VerificationMode``); `nil` when
+    /// none ran.
+    public var verification: VerificationResult?
 
     /// Zero counts.
     public init() {}
@@ -60,6 +63,8 @@ public struct SyncOptions: Sendable {
     /// Whether a bootstrap first asks the hub for a snapshot of the user's view (docs/SYNC.md
     /// "Snapshot bootstrap"); false bootstraps by pages only.
     public var snapshots = true
+    /// When the sync checks the replica against the hub's view (Protocol/README.md section 14).
+    public var verification = VerificationMode.everySync
 
     /// The defaults: 500 writes per push, 1,000 records per page, five attempts.
     public init() {}
@@ -145,6 +150,8 @@ extension Replica {
         // continued by the retry); not while catching up with a restored hub, which may lack dots
         // this laptop holds (docs/SYNC.md "Snapshot bootstrap").
         var trySnapshot = options.snapshots
+        // The digest of the user's view on the last page of the last pull, while no push changed it.
+        var hubDigest: DigestSum?
 
         /// Applies the pages held, with the cursor of the last, in one transaction.
         func applyReceived() throws {
@@ -179,6 +186,7 @@ extension Replica {
                     let sent = batch
                     let outcome = try store.syncWrite { try store.applyPushResults(sent, response) }
                     batch = []
+                    if outcome.acknowledged > 0 { hubDigest = nil }
                     guard outcome.acknowledged + outcome.rejected > 0 else {
                         throw SyncError(.protocolFailure, "the hub answered a push without a result for its writes")
                     }
@@ -243,6 +251,7 @@ extension Replica {
                         action = machine.pulled(more: false, bootstrapRequired: true)
                         continue
                     }
+                    hubDigest = !page.more && page.hasViewDigest ? DigestSum(page.viewDigest) : nil
                     progress.pages += 1
                     progress.received += page.records.count + page.revocations.count
                     progress.cursor = page.nextCursor
@@ -292,6 +301,8 @@ extension Replica {
                         try store.setState("last_sync", .integer(Int64(store.wallMillis())))
                     }
                     token = try await rotateTokenIfDue(transport: transport, token: token)
+                    result.verification = try await verifyAfterSync(
+                        options.verification, hubDigest: hubDigest, transport: transport, token: token)
                     return result
 
                 case .fail(let kind):
@@ -375,6 +386,27 @@ extension Replica {
 }
 
 extension Replica {
+    /// The check that ends a sync (``VerificationMode``): skipped while writes are in flight (the hub
+    /// may hold them, unacknowledged) and, except for a full check, without the hub's digest or when
+    /// the check itself fails.
+    private func verifyAfterSync(
+        _ mode: VerificationMode, hubDigest: DigestSum?, transport: any SyncTransport, token: String
+    ) async throws -> VerificationResult? {
+        switch mode {
+        case .off: return nil
+        case .full:
+            return try await verifyView(transport: transport, token: token, hubDigest: hubDigest, full: true)
+        case .everySync:
+            guard let hubDigest, try !store.hasWritesInFlight else { return nil }
+            do {
+                return try await verifyView(transport: transport, token: token, hubDigest: hubDigest, full: false)
+            } catch {
+                store.logger.notice("verify: skipped, the check did not finish", metadata: ["relais.error": "\(error)"])
+                return nil
+            }
+        }
+    }
+
     /// Downloads the snapshot of this device's view (continuing a cut download), inflates it beside
     /// the replica file and applies it (docs/SYNC.md "Snapshot bootstrap"). Nil when the hub has none.
     private func takeSnapshot(transport: any SyncTransport, token: String) async throws

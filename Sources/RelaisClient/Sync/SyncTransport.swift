@@ -27,6 +27,14 @@ public protocol SyncTransport: Sendable {
     func rotateToken(token: String) async throws -> Relais_V1_TokenRotateResponse
     /// `POST /v1/device/wiped`: the report of a device an admin marked for wipe, before it erases itself.
     func reportWipe(_ report: Relais_V1_WipeReport, token: String) async throws -> Relais_V1_WipeReportResponse
+    /// `POST /v1/digest`: digests of ranges of the device's view (Protocol/README.md section 14). A
+    /// transport without it need not implement it: the laptop then does not verify its copy.
+    func digest(_ request: Relais_V1_DigestRequest, token: String) async throws -> Relais_V1_DigestResponse
+    /// `POST /v1/records`: records of the device's view by key, whole, to repair them.
+    func records(_ request: Relais_V1_RecordsRequest, token: String) async throws -> Relais_V1_RecordsResponse
+    /// `POST /v1/verification`: what the device found comparing its copy with the hub's view.
+    func reportVerification(_ report: Relais_V1_VerificationReport, token: String) async throws
+        -> Relais_V1_VerificationReportResponse
 }
 
 extension SyncTransport {
@@ -36,6 +44,20 @@ extension SyncTransport {
 
     public func reportWipe(_ report: Relais_V1_WipeReport, token: String) async throws -> Relais_V1_WipeReportResponse {
         throw SyncError(.notFound, "this transport does not report wipes")
+    }
+
+    public func digest(_ request: Relais_V1_DigestRequest, token: String) async throws -> Relais_V1_DigestResponse {
+        throw SyncError(.notFound, "this transport does not verify")
+    }
+
+    public func records(_ request: Relais_V1_RecordsRequest, token: String) async throws -> Relais_V1_RecordsResponse {
+        throw SyncError(.notFound, "this transport does not verify")
+    }
+
+    public func reportVerification(_ report: Relais_V1_VerificationReport, token: String) async throws
+        -> Relais_V1_VerificationReportResponse
+    {
+        throw SyncError(.notFound, "this transport does not verify")
     }
 }
 
@@ -101,6 +123,23 @@ public struct HTTPSyncTransport: SyncTransport {
     /// `POST /v1/push`.
     public func push(_ request: Relais_V1_PushRequest, token: String) async throws -> Relais_V1_PushResponse {
         try await call("/v1/push", request, token: token)
+    }
+
+    /// `POST /v1/digest`.
+    public func digest(_ request: Relais_V1_DigestRequest, token: String) async throws -> Relais_V1_DigestResponse {
+        try await call("/v1/digest", request, token: token)
+    }
+
+    /// `POST /v1/records`.
+    public func records(_ request: Relais_V1_RecordsRequest, token: String) async throws -> Relais_V1_RecordsResponse {
+        try await call("/v1/records", request, token: token)
+    }
+
+    /// `POST /v1/verification`.
+    public func reportVerification(_ report: Relais_V1_VerificationReport, token: String) async throws
+        -> Relais_V1_VerificationReportResponse
+    {
+        try await call("/v1/verification", report, token: token)
     }
 
     /// `POST /v1/pull`, asking for a deflate-compressed answer.

@@ -1,0 +1,148 @@
+import Logging
+import RelaisCore
+public import RelaisProtocol
+
+/// What a verification of this replica against the hub found (Protocol/README.md section 14).
+public struct VerificationResult: Sendable, Hashable {
+    public enum Outcome: String, Sendable, Hashable {
+        /// The replica held exactly the hub's view.
+        case equal
+        /// Records differed; they were pulled again and the replica now holds the hub's view.
+        case repaired
+        /// Records still differ after the repair.
+        case unrepaired
+    }
+
+    /// A record found different.
+    public typealias Difference = DigestReconciliation.Difference
+
+    public var outcome: Outcome
+    /// The live records the replica held of its view when the check began.
+    public var records: Int
+    /// The records found different at the first comparison.
+    public var differences: [Difference]
+    /// Of those, the records the repair fixed.
+    public var repaired: Int
+    /// The records still different after the repair.
+    public var remaining: [Difference]
+    /// Digest requests made (0: the view's digest matched at once).
+    public var requests: Int
+    /// Protobuf bytes of the digest exchange, requests and answers, before compression.
+    public var bytes: Int
+}
+
+/// When a sync checks the replica against the hub's digest.
+public enum VerificationMode: Sendable, Hashable {
+    /// After every sync whose last page carries the hub's digest, unless writes are in flight (the
+    /// default). A failure to verify never fails the sync.
+    case everySync
+    /// Never.
+    case off
+    /// Always (`relais verify`): from the hub's ranges when the last page carries no digest; a failure
+    /// to verify fails the sync.
+    case full
+}
+
+extension Replica {
+    /// The digest of every live record this replica holds as the hub confirmed it (Protocol/README.md
+    /// section 14): equal to the hub's digest of the user's view when the replica holds exactly it.
+    public func viewDigest() throws -> DigestSum {
+        try store.digestIndex().total
+    }
+
+    /// Checks the replica against the hub's view and repairs what differs (Protocol/README.md section
+    /// 14): compares the view's digest (`hubDigest`, from the sync's last page; `nil` asks the hub),
+    /// narrows a difference down over ranges of record positions, pulls the differing records again
+    /// whole and removes those the hub does not hold, up to three rounds; then reports the outcome to
+    /// the hub. Pending writes are never touched.
+    func verifyView(transport: any SyncTransport, token: String, hubDigest: DigestSum?, full: Bool) async throws
+        -> VerificationResult
+    {
+        var index = try store.digestIndex()
+        var result = VerificationResult(
+            outcome: .equal, records: Int(index.total.count), differences: [], repaired: 0, remaining: [], requests: 0,
+            bytes: 0)
+        if let hubDigest, hubDigest == index.total {
+            try await report(result, full: full, transport: transport, token: token)
+            return result
+        }
+        let schemaVersion = UInt32(schema.version)
+        let hubEpoch = try store.hubEpoch
+        var first = true
+        for round in 1...3 {
+            var bytes = 0
+            let reconciliation = try await DigestReconciliation.run(local: index) { ranges in
+                var request = Relais_V1_DigestRequest()
+                request.ranges = ranges.map(\.wire)
+                request.schemaVersion = schemaVersion
+                request.hubEpoch = hubEpoch
+                let response = try await transport.digest(request, token: token)
+                bytes += try request.protobufBytes().count + response.protobufBytes().count
+                return response.ranges
+            }
+            result.requests += reconciliation.requests
+            result.bytes += bytes
+            if first {
+                result.differences = reconciliation.differences
+                first = false
+            }
+            result.remaining = reconciliation.differences
+            if reconciliation.differences.isEmpty || round == 3 { break }
+            try await repair(reconciliation.differences, transport: transport, token: token)
+            index = try store.digestIndex()
+        }
+        let firstKeys = Set(result.differences.map { "\($0.collection)/\($0.id)" })
+        let stillKeys = Set(result.remaining.map { "\($0.collection)/\($0.id)" })
+        result.repaired = firstKeys.subtracting(stillKeys).count
+        result.outcome = result.differences.isEmpty ? .equal : result.remaining.isEmpty ? .repaired : .unrepaired
+        if !result.differences.isEmpty {
+            store.logger.notice(
+                "verify: the replica differed from the hub's view",
+                metadata: [
+                    "relais.differing": "\(result.differences.count)", "relais.repaired": "\(result.repaired)",
+                    "relais.outcome": "\(result.outcome.rawValue)",
+                ])
+        }
+        try await report(result, full: full, transport: transport, token: token)
+        return result
+    }
+
+    /// Pulls the differing records again, a page size at a time, and applies them.
+    private func repair(_ differences: [VerificationResult.Difference], transport: any SyncTransport, token: String)
+        async throws
+    {
+        let keys = differences.map { difference -> Relais_V1_RecordKey in
+            var key = Relais_V1_RecordKey()
+            key.collection = difference.collection
+            key.recordID = difference.id
+            return key
+        }
+        var start = 0
+        while start < keys.count {
+            let batch = Array(keys[start..<min(start + 1000, keys.count)])
+            start += batch.count
+            var request = Relais_V1_RecordsRequest()
+            request.keys = batch
+            request.schemaVersion = UInt32(schema.version)
+            request.hubEpoch = try store.hubEpoch
+            let response = try await transport.records(request, token: token)
+            _ = try store.applyRepair(records: response.records, absent: response.absent)
+        }
+    }
+
+    private func report(_ result: VerificationResult, full: Bool, transport: any SyncTransport, token: String)
+        async throws
+    {
+        var report = Relais_V1_VerificationReport()
+        switch result.outcome {
+        case .equal: report.outcome = .equal
+        case .repaired: report.outcome = .repaired
+        case .unrepaired: report.outcome = .unrepaired
+        }
+        report.records = UInt64(result.records)
+        report.differing = UInt64(result.differences.count)
+        report.repaired = UInt64(result.repaired)
+        report.full = full
+        _ = try await transport.reportVerification(report, token: token)
+    }
+}

@@ -1,0 +1,220 @@
+import Foundation
+import RelaisCore
+import RelaisHub
+import RelaisProtocol
+import RelaisSQLite
+import RelaisTesting
+import Testing
+
+@testable import RelaisClient
+
+/// A laptop checked against the hub's view (Protocol/README.md section 14): a file changed behind
+/// the sync engine's back is found at the next sync and repaired, pending writes kept, and the hub
+/// keeps what each device reported.
+struct VerifyTests {
+    /// The ways a user with the `sqlite3` shell (capture switched off) or a disk could change a file.
+    enum Corruption: String, CaseIterable, Sendable {
+        case fieldChanged, rowDeleted, rowAdded, vectorAltered, bookkeepingDeleted
+    }
+
+    @Test(arguments: Corruption.allCases)
+    func aCorruptedFileIsFoundAndRepairedAtTheNextSync(_ corruption: Corruption) async throws {
+        try await HubFixture.with { hub in
+            let claireCode = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            let marcCode = try await hub.addUser("marc", role: .rep, territories: ["north"])
+            let folder = try TemporaryFolder(prefix: "verify")
+            defer { folder.remove() }
+            try await hub.live { url in
+                let claire = try await Replica.enroll(hub: url, code: claireCode, path: folder.file("claire.db"))
+                let marcPath = folder.file("marc.db")
+                let marc = try await Replica.enroll(hub: url, code: marcCode, path: marcPath)
+                var ids: [String] = []
+                for n in 0..<40 {
+                    let id = try await claire.add(customer, acme("Customer \(n)"))
+                    try await claire.add("contacts", ["customer_id": .text(id), "name": .text("Contact \(n)")])
+                    ids.append(id)
+                }
+                _ = try await claire.sync()
+                let first = try await marc.sync()
+                #expect(first.verification?.outcome == .equal)
+                #expect(first.verification?.records == 80)
+                #expect(first.verification?.requests == 0, "a matching digest costs no request")
+
+                let ghost = UUID().uuidString.lowercased()
+                let raw = try rawConnection(marcPath)
+                try raw.execute("INSERT INTO _relais_engine(writing) VALUES (1)")  // capture off
+                switch corruption {
+                case .fieldChanged:
+                    try raw.execute("UPDATE customers SET city = 'Nowhere' WHERE id = '\(ids[3])'")
+                case .rowDeleted:
+                    try raw.execute("DELETE FROM customers WHERE id = '\(ids[3])'")
+                case .rowAdded:
+                    try raw.execute(
+                        "INSERT INTO customers(id, name, territory, status) VALUES ('\(ghost)', 'Ghost', 'north', 'active')"
+                    )
+                case .vectorAltered:
+                    try raw.execute(
+                        "UPDATE _relais_records SET vector = '{\"99\":7}' WHERE collection = 'customers' AND record_id = '\(ids[3])'"
+                    )
+                case .bookkeepingDeleted:
+                    try raw.execute(
+                        "DELETE FROM _relais_records WHERE collection = 'customers' AND record_id = '\(ids[3])'")
+                }
+                try raw.execute("DELETE FROM _relais_engine")
+                try raw.close()
+                #expect(try await marc.pendingCount() == 0, "nothing was captured")
+
+                let repaired = try #require(try await marc.sync().verification)
+                let expected: VerificationResult.Difference
+                switch corruption {
+                case .rowAdded: expected = .init(collection: customer, id: ghost, kind: .extra)
+                case .rowDeleted: expected = .init(collection: customer, id: ids[3], kind: .missing)
+                default: expected = .init(collection: customer, id: ids[3], kind: .changed)
+                }
+                #expect(repaired.differences == [expected])
+                #expect(repaired.outcome == .repaired)
+                #expect(repaired.repaired == 1)
+                #expect(repaired.remaining.isEmpty)
+                #expect(repaired.bytes < 4_000)
+                #expect(try await marc.export() == Data(try await hub.service.exportJSON(user: "marc")))
+                if corruption == .fieldChanged {
+                    #expect(try await marc.get(customer, id: ids[3])?["city"] == .null)
+                }
+                #expect(try await marc.sync().verification?.outcome == .equal)
+
+                // The hub keeps each device's last report.
+                let reports = try await hub.store.read { try await $0.verifications() }
+                let marcReplica = try #require(try await marc.identity()?.replica)
+                let report = try #require(reports.first { $0.replica.rawValue == marcReplica })
+                #expect(report.outcome == .equal)
+                #expect(report.records == 80)
+                let metrics = String(decoding: try await hub.service.metricsExposition(), as: UTF8.self)
+                #expect(metrics.contains("relais_verifications_total{outcome=\"repaired\"} 1"))
+                #expect(metrics.contains("relais_verifications_total{outcome=\"equal\"} 3"))
+                #expect(metrics.contains("relais_records_repaired_total 1"))
+                #expect(metrics.contains("relais_devices_diverged 0.0"))
+            }
+        }
+    }
+
+    /// A record with pending writes whose hub-confirmed state differs: the repair puts the hub's
+    /// state under the pending writes, which stay pending and then land.
+    @Test func pendingWritesOnADifferingRecordAreKept() async throws {
+        try await HubFixture.with { hub in
+            let code = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            let folder = try TemporaryFolder(prefix: "verify")
+            defer { folder.remove() }
+            try await hub.live { url in
+                let path = folder.file("claire.db")
+                let claire = try await Replica.enroll(hub: url, code: code, path: path)
+                let id = try await claire.add(customer, acme().merging(["city": .text("Lille")]) { $1 })
+                let gone = try await claire.add(customer, acme("Gone"))
+                _ = try await claire.sync()
+                try await claire.set(customer, id: id, ["phone": .text("555")])
+                try await claire.set(customer, id: gone, ["phone": .text("556")])
+                // The confirmed state under the pending writes is changed by hand; a record the hub
+                // never held appears in it too.
+                let raw = try rawConnection(path)
+                try raw.execute(
+                    "UPDATE _relais_overlay SET confirmed = json_set(confirmed, '$.city', 'Nowhere') WHERE record_id = '\(id)'"
+                )
+                try raw.execute(
+                    "UPDATE _relais_records SET vector = '{\"99\":7}' WHERE record_id = '\(gone)'")
+                try raw.close()
+                let identity = try #require(try await claire.identity())
+                let transport = HTTPSyncTransport(hub: url)
+                let result = try await claire.verifyView(
+                    transport: transport, token: identity.token, hubDigest: nil, full: true)
+                #expect(Set(result.differences.map(\.id)) == [id, gone])
+                #expect(result.outcome == .repaired)
+                #expect(try await claire.pendingCount() == 2)
+                let row = try #require(try await claire.get(customer, id: id))
+                #expect(row["phone"] == .text("555"))
+                #expect(row["city"] == .text("Lille"))
+                _ = try await claire.sync()
+                #expect(try await claire.pendingCount() == 0)
+                #expect(try await claire.export() == Data(try await hub.service.exportJSON(user: "claire")))
+            }
+        }
+    }
+
+    /// Records written before digests (an upgraded store: no stored digest) are digested from their
+    /// state when read, the same as the stored digests of records written since.
+    @Test func recordsWithoutAStoredDigestAreDigestedWhenRead() async throws {
+        try await HubFixture.with(store: .sqlite) { hub in
+            let code = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            let folder = try TemporaryFolder(prefix: "verify")
+            defer { folder.remove() }
+            try await hub.live { url in
+                let claire = try await Replica.enroll(hub: url, code: code, path: folder.file("claire.db"))
+                for n in 0..<10 { try await claire.add(customer, acme("Customer \(n)")) }
+                _ = try await claire.sync()
+                let token = try #require(try await claire.identity()).token
+                let principal = try await hub.service.authenticate(token: token)
+                var request = Relais_V1_DigestRequest()
+                request.ranges = [DigestRange.root.wire]
+                let stored = try await hub.service.digest(request, from: principal)
+                let raw = try rawConnection(hub.dataFolder + "/" + SQLiteHubStore.fileName)
+                try raw.execute("UPDATE records SET digest = NULL")
+                try raw.close()
+                let computed = try await hub.service.digest(request, from: principal)
+                #expect(computed.ranges == stored.ranges)
+                #expect(computed.ranges.first?.digest.count == 10)
+                #expect(try await claire.sync().verification?.outcome == .equal)
+            }
+        }
+    }
+
+    /// Digests and records answer only what the user sees; bad requests are refused.
+    @Test func digestsAndRecordsStayWithinTheUsersView() async throws {
+        try await HubFixture.with { hub in
+            let northCode = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            let southCode = try await hub.addUser("marc", role: .rep, territories: ["south"])
+            let folder = try TemporaryFolder(prefix: "verify")
+            defer { folder.remove() }
+            try await hub.live { url in
+                let claire = try await Replica.enroll(hub: url, code: northCode, path: folder.file("claire.db"))
+                let marc = try await Replica.enroll(hub: url, code: southCode, path: folder.file("marc.db"))
+                let north = try await claire.add(customer, acme("North"))
+                let south = try await marc.add(customer, acme("South", territory: "south"))
+                _ = try await claire.sync()
+                _ = try await marc.sync()
+                let token = try #require(try await claire.identity()).token
+                let principal = try await hub.service.authenticate(token: token)
+
+                var request = Relais_V1_DigestRequest()
+                request.ranges = [DigestRange.root.wire]
+                let root = try await hub.service.digest(request, from: principal)
+                #expect(root.ranges.first?.digest.count == 1)
+                #expect(root.ranges.first?.entries.map(\.recordID) == [north])
+
+                var records = Relais_V1_RecordsRequest()
+                records.keys = [north, south, "00000000-0000-4000-8000-000000000000"].map {
+                    var key = Relais_V1_RecordKey()
+                    key.collection = customer
+                    key.recordID = $0
+                    return key
+                }
+                let answer = try await hub.service.records(records, from: principal)
+                #expect(answer.records.map(\.recordID) == [north])
+                #expect(answer.absent.map(\.recordID) == [south, "00000000-0000-4000-8000-000000000000"])
+                #expect(answer.records.first?.fields.isEmpty == false, "own writes are sent too")
+
+                var outOfBounds = Relais_V1_DigestRange()
+                outOfBounds.level = 2
+                outOfBounds.prefix = 256
+                request.ranges = [outOfBounds]
+                await #expect(throws: HubError.badRequest) { try await hub.service.digest(request, from: principal) }
+                request.ranges = Array(repeating: DigestRange.root.wire, count: 257)
+                await #expect(throws: HubError.badRequest) { try await hub.service.digest(request, from: principal) }
+                var report = Relais_V1_VerificationReport()
+                report.outcome = .repaired
+                report.differing = 1
+                report.repaired = 2
+                await #expect(throws: HubError.badRequest) {
+                    try await hub.service.reportVerification(report, from: principal)
+                }
+            }
+        }
+    }
+}
