@@ -127,6 +127,22 @@ public final class SimFaultTransport: SyncTransport {
         try await run { try await base.reportWipe(report, token: token) }
     }
 
+    /// The verification's calls meet the same faults: a verification cut short is skipped, and the
+    /// next sync checks again.
+    public func digest(_ request: Relais_V1_DigestRequest, token: String) async throws -> Relais_V1_DigestResponse {
+        try await run { try await base.digest(request, token: token) }
+    }
+
+    public func records(_ request: Relais_V1_RecordsRequest, token: String) async throws -> Relais_V1_RecordsResponse {
+        try await run { try await base.records(request, token: token) }
+    }
+
+    public func reportVerification(_ report: Relais_V1_VerificationReport, token: String) async throws
+        -> Relais_V1_VerificationReportResponse
+    {
+        try await run { try await base.reportVerification(report, token: token) }
+    }
+
     /// A snapshot download meets the same faults; a lost answer is a download cut at a seeded byte,
     /// which leaves that many bytes in the part, as a killed download does, for the retry to continue.
     public func snapshot(_ request: SnapshotRequest, token: String, folder: String) async throws

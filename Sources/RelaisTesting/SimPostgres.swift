@@ -144,6 +144,20 @@ final class SimAlternatingTransport: SyncTransport {
     func snapshot(_ request: SnapshotRequest, token: String, folder: String) async throws -> SnapshotDownload? {
         try await hub.snapshot(request, token: token, folder: folder)
     }
+
+    func digest(_ request: Relais_V1_DigestRequest, token: String) async throws -> Relais_V1_DigestResponse {
+        try await hub.digest(request, token: token)
+    }
+
+    func records(_ request: Relais_V1_RecordsRequest, token: String) async throws -> Relais_V1_RecordsResponse {
+        try await hub.records(request, token: token)
+    }
+
+    func reportVerification(_ report: Relais_V1_VerificationReport, token: String) async throws
+        -> Relais_V1_VerificationReportResponse
+    {
+        try await hub.reportVerification(report, token: token)
+    }
 }
 
 /// The seeded choice of a hub for each request.

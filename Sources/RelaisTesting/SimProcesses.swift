@@ -211,6 +211,26 @@ final class SimRoutedTransport: SyncTransport {
         onRequest()
         return try await transport.snapshot(request, token: token, folder: folder)
     }
+
+    func digest(_ request: Relais_V1_DigestRequest, token: String) async throws -> Relais_V1_DigestResponse {
+        let transport = transport()
+        onRequest()
+        return try await transport.digest(request, token: token)
+    }
+
+    func records(_ request: Relais_V1_RecordsRequest, token: String) async throws -> Relais_V1_RecordsResponse {
+        let transport = transport()
+        onRequest()
+        return try await transport.records(request, token: token)
+    }
+
+    func reportVerification(_ report: Relais_V1_VerificationReport, token: String) async throws
+        -> Relais_V1_VerificationReportResponse
+    {
+        let transport = transport()
+        onRequest()
+        return try await transport.reportVerification(report, token: token)
+    }
 }
 
 /// Schedules the hub child's SIGKILLs at seeded moments: with probability `rate` per request, a kill
@@ -336,6 +356,20 @@ final class SimRecordingTransport: SyncTransport {
 
     func snapshot(_ request: SnapshotRequest, token: String, folder: String) async throws -> SnapshotDownload? {
         try await base.snapshot(request, token: token, folder: folder)
+    }
+
+    func digest(_ request: Relais_V1_DigestRequest, token: String) async throws -> Relais_V1_DigestResponse {
+        try await base.digest(request, token: token)
+    }
+
+    func records(_ request: Relais_V1_RecordsRequest, token: String) async throws -> Relais_V1_RecordsResponse {
+        try await base.records(request, token: token)
+    }
+
+    func reportVerification(_ report: Relais_V1_VerificationReport, token: String) async throws
+        -> Relais_V1_VerificationReportResponse
+    {
+        try await base.reportVerification(report, token: token)
     }
 }
 

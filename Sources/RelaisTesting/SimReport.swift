@@ -39,6 +39,10 @@ public struct SimReport: Sendable, CustomStringConvertible {
     /// Writes the hub rejected.
     public var rejected = 0
     /// Broken invariants; empty when the schedule passed.
+    /// Syncs that ended with a verification of the laptop against the hub's digest.
+    public var verifications = 0
+    /// Records those verifications found different (each repaired, or a violation).
+    public var repairs = 0
     public var violations: [String] = []
     /// Every step, in order, for replaying a failure by hand.
     public var trace: [String] = []
@@ -53,7 +57,7 @@ public struct SimReport: Sendable, CustomStringConvertible {
 
     public var description: String {
         var text =
-            "schedule \(schedule) [\(kind)] laptops=\(laptops) edits=\(edits) writes=\(writes) acked=\(acknowledged) syncs=\(syncs) failed=\(failedSyncs) faults=\(injected) conflicts=\(conflicts) pairs=\(concurrentPairs) rejected=\(rejected) refused=\(refusedEdits) restarts=\(hubRestarts) rotated=\(rotatedTokens) rejoins=\(rejoins)"
+            "schedule \(schedule) [\(kind)] laptops=\(laptops) edits=\(edits) writes=\(writes) acked=\(acknowledged) syncs=\(syncs) failed=\(failedSyncs) faults=\(injected) conflicts=\(conflicts) pairs=\(concurrentPairs) rejected=\(rejected) refused=\(refusedEdits) restarts=\(hubRestarts) rotated=\(rotatedTokens) rejoins=\(rejoins) verified=\(verifications) repaired=\(repairs)"
         if !violations.isEmpty {
             text +=
                 "\n  FAILED (seed \(seed)); replay: \(replay)\n"

@@ -2,6 +2,7 @@ import Foundation
 import RelaisClient
 import RelaisCore
 import RelaisHub
+import RelaisProtocol
 import RelaisSQLite
 
 /// The quiet phase and the invariants (docs/RELIABILITY.md): convergence, no lost write, one conflict
@@ -51,6 +52,7 @@ extension Simulation {
                         transport: laptops[index].transport, options: options)
                     acknowledge(index, before: mark)
                     if result.rejected > 0 { await noteRejected(index) }
+                    noteVerification(index, result.verification)
                 } catch {
                     // A laptop told to enroll again does (as its user would), and syncs in the next round.
                     if round < 2, await rejoinIfRefused(index, error) { continue }
@@ -58,6 +60,27 @@ extension Simulation {
                         "quiet phase round \(round): laptop \(index) (\(laptops[index].user)) failed to sync: \(error)")
                 }
             }
+        }
+    }
+
+    /// Counts a sync's verification (Protocol/README.md section 14). Nothing changes a laptop's file
+    /// behind the engine here, so a difference found is a sync bug: traced with the records, and a
+    /// violation when the repair did not fix it.
+    mutating func noteVerification(_ index: Int, _ verification: VerificationResult?) {
+        guard let verification else { return }
+        report.verifications += 1
+        report.repairs += verification.differences.count
+        if !verification.differences.isEmpty {
+            report.trace.append(
+                "laptop \(index) verification: \(verification.outcome.rawValue), different: "
+                    + verification.differences.prefix(6).map { "\($0.collection)/\($0.id) (\($0.kind.rawValue))" }
+                    .joined(separator: ", "))
+        }
+        if verification.outcome == .unrepaired {
+            report.violations.append(
+                "laptop \(index) (\(laptops[index].user)): verification left \(verification.remaining.count) records different from the hub's view: "
+                    + verification.remaining.prefix(6).map { "\($0.collection)/\($0.id) (\($0.kind.rawValue))" }
+                    .joined(separator: ", "))
         }
     }
 
@@ -98,6 +121,14 @@ extension Simulation {
                 report.violations.append(
                     "divergence: laptop \(index) (\(laptop.user)) export differs from the hub's (\(local.count) vs \(expected.count) bytes)"
                         + Self.difference(local, expected))
+            }
+            // The digests agree (Protocol/README.md section 14) exactly when the exports do.
+            let laptopDigest = try await laptop.replica.viewDigest()
+            let hubDigest = try await hub.service.viewDigest(user: laptop.user)
+            if (laptopDigest == hubDigest) != (local == expected) {
+                report.violations.append(
+                    "digest: laptop \(index) (\(laptop.user)) digest \(laptopDigest), hub \(hubDigest), but the exports "
+                        + (local == expected ? "are equal" : "differ"))
             }
             let pending = try await laptop.replica.pendingCount()
             if pending != 0 {

@@ -90,6 +90,7 @@ extension Simulation {
             let result = try await laptop.replica.sync(transport: laptop.transport, options: options)
             report.trace.append(
                 "laptop \(index) synced: pushed \(result.pushed) pulled \(result.pulled) conflicts \(result.conflicts)")
+            noteVerification(index, result.verification)
             acknowledge(index, before: mark)
             if result.rejected > 0 { await noteRejected(index) }
         } catch {

@@ -116,7 +116,7 @@ let replayCommand = "swift run relais-sim\(postgres ? " --postgres" : "") --seed
 var failed = 0
 var totals = (
     writes: 0, acknowledged: 0, syncs: 0, faults: 0, conflicts: 0, pairs: 0, refused: 0, restarts: 0, rotated: 0,
-    rejoins: 0
+    rejoins: 0, verified: 0, repaired: 0
 )
 var perKind: [String: Int] = [:]
 /// Per fault kind: divergences, lost writes, report-count failures, integrity failures, other failures.
@@ -147,6 +147,8 @@ for (done, schedule) in schedules.enumerated() {
         totals.restarts += report.hubRestarts
         totals.rotated += report.rotatedTokens
         totals.rejoins += report.rejoins
+        totals.verified += report.verifications
+        totals.repaired += report.repairs
         perKind[report.kind, default: 0] += 1
         var counts = broken[report.kind] ?? [0, 0, 0, 0, 0]
         for violation in report.violations { counts[column(violation)] += 1 }
@@ -165,7 +167,7 @@ for (done, schedule) in schedules.enumerated() {
     }
 }
 print(
-    "seed \(seed): \(schedules.count) schedules, \(failed) failed; writes \(totals.writes), acknowledged and checked \(totals.acknowledged), syncs \(totals.syncs), faults injected \(totals.faults), conflict reports \(totals.conflicts), concurrent pairs checked for exactly one report \(totals.pairs), edits refused on a full disk \(totals.refused), hub restarts \(totals.restarts), devices that rotated their token \(totals.rotated), rejoins \(totals.rejoins); \(Int(Date().timeIntervalSince(started))) s"
+    "seed \(seed): \(schedules.count) schedules, \(failed) failed; writes \(totals.writes), acknowledged and checked \(totals.acknowledged), syncs \(totals.syncs), faults injected \(totals.faults), conflict reports \(totals.conflicts), concurrent pairs checked for exactly one report \(totals.pairs), edits refused on a full disk \(totals.refused), hub restarts \(totals.restarts), devices that rotated their token \(totals.rotated), rejoins \(totals.rejoins), syncs verified against the hub's digest \(totals.verified) (records repaired \(totals.repaired)); \(Int(Date().timeIntervalSince(started))) s"
 )
 print("per fault kind: " + perKind.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
 print(
