@@ -161,6 +161,10 @@ struct VerifyTests {
                 #expect(computed.ranges == stored.ranges)
                 #expect(computed.ranges.first?.digest.count == 10)
                 #expect(try await claire.sync().verification?.outcome == .equal)
+                // The background work stores them again, the same.
+                #expect(try await hub.service.backfillDigests(batch: 3) == 10)
+                #expect(try await hub.service.backfillDigests() == 0)
+                #expect(try await hub.service.digest(request, from: principal).ranges == stored.ranges)
             }
         }
     }

@@ -204,6 +204,65 @@ struct HubStoreTests {
         }
     }
 
+    /// View digests (Protocol/README.md section 14): stored with each live record, streamed by scope,
+    /// left out for tombstones; a record written without one is listed for the backfill, which stores
+    /// one unless the record changed since; devices' reports are kept, the last one each.
+    @Test(arguments: StoreKind.available) func digestsAndVerificationReports(kind: StoreKind) async throws {
+        try await kind.with { store in
+            let (a, b, c, d) = (Wire.uuid(), Wire.uuid(), Wire.uuid(), Wire.uuid())
+            @Sendable func digest(_ n: UInt8) -> RecordDigest {
+                RecordDigest(stored: [UInt8](repeating: n, count: 24))!
+            }
+            try await store.write { tx throws in
+                for _ in 0..<4 { _ = try await tx.nextSequence() }
+                var first = Self.record(a, seq: 1, scope: "north")
+                first.digest = digest(1)
+                try await tx.insertRecord(first)
+                var second = Self.record(b, seq: 2, scope: "south")
+                second.digest = digest(2)
+                try await tx.insertRecord(second)
+                try await tx.insertRecord(Self.record(c, seq: 3, scope: "north"))  // written before digests
+                try await tx.insertRecord(Self.record(d, seq: 4, scope: "north", deleted: true))
+            }
+            try await store.read { tx throws in
+                var north: [String: [UInt8]?] = [:]
+                try await tx.forEachDigestRow(scopes: ["north"]) { north[$0.id] = .some($0.digest) }
+                #expect(north.count == 2 && north[a] == .some(digest(1).stored) && north[c] == .some(nil))
+                var all = 0
+                try await tx.forEachDigestRow(scopes: nil) { _ in all += 1 }
+                #expect(all == 3)
+                #expect(try await tx.undigestedRecords(after: nil, limit: 10).map(\.id) == [c])
+                #expect(
+                    try await tx.undigestedRecords(after: RecordKey(collection: "customers", id: c), limit: 10).isEmpty)
+            }
+            try await store.write { tx throws in
+                try await tx.setDigest(collection: "customers", id: c, seq: 2, digest: digest(9).stored)  // stale
+                #expect(try await tx.undigestedRecords(after: nil, limit: 10).map(\.id) == [c])
+                try await tx.setDigest(collection: "customers", id: c, seq: 3, digest: digest(3).stored)
+                try await tx.recordVerification(
+                    DeviceVerification(
+                        replica: ReplicaID(7), at: 10, outcome: .repaired, records: 5, differing: 2, repaired: 2,
+                        full: false))
+                try await tx.recordVerification(
+                    DeviceVerification(
+                        replica: ReplicaID(7), at: 20, outcome: .unrepaired, records: 5, differing: 1, repaired: 0,
+                        full: true))
+            }
+            try await store.read { tx throws in
+                #expect(try await tx.undigestedRecords(after: nil, limit: 10).isEmpty)
+                var found: [UInt8]?
+                try await tx.forEachDigestRow(scopes: ["north"]) { if $0.id == c { found = $0.digest } }
+                #expect(found == digest(3).stored)
+                #expect(
+                    try await tx.verifications() == [
+                        DeviceVerification(
+                            replica: ReplicaID(7), at: 20, outcome: .unrepaired, records: 5, differing: 1, repaired: 0,
+                            full: true)
+                    ])
+            }
+        }
+    }
+
     /// docs/SYNC.md "Sequences with several writers": a write that took a sequence and has not
     /// committed holds the head below it for every reader, later writes cannot commit past it, and
     /// once it commits a pull from the old cursor gets everything, in order, none skipped.

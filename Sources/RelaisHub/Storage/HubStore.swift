@@ -171,6 +171,9 @@ public protocol HubReadTransaction: Sendable {
     /// (``StoredRecord/digest``), or its state when it has none, in no stated order; streamed.
     nonisolated(nonsending) func forEachDigestRow(scopes: Set<String>?, _ body: (DigestRow) throws -> Void)
         async throws
+    /// Live records without a stored digest (written before digests), after `key` in (collection, id)
+    /// order, at most `limit`.
+    nonisolated(nonsending) func undigestedRecords(after key: RecordKey?, limit: Int) async throws -> [StoredRecordRow]
     /// The last verification each device reported (``DeviceVerification``), by replica.
     nonisolated(nonsending) func verifications() async throws -> [DeviceVerification]
 
@@ -289,6 +292,8 @@ public protocol HubTransaction: HubReadTransaction {
     nonisolated(nonsending) func recordPush(
         replica: ReplicaID, highestCounter counter: UInt64, clampedWrites: Int64,
         seenAt time: UInt64) async throws
+    /// Stores a record's digest (``RecordDigest/stored``) if it has none and has not changed since `seq`.
+    nonisolated(nonsending) func setDigest(collection: String, id: String, seq: UInt64, digest: [UInt8]) async throws
     /// Keeps a device's verification report, replacing its previous one.
     nonisolated(nonsending) func recordVerification(_ verification: DeviceVerification) async throws
     /// After a pull: the device acknowledged `cursor` (set, not raised: a device that bootstraps again

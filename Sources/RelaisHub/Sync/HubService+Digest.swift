@@ -36,6 +36,32 @@ extension HubService {
         }
     }
 
+    /// Stores the digest of every live record written before digests (an upgraded store), a thousand
+    /// at a time, so that views are digested from stored values only. Safe beside pushes: a record
+    /// changed meanwhile keeps the digest its write stored. Returns how many it stored.
+    @discardableResult
+    public func backfillDigests(batch: Int = 1000) async throws -> Int {
+        var after: RecordKey?
+        var stored = 0
+        while true {
+            let start = after
+            let rows = try await store.read { tx in try await tx.undigestedRecords(after: start, limit: batch) }
+            guard let last = rows.last else { return stored }
+            var digests: [(row: StoredRecordRow, digest: [UInt8])] = []
+            for row in rows {
+                if let digest = digest(of: try row.decoded().state) { digests.append((row, digest.stored)) }
+            }
+            let found = digests
+            try await store.write { tx in
+                for (row, digest) in found {
+                    try await tx.setDigest(collection: row.collection, id: row.id, seq: row.seq, digest: digest)
+                }
+            }
+            stored += found.count
+            after = RecordKey(collection: last.collection, id: last.id)
+        }
+    }
+
     /// The scopes a user's view holds (`nil`: everything).
     static func viewScopes(_ user: HubUser) -> Set<String>? {
         user.role.seesEverything ? nil : Set(user.territories)

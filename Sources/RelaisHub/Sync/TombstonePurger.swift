@@ -18,6 +18,15 @@ public struct TombstonePurger: Service {
 
     public func run() async throws {
         await cancelWhenGracefulShutdown {
+            // Once at start: records written before view digests get theirs.
+            do {
+                let stored = try await service.backfillDigests()
+                if stored > 0 { logger.info("view digests stored", metadata: ["relais.records": "\(stored)"]) }
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.error("view digests could not be stored", metadata: ["relais.error": "\(error)"])
+            }
             while !Task.isCancelled {
                 do {
                     let report = try await service.purgeTombstones()

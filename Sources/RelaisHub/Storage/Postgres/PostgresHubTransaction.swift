@@ -528,6 +528,26 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
         for row in found { try body(row) }
     }
 
+    nonisolated(nonsending) func undigestedRecords(after key: RecordKey?, limit: Int) async throws
+        -> [StoredRecordRow]
+    {
+        try await rows(
+            """
+            SELECT \(unescaped: Self.recordColumns) FROM records
+            WHERE (collection, id) > (\(key?.collection ?? ""), \(key?.id ?? "")) AND deleted_at IS NULL
+              AND digest IS NULL
+            ORDER BY collection, id LIMIT \(Int64(limit))
+            """, makeRow)
+    }
+
+    nonisolated(nonsending) func setDigest(collection: String, id: String, seq: UInt64, digest: [UInt8]) async throws {
+        try await execute(
+            """
+            UPDATE records SET digest = \(ByteBuffer(bytes: digest))
+            WHERE collection = \(collection) AND id = \(id) AND seq = \(Self.int(seq)) AND digest IS NULL
+            """)
+    }
+
     nonisolated(nonsending) func verifications() async throws -> [DeviceVerification] {
         try await rows(
             """

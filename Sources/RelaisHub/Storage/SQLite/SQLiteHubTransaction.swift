@@ -518,6 +518,23 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
         }
     }
 
+    nonisolated(nonsending) func undigestedRecords(after key: RecordKey?, limit: Int) async throws
+        -> [StoredRecordRow]
+    {
+        try rows(
+            """
+            SELECT \(Self.recordColumns) FROM records
+            WHERE (collection, id) > (?, ?) AND deleted_at IS NULL AND digest IS NULL
+            ORDER BY collection, id LIMIT ?
+            """, [.text(key?.collection ?? ""), .text(key?.id ?? ""), .integer(Int64(limit))], makeRow)
+    }
+
+    nonisolated(nonsending) func setDigest(collection: String, id: String, seq: UInt64, digest: [UInt8]) async throws {
+        try db.execute(
+            "UPDATE records SET digest = ? WHERE collection = ? AND id = ? AND seq = ? AND digest IS NULL",
+            [.blob(digest), .text(collection), .text(id), Self.int(seq)])
+    }
+
     nonisolated(nonsending) func verifications() async throws -> [DeviceVerification] {
         try rows(
             "SELECT replica, at, outcome, records, differing, repaired, full FROM device_verifications ORDER BY replica",
