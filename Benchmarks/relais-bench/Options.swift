@@ -27,7 +27,7 @@ struct BenchOptions: Sendable {
     static let names = [
         "bootstrap", "bootstrap-snapshot", "apply", "incremental", "ingest", "ingest-e2e", "wire", "delta", "memory",
         "conflicts",
-        "ingest-postgres", "bootstrap-postgres", "peers", "pages",
+        "ingest-postgres", "bootstrap-postgres", "peers", "pages", "verify",
     ]
 
     static let usage = """

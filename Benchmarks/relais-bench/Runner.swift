@@ -20,6 +20,7 @@ struct BenchRunner {
         if options.wants("incremental") || options.wants("wire") { results += try await incrementalAndWire() }
         if options.wants("delta") { results.append(try await delta()) }
         if options.wants("pages") { results.append(try await pages()) }
+        if options.wants("verify") { results += try await verify() }
         if options.wants("apply") { results.append(try await apply()) }
         if options.wants("ingest") { results.append(try await ingest()) }
         if options.wants("ingest-e2e") { results.append(try await ingestEndToEnd()) }

@@ -62,6 +62,11 @@ public struct Row {
         try statement.withUnsafeBytes(at: index, body)
     }
 
+    /// The column's stored type. See ``Statement/kind(at:)``.
+    public func kind(at index: Int32) -> SQLiteValue.Kind {
+        statement.kind(at: index)
+    }
+
     /// The column in its stored type.
     public func value(at index: Int32) -> SQLiteValue {
         statement.value(at: index)

@@ -12,6 +12,11 @@
 /// )
 /// ```
 public enum SQLiteValue: Sendable, Hashable {
+    /// A stored type, without the value (``Statement/kind(at:)``).
+    public enum Kind: Sendable, Hashable {
+        case null, integer, real, text, blob
+    }
+
     /// SQL `NULL`.
     case null
     /// A 64-bit signed integer (`INTEGER`).

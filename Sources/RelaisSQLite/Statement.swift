@@ -380,6 +380,18 @@ public final class Statement {
         return try body(UnsafeRawBufferPointer(start: count == 0 ? nil : bytes, count: count))
     }
 
+    /// The stored type of a column of the current row.
+    public func kind(at index: Int32) -> SQLiteValue.Kind {
+        guard let handle else { return .null }
+        switch sqlite3_column_type(handle, index) {
+        case SQLITE_INTEGER: return .integer
+        case SQLITE_FLOAT: return .real
+        case SQLITE_TEXT: return .text
+        case SQLITE_BLOB: return .blob
+        default: return .null
+        }
+    }
+
     /// The column of the current row in its stored type.
     public func value(at index: Int32) -> SQLiteValue {
         guard let handle else { return .null }

@@ -226,10 +226,10 @@ struct HubStoreTests {
             }
             try await store.read { tx throws in
                 var north: [String: [UInt8]?] = [:]
-                try await tx.forEachDigestRow(scopes: ["north"]) { north[$0.id] = .some($0.digest) }
+                try await tx.forEachDigestRow(scopes: ["north"], keys: true) { north[$0.id] = .some($0.digest) }
                 #expect(north.count == 2 && north[a] == .some(digest(1).stored) && north[c] == .some(nil))
                 var all = 0
-                try await tx.forEachDigestRow(scopes: nil) { _ in all += 1 }
+                try await tx.forEachDigestRow(scopes: nil, keys: false) { _ in all += 1 }
                 #expect(all == 3)
                 #expect(try await tx.undigestedRecords(after: nil, limit: 10).map(\.id) == [c])
                 #expect(
@@ -251,7 +251,7 @@ struct HubStoreTests {
             try await store.read { tx throws in
                 #expect(try await tx.undigestedRecords(after: nil, limit: 10).isEmpty)
                 var found: [UInt8]?
-                try await tx.forEachDigestRow(scopes: ["north"]) { if $0.id == c { found = $0.digest } }
+                try await tx.forEachDigestRow(scopes: ["north"], keys: true) { if $0.id == c { found = $0.digest } }
                 #expect(found == digest(3).stored)
                 #expect(
                     try await tx.verifications() == [

@@ -12,8 +12,29 @@ extension ReplicaStore {
     /// row changed, added or removed behind the sync engine's back counts.
     func digestIndex() throws -> DigestIndex {
         var entries: [DigestEntry] = []
+        try forEachDigest(keys: true) { collection, id, digest in
+            entries.append(DigestEntry(collection: collection, id: id, digest: digest))
+        }
+        return DigestIndex(entries)
+    }
+
+    /// The digest of the whole view (``digestIndex()``'s total, without keeping the entries).
+    func viewDigestSum() throws -> DigestSum {
+        var sum = DigestSum()
+        try forEachDigest(keys: false) { _, _, digest in sum.add(digest.hash) }
+        return sum
+    }
+
+    /// Calls `body` with the digest of every live record this file holds as the hub confirmed it, with
+    /// its collection and, when `keys`, its id (else an empty id).
+    private func forEachDigest(keys: Bool, _ body: (String, String, RecordDigest) throws -> Void) throws {
         var encoder = RecordDigestEncoder()
+        var vector: [(UInt32, UInt64)] = []
         for collection in schema.collections {
+            // Fields in the digest's order (ascending bytes of their names): nothing to sort per record.
+            let ordered = collection.fields.indices.sorted {
+                collection.fields[$0].name.utf8.lexicographicallyPrecedes(collection.fields[$1].name.utf8)
+            }
             let table = ReplicaSQL.quote(collection.name)
             let columns = collection.fields.map { "c.\(ReplicaSQL.quote($0.name))" }.joined(separator: ", ")
             let name = ReplicaSQL.literal(collection.name)
@@ -25,21 +46,53 @@ extension ReplicaStore {
                 LEFT JOIN _relais_records AS r ON r.collection = \(name) AND r.record_id = c.id
                 LEFT JOIN _relais_overlay AS o ON o.collection = \(name) AND o.record_id = c.id
                 """)
-            try rows.forEachRow { row in
-                let id = row.text(at: 0) ?? ""
-                if !row.isNull(at: 2) {
-                    // Pending writes lie over the row: the hub's state is the overlay's.
-                    guard row.int64(at: 2) != 0 else { return }
-                    let confirmed = StorageCodec.decodeColumns(row.text(at: 3), collection: collection)
-                    for (field, value) in confirmed { encoder.field(field, value) }
-                } else {
-                    for (index, field) in collection.fields.enumerated() {
-                        encoder.field(field.name, Self.digestValue(row.value(at: Int32(4 + index)), field, collection))
+            // Names as one block of bytes, read through pointers (no retain per field and row).
+            let nameBytes = ordered.flatMap { Array(collection.fields[$0].name.utf8) }
+            var nameRanges: [Range<Int>] = []
+            for index in ordered {
+                let start = nameRanges.last?.upperBound ?? 0
+                nameRanges.append(start..<(start + collection.fields[index].name.utf8.count))
+            }
+            let kinds = ordered.map { DigestKind(collection.fields[$0].type) }
+            let collectionBytes = Array(collection.name.utf8)
+            try nameBytes.withUnsafeBytes { allNames in
+                let names = nameRanges.map { UnsafeRawBufferPointer(rebasing: allNames[$0]) }
+                try rows.forEachRow { row in
+                    let id = keys ? row.text(at: 0) ?? "" : ""
+                    Self.vectorPairs(row, at: 1, into: &vector)
+                    if !row.isNull(at: 2) {
+                        // Pending writes lie over the row: the hub's state is the overlay's.
+                        guard row.int64(at: 2) != 0 else { return }
+                        let confirmed = StorageCodec.decodeColumns(row.text(at: 3), collection: collection)
+                        for (field, value) in confirmed { encoder.field(field, value) }
+                        let rowID = row.text(at: 0) ?? ""
+                        try body(
+                            collection.name, id, encoder.digest(collection: collection.name, id: rowID, vector: vector))
+                        return
                     }
+                    // The row as stored, its bytes straight into the encoding (values are not built).
+                    collectionBytes.withUnsafeBytes { name in
+                        row.withUnsafeBytes(at: 0) { encoder.begin(collection: name, id: $0, vector: vector) }
+                    }
+                    for slot in ordered.indices {
+                        let column = Int32(4 + ordered[slot])
+                        switch (kinds[slot], row.kind(at: column)) {
+                        case (_, .null): continue
+                        case (.text, .text):
+                            row.withUnsafeBytes(at: column) { encoder.text(names[slot], $0) }
+                        case (.date, .text):
+                            row.withUnsafeBytes(at: column) { encoder.date(names[slot], $0) }
+                        case (.number, .real), (.number, .integer):
+                            encoder.number(names[slot], row.double(at: column))
+                        case (.bool, .integer) where row.int64(at: column) == 0 || row.int64(at: column) == 1:
+                            encoder.bool(names[slot], row.int64(at: column) == 1)
+                        default:
+                            let field = collection.fields[ordered[slot]]
+                            encoder.value(field.name, Self.digestValue(row.value(at: column), field, collection))
+                        }
+                    }
+                    try body(collection.name, id, encoder.end())
                 }
-                let digest = encoder.digest(
-                    collection: collection.name, id: id, vector: Self.vectorPairs(row.text(at: 1)))
-                entries.append(DigestEntry(collection: collection.name, id: id, digest: digest))
             }
             // Records the hub holds alive that a pending delete hides.
             try db.query(
@@ -54,12 +107,25 @@ extension ReplicaStore {
                 for (field, value) in StorageCodec.decodeColumns(row.text(at: 2), collection: collection) {
                     encoder.field(field, value)
                 }
-                let digest = encoder.digest(
-                    collection: collection.name, id: id, vector: Self.vectorPairs(row.text(at: 1)))
-                entries.append(DigestEntry(collection: collection.name, id: id, digest: digest))
+                Self.vectorPairs(row, at: 1, into: &vector)
+                try body(collection.name, id, encoder.digest(collection: collection.name, id: id, vector: vector))
             }
         }
-        return DigestIndex(entries)
+    }
+
+    /// How the digest reads a field's column without building a value.
+    private enum DigestKind {
+        case text, date, number, bool, other
+
+        init(_ type: FieldType) {
+            switch type {
+            case .text, .enumeration, .reference: self = .text
+            case .date: self = .date
+            case .number: self = .number
+            case .bool: self = .bool
+            case .set: self = .other
+            }
+        }
     }
 
     /// A column as the digest reads it: a value that does not fit its field (written by hand) still
@@ -71,9 +137,44 @@ extension ReplicaStore {
         return .text("\u{0}invalid \(column)")
     }
 
-    /// A stored vector's entries; none for a row without bookkeeping.
-    private static func vectorPairs(_ text: String?) -> [(UInt32, UInt64)] {
-        StorageCodec.decodeVector(text).sortedEntries.map { ($0.replica.rawValue, $0.counter) }
+    /// A stored vector's entries (column `column`: `{"3":17,"5":2}`), written over `pairs`; none for
+    /// a row without bookkeeping. Scanned from the column's bytes; any other form goes through the
+    /// general decoder.
+    private static func vectorPairs(_ row: Row, at column: Int32, into pairs: inout [(UInt32, UInt64)]) {
+        pairs.removeAll(keepingCapacity: true)
+        guard row.kind(at: column) == .text else { return }
+        let scanned = row.withUnsafeBytes(at: column) { bytes -> Bool in
+            var index = 0
+            func number() -> UInt64? {
+                var value: UInt64 = 0
+                let start = index
+                while index < bytes.count, bytes[index] >= 0x30, bytes[index] <= 0x39, index - start < 19 {
+                    value = value * 10 + UInt64(bytes[index] - 0x30)
+                    index += 1
+                }
+                return index > start ? value : nil
+            }
+            func expect(_ byte: UInt8) -> Bool {
+                guard index < bytes.count, bytes[index] == byte else { return false }
+                index += 1
+                return true
+            }
+            guard expect(0x7B) else { return false }  // {
+            if expect(0x7D) { return index == bytes.count }  // }
+            while true {
+                guard expect(0x22), let replica = number(), replica <= UInt64(UInt32.max), expect(0x22), expect(0x3A),
+                    let counter = number()
+                else { return false }
+                pairs.append((UInt32(replica), counter))
+                if expect(0x2C) { continue }  // ,
+                return expect(0x7D) && index == bytes.count
+            }
+        }
+        if scanned { return }
+        pairs.removeAll(keepingCapacity: true)
+        for entry in StorageCodec.decodeVector(row.text(at: column)).entries {
+            pairs.append((entry.key.rawValue, entry.value))
+        }
     }
 
     /// What a repair did.

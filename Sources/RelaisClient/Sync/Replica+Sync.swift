@@ -238,7 +238,9 @@ extension Replica {
                     request.schemaVersion = UInt32(schema.version)
                     request.hubEpoch = try store.hubEpoch
                     request.echoOwnWrites = try store.echoOwnWrites
+                    if let report = try pendingVerificationReport() { request.verification = report }
                     let page = try await transport.pull(request, token: token)
+                    if request.hasVerification { try reportDelivered() }
                     if try store.hubEpoch.isEmpty, !page.hubEpoch.isEmpty {
                         try store.syncWrite { try store.rememberHubEpoch(page.hubEpoch) }
                     }

@@ -1,6 +1,7 @@
 import Logging
 import RelaisCore
 public import RelaisProtocol
+import RelaisSQLite
 
 /// What a verification of this replica against the hub found (Protocol/README.md section 14).
 public struct VerificationResult: Sendable, Hashable {
@@ -47,7 +48,7 @@ extension Replica {
     /// The digest of every live record this replica holds as the hub confirmed it (Protocol/README.md
     /// section 14): equal to the hub's digest of the user's view when the replica holds exactly it.
     public func viewDigest() throws -> DigestSum {
-        try store.digestIndex().total
+        try store.viewDigestSum()
     }
 
     /// Checks the replica against the hub's view and repairs what differs (Protocol/README.md section
@@ -58,14 +59,16 @@ extension Replica {
     func verifyView(transport: any SyncTransport, token: String, hubDigest: DigestSum?, full: Bool) async throws
         -> VerificationResult
     {
-        var index = try store.digestIndex()
+        // The common case first: the whole view's digest, no index kept.
+        let total = try store.viewDigestSum()
         var result = VerificationResult(
-            outcome: .equal, records: Int(index.total.count), differences: [], repaired: 0, remaining: [], requests: 0,
+            outcome: .equal, records: Int(total.count), differences: [], repaired: 0, remaining: [], requests: 0,
             bytes: 0)
-        if let hubDigest, hubDigest == index.total {
+        if let hubDigest, hubDigest == total {
             try await report(result, full: full, transport: transport, token: token)
             return result
         }
+        var index = try store.digestIndex()
         let schemaVersion = UInt32(schema.version)
         let hubEpoch = try store.hubEpoch
         var first = true
@@ -130,10 +133,13 @@ extension Replica {
         }
     }
 
+    /// Sends the report (section 14.5), or keeps it for the next pull when it only says that a
+    /// sync's check found the copy equal: that costs no request.
     private func report(_ result: VerificationResult, full: Bool, transport: any SyncTransport, token: String)
         async throws
     {
         var report = Relais_V1_VerificationReport()
+        report.checkedAt = store.wallMillis()
         switch result.outcome {
         case .equal: report.outcome = .equal
         case .repaired: report.outcome = .repaired
@@ -143,6 +149,23 @@ extension Replica {
         report.differing = UInt64(result.differences.count)
         report.repaired = UInt64(result.repaired)
         report.full = full
+        let bytes = try report.protobufBytes()
+        if result.outcome == .equal, !full {
+            try store.syncWrite { try store.setState("verification_report", .blob(bytes)) }
+            return
+        }
         _ = try await transport.reportVerification(report, token: token)
+        try store.syncWrite { try store.setState("verification_report", .null) }
+    }
+
+    /// The report kept for the next pull (``report(_:full:transport:token:)``), if any.
+    func pendingVerificationReport() throws -> Relais_V1_VerificationReport? {
+        guard case .blob(let bytes)? = try store.state("verification_report") else { return nil }
+        return try? Relais_V1_VerificationReport(protobufBytes: bytes)
+    }
+
+    /// Forgets the kept report once a pull carried it to the hub.
+    func reportDelivered() throws {
+        try store.syncWrite { try store.setState("verification_report", .null) }
     }
 }

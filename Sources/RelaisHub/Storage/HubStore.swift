@@ -168,9 +168,11 @@ public protocol HubReadTransaction: Sendable {
     /// Tombstones with `seq` after `seq`, in sequence order, at most `limit`.
     nonisolated(nonsending) func tombstones(after seq: UInt64, limit: Int) async throws -> [StoredRecord]
     /// Every live record whose scope is in `scopes` (`nil`: every live record) with its stored digest
-    /// (``StoredRecord/digest``), or its state when it has none, in no stated order; streamed.
-    nonisolated(nonsending) func forEachDigestRow(scopes: Set<String>?, _ body: (DigestRow) throws -> Void)
-        async throws
+    /// (``StoredRecord/digest``), or its state when it has none, in no stated order; streamed. Without
+    /// `keys`, a row with a stored digest may come with an empty collection and id.
+    nonisolated(nonsending) func forEachDigestRow(
+        scopes: Set<String>?, keys: Bool, _ body: (DigestRow) throws -> Void
+    ) async throws
     /// Live records without a stored digest (written before digests), after `key` in (collection, id)
     /// order, at most `limit`.
     nonisolated(nonsending) func undigestedRecords(after key: RecordKey?, limit: Int) async throws -> [StoredRecordRow]

@@ -70,9 +70,10 @@ extension HubService {
     /// Calls `body` with the digest of every live record of the view, computing it from the state
     /// for a row written before digests.
     nonisolated(nonsending) func forEachDigest(
-        scopes: Set<String>?, tx: any HubReadTransaction, _ body: (DigestRow, RecordDigest) throws -> Void
+        scopes: Set<String>?, keys: Bool, tx: any HubReadTransaction,
+        _ body: (DigestRow, RecordDigest) throws -> Void
     ) async throws {
-        try await tx.forEachDigestRow(scopes: scopes) { row in
+        try await tx.forEachDigestRow(scopes: scopes, keys: keys) { row in
             if let bytes = row.digest, let digest = RecordDigest(stored: bytes) {
                 try body(row, digest)
             } else if let state = row.state {
@@ -88,7 +89,7 @@ extension HubService {
     nonisolated(nonsending) func viewDigest(scopes: Set<String>?, tx: any HubReadTransaction) async throws -> DigestSum
     {
         var sum = DigestSum()
-        try await forEachDigest(scopes: scopes, tx: tx) { _, digest in sum.add(digest.hash) }
+        try await forEachDigest(scopes: scopes, keys: false, tx: tx) { _, digest in sum.add(digest.hash) }
         return sum
     }
 
@@ -96,7 +97,7 @@ extension HubService {
     nonisolated(nonsending) func viewIndex(scopes: Set<String>?, tx: any HubReadTransaction) async throws -> DigestIndex
     {
         var entries: [DigestEntry] = []
-        try await forEachDigest(scopes: scopes, tx: tx) { row, digest in
+        try await forEachDigest(scopes: scopes, keys: true, tx: tx) { row, digest in
             entries.append(DigestEntry(collection: row.collection, id: row.id, digest: digest))
         }
         return DigestIndex(entries)
@@ -211,6 +212,24 @@ extension HubService {
         guard let replica = principal.replica else {
             throw HubError.forbidden.with("An admin API token holds no replica to report on.")
         }
+        let now = self.now()
+        let verification = try Self.verification(report, replica: replica, now: now)
+        try await store.write { tx in
+            guard let device = try await tx.device(replica: replica) else { throw HubError.unauthorized }
+            guard device.revokedAt == nil else { throw HubError.deviceRevoked }
+            try await tx.recordVerification(verification)
+        }
+        metrics.recordVerification(verification)
+        var response = Relais_V1_VerificationReportResponse()
+        response.recordedAt = now
+        return response
+    }
+
+    /// A report as the hub keeps it: made when the device says (never later than `now`; `now` when
+    /// it does not say).
+    static func verification(_ report: Relais_V1_VerificationReport, replica: ReplicaID, now: UInt64) throws
+        -> DeviceVerification
+    {
         let outcome: DeviceVerification.Outcome
         switch report.outcome {
         case .equal: outcome = .equal
@@ -223,18 +242,8 @@ extension HubService {
             throw HubError.badRequest.with(
                 "repaired (\(report.repaired)) is more than differing (\(report.differing)).")
         }
-        let now = self.now()
-        let verification = DeviceVerification(
-            replica: replica, at: now, outcome: outcome, records: report.records, differing: report.differing,
-            repaired: report.repaired, full: report.full)
-        try await store.write { tx in
-            guard let device = try await tx.device(replica: replica) else { throw HubError.unauthorized }
-            guard device.revokedAt == nil else { throw HubError.deviceRevoked }
-            try await tx.recordVerification(verification)
-        }
-        metrics.recordVerification(verification)
-        var response = Relais_V1_VerificationReportResponse()
-        response.recordedAt = now
-        return response
+        return DeviceVerification(
+            replica: replica, at: report.checkedAt == 0 ? now : min(report.checkedAt, now), outcome: outcome,
+            records: report.records, differing: report.differing, repaired: report.repaired, full: report.full)
     }
 }

@@ -48,6 +48,10 @@ extension HubService {
         if let since, since > request.cursor {
             throw HubError.badRequest.with("since (\(since)) is after cursor (\(request.cursor)).")
         }
+        // A check the device made at the end of its last sync, kept with the acknowledged cursor.
+        let verification =
+            request.hasVerification
+            ? try Self.verification(request.verification, replica: replica, now: self.now()) : nil
         let decision = try await store.read { tx -> PullDecision in
             guard let device = try await tx.device(replica: replica) else { throw HubError.unauthorized }
             guard device.revokedAt == nil else { throw HubError.deviceRevoked }
@@ -112,7 +116,9 @@ extension HubService {
                 try await tx.acknowledgePull(
                     replica: replica, cursor: acknowledged, scopeVersion: cursor == 0 ? scopeVersion : nil,
                     seenAt: now)
+                if let verification { try await tx.recordVerification(verification) }
             }
+            if let verification { metrics.recordVerification(verification) }
             return writer.bytes
         }
     }

@@ -102,8 +102,14 @@ public struct RecordHash: Hashable, Sendable, CustomStringConvertible {
 /// Integers are big-endian. Vector entries with a zero counter, null fields and empty sets are left
 /// out. The position is the first 8 bytes of SHA-256 of `str(collection) str(id)`, shifted right by 4.
 public struct RecordDigestEncoder: Sendable {
-    private var buffer: [UInt8] = []
+    private var buffer = EncodingBuffer()
     private var names: [(name: String, value: Value)] = []
+    /// The fields were added in the digest's order (no sort needed).
+    private var namesInOrder = true
+    /// Streaming: the record's position, where its field count goes, and the count so far.
+    private var position: UInt64 = 0
+    private var countOffset = 0
+    private var fieldCount: UInt32 = 0
 
     public init() {}
 
@@ -112,60 +118,126 @@ public struct RecordDigestEncoder: Sendable {
         -> RecordDigest
     {
         names.removeAll(keepingCapacity: true)
-        for (name, value) in values where Self.counts(value) { names.append((name, value)) }
+        namesInOrder = true
+        for (name, value) in values { field(name, value) }
         return digest(
             collection: collection, id: id, vector: vector.sortedEntries.map { ($0.replica.rawValue, $0.counter) })
     }
 
-    /// The digest of a live record whose counted fields were appended with ``field(_:_:)`` since the
+    /// The digest of a live record whose counted fields were added with ``field(_:_:)`` since the
     /// last digest, in any order; `vector` as (replica, counter) pairs in any order.
     public mutating func digest(collection: String, id: String, vector: [(UInt32, UInt64)]) -> RecordDigest {
-        buffer.removeAll(keepingCapacity: true)
-        append(string: collection)
-        append(string: id)
-        let position = Self.sha256(buffer).high >> 4
-        let entries = vector.filter { $0.1 > 0 }.sorted { $0.0 < $1.0 }
-        append(UInt32(entries.count))
-        for (replica, counter) in entries {
+        var collection = collection
+        var id = id
+        collection.withUTF8 { collection in
+            id.withUTF8 { id in
+                begin(collection: UnsafeRawBufferPointer(collection), id: UnsafeRawBufferPointer(id), vector: vector)
+            }
+        }
+        if !namesInOrder { names.sort { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) } }
+        for (name, fieldValue) in names { self.value(name, fieldValue) }
+        names.removeAll(keepingCapacity: true)
+        namesInOrder = true
+        return end()
+    }
+
+    /// Adds a field of the next record (a null or an empty set is skipped), in any order.
+    public mutating func field(_ name: String, _ value: Value) {
+        guard Self.counts(value) else { return }
+        if namesInOrder, let last = names.last, !last.name.utf8.lexicographicallyPrecedes(name.utf8) {
+            namesInOrder = false
+        }
+        names.append((name, value))
+    }
+
+    // MARK: Streaming: a record's parts in the encoding's order, without building values
+
+    /// Starts a record: its key and its vector, as (replica, counter) pairs in any order. Its fields
+    /// follow, in ascending byte order of their names; ``end()`` gives the digest.
+    public mutating func begin(
+        collection: UnsafeRawBufferPointer, id: UnsafeRawBufferPointer, vector: [(UInt32, UInt64)]
+    ) {
+        buffer.removeAll()
+        append(bytes: collection)
+        append(bytes: id)
+        position = buffer.sha256().high >> 4
+        var entries: UInt32 = 0
+        var ascending = true
+        var previous: UInt32?
+        for (replica, counter) in vector where counter > 0 {
+            entries += 1
+            if let previous, previous >= replica { ascending = false }
+            previous = replica
+        }
+        append(entries)
+        for (replica, counter) in ascending ? vector : vector.sorted(by: { $0.0 < $1.0 }) where counter > 0 {
             append(replica)
             append(counter)
         }
-        names.sort { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
-        append(UInt32(names.count))
-        for (name, value) in names {
-            append(string: name)
-            switch value {
-            case .null: break
-            case .text(let text):
-                buffer.append(0x01)
-                append(string: text)
-            case .number(let number):
-                buffer.append(0x02)
-                append((number == 0 ? 0.0 : number).bitPattern)
-            case .bool(let flag):
-                buffer.append(0x03)
-                buffer.append(flag ? 1 : 0)
-            case .date(let text):
-                buffer.append(0x04)
-                append(string: text)
-            case .set(let items):
-                buffer.append(0x05)
-                let sorted = Array(Set(items)).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-                append(UInt32(sorted.count))
-                for item in sorted { append(string: item) }
-            }
-        }
-        names.removeAll(keepingCapacity: true)
-        return RecordDigest(position: position, hash: Self.sha256(buffer))
+        countOffset = buffer.count
+        append(UInt32(0))
+        fieldCount = 0
     }
 
-    /// Adds a field of the next record (a null or an empty set is skipped).
-    public mutating func field(_ name: String, _ value: Value) {
-        if Self.counts(value) { names.append((name, value)) }
+    /// A text field (text, enumeration, reference): its name's and its value's UTF-8 bytes.
+    public mutating func text(_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) {
+        buffer.field(name, tag: 0x01, text: value)
+        fieldCount += 1
+    }
+
+    /// A date field.
+    public mutating func date(_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) {
+        buffer.field(name, tag: 0x04, text: value)
+        fieldCount += 1
+    }
+
+    /// A number field.
+    public mutating func number(_ name: UnsafeRawBufferPointer, _ value: Double) {
+        buffer.field(name, tag: 0x02, number: (value == 0 ? 0.0 : value).bitPattern)
+        fieldCount += 1
+    }
+
+    /// A bool field.
+    public mutating func bool(_ name: UnsafeRawBufferPointer, _ value: Bool) {
+        buffer.field(name, tag: 0x03, byte: value ? 1 : 0)
+        fieldCount += 1
+    }
+
+    /// Any field (a null or an empty set is skipped).
+    public mutating func value(_ name: String, _ value: Value) {
+        guard Self.counts(value) else { return }
+        append(string: name)
+        switch value {
+        case .null: return
+        case .text(let text):
+            buffer.append(UInt8(0x01))
+            append(string: text)
+        case .number(let number):
+            buffer.append(UInt8(0x02))
+            append((number == 0 ? 0.0 : number).bitPattern)
+        case .bool(let flag):
+            buffer.append(UInt8(0x03))
+            buffer.append(UInt8(flag ? 1 : 0))
+        case .date(let text):
+            buffer.append(UInt8(0x04))
+            append(string: text)
+        case .set(let items):
+            buffer.append(UInt8(0x05))
+            let sorted = Array(Set(items)).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            append(UInt32(sorted.count))
+            for item in sorted { append(string: item) }
+        }
+        fieldCount += 1
+    }
+
+    /// Ends the record begun with ``begin(collection:id:vector:)``: its digest.
+    public mutating func end() -> RecordDigest {
+        buffer.patch(fieldCount, at: countOffset)
+        return RecordDigest(position: position, hash: buffer.sha256())
     }
 
     /// The canonical encoding of the last record digested (for golden vectors).
-    public var lastEncoding: [UInt8] { buffer }
+    public var lastEncoding: [UInt8] { buffer.bytes }
 
     static func counts(_ value: Value) -> Bool {
         switch value {
@@ -177,32 +249,139 @@ public struct RecordDigestEncoder: Sendable {
 
     private mutating func append(string: String) {
         var string = string
-        string.withUTF8 { utf8 in
-            append(UInt32(utf8.count))
-            buffer.append(contentsOf: utf8)
+        string.withUTF8 { append(bytes: UnsafeRawBufferPointer($0)) }
+    }
+
+    private mutating func append(bytes: UnsafeRawBufferPointer) {
+        buffer.append(UInt32(bytes.count))
+        buffer.append(bytes)
+    }
+
+    private mutating func append(_ value: UInt32) { buffer.append(value) }
+
+    private mutating func append(_ value: UInt64) { buffer.append(value) }
+}
+
+/// The encoder's growable byte buffer: appends are a bounds check and a copy (an `Array`'s generic
+/// `append(contentsOf:)` was a sixth of a laptop's digest).
+private final class EncodingStorage: @unchecked Sendable {
+    var base: UnsafeMutableRawPointer
+    var capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        base = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 8)
+    }
+
+    deinit { base.deallocate() }
+
+    func grow(to needed: Int) {
+        var capacity = self.capacity
+        while capacity < needed { capacity *= 2 }
+        let bigger = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 8)
+        bigger.copyMemory(from: base, byteCount: self.capacity)
+        base.deallocate()
+        base = bigger
+        self.capacity = capacity
+    }
+}
+
+/// Bytes written in place; each encoder owns its storage (never shared: an encoder is used by one
+/// task at a time, and a copy gets its own storage on first write).
+private struct EncodingBuffer: Sendable {
+    private var storage = EncodingStorage(capacity: 1024)
+    private(set) var count = 0
+
+    mutating func removeAll() { count = 0 }
+
+    private mutating func reserve(_ extra: Int) {
+        if !isKnownUniquelyReferenced(&storage) {
+            let copy = EncodingStorage(capacity: storage.capacity)
+            copy.base.copyMemory(from: storage.base, byteCount: count)
+            storage = copy
+        }
+        if count + extra > storage.capacity { storage.grow(to: count + extra) }
+    }
+
+    mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        guard let source = bytes.baseAddress, bytes.count > 0 else { return }
+        reserve(bytes.count)
+        (storage.base + count).copyMemory(from: source, byteCount: bytes.count)
+        count += bytes.count
+    }
+
+    mutating func append(_ byte: UInt8) {
+        reserve(1)
+        storage.base.storeBytes(of: byte, toByteOffset: count, as: UInt8.self)
+        count += 1
+    }
+
+    mutating func append(_ value: UInt32) {
+        reserve(4)
+        storage.base.storeBytes(of: value.bigEndian, toByteOffset: count, as: UInt32.self)
+        count += 4
+    }
+
+    mutating func append(_ value: UInt64) {
+        reserve(8)
+        storage.base.storeBytes(of: value.bigEndian, toByteOffset: count, as: UInt64.self)
+        count += 8
+    }
+
+    /// A field: `str(name) tag str(text)`, with one bounds check.
+    mutating func field(_ name: UnsafeRawBufferPointer, tag: UInt8, text: UnsafeRawBufferPointer) {
+        reserve(9 + name.count + text.count)
+        unchecked(name)
+        storage.base.storeBytes(of: tag, toByteOffset: count, as: UInt8.self)
+        count += 1
+        unchecked(text)
+    }
+
+    /// A field: `str(name) tag u64`.
+    mutating func field(_ name: UnsafeRawBufferPointer, tag: UInt8, number: UInt64) {
+        reserve(13 + name.count)
+        unchecked(name)
+        storage.base.storeBytes(of: tag, toByteOffset: count, as: UInt8.self)
+        storage.base.storeBytes(of: number.bigEndian, toByteOffset: count + 1, as: UInt64.self)
+        count += 9
+    }
+
+    /// A field: `str(name) tag byte`.
+    mutating func field(_ name: UnsafeRawBufferPointer, tag: UInt8, byte: UInt8) {
+        reserve(6 + name.count)
+        unchecked(name)
+        storage.base.storeBytes(of: tag, toByteOffset: count, as: UInt8.self)
+        storage.base.storeBytes(of: byte, toByteOffset: count + 1, as: UInt8.self)
+        count += 2
+    }
+
+    /// `str(bytes)` into room already reserved.
+    private mutating func unchecked(_ bytes: UnsafeRawBufferPointer) {
+        storage.base.storeBytes(of: UInt32(bytes.count).bigEndian, toByteOffset: count, as: UInt32.self)
+        count += 4
+        if let source = bytes.baseAddress, bytes.count > 0 {
+            (storage.base + count).copyMemory(from: source, byteCount: bytes.count)
+            count += bytes.count
         }
     }
 
-    private mutating func append(_ value: UInt32) {
-        for shift in stride(from: 24, through: 0, by: -8) {
-            buffer.append(UInt8(truncatingIfNeeded: value >> UInt32(shift)))
-        }
+    /// Overwrites 4 bytes at `offset` with `value`, big-endian.
+    mutating func patch(_ value: UInt32, at offset: Int) {
+        reserve(0)
+        storage.base.storeBytes(of: value.bigEndian, toByteOffset: offset, as: UInt32.self)
     }
 
-    private mutating func append(_ value: UInt64) {
-        for shift in stride(from: 56, through: 0, by: -8) {
-            buffer.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
-        }
-    }
+    var bytes: [UInt8] { Array(UnsafeRawBufferPointer(start: storage.base, count: count)) }
 
-    private static func sha256(_ bytes: [UInt8]) -> RecordHash {
-        let digest = SHA256.hash(data: bytes)
+    /// The first 16 bytes of SHA-256 of the bytes written.
+    func sha256() -> RecordHash {
+        var hasher = SHA256()
+        hasher.update(bufferPointer: UnsafeRawBufferPointer(start: storage.base, count: count))
+        let digest = hasher.finalize()
         return digest.withUnsafeBytes { raw in
-            var high: UInt64 = 0
-            var low: UInt64 = 0
-            for i in 0..<8 { high = high << 8 | UInt64(raw[i]) }
-            for i in 8..<16 { low = low << 8 | UInt64(raw[i]) }
-            return RecordHash(high: high, low: low)
+            RecordHash(
+                high: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
+                low: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
         }
     }
 }

@@ -1,5 +1,5 @@
-// relais.proto sha256: 99b7d0b39f3827e7ea0eddd78973e2c23bf773066ced207bb05bca27888ff7e3
-// generated code sha256: 367761675b36c16f55a2531de524bca8c3a52045f873eaf44048b26dd09ae702
+// relais.proto sha256: 95d448762f4acb2d01b9d2048024d42a7fb60bcba0b675e32f84f350b0e92f39
+// generated code sha256: ba71800432d6b50f4bc2a414f190ea21903542052f41f42aa8aeb5b57824e576
 // DO NOT EDIT.
 // swift-format-ignore-file
 // swiftlint:disable all
@@ -449,11 +449,23 @@ public nonisolated struct Relais_V1_PullRequest: Sendable {
   /// come back. False: a field whose only sibling is the requesting replica's own write is left out.
   public var echoOwnWrites: Bool = false
 
+  /// The report of a verification the client made and has not sent yet (Protocol/README.md section
+  /// 14.5): a check that found the copy equal is reported with the next pull, at no extra request.
+  public var verification: Relais_V1_VerificationReport {
+    get {_verification ?? Relais_V1_VerificationReport()}
+    set {_verification = newValue}
+  }
+  /// Returns true if `verification` has been explicitly set.
+  public var hasVerification: Bool {self._verification != nil}
+  /// Clears the value of `verification`. Subsequent reads from it will return its default value.
+  public mutating func clearVerification() {self._verification = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _since: UInt64? = nil
+  fileprivate var _verification: Relais_V1_VerificationReport? = nil
 }
 
 /// The current state of one field of a record.
@@ -808,6 +820,9 @@ public nonisolated struct Relais_V1_VerificationReport: Sendable {
 
   /// A full check asked for by the user (`relais verify`), not a sync's.
   public var full: Bool = false
+
+  /// When the device made the check, in milliseconds since 1970 by its clock (0: when received).
+  public var checkedAt: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1584,7 +1599,7 @@ nonisolated extension Relais_V1_PushResponse: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Relais_V1_PullRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PullRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}cursor\0\u{3}page_size\0\u{1}counter\0\u{3}schema_version\0\u{3}hub_epoch\0\u{1}since\0\u{3}echo_own_writes\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}cursor\0\u{3}page_size\0\u{1}counter\0\u{3}schema_version\0\u{3}hub_epoch\0\u{1}since\0\u{3}echo_own_writes\0\u{1}verification\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1599,6 +1614,7 @@ nonisolated extension Relais_V1_PullRequest: SwiftProtobuf.Message, SwiftProtobu
       case 5: try { try decoder.decodeSingularStringField(value: &self.hubEpoch) }()
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self._since) }()
       case 7: try { try decoder.decodeSingularBoolField(value: &self.echoOwnWrites) }()
+      case 8: try { try decoder.decodeSingularMessageField(value: &self._verification) }()
       default: break
       }
     }
@@ -1630,6 +1646,9 @@ nonisolated extension Relais_V1_PullRequest: SwiftProtobuf.Message, SwiftProtobu
     if self.echoOwnWrites != false {
       try visitor.visitSingularBoolField(value: self.echoOwnWrites, fieldNumber: 7)
     }
+    try { if let v = self._verification {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1641,6 +1660,7 @@ nonisolated extension Relais_V1_PullRequest: SwiftProtobuf.Message, SwiftProtobu
     if lhs.hubEpoch != rhs.hubEpoch {return false}
     if lhs._since != rhs._since {return false}
     if lhs.echoOwnWrites != rhs.echoOwnWrites {return false}
+    if lhs._verification != rhs._verification {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2214,7 +2234,7 @@ nonisolated extension Relais_V1_RecordsResponse: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Relais_V1_VerificationReport: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".VerificationReport"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}outcome\0\u{1}records\0\u{1}differing\0\u{1}repaired\0\u{1}full\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}outcome\0\u{1}records\0\u{1}differing\0\u{1}repaired\0\u{1}full\0\u{3}checked_at\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2227,6 +2247,7 @@ nonisolated extension Relais_V1_VerificationReport: SwiftProtobuf.Message, Swift
       case 3: try { try decoder.decodeSingularUInt64Field(value: &self.differing) }()
       case 4: try { try decoder.decodeSingularUInt64Field(value: &self.repaired) }()
       case 5: try { try decoder.decodeSingularBoolField(value: &self.full) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.checkedAt) }()
       default: break
       }
     }
@@ -2248,6 +2269,9 @@ nonisolated extension Relais_V1_VerificationReport: SwiftProtobuf.Message, Swift
     if self.full != false {
       try visitor.visitSingularBoolField(value: self.full, fieldNumber: 5)
     }
+    if self.checkedAt != 0 {
+      try visitor.visitSingularUInt64Field(value: self.checkedAt, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2257,6 +2281,7 @@ nonisolated extension Relais_V1_VerificationReport: SwiftProtobuf.Message, Swift
     if lhs.differing != rhs.differing {return false}
     if lhs.repaired != rhs.repaired {return false}
     if lhs.full != rhs.full {return false}
+    if lhs.checkedAt != rhs.checkedAt {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

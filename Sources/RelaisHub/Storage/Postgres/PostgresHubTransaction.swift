@@ -507,15 +507,17 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
             """)
     }
 
-    nonisolated(nonsending) func forEachDigestRow(scopes: Set<String>?, _ body: (DigestRow) throws -> Void)
-        async throws
-    {
+    nonisolated(nonsending) func forEachDigestRow(
+        scopes: Set<String>?, keys: Bool, _ body: (DigestRow) throws -> Void
+    ) async throws {
         let all = scopes == nil
         let list = (scopes ?? []).sorted()
         // Served up to the snapshot's head, as pages are.
         let found = try await rows(
             """
-            SELECT collection, id, digest, CASE WHEN digest IS NULL THEN state END FROM records
+            SELECT CASE WHEN \(keys)::bool OR digest IS NULL THEN collection ELSE '' END,
+                   CASE WHEN \(keys)::bool OR digest IS NULL THEN id ELSE '' END,
+                   digest, CASE WHEN digest IS NULL THEN state END FROM records
             WHERE deleted_at IS NULL AND seq <= \(unescaped: Self.snapshotHead)
               AND (\(all)::bool OR scope = ANY(\(list)::text[]))
             """

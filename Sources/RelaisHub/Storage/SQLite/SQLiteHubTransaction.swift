@@ -496,10 +496,14 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
         ]
     }
 
-    nonisolated(nonsending) func forEachDigestRow(scopes: Set<String>?, _ body: (DigestRow) throws -> Void)
-        async throws
-    {
-        let columns = "collection, id, digest, CASE WHEN digest IS NULL THEN state END"
+    nonisolated(nonsending) func forEachDigestRow(
+        scopes: Set<String>?, keys: Bool, _ body: (DigestRow) throws -> Void
+    ) async throws {
+        let columns =
+            keys
+            ? "collection, id, digest, CASE WHEN digest IS NULL THEN state END"
+            : "CASE WHEN digest IS NULL THEN collection END, CASE WHEN digest IS NULL THEN id END, digest, "
+                + "CASE WHEN digest IS NULL THEN state END"
         func read(_ statement: Statement, _ arguments: [SQLiteValue]) throws {
             try statement.forEachRow(arguments) { row in
                 try body(
