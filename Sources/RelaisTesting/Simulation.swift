@@ -138,6 +138,8 @@ struct Simulation {
         if let batch = ProcessInfo.processInfo.environment["RELAIS_SIM_BATCH"].flatMap({ Int($0) }) {
             options.batchSize = batch
         }
+        // RELAIS_SIM_VERIFY=off: no verification, to see what a repair hid.
+        if ProcessInfo.processInfo.environment["RELAIS_SIM_VERIFY"] == "off" { options.verification = .off }
         options.sleep = { _ in }
         options.random = { 0.5 }
         let territoriesInPlay = random.chance(0.5) ? ["north"] : ["north", "south"]

@@ -156,6 +156,12 @@ for (done, schedule) in schedules.enumerated() {
         if only != nil { print(report.trace.joined(separator: "\n")) }
         if only != nil || !report.violations.isEmpty { print(report) }
         if !report.violations.isEmpty { failed += 1 }
+        if report.repairs > 0, report.violations.isEmpty {
+            // Nothing here changes a laptop's file behind the engine: a repair points at a sync bug.
+            print(
+                "schedule \(schedule) [\(report.kind)]: \(report.repairs) records repaired by a verification; replay: \(report.replay)\n"
+                    + report.trace.filter { $0.contains("verification") }.map { "  \($0)" }.joined(separator: "\n"))
+        }
     } catch {
         failed += 1
         print(
