@@ -220,6 +220,17 @@ struct VerifyTests {
                 await #expect(throws: HubError.badRequest) {
                     try await hub.service.reportVerification(report, from: principal)
                 }
+                // Counts past what any view holds are refused, never a crash of the hub's counters;
+                // such a report carried on a pull is dropped and the pull served.
+                report.differing = UInt64(1) << 63
+                report.repaired = UInt64(1) << 63
+                await #expect(throws: HubError.badRequest) {
+                    try await hub.service.reportVerification(report, from: principal)
+                }
+                var pull = Relais_V1_PullRequest()
+                pull.counter = 100
+                pull.verification = report
+                #expect(try await hub.service.pull(pull, from: principal).records.isEmpty == false)
             }
         }
     }

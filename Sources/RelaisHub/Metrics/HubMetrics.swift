@@ -90,7 +90,7 @@ public final class HubMetrics: Sendable {
         if verification.repaired > 0 {
             registry.makeCounter(
                 descriptor: Self.name("records_repaired", "total", "Records devices repaired after a verification.")
-            ).increment(by: Int64(verification.repaired))
+            ).increment(by: Int64(clamping: verification.repaired))
         }
     }
 

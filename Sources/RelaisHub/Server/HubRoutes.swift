@@ -158,6 +158,7 @@ struct HubRoutes: Sendable {
     /// `POST /v1/verification`: what the device found comparing its copy with the hub's view.
     private func reportVerification(_ request: Request) async throws -> Response {
         let principal = try await authenticate(request)
+        try limits.takeSync(principal)
         let (message, format) = try await Self.decode(Relais_V1_VerificationReport.self, request, service.codec)
         return try Self.respond(
             try await service.reportVerification(message, from: principal), format: format, codec: service.codec)

@@ -225,6 +225,9 @@ extension HubService {
         return response
     }
 
+    /// The most records a verification report may count (a view is far smaller; larger counts are refused).
+    static let maximumReportedRecords: UInt64 = 1_000_000_000
+
     /// A report as the hub keeps it: made when the device says (never later than `now`; `now` when
     /// it does not say).
     static func verification(_ report: Relais_V1_VerificationReport, replica: ReplicaID, now: UInt64) throws
@@ -237,6 +240,9 @@ extension HubService {
         case .unrepaired: outcome = .unrepaired
         default:
             throw HubError.badRequest.with("outcome must be OUTCOME_EQUAL, OUTCOME_REPAIRED or OUTCOME_UNREPAIRED.")
+        }
+        guard report.records <= Self.maximumReportedRecords, report.differing <= Self.maximumReportedRecords else {
+            throw HubError.badRequest.with("A report counts at most \(Self.maximumReportedRecords) records.")
         }
         guard report.repaired <= report.differing else {
             throw HubError.badRequest.with(

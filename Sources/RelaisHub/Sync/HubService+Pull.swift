@@ -49,9 +49,10 @@ extension HubService {
             throw HubError.badRequest.with("since (\(since)) is after cursor (\(request.cursor)).")
         }
         // A check the device made at the end of its last sync, kept with the acknowledged cursor.
+        // An unreadable report is dropped, never a reason to refuse the pull (the client would resend it).
         let verification =
             request.hasVerification
-            ? try Self.verification(request.verification, replica: replica, now: self.now()) : nil
+            ? try? Self.verification(request.verification, replica: replica, now: self.now()) : nil
         let decision = try await store.read { tx -> PullDecision in
             guard let device = try await tx.device(replica: replica) else { throw HubError.unauthorized }
             guard device.revokedAt == nil else { throw HubError.deviceRevoked }

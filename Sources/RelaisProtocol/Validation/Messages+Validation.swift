@@ -96,7 +96,7 @@ extension Relais_V1_PullRequest: ProtocolValidatable {
             throw ProtocolError.invalidMessage.with(
                 "since (\(since)) is after cursor (\(cursor)).", ["path": "since"])
         }
-        if hasVerification { try verification.validate(limits: limits) }
+        // `verification` is not checked here: a hub drops a report it cannot use and serves the pull.
     }
 }
 
