@@ -1,12 +1,12 @@
 import Foundation
 import RelaisCore
-import RelaisHub
 import RelaisProtocol
 import RelaisSQLite
 import RelaisTesting
 import Testing
 
 @testable import RelaisClient
+@testable import RelaisHub
 
 /// A laptop checked against the hub's view (Protocol/README.md section 14): a file changed behind
 /// the sync engine's back is found at the next sync and repaired, pending writes kept, and the hub
@@ -136,6 +136,82 @@ struct VerifyTests {
                 _ = try await claire.sync()
                 #expect(try await claire.pendingCount() == 0)
                 #expect(try await claire.export() == Data(try await hub.service.exportJSON(user: "claire")))
+            }
+        }
+    }
+
+    /// The laptop's digest is read in shares of the records (so that it holds a bounded number of
+    /// vectors) and, for a large collection, by worker threads on their own connections: every way of
+    /// reading it gives the hub's digest of the view, with pending writes of every kind lying over it.
+    @Test func everyWayOfReadingTheDigestGivesTheHubsDigest() async throws {
+        try await HubFixture.with { hub in
+            let code = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            let folder = try TemporaryFolder(prefix: "verify")
+            defer { folder.remove() }
+            try await hub.live { url in
+                let claire = try await Replica.enroll(hub: url, code: code, path: folder.file("claire.db"))
+                var ids: [String] = []
+                for n in 0..<30 {
+                    let id = try await claire.add(customer, acme("Customer \(n)"))
+                    try await claire.add("contacts", ["customer_id": .text(id), "name": .text("Contact \(n)")])
+                    ids.append(id)
+                }
+                let synced = try await claire.sync()
+                let hubDigest = try #require(try await claire.viewDigest())
+                #expect(synced.verification?.outcome == .equal)
+                #expect(hubDigest.count == 60)
+                // Pending writes of every kind: an edit, a delete, an insert the hub never saw.
+                try await claire.set(customer, id: ids[1], ["phone": .text("555")])
+                try await claire.delete(customer, id: ids[2])
+                _ = try await claire.add(customer, acme("New"))
+                #expect(try await claire.pendingCount() == 3)
+                for (perShare, parallel) in [(1_000, 1_000), (7, 1_000), (1_000, 1), (3, 1), (1, 1)] {
+                    let ways = try await claire.viewDigestWays(entriesPerShare: perShare, parallelRecords: parallel)
+                    #expect(ways.shared == hubDigest, "\(perShare) per share, parallel from \(parallel)")
+                    #expect(ways.index == hubDigest)
+                }
+                // And once the writes land, the digest moves with the hub's.
+                let landed = try await claire.sync()
+                #expect(landed.verification?.outcome == .equal)
+                let after = try await claire.viewDigestWays(entriesPerShare: 5, parallelRecords: 1)
+                #expect(after.shared == after.index)
+                #expect(after.shared.count == 60)
+                #expect(after.shared != hubDigest)
+            }
+        }
+    }
+
+    /// The hub reads a view's digest once per head: a pull at the same head gets it from memory, and
+    /// any write moves the head and reads it again.
+    @Test func theHubReadsAViewsDigestOncePerHead() async throws {
+        try await HubFixture.with { hub in
+            let claireCode = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            let marcCode = try await hub.addUser("marc", role: .rep, territories: ["north"])
+            let folder = try TemporaryFolder(prefix: "verify")
+            defer { folder.remove() }
+            try await hub.live { url in
+                let claire = try await Replica.enroll(hub: url, code: claireCode, path: folder.file("claire.db"))
+                let marc = try await Replica.enroll(hub: url, code: marcCode, path: folder.file("marc.db"))
+                for n in 0..<5 { _ = try await claire.add(customer, acme("Customer \(n)")) }
+                _ = try await claire.sync()
+                #expect(try await marc.sync().verification?.requests == 0)
+                let head = try await hub.store.read { try await $0.meta().head }
+                let key = ViewDigestCache.Key(scopes: ["north"], head: head, epoch: try await hub.service.hubEpoch())
+                let cached = try #require(hub.service.viewDigests[key])
+                #expect(cached == (try await hub.service.viewDigest(user: "marc")))
+                // What the cache holds is what a pull at that head serves: a wrong entry is noticed
+                // by the laptop's check, and the ranges (read from the store) find nothing to repair.
+                hub.service.viewDigests[key] = DigestSum(count: 5, hash: RecordHash(high: 1, low: 2))
+                let served = try #require(try await marc.sync().verification)
+                #expect(served.outcome == .equal)
+                #expect(served.requests > 0)
+                // A write moves the head: the digest is read again.
+                _ = try await claire.add(customer, acme("Customer 5"))
+                _ = try await claire.sync()
+                let after = try #require(try await marc.sync().verification)
+                #expect(after.outcome == .equal)
+                #expect(after.requests == 0)
+                #expect(after.records == 6)
             }
         }
     }

@@ -2,6 +2,7 @@ import Foundation
 import RelaisCore
 import RelaisProtocol
 import RelaisSQLite
+import Synchronization
 
 /// The replica's side of a verification (Protocol/README.md section 14): the digest of what it holds
 /// as confirmed by the hub, and the repair of records found different.
@@ -11,105 +12,223 @@ extension ReplicaStore {
     /// pending writes, each with its stored version vector. Read from the tables themselves, so that a
     /// row changed, added or removed behind the sync engine's back counts.
     func digestIndex() throws -> DigestIndex {
-        var entries: [DigestEntry] = []
-        try forEachDigest(keys: true) { collection, id, digest in
-            entries.append(DigestEntry(collection: collection, id: id, digest: digest))
-        }
-        return DigestIndex(entries)
+        DigestIndex(try digests(keys: true).flatMap(\.entries))
     }
 
     /// The digest of the whole view (``digestIndex()``'s total, without keeping the entries).
-    func viewDigestSum() throws -> DigestSum {
+    ///
+    /// - Parameters:
+    ///   - entriesPerShare: At most this many vectors held at once (tests make it small).
+    ///   - parallelRecords: A collection of at least this many records is read by worker threads.
+    func viewDigestSum(
+        entriesPerShare: Int = DigestVectorTable.entriesPerShare, parallelRecords: Int = ReplicaStore.parallelRecords
+    ) throws -> DigestSum {
         var sum = DigestSum()
-        try forEachDigest(keys: false) { _, _, digest in sum.add(digest.hash) }
+        for part in try digests(keys: false, entriesPerShare: entriesPerShare, parallelRecords: parallelRecords) {
+            sum.merge(part.sum)
+        }
         return sum
     }
 
-    /// Calls `body` with the digest of every live record this file holds as the hub confirmed it, with
-    /// its collection and, when `keys`, its id (else an empty id).
-    private func forEachDigest(keys: Bool, _ body: (String, String, RecordDigest) throws -> Void) throws {
+    /// What one share of a collection's records adds to the digest.
+    private struct DigestShare: Sendable {
+        var sum = DigestSum()
+        /// With keys: each record's entry.
+        var entries: [DigestEntry] = []
+    }
+
+    /// The digests of every live record this file holds as the hub confirmed it, in shares (``DigestShare``):
+    /// their sum and, when `keys`, their entries (else no position is computed: the sum needs only the
+    /// hashes).
+    ///
+    /// The records are split into shares by a hash of their ids, each share read in one read
+    /// transaction: the vectors of its records (one pass over `_relais_records` in its own order),
+    /// then each collection's rows, which meet their vectors in a ``DigestVectorTable`` rather than
+    /// through a SQL join (that seeks two indexes by a text key per row), then its hub-confirmed
+    /// states under pending writes. From ``parallelRecords`` records on, the shares are read by worker
+    /// threads, each on its own read-only connection. Shares may be read at different moments, but each
+    /// record is read whole in one of them, and only the sync engine (which is computing this digest,
+    /// holding the sync lock) changes what the hub confirmed: a user's edit, insert or delete between
+    /// two shares' reads changes no record's confirmed state.
+    private func digests(
+        keys: Bool, entriesPerShare: Int = DigestVectorTable.entriesPerShare,
+        parallelRecords: Int = ReplicaStore.parallelRecords
+    ) throws -> [DigestShare] {
+        let stored = Int(try db.scalar("SELECT count(*) FROM _relais_records")?.int64Value ?? 0)
+        let workers = stored >= parallelRecords ? Self.digestWorkers : 1
+        let shares = max(workers, 1 + stored / max(1, entriesPerShare))
+        let schema = schema
+        if workers == 1 {
+            var part = DigestShare()
+            try db.transaction(.deferred) {
+                for share in 0..<shares {
+                    try Self.digest(share: share, of: shares, schema, keys: keys, db: db, into: &part)
+                }
+            }
+            return [part]
+        }
+        let path = db.path
+        let results = Mutex<[Result<DigestShare, any Error>]>([])
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            let result = Result { () throws -> DigestShare in
+                let reader = try Connection(path: path, mode: .readOnly)
+                defer { try? reader.close() }
+                reader.busyTimeout = .seconds(5)
+                try reader.execute("PRAGMA cache_size = -32768")
+                var part = DigestShare()
+                try reader.transaction(.deferred) {
+                    for share in stride(from: worker, to: shares, by: workers) {
+                        try Self.digest(share: share, of: shares, schema, keys: keys, db: reader, into: &part)
+                    }
+                }
+                return part
+            }
+            results.withLock { $0.append(result) }
+        }
+        return try results.withLock { $0 }.map { try $0.get() }
+    }
+
+    /// A collection of at least this many records is digested by ``digestWorkers`` threads.
+    static let parallelRecords = 20_000
+
+    /// The threads that digest a large collection: the machine's cores, at most 4 (at least 2).
+    static let digestWorkers = max(2, min(4, ProcessInfo.processInfo.activeProcessorCount))
+
+    /// Adds the digests of share `share` (of `shares`) of the records to `part`; `db` is in a read
+    /// transaction.
+    private static func digest(
+        share: Int, of shares: Int, _ schema: Schema, keys: Bool, db: Connection, into part: inout DigestShare
+    ) throws {
+        // The vectors of this share's records, per collection, in one pass.
+        var tables = schema.collections.map { _ in DigestVectorTable() }
+        let names = schema.collections.map { Array($0.name.utf8) }
+        try db.query(
+            "SELECT collection, record_id, vector FROM _relais_records NOT INDEXED WHERE typeof(vector) = 'text'"
+        ) { row in
+            let collection = row.withUnsafeBytes(at: 0) { bytes in
+                names.firstIndex { $0.count == bytes.count && $0.elementsEqual(bytes) }
+            }
+            guard let collection else { return }
+            row.withUnsafeBytes(at: 1) { id in
+                let hash = DigestVectorTable.hash(id)
+                guard shares == 1 || DigestVectorTable.share(of: hash, shares: shares) == share else { return }
+                row.withUnsafeBytes(at: 2) { tables[collection].insert(id: id, hash: hash, vector: $0) }
+            }
+        }
+        for (index, collection) in schema.collections.enumerated() {
+            try digest(
+                share: share, of: shares, collection, vectors: tables[index], keys: keys, db: db, into: &part)
+            tables[index] = DigestVectorTable()
+        }
+    }
+
+    /// Adds the digests of share `share` (of `shares`) of `collection`'s records to `part`, their
+    /// vectors in `known`.
+    private static func digest(
+        share: Int, of shares: Int, _ collection: CollectionSchema, vectors known: DigestVectorTable, keys: Bool,
+        db: Connection, into part: inout DigestShare
+    ) throws {
+        func mine(_ id: UnsafeRawBufferPointer) -> Bool {
+            shares == 1 || DigestVectorTable.share(of: DigestVectorTable.hash(id), shares: shares) == share
+        }
         var encoder = RecordDigestEncoder()
         var vector: [(UInt32, UInt64)] = []
-        for collection in schema.collections {
-            // Fields in the digest's order (ascending bytes of their names): nothing to sort per record.
-            let ordered = collection.fields.indices.sorted {
-                collection.fields[$0].name.utf8.lexicographicallyPrecedes(collection.fields[$1].name.utf8)
-            }
-            let table = ReplicaSQL.quote(collection.name)
-            let columns = collection.fields.map { "c.\(ReplicaSQL.quote($0.name))" }.joined(separator: ", ")
-            let name = ReplicaSQL.literal(collection.name)
-            // Visible rows, with their vector and whether the hub's state of them lies in the overlay.
-            let rows = try db.prepare(
-                """
-                SELECT c.id, r.vector, o.confirmed_exists, o.confirmed\(columns.isEmpty ? "" : ", " + columns)
-                FROM \(table) AS c
-                LEFT JOIN _relais_records AS r ON r.collection = \(name) AND r.record_id = c.id
-                LEFT JOIN _relais_overlay AS o ON o.collection = \(name) AND o.record_id = c.id
-                """)
-            // Names as one block of bytes, read through pointers (no retain per field and row).
-            let nameBytes = ordered.flatMap { Array(collection.fields[$0].name.utf8) }
-            var nameRanges: [Range<Int>] = []
-            for index in ordered {
-                let start = nameRanges.last?.upperBound ?? 0
-                nameRanges.append(start..<(start + collection.fields[index].name.utf8.count))
-            }
-            let kinds = ordered.map { DigestKind(collection.fields[$0].type) }
-            let collectionBytes = Array(collection.name.utf8)
-            try nameBytes.withUnsafeBytes { allNames in
-                let names = nameRanges.map { UnsafeRawBufferPointer(rebasing: allNames[$0]) }
-                try rows.forEachRow { row in
-                    let id = keys ? row.text(at: 0) ?? "" : ""
-                    Self.vectorPairs(row, at: 1, into: &vector)
-                    if !row.isNull(at: 2) {
-                        // Pending writes lie over the row: the hub's state is the overlay's.
-                        guard row.int64(at: 2) != 0 else { return }
-                        let confirmed = StorageCodec.decodeColumns(row.text(at: 3), collection: collection)
-                        for (field, value) in confirmed { encoder.field(field, value) }
-                        let rowID = row.text(at: 0) ?? ""
-                        try body(
-                            collection.name, id, encoder.digest(collection: collection.name, id: rowID, vector: vector))
-                        return
+        func add(_ id: String, _ digest: RecordDigest) {
+            part.sum.add(digest.hash)
+            if keys { part.entries.append(DigestEntry(collection: collection.name, id: id, digest: digest)) }
+        }
+        // Fields in the digest's order (ascending bytes of their names): nothing to sort per record.
+        let ordered = collection.fields.indices.sorted {
+            collection.fields[$0].name.utf8.lexicographicallyPrecedes(collection.fields[$1].name.utf8)
+        }
+        let table = ReplicaSQL.quote(collection.name)
+        let columns = collection.fields.map { ReplicaSQL.quote($0.name) }.joined(separator: ", ")
+        let name = SQLiteValue.text(collection.name)
+        // Records with pending writes: the hub's state of them is the overlay's.
+        var overlay: [String: (exists: Bool, confirmed: String?)] = [:]
+        try db.query(
+            "SELECT record_id, confirmed_exists, confirmed FROM _relais_overlay WHERE collection = ?", [name]
+        ) { row in
+            guard row.withUnsafeBytes(at: 0, mine) else { return }
+            overlay[row.text(at: 0) ?? ""] = (row.int64(at: 1) != 0, row.text(at: 2))
+        }
+        // Names as one block of bytes, read through pointers (no retain per field and row).
+        let nameBytes = ordered.flatMap { Array(collection.fields[$0].name.utf8) }
+        var nameRanges: [Range<Int>] = []
+        for index in ordered {
+            let start = nameRanges.last?.upperBound ?? 0
+            nameRanges.append(start..<(start + collection.fields[index].name.utf8.count))
+        }
+        let kinds = ordered.map { DigestKind(collection.fields[$0].type) }
+        let collectionBytes = Array(collection.name.utf8)
+        try nameBytes.withUnsafeBytes { allNames in
+            let names = nameRanges.map { UnsafeRawBufferPointer(rebasing: allNames[$0]) }
+            try db.query("SELECT id\(columns.isEmpty ? "" : ", " + columns) FROM \(table)") { row in
+                let found = row.withUnsafeBytes(at: 0) { id -> Bool in
+                    let hash = DigestVectorTable.hash(id)
+                    guard shares == 1 || DigestVectorTable.share(of: hash, shares: shares) == share else {
+                        return false
                     }
-                    // The row as stored, its bytes straight into the encoding (values are not built).
-                    collectionBytes.withUnsafeBytes { name in
-                        row.withUnsafeBytes(at: 0) { encoder.begin(collection: name, id: $0, vector: vector) }
-                    }
-                    for slot in ordered.indices {
-                        let column = Int32(4 + ordered[slot])
-                        switch (kinds[slot], row.kind(at: column)) {
-                        case (_, .null): continue
-                        case (.text, .text):
-                            row.withUnsafeBytes(at: column) { encoder.text(names[slot], $0) }
-                        case (.date, .text):
-                            row.withUnsafeBytes(at: column) { encoder.date(names[slot], $0) }
-                        case (.number, .real), (.number, .integer):
-                            encoder.number(names[slot], row.double(at: column))
-                        case (.bool, .integer) where row.int64(at: column) == 0 || row.int64(at: column) == 1:
-                            encoder.bool(names[slot], row.int64(at: column) == 1)
-                        default:
-                            let field = collection.fields[ordered[slot]]
-                            encoder.value(field.name, Self.digestValue(row.value(at: column), field, collection))
-                        }
-                    }
-                    try body(collection.name, id, encoder.end())
+                    known.withVector(id: id, hash: hash) { vectorPairs($0, into: &vector) }
+                    return true
                 }
-            }
-            // Records the hub holds alive that a pending delete hides.
-            try db.query(
-                """
-                SELECT o.record_id, r.vector, o.confirmed FROM _relais_overlay AS o
-                LEFT JOIN _relais_records AS r ON r.collection = o.collection AND r.record_id = o.record_id
-                WHERE o.collection = ? AND o.confirmed_exists = 1
-                  AND NOT EXISTS (SELECT 1 FROM \(table) AS c WHERE c.id = o.record_id)
-                """, [.text(collection.name)]
-            ) { row in
-                let id = row.text(at: 0) ?? ""
-                for (field, value) in StorageCodec.decodeColumns(row.text(at: 2), collection: collection) {
-                    encoder.field(field, value)
+                guard found else { return }
+                let id = keys || !overlay.isEmpty ? row.text(at: 0) ?? "" : ""
+                if !overlay.isEmpty, let confirmed = overlay[id] {
+                    // Pending writes lie over the row: the hub's state is the overlay's.
+                    guard confirmed.exists else { return }
+                    for (field, value) in StorageCodec.decodeColumns(confirmed.confirmed, collection: collection) {
+                        encoder.field(field, value)
+                    }
+                    add(id, encoder.digest(collection: collection.name, id: id, vector: vector))
+                    return
                 }
-                Self.vectorPairs(row, at: 1, into: &vector)
-                try body(collection.name, id, encoder.digest(collection: collection.name, id: id, vector: vector))
+                // The row as stored, its bytes straight into the encoding (values are not built).
+                collectionBytes.withUnsafeBytes { name in
+                    row.withUnsafeBytes(at: 0) {
+                        encoder.begin(collection: name, id: $0, vector: vector, withPosition: keys)
+                    }
+                }
+                for slot in ordered.indices {
+                    let column = Int32(1 + ordered[slot])
+                    switch (kinds[slot], row.kind(at: column)) {
+                    case (_, .null): continue
+                    case (.text, .text):
+                        row.withUnsafeBytes(at: column) { encoder.text(names[slot], $0) }
+                    case (.date, .text):
+                        row.withUnsafeBytes(at: column) { encoder.date(names[slot], $0) }
+                    case (.number, .real), (.number, .integer):
+                        encoder.number(names[slot], row.double(at: column))
+                    case (.bool, .integer) where row.int64(at: column) == 0 || row.int64(at: column) == 1:
+                        encoder.bool(names[slot], row.int64(at: column) == 1)
+                    default:
+                        let field = collection.fields[ordered[slot]]
+                        encoder.value(field.name, digestValue(row.value(at: column), field, collection))
+                    }
+                }
+                add(id, encoder.end())
             }
+        }
+        // Records the hub holds alive that a pending delete hides.
+        try db.query(
+            """
+            SELECT o.record_id, r.vector, o.confirmed FROM _relais_overlay AS o
+            LEFT JOIN _relais_records AS r ON r.collection = o.collection AND r.record_id = o.record_id
+            WHERE o.collection = ? AND o.confirmed_exists = 1
+              AND NOT EXISTS (SELECT 1 FROM \(table) AS c WHERE c.id = o.record_id)
+            """, [name]
+        ) { row in
+            guard row.withUnsafeBytes(at: 0, mine) else { return }
+            let id = row.text(at: 0) ?? ""
+            for (field, value) in StorageCodec.decodeColumns(row.text(at: 2), collection: collection) {
+                encoder.field(field, value)
+            }
+            if row.kind(at: 1) == .text {
+                row.withUnsafeBytes(at: 1) { vectorPairs($0, into: &vector) }
+            } else {
+                vectorPairs(nil, into: &vector)
+            }
+            add(id, encoder.digest(collection: collection.name, id: id, vector: vector))
         }
     }
 
@@ -137,28 +256,27 @@ extension ReplicaStore {
         return .text("\u{0}invalid \(column)")
     }
 
-    /// A stored vector's entries (column `column`: `{"3":17,"5":2}`), written over `pairs`; none for
-    /// a row without bookkeeping. Scanned from the column's bytes; any other form goes through the
-    /// general decoder.
-    private static func vectorPairs(_ row: Row, at column: Int32, into pairs: inout [(UInt32, UInt64)]) {
+    /// A stored vector's entries (`{"3":17,"5":2}`), written over `pairs`; none for a record without
+    /// bookkeeping (`nil`). Scanned from the bytes; any other form goes through the general decoder.
+    private static func vectorPairs(_ bytes: UnsafeRawBufferPointer?, into pairs: inout [(UInt32, UInt64)]) {
         pairs.removeAll(keepingCapacity: true)
-        guard row.kind(at: column) == .text else { return }
-        let scanned = row.withUnsafeBytes(at: column) { bytes -> Bool in
-            var index = 0
-            func number() -> UInt64? {
-                var value: UInt64 = 0
-                let start = index
-                while index < bytes.count, bytes[index] >= 0x30, bytes[index] <= 0x39, index - start < 19 {
-                    value = value * 10 + UInt64(bytes[index] - 0x30)
-                    index += 1
-                }
-                return index > start ? value : nil
-            }
-            func expect(_ byte: UInt8) -> Bool {
-                guard index < bytes.count, bytes[index] == byte else { return false }
+        guard let bytes else { return }
+        var index = 0
+        func number() -> UInt64? {
+            var value: UInt64 = 0
+            let start = index
+            while index < bytes.count, bytes[index] >= 0x30, bytes[index] <= 0x39, index - start < 19 {
+                value = value * 10 + UInt64(bytes[index] - 0x30)
                 index += 1
-                return true
             }
+            return index > start ? value : nil
+        }
+        func expect(_ byte: UInt8) -> Bool {
+            guard index < bytes.count, bytes[index] == byte else { return false }
+            index += 1
+            return true
+        }
+        func scan() -> Bool {
             guard expect(0x7B) else { return false }  // {
             if expect(0x7D) { return index == bytes.count }  // }
             while true {
@@ -170,9 +288,9 @@ extension ReplicaStore {
                 return expect(0x7D) && index == bytes.count
             }
         }
-        if scanned { return }
+        if scan() { return }
         pairs.removeAll(keepingCapacity: true)
-        for entry in StorageCodec.decodeVector(row.text(at: column)).entries {
+        for entry in StorageCodec.decodeVector(String(decoding: bytes, as: UTF8.self)).entries {
             pairs.append((entry.key.rawValue, entry.value))
         }
     }

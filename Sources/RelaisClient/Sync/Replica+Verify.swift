@@ -51,6 +51,17 @@ extension Replica {
         try store.viewDigestSum()
     }
 
+    /// ``viewDigest()`` read in shares of at most `entriesPerShare` records, by worker threads from
+    /// `parallelRecords` records of a collection on, and from the digest entries' total (tests: every
+    /// way must give the same digest).
+    func viewDigestWays(entriesPerShare: Int, parallelRecords: Int) throws -> (shared: DigestSum, index: DigestSum) {
+        let index = try store.digestIndex()
+        return (
+            try store.viewDigestSum(entriesPerShare: entriesPerShare, parallelRecords: parallelRecords),
+            index.total
+        )
+    }
+
     /// Checks the replica against the hub's view and repairs what differs (Protocol/README.md section
     /// 14): compares the view's digest (`hubDigest`, from the sync's last page; `nil` asks the hub),
     /// narrows a difference down over ranges of record positions, pulls the differing records again

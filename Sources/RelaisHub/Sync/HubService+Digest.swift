@@ -1,6 +1,7 @@
 import RelaisCore
 public import RelaisProtocol
 import SwiftProtobuf
+import Synchronization
 
 /// View digests (Protocol/README.md section 14): what a device checks its copy against, the ranges
 /// it narrows a difference with, the records it repairs, and the report it sends.
@@ -90,6 +91,24 @@ extension HubService {
     {
         var sum = DigestSum()
         try await forEachDigest(scopes: scopes, keys: false, tx: tx) { _, digest in sum.add(digest.hash) }
+        return sum
+    }
+
+    /// The digest of a whole view at `head` (the transaction's snapshot stands at it), from the
+    /// cache when a pull of the same visibility read it at the same head.
+    ///
+    /// Why the head determines the digest: every write of a record takes a new sequence and the head
+    /// moves with it, in commit order (on PostgreSQL too: ``PostgresHubTransaction/nextSequence()``),
+    /// so two snapshots at one head hold the same records. What changes a record without a sequence
+    /// changes no digest: storing a backfilled digest (equal to the state's), purging tombstones. A
+    /// restored store starts a new epoch, part of the key.
+    nonisolated(nonsending) func viewDigest(
+        scopes: Set<String>?, head: UInt64, epoch: String, tx: any HubReadTransaction
+    ) async throws -> DigestSum {
+        let key = ViewDigestCache.Key(scopes: scopes, head: head, epoch: epoch)
+        if let cached = viewDigests[key] { return cached }
+        let sum = try await viewDigest(scopes: scopes, tx: tx)
+        viewDigests[key] = sum
         return sum
     }
 
@@ -251,5 +270,41 @@ extension HubService {
         return DeviceVerification(
             replica: replica, at: report.checkedAt == 0 ? now : min(report.checkedAt, now), outcome: outcome,
             records: report.records, differing: report.differing, repaired: report.repaired, full: report.full)
+    }
+}
+
+/// The digests of the views pulls read lately (Protocol/README.md section 14): a device that syncs
+/// with nothing new gets its view's digest without the hub reading the view again.
+final class ViewDigestCache: Sendable {
+    struct Key: Hashable {
+        /// Sorted territories; `nil` for everything.
+        var scopes: [String]?
+        var head: UInt64
+        var epoch: String
+
+        init(scopes: Set<String>?, head: UInt64, epoch: String) {
+            self.scopes = scopes?.sorted()
+            self.head = head
+            self.epoch = epoch
+        }
+    }
+
+    /// Views kept; past it the oldest heads go first.
+    static let capacity = 256
+
+    private let entries = Mutex<[Key: DigestSum]>([:])
+
+    subscript(key: Key) -> DigestSum? {
+        get { entries.withLock { $0[key] } }
+        set {
+            entries.withLock { entries in
+                entries[key] = newValue
+                if entries.count > Self.capacity {
+                    // Digests at older heads serve no pull again once a newer one is cached.
+                    let cut = entries.keys.map(\.head).sorted()[entries.count - Self.capacity / 2]
+                    entries = entries.filter { $0.key.head >= cut }
+                }
+            }
+        }
     }
 }

@@ -74,7 +74,11 @@ extension HubService {
                 counter: request.echoOwnWrites ? 0 : request.counter, head: meta.head, tx: tx)
             // The last page of a pull: the digest of the view at its cursor, from the same snapshot
             // (Protocol/README.md section 14).
-            let digest = page.more ? nil : try await self.viewDigest(scopes: Self.viewScopes(user), tx: tx)
+            let digest =
+                page.more
+                ? nil
+                : try await self.viewDigest(
+                    scopes: Self.viewScopes(user), head: meta.head, epoch: hubEpoch, tx: tx)
             return .page(
                 page.bytes, scopeVersion: user.scopeVersion, rotateToken: self.tokenDue(device, at: self.now()),
                 digest: digest)

@@ -57,6 +57,8 @@ public final class HubService: Sendable {
     let snapshots: SnapshotCache?
     /// The hub epoch, read from the store once (``hubEpoch()``).
     private let hubEpochCache = Mutex<String?>(nil)
+    /// The digests of views read lately, by their visibility and the head they stood at.
+    let viewDigests = ViewDigestCache()
 
     /// A hub over `store`.
     ///

@@ -154,13 +154,17 @@ public struct RecordDigestEncoder: Sendable {
 
     /// Starts a record: its key and its vector, as (replica, counter) pairs in any order. Its fields
     /// follow, in ascending byte order of their names; ``end()`` gives the digest.
+    ///
+    /// - Parameter withPosition: Computes the record's position (a second SHA-256); without it the
+    ///   digest's position is 0, for a sum of hashes, which needs none.
     public mutating func begin(
-        collection: UnsafeRawBufferPointer, id: UnsafeRawBufferPointer, vector: [(UInt32, UInt64)]
+        collection: UnsafeRawBufferPointer, id: UnsafeRawBufferPointer, vector: [(UInt32, UInt64)],
+        withPosition: Bool = true
     ) {
         buffer.removeAll()
         append(bytes: collection)
         append(bytes: id)
-        position = buffer.sha256().high >> 4
+        position = withPosition ? buffer.sha256().high >> 4 : 0
         var entries: UInt32 = 0
         var ascending = true
         var previous: UInt32?

@@ -22,6 +22,13 @@ public struct DigestSum: Hashable, Sendable, CustomStringConvertible {
         low ^= hash.low
     }
 
+    /// Adds the records of another sum (of records not in this one).
+    public mutating func merge(_ other: DigestSum) {
+        count += other.count
+        high ^= other.high
+        low ^= other.low
+    }
+
     /// The XOR as a hash.
     public var xor: RecordHash { RecordHash(high: high, low: low) }
 
