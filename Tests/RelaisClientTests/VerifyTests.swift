@@ -216,6 +216,52 @@ struct VerifyTests {
         }
     }
 
+    /// A number that needs 17 digits keeps every one of them in the confirmed state an edit
+    /// snapshots (`json_object` writes 15): the laptop's digest under a pending edit stays the hub's,
+    /// and a file whose capture triggers predate this has them replaced when it opens.
+    @Test func aPendingEditKeepsEveryDigitOfANumber() async throws {
+        try await HubFixture.with { hub in
+            let code = try await hub.addUser("anne", role: .manager, territories: ["north"])
+            let folder = try TemporaryFolder(prefix: "verify")
+            defer { folder.remove() }
+            try await hub.live { url in
+                let path = folder.file("anne.db")
+                var anne = try await Replica.enroll(hub: url, code: code, path: path)
+                let value = 1234.5678901234567
+                let id = try await anne.add(customer, acme().merging(["lifetime_value": .number(value)]) { $1 })
+                #expect(try await anne.sync().verification?.outcome == .equal)
+                let hubDigest = try await hub.service.viewDigest(user: "anne")
+
+                // The triggers of an older file: the snapshot as json_object writes it.
+                let raw = try rawConnection(path)
+                try raw.execute("DELETE FROM _relais_state WHERE key = 'capture_triggers'")
+                try raw.execute("DROP TRIGGER _relais_customers_before_update_changed")
+                try raw.execute(
+                    """
+                    CREATE TRIGGER _relais_customers_before_update_changed BEFORE UPDATE ON customers
+                    WHEN NOT EXISTS (SELECT 1 FROM _relais_engine) BEGIN
+                        INSERT OR IGNORE INTO _relais_overlay(collection, record_id, confirmed_exists, confirmed)
+                            VALUES ('customers', old.id, 1, json_object('lifetime_value', old.lifetime_value));
+                    END
+                    """)
+                try raw.close()
+                anne = try Replica.open(path: path)
+                try await anne.set(customer, id: id, ["phone": .text("555")])
+                #expect(try await anne.pendingCount() == 1)
+                let check = try rawConnection(path)
+                let confirmed = try check.scalar(
+                    "SELECT confirmed FROM _relais_overlay WHERE record_id = ?", [.text(id)])
+                try check.close()
+                #expect(
+                    confirmed?.textValue?.contains("1234.5678901234567") == true, "\(String(describing: confirmed))")
+                #expect(try await anne.viewDigest() == hubDigest, "the confirmed state under the edit is the hub's")
+                let synced = try await anne.sync()
+                #expect(synced.verification?.outcome == .equal)
+                #expect(try await anne.get(customer, id: id)?["lifetime_value"] == .number(value))
+            }
+        }
+    }
+
     /// Records written before digests (an upgraded store: no stored digest) are digested from their
     /// state when read, the same as the stored digests of records written since.
     @Test func recordsWithoutAStoredDigestAreDigestedWhenRead() async throws {

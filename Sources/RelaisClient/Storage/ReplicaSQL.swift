@@ -129,11 +129,27 @@ enum ReplicaSQL {
     }
 
     /// `json_object('f1', <prefix>.f1, ...)`: a row in column form.
+    ///
+    /// A REAL goes in with 17 significant digits, which read back as the same double:
+    /// `json_object` writes 15, so a snapshot of `1234.5678901234567` would come back as another
+    /// number (and a rejected edit would put it back in place of the salesperson's). Infinities
+    /// (which `printf` writes as `Inf`, not JSON) go in as `json_object` writes them.
     static func rowObject(_ collection: CollectionSchema, prefix: String) -> String {
         "json_object("
-            + collection.fields.map { "\(literal($0.name)), \(prefix).\(quote($0.name))" }
+            + collection.fields.map { field in
+                let column = "\(prefix).\(quote(field.name))"
+                guard case .number = field.type else { return "\(literal(field.name)), \(column)" }
+                return
+                    "\(literal(field.name)), CASE WHEN typeof(\(column)) = 'real' AND abs(\(column)) <= 1.7976931348623157e308 "
+                    + "THEN json(printf('%!.17g', \(column))) ELSE \(column) END"
+            }
             .joined(separator: ", ") + ")"
     }
+
+    /// The version of the capture triggers' text (`_relais_state.capture_triggers`): a file whose
+    /// triggers are older has them dropped and created again when it opens. 2: REAL values
+    /// snapshotted with 17 digits.
+    static let captureTriggersVersion = 2
 
     /// The condition under which triggers capture: no sync-engine write in progress.
     static let capturing = "NOT EXISTS (SELECT 1 FROM _relais_engine)"

@@ -185,13 +185,22 @@ final class ReplicaStore {
                     ])
                 try setState("schema_version", .integer(Int64(schema.version)))
             }
+            let triggersCurrent = try stateInt("capture_triggers") == ReplicaSQL.captureTriggersVersion
             for collection in schema.collections {
                 for name in ReplicaSQL.legacyTriggerNames(collection.name) {
                     try db.execute("DROP TRIGGER IF EXISTS \(name)")
                 }
+                if !triggersCurrent {
+                    for name in ReplicaSQL.triggerNames(collection.name) {
+                        try db.execute("DROP TRIGGER IF EXISTS \(name)")
+                    }
+                }
                 for trigger in ReplicaSQL.triggers(collection) {
                     try db.execute(trigger)
                 }
+            }
+            if !triggersCurrent {
+                try setState("capture_triggers", .integer(Int64(ReplicaSQL.captureTriggersVersion)))
             }
             // A confirmed-state snapshot with no pending write and no captured change to become one
             // is stale (left by an UPDATE that changed nothing, before the trigger skipped those): a

@@ -107,6 +107,9 @@ enum StorageCodec {
     }
 
     static func decodeFields(_ text: String) -> [String: Value] {
+        if let exact = try? exactDecoder.decode([String: TaggedValue].self, from: Data(text.utf8)) {
+            return exact.mapValues(\.value)
+        }
         guard let data = text.data(using: .utf8),
             let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         else { return [:] }
@@ -154,9 +157,11 @@ enum StorageCodec {
     /// Reads a column-form row back into field values. Values that do not fit their field (a raw edit
     /// that was never valid) are left out.
     static func decodeColumns(_ text: String?, collection: CollectionSchema) -> [String: Value] {
-        guard let text, let data = text.data(using: .utf8),
-            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-        else { return [:] }
+        guard let text, let data = text.data(using: .utf8) else { return [:] }
+        let read =
+            (try? exactDecoder.decode([String: ColumnScalar].self, from: data))?.mapValues(\.object)
+            ?? (try? JSONSerialization.jsonObject(with: data) as? [String: Any])
+        guard let object = read else { return [:] }
         var values: [String: Value] = [:]
         for field in collection.fields {
             guard let raw = object[field.name] else { continue }
@@ -236,5 +241,71 @@ enum StorageCodec {
         }
         return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(inDay / 3_600_000, 2)):"
             + "\(pad(inDay / 60_000 % 60, 2)):\(pad(inDay / 1000 % 60, 2)).\(pad(inDay % 1000, 3))Z"
+    }
+}
+
+// MARK: Exact numbers
+
+/// Foundation's `JSONSerialization` (swift-corelibs-foundation) reads some doubles one unit in the
+/// last place off: `183769.33968020315` comes back as `183769.33968020318`, for about one in twenty
+/// doubles of full precision (amounts typed with two decimals read back exactly). The
+/// stored forms that hold field values (pending writes, confirmed states) are therefore read with
+/// `JSONDecoder`, whose numbers are exact; `JSONSerialization` stays the fallback for any text the
+/// decoder refuses, as before.
+extension StorageCodec {
+    static var exactDecoder: JSONDecoder { JSONDecoder() }
+
+    /// A tagged value (``appendTagged(_:to:)``): `{"t":…}`, `{"d":…}`, `{"n":…}`, `{"b":…}`,
+    /// `{"s":[…]}`, or `null`.
+    struct TaggedValue: Decodable {
+        var value: Value
+
+        init(from decoder: any Decoder) throws {
+            let single = try decoder.singleValueContainer()
+            if single.decodeNil() {
+                value = .null
+                return
+            }
+            let tagged = try decoder.container(keyedBy: JSONKey.self)
+            guard let key = tagged.allKeys.first else {
+                value = .null
+                return
+            }
+            switch key.stringValue {
+            case "t": value = .text(try tagged.decode(String.self, forKey: key))
+            case "d": value = .date(try tagged.decode(String.self, forKey: key))
+            case "n": value = .number(try tagged.decode(Double.self, forKey: key))
+            case "b": value = .bool(try tagged.decode(Bool.self, forKey: key))
+            case "s": value = .stringSet(try tagged.decode([String].self, forKey: key))
+            default: value = .null
+            }
+        }
+    }
+
+    /// A column of a column-form row, as ``sqliteValue(_:type:)`` reads `JSONSerialization`'s output.
+    struct ColumnScalar: Decodable {
+        var object: Any
+
+        init(from decoder: any Decoder) throws {
+            let single = try decoder.singleValueContainer()
+            if single.decodeNil() {
+                object = NSNull()
+            } else if let text = try? single.decode(String.self) {
+                object = text
+            } else if let integer = try? single.decode(Int64.self) {
+                object = NSNumber(value: integer)
+            } else if let number = try? single.decode(Double.self) {
+                object = NSNumber(value: number)
+            } else {
+                object = NSNumber(value: try single.decode(Bool.self))
+            }
+        }
+    }
+
+    struct JSONKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
     }
 }
