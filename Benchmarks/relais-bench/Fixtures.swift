@@ -235,7 +235,7 @@ func withBenchHub<T: Sendable>(
     if !filled.isEmpty {
         let cacheRoot = ProcessInfo.processInfo.environment["RELAIS_BENCH_CACHE"] ?? "/tmp/relais-bench-cache"
         let key =
-            "hub-v3-schema\(Schema.crm.version)-"
+            "hub-v4-schema\(Schema.crm.version)-"
             + filled.map { "\($0.territory)\($0.range.lowerBound)-\($0.range.upperBound)" }.joined(separator: "_")
         let cached = cacheRoot + "/" + key + ".sqlite"
         if !FileManager.default.fileExists(atPath: cached) {

@@ -262,6 +262,45 @@ struct VerifyTests {
         }
     }
 
+    /// Stored digests computed under another schema (a hub upgraded to a schema with another rule)
+    /// are never used: a hub that finds them digests views from the records' states, and its backfill
+    /// forgets and stores them all again.
+    @Test func digestsStoredUnderAnotherSchemaAreComputedAgain() async throws {
+        try await HubFixture.with { hub in
+            let code = try await hub.addUser("marc", role: .rep, territories: ["north"])
+            let folder = try TemporaryFolder(prefix: "verify")
+            defer { folder.remove() }
+            try await hub.live { url in
+                let marc = try await Replica.enroll(hub: url, code: code, path: folder.file("marc.db"))
+                for n in 0..<5 { _ = try await marc.add(customer, acme("Customer \(n)")) }
+                #expect(try await marc.sync().verification?.outcome == .equal)
+                let laptop = try await marc.viewDigest()
+                // As another schema would have left them: other digests, another fingerprint.
+                try await hub.store.write { tx in
+                    try await tx.resetDigests(schema: "another schema")
+                    for row in try await tx.undigestedRecords(after: nil, limit: 100) {
+                        try await tx.setDigest(
+                            collection: row.collection, id: row.id, seq: row.seq,
+                            digest: [UInt8](repeating: 7, count: 24))
+                    }
+                }
+                let restarted = HubService(store: hub.store, logger: HubLogging.standardError(label: "relais.hub.test"))
+                #expect(try await restarted.viewDigest(user: "marc") == laptop, "digested from the states")
+                #expect(try await restarted.backfillDigests() == 5)
+                #expect(try await hub.store.read { try await $0.digestSchema() } == restarted.digestSchema)
+                let stored = try await hub.store.read { tx in
+                    var stored = 0
+                    try await tx.forEachDigestRow(scopes: nil, keys: true, stored: true) { row in
+                        if let digest = row.digest, digest != [UInt8](repeating: 7, count: 24) { stored += 1 }
+                    }
+                    return stored
+                }
+                #expect(stored == 5)
+                #expect(try await restarted.viewDigest(user: "marc") == laptop, "from the digests stored again")
+            }
+        }
+    }
+
     /// Records written before digests (an upgraded store: no stored digest) are digested from their
     /// state when read, the same as the stored digests of records written since.
     @Test func recordsWithoutAStoredDigestAreDigestedWhenRead() async throws {

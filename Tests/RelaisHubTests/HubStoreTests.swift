@@ -226,11 +226,20 @@ struct HubStoreTests {
             }
             try await store.read { tx throws in
                 var north: [String: [UInt8]?] = [:]
-                try await tx.forEachDigestRow(scopes: ["north"], keys: true) { north[$0.id] = .some($0.digest) }
+                try await tx.forEachDigestRow(scopes: ["north"], keys: true, stored: true) {
+                    north[$0.id] = .some($0.digest)
+                }
                 #expect(north.count == 2 && north[a] == .some(digest(1).stored) && north[c] == .some(nil))
                 var all = 0
-                try await tx.forEachDigestRow(scopes: nil, keys: false) { _ in all += 1 }
+                try await tx.forEachDigestRow(scopes: nil, keys: false, stored: true) { _ in all += 1 }
                 #expect(all == 3)
+                // Stored digests not trusted: every row with its key and state, no digest.
+                var states = 0
+                try await tx.forEachDigestRow(scopes: nil, keys: false, stored: false) { row in
+                    if row.digest == nil, row.state != nil, !row.id.isEmpty { states += 1 }
+                }
+                #expect(states == 3)
+                #expect(try await tx.digestSchema() == nil)
                 #expect(try await tx.undigestedRecords(after: nil, limit: 10).map(\.id) == [c])
                 #expect(
                     try await tx.undigestedRecords(after: RecordKey(collection: "customers", id: c), limit: 10).isEmpty)
@@ -251,7 +260,9 @@ struct HubStoreTests {
             try await store.read { tx throws in
                 #expect(try await tx.undigestedRecords(after: nil, limit: 10).isEmpty)
                 var found: [UInt8]?
-                try await tx.forEachDigestRow(scopes: ["north"], keys: true) { if $0.id == c { found = $0.digest } }
+                try await tx.forEachDigestRow(scopes: ["north"], keys: true, stored: true) {
+                    if $0.id == c { found = $0.digest }
+                }
                 #expect(found == digest(3).stored)
                 #expect(
                     try await tx.verifications() == [
@@ -259,6 +270,12 @@ struct HubStoreTests {
                             replica: ReplicaID(7), at: 20, outcome: .unrepaired, records: 5, differing: 1, repaired: 0,
                             full: true)
                     ])
+            }
+            // Digests computed under another schema are forgotten, and the schema recorded.
+            try await store.write { tx throws in try await tx.resetDigests(schema: "fingerprint-2") }
+            try await store.read { tx throws in
+                #expect(try await tx.digestSchema() == "fingerprint-2")
+                #expect(Set(try await tx.undigestedRecords(after: nil, limit: 10).map(\.id)) == [a, b, c])
             }
         }
     }
@@ -699,8 +716,8 @@ struct SQLiteHubStoreTests {
         // The file is WAL with synchronous=FULL on the writer, and records its migrations.
         let connection = try Connection(path: folder.path + "/x/hub.sqlite")
         #expect(try connection.journalMode() == .wal)
-        #expect(try connection.scalar("SELECT count(*) FROM migrations")?.int64Value == 7)
-        #expect(try connection.userVersion() == 7)
+        #expect(try connection.scalar("SELECT count(*) FROM migrations")?.int64Value == 8)
+        #expect(try connection.userVersion() == 8)
     }
 
     @Test func anotherConnectionWritesWhileTheStoreIsOpen() async throws {

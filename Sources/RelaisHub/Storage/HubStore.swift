@@ -170,9 +170,15 @@ public protocol HubReadTransaction: Sendable {
     /// Every live record whose scope is in `scopes` (`nil`: every live record) with its stored digest
     /// (``StoredRecord/digest``), or its state when it has none, in no stated order; streamed. Without
     /// `keys`, a row with a stored digest may come with an empty collection and id.
+    ///
+    /// With `stored` false, every row comes with its key and state and no digest (the stored ones were
+    /// computed under another schema: ``digestSchema()``).
     nonisolated(nonsending) func forEachDigestRow(
-        scopes: Set<String>?, keys: Bool, _ body: (DigestRow) throws -> Void
+        scopes: Set<String>?, keys: Bool, stored: Bool, _ body: (DigestRow) throws -> Void
     ) async throws
+    /// The fingerprint of the schema the stored digests were computed under (``HubTransaction/resetDigests(schema:)``);
+    /// `nil` before any.
+    nonisolated(nonsending) func digestSchema() async throws -> String?
     /// Live records without a stored digest (written before digests), after `key` in (collection, id)
     /// order, at most `limit`.
     nonisolated(nonsending) func undigestedRecords(after key: RecordKey?, limit: Int) async throws -> [StoredRecordRow]
@@ -296,6 +302,9 @@ public protocol HubTransaction: HubReadTransaction {
         seenAt time: UInt64) async throws
     /// Stores a record's digest (``RecordDigest/stored``) if it has none and has not changed since `seq`.
     nonisolated(nonsending) func setDigest(collection: String, id: String, seq: UInt64, digest: [UInt8]) async throws
+    /// Forgets every stored digest (the backfill computes them again) and records `schema` as the
+    /// one the stored digests are computed under from now on.
+    nonisolated(nonsending) func resetDigests(schema: String) async throws
     /// Keeps a device's verification report, replacing its previous one.
     nonisolated(nonsending) func recordVerification(_ verification: DeviceVerification) async throws
     /// After a pull: the device acknowledged `cursor` (set, not raised: a device that bootstraps again

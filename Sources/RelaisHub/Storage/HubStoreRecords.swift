@@ -110,7 +110,7 @@ public struct DigestRow: Sendable {
     /// ``RecordDigest/stored`` bytes; `nil` when the row has none.
     public var digest: [UInt8]?
     /// The state, encoded by ``RecordCodec``, when `digest` is `nil`.
-    var state: [UInt8]?
+    public var state: [UInt8]?
 
     init(collection: String, id: String, digest: [UInt8]?, state: [UInt8]?) {
         self.collection = collection

@@ -1,3 +1,6 @@
+import Crypto
+import Foundation
+import Logging
 import RelaisCore
 public import RelaisProtocol
 import SwiftProtobuf
@@ -37,11 +40,57 @@ extension HubService {
         }
     }
 
-    /// Stores the digest of every live record written before digests (an upgraded store), a thousand
-    /// at a time, so that views are digested from stored values only. Safe beside pushes: a record
-    /// changed meanwhile keeps the digest its write stored. Returns how many it stored.
+    /// The fingerprint of what a record's digest depends on in the schema: its version, and each
+    /// collection's fields with their types and rules. Stored digests computed under another one are
+    /// not used (``storedDigestsCurrent(_:)``) and are computed again (``backfillDigests(batch:)``).
+    var digestSchema: String {
+        var text = "\(schema.version)"
+        for collection in schema.collections.sorted(by: { $0.name < $1.name }) {
+            text += "|\(collection.name)"
+            for field in collection.fields.sorted(by: { $0.name < $1.name }) {
+                text += ";\(field.name):\(field.type):\(field.rule)"
+            }
+        }
+        return SHA256.hash(data: Array(text.utf8)).prefix(12).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Whether the stored digests were computed under this schema (checked in the store once, then
+    /// remembered): when not, views are digested from the records' states until the backfill at start
+    /// has computed them again.
+    nonisolated(nonsending) func storedDigestsCurrent(_ tx: any HubReadTransaction) async throws -> Bool {
+        if digestSchemaChecked.withLock({ $0 }) { return true }
+        guard try await tx.digestSchema() == digestSchema else { return false }
+        digestSchemaChecked.withLock { $0 = true }
+        return true
+    }
+
+    /// Makes the stored digests usable by this schema: when they were computed under another one (or
+    /// before the store recorded which), forgets them all, to be computed from the records' states
+    /// until ``backfillDigests(batch:)`` has stored them again. Run before serving (`relais-hub serve`
+    /// runs it with the backfill at start); until then, views are digested from the states.
+    public func prepareDigests() async throws {
+        let schema = digestSchema
+        if try await store.read({ tx in try await tx.digestSchema() }) != schema {
+            let reset = try await store.write { tx in
+                // Under the write lock: another hub may have done it meanwhile.
+                guard try await tx.digestSchema() != schema else { return false }
+                try await tx.resetDigests(schema: schema)
+                return true
+            }
+            if reset {
+                logger.notice("stored view digests forgotten: computed under another schema or before it was kept")
+            }
+        }
+        digestSchemaChecked.withLock { $0 = true }
+    }
+
+    /// Stores the digest of every live record without one (written before digests, or whose stored
+    /// digest was computed under another schema: they are all forgotten first), a thousand at a time,
+    /// so that views are digested from stored values only. Safe beside pushes: a record changed
+    /// meanwhile keeps the digest its write stored. Returns how many it stored.
     @discardableResult
     public func backfillDigests(batch: Int = 1000) async throws -> Int {
+        try await prepareDigests()
         var after: RecordKey?
         var stored = 0
         while true {
@@ -74,7 +123,8 @@ extension HubService {
         scopes: Set<String>?, keys: Bool, tx: any HubReadTransaction,
         _ body: (DigestRow, RecordDigest) throws -> Void
     ) async throws {
-        try await tx.forEachDigestRow(scopes: scopes, keys: keys) { row in
+        let stored = try await storedDigestsCurrent(tx)
+        try await tx.forEachDigestRow(scopes: scopes, keys: keys, stored: stored) { row in
             if let bytes = row.digest, let digest = RecordDigest(stored: bytes) {
                 try body(row, digest)
             } else if let state = row.state {

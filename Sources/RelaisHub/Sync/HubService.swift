@@ -59,6 +59,8 @@ public final class HubService: Sendable {
     private let hubEpochCache = Mutex<String?>(nil)
     /// The digests of views read lately, by their visibility and the head they stood at.
     let viewDigests = ViewDigestCache()
+    /// The stored digests were found computed under this schema (``storedDigestsCurrent(_:)``).
+    let digestSchemaChecked = Mutex(false)
 
     /// A hub over `store`.
     ///
@@ -147,6 +149,8 @@ public final class HubService: Sendable {
             try await tx.insertUser(HubUser(name: adminName, role: .admin, territories: [], createdAt: now))
             try await tx.insertAPIToken(APIToken(tokenHash: hash, user: adminName, createdAt: now))
         }
+        // A new store: the digests it will store are this schema's.
+        try await prepareDigests()
         return token
     }
 

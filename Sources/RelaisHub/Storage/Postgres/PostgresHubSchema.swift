@@ -239,6 +239,13 @@ enum PostgresHubSchema {
                 )
                 """,
             ]),
+        Migration(
+            version: 6, name: "digest schema",
+            statements: [
+                // The fingerprint of the schema the stored digests were computed under
+                // (HubService.digestSchema): NULL or another one, and they are computed again.
+                "ALTER TABLE hub_identity ADD COLUMN digest_schema TEXT"
+            ]),
     ]
 
     /// The version this build writes.

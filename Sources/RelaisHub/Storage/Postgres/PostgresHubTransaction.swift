@@ -508,26 +508,42 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
     }
 
     nonisolated(nonsending) func forEachDigestRow(
-        scopes: Set<String>?, keys: Bool, _ body: (DigestRow) throws -> Void
+        scopes: Set<String>?, keys: Bool, stored: Bool, _ body: (DigestRow) throws -> Void
     ) async throws {
         let all = scopes == nil
         let list = (scopes ?? []).sorted()
-        // Served up to the snapshot's head, as pages are.
-        let found = try await rows(
-            """
-            SELECT CASE WHEN \(keys)::bool OR digest IS NULL THEN collection ELSE '' END,
-                   CASE WHEN \(keys)::bool OR digest IS NULL THEN id ELSE '' END,
-                   digest, CASE WHEN digest IS NULL THEN state END FROM records
-            WHERE deleted_at IS NULL AND seq <= \(unescaped: Self.snapshotHead)
-              AND (\(all)::bool OR scope = ANY(\(list)::text[]))
-            """
-        ) { row -> DigestRow in
-            let (collection, id, digest, state) = try row.decode((String, String, ByteBuffer?, ByteBuffer?).self)
-            return DigestRow(
-                collection: collection, id: id, digest: digest.map { Array(buffer: $0) },
-                state: state.map { Array(buffer: $0) })
-        }
-        for row in found { try body(row) }
+        let limit = Int64(Self.streamPageSize)
+        // Served up to the snapshot's head, as pages are; a page at a time in key order (the key is
+        // read even without `keys`: the next page starts after it).
+        try await forEachPaged(
+            { (after: (String, String)?) -> PostgresQuery in
+                let (collection, id) = after ?? ("", "")
+                return """
+                    SELECT collection, id, CASE WHEN \(stored)::bool THEN digest END,
+                           CASE WHEN NOT \(stored)::bool OR digest IS NULL THEN state END FROM records
+                    WHERE deleted_at IS NULL AND seq <= \(unescaped: Self.snapshotHead)
+                      AND (\(all)::bool OR scope = ANY(\(list)::text[]))
+                      AND (collection, id) > (\(collection), \(id))
+                    ORDER BY collection, id LIMIT \(limit)
+                    """
+            },
+            key: { row in try row.decode((String, String).self) },
+            { row in
+                let (collection, id, digest, state) = try row.decode((String, String, ByteBuffer?, ByteBuffer?).self)
+                try body(
+                    DigestRow(
+                        collection: collection, id: id, digest: digest.map { Array(buffer: $0) },
+                        state: state.map { Array(buffer: $0) }))
+            })
+    }
+
+    nonisolated(nonsending) func digestSchema() async throws -> String? {
+        try await first("SELECT digest_schema FROM hub_identity WHERE id = 1") { try $0.decode(String?.self) } ?? nil
+    }
+
+    nonisolated(nonsending) func resetDigests(schema: String) async throws {
+        try await execute("UPDATE records SET digest = NULL WHERE digest IS NOT NULL")
+        try await execute("UPDATE hub_identity SET digest_schema = \(schema) WHERE id = 1")
     }
 
     nonisolated(nonsending) func undigestedRecords(after key: RecordKey?, limit: Int) async throws

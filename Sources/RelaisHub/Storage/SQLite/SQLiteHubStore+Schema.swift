@@ -203,6 +203,13 @@ enum SQLiteHubSchema {
                     full INTEGER NOT NULL
                 );
                 """),
+        Migration(
+            version: 8, name: "digest schema",
+            sql: """
+                -- The fingerprint of the schema the stored digests were computed under
+                -- (HubService.digestSchema): NULL or another one, and they are computed again.
+                ALTER TABLE hub_identity ADD COLUMN digest_schema TEXT;
+                """),
     ]
 
     /// The version this build writes.

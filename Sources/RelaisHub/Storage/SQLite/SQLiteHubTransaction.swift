@@ -497,13 +497,15 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
     }
 
     nonisolated(nonsending) func forEachDigestRow(
-        scopes: Set<String>?, keys: Bool, _ body: (DigestRow) throws -> Void
+        scopes: Set<String>?, keys: Bool, stored: Bool, _ body: (DigestRow) throws -> Void
     ) async throws {
         let columns =
-            keys
-            ? "collection, id, digest, CASE WHEN digest IS NULL THEN state END"
-            : "CASE WHEN digest IS NULL THEN collection END, CASE WHEN digest IS NULL THEN id END, digest, "
-                + "CASE WHEN digest IS NULL THEN state END"
+            !stored
+            ? "collection, id, NULL, state"
+            : keys
+                ? "collection, id, digest, CASE WHEN digest IS NULL THEN state END"
+                : "CASE WHEN digest IS NULL THEN collection END, CASE WHEN digest IS NULL THEN id END, digest, "
+                    + "CASE WHEN digest IS NULL THEN state END"
         func read(_ statement: Statement, _ arguments: [SQLiteValue]) throws {
             try statement.forEachRow(arguments) { row in
                 try body(
@@ -531,6 +533,15 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
             WHERE (collection, id) > (?, ?) AND deleted_at IS NULL AND digest IS NULL
             ORDER BY collection, id LIMIT ?
             """, [.text(key?.collection ?? ""), .text(key?.id ?? ""), .integer(Int64(limit))], makeRow)
+    }
+
+    nonisolated(nonsending) func digestSchema() async throws -> String? {
+        try db.scalar("SELECT digest_schema FROM hub_identity WHERE id = 1")?.textValue
+    }
+
+    nonisolated(nonsending) func resetDigests(schema: String) async throws {
+        try db.execute("UPDATE records SET digest = NULL WHERE digest IS NOT NULL")
+        try db.execute("UPDATE hub_identity SET digest_schema = ? WHERE id = 1", [.text(schema)])
     }
 
     nonisolated(nonsending) func setDigest(collection: String, id: String, seq: UInt64, digest: [UInt8]) async throws {
