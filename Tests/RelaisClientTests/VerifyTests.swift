@@ -301,6 +301,28 @@ struct VerifyTests {
         }
     }
 
+    /// A report kept for the next pull survives a pull answered `bootstrap_required` (which records
+    /// nothing): it reaches the hub with the pull after the download.
+    @Test func aKeptReportOutlivesABootstrap() async throws {
+        try await HubFixture.with { hub in
+            let code = try await hub.addUser("marc", role: .rep, territories: ["north"])
+            let folder = try TemporaryFolder(prefix: "verify")
+            defer { folder.remove() }
+            try await hub.live { url in
+                let marc = try await Replica.enroll(hub: url, code: code, path: folder.file("marc.db"))
+                _ = try await marc.add(customer, acme())
+                #expect(try await marc.sync().verification?.outcome == .equal)
+                #expect(try await hub.store.read { try await $0.verifications() }.isEmpty, "kept for the next pull")
+                _ = try await hub.service.updateUser("marc", territories: ["north", "south"])
+                // The first pull of this sync is answered `bootstrap_required` (a new territory).
+                _ = try await marc.sync()
+                let replica = try #require(try await marc.identity()?.replica)
+                let reports = try await hub.store.read { try await $0.verifications() }
+                #expect(reports.map(\.replica.rawValue) == [replica])
+            }
+        }
+    }
+
     /// Records written before digests (an upgraded store: no stored digest) are digested from their
     /// state when read, the same as the stored digests of records written since.
     @Test func recordsWithoutAStoredDigestAreDigestedWhenRead() async throws {

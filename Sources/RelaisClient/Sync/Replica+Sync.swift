@@ -240,7 +240,8 @@ extension Replica {
                     request.echoOwnWrites = try store.echoOwnWrites
                     if let report = try pendingVerificationReport() { request.verification = report }
                     let page = try await transport.pull(request, token: token)
-                    if request.hasVerification { try reportDelivered() }
+                    // A pull answered `bootstrap_required` records nothing: the report goes with the next.
+                    if request.hasVerification, !page.bootstrapRequired { try reportDelivered() }
                     if try store.hubEpoch.isEmpty, !page.hubEpoch.isEmpty {
                         try store.syncWrite { try store.rememberHubEpoch(page.hubEpoch) }
                     }

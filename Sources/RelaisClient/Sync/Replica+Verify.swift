@@ -131,9 +131,11 @@ extension Replica {
             key.recordID = difference.id
             return key
         }
+        // At most a page of records per request, the protocol's limit on both sides.
+        let perRequest = ProtocolLimits().maxPageSize
         var start = 0
         while start < keys.count {
-            let batch = Array(keys[start..<min(start + 1000, keys.count)])
+            let batch = Array(keys[start..<min(start + perRequest, keys.count)])
             start += batch.count
             var request = Relais_V1_RecordsRequest()
             request.keys = batch
