@@ -60,6 +60,7 @@ extension ReplicaStore {
                 try beginBootstrap()
                 let generation = Int64(try stateInt("generation") ?? 0)
                 try markRecordsTheSnapshotLeaves()
+                try rememberRecordsToRefetch()
                 let notKept = { (table: String) in
                     "NOT EXISTS (SELECT 1 FROM temp._relais_snapshot_kept AS k WHERE k.collection = \(table).collection AND k.record_id = \(table).record_id)"
                 }
@@ -183,6 +184,37 @@ extension ReplicaStore {
             INSERT OR IGNORE INTO temp._relais_snapshot_kept(collection, record_id, ahead)
             SELECT DISTINCT collection, record_id, 0 FROM main._relais_pending
             """)
+    }
+
+    /// Keeps the records the snapshot left because the laptop holds them ahead of it (`ahead` 1),
+    /// to be asked for whole once the pull that follows is done (``recordsToRefetch()``).
+    ///
+    /// The pull after a snapshot sends only the fields changed after the snapshot's cursor: the
+    /// fields of such a record that the hub changed before it (another laptop's, in the snapshot)
+    /// would never reach this one, which holds its own older state of them (docs/RELIABILITY.md,
+    /// bug 10: a copied file and its original, both enrolled again).
+    private func rememberRecordsToRefetch() throws {
+        var keys = try recordsToRefetch().map { "\($0.collection)/\($0.id)" }
+        try db.query("SELECT collection, record_id FROM temp._relais_snapshot_kept WHERE ahead = 1") { row in
+            keys.append("\(row.text(at: 0) ?? "")/\(row.text(at: 1) ?? "")")
+        }
+        guard !keys.isEmpty else { return }
+        try setState("refetch_after_snapshot", .text(ColumnCodec.jsonArray(Array(Set(keys)).sorted())))
+    }
+
+    /// The records to ask the hub for whole after a snapshot (``rememberRecordsToRefetch()``).
+    func recordsToRefetch() throws -> [RecordKey] {
+        guard let text = try stateText("refetch_after_snapshot"), let items = ColumnCodec.parseJSONArray(text)
+        else { return [] }
+        return items.compactMap { item in
+            guard let slash = item.firstIndex(of: "/") else { return nil }
+            return RecordKey(collection: String(item[..<slash]), id: String(item[item.index(after: slash)...]))
+        }
+    }
+
+    /// Forgets the records to refetch, once they were applied.
+    func forgetRecordsToRefetch() throws {
+        try syncWrite { try setState("refetch_after_snapshot", .null) }
     }
 
     /// Records with pending writes that the snapshot is not behind: the snapshot's state becomes their confirmed state (as a page

@@ -300,6 +300,7 @@ extension Replica {
 
                 case .finish:
                     try applyReceived()
+                    try await refetchRecordsKeptBySnapshot(transport: transport, token: token)
                     try store.syncWrite {
                         try store.setState("last_sync", .integer(Int64(store.wallMillis())))
                     }

@@ -121,6 +121,24 @@ extension Replica {
         return result
     }
 
+    /// Asks the hub for the records a snapshot left because this laptop held them ahead of it, and
+    /// puts them in as the hub holds them (docs/RELIABILITY.md, bug 10); pending writes stay on top.
+    /// A failure leaves them to the next sync and does not fail this one.
+    func refetchRecordsKeptBySnapshot(transport: any SyncTransport, token: String) async throws {
+        let keys = try store.recordsToRefetch()
+        guard !keys.isEmpty else { return }
+        do {
+            try await repair(
+                keys.map { .init(collection: $0.collection, id: $0.id, kind: .changed) }, transport: transport,
+                token: token)
+            try store.forgetRecordsToRefetch()
+        } catch {
+            store.logger.notice(
+                "sync: the records a snapshot left could not be asked for again; the next sync will",
+                metadata: ["relais.records": "\(keys.count)", "relais.error": "\(error)"])
+        }
+    }
+
     /// Pulls the differing records again, a page size at a time, and applies them.
     private func repair(_ differences: [VerificationResult.Difference], transport: any SyncTransport, token: String)
         async throws
