@@ -240,6 +240,17 @@ struct HubStoreTests {
                 }
                 #expect(states == 3)
                 #expect(try await tx.digestSchema() == nil)
+                // A view's sum of stored digests, and the records without one, with their states.
+                var undigested: [String] = []
+                let northSum = try await tx.sumStoredDigests(scopes: ["north"]) { row in
+                    if row.state != nil { undigested.append(row.id) }
+                }
+                #expect(
+                    northSum.count == 1 && northSum.high == 0x0101_0101_0101_0101
+                        && northSum.low == 0x0101_0101_0101_0101)
+                #expect(undigested == [c])
+                let everything = try await tx.sumStoredDigests(scopes: nil) { _ in }
+                #expect(everything.count == 2 && everything.high == 0x0303_0303_0303_0303)
                 #expect(try await tx.undigestedRecords(after: nil, limit: 10).map(\.id) == [c])
                 #expect(
                     try await tx.undigestedRecords(after: RecordKey(collection: "customers", id: c), limit: 10).isEmpty)
@@ -716,8 +727,8 @@ struct SQLiteHubStoreTests {
         // The file is WAL with synchronous=FULL on the writer, and records its migrations.
         let connection = try Connection(path: folder.path + "/x/hub.sqlite")
         #expect(try connection.journalMode() == .wal)
-        #expect(try connection.scalar("SELECT count(*) FROM migrations")?.int64Value == 8)
-        #expect(try connection.userVersion() == 8)
+        #expect(try connection.scalar("SELECT count(*) FROM migrations")?.int64Value == 9)
+        #expect(try connection.userVersion() == 9)
     }
 
     @Test func anotherConnectionWritesWhileTheStoreIsOpen() async throws {

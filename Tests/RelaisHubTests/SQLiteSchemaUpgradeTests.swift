@@ -8,8 +8,8 @@ import Testing
 /// store written by a newer one is refused and left alone.
 struct SQLiteSchemaUpgradeTests {
     /// A store as schema version 2 left it: version 3's admin sessions and conflict indexes, version
-    /// 4's hub epoch, version 5's disabled users, version 6's token lifetime and wipe and version 7's
-    /// view digests undone.
+    /// 4's hub epoch, version 5's disabled users, version 6's token lifetime and wipe, version 7's
+    /// view digests, version 8's digest schema and version 9's digest index undone.
     private func makeVersion2Store(in folder: TemporaryFolder) async throws -> String {
         let data = folder.path + "/data"
         try await SQLiteHubStore(folder: data, create: true).close()
@@ -28,6 +28,8 @@ struct SQLiteSchemaUpgradeTests {
             ALTER TABLE devices DROP COLUMN wiped_at;
             ALTER TABLE devices DROP COLUMN wipe_saved_writes;
             ALTER TABLE devices DROP COLUMN wipe_unsaved_writes;
+            DROP INDEX records_scope_seq;
+            CREATE INDEX records_scope_seq ON records (scope, seq);
             ALTER TABLE records DROP COLUMN digest;
             DROP TABLE device_verifications;
             DELETE FROM migrations WHERE version >= 3;

@@ -4,7 +4,7 @@ import Foundation
 /// in-memory side of the digest's join of a collection table with `_relais_records`.
 ///
 /// Joining in SQL looks each row up in `_relais_records` and `_relais_overlay` through their
-/// indexes (two seeks by a text key per row, two thirds of a full verification); reading both tables
+/// indexes (two seeks by a text key per row, about half of a full verification); reading both tables
 /// once and meeting them here costs a hash and a comparison per row. Memory is bounded by the caller,
 /// which builds one table per share of the ids (``share(of:shares:)``).
 struct DigestVectorTable {

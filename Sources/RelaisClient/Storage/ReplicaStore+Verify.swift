@@ -18,8 +18,9 @@ extension ReplicaStore {
     /// The digest of the whole view (``digestIndex()``'s total, without keeping the entries).
     ///
     /// - Parameters:
-    ///   - entriesPerShare: At most this many vectors held at once (tests make it small).
-    ///   - parallelRecords: A collection of at least this many records is read by worker threads.
+    ///   - entriesPerShare: At most about this many vectors held at once by each thread (tests make it
+    ///     small).
+    ///   - parallelRecords: From this many records in the file on, shares are read by worker threads.
     func viewDigestSum(
         entriesPerShare: Int = DigestVectorTable.entriesPerShare, parallelRecords: Int = ReplicaStore.parallelRecords
     ) throws -> DigestSum {
@@ -30,7 +31,7 @@ extension ReplicaStore {
         return sum
     }
 
-    /// What one share of a collection's records adds to the digest.
+    /// What the shares one thread read add to the digest.
     private struct DigestShare: Sendable {
         var sum = DigestSum()
         /// With keys: each record's entry.
@@ -88,10 +89,10 @@ extension ReplicaStore {
         return try results.withLock { $0 }.map { try $0.get() }
     }
 
-    /// A collection of at least this many records is digested by ``digestWorkers`` threads.
+    /// A file of at least this many records is digested by ``digestWorkers`` threads.
     static let parallelRecords = 20_000
 
-    /// The threads that digest a large collection: the machine's cores, at most 4 (at least 2).
+    /// The threads that digest a large file: the machine's cores, at most 4 (at least 2).
     static let digestWorkers = max(2, min(4, ProcessInfo.processInfo.activeProcessorCount))
 
     /// Adds the digests of share `share` (of `shares`) of the records to `part`; `db` is in a read

@@ -176,6 +176,13 @@ public protocol HubReadTransaction: Sendable {
     nonisolated(nonsending) func forEachDigestRow(
         scopes: Set<String>?, keys: Bool, stored: Bool, _ body: (DigestRow) throws -> Void
     ) async throws
+    /// The count and XOR (two big-endian halves) of the hashes of the stored digests of every live
+    /// record whose scope is in `scopes` (`nil`: every live record); each live record without a
+    /// stored digest goes to `undigested` with its key and state. What a view's digest needs, without
+    /// a row per record (the default reads ``forEachDigestRow(scopes:keys:stored:_:)``).
+    nonisolated(nonsending) func sumStoredDigests(
+        scopes: Set<String>?, undigested: (DigestRow) throws -> Void
+    ) async throws -> (count: UInt64, high: UInt64, low: UInt64)
     /// The fingerprint of the schema the stored digests were computed under (``HubTransaction/resetDigests(schema:)``);
     /// `nil` before any.
     nonisolated(nonsending) func digestSchema() async throws -> String?
@@ -361,6 +368,23 @@ public protocol HubTransaction: HubReadTransaction {
 }
 
 extension HubReadTransaction {
+    public nonisolated(nonsending) func sumStoredDigests(
+        scopes: Set<String>?, undigested: (DigestRow) throws -> Void
+    ) async throws -> (count: UInt64, high: UInt64, low: UInt64) {
+        var sum: (count: UInt64, high: UInt64, low: UInt64) = (0, 0, 0)
+        try await forEachDigestRow(scopes: scopes, keys: false, stored: true) { row in
+            guard let digest = row.digest else { return try undigested(row) }
+            guard digest.count == 24 else { return }
+            var halves: (UInt64, UInt64) = (0, 0)
+            for i in 0..<8 {
+                halves.0 = halves.0 << 8 | UInt64(digest[8 + i])
+                halves.1 = halves.1 << 8 | UInt64(digest[16 + i])
+            }
+            sum = (sum.count + 1, sum.high ^ halves.0, sum.low ^ halves.1)
+        }
+        return sum
+    }
+
     /// ``recordRows(after:scopes:limit:)``, decoded.
     public nonisolated(nonsending) func records(after cursor: UInt64, scopes: Set<String>?, limit: Int) async throws
         -> [StoredRecord]

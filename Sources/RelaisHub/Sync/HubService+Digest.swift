@@ -140,6 +140,18 @@ extension HubService {
     nonisolated(nonsending) func viewDigest(scopes: Set<String>?, tx: any HubReadTransaction) async throws -> DigestSum
     {
         var sum = DigestSum()
+        if try await storedDigestsCurrent(tx) {
+            // The stored digests summed by the store; the records without one digested from their state.
+            let stored = try await tx.sumStoredDigests(scopes: scopes) { row in
+                guard let state = row.state else { return }
+                let (decoded, _) = try state.withUnsafeBytes {
+                    try RecordCodec.decode($0, collection: row.collection, id: row.id)
+                }
+                if let digest = self.digest(of: decoded) { sum.add(digest.hash) }
+            }
+            sum.merge(DigestSum(count: stored.count, hash: RecordHash(high: stored.high, low: stored.low)))
+            return sum
+        }
         try await forEachDigest(scopes: scopes, keys: false, tx: tx) { _, digest in sum.add(digest.hash) }
         return sum
     }

@@ -210,6 +210,15 @@ enum SQLiteHubSchema {
                 -- (HubService.digestSchema): NULL or another one, and they are computed again.
                 ALTER TABLE hub_identity ADD COLUMN digest_schema TEXT;
                 """),
+        Migration(
+            version: 9, name: "view digests from the scope index",
+            sql: """
+                -- A view's digest is read from the index alone (9 ms for 100,000 records instead of 55):
+                -- every record write changes its sequence, so this index's entry is written again at
+                -- every write anyway; the two columns only make it longer.
+                DROP INDEX records_scope_seq;
+                CREATE INDEX records_scope_seq ON records (scope, seq, deleted_at, digest);
+                """),
     ]
 
     /// The version this build writes.

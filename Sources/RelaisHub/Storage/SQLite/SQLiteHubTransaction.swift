@@ -499,29 +499,62 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
     nonisolated(nonsending) func forEachDigestRow(
         scopes: Set<String>?, keys: Bool, stored: Bool, _ body: (DigestRow) throws -> Void
     ) async throws {
-        let columns =
+        // Stored digests without keys come from `records_scope_seq` alone (it holds them); the rows
+        // without one (or all of them, when the stored ones are not this schema's) with their state.
+        let queries: [String] =
             !stored
-            ? "collection, id, NULL, state"
+            ? ["SELECT collection, id, NULL, state FROM records WHERE deleted_at IS NULL"]
             : keys
-                ? "collection, id, digest, CASE WHEN digest IS NULL THEN state END"
-                : "CASE WHEN digest IS NULL THEN collection END, CASE WHEN digest IS NULL THEN id END, digest, "
-                    + "CASE WHEN digest IS NULL THEN state END"
-        func read(_ statement: Statement, _ arguments: [SQLiteValue]) throws {
-            try statement.forEachRow(arguments) { row in
-                try body(
-                    DigestRow(
-                        collection: row.text(at: 0) ?? "", id: row.text(at: 1) ?? "", digest: row.blob(at: 2),
-                        state: row.blob(at: 3)))
+                ? [
+                    "SELECT collection, id, digest, CASE WHEN digest IS NULL THEN state END FROM records WHERE deleted_at IS NULL"
+                ]
+                : [
+                    "SELECT '', '', digest, NULL FROM records INDEXED BY records_scope_seq WHERE deleted_at IS NULL AND digest IS NOT NULL",
+                    "SELECT collection, id, NULL, state FROM records INDEXED BY records_scope_seq WHERE deleted_at IS NULL AND digest IS NULL",
+                ]
+        for query in queries {
+            if let scopes {
+                let statement = try db.prepare("\(query) AND scope = ?")
+                for scope in scopes.sorted() {
+                    try statement.forEachRow([.text(scope)]) { row in try body(Self.digestRow(row)) }
+                }
+            } else {
+                try db.prepare(query).forEachRow { row in
+                    try body(Self.digestRow(row))
+                }
             }
         }
-        guard let scopes else {
-            try read(try db.prepare("SELECT \(columns) FROM records WHERE deleted_at IS NULL"), [])
-            return
+    }
+
+    nonisolated(nonsending) func sumStoredDigests(
+        scopes: Set<String>?, undigested: (DigestRow) throws -> Void
+    ) async throws -> (count: UInt64, high: UInt64, low: UInt64) {
+        // From `records_scope_seq` alone, each digest's bytes read in place.
+        var (count, high, low): (UInt64, UInt64, UInt64) = (0, 0, 0)
+        let sums = try db.prepare(
+            "SELECT digest FROM records INDEXED BY records_scope_seq WHERE deleted_at IS NULL AND digest IS NOT NULL"
+                + (scopes == nil ? "" : " AND scope = ?"))
+        let rest = try db.prepare(
+            "SELECT collection, id, NULL, state FROM records INDEXED BY records_scope_seq WHERE deleted_at IS NULL "
+                + "AND digest IS NULL" + (scopes == nil ? "" : " AND scope = ?"))
+        for arguments in scopes.map({ $0.sorted().map { [SQLiteValue.text($0)] } }) ?? [[]] {
+            try sums.forEachRow(arguments) { row in
+                row.withUnsafeBytes(at: 0) { bytes in
+                    guard bytes.count == 24 else { return }
+                    count += 1
+                    high ^= UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+                    low ^= UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
+                }
+            }
+            try rest.forEachRow(arguments) { row in try undigested(Self.digestRow(row)) }
         }
-        for scope in scopes.sorted() {
-            try read(
-                try db.prepare("SELECT \(columns) FROM records WHERE scope = ? AND deleted_at IS NULL"), [.text(scope)])
-        }
+        return (count, high, low)
+    }
+
+    private static func digestRow(_ row: Row) -> DigestRow {
+        DigestRow(
+            collection: row.text(at: 0) ?? "", id: row.text(at: 1) ?? "", digest: row.blob(at: 2),
+            state: row.blob(at: 3))
     }
 
     nonisolated(nonsending) func undigestedRecords(after key: RecordKey?, limit: Int) async throws
