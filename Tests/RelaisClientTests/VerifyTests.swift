@@ -3,6 +3,7 @@ import RelaisCore
 import RelaisProtocol
 import RelaisSQLite
 import RelaisTesting
+import Synchronization
 import Testing
 
 @testable import RelaisClient
@@ -323,6 +324,46 @@ struct VerifyTests {
         }
     }
 
+    /// The ranges a laptop narrows a difference with are the hub's as it stands, not as of the
+    /// laptop's cursor: a record another laptop changed in between is repaired too (harmless: the hub's
+    /// state), but it is newer, not different, and is not counted.
+    @Test func aRecordChangedOnTheHubDuringTheCheckIsNotADifference() async throws {
+        try await HubFixture.with { hub in
+            let claireCode = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            let marcCode = try await hub.addUser("marc", role: .rep, territories: ["north"])
+            let folder = try TemporaryFolder(prefix: "verify")
+            defer { folder.remove() }
+            try await hub.live { url in
+                let claire = try await Replica.enroll(hub: url, code: claireCode, path: folder.file("claire.db"))
+                let marcPath = folder.file("marc.db")
+                let marc = try await Replica.enroll(hub: url, code: marcCode, path: marcPath)
+                let corrupted = try await claire.add(customer, acme("Corrupted"))
+                let moving = try await claire.add(customer, acme("Moving"))
+                _ = try await claire.sync()
+                #expect(try await marc.sync().verification?.outcome == .equal)
+                let raw = try rawConnection(marcPath)
+                try raw.execute(
+                    """
+                    INSERT INTO _relais_engine(writing) VALUES (1);
+                    UPDATE customers SET city = 'Nowhere' WHERE id = '\(corrupted)';
+                    DELETE FROM _relais_engine;
+                    """)
+                try raw.close()
+                // Claire changes the other record once Marc's pull is over, before his first digest request.
+                let transport = HookedTransport(inner: HTTPSyncTransport(hub: url)) {
+                    try await claire.set(customer, id: moving, ["phone": .text("555")])
+                    _ = try await claire.sync()
+                }
+                let result = try #require(try await marc.sync(transport: transport).verification)
+                #expect(result.differences == [.init(collection: customer, id: corrupted, kind: .changed)])
+                #expect(result.outcome == .repaired)
+                #expect(result.repaired == 1)
+                #expect(try await marc.get(customer, id: moving)?["phone"] == .text("555"), "repaired to the hub's")
+                #expect(try await marc.export() == Data(try await hub.service.exportJSON(user: "marc")))
+            }
+        }
+    }
+
     /// Records written before digests (an upgraded store: no stored digest) are digested from their
     /// state when read, the same as the stored digests of records written since.
     @Test func recordsWithoutAStoredDigestAreDigestedWhenRead() async throws {
@@ -416,5 +457,51 @@ struct VerifyTests {
                 #expect(try await hub.service.pull(pull, from: principal).records.isEmpty == false)
             }
         }
+    }
+}
+
+/// A transport that runs `beforeFirstDigest` once, before its first `POST /v1/digest`.
+private final class HookedTransport: SyncTransport {
+    let inner: HTTPSyncTransport
+    private let hook: Mutex<(@Sendable () async throws -> Void)?>
+
+    init(inner: HTTPSyncTransport, beforeFirstDigest: @escaping @Sendable () async throws -> Void) {
+        self.inner = inner
+        hook = Mutex(beforeFirstDigest)
+    }
+
+    func enroll(_ request: Relais_V1_EnrollRequest) async throws -> Relais_V1_EnrollResponse {
+        try await inner.enroll(request)
+    }
+    func push(_ request: Relais_V1_PushRequest, token: String) async throws -> Relais_V1_PushResponse {
+        try await inner.push(request, token: token)
+    }
+    func pull(_ request: Relais_V1_PullRequest, token: String) async throws -> Relais_V1_PullResponse {
+        try await inner.pull(request, token: token)
+    }
+    func renew(_ request: Relais_V1_ReplicaRenewRequest, token: String) async throws
+        -> Relais_V1_ReplicaRenewResponse
+    {
+        try await inner.renew(request, token: token)
+    }
+    func snapshot(_ request: SnapshotRequest, token: String, folder: String) async throws -> SnapshotDownload? {
+        try await inner.snapshot(request, token: token, folder: folder)
+    }
+    func digest(_ request: Relais_V1_DigestRequest, token: String) async throws -> Relais_V1_DigestResponse {
+        if let hook = hook.withLock({ hook in
+            defer { hook = nil }
+            return hook
+        }) {
+            try await hook()
+        }
+        return try await inner.digest(request, token: token)
+    }
+    func records(_ request: Relais_V1_RecordsRequest, token: String) async throws -> Relais_V1_RecordsResponse {
+        try await inner.records(request, token: token)
+    }
+    func reportVerification(_ report: Relais_V1_VerificationReport, token: String) async throws
+        -> Relais_V1_VerificationReportResponse
+    {
+        try await inner.reportVerification(report, token: token)
     }
 }

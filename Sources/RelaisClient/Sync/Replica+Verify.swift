@@ -82,6 +82,11 @@ extension Replica {
         var index = try store.digestIndex()
         let schemaVersion = UInt32(schema.version)
         let hubEpoch = try store.hubEpoch
+        // The ranges are the hub's as it stands now, not as of this laptop's cursor: a record it
+        // changed since is not a difference (the next pull brings it), only newer. Its repair tells
+        // (the record comes back with a sequence past the cursor).
+        let cursor = try store.cursor
+        var newer = Set<String>()
         var first = true
         for round in 1...3 {
             var bytes = 0
@@ -102,9 +107,12 @@ extension Replica {
             }
             result.remaining = reconciliation.differences
             if reconciliation.differences.isEmpty || round == 3 { break }
-            try await repair(reconciliation.differences, transport: transport, token: token)
+            newer.formUnion(
+                try await repair(reconciliation.differences, after: cursor, transport: transport, token: token))
             index = try store.digestIndex()
         }
+        result.differences.removeAll { newer.contains("\($0.collection)/\($0.id)") }
+        result.remaining.removeAll { newer.contains("\($0.collection)/\($0.id)") }
         let firstKeys = Set(result.differences.map { "\($0.collection)/\($0.id)" })
         let stillKeys = Set(result.remaining.map { "\($0.collection)/\($0.id)" })
         result.repaired = firstKeys.subtracting(stillKeys).count
@@ -128,9 +136,9 @@ extension Replica {
         let keys = try store.recordsToRefetch()
         guard !keys.isEmpty else { return }
         do {
-            try await repair(
-                keys.map { .init(collection: $0.collection, id: $0.id, kind: .changed) }, transport: transport,
-                token: token)
+            _ = try await repair(
+                keys.map { .init(collection: $0.collection, id: $0.id, kind: .changed) }, after: 0,
+                transport: transport, token: token)
             try store.forgetRecordsToRefetch()
         } catch {
             store.logger.notice(
@@ -139,10 +147,13 @@ extension Replica {
         }
     }
 
-    /// Pulls the differing records again, a page size at a time, and applies them.
-    private func repair(_ differences: [VerificationResult.Difference], transport: any SyncTransport, token: String)
-        async throws
-    {
+    /// Pulls the differing records again, a page size at a time, and applies them. Returns the keys
+    /// (`collection/id`) of those the hub changed after `cursor`.
+    private func repair(
+        _ differences: [VerificationResult.Difference], after cursor: UInt64, transport: any SyncTransport,
+        token: String
+    ) async throws -> Set<String> {
+        var newer = Set<String>()
         let keys = differences.map { difference -> Relais_V1_RecordKey in
             var key = Relais_V1_RecordKey()
             key.collection = difference.collection
@@ -161,7 +172,11 @@ extension Replica {
             request.hubEpoch = try store.hubEpoch
             let response = try await transport.records(request, token: token)
             _ = try store.applyRepair(records: response.records, absent: response.absent)
+            for record in response.records where record.seq > cursor {
+                newer.insert("\(record.collection)/\(record.recordID)")
+            }
         }
+        return newer
     }
 
     /// Sends the report (section 14.5), or keeps it for the next pull when it only says that a
