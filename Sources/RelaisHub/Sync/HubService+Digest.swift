@@ -71,14 +71,21 @@ extension HubService {
     public func prepareDigests() async throws {
         let schema = digestSchema
         if try await store.read({ tx in try await tx.digestSchema() }) != schema {
-            let reset = try await store.write { tx in
+            let previous = try await store.write { tx -> String?? in
                 // Under the write lock: another hub may have done it meanwhile.
-                guard try await tx.digestSchema() != schema else { return false }
+                let previous = try await tx.digestSchema()
+                guard previous != schema else { return .none }
                 try await tx.resetDigests(schema: schema)
-                return true
+                return .some(previous)
             }
-            if reset {
-                logger.notice("stored view digests forgotten: computed under another schema or before it was kept")
+            switch previous {
+            case .some(.some):
+                logger.notice("stored view digests forgotten: computed under another schema; storing them again")
+            case .some(.none):
+                // A new store, or one from before the schema was kept: its digests (if any) are redone.
+                logger.info("view digests: the schema they are computed under is recorded")
+            case .none:
+                break
             }
         }
         digestSchemaChecked.withLock { $0 = true }
