@@ -57,7 +57,7 @@ let package = Package(
         // Pure values, clocks, schema and merge rules. Foundation value types only.
         .target(
             name: "RelaisCore",
-            resources: [.copy("Resources/crm-schema.json")],
+            resources: [.copy("Resources/crm-schema.json"), .copy("Resources/crm-schema-v1.json")],
             swiftSettings: swiftSettings
         ),
         // System libraries: the storage and compression base.

@@ -59,7 +59,7 @@ extension BenchRunner {
                     request.cursor = cursor
                     request.pageSize = benchSyncOptions.pageSize
                     request.counter = UInt64.max
-                    request.schemaVersion = 1
+                    request.schemaVersion = UInt32(Schema.crm.version)
                     let page = try await whole.pull(request, token: token)
                     cursor = page.nextCursor
                     if !page.more { break }

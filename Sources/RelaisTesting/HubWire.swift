@@ -42,7 +42,7 @@ public enum Wire {
         var request = Relais_V1_PushRequest()
         request.replica = replica
         request.epoch = epoch
-        request.schemaVersion = 1
+        request.schemaVersion = UInt32(Schema.crm.version)
         request.writes = writes
         return request
     }
@@ -55,7 +55,7 @@ public enum Wire {
         request.cursor = cursor
         request.counter = counter
         request.pageSize = pageSize
-        request.schemaVersion = 1
+        request.schemaVersion = UInt32(Schema.crm.version)
         if let since { request.since = since }
         return request
     }
@@ -65,7 +65,7 @@ public enum Wire {
         var request = Relais_V1_EnrollRequest()
         request.code = code
         request.deviceName = name
-        request.schemaVersion = 1
+        request.schemaVersion = UInt32(Schema.crm.version)
         return request
     }
 }

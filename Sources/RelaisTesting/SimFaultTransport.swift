@@ -133,6 +133,10 @@ public final class SimFaultTransport: SyncTransport {
         try await run { try await base.digest(request, token: token) }
     }
 
+    public func schema(token: String) async throws -> String {
+        try await run { try await base.schema(token: token) }
+    }
+
     public func records(_ request: Relais_V1_RecordsRequest, token: String) async throws -> Relais_V1_RecordsResponse {
         try await run { try await base.records(request, token: token) }
     }

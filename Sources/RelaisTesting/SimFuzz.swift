@@ -193,7 +193,7 @@ public struct SimFuzzer {
             // the "wrong replica" check.
             if let replica = principal.replica { request.replica = replica.rawValue }
             request.epoch = 0
-            request.schemaVersion = 1
+            request.schemaVersion = UInt32(Schema.crm.version)
             // Fresh dots: a mutant reusing a dot with other content is (rightly) a fork, after which
             // the hub refuses this device and the fuzzer would stop reaching the merge.
             for index in request.writes.indices {

@@ -149,6 +149,10 @@ final class SimAlternatingTransport: SyncTransport {
         try await hub.digest(request, token: token)
     }
 
+    func schema(token: String) async throws -> String {
+        try await hub.schema(token: token)
+    }
+
     func records(_ request: Relais_V1_RecordsRequest, token: String) async throws -> Relais_V1_RecordsResponse {
         try await hub.records(request, token: token)
     }

@@ -218,6 +218,12 @@ final class SimRoutedTransport: SyncTransport {
         return try await transport.digest(request, token: token)
     }
 
+    func schema(token: String) async throws -> String {
+        let transport = transport()
+        onRequest()
+        return try await transport.schema(token: token)
+    }
+
     func records(_ request: Relais_V1_RecordsRequest, token: String) async throws -> Relais_V1_RecordsResponse {
         let transport = transport()
         onRequest()
@@ -360,6 +366,10 @@ final class SimRecordingTransport: SyncTransport {
 
     func digest(_ request: Relais_V1_DigestRequest, token: String) async throws -> Relais_V1_DigestResponse {
         try await base.digest(request, token: token)
+    }
+
+    func schema(token: String) async throws -> String {
+        try await base.schema(token: token)
     }
 
     func records(_ request: Relais_V1_RecordsRequest, token: String) async throws -> Relais_V1_RecordsResponse {

@@ -197,7 +197,9 @@ struct VerifyTests {
                 _ = try await claire.sync()
                 #expect(try await marc.sync().verification?.requests == 0)
                 let head = try await hub.store.read { try await $0.meta().head }
-                let key = ViewDigestCache.Key(scopes: ["north"], head: head, epoch: try await hub.service.hubEpoch())
+                let key = ViewDigestCache.Key(
+                    scopes: ["north"], head: head, epoch: try await hub.service.hubEpoch(),
+                    schema: hub.service.schema.version)
                 let cached = try #require(hub.service.viewDigests[key])
                 #expect(cached == (try await hub.service.viewDigest(user: "marc")))
                 // What the cache holds is what a pull at that head serves: a wrong entry is noticed
@@ -495,6 +497,9 @@ private final class HookedTransport: SyncTransport {
             try await hook()
         }
         return try await inner.digest(request, token: token)
+    }
+    func schema(token: String) async throws -> String {
+        try await inner.schema(token: token)
     }
     func records(_ request: Relais_V1_RecordsRequest, token: String) async throws -> Relais_V1_RecordsResponse {
         try await inner.records(request, token: token)

@@ -5,10 +5,12 @@ import Testing
 struct SchemaTests {
     // MARK: The default CRM schema
 
-    @Test func crmSchemaHasTheThreeCollectionsInParentFirstOrder() throws {
+    @Test func crmSchemaHasItsCollectionsInParentFirstOrder() throws {
         let schema = Schema.crm
-        #expect(schema.version >= 1)
-        #expect(schema.collectionNames == ["customers", "contacts", "interactions"])
+        #expect(schema.version == 2)
+        #expect(
+            schema.collectionNames == ["customers", "contacts", "interactions", "opportunities", "tasks", "orders"])
+        #expect(Schema.crmVersion1.collectionNames == ["customers", "contacts", "interactions"])
         #expect(schema.collection("leads") == nil)
     }
 
@@ -19,11 +21,17 @@ struct SchemaTests {
                 "name", "segment", "relationship_level", "programme", "status", "territory", "owner", "phone",
                 "email", "address", "city", "lifetime_value", "tags", "notes",
             ],
-            "contacts": ["customer_id", "name", "role", "phone", "email"],
+            "contacts": ["customer_id", "name", "role", "phone", "email", "decision_maker", "opted_out"],
             "interactions": [
                 "customer_id", "kind", "at", "author", "summary", "outcome", "satisfaction", "follow_up_on",
-                "resolved",
+                "resolved", "contact_id", "channel",
             ],
+            // Version 2 (docs/CRM.md).
+            "opportunities": [
+                "customer_id", "title", "stage", "amount", "close_on", "probability", "owner", "lost_reason",
+            ],
+            "tasks": ["customer_id", "contact_id", "due_on", "kind", "assignee", "done", "notes"],
+            "orders": ["customer_id", "ordered_on", "amount", "margin", "lines"],
         ]
         for (name, fields) in expected {
             let collection = try #require(Schema.crm.collection(name))

@@ -196,7 +196,7 @@ struct HubRouterTests {
             // An unknown JSON field is ignored.
             let id = Wire.uuid()
             let json = """
-                {"replica": \(claire.replica), "schemaVersion": 1, "futureField": {"x": 1}, "writes": [{"collection": "customers",
+                {"replica": \(claire.replica), "schemaVersion": \(Schema.crm.version), "futureField": {"x": 1}, "writes": [{"collection": "customers",
                  "recordId": "\(id)", "dot": {"replica": \(claire.replica), "counter": "1"}, "hlc": "1",
                  "fields": [{"field": "name", "value": {"text": "A"}}, {"field": "territory", "value": {"text": "north"}}]}]}
                 """
@@ -321,7 +321,7 @@ struct HubRouterTests {
             let events = try await Self.send(
                 client, .get, "/v1/admin/events?limit=10", token: hub.adminToken, contentType: nil)
             let kinds = try #require(events.json as? [[String: Any]]).map { $0["kind"] as? String }
-            #expect(kinds == ["device_revoked", "device_enrolled"])
+            #expect(kinds == ["device_revoked", "device_enrolled", "schema_applied"])
         }
     }
 

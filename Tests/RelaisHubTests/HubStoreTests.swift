@@ -727,8 +727,8 @@ struct SQLiteHubStoreTests {
         // The file is WAL with synchronous=FULL on the writer, and records its migrations.
         let connection = try Connection(path: folder.path + "/x/hub.sqlite")
         #expect(try connection.journalMode() == .wal)
-        #expect(try connection.scalar("SELECT count(*) FROM migrations")?.int64Value == 9)
-        #expect(try connection.userVersion() == 9)
+        #expect(try connection.scalar("SELECT count(*) FROM migrations")?.int64Value == 10)
+        #expect(try connection.userVersion() == 10)
     }
 
     @Test func anotherConnectionWritesWhileTheStoreIsOpen() async throws {

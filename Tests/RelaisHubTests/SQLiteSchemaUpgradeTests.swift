@@ -9,7 +9,8 @@ import Testing
 struct SQLiteSchemaUpgradeTests {
     /// A store as schema version 2 left it: version 3's admin sessions and conflict indexes, version
     /// 4's hub epoch, version 5's disabled users, version 6's token lifetime and wipe, version 7's
-    /// view digests, version 8's digest schema and version 9's digest index undone.
+    /// view digests, version 8's digest schema, version 9's digest index and version 10's data schemas
+    /// undone.
     private func makeVersion2Store(in folder: TemporaryFolder) async throws -> String {
         let data = folder.path + "/data"
         try await SQLiteHubStore(folder: data, create: true).close()
@@ -32,6 +33,7 @@ struct SQLiteSchemaUpgradeTests {
             CREATE INDEX records_scope_seq ON records (scope, seq);
             ALTER TABLE records DROP COLUMN digest;
             DROP TABLE device_verifications;
+            DROP TABLE data_schemas;
             DELETE FROM migrations WHERE version >= 3;
             PRAGMA user_version = 2;
             """)

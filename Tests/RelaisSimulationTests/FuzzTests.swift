@@ -1,4 +1,5 @@
 import Foundation
+import RelaisCore
 import RelaisHub
 import RelaisProtocol
 import RelaisTesting
@@ -58,7 +59,7 @@ struct FuzzTests {
             // The hub still works afterwards.
             var pull = Relais_V1_PullRequest()
             pull.pageSize = 100
-            pull.schemaVersion = 1
+            pull.schemaVersion = UInt32(Schema.crm.version)
             pull.counter = .max  // past any counter a mutated push claimed
             _ = try await hub.service.pull(pull, from: principal)
         }
@@ -71,7 +72,7 @@ struct FuzzTests {
         var enroll = Relais_V1_EnrollRequest()
         enroll.code = code
         enroll.deviceName = "fuzz"
-        enroll.schemaVersion = 1
+        enroll.schemaVersion = UInt32(Schema.crm.version)
         let response = try await hub.service.enroll(enroll)
         return try await hub.service.authenticate(token: response.token)
     }

@@ -2,6 +2,7 @@ public import Foundation
 public import Logging
 public import RelaisCore
 import RelaisSQLite
+import Synchronization
 
 /// A salesperson's local replica: a plain SQLite file that works offline and syncs with the hub.
 ///
@@ -27,15 +28,26 @@ import RelaisSQLite
 /// serialises the writers.
 public actor Replica {
     let store: ReplicaStore
-    /// The schema the replica was opened with.
-    public nonisolated let schema: Schema
     /// The file's path.
     public nonisolated let path: String
+    private nonisolated let currentSchema: Mutex<Schema>
+
+    /// The data schema the file runs: the program's, or a newer one the hub sent (docs/CRM.md
+    /// "Changing the schema"); it changes when a sync migrates the file.
+    public nonisolated var schema: Schema { currentSchema.withLock { $0 } }
 
     private init(store: ReplicaStore, path: String) {
         self.store = store
-        self.schema = store.schema
+        self.currentSchema = Mutex(store.schema)
         self.path = path
+    }
+
+    /// Migrates the file to a schema the hub sent (``ReplicaStore/adopt(_:)``).
+    @discardableResult
+    func adopt(_ definition: SchemaDefinition) throws -> [SchemaChange] {
+        let changes = try store.adopt(definition)
+        currentSchema.withLock { $0 = store.schema }
+        return changes
     }
 
     /// Opens a replica file, creating it (and its tables) when `create` is true and it does not exist.

@@ -10,7 +10,9 @@ import RelaisSQLite
 /// the edits made with plain SQL since the last one before doing anything else.
 final class ReplicaStore {
     let db: Connection
-    let schema: Schema
+    /// The data schema the file is laid out for: the program's, or a newer one received from the hub
+    /// (``adopt(_:)``), kept in the file.
+    private(set) var schema: Schema
     let configuration: Replica.Configuration
     let logger: Logger
     /// Where the device token is kept, beside the file (``TokenFile``).
@@ -37,7 +39,7 @@ final class ReplicaStore {
         } catch {
             throw ReplicaError(.storage, "cannot open the replica file \(path): \(error)")
         }
-        try migrate()
+        try migrate(requested: schema)
         try moveTokenOut()
         try loadClocks()
     }
@@ -147,76 +149,140 @@ final class ReplicaStore {
 
     // MARK: - Layout and migrations
 
-    private func migrate() throws {
+    /// Lays the file out for its schema: the one it keeps (received from the hub), or `requested` (the
+    /// program's) for a new file, a file from before files kept their schema, or when `requested` is
+    /// a newer compatible successor of the kept one.
+    private func migrate(requested: Schema) throws {
         try db.transaction(.immediate) {
             try db.execute(ReplicaSQL.bookkeeping)
             // A crash can't leave the switch on (it is only set inside transactions), but a file
             // edited by hand could: capture must never stay off.
             try db.execute("DELETE FROM _relais_engine", [])
             let stored = try stateInt("schema_version")
-            if let stored, stored > schema.version {
+            if let text = try stateText("schema") {
+                let kept: SchemaDefinition
+                do {
+                    kept = try SchemaDefinition(text: text)
+                } catch {
+                    throw ReplicaError(
+                        .schemaTooNew,
+                        "this replica file uses a schema (version \(stored ?? 0)) this program cannot read: upgrade relais (\(error))"
+                    )
+                }
+                if requested.version > kept.version, (try? requested.changes(from: kept.schema)) != nil {
+                    // The program brings a newer successor: it is the file's schema from now on.
+                    try db.execute("DELETE FROM _relais_state WHERE key = 'schema'", [])
+                    schema = requested
+                } else {
+                    schema = kept.schema
+                }
+            } else if let stored, stored > requested.version {
                 throw ReplicaError(
                     .schemaTooNew,
-                    "this replica file uses schema version \(stored), newer than this program's \(schema.version): upgrade relais"
+                    "this replica file uses schema version \(stored), newer than this program's \(requested.version): upgrade relais"
                 )
             }
-            if stored != schema.version {
-                for collection in schema.collections {
-                    try db.execute(ReplicaSQL.createTable(collection))
-                    var existing = Set<String>()
-                    try db.query("SELECT name FROM pragma_table_info(?)", [.text(collection.name)]) { row in
-                        existing.insert(row.text(at: 0) ?? "")
-                    }
-                    for field in collection.fields where !existing.contains(field.name) {
-                        try db.execute(
-                            "ALTER TABLE \(ReplicaSQL.quote(collection.name)) ADD COLUMN "
-                                + "\(ReplicaSQL.quote(field.name)) \(ColumnCodec.sqlType(field.type))")
-                    }
-                    for name in ReplicaSQL.triggerNames(collection.name) {
-                        try db.execute("DROP TRIGGER IF EXISTS \(name)")
-                    }
-                }
-                let description = stored == nil ? "create replica" : "migrate from schema \(stored!)"
-                try db.execute(
-                    "INSERT OR REPLACE INTO _relais_migrations(version, description, applied_at) VALUES (?, ?, ?)",
-                    [
-                        .integer(Int64(schema.version)), .text(description),
-                        .text(StorageCodec.iso(millis: wallMillis())),
-                    ])
-                try setState("schema_version", .integer(Int64(schema.version)))
+            try layOut(from: stored)
+        }
+    }
+
+    /// Takes a data schema received from the hub (`GET /v1/schema`): when it is a newer compatible
+    /// successor of the file's (``Schema/changes(from:)``), adds its tables and columns, replaces the
+    /// capture triggers and keeps its text, in one transaction that first stamps the edits captured so
+    /// far. Pending writes, confirmed states and the cursor stay as they are.
+    ///
+    /// - Returns: the changes made (empty when the file already runs it).
+    /// - Throws: ``ReplicaError/Code/invalid`` when it cannot replace the file's schema in place.
+    @discardableResult
+    func adopt(_ definition: SchemaDefinition) throws -> [SchemaChange] {
+        let changes: [SchemaChange]
+        do {
+            changes = try definition.schema.changes(from: schema)
+        } catch {
+            throw ReplicaError(
+                .invalid, "the hub's schema version \(definition.version) cannot replace this file's in place: \(error)"
+            )
+        }
+        guard definition.version > schema.version else { return [] }
+        let previous = schema
+        try write {
+            schema = definition.schema
+            do {
+                try layOut(from: previous.version)
+                try setState("schema", .text(definition.text))
+            } catch {
+                schema = previous
+                throw error
             }
-            let triggersCurrent = try stateInt("capture_triggers") == ReplicaSQL.captureTriggersVersion
+        }
+        logger.notice(
+            "replica: data schema migrated",
+            metadata: [
+                "relais.from": "\(previous.version)", "relais.to": "\(definition.version)",
+                "relais.changes": "\(changes.map(\.description).joined(separator: "; "))",
+            ])
+        return changes
+    }
+
+    /// Creates what ``schema`` needs that the file lacks (tables, columns: nothing is removed), and
+    /// the capture triggers. Runs inside a transaction.
+    private func layOut(from stored: Int?) throws {
+        if stored != schema.version {
             for collection in schema.collections {
-                for name in ReplicaSQL.legacyTriggerNames(collection.name) {
+                try db.execute(ReplicaSQL.createTable(collection))
+                var existing = Set<String>()
+                try db.query("SELECT name FROM pragma_table_info(?)", [.text(collection.name)]) { row in
+                    existing.insert(row.text(at: 0) ?? "")
+                }
+                for field in collection.fields where !existing.contains(field.name) {
+                    try db.execute(
+                        "ALTER TABLE \(ReplicaSQL.quote(collection.name)) ADD COLUMN "
+                            + "\(ReplicaSQL.quote(field.name)) \(ColumnCodec.sqlType(field.type))")
+                }
+                for name in ReplicaSQL.triggerNames(collection.name) {
                     try db.execute("DROP TRIGGER IF EXISTS \(name)")
                 }
-                if !triggersCurrent {
-                    for name in ReplicaSQL.triggerNames(collection.name) {
-                        try db.execute("DROP TRIGGER IF EXISTS \(name)")
-                    }
-                }
-                for trigger in ReplicaSQL.triggers(collection) {
-                    try db.execute(trigger)
-                }
+            }
+            let description = stored == nil ? "create replica" : "migrate from schema \(stored!)"
+            try db.execute(
+                "INSERT OR REPLACE INTO _relais_migrations(version, description, applied_at) VALUES (?, ?, ?)",
+                [
+                    .integer(Int64(schema.version)), .text(description),
+                    .text(StorageCodec.iso(millis: wallMillis())),
+                ])
+            try setState("schema_version", .integer(Int64(schema.version)))
+        }
+        let triggersCurrent = try stateInt("capture_triggers") == ReplicaSQL.captureTriggersVersion
+        for collection in schema.collections {
+            for name in ReplicaSQL.legacyTriggerNames(collection.name) {
+                try db.execute("DROP TRIGGER IF EXISTS \(name)")
             }
             if !triggersCurrent {
-                try setState("capture_triggers", .integer(Int64(ReplicaSQL.captureTriggersVersion)))
+                for name in ReplicaSQL.triggerNames(collection.name) {
+                    try db.execute("DROP TRIGGER IF EXISTS \(name)")
+                }
             }
-            // A confirmed-state snapshot with no pending write and no captured change to become one
-            // is stale (left by an UPDATE that changed nothing, before the trigger skipped those): a
-            // later edit would take it, older than what pulls brought since, as the record's
-            // confirmed state.
-            try db.execute(
-                """
-                DELETE FROM _relais_overlay WHERE NOT EXISTS (
-                    SELECT 1 FROM _relais_pending AS p
-                    WHERE p.collection = _relais_overlay.collection AND p.record_id = _relais_overlay.record_id
-                ) AND NOT EXISTS (
-                    SELECT 1 FROM _relais_capture AS c
-                    WHERE c.collection = _relais_overlay.collection AND c.record_id = _relais_overlay.record_id
-                )
-                """)
+            for trigger in ReplicaSQL.triggers(collection) {
+                try db.execute(trigger)
+            }
         }
+        if !triggersCurrent {
+            try setState("capture_triggers", .integer(Int64(ReplicaSQL.captureTriggersVersion)))
+        }
+        // A confirmed-state snapshot with no pending write and no captured change to become one
+        // is stale (left by an UPDATE that changed nothing, before the trigger skipped those): a
+        // later edit would take it, older than what pulls brought since, as the record's
+        // confirmed state.
+        try db.execute(
+            """
+            DELETE FROM _relais_overlay WHERE NOT EXISTS (
+                SELECT 1 FROM _relais_pending AS p
+                WHERE p.collection = _relais_overlay.collection AND p.record_id = _relais_overlay.record_id
+            ) AND NOT EXISTS (
+                SELECT 1 FROM _relais_capture AS c
+                WHERE c.collection = _relais_overlay.collection AND c.record_id = _relais_overlay.record_id
+            )
+            """)
     }
 
     // MARK: - State

@@ -112,6 +112,15 @@ extension Replica {
         }
         logger.debug(
             "enrolled", metadata: ["relais.replica": "\(response.replica)", "relais.user": "\(response.user)"])
+        if Int(response.schemaVersion) > replica.schema.version {
+            // The hub runs a newer schema: take it now. Should that fail, the first sync asks again.
+            do {
+                try await replica.migrateSchema(transport: transport, token: response.token)
+            } catch {
+                logger.notice(
+                    "enrolled; the hub's schema is taken at the first sync", metadata: ["relais.error": "\(error)"])
+            }
+        }
         return replica
     }
 
@@ -152,6 +161,8 @@ extension Replica {
         var trySnapshot = options.snapshots
         // The digest of the user's view on the last page of the last pull, while no push changed it.
         var hubDigest: DigestSum?
+        // The hub's schema is fetched at most once per session (answered `schema_too_old`).
+        var migratedSchema = false
 
         /// Applies the pages held, with the cursor of the last, in one transaction.
         func applyReceived() throws {
@@ -366,6 +377,22 @@ extension Replica {
                     failure.pending = try pendingCount()
                     throw failure
                 }
+                if error.code == .schemaTooOld, !migratedSchema {
+                    // The office applied a newer schema: take it, and ask again (docs/CRM.md).
+                    migratedSchema = true
+                    do {
+                        try await migrateSchema(transport: transport, token: token)
+                    } catch let failure {
+                        var refused = SyncError(
+                            .schemaTooOld,
+                            "\(error.message); the hub's schema could not be taken (writes stay pending): \(failure)",
+                            httpStatus: error.httpStatus, hubCode: error.hubCode, details: error.details)
+                        refused.pending = try pendingCount()
+                        throw refused
+                    }
+                    trySnapshot = options.snapshots
+                    continue
+                }
                 if error.code == .replicaForked, !machine.isDone {
                     let next = machine.forked()
                     if case .fail = next {
@@ -386,6 +413,26 @@ extension Replica {
                 action = next
             }
         }
+    }
+}
+
+extension Replica {
+    /// Fetches the data schema the hub runs (`GET /v1/schema`) and migrates the file to it in place
+    /// (``ReplicaStore/adopt(_:)``): new tables and columns, new capture triggers; pending writes stay.
+    ///
+    /// - Returns: the changes made.
+    /// - Throws: ``SyncError`` when it cannot be fetched or read, ``ReplicaError/Code/invalid`` when it
+    ///   cannot replace the file's schema in place.
+    @discardableResult
+    func migrateSchema(transport: any SyncTransport, token: String) async throws -> [SchemaChange] {
+        let text = try await transport.schema(token: token)
+        let definition: SchemaDefinition
+        do {
+            definition = try SchemaDefinition(text: text)
+        } catch {
+            throw SyncError(.protocolFailure, "the hub's schema is unreadable: \(error)")
+        }
+        return try adopt(definition)
     }
 }
 

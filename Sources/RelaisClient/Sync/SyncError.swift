@@ -20,7 +20,8 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
         public static let authenticationRefused = Code("authentication_refused")
         /// An administrator revoked this device.
         public static let deviceRevoked = Code("device_revoked")
-        /// The hub runs a newer schema: upgrade this program; writes stay pending.
+        /// The hub runs a newer schema that this laptop could not take (a sync fetches it and migrates
+        /// the file first: docs/CRM.md); writes stay pending.
         public static let schemaTooOld = Code("schema_too_old")
         /// The hub runs an older schema than this program.
         public static let schemaTooNew = Code("schema_too_new")
@@ -134,7 +135,7 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
                 details: details)
         case (409, "schema_too_old"):
             return SyncError(
-                .schemaTooOld, "the hub runs a newer schema; upgrade relais (writes stay pending): \(detail)",
+                .schemaTooOld, "the hub runs a newer schema (writes stay pending): \(detail)",
                 httpStatus: status, hubCode: code)
         case (409, "schema_too_new"):
             return SyncError(

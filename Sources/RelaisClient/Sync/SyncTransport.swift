@@ -35,6 +35,10 @@ public protocol SyncTransport: Sendable {
     /// `POST /v1/verification`: what the device found comparing its copy with the hub's view.
     func reportVerification(_ report: Relais_V1_VerificationReport, token: String) async throws
         -> Relais_V1_VerificationReportResponse
+    /// `GET /v1/schema`: the text of the data schema the hub runs, fetched when the hub answers
+    /// `schema_too_old`. A transport without it need not implement it: the laptop then reports the
+    /// error instead of migrating.
+    func schema(token: String) async throws -> String
 }
 
 extension SyncTransport {
@@ -58,6 +62,10 @@ extension SyncTransport {
         -> Relais_V1_VerificationReportResponse
     {
         throw SyncError(.notFound, "this transport does not verify")
+    }
+
+    public func schema(token: String) async throws -> String {
+        throw SyncError(.notFound, "this transport does not fetch schemas")
     }
 }
 
@@ -162,6 +170,18 @@ public struct HTTPSyncTransport: SyncTransport {
     /// `POST /v1/device/wiped`.
     public func reportWipe(_ report: Relais_V1_WipeReport, token: String) async throws -> Relais_V1_WipeReportResponse {
         try await call("/v1/device/wiped", report, token: token)
+    }
+
+    /// `GET /v1/schema`.
+    public func schema(token: String) async throws -> String {
+        try security.check(hub: hub)
+        var request = HTTPClientRequest(url: hub + "/v1/schema")
+        request.method = .GET
+        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        let answer = try await Self.exchange(
+            request, client: client, hub: hub, timeout: timeout, maxBytes: codec.limits.maxBodyBytes, codec: codec)
+        return String(decoding: answer.bytes, as: UTF8.self)
     }
 
     private func call<Request: WireMessage, Response: WireMessage>(

@@ -137,17 +137,12 @@ public struct Schema: Sendable, Hashable {
     /// The names of the collections in declaration order (parents before children).
     public var collectionNames: [String] { collections.map(\.name) }
 
-    /// The default CRM schema of DESIGN §2, shipped as `crm-schema.json`.
-    public static let crm: Schema = {
-        guard let url = Bundle.module.url(forResource: "crm-schema", withExtension: "json") else {
-            fatalError("crm-schema.json is missing from the RelaisCore bundle")
-        }
-        do {
-            return try Schema(json: Data(contentsOf: url))
-        } catch {
-            fatalError("the shipped crm-schema.json is invalid: \(error)")
-        }
-    }()
+    /// The default CRM schema of DESIGN §2 (version 2, docs/CRM.md), shipped as `crm-schema.json`.
+    public static var crm: Schema { SchemaDefinition.crm.schema }
+
+    /// Version 1 of the default CRM schema (customers, contacts, interactions): what replica files
+    /// and hubs made before version 2 hold.
+    public static var crmVersion1: Schema { SchemaDefinition.crmVersion1.schema }
 
     private func validate() throws(SchemaError) {
         for collection in collections {

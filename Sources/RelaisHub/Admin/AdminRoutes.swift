@@ -71,7 +71,7 @@ struct AdminRoutes: Sendable {
         }
         return HubRoutes.json(
             AdminJSON.detail(
-                try await service.conflictDetail(id: id, historyLimit: limit), schema: service.configuration.schema))
+                try await service.conflictDetail(id: id, historyLimit: limit), schema: service.schema))
     }
 
     private func resolve(_ request: Request, id: String) async throws -> Response {

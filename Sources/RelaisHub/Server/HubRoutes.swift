@@ -17,7 +17,7 @@ struct HubRoutes: Sendable {
     static func isKnownPath(_ path: String) -> Bool {
         let fixed: Set<String> = [
             "/v1/enroll", "/v1/replica/renew", "/v1/token/rotate", "/v1/device/wiped", "/v1/push", "/v1/pull",
-            "/v1/digest", "/v1/records", "/v1/verification", "/v1/snapshot", "/v1/health", "/metrics",
+            "/v1/digest", "/v1/records", "/v1/verification", "/v1/snapshot", "/v1/schema", "/v1/health", "/metrics",
             "/v1/admin/conflicts",
             "/v1/admin/devices", "/v1/admin/events",
         ]
@@ -49,6 +49,7 @@ struct HubRoutes: Sendable {
         router.post("/v1/records") { request, _ in try await self.records(request) }
         router.post("/v1/verification") { request, _ in try await self.reportVerification(request) }
         router.get("/v1/snapshot") { request, context in try await self.snapshot(request, context: context) }
+        router.get("/v1/schema") { request, _ in try await self.schemaFile(request) }
         router.get("/v1/health") { _, _ in try await self.health() }
         router.get("/metrics") { _, _ in
             guard self.servesMetrics else {
@@ -194,6 +195,18 @@ struct HubRoutes: Sendable {
         return Response(status: start > 0 ? .partialContent : .ok, headers: headers, body: body)
     }
 
+    /// `GET /v1/schema`: the data schema in force, its file's text as applied (docs/CRM.md "Changing
+    /// the schema"); a laptop told `schema_too_old` fetches it and migrates its file.
+    private func schemaFile(_ request: Request) async throws -> Response {
+        let principal = try await authenticate(request)
+        try limits.takeSync(principal)
+        let definition = try await service.schemaDefinition()
+        var headers: HTTPFields = [.contentType: "application/json"]
+        headers[HTTPFields.Element.Name("Relais-Schema-Version")!] = String(definition.version)
+        return Response(
+            status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: definition.text)))
+    }
+
     private func health() async throws -> Response {
         let head: UInt64
         do {
@@ -201,7 +214,7 @@ struct HubRoutes: Sendable {
         } catch {
             throw HubError.unavailable.with("The hub's store is unavailable.")
         }
-        return Self.json(["status": "ok", "head": head, "schema_version": service.configuration.schema.version])
+        return Self.json(["status": "ok", "head": head, "schema_version": service.schema.version])
     }
 
     /// The Prometheus exposition of `service`'s metrics.

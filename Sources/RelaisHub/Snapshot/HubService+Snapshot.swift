@@ -25,7 +25,7 @@ extension HubService {
         if principal.renewed { throw HubError.replicaForked }
         // A device marked for wipe is served nothing more; it pushes, reports and erases.
         if principal.wipeRequested { throw HubError.wipeRequested }
-        try checkSchemaVersion(schemaVersion)
+        try await checkSchemaVersion(schemaVersion)
         _ = try await checkHubEpoch(hubEpoch, replica: replica)
         let (user, meta) = try await store.read { tx -> (HubUser, HubMeta) in
             guard let device = try await tx.device(replica: replica) else { throw HubError.unauthorized }

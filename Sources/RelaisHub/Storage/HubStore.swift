@@ -186,6 +186,12 @@ public protocol HubReadTransaction: Sendable {
     /// The fingerprint of the schema the stored digests were computed under (``HubTransaction/resetDigests(schema:)``);
     /// `nil` before any.
     nonisolated(nonsending) func digestSchema() async throws -> String?
+    /// The data schema in force: the highest version applied (``HubTransaction/insertSchema(_:)``);
+    /// `nil` before any.
+    nonisolated(nonsending) func currentSchema() async throws -> StoredSchema?
+    /// The version of the data schema in force, `nil` before any: one row, read at every push and
+    /// pull so that a hub notices a schema applied by `relais-hub schema apply` while it serves.
+    nonisolated(nonsending) func schemaVersion() async throws -> Int?
     /// Live records without a stored digest (written before digests), after `key` in (collection, id)
     /// order, at most `limit`.
     nonisolated(nonsending) func undigestedRecords(after key: RecordKey?, limit: Int) async throws -> [StoredRecordRow]
@@ -312,6 +318,8 @@ public protocol HubTransaction: HubReadTransaction {
     /// Forgets every stored digest (the backfill computes them again) and records `schema` as the
     /// one the stored digests are computed under from now on.
     nonisolated(nonsending) func resetDigests(schema: String) async throws
+    /// Records a data schema as the one in force (its version above every stored one).
+    nonisolated(nonsending) func insertSchema(_ schema: StoredSchema) async throws
     /// Keeps a device's verification report, replacing its previous one.
     nonisolated(nonsending) func recordVerification(_ verification: DeviceVerification) async throws
     /// After a pull: the device acknowledged `cursor` (set, not raised: a device that bootstraps again

@@ -39,6 +39,9 @@ public struct HubEvent: Sendable, Hashable {
         public static let tombstonesPurged = Kind(rawValue: "tombstones_purged")
         /// The hub epoch was renewed (a restore from a backup): laptops push again what the hub lacks.
         public static let hubEpochRenewed = Kind(rawValue: "hub_epoch_renewed")
+        /// A data schema was recorded or applied (`relais-hub schema apply`): laptops migrate at their
+        /// next sync.
+        public static let schemaApplied = Kind(rawValue: "schema_applied")
         /// An admin asked for a device (its whole lineage) to be wiped at its next contact.
         public static let deviceWipeRequested = Kind(rawValue: "device_wipe_requested")
         /// A device marked for wipe pushed what it could, reported, and erased its replica.

@@ -26,6 +26,23 @@ public struct HubMeta: Sendable, Hashable {
     }
 }
 
+/// A data schema as the store keeps it: every version applied stays, the highest is in force.
+public struct StoredSchema: Sendable, Hashable {
+    /// The schema's version.
+    public var version: Int
+    /// The schema file's text, exactly as applied (what `GET /v1/schema` serves).
+    public var definition: String
+    /// When it was applied, in milliseconds since 1970.
+    public var appliedAt: UInt64
+
+    /// A stored schema.
+    public init(version: Int, definition: String, appliedAt: UInt64) {
+        self.version = version
+        self.definition = definition
+        self.appliedAt = appliedAt
+    }
+}
+
 /// Figures about how the store commits: group commit shows as fewer commits than transactions.
 public struct HubStoreStatistics: Sendable, Hashable {
     /// Write transactions run (each a savepoint inside a shared commit).

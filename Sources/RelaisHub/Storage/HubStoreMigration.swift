@@ -6,7 +6,7 @@ import RelaisSQLite
 
 /// `relais-hub migrate --from DIR --to URL`: copies a SQLite hub into an empty PostgreSQL database,
 /// every row as it is — history, reports, audit, devices with their tokens' hashes, counters and
-/// cursors, sequences, the hub's own clock — so that laptops carry on with the same tokens and
+/// cursors, sequences, the hub's own clock, the data schemas applied — so that laptops carry on with the same tokens and
 /// cursors, without a new bootstrap (Deploy/README.md).
 ///
 /// The source is read in one snapshot (after its own migrations are applied); the target is written
@@ -119,6 +119,12 @@ public enum HubStoreMigration {
                 ("replica", "replica", .bigint), ("counter", "counter", .bigint), ("hlc", "hlc", .bigint),
                 ("user", "user_name", .text), ("at", "at", .bigint), ("fields", "fields", .text),
                 ("deleted", "deleted", .boolean),
+            ]),
+        TableCopy(
+            table: "data_schemas",
+            columns: [
+                ("version", "version", .bigint), ("definition", "definition", .text),
+                ("applied_at", "applied_at", .bigint),
             ]),
         TableCopy(
             table: "admin_sessions",

@@ -170,11 +170,12 @@ extension HubService {
     /// moves with it, in commit order (on PostgreSQL too: ``PostgresHubTransaction/nextSequence()``),
     /// so two snapshots at one head hold the same records. What changes a record without a sequence
     /// changes no digest: storing a backfilled digest (equal to the state's), purging tombstones. A
-    /// restored store starts a new epoch, part of the key.
+    /// restored store starts a new epoch, part of the key, and a new data schema (its version is part
+    /// of the key) digests the same records differently.
     nonisolated(nonsending) func viewDigest(
         scopes: Set<String>?, head: UInt64, epoch: String, tx: any HubReadTransaction
     ) async throws -> DigestSum {
-        let key = ViewDigestCache.Key(scopes: scopes, head: head, epoch: epoch)
+        let key = ViewDigestCache.Key(scopes: scopes, head: head, epoch: epoch, schema: schema.version)
         if let cached = viewDigests[key] { return cached }
         let sum = try await viewDigest(scopes: scopes, tx: tx)
         viewDigests[key] = sum
@@ -210,7 +211,7 @@ extension HubService {
         }
         if principal.renewed { throw HubError.replicaForked }
         if principal.wipeRequested { throw HubError.wipeRequested }
-        try checkSchemaVersion(schemaVersion)
+        try await checkSchemaVersion(schemaVersion)
         _ = try await checkHubEpoch(hubEpoch, replica: replica)
         return replica
     }
@@ -350,11 +351,14 @@ final class ViewDigestCache: Sendable {
         var scopes: [String]?
         var head: UInt64
         var epoch: String
+        /// The data schema's version.
+        var schema: Int
 
-        init(scopes: Set<String>?, head: UInt64, epoch: String) {
+        init(scopes: Set<String>?, head: UInt64, epoch: String, schema: Int) {
             self.scopes = scopes?.sorted()
             self.head = head
             self.epoch = epoch
+            self.schema = schema
         }
     }
 

@@ -40,7 +40,7 @@ extension HubService {
         if principal.renewed { throw HubError.replicaForked }
         // A device marked for wipe is served nothing more; it pushes, reports and erases.
         if principal.wipeRequested { throw HubError.wipeRequested }
-        try checkSchemaVersion(request.schemaVersion)
+        try await checkSchemaVersion(request.schemaVersion)
         let hubEpoch = try await checkHubEpoch(request.hubEpoch, replica: replica)
         let pageSize = configuration.limits.pageSize(requested: request.pageSize)
         // The start of the device's pull; `nil` for a client that predates it (whole records).

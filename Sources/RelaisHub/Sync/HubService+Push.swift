@@ -45,7 +45,7 @@ extension HubService {
             throw HubError.forbidden.with(
                 "The batch names replica \(request.replica); this token's replica is \(replica.rawValue).")
         }
-        try checkSchemaVersion(request.schemaVersion)
+        try await checkSchemaVersion(request.schemaVersion)
         let hubEpoch = try await checkHubEpoch(request.hubEpoch, replica: replica)
         var incoming: [IncomingWrite] = []
         incoming.reserveCapacity(request.writes.count)

@@ -17,8 +17,10 @@ import Synchronization
 public final class HubService: Sendable {
     /// How the hub behaves.
     public struct Configuration: Sendable {
-        /// The data model; the default CRM schema unless told otherwise.
-        public var schema: Schema = .crm
+        /// The data schema a new store starts with: the default CRM schema unless told otherwise. The
+        /// store records it at the hub's first start; from then on the schema in force is the store's,
+        /// changed with ``HubService/applySchema(_:)`` (`relais-hub schema apply`).
+        public var schema: SchemaDefinition = .crm
         /// How far ahead of the hub's clock a write's HLC may be before it is clamped. Default 5 min.
         public var maxSkewMillis: UInt64 = HybridLogicalClock.defaultMaxSkewMillis
         /// How long an enrollment code stays valid. Default 7 days.
@@ -48,7 +50,6 @@ public final class HubService: Sendable {
     public let configuration: Configuration
     /// The hub's metrics.
     public let metrics: HubMetrics
-    let engine: MergeEngine
     let clock: any HubClock
     let secrets: SecretGenerator
     let logger: Logger
@@ -73,7 +74,7 @@ public final class HubService: Sendable {
     ) {
         self.store = store
         self.configuration = configuration
-        self.engine = MergeEngine(schema: configuration.schema)
+        self.active = Mutex(ActiveSchema(configuration.schema))
         self.clock = clock
         self.secrets = secrets
         self.metrics = metrics
@@ -93,7 +94,14 @@ public final class HubService: Sendable {
         self.snapshots = snapshots
     }
 
-    var schema: Schema { configuration.schema }
+    /// The data schema in force (``loadSchema()``, ``refreshSchema(_:)``).
+    let active: Mutex<ActiveSchema>
+
+    /// The data schema in force.
+    public var schema: Schema { active.withLock { $0.definition.schema } }
+
+    /// The merge engine of the schema in force.
+    var engine: MergeEngine { active.withLock { $0.engine } }
 
     func now() -> UInt64 { clock.millisecondsSince1970() }
 
@@ -149,7 +157,8 @@ public final class HubService: Sendable {
             try await tx.insertUser(HubUser(name: adminName, role: .admin, territories: [], createdAt: now))
             try await tx.insertAPIToken(APIToken(tokenHash: hash, user: adminName, createdAt: now))
         }
-        // A new store: the digests it will store are this schema's.
+        // A new store: it records its data schema, and the digests it will store are that schema's.
+        try await loadSchema()
         try await prepareDigests()
         return token
     }
@@ -346,23 +355,11 @@ public final class HubService: Sendable {
         return now >= expiresAt &- lifetime / 2
     }
 
-    func checkSchemaVersion(_ version: UInt32) throws {
-        guard version != 0 else { return }
-        if Int(version) < schema.version {
-            throw HubError.schemaTooOld.with(
-                "The client's schema version \(version) is older than the hub's \(schema.version); upgrade the client.")
-        }
-        if Int(version) > schema.version {
-            throw HubError.schemaTooNew.with(
-                "The client's schema version \(version) is newer than the hub's \(schema.version); upgrade the hub.")
-        }
-    }
-
     /// Enrolls a device with a one-time code: a new replica number and a device token.
     ///
     /// - Throws: ``HubError/invalidEnrollmentCode`` for an unknown, used or expired code.
     public func enroll(_ request: Relais_V1_EnrollRequest) async throws -> Relais_V1_EnrollResponse {
-        try checkSchemaVersion(request.schemaVersion)
+        try await checkSchemaVersion(request.schemaVersion, allowingOlder: true)
         let codeHash = Secrets.hashEnrollmentCode(request.code)
         let token = secrets.token()
         let tokenHash = Secrets.hash(token)

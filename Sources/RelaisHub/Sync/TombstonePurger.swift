@@ -3,7 +3,8 @@ public import ServiceLifecycle
 
 /// Purges tombstones periodically (``HubService/purgeTombstones()``), as a long-running `Service`.
 ///
-/// It runs once at start, then every ``interval``, and stops at graceful shutdown. A failed run is
+/// At start it records the data schema when the store has none (``HubService/loadSchema()``) and
+/// stores missing view digests. It runs once at start, then every ``interval``, and stops at graceful shutdown. A failed run is
 /// logged and tried again at the next interval.
 public struct TombstonePurger: Service {
     public let service: HubService
@@ -18,8 +19,10 @@ public struct TombstonePurger: Service {
 
     public func run() async throws {
         await cancelWhenGracefulShutdown {
-            // Once at start: records written before view digests get theirs.
+            // Once at start: a store from before the store kept its data schema records the one the
+            // hub runs; records written before view digests get theirs.
             do {
+                try await service.loadSchema()
                 let stored = try await service.backfillDigests()
                 if stored > 0 { logger.info("view digests stored", metadata: ["relais.records": "\(stored)"]) }
             } catch is CancellationError {

@@ -57,7 +57,7 @@ extension AdminPages {
         let detail = try await service.conflictDetail(id: id)
         let report = detail.report
         let conflict = report.conflict
-        let schema = service.configuration.schema
+        let schema = service.schema
         let field = conflict.field.flatMap { schema.collection(conflict.collection)?.field($0) }
         func reference(for index: Int) -> Value? {
             if let base = conflict.base { return base }

@@ -34,7 +34,7 @@ extension AdminPages {
         case "merged":
             let text = form.merged ?? ""
             guard let fieldName = report.conflict.field,
-                let field = service.configuration.schema.collection(report.conflict.collection)?.field(fieldName)
+                let field = service.schema.collection(report.conflict.collection)?.field(fieldName)
             else {
                 return try await detail(
                     id: id, nil, signed, message: "A delete-against-update conflict is resolved by picking a side.",

@@ -246,6 +246,20 @@ enum PostgresHubSchema {
                 // (HubService.digestSchema): NULL or another one, and they are computed again.
                 "ALTER TABLE hub_identity ADD COLUMN digest_schema TEXT"
             ]),
+        Migration(
+            version: 7, name: "data schemas",
+            statements: [
+                // Every data schema applied (`relais-hub schema apply`), its file's text as given; the
+                // highest version is in force. A store from before has none: the hub records its
+                // default at start.
+                """
+                CREATE TABLE data_schemas (
+                    version BIGINT PRIMARY KEY,
+                    definition TEXT NOT NULL,
+                    applied_at BIGINT NOT NULL
+                )
+                """
+            ]),
     ]
 
     /// The version this build writes.

@@ -541,6 +541,26 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
         try await first("SELECT digest_schema FROM hub_identity WHERE id = 1") { try $0.decode(String?.self) } ?? nil
     }
 
+    nonisolated(nonsending) func currentSchema() async throws -> StoredSchema? {
+        try await first("SELECT version, definition, applied_at FROM data_schemas ORDER BY version DESC LIMIT 1") {
+            row in
+            let (version, definition, appliedAt) = try row.decode((Int64, String, Int64).self)
+            return StoredSchema(version: Int(version), definition: definition, appliedAt: UInt64(appliedAt))
+        }
+    }
+
+    nonisolated(nonsending) func schemaVersion() async throws -> Int? {
+        try await first("SELECT max(version) FROM data_schemas") { try $0.decode(Int64?.self) }?.map { Int($0) }
+    }
+
+    nonisolated(nonsending) func insertSchema(_ schema: StoredSchema) async throws {
+        try await execute(
+            """
+            INSERT INTO data_schemas (version, definition, applied_at)
+            VALUES (\(Int64(schema.version)), \(schema.definition), \(Int64(schema.appliedAt)))
+            """)
+    }
+
     nonisolated(nonsending) func resetDigests(schema: String) async throws {
         try await execute("UPDATE records SET digest = NULL WHERE digest IS NOT NULL")
         try await execute("UPDATE hub_identity SET digest_schema = \(schema) WHERE id = 1")

@@ -219,6 +219,18 @@ enum SQLiteHubSchema {
                 DROP INDEX records_scope_seq;
                 CREATE INDEX records_scope_seq ON records (scope, seq, deleted_at, digest);
                 """),
+        Migration(
+            version: 10, name: "data schemas",
+            sql: """
+                -- Every data schema applied (`relais-hub schema apply`), its file's text as given; the
+                -- highest version is in force. A store from before has none: the hub records its
+                -- default at start.
+                CREATE TABLE data_schemas (
+                    version INTEGER PRIMARY KEY,
+                    definition TEXT NOT NULL,
+                    applied_at INTEGER NOT NULL
+                );
+                """),
     ]
 
     /// The version this build writes.

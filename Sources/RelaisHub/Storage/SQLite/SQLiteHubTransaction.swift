@@ -572,6 +572,25 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
         try db.scalar("SELECT digest_schema FROM hub_identity WHERE id = 1")?.textValue
     }
 
+    nonisolated(nonsending) func currentSchema() async throws -> StoredSchema? {
+        try first("SELECT version, definition, applied_at FROM data_schemas ORDER BY version DESC LIMIT 1", []) {
+            row in
+            StoredSchema(
+                version: Int(row.int64(at: 0)), definition: row.text(at: 1) ?? "",
+                appliedAt: UInt64(row.int64(at: 2)))
+        }
+    }
+
+    nonisolated(nonsending) func schemaVersion() async throws -> Int? {
+        try db.scalar("SELECT max(version) FROM data_schemas")?.int64Value.map { Int($0) }
+    }
+
+    nonisolated(nonsending) func insertSchema(_ schema: StoredSchema) async throws {
+        try db.execute(
+            "INSERT INTO data_schemas (version, definition, applied_at) VALUES (?, ?, ?)",
+            [.integer(Int64(schema.version)), .text(schema.definition), Self.int(schema.appliedAt)])
+    }
+
     nonisolated(nonsending) func resetDigests(schema: String) async throws {
         try db.execute("UPDATE records SET digest = NULL WHERE digest IS NOT NULL")
         try db.execute("UPDATE hub_identity SET digest_schema = ? WHERE id = 1", [.text(schema)])
