@@ -109,7 +109,7 @@ struct Relais: AsyncParsableCommand {
         subcommands: [
             Enroll.self, Add.self, SetFields.self, Delete.self, Get.self, List.self, Import.self, Sync.self,
             Verify.self, Status.self, Export.self, Conflicts.self, Rejected.self, Trust.self, Agent.self,
-            Admin.self,
+            Admin.self, Report.self,
             CollectionAlias.Customer.self, CollectionAlias.Contact.self, CollectionAlias.Interaction.self,
         ])
 }

@@ -95,14 +95,18 @@ struct AdminPagesTests {
         }
     }
 
-    /// The role is checked on every request: an admin demoted since signing in loses the session.
-    @Test func aDemotedAdminLosesTheSessionAtTheNextRequest() async throws {
+    /// The role is checked on every request: an admin demoted to manager since signing in keeps only
+    /// the manager's pages; demoted to rep, loses the session.
+    @Test func aDemotedAdminLosesTheAdminPagesAtTheNextRequest() async throws {
         try await AdminReviewTests.withRouter { hub, client, _ in
             let (session, _) = try await Self.signIn(hub, client)
             let before = try await Self.request(client, .get, "/admin/dashboard", cookies: ["relais_admin": session])
             #expect(before.status == 200)
             _ = try await hub.service.updateUser("admin", role: .manager, territories: ["north"])
-            let after = try await Self.request(client, .get, "/admin/dashboard", cookies: ["relais_admin": session])
+            let manager = try await Self.request(client, .get, "/admin/dashboard", cookies: ["relais_admin": session])
+            #expect(manager.status == 403)
+            _ = try await hub.service.updateUser("admin", role: .rep, territories: ["north"])
+            let after = try await Self.request(client, .get, "/admin/reports", cookies: ["relais_admin": session])
             #expect(after.headers[.location] == "/admin/sign-in")
         }
     }

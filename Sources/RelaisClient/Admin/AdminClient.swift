@@ -126,6 +126,11 @@ public struct AdminClient: Sendable {
         }
     }
 
+    /// `GET path`, its JSON answer decoded.
+    func get<Answer: Decodable>(_ path: String) async throws -> Answer {
+        try await call(.GET, path, body: nil)
+    }
+
     private func call<Answer: Decodable>(_ method: HTTPMethod, _ path: String, body: Data?) async throws -> Answer {
         try security.check(hub: hub)
         var request = HTTPClientRequest(url: hub + path)

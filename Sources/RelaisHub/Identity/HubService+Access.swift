@@ -20,18 +20,20 @@ extension HubService {
     /// does not revoke another token.
     public static let minimumTokenIDLength = 6
 
-    /// Issues another admin API token for an admin user and returns it: shown once, only its hash is
-    /// kept.
+    /// Issues an API token for an admin or a manager and returns it: shown once, only its hash is
+    /// kept. An admin's opens the admin API and pages; a manager's only the reports and the office
+    /// pages of their territories (docs/CRM.md).
     ///
-    /// - Throws: ``HubError/notFound`` for an unknown user, ``HubError/forbidden`` for one who is not
-    ///   an admin, ``HubError/conflict`` for a disabled one.
+    /// - Throws: ``HubError/notFound`` for an unknown user, ``HubError/forbidden`` for a rep,
+    ///   ``HubError/conflict`` for a disabled user.
     public func issueAPIToken(for name: String, by admin: String = "relais-hub") async throws -> String {
         let token = secrets.token()
         let apiToken = APIToken(tokenHash: Secrets.hash(token), user: name, createdAt: now())
         try await store.write { tx in
             guard let user = try await tx.user(named: name) else { throw HubError.notFound.with("No user `\(name)`.") }
-            guard user.role == .admin else {
-                throw HubError.forbidden.with("Only admins hold API tokens: `\(name)` is a \(user.role.rawValue).")
+            guard user.role != .rep else {
+                throw HubError.forbidden.with(
+                    "Only admins and managers hold API tokens: `\(name)` is a \(user.role.rawValue).")
             }
             try Self.refuseDisabled(user)
             try await tx.insertAPIToken(apiToken)

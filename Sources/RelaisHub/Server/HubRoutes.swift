@@ -18,6 +18,7 @@ struct HubRoutes: Sendable {
         let fixed: Set<String> = [
             "/v1/enroll", "/v1/replica/renew", "/v1/token/rotate", "/v1/device/wiped", "/v1/push", "/v1/pull",
             "/v1/digest", "/v1/records", "/v1/verification", "/v1/snapshot", "/v1/schema", "/v1/health", "/metrics",
+            "/v1/reports/value-at-risk", "/v1/reports/complaints",
             "/v1/admin/conflicts",
             "/v1/admin/devices", "/v1/admin/events",
         ]
@@ -50,6 +51,8 @@ struct HubRoutes: Sendable {
         router.post("/v1/verification") { request, _ in try await self.reportVerification(request) }
         router.get("/v1/snapshot") { request, context in try await self.snapshot(request, context: context) }
         router.get("/v1/schema") { request, _ in try await self.schemaFile(request) }
+        router.get("/v1/reports/value-at-risk") { request, _ in try await self.valueAtRisk(request) }
+        router.get("/v1/reports/complaints") { request, _ in try await self.complaints(request) }
         router.get("/v1/health") { _, _ in try await self.health() }
         router.get("/metrics") { _, _ in
             guard self.servesMetrics else {
@@ -205,6 +208,41 @@ struct HubRoutes: Sendable {
         headers[HTTPFields.Element.Name("Relais-Schema-Version")!] = String(definition.version)
         return Response(
             status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: definition.text)))
+    }
+
+    // MARK: - Reports (managers and admins)
+
+    /// `GET /v1/reports/value-at-risk[?limit=N][&today=YYYY-MM-DD]`: the token's user's customers
+    /// ranked by value at risk (docs/CRM.md).
+    private func valueAtRisk(_ request: Request) async throws -> Response {
+        let principal = try await authenticate(request)
+        let query = request.uri.queryParameters
+        var limit = 50
+        if let text = query["limit"].map(String.init) {
+            guard let value = Int(text), (1...1000).contains(value) else {
+                throw HubError.badRequest.with("`limit` is a number from 1 to 1000.")
+            }
+            limit = value
+        }
+        let today = try Self.day(query["today"].map(String.init)) ?? service.today()
+        let list = try await service.valueAtRisk(for: principal.user, today: today, limit: limit)
+        return Self.json(ReportJSON.valueAtRisk(list, today: today))
+    }
+
+    /// `GET /v1/reports/complaints[?today=YYYY-MM-DD]`: the complaints of the token's user's territories.
+    private func complaints(_ request: Request) async throws -> Response {
+        let principal = try await authenticate(request)
+        let today = try Self.day(request.uri.queryParameters["today"].map(String.init)) ?? service.today()
+        let report = try await service.complaintsReport(for: principal.user, today: today)
+        return Self.json(ReportJSON.complaints(report, today: today))
+    }
+
+    private static func day(_ text: String?) throws -> Day? {
+        guard let text else { return nil }
+        guard let day = Day(text), text.count == 10 else {
+            throw HubError.badRequest.with("`today` is a date, YYYY-MM-DD.")
+        }
+        return day
     }
 
     private func health() async throws -> Response {

@@ -42,6 +42,8 @@ public struct HubEvent: Sendable, Hashable {
         /// A data schema was recorded or applied (`relais-hub schema apply`): laptops migrate at their
         /// next sync.
         public static let schemaApplied = Kind(rawValue: "schema_applied")
+        /// A manager confirmed a programme or a status the reports proposed (docs/CRM.md).
+        public static let proposalConfirmed = Kind(rawValue: "proposal_confirmed")
         /// An admin asked for a device (its whole lineage) to be wiped at its next contact.
         public static let deviceWipeRequested = Kind(rawValue: "device_wipe_requested")
         /// A device marked for wipe pushed what it could, reported, and erased its replica.

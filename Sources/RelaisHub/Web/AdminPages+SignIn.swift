@@ -5,30 +5,41 @@ import RelaisProtocol
 
 /// Signing in and out, and the session every other page needs.
 extension AdminPages {
-    /// A signed-in admin: the session's id (the cookie's value) and the session.
+    /// A signed-in admin or manager: the session's id (the cookie's value), the session and the
+    /// user's role.
     struct Signed: Sendable {
         var id: String
         var session: AdminSession
+        var role: Role
     }
 
-    /// The request's live session, if its user is still an enabled admin: a user demoted, disabled or
-    /// removed since signing in loses the session at the next request.
+    /// The request's live session, if its user is still an enabled admin or manager: a user demoted,
+    /// disabled or removed since signing in loses the session at the next request.
     func session(_ request: Request) async throws -> Signed? {
         guard let id = request.cookies[Self.sessionCookie]?.value, !id.isEmpty,
             let session = try await sessions.session(id, now: service.now())
         else { return nil }
         let user = try await service.store.read { tx in try await tx.user(named: session.user) }
-        guard let user, user.role == .admin, !user.isDisabled else {
+        guard let user, user.role != .rep, !user.isDisabled else {
             try await sessions.close(id)
             return nil
         }
-        return Signed(id: id, session: session)
+        return Signed(id: id, session: session, role: user.role)
     }
 
-    /// Runs `body` for a signed-in admin (else redirects to the sign-in page); a refused request, or a
-    /// store failure's answer, becomes a message page with the error's status.
-    func withSession(_ request: Request, _ body: (Signed) async throws -> Response) async throws -> Response {
+    /// Where a signed-in user starts: the dashboard for an admin, the reports for a manager.
+    static func home(_ role: Role) -> String { role == .admin ? "/admin/dashboard" : "/admin/reports" }
+
+    /// Runs `body` for a signed-in admin, or manager when `managers` (else redirects to the sign-in
+    /// page; a manager on an admin's page gets 403); a refused request, or a store failure's answer,
+    /// becomes a message page with the error's status.
+    func withSession(_ request: Request, managers: Bool = false, _ body: (Signed) async throws -> Response)
+        async throws -> Response
+    {
         guard let signed = try await session(request) else { return Self.redirect("/admin/sign-in") }
+        guard managers || signed.role == .admin else {
+            return errorPage("This page is for admins. Your pages are the reports.", status: .forbidden, signed)
+        }
         do {
             return try await body(signed)
         } catch let error as HubError {
@@ -85,7 +96,7 @@ extension AdminPages {
                 message: "The sign-in form expired or did not come from this site. Try again.", status: .forbidden)
         }
         let token = (form.token ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !token.isEmpty else { return signInPage(message: "Enter an admin token.", status: .badRequest) }
+        guard !token.isEmpty else { return signInPage(message: "Enter your token.", status: .badRequest) }
         let keys = RequestLimits.attemptKeys(peer: peer, secret: token)
         do {
             try RequestLimits.take(limits.signIn, keys: keys.filter { $0 != address }, what: "sign-in attempts")
@@ -98,14 +109,15 @@ extension AdminPages {
         } catch {
             return signInPage(message: "That token is not valid.", status: .unauthorized)
         }
-        guard principal.role == .admin else {
+        guard principal.role != .rep else {
             return signInPage(
-                message: "That token is not an admin's: the admin pages need an admin token.", status: .forbidden)
+                message: "That token is not an admin's or a manager's: the pages need one of theirs.",
+                status: .forbidden)
         }
         RequestLimits.giveBack(limits.signIn, keys: keys)
         let opened = try await sessions.open(user: principal.user, now: service.now())
         try await service.recordAudit(.adminSignedIn, user: principal.user, detail: "signed in to the admin pages")
-        var response = Self.redirect("/admin/dashboard")
+        var response = Self.redirect(Self.home(principal.role))
         response.setCookie(
             Cookie(
                 name: Self.sessionCookie, value: opened.id, path: "/admin", secure: secureCookies, httpOnly: true,

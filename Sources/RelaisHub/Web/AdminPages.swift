@@ -58,7 +58,8 @@ struct AdminPages: Sendable {
 
     func register(on router: Router<HubRequestContext>) {
         router.get("/admin") { request, _ in
-            try await self.session(request) == nil ? Self.redirect("/admin/sign-in") : Self.redirect("/admin/dashboard")
+            guard let signed = try await self.session(request) else { return Self.redirect("/admin/sign-in") }
+            return Self.redirect(Self.home(signed.role))
         }
         router.get("/admin/static/admin.css") { _, _ in
             Response(
@@ -89,5 +90,11 @@ struct AdminPages: Sendable {
             try await self.withSession(request) { _ in try await self.export(request) }
         }
         router.get("/admin/audit") { request, _ in try await self.withSession(request) { try await self.audit($0) } }
+        router.get("/admin/reports") { request, _ in
+            try await self.withSession(request, managers: true) { try await self.reports(request, $0) }
+        }
+        router.post("/admin/reports/confirm") { request, _ in
+            try await self.withSession(request, managers: true) { try await self.confirm(request, $0) }
+        }
     }
 }

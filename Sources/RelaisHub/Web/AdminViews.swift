@@ -16,15 +16,18 @@ protocol AdminView {
 /// sign-out form and every other POST form) and which menu entry is the current page.
 struct AdminLayout {
     /// The menu entries.
-    enum Section { case dashboard, conflicts, audit }
+    enum Section { case dashboard, conflicts, audit, reports }
 
     let title: String
     let signedIn: Bool
     let admin: String
     let csrf: String
+    /// The admin's menu entries are shown (a manager sees only the reports).
+    let isAdmin: Bool
     let navDashboard: Bool
     let navConflicts: Bool
     let navAudit: Bool
+    let navReports: Bool
 
     /// The header of a page shown before signing in: no menu.
     init(signedOutTitle title: String) {
@@ -32,9 +35,11 @@ struct AdminLayout {
         signedIn = false
         admin = ""
         csrf = ""
+        isAdmin = false
         navDashboard = false
         navConflicts = false
         navAudit = false
+        navReports = false
     }
 
     init(_ signed: AdminPages.Signed, title: String, section: Section?) {
@@ -42,9 +47,11 @@ struct AdminLayout {
         signedIn = true
         admin = signed.session.user
         csrf = signed.session.csrf
+        isAdmin = signed.role == .admin
         navDashboard = section == .dashboard
         navConflicts = section == .conflicts
         navAudit = section == .audit
+        navReports = section == .reports
     }
 }
 
@@ -289,4 +296,64 @@ struct ConflictView: AdminView {
     let fieldHint: String
     let message: String?
     let done: Bool
+}
+
+/// reports.mustache: the manager's value-at-risk list and complaints.
+struct ReportsView: AdminView {
+    static let template = "reports"
+    let layout: AdminLayout
+    let today: String
+    /// Which territories the figures cover.
+    let scope: String
+    let message: String?
+
+    struct Reason {
+        let points: Int
+        let text: String
+    }
+
+    struct Proposal {
+        let programme: String?
+        let atRiskStatus: Bool
+        let label: String
+    }
+
+    struct AtRisk {
+        let rank: Int
+        let id: String
+        let name: String
+        let territory: String
+        let segment: String
+        let lifetimeValue: String
+        let score: Int
+        let valueAtRisk: String
+        let reasons: [Reason]
+        let complaints: String
+        let proposal: Proposal?
+    }
+
+    struct Complaint {
+        let name: String
+        let territory: String
+        let segment: String
+        let on: String
+        let followUp: String
+        let age: Int
+        let overdue: Bool
+    }
+
+    struct Group {
+        let kind: String
+        let name: String
+        let open: Int
+        let overdue: Int
+        let resolved: Int
+        let mean: String
+    }
+
+    let atRisk: [AtRisk]
+    let noneAtRisk: Bool
+    let openComplaints: [Complaint]
+    let noComplaints: Bool
+    let groups: [Group]
 }

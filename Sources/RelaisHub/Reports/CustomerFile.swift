@@ -1,0 +1,173 @@
+import RelaisCore
+
+/// A calendar day, counted from 1970-01-01 (UTC): what the reports compare dates by.
+public struct Day: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
+    public var number: Int
+
+    public init(_ number: Int) { self.number = number }
+
+    /// The day of `millis` since 1970 (UTC).
+    public init(millis: UInt64) { number = Int(millis / 86_400_000) }
+
+    /// The day a schema date names (`YYYY-MM-DD`, or the date part of `YYYY-MM-DDTHH:MM:SSZ`).
+    public init?(_ text: String) {
+        let parts = text.prefix(10).split(separator: "-")
+        guard parts.count == 3, let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]),
+            (1...12).contains(m), (1...31).contains(d)
+        else { return nil }
+        // Days from the civil date (Howard Hinnant's algorithm).
+        let year = m <= 2 ? y - 1 : y
+        let era = (year >= 0 ? year : year - 399) / 400
+        let yoe = year - era * 400
+        let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        number = era * 146_097 + doe - 719_468
+    }
+
+    public static func < (a: Day, b: Day) -> Bool { a.number < b.number }
+    public static func - (a: Day, b: Day) -> Int { a.number - b.number }
+    public static func + (a: Day, days: Int) -> Day { Day(a.number + days) }
+    public static func - (a: Day, days: Int) -> Day { Day(a.number - days) }
+
+    /// `YYYY-MM-DD`.
+    public var description: String {
+        let z = number + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
+        func pad(_ n: Int, _ width: Int) -> String {
+            let text = String(n)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))"
+    }
+}
+
+/// One interaction with a customer, as the reports read it.
+public struct ReportInteraction: Sendable, Hashable {
+    /// `visit`, `call`, `email`, `complaint` or `suggestion`.
+    public var kind: String
+    /// When it happened.
+    public var on: Day
+    /// How the customer was reached (schema version 2), if recorded.
+    public var channel: String?
+    /// The satisfaction reading, 1 to 5, if recorded.
+    public var satisfaction: Int?
+    /// Whether it is resolved (complaints).
+    public var resolved: Bool
+    /// The day it was marked resolved (the `resolved` field's write), when it is.
+    public var resolvedOn: Day?
+    /// The follow-up promised, if any.
+    public var followUpOn: Day?
+
+    public init(
+        kind: String, on: Day, channel: String? = nil, satisfaction: Int? = nil, resolved: Bool = false,
+        resolvedOn: Day? = nil, followUpOn: Day? = nil
+    ) {
+        self.kind = kind
+        self.on = on
+        self.channel = channel
+        self.satisfaction = satisfaction
+        self.resolved = resolved
+        self.resolvedOn = resolvedOn
+        self.followUpOn = followUpOn
+    }
+
+    public var isComplaint: Bool { kind == "complaint" }
+}
+
+/// A customer with what the reports need of its file.
+public struct ReportCustomer: Sendable, Hashable {
+    public var id: String
+    public var name: String
+    public var territory: String
+    public var owner: String?
+    public var segment: String?
+    public var status: String?
+    public var programme: String?
+    public var relationshipLevel: String?
+    public var lifetimeValue: Double?
+    /// Oldest first.
+    public var interactions: [ReportInteraction]
+
+    public init(
+        id: String, name: String, territory: String, owner: String? = nil, segment: String? = nil,
+        status: String? = nil, programme: String? = nil, relationshipLevel: String? = nil,
+        lifetimeValue: Double? = nil, interactions: [ReportInteraction] = []
+    ) {
+        self.id = id
+        self.name = name
+        self.territory = territory
+        self.owner = owner
+        self.segment = segment
+        self.status = status
+        self.programme = programme
+        self.relationshipLevel = relationshipLevel
+        self.lifetimeValue = lifetimeValue
+        self.interactions = interactions.sorted { $0.on < $1.on }
+    }
+}
+
+/// Reads the customers of a view, with their interactions, from the records the hub holds.
+struct CustomerFileReader {
+    let schema: Schema
+    /// The territories seen; `nil`: every one.
+    let scopes: Set<String>?
+    private(set) var customers: [String: ReportCustomer] = [:]
+    private var interactions: [String: [ReportInteraction]] = [:]
+
+    init(schema: Schema, scopes: Set<String>?) {
+        self.schema = schema
+        self.scopes = scopes
+    }
+
+    mutating func add(_ record: StoredRecord) {
+        guard !record.state.isDeleted else { return }
+        if let scopes, !scopes.contains(record.scope ?? "") { return }
+        guard let collection = schema.collection(record.state.collection) else { return }
+        let values = record.state.values(in: collection)
+        func text(_ name: String) -> String? {
+            if case .text(let text) = values[name] ?? .null { return text }
+            if case .date(let text) = values[name] ?? .null { return text }
+            return nil
+        }
+        switch collection.name {
+        case "customers":
+            var number: Double?
+            if case .number(let value) = values["lifetime_value"] ?? .null { number = value }
+            customers[record.state.id] = ReportCustomer(
+                id: record.state.id, name: text("name") ?? record.state.id, territory: text("territory") ?? "",
+                owner: text("owner"), segment: text("segment"), status: text("status"), programme: text("programme"),
+                relationshipLevel: text("relationship_level"), lifetimeValue: number)
+        case "interactions":
+            guard let customer = text("customer_id"), let kind = text("kind"), let on = text("at").flatMap(Day.init)
+            else { return }
+            var satisfaction: Int?
+            if case .number(let value) = values["satisfaction"] ?? .null { satisfaction = Int(value) }
+            var resolved = false
+            if case .bool(true) = values["resolved"] ?? .null { resolved = true }
+            let resolvedOn =
+                resolved ? record.state.fields["resolved"]?.latest.map { Day(millis: $0.hlc.physicalMillis) } : nil
+            interactions[customer, default: []].append(
+                ReportInteraction(
+                    kind: kind, on: on, channel: text("channel"), satisfaction: satisfaction, resolved: resolved,
+                    resolvedOn: resolvedOn, followUpOn: text("follow_up_on").flatMap(Day.init)))
+        default:
+            break
+        }
+    }
+
+    /// The customers, each with its interactions, by id.
+    func finish() -> [ReportCustomer] {
+        customers.values.map { customer in
+            var customer = customer
+            customer.interactions = (interactions[customer.id] ?? []).sorted { $0.on < $1.on }
+            return customer
+        }.sorted { $0.id < $1.id }
+    }
+}

@@ -1,0 +1,83 @@
+import RelaisCore
+
+/// The manager's figures (docs/CRM.md), computed on the hub from the synced customer file of the
+/// user's territories (an admin's: every territory). Reps have none: their laptops hold their file.
+extension HubService {
+    /// The customers `user` sees, each with its interactions.
+    ///
+    /// - Throws: ``HubError/forbidden`` for a rep or a disabled user, ``HubError/notFound`` for an
+    ///   unknown one.
+    public func reportCustomers(for user: String) async throws -> [ReportCustomer] {
+        let schema = self.schema
+        return try await store.read { tx in
+            guard let account = try await tx.user(named: user) else {
+                throw HubError.notFound.with("No user `\(user)`.")
+            }
+            guard account.role != .rep, !account.isDisabled else {
+                throw HubError.forbidden.with("The reports are for managers and admins.")
+            }
+            var reader = CustomerFileReader(schema: schema, scopes: Self.viewScopes(account))
+            try await tx.forEachLiveRecord { reader.add($0) }
+            return reader.finish()
+        }
+    }
+
+    /// Today, by the hub's clock (UTC).
+    public func today() -> Day { Day(millis: now()) }
+
+    /// Value at risk this week for `user` (``ManagerReports/valueAtRisk(_:today:model:limit:)``).
+    public func valueAtRisk(for user: String, today: Day? = nil, limit: Int = 50) async throws -> [ManagerReports
+        .AtRisk]
+    {
+        ManagerReports.valueAtRisk(try await reportCustomers(for: user), today: today ?? self.today(), limit: limit)
+    }
+
+    /// The complaints of `user`'s territories (``ManagerReports/complaints(_:today:model:)``).
+    public func complaintsReport(for user: String, today: Day? = nil) async throws -> ManagerReports.Complaints {
+        ManagerReports.complaints(try await reportCustomers(for: user), today: today ?? self.today())
+    }
+}
+
+extension HubService {
+    /// A manager (or an admin) confirms what the figures propose for a customer of their territories:
+    /// a programme, or the status `at_risk`. Written as an office write (the hub's replica 0, with the
+    /// customer's current version as context: it follows every write the hub holds), it reaches the
+    /// laptops at their next sync.
+    ///
+    /// - Throws: ``HubError/forbidden`` for a rep, a disabled user, or a customer outside the user's
+    ///   territories; ``HubError/notFound`` for an unknown customer; ``HubError/badRequest`` for a value
+    ///   the schema refuses.
+    public func confirmProposal(customer id: String, programme: String?, status: String?, by user: String)
+        async throws
+    {
+        var fields: [String: Value] = [:]
+        if let programme { fields["programme"] = .text(programme) }
+        if let status { fields["status"] = .text(status) }
+        guard !fields.isEmpty else { throw HubError.badRequest.with("Nothing to confirm.") }
+        let now = self.now()
+        let confirmed = fields
+        try await store.write { tx in
+            guard let account = try await tx.user(named: user), account.role != .rep, !account.isDisabled else {
+                throw HubError.forbidden.with("Only managers and admins confirm proposals.")
+            }
+            let access = Access(role: account.role, territories: Set(account.territories))
+            guard let record = try await tx.record(collection: "customers", id: id), !record.state.isDeleted,
+                access.sees(scope: record.scope)
+            else {
+                throw HubError.notFound.with("No customer `\(id)` in your territories.")
+            }
+            let (counter, hlc) = try await tx.takeHubDot(physicalMillis: now)
+            let write = RecordWrite(
+                collection: "customers", recordID: id, context: record.state.vector,
+                dot: Dot(replica: .hub, counter: counter), hlc: hlc, author: user, change: .upsert(confirmed))
+            let outcome = try await self.applyWrite(
+                write, writer: Writer(role: account.role, access: nil, clamped: false), tx: tx, now: now)
+            if case .rejected(_, let reason) = outcome {
+                throw HubError.badRequest.with("The hub refused the change: \(reason)")
+            }
+            let what = confirmed.keys.sorted().map { "\($0) \(confirmed[$0]!.description)" }.joined(separator: ", ")
+            try await tx.insertEvent(
+                HubEvent(at: now, kind: .proposalConfirmed, user: user, detail: "customer \(id): \(what) confirmed"))
+        }
+    }
+}

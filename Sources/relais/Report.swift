@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import RelaisClient
+
+/// `relais report …`: a sales manager's figures, computed by the hub from the synced customer file of
+/// their territories (docs/CRM.md), with a manager's or an admin's token.
+struct Report: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "A manager's figures, computed by the hub: value at risk, complaints (docs/CRM.md).",
+        subcommands: [ReportValueAtRisk.self, ReportComplaints.self])
+}
+
+struct ReportValueAtRisk: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "value-at-risk",
+        abstract: "Customers ranked by lifetime value × defection score, with the reasons.",
+        discussion: """
+              relais report value-at-risk --hub https://hub.example:7420 --token-file ~/.relais-token
+              relais report value-at-risk --hub URL --token-file F --limit 5 --json
+            """)
+
+    @OptionGroup var options: HubOptions
+    @Option(help: "At most this many customers (1 to 1000).") var limit = 20
+    @Option(help: "The day to compute for, YYYY-MM-DD (the hub's date by default).") var today: String?
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let report = try await options.call { try await $0.valueAtRisk(limit: limit, today: today) }
+        if json { return try printAdminJSON(report) }
+        print("Value at risk on \(report.today) (lifetime value × defection score / 100):")
+        if report.customers.isEmpty { print("  nobody at risk") }
+        for (rank, entry) in report.customers.enumerated() {
+            let customer = entry.customer
+            let value = entry.valueAtRisk.formatted(.number.precision(.fractionLength(0)))
+            print(
+                "\(rank + 1). \(customer.name) (\(customer.territory), segment \(customer.segment ?? "-")): "
+                    + "\(value) at risk, score \(entry.defectionScore)")
+            for reason in entry.reasons { print("     +\(reason.points) \(reason.text)") }
+            if entry.openComplaints > 0 {
+                print("     \(entry.openComplaints) open complaint(s), \(entry.overdueComplaints) overdue")
+            }
+            if let programme = entry.proposedProgramme {
+                print("     proposed programme: \(programme) (now \(customer.programme ?? "none"))")
+            }
+            if entry.proposesAtRisk { print("     proposed status: at_risk (now \(customer.status ?? "none"))") }
+        }
+    }
+}
+
+struct ReportComplaints: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "complaints",
+        abstract: "Open and overdue complaints, time to resolve, by salesperson, territory and segment.")
+
+    @OptionGroup var options: HubOptions
+    @Option(help: "The day to compute for, YYYY-MM-DD (the hub's date by default).") var today: String?
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let report = try await options.call { try await $0.complaints(today: today) }
+        if json { return try printAdminJSON(report) }
+        print("Open complaints on \(report.today) (segment A first, overdue first):")
+        if report.open.isEmpty { print("  none") }
+        for item in report.open {
+            print(
+                "  \(item.customer.name) (\(item.customer.territory), segment \(item.customer.segment ?? "-")): "
+                    + "made \(item.on), \(item.ageDays) days ago" + (item.overdue ? ", OVERDUE" : ""))
+        }
+        for (title, groups) in [
+            ("salesperson", report.bySalesperson), ("territory", report.byTerritory), ("segment", report.bySegment),
+        ] {
+            print("By \(title): open / overdue / resolved / mean days to resolve")
+            for group in groups {
+                let mean = group.meanDaysToResolve.map { $0.formatted(.number.precision(.fractionLength(1))) } ?? "-"
+                print("  \(group.name): \(group.open) / \(group.overdue) / \(group.resolved) / \(mean)")
+            }
+        }
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import RelaisCore
+import RelaisHub
+import RelaisProtocol
+import RelaisTesting
+import Testing
+
+/// The manager's figures on a small file worked out by hand (docs/CRM.md gives each formula).
+struct ManagerReportsTests {
+    static let today = Day("2026-12-04")!
+
+    static func on(_ offset: Int) -> Day { today + offset }
+
+    /// Visits every 14 days, then 130 days of silence; satisfaction 5, 4, then 2; never a complaint.
+    static let alpha = ReportCustomer(
+        id: "a", name: "Alpha", territory: "north", owner: "claire", segment: "A", status: "active",
+        programme: "loyalty", lifetimeValue: 100_000,
+        interactions: [
+            ReportInteraction(kind: "visit", on: on(-200), satisfaction: 5),
+            ReportInteraction(kind: "visit", on: on(-186), satisfaction: 4),
+            ReportInteraction(kind: "visit", on: on(-172)), ReportInteraction(kind: "visit", on: on(-158)),
+            ReportInteraction(kind: "visit", on: on(-144)),
+            ReportInteraction(kind: "visit", on: on(-130), satisfaction: 2),
+        ])
+    /// Regular calls, and a complaint open for 20 days without a follow-up date.
+    static let bravo = ReportCustomer(
+        id: "b", name: "Bravo", territory: "north", owner: "claire", segment: "B", status: "active",
+        programme: "development", lifetimeValue: 50_000,
+        interactions: [
+            ReportInteraction(kind: "call", on: on(-60)), ReportInteraction(kind: "call", on: on(-30)),
+            ReportInteraction(kind: "complaint", on: on(-20), channel: "visit"),
+            ReportInteraction(kind: "call", on: on(-10)),
+        ])
+    /// Content, with a complaint resolved in 6 days and one open with a follow-up still ahead.
+    static let charlie = ReportCustomer(
+        id: "c", name: "Charlie", territory: "south", owner: "dan", segment: "C", status: "active",
+        programme: "development", lifetimeValue: 200_000,
+        interactions: [
+            ReportInteraction(kind: "complaint", on: on(-50), resolved: true, resolvedOn: on(-44)),
+            ReportInteraction(kind: "visit", on: on(-40), satisfaction: 4),
+            ReportInteraction(kind: "visit", on: on(-25)),
+            ReportInteraction(kind: "complaint", on: on(-5), followUpOn: on(3)),
+        ])
+    /// A prospect nobody has contacted yet.
+    static let delta = ReportCustomer(id: "d", name: "Delta", territory: "north", owner: "claire", status: "prospect")
+
+    @Test func daysReadSchemaDates() {
+        #expect(Day("1970-01-01") == Day(0))
+        #expect(Day("2026-12-04T09:30:00Z") == Self.today)
+        #expect(Self.today.description == "2026-12-04")
+        #expect((Day("2024-03-01")! - Day("2024-02-28")!) == 2, "2024 is a leap year")
+        #expect(Day(millis: 1_796_342_400_000) == Self.today)
+        #expect(Day(millis: 1_796_428_799_999) == Self.today)
+        #expect(Day("2026-13-01") == nil)
+    }
+
+    @Test func theDefectionScoreAddsItsSignals() {
+        let model = DefectionModel()
+        // Alpha: silent 130 days against 14 (35), contacts 4 → 0 a quarter (20), satisfaction 2 down from
+        // 4.5 (20), 6 contacts over 200 days without a complaint (10).
+        let alpha = model.score(Self.alpha, today: Self.today)
+        #expect(alpha.score == 85)
+        #expect(alpha.reasons.map(\.signal) == ["silence", "falling_contact", "satisfaction", "never_complains"])
+        #expect(alpha.reasons.map(\.points) == [35, 20, 20, 10])
+        #expect(alpha.reasons[0].text == "no contact for 130 days (usually every 14)")
+        #expect(alpha.reasons[2].text == "satisfaction 2/5, down from 4.5")
+        // Bravo: last contact 10 days ago, usual gap 10 (median of 10, 10, 30): no silence; one complaint
+        // 20 days old without a follow-up date: overdue (15).
+        let bravo = model.score(Self.bravo, today: Self.today)
+        #expect(bravo.score == 15)
+        #expect(bravo.reasons.map(\.signal) == ["overdue_complaint"])
+        #expect((bravo.openComplaints, bravo.overdueComplaints) == (1, 1))
+        // Charlie: in touch, satisfied, its open complaint not yet due.
+        let charlie = model.score(Self.charlie, today: Self.today)
+        #expect(charlie.score == 0)
+        #expect((charlie.openComplaints, charlie.overdueComplaints) == (1, 0))
+        // Delta: never contacted.
+        #expect(model.score(Self.delta, today: Self.today).reasons.map(\.points) == [35])
+    }
+
+    @Test func valueAtRiskRanksByValueTimesScore() {
+        let list = ManagerReports.valueAtRisk(
+            [Self.delta, Self.charlie, Self.bravo, Self.alpha], today: Self.today)
+        #expect(list.map(\.customer.name) == ["Alpha", "Bravo", "Delta"], "Charlie scores 0")
+        #expect(list.map(\.valueAtRisk) == [85_000, 7_500, 0])
+        #expect(list.map(\.proposedProgramme) == ["recovery", nil, "prospection"])
+        #expect(list.map(\.proposesAtRisk) == [true, false, false])
+    }
+
+    @Test func complaintsAreCountedBySalespersonTerritoryAndSegment() {
+        let report = ManagerReports.complaints([Self.alpha, Self.bravo, Self.charlie, Self.delta], today: Self.today)
+        #expect(report.open.map(\.customer.name) == ["Bravo", "Charlie"], "segment B before C")
+        #expect(report.open.map(\.overdue) == [true, false])
+        #expect(report.open.map(\.ageDays) == [20, 5])
+        func summary(_ groups: [ManagerReports.ComplaintGroup]) -> [String] {
+            groups.map {
+                "\($0.name) \($0.open)/\($0.overdue)/\($0.resolved) \($0.meanDaysToResolve.map { "\($0)" } ?? "-")"
+            }
+        }
+        #expect(summary(report.bySalesperson) == ["claire 1/1/0 -", "dan 1/0/1 6.0"])
+        #expect(summary(report.byTerritory) == ["north 1/1/0 -", "south 1/0/1 6.0"])
+        #expect(summary(report.bySegment) == ["B 1/1/0 -", "C 1/0/1 6.0"])
+    }
+
+    @Test func aManagerSeesTheirTerritoriesAnAdminEverythingARepNothing() async throws {
+        try await HubFixture.with { hub in
+            let claire = try await hub.enrollDevice("claire", territories: ["north"])
+            let dan = try await hub.enrollDevice("dan", territories: ["south"])
+            _ = try await hub.addUser("marc", role: .manager, territories: ["north"])
+            let north = Wire.uuid()
+            let south = Wire.uuid()
+            let hlc = HLC(physicalMillis: 1_796_400_000_000).rawValue
+            #expect(
+                try await hub.push(
+                    claire,
+                    [
+                        Wire.customer(id: north, replica: claire.replica, counter: 1, name: "Nordwind"),
+                        Wire.write(
+                            "interactions", id: Wire.uuid(), replica: claire.replica, counter: 2,
+                            fields: [
+                                "customer_id": .text(north), "kind": .text("complaint"), "at": .date("2026-11-01"),
+                                "resolved": .bool(true),
+                            ], hlc: hlc),
+                    ]
+                ).map(\.status) == [.applied, .applied])
+            #expect(
+                try await hub.push(
+                    dan,
+                    [Wire.customer(id: south, replica: dan.replica, counter: 1, name: "Südhang", territory: "south")]
+                ).map(\.status) == [.applied])
+
+            let marcs = try await hub.service.reportCustomers(for: "marc")
+            #expect(marcs.map(\.name) == ["Nordwind"])
+            let complaint = try #require(marcs.first?.interactions.first)
+            #expect(complaint.resolved && complaint.on == Day("2026-11-01"))
+            #expect(complaint.resolvedOn == Day(millis: 1_796_400_000_000), "the day `resolved` was written")
+            #expect(Set(try await hub.service.reportCustomers(for: "admin").map(\.name)) == ["Nordwind", "Südhang"])
+            let refused = try await #require(throws: HubError.self) {
+                try await hub.service.valueAtRisk(for: "claire")
+            }
+            #expect(refused.code == .forbidden)
+        }
+    }
+}
