@@ -95,6 +95,18 @@ struct AdminPagesTests {
         }
     }
 
+    /// Conflict lists and pages name the customer, not only the record's id.
+    @Test func conflictsNameTheirCustomer() async throws {
+        try await AdminReviewTests.withRouter { hub, client, seeded in
+            let (session, _) = try await Self.signIn(hub, client)
+            let list = try await Self.request(client, .get, "/admin/conflicts", cookies: ["relais_admin": session])
+            #expect(list.html.components(separatedBy: #"<span class="customer">Café Müller</span>"#).count == 4)
+            let detail = try await Self.request(
+                client, .get, "/admin/conflicts/\(seeded.north)", cookies: ["relais_admin": session])
+            #expect(detail.html.contains(#"<dd id="customer-name">Café Müller</dd>"#))
+        }
+    }
+
     /// The role is checked on every request: an admin demoted to manager since signing in keeps only
     /// the manager's pages; demoted to rep, loses the session.
     @Test func aDemotedAdminLosesTheAdminPagesAtTheNextRequest() async throws {

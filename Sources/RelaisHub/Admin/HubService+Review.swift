@@ -7,6 +7,9 @@ public struct ConflictPage: Sendable, Hashable {
     public var total: Int
     /// The reports of the page, newest first.
     public var reports: [ConflictReport]
+    /// The name of the customer each report's record belongs to (the record itself, or the customer
+    /// its parent field names), by report id; absent when the hub no longer holds it.
+    public var customerNames: [String: String] = [:]
 }
 
 /// A conflict report with what an admin needs to decide it: the record now, the field's recent
@@ -120,9 +123,51 @@ extension HubService {
     /// store: only the page is read.
     public func reviewConflicts(_ query: ConflictFilter) async throws -> ConflictPage {
         let filter = query
+        let schema = self.schema
         return try await store.read { tx in
-            ConflictPage(total: try await tx.conflictCount(filter), reports: try await tx.conflicts(filter))
+            var page = ConflictPage(total: try await tx.conflictCount(filter), reports: try await tx.conflicts(filter))
+            for report in page.reports {
+                page.customerNames[report.id] = try await Self.customerName(
+                    collection: report.conflict.collection, id: report.conflict.recordID, schema: schema, tx: tx)
+            }
+            return page
         }
+    }
+
+    /// The name of the customer the record `collection`/`id` belongs to, when the hub holds it.
+    public func customerName(collection: String, id: String) async throws -> String? {
+        let schema = self.schema
+        return try await store.read { tx in
+            try await Self.customerName(collection: collection, id: id, schema: schema, tx: tx)
+        }
+    }
+
+    /// The name of the customer a record belongs to: the root of its parent chain (a collection whose
+    /// visibility is its own territory), its `name` field.
+    nonisolated(nonsending) static func customerName(
+        collection: String, id: String, schema: Schema, tx: any HubReadTransaction
+    ) async throws -> String? {
+        var collection = collection
+        var id = id
+        for _ in 0..<4 {
+            guard let declared = schema.collection(collection),
+                let record = try await tx.record(collection: collection, id: id)
+            else { return nil }
+            switch declared.visibility {
+            case .territory:
+                guard let field = declared.field("name"), case .text(let name) = record.state.value(of: field) else {
+                    return nil
+                }
+                return name
+            case .parent(let field, let parent):
+                guard let reference = declared.field(field),
+                    case .text(let parentID) = record.state.value(of: reference)
+                else { return nil }
+                collection = parent
+                id = parentID
+            }
+        }
+        return nil
     }
 
     /// How many versions of a field a conflict detail shows by default.

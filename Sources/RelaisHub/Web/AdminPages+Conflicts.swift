@@ -37,7 +37,8 @@ extension AdminPages {
                 territory: query.territory ?? "", from: parameters["from"] ?? "", to: parameters["to"] ?? "",
                 limit: query.limit, total: page.total,
                 first: page.total == 0 ? 0 : query.offset + 1, last: query.offset + page.reports.count,
-                reports: page.reports.map(ConflictRow.init), empty: page.reports.isEmpty,
+                reports: page.reports.map { ConflictRow($0, customer: page.customerNames[$0.id]) },
+                empty: page.reports.isEmpty,
                 previous: query.offset > 0 ? link(offset: max(0, query.offset - query.limit)) : nil,
                 next: query.offset + page.reports.count < page.total ? link(offset: query.offset + query.limit) : nil,
                 exportCSV: Self.path("/admin/export", filters + [("format", "csv")]),
@@ -107,9 +108,10 @@ extension AdminPages {
                     .init(id: $0, shortID: String($0.prefix(8)), isThis: $0 == report.id)
                 })
         }
+        let customer = try await service.customerName(collection: conflict.collection, id: conflict.recordID)
         let view = ConflictView(
             layout: AdminLayout(signed, title: "Conflict \(report.id.prefix(8))", section: .conflicts),
-            id: report.id, collection: conflict.collection, recordID: conflict.recordID,
+            id: report.id, customer: customer, collection: conflict.collection, recordID: conflict.recordID,
             field: conflict.field ?? "(the record: delete against update)", isField: conflict.field != nil,
             rule: conflict.rule, status: conflict.status.rawValue, territory: report.scope ?? "—",
             createdAt: AdminTime.iso8601(report.createdAt),
@@ -119,7 +121,8 @@ extension AdminPages {
             recordVersion: detail.record.map { String($0.seq) } ?? "",
             recordDeleted: detail.record?.state.isDeleted ?? false, recordMissing: detail.record == nil,
             recordFields: recordFields, history: history, hasHistory: !detail.history.isEmpty,
-            earlier: detail.earlierConflicts.map(ConflictRow.init), hasEarlier: !detail.earlierConflicts.isEmpty,
+            earlier: detail.earlierConflicts.map { ConflictRow($0, customer: customer) },
+            hasEarlier: !detail.earlierConflicts.isEmpty,
             historyLimit: HubService.defaultHistoryLimit, fieldHint: field.map { AdminText.hint($0.type) } ?? "",
             message: message, done: request?.uri.queryParameters["done"] != nil)
         return render(view, status: status)

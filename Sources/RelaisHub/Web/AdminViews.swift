@@ -141,8 +141,11 @@ struct ConflictRow {
     let status: String
     let territory: String
     let users: String
+    /// The customer the record belongs to, when the hub holds it.
+    let customer: String?
 
-    init(_ report: ConflictReport) {
+    init(_ report: ConflictReport, customer: String?) {
+        self.customer = customer
         let conflict = report.conflict
         id = report.id
         shortID = String(report.id.prefix(8))
@@ -271,6 +274,8 @@ struct ConflictView: AdminView {
     static let template = "conflict"
     let layout: AdminLayout
     let id: String
+    /// The customer the record belongs to, when the hub holds it.
+    let customer: String?
     let collection: String
     let recordID: String
     let field: String
