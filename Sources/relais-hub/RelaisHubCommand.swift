@@ -22,7 +22,7 @@ struct RelaisHubCommand: AsyncParsableCommand {
             Init.self, Serve.self, User.self, DeviceCommand.self, TokenCommand.self, Export.self, Backup.self,
             Restore.self,
             HubEpochCommand.self,
-            Migrate.self, SchemaCommand.self, Demo.self,
+            Migrate.self, SchemaCommand.self, ValuesCommand.self, Demo.self,
         ])
 
     /// Runs the command line and exits with the contract's codes.

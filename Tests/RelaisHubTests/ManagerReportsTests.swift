@@ -102,6 +102,71 @@ struct ManagerReportsTests {
         #expect(summary(report.bySegment) == ["B 1/1/0 -", "C 1/0/1 6.0"])
     }
 
+    @Test func lifetimeValueIsMarginKeptPlusTheWeightedPipelineAndSegmentsArePareto() {
+        func with(_ customer: ReportCustomer, orders: [ReportOrder], opportunities: [ReportOpportunity] = [])
+            -> ReportCustomer
+        {
+            var customer = customer
+            customer.orders = orders
+            customer.opportunities = opportunities
+            return customer
+        }
+        let customers = [
+            // 3,000 of margin this year (the order of 13 months ago does not count) × 0.8 / 0.3 = 8,000;
+            // a proposal of 20,000 at its stage's 50 % = 10,000; a won one is no longer pipeline.
+            with(
+                Self.alpha,
+                orders: [
+                    ReportOrder(on: Self.on(-400), amount: 50_000),
+                    ReportOrder(on: Self.on(-186), amount: 10_000, margin: 3_000),
+                ],
+                opportunities: [
+                    ReportOpportunity(stage: "proposal", amount: 20_000),
+                    ReportOpportunity(stage: "won", amount: 99_999, probability: 100),
+                ]),
+            // 2,000 of amount (no margin recorded) × 8/3 = 5,333.33; 4,000 at 30 % = 1,200.
+            with(
+                Self.bravo, orders: [ReportOrder(on: Self.on(-33), amount: 2_000)],
+                opportunities: [ReportOpportunity(stage: "qualified", amount: 4_000, probability: 30)]),
+            // 600 of margin × 8/3 = 1,600.
+            with(Self.charlie, orders: [ReportOrder(on: Self.on(-3), amount: 900, margin: 600)]),
+            Self.delta,
+        ]
+        let values = CustomerValueModel().values(customers, today: Self.today)
+        #expect(values["a"].map { ($0.current, $0.future, $0.lifetime) } ?? (0, 0, 0) == (3_000, 10_000, 18_000))
+        #expect(values["b"]?.lifetime == 6_533)
+        #expect(values["c"]?.lifetime == 1_600)
+        #expect(values["d"]?.lifetime == 0)
+        // Total 26,133: Alpha starts at 0 % and Bravo at 68.9 % (A), Charlie at 93.9 % (B); Delta is worth nothing (C).
+        #expect(["a", "b", "c", "d"].map { values[$0]?.segment } == ["A", "A", "B", "C"])
+    }
+
+    @Test func theHubWritesValuesThatChangedAndTheLaptopsReceiveThem() async throws {
+        try await HubFixture.with { hub in
+            var claire = try await hub.enrollDevice("claire", territories: ["north"])
+            let customer = Wire.uuid()
+            let order = Wire.write(
+                "orders", id: Wire.uuid(), replica: claire.replica, counter: 2,
+                fields: [
+                    "customer_id": .text(customer), "ordered_on": .date(hub.service.today().description),
+                    "amount": .number(1_500), "margin": .number(300),
+                ])
+            #expect(
+                try await hub.push(claire, [Wire.customer(id: customer, replica: claire.replica, counter: 1), order])
+                    .map(\.status) == [.applied, .applied])
+            claire.counter = 2
+            _ = try await hub.pullAll(&claire)
+
+            let first = try await hub.service.updateCustomerValues()
+            #expect(first == CustomerValueUpdate(written: 1, customers: 1))
+            let pulled = try await hub.pullAll(&claire).records
+            let record = try #require(pulled.first { $0.recordID == customer })
+            #expect(record.value("lifetime_value") == .number(800), "300 × 0.8 / 0.3")
+            #expect(record.value("segment") == .text("A"))
+            #expect(try await hub.service.updateCustomerValues() == CustomerValueUpdate(written: 0, customers: 1))
+        }
+    }
+
     @Test func aManagerSeesTheirTerritoriesAnAdminEverythingARepNothing() async throws {
         try await HubFixture.with { hub in
             let claire = try await hub.enrollDevice("claire", territories: ["north"])

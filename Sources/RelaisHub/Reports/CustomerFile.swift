@@ -81,6 +81,38 @@ public struct ReportInteraction: Sendable, Hashable {
     public var isComplaint: Bool { kind == "complaint" }
 }
 
+/// An order, as the reports read it.
+public struct ReportOrder: Sendable, Hashable {
+    public var on: Day
+    public var amount: Double
+    /// The margin, when recorded.
+    public var margin: Double?
+
+    public init(on: Day, amount: Double, margin: Double? = nil) {
+        self.on = on
+        self.amount = amount
+        self.margin = margin
+    }
+}
+
+/// An opportunity of the pipeline, as the reports read it.
+public struct ReportOpportunity: Sendable, Hashable {
+    /// `prospecting`, `qualified`, `proposal`, `won` or `lost`.
+    public var stage: String
+    public var amount: Double?
+    /// In percent, when recorded.
+    public var probability: Double?
+
+    public init(stage: String, amount: Double? = nil, probability: Double? = nil) {
+        self.stage = stage
+        self.amount = amount
+        self.probability = probability
+    }
+
+    /// Still to be won or lost.
+    public var isOpen: Bool { stage != "won" && stage != "lost" }
+}
+
 /// A customer with what the reports need of its file.
 public struct ReportCustomer: Sendable, Hashable {
     public var id: String
@@ -94,12 +126,18 @@ public struct ReportCustomer: Sendable, Hashable {
     public var lifetimeValue: Double?
     /// Oldest first.
     public var interactions: [ReportInteraction]
+    /// Oldest first.
+    public var orders: [ReportOrder]
+    public var opportunities: [ReportOpportunity]
 
     public init(
         id: String, name: String, territory: String, owner: String? = nil, segment: String? = nil,
         status: String? = nil, programme: String? = nil, relationshipLevel: String? = nil,
-        lifetimeValue: Double? = nil, interactions: [ReportInteraction] = []
+        lifetimeValue: Double? = nil, interactions: [ReportInteraction] = [], orders: [ReportOrder] = [],
+        opportunities: [ReportOpportunity] = []
     ) {
+        self.orders = orders.sorted { $0.on < $1.on }
+        self.opportunities = opportunities
         self.id = id
         self.name = name
         self.territory = territory
@@ -120,6 +158,8 @@ struct CustomerFileReader {
     let scopes: Set<String>?
     private(set) var customers: [String: ReportCustomer] = [:]
     private var interactions: [String: [ReportInteraction]] = [:]
+    private var orders: [String: [ReportOrder]] = [:]
+    private var opportunities: [String: [ReportOpportunity]] = [:]
 
     init(schema: Schema, scopes: Set<String>?) {
         self.schema = schema
@@ -134,6 +174,10 @@ struct CustomerFileReader {
         func text(_ name: String) -> String? {
             if case .text(let text) = values[name] ?? .null { return text }
             if case .date(let text) = values[name] ?? .null { return text }
+            return nil
+        }
+        func number(_ name: String) -> Double? {
+            if case .number(let value) = values[name] ?? .null { return value }
             return nil
         }
         switch collection.name {
@@ -157,6 +201,15 @@ struct CustomerFileReader {
                 ReportInteraction(
                     kind: kind, on: on, channel: text("channel"), satisfaction: satisfaction, resolved: resolved,
                     resolvedOn: resolvedOn, followUpOn: text("follow_up_on").flatMap(Day.init)))
+        case "orders":
+            guard let customer = text("customer_id"), let on = text("ordered_on").flatMap(Day.init),
+                let amount = number("amount")
+            else { return }
+            orders[customer, default: []].append(ReportOrder(on: on, amount: amount, margin: number("margin")))
+        case "opportunities":
+            guard let customer = text("customer_id"), let stage = text("stage") else { return }
+            opportunities[customer, default: []].append(
+                ReportOpportunity(stage: stage, amount: number("amount"), probability: number("probability")))
         default:
             break
         }
@@ -167,6 +220,8 @@ struct CustomerFileReader {
         customers.values.map { customer in
             var customer = customer
             customer.interactions = (interactions[customer.id] ?? []).sorted { $0.on < $1.on }
+            customer.orders = (orders[customer.id] ?? []).sorted { $0.on < $1.on }
+            customer.opportunities = opportunities[customer.id] ?? []
             return customer
         }.sorted { $0.id < $1.id }
     }

@@ -81,3 +81,86 @@ extension HubService {
         }
     }
 }
+
+/// What ``HubService/updateCustomerValues(today:batch:)`` did.
+public struct CustomerValueUpdate: Sendable, Hashable {
+    /// Customers whose lifetime value or segment was written.
+    public var written = 0
+    /// Customers looked at.
+    public var customers = 0
+
+    public init(written: Int = 0, customers: Int = 0) {
+        self.written = written
+        self.customers = customers
+    }
+}
+
+extension HubService {
+    /// Computes every customer's lifetime value and segment from the orders and the pipeline
+    /// (``CustomerValueModel``) and writes those that changed as office writes (the hub's replica 0,
+    /// the customer's current version as context), `batch` customers per transaction; laptops
+    /// receive them at their next sync. Running it again with nothing changed writes nothing.
+    @discardableResult
+    public func updateCustomerValues(
+        today: Day? = nil, model: CustomerValueModel = CustomerValueModel(), batch: Int = 500
+    )
+        async throws -> CustomerValueUpdate
+    {
+        let schema = self.schema
+        guard schema.collection("customers")?.field("lifetime_value") != nil,
+            schema.collection("customers")?.field("segment") != nil
+        else {
+            throw HubError.badRequest.with("The schema has no customers.lifetime_value and segment to write.")
+        }
+        let customers = try await store.read { tx in
+            var reader = CustomerFileReader(schema: schema, scopes: nil)
+            try await tx.forEachLiveRecord { reader.add($0) }
+            return reader.finish()
+        }
+        let values = model.values(customers, today: today ?? self.today())
+        let changed = customers.filter { customer in
+            guard let value = values[customer.id] else { return false }
+            return customer.lifetimeValue != value.lifetime || customer.segment != value.segment
+        }
+        var update = CustomerValueUpdate(written: 0, customers: customers.count)
+        var start = 0
+        while start < changed.count {
+            let slice = Array(changed[start..<min(changed.count, start + batch)])
+            start += batch
+            let now = self.now()
+            update.written += try await store.write { tx in
+                var written = 0
+                for customer in slice {
+                    guard let value = values[customer.id],
+                        let record = try await tx.record(collection: "customers", id: customer.id),
+                        !record.state.isDeleted
+                    else { continue }
+                    let (counter, hlc) = try await tx.takeHubDot(physicalMillis: now)
+                    let write = RecordWrite(
+                        collection: "customers", recordID: customer.id, context: record.state.vector,
+                        dot: Dot(replica: .hub, counter: counter), hlc: hlc, author: "relais-hub",
+                        change: .upsert(["lifetime_value": .number(value.lifetime), "segment": .text(value.segment)]))
+                    let outcome = try await self.applyWrite(
+                        write, writer: Writer(role: .admin, access: nil, clamped: false), tx: tx, now: now)
+                    if case .rejected(_, let reason) = outcome {
+                        throw HubError.internal.with("The hub refused its own value write: \(reason)")
+                    }
+                    written += 1
+                }
+                return written
+            }
+        }
+        if update.written > 0 {
+            let now = self.now()
+            let written = update.written
+            let count = update.customers
+            _ = try await store.write { tx in
+                try await tx.insertEvent(
+                    HubEvent(
+                        at: now, kind: .valuesUpdated,
+                        detail: "lifetime value and segment written for \(written) of \(count) customers"))
+            }
+        }
+        return update
+    }
+}

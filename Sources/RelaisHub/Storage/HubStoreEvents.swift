@@ -44,6 +44,8 @@ public struct HubEvent: Sendable, Hashable {
         public static let schemaApplied = Kind(rawValue: "schema_applied")
         /// A manager confirmed a programme or a status the reports proposed (docs/CRM.md).
         public static let proposalConfirmed = Kind(rawValue: "proposal_confirmed")
+        /// The hub wrote customers' lifetime values and segments computed from orders and the pipeline.
+        public static let valuesUpdated = Kind(rawValue: "values_updated")
         /// An admin asked for a device (its whole lineage) to be wiped at its next contact.
         public static let deviceWipeRequested = Kind(rawValue: "device_wipe_requested")
         /// A device marked for wipe pushed what it could, reported, and erased its replica.
