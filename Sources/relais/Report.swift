@@ -6,8 +6,9 @@ import RelaisClient
 /// their territories (docs/CRM.md), with a manager's or an admin's token.
 struct Report: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "A manager's figures, computed by the hub: value at risk, complaints (docs/CRM.md).",
-        subcommands: [ReportValueAtRisk.self, ReportComplaints.self])
+        abstract:
+            "A manager's figures, computed by the hub: value at risk, complaints, relationship levels (docs/CRM.md).",
+        subcommands: [ReportValueAtRisk.self, ReportComplaints.self, ReportLevels.self])
 }
 
 struct ReportValueAtRisk: AsyncParsableCommand {
@@ -74,6 +75,28 @@ struct ReportComplaints: AsyncParsableCommand {
                 let mean = group.meanDaysToResolve.map { $0.formatted(.number.precision(.fractionLength(1))) } ?? "-"
                 print("  \(group.name): \(group.open) / \(group.overdue) / \(group.resolved) / \(mean)")
             }
+        }
+    }
+}
+
+struct ReportLevels: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "levels",
+        abstract: "Customers whose declared relationship level differs from the one their contacts show.")
+
+    @OptionGroup var options: HubOptions
+    @Option(help: "The day to compute for, YYYY-MM-DD (the hub's date by default).") var today: String?
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let report = try await options.call { try await $0.relationshipLevels(today: today) }
+        if json { return try printAdminJSON(report) }
+        print("Declared against observed relationship level on \(report.today), most valuable first:")
+        if report.customers.isEmpty { print("  every declared level matches") }
+        for entry in report.customers {
+            print(
+                "  \(entry.customer.name) (\(entry.customer.territory)): declared \(entry.declared ?? "none"), "
+                    + "observed \(entry.observed): \(entry.evidence)")
         }
     }
 }

@@ -69,6 +69,8 @@ struct ManagerPagesTests {
             #expect(page.html.contains("+35 no contact recorded"))
             #expect(page.html.contains("35,000") || page.html.contains("35000"), "\(page.html)")
             #expect(page.html.contains("Confirm programme development"))
+            #expect(
+                page.html.contains("<tr><td>Nordwind</td><td>north</td><td>—</td><td>basic</td>"), "no contact: basic")
             #expect(!page.html.contains(#"href="/admin/conflicts"#), "a manager's menu has no admin entries")
             // The admin's pages are not a manager's.
             #expect(try await AdminPagesTests.request(client, .get, "/admin/dashboard", cookies: cookies).status == 403)
@@ -118,6 +120,11 @@ struct ManagerPagesTests {
             let complaints = try await AdminReviewTests.get(client, "/v1/reports/complaints", token: token)
             #expect(complaints.status == 200)
             #expect((complaints.json as? [String: Any])?["open"] as? [Any] != nil)
+            let levels = try await AdminReviewTests.get(client, "/v1/reports/relationship-levels", token: token)
+            let observed = ((levels.json as? [String: Any])?["customers"] as? [[String: Any]])?.map {
+                $0["observed"] as? String
+            }
+            #expect(levels.status == 200 && observed == ["basic"])
             let badDay = try await AdminReviewTests.get(client, "/v1/reports/complaints?today=tomorrow", token: token)
             #expect(badDay.status == 400)
             // A manager's token does not open the admin API.

@@ -141,6 +141,36 @@ struct ManagerReportsTests {
         #expect(["a", "b", "c", "d"].map { values[$0]?.segment } == ["A", "A", "B", "C"])
     }
 
+    @Test func observedLevelsComeFromTheContactPattern() {
+        func declared(_ customer: ReportCustomer, _ level: String?) -> ReportCustomer {
+            var customer = customer
+            customer.relationshipLevel = level
+            return customer
+        }
+        let model = RelationshipLevelModel()
+        // Alpha: 4 visits in the last 180 days (one every two months or more): proactive, not partnership.
+        #expect(model.observed(Self.alpha, today: Self.today).level == "proactive")
+        #expect(
+            model.observed(Self.alpha, today: Self.today).evidence
+                == "4 salesperson contact(s) and 0 from the customer in 180 days")
+        // Charlie: 2 visits, 2 complaints: the customer calls more than the salesperson; an order
+        // followed up 5 days later makes it responsible.
+        #expect(model.observed(Self.charlie, today: Self.today).level == "reactive")
+        var followed = Self.charlie
+        followed.orders = [ReportOrder(on: Self.on(-45), amount: 100)]
+        #expect(model.observed(followed, today: Self.today).level == "responsible")
+        #expect(model.observed(Self.delta, today: Self.today).level == "basic")
+
+        let differences = ManagerReports.levelDifferences(
+            [
+                declared(Self.alpha, "partnership"), declared(Self.bravo, "proactive"),
+                declared(Self.charlie, "responsible"), Self.delta,
+            ], today: Self.today)
+        #expect(differences.map(\.customer.name) == ["Charlie", "Alpha", "Delta"], "Bravo's level is right")
+        #expect(differences.map(\.declared) == ["responsible", "partnership", nil])
+        #expect(differences.map(\.observed) == ["reactive", "proactive", "basic"])
+    }
+
     @Test func theHubWritesValuesThatChangedAndTheLaptopsReceiveThem() async throws {
         try await HubFixture.with { hub in
             var claire = try await hub.enrollDevice("claire", territories: ["north"])

@@ -95,7 +95,25 @@ public struct ComplaintsReport: Codable, Sendable, Hashable {
     }
 }
 
+/// `GET /v1/reports/relationship-levels` (docs/CRM.md "Observed and declared relationship level").
+public struct LevelsReport: Codable, Sendable, Hashable {
+    public struct Entry: Codable, Sendable, Hashable {
+        public var customer: ReportedCustomer
+        public var declared: String?
+        public var observed: String
+        public var evidence: String
+    }
+
+    public var today: String
+    public var customers: [Entry]
+}
+
 extension AdminClient {
+    /// The customers whose declared relationship level differs from the observed one.
+    public func relationshipLevels(today: String? = nil) async throws -> LevelsReport {
+        try await get("/v1/reports/relationship-levels" + (today.map { "?today=\($0)" } ?? ""))
+    }
+
     /// The customers of the token's user's territories ranked by value at risk; `today` as
     /// `YYYY-MM-DD` (the hub's date when nil). A manager's or an admin's token.
     public func valueAtRisk(limit: Int = 50, today: String? = nil) async throws -> ValueAtRiskReport {

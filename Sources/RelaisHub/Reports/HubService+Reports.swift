@@ -32,6 +32,12 @@ extension HubService {
         ManagerReports.valueAtRisk(try await reportCustomers(for: user), today: today ?? self.today(), limit: limit)
     }
 
+    /// The customers of `user`'s territories whose declared relationship level differs from the
+    /// observed one (``ManagerReports/levelDifferences(_:today:model:)``).
+    public func levelDifferences(for user: String, today: Day? = nil) async throws -> [ManagerReports.LevelDifference] {
+        ManagerReports.levelDifferences(try await reportCustomers(for: user), today: today ?? self.today())
+    }
+
     /// The complaints of `user`'s territories (``ManagerReports/complaints(_:today:model:)``).
     public func complaintsReport(for user: String, today: Day? = nil) async throws -> ManagerReports.Complaints {
         ManagerReports.complaints(try await reportCustomers(for: user), today: today ?? self.today())

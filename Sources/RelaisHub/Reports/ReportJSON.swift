@@ -29,6 +29,18 @@ enum ReportJSON {
         ]
     }
 
+    static func levels(_ list: [ManagerReports.LevelDifference], today: Day) -> [String: Any] {
+        [
+            "today": today.description,
+            "customers": list.map { item -> [String: Any] in
+                [
+                    "customer": customer(item.customer), "declared": item.declared ?? NSNull(),
+                    "observed": item.observed, "evidence": item.evidence,
+                ]
+            },
+        ]
+    }
+
     static func complaints(_ report: ManagerReports.Complaints, today: Day) -> [String: Any] {
         func groups(_ groups: [ManagerReports.ComplaintGroup]) -> [[String: Any]] {
             groups.map {

@@ -18,7 +18,7 @@ struct HubRoutes: Sendable {
         let fixed: Set<String> = [
             "/v1/enroll", "/v1/replica/renew", "/v1/token/rotate", "/v1/device/wiped", "/v1/push", "/v1/pull",
             "/v1/digest", "/v1/records", "/v1/verification", "/v1/snapshot", "/v1/schema", "/v1/health", "/metrics",
-            "/v1/reports/value-at-risk", "/v1/reports/complaints",
+            "/v1/reports/value-at-risk", "/v1/reports/complaints", "/v1/reports/relationship-levels",
             "/v1/admin/conflicts",
             "/v1/admin/devices", "/v1/admin/events",
         ]
@@ -53,6 +53,7 @@ struct HubRoutes: Sendable {
         router.get("/v1/schema") { request, _ in try await self.schemaFile(request) }
         router.get("/v1/reports/value-at-risk") { request, _ in try await self.valueAtRisk(request) }
         router.get("/v1/reports/complaints") { request, _ in try await self.complaints(request) }
+        router.get("/v1/reports/relationship-levels") { request, _ in try await self.levels(request) }
         router.get("/v1/health") { _, _ in try await self.health() }
         router.get("/metrics") { _, _ in
             guard self.servesMetrics else {
@@ -235,6 +236,14 @@ struct HubRoutes: Sendable {
         let today = try Self.day(request.uri.queryParameters["today"].map(String.init)) ?? service.today()
         let report = try await service.complaintsReport(for: principal.user, today: today)
         return Self.json(ReportJSON.complaints(report, today: today))
+    }
+
+    /// `GET /v1/reports/relationship-levels[?today=YYYY-MM-DD]`: declared against observed levels.
+    private func levels(_ request: Request) async throws -> Response {
+        let principal = try await authenticate(request)
+        let today = try Self.day(request.uri.queryParameters["today"].map(String.init)) ?? service.today()
+        let list = try await service.levelDifferences(for: principal.user, today: today)
+        return Self.json(ReportJSON.levels(list, today: today))
     }
 
     private static func day(_ text: String?) throws -> Day? {

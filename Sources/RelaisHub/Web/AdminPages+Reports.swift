@@ -8,6 +8,11 @@ extension AdminPages {
         let customers = try await service.reportCustomers(for: signed.session.user)
         let list = ManagerReports.valueAtRisk(customers, today: today, limit: 50)
         let complaints = ManagerReports.complaints(customers, today: today)
+        let levels = ManagerReports.levelDifferences(customers, today: today).prefix(50).map {
+            ReportsView.Level(
+                name: $0.customer.name, territory: $0.customer.territory, declared: $0.declared ?? "—",
+                observed: $0.observed, evidence: $0.evidence)
+        }
         let user = try await service.store.read { tx in try await tx.user(named: signed.session.user) }
         let scope =
             signed.role == .admin
@@ -48,7 +53,8 @@ extension AdminPages {
         return render(
             ReportsView(
                 layout: AdminLayout(signed, title: "Reports", section: .reports), today: today.description,
-                scope: scope, message: message, atRisk: rows, noneAtRisk: rows.isEmpty,
+                scope: scope, message: message, atRisk: rows, noneAtRisk: rows.isEmpty, levels: Array(levels),
+                noLevels: levels.isEmpty,
                 openComplaints: complaints.open.map {
                     ReportsView.Complaint(
                         name: $0.customer.name, territory: $0.customer.territory, segment: $0.customer.segment ?? "—",

@@ -356,8 +356,18 @@ struct ReportsView: AdminView {
         let mean: String
     }
 
+    struct Level {
+        let name: String
+        let territory: String
+        let declared: String
+        let observed: String
+        let evidence: String
+    }
+
     let atRisk: [AtRisk]
     let noneAtRisk: Bool
+    let levels: [Level]
+    let noLevels: Bool
     let openComplaints: [Complaint]
     let noComplaints: Bool
     let groups: [Group]
