@@ -3,28 +3,38 @@ import RelaisClient
 import RelaisCore
 public import RelaisHub
 
-/// The simulated week: who works where, what they type, and what the hub made of it.
+/// The simulated team: who works where, what they type over two months and a last week of
+/// deliberate concurrent edits, and what the hub made of it.
 public struct DemoWeek: Sendable {
     let hub: String
     let folder: String
     let service: HubService
+    /// How many customers the office loads before the two months (besides the week's ten).
+    let customerCount: Int
     var random: DemoRandom
 
-    /// A week for the hub at `hub` (its URL), whose users are added through `service`; the laptops'
-    /// replica files go in `folder`; `seed` decides everything the salespeople type.
-    public init(hub: String, folder: String, service: HubService, seed: UInt64) {
+    /// The demo for the hub at `hub` (its URL), whose users are added through `service`; the laptops'
+    /// replica files go in `folder`; `seed` decides everything the salespeople type; `customers`
+    /// customers are loaded with their history (about 3,000 in `relais-hub demo`).
+    public init(hub: String, folder: String, service: HubService, seed: UInt64, customers: Int = 3_000) {
         self.hub = hub
         self.folder = folder
         self.service = service
+        self.customerCount = customers
         self.random = DemoRandom(seed: seed)
     }
 
-    /// The sales force: one manager over both territories, two reps in the north, one in the south.
+    /// The sales force: two managers (one over the north and the south, one over the east), two
+    /// salespeople in each territory.
     public static let people: [(name: String, role: Role, territories: [String])] = [
         ("maria", .manager, ["north", "south"]),
+        ("lucas", .manager, ["east"]),
         ("claire", .rep, ["north"]),
         ("hugo", .rep, ["north"]),
         ("samir", .rep, ["south"]),
+        ("ines", .rep, ["south"]),
+        ("theo", .rep, ["east"]),
+        ("zoe", .rep, ["east"]),
     ]
 
     /// The customer file the manager loads on Monday morning: six in the north, four in the south.
@@ -50,6 +60,7 @@ public struct DemoWeek: Sendable {
                 hub: hub, code: code, path: "\(folder)/\(person.name).relais", deviceName: "\(person.name)-laptop")
         }
         var report = DemoReport()
+        try await twoMonths(replicas, count: customerCount, report: &report)
 
         // Monday morning at the office: Maria loads the customer file and everyone syncs before leaving.
         let maria = replicas["maria"]!
@@ -68,7 +79,7 @@ public struct DemoWeek: Sendable {
                         "tags": .stringSet(["key-account"].filter { _ in customer.segment == "A" }),
                     ]))
         }
-        for name in ["maria", "claire", "hugo", "samir"] { report.add(try await replicas[name]!.sync()) }
+        for person in Self.people { report.add(try await replicas[person.name]!.sync()) }
 
         // The week in the field, offline: ordinary work on every laptop.
         let north = Array(ids[0..<6])
@@ -143,7 +154,7 @@ public struct DemoWeek: Sendable {
 
         // Friday evening: everyone syncs, twice, so every laptop has everything.
         for _ in 0..<2 {
-            for name in ["claire", "hugo", "samir", "maria"] { report.add(try await replicas[name]!.sync()) }
+            for person in Self.people.reversed() { report.add(try await replicas[person.name]!.sync()) }
         }
 
         let conflicts = try await service.conflicts(ConflictFilter(limit: 10_000))
@@ -158,8 +169,19 @@ public struct DemoWeek: Sendable {
             if DemoReport.sameJSON(laptop, Data(hubView)) { report.converged.append(person.name) }
         }
         report.laptops = Self.people.map(\.name)
-        report.customers = try await maria.list("customers").count
-        report.interactions = try await maria.list("interactions").count
+        let everything = try await service.reportCustomers(for: "admin")
+        report.customers = everything.count
+        report.interactions = everything.reduce(0) { $0 + $1.interactions.count }
+        report.orders = everything.reduce(0) { $0 + $1.orders.count }
+        report.opportunities = everything.reduce(0) { $0 + $1.opportunities.count }
+        let today = service.today()
+        report.atRisk = ManagerReports.valueAtRisk(everything, today: today, limit: 3).map {
+            "\($0.customer.name): \(Int($0.valueAtRisk)) at risk, score \($0.score.score)"
+        }
+        let complaints = ManagerReports.complaints(everything, today: today)
+        report.openComplaints = complaints.open.count
+        report.overdueComplaints = complaints.open.filter(\.overdue).count
+        report.managerToken = try await service.issueAPIToken(for: "maria")
         return report
     }
 

@@ -16,11 +16,14 @@ struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a hub on a temporary store with a simulated sales force.",
         discussion: """
-            Starts a hub on a temporary SQLite store, enrolls a manager and three salespeople in two
-            territories, simulates a week of offline work on each laptop (visits, calls, complaints,
-            status changes, and deliberate concurrent edits of the same customers), syncs everyone,
-            and prints a report: writes synced, conflicts by rule, conflicts waiting for a decision.
-            Then it keeps serving, so the conflicts can be reviewed at /admin, until Ctrl-C.
+            Starts a hub on a temporary SQLite store, enrolls 2 managers and 6 salespeople in 3
+            territories, loads about 3,000 customers with their recent history through the managers'
+            laptops, simulates two months of offline work synced every Friday (visits, calls, orders,
+            opportunities, tasks, complaints; some customers drift away), computes lifetime values
+            and segments, then a week of deliberate concurrent edits, and prints a report: writes
+            synced, conflicts by rule, complaints, the most value at risk. Then it keeps serving, so
+            the conflicts (admin token) and a manager's reports (maria's token) can be seen at /admin,
+            until Ctrl-C.
 
               relais-hub demo                 # serve on 127.0.0.1:7420 until Ctrl-C
               relais-hub demo --once          # print the report and exit (scripts, CI)

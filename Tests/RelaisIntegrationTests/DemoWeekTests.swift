@@ -11,7 +11,8 @@ struct DemoWeekTests {
     private func week(seed: UInt64) async throws -> DemoReport {
         try await HubFixture.with { hub in
             try await hub.live { url in
-                var week = DemoWeek(hub: url, folder: hub.folder.path, service: hub.service, seed: seed)
+                var week = DemoWeek(
+                    hub: url, folder: hub.folder.path, service: hub.service, seed: seed, customers: 300)
                 return try await week.run()
             }
         }
@@ -21,7 +22,8 @@ struct DemoWeekTests {
         let first = try await week(seed: 2026)
         #expect(first.laptops.count == DemoWeek.people.count)
         #expect(first.converged == first.laptops)
-        #expect(first.pushed > 0 && first.customers == DemoWeek.customers.count)
+        #expect(first.pushed > 0 && first.customers == 300 + DemoWeek.customers.count)
+        #expect(first.valuesWritten > 0 && first.orders > 0 && !first.atRisk.isEmpty)
         #expect(first.reports > 0 && first.open > 0)
         #expect(first.rejected == 0)
         let again = try await week(seed: 2026)
