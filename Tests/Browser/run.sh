@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Real-browser test of the admin pages (docs/ADMIN.md): builds the tools, starts `relais-hub serve` on
-# a temporary store and a free port, makes a manual conflict with two `relais` replicas, runs
-# admin_review.py (headless Chromium driven by Selenium through /usr/bin/chromedriver), and cleans up.
+# Real-browser test of the office pages (docs/ADMIN.md, docs/CRM.md): builds the tools, starts
+# `relais-hub serve` on a temporary store and a free port, makes conflicts with `relais` replicas, runs
+# admin_review.py (an admin reviews them) and manager_reports.py (a manager's reports), in headless
+# Chromium driven by Selenium through /usr/bin/chromedriver, and cleans up.
 # Needs: chromium, chromium-driver, python3 with selenium (see .ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -82,4 +83,16 @@ for who in claire dave bob erin; do "$relais" sync --db "$work/$who.db" >/dev/nu
 
 python3 "$root/Tests/Browser/admin_review.py" bulk \
     --hub "$hub_url" --token "$admin_token" --record "$bulk_a" --record "$bulk_b" --other "$south" \
+    --relais "$relais" --replica "$work/claire.db" --screenshots "$root/docs/screenshots"
+
+# Part 3: a manager of the north (their own token) sees the value at risk of the north only and
+# confirms a programme proposal; Claire's laptop receives it at its next sync (docs/CRM.md).
+"$hub_bin" user add marc --role manager --territory north --data "$work/hub" >/dev/null
+marc_token=$("$hub_bin" token issue --user marc --data "$work/hub" --json | json_field token)
+hotel=$("$relais" add customers "name=Hôtel du Parc" territory=north status=active --db "$work/claire.db" --json | json_field id)
+"$relais" add orders "customer_id=$hotel" "ordered_on=$(date -u +%F)" amount=4000 margin=1200 --db "$work/claire.db" >/dev/null
+"$relais" sync --db "$work/claire.db" >/dev/null
+"$hub_bin" values --data "$work/hub" >/dev/null
+python3 "$root/Tests/Browser/manager_reports.py" \
+    --hub "$hub_url" --token "$marc_token" --record "$hotel" --name "Hôtel du Parc" --hidden "Cave Sud" \
     --relais "$relais" --replica "$work/claire.db" --screenshots "$root/docs/screenshots"
