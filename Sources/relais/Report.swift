@@ -8,7 +8,7 @@ struct Report: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
             "A manager's figures, computed by the hub: value at risk, complaints, relationship levels (docs/CRM.md).",
-        subcommands: [ReportValueAtRisk.self, ReportComplaints.self, ReportLevels.self])
+        subcommands: [ReportValueAtRisk.self, ReportComplaints.self, ReportLevels.self, ReportRetention.self])
 }
 
 struct ReportValueAtRisk: AsyncParsableCommand {
@@ -97,6 +97,37 @@ struct ReportLevels: AsyncParsableCommand {
             print(
                 "  \(entry.customer.name) (\(entry.customer.territory)): declared \(entry.declared ?? "none"), "
                     + "observed \(entry.observed): \(entry.evidence)")
+        }
+    }
+}
+
+struct ReportRetention: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "retention",
+        abstract:
+            "Of the customers active on the first day, the share not lapsed on the last, by salesperson and territory.")
+
+    @OptionGroup var options: HubOptions
+    @Option(help: "The period's first day, YYYY-MM-DD (90 days before --to by default).") var from: String?
+    @Option(help: "The period's last day, YYYY-MM-DD (the hub's today by default).") var to: String?
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let report = try await options.call { try await $0.retention(from: from, to: to) }
+        if json { return try printAdminJSON(report) }
+        func line(_ group: RetentionReport.Group) -> String {
+            let rate = group.rate.map { ($0 * 100).formatted(.number.precision(.fractionLength(1))) + " %" } ?? "-"
+            return "  \(group.name): \(group.retained) of \(group.customers) kept, \(rate)"
+        }
+        print("Retention from \(report.from) to \(report.to):")
+        print(line(report.overall))
+        print("By salesperson:")
+        for group in report.bySalesperson { print(line(group)) }
+        print("By territory:")
+        for group in report.byTerritory { print(line(group)) }
+        if !report.lost.isEmpty {
+            print("Lost:")
+            for lost in report.lost { print("  \(lost.customer.name) (\(lost.customer.territory)), lapsed \(lost.on)") }
         }
     }
 }

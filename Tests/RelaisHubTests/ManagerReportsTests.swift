@@ -171,6 +171,54 @@ struct ManagerReportsTests {
         #expect(differences.map(\.observed) == ["reactive", "proactive", "basic"])
     }
 
+    @Test func retentionCountsTheCustomersActiveOnTheFirstDayNotLapsedOnTheLast() async throws {
+        try await HubFixture.with { hub in
+            var claire = try await hub.enrollDevice("claire", territories: ["north"])
+            var hugo = try await hub.enrollDevice("hugo", territories: ["north"])
+            func at(_ date: String) -> UInt64 {
+                HLC(physicalMillis: UInt64(Day(date)!.number) * 86_400_000 + 43_200_000).rawValue
+            }
+            func create(_ device: inout TestDevice, _ id: String, _ name: String, _ status: String, _ date: String)
+                async throws
+            {
+                let counter = device.nextCounter()
+                let write = Wire.customer(
+                    id: id, replica: device.replica, counter: counter, name: name,
+                    extra: ["status": .text(status), "owner": .text(device.principal.user)], hlc: at(date))
+                #expect(try await hub.push(device, [write]).map(\.status) == [.applied])
+            }
+            func status(_ device: inout TestDevice, _ id: String, _ status: String, _ date: String, seen: UInt64)
+                async throws
+            {
+                let write = Wire.write(
+                    id: id, replica: device.replica, counter: device.nextCounter(), fields: ["status": .text(status)],
+                    context: VersionVector([ReplicaID(device.replica): seen]), hlc: at(date))
+                #expect(try await hub.push(device, [write]).map(\.status) == [.applied])
+            }
+            let (a, b, c, d, e) = (Wire.uuid(), Wire.uuid(), Wire.uuid(), Wire.uuid(), Wire.uuid())
+            try await create(&claire, a, "Atelier A", "active", "2026-06-01")  // lost on 15 September
+            try await create(&claire, b, "Boutique B", "active", "2026-06-01")  // kept
+            try await create(&claire, c, "Cave C", "active", "2026-08-01")  // not a customer yet on 1 July
+            try await create(&claire, d, "Droguerie D", "prospect", "2026-06-01")  // a prospect is not counted
+            try await status(&claire, a, "lapsed", "2026-09-15", seen: 1)
+            try await create(&hugo, e, "Épicerie E", "active", "2026-06-01")
+            try await status(&hugo, e, "at_risk", "2026-07-15", seen: 1)
+            try await status(&hugo, e, "lapsed", "2026-10-05", seen: 2)  // after the period: kept within it
+
+            _ = try await hub.addUser("marc", role: .manager, territories: ["north"])
+            let report = try await hub.service.retention(
+                for: "marc", from: Day("2026-07-01"), to: Day("2026-10-01"))
+            #expect((report.overall.customers, report.overall.retained) == (3, 2))
+            #expect(
+                report.bySalesperson.map { "\($0.name) \($0.retained)/\($0.customers)" } == ["claire 1/2", "hugo 1/1"])
+            #expect(report.byTerritory.map { "\($0.name) \($0.retained)/\($0.customers)" } == ["north 2/3"])
+            #expect(report.lost.map { "\($0.customer.name) \($0.on)" } == ["Atelier A 2026-09-15"])
+            // Over the next month, Épicerie E lapses too.
+            let later = try await hub.service.retention(for: "marc", from: Day("2026-10-01"), to: Day("2026-11-01"))
+            #expect((later.overall.customers, later.overall.retained) == (3, 2), "B, C kept; E lapsed")
+        }
+    }
+
     @Test func theHubWritesValuesThatChangedAndTheLaptopsReceiveThem() async throws {
         try await HubFixture.with { hub in
             var claire = try await hub.enrollDevice("claire", territories: ["north"])

@@ -108,7 +108,41 @@ public struct LevelsReport: Codable, Sendable, Hashable {
     public var customers: [Entry]
 }
 
+/// `GET /v1/reports/retention` (docs/CRM.md "Retention").
+public struct RetentionReport: Codable, Sendable, Hashable {
+    public struct Group: Codable, Sendable, Hashable {
+        public var name: String
+        public var customers: Int
+        public var retained: Int
+        public var rate: Double?
+    }
+
+    public struct Lost: Codable, Sendable, Hashable {
+        public var customer: ReportedCustomer
+        public var on: String
+    }
+
+    public var from: String
+    public var to: String
+    public var overall: Group
+    public var bySalesperson: [Group]
+    public var byTerritory: [Group]
+    public var lost: [Lost]
+
+    enum CodingKeys: String, CodingKey {
+        case from, to, overall, lost
+        case bySalesperson = "by_salesperson"
+        case byTerritory = "by_territory"
+    }
+}
+
 extension AdminClient {
+    /// Retention of the token's user's customers over a period (the 90 days up to today by default).
+    public func retention(from: String? = nil, to: String? = nil) async throws -> RetentionReport {
+        let query = [from.map { "from=\($0)" }, to.map { "to=\($0)" }].compactMap { $0 }.joined(separator: "&")
+        return try await get("/v1/reports/retention" + (query.isEmpty ? "" : "?" + query))
+    }
+
     /// The customers whose declared relationship level differs from the observed one.
     public func relationshipLevels(today: String? = nil) async throws -> LevelsReport {
         try await get("/v1/reports/relationship-levels" + (today.map { "?today=\($0)" } ?? ""))

@@ -170,3 +170,28 @@ extension HubService {
         return update
     }
 }
+
+extension HubService {
+    /// Retention of `user`'s customers from `from` to `to` (``Retention/report(_:histories:from:to:)``):
+    /// by default the 90 days up to today.
+    public func retention(for user: String, from: Day? = nil, to: Day? = nil) async throws -> Retention.Report {
+        let to = to ?? today()
+        let from = from ?? to - 90
+        guard from <= to else { throw HubError.badRequest.with("`from` is after `to`.") }
+        let customers = try await reportCustomers(for: user)
+        let ids = Set(customers.map(\.id))
+        let histories = try await store.read { tx in
+            var histories: [String: Retention.History] = [:]
+            try await tx.forEachFieldHistory(collection: "customers", field: "status") { entry in
+                guard ids.contains(entry.recordID) else { return }
+                var status: String?
+                if case .text(let text) = entry.fields["status"] ?? .null { status = text }
+                histories[entry.recordID, default: []].append(
+                    (on: Day(millis: entry.hlc.physicalMillis), status: status, deleted: entry.deleted))
+            }
+            // In the order typed (the hub's sequence is the order received).
+            return histories.mapValues { $0.enumerated().sorted { ($0.1.on, $0.0) < ($1.1.on, $1.0) }.map(\.1) }
+        }
+        return Retention.report(customers, histories: histories, from: from, to: to)
+    }
+}

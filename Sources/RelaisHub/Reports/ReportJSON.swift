@@ -41,6 +41,20 @@ enum ReportJSON {
         ]
     }
 
+    static func retention(_ report: Retention.Report) -> [String: Any] {
+        func group(_ group: Retention.Group) -> [String: Any] {
+            [
+                "name": group.name, "customers": group.customers, "retained": group.retained,
+                "rate": group.rate ?? NSNull(),
+            ]
+        }
+        return [
+            "from": report.from.description, "to": report.to.description, "overall": group(report.overall),
+            "by_salesperson": report.bySalesperson.map(group), "by_territory": report.byTerritory.map(group),
+            "lost": report.lost.map { ["customer": customer($0.customer), "on": $0.on.description] },
+        ]
+    }
+
     static func complaints(_ report: ManagerReports.Complaints, today: Day) -> [String: Any] {
         func groups(_ groups: [ManagerReports.ComplaintGroup]) -> [[String: Any]] {
             groups.map {

@@ -19,6 +19,7 @@ struct HubRoutes: Sendable {
             "/v1/enroll", "/v1/replica/renew", "/v1/token/rotate", "/v1/device/wiped", "/v1/push", "/v1/pull",
             "/v1/digest", "/v1/records", "/v1/verification", "/v1/snapshot", "/v1/schema", "/v1/health", "/metrics",
             "/v1/reports/value-at-risk", "/v1/reports/complaints", "/v1/reports/relationship-levels",
+            "/v1/reports/retention",
             "/v1/admin/conflicts",
             "/v1/admin/devices", "/v1/admin/events",
         ]
@@ -54,6 +55,7 @@ struct HubRoutes: Sendable {
         router.get("/v1/reports/value-at-risk") { request, _ in try await self.valueAtRisk(request) }
         router.get("/v1/reports/complaints") { request, _ in try await self.complaints(request) }
         router.get("/v1/reports/relationship-levels") { request, _ in try await self.levels(request) }
+        router.get("/v1/reports/retention") { request, _ in try await self.retention(request) }
         router.get("/v1/health") { _, _ in try await self.health() }
         router.get("/metrics") { _, _ in
             guard self.servesMetrics else {
@@ -246,10 +248,21 @@ struct HubRoutes: Sendable {
         return Self.json(ReportJSON.levels(list, today: today))
     }
 
+    /// `GET /v1/reports/retention[?from=YYYY-MM-DD][&to=YYYY-MM-DD]`: retention over the period (the
+    /// 90 days up to today by default).
+    private func retention(_ request: Request) async throws -> Response {
+        let principal = try await authenticate(request)
+        let query = request.uri.queryParameters
+        let report = try await service.retention(
+            for: principal.user, from: try Self.day(query["from"].map(String.init)),
+            to: try Self.day(query["to"].map(String.init)))
+        return Self.json(ReportJSON.retention(report))
+    }
+
     private static func day(_ text: String?) throws -> Day? {
         guard let text else { return nil }
         guard let day = Day(text), text.count == 10 else {
-            throw HubError.badRequest.with("`today` is a date, YYYY-MM-DD.")
+            throw HubError.badRequest.with("A date is YYYY-MM-DD: \(text).")
         }
         return day
     }

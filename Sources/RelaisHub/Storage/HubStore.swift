@@ -224,6 +224,12 @@ public protocol HubReadTransaction: Sendable {
 
     // MARK: Write history
 
+    /// Every accepted write of `collection` that carried `field`, and every delete, in (record id,
+    /// sequence) order, streamed: the reports' history of a field over the whole file (retention
+    /// reads the customers' statuses).
+    nonisolated(nonsending) func forEachFieldHistory(
+        collection: String, field: String, _ body: (HistoryEntry) throws -> Void
+    ) async throws
     /// The accepted writes on a record, newest first (by `seq`), at most `limit`: those that carried
     /// `field`, or deleted the record; every one when `field` is `nil`.
     nonisolated(nonsending) func history(collection: String, recordID: String, field: String?, limit: Int)

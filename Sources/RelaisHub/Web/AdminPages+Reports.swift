@@ -13,6 +13,19 @@ extension AdminPages {
                 name: $0.customer.name, territory: $0.customer.territory, declared: $0.declared ?? "—",
                 observed: $0.observed, evidence: $0.evidence)
         }
+        let retention = try await service.retention(for: signed.session.user, to: today)
+        var retentionRows: [ReportsView.RetentionRow] = []
+        for (kind, groups) in [
+            ("All", [retention.overall]), ("Salesperson", retention.bySalesperson),
+            ("Territory", retention.byTerritory),
+        ] {
+            retentionRows += groups.map {
+                ReportsView.RetentionRow(
+                    kind: kind, name: $0.name, customers: $0.customers, retained: $0.retained,
+                    rate: $0.rate.map { ($0 * 100).formatted(.number.precision(.fractionLength(1))) + " %" } ?? "—")
+            }
+        }
+        let lost = retention.lost.prefix(20).map { "\($0.customer.name) (\($0.on))" }
         let user = try await service.store.read { tx in try await tx.user(named: signed.session.user) }
         let scope =
             signed.role == .admin
@@ -53,7 +66,13 @@ extension AdminPages {
         return render(
             ReportsView(
                 layout: AdminLayout(signed, title: "Reports", section: .reports), today: today.description,
-                scope: scope, message: message, atRisk: rows, noneAtRisk: rows.isEmpty, levels: Array(levels),
+                scope: scope, message: message, atRisk: rows, noneAtRisk: rows.isEmpty,
+                retentionFrom: retention.from.description, retentionTo: retention.to.description,
+                retention: retentionRows,
+                lostCustomers: lost.isEmpty
+                    ? nil
+                    : lost.joined(separator: ", ") + (retention.lost.count > 20 ? ", …" : ""),
+                levels: Array(levels),
                 noLevels: levels.isEmpty,
                 openComplaints: complaints.open.map {
                     ReportsView.Complaint(

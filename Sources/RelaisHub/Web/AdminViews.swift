@@ -364,8 +364,21 @@ struct ReportsView: AdminView {
         let evidence: String
     }
 
+    struct RetentionRow {
+        let kind: String
+        let name: String
+        let customers: Int
+        let retained: Int
+        let rate: String
+    }
+
     let atRisk: [AtRisk]
     let noneAtRisk: Bool
+    let retentionFrom: String
+    let retentionTo: String
+    let retention: [RetentionRow]
+    /// The lost customers' names, or nil.
+    let lostCustomers: String?
     let levels: [Level]
     let noLevels: Bool
     let openComplaints: [Complaint]

@@ -1097,6 +1097,38 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
         }
     }
 
+    nonisolated(nonsending) func forEachFieldHistory(
+        collection: String, field: String, _ body: (HistoryEntry) throws -> Void
+    ) async throws {
+        let limit = Int64(Self.streamPageSize)
+        // As in ``history(collection:recordID:field:limit:)``: NUL swapped before the JSON functions.
+        try await forEachPaged(
+            { (after: (String, Int64)?) -> PostgresQuery in
+                """
+                SELECT seq, collection, record_id, replica, counter, hlc, user_name, at, fields, deleted
+                FROM write_history
+                WHERE collection = \(collection)
+                  AND (record_id, seq) > (\(after?.0 ?? ""), \(after?.1 ?? -1))
+                  AND (deleted OR (replace(fields, '\\u0000', '\\u0001')::json -> \(field)::text) IS NOT NULL)
+                ORDER BY record_id, seq LIMIT \(limit)
+                """
+            },
+            key: { row in
+                let (seq, _, recordID) = try row.decode((Int64, String, String).self)
+                return (recordID, seq)
+            },
+            { row in
+                let (seq, collection, recordID, replica, counter, hlc, user, at, fields, deleted) = try row.decode(
+                    (Int64, String, String, Int64, Int64, Int64, String, Int64, String, Bool).self)
+                try body(
+                    HistoryEntry(
+                        seq: Self.u64(seq), collection: collection, recordID: recordID,
+                        dot: Dot(replica: Self.replica(replica), counter: Self.u64(counter)),
+                        hlc: HLC(rawValue: Self.u64(hlc)), user: user, at: Self.u64(at),
+                        fields: try decode([String: Value].self, fields), deleted: deleted))
+            })
+    }
+
     /// Waits for the next flush (``PostgresWriteBehind``).
     nonisolated(nonsending) func insertHistory(_ entry: HistoryEntry) async throws {
         try checkUsable()

@@ -821,6 +821,27 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
         }
     }
 
+    nonisolated(nonsending) func forEachFieldHistory(
+        collection: String, field: String, _ body: (HistoryEntry) throws -> Void
+    ) async throws {
+        let statement = try db.prepare(
+            """
+            SELECT seq, collection, record_id, replica, counter, hlc, user, at, fields, deleted FROM write_history
+            WHERE collection = ?1 AND (deleted = 1 OR json_type(fields, ?2) IS NOT NULL)
+            ORDER BY record_id, seq
+            """)
+        try statement.bind([.text(collection), .text("$.\"" + field.replacingOccurrences(of: "\"", with: "") + "\"")])
+        try statement.forEachRow { row in
+            try body(
+                HistoryEntry(
+                    seq: Self.u64(row, 0), collection: row.text(at: 1) ?? "", recordID: row.text(at: 2) ?? "",
+                    dot: Dot(
+                        replica: ReplicaID(UInt32(truncatingIfNeeded: row.int64(at: 3))), counter: Self.u64(row, 4)),
+                    hlc: HLC(rawValue: Self.u64(row, 5)), user: row.text(at: 6) ?? "", at: Self.u64(row, 7),
+                    fields: try decode([String: Value].self, row.text(at: 8)), deleted: row.int64(at: 9) != 0))
+        }
+    }
+
     nonisolated(nonsending) func insertHistory(_ entry: HistoryEntry) async throws {
         try db.execute(
             """
