@@ -1,3 +1,5 @@
+public import RelaisCore
+
 /// A customer's value, current and future, and its segment (docs/CRM.md "Lifetime value and
 /// segments"):
 ///

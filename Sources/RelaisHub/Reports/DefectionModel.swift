@@ -1,4 +1,5 @@
 import Foundation
+public import RelaisCore
 
 /// Who is about to leave (docs/CRM.md "Defection score"): a score from 0 to 100 made of five signals,
 /// each between 0 and 1, weighted:

@@ -1,4 +1,4 @@
-import RelaisCore
+public import RelaisCore
 
 /// The manager's figures (docs/CRM.md), computed on the hub from the synced customer file of the
 /// user's territories (an admin's: every territory). Reps have none: their laptops hold their file.

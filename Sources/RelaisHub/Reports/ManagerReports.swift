@@ -1,3 +1,5 @@
+public import RelaisCore
+
 /// What a sales manager sees (docs/CRM.md), computed from the customer file of their territories.
 public enum ManagerReports {
     /// One customer of the value-at-risk list.

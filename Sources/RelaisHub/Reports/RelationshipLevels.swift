@@ -1,3 +1,5 @@
+public import RelaisCore
+
 /// The relationship level a customer's contact pattern shows, against the one declared in its file
 /// (docs/CRM.md "Observed and declared relationship level"), from the paper's five levels. Over the
 /// last 180 days, counting the salesperson's contacts (visits, calls, e-mails) apart from the

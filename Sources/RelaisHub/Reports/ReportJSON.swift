@@ -1,4 +1,5 @@
 import Foundation
+import RelaisCore
 
 /// The manager's figures as JSON (`GET /v1/reports/...`, `relais report ... --json`): snake_case keys,
 /// dates as `YYYY-MM-DD`.

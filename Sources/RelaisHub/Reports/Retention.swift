@@ -1,4 +1,4 @@
-import RelaisCore
+public import RelaisCore
 
 /// Retention over a period (docs/CRM.md "Retention"), from the customers' status history: of the
 /// customers whose status was `active` or `at_risk` on the period's first day, the share whose status

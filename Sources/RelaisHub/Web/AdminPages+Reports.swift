@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import RelaisCore
 
 /// The manager's pages: value at risk with its proposals to confirm, and the complaints (docs/CRM.md).
 extension AdminPages {
