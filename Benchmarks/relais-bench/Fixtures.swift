@@ -225,6 +225,7 @@ func seedHub(_ service: HubService, territory: String, range: Range<Int>) async 
 /// skip the filling. Returns the seconds spent filling (0 when the copy came from the cache).
 func withBenchHub<T: Sendable>(
     filled: [(territory: String, range: Range<Int>)] = [],
+    seeded: (key: String, seed: @Sendable (HubService) async throws -> Void)? = nil,
     log: (String) -> Void = { _ in },
     _ body: @escaping @Sendable (BenchHub, Double) async throws -> T
 ) async throws -> T {
@@ -232,11 +233,12 @@ func withBenchHub<T: Sendable>(
     defer { folder.remove() }
     let data = folder.path + "/data"
     var fillSeconds = 0.0
-    if !filled.isEmpty {
+    if !filled.isEmpty || seeded != nil {
         let cacheRoot = ProcessInfo.processInfo.environment["RELAIS_BENCH_CACHE"] ?? "/tmp/relais-bench-cache"
         let key =
             "hub-v4-schema\(Schema.crm.version)-"
             + filled.map { "\($0.territory)\($0.range.lowerBound)-\($0.range.upperBound)" }.joined(separator: "_")
+            + (seeded.map { "-" + $0.key } ?? "")
         let cached = cacheRoot + "/" + key + ".sqlite"
         if !FileManager.default.fileExists(atPath: cached) {
             log(
@@ -249,6 +251,7 @@ func withBenchHub<T: Sendable>(
             do {
                 _ = try await service.initialize()
                 for part in filled { try await seedHub(service, territory: part.territory, range: part.range) }
+                try await seeded?.seed(service)
             } catch {
                 await store.close()
                 throw error
@@ -276,13 +279,13 @@ func withBenchHub<T: Sendable>(
                 atPath: cached + "-wal", toPath: data + "/" + SQLiteHubStore.fileName + "-wal")
         }
     }
-    let store = try SQLiteHubStore(folder: data, create: filled.isEmpty)
+    let store = try SQLiteHubStore(folder: data, create: filled.isEmpty && seeded == nil)
     var configuration = HubService.Configuration()
     configuration.snapshotFolder = data + "/snapshots"
     let service = HubService(
         store: store, configuration: configuration, logger: HubLogging.standardError(label: "relais.bench.hub"))
     do {
-        if filled.isEmpty { _ = try await service.initialize() }
+        if filled.isEmpty, seeded == nil { _ = try await service.initialize() }
         let replicas = folder.path + "/replicas"
         try FileManager.default.createDirectory(atPath: replicas, withIntermediateDirectories: true)
         let seconds = fillSeconds

@@ -27,7 +27,7 @@ struct BenchOptions: Sendable {
     static let names = [
         "bootstrap", "bootstrap-snapshot", "apply", "incremental", "ingest", "ingest-e2e", "wire", "delta", "memory",
         "conflicts",
-        "ingest-postgres", "bootstrap-postgres", "peers", "pages", "verify",
+        "ingest-postgres", "bootstrap-postgres", "peers", "pages", "verify", "reports",
     ]
 
     static let usage = """
