@@ -241,9 +241,10 @@ func withBenchHub<T: Sendable>(
             + (seeded.map { "-" + $0.key } ?? "")
         let cached = cacheRoot + "/" + key + ".sqlite"
         if !FileManager.default.fileExists(atPath: cached) {
-            log(
-                "filling a hub with \(filled.map { "\($0.range.count) \($0.territory)" }.joined(separator: " + ")) customers (kept in \(cacheRoot))"
-            )
+            let what =
+                filled.isEmpty
+                ? key : filled.map { "\($0.range.count) \($0.territory)" }.joined(separator: " + ") + " customers"
+            log("filling a hub with \(what) (kept in \(cacheRoot))")
             let start = ContinuousClock.now
             let fillFolder = folder.path + "/fill"
             let store = try SQLiteHubStore(folder: fillFolder, create: true)

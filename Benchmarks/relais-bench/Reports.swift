@@ -32,7 +32,7 @@ extension BenchRunner {
                     let atRisk = ManagerReports.valueAtRisk(customers, today: today, limit: 50)
                     let complaints = ManagerReports.complaints(customers, today: today)
                     let levels = ManagerReports.levelDifferences(customers, today: today)
-                    let retention = try await hub.service.retention(for: "admin", to: today)
+                    let retention = try await hub.service.retention(of: customers, from: today - 90, to: today)
                     return (customers.count, atRisk.count, complaints.open.count, levels.count, retention.overall)
                 }
                 guard figures.0 == count else { throw BenchError("reports: read \(figures.0) of \(count) customers") }

@@ -44,9 +44,12 @@ struct SchemaCommand: AsyncParsableCommand {
 
                   relais-hub schema apply crm-schema-v3.json --data /var/lib/relais
                   relais-hub schema apply FILE --data DIR --dry-run     # only check it
+                  relais-hub schema apply --default --data DIR          # this release's CRM schema (version 2)
                 """)
 
-        @Argument(help: "The schema file (JSON).") var file: String
+        @Argument(help: "The schema file (JSON).") var file: String?
+        @Flag(name: .customLong("default"), help: "Apply this release's default CRM schema instead of a file.")
+        var shipped = false
         @OptionGroup var store: StoreOptions
         @Flag(help: "Check FILE against the schema in force and list its changes; store nothing.")
         var dryRun = false
@@ -54,12 +57,15 @@ struct SchemaCommand: AsyncParsableCommand {
 
         func run() async throws {
             let definition: SchemaDefinition
+            guard shipped != (file != nil) else { throw ValidationError("Give a schema FILE or --default, not both.") }
             do {
-                definition = try SchemaDefinition(json: try Data(contentsOf: URL(fileURLWithPath: file)))
+                definition =
+                    try file.map { try SchemaDefinition(json: try Data(contentsOf: URL(fileURLWithPath: $0))) }
+                    ?? .crm
             } catch let error as SchemaError {
-                throw ValidationError("\(file): \(error)")
+                throw ValidationError("\(file ?? "the default schema"): \(error)")
             } catch {
-                throw ValidationError("cannot read \(file): \(error.localizedDescription)")
+                throw ValidationError("cannot read \(file ?? ""): \(error.localizedDescription)")
             }
             let (current, changes) = try await withHub(store) { hub in
                 let current = try await hub.loadSchema()

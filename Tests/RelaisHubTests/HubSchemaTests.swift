@@ -2,6 +2,7 @@ import Foundation
 import RelaisCore
 import RelaisHub
 import RelaisProtocol
+import RelaisSQLite
 import RelaisTesting
 import Testing
 
@@ -49,6 +50,21 @@ struct HubSchemaTests {
             let events = try await hub.store.read { try await $0.events(kinds: [.schemaApplied], limit: 10) }
             #expect(events.count == 2, "version 1 recorded, version 2 applied")
             #expect(events.contains { $0.detail.contains("new collection `opportunities`") })
+        }
+    }
+
+    /// A store from before stores kept their schema ran version 1: it records version 1, so that
+    /// its laptops keep syncing, until the office applies the new default.
+    @Test func aStoreFromBeforeRecordsVersion1UntilTheOfficeAppliesTheDefault() async throws {
+        try await HubFixture.with(store: .sqlite) { hub in
+            _ = try await hub.enrollDevice("claire")
+            let db = try Connection(path: hub.dataFolder + "/" + SQLiteHubStore.fileName)
+            try db.execute("DELETE FROM data_schemas")
+            try db.close()
+            let upgraded = HubService(store: hub.store, logger: HubLogging.standardError(label: "relais.hub.test"))
+            #expect(try await upgraded.schemaDefinition() == .crmVersion1)
+            #expect(try await upgraded.applySchema(.crm).contains(.collectionAdded("orders")))
+            #expect(upgraded.schema.version == 2)
         }
     }
 

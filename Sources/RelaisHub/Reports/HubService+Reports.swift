@@ -178,7 +178,11 @@ extension HubService {
         let to = to ?? today()
         let from = from ?? to - 90
         guard from <= to else { throw HubError.badRequest.with("`from` is after `to`.") }
-        let customers = try await reportCustomers(for: user)
+        return try await retention(of: try await reportCustomers(for: user), from: from, to: to)
+    }
+
+    /// Retention of `customers` (read by ``reportCustomers(for:)``) from `from` to `to`.
+    public func retention(of customers: [ReportCustomer], from: Day, to: Day) async throws -> Retention.Report {
         let ids = Set(customers.map(\.id))
         let histories = try await store.read { tx in
             var histories: [String: Retention.History] = [:]

@@ -20,37 +20,50 @@ struct ActiveSchema: Sendable {
 extension HubService {
     /// The data schema in force, with its file's text (what `GET /v1/schema` serves).
     public func schemaDefinition() async throws -> SchemaDefinition {
-        try await store.read { tx in try await self.refreshSchema(tx) }
+        try await refreshOrLoadSchema()
         return active.withLock { $0.definition }
     }
 
-    /// Reads the schema in force from the store, recording the configured one first when the store
-    /// has none (a new store, or one from before the store kept its schema: it ran the program's
-    /// default, which the configured one extends). Run at start; pushes and pulls notice later
-    /// changes themselves (``refreshSchema(_:)``).
+    /// ``refreshSchema(_:)``, or ``loadSchema()`` when the store has none recorded yet (once).
+    func refreshOrLoadSchema() async throws {
+        if try await !store.read({ tx in try await self.refreshSchema(tx) }) { try await loadSchema() }
+    }
+
+    /// Reads the schema in force from the store, recording one first when the store has none: the
+    /// configured one on a new store; on a store from before stores kept their schema (it holds
+    /// records or devices), version 1 of the default CRM schema, which every earlier release ran, so
+    /// that its laptops keep syncing until the office applies a newer one (`relais-hub schema apply
+    /// --default`). Run at start; pushes and pulls notice later changes themselves
+    /// (``refreshSchema(_:)``).
     @discardableResult
     public func loadSchema() async throws -> SchemaDefinition {
         if try await store.read({ tx in try await tx.schemaVersion() }) == nil {
-            let initial = configuration.schema
+            let configured = configuration.schema
             let now = self.now()
             try await store.write { tx in
                 // Under the write lock: another hub may have recorded one meanwhile.
                 guard try await tx.schemaVersion() == nil else { return }
+                let hasRecords = try await tx.meta().head > 0
+                let hasDevices = try await !tx.devices().isEmpty
+                let initial = hasRecords || hasDevices ? SchemaDefinition.crmVersion1 : configured
                 try await tx.insertSchema(
                     StoredSchema(version: initial.version, definition: initial.text, appliedAt: now))
                 try await tx.insertEvent(
                     HubEvent(at: now, kind: .schemaApplied, detail: "data schema version \(initial.version) recorded"))
             }
         }
-        return try await schemaDefinition()
+        try await store.read { tx in _ = try await self.refreshSchema(tx) }
+        return active.withLock { $0.definition }
     }
 
     /// Makes the store's schema the one in force when its version differs from the one held (another
-    /// process applied one). Cheap when nothing changed: one row read.
-    nonisolated(nonsending) func refreshSchema(_ tx: any HubReadTransaction) async throws {
-        guard let version = try await tx.schemaVersion(), version != active.withLock({ $0.definition.version }),
-            let stored = try await tx.currentSchema()
-        else { return }
+    /// process applied one). Cheap when nothing changed: one row read. Returns whether the store has
+    /// a schema recorded.
+    @discardableResult
+    nonisolated(nonsending) func refreshSchema(_ tx: any HubReadTransaction) async throws -> Bool {
+        guard let version = try await tx.schemaVersion() else { return false }
+        guard version != active.withLock({ $0.definition.version }), let stored = try await tx.currentSchema()
+        else { return true }
         let definition: SchemaDefinition
         do {
             definition = try SchemaDefinition(text: stored.definition)
@@ -58,7 +71,7 @@ extension HubService {
             logger.error(
                 "the stored data schema cannot be read; the hub keeps the one it holds",
                 metadata: ["relais.schema_version": "\(stored.version)", "relais.error": "\(error)"])
-            return
+            return true
         }
         let previous = active.withLock { held -> Int? in
             guard held.definition.version != definition.version else { return nil }
@@ -66,7 +79,7 @@ extension HubService {
             held = ActiveSchema(definition)
             return previous
         }
-        guard let previous else { return }
+        guard let previous else { return true }
         // Stored digests were computed under the previous schema: views are digested from the states
         // until they are computed again.
         digestSchemaChecked.withLock { $0 = false }
@@ -79,6 +92,7 @@ extension HubService {
                 logger.warning("view digests not stored again yet", metadata: ["relais.error": "\(error)"])
             }
         }
+        return true
     }
 
     /// Makes `definition` the schema in force when it is a compatible successor of the current one
@@ -111,7 +125,7 @@ extension HubService {
                         + (changes.isEmpty ? "no change" : changes.map(\.description).joined(separator: "; "))))
             return changes
         }
-        try await store.read { tx in try await self.refreshSchema(tx) }
+        try await store.read { tx in _ = try await self.refreshSchema(tx) }
         return changes
     }
 
@@ -120,7 +134,7 @@ extension HubService {
     /// asks again) unless `allowingOlder` (enrollment: the device migrates right after); a newer one
     /// `schema_too_new`. Version 0 (not sent) passes.
     func checkSchemaVersion(_ version: UInt32, allowingOlder: Bool = false) async throws {
-        try await store.read { tx in try await self.refreshSchema(tx) }
+        try await refreshOrLoadSchema()
         guard version != 0 else { return }
         let current = schema.version
         if Int(version) < current, !allowingOlder {

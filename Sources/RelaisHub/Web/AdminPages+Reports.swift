@@ -14,7 +14,7 @@ extension AdminPages {
                 name: $0.customer.name, territory: $0.customer.territory, declared: $0.declared ?? "—",
                 observed: $0.observed, evidence: $0.evidence)
         }
-        let retention = try await service.retention(for: signed.session.user, to: today)
+        let retention = try await service.retention(of: customers, from: today - 90, to: today)
         var retentionRows: [ReportsView.RetentionRow] = []
         for (kind, groups) in [
             ("All", [retention.overall]), ("Salesperson", retention.bySalesperson),
