@@ -62,6 +62,11 @@ extension HubService {
     @discardableResult
     nonisolated(nonsending) func refreshSchema(_ tx: any HubReadTransaction) async throws -> Bool {
         guard let version = try await tx.schemaVersion() else { return false }
+        // The first read of the store's schema only replaces the configured default the hub started with.
+        let firstLoad = !schemaLoaded.withLock { loaded in
+            defer { loaded = true }
+            return loaded
+        }
         guard version != active.withLock({ $0.definition.version }), let stored = try await tx.currentSchema()
         else { return true }
         let definition: SchemaDefinition
@@ -83,6 +88,10 @@ extension HubService {
         // Stored digests were computed under the previous schema: views are digested from the states
         // until they are computed again.
         digestSchemaChecked.withLock { $0 = false }
+        if firstLoad {
+            logger.info("data schema in force", metadata: ["relais.version": "\(definition.version)"])
+            return true
+        }
         logger.notice(
             "data schema changed", metadata: ["relais.from": "\(previous)", "relais.to": "\(definition.version)"])
         Task { [self] in

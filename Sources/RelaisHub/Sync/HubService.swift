@@ -96,6 +96,8 @@ public final class HubService: Sendable {
 
     /// The data schema in force (``loadSchema()``, ``refreshSchema(_:)``).
     let active: Mutex<ActiveSchema>
+    /// Whether the store's schema was read once: the first read only replaces the configured default.
+    let schemaLoaded = Mutex(false)
 
     /// The data schema in force.
     public var schema: Schema { active.withLock { $0.definition.schema } }
