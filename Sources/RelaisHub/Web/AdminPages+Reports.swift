@@ -92,8 +92,8 @@ extension AdminPages {
         }
         try await service.confirmProposal(
             customer: customer, programme: form.programme, status: form.status, by: signed.session.user)
-        let name =
-            try await service.reportCustomers(for: signed.session.user).first { $0.id == customer }?.name ?? customer
+        // confirmProposal checked the customer is in the user's territories.
+        let name = try await service.customerName(collection: "customers", id: customer) ?? customer
         let what = [form.programme.map { "programme \($0)" }, form.status.map { "status \($0)" }].compactMap { $0 }
         return try await reports(
             request, signed,
