@@ -2,6 +2,7 @@ public import Foundation
 
 /// What a finished child process printed and how it exited.
 public struct ChildProcessResult: Sendable {
+    /// The exit status; negative, the signal that ended it.
     public var status: Int32
     public var stdout: String
     public var stderr: String
@@ -34,30 +35,21 @@ public enum ChildProcess {
         currentDirectory: URL? = nil, input: String? = nil
     ) async throws -> ChildProcessResult {
         try await offPool {
-            let process = Process()
-            process.executableURL = executable
-            process.arguments = arguments
-            if let environment { process.environment = environment }
-            if let currentDirectory { process.currentDirectoryURL = currentDirectory }
-            let out = Pipe()
-            let err = Pipe()
-            let stdin = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            process.standardInput = stdin
-            try process.run()
-            if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-            try stdin.fileHandleForWriting.close()
+            let process = try SpawnedProcess(
+                executable.path, arguments, environment: environment, currentDirectory: currentDirectory?.path,
+                stdin: .pipe, stdout: .pipe, stderr: .pipe)
+            if let input { process.standardInput?.write(Data(input.utf8)) }
+            try process.standardInput?.close()
             // Drain stderr on its own thread so a child filling one pipe never blocks on the other.
             let errData = LockedData()
-            let drain = Thread { errData.set(err.fileHandleForReading.readDataToEndOfFile()) }
+            let drain = Thread { errData.set(process.standardError?.readDataToEndOfFile() ?? Data()) }
             drain.start()
-            let outData = out.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
+            let outData = process.standardOutput?.readDataToEndOfFile() ?? Data()
+            let ended = process.wait()
             let stderr = errData.wait()
             return ChildProcessResult(
-                status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                stderr: String(decoding: stderr, as: UTF8.self))
+                status: ended.signalled ? -ended.status : ended.status,
+                stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
         }
     }
 }

@@ -1,11 +1,10 @@
-public import Foundation
+import Foundation
 
 /// A `relais-hub serve` child process on loopback.
 public final class HubProcess: @unchecked Sendable {
-    public let process: Process
+    public let process: SpawnedProcess
     /// `http://127.0.0.1:PORT`, as the hub printed it.
     public let url: String
-    let output: Pipe
 
     /// Starts the hub on `port` (0: a free one) and waits, off the thread pool, until it prints its address.
     public static func start(data: String, in folder: String? = nil, port: Int = 0) async throws -> HubProcess {
@@ -23,20 +22,14 @@ public final class HubProcess: @unchecked Sendable {
     }
 
     private init(store: [String], in folder: String?, port: Int, environment extra: [String: String]) throws {
-        process = Process()
-        process.executableURL = BuiltExecutable.url("relais-hub")
-        process.arguments = ["serve"] + store + ["--port", String(port)]
-        if let folder { process.currentDirectoryURL = URL(fileURLWithPath: folder) }
         var environment = ProcessInfo.processInfo.environment
         environment["LOG_LEVEL"] = "warning"
         environment.merge(extra) { _, new in new }
-        process.environment = environment
-        output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        process = try SpawnedProcess(
+            BuiltExecutable.url("relais-hub").path, ["serve"] + store + ["--port", String(port)],
+            environment: environment, currentDirectory: folder, stdout: .pipe)
         var line = Data()
-        let handle = output.fileHandleForReading
+        let handle = process.standardOutput!
         while true {
             let byte = handle.readData(ofLength: 1)
             guard !byte.isEmpty else { break }
@@ -53,6 +46,7 @@ public final class HubProcess: @unchecked Sendable {
             }
         }
         process.terminate()
+        process.wait()
         throw HubProcessError(message: "relais-hub serve exited without printing its address")
     }
 
@@ -67,13 +61,13 @@ public final class HubProcess: @unchecked Sendable {
 
     /// Sends `signal` (SIGKILL: a crash) and waits, off the thread pool, for the process to end.
     public func kill(_ signal: Int32) async throws {
-        Foundation.kill(process.processIdentifier, signal)
-        try await ChildProcess.offPool { self.process.waitUntilExit() }
+        process.signal(signal)
+        try await process.waitOffPool()
     }
 
     /// Sends `signal` (SIGHUP: reload the TLS certificate) without waiting.
     public func signal(_ signal: Int32) {
-        Foundation.kill(process.processIdentifier, signal)
+        process.signal(signal)
     }
 
     /// Whether the hub still runs.
@@ -83,7 +77,7 @@ public final class HubProcess: @unchecked Sendable {
     public func stop() {
         if process.isRunning {
             process.terminate()
-            process.waitUntilExit()
+            process.wait()
         }
     }
 

@@ -21,10 +21,10 @@ final class SimHubProcess: @unchecked Sendable {
     private let sqliteFile: String?
     private let logPath: String
     private let lock = NSLock()
-    private var process: Process?
+    private var process: SpawnedProcess?
     private var port = 0
     private var current = ""
-    /// The process a SIGKILL was sent to (Process.isRunning lags behind a kill).
+    /// The process a SIGKILL was sent to (it may run a moment longer).
     private var killed: ObjectIdentifier?
 
     /// A hub on the SQLite store in `dataFolder`; its log goes beside the folder.
@@ -60,7 +60,7 @@ final class SimHubProcess: @unchecked Sendable {
     }
 
     /// Notes that `process` was sent a SIGKILL.
-    func markKilled(_ process: Process) { lock.withLock { killed = ObjectIdentifier(process) } }
+    func markKilled(_ process: SpawnedProcess) { lock.withLock { killed = ObjectIdentifier(process) } }
 
     /// Starts `relais-hub serve` (with a store ceiling of `maxStoreMB` when given) and waits until it
     /// listens. Returns its address.
@@ -76,37 +76,26 @@ final class SimHubProcess: @unchecked Sendable {
     }
 
     private func launch(port wanted: Int, maxStoreMB: Double?) async throws -> String {
-        let process = Process()
-        process.executableURL = executable
         // Tokens never expire here: the child runs on the system clock, while the in-process hub that
         // enrolled the laptops dated their tokens by the schedule's clock.
         var arguments = ["serve"] + storeArguments + ["--port", "\(wanted)", "--device-token-days", "0"]
         if let maxStoreMB { arguments += ["--max-store-mb", String(format: "%.6f", maxStoreMB)] }
-        process.arguments = arguments
-        let out = Pipe()
-        process.standardOutput = out
-        if !FileManager.default.fileExists(atPath: logPath) {
-            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        }
-        let log = FileHandle(forWritingAtPath: logPath)
-        log?.seekToEndOfFile()
-        process.standardError = log ?? FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        let process = try SpawnedProcess(executable.path, arguments, stdout: .pipe, stderr: .file(logPath))
+        let out = process.standardOutput!
         let line: String = try await ChildProcess.offPool {
             var text = ""
             while !text.contains("\n") {
-                let chunk = out.fileHandleForReading.availableData
+                let chunk = out.availableData
                 if chunk.isEmpty { break }
                 text += String(decoding: chunk, as: UTF8.self)
             }
             return text
         }
         guard let range = line.range(of: "listening on ") else {
-            process.waitUntilExit()
+            let ended = process.wait()
             let log = (try? String(contentsOfFile: logPath, encoding: .utf8)).map { String($0.suffix(600)) } ?? ""
             throw SimSetupError(
-                description: "relais-hub serve did not start (status \(process.terminationStatus)): \(log)")
+                description: "relais-hub serve did not start (\(ended)): \(log)")
         }
         let url = line[range.upperBound...].trimmingCharacters(in: .whitespacesAndNewlines)
         let port = Int(url.split(separator: ":").last ?? "") ?? 0
@@ -128,12 +117,12 @@ final class SimHubProcess: @unchecked Sendable {
     }
 
     /// The current process, for a kill scheduled to land at a later moment.
-    var running: Process? { lock.withLock { process } }
+    var running: SpawnedProcess? { lock.withLock { process } }
 
     /// Sends `signal` to `process` and waits for it off the cooperative pool.
-    static func stop(_ process: Process, signal: Int32) async throws {
-        if process.isRunning { kill(process.processIdentifier, signal) }
-        try await ChildProcess.offPool { process.waitUntilExit() }
+    static func stop(_ process: SpawnedProcess, signal: Int32) async throws {
+        process.signal(signal)
+        try await process.waitOffPool()
     }
 
     /// `PRAGMA integrity_check` of the store file, read-only, beside the running hub ("ok" on
@@ -286,7 +275,7 @@ final class SimHubKiller: Sendable {
         Thread.detachNewThread { [self] in
             if delay > 0 { usleep(useconds_t(delay * 1000)) }
             hub.markKilled(process)
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.signal(SIGKILL)
             state.withLock { $0.outstanding -= 1 }
         }
     }
@@ -402,23 +391,18 @@ enum SimLaptopProcess {
             )
         }
         return try await ChildProcess.offPool {
-            let process = Process()
-            process.executableURL = executable
-            process.arguments = ["sync", "--db", path, "--batch-size", "\(batchSize)"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
+            let process = try SpawnedProcess(
+                executable.path, ["sync", "--db", path, "--batch-size", "\(batchSize)"])
             let deadline = Date().addingTimeInterval(Double(killAfterMillis) / 1000)
             while process.isRunning, Date() < deadline { usleep(1000) }
             var killed = false
             if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
+                process.signal(SIGKILL)
                 killed = true
             }
-            process.waitUntilExit()
-            if process.terminationReason == .uncaughtSignal { killed = true }
-            return Outcome(killed: killed, status: process.terminationStatus)
+            let ended = process.wait()
+            if ended.signalled { killed = true }
+            return Outcome(killed: killed, status: ended.status)
         }
     }
 }

@@ -125,17 +125,13 @@ struct AgentTests {
 
     /// `relais agent` as a child process, its standard output in a file.
     final class AgentProcess: @unchecked Sendable {
-        private let process = Process()
+        private let process: SpawnedProcess
         private let logPath: String
 
         init(arguments: [String], log: String) throws {
             logPath = log
-            _ = FileManager.default.createFile(atPath: log, contents: nil)
-            process.executableURL = BuiltExecutable.url("relais")
-            process.arguments = arguments
-            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-            process.standardError = process.standardOutput
-            try process.run()
+            process = try SpawnedProcess(
+                BuiltExecutable.url("relais").path, arguments, stdout: .file(log), stderr: .file(log))
         }
 
         var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
@@ -143,10 +139,10 @@ struct AgentTests {
         /// SIGTERM, then waits for the exit.
         func terminate() {
             process.terminate()
-            process.waitUntilExit()
+            process.wait()
         }
 
-        var exitStatus: Int32 { process.terminationStatus }
+        var exitStatus: Int32 { process.wait().status }
 
         func stop() {
             if process.isRunning { terminate() }

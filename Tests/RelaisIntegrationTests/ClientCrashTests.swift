@@ -24,15 +24,10 @@ struct ClientCrashTests {
         var random = SeededRandom(seed: seed)  // seeded, so a failing schedule can be replayed
         var progress = 0
         for _ in 0..<kills {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: child)
-            process.arguments = [mode, path, String(rows)]
-            process.standardOutput = FileHandle.nullDevice
-            try process.run()
+            let process = try SpawnedProcess(child, [mode, path, String(rows)], stderr: .inherit)
             usleep(UInt32((40 + random.next() % 221) * 1000))  // 40 to 260 ms
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            #expect(process.terminationReason == .uncaughtSignal, "the child ended before it was killed")
+            process.signal(SIGKILL)
+            #expect(process.wait().signalled, "the child ended before it was killed")
             let connection = try Connection(path: path)
             #expect(try connection.integrityCheck() == "ok")
             // Killed before the file's creation committed (one transaction): no table at all.

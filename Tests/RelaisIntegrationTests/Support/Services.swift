@@ -77,7 +77,7 @@ struct ScenarioDatabase {
 final class Balancer: @unchecked Sendable {
     let folder: String
     let port: Int
-    private let process: Process
+    private let process: SpawnedProcess
 
     /// The address laptops use: `http://127.0.0.1:PORT`, or `https://localhost:PORT` under TLS (the
     /// name in the test certificate).
@@ -144,18 +144,15 @@ final class Balancer: @unchecked Sendable {
             }
             """
         try config.write(toFile: folder + "/nginx.conf", atomically: true, encoding: .utf8)
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: try #require(Services.nginxPath))
-        process.arguments = ["-p", folder, "-c", folder + "/nginx.conf", "-g", "daemon off;"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        process = try SpawnedProcess(
+            try #require(Services.nginxPath), ["-p", folder, "-c", folder + "/nginx.conf", "-g", "daemon off;"])
         // Ready once it accepts a connection.
         for _ in 0..<100 {
             if Self.accepts(port: port) { return }
             usleep(50_000)
         }
         process.terminate()
+        process.wait()
         let log = (try? String(contentsOfFile: folder + "/error.log", encoding: .utf8)) ?? ""
         throw HubProcessError(message: "nginx did not start: \(log)")
     }
@@ -192,7 +189,7 @@ final class Balancer: @unchecked Sendable {
     func stop() {
         if process.isRunning {
             process.terminate()
-            process.waitUntilExit()
+            process.wait()
         }
     }
 
