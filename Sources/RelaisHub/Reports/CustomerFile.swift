@@ -103,25 +103,25 @@ public struct ReportCustomer: Sendable, Hashable {
     }
 }
 
-/// Reads the customers of a view, with their interactions, from the records the hub holds.
-struct CustomerFileReader {
-    let schema: Schema
-    /// The territories seen; `nil`: every one.
-    let scopes: Set<String>?
-    private(set) var customers: [String: ReportCustomer] = [:]
-    private var interactions: [String: [ReportInteraction]] = [:]
-    private var orders: [String: [ReportOrder]] = [:]
-    private var opportunities: [String: [ReportOpportunity]] = [:]
+/// What a record of the customer file is to the reports (``ReportCache``): a customer's own fields,
+/// or one of its interactions, orders or opportunities, filed under the customer it names.
+enum ReportRecord {
+    /// A live customer, without its interactions, orders and opportunities.
+    case customer(ReportCustomer)
+    case interaction(customer: String, ReportInteraction)
+    case order(customer: String, ReportOrder)
+    case opportunity(customer: String, ReportOpportunity)
+    /// Deleted, of another collection, or lacking what the reports need.
+    case none
 
-    init(schema: Schema, scopes: Set<String>?) {
-        self.schema = schema
-        self.scopes = scopes
+    init(_ record: StoredRecord, schema: Schema) {
+        self = Self.reading(record, schema: schema)
     }
 
-    mutating func add(_ record: StoredRecord) {
-        guard !record.state.isDeleted else { return }
-        if let scopes, !scopes.contains(record.scope ?? "") { return }
-        guard let collection = schema.collection(record.state.collection) else { return }
+    private static func reading(_ record: StoredRecord, schema: Schema) -> ReportRecord {
+        guard !record.state.isDeleted, let collection = schema.collection(record.state.collection) else {
+            return .none
+        }
         let values = record.state.values(in: collection)
         func text(_ name: String) -> String? {
             if case .text(let text) = values[name] ?? .null { return text }
@@ -134,47 +134,36 @@ struct CustomerFileReader {
         }
         switch collection.name {
         case "customers":
-            var number: Double?
-            if case .number(let value) = values["lifetime_value"] ?? .null { number = value }
-            customers[record.state.id] = ReportCustomer(
-                id: record.state.id, name: text("name") ?? record.state.id, territory: text("territory") ?? "",
-                owner: text("owner"), segment: text("segment"), status: text("status"), programme: text("programme"),
-                relationshipLevel: text("relationship_level"), lifetimeValue: number)
+            return .customer(
+                ReportCustomer(
+                    id: record.state.id, name: text("name") ?? record.state.id, territory: text("territory") ?? "",
+                    owner: text("owner"), segment: text("segment"), status: text("status"),
+                    programme: text("programme"), relationshipLevel: text("relationship_level"),
+                    lifetimeValue: number("lifetime_value")))
         case "interactions":
             guard let customer = text("customer_id"), let kind = text("kind"), let on = text("at").flatMap(Day.init)
-            else { return }
-            var satisfaction: Int?
-            if case .number(let value) = values["satisfaction"] ?? .null { satisfaction = Int(value) }
+            else { return .none }
             var resolved = false
             if case .bool(true) = values["resolved"] ?? .null { resolved = true }
             let resolvedOn =
                 resolved ? record.state.fields["resolved"]?.latest.map { Day(millis: $0.hlc.physicalMillis) } : nil
-            interactions[customer, default: []].append(
+            return .interaction(
+                customer: customer,
                 ReportInteraction(
-                    kind: kind, on: on, channel: text("channel"), satisfaction: satisfaction, resolved: resolved,
-                    resolvedOn: resolvedOn, followUpOn: text("follow_up_on").flatMap(Day.init)))
+                    kind: kind, on: on, channel: text("channel"), satisfaction: number("satisfaction").map { Int($0) },
+                    resolved: resolved, resolvedOn: resolvedOn, followUpOn: text("follow_up_on").flatMap(Day.init)))
         case "orders":
             guard let customer = text("customer_id"), let on = text("ordered_on").flatMap(Day.init),
                 let amount = number("amount")
-            else { return }
-            orders[customer, default: []].append(ReportOrder(on: on, amount: amount, margin: number("margin")))
+            else { return .none }
+            return .order(customer: customer, ReportOrder(on: on, amount: amount, margin: number("margin")))
         case "opportunities":
-            guard let customer = text("customer_id"), let stage = text("stage") else { return }
-            opportunities[customer, default: []].append(
+            guard let customer = text("customer_id"), let stage = text("stage") else { return .none }
+            return .opportunity(
+                customer: customer,
                 ReportOpportunity(stage: stage, amount: number("amount"), probability: number("probability")))
         default:
-            break
+            return .none
         }
-    }
-
-    /// The customers, each with its interactions, by id.
-    func finish() -> [ReportCustomer] {
-        customers.values.map { customer in
-            var customer = customer
-            customer.interactions = (interactions[customer.id] ?? []).sorted { $0.on < $1.on }
-            customer.orders = (orders[customer.id] ?? []).sorted { $0.on < $1.on }
-            customer.opportunities = opportunities[customer.id] ?? []
-            return customer
-        }.sorted { $0.id < $1.id }
     }
 }

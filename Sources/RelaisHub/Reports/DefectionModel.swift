@@ -55,74 +55,137 @@ public struct DefectionModel: Sendable {
 
     /// The score of `customer` on `today`.
     public func score(_ customer: ReportCustomer, today: Day) -> Score {
-        let contacts = customer.interactions.filter { $0.on <= today }
-        var reasons: [Reason] = []
-        func add(_ signal: String, _ weight: Double, _ value: Double, _ text: String) {
-            let points = Int((weight * min(1, max(0, value))).rounded())
-            if points > 0 { reasons.append(Reason(signal: signal, points: points, text: text)) }
-        }
+        let signals = Signals(customer, today: today, model: self)
+        return Score(
+            score: signals.points(self).total, reasons: signals.reasons(self), openComplaints: signals.open,
+            overdueComplaints: signals.overdue)
+    }
 
-        // Silence against the usual gap.
-        let days = Array(Set(contacts.map(\.on))).sorted()
-        if let last = days.last {
-            let recent = days.filter { today - $0 <= 365 }
-            let gaps = zip(recent, recent.dropFirst()).map { $1 - $0 }.sorted()
-            let usual =
-                gaps.count >= 2
-                ? max(
-                    minimumGapDays,
-                    gaps.count % 2 == 1 ? gaps[gaps.count / 2] : (gaps[gaps.count / 2 - 1] + gaps[gaps.count / 2]) / 2)
-                : defaultGapDays
-            let silent = today - last
-            add(
-                "silence", 35, (Double(silent) / Double(usual) - 1) / 2,
-                "no contact for \(silent) days (usually every \(usual))")
-        } else {
-            add("silence", 35, 1, "no contact recorded")
-        }
+    /// The figures a score is made of, read in one pass over the customer's interactions; the
+    /// points come from them without the reasons' text, which only the customers listed need.
+    struct Signals {
+        /// Days since the last contact; nil without any.
+        var silent: Int?
+        /// The usual gap between contact days, in days.
+        var usual: Int
+        /// Contacts in the last 90 days, and in the 90 before.
+        var recent = 0
+        var previous = 0
+        /// The latest satisfaction reading and the mean of the earlier ones.
+        var latest: Int?
+        var earlierMean: Double?
+        var open = 0
+        var overdue = 0
+        var contacts = 0
+        var neverComplains = false
 
-        // Falling contact frequency.
-        let recent = contacts.filter { today - $0.on < 90 }.count
-        let previous = contacts.filter { today - $0.on >= 90 && today - $0.on < 180 }.count
-        if previous >= 2, recent < previous {
-            add(
-                "falling_contact", 20, Double(previous - recent) / Double(previous),
-                "contacts fell from \(previous) to \(recent) a quarter")
-        }
-
-        // Low or falling satisfaction.
-        let readings = contacts.compactMap(\.satisfaction)
-        if let latest = readings.last {
-            var value = Double(4 - latest) / 3
-            var text = "satisfaction \(latest)/5"
-            let earlier = readings.dropLast()
-            if !earlier.isEmpty {
-                let mean = Double(earlier.reduce(0, +)) / Double(earlier.count)
-                if mean - Double(latest) >= 1 {
-                    value = max(0, value) + 0.5
-                    text += ", down from \(String(format: "%.1f", mean))"
+        init(_ customer: ReportCustomer, today: Day, model: DefectionModel) {
+            var last: Day?
+            var first: Day?
+            var recentDays: [Day] = []
+            var earlier = (sum: 0, count: 0)
+            var complaints = 0
+            for contact in customer.interactions where contact.on <= today {
+                contacts += 1
+                if first == nil || contact.on < first! { first = contact.on }
+                if last != contact.on {
+                    if today - contact.on <= 365 { recentDays.append(contact.on) }
+                    last = max(last ?? contact.on, contact.on)
+                }
+                let age = today - contact.on
+                if age < 90 { recent += 1 } else if age < 180 { previous += 1 }
+                if let reading = contact.satisfaction {
+                    if let latest {
+                        earlier.sum += latest
+                        earlier.count += 1
+                    }
+                    latest = reading
+                }
+                if contact.isComplaint {
+                    complaints += 1
+                    if !contact.resolved { open += 1 }
+                    if model.isOverdue(contact, today: today) { overdue += 1 }
                 }
             }
-            add("satisfaction", 20, value, text)
+            if earlier.count > 0 { earlierMean = Double(earlier.sum) / Double(earlier.count) }
+            if zip(recentDays, recentDays.dropFirst()).contains(where: { $0 >= $1 }) {
+                recentDays = Array(Set(recentDays)).sorted()  // interactions out of order
+            }
+            var gaps: [Int] = []
+            gaps.reserveCapacity(recentDays.count)
+            for index in recentDays.indices.dropFirst() { gaps.append(recentDays[index] - recentDays[index - 1]) }
+            gaps.sort()
+            usual =
+                gaps.count >= 2
+                ? max(
+                    model.minimumGapDays,
+                    gaps.count % 2 == 1 ? gaps[gaps.count / 2] : (gaps[gaps.count / 2 - 1] + gaps[gaps.count / 2]) / 2)
+                : model.defaultGapDays
+            silent = last.map { today - $0 }
+            if complaints == 0, contacts >= 5, let first, today - first >= 180 { neverComplains = true }
         }
 
-        // Complaints.
-        let complaints = contacts.filter(\.isComplaint)
-        let open = complaints.filter { !$0.resolved }.count
-        let overdue = complaints.filter { isOverdue($0, today: today) }.count
-        if overdue > 0 {
-            add(
-                "overdue_complaint", 15, 1,
-                overdue == 1 ? "a complaint is overdue" : "\(overdue) complaints are overdue")
-        }
-        if complaints.isEmpty, contacts.count >= 5, let first = contacts.first, today - first.on >= 180 {
-            add("never_complains", 10, 1, "\(contacts.count) contacts, never a complaint")
+        /// How much of its weight each signal takes (0 to 1).
+        private func shares() -> [(signal: String, weight: Double, share: Double)] {
+            var shares: [(String, Double, Double)] = []
+            shares.append(("silence", 35, silent.map { (Double($0) / Double(usual) - 1) / 2 } ?? 1))
+            if previous >= 2, recent < previous {
+                shares.append(("falling_contact", 20, Double(previous - recent) / Double(previous)))
+            }
+            if let latest {
+                var value = Double(4 - latest) / 3
+                if let earlierMean, earlierMean - Double(latest) >= 1 { value = max(0, value) + 0.5 }
+                shares.append(("satisfaction", 20, value))
+            }
+            if overdue > 0 { shares.append(("overdue_complaint", 15, 1)) }
+            if neverComplains { shares.append(("never_complains", 10, 1)) }
+            return shares
         }
 
-        reasons.sort { $0.points > $1.points }
-        return Score(
-            score: min(100, reasons.reduce(0) { $0 + $1.points }), reasons: reasons, openComplaints: open,
-            overdueComplaints: overdue)
+        private static func points(_ weight: Double, _ share: Double) -> Int {
+            Int((weight * min(1, max(0, share))).rounded())
+        }
+
+        /// The score, from 0 to 100.
+        func points(_ model: DefectionModel) -> (total: Int, each: [(String, Int)]) {
+            let each = shares().map { ($0.signal, Self.points($0.weight, $0.share)) }.filter { $0.1 > 0 }
+            return (min(100, each.reduce(0) { $0 + $1.1 }), each)
+        }
+
+        /// The signals that raised the score, in words, largest first.
+        func reasons(_ model: DefectionModel) -> [Reason] {
+            var reasons = points(model).each.map { signal, points in
+                Reason(signal: signal, points: points, text: text(signal))
+            }
+            reasons.sort { $0.points > $1.points }
+            return reasons
+        }
+
+        private func text(_ signal: String) -> String {
+            switch signal {
+            case "silence":
+                return silent.map { "no contact for \($0) days (usually every \(usual))" } ?? "no contact recorded"
+            case "falling_contact":
+                return "contacts fell from \(previous) to \(recent) a quarter"
+            case "satisfaction":
+                var text = "satisfaction \(latest ?? 0)/5"
+                if let earlierMean, let latest, earlierMean - Double(latest) >= 1 {
+                    text += ", down from \(DefectionModel.oneDecimal(earlierMean))"
+                }
+                return text
+            case "overdue_complaint":
+                return overdue == 1 ? "a complaint is overdue" : "\(overdue) complaints are overdue"
+            default:
+                return "\(contacts) contacts, never a complaint"
+            }
+        }
+    }
+
+    /// `value` with one decimal, rounded as `printf`'s `%.1f` rounds (half to even): a formatter
+    /// per customer would cost more than the score.
+    static func oneDecimal(_ value: Double) -> String {
+        let tenths = Int((value * 10).rounded(.toNearestOrEven))
+        return "\(tenths / 10).\(abs(tenths % 10))"
     }
 
     /// The programme the figures point to: `prospection` for a prospect, `recovery` at or above the

@@ -3,23 +3,25 @@ public import RelaisCore
 /// The manager's figures (docs/CRM.md), computed on the hub from the synced customer file of the
 /// user's territories (an admin's: every territory). Reps have none: their laptops hold their file.
 extension HubService {
-    /// The customers `user` sees, each with its interactions.
+    /// The customers `user` sees, each with its interactions, orders and opportunities, by id (from
+    /// ``ReportCache``, brought up to the store's head first).
     ///
     /// - Throws: ``HubError/forbidden`` for a rep or a disabled user, ``HubError/notFound`` for an
     ///   unknown one.
     public func reportCustomers(for user: String) async throws -> [ReportCustomer] {
-        let schema = self.schema
-        return try await store.read { tx in
-            guard let account = try await tx.user(named: user) else {
-                throw HubError.notFound.with("No user `\(user)`.")
-            }
-            guard account.role != .rep, !account.isDisabled else {
-                throw HubError.forbidden.with("The reports are for managers and admins.")
-            }
-            var reader = CustomerFileReader(schema: schema, scopes: Self.viewScopes(account))
-            try await tx.forEachLiveRecord { reader.add($0) }
-            return reader.finish()
+        let account = try await store.read { tx in try await tx.user(named: user) }
+        guard let account else { throw HubError.notFound.with("No user `\(user)`.") }
+        guard account.role != .rep, !account.isDisabled else {
+            throw HubError.forbidden.with("The reports are for managers and admins.")
         }
+        try await reports.refresh(store: store, schema: schema)
+        return await reports.customers(scopes: Self.viewScopes(account))
+    }
+
+    /// How many times the reports' customer file started again from nothing after its first reading
+    /// (another schema, a purge of tombstones).
+    public var reportCacheRebuilds: Int {
+        get async { await reports.rebuilds }
     }
 
     /// Today, by the hub's clock (UTC).
@@ -118,11 +120,8 @@ extension HubService {
         else {
             throw HubError.badRequest.with("The schema has no customers.lifetime_value and segment to write.")
         }
-        let customers = try await store.read { tx in
-            var reader = CustomerFileReader(schema: schema, scopes: nil)
-            try await tx.forEachLiveRecord { reader.add($0) }
-            return reader.finish()
-        }
+        try await reports.refresh(store: store, schema: schema)
+        let customers = await reports.customers(scopes: nil)
         let values = model.values(customers, today: today ?? self.today())
         let changed = customers.filter { customer in
             guard let value = values[customer.id] else { return false }
@@ -183,19 +182,8 @@ extension HubService {
 
     /// Retention of `customers` (read by ``reportCustomers(for:)``) from `from` to `to`.
     public func retention(of customers: [ReportCustomer], from: Day, to: Day) async throws -> Retention.Report {
-        let ids = Set(customers.map(\.id))
-        let histories = try await store.read { tx in
-            var histories: [String: Retention.History] = [:]
-            try await tx.forEachFieldHistory(collection: "customers", field: "status") { entry in
-                guard ids.contains(entry.recordID) else { return }
-                var status: String?
-                if case .text(let text) = entry.fields["status"] ?? .null { status = text }
-                histories[entry.recordID, default: []].append(
-                    (on: Day(millis: entry.hlc.physicalMillis), status: status, deleted: entry.deleted))
-            }
-            // In the order typed (the hub's sequence is the order received).
-            return histories.mapValues { $0.enumerated().sorted { ($0.1.on, $0.0) < ($1.1.on, $1.0) }.map(\.1) }
-        }
+        try await reports.refresh(store: store, schema: schema)
+        let histories = await reports.histories(of: customers.map(\.id))
         return Retention.report(customers, histories: histories, from: from, to: to)
     }
 }

@@ -19,21 +19,23 @@ public enum ManagerReports {
     public static func valueAtRisk(
         _ customers: [ReportCustomer], today: Day, model: DefectionModel = DefectionModel(), limit: Int = 50
     ) -> [AtRisk] {
-        var list: [AtRisk] = []
-        for customer in customers where customer.status != "lapsed" {
+        // Every customer's points first, without the reasons' text; the text for those listed.
+        var ranked: [(valueAtRisk: Double, score: Int, name: String, index: Int)] = []
+        for (index, customer) in customers.enumerated() where customer.status != "lapsed" {
+            let score = DefectionModel.Signals(customer, today: today, model: model).points(model).total
+            guard score > 0 else { continue }
+            ranked.append(((customer.lifetimeValue ?? 0) * Double(score) / 100, score, customer.name, index))
+        }
+        ranked.sort { ($0.valueAtRisk, $0.score, $1.name) > ($1.valueAtRisk, $1.score, $0.name) }
+        return ranked.prefix(limit).map { item in
+            let customer = customers[item.index]
             let score = model.score(customer, today: today)
-            guard score.score > 0 else { continue }
             let programme = model.programme(for: customer, score: score.score)
-            list.append(
-                AtRisk(
-                    customer: customer, valueAtRisk: (customer.lifetimeValue ?? 0) * Double(score.score) / 100,
-                    score: score, proposedProgramme: programme == customer.programme ? nil : programme,
-                    proposesAtRisk: score.score >= model.threshold && customer.status != "at_risk"))
+            return AtRisk(
+                customer: customer, valueAtRisk: item.valueAtRisk, score: score,
+                proposedProgramme: programme == customer.programme ? nil : programme,
+                proposesAtRisk: score.score >= model.threshold && customer.status != "at_risk")
         }
-        list.sort {
-            ($0.valueAtRisk, $0.score.score, $1.customer.name) > ($1.valueAtRisk, $1.score.score, $0.customer.name)
-        }
-        return Array(list.prefix(limit))
     }
 
     /// One open complaint.
@@ -58,8 +60,11 @@ public enum ManagerReports {
 
     /// The complaints report.
     public struct Complaints: Sendable, Hashable {
-        /// Open complaints: segment A first (then B, C, none), overdue first, oldest first.
+        /// Open complaints: segment A first (then B, C, none), overdue first, oldest first; the first
+        /// `openLimit` of them when one was given.
         public var open: [OpenComplaint]
+        /// Open complaints in all, listed or not.
+        public var openCount: Int
         public var bySalesperson: [ComplaintGroup]
         public var byTerritory: [ComplaintGroup]
         /// A, B, C, then customers without a segment.
@@ -68,14 +73,14 @@ public enum ManagerReports {
 
     /// Open and overdue complaints and the time taken to resolve them, by salesperson (the customer's
     /// owner), territory and segment.
-    public static func complaints(_ customers: [ReportCustomer], today: Day, model: DefectionModel = DefectionModel())
-        -> Complaints
-    {
-        var open: [OpenComplaint] = []
+    public static func complaints(
+        _ customers: [ReportCustomer], today: Day, model: DefectionModel = DefectionModel(), openLimit: Int = .max
+    ) -> Complaints {
+        var open: [(customer: Int, complaint: ReportInteraction, overdue: Bool)] = []
         var owners: [String: ComplaintGroup] = [:]
         var territories: [String: ComplaintGroup] = [:]
         var segments: [String: ComplaintGroup] = [:]
-        for customer in customers {
+        for (index, customer) in customers.enumerated() {
             for complaint in customer.interactions where complaint.isComplaint && complaint.on <= today {
                 let overdue = model.isOverdue(complaint, today: today)
                 func count(_ group: inout ComplaintGroup) {
@@ -92,17 +97,20 @@ public enum ManagerReports {
                 count(&owners[owner, default: ComplaintGroup(name: owner)])
                 count(&territories[customer.territory, default: ComplaintGroup(name: customer.territory)])
                 count(&segments[segment, default: ComplaintGroup(name: segment)])
-                if !complaint.resolved {
-                    open.append(
-                        OpenComplaint(
-                            customer: customer, complaint: complaint, overdue: overdue, ageDays: today - complaint.on))
-                }
+                if !complaint.resolved { open.append((index, complaint, overdue)) }
             }
         }
         func rank(_ segment: String?) -> Int { ["A": 0, "B": 1, "C": 2][segment ?? ""] ?? 3 }
-        open.sort {
-            (rank($0.customer.segment), $0.overdue ? 0 : 1, $0.complaint.on.number, $0.customer.name)
-                < (rank($1.customer.segment), $1.overdue ? 0 : 1, $1.complaint.on.number, $1.customer.name)
+        // Sorted by key and index; only the complaints listed are built with their customer.
+        let keys = open.indices.map {
+            let customer = customers[open[$0].customer]
+            return (rank(customer.segment), open[$0].overdue ? 0 : 1, open[$0].complaint.on.number, customer.name, $0)
+        }
+        let listed = keys.sorted { ($0.0, $0.1, $0.2, $0.3) < ($1.0, $1.1, $1.2, $1.3) }.prefix(openLimit).map {
+            let item = open[$0.4]
+            return OpenComplaint(
+                customer: customers[item.customer], complaint: item.complaint, overdue: item.overdue,
+                ageDays: today - item.complaint.on)
         }
         func finished(_ groups: [String: ComplaintGroup]) -> [ComplaintGroup] {
             groups.values.map { group in
@@ -112,7 +120,7 @@ public enum ManagerReports {
             }
         }
         return Complaints(
-            open: open,
+            open: listed, openCount: open.count,
             bySalesperson: finished(owners).sorted { ($0.open, $1.name) > ($1.open, $0.name) },
             byTerritory: finished(territories).sorted { $0.name < $1.name },
             bySegment: finished(segments).sorted { (rank($0.name), $0.name) < (rank($1.name), $1.name) })

@@ -54,13 +54,16 @@ extension ManagerReports {
     public static func levelDifferences(
         _ customers: [ReportCustomer], today: Day, model: RelationshipLevelModel = RelationshipLevelModel()
     ) -> [LevelDifference] {
-        customers.filter { $0.status != "lapsed" }.compactMap { customer in
+        let differences = customers.filter { $0.status != "lapsed" }.compactMap { customer -> LevelDifference? in
             let (level, evidence) = model.observed(customer, today: today)
             guard level != customer.relationshipLevel else { return nil }
             return LevelDifference(
                 customer: customer, declared: customer.relationshipLevel, observed: level, evidence: evidence)
-        }.sorted {
-            ($0.customer.lifetimeValue ?? 0, $1.customer.name) > ($1.customer.lifetimeValue ?? 0, $0.customer.name)
         }
+        // Sorted by key and index: moving the items themselves (each with its customer) costs more.
+        let keys = differences.indices.map {
+            (differences[$0].customer.lifetimeValue ?? 0, differences[$0].customer.name, $0)
+        }
+        return keys.sorted { ($0.0, $1.1) > ($1.0, $0.1) }.map { differences[$0.2] }
     }
 }

@@ -36,6 +36,16 @@ public enum Retention {
     /// A customer's status writes: the day each was typed and the value (nil for a delete).
     public typealias History = [(on: Day, status: String?, deleted: Bool)]
 
+    /// The history of a customer's `status` writes, from its history entries in sequence order: by
+    /// the day each was typed, writes of one day in the order received.
+    static func history(_ entries: [HistoryEntry]) -> History {
+        entries.enumerated().map { index, entry in
+            var status: String?
+            if case .text(let text) = entry.fields["status"] ?? .null { status = text }
+            return (index, (on: Day(millis: entry.hlc.physicalMillis), status: status, deleted: entry.deleted))
+        }.sorted { ($0.1.on, $0.0) < ($1.1.on, $1.0) }.map(\.1)
+    }
+
     /// The status of a history on `day` (the last write typed on or before it), nil when the customer
     /// did not exist yet or was deleted.
     static func status(_ history: History, on day: Day) -> String? {

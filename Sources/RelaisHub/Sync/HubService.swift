@@ -60,6 +60,8 @@ public final class HubService: Sendable {
     private let hubEpochCache = Mutex<String?>(nil)
     /// The digests of views read lately, by their visibility and the head they stood at.
     let viewDigests = ViewDigestCache()
+    /// The customer file the manager's reports read, kept up to date from the store.
+    let reports = ReportCache()
     /// The stored digests were found computed under this schema (``storedDigestsCurrent(_:)``).
     let digestSchemaChecked = Mutex(false)
 

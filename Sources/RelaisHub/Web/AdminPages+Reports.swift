@@ -8,7 +8,7 @@ extension AdminPages {
         let today = service.today()
         let customers = try await service.reportCustomers(for: signed.session.user)
         let list = ManagerReports.valueAtRisk(customers, today: today, limit: 50)
-        let complaints = ManagerReports.complaints(customers, today: today)
+        let complaints = ManagerReports.complaints(customers, today: today, openLimit: Self.complaintsListed)
         let levels = ManagerReports.levelDifferences(customers, today: today).prefix(50).map {
             ReportsView.Level(
                 name: $0.customer.name, territory: $0.customer.territory, declared: $0.declared ?? "—",
@@ -80,8 +80,15 @@ extension AdminPages {
                         name: $0.customer.name, territory: $0.customer.territory, segment: $0.customer.segment ?? "—",
                         on: $0.complaint.on.description, followUp: $0.complaint.followUpOn?.description ?? "—",
                         age: $0.ageDays, overdue: $0.overdue)
-                }, noComplaints: complaints.open.isEmpty, groups: groups))
+                }, noComplaints: complaints.open.isEmpty,
+                moreComplaints: complaints.openCount > complaints.open.count
+                    ? "\(complaints.openCount) open complaints: the first \(complaints.open.count) are listed; "
+                        + "`relais report complaints` and GET /v1/reports/complaints list every one." : nil,
+                groups: groups))
     }
+
+    /// Open complaints the page lists (the JSON API and `relais report complaints` list every one).
+    static let complaintsListed = 100
 
     /// `POST /admin/reports/confirm`: a proposal confirmed (``HubService/confirmProposal(customer:programme:status:by:)``).
     func confirm(_ request: Request, _ signed: Signed) async throws -> Response {

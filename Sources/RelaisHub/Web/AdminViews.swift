@@ -383,5 +383,7 @@ struct ReportsView: AdminView {
     let noLevels: Bool
     let openComplaints: [Complaint]
     let noComplaints: Bool
+    /// Says how many open complaints are not listed, or nil.
+    let moreComplaints: String?
     let groups: [Group]
 }
