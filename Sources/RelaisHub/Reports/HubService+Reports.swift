@@ -35,12 +35,12 @@ extension HubService {
     }
 
     /// The customers of `user`'s territories whose declared relationship level differs from the
-    /// observed one (``ManagerReports/levelDifferences(_:today:model:)``).
+    /// observed one (``ManagerReports/levelDifferences(_:today:model:limit:)``).
     public func levelDifferences(for user: String, today: Day? = nil) async throws -> [ManagerReports.LevelDifference] {
         ManagerReports.levelDifferences(try await reportCustomers(for: user), today: today ?? self.today())
     }
 
-    /// The complaints of `user`'s territories (``ManagerReports/complaints(_:today:model:)``).
+    /// The complaints of `user`'s territories (``ManagerReports/complaints(_:today:model:openLimit:)``).
     public func complaintsReport(for user: String, today: Day? = nil) async throws -> ManagerReports.Complaints {
         ManagerReports.complaints(try await reportCustomers(for: user), today: today ?? self.today())
     }

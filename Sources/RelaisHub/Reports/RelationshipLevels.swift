@@ -18,6 +18,30 @@ public struct RelationshipLevelModel: Sendable {
     /// The contact kinds a salesperson makes; the others (complaints, suggestions) come from the customer.
     public static let salespersonKinds: Set<String> = ["visit", "call", "email"]
 
+    /// The observed level alone (``observed(_:today:)`` without its words).
+    func observedLevel(_ customer: ReportCustomer, today: Day) -> String {
+        var ours = 0
+        var theirs = 0
+        for contact in customer.interactions where contact.on <= today && today - contact.on < 180 {
+            if Self.salespersonKinds.contains(contact.kind) { ours += 1 } else { theirs += 1 }
+        }
+        let engaged = customer.opportunities.contains { $0.isOpen || $0.stage == "won" }
+        if ours >= 12, engaged { return "partnership" }
+        if ours >= 3 { return "proactive" }
+        if followedUp(customer, today: today) { return "responsible" }
+        return theirs > 0 ? "reactive" : "basic"
+    }
+
+    /// Whether an order of the last 365 days was followed by a salesperson's contact within 30 days.
+    private func followedUp(_ customer: ReportCustomer, today: Day) -> Bool {
+        customer.orders.contains { order in
+            today - order.on < 365
+                && customer.interactions.contains {
+                    Self.salespersonKinds.contains($0.kind) && $0.on > order.on && $0.on - order.on <= 30
+                }
+        }
+    }
+
     /// The observed level, and the figures it rests on, in words.
     public func observed(_ customer: ReportCustomer, today: Day) -> (level: String, evidence: String) {
         let recent = customer.interactions.filter { $0.on <= today && today - $0.on < 180 }
@@ -27,13 +51,9 @@ public struct RelationshipLevelModel: Sendable {
         let engaged = customer.opportunities.contains { $0.isOpen || $0.stage == "won" }
         if ours.count >= 12, engaged { return ("partnership", evidence + ", an opportunity open or won") }
         if ours.count >= 3 { return ("proactive", evidence) }
-        let followed = customer.orders.contains { order in
-            today - order.on < 365
-                && customer.interactions.contains {
-                    Self.salespersonKinds.contains($0.kind) && $0.on > order.on && $0.on - order.on <= 30
-                }
+        if followedUp(customer, today: today) {
+            return ("responsible", evidence + ", an order followed up within 30 days")
         }
-        if followed { return ("responsible", evidence + ", an order followed up within 30 days") }
         if theirs > 0 { return ("reactive", evidence) }
         return ("basic", evidence)
     }
@@ -50,20 +70,23 @@ extension ManagerReports {
     }
 
     /// The customers whose declared relationship level differs from the observed one, the most
-    /// valuable first (lifetime value, then name); customers `lapsed` left out.
+    /// valuable first (lifetime value, then name); customers `lapsed` left out; at most `limit`.
     public static func levelDifferences(
-        _ customers: [ReportCustomer], today: Day, model: RelationshipLevelModel = RelationshipLevelModel()
+        _ customers: [ReportCustomer], today: Day, model: RelationshipLevelModel = RelationshipLevelModel(),
+        limit: Int = .max
     ) -> [LevelDifference] {
-        let differences = customers.filter { $0.status != "lapsed" }.compactMap { customer -> LevelDifference? in
+        // Ranked by key and index, the evidence written only for the customers listed.
+        var ranked: [(value: Double, name: String, index: Int)] = []
+        for (index, customer) in customers.enumerated() where customer.status != "lapsed" {
+            guard model.observedLevel(customer, today: today) != customer.relationshipLevel else { continue }
+            ranked.append((customer.lifetimeValue ?? 0, customer.name, index))
+        }
+        ranked.sort { ($0.value, $1.name) > ($1.value, $0.name) }
+        return ranked.prefix(limit).map { item in
+            let customer = customers[item.index]
             let (level, evidence) = model.observed(customer, today: today)
-            guard level != customer.relationshipLevel else { return nil }
             return LevelDifference(
                 customer: customer, declared: customer.relationshipLevel, observed: level, evidence: evidence)
         }
-        // Sorted by key and index: moving the items themselves (each with its customer) costs more.
-        let keys = differences.indices.map {
-            (differences[$0].customer.lifetimeValue ?? 0, differences[$0].customer.name, $0)
-        }
-        return keys.sorted { ($0.0, $1.1) > ($1.0, $0.1) }.map { differences[$0.2] }
     }
 }

@@ -9,7 +9,7 @@ extension AdminPages {
         let customers = try await service.reportCustomers(for: signed.session.user)
         let list = ManagerReports.valueAtRisk(customers, today: today, limit: 50)
         let complaints = ManagerReports.complaints(customers, today: today, openLimit: Self.complaintsListed)
-        let levels = ManagerReports.levelDifferences(customers, today: today).prefix(50).map {
+        let levels = ManagerReports.levelDifferences(customers, today: today, limit: 50).map {
             ReportsView.Level(
                 name: $0.customer.name, territory: $0.customer.territory, declared: $0.declared ?? "—",
                 observed: $0.observed, evidence: $0.evidence)
