@@ -169,4 +169,43 @@ struct ReportCacheTests {
             #expect(await hub.service.reportCacheRebuilds == 1)
         }
     }
+
+    @Test func concurrentReadersEachSeeWhatWasWrittenBeforeTheyAsked() async throws {
+        try await HubFixture.with { hub in
+            let claire = try await hub.enrollDevice("claire", territories: ["north"])
+            let customer = Wire.uuid()
+            #expect(
+                try await hub.push(claire, [Wire.customer(id: customer, replica: claire.replica, counter: 1)]).map(
+                    \.status) == [.applied])
+            _ = try await hub.service.reportCustomers(for: "admin")
+            var laptops: [TestDevice] = []
+            for n in 0..<20 { laptops.append(try await hub.enrollDevice("rep\(n)", territories: ["north"])) }
+            let writers = laptops
+            // Twenty laptops writing at once, each reading the reports right after its write was applied.
+            let seen = try await withThrowingTaskGroup(of: (String, Bool).self) { group in
+                for n in 0..<20 {
+                    group.addTask {
+                        let id = Wire.uuid()
+                        let day = Day("2026-11-01")! + n
+                        let write = Wire.write(
+                            "interactions", id: id, replica: writers[n].replica, counter: 1,
+                            fields: [
+                                "customer_id": .text(customer), "kind": .text("call"), "at": .date(day.description),
+                            ])
+                        let results = try await hub.push(writers[n], [write])
+                        guard results.map(\.status) == [.applied] else { return (id, false) }
+                        let customers = try await hub.service.reportCustomers(for: "admin")
+                        return (id, customers.first?.interactions.contains { $0.on == day } == true)
+                    }
+                }
+                return try await group.reduce(into: [String: Bool]()) { $0[$1.0] = $1.1 }
+            }
+            #expect(seen.count == 20)
+            #expect(seen.values.allSatisfy { $0 }, "a reader missed a write applied before it asked")
+            let (kept, _) = try await Self.read(hub.service, "admin")
+            #expect(kept == (try await Self.fromNothing(hub, "admin")).0)
+            #expect(kept.first?.interactions.count == 20)
+            #expect(await hub.service.reportCacheRebuilds == 0)
+        }
+    }
 }
