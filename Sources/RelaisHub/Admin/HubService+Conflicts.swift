@@ -107,16 +107,11 @@ extension HubService {
                     if !record.state.isDeleted { change = .delete }
                 }
             }
-            if let change {
-                let (counter, hlc) = try await tx.takeHubDot(physicalMillis: now)
-                let write = RecordWrite(
-                    collection: conflict.collection, recordID: conflict.recordID, context: record.state.vector,
-                    dot: Dot(replica: .hub, counter: counter), hlc: hlc, author: admin, change: change)
-                let outcome = try await self.applyWrite(
-                    write, writer: Writer(role: .admin, access: nil, clamped: false), tx: tx, now: now)
-                if case .rejected(_, let reason) = outcome {
-                    throw HubError.badRequest.with("The hub refused the resolution: \(reason)")
-                }
+            if let change,
+                let refused = try await self.applyOfficeWrite(
+                    change, to: record, author: admin, role: .admin, tx: tx, now: now)
+            {
+                throw HubError.badRequest.with("The hub refused the resolution: \(refused)")
             }
             report.conflict.status = .resolved
             report.resolution = ConflictResolution(

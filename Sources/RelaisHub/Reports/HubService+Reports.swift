@@ -74,14 +74,10 @@ extension HubService {
             else {
                 throw HubError.notFound.with("No customer `\(id)` in your territories.")
             }
-            let (counter, hlc) = try await tx.takeHubDot(physicalMillis: now)
-            let write = RecordWrite(
-                collection: "customers", recordID: id, context: record.state.vector,
-                dot: Dot(replica: .hub, counter: counter), hlc: hlc, author: user, change: .upsert(confirmed))
-            let outcome = try await self.applyWrite(
-                write, writer: Writer(role: account.role, access: nil, clamped: false), tx: tx, now: now)
-            if case .rejected(_, let reason) = outcome {
-                throw HubError.badRequest.with("The hub refused the change: \(reason)")
+            if let refused = try await self.applyOfficeWrite(
+                .upsert(confirmed), to: record, author: user, role: account.role, tx: tx, now: now)
+            {
+                throw HubError.badRequest.with("The hub refused the change: \(refused)")
             }
             let what = confirmed.keys.sorted().map { "\($0) \(confirmed[$0]!.description)" }.joined(separator: ", ")
             try await tx.insertEvent(
@@ -140,15 +136,13 @@ extension HubService {
                         let record = try await tx.record(collection: "customers", id: customer.id),
                         !record.state.isDeleted
                     else { continue }
-                    let (counter, hlc) = try await tx.takeHubDot(physicalMillis: now)
-                    let write = RecordWrite(
-                        collection: "customers", recordID: customer.id, context: record.state.vector,
-                        dot: Dot(replica: .hub, counter: counter), hlc: hlc, author: "relais-hub",
-                        change: .upsert(["lifetime_value": .number(value.lifetime), "segment": .text(value.segment)]))
-                    let outcome = try await self.applyWrite(
-                        write, writer: Writer(role: .admin, access: nil, clamped: false), tx: tx, now: now)
-                    if case .rejected(_, let reason) = outcome {
-                        throw HubError.internal.with("The hub refused its own value write: \(reason)")
+                    let change = RecordWrite.Change.upsert([
+                        "lifetime_value": .number(value.lifetime), "segment": .text(value.segment),
+                    ])
+                    if let refused = try await self.applyOfficeWrite(
+                        change, to: record, author: "relais-hub", role: .admin, tx: tx, now: now)
+                    {
+                        throw HubError.internal.with("The hub refused its own value write: \(refused)")
                     }
                     written += 1
                 }

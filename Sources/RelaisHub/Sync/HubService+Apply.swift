@@ -20,6 +20,24 @@ extension HubService {
         var clamped: Bool
     }
 
+    /// Applies a write the office makes through the hub (an admin's resolution, a manager's
+    /// confirmation, the customer values): the hub's replica 0 with its next dot, and `record`'s
+    /// current version as context, so it follows every write the hub holds. Returns the reason when
+    /// the hub refused it (nothing changed), nil when it was applied.
+    nonisolated(nonsending) func applyOfficeWrite(
+        _ change: RecordWrite.Change, to record: StoredRecord, author: String, role: Role, tx: any HubTransaction,
+        now: UInt64
+    ) async throws -> String? {
+        let (counter, hlc) = try await tx.takeHubDot(physicalMillis: now)
+        let write = RecordWrite(
+            collection: record.state.collection, recordID: record.state.id, context: record.state.vector,
+            dot: Dot(replica: .hub, counter: counter), hlc: hlc, author: author, change: change)
+        let outcome = try await applyWrite(
+            write, writer: Writer(role: role, access: nil, clamped: false), tx: tx, now: now)
+        if case .rejected(_, let reason) = outcome { return reason }
+        return nil
+    }
+
     private func reject(_ error: ValidationError) -> WriteOutcome {
         .rejected(code: RejectionCode(rawValue: error.code.rawValue), reason: error.description)
     }
