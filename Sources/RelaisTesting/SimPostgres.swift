@@ -53,11 +53,16 @@ public enum SimPostgresServer {
         let log = (data as NSString).deletingLastPathComponent + "/log"
         let pgctl = ["\(bin)/pg_ctl", "-D", data, "-l", log, "restart", "-m", "immediate", "-w", "-t", "60"]
         let command = getuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--"] + pgctl : pgctl
-        // posix_spawn and waitpid, not Foundation's Process: its waitUntilExit missed this child's exit
-        // (left a zombie) when it ran beside the hubs' servers, and the schedule hung.
+        // Not Foundation's Process: its waitUntilExit missed this child's exit (left a zombie) when it
+        // ran beside the hubs' servers, and the schedule hung. Nothing else of this process may reach
+        // the child either (SpawnedProcess closes every descriptor above 2): `pg_ctl restart` starts the
+        // new server, which would keep every socket it inherited open, the hubs' HTTP connections among
+        // them, and a client would wait forever for an answer whose connection the hub closed.
         let status: Int32 = try await ChildProcess.offPool {
             if delay > 0 { usleep(useconds_t(delay * 1000)) }
-            return spawnAndWait(command)
+            guard let child = try? SpawnedProcess(command[0], Array(command.dropFirst())) else { return -1 }
+            let ended = child.wait()
+            return ended.signalled ? -1 : ended.status
         }
         if status != 0 {
             throw SimSetupError(description: "pg_ctl restart -m immediate failed with status \(status) (see \(log))")
@@ -65,48 +70,9 @@ public enum SimPostgresServer {
     }
 }
 
-/// Runs `command` (an absolute path and its arguments) with no input or output and waits for it;
-/// returns its wait status (0: exited with 0), or -1 when it could not start.
-private func spawnAndWait(_ command: [String]) -> Int32 {
-    var argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
-    defer { for pointer in argv { free(pointer) } }
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-    // Nothing else of this process may reach the child: `pg_ctl restart` starts the new server, which
-    // would keep every socket it inherited open, the hubs' HTTP connections among them, and a client
-    // would wait forever for an answer whose connection the hub closed but the server still held.
-    closeInheritedDescriptors(&actions)
-    var pid: pid_t = 0
-    guard posix_spawn(&pid, command[0], &actions, nil, &argv, environ) == 0 else { return -1 }
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) == -1 {
-        if errno != EINTR { return -1 }
-    }
-    return status
-}
-
-/// Adds to `actions` the closing of every descriptor above 2: glibc's
-/// `posix_spawn_file_actions_addclosefrom_np` (2.34 and later, looked up at run time because Swift's
-/// Glibc module does not declare it), else one close per descriptor open now.
-private func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
-    typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
-    if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") {
-        let closeFrom = unsafeBitCast(symbol, to: CloseFrom.self)
-        if closeFrom(&actions, 3) == 0 { return }
-    }
-    let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
-    for fd in open.compactMap(Int32.init) where fd > 2 {
-        posix_spawn_file_actions_addclose(&actions, fd)
-    }
-}
-
 /// Sends each request to one of several hubs, chosen by a seeded random source shared by every
 /// laptop (the simulation is sequential, so the choices replay).
-final class SimAlternatingTransport: SyncTransport {
+final class SimAlternatingTransport: ForwardingTransport {
     private let hubs: [any SyncTransport]
     private let chooser: SimHubChooser
 
@@ -115,53 +81,8 @@ final class SimAlternatingTransport: SyncTransport {
         self.chooser = chooser
     }
 
-    private var hub: any SyncTransport { hubs[chooser.next(hubs.count)] }
-
-    func enroll(_ request: Relais_V1_EnrollRequest) async throws -> Relais_V1_EnrollResponse {
-        try await hub.enroll(request)
-    }
-
-    func push(_ request: Relais_V1_PushRequest, token: String) async throws -> Relais_V1_PushResponse {
-        try await hub.push(request, token: token)
-    }
-
-    func pull(_ request: Relais_V1_PullRequest, token: String) async throws -> Relais_V1_PullResponse {
-        try await hub.pull(request, token: token)
-    }
-
-    func renew(_ request: Relais_V1_ReplicaRenewRequest, token: String) async throws -> Relais_V1_ReplicaRenewResponse {
-        try await hub.renew(request, token: token)
-    }
-
-    func rotateToken(token: String) async throws -> Relais_V1_TokenRotateResponse {
-        try await hub.rotateToken(token: token)
-    }
-
-    func reportWipe(_ report: Relais_V1_WipeReport, token: String) async throws -> Relais_V1_WipeReportResponse {
-        try await hub.reportWipe(report, token: token)
-    }
-
-    func snapshot(_ request: SnapshotRequest, token: String, folder: String) async throws -> SnapshotDownload? {
-        try await hub.snapshot(request, token: token, folder: folder)
-    }
-
-    func digest(_ request: Relais_V1_DigestRequest, token: String) async throws -> Relais_V1_DigestResponse {
-        try await hub.digest(request, token: token)
-    }
-
-    func schema(token: String) async throws -> String {
-        try await hub.schema(token: token)
-    }
-
-    func records(_ request: Relais_V1_RecordsRequest, token: String) async throws -> Relais_V1_RecordsResponse {
-        try await hub.records(request, token: token)
-    }
-
-    func reportVerification(_ report: Relais_V1_VerificationReport, token: String) async throws
-        -> Relais_V1_VerificationReportResponse
-    {
-        try await hub.reportVerification(report, token: token)
-    }
+    /// A hub chosen afresh for each request.
+    var inner: any SyncTransport { hubs[chooser.next(hubs.count)] }
 }
 
 /// The seeded choice of a hub for each request.
