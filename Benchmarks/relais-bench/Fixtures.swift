@@ -68,8 +68,9 @@ var benchSyncOptions: SyncOptions {
 
 /// A transport around the real HTTP one that adds up the time spent in pushes and, when asked, the
 /// bytes each call puts on the wire (the codec's deterministic deflate encoding, as sent).
-final class MeasuringTransport: SyncTransport {
-    let inner: HTTPSyncTransport
+final class MeasuringTransport: ForwardingTransport {
+    let http: HTTPSyncTransport
+    var inner: any SyncTransport { http }
     let countBytes: Bool
     private let state = Mutex(State())
     struct State {
@@ -81,20 +82,16 @@ final class MeasuringTransport: SyncTransport {
     }
 
     init(hub: String, countBytes: Bool = false) {
-        inner = HTTPSyncTransport(hub: hub)
+        http = HTTPSyncTransport(hub: hub)
         self.countBytes = countBytes
     }
 
     var snapshot: State { state.withLock { $0 } }
     func resetCounters() { state.withLock { $0 = State() } }
 
-    func enroll(_ request: Relais_V1_EnrollRequest) async throws -> Relais_V1_EnrollResponse {
-        try await inner.enroll(request)
-    }
-
     func push(_ request: Relais_V1_PushRequest, token: String) async throws -> Relais_V1_PushResponse {
         var body: [UInt8] = []
-        if countBytes { body = try inner.codec.encode(request, format: .protobuf, encoding: .deflate) }
+        if countBytes { body = try http.codec.encode(request, format: .protobuf, encoding: .deflate) }
         let (response, seconds) = try await timed { try await inner.push(request, token: token) }
         state.withLock {
             $0.pushSeconds += seconds
@@ -108,14 +105,10 @@ final class MeasuringTransport: SyncTransport {
         let (response, seconds) = try await timed { try await inner.pull(request, token: token) }
         state.withLock { $0.pullSeconds += seconds }
         if countBytes {
-            let size = try inner.codec.encode(response, format: .protobuf, encoding: .deflate).count
+            let size = try http.codec.encode(response, format: .protobuf, encoding: .deflate).count
             state.withLock { $0.pullBytes += size }
         }
         return response
-    }
-
-    func renew(_ request: Relais_V1_ReplicaRenewRequest, token: String) async throws -> Relais_V1_ReplicaRenewResponse {
-        try await inner.renew(request, token: token)
     }
 }
 

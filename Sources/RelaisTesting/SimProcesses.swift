@@ -142,7 +142,7 @@ final class SimHubProcess: @unchecked Sendable {
 /// A ``SyncTransport`` to the hub's current address, which changes when a restarted hub child gets a
 /// new port. `onRequest` runs before each request is sent (the hub-kill fault schedules its SIGKILLs
 /// there).
-final class SimRoutedTransport: SyncTransport {
+final class SimRoutedTransport: ForwardingTransport {
     private let hub: SimHubProcess
     private let base: Mutex<(url: String, transport: HTTPSyncTransport)>
     private let onRequest: @Sendable () -> Void
@@ -165,66 +165,11 @@ final class SimRoutedTransport: SyncTransport {
         try await transport().enroll(request)
     }
 
-    func push(_ request: Relais_V1_PushRequest, token: String) async throws -> Relais_V1_PushResponse {
+    /// The current hub's transport, a kill maybe scheduled first (enrolment schedules none).
+    var inner: any SyncTransport {
         let transport = transport()
         onRequest()
-        return try await transport.push(request, token: token)
-    }
-
-    func pull(_ request: Relais_V1_PullRequest, token: String) async throws -> Relais_V1_PullResponse {
-        let transport = transport()
-        onRequest()
-        return try await transport.pull(request, token: token)
-    }
-
-    func renew(_ request: Relais_V1_ReplicaRenewRequest, token: String) async throws -> Relais_V1_ReplicaRenewResponse {
-        let transport = transport()
-        onRequest()
-        return try await transport.renew(request, token: token)
-    }
-
-    func rotateToken(token: String) async throws -> Relais_V1_TokenRotateResponse {
-        let transport = transport()
-        onRequest()
-        return try await transport.rotateToken(token: token)
-    }
-
-    func reportWipe(_ report: Relais_V1_WipeReport, token: String) async throws -> Relais_V1_WipeReportResponse {
-        let transport = transport()
-        onRequest()
-        return try await transport.reportWipe(report, token: token)
-    }
-
-    func snapshot(_ request: SnapshotRequest, token: String, folder: String) async throws -> SnapshotDownload? {
-        let transport = transport()
-        onRequest()
-        return try await transport.snapshot(request, token: token, folder: folder)
-    }
-
-    func digest(_ request: Relais_V1_DigestRequest, token: String) async throws -> Relais_V1_DigestResponse {
-        let transport = transport()
-        onRequest()
-        return try await transport.digest(request, token: token)
-    }
-
-    func schema(token: String) async throws -> String {
-        let transport = transport()
-        onRequest()
-        return try await transport.schema(token: token)
-    }
-
-    func records(_ request: Relais_V1_RecordsRequest, token: String) async throws -> Relais_V1_RecordsResponse {
-        let transport = transport()
-        onRequest()
-        return try await transport.records(request, token: token)
-    }
-
-    func reportVerification(_ report: Relais_V1_VerificationReport, token: String) async throws
-        -> Relais_V1_VerificationReportResponse
-    {
-        let transport = transport()
-        onRequest()
-        return try await transport.reportVerification(report, token: token)
+        return transport
     }
 }
 
@@ -313,8 +258,9 @@ final class SimPushLog: Sendable {
 }
 
 /// Records each push it forwards in a ``SimPushLog``.
-final class SimRecordingTransport: SyncTransport {
+final class SimRecordingTransport: ForwardingTransport {
     private let base: any SyncTransport
+    var inner: any SyncTransport { base }
     private let log: SimPushLog
 
     init(base: any SyncTransport, log: SimPushLog) {
@@ -322,53 +268,11 @@ final class SimRecordingTransport: SyncTransport {
         self.log = log
     }
 
-    func enroll(_ request: Relais_V1_EnrollRequest) async throws -> Relais_V1_EnrollResponse {
-        try await base.enroll(request)
-    }
-
     func push(_ request: Relais_V1_PushRequest, token: String) async throws -> Relais_V1_PushResponse {
         let index = log.begin(request)
         let response = try await base.push(request, token: token)
         log.answered(index)
         return response
-    }
-
-    func pull(_ request: Relais_V1_PullRequest, token: String) async throws -> Relais_V1_PullResponse {
-        try await base.pull(request, token: token)
-    }
-
-    func renew(_ request: Relais_V1_ReplicaRenewRequest, token: String) async throws -> Relais_V1_ReplicaRenewResponse {
-        try await base.renew(request, token: token)
-    }
-
-    func rotateToken(token: String) async throws -> Relais_V1_TokenRotateResponse {
-        try await base.rotateToken(token: token)
-    }
-
-    func reportWipe(_ report: Relais_V1_WipeReport, token: String) async throws -> Relais_V1_WipeReportResponse {
-        try await base.reportWipe(report, token: token)
-    }
-
-    func snapshot(_ request: SnapshotRequest, token: String, folder: String) async throws -> SnapshotDownload? {
-        try await base.snapshot(request, token: token, folder: folder)
-    }
-
-    func digest(_ request: Relais_V1_DigestRequest, token: String) async throws -> Relais_V1_DigestResponse {
-        try await base.digest(request, token: token)
-    }
-
-    func schema(token: String) async throws -> String {
-        try await base.schema(token: token)
-    }
-
-    func records(_ request: Relais_V1_RecordsRequest, token: String) async throws -> Relais_V1_RecordsResponse {
-        try await base.records(request, token: token)
-    }
-
-    func reportVerification(_ report: Relais_V1_VerificationReport, token: String) async throws
-        -> Relais_V1_VerificationReportResponse
-    {
-        try await base.reportVerification(report, token: token)
     }
 }
 

@@ -110,29 +110,19 @@ struct BatchedApplyTests {
 
     /// Serves scripted pages and, at every pull request, reads the replica file through its own
     /// connection: the cursor stored there, and the request's cursor.
-    final class WatchingHub: SyncTransport {
-        let inner = ScriptedHub()
+    final class WatchingHub: ForwardingTransport {
+        let scripted = ScriptedHub()
+        var inner: any SyncTransport { scripted }
         let path: String
         /// (request cursor, cursor stored in the file when the request left)
         let seen = Mutex<[(request: UInt64, stored: UInt64)]>([])
         init(path: String) { self.path = path }
-        func enroll(_ request: Relais_V1_EnrollRequest) async throws -> Relais_V1_EnrollResponse {
-            try await inner.enroll(request)
-        }
-        func push(_ request: Relais_V1_PushRequest, token: String) async throws -> Relais_V1_PushResponse {
-            try await inner.push(request, token: token)
-        }
         func pull(_ request: Relais_V1_PullRequest, token: String) async throws -> Relais_V1_PullResponse {
             let raw = try rawConnection(path)
             let stored = try raw.scalar("SELECT value FROM _relais_state WHERE key = 'cursor'")?.int64Value ?? 0
             try raw.close()
             seen.withLock { $0.append((request.cursor, UInt64(stored))) }
-            return try await inner.pull(request, token: token)
-        }
-        func renew(_ request: Relais_V1_ReplicaRenewRequest, token: String) async throws
-            -> Relais_V1_ReplicaRenewResponse
-        {
-            try await inner.renew(request, token: token)
+            return try await scripted.pull(request, token: token)
         }
     }
 
@@ -141,7 +131,7 @@ struct BatchedApplyTests {
             let hub = WatchingHub(path: folder.file("replica.db"))
             var tombstone = PageBuilder(cursor: 30, more: true)
             tombstone.tombstone(customer, id(10_000), vector: VersionVector([.hub: 10, ReplicaID(9): 1]))
-            hub.inner.pages.withLock {
+            hub.scripted.pages.withLock {
                 $0 = [
                     livePage(cursor: 10, records: 2), livePage(cursor: 20, records: 2), tombstone.page,
                     livePage(cursor: 40, records: 2), livePage(cursor: 50, records: 1, more: false),

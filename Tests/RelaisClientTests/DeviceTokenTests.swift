@@ -201,27 +201,11 @@ struct DeviceTokenTests {
     }
 
     /// A transport whose token rotation reaches the hub but whose answer never comes back.
-    final class LosingRotation: SyncTransport {
+    final class LosingRotation: ForwardingTransport {
         let base: HTTPSyncTransport
+        var inner: any SyncTransport { base }
         init(base: HTTPSyncTransport) { self.base = base }
 
-        func enroll(_ request: Relais_V1_EnrollRequest) async throws -> Relais_V1_EnrollResponse {
-            try await base.enroll(request)
-        }
-        func push(_ request: Relais_V1_PushRequest, token: String) async throws -> Relais_V1_PushResponse {
-            try await base.push(request, token: token)
-        }
-        func pull(_ request: Relais_V1_PullRequest, token: String) async throws -> Relais_V1_PullResponse {
-            try await base.pull(request, token: token)
-        }
-        func renew(_ request: Relais_V1_ReplicaRenewRequest, token: String) async throws
-            -> Relais_V1_ReplicaRenewResponse
-        {
-            try await base.renew(request, token: token)
-        }
-        func snapshot(_ request: SnapshotRequest, token: String, folder: String) async throws -> SnapshotDownload? {
-            try await base.snapshot(request, token: token, folder: folder)
-        }
         func rotateToken(token: String) async throws -> Relais_V1_TokenRotateResponse {
             _ = try await base.rotateToken(token: token)
             throw SyncError(.hubUnreachable, "connection reset")

@@ -11,8 +11,9 @@ import Testing
 
 /// HTTP to a live hub on loopback, recording each pull request and failing every call once `cutAfter`
 /// pulls have been answered (a connection lost for the rest of the sync).
-final class CuttingTransport: SyncTransport {
+final class CuttingTransport: ForwardingTransport {
     let base: HTTPSyncTransport
+    var inner: any SyncTransport { base }
     let cutAfter: Int?
     let pulls = Mutex<[Relais_V1_PullRequest]>([])
     let pages = Mutex<[Relais_V1_PullResponse]>([])
@@ -26,10 +27,6 @@ final class CuttingTransport: SyncTransport {
         if let cutAfter, pages.withLock({ $0.count }) >= cutAfter {
             throw SyncError(.hubUnreachable, "connection lost")
         }
-    }
-
-    func enroll(_ request: Relais_V1_EnrollRequest) async throws -> Relais_V1_EnrollResponse {
-        try await base.enroll(request)
     }
 
     func push(_ request: Relais_V1_PushRequest, token: String) async throws -> Relais_V1_PushResponse {

@@ -10,30 +10,17 @@ import Testing
 @testable import RelaisClient
 
 /// HTTP to a live hub on loopback that records the snapshots downloaded and the pull requests.
-final class RecordingTransport: SyncTransport {
+final class RecordingTransport: ForwardingTransport {
     let base: HTTPSyncTransport
+    var inner: any SyncTransport { base }
     let pulls = Mutex<[Relais_V1_PullRequest]>([])
     let snapshots = Mutex<[SnapshotDownload]>([])
 
     init(hub: String) { base = HTTPSyncTransport(hub: hub) }
 
-    func enroll(_ request: Relais_V1_EnrollRequest) async throws -> Relais_V1_EnrollResponse {
-        try await base.enroll(request)
-    }
-
-    func push(_ request: Relais_V1_PushRequest, token: String) async throws -> Relais_V1_PushResponse {
-        try await base.push(request, token: token)
-    }
-
     func pull(_ request: Relais_V1_PullRequest, token: String) async throws -> Relais_V1_PullResponse {
         pulls.withLock { $0.append(request) }
         return try await base.pull(request, token: token)
-    }
-
-    func renew(_ request: Relais_V1_ReplicaRenewRequest, token: String) async throws
-        -> Relais_V1_ReplicaRenewResponse
-    {
-        try await base.renew(request, token: token)
     }
 
     func snapshot(_ request: SnapshotRequest, token: String, folder: String) async throws -> SnapshotDownload? {

@@ -303,24 +303,14 @@ final class ScriptedHub: SyncTransport {
 /// Edits that interleave with a running sync, and schema versions.
 struct SyncInterleavingTests {
     /// A hub whose pull lets the user edit while the request is in the air.
-    final class EditingHub: SyncTransport {
-        let inner = ScriptedHub()
+    final class EditingHub: ForwardingTransport {
+        let scripted = ScriptedHub()
+        var inner: any SyncTransport { scripted }
         let onPull: @Sendable () async throws -> Void
         init(onPull: @escaping @Sendable () async throws -> Void) { self.onPull = onPull }
-        func enroll(_ request: Relais_V1_EnrollRequest) async throws -> Relais_V1_EnrollResponse {
-            try await inner.enroll(request)
-        }
-        func push(_ request: Relais_V1_PushRequest, token: String) async throws -> Relais_V1_PushResponse {
-            try await inner.push(request, token: token)
-        }
         func pull(_ request: Relais_V1_PullRequest, token: String) async throws -> Relais_V1_PullResponse {
             try await onPull()
-            return try await inner.pull(request, token: token)
-        }
-        func renew(_ request: Relais_V1_ReplicaRenewRequest, token: String) async throws
-            -> Relais_V1_ReplicaRenewResponse
-        {
-            try await inner.renew(request, token: token)
+            return try await scripted.pull(request, token: token)
         }
     }
 
@@ -342,7 +332,7 @@ struct SyncInterleavingTests {
                 customer, id, ["phone": .text("from hub"), "city": .text("Lyon")],
                 dot: Dot(replica: ReplicaID(9), counter: 1),
                 vector: VersionVector([.hub: 1, ReplicaID(9): 1]))
-            hub.inner.pages.withLock { $0 = [page.page] }
+            hub.scripted.pages.withLock { $0 = [page.page] }
             let result = try await replica.sync(transport: hub)
             #expect(result.pulled == 1)
             let record = try #require(try await replica.get(customer, id: id))

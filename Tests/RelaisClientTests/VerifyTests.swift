@@ -463,8 +463,8 @@ struct VerifyTests {
 }
 
 /// A transport that runs `beforeFirstDigest` once, before its first `POST /v1/digest`.
-private final class HookedTransport: SyncTransport {
-    let inner: HTTPSyncTransport
+private final class HookedTransport: ForwardingTransport {
+    let inner: any SyncTransport
     private let hook: Mutex<(@Sendable () async throws -> Void)?>
 
     init(inner: HTTPSyncTransport, beforeFirstDigest: @escaping @Sendable () async throws -> Void) {
@@ -472,23 +472,6 @@ private final class HookedTransport: SyncTransport {
         hook = Mutex(beforeFirstDigest)
     }
 
-    func enroll(_ request: Relais_V1_EnrollRequest) async throws -> Relais_V1_EnrollResponse {
-        try await inner.enroll(request)
-    }
-    func push(_ request: Relais_V1_PushRequest, token: String) async throws -> Relais_V1_PushResponse {
-        try await inner.push(request, token: token)
-    }
-    func pull(_ request: Relais_V1_PullRequest, token: String) async throws -> Relais_V1_PullResponse {
-        try await inner.pull(request, token: token)
-    }
-    func renew(_ request: Relais_V1_ReplicaRenewRequest, token: String) async throws
-        -> Relais_V1_ReplicaRenewResponse
-    {
-        try await inner.renew(request, token: token)
-    }
-    func snapshot(_ request: SnapshotRequest, token: String, folder: String) async throws -> SnapshotDownload? {
-        try await inner.snapshot(request, token: token, folder: folder)
-    }
     func digest(_ request: Relais_V1_DigestRequest, token: String) async throws -> Relais_V1_DigestResponse {
         if let hook = hook.withLock({ hook in
             defer { hook = nil }
@@ -497,16 +480,5 @@ private final class HookedTransport: SyncTransport {
             try await hook()
         }
         return try await inner.digest(request, token: token)
-    }
-    func schema(token: String) async throws -> String {
-        try await inner.schema(token: token)
-    }
-    func records(_ request: Relais_V1_RecordsRequest, token: String) async throws -> Relais_V1_RecordsResponse {
-        try await inner.records(request, token: token)
-    }
-    func reportVerification(_ report: Relais_V1_VerificationReport, token: String) async throws
-        -> Relais_V1_VerificationReportResponse
-    {
-        try await inner.reportVerification(report, token: token)
     }
 }
