@@ -18,44 +18,36 @@ public struct RelationshipLevelModel: Sendable {
     /// The contact kinds a salesperson makes; the others (complaints, suggestions) come from the customer.
     public static let salespersonKinds: Set<String> = ["visit", "call", "email"]
 
-    /// The observed level alone (``observed(_:today:)`` without its words).
-    func observedLevel(_ customer: ReportCustomer, today: Day) -> String {
+    /// The observed level, and the contacts it was read from (the words are left to
+    /// ``observed(_:today:)``: ranking needs the level alone).
+    func observedLevel(_ customer: ReportCustomer, today: Day) -> (level: String, ours: Int, theirs: Int) {
         var ours = 0
         var theirs = 0
         for contact in customer.interactions where contact.on <= today && today - contact.on < 180 {
             if Self.salespersonKinds.contains(contact.kind) { ours += 1 } else { theirs += 1 }
         }
         let engaged = customer.opportunities.contains { $0.isOpen || $0.stage == "won" }
-        if ours >= 12, engaged { return "partnership" }
-        if ours >= 3 { return "proactive" }
-        if followedUp(customer, today: today) { return "responsible" }
-        return theirs > 0 ? "reactive" : "basic"
-    }
-
-    /// Whether an order of the last 365 days was followed by a salesperson's contact within 30 days.
-    private func followedUp(_ customer: ReportCustomer, today: Day) -> Bool {
-        customer.orders.contains { order in
+        if ours >= 12, engaged { return ("partnership", ours, theirs) }
+        if ours >= 3 { return ("proactive", ours, theirs) }
+        let followed = customer.orders.contains { order in
             today - order.on < 365
                 && customer.interactions.contains {
                     Self.salespersonKinds.contains($0.kind) && $0.on > order.on && $0.on - order.on <= 30
                 }
         }
+        if followed { return ("responsible", ours, theirs) }
+        return (theirs > 0 ? "reactive" : "basic", ours, theirs)
     }
 
     /// The observed level, and the figures it rests on, in words.
     public func observed(_ customer: ReportCustomer, today: Day) -> (level: String, evidence: String) {
-        let recent = customer.interactions.filter { $0.on <= today && today - $0.on < 180 }
-        let ours = recent.filter { Self.salespersonKinds.contains($0.kind) }
-        let theirs = recent.count - ours.count
-        let evidence = "\(ours.count) salesperson contact(s) and \(theirs) from the customer in 180 days"
-        let engaged = customer.opportunities.contains { $0.isOpen || $0.stage == "won" }
-        if ours.count >= 12, engaged { return ("partnership", evidence + ", an opportunity open or won") }
-        if ours.count >= 3 { return ("proactive", evidence) }
-        if followedUp(customer, today: today) {
-            return ("responsible", evidence + ", an order followed up within 30 days")
+        let (level, ours, theirs) = observedLevel(customer, today: today)
+        let evidence = "\(ours) salesperson contact(s) and \(theirs) from the customer in 180 days"
+        switch level {
+        case "partnership": return (level, evidence + ", an opportunity open or won")
+        case "responsible": return (level, evidence + ", an order followed up within 30 days")
+        default: return (level, evidence)
         }
-        if theirs > 0 { return ("reactive", evidence) }
-        return ("basic", evidence)
     }
 }
 
@@ -78,7 +70,7 @@ extension ManagerReports {
         // Ranked by key and index, the evidence written only for the customers listed.
         var ranked: [(value: Double, name: String, index: Int)] = []
         for (index, customer) in customers.enumerated() where customer.status != "lapsed" {
-            guard model.observedLevel(customer, today: today) != customer.relationshipLevel else { continue }
+            guard model.observedLevel(customer, today: today).level != customer.relationshipLevel else { continue }
             ranked.append((customer.lifetimeValue ?? 0, customer.name, index))
         }
         ranked.sort { ($0.value, $1.name) > ($1.value, $0.name) }
