@@ -56,8 +56,9 @@ public struct DefectionModel: Sendable {
     /// The score of `customer` on `today`.
     public func score(_ customer: ReportCustomer, today: Day) -> Score {
         let signals = Signals(customer, today: today, model: self)
+        let points = signals.points()
         return Score(
-            score: signals.points(self).total, reasons: signals.reasons(self), openComplaints: signals.open,
+            score: points.total, reasons: signals.reasons(points.each), openComplaints: signals.open,
             overdueComplaints: signals.overdue)
     }
 
@@ -146,15 +147,15 @@ public struct DefectionModel: Sendable {
             Int((weight * min(1, max(0, share))).rounded())
         }
 
-        /// The score, from 0 to 100.
-        func points(_ model: DefectionModel) -> (total: Int, each: [(String, Int)]) {
+        /// The score, from 0 to 100, and the points of each signal that raised it.
+        func points() -> (total: Int, each: [(signal: String, points: Int)]) {
             let each = shares().map { ($0.signal, Self.points($0.weight, $0.share)) }.filter { $0.1 > 0 }
             return (min(100, each.reduce(0) { $0 + $1.1 }), each)
         }
 
-        /// The signals that raised the score, in words, largest first.
-        func reasons(_ model: DefectionModel) -> [Reason] {
-            var reasons = points(model).each.map { signal, points in
+        /// The signals that raised the score (``points()``), in words, largest first.
+        func reasons(_ each: [(signal: String, points: Int)]) -> [Reason] {
+            var reasons = each.map { signal, points in
                 Reason(signal: signal, points: points, text: text(signal))
             }
             reasons.sort { $0.points > $1.points }

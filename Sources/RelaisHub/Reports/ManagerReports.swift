@@ -22,7 +22,7 @@ public enum ManagerReports {
         // Every customer's points first, without the reasons' text; the text for those listed.
         var ranked: [(valueAtRisk: Double, score: Int, name: String, index: Int)] = []
         for (index, customer) in customers.enumerated() where customer.status != "lapsed" {
-            let score = DefectionModel.Signals(customer, today: today, model: model).points(model).total
+            let score = DefectionModel.Signals(customer, today: today, model: model).points().total
             guard score > 0 else { continue }
             ranked.append(((customer.lifetimeValue ?? 0) * Double(score) / 100, score, customer.name, index))
         }
