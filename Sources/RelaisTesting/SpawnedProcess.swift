@@ -166,19 +166,18 @@ public final class SpawnedProcess: @unchecked Sendable {
         @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, UnsafePointer<CChar>?) -> Int32
 
     private static func closeFrom(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ fd: Int32) -> Int32 {
-        guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "posix_spawn_file_actions_addclosefrom_np") else {
-            return ENOSYS
-        }
-        return unsafeBitCast(symbol, to: CloseFrom.self)(actions, fd)
+        glibc("posix_spawn_file_actions_addclosefrom_np", as: CloseFrom.self).map { $0(actions, fd) } ?? ENOSYS
     }
 
     private static func changeDirectory(
         _ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ path: String
     ) -> Int32 {
-        guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "posix_spawn_file_actions_addchdir_np") else {
-            return ENOSYS
-        }
-        return unsafeBitCast(symbol, to: ChangeDirectory.self)(actions, path)
+        glibc("posix_spawn_file_actions_addchdir_np", as: ChangeDirectory.self).map { $0(actions, path) } ?? ENOSYS
+    }
+
+    /// The function glibc exports as `name`, nil when this glibc has none.
+    private static func glibc<Function>(_ name: String, as type: Function.Type) -> Function? {
+        dlsym(dlopen(nil, RTLD_NOW), name).map { unsafeBitCast($0, to: type) }
     }
 }
 
