@@ -300,9 +300,15 @@ extension Duration {
 }
 
 /// Peak resident set (VmHWM) of this process, in kB.
-func peakRSSKilobytes() -> Int {
+func peakRSSKilobytes() -> Int { statusKilobytes("VmHWM") }
+
+/// Resident set (VmRSS) of this process, in kB.
+func residentKilobytes() -> Int { statusKilobytes("VmRSS") }
+
+/// A line `FIELD: N kB` of /proc/self/status, in kB; -1 when it cannot be read.
+private func statusKilobytes(_ field: String) -> Int {
     guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return -1 }
-    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+    for line in status.split(separator: "\n") where line.hasPrefix(field + ":") {
         return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
     }
     return -1
