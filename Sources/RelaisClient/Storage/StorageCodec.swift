@@ -107,6 +107,11 @@ enum StorageCodec {
     }
 
     static func decodeFields(_ text: String) -> [String: Value] {
+        StoredFormScanner.tagged(text) ?? decodeFieldsInGeneral(text)
+    }
+
+    /// ``decodeFields(_:)`` by `JSONDecoder`, then `JSONSerialization`: any text the scanner refuses.
+    static func decodeFieldsInGeneral(_ text: String) -> [String: Value] {
         if let exact = try? exactDecoder.decode([String: TaggedValue].self, from: Data(text.utf8)) {
             return exact.mapValues(\.value)
         }
@@ -157,7 +162,14 @@ enum StorageCodec {
     /// Reads a column-form row back into field values. Values that do not fit their field (a raw edit
     /// that was never valid) are left out.
     static func decodeColumns(_ text: String?, collection: CollectionSchema) -> [String: Value] {
-        guard let text, let data = text.data(using: .utf8) else { return [:] }
+        guard let text else { return [:] }
+        return scannedColumns(text, collection: collection) ?? decodeColumnsInGeneral(text, collection: collection)
+    }
+
+    /// ``decodeColumns(_:collection:)`` by `JSONDecoder`, then `JSONSerialization`: any text the
+    /// scanner refuses.
+    static func decodeColumnsInGeneral(_ text: String, collection: CollectionSchema) -> [String: Value] {
+        guard let data = text.data(using: .utf8) else { return [:] }
         let read =
             (try? exactDecoder.decode([String: ColumnScalar].self, from: data))?.mapValues(\.object)
             ?? (try? JSONSerialization.jsonObject(with: data) as? [String: Any])
@@ -166,6 +178,30 @@ enum StorageCodec {
         for field in collection.fields {
             guard let raw = object[field.name] else { continue }
             let column = sqliteValue(raw, type: field.type)
+            values[field.name] = try? ColumnCodec.value(column, field: field, collection: collection.name)
+        }
+        return values
+    }
+
+    /// ``decodeColumns(_:collection:)`` by ``StoredFormScanner``, giving each field the column the
+    /// general path gives it; `nil` for text the scanner leaves to that path, and for a number with
+    /// a fraction or an exponent in a field that is not a number (the general path writes it as
+    /// Foundation prints it).
+    static func scannedColumns(_ text: String, collection: CollectionSchema) -> [String: Value]? {
+        guard let columns = StoredFormScanner.columns(text) else { return nil }
+        var values: [String: Value] = [:]
+        for field in collection.fields {
+            guard let scalar = columns[field.name] else { continue }
+            let column: SQLiteValue
+            switch (scalar, field.type) {
+            case (.null, _): column = .null
+            case (.text(let text), _): column = .text(text)
+            case (.integer(let integer), .bool): column = .integer(integer)
+            case (.integer(let integer), .number): column = .real(Double(integer))
+            case (.integer(let integer), _): column = .text(String(integer))
+            case (.real(let real), .number): column = .real(real)
+            case (.real, _): return nil
+            }
             values[field.name] = try? ColumnCodec.value(column, field: field, collection: collection.name)
         }
         return values
