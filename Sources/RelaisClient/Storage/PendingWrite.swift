@@ -40,6 +40,12 @@ struct ConfirmedState: Sendable, Hashable {
         }
         return exists ? values : nil
     }
+
+    /// Whether the record is there once `writes` are applied to a state that exists or not: the
+    /// existence ``applying(_:)`` gives, without the values.
+    static func exists(_ exists: Bool, after writes: [PendingWrite]) -> Bool {
+        writes.last.map { !$0.isDelete } ?? exists
+    }
 }
 
 /// The key of a record across collections.

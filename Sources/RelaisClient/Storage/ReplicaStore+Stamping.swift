@@ -63,9 +63,10 @@ extension ReplicaStore {
         guard let collection = schema.collection(key.collection) else { return }
         let meta = try loadMeta(key)
         var pending = try loadPending(key)
-        let confirmed =
-            try loadOverlay(key, collection)
-            ?? ConfirmedState(exists: meta.map { !$0.deleted } ?? false, values: [:])
+        // Whether the hub holds the record alive; its confirmed values are read only when the
+        // visible row is derived again, below (most stamps never need them).
+        let overlay = try overlayExists(key)
+        let confirmedExists = overlay ?? meta.map { !$0.deleted } ?? false
         var open: PendingWrite? = pending.last.flatMap { $0.inFlight ? nil : $0 }
         if open != nil { pending.removeLast() }
         var changed = false
@@ -73,7 +74,7 @@ extension ReplicaStore {
 
         for entry in entries {
             // The state this change starts from: confirmed, then the pending writes, then the open one.
-            let before = confirmed.applying(pending + (open.map { [$0] } ?? []))
+            let existedBefore = ConfirmedState.exists(confirmedExists, after: pending + (open.map { [$0] } ?? []))
             let change: [String: Value]?  // nil: a delete
             do {
                 switch entry.op {
@@ -83,7 +84,7 @@ extension ReplicaStore {
                     guard let raw = try readRaw(collection, id: key.id) else { continue }  // deleted later
                     var fieldValues: [String: Value] = [:]
                     let insert = entry.op == "insert"
-                    let wholeRow = insert && (meta != nil || before != nil)
+                    let wholeRow = insert && (meta != nil || existedBefore)
                     for (field, column) in zip(collection.fields, raw) {
                         guard insert || entry.fields.contains(field.name) else { continue }
                         let value = try ColumnCodec.value(column, field: field, collection: collection.name)
@@ -98,7 +99,7 @@ extension ReplicaStore {
                         if insert && !wholeRow && value.isNull { continue }
                         fieldValues[field.name] = value
                     }
-                    if before == nil {
+                    if !existedBefore {
                         // The record is being created (or revived): every required field must be there.
                         var merged = open?.isDelete == false ? open!.fields : [:]
                         merged.merge(fieldValues) { _, new in new }
@@ -161,7 +162,7 @@ extension ReplicaStore {
 
         if var write = open, changed {
             let hubKnows = meta != nil || !pending.isEmpty
-            if write.isDelete && !hubKnows && !confirmed.exists {
+            if write.isDelete && !hubKnows && !confirmedExists {
                 // Created and deleted before the hub ever heard of it: nothing to tell.
                 if write.counter != 0 { try deletePending(counter: write.counter) }
                 open = nil
@@ -175,6 +176,9 @@ extension ReplicaStore {
         }
         let all = pending + (open.map { [$0] } ?? [])
         if rejectedAny || all.isEmpty {
+            let confirmed =
+                try overlay.flatMap { _ in try loadOverlay(key, collection) }
+                ?? ConfirmedState(exists: confirmedExists, values: [:])
             try settle(key, collection, confirmed: confirmed, pending: all)
         }
     }

@@ -465,6 +465,17 @@ final class ReplicaStore {
             values: StorageCodec.decodeColumns(statement.text(at: 1), collection: collection))
     }
 
+    /// Whether the record has an overlay (nil: none) and, if so, whether its confirmed state exists,
+    /// without reading the confirmed values.
+    func overlayExists(_ key: RecordKey) throws -> Bool? {
+        let statement = try db.cachedStatement(
+            "SELECT confirmed_exists FROM _relais_overlay WHERE collection = ? AND record_id = ?")
+        try statement.bind([.text(key.collection), .text(key.id)])
+        defer { statement.reset() }
+        guard try statement.step() else { return nil }
+        return statement.int64(at: 0) != 0
+    }
+
     func saveOverlay(_ key: RecordKey, _ state: ConfirmedState, _ collection: CollectionSchema) throws {
         try db.execute(
             "INSERT OR REPLACE INTO _relais_overlay(collection, record_id, confirmed_exists, confirmed) VALUES (?, ?, ?, ?)",
