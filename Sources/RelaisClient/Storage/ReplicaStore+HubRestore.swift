@@ -53,9 +53,7 @@ extension ReplicaStore {
     /// The table is ordered by acknowledgment time: an answer appends to its last page, and pruning
     /// deletes a range at its start. A write acknowledged again (pushed again to a restored hub) has
     /// two rows; the newer one counts.
-    func keepAcknowledged(counter: UInt64) throws {
-        let replica = try self.replica
-        let now = wallMillis()
+    func keepAcknowledged(counter: UInt64, replica: ReplicaID, now: UInt64) throws {
         try db.execute(
             """
             INSERT OR IGNORE INTO _relais_acknowledged(replica, counter, collection, record_id, context, hlc, is_delete, fields, acknowledged_at)

@@ -155,6 +155,9 @@ extension ReplicaStore {
         var outcome = PushOutcome()
         try rememberHubEpoch(response.hubEpoch)
         try pruneAcknowledged()
+        // Read once for the batch, not once per write.
+        let generation = Int64(try stateInt("generation") ?? 0)
+        let now = wallMillis()
         try engine {
             for write in batch {
                 guard let result = results[write.counter] else {
@@ -170,11 +173,9 @@ extension ReplicaStore {
                     let (pendingOnRecord, isPending) = try pendingCount(key, counter: write.counter)
                     guard isPending else { continue }
                     if pendingOnRecord == 1 {
-                        try acknowledge(key, write: write, dot: Dot(replica: replica, counter: write.counter))
-                        try keepAcknowledged(counter: write.counter)
-                        try recordConflicts(result.conflictIds, key, replica: replica, counter: write.counter)
-                        outcome.acknowledged += 1
-                        outcome.conflicts += result.conflictIds.count
+                        try acknowledge(
+                            key, write: write, result: result, replica: replica, generation: generation, now: now,
+                            outcome: &outcome)
                         try deletePending(counter: write.counter)
                         try deleteOverlay(key)
                         continue
@@ -193,11 +194,9 @@ extension ReplicaStore {
                         confirmed.exists = true
                         confirmed.values.merge(write.fields) { _, new in new }
                     }
-                    try acknowledge(key, write: write, dot: dot)
-                    try keepAcknowledged(counter: write.counter)
-                    try recordConflicts(result.conflictIds, key, replica: replica, counter: write.counter)
-                    outcome.acknowledged += 1
-                    outcome.conflicts += result.conflictIds.count
+                    try acknowledge(
+                        key, write: write, result: result, replica: replica, generation: generation, now: now,
+                        outcome: &outcome)
                 case .rejected:
                     try reject(
                         key, isDelete: write.isDelete,
@@ -230,7 +229,9 @@ extension ReplicaStore {
     }
 
     /// Remembers the conflict reports the hub raised for write `counter` (shown until reviewed).
-    private func recordConflicts(_ ids: [String], _ key: RecordKey, replica: ReplicaID, counter: UInt64) throws {
+    private func recordConflicts(
+        _ ids: [String], _ key: RecordKey, replica: ReplicaID, counter: UInt64, now: UInt64
+    ) throws {
         for id in ids {
             try db.execute(
                 """
@@ -239,14 +240,19 @@ extension ReplicaStore {
                 """,
                 [
                     .text(id), .text(key.collection), .text(key.id), .integer(Int64(replica.rawValue)),
-                    .integer(Int64(counter)), .text(StorageCodec.iso(millis: wallMillis())),
+                    .integer(Int64(counter)), .text(StorageCodec.iso(millis: now)),
                 ])
         }
     }
 
-    /// Folds an acknowledged write into the record's bookkeeping: its dot joins the vector, its
-    /// fields take its dot and HLC.
-    private func acknowledge(_ key: RecordKey, write: PendingWrite, dot: Dot) throws {
+    /// Takes a write the hub applied (with or without conflict): folds it into the record's
+    /// bookkeeping (its dot joins the vector, its fields take its dot and HLC), keeps it for a
+    /// restored hub and remembers its conflict reports. `generation` and `now` are the batch's.
+    private func acknowledge(
+        _ key: RecordKey, write: PendingWrite, result: Relais_V1_WriteResult, replica: ReplicaID, generation: Int64,
+        now: UInt64, outcome: inout PushOutcome
+    ) throws {
+        let dot = Dot(replica: replica, counter: write.counter)
         let meta = try loadMeta(key)
         var vector = meta?.vector ?? .empty
         vector.add(dot)
@@ -265,8 +271,12 @@ extension ReplicaStore {
             """,
             [
                 .text(key.collection), .text(key.id), .text(StorageCodec.encode(vector)), .text(fieldsPatch),
-                .integer(write.isDelete ? 1 : 0), .integer(Int64(try stateInt("generation") ?? 0)),
+                .integer(write.isDelete ? 1 : 0), .integer(generation),
             ])
+        try keepAcknowledged(counter: write.counter, replica: replica, now: now)
+        try recordConflicts(result.conflictIds, key, replica: replica, counter: write.counter, now: now)
+        outcome.acknowledged += 1
+        outcome.conflicts += result.conflictIds.count
     }
 }
 
