@@ -49,7 +49,10 @@ enum RecordCodec {
         } else {
             out.append(0)
         }
-        let names = Set(state.fields.keys).union(meta.keys).sorted()
+        // Every field has its bookkeeping as a rule: the names come from it, without building a set.
+        var names = Array(meta.keys)
+        for name in state.fields.keys where meta[name] == nil { names.append(name) }
+        names.sort()
         varint(UInt64(names.count), &out)
         for name in names {
             string(name, &out)
