@@ -68,7 +68,7 @@ enum RawSQLite {
     }
 
     /// Upserts `batches × perBatch` rows, one durable transaction per batch; returns seconds.
-    static func upsertBatched(path: String, batches: Int, perBatch: Int) async throws -> Double {
+    static func upsertBatched(path: String, batches: Int, perBatch: Int, firstIndex: Int = 0) async throws -> Double {
         let db = try open(path)
         defer { try? db.close() }
         let (_, seconds) = try await timed {
@@ -76,7 +76,7 @@ enum RawSQLite {
             for batch in 0..<batches {
                 try db.transaction {
                     for row in 0..<perBatch {
-                        let index = batch * perBatch + row
+                        let index = firstIndex + batch * perBatch + row
                         statement.reset()
                         try bind(statement, id: Customers.id(index), index: index, territory: "t\(batch)")
                         _ = try statement.step()
@@ -85,6 +85,24 @@ enum RawSQLite {
             }
         }
         return seconds
+    }
+}
+
+extension RawSQLite {
+    /// Fills the baseline's table with customers `0..<count` (one transaction, untimed), unless the
+    /// file already holds them.
+    static func fill(path: String, count: Int) throws {
+        let db = try open(path)
+        defer { try? db.close() }
+        guard try db.scalar("SELECT count(*) FROM customers")?.int64Value ?? 0 < Int64(count) else { return }
+        let statement = try db.prepare(upsertSQL)
+        try db.transaction {
+            for index in 0..<count {
+                statement.reset()
+                try bind(statement, id: Customers.id(index), index: index, territory: "north")
+                _ = try statement.step()
+            }
+        }
     }
 }
 

@@ -12,11 +12,12 @@ import RelaisProtocol
 /// concurrent HTTP pushes to the real server until every one is answered.
 enum IngestBench {
     /// The pushes of one run: each device's batch of `perDevice` new customers, encoded.
-    static func bodies(devices: [BenchDevice], run: Int, perDevice: Int) throws -> [[UInt8]] {
+    /// Customers are numbered from `firstIndex` on (past those a filled hub already holds).
+    static func bodies(devices: [BenchDevice], run: Int, perDevice: Int, firstIndex: Int = 0) throws -> [[UInt8]] {
         let codec = MessageCodec()
         let millis = UInt64(Date().timeIntervalSince1970 * 1000)
         return try devices.enumerated().map { index, device in
-            let start = (run * devices.count + index) * perDevice
+            let start = firstIndex + (run * devices.count + index) * perDevice
             let request = device.pushRequest(
                 start..<(start + perDevice), territory: "t\(index)", firstCounter: UInt64(run * perDevice + 1),
                 millis: millis)
@@ -58,29 +59,41 @@ enum IngestBench {
 
 extension BenchRunner {
     func ingest() async throws -> BenchResult {
-        let devices = options.devices
-        log("ingest: enrolling \(devices) devices (pushes prepared before the clock starts)")
-        return try await withBenchHub { hub, _ in
-            var enrolled: [BenchDevice] = []
-            for device in 0..<devices {
-                enrolled.append(
-                    try await BenchDevice.enroll(
-                        hub.service, user: "rep\(device)", territories: ["t\(device)"], name: "device-\(device)"))
-            }
-            let client = IngestBench.client(connections: devices)
-            do {
-                let result = try await measureIngest(hub: hub, devices: enrolled, client: client)
-                try? await client.shutdown()
-                return result
-            } catch {
-                try? await client.shutdown()
-                throw error
-            }
+        log("ingest: enrolling \(options.devices) devices (pushes prepared before the clock starts)")
+        return try await withBenchHub { hub, _ in try await ingest(into: hub, stored: 0) }
+    }
+
+    /// The same pushes into a hub that already holds `--big` customers (the memory step's filled hub,
+    /// kept in the cache), against raw upserts into a table already holding as many rows.
+    func ingestBig() async throws -> BenchResult {
+        let (small, big) = (options.bootstrapRecords, options.bigRecords)
+        log("ingest-big: a hub holding \(big) customers; \(options.devices) devices push new ones")
+        return try await withBenchHub(filled: [("north", 0..<small), ("east", small..<big)], log: log) { hub, _ in
+            try await ingest(into: hub, stored: big)
         }
     }
 
-    private func measureIngest(hub: BenchHub, devices enrolled: [BenchDevice], client: HTTPClient) async throws
-        -> BenchResult
+    private func ingest(into hub: BenchHub, stored: Int) async throws -> BenchResult {
+        let devices = options.devices
+        var enrolled: [BenchDevice] = []
+        for device in 0..<devices {
+            enrolled.append(
+                try await BenchDevice.enroll(
+                    hub.service, user: "rep\(device)", territories: ["t\(device)"], name: "device-\(device)"))
+        }
+        let client = IngestBench.client(connections: devices)
+        do {
+            let result = try await measureIngest(hub: hub, devices: enrolled, client: client, stored: stored)
+            try? await client.shutdown()
+            return result
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+
+    private func measureIngest(hub: BenchHub, devices enrolled: [BenchDevice], client: HTTPClient, stored: Int)
+        async throws -> BenchResult
     {
         let devices = enrolled.count
         let perDevice = options.writesPerDevice
@@ -88,8 +101,12 @@ extension BenchRunner {
         var measured: [Double] = []
         var baseline: [Double] = []
         var seconds: [Double] = []
+        // The raw baseline's table holds as many rows as the hub holds customers, made once.
+        let rawPath = hub.folder + "/raw-ingest.sqlite"
+        if stored > 0 { try RawSQLite.fill(path: rawPath, count: stored) }
         for run in 0..<runs {
-            let bodies = try IngestBench.bodies(devices: enrolled, run: run, perDevice: perDevice)
+            let bodies = try IngestBench.bodies(
+                devices: enrolled, run: run, perDevice: perDevice, firstIndex: stored)
             let url = hub.url
             let work = Array(zip(bodies, enrolled.map(\.token)))
             let (applied, elapsed) = try await timed {
@@ -103,18 +120,25 @@ extension BenchRunner {
             guard applied == devices * perDevice else {
                 throw BenchError("ingest: applied \(applied) of \(devices * perDevice)")
             }
-            let rawPath = hub.folder + "/raw-ingest-\(run).sqlite"
-            let raw = try await RawSQLite.upsertBatched(path: rawPath, batches: devices, perBatch: perDevice)
-            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: rawPath + suffix) }
+            let raw = try await RawSQLite.upsertBatched(
+                path: rawPath, batches: devices, perBatch: perDevice,
+                firstIndex: stored + run * devices * perDevice)
+            if stored == 0 {
+                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: rawPath + suffix) }
+            }
             measured.append(Double(applied) / elapsed)
             baseline.append(Double(applied) / raw)
             seconds.append(elapsed)
-            log("ingest run \(run + 1): \(elapsed) s vs raw \(raw) s")
+            log("\(stored > 0 ? "ingest-big" : "ingest") run \(run + 1): \(elapsed) s vs raw \(raw) s")
         }
         let ratios = Summary(samples: zip(measured, baseline).map { $0 / $1 })
+        let holding = stored > 0 ? ", the hub holding \(stored) customers" : ""
         return BenchResult(
-            name: "ingest", metric: "\(devices) concurrent devices × \(perDevice) writes, hub only", unit: "writes/s",
-            measured: Summary(samples: measured), baselineName: "raw SQLite upserts, 1 durable txn per device",
+            name: stored > 0 ? "ingest-big" : "ingest",
+            metric: "\(devices) concurrent devices × \(perDevice) writes, hub only\(holding)", unit: "writes/s",
+            measured: Summary(samples: measured),
+            baselineName: "raw SQLite upserts, 1 durable txn per device"
+                + (stored > 0 ? ", into a table of \(stored) rows" : ""),
             baseline: Summary(samples: baseline), ratioName: "relais/raw throughput", ratios: ratios, target: "≥ 0.5×",
             met: ratios.median >= 0.5,
             notes: [

@@ -25,7 +25,9 @@ struct BenchOptions: Sendable {
     var memoryRuns: Int?
 
     static let names = [
-        "bootstrap", "bootstrap-snapshot", "apply", "incremental", "ingest", "ingest-e2e", "wire", "delta", "memory",
+        "bootstrap", "bootstrap-snapshot", "apply", "incremental", "ingest", "ingest-e2e", "ingest-big", "wire",
+        "delta",
+        "memory",
         "conflicts",
         "ingest-postgres", "bootstrap-postgres", "peers", "pages", "verify", "reports",
     ]

@@ -45,6 +45,7 @@ extension BenchRunner {
                     run + 1, figures.bootstrapRate, peerFigures.bootstrapRate, figures.deltaRate,
                     peerFigures.deltaRate, figures.pushPerField, figures.pullPerField, peerFigures.pullPerField,
                     figures.concurrentSeconds * 1000, peerFigures.concurrentSeconds * 1000))
+            log("peers run \(run + 1): the concurrent step's syncs (A, B, A, B), ms: \(figures.concurrentLegs)")
         }
         func result(
             _ name: String, _ metric: String, unit: String, _ mine: [Double], _ theirs: [Double], ratio: String,
@@ -113,6 +114,8 @@ struct PeerRun {
     var pullPerField = 0.0
     var deltaRate = 0.0
     var concurrentSeconds = 0.0
+    /// Each sync of the concurrent step: its time, and the time its push and pull requests took.
+    var concurrentLegs = ""
 }
 
 /// Customer rows of the peers' shape (gen_customers.py's fields that the CRM schema has), varied so
@@ -262,9 +265,23 @@ enum PeerSteps {
         let span = min(1_000, count / 2)
         try sql(a.path, concurrent(rows, 0..<span, side: "a", peer: false))
         try sql(b.path, concurrent(rows, span / 2..<(span / 2 + span), side: "b", peer: false))
+        // Timed per sync, with the time spent waiting for push and pull answers (no byte counting).
+        let timers = (a: MeasuringTransport(hub: hub), b: MeasuringTransport(hub: hub))
+        var legs: [String] = []
         let (_, exchange) = try await timed {
-            for replica in [a, b, a, b] { _ = try await replica.sync(options: benchSyncOptions) }
+            for (replica, transport) in [(a, timers.a), (b, timers.b), (a, timers.a), (b, timers.b)] {
+                transport.resetCounters()
+                let (_, seconds) = try await timed {
+                    try await replica.sync(transport: transport, options: benchSyncOptions)
+                }
+                let spent = transport.snapshot
+                legs.append(
+                    String(
+                        format: "%.0f (push %.0f, pull %.0f)", seconds * 1000, spent.pushSeconds * 1000,
+                        spent.pullSeconds * 1000))
+            }
         }
+        figures.concurrentLegs = legs.joined(separator: "; ")
         figures.concurrentSeconds = exchange
         guard try await a.export() == b.export() else { throw BenchError("peers: A and B differ after the exchange") }
         return figures

@@ -25,6 +25,7 @@ struct BenchRunner {
         if options.wants("apply") { results.append(try await apply()) }
         if options.wants("ingest") { results.append(try await ingest()) }
         if options.wants("ingest-e2e") { results.append(try await ingestEndToEnd()) }
+        if options.wants("ingest-big") { results.append(try await ingestBig()) }
         if options.wants("memory") { results.append(try await memory()) }
         if options.wants("conflicts") { results.append(try await conflicts()) }
         if options.wants("peers") { results += try await peers() }
