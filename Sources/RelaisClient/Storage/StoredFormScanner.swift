@@ -23,28 +23,25 @@ struct StoredFormScanner {
     /// The column form: one object of field names to scalars (no `true` or `false`: a column holds
     /// integers).
     static func columns(_ text: String) -> [String: Scalar]? {
-        scan(text) { scanner in
-            var columns: [String: Scalar] = [:]
-            guard
-                try scanner.object({ name, scanner in
-                    guard columns.updateValue(try scanner.scalar(), forKey: name) == nil else { throw Refused() }
-                })
-            else { throw Refused() }
-            return columns
-        }
+        members(text) { try $0.scalar() }
     }
 
     /// The tagged form: one object of field names to `null` or a one-key object whose key says the
     /// type (`t`, `d`, `n`, `b`, `s`; any other key reads as null, as the decoder does).
     static func tagged(_ text: String) -> [String: Value]? {
+        members(text) { try $0.taggedValue() }
+    }
+
+    /// One object of names to values read by `value`; refused when a name comes twice.
+    private static func members<V>(_ text: String, _ value: (inout StoredFormScanner) throws -> V) -> [String: V]? {
         scan(text) { scanner in
-            var fields: [String: Value] = [:]
+            var members: [String: V] = [:]
             guard
                 try scanner.object({ name, scanner in
-                    guard fields.updateValue(try scanner.taggedValue(), forKey: name) == nil else { throw Refused() }
+                    guard members.updateValue(try value(&scanner), forKey: name) == nil else { throw Refused() }
                 })
             else { throw Refused() }
-            return fields
+            return members
         }
     }
 
