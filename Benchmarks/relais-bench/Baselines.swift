@@ -88,24 +88,6 @@ enum RawSQLite {
     }
 }
 
-extension RawSQLite {
-    /// Fills the baseline's table with customers `0..<count` (one transaction, untimed), unless the
-    /// file already holds them.
-    static func fill(path: String, count: Int) throws {
-        let db = try open(path)
-        defer { try? db.close() }
-        guard try db.scalar("SELECT count(*) FROM customers")?.int64Value ?? 0 < Int64(count) else { return }
-        let statement = try db.prepare(upsertSQL)
-        try db.transaction {
-            for index in 0..<count {
-                statement.reset()
-                try bind(statement, id: Customers.id(index), index: index, territory: "north")
-                _ = try statement.step()
-            }
-        }
-    }
-}
-
 extension Value {
     var text: String? {
         switch self {

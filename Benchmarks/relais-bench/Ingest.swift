@@ -103,7 +103,7 @@ extension BenchRunner {
         var seconds: [Double] = []
         // The raw baseline's table holds as many rows as the hub holds customers, made once.
         let rawPath = hub.folder + "/raw-ingest.sqlite"
-        if stored > 0 { try RawSQLite.fill(path: rawPath, count: stored) }
+        if stored > 0 { _ = try await RawSQLite.upsertBatched(path: rawPath, batches: 1, perBatch: stored) }
         for run in 0..<runs {
             let bodies = try IngestBench.bodies(
                 devices: enrolled, run: run, perDevice: perDevice, firstIndex: stored)
