@@ -22,21 +22,41 @@ struct DigestVectorTable {
         var vectorCount: Int32
     }
 
-    /// A table with room for `capacity` entries (it grows past them).
+    /// The entries expected (``init(capacity:)``): the bytes are sized from the first ones.
+    private let expected: Int
+
+    /// A table with room for `capacity` entries (it grows past them). The bytes of ids and vectors
+    /// are reserved once the first ``sampled`` entries tell their usual size, and then grow by a
+    /// quarter at a time: an array doubling its storage holds up to three times what it needs while
+    /// it copies, which was most of a verification's memory at 1,000,000 records.
     init(capacity: Int = 0) {
         var size = 16
         while size < capacity * 2 { size *= 2 }
         slots = Array(repeating: -1, count: size)
         mask = size - 1
+        expected = capacity
         entries.reserveCapacity(capacity)
-        bytes.reserveCapacity(capacity * 48)
+        bytes.reserveCapacity(Self.sampled * 64)
     }
+
+    /// Entries read before the bytes are reserved for all of them.
+    private static let sampled = 256
 
     var count: Int { entries.count }
 
     /// Adds a record's id and vector bytes (`hash`: ``hash(_:)`` of the id). Ids are unique.
     mutating func insert(id: UnsafeRawBufferPointer, hash: UInt64, vector: UnsafeRawBufferPointer) {
         if entries.count >= slots.count / 2 { grow() }
+        let needed = bytes.count + id.count + vector.count
+        if needed > bytes.capacity {
+            var capacity = needed + needed / 4
+            if entries.count >= Self.sampled, expected > entries.count {
+                // The rest at the mean size so far, and a little more.
+                let mean = (bytes.count + entries.count - 1) / entries.count
+                capacity = max(capacity, bytes.count + (expected - entries.count) * mean * 9 / 8)
+            }
+            bytes.reserveCapacity(capacity)
+        }
         var slot = Int(truncatingIfNeeded: hash) & mask
         while slots[slot] >= 0 { slot = (slot + 1) & mask }
         slots[slot] = Int32(entries.count)
@@ -100,6 +120,8 @@ struct DigestVectorTable {
     }
 
     /// Entries of one table: a collection of more records is joined in several shares, each read
-    /// twice, so that a verification never holds more than this many vectors.
-    static let entriesPerShare = 262_144
+    /// twice, so that a verification never holds more than this many vectors per thread. 131,072
+    /// keeps a laptop's peak memory nearly flat from 100,000 to 1,000,000 records (docs/PERFORMANCE.md);
+    /// each share costs one more pass over `_relais_records` and the collection's table.
+    static let entriesPerShare = 131_072
 }

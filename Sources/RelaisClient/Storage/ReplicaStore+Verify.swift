@@ -55,15 +55,26 @@ extension ReplicaStore {
         keys: Bool, entriesPerShare: Int = DigestVectorTable.entriesPerShare,
         parallelRecords: Int = ReplicaStore.parallelRecords
     ) throws -> [DigestShare] {
-        let stored = Int(try db.scalar("SELECT count(*) FROM _relais_records")?.int64Value ?? 0)
+        // Records (tombstones included) per collection: they size each share's tables.
+        var counts: [String: Int] = [:]
+        try db.query("SELECT collection, count(*) FROM _relais_records GROUP BY collection") { row in
+            counts[row.text(at: 0) ?? ""] = Int(row.int64(at: 1))
+        }
+        let stored = counts.values.reduce(0, +)
         let workers = stored >= parallelRecords ? Self.digestWorkers : 1
         let shares = max(workers, 1 + stored / max(1, entriesPerShare))
         let schema = schema
+        // A share holds about its part of each collection; a hash spreads ids evenly (1/32 more).
+        let capacities = schema.collections.map { collection -> Int in
+            let part = (counts[collection.name] ?? 0) / shares
+            return part + part / 32 + 16
+        }
         if workers == 1 {
             var part = DigestShare()
             try db.transaction(.deferred) {
                 for share in 0..<shares {
-                    try Self.digest(share: share, of: shares, schema, keys: keys, db: db, into: &part)
+                    try Self.digest(
+                        share: share, of: shares, schema, capacities, keys: keys, db: db, into: &part)
                 }
             }
             return [part]
@@ -82,7 +93,8 @@ extension ReplicaStore {
                 var part = DigestShare()
                 try reader.transaction(.deferred) {
                     for share in stride(from: worker, to: shares, by: workers) {
-                        try Self.digest(share: share, of: shares, schema, keys: keys, db: reader, into: &part)
+                        try Self.digest(
+                            share: share, of: shares, schema, capacities, keys: keys, db: reader, into: &part)
                     }
                 }
                 return part
@@ -99,12 +111,13 @@ extension ReplicaStore {
     static let digestWorkers = max(2, min(4, ProcessInfo.processInfo.activeProcessorCount))
 
     /// Adds the digests of share `share` (of `shares`) of the records to `part`; `db` is in a read
-    /// transaction.
+    /// transaction. `capacities`: the entries expected per collection in a share.
     private static func digest(
-        share: Int, of shares: Int, _ schema: Schema, keys: Bool, db: Connection, into part: inout DigestShare
+        share: Int, of shares: Int, _ schema: Schema, _ capacities: [Int], keys: Bool, db: Connection,
+        into part: inout DigestShare
     ) throws {
         // The vectors of this share's records, per collection, in one pass.
-        var tables = schema.collections.map { _ in DigestVectorTable() }
+        var tables = capacities.map { DigestVectorTable(capacity: $0) }
         let names = schema.collections.map { Array($0.name.utf8) }
         try db.query(
             "SELECT collection, record_id, vector FROM _relais_records NOT INDEXED WHERE typeof(vector) = 'text'"
