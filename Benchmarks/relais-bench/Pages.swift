@@ -44,6 +44,7 @@ extension BenchRunner {
                     var request = Relais_V1_PullRequest()
                     request.cursor = cursor
                     request.since = 0
+                    request.compactDots = true
                     request.pageSize = UInt32(pageSize)
                     request.counter = 0
                     request.schemaVersion = UInt32(Schema.crm.version)

@@ -98,8 +98,11 @@ struct PullPageWriterTests {
         return (ids, walt)
     }
 
-    /// On the store CI names (`RELAIS_TEST_HUB_STORE`): SQLite here, PostgreSQL in CI's second run.
-    @Test func pagesAreSwiftProtobufsBytesAndCarryWhatTheHubHolds() async throws {
+    /// On the store CI names (`RELAIS_TEST_HUB_STORE`): SQLite here, PostgreSQL in CI's second run;
+    /// with and without `compact_dots`.
+    @Test(arguments: [false, true]) func pagesAreSwiftProtobufsBytesAndCarryWhatTheHubHolds(compact: Bool)
+        async throws
+    {
         try await HubFixture.with { hub in
             let (_, writer) = try await Self.fill(hub)
             var readers = [
@@ -110,12 +113,15 @@ struct PullPageWriterTests {
             var pages = 0
             for index in readers.indices {
                 while true {
-                    let request = Wire.pull(
+                    var request = Wire.pull(
                         cursor: readers[index].cursor, counter: readers[index].counter, pageSize: 7, since: 0)
+                    request.compactDots = compact
                     let bytes = try await hub.service.pullEncoded(request, from: readers[index].principal)
                     let page = try Relais_V1_PullResponse(serializedBytes: bytes)
                     #expect(bytes == (try Self.canonical(page)), "page \(pages) is not swift-protobuf's bytes")
+                    try page.validate(limits: ProtocolLimits())
                     try await Self.expectHeld(page, hub)
+                    Self.expectCompact(page, compact)
                     pages += 1
                     readers[index].cursor = page.nextCursor
                     if !page.more { break }
@@ -148,7 +154,39 @@ struct PullPageWriterTests {
                 return Relais_V1_FieldVersion(
                     field: field.name, value: state.value(rule: field.rule), dot: latest.dot, hlc: latest.hlc)
             }
-            #expect(version.fields == expected, "\(version.collection) \(version.recordID)")
+            // Each field with its dot and time, its own or its record's (`compact_dots`).
+            let fields = version.fields.map { field in
+                var field = field
+                (field.dot, field.hlc) = version.dotAndTime(of: field)
+                return field
+            }
+            #expect(fields == expected, "\(version.collection) \(version.recordID)")
+        }
+    }
+
+    /// Without `compact_dots` every field carries its dot and no record one. With it, a record carries
+    /// the dot and time most of its fields share (at least two), those fields none, and the others
+    /// their own, different ones.
+    static func expectCompact(_ page: Relais_V1_PullResponse, _ compact: Bool) {
+        for version in page.records {
+            let bare = version.fields.filter { !$0.hasDot }
+            guard compact else {
+                #expect(!version.hasDot && version.hlc == 0 && bare.isEmpty)
+                continue
+            }
+            let own = version.fields.filter(\.hasDot)
+            if version.hasDot {
+                #expect(bare.count >= 2 && bare.allSatisfy { $0.hlc == 0 })
+                #expect(own.allSatisfy { $0.dot != version.dot || $0.hlc != version.hlc })
+                // No other shared dot is more common.
+                for field in own {
+                    #expect(own.count { $0.dot == field.dot && $0.hlc == field.hlc } <= bare.count)
+                }
+            } else {
+                #expect(bare.isEmpty && version.hlc == 0)
+                let dots = own.map { "\($0.dot.replica)/\($0.dot.counter)/\($0.hlc)" }
+                #expect(Set(dots).count == dots.count, "two fields share a dot the record does not carry")
+            }
         }
     }
 

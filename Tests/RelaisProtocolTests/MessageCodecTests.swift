@@ -280,6 +280,35 @@ struct MessageCodecTests {
         #expect(ProtocolLimits().pageSize(requested: 200) == 200)
     }
 
+    /// A field version without a dot is valid only when its record carries one (`compact_dots`), and
+    /// then has the record's dot and time.
+    @Test func aFieldWithoutADotHasItsRecords() throws {
+        func field(_ name: String, dot: (UInt32, UInt64)?, hlc: UInt64) -> Relais_V1_FieldVersion {
+            var field = Relais_V1_FieldVersion()
+            field.field = name
+            field.value = Relais_V1_Value(.text(name))
+            if let dot { field.dot = Relais_V1_Dot(Dot(replica: ReplicaID(dot.0), counter: dot.1)) }
+            field.hlc = hlc
+            return field
+        }
+        var record = Relais_V1_RecordVersion()
+        record.collection = "customers"
+        record.recordID = GoldenVectors.customerA
+        record.fields = [field("city", dot: nil, hlc: 0), field("name", dot: (4, 9), hlc: 77)]
+        var page = Relais_V1_PullResponse()
+        page.records = [record]
+        #expect(throws: ProtocolError.invalidMessage) { try page.validate(limits: .default) }
+        page.records[0].dot = Relais_V1_Dot(Dot(replica: ReplicaID(3), counter: 0))
+        #expect(throws: ProtocolError.invalidMessage) { try page.validate(limits: .default) }
+        page.records[0].dot.counter = 5
+        page.records[0].hlc = 42
+        try page.validate(limits: .default)
+        let (city, cityTime) = page.records[0].dotAndTime(of: page.records[0].fields[0])
+        let (name, nameTime) = page.records[0].dotAndTime(of: page.records[0].fields[1])
+        #expect(city.core == Dot(replica: ReplicaID(3), counter: 5) && cityTime == 42)
+        #expect(name.core == Dot(replica: ReplicaID(4), counter: 9) && nameTime == 77)
+    }
+
     // MARK: Errors
 
     @Test func errorsHaveStableCodesAndStatuses() {

@@ -136,10 +136,9 @@ extension ReplicaStore {
                 wire.append(version.field)
                 indices.append(index)
                 values.append(try Value(version.value))
-                dots.add(
-                    collection.fields[index].name, replica: version.dot.replica, counter: version.dot.counter,
-                    hlc: version.hlc)
-                if version.hlc > latest.rawValue { latest = HLC(rawValue: version.hlc) }
+                let (dot, hlc) = record.dotAndTime(of: version)
+                dots.add(collection.fields[index].name, replica: dot.replica, counter: dot.counter, hlc: hlc)
+                if hlc > latest.rawValue { latest = HLC(rawValue: hlc) }
             }
             dots.finish()
             Self.encodeVector(record.vector, into: &vector)

@@ -338,7 +338,8 @@ extension ReplicaStore {
                         guard let index = collection.fieldIndex(version.field) else { continue }
                         let name = collection.fields[index].name
                         values[name] = try Value(version.value)
-                        dots.add(name, replica: version.dot.replica, counter: version.dot.counter, hlc: version.hlc)
+                        let (dot, hlc) = record.dotAndTime(of: version)
+                        dots.add(name, replica: dot.replica, counter: dot.counter, hlc: hlc)
                     }
                     dots.finish()
                     var vector = TextBuffer()

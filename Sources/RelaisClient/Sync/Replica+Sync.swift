@@ -249,6 +249,8 @@ extension Replica {
                     request.schemaVersion = UInt32(schema.version)
                     request.hubEpoch = try store.hubEpoch
                     request.echoOwnWrites = try store.echoOwnWrites
+                    // A write's dot and time once per record, not once per field it set.
+                    request.compactDots = true
                     if let report = try pendingVerificationReport() { request.verification = report }
                     let page = try await transport.pull(request, token: token)
                     // A pull answered `bootstrap_required` records nothing: the report goes with the next.

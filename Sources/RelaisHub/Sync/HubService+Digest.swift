@@ -267,7 +267,8 @@ extension HubService {
             let access = Access(role: user.role, territories: Set(user.territories))
             var writer = PullPageWriter()
             // Cursor and `since` 0, counter 0: every field, the device's own writes included.
-            let device = PullPageWriter.Device(replica: replica, counter: 0, cursor: 0, since: 0, access: access)
+            let device = PullPageWriter.Device(
+                replica: replica, counter: 0, cursor: 0, since: 0, access: access, compactDots: false)
             var absent: [Relais_V1_RecordKey] = []
             for key in request.keys {
                 let id = key.recordID.lowercased()

@@ -71,7 +71,8 @@ extension HubService {
             if let since, since != 0, since < meta.purgeHorizon { return .bootstrap(head: meta.head) }
             let page = try await self.page(
                 after: request.cursor, since: since, size: pageSize, user: user, replica: replica,
-                counter: request.echoOwnWrites ? 0 : request.counter, head: meta.head, tx: tx)
+                counter: request.echoOwnWrites ? 0 : request.counter, head: meta.head,
+                compactDots: request.compactDots, tx: tx)
             // The last page of a pull: the digest of the view at its cursor, from the same snapshot
             // (Protocol/README.md section 14).
             let digest =
@@ -138,9 +139,11 @@ extension HubService {
     ///
     /// `since`: the start of the device's pull (docs/SYNC.md "Pull"): what the device holds is judged
     /// there, not at the cursor. `nil` (an older client): whole records, revocations judged at the cursor.
+    /// `compactDots`: the device reads a field's dot and HLC time from its record when the field
+    /// carries none (Protocol/README.md section 7.2).
     nonisolated(nonsending) func page(
         after cursor: UInt64, since: UInt64?, size: Int, user: HubUser, replica: ReplicaID, counter: UInt64,
-        head: UInt64, tx: any HubReadTransaction
+        head: UInt64, compactDots: Bool = false, tx: any HubReadTransaction
     ) async throws -> (bytes: [UInt8], more: Bool) {
         let access = Access(role: user.role, territories: Set(user.territories))
         let scopes: Set<String>? = access.role.seesEverything ? nil : access.territories
@@ -197,7 +200,8 @@ extension HubService {
 
         var writer = PullPageWriter()
         let device = PullPageWriter.Device(
-            replica: replica, counter: counter, cursor: cursor, since: since, access: access)
+            replica: replica, counter: counter, cursor: cursor, since: since, access: access,
+            compactDots: compactDots)
         var emitted = 0
         var lastSeq = cursor
         var stoppedEarly = false

@@ -15,7 +15,7 @@ struct PullPageWriter {
     /// so that a field added to a page's messages is not left out of the pages.
     static let writtenFields: [String: [Int]] = [
         "PullResponse": [1, 2, 3, 4, 5, 6, 7, 8, 9],
-        "RecordVersion": [1, 2, 3, 4, 5, 6],
+        "RecordVersion": [1, 2, 3, 4, 5, 6, 7, 8],
         "FieldVersion": [1, 2, 3, 4],
         "Value": [1, 2, 3, 4, 5, 6],
         "StringSet": [1],
@@ -42,6 +42,9 @@ struct PullPageWriter {
         var cursor: UInt64
         var since: UInt64?
         var access: Access
+        /// The device reads a field without a dot as having its record's dot and HLC time
+        /// (`PullRequest.compact_dots`).
+        var compactDots = false
     }
 
     /// Appends the version of `row` that `device` needs (docs/SYNC.md "Pull"), or nothing when it
@@ -98,6 +101,7 @@ struct PullPageWriter {
         try matchSlots(row.state)
         var decoded: StoredRecord?
         var written = 0
+        sent.removeAll(keepingCapacity: true)
         for index in slots.indices {
             let slot = slots[index]
             guard slot >= 0 else { continue }
@@ -119,6 +123,13 @@ struct PullPageWriter {
                     continue
                 }
             }
+            sent.append(index)
+        }
+        // With compact dots, the dot and time most of the sent fields share are the record's, and
+        // those fields carry none.
+        let shared = device.compactDots ? sharedDot() : nil
+        for index in sent {
+            let stored = view.fields[slots[index]]
             let mark = out.beginMessage(5)
             row.state.withUnsafeBytes { out.lengthDelimited(1, UnsafeRawBufferPointer(rebasing: $0[stored.name])) }
             let value = out.beginMessage(2)
@@ -133,10 +144,12 @@ struct PullPageWriter {
                 writeValue(decoded?.state.fields[field.name]?.value(rule: field.rule) ?? .null)
             }
             out.endMessage(value)
-            let dot = out.beginMessage(3)
-            out.uint64(1, UInt64(stored.replica))
-            out.uint64(2, stored.counter)
-            out.endMessage(dot)
+            if let shared, shared == DotTime(stored) {
+                out.endMessage(mark)
+                written += 1
+                continue
+            }
+            writeDot(3, replica: stored.replica, counter: stored.counter)
             out.uint64(4, stored.hlc)
             out.endMessage(mark)
             written += 1
@@ -146,8 +159,49 @@ struct PullPageWriter {
             return false
         }
         out.uint64(6, row.seq)
+        if let shared {
+            writeDot(7, replica: shared.replica, counter: shared.counter)
+            out.uint64(8, shared.hlc)
+        }
         out.endMessage(record)
         return true
+    }
+
+    /// The fields of the current record to send, by schema position (``record(_:for:moves:schema:)``).
+    private var sent: [Int] = []
+
+    /// A field's dot and HLC time.
+    private struct DotTime: Equatable {
+        var replica: UInt32
+        var counter: UInt64
+        var hlc: UInt64
+
+        init(_ field: RecordCodec.PageView.Field) {
+            (replica, counter, hlc) = (field.replica, field.counter, field.hlc)
+        }
+    }
+
+    /// The dot and time that most of the ``sent`` fields share (the first of equal counts), or nil
+    /// when no two share one: a record of one field, or of fields all set by different writes, is
+    /// written as without compact dots.
+    private func sharedDot() -> DotTime? {
+        var best: (dot: DotTime, count: Int)?
+        for (position, index) in sent.enumerated() {
+            let dot = DotTime(view.fields[slots[index]])
+            // Counted from its first field only.
+            if sent[..<position].contains(where: { DotTime(view.fields[slots[$0]]) == dot }) { continue }
+            let count = sent[position...].count(where: { DotTime(view.fields[slots[$0]]) == dot })
+            if count > (best?.count ?? 1) { best = (dot, count) }
+        }
+        return best?.dot
+    }
+
+    /// A `Dot` message as field `number`.
+    private mutating func writeDot(_ number: UInt32, replica: UInt32, counter: UInt64) {
+        let dot = out.beginMessage(number)
+        out.uint64(1, UInt64(replica))
+        out.uint64(2, counter)
+        out.endMessage(dot)
     }
 
     /// Appends a revocation of record `id` of `collection`.

@@ -1,5 +1,5 @@
-// relais.proto sha256: 95d448762f4acb2d01b9d2048024d42a7fb60bcba0b675e32f84f350b0e92f39
-// generated code sha256: ba71800432d6b50f4bc2a414f190ea21903542052f41f42aa8aeb5b57824e576
+// relais.proto sha256: ab878818bfa6926c013dd1ab9793744bfa9cd58e028e211db2f651a832b3f84b
+// generated code sha256: 287353df53914746b4e0713e3c682e1fc06837c94cf662a8c3a472aa45463442
 // DO NOT EDIT.
 // swift-format-ignore-file
 // swiftlint:disable all
@@ -460,6 +460,12 @@ public nonisolated struct Relais_V1_PullRequest: Sendable {
   /// Clears the value of `verification`. Subsequent reads from it will return its default value.
   public mutating func clearVerification() {self._verification = nil}
 
+  /// The client reads a field version that carries no `dot` as having its record's `dot` and `hlc`
+  /// (RecordVersion fields 7 and 8). The hub then gives a record the dot and HLC time that most of
+  /// its sent fields share, and leaves them out of those fields: a write of several fields sends its
+  /// dot and time once. False (a client that predates it): every field version carries its own.
+  public var compactDots: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -487,7 +493,8 @@ public nonisolated struct Relais_V1_FieldVersion: Sendable {
   /// Clears the value of `value`. Subsequent reads from it will return its default value.
   public mutating func clearValue() {self._value = nil}
 
-  /// The dot of the write that set this value. Required.
+  /// The dot of the write that set this value. Required, except in a page asked for with
+  /// `compact_dots`: absent, the value's dot and HLC time are its record's `dot` and `hlc`.
   public var dot: Relais_V1_Dot {
     get {_dot ?? Relais_V1_Dot()}
     set {_dot = newValue}
@@ -541,11 +548,25 @@ public nonisolated struct Relais_V1_RecordVersion: Sendable {
   /// The highest sequence number among this record's changes in the page.
   public var seq: UInt64 = 0
 
+  /// Only when the request set `compact_dots`: the dot and HLC time of every field version of this
+  /// record that carries no dot of its own. Absent otherwise, and when no field shares one.
+  public var dot: Relais_V1_Dot {
+    get {_dot ?? Relais_V1_Dot()}
+    set {_dot = newValue}
+  }
+  /// Returns true if `dot` has been explicitly set.
+  public var hasDot: Bool {self._dot != nil}
+  /// Clears the value of `dot`. Subsequent reads from it will return its default value.
+  public mutating func clearDot() {self._dot = nil}
+
+  public var hlc: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _vector: Relais_V1_VersionVector? = nil
+  fileprivate var _dot: Relais_V1_Dot? = nil
 }
 
 /// The record has left the user's visibility (for example its customer moved to another
@@ -1599,7 +1620,7 @@ nonisolated extension Relais_V1_PushResponse: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Relais_V1_PullRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PullRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}cursor\0\u{3}page_size\0\u{1}counter\0\u{3}schema_version\0\u{3}hub_epoch\0\u{1}since\0\u{3}echo_own_writes\0\u{1}verification\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}cursor\0\u{3}page_size\0\u{1}counter\0\u{3}schema_version\0\u{3}hub_epoch\0\u{1}since\0\u{3}echo_own_writes\0\u{1}verification\0\u{3}compact_dots\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1615,6 +1636,7 @@ nonisolated extension Relais_V1_PullRequest: SwiftProtobuf.Message, SwiftProtobu
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self._since) }()
       case 7: try { try decoder.decodeSingularBoolField(value: &self.echoOwnWrites) }()
       case 8: try { try decoder.decodeSingularMessageField(value: &self._verification) }()
+      case 9: try { try decoder.decodeSingularBoolField(value: &self.compactDots) }()
       default: break
       }
     }
@@ -1649,6 +1671,9 @@ nonisolated extension Relais_V1_PullRequest: SwiftProtobuf.Message, SwiftProtobu
     try { if let v = self._verification {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
     } }()
+    if self.compactDots != false {
+      try visitor.visitSingularBoolField(value: self.compactDots, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1661,6 +1686,7 @@ nonisolated extension Relais_V1_PullRequest: SwiftProtobuf.Message, SwiftProtobu
     if lhs._since != rhs._since {return false}
     if lhs.echoOwnWrites != rhs.echoOwnWrites {return false}
     if lhs._verification != rhs._verification {return false}
+    if lhs.compactDots != rhs.compactDots {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1717,7 +1743,7 @@ nonisolated extension Relais_V1_FieldVersion: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Relais_V1_RecordVersion: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RecordVersion"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}collection\0\u{3}record_id\0\u{1}vector\0\u{1}deleted\0\u{1}fields\0\u{1}seq\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}collection\0\u{3}record_id\0\u{1}vector\0\u{1}deleted\0\u{1}fields\0\u{1}seq\0\u{1}dot\0\u{1}hlc\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1731,6 +1757,8 @@ nonisolated extension Relais_V1_RecordVersion: SwiftProtobuf.Message, SwiftProto
       case 4: try { try decoder.decodeSingularBoolField(value: &self.deleted) }()
       case 5: try { try decoder.decodeRepeatedMessageField(value: &self.fields) }()
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self.seq) }()
+      case 7: try { try decoder.decodeSingularMessageField(value: &self._dot) }()
+      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.hlc) }()
       default: break
       }
     }
@@ -1759,6 +1787,12 @@ nonisolated extension Relais_V1_RecordVersion: SwiftProtobuf.Message, SwiftProto
     if self.seq != 0 {
       try visitor.visitSingularUInt64Field(value: self.seq, fieldNumber: 6)
     }
+    try { if let v = self._dot {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
+    if self.hlc != 0 {
+      try visitor.visitSingularUInt64Field(value: self.hlc, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1769,6 +1803,8 @@ nonisolated extension Relais_V1_RecordVersion: SwiftProtobuf.Message, SwiftProto
     if lhs.deleted != rhs.deleted {return false}
     if lhs.fields != rhs.fields {return false}
     if lhs.seq != rhs.seq {return false}
+    if lhs._dot != rhs._dot {return false}
+    if lhs.hlc != rhs.hlc {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -65,3 +65,11 @@ extension HLC {
     /// The HLC time carried in a `uint64 hlc` field (48 bits of Unix milliseconds, 16 logical bits).
     public init(wire: UInt64) { self.init(rawValue: wire) }
 }
+
+extension Relais_V1_RecordVersion {
+    /// The dot and HLC time of `field`, one of this record's fields: its own, or, when it carries no
+    /// dot, the record's (a page asked for with `compact_dots`, Protocol/README.md section 7.2).
+    public func dotAndTime(of field: Relais_V1_FieldVersion) -> (dot: Relais_V1_Dot, hlc: UInt64) {
+        field.hasDot || !hasDot ? (field.dot, field.hlc) : (dot, hlc)
+    }
+}

@@ -128,10 +128,14 @@ extension Relais_V1_PullResponse: ProtocolValidatable {
                 let path = "records[\(index)]"
                 throw ProtocolError.invalidMessage.with("\(path) is deleted but lists fields.", ["path": path])
             }
+            // A field without a dot has its record's (`compact_dots`).
+            if record.hasDot { try check.dot(record.dot, present: true, "records[\(index)].dot") }
             for (fieldIndex, field) in record.fields.enumerated() {
                 try check.identifier(field.field, "records[\(index)].fields[\(fieldIndex)].field")
                 try check.value(field.value, "records[\(index)].fields[\(fieldIndex)].value")
-                try check.dot(field.dot, present: field.hasDot, "records[\(index)].fields[\(fieldIndex)].dot")
+                try check.dot(
+                    field.hasDot ? field.dot : record.dot, present: field.hasDot || record.hasDot,
+                    "records[\(index)].fields[\(fieldIndex)].dot")
             }
             try check.noDuplicateFields(record.fields.map(\.field), "records[\(index)].fields")
         }

@@ -284,6 +284,42 @@ enum GoldenVectors {
             }()
         ),
         GoldenVector(
+            "pull-response-compact",
+            "A page asked for with compact_dots: three fields of one write carry no dot; the record carries it.",
+            {
+                var page = Relais_V1_PullResponse()
+                var changed = Relais_V1_RecordVersion()
+                changed.collection = "customers"
+                changed.recordID = customerA
+                changed.vector = vector([0: 5, 7: 42])
+                var status = Relais_V1_FieldVersion()
+                status.field = "status"
+                status.value = Relais_V1_Value(.text("lapsed"))
+                var city = Relais_V1_FieldVersion()
+                city.field = "city"
+                city.value = Relais_V1_Value(.text("Besançon"))
+                var value = Relais_V1_FieldVersion()
+                value.field = "lifetime_value"
+                value.value = Relais_V1_Value(.number(18_250.5))
+                changed.fields = [
+                    status, city, value,
+                    Relais_V1_FieldVersion(
+                        field: "owner",
+                        value: .text("marc"),
+                        dot: Dot(replica: .hub, counter: 5),
+                        hlc: HLC(rawValue: hlc(1_500))
+                    ),
+                ]
+                changed.seq = 10_460
+                changed.dot = Relais_V1_Dot(Dot(replica: ReplicaID(7), counter: 42))
+                changed.hlc = hlc(2_000)
+                page.records = [changed]
+                page.nextCursor = 10_460
+                page.head = 10_482
+                return page
+            }()
+        ),
+        GoldenVector(
             "pull-response-bootstrap",
             "The cursor is past tombstone retention: empty page, bootstrap required.",
             {
