@@ -1017,9 +1017,9 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
 
     nonisolated(nonsending) func insertConflict(_ report: ConflictReport) async throws {
         let conflict = report.conflict
-        let base = try conflict.base.map { try json($0) }
-        let chosen = try conflict.chosen.map { try json($0) }
-        let competitors = try json(conflict.values)
+        let base = try conflict.base.map { try HistoryJSON.value($0) ?? json($0) }
+        let chosen = try conflict.chosen.map { try HistoryJSON.value($0) ?? json($0) }
+        let competitors = try HistoryJSON.competitors(conflict.values) ?? json(conflict.values)
         let resolution = try report.resolution.map { try json($0) }
         try await execute(
             """

@@ -703,8 +703,9 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
         return [
             .text(report.id), Self.int(report.createdAt), Self.int(report.seq), .text(conflict.collection),
             .text(conflict.recordID), Self.text(conflict.field), .text(conflict.rule),
-            try conflict.base.map { .text(try json($0)) } ?? .null,
-            try conflict.chosen.map { .text(try json($0)) } ?? .null, .text(try json(conflict.values)),
+            try conflict.base.map { .text(try HistoryJSON.value($0) ?? json($0)) } ?? .null,
+            try conflict.chosen.map { .text(try HistoryJSON.value($0) ?? json($0)) } ?? .null,
+            .text(try HistoryJSON.competitors(conflict.values) ?? json(conflict.values)),
             .text(conflict.status.rawValue), Self.text(report.scope),
             try report.resolution.map { .text(try json($0)) } ?? .null,
         ]
