@@ -185,6 +185,10 @@ struct PullPageWriter {
     /// when no two share one: a record of one field, or of fields all set by different writes, is
     /// written as without compact dots.
     private func sharedDot() -> DotTime? {
+        guard sent.count >= 2 else { return nil }
+        // Most records: every field sent was set by one write.
+        let first = DotTime(view.fields[slots[sent[0]]])
+        if sent.dropFirst().allSatisfy({ DotTime(view.fields[slots[$0]]) == first }) { return first }
         var best: (dot: DotTime, count: Int)?
         for (position, index) in sent.enumerated() {
             let dot = DotTime(view.fields[slots[index]])
