@@ -144,13 +144,10 @@ struct PullPageWriter {
                 writeValue(decoded?.state.fields[field.name]?.value(rule: field.rule) ?? .null)
             }
             out.endMessage(value)
-            if let shared, shared == DotTime(stored) {
-                out.endMessage(mark)
-                written += 1
-                continue
+            if shared != DotTime(stored) {
+                writeDot(3, replica: stored.replica, counter: stored.counter)
+                out.uint64(4, stored.hlc)
             }
-            writeDot(3, replica: stored.replica, counter: stored.counter)
-            out.uint64(4, stored.hlc)
             out.endMessage(mark)
             written += 1
         }
