@@ -22,7 +22,8 @@ struct HistoryJSONTests {
         case 3: return .bool(rng.int(0...1) == 1)
         case 4:
             let numbers: [Double] = [
-                0, -0.0, 1, -1, 0.1, 1234.5, 1e21, 1e-7, Double.leastNonzeroMagnitude, Double.greatestFiniteMagnitude, 123_456_789.125,
+                0, -0.0, 1, -1, 0.1, 1234.5, 1e21, 1e-7, Double.leastNonzeroMagnitude, Double.greatestFiniteMagnitude,
+                123_456_789.125,
                 Double(rng.int(-1_000_000...1_000_000)) / 7,
             ]
             return .number(numbers[rng.int(0...(numbers.count - 1))])
