@@ -134,7 +134,7 @@ extension Relais_V1_PullResponse: ProtocolValidatable {
                 try check.identifier(field.field, "records[\(index)].fields[\(fieldIndex)].field")
                 try check.value(field.value, "records[\(index)].fields[\(fieldIndex)].value")
                 try check.dot(
-                    field.hasDot ? field.dot : record.dot, present: field.hasDot || record.hasDot,
+                    record.dotAndTime(of: field).dot, present: field.hasDot || record.hasDot,
                     "records[\(index)].fields[\(fieldIndex)].dot")
             }
             try check.noDuplicateFields(record.fields.map(\.field), "records[\(index)].fields")
