@@ -377,7 +377,8 @@ struct SnapshotBootstrapTests {
                         folder: folder.file("parts")))
                 let file = try SnapshotFolder(path: folder.file("parts")).inflate(
                     download.path, digest: download.digest, maxBytes: download.inflatedBytes)
-                _ = try await reader.applySnapshotForTesting(file, cursor: download.cursor)
+                let info = try await reader.applySnapshotForTesting(file, cursor: download.cursor)
+                #expect(!info.tookFileWhole)
 
                 #expect(try await reader.pendingCount() == 2)
                 let record = try #require(try await reader.get(customer, id: ids[0]))
@@ -439,6 +440,120 @@ struct SnapshotBootstrapTests {
                 #expect(try await writer.get(customer, id: ids[0])?.values["phone"] == .text("typed again"))
                 #expect(try await writer.get("contacts", id: contact) == nil)
                 #expect(try await reader.export() == writer.export())
+            }
+        }
+    }
+}
+
+extension SnapshotBootstrapTests {
+    /// The snapshot of `code`'s view, downloaded and inflated into `folder`, for a laptop enrolled
+    /// with `token`: its file and cursor.
+    private func downloadSnapshot(hub url: String, token: String, folder: TemporaryFolder) async throws
+        -> (file: String, cursor: UInt64)
+    {
+        let download = try #require(
+            try await HTTPSyncTransport(hub: url).snapshot(
+                SnapshotRequest(schemaVersion: UInt32(Schema.crm.version), hubEpoch: ""), token: token,
+                folder: folder.file("parts")))
+        let file = try SnapshotFolder(path: folder.file("parts")).inflate(
+            download.path, digest: download.digest, maxBytes: download.inflatedBytes)
+        return (file, download.cursor)
+    }
+
+    /// The replica's own state rows (identity, hub epoch, token times, ...), without those a
+    /// bootstrap sets and the clocks (written with it).
+    private func ownState(_ path: String) throws -> [String] {
+        let bootstrap: Set = [
+            "generation", "cursor", "pull_since", "bootstrapping", "echo_own_writes", "hlc", "counter", "last_sync",
+        ]
+        var rows: [String] = []
+        try rawConnection(path).query("SELECT key, quote(value) FROM _relais_state ORDER BY key") { row in
+            let key = row.text(at: 0) ?? ""
+            if !bootstrap.contains(key) { rows.append("\(key)=\(row.text(at: 1) ?? "")") }
+        }
+        return rows
+    }
+
+    /// A fresh laptop takes the snapshot's file whole (SQLite's backup API over its own file): it
+    /// keeps its identity and own tables, stays in WAL mode, holds what a bootstrap by pages holds,
+    /// and goes on writing and syncing under its own replica number.
+    @Test func aFreshLaptopTakesTheSnapshotFileWhole() async throws {
+        try await HubFixture.with { hub in
+            let writerCode = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            let pagesCode = try await hub.addUser("remi", role: .rep, territories: ["north"])
+            let freshCode = try await hub.addUser("sasha", role: .rep, territories: ["north"])
+            let folder = try TemporaryFolder(prefix: "snapshot-whole")
+            defer { folder.remove() }
+            try await hub.live { url in
+                let writer = try await Replica.enroll(hub: url, code: writerCode, path: folder.file("claire.db"))
+                _ = try await fill(writer, count: 40)
+                var byPages = SyncOptions()
+                byPages.snapshots = false
+                let pages = try await Replica.enroll(hub: url, code: pagesCode, path: folder.file("remi.db"))
+                _ = try await pages.sync(options: byPages)
+
+                let path = folder.file("sasha.db")
+                let fresh = try await Replica.enroll(hub: url, code: freshCode, path: path)
+                let identity = try #require(try await fresh.identity())
+                let stateBefore = try ownState(path)
+                let snapshot = try await downloadSnapshot(hub: url, token: identity.token, folder: folder)
+                let rows = try rawConnection(snapshot.file).scalar(
+                    "SELECT (SELECT count(*) FROM customers) + (SELECT count(*) FROM contacts)")
+                let info = try await fresh.applySnapshotForTesting(snapshot.file, cursor: snapshot.cursor)
+                #expect(info.tookFileWhole)
+                #expect(info.changed == Int(try #require(rows?.int64Value)))
+
+                #expect(try await fresh.identity() == identity)
+                #expect(try ownState(path) == stateBefore)
+                let db = try rawConnection(path)
+                #expect(try db.scalar("PRAGMA journal_mode")?.textValue == "wal")
+                #expect(try db.scalar("PRAGMA integrity_check")?.textValue == "ok")
+                #expect(
+                    try db.scalar("SELECT value FROM _relais_state WHERE key = 'cursor'")?.int64Value
+                        == Int64(snapshot.cursor))
+                // The pull after the snapshot (which may stand behind the hub) ends where pages end.
+                var check = SyncOptions()
+                check.verification = .full
+                #expect(try await fresh.sync(options: check).verification?.outcome == .equal)
+                #expect(try holdings(path) == holdings(folder.file("remi.db")))
+
+                // It goes on as any laptop: its own writes under its own number, the check.
+                let added = try await fresh.add(customer, acme("Shop typed after the snapshot"))
+                let result = try await fresh.sync(options: check)
+                #expect(result.pushed == 1)
+                #expect(result.verification?.outcome == .equal)
+                _ = try await writer.sync()
+                #expect(
+                    try await writer.get(customer, id: added)?.values["name"] == .text("Shop typed after the snapshot"))
+                #expect(try await fresh.export() == writer.export())
+            }
+        }
+    }
+
+    /// A laptop whose file is not laid out as the snapshot's (here: an index its user made) has the
+    /// snapshot's records copied in, and keeps what it made.
+    @Test func aFileLaidOutOtherwiseHasTheRecordsCopiedIn() async throws {
+        try await HubFixture.with { hub in
+            let writerCode = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            let freshCode = try await hub.addUser("sasha", role: .rep, territories: ["north"])
+            let folder = try TemporaryFolder(prefix: "snapshot-layout")
+            defer { folder.remove() }
+            try await hub.live { url in
+                let writer = try await Replica.enroll(hub: url, code: writerCode, path: folder.file("claire.db"))
+                _ = try await fill(writer, count: 20)
+                let path = folder.file("sasha.db")
+                let fresh = try await Replica.enroll(hub: url, code: freshCode, path: path)
+                try rawConnection(path).execute("CREATE INDEX customers_by_city ON customers(city)")
+                let token = try #require(try await fresh.identity()?.token)
+                let snapshot = try await downloadSnapshot(hub: url, token: token, folder: folder)
+                let info = try await fresh.applySnapshotForTesting(snapshot.file, cursor: snapshot.cursor)
+                #expect(!info.tookFileWhole)
+                #expect(info.changed > 0)
+                let index = try rawConnection(path).scalar(
+                    "SELECT count(*) FROM sqlite_schema WHERE name = 'customers_by_city'")
+                #expect(index?.int64Value == 1)
+                _ = try await fresh.sync()
+                #expect(try await fresh.export() == writer.export())
             }
         }
     }

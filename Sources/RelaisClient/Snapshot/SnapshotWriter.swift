@@ -32,6 +32,9 @@ public final class SnapshotWriter {
     /// Creates the file at `path` (which must not exist) for `schema`.
     public init(path: String, schema: Schema, logger: Logger = Logger(label: "relais.snapshot")) throws {
         store = try ReplicaStore(path: path, schema: schema, configuration: Replica.Configuration(), logger: logger)
+        // The generation a fresh laptop's first bootstrap gives its records: one that takes this
+        // file whole keeps them as they are.
+        try store.syncWrite { try store.setState("generation", .integer(1)) }
     }
 
     /// Applies the next page, in order. Pages are applied in batches, as a sync applies them.

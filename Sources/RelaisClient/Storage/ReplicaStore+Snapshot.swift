@@ -11,6 +11,9 @@ extension ReplicaStore {
         var schemaVersion: Int
         /// Visible records it brought (rows copied in, and records with pending writes it updated).
         var changed = 0
+        /// Whether the snapshot's file replaced this one whole (a fresh laptop), rather than its
+        /// records being copied in.
+        var tookFileWhole = false
     }
 
     /// Applies a snapshot file (docs/SYNC.md "Snapshot bootstrap") as the first part of a bootstrap,
@@ -52,6 +55,9 @@ extension ReplicaStore {
             guard wanted.isSubset(of: columns) else {
                 throw ReplicaError(.storage, "the snapshot's table \(collection.name) lacks columns of this schema")
             }
+        }
+        if try snapshotCanReplaceTheFile() {
+            return try replaceTheFile(withSnapshotAt: path, info: info)
         }
         let replica = try self.replica
         info.changed = try syncWrite(durable: true) {
@@ -119,6 +125,84 @@ extension ReplicaStore {
                 return changed
             }
         }
+        return info
+    }
+
+    /// Whether the attached snapshot may replace the whole file (``replaceTheFile(withSnapshotAt:info:)``):
+    /// this replica holds no record, no pending write, no uncaptured edit and no row in a collection
+    /// table (a fresh laptop), and both files were laid out alike (the same tables, indexes and
+    /// triggers, page size, user version and application id), so that the snapshot's file with this
+    /// replica's own tables put in is the file the copy would have left.
+    private func snapshotCanReplaceTheFile() throws -> Bool {
+        for table in ["_relais_records", "_relais_pending", "_relais_overlay", "_relais_capture"]
+            + schema.collections.map({ ReplicaSQL.quote($0.name) })
+        {
+            guard try db.scalar("SELECT EXISTS(SELECT 1 FROM main.\(table))")?.int64Value == 0 else { return false }
+        }
+        let layout = "SELECT type, name, tbl_name, sql FROM"
+        for (one, other) in [("main", "snapshot"), ("snapshot", "main")] {
+            let differs = try db.scalar(
+                "SELECT EXISTS(\(layout) \(one).sqlite_schema EXCEPT \(layout) \(other).sqlite_schema)")
+            guard differs?.int64Value == 0 else { return false }
+        }
+        for pragma in ["page_size", "user_version", "application_id"] {
+            let mine = try db.scalar("PRAGMA main.\(pragma)")?.int64Value
+            guard mine == (try db.scalar("PRAGMA snapshot.\(pragma)")?.int64Value) else { return false }
+        }
+        return true
+    }
+
+    /// Applies the attached snapshot to a fresh laptop by taking its file whole: the snapshot's
+    /// file receives every table of this replica but its records (state, pending writes, rejected
+    /// list, conflict reports, ...) and the state a bootstrap from the snapshot's cursor starts with,
+    /// then SQLite's backup API copies it over this file's pages in one transaction, committed with
+    /// `FULL`. A crash leaves either the file as it was (still enrolled, still empty: the next sync
+    /// takes a snapshot again) or the whole result; nothing of the snapshot's own identity is taken
+    /// (it has none), and the records come as the copy of ``applySnapshot(at:expectedCursor:)`` would
+    /// have left them. It writes the same pages the copy would, without building two tables and
+    /// their indexes row by row (docs/PERFORMANCE.md).
+    private func replaceTheFile(withSnapshotAt path: String, info: SnapshotInfo) throws -> SnapshotInfo {
+        var info = info
+        let generation = Int64(try stateInt("generation") ?? 0) + 1
+        let snapshotHLC = try db.scalar("SELECT value FROM snapshot._relais_state WHERE key = 'hlc'")?.int64Value
+        if let snapshotHLC { observe(HLC(rawValue: UInt64(bitPattern: snapshotHLC))) }
+        var ownTables: [String] = []
+        let collections = Set(schema.collections.map(\.name) + ["_relais_records"])
+        try db.query("SELECT name FROM main.sqlite_schema WHERE type = 'table' ORDER BY name") { row in
+            if let name = row.text(at: 0), !collections.contains(name) { ownTables.append(name) }
+        }
+        try db.transaction(.deferred) {
+            for table in ownTables.map(ReplicaSQL.quote) {
+                try db.execute("DELETE FROM snapshot.\(table)")
+                try db.execute("INSERT INTO snapshot.\(table) SELECT * FROM main.\(table)")
+            }
+            // As ``beginBootstrap()`` and the copy set them; the clocks from this process's memory.
+            let state: [(String, Int64)] = [
+                ("generation", generation), ("cursor", Int64(info.cursor)), ("pull_since", Int64(info.cursor)),
+                ("bootstrapping", 1), ("echo_own_writes", 1), ("counter", Int64(counter)),
+                ("hlc", Int64(bitPattern: lastHLC.rawValue)),
+            ]
+            for (key, value) in state {
+                try db.execute(
+                    """
+                    INSERT INTO snapshot._relais_state(key, value) VALUES (?, ?)
+                    ON CONFLICT(key) DO UPDATE SET value = excluded.value
+                    """, [.text(key), .integer(value)])
+            }
+            // The hub's snapshots carry generation 1, a fresh laptop's first: no update then.
+            try db.execute(
+                "UPDATE snapshot._relais_records SET generation = ? WHERE generation IS NOT ?",
+                [.integer(generation), .integer(generation)])
+            info.changed = 0
+            for collection in schema.collections {
+                let rows = try db.scalar("SELECT count(*) FROM snapshot.\(ReplicaSQL.quote(collection.name))")
+                info.changed += Int(rows?.int64Value ?? 0)
+            }
+        }
+        try db.execute("DETACH DATABASE snapshot", [])
+        let source = try Connection(path: path, mode: .readOnly, create: false)
+        try replaceWhole(with: source)
+        info.tookFileWhole = true
         return info
     }
 

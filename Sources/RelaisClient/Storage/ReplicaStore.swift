@@ -127,6 +127,21 @@ final class ReplicaStore {
         }
     }
 
+    /// Replaces this file's database by `source`'s whole (SQLite's backup API), in one transaction
+    /// committed with `synchronous=FULL`, then reads the clocks from it. The file stays in WAL mode,
+    /// and this connection reads the new tables from then on.
+    ///
+    /// - Throws: ``ReplicaError/storageFull`` when the copy does not fit; nothing changed then.
+    func replaceWhole(with source: Connection) throws {
+        if relaxedSync { try restoreFullSync() }
+        do {
+            try source.backup(into: db)
+        } catch let error where error.isFull {
+            throw ReplicaError.storageFull
+        }
+        try loadClocks()
+    }
+
     /// Runs `body` with capture switched off: the sync engine's own writes are not edits.
     /// Must be called inside a transaction.
     ///
@@ -348,6 +363,9 @@ final class ReplicaStore {
     }
 
     func persistClocks() throws { try saveClocks() }
+
+    /// The last HLC time this replica issued or observed.
+    var lastHLC: HLC { clock.last }
 
     /// Restarts the counter (a renewed replica's dots start over under its new number).
     func setCounter(_ value: UInt64) { counter = value }
