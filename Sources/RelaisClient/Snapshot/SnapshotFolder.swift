@@ -102,7 +102,10 @@ struct SnapshotFolder {
         defer { try? input.close() }
         let out = try openForAppend(output, at: 0)
         defer { try? out.close() }
-        while let chunk = try input.read(upToCount: 1 << 20), !chunk.isEmpty {
+        // 64 KiB in at a time: what it inflates to is written out before the next, so the output
+        // buffer stays small and is reused (1 MiB in grew it to the whole file, copied at each
+        // doubling: 17 ms instead of 10.6 for a 10,000-customer snapshot).
+        while let chunk = try input.read(upToCount: 1 << 16), !chunk.isEmpty {
             try inflater.feed(chunk)
             try out.write(contentsOf: inflater.drain())
         }
