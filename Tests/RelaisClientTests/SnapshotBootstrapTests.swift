@@ -559,6 +559,54 @@ extension SnapshotBootstrapTests {
     }
 }
 
+extension SnapshotBootstrapTests {
+    /// A fresh laptop on which something was typed before its first sync (a customer through the
+    /// API, one by hand in SQL), or whose file another connection holds open, has the snapshot's
+    /// records copied in: nothing typed is overwritten, and everything reaches the hub.
+    @Test(arguments: ["api", "sql", "open"]) func aFreshLaptopThatIsNotAloneWithItsFileKeepsWhatItHas(
+        _ case: String
+    ) async throws {
+        try await HubFixture.with { hub in
+            let writerCode = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            let freshCode = try await hub.addUser("sasha", role: .rep, territories: ["north"])
+            let folder = try TemporaryFolder(prefix: "snapshot-typed")
+            defer { folder.remove() }
+            try await hub.live { url in
+                let writer = try await Replica.enroll(hub: url, code: writerCode, path: folder.file("claire.db"))
+                _ = try await fill(writer, count: 20)
+                let path = folder.file("sasha.db")
+                let fresh = try await Replica.enroll(hub: url, code: freshCode, path: path)
+                let token = try #require(try await fresh.identity()?.token)
+                let snapshot = try await downloadSnapshot(hub: url, token: token, folder: folder)
+                var typed: String?
+                var other: Connection?
+                switch `case` {
+                case "api":
+                    typed = try await fresh.add(customer, acme("Typed before the first sync"))
+                case "sql":
+                    let id = UUID().uuidString.lowercased()
+                    typed = id
+                    try rawConnection(path).execute(
+                        "INSERT INTO customers(id, name, territory, status) VALUES (?, 'Typed by hand', 'north', 'prospect')",
+                        [.text(id)])
+                default:
+                    // Another program holding the file open (between two reads).
+                    other = try rawConnection(path)
+                    _ = try other?.scalar("SELECT count(*) FROM customers")
+                }
+                let info = try await fresh.applySnapshotForTesting(snapshot.file, cursor: snapshot.cursor)
+                #expect(!info.tookFileWhole)
+                if let other { try other.close() }
+                if let typed { #expect(try await fresh.get(customer, id: typed) != nil) }
+                _ = try await fresh.sync()
+                _ = try await writer.sync()
+                if let typed { #expect(try await writer.get(customer, id: typed) != nil) }
+                #expect(try await fresh.export() == writer.export())
+            }
+        }
+    }
+}
+
 extension Replica {
     /// Applies an inflated snapshot file as a sync would.
     func applySnapshotForTesting(_ path: String, cursor: UInt64) throws -> ReplicaStore.SnapshotInfo {

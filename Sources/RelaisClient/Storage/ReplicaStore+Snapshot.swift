@@ -56,8 +56,8 @@ extension ReplicaStore {
                 throw ReplicaError(.storage, "the snapshot's table \(collection.name) lacks columns of this schema")
             }
         }
-        if try snapshotCanReplaceTheFile() {
-            return try replaceTheFile(withSnapshotAt: path, info: info)
+        if try snapshotCanReplaceTheFile(), let whole = try replaceTheFile(withSnapshotAt: path, info: info) {
+            return whole
         }
         let replica = try self.replica
         info.changed = try syncWrite(durable: true) {
@@ -129,8 +129,8 @@ extension ReplicaStore {
     }
 
     /// Whether the attached snapshot may replace the whole file (``replaceTheFile(withSnapshotAt:info:)``):
-    /// this replica holds no record, no pending write, no uncaptured edit and no row in a collection
-    /// table (a fresh laptop), and both files were laid out alike (the same tables, indexes and
+    /// this replica holds no record, no pending write, no captured edit waiting to be stamped and no
+    /// row in a collection table (a fresh laptop), and both files were laid out alike (the same tables, indexes and
     /// triggers, page size, user version and application id), so that the snapshot's file with this
     /// replica's own tables put in is the file the copy would have left.
     private func snapshotCanReplaceTheFile() throws -> Bool {
@@ -156,49 +156,73 @@ extension ReplicaStore {
     /// file receives every table of this replica but its records (state, pending writes, rejected
     /// list, conflict reports, ...) and the state a bootstrap from the snapshot's cursor starts with,
     /// then SQLite's backup API copies it over this file's pages in one transaction, committed with
-    /// `FULL`. A crash leaves either the file as it was (still enrolled, still empty: the next sync
-    /// takes a snapshot again) or the whole result; nothing of the snapshot's own identity is taken
-    /// (it has none), and the records come as the copy of ``applySnapshot(at:expectedCursor:)`` would
-    /// have left them. It writes the same pages the copy would, without building two tables and
-    /// their indexes row by row (docs/PERFORMANCE.md).
-    private func replaceTheFile(withSnapshotAt path: String, info: SnapshotInfo) throws -> SnapshotInfo {
+    /// `FULL`. The records come as the copy of ``applySnapshot(at:expectedCursor:)`` would have left
+    /// them, without building two tables and their indexes row by row (docs/PERFORMANCE.md).
+    ///
+    /// No other connection may write between the check that the file is fresh and the copy over it:
+    /// an edit typed meanwhile (`relais add` in another terminal, a hand edit) would be overwritten.
+    /// So the connection takes the file in `EXCLUSIVE` locking mode from the transaction that checks
+    /// and prepares until the copy is done (no other connection reads or writes it meanwhile), and
+    /// gives it up at once when another connection has the file open: the records are then copied
+    /// in (nil). A crash leaves either the file as it was (still enrolled, still fresh: the next sync
+    /// takes a snapshot again) or the whole result.
+    private func replaceTheFile(withSnapshotAt path: String, info: SnapshotInfo) throws -> SnapshotInfo? {
         var info = info
+        let timeout = db.busyTimeout
+        db.busyTimeout = .zero
+        try db.execute("PRAGMA main.locking_mode = EXCLUSIVE")
+        defer {
+            db.busyTimeout = timeout
+            // Back to normal locking: the lock goes at the next access of the file.
+            try? db.execute("PRAGMA main.locking_mode = NORMAL")
+            _ = try? db.scalar("SELECT count(*) FROM main.sqlite_schema")
+        }
         let generation = Int64(try stateInt("generation") ?? 0) + 1
         let snapshotHLC = try db.scalar("SELECT value FROM snapshot._relais_state WHERE key = 'hlc'")?.int64Value
-        if let snapshotHLC { observe(HLC(rawValue: UInt64(bitPattern: snapshotHLC))) }
         var ownTables: [String] = []
         let collections = Set(schema.collections.map(\.name) + ["_relais_records"])
         try db.query("SELECT name FROM main.sqlite_schema WHERE type = 'table' ORDER BY name") { row in
             if let name = row.text(at: 0), !collections.contains(name) { ownTables.append(name) }
         }
-        try db.transaction(.deferred) {
-            for table in ownTables.map(ReplicaSQL.quote) {
-                try db.execute("DELETE FROM snapshot.\(table)")
-                try db.execute("INSERT INTO snapshot.\(table) SELECT * FROM main.\(table)")
-            }
-            // As ``beginBootstrap()`` and the copy set them; the clocks from this process's memory.
-            let state: [(String, Int64)] = [
-                ("generation", generation), ("cursor", Int64(info.cursor)), ("pull_since", Int64(info.cursor)),
-                ("bootstrapping", 1), ("echo_own_writes", 1), ("counter", Int64(counter)),
-                ("hlc", Int64(bitPattern: lastHLC.rawValue)),
-            ]
-            for (key, value) in state {
+        let prepared: Bool
+        do {
+            // `write` stamps edits captured so far first: one makes the file no longer fresh.
+            prepared = try write {
+                guard try snapshotCanReplaceTheFile() else { return false }
+                if let snapshotHLC { observe(HLC(rawValue: UInt64(bitPattern: snapshotHLC))) }
+                for table in ownTables.map(ReplicaSQL.quote) {
+                    try db.execute("DELETE FROM snapshot.\(table)")
+                    try db.execute("INSERT INTO snapshot.\(table) SELECT * FROM main.\(table)")
+                }
+                // As ``beginBootstrap()`` and the copy set them; the clocks from this process's memory.
+                let state: [(String, Int64)] = [
+                    ("generation", generation), ("cursor", Int64(info.cursor)), ("pull_since", Int64(info.cursor)),
+                    ("bootstrapping", 1), ("echo_own_writes", 1), ("counter", Int64(counter)),
+                    ("hlc", Int64(bitPattern: lastHLC.rawValue)),
+                ]
+                for (key, value) in state {
+                    try db.execute(
+                        """
+                        INSERT INTO snapshot._relais_state(key, value) VALUES (?, ?)
+                        ON CONFLICT(key) DO UPDATE SET value = excluded.value
+                        """, [.text(key), .integer(value)])
+                }
+                // The hub's snapshots carry generation 1, a fresh laptop's first: no update then.
                 try db.execute(
-                    """
-                    INSERT INTO snapshot._relais_state(key, value) VALUES (?, ?)
-                    ON CONFLICT(key) DO UPDATE SET value = excluded.value
-                    """, [.text(key), .integer(value)])
+                    "UPDATE snapshot._relais_records SET generation = ? WHERE generation IS NOT ?",
+                    [.integer(generation), .integer(generation)])
+                info.changed = 0
+                for collection in schema.collections {
+                    let rows = try db.scalar("SELECT count(*) FROM snapshot.\(ReplicaSQL.quote(collection.name))")
+                    info.changed += Int(rows?.int64Value ?? 0)
+                }
+                return true
             }
-            // The hub's snapshots carry generation 1, a fresh laptop's first: no update then.
-            try db.execute(
-                "UPDATE snapshot._relais_records SET generation = ? WHERE generation IS NOT ?",
-                [.integer(generation), .integer(generation)])
-            info.changed = 0
-            for collection in schema.collections {
-                let rows = try db.scalar("SELECT count(*) FROM snapshot.\(ReplicaSQL.quote(collection.name))")
-                info.changed += Int(rows?.int64Value ?? 0)
-            }
+        } catch let error as SQLiteError where error.isBusy {
+            // Another connection has the file open: no exclusive lock now.
+            return nil
         }
+        guard prepared else { return nil }
         try db.execute("DETACH DATABASE snapshot", [])
         let source = try Connection(path: path, mode: .readOnly, create: false)
         try replaceWhole(with: source)
