@@ -128,11 +128,12 @@ extension ReplicaStore {
         return info
     }
 
-    /// Whether the attached snapshot may replace the whole file (``replaceTheFile(withSnapshotAt:info:)``):
-    /// this replica holds no record, no pending write, no captured edit waiting to be stamped and no
-    /// row in a collection table (a fresh laptop), and both files were laid out alike (the same tables, indexes and
-    /// triggers, page size, user version and application id), so that the snapshot's file with this
-    /// replica's own tables put in is the file the copy would have left.
+    /// Whether the attached snapshot may replace the whole file
+    /// (``replaceTheFile(withSnapshotAt:info:)``): this replica holds no record, no pending write, no
+    /// captured edit waiting to be stamped and no row in a collection table (a fresh laptop), and both
+    /// files were laid out alike (the same tables, indexes and triggers, page size, user version and
+    /// application id), so that the snapshot's file with this replica's own tables put in is the file
+    /// the copy would have left.
     private func snapshotCanReplaceTheFile() throws -> Bool {
         for table in ["_relais_records", "_relais_pending", "_relais_overlay", "_relais_capture"]
             + schema.collections.map({ ReplicaSQL.quote($0.name) })
