@@ -446,8 +446,8 @@ struct SnapshotBootstrapTests {
 }
 
 extension SnapshotBootstrapTests {
-    /// The snapshot of `code`'s view, downloaded and inflated into `folder`, for a laptop enrolled
-    /// with `token`: its file and cursor.
+    /// The snapshot of the view of the laptop enrolled with `token`, downloaded and inflated into
+    /// `folder`: its file and cursor.
     private func downloadSnapshot(hub url: String, token: String, folder: TemporaryFolder) async throws
         -> (file: String, cursor: UInt64)
     {
