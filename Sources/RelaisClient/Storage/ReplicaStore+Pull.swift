@@ -32,13 +32,15 @@ extension ReplicaStore {
     }
 
     /// Starts a bootstrap: a new generation and cursor 0. Records not received again by the end of
-    /// the full pull are swept when its last page is applied. Caller's transaction.
-    func beginBootstrap() throws {
-        try setState("generation", .integer(Int64((try stateInt("generation") ?? 0) + 1)))
-        try setState("cursor", .integer(0))
-        try setState("pull_since", .integer(0))
-        try setState("bootstrapping", .integer(1))
-        try setState("echo_own_writes", .integer(0))
+    /// the full pull are swept when its last page is applied. Caller's transaction; `file` is where
+    /// the state is read and written (a snapshot's file about to replace this one holds a copy of
+    /// this file's state by then).
+    func beginBootstrap(in file: StateFile = .main) throws {
+        try setState("generation", .integer(Int64((try stateInt("generation", in: file) ?? 0) + 1)), in: file)
+        try setState("cursor", .integer(0), in: file)
+        try setState("pull_since", .integer(0), in: file)
+        try setState("bootstrapping", .integer(1), in: file)
+        try setState("echo_own_writes", .integer(0), in: file)
     }
 
     /// Whether a page must be committed with `synchronous=FULL` before the next pull request.

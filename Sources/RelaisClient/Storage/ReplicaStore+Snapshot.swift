@@ -115,13 +115,7 @@ extension ReplicaStore {
                         WHERE p.collection = main._relais_overlay.collection AND p.record_id = main._relais_overlay.record_id)
                     """)
                 changed += try applySnapshotToPending(generation: generation, replica: replica)
-                try setState("cursor", .integer(Int64(info.cursor)))
-                try setState("pull_since", .integer(Int64(info.cursor)))
-                try setState("echo_own_writes", .integer(1))
-                if let hlc = try db.scalar("SELECT value FROM snapshot._relais_state WHERE key = 'hlc'")?.int64Value {
-                    observe(HLC(rawValue: UInt64(bitPattern: hlc)))
-                }
-                try persistClocks()
+                try continueBootstrap(fromSnapshotAt: info.cursor, snapshotHLC: try snapshotHLC(), in: .main)
                 return changed
             }
         }
@@ -178,8 +172,7 @@ extension ReplicaStore {
             try? db.execute("PRAGMA main.locking_mode = NORMAL")
             _ = try? db.scalar("SELECT count(*) FROM main.sqlite_schema")
         }
-        let generation = Int64(try stateInt("generation") ?? 0) + 1
-        let snapshotHLC = try db.scalar("SELECT value FROM snapshot._relais_state WHERE key = 'hlc'")?.int64Value
+        let snapshotHLC = try snapshotHLC()
         var ownTables: [String] = []
         let collections = Set(schema.collections.map(\.name) + ["_relais_records"])
         try db.query("SELECT name FROM main.sqlite_schema WHERE type = 'table' ORDER BY name") { row in
@@ -190,24 +183,15 @@ extension ReplicaStore {
             // `write` stamps edits captured so far first: one makes the file no longer fresh.
             prepared = try write {
                 guard try snapshotCanReplaceTheFile() else { return false }
-                if let snapshotHLC { observe(HLC(rawValue: UInt64(bitPattern: snapshotHLC))) }
                 for table in ownTables.map(ReplicaSQL.quote) {
                     try db.execute("DELETE FROM snapshot.\(table)")
                     try db.execute("INSERT INTO snapshot.\(table) SELECT * FROM main.\(table)")
                 }
-                // As ``beginBootstrap()`` and the copy set them; the clocks from this process's memory.
-                let state: [(String, Int64)] = [
-                    ("generation", generation), ("cursor", Int64(info.cursor)), ("pull_since", Int64(info.cursor)),
-                    ("bootstrapping", 1), ("echo_own_writes", 1), ("counter", Int64(counter)),
-                    ("hlc", Int64(bitPattern: lastHLC.rawValue)),
-                ]
-                for (key, value) in state {
-                    try db.execute(
-                        """
-                        INSERT INTO snapshot._relais_state(key, value) VALUES (?, ?)
-                        ON CONFLICT(key) DO UPDATE SET value = excluded.value
-                        """, [.text(key), .integer(value)])
-                }
+                // The snapshot's file now holds this file's state: the bootstrap goes on from there
+                // as the copy's does.
+                try beginBootstrap(in: .snapshot)
+                try continueBootstrap(fromSnapshotAt: info.cursor, snapshotHLC: snapshotHLC, in: .snapshot)
+                let generation = Int64(try stateInt("generation", in: .snapshot) ?? 0)
                 // The hub's snapshots carry generation 1, a fresh laptop's first: no update then.
                 try db.execute(
                     "UPDATE snapshot._relais_records SET generation = ? WHERE generation IS NOT ?",
@@ -231,6 +215,23 @@ extension ReplicaStore {
         return info
     }
 
+    /// The HLC time stored in the attached snapshot's state: the latest its records carry.
+    private func snapshotHLC() throws -> Int64? {
+        try state("hlc", in: .snapshot)?.int64Value
+    }
+
+    /// Sets the state a bootstrap goes on from once a snapshot at `cursor` is in (after
+    /// ``beginBootstrap(in:)``, in the same transaction): the pull that follows starts at the
+    /// snapshot's cursor and asks for this replica's own writes too, and the clocks, stored with it,
+    /// have seen the snapshot's latest time. `file` is where the state is written.
+    private func continueBootstrap(fromSnapshotAt cursor: UInt64, snapshotHLC: Int64?, in file: StateFile) throws {
+        try setState("cursor", .integer(Int64(cursor)), in: file)
+        try setState("pull_since", .integer(Int64(cursor)), in: file)
+        try setState("echo_own_writes", .integer(1), in: file)
+        if let snapshotHLC { observe(HLC(rawValue: UInt64(bitPattern: snapshotHLC))) }
+        try persistClocks(in: file)
+    }
+
     /// Whether a pending write was sent and not answered. A bootstrap then pulls pages: they carry
     /// the tombstone of a record this replica wrote whatever its age (docs/RELIABILITY.md, bug 3),
     /// which a snapshot, built for no replica, leaves out.
@@ -248,7 +249,7 @@ extension ReplicaStore {
     /// The cursor and schema version stored in the attached snapshot.
     private func snapshotInfo() throws -> SnapshotInfo {
         func value(_ key: String) throws -> Int64? {
-            try db.scalar("SELECT value FROM snapshot._relais_state WHERE key = ?", [.text(key)])?.int64Value
+            try state(key, in: .snapshot)?.int64Value
         }
         guard let cursor = try value("cursor"), let version = try value("schema_version") else {
             throw ReplicaError(.storage, "the snapshot file holds no cursor or schema version")

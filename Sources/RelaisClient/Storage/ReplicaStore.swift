@@ -302,12 +302,19 @@ final class ReplicaStore {
 
     // MARK: - State
 
-    func state(_ key: String) throws -> SQLiteValue? {
-        try db.scalar("SELECT value FROM _relais_state WHERE key = ?", [.text(key)])
+    /// The file whose `_relais_state` a state function reads or writes: this replica's own, or a
+    /// snapshot's attached as `snapshot` that is about to replace it whole
+    /// (``replaceTheFile(withSnapshotAt:info:)``).
+    enum StateFile: String {
+        case main, snapshot
     }
 
-    func stateInt(_ key: String) throws -> Int? {
-        guard let value = try state(key) else { return nil }
+    func state(_ key: String, in file: StateFile = .main) throws -> SQLiteValue? {
+        try db.scalar("SELECT value FROM \(file.rawValue)._relais_state WHERE key = ?", [.text(key)])
+    }
+
+    func stateInt(_ key: String, in file: StateFile = .main) throws -> Int? {
+        guard let value = try state(key, in: file) else { return nil }
         switch value {
         case .integer(let i): return Int(i)
         case .real(let d): return Int(d)
@@ -327,10 +334,11 @@ final class ReplicaStore {
 
     /// Sets a state value. An existing key is updated in place: `INSERT OR REPLACE` would delete and
     /// re-insert the row, writing the key's index page as well as the table's on every stamping.
-    func setState(_ key: String, _ value: SQLiteValue) throws {
-        try db.execute("UPDATE _relais_state SET value = ? WHERE key = ?", [value, .text(key)])
+    func setState(_ key: String, _ value: SQLiteValue, in file: StateFile = .main) throws {
+        let table = "\(file.rawValue)._relais_state"
+        try db.execute("UPDATE \(table) SET value = ? WHERE key = ?", [value, .text(key)])
         if db.changes == 0 {
-            try db.execute("INSERT INTO _relais_state(key, value) VALUES (?, ?)", [.text(key), value])
+            try db.execute("INSERT INTO \(table)(key, value) VALUES (?, ?)", [.text(key), value])
         }
     }
 
@@ -339,9 +347,9 @@ final class ReplicaStore {
         clock = HybridLogicalClock(last: HLC(rawValue: UInt64(bitPattern: Int64(try stateInt("hlc") ?? 0))))
     }
 
-    private func saveClocks() throws {
-        try setState("counter", .integer(Int64(counter)))
-        try setState("hlc", .integer(Int64(bitPattern: clock.last.rawValue)))
+    private func saveClocks(in file: StateFile = .main) throws {
+        try setState("counter", .integer(Int64(counter)), in: file)
+        try setState("hlc", .integer(Int64(bitPattern: clock.last.rawValue)), in: file)
     }
 
     func wallMillis() -> UInt64 { configuration.wallClock() }
@@ -362,10 +370,7 @@ final class ReplicaStore {
         return counter
     }
 
-    func persistClocks() throws { try saveClocks() }
-
-    /// The last HLC time this replica issued or observed.
-    var lastHLC: HLC { clock.last }
+    func persistClocks(in file: StateFile = .main) throws { try saveClocks(in: file) }
 
     /// Restarts the counter (a renewed replica's dots start over under its new number).
     func setCounter(_ value: UInt64) { counter = value }
