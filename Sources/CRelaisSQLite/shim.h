@@ -14,4 +14,22 @@ static inline int crelais_sqlite_enable_triggers(sqlite3 *db, int enable) {
     if (sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_TRIGGER, enable, &now) != SQLITE_OK) return -1;
     return now;
 }
+
+/// The write-ahead log hook of `crelais_sqlite_count_wal_frames`: stores the frame count.
+static int crelais_sqlite_store_wal_frames(void *count, sqlite3 *db, const char *name, int frames) {
+    (void)db;
+    (void)name;
+    *(int *)count = frames;
+    return SQLITE_OK;
+}
+
+/// Replaces the connection's automatic checkpoints with a hook that stores, after each of its
+/// commits, the number of frames in the write-ahead log into `*count` (a null `count`: no hook).
+static inline void crelais_sqlite_count_wal_frames(sqlite3 *db, int *count) {
+    if (count) {
+        sqlite3_wal_hook(db, crelais_sqlite_store_wal_frames, count);
+    } else {
+        sqlite3_wal_hook(db, 0, 0);
+    }
+}
 #endif

@@ -63,6 +63,10 @@ public final class Connection {
     /// A handle that interrupts this connection's running statement from any thread.
     public let interruptHandle: InterruptHandle
 
+    /// Where the write-ahead log hook of ``countLogFramesInsteadOfCheckpointing()`` stores the log's
+    /// frame count; `nil` while automatic checkpoints are on.
+    internal var logFrames: UnsafeMutablePointer<Int32>?
+
     /// Opens (and by default creates) a database.
     ///
     /// The connection uses SQLite's multi-thread mode (`SQLITE_OPEN_NOMUTEX`), extended result
@@ -108,6 +112,10 @@ public final class Connection {
             statement.finalize()
         }
         interruptHandle.invalidate()
+        if let logFrames {
+            if let handle { crelais_sqlite_count_wal_frames(handle, nil) }
+            logFrames.deallocate()
+        }
         sqlite3_close_v2(handle)
     }
 
@@ -148,6 +156,8 @@ public final class Connection {
             )
         }
         handle = nil
+        logFrames?.deallocate()
+        logFrames = nil
     }
 
     // MARK: - Statements

@@ -731,6 +731,66 @@ struct SQLiteHubStoreTests {
         #expect(try connection.userVersion() == 10)
     }
 
+    /// Fills a store with `batches` commits of 50 records, one after the other; returns the sizes of
+    /// its file and of its log then.
+    static func sizes(afterCommitting batches: Int, configuration: SQLiteHubStore.Configuration)
+        async throws -> (file: Int64, log: Int64, statistics: HubStoreStatistics)
+    {
+        let folder = try HubTemporaryFolder(prefix: "sqlite")
+        defer { folder.remove() }
+        let store = try SQLiteHubStore(folder: folder.path, create: true, configuration: configuration)
+        for batch in 0..<batches {
+            try await store.write { tx in
+                for index in 0..<50 {
+                    let seq = UInt64(batch * 50 + index + 1)
+                    try await tx.insertRecord(
+                        HubStoreTests.record(UUID().uuidString.lowercased(), seq: seq, scope: "north"))
+                }
+            }
+        }
+        // The background copy, when one was asked for, runs on its own thread: wait for it.
+        for _ in 0..<200 where configuration.checkpointFrames < .max && store.statistics().backgroundCheckpoints == 0 {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        func size(_ path: String) throws -> Int64 {
+            ((try FileManager.default.attributesOfItem(atPath: path))[.size] as? NSNumber)?.int64Value ?? 0
+        }
+        let sizes = (file: try size(store.path), log: try size(store.path + "-wal"), statistics: store.statistics())
+        #expect(
+            try await store.read { try await $0.records(after: 0, scopes: nil, limit: 10_000).count } == batches * 50)
+        await store.close()
+        return sizes
+    }
+
+    @Test func theLogIsCopiedIntoTheFileOffTheWriterAndStaysBounded() async throws {
+        // No copy at all (the control): the log holds every commit, the file only its schema.
+        var never = SQLiteHubStore.Configuration()
+        never.checkpointFrames = .max
+        never.maxLogFrames = .max
+        let whole = try await Self.sizes(afterCommitting: 100, configuration: never)
+        #expect(whole.statistics.backgroundCheckpoints == 0)
+        #expect(whole.log > 1_000_000)
+        // A background copy from 20 pages of log on: the records reach the file. (Commits that
+        // never pause leave it no moment to start the log over: the writer's bound does that.)
+        var background = never
+        background.checkpointFrames = 20
+        let copied = try await Self.sizes(afterCommitting: 100, configuration: background)
+        #expect(copied.statistics.backgroundCheckpoints >= 1)
+        #expect(copied.file > 4 * whole.file, "file \(copied.file) against \(whole.file)")
+        // No background copy, and the writer copies the log itself from 40 pages on.
+        var bounded = never
+        bounded.maxLogFrames = 40
+        let capped = try await Self.sizes(afterCommitting: 100, configuration: bounded)
+        #expect(capped.statistics.backgroundCheckpoints == 0)
+        #expect(capped.log < whole.log / 4)
+        // Both, as a hub runs: copied in the background, the log bounded.
+        var both = background
+        both.maxLogFrames = 200
+        let served = try await Self.sizes(afterCommitting: 100, configuration: both)
+        #expect(served.statistics.backgroundCheckpoints >= 1)
+        #expect(served.log < whole.log / 4)
+    }
+
     @Test func anotherConnectionWritesWhileTheStoreIsOpen() async throws {
         try await HubFixture.with(store: .sqlite) { hub in
             // As `relais-hub user add` does from another process while `serve` runs.

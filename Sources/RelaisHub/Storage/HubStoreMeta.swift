@@ -51,11 +51,15 @@ public struct HubStoreStatistics: Sendable, Hashable {
     public var commits: Int
     /// The most transactions that shared one commit.
     public var largestGroup: Int
+    /// Checkpoints of the embedded store's write-ahead log run off the writer's thread (0 for
+    /// PostgreSQL).
+    public var backgroundCheckpoints: Int
 
     /// Figures, 0 unless given.
-    public init(transactions: Int = 0, commits: Int = 0, largestGroup: Int = 0) {
+    public init(transactions: Int = 0, commits: Int = 0, largestGroup: Int = 0, backgroundCheckpoints: Int = 0) {
         self.transactions = transactions
         self.commits = commits
         self.largestGroup = largestGroup
+        self.backgroundCheckpoints = backgroundCheckpoints
     }
 }

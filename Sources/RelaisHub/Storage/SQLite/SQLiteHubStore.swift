@@ -28,6 +28,16 @@ import Synchronization
 /// only then answers them all. Under load, many pushes share each commit; alone, a push commits at
 /// once. Sequences are taken inside the transaction by the single writer, so commit order is
 /// sequence order and a pull never skips a change that commits late.
+///
+/// ## Checkpoints
+///
+/// A commit writes and syncs the write-ahead log only. Copying the log into the file (a checkpoint)
+/// runs on a connection and thread of its own once the log holds
+/// ``Configuration/checkpointFrames`` pages, so that no push waits for it; SQLite's default would
+/// run it inside the commit that passed 1,000 pages, which a push of 1,000 writes with random ids
+/// does every time. Should the log reach ``Configuration/maxLogFrames`` all the same (the background
+/// copy could not finish because commits never paused, or a reader held an old snapshot), the
+/// writer copies it itself after answering that commit, as SQLite would.
 public final class SQLiteHubStore: HubStore {
     /// Tuning of the store.
     public struct Configuration: Sendable {
@@ -41,6 +51,12 @@ public final class SQLiteHubStore: HubStore {
         /// A write that would grow the file past it fails with ``HubStoreError/storageFull`` (507) and
         /// writes nothing; a ceiling below the current size holds the file at its current size.
         public var maxStoreBytes: Int64?
+        /// The write-ahead log's length, in pages, from which a background connection copies it into
+        /// the file. Default 4,096 (16 MiB of 4 KiB pages).
+        public var checkpointFrames: Int = 4_096
+        /// The length from which the writer copies the log into the file itself, after a commit.
+        /// Default 16,384 (64 MiB).
+        public var maxLogFrames: Int = 16_384
 
         public init() {}
     }
@@ -53,6 +69,7 @@ public final class SQLiteHubStore: HubStore {
     /// The path of the database file.
     public let path: String
     private let writer: SQLiteWorker
+    private let checkpointer: SQLiteCheckpointer
     private let readers: [SQLiteWorker]
     private let nextReader = Atomic<Int>(0)
     private let logger: Logger
@@ -115,8 +132,15 @@ public final class SQLiteHubStore: HubStore {
         // and result b-trees, and SQLite's default 2 MiB spilled them between commits (about 10 % more
         // ingest with 64 MiB in docs/PERFORMANCE.md's runs; readers keep the default).
         try connection.execute("PRAGMA cache_size = -\(Self.writerCacheKiB)")
+        let checkpointConnection = try Connection(path: path)
+        try checkpointConnection.configureForDurability(busyTimeout: configuration.busyTimeout)
+        checkpointer = SQLiteCheckpointer(connection: checkpointConnection, logger: logger)
+        try connection.countLogFramesInsteadOfCheckpointing()
         writer = SQLiteWorker(
-            connection: connection, label: "relais.hub.sqlite.writer", maxGroupSize: configuration.maxGroupSize)
+            connection: connection, label: "relais.hub.sqlite.writer", maxGroupSize: configuration.maxGroupSize,
+            log: .init(
+                checkpointer: checkpointer, checkpointFrames: configuration.checkpointFrames,
+                maxFrames: configuration.maxLogFrames))
         var readers: [SQLiteWorker] = []
         for index in 0..<max(1, configuration.readers) {
             let reader = try Connection(path: path, mode: .readOnly)
@@ -143,7 +167,9 @@ public final class SQLiteHubStore: HubStore {
     public var location: String { path }
 
     public func statistics() -> HubStoreStatistics {
-        writer.statistics()
+        var statistics = writer.statistics()
+        statistics.backgroundCheckpoints = checkpointer.checkpoints
+        return statistics
     }
 
     /// The database file and its `-wal` and `-shm` files; the free space of their file system.
@@ -155,6 +181,7 @@ public final class SQLiteHubStore: HubStore {
     }
 
     public func close() async {
+        await checkpointer.close()
         await writer.close()
         for reader in readers { await reader.close() }
     }
@@ -206,19 +233,29 @@ final class SQLiteWorker: @unchecked Sendable {
         var statistics = HubStoreStatistics()
     }
 
+    /// When the writer's log is copied into the file (``SQLiteHubStore`` "Checkpoints").
+    struct LogPolicy {
+        var checkpointer: SQLiteCheckpointer
+        var checkpointFrames: Int
+        var maxFrames: Int
+    }
+
     private let executor: SQLiteQueueExecutor
     private let connection: Connection
     private let transaction: SQLiteHubTransaction
     /// `nil` for a reader: each job is a deferred (read) transaction of its own.
     private let maxGroupSize: Int?
+    /// The writer's, once its connection counts the log's frames instead of checkpointing.
+    private let log: LogPolicy?
     private let state = Mutex(State())
 
     /// A worker over `connection`; `maxGroupSize` for the writer (group commit), `nil` for a reader.
-    init(connection: Connection, label: String, maxGroupSize: Int?) {
+    init(connection: Connection, label: String, maxGroupSize: Int?, log: LogPolicy? = nil) {
         self.connection = connection
         self.transaction = SQLiteHubTransaction(db: connection)
         self.executor = SQLiteQueueExecutor(label: label)
         self.maxGroupSize = maxGroupSize.map { max(1, $0) }
+        self.log = log
     }
 
     func statistics() -> HubStoreStatistics {
@@ -333,6 +370,14 @@ final class SQLiteWorker: @unchecked Sendable {
         for (job, outcome) in zip(group, outcomes) {
             job.complete(outcome)
         }
+        if let log, let frames = connection.logFramesAfterLastCommit {
+            if frames >= log.maxFrames {
+                // The background copy has not kept up: copy the log here, between two commits.
+                _ = try? connection.checkpoint()
+            } else if frames >= log.checkpointFrames {
+                log.checkpointer.request()
+            }
+        }
     }
 
     /// A commit-level failure as callers see it: a busy file is "retry later", not a bug.
@@ -356,6 +401,79 @@ final class SQLiteWorker: @unchecked Sendable {
             // for the connection's statements to be done.
             while state.withLock({ $0.draining }) { await Task.yield() }
             try? connection.close()
+        }
+    }
+}
+
+/// Copies the store's write-ahead log into its file on a connection and thread of its own, when the
+/// writer asks (``SQLiteHubStore`` "Checkpoints"). Requests made while a copy runs make one more
+/// copy after it; a failed copy (another connection checkpointing) waits for the next request.
+///
+/// `@unchecked Sendable`: the connection is used only on `queue`, one block at a time; the flags are
+/// behind a mutex.
+final class SQLiteCheckpointer: @unchecked Sendable {
+    private struct State {
+        var running = false
+        var again = false
+        var closed = false
+        var checkpoints = 0
+    }
+
+    private let connection: Connection
+    private let queue = DispatchQueue(label: "relais.hub.sqlite.checkpointer")
+    private let state = Mutex(State())
+    private let logger: Logger
+
+    init(connection: Connection, logger: Logger) {
+        self.connection = connection
+        self.logger = logger
+    }
+
+    /// Checkpoints run so far.
+    var checkpoints: Int { state.withLock { $0.checkpoints } }
+
+    /// Starts a copy of the log, or one more after the copy under way.
+    func request() {
+        let start = state.withLock { state -> Bool in
+            if state.closed { return false }
+            if state.running {
+                state.again = true
+                return false
+            }
+            state.running = true
+            return true
+        }
+        if start { queue.async { self.run() } }
+    }
+
+    private func run() {
+        while true {
+            do {
+                try connection.checkpoint()
+                state.withLock { $0.checkpoints += 1 }
+            } catch {
+                logger.debug("Checkpoint of the store's log put off", metadata: ["error": "\(error)"])
+            }
+            let again = state.withLock { state -> Bool in
+                if state.again, !state.closed {
+                    state.again = false
+                    return true
+                }
+                state.running = false
+                return false
+            }
+            if !again { return }
+        }
+    }
+
+    /// Refuses new copies, waits for the one under way, and closes the connection.
+    func close() async {
+        state.withLock { $0.closed = true }
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            queue.async {
+                try? self.connection.close()
+                done.resume()
+            }
         }
     }
 }
