@@ -132,6 +132,11 @@ public final class SQLiteHubStore: HubStore {
         // and result b-trees, and SQLite's default 2 MiB spilled them between commits (about 10 % more
         // ingest with 64 MiB in docs/PERFORMANCE.md's runs; readers keep the default).
         try connection.execute("PRAGMA cache_size = -\(Self.writerCacheKiB)")
+        // Each push runs in a savepoint, which keeps the first image of every page it changes in a
+        // sub-journal; past 64 KiB SQLite spills that to a temporary file, so a push of 1,000 writes
+        // wrote some 2,000 pages there (about half the time of its record and history inserts).
+        // In memory, it holds at most the pages of one push (the batch limit) until its release.
+        try connection.execute("PRAGMA temp_store = MEMORY")
         let checkpointConnection = try Connection(path: path)
         try checkpointConnection.configureForDurability(busyTimeout: configuration.busyTimeout)
         checkpointer = SQLiteCheckpointer(connection: checkpointConnection, logger: logger)
