@@ -791,6 +791,29 @@ struct SQLiteHubStoreTests {
         #expect(served.log < whole.log / 4)
     }
 
+    @Test func theLogIsCopiedIntoTheFileWhenAsked() async throws {
+        let folder = try HubTemporaryFolder(prefix: "sqlite")
+        defer { folder.remove() }
+        var configuration = SQLiteHubStore.Configuration()
+        configuration.checkpointFrames = .max
+        configuration.maxLogFrames = .max
+        let store = try SQLiteHubStore(folder: folder.path, create: true, configuration: configuration)
+        func fileSize() throws -> Int64 {
+            ((try FileManager.default.attributesOfItem(atPath: store.path))[.size] as? NSNumber)?.int64Value ?? 0
+        }
+        try await store.write { tx in
+            for seq in UInt64(1)...500 {
+                try await tx.insertRecord(
+                    HubStoreTests.record(UUID().uuidString.lowercased(), seq: seq, scope: "north"))
+            }
+        }
+        let before = try fileSize()
+        await store.copyLogIntoFile()
+        #expect(store.statistics().backgroundCheckpoints == 1)
+        #expect(try fileSize() > before + 50_000)
+        await store.close()
+    }
+
     @Test func anotherConnectionWritesWhileTheStoreIsOpen() async throws {
         try await HubFixture.with(store: .sqlite) { hub in
             // As `relais-hub user add` does from another process while `serve` runs.

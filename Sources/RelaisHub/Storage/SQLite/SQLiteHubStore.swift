@@ -177,6 +177,13 @@ public final class SQLiteHubStore: HubStore {
         return statistics
     }
 
+    /// Copies the write-ahead log into the file now, on the checkpoint connection, after any copy
+    /// under way, and returns once it is done (what a reader still needs stays in the log). For
+    /// measurements that must count the copy a commit no longer waits for.
+    public func copyLogIntoFile() async {
+        await checkpointer.copyNow()
+    }
+
     /// The database file and its `-wal` and `-shm` files; the free space of their file system.
     public func size() async throws -> HubStoreSize {
         let used = [path, path + "-wal", path + "-shm"].reduce(Int64(0)) { $0 + Self.size(of: $1) }
@@ -451,14 +458,39 @@ final class SQLiteCheckpointer: @unchecked Sendable {
         if start { queue.async { self.run() } }
     }
 
-    private func run() {
-        while true {
+    /// Copies the log once now, after the copy under way, and returns when it is done.
+    func copyNow() async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            queue.async {
+                if !self.state.withLock({ $0.closed }) { self.copy(waitingForOthers: true) }
+                done.resume()
+            }
+        }
+    }
+
+    /// One passive checkpoint. `waitingForOthers`: while another connection checkpoints (the
+    /// writer, past ``SQLiteHubStore/Configuration/maxLogFrames``), try again every millisecond for
+    /// up to 5 s, rather than put the copy off.
+    private func copy(waitingForOthers: Bool = false) {
+        var attempts = waitingForOthers ? 5_000 : 1
+        while attempts > 0 {
+            attempts -= 1
             do {
                 try connection.checkpoint()
                 state.withLock { $0.checkpoints += 1 }
+                return
+            } catch let error where error.isBusy && attempts > 0 {
+                Thread.sleep(forTimeInterval: 0.001)
             } catch {
                 logger.debug("Checkpoint of the store's log put off", metadata: ["error": "\(error)"])
+                return
             }
+        }
+    }
+
+    private func run() {
+        while true {
+            copy()
             let again = state.withLock { state -> Bool in
                 if state.again, !state.closed {
                     state.again = false
