@@ -6,6 +6,7 @@ import RelaisClient
 import RelaisCore
 import RelaisHub
 import RelaisProtocol
+import Synchronization
 
 /// The hub's ingest, alone: every device's push is prepared before the clock starts (stamped and
 /// encoded as `HTTPSyncTransport` encodes it: protobuf, deflate), then the clock times only the
@@ -109,13 +110,20 @@ extension BenchRunner {
                 devices: enrolled, run: run, perDevice: perDevice, firstIndex: stored)
             let url = hub.url
             let work = Array(zip(bodies, enrolled.map(\.token)))
+            let answered = Mutex<Double>(0)
             let (applied, elapsed) = try await timed {
-                try await withThrowingTaskGroup(of: Int.self) { group in
+                let start = ContinuousClock.now
+                let applied = try await withThrowingTaskGroup(of: Int.self) { group in
                     for (body, token) in work {
                         group.addTask { try await IngestBench.push(client: client, url: url, body: body, token: token) }
                     }
                     return try await group.reduce(0, +)
                 }
+                answered.withLock { $0 = (ContinuousClock.now - start).seconds }
+                // The copy of the log into the file, which no push waits for any more, is part of the
+                // work: counted here, it neither escapes the hub's time nor slows the raw run after it.
+                await (hub.service.store as? SQLiteHubStore)?.copyLogIntoFile()
+                return applied
             }
             guard applied == devices * perDevice else {
                 throw BenchError("ingest: applied \(applied) of \(devices * perDevice)")
@@ -129,7 +137,9 @@ extension BenchRunner {
             measured.append(Double(applied) / elapsed)
             baseline.append(Double(applied) / raw)
             seconds.append(elapsed)
-            log("\(stored > 0 ? "ingest-big" : "ingest") run \(run + 1): \(elapsed) s vs raw \(raw) s")
+            log(
+                "\(stored > 0 ? "ingest-big" : "ingest") run \(run + 1): \(elapsed) s (every push answered after "
+                    + "\(answered.withLock { $0 }) s, then the log copied into the file) vs raw \(raw) s")
         }
         let ratios = Summary(samples: zip(measured, baseline).map { $0 / $1 })
         let holding = stored > 0 ? ", the hub holding \(stored) customers" : ""
@@ -142,7 +152,7 @@ extension BenchRunner {
             baseline: Summary(samples: baseline), ratioName: "relais/raw throughput", ratios: ratios, target: "≥ 0.5×",
             met: ratios.median >= 0.5,
             notes: [
-                "timed: \(devices) concurrent HTTP pushes (one connection each), prepared and encoded beforehand, until all are answered",
+                "timed: \(devices) concurrent HTTP pushes (one connection each), prepared and encoded beforehand, until all are answered, then the hub's log copied into its file (SQLite store)",
                 String(format: "wall time of the pushes: median %.3f s", Summary(samples: seconds).median),
                 "the hub's store is on disk, synchronous=FULL, as in production",
             ])

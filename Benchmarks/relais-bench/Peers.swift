@@ -34,6 +34,9 @@ extension BenchRunner {
                 let figures = try await PeerSteps.relais(
                     rows: rows, a: a, b: b, warm: { try await hub.code(for: "rep") }, hub: hub.url,
                     folder: hub.folder, run: run)
+                // The hub's log copied into its file before the peer runs, untimed: a copy still under
+                // way would slow the peer's steps.
+                await (hub.service.store as? SQLiteHubStore)?.copyLogIntoFile()
                 return (figures, try PeerSteps.sessionExtension(rows: rows, folder: hub.folder))
             }
             relais.add(figures)
