@@ -731,6 +731,11 @@ struct SQLiteHubStoreTests {
         #expect(try connection.userVersion() == 10)
     }
 
+    /// The size of the file at `path`, in bytes.
+    static func fileSize(_ path: String) throws -> Int64 {
+        ((try FileManager.default.attributesOfItem(atPath: path))[.size] as? NSNumber)?.int64Value ?? 0
+    }
+
     /// Fills a store with `batches` commits of 50 records, one after the other; returns the sizes of
     /// its file and of its log then.
     static func sizes(afterCommitting batches: Int, configuration: SQLiteHubStore.Configuration)
@@ -752,10 +757,9 @@ struct SQLiteHubStoreTests {
         for _ in 0..<200 where configuration.checkpointFrames < .max && store.statistics().backgroundCheckpoints == 0 {
             try await Task.sleep(for: .milliseconds(50))
         }
-        func size(_ path: String) throws -> Int64 {
-            ((try FileManager.default.attributesOfItem(atPath: path))[.size] as? NSNumber)?.int64Value ?? 0
-        }
-        let sizes = (file: try size(store.path), log: try size(store.path + "-wal"), statistics: store.statistics())
+        let sizes = (
+            file: try fileSize(store.path), log: try fileSize(store.path + "-wal"), statistics: store.statistics()
+        )
         #expect(
             try await store.read { try await $0.records(after: 0, scopes: nil, limit: 10_000).count } == batches * 50)
         await store.close()
@@ -798,19 +802,16 @@ struct SQLiteHubStoreTests {
         configuration.checkpointFrames = .max
         configuration.maxLogFrames = .max
         let store = try SQLiteHubStore(folder: folder.path, create: true, configuration: configuration)
-        func fileSize() throws -> Int64 {
-            ((try FileManager.default.attributesOfItem(atPath: store.path))[.size] as? NSNumber)?.int64Value ?? 0
-        }
         try await store.write { tx in
             for seq in UInt64(1)...500 {
                 try await tx.insertRecord(
                     HubStoreTests.record(UUID().uuidString.lowercased(), seq: seq, scope: "north"))
             }
         }
-        let before = try fileSize()
+        let before = try Self.fileSize(store.path)
         await store.copyLogIntoFile()
         #expect(store.statistics().backgroundCheckpoints == 1)
-        #expect(try fileSize() > before + 50_000)
+        #expect(try Self.fileSize(store.path) > before + 50_000)
         await store.close()
     }
 
