@@ -64,9 +64,9 @@ extension BenchRunner {
                     cursor = page.nextCursor
                     if !page.more { break }
                 }
-                let push = writerTransport.snapshot.pushBytes
-                let pull = readerTransport.snapshot.pullBytes
-                let wholeBytes = whole.snapshot.pullBytes
+                let push = try writerTransport.counted().pushBytes
+                let pull = try readerTransport.counted().pullBytes
+                let wholeBytes = try whole.counted().pullBytes
                 pushPerField.append(Double(push) / Double(fields))
                 pullPerField.append(Double(pull) / Double(fields))
                 wholePerField.append(Double(wholeBytes) / Double(fields))

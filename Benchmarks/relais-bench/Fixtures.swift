@@ -68,11 +68,23 @@ var benchSyncOptions: SyncOptions {
 
 /// A transport around the real HTTP one that adds up the time spent in pushes and, when asked, the
 /// bytes each call puts on the wire (the codec's deterministic deflate encoding, as sent).
+///
+/// The bytes are counted when asked for (``counted()``), from the messages kept: encoding them again
+/// inside a timed sync would charge the benchmark's own counting to Relais.
 final class MeasuringTransport: ForwardingTransport {
     let http: HTTPSyncTransport
     var inner: any SyncTransport { http }
     let countBytes: Bool
-    private let state = Mutex(State())
+    private let state = Mutex(Kept())
+
+    /// What the calls left: times, and the messages whose bytes are counted.
+    private struct Kept {
+        var pushSeconds = 0.0
+        var pullSeconds = 0.0
+        var pushes: [Relais_V1_PushRequest] = []
+        var pulls: [Relais_V1_PullResponse] = []
+    }
+
     struct State {
         var pushSeconds = 0.0
         var pullSeconds = 0.0
@@ -86,27 +98,36 @@ final class MeasuringTransport: ForwardingTransport {
         self.countBytes = countBytes
     }
 
-    var snapshot: State { state.withLock { $0 } }
-    func resetCounters() { state.withLock { $0 = State() } }
+    /// The times and, with `countBytes`, the bytes of every call since the last reset.
+    func counted() throws -> State {
+        let kept = state.withLock { $0 }
+        var counted = State(pushSeconds: kept.pushSeconds, pullSeconds: kept.pullSeconds)
+        for request in kept.pushes {
+            counted.lastPushBody = try http.codec.encode(request, format: .protobuf, encoding: .deflate)
+            counted.pushBytes += counted.lastPushBody.count
+        }
+        for response in kept.pulls {
+            counted.pullBytes += try http.codec.encode(response, format: .protobuf, encoding: .deflate).count
+        }
+        return counted
+    }
+
+    func resetCounters() { state.withLock { $0 = Kept() } }
 
     func push(_ request: Relais_V1_PushRequest, token: String) async throws -> Relais_V1_PushResponse {
-        var body: [UInt8] = []
-        if countBytes { body = try http.codec.encode(request, format: .protobuf, encoding: .deflate) }
         let (response, seconds) = try await timed { try await inner.push(request, token: token) }
         state.withLock {
             $0.pushSeconds += seconds
-            $0.pushBytes += body.count
-            if countBytes { $0.lastPushBody = body }
+            if countBytes { $0.pushes.append(request) }
         }
         return response
     }
 
     func pull(_ request: Relais_V1_PullRequest, token: String) async throws -> Relais_V1_PullResponse {
         let (response, seconds) = try await timed { try await inner.pull(request, token: token) }
-        state.withLock { $0.pullSeconds += seconds }
-        if countBytes {
-            let size = try http.codec.encode(response, format: .protobuf, encoding: .deflate).count
-            state.withLock { $0.pullBytes += size }
+        state.withLock {
+            $0.pullSeconds += seconds
+            if countBytes { $0.pulls.append(response) }
         }
         return response
     }

@@ -261,8 +261,8 @@ enum PeerSteps {
         guard pushed.pushed == count, pulled.pulled == count else {
             throw BenchError("peers: pushed \(pushed.pushed), pulled \(pulled.pulled) of \(count)")
         }
-        figures.pushPerField = Double(aTransport.snapshot.pushBytes) / Double(3 * count)
-        figures.pullPerField = Double(bTransport.snapshot.pullBytes) / Double(3 * count)
+        figures.pushPerField = Double(try aTransport.counted().pushBytes) / Double(3 * count)
+        figures.pullPerField = Double(try bTransport.counted().pullBytes) / Double(3 * count)
         figures.deltaRate = Double(count) / delta
 
         let span = min(1_000, count / 2)
@@ -277,7 +277,7 @@ enum PeerSteps {
                 let (_, seconds) = try await timed {
                     try await replica.sync(transport: transport, options: benchSyncOptions)
                 }
-                let spent = transport.snapshot
+                let spent = try transport.counted()
                 legs.append(
                     String(
                         format: "%.0f (push %.0f, pull %.0f)", seconds * 1000, spent.pushSeconds * 1000,

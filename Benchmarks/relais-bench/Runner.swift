@@ -59,7 +59,7 @@ struct BenchRunner {
                     let replica = try await Replica.enroll(hub: hub.url, code: code, path: path, logger: quietLogger)
                     return try await replica.sync(transport: transport, options: byPages)
                 }
-                pullSeconds.append(transport.snapshot.pullSeconds)
+                pullSeconds.append(try transport.counted().pullSeconds)
                 pulled = result.pulled
                 for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
                 measured.append(seconds)
@@ -140,8 +140,8 @@ struct BenchRunner {
                 }
                 _ = try await writer.sync(transport: writerTransport, options: benchSyncOptions)
                 _ = try await reader.sync(transport: readerTransport, options: benchSyncOptions)
-                let counted = writerTransport.snapshot
-                let pulledBytes = readerTransport.snapshot.pullBytes
+                let counted = try writerTransport.counted()
+                let pulledBytes = try readerTransport.counted().pullBytes
                 // The baseline: one round trip of the push's bytes to the echo route of the same server.
                 var pushBody: [UInt8] = []
                 pushBody.reserveCapacity(counted.pushBytes)
@@ -157,8 +157,8 @@ struct BenchRunner {
                 for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: commitPath + suffix) }
                 commitCosts.append(commit)
                 floors.append(raw + 3 * commit)
-                pushHTTP.append(timingWriter.snapshot.pushSeconds)
-                pullHTTP.append(timingWriter.snapshot.pullSeconds + timingReader.snapshot.pullSeconds)
+                pushHTTP.append(try timingWriter.counted().pushSeconds)
+                pullHTTP.append(try timingWriter.counted().pullSeconds + timingReader.counted().pullSeconds)
 
                 // Whole records as uncompressed JSON: what a naive sync would send for the same edits.
                 let records = try await writer.list("customers")
@@ -364,11 +364,11 @@ struct BenchRunner {
                     throw BenchError(
                         "conflicts: pushed \(plainResult.pushed) and \(concurrentResult.pushed) of \(writes)")
                 }
-                measured.append(concurrent.snapshot.pushSeconds)
-                baseline.append(plain.snapshot.pushSeconds)
+                measured.append(try concurrent.counted().pushSeconds)
+                baseline.append(try plain.counted().pushSeconds)
                 conflictCounts.append(Double(concurrentResult.conflicts))
                 log(
-                    "conflicts run \(run + 1): \(concurrent.snapshot.pushSeconds) s (\(concurrentResult.conflicts) conflicts) vs \(plain.snapshot.pushSeconds) s (\(plainResult.conflicts))"
+                    "conflicts run \(run + 1): \(try concurrent.counted().pushSeconds) s (\(concurrentResult.conflicts) conflicts) vs \(try plain.counted().pushSeconds) s (\(plainResult.conflicts))"
                 )
             }
             let ratios = Summary(samples: zip(measured, baseline).map { $0 / $1 })
