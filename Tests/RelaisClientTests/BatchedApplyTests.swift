@@ -35,13 +35,16 @@ struct BatchedApplyTests {
         let afterSecond = batch.add(livePage(cursor: 2, records: 2))
         #expect(!afterFirst && !afterSecond)
         #expect(batch.cursor == 2)
+        #expect(batch.canApplyDuringNextRequest && !batch.isFull)
         let full = batch.add(livePage(cursor: 3, records: 1))  // 5 records
-        #expect(full)
+        #expect(full && batch.isFull)
+        // Live pages of a pull that goes on: stored while the next page is fetched.
+        #expect(batch.canApplyDuringNextRequest)
         let taken = batch.take()
         #expect(taken.map(\.nextCursor) == [1, 2, 3])
         #expect(batch.isEmpty && batch.cursor == nil)
         let last = batch.add(livePage(cursor: 4, records: 1, more: false))
-        #expect(last)
+        #expect(last && !batch.canApplyDuringNextRequest)
     }
 
     @Test func aPageWithATombstoneOrARevocationEndsTheBatch() {
@@ -51,7 +54,7 @@ struct BatchedApplyTests {
         var tombstone = PageBuilder(cursor: 2, more: true)
         tombstone.tombstone(customer, id(1), vector: VersionVector([.hub: 2]))
         let afterTombstone = batch.add(tombstone.page)
-        #expect(afterTombstone)
+        #expect(afterTombstone && !batch.canApplyDuringNextRequest)
         _ = batch.take()
         var revocation = PageBuilder(cursor: 3, more: true)
         revocation.revoke(customer, id(2))
@@ -114,16 +117,45 @@ struct BatchedApplyTests {
         let scripted = ScriptedHub()
         var inner: any SyncTransport { scripted }
         let path: String
-        /// (request cursor, cursor stored in the file when the request left)
+        /// (request cursor, cursor stored in the file when the request was answered)
         let seen = Mutex<[(request: UInt64, stored: UInt64)]>([])
+        /// Whether an answer waits (up to 5 s) until the file stands at the request's cursor: the page
+        /// before it stored while the request is in flight.
+        let waitsForThePageBefore = Mutex(false)
+        /// A request cursor answered once with the hub unreachable (after any wait).
+        let failsOnceAt = Mutex<UInt64?>(nil)
         init(path: String) { self.path = path }
-        func pull(_ request: Relais_V1_PullRequest, token: String) async throws -> Relais_V1_PullResponse {
+
+        private func storedCursor() throws -> UInt64 {
             let raw = try rawConnection(path)
-            let stored = try raw.scalar("SELECT value FROM _relais_state WHERE key = 'cursor'")?.int64Value ?? 0
-            try raw.close()
-            seen.withLock { $0.append((request.cursor, UInt64(stored))) }
+            defer { try? raw.close() }
+            return UInt64(try raw.scalar("SELECT value FROM _relais_state WHERE key = 'cursor'")?.int64Value ?? 0)
+        }
+
+        func pull(_ request: Relais_V1_PullRequest, token: String) async throws -> Relais_V1_PullResponse {
+            var stored = try storedCursor()
+            if waitsForThePageBefore.withLock({ $0 }) {
+                let deadline = ContinuousClock.now + .seconds(5)
+                while stored < request.cursor, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(2))
+                    stored = try storedCursor()
+                }
+            }
+            seen.withLock { $0.append((request.cursor, stored)) }
+            let fails = failsOnceAt.withLock { cursor in
+                defer { if cursor == request.cursor { cursor = nil } }
+                return cursor == request.cursor
+            }
+            if fails { throw SyncError(.hubUnreachable, "cut while the page before was being stored") }
             return try await scripted.pull(request, token: token)
         }
+    }
+
+    /// Options that retry a cut request at once.
+    var retryingAtOnce: SyncOptions {
+        var options = SyncOptions()
+        options.sleep = { _ in }
+        return options
     }
 
     @Test func aSyncBatchesLivePagesAndStoresATombstoneBeforeAcknowledgingIt() async throws {
@@ -160,6 +192,62 @@ struct BatchedApplyTests {
             #expect(try await replica.status().cursor == 50)
             #expect(try await replica.list(customer).count == 6)
             #expect(try await replica.get(customer, id: id(10_000)) == nil)
+        }
+    }
+
+    /// A pull that is not a whole one (it starts where the last ended) stores each page of live
+    /// records while the hub answers the next request: the hub here answers only once the page before
+    /// is in the file. A request cut meanwhile leaves that page stored; the retry asks from it.
+    @Test func anIncrementalPullStoresEachPageWhileTheNextIsFetched() async throws {
+        try await withReplica { replica, folder, _ in
+            let hub = WatchingHub(path: folder.file("replica.db"))
+            hub.scripted.pages.withLock { $0 = [livePage(cursor: 5, records: 1, more: false)] }
+            _ = try await replica.sync(transport: hub, options: retryingAtOnce)
+            hub.seen.withLock { $0 = [] }
+            hub.waitsForThePageBefore.withLock { $0 = true }
+            hub.failsOnceAt.withLock { $0 = 20 }
+            hub.scripted.pages.withLock {
+                $0 = [
+                    livePage(cursor: 10, records: 2), livePage(cursor: 20, records: 2),
+                    livePage(cursor: 30, records: 2),
+                    livePage(cursor: 40, records: 1, more: false),
+                ]
+            }
+            let result = try await replica.sync(transport: hub, options: retryingAtOnce)
+            #expect(result.pulled == 7)
+            let seen = hub.seen.withLock { $0 }
+            // The request for 20 was cut; the page ending at 20 was stored while it was in flight, so
+            // the retry asks from 20, not from 10.
+            #expect(seen.map(\.request) == [5, 10, 20, 20, 30])
+            #expect(seen.map(\.stored) == [5, 10, 20, 20, 30])
+            #expect(try await replica.status().cursor == 40)
+            #expect(try await replica.list(customer).count == 8)
+        }
+    }
+
+    /// A whole pull (from cursor 0) holds its pages until the batch is full, then stores the batch
+    /// while the next page is fetched.
+    @Test func aWholePullStoresAFullBatchWhileTheNextPageIsFetched() async throws {
+        try await withReplica { replica, folder, _ in
+            let hub = WatchingHub(path: folder.file("replica.db"))
+            hub.scripted.pages.withLock {
+                $0 = [
+                    livePage(cursor: 10, records: 2), livePage(cursor: 20, records: 2),
+                    livePage(cursor: 30, records: 2),
+                    livePage(cursor: 40, records: 1, more: false),
+                ]
+            }
+            var options = retryingAtOnce
+            options.applyBatchRecords = 4
+            _ = try await replica.sync(transport: hub, options: options)
+            let seen = hub.seen.withLock { $0 }
+            #expect(seen.map(\.request) == [0, 10, 20, 30])
+            // Held at 10; full at 20 and stored while 20 is asked for (it may or may not be in the
+            // file by the time the hub reads it); stored by 30.
+            #expect(seen[1].stored == 0)
+            #expect(seen[3].stored == 20)
+            #expect(try await replica.status().cursor == 40)
+            #expect(try await replica.list(customer).count == 7)
         }
     }
 

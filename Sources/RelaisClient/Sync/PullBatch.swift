@@ -11,7 +11,9 @@ import RelaisProtocol
 /// The next pull request carries the last received page's cursor, which acknowledges the pages to
 /// the hub before they are stored. That is safe for pages of live records only (a lost one is pulled
 /// again: ``ReplicaStore/pageNeedsDurableCommit(_:)``), so a page holding a tombstone or a revocation
-/// ends the batch: the batch is applied, with `FULL`, before the next request leaves.
+/// ends the batch: the batch is applied, with `FULL`, before the next request leaves. A batch of
+/// live pages only may be applied while the next request is in flight
+/// (``canApplyDuringNextRequest``): the request acknowledges nothing more than before.
 struct PullBatch {
     /// Records (and revocations) after which the batch is applied.
     let recordLimit: Int
@@ -24,6 +26,9 @@ struct PullBatch {
 
     var isEmpty: Bool { pages.isEmpty }
 
+    /// Whether the pages held reach ``recordLimit``.
+    var isFull: Bool { records >= recordLimit }
+
     /// The cursor the next pull request carries: the last received page's, nil when none is held.
     var cursor: UInt64? { pages.last?.nextCursor }
 
@@ -33,7 +38,13 @@ struct PullBatch {
     mutating func add(_ page: Relais_V1_PullResponse) -> Bool {
         pages.append(page)
         records += page.records.count + page.revocations.count
-        return !page.more || records >= recordLimit || ReplicaStore.pageNeedsDurableCommit(page)
+        return !page.more || isFull || ReplicaStore.pageNeedsDurableCommit(page)
+    }
+
+    /// Whether the pages held may be stored while the next page is fetched: the pull goes on, and no
+    /// page held must be in the file before the next request leaves.
+    var canApplyDuringNextRequest: Bool {
+        pages.last?.more == true && !pages.contains(where: ReplicaStore.pageNeedsDurableCommit)
     }
 
     /// Empties the batch, returning its pages in the order received.

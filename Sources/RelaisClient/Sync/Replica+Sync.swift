@@ -48,9 +48,11 @@ public struct SyncOptions: Sendable {
     public var batchSize = 500
     /// Records per pull page asked for (0: the hub's default).
     public var pageSize: UInt32 = 1000
-    /// Records received after which the pages held are applied, in one transaction with the last
-    /// page's cursor. A page holding a tombstone or a revocation, and the last page, are applied at
-    /// once whatever the count. 1 applies every page in its own transaction.
+    /// During a whole pull (from cursor 0), records received after which the pages held are applied,
+    /// in one transaction with the last page's cursor, while the next page is fetched. Other pulls
+    /// apply each page while the next is fetched. A page holding a tombstone or a revocation, and the
+    /// last page, are applied at once (before any other request) whatever the count. 1 applies every
+    /// page in its own transaction.
     public var applyBatchRecords = 25_000
     /// Retries of transient failures.
     public var retry = RetryStateMachine.Configuration()
@@ -252,7 +254,18 @@ extension Replica {
                     // A write's dot and time once per record, not once per field it set.
                     request.compactDots = true
                     if let report = try pendingVerificationReport() { request.verification = report }
-                    let page = try await transport.pull(request, token: token)
+                    // The pages held are stored while the hub answers: during a whole pull (a bootstrap
+                    // by pages) once the batch is full, during any other pull page by page.
+                    let wholePull = !request.hasSince || request.since == 0
+                    let page: Relais_V1_PullResponse
+                    if received.canApplyDuringNextRequest, received.isFull || !wholePull {
+                        let (sent, bearer) = (request, token)
+                        async let next = transport.pull(sent, token: bearer)
+                        try applyReceived()
+                        page = try await next
+                    } else {
+                        page = try await transport.pull(request, token: token)
+                    }
                     // A pull answered `bootstrap_required` records nothing: the report goes with the next.
                     if request.hasVerification, !page.bootstrapRequired { try reportDelivered() }
                     if try store.hubEpoch.isEmpty, !page.hubEpoch.isEmpty {
@@ -272,7 +285,9 @@ extension Replica {
                     progress.received += page.records.count + page.revocations.count
                     progress.cursor = page.nextCursor
                     progress.head = max(page.head, page.nextCursor)
-                    if received.add(page) {
+                    // Stored now only when it cannot wait for the next request: the pull is over, or a
+                    // page must be in the file before the next request acknowledges it.
+                    if received.add(page), !received.canApplyDuringNextRequest {
                         try applyReceived()
                     } else {
                         options.progress?(progress)
