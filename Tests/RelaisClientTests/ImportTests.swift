@@ -50,6 +50,83 @@ struct ImportTests {
         }
     }
 
+    /// The pending writes of a file, as stored (dots and times aside).
+    func pendingWrites(_ path: String) throws -> [String] {
+        let raw = try rawConnection(path)
+        defer { try? raw.close() }
+        var rows: [String] = []
+        try raw.query(
+            "SELECT collection, record_id, context, is_delete, fields, in_flight FROM _relais_pending ORDER BY record_id"
+        ) { row in
+            rows.append((0..<6).map { row.text(at: $0) ?? "" }.joined(separator: " | "))
+        }
+        return rows
+    }
+
+    static let mixedRows = #"""
+        id,name,territory,tags,lifetime_value,notes,phone
+        6f1c2a1e-0000-4000-8000-00000000000a,"Dupont, Fils",north,"vip,b2b",1200,"line one
+        line two",
+        6f1c2a1e-0000-4000-8000-00000000000b,Martin,north,,12.5,,+33 1 02 03 04 05
+        6f1c2a1e-0000-4000-8000-00000000000c,Été,north,b2b,,"Say ""hi""",
+
+        """#
+
+    /// An import stamps each new record as it inserts it, without the capture: its pending writes
+    /// are the ones the capture makes of the same rows inserted with SQL, value for value.
+    @Test func importedRecordsAreStampedAsTheCaptureStampsTheSameRows() async throws {
+        try await withReplica(role: "manager") { imported, importedFolder, _ in
+            #expect(try await imported.import(customer, text: Self.mixedRows, format: .csv) == 3)
+            try await withReplica(role: "manager") { typed, typedFolder, _ in
+                let raw = try rawConnection(typedFolder.file("replica.db"))
+                try raw.execute("ATTACH DATABASE ? AS imported", [.text(importedFolder.file("replica.db"))])
+                try raw.execute("INSERT INTO customers SELECT * FROM imported.customers")
+                try raw.execute("DETACH DATABASE imported")
+                try raw.close()
+                #expect(try await typed.pendingCount() == 3)  // stamps the captured rows
+                let stamped = try pendingWrites(typedFolder.file("replica.db"))
+                #expect(stamped.count == 3)
+                #expect(try pendingWrites(importedFolder.file("replica.db")) == stamped)
+                #expect(try await imported.export() == typed.export())
+            }
+            let raw = try rawConnection(importedFolder.file("replica.db"))
+            defer { try? raw.close() }
+            #expect(try raw.scalar("SELECT count(*) FROM _relais_capture")?.int64Value == 0)
+            #expect(try raw.scalar("SELECT count(*) FROM _relais_overlay")?.int64Value == 0)
+        }
+    }
+
+    /// A record the file knows (deleted on the hub) is imported through the capture: its write is
+    /// the whole row on the record's last vector, as for any revival. With a trigger of the user's
+    /// that changes rows as they go in, every row is stamped as it ended up.
+    @Test func importedRowsTheCaptureMustSeeGoThroughIt() async throws {
+        try await withReplica(role: "manager") { replica, folder, _ in
+            let deleted = "6f1c2a1e-0000-4000-8000-00000000000b"
+            var page = PageBuilder(cursor: 3)
+            page.tombstone(customer, deleted, vector: VersionVector([ReplicaID(9): 2]))
+            try await replica.apply(page.page)
+            #expect(try await replica.import(customer, text: Self.mixedRows, format: .csv) == 3)
+            let writes = try pendingWrites(folder.file("replica.db"))
+            let revived = try #require(writes.first { $0.contains(deleted) })
+            #expect(revived.contains(#"{"9":2}"#))
+            #expect(revived.contains(#""notes":null"#))
+            let fresh = try #require(writes.first { $0.contains("00000000000a") })
+            #expect(fresh.contains("| {} |") && !fresh.contains("null"))
+        }
+        try await withReplica(role: "manager") { replica, folder, _ in
+            let raw = try rawConnection(folder.file("replica.db"))
+            try raw.execute(
+                "CREATE TRIGGER shout AFTER INSERT ON customers BEGIN UPDATE customers SET name = upper(new.name) WHERE id = new.id; END"
+            )
+            try raw.close()
+            #expect(try await replica.import(customer, text: Self.mixedRows, format: .csv) == 3)
+            let writes = try pendingWrites(folder.file("replica.db"))
+            #expect(writes.count == 3)
+            #expect(writes.contains { $0.contains(#""name":{"t":"MARTIN"}"#) })
+            #expect(!writes.contains { $0.contains(#""name":{"t":"Martin"}"#) })
+        }
+    }
+
     @Test func badRowsAreReportedWithLineNumbersAndNothingIsImported() async throws {
         try await withReplica { replica, _, _ in
             let existing = try await replica.add(customer, acme("Existing"))

@@ -61,18 +61,7 @@ extension Replica {
                 throw ReplicaError(
                     .importFailed, "import refused, nothing imported: \(shown)\(more)", problems: problems)
             }
-            let columns = schema.fields.map { ReplicaSQL.quote($0.name) }
-            let statement = try store.db.cachedStatement(
-                "INSERT INTO \(ReplicaSQL.quote(collection))(id, \(columns.joined(separator: ", "))) "
-                    + "VALUES (?\(String(repeating: ", ?", count: columns.count)))")
-            for row in prepared {
-                try statement.bind(text: row.id, at: 1)
-                for (i, field) in schema.fields.enumerated() {
-                    try ColumnCodec.bind(row.values[field.name] ?? .null, to: statement, at: Int32(i + 2))
-                }
-                try statement.execute()
-            }
-            try store.stampCaptured()
+            try store.insertStamped(schema, prepared.map { ($0.id, $0.values) })
             return prepared.count
         }
     }

@@ -183,6 +183,60 @@ extension ReplicaStore {
         }
     }
 
+    /// Inserts rows whose ids the visible table does not hold (an import's), each stamped as a
+    /// pending write. Caller's transaction, after its checks.
+    ///
+    /// A row of a record the file knows nothing of (no bookkeeping, no pending write, no overlay) is
+    /// stamped as it is inserted, with capture off: the write ``stampCaptured()`` would make of its
+    /// capture (its fields that are not null, on an empty context), without the capture row and the
+    /// reading back. The others (a deleted record revived, say) and every row of a file with
+    /// triggers of its user's (which may change a row as it goes in) are inserted with capture on and
+    /// stamped from it.
+    func insertStamped(_ collection: CollectionSchema, _ rows: [(id: String, values: [String: Value])]) throws {
+        let columns = collection.fields.map { ReplicaSQL.quote($0.name) }
+        let statement = try db.cachedStatement(
+            "INSERT INTO \(ReplicaSQL.quote(collection.name))(id, \(columns.joined(separator: ", "))) "
+                + "VALUES (?\(String(repeating: ", ?", count: columns.count)))")
+        func insert(_ row: (id: String, values: [String: Value])) throws {
+            try statement.bind(text: row.id, at: 1)
+            for (i, field) in collection.fields.enumerated() {
+                try ColumnCodec.bind(row.values[field.name] ?? .null, to: statement, at: Int32(i + 2))
+            }
+            try statement.execute()
+        }
+        let known = try db.cachedStatement(
+            """
+            SELECT EXISTS(SELECT 1 FROM _relais_records WHERE collection = ?1 AND record_id = ?2)
+                OR EXISTS(SELECT 1 FROM _relais_pending WHERE collection = ?1 AND record_id = ?2)
+                OR EXISTS(SELECT 1 FROM _relais_overlay WHERE collection = ?1 AND record_id = ?2)
+            """)
+        var captured: [(id: String, values: [String: Value])] = []
+        if try hasTriggersOfItsUser() {
+            captured = rows
+        } else {
+            try engine {
+                for row in rows {
+                    try known.bind([.text(collection.name), .text(row.id)])
+                    let isKnown = try known.step() && known.int64(at: 0) != 0
+                    known.reset()
+                    if isKnown {
+                        captured.append(row)
+                        continue
+                    }
+                    try insert(row)
+                    try savePending(
+                        PendingWrite(
+                            counter: nextCounter(), collection: collection.name, recordID: row.id, context: .empty,
+                            hlc: nextHLC(), isDelete: false, fields: row.values.filter { !$0.value.isNull },
+                            inFlight: false))
+                }
+                try persistClocks()
+            }
+        }
+        for row in captured { try insert(row) }
+        try stampCaptured()
+    }
+
     /// The wire code and the reason of a local refusal.
     static func describeRejection(_ error: any Error) -> (String, String) {
         switch error {

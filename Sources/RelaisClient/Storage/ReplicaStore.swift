@@ -151,15 +151,20 @@ final class ReplicaStore {
     /// a collection table keeps them on, so that it still runs for the rows the sync engine writes.
     func engine<T>(_ body: () throws -> T) throws -> T {
         try db.execute("INSERT INTO _relais_engine(writing) VALUES (1)", [])
-        let onlyCapture =
-            try db.scalar(
-                #"SELECT NOT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name NOT LIKE '\_relais\_%' ESCAPE '\')"#
-            )?.int64Value == 1
+        let onlyCapture = try !hasTriggersOfItsUser()
         if onlyCapture { db.triggersEnabled = false }
         defer { if onlyCapture { db.triggersEnabled = true } }
         let result = try body()
         try db.execute("DELETE FROM _relais_engine", [])
         return result
+    }
+
+    /// Whether the file has triggers besides the capture triggers (its user's own, made with the
+    /// `sqlite3` shell: an audit table, a column kept up to date).
+    func hasTriggersOfItsUser() throws -> Bool {
+        try db.scalar(
+            #"SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name NOT LIKE '\_relais\_%' ESCAPE '\')"#
+        )?.int64Value == 1
     }
 
     // MARK: - Layout and migrations
