@@ -139,6 +139,12 @@ struct BenchHub: Sendable {
     let url: String
     let folder: String
 
+    /// Copies the hub's write-ahead log into its file (SQLite store; nothing for another): the work
+    /// no push waits for, counted or let finish by the benchmarks that measure next.
+    func copyLogIntoFile() async {
+        await (service.store as? SQLiteHubStore)?.copyLogIntoFile()
+    }
+
     /// Adds `user` as a rep of `territories` unless the hub already has them.
     func ensureUser(_ user: String, territories: [String]) async throws {
         if (try? await service.users().contains { $0.name == user }) != true {

@@ -6,7 +6,6 @@ import RelaisClient
 import RelaisCore
 import RelaisHub
 import RelaisProtocol
-import Synchronization
 
 /// The hub's ingest, alone: every device's push is prepared before the clock starts (stamped and
 /// encoded as `HTTPSyncTransport` encodes it: protobuf, deflate), then the clock times only the
@@ -110,20 +109,21 @@ extension BenchRunner {
                 devices: enrolled, run: run, perDevice: perDevice, firstIndex: stored)
             let url = hub.url
             let work = Array(zip(bodies, enrolled.map(\.token)))
-            let answered = Mutex<Double>(0)
-            let (applied, elapsed) = try await timed {
-                let start = ContinuousClock.now
-                let applied = try await withThrowingTaskGroup(of: Int.self) { group in
-                    for (body, token) in work {
-                        group.addTask { try await IngestBench.push(client: client, url: url, body: body, token: token) }
+            let ((applied, answered), elapsed) = try await timed {
+                let pushes = try await timed {
+                    try await withThrowingTaskGroup(of: Int.self) { group in
+                        for (body, token) in work {
+                            group.addTask {
+                                try await IngestBench.push(client: client, url: url, body: body, token: token)
+                            }
+                        }
+                        return try await group.reduce(0, +)
                     }
-                    return try await group.reduce(0, +)
                 }
-                answered.withLock { $0 = (ContinuousClock.now - start).seconds }
                 // The copy of the log into the file, which no push waits for any more, is part of the
                 // work: counted here, it neither escapes the hub's time nor slows the raw run after it.
-                await (hub.service.store as? SQLiteHubStore)?.copyLogIntoFile()
-                return applied
+                await hub.copyLogIntoFile()
+                return pushes
             }
             guard applied == devices * perDevice else {
                 throw BenchError("ingest: applied \(applied) of \(devices * perDevice)")
@@ -139,7 +139,7 @@ extension BenchRunner {
             seconds.append(elapsed)
             log(
                 "\(stored > 0 ? "ingest-big" : "ingest") run \(run + 1): \(elapsed) s (every push answered after "
-                    + "\(answered.withLock { $0 }) s, then the log copied into the file) vs raw \(raw) s")
+                    + "\(answered) s, then the log copied into the file) vs raw \(raw) s")
         }
         let ratios = Summary(samples: zip(measured, baseline).map { $0 / $1 })
         let holding = stored > 0 ? ", the hub holding \(stored) customers" : ""

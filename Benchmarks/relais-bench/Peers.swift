@@ -36,7 +36,7 @@ extension BenchRunner {
                     folder: hub.folder, run: run)
                 // The hub's log copied into its file before the peer runs, untimed: a copy still under
                 // way would slow the peer's steps.
-                await (hub.service.store as? SQLiteHubStore)?.copyLogIntoFile()
+                await hub.copyLogIntoFile()
                 return (figures, try PeerSteps.sessionExtension(rows: rows, folder: hub.folder))
             }
             relais.add(figures)
