@@ -19,7 +19,8 @@ import RelaisSQLite
 ///   before `w2` was first sent;
 /// - `w1` was still a live value when `w2` arrived: no third applied write to that field whose
 ///   context covers `w1` could have been applied before `w2` (else `w1` had been overwritten by an
-///   author who saw it, and `w2` competes with that author's value instead).
+///   author who saw it, and `w2` competes with that author's value instead), counting every version
+///   of a dot a clone reused (the hub applied one of them, which is not known).
 ///
 /// Every merge rule reports (MergeEngine: a conflict is raised whenever an incoming value differs
 /// from a surviving concurrent value, whatever the rule; the rule only decides the chosen value).
@@ -85,6 +86,9 @@ enum SimConcurrencyCheck {
     static func check(log: [SimPushLog.Delivery], results: [Dot: [String]], reports: [ConflictReport]) -> Outcome {
         var writes: [Dot: Write] = [:]
         var inconsistent: Set<Dot> = []
+        // The other writes sent under a dot already seen with other values (a clone writing under the
+        // same number): which of them the hub applied is not known.
+        var otherVersions: [Write] = []
         for (index, delivery) in log.enumerated() {
             for wire in delivery.writes {
                 let dot = Dot(wire.dot)
@@ -97,6 +101,11 @@ enum SimConcurrencyCheck {
                     // A clone writing under the same number: two different writes with one dot.
                     if known.values != values || known.isDelete != wire.delete || known.record != wire.recordID {
                         inconsistent.insert(dot)
+                        otherVersions.append(
+                            Write(
+                                collection: wire.collection, record: wire.recordID, dot: dot, context: context,
+                                values: values, isDelete: wire.delete, firstSent: index,
+                                firstAnswered: delivery.answered ? index : Int.max))
                     }
                     if delivery.answered { known.firstAnswered = min(known.firstAnswered, index) }
                     writes[dot] = known
@@ -115,6 +124,14 @@ enum SimConcurrencyCheck {
             guard !deleted.contains("\(write.collection)/\(write.record)") else { continue }
             for field in write.values.keys {
                 byField["\(write.collection)/\(write.record)/\(field)", default: []].append(write)
+            }
+        }
+        // Every applied write that may have replaced a value of a field, whichever version of a reused
+        // dot the hub took: a pair is certain only when none of them could have.
+        var mayReplace: [String: [Write]] = [:]
+        for write in Array(writes.values) + otherVersions where !write.isDelete && results[write.dot] != nil {
+            for field in write.values.keys {
+                mayReplace["\(write.collection)/\(write.record)/\(field)", default: []].append(write)
             }
         }
         var byReplica: [ReplicaID: [Write]] = [:]
@@ -150,7 +167,7 @@ enum SimConcurrencyCheck {
                     guard !twins(w1).contains(where: { w2.covers($0.dot) }),
                         !twins(w2).contains(where: { w1.covers($0.dot) })
                     else { continue }
-                    let overwritten = group.contains { w3 in
+                    let overwritten = (mayReplace[key] ?? []).contains { w3 in
                         w3.dot != w1.dot && w3.dot != w2.dot && w3.covers(w1.dot) && w3.firstSent < w2.firstAnswered
                     }
                     guard !overwritten else { continue }
