@@ -13,10 +13,8 @@ extension HubService {
     /// under and the snapshot's cursor as its acknowledged cursor: the pull that follows starts
     /// there.
     ///
-    /// - Throws: ``HubError/snapshotUnavailable`` when this hub keeps no snapshots or the view holds
-    ///   no record (its pages cost nothing, and a snapshot of nothing would be served to the view's
-    ///   next laptops until it went stale); the errors of a pull (revoked device, renewed replica,
-    ///   schema, restored hub) otherwise.
+    /// - Throws: ``HubError/snapshotUnavailable`` when this hub keeps no snapshots; the errors of a
+    ///   pull (revoked device, renewed replica, schema, restored hub) otherwise.
     public func snapshot(for principal: Principal, schemaVersion: UInt32, hubEpoch: String) async throws
         -> HubSnapshot
     {
@@ -40,9 +38,6 @@ extension HubService {
             access: Access(role: user.role, territories: Set(user.territories)), schemaVersion: schema.version)
         let snapshot = try await cache.snapshot(for: view, head: meta.head, horizon: meta.purgeHorizon) {
             [self] view in try await self.buildSnapshot(view, folder: cache.folder)
-        }
-        guard snapshot.records > 0 else {
-            throw HubError.snapshotUnavailable.with("This view holds no record yet; pull pages from cursor 0.")
         }
         let now = self.now()
         try await store.write { tx in
