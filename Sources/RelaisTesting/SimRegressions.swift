@@ -2,6 +2,7 @@ import Foundation
 import RelaisClient
 import RelaisCore
 import RelaisHub
+import RelaisProtocol
 
 /// Small fixed scenarios distilled from failing simulation schedules (docs/RELIABILITY.md "Bugs
 /// found"). Each returns the broken invariants, empty when the bug stays fixed.
@@ -16,6 +17,7 @@ public enum SimRegressions {
         ("bug 5: a revived record reaching its deleter", aRevivedRecordReachesItsDeleterWhole),
         ("bug 8: a snapshot older than the laptop's own writes", aSnapshotOlderThanOwnWritesLeavesThemShown),
         ("bug 9: an edit that changed nothing", anEditThatChangedNothingLeavesNoStaleState),
+        ("a copy made before the first sync", aCopyMadeBeforeTheFirstSyncEndsWithTheHubsRecords),
     ]
 
     /// The violations of the scenario named `bug` in ``all`` (a missing name is one).
@@ -204,6 +206,65 @@ public enum SimRegressions {
 
     /// Enrolls `count` reps of territory north (`u0`, `u1`…), each with its own seeded clock (`clockStep`
     /// milliseconds apart) and its own record-ID sequence.
+    /// A laptop's file copied before its first sync: the original pushes; another rep changes one of
+    /// those records and deletes another; then the copy syncs for the first time, sending again writes
+    /// the hub already holds. It must end with the hub's records, the other rep's change and not the
+    /// deleted record, with nothing for the check to repair. (A snapshot taken before those pushes
+    /// laid the replayed writes over the hub's later state and kept the deleted record: seed 20261213,
+    /// schedules 8588 and 1334, on a change withdrawn for it; docs/PERFORMANCE.md, sixth set.)
+    public static func aCopyMadeBeforeTheFirstSyncEndsWithTheHubsRecords() async throws -> [String] {
+        try await HubFixture.with(clock: TestClock()) { hub in
+            try await hub.live { url in
+                let folder = hub.folder.path
+                let claire = try await hub.addUser("claire", role: .rep, territories: ["north"])
+                let remiCode = try await hub.addUser("remi", role: .rep, territories: ["north"])
+                let clock = TestClock(millis: 1_795_856_400_000)
+                let ids = ClientIDSequence(start: 1)
+                let original = try await Replica.enroll(
+                    hub: url, code: claire, path: "\(folder)/original.relais", deviceName: "original",
+                    configuration: Replica.Configuration(wallClock: { clock.now() }, makeID: { ids.make() }))
+                let acme = try await original.add("customers", ["name": .text("Acme"), "territory": .text("north")])
+                let ann = try await original.add(
+                    "contacts", ["customer_id": .text(acme), "name": .text("Ann"), "email": .text("ann@old")])
+                let bolt = try await original.add("customers", ["name": .text("Bolt"), "territory": .text("north")])
+                try Simulation.copyDatabase(from: "\(folder)/original.relais", to: "\(folder)/copy.relais")
+                let copyIDs = ClientIDSequence(start: 1 << 32)
+                let copy = try Replica.open(
+                    path: "\(folder)/copy.relais", create: false,
+                    configuration: Replica.Configuration(wallClock: { clock.now() }, makeID: { copyIDs.make() }))
+                // The others bootstrap by pages: the copy's request builds the view's first snapshot,
+                // which then holds everything below.
+                var byPages = SyncOptions()
+                byPages.snapshots = false
+                _ = try await original.sync(options: byPages)
+                clock.advance(byMillis: 1000)
+                let remiIDs = ClientIDSequence(start: 2 << 32)
+                let remi = try await Replica.enroll(
+                    hub: url, code: remiCode, path: "\(folder)/remi.relais", deviceName: "remi",
+                    configuration: Replica.Configuration(wallClock: { clock.now() }, makeID: { remiIDs.make() }))
+                _ = try await remi.sync(options: byPages)
+                try await remi.set("contacts", id: ann, ["email": .text("ann@new")])
+                try await remi.delete("customers", id: bolt)
+                _ = try await remi.sync(options: byPages)
+                clock.advance(byMillis: 1000)
+                let result = try await copy.sync()
+                var violations: [String] = []
+                if let check = result.verification, !check.differences.isEmpty {
+                    violations.append(
+                        "the copy's first sync left records the check repaired: "
+                            + check.differences.map { "\($0.collection)/\($0.id) (\($0.kind.rawValue))" }
+                            .joined(separator: ", "))
+                }
+                let local = try await copy.export()
+                let expected = Data(try await hub.service.exportJSON(user: "claire"))
+                if local != expected {
+                    violations.append("the copy differs from the hub:" + Simulation.difference(local, expected))
+                }
+                return violations
+            }
+        }
+    }
+
     private static func northReps(_ count: Int, hub: HubFixture, url: String, clockStep: UInt64) async throws
         -> [Replica]
     {
