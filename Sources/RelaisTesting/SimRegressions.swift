@@ -204,8 +204,6 @@ public enum SimRegressions {
         }
     }
 
-    /// Enrolls `count` reps of territory north (`u0`, `u1`…), each with its own seeded clock (`clockStep`
-    /// milliseconds apart) and its own record-ID sequence.
     /// A laptop's file copied before its first sync: the original pushes; another rep changes one of
     /// those records and deletes another; then the copy syncs for the first time, sending again writes
     /// the hub already holds. It must end with the hub's records, the other rep's change and not the
@@ -265,6 +263,8 @@ public enum SimRegressions {
         }
     }
 
+    /// Enrolls `count` reps of territory north (`u0`, `u1`…), each with its own seeded clock (`clockStep`
+    /// milliseconds apart) and its own record-ID sequence.
     private static func northReps(_ count: Int, hub: HubFixture, url: String, clockStep: UInt64) async throws
         -> [Replica]
     {
