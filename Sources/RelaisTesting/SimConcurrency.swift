@@ -85,37 +85,33 @@ enum SimConcurrencyCheck {
 
     static func check(log: [SimPushLog.Delivery], results: [Dot: [String]], reports: [ConflictReport]) -> Outcome {
         var writes: [Dot: Write] = [:]
-        var inconsistent: Set<Dot> = []
         // The other writes sent under a dot already seen with other values (a clone writing under the
         // same number): which of them the hub applied is not known.
         var otherVersions: [Write] = []
         for (index, delivery) in log.enumerated() {
             for wire in delivery.writes {
-                let dot = Dot(wire.dot)
                 guard let context = try? VersionVector(wire.context) else { continue }
                 var values: [String: Value] = [:]
                 for field in wire.fields {
                     if let value = try? Value(field.value) { values[field.field] = value }
                 }
-                if var known = writes[dot] {
-                    // A clone writing under the same number: two different writes with one dot.
-                    if known.values != values || known.isDelete != wire.delete || known.record != wire.recordID {
-                        inconsistent.insert(dot)
-                        otherVersions.append(
-                            Write(
-                                collection: wire.collection, record: wire.recordID, dot: dot, context: context,
-                                values: values, isDelete: wire.delete, firstSent: index,
-                                firstAnswered: delivery.answered ? index : Int.max))
-                    }
-                    if delivery.answered { known.firstAnswered = min(known.firstAnswered, index) }
-                    writes[dot] = known
-                } else {
-                    writes[dot] = Write(
-                        collection: wire.collection, record: wire.recordID, dot: dot, context: context, values: values,
-                        isDelete: wire.delete, firstSent: index, firstAnswered: delivery.answered ? index : Int.max)
+                let sent = Write(
+                    collection: wire.collection, record: wire.recordID, dot: Dot(wire.dot), context: context,
+                    values: values, isDelete: wire.delete, firstSent: index,
+                    firstAnswered: delivery.answered ? index : Int.max)
+                guard var known = writes[sent.dot] else {
+                    writes[sent.dot] = sent
+                    continue
                 }
+                // A clone writing under the same number: two different writes with one dot.
+                if known.values != values || known.isDelete != wire.delete || known.record != wire.recordID {
+                    otherVersions.append(sent)
+                }
+                known.firstAnswered = min(known.firstAnswered, sent.firstAnswered)
+                writes[sent.dot] = known
             }
         }
+        let inconsistent = Set(otherVersions.map(\.dot))
         let reportsByID = Dictionary(reports.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let deleted = Set(writes.values.filter(\.isDelete).map { "\($0.collection)/\($0.record)" })
         var byField: [String: [Write]] = [:]

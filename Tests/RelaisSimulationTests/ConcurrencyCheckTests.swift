@@ -18,7 +18,7 @@ struct ConcurrencyCheckTests {
         var wire = Relais_V1_RecordWrite()
         wire.collection = "interactions"
         wire.recordID = record
-        wire.dot = Relais_V1_Dot(Dot(replica: ReplicaID(replica), counter: counter))
+        wire.dot = Relais_V1_Dot(dot(replica, counter))
         wire.context = Relais_V1_VersionVector(
             VersionVector(Dictionary(uniqueKeysWithValues: context.map { (ReplicaID($0.key), $0.value) })))
         wire.fields = [Relais_V1_FieldValue(field: "satisfaction", value: .number(satisfaction))]
@@ -31,9 +31,7 @@ struct ConcurrencyCheckTests {
             conflict: Conflict(
                 collection: "interactions", recordID: record, field: "satisfaction", rule: "min", base: nil,
                 values: dots.map {
-                    Competitor(
-                        value: .number(1), dot: Dot(replica: ReplicaID($0.0), counter: $0.1), hlc: HLC(rawValue: 0),
-                        author: "user0")
+                    Competitor(value: .number(1), dot: dot($0.0, $0.1), hlc: HLC(rawValue: 0), author: "user0")
                 },
                 chosen: .number(1), status: .autoResolved),
             scope: nil)
