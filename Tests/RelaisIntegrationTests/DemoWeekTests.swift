@@ -1,4 +1,5 @@
 import Foundation
+import RelaisCore
 import RelaisDemo
 import RelaisHub
 import RelaisTesting
@@ -18,15 +19,29 @@ struct DemoWeekTests {
         }
     }
 
+    /// The day by the system clock, which the hub's figures (value at risk, complaints) count from.
+    private func today() -> Day { Day(millis: UInt64(Date().timeIntervalSince1970 * 1000)) }
+
     @Test func theWeekConvergesAndOneSeedGivesOneWeek() async throws {
-        let first = try await week(seed: 2026)
+        // The manager's figures count days up to the hub's today: two weeks run either side of
+        // midnight UTC may differ in them. Such a pair is run again (it takes seconds).
+        for attempt in 1...2 {
+            let day = today()
+            let first = try await week(seed: 2026)
+            let again = try await week(seed: 2026)
+            if today() != day && attempt == 1 { continue }
+            try check(first, again)
+            return
+        }
+    }
+
+    private func check(_ first: DemoReport, _ again: DemoReport) throws {
         #expect(first.laptops.count == DemoWeek.people.count)
         #expect(first.converged == first.laptops)
         #expect(first.pushed > 0 && first.customers == 300 + DemoWeek.customers.count)
         #expect(first.valuesWritten > 0 && first.orders > 0 && !first.atRisk.isEmpty)
         #expect(first.reports > 0 && first.open > 0)
         #expect(first.rejected == 0)
-        let again = try await week(seed: 2026)
         #expect(try again.json() == first.json())
         #expect(again.interactions == first.interactions)
     }
