@@ -15,17 +15,27 @@ final class RecordingTransport: ForwardingTransport {
     var inner: any SyncTransport { base }
     let pulls = Mutex<[Relais_V1_PullRequest]>([])
     let snapshots = Mutex<[SnapshotDownload]>([])
+    /// The requests in the order they were made: `push`, `pull`, `snapshot` (one downloaded) or
+    /// `no snapshot`.
+    let requests = Mutex<[String]>([])
 
     init(hub: String) { base = HTTPSyncTransport(hub: hub) }
 
+    func push(_ request: Relais_V1_PushRequest, token: String) async throws -> Relais_V1_PushResponse {
+        requests.withLock { $0.append("push") }
+        return try await base.push(request, token: token)
+    }
+
     func pull(_ request: Relais_V1_PullRequest, token: String) async throws -> Relais_V1_PullResponse {
         pulls.withLock { $0.append(request) }
+        requests.withLock { $0.append("pull") }
         return try await base.pull(request, token: token)
     }
 
     func snapshot(_ request: SnapshotRequest, token: String, folder: String) async throws -> SnapshotDownload? {
         let download = try await base.snapshot(request, token: token, folder: folder)
         if let download { snapshots.withLock { $0.append(download) } }
+        requests.withLock { $0.append(download == nil ? "no snapshot" : "snapshot") }
         return download
     }
 }
@@ -70,6 +80,11 @@ struct SnapshotBootstrapTests {
             rows.append((0..<3).map { row.text(at: Int32($0)) ?? "∅" }.joined(separator: " "))
         }
         return rows
+    }
+
+    /// The records a replica file keeps, tombstones included.
+    private func recordCount(_ path: String) throws -> Int {
+        Int(try rawConnection(path).scalar("SELECT count(*) FROM _relais_records")?.int64Value ?? -1)
     }
 
     /// A writer in `north` that adds customers (some with a contact), edits and deletes some.
@@ -272,6 +287,87 @@ struct SnapshotBootstrapTests {
                 #expect(transport.snapshots.withLock { $0.isEmpty })
                 #expect(transport.pulls.withLock { $0.first?.cursor } == 0)
                 #expect(try await reader.export() == writer.export())
+            }
+        }
+    }
+
+    /// A fresh laptop with writes typed before its first sync takes the view's snapshot before
+    /// pushing them: the hub builds it without them (a snapshot built after the pushes would hold
+    /// the records just sent, and the first laptop of a view would wait for that build), and the
+    /// pull after it brings them back.
+    @Test func aLaptopWithWritesTakesTheSnapshotBeforePushingThem() async throws {
+        try await HubFixture.with { hub in
+            let writerCode = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            let newcomerCode = try await hub.addUser("remi", role: .rep, territories: ["north"])
+            let pagesCode = try await hub.addUser("sasha", role: .rep, territories: ["north"])
+            let folder = try TemporaryFolder(prefix: "snapshot-first")
+            defer { folder.remove() }
+            try await hub.live { url in
+                let writer = try await Replica.enroll(hub: url, code: writerCode, path: folder.file("claire.db"))
+                _ = try await fill(writer, count: 20)
+                // The records a pull from cursor 0 brings now, tombstones included.
+                var byPages = SyncOptions()
+                byPages.snapshots = false
+                let pages = try await Replica.enroll(hub: url, code: pagesCode, path: folder.file("sasha.db"))
+                _ = try await pages.sync(options: byPages)
+                let held = try recordCount(folder.file("sasha.db"))
+                let newcomer = try await Replica.enroll(hub: url, code: newcomerCode, path: folder.file("remi.db"))
+                var own: [String] = []
+                for n in 0..<6 {
+                    own.append(
+                        try await newcomer.add(
+                            customer, ["name": .text("Newcomer \(n)"), "territory": .text("north")]))
+                }
+                try await newcomer.set(customer, id: own[0], ["city": .text("Brest")])
+                try await newcomer.delete(customer, id: own[5])
+                let transport = RecordingTransport(hub: url)
+                let outcome = try await newcomer.sync(transport: transport)
+
+                #expect(transport.requests.withLock { Array($0.prefix(2)) } == ["snapshot", "push"])
+                let snapshot = try #require(transport.snapshots.withLock { $0.first })
+                // Built before the pushes: it holds the writer's records and none of the newcomer's.
+                let built = try #require(await hub.service.readySnapshots().first)
+                #expect(built.cursor == snapshot.cursor)
+                #expect(built.records == held)
+                let firstPull = try #require(transport.pulls.withLock { $0.first })
+                #expect(firstPull.cursor == snapshot.cursor && firstPull.echoOwnWrites)
+                #expect(outcome.pushed == 7)
+                #expect(try await newcomer.pendingCount() == 0)
+                _ = try await writer.sync()
+                _ = try await pages.sync(options: byPages)
+                #expect(try await newcomer.export() == writer.export())
+                #expect(try holdings(folder.file("remi.db")) == holdings(folder.file("sasha.db")))
+                #expect(try await newcomer.list(customer, where: ["name": .text("Newcomer 1")]).count == 1)
+                #expect(try await newcomer.get(customer, id: own[0])?.values["city"] == .text("Brest"))
+                #expect(try await newcomer.get(customer, id: own[5]) == nil)
+            }
+        }
+    }
+
+    /// A view that holds no record gets no snapshot: the hub answers `snapshot_unavailable` and keeps
+    /// nothing, so the view's next laptop is not served a file of nothing.
+    @Test func aViewWithNoRecordHasNoSnapshot() async throws {
+        try await HubFixture.with { hub in
+            let firstCode = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            let laterCode = try await hub.addUser("remi", role: .rep, territories: ["north"])
+            let folder = try TemporaryFolder(prefix: "snapshot-empty")
+            defer { folder.remove() }
+            try await hub.live { url in
+                let first = try await Replica.enroll(hub: url, code: firstCode, path: folder.file("claire.db"))
+                let shop = try await first.add(customer, ["name": .text("Shop"), "territory": .text("north")])
+                let transport = RecordingTransport(hub: url)
+                _ = try await first.sync(transport: transport)
+                #expect(transport.requests.withLock { Array($0.prefix(2)) } == ["no snapshot", "push"])
+                #expect(transport.pulls.withLock { $0.first?.cursor } == 0)
+                #expect(await hub.service.readySnapshots().isEmpty)
+                #expect(try await first.get(customer, id: shop)?.values["name"] == .text("Shop"))
+
+                let later = try await Replica.enroll(hub: url, code: laterCode, path: folder.file("remi.db"))
+                let laterTransport = RecordingTransport(hub: url)
+                _ = try await later.sync(transport: laterTransport)
+                #expect(laterTransport.requests.withLock { $0.first } == "snapshot")
+                #expect(await hub.service.readySnapshots().map(\.records) == [1])
+                #expect(try await later.export() == first.export())
             }
         }
     }

@@ -325,6 +325,37 @@ struct HubRouterTests {
         }
     }
 
+    /// A device whose writes from `unsent_from` on already reached the hub (a copy of its file pushed
+    /// them) is refused the snapshot, which would hold what it then replays; from the next counter on,
+    /// or naming none, it is served. A value that is not a counter is a bad request.
+    @Test func aSnapshotIsRefusedWhenTheHubHoldsTheWritesNamedUnsent() async throws {
+        try await withRouter { hub, client in
+            let claire = try await Self.enroll(hub, client, "claire")
+            let writes = (1...2).map { Wire.customer(id: Wire.uuid(), replica: claire.replica, counter: $0) }
+            let push = try await Self.send(client, "/v1/push", Wire.push(claire.replica, writes), token: claire.token)
+            #expect(push.status == 200)
+            func snapshot(_ query: String) async throws -> Answer {
+                try await Self.send(
+                    client, .get, "/v1/snapshot?schema_version=\(Schema.crm.version)" + query, token: claire.token,
+                    contentType: nil)
+            }
+            for counter in [1, 2] {
+                let refused = try await snapshot("&unsent_from=\(counter)")
+                #expect(refused.status == 404)
+                #expect(refused.errorCode == "snapshot_unavailable")
+            }
+            let served = try await snapshot("&unsent_from=3")
+            #expect(served.status == 200)
+            #expect(served.headers[HTTPFields.Element.Name("Relais-Snapshot-Cursor")!] == "2")
+            #expect(try await snapshot("").status == 200)
+            for bad in ["-1", "two", ""] {
+                let answer = try await snapshot("&unsent_from=\(bad)")
+                #expect(answer.status == 400)
+                #expect(answer.errorCode == "bad_request")
+            }
+        }
+    }
+
     @Test func healthAndMetrics() async throws {
         try await withRouter { hub, client in
             let health = try await Self.send(client, .get, "/v1/health", contentType: nil)

@@ -10,11 +10,16 @@ public struct SnapshotRequest: Sendable, Hashable {
     public var schemaVersion: UInt32
     /// The hub epoch the laptop holds (empty: none); a restored hub answers `409 hub_restored`.
     public var hubEpoch: String
+    /// The lowest counter among the laptop's pending writes (nil: none pending). The hub refuses the
+    /// snapshot (`snapshot_unavailable`) when it already holds a write of this replica at or above
+    /// it: a copy of the file pushed them, and the snapshot would hold what the laptop then replays.
+    public var unsentFrom: UInt64?
 
     /// A request for a snapshot of `schemaVersion`.
-    public init(schemaVersion: UInt32, hubEpoch: String) {
+    public init(schemaVersion: UInt32, hubEpoch: String, unsentFrom: UInt64? = nil) {
         self.schemaVersion = schemaVersion
         self.hubEpoch = hubEpoch
+        self.unsentFrom = unsentFrom
     }
 }
 
@@ -60,6 +65,7 @@ extension HTTPSyncTransport {
         if let epoch = request.hubEpoch.addingPercentEncoding(withAllowedCharacters: .alphanumerics) {
             query += "&hub_epoch=\(epoch)"
         }
+        if let unsentFrom = request.unsentFrom { query += "&unsent_from=\(unsentFrom)" }
         var http = HTTPClientRequest(url: hub + "/v1/snapshot?" + query)
         http.method = .GET
         http.headers.add(name: "Authorization", value: "Bearer \(token)")

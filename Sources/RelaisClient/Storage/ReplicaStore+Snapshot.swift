@@ -241,6 +241,12 @@ extension ReplicaStore {
         }
     }
 
+    /// The lowest counter among the pending writes, nil when none is pending: a snapshot request
+    /// names it (``SnapshotRequest/unsentFrom``).
+    var lowestPendingCounter: UInt64? {
+        get throws { try db.scalar("SELECT min(counter) FROM _relais_pending")?.int64Value.map { UInt64($0) } }
+    }
+
     /// Whether the pull under way must ask for this replica's own writes (it follows a snapshot).
     var echoOwnWrites: Bool {
         get throws { try stateInt("echo_own_writes") == 1 }

@@ -157,14 +157,27 @@ extension Replica {
         var action = machine.start(catchingUpWithRestore: try store.hubRestorePending)
         var batch: [PendingWrite] = []
         var received = PullBatch(recordLimit: options.applyBatchRecords)
-        // A pull from cursor 0 first asks for a snapshot, once per session (a cut download is
-        // continued by the retry); not while catching up with a restored hub, which may lack dots
-        // this laptop holds (docs/SYNC.md "Snapshot bootstrap").
+        // A bootstrap asks for a snapshot first (``snapshotIfBootstrapping(_:pagesHeld:transport:token:)``).
         var trySnapshot = options.snapshots
         // The digest of the user's view on the last page of the last pull, while no push changed it.
         var hubDigest: DigestSum?
         // The hub's schema is fetched at most once per session (answered `schema_too_old`).
         var migratedSchema = false
+
+        // A snapshot taken before the first push: the pull after the pushes is its bootstrap's.
+        var bootstrapping = false
+
+        /// Counts a snapshot taken as the start of the bootstrap.
+        func tookSnapshot(_ info: ReplicaStore.SnapshotInfo?) {
+            guard let info else { return }
+            bootstrapping = true
+            progress.phase = "bootstrap"
+            result.pulled += info.changed
+            progress.pulled += info.changed
+            progress.cursor = info.cursor
+            progress.head = max(progress.head, info.cursor)
+            options.progress?(progress)
+        }
 
         /// Applies the pages held, with the cursor of the last, in one transaction.
         func applyReceived() throws {
@@ -182,6 +195,15 @@ extension Replica {
                 switch action {
                 case .push:
                     progress.phase = "push"
+                    // A laptop at cursor 0 takes the snapshot before its first push: one pushed first
+                    // makes the view's snapshot stale, and the first laptop of a view would wait for
+                    // the hub to build one holding the records it has just sent (docs/SYNC.md
+                    // "Snapshot bootstrap"). Its writes come back in the pull after the snapshot.
+                    if batch.isEmpty {
+                        tookSnapshot(
+                            try await snapshotIfBootstrapping(
+                                &trySnapshot, pagesHeld: !received.isEmpty, transport: transport, token: token))
+                    }
                     if batch.isEmpty {
                         batch = try store.write {
                             // After a restored hub's bootstrap: contexts narrowed to what it holds.
@@ -215,33 +237,10 @@ extension Replica {
                     action = machine.pushed(morePending: remaining > 0)
 
                 case .pull:
-                    if progress.phase != "bootstrap" { progress.phase = "pull" }
-                    if trySnapshot, received.isEmpty, try store.cursor == 0, try !store.hasWritesInFlight,
-                        try !store.hubRestorePending
-                    {
-                        trySnapshot = false
-                        do {
-                            if let info = try await takeSnapshot(transport: transport, token: token) {
-                                progress.phase = "bootstrap"
-                                result.pulled += info.changed
-                                progress.pulled += info.changed
-                                progress.cursor = info.cursor
-                                progress.head = max(progress.head, info.cursor)
-                                options.progress?(progress)
-                            }
-                        } catch let error as SyncError where error.code == .hubUnreachable {
-                            // Cut: the retry continues the download where it stopped.
-                            trySnapshot = true
-                            throw error
-                        } catch {
-                            // Whatever else stops the snapshot, pages bring the same records (and a
-                            // hub that refuses this device says so to the pull as well).
-                            SnapshotFolder(replica: path).remove()
-                            store.logger.notice(
-                                "sync: no snapshot taken, bootstrapping by pages",
-                                metadata: ["relais.error": "\(error)"])
-                        }
-                    }
+                    if progress.phase != "bootstrap" { progress.phase = bootstrapping ? "bootstrap" : "pull" }
+                    tookSnapshot(
+                        try await snapshotIfBootstrapping(
+                            &trySnapshot, pagesHeld: !received.isEmpty, transport: transport, token: token))
                     var request = Relais_V1_PullRequest()
                     request.cursor = try received.cursor ?? store.cursor
                     // The stored start: pages held and not yet applied all have `more` set.
@@ -475,13 +474,44 @@ extension Replica {
         }
     }
 
+    /// At cursor 0, once per session (`trySnapshot`), takes the view's snapshot as the start of the
+    /// bootstrap; a cut download leaves `trySnapshot` set, for the retry to continue it. Not with
+    /// pages held, nor with a write sent and not answered (a cursor-0 page carries the tombstone of a
+    /// record it wrote, bug 3; a snapshot does not), nor while catching up with a restored hub, which
+    /// may lack dots this laptop holds (docs/SYNC.md "Snapshot bootstrap"). Any other failure leaves
+    /// the bootstrap to pages.
+    private func snapshotIfBootstrapping(
+        _ trySnapshot: inout Bool, pagesHeld: Bool, transport: any SyncTransport, token: String
+    ) async throws -> ReplicaStore.SnapshotInfo? {
+        guard trySnapshot, !pagesHeld, try store.cursor == 0, try !store.hasWritesInFlight,
+            try !store.hubRestorePending
+        else { return nil }
+        trySnapshot = false
+        do {
+            return try await takeSnapshot(transport: transport, token: token)
+        } catch let error as SyncError where error.code == .hubUnreachable {
+            // Cut: the retry continues the download where it stopped.
+            trySnapshot = true
+            throw error
+        } catch {
+            // Whatever else stops the snapshot, pages bring the same records (and a hub that refuses
+            // this device says so to the pull as well).
+            SnapshotFolder(replica: path).remove()
+            store.logger.notice(
+                "sync: no snapshot taken, bootstrapping by pages", metadata: ["relais.error": "\(error)"])
+            return nil
+        }
+    }
+
     /// Downloads the snapshot of this device's view (continuing a cut download), inflates it beside
     /// the replica file and applies it (docs/SYNC.md "Snapshot bootstrap"). Nil when the hub has none.
     private func takeSnapshot(transport: any SyncTransport, token: String) async throws
         -> ReplicaStore.SnapshotInfo?
     {
         let folder = SnapshotFolder(replica: path)
-        let request = SnapshotRequest(schemaVersion: UInt32(schema.version), hubEpoch: try store.hubEpoch)
+        let request = SnapshotRequest(
+            schemaVersion: UInt32(schema.version), hubEpoch: try store.hubEpoch,
+            unsentFrom: try store.lowestPendingCounter)
         guard let download = try await transport.snapshot(request, token: token, folder: folder.path) else {
             folder.remove()
             return nil

@@ -171,15 +171,23 @@ struct HubRoutes: Sendable {
             try await service.reportVerification(message, from: principal), format: format, codec: service.codec)
     }
 
-    /// `GET /v1/snapshot?schema_version=N&hub_epoch=E`: the compressed snapshot of the device's view,
-    /// whole or, with `Range: bytes=N-` (and an `If-Range` naming it), from byte N on.
+    /// `GET /v1/snapshot?schema_version=N&hub_epoch=E&unsent_from=C`: the compressed snapshot of the
+    /// device's view, whole or, with `Range: bytes=N-` (and an `If-Range` naming it), from byte N on.
     private func snapshot(_ request: Request, context: HubRequestContext) async throws -> Response {
         let principal = try await authenticate(request)
         try limits.takeSync(principal)
         let query = request.uri.queryParameters
         let schemaVersion = query.get("schema_version").flatMap { UInt32(String($0)) } ?? 0
         let hubEpoch = query.get("hub_epoch").map { String($0) } ?? ""
-        let snapshot = try await service.snapshot(for: principal, schemaVersion: schemaVersion, hubEpoch: hubEpoch)
+        var unsentFrom: UInt64?
+        if let text = query.get("unsent_from") {
+            guard let counter = UInt64(String(text)) else {
+                throw HubError.badRequest.with("unsent_from must be a counter (an unsigned integer).")
+            }
+            unsentFrom = counter
+        }
+        let snapshot = try await service.snapshot(
+            for: principal, schemaVersion: schemaVersion, hubEpoch: hubEpoch, unsentFrom: unsentFrom)
         let tag = "\"\(snapshot.digest)\""
         var start: Int64 = 0
         if let range = request.headers[.range], request.headers[.ifRange].map({ $0 == tag }) ?? true {

@@ -13,11 +13,19 @@ extension HubService {
     /// under and the snapshot's cursor as its acknowledged cursor: the pull that follows starts
     /// there.
     ///
-    /// - Throws: ``HubError/snapshotUnavailable`` when this hub keeps no snapshots; the errors of a
-    ///   pull (revoked device, renewed replica, schema, restored hub) otherwise.
-    public func snapshot(for principal: Principal, schemaVersion: UInt32, hubEpoch: String) async throws
-        -> HubSnapshot
-    {
+    /// - Throws: ``HubError/snapshotUnavailable`` when this hub keeps no snapshots or the view holds
+    ///   no record (its pages cost nothing, and a snapshot of nothing would be served to the view's
+    ///   next laptops until it went stale); the errors of a pull (revoked device, renewed replica,
+    ///   schema, restored hub) otherwise.
+    ///
+    /// `unsentFrom`, the lowest counter among the device's pending writes: when the hub holds a write
+    /// of this replica at or above it (a copy of the laptop's file pushed it), the snapshot would hold
+    /// what the laptop then replays, and folding the replay's answers would lay it over later changes;
+    /// the hub answers ``HubError/snapshotUnavailable`` and the laptop pushes first. Checked again when
+    /// the snapshot is served, after it was built.
+    public func snapshot(
+        for principal: Principal, schemaVersion: UInt32, hubEpoch: String, unsentFrom: UInt64? = nil
+    ) async throws -> HubSnapshot {
         guard let cache = snapshots else { throw HubError.snapshotUnavailable }
         guard let replica = principal.replica else {
             throw HubError.forbidden.with("An admin API token cannot take a snapshot; enroll a device.")
@@ -31,6 +39,7 @@ extension HubService {
             guard let device = try await tx.device(replica: replica) else { throw HubError.unauthorized }
             guard device.revokedAt == nil else { throw HubError.deviceRevoked }
             guard device.renewedTo == nil else { throw HubError.replicaForked }
+            try Self.checkUnsent(unsentFrom, device: device)
             guard let user = try await tx.user(named: device.user) else { throw HubError.unauthorized }
             return (user, try await tx.meta())
         }
@@ -39,13 +48,27 @@ extension HubService {
         let snapshot = try await cache.snapshot(for: view, head: meta.head, horizon: meta.purgeHorizon) {
             [self] view in try await self.buildSnapshot(view, folder: cache.folder)
         }
+        guard snapshot.records > 0 else {
+            throw HubError.snapshotUnavailable.with("This view holds no record yet; pull pages from cursor 0.")
+        }
         let now = self.now()
         try await store.write { tx in
+            // A push of a copy of the file may have come in while the snapshot was built.
+            guard let device = try await tx.device(replica: replica) else { throw HubError.unauthorized }
+            try Self.checkUnsent(unsentFrom, device: device)
             try await tx.acknowledgePull(
                 replica: replica, cursor: snapshot.cursor, scopeVersion: user.scopeVersion, seenAt: now)
         }
         metrics.recordSnapshotServed()
         return snapshot
+    }
+
+    /// Refuses a snapshot to a device whose writes from counter `unsentFrom` on already reached the hub.
+    private static func checkUnsent(_ unsentFrom: UInt64?, device: Device) throws {
+        guard let unsentFrom, device.highestCounter >= unsentFrom else { return }
+        throw HubError.snapshotUnavailable.with(
+            "This replica's writes from counter \(unsentFrom) on already reached the hub (from a copy of its "
+                + "file?): push them, then pull pages from cursor 0.")
     }
 
     /// The snapshots ready to serve now.

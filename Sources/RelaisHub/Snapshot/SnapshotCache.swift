@@ -11,6 +11,7 @@ import Logging
 ///   it) and it was built for the hub's schema version (part of its view).
 /// - A usable snapshot more than ``staleAfterChanges`` behind the head is still served, and a new
 ///   one is built in the background to replace it.
+/// - A snapshot of a view with no record is not kept (the request is answered `snapshot_unavailable`).
 ///
 /// The folder is the hub's own: files left by an earlier run are removed at start.
 actor SnapshotCache {
@@ -64,6 +65,9 @@ actor SnapshotCache {
         let result = await task.result
         building[view] = nil
         switch result {
+        case .success(let snapshot) where snapshot.records == 0:
+            // Not kept: a view with no record is bootstrapped by pages (``HubService/snapshot(for:schemaVersion:hubEpoch:)``).
+            try? FileManager.default.removeItem(atPath: snapshot.path)
         case .success(let snapshot):
             // A download of the old file in progress keeps reading it (it stays open); its laptop
             // continues on the new one from the start.
