@@ -321,7 +321,14 @@ struct SnapshotBootstrapTests {
                 try await newcomer.set(customer, id: own[0], ["city": .text("Brest")])
                 try await newcomer.delete(customer, id: own[5])
                 let transport = RecordingTransport(hub: url)
-                let outcome = try await newcomer.sync(transport: transport)
+                var options = SyncOptions()
+                let reports = Mutex<[SyncProgress]>([])
+                options.progress = { progress in reports.withLock { $0.append(progress) } }
+                let outcome = try await newcomer.sync(transport: transport, options: options)
+                // The snapshot is reported as the bootstrap's start, the pushes after it as pushes.
+                var phases: [String] = []
+                for report in reports.withLock({ $0 }) where phases.last != report.phase { phases.append(report.phase) }
+                #expect(phases.prefix(3) == ["bootstrap", "push", "bootstrap"])
 
                 #expect(transport.requests.withLock { Array($0.prefix(2)) } == ["snapshot", "push"])
                 let snapshot = try #require(transport.snapshots.withLock { $0.first })

@@ -195,16 +195,18 @@ extension Replica {
                 switch action {
                 case .push:
                     progress.phase = "push"
-                    // A laptop at cursor 0 takes the snapshot before its first push: one pushed first
-                    // makes the view's snapshot stale, and the first laptop of a view would wait for
-                    // the hub to build one holding the records it has just sent (docs/SYNC.md
-                    // "Snapshot bootstrap"). Its writes come back in the pull after the snapshot.
                     if batch.isEmpty {
+                        // A laptop at cursor 0 takes the snapshot before its first push: one pushed
+                        // first makes the view's snapshot stale, and the first laptop of a view would
+                        // wait for the hub to build one holding the records it has just sent. Its
+                        // writes come back in the pull after the snapshot. The request names the
+                        // lowest pending counter: a hub holding a write at or above it (a copy of this
+                        // file sent it) refuses, and pages follow the push (docs/SYNC.md "Snapshot
+                        // bootstrap").
                         tookSnapshot(
                             try await snapshotIfBootstrapping(
                                 &trySnapshot, pagesHeld: !received.isEmpty, transport: transport, token: token))
-                    }
-                    if batch.isEmpty {
+                        progress.phase = "push"
                         batch = try store.write {
                             // After a restored hub's bootstrap: contexts narrowed to what it holds.
                             try store.finishHubRestore()
