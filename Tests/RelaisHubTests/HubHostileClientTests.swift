@@ -45,6 +45,11 @@ struct HubHostileClientTests {
                 headerTimeout: .seconds(2), bodyTimeout: .seconds(2), idleTimeout: .seconds(2),
                 enrollRate: RateLimit(perMinute: 5), signInRate: RateLimit(perMinute: 5))
             quick.maxConnections = 1000
+            // The rate limits' clock stands still while the guessing runs, so that no token comes
+            // back between two guesses however slow the machine (5 a minute: one every 12 s); it
+            // moves a minute on before the laptop enrolls.
+            let limitsClock = TestClock()
+            quick.clock = limitsClock
             try await hub.live(edges: quick) { url in
                 let port = Self.port(url)
 
@@ -169,7 +174,8 @@ struct HubHostileClientTests {
                 let grown = Self.residentBytes() - residentBefore
                 #expect(grown < 512 << 20, "the process grew by \(grown >> 20) MiB during the hostile run")
 
-                // A laptop enrolls and syncs as usual.
+                // A minute later, a laptop enrolls and syncs as usual.
+                limitsClock.advance(byMillis: 60_000)
                 try await TemporaryFolder.with { folder in
                     let laptop = try await Replica.enroll(hub: url, code: code, path: folder.file("claire.db"))
                     _ = try await laptop.add(
