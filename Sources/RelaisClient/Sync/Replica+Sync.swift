@@ -194,7 +194,6 @@ extension Replica {
             do {
                 switch action {
                 case .push:
-                    progress.phase = "push"
                     if batch.isEmpty {
                         // A laptop at cursor 0 takes the snapshot before its first push: one pushed
                         // first makes the view's snapshot stale, and the first laptop of a view would
@@ -206,7 +205,6 @@ extension Replica {
                         tookSnapshot(
                             try await snapshotIfBootstrapping(
                                 &trySnapshot, pagesHeld: !received.isEmpty, transport: transport, token: token))
-                        progress.phase = "push"
                         batch = try store.write {
                             // After a restored hub's bootstrap: contexts narrowed to what it holds.
                             try store.finishHubRestore()
@@ -214,6 +212,7 @@ extension Replica {
                             return try store.nextBatch(limit: options.batchSize)
                         }
                     }
+                    progress.phase = "push"
                     if batch.isEmpty {
                         action = machine.pushed(morePending: false)
                         continue

@@ -151,13 +151,8 @@ struct AdminRoutes: Sendable {
 
     private func audit(_ request: Request) async throws -> Response {
         _ = try await authenticateAdmin(request)
-        var limit = 200
-        if let text = request.uri.queryParameters["limit"].map(String.init) {
-            guard let value = Int(text), (1...10_000).contains(value) else {
-                throw HubError.badRequest.with("`limit` is a number from 1 to 10000.")
-            }
-            limit = value
-        }
+        let limit =
+            try HubRoutes.number(request, "limit", in: 1...10_000, "`limit` is a number from 1 to 10000.") ?? 200
         let events = try await service.auditLog(limit: limit)
         return HubRoutes.json(events.map { AdminJSON.event($0) })
     }

@@ -179,13 +179,8 @@ struct HubRoutes: Sendable {
         let query = request.uri.queryParameters
         let schemaVersion = query.get("schema_version").flatMap { UInt32(String($0)) } ?? 0
         let hubEpoch = query.get("hub_epoch").map { String($0) } ?? ""
-        var unsentFrom: UInt64?
-        if let text = query.get("unsent_from") {
-            guard let counter = UInt64(String(text)) else {
-                throw HubError.badRequest.with("unsent_from must be a counter (an unsigned integer).")
-            }
-            unsentFrom = counter
-        }
+        let unsentFrom = try Self.number(
+            request, "unsent_from", in: 0...UInt64.max, "unsent_from must be a counter (an unsigned integer).")
         let snapshot = try await service.snapshot(
             for: principal, schemaVersion: schemaVersion, hubEpoch: hubEpoch, unsentFrom: unsentFrom)
         let tag = "\"\(snapshot.digest)\""
@@ -227,15 +222,8 @@ struct HubRoutes: Sendable {
     /// ranked by value at risk (docs/CRM.md).
     private func valueAtRisk(_ request: Request) async throws -> Response {
         let principal = try await authenticate(request)
-        let query = request.uri.queryParameters
-        var limit = 50
-        if let text = query["limit"].map(String.init) {
-            guard let value = Int(text), (1...1000).contains(value) else {
-                throw HubError.badRequest.with("`limit` is a number from 1 to 1000.")
-            }
-            limit = value
-        }
-        let today = try Self.day(query["today"].map(String.init)) ?? service.today()
+        let limit = try Self.number(request, "limit", in: 1...1000, "`limit` is a number from 1 to 1000.") ?? 50
+        let today = try Self.day(request.uri.queryParameters["today"].map(String.init)) ?? service.today()
         let list = try await service.valueAtRisk(for: principal.user, today: today, limit: limit)
         return Self.json(ReportJSON.valueAtRisk(list, today: today))
     }
@@ -265,6 +253,16 @@ struct HubRoutes: Sendable {
             for: principal.user, from: try Self.day(query["from"].map(String.init)),
             to: try Self.day(query["to"].map(String.init)))
         return Self.json(ReportJSON.retention(report))
+    }
+
+    /// Query parameter `name` of `request` as a whole number in `range`, nil when absent; any other
+    /// value is 400 `bad_request` with `message`.
+    static func number<T: FixedWidthInteger>(
+        _ request: Request, _ name: String, in range: ClosedRange<T>, _ message: String
+    ) throws -> T? {
+        guard let text = request.uri.queryParameters[name[...]].map(String.init) else { return nil }
+        guard let value = T(text), range.contains(value) else { throw HubError.badRequest.with(message) }
+        return value
     }
 
     private static func day(_ text: String?) throws -> Day? {
@@ -321,13 +319,7 @@ struct HubRoutes: Sendable {
 
     private func listEvents(_ request: Request) async throws -> Response {
         _ = try await authenticateAdmin(request)
-        var limit = 100
-        if let text = request.uri.queryParameters["limit"].map(String.init) {
-            guard let value = Int(text), (1...1000).contains(value) else {
-                throw HubError.badRequest.with("`limit` is a number from 1 to 1000.")
-            }
-            limit = value
-        }
+        let limit = try Self.number(request, "limit", in: 1...1000, "`limit` is a number from 1 to 1000.") ?? 100
         let events = try await service.events(limit: limit)
         return Self.json(
             events.map { event -> [String: Any] in

@@ -66,7 +66,8 @@ actor SnapshotCache {
         building[view] = nil
         switch result {
         case .success(let snapshot) where snapshot.records == 0:
-            // Not kept: a view with no record is bootstrapped by pages (``HubService/snapshot(for:schemaVersion:hubEpoch:)``).
+            // Not kept: a view with no record is bootstrapped by pages
+            // (``HubService/snapshot(for:schemaVersion:hubEpoch:unsentFrom:)``).
             try? FileManager.default.removeItem(atPath: snapshot.path)
         case .success(let snapshot):
             // A download of the old file in progress keeps reading it (it stays open); its laptop
