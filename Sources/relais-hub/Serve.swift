@@ -87,6 +87,12 @@ struct Serve: AsyncParsableCommand {
         help: ArgumentHelp(
             "Days a token replaced by a renewal or rotation may still renew (default 7).", valueName: "DAYS"))
     var tokenGraceDays: Double?
+    @Flag(
+        inversion: .prefixedNo,
+        help:
+            "Read the reports' customer file into memory at start and after each purge, before a manager asks (default on)."
+    )
+    var warmReports: Bool?
     @Option(
         help: ArgumentHelp("A JSON file of settings; flags, then RELAIS_* variables, win over it.", valueName: "FILE"))
     var config: String?
@@ -99,7 +105,7 @@ struct Serve: AsyncParsableCommand {
                 bodyTimeout: bodyTimeout, idleTimeout: idleTimeout, maxConnections: maxConnections,
                 enrollRate: enrollRate, signInRate: signInRate, syncRate: syncRate, metricsHost: metricsHost,
                 metricsPort: metricsPort, snapshots: snapshots, deviceTokenDays: deviceTokenDays,
-                tokenGraceDays: tokenGraceDays, config: config),
+                tokenGraceDays: tokenGraceDays, warmReports: warmReports, config: config),
             environment: ProcessInfo.processInfo.environment)
         let logger = HubLogging.standardError(label: "relais.hub")
         var options = HubStoreLocation.Options()
@@ -111,6 +117,7 @@ struct Serve: AsyncParsableCommand {
         configuration.snapshotFolder = settings.snapshots
         configuration.deviceTokenLifetimeMillis = settings.deviceTokenLifetimeMillis
         configuration.replacedTokenGraceMillis = settings.replacedTokenGraceMillis
+        configuration.warmReports = settings.warmReports
         let hub = HubService(store: store, configuration: configuration, logger: logger)
         do {
             try await HubServer.run(

@@ -29,6 +29,7 @@ import SystemPackage
 /// | `--snapshots` | `RELAIS_SNAPSHOTS` | `snapshots` | `DATA/snapshots` with `--data`, `off` with `--postgres` |
 /// | `--device-token-days` | `RELAIS_DEVICE_TOKEN_DAYS` | `deviceTokenDays` | `90` (0: device tokens never expire) |
 /// | `--token-grace-days` | `RELAIS_TOKEN_GRACE_DAYS` | `tokenGraceDays` | `7` |
+/// | `--warm-reports`, `--no-warm-reports` | `RELAIS_WARM_REPORTS` | `warmReports` | `true` |
 struct ServeSettings {
     var location: HubStoreLocation
     var host: String
@@ -43,12 +44,14 @@ struct ServeSettings {
     /// How long a device token works (nil: forever), and how long a replaced one still renews.
     var deviceTokenLifetimeMillis: UInt64?
     var replacedTokenGraceMillis: UInt64
+    /// Whether the housekeeping reads the reports' customer file at start and after a purge.
+    var warmReports: Bool
 
     /// The keys a configuration file may hold.
     static let fileKeys: Set<String> = [
         "data", "postgres", "host", "port", "tls", "purgeInterval", "maxStoreMB", "headerTimeout", "bodyTimeout",
         "idleTimeout", "maxConnections", "enrollRate", "signInRate", "syncRate", "metricsHost", "metricsPort",
-        "snapshots", "deviceTokenDays", "tokenGraceDays",
+        "snapshots", "deviceTokenDays", "tokenGraceDays", "warmReports",
     ]
 
     /// The flags as given (`nil`: not given).
@@ -73,6 +76,7 @@ struct ServeSettings {
         var snapshots: String?
         var deviceTokenDays: Double? = nil
         var tokenGraceDays: Double? = nil
+        var warmReports: Bool? = nil
         var config: String?
     }
 
@@ -186,7 +190,9 @@ struct ServeSettings {
             metrics: metricsPort.map { HubServer.MetricsAddress(host: metricsHost ?? "127.0.0.1", port: $0) },
             snapshots: snapshots,
             deviceTokenLifetimeMillis: tokenDays == 0 ? nil : UInt64((tokenDays * dayMillis).rounded(.up)),
-            replacedTokenGraceMillis: UInt64((graceDays * dayMillis).rounded(.up)))
+            replacedTokenGraceMillis: UInt64((graceDays * dayMillis).rounded(.up)),
+            warmReports: try number(flags.warmReports, "warmReports", { reader.bool(forKey: $0) }, "true or false")
+                ?? true)
         guard (0...65535).contains(settings.port) else {
             throw CLIError(message: "The port is 0 to 65535, not \(settings.port).", exitCode: 2)
         }

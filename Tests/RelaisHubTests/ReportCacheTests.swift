@@ -170,6 +170,104 @@ struct ReportCacheTests {
         }
     }
 
+    /// With `warmReports`, the hub's housekeeping reads the file at start and again after a purge
+    /// that removed tombstones (which starts it again from nothing), before any report asks for it;
+    /// without, the file waits for the first report. Either way the report then reads the same.
+    @Test(arguments: [true, false])
+    func theHousekeepingReadsTheFileAtStartAndAfterAPurge(warm: Bool) async throws {
+        var configuration = HubService.Configuration()
+        configuration.warmReports = warm
+        try await HubFixture.with(configuration: configuration) { hub in
+            var claire = try await hub.enrollDevice("claire", territories: ["north"])
+            let gone = Wire.uuid()
+            let kept = Wire.uuid()
+            #expect(
+                try await hub.push(
+                    claire,
+                    [
+                        Wire.customer(id: gone, replica: claire.replica, counter: 1, name: "Gone"),
+                        Wire.customer(id: kept, replica: claire.replica, counter: 2, name: "Kept"),
+                    ]
+                ).map(\.status) == [.applied, .applied])
+            let head = try await hub.store.read { tx in try await tx.meta().head }
+            let purger = TombstonePurger(
+                service: hub.service, interval: .milliseconds(50), logger: HubLogging.standardError(label: "purger"))
+            let housekeeping = Task { try await purger.run() }
+            defer { housekeeping.cancel() }
+            /// Waits (at most 10 s) until `done`.
+            func until(_ done: () async throws -> Bool) async throws {
+                let deadline = ContinuousClock.now + .seconds(10)
+                while try await !done(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            func purges() async throws -> Int {
+                try await hub.store.read { tx in try await tx.events(kinds: [.tombstonesPurged], limit: 10).count }
+            }
+
+            if warm {
+                // Read at start, with no report asked for.
+                try await until { await hub.service.reportCacheCursor >= head }
+                #expect(await hub.service.reportCacheCursor >= head)
+            }
+            // A delete pulled by the only laptop: the next purge removes its tombstone.
+            let context = VersionVector([ReplicaID(claire.replica): 1])
+            #expect(
+                try await hub.push(
+                    claire, [Wire.write(id: gone, replica: claire.replica, counter: 3, delete: true, context: context)]
+                ).map(\.status) == [.applied])
+            claire.counter = 3
+            _ = try await hub.pullAll(&claire)
+            _ = try await hub.pullAll(&claire)
+            try await until { try await purges() == 1 }
+            #expect(try await purges() == 1)
+            let purgedHead = try await hub.store.read { tx in try await tx.meta().head }
+            if warm {
+                try await until { await hub.service.reportCacheRebuilds == 1 }
+                try await until { await hub.service.reportCacheCursor >= purgedHead }
+                // Read again from nothing by the housekeeping, up to the purge, with no report asked.
+                #expect(await hub.service.reportCacheRebuilds == 1)
+                #expect(await hub.service.reportCacheCursor >= purgedHead)
+            } else {
+                #expect(await hub.service.reportCacheCursor == 0)
+            }
+            #expect(try await hub.service.reportCustomers(for: "admin").map(\.name) == ["Kept"])
+            #expect(await hub.service.reportCacheRebuilds == (warm ? 1 : 0))
+        }
+    }
+
+    /// A read cancelled wherever it stands (here: before it starts, or between its pages of 2,000
+    /// records) leaves the file at a cursor it read whole; the next read goes on from there and
+    /// sees what a hub reading from nothing sees.
+    @Test func aCancelledReadLeavesAFileTheNextReadCompletes() async throws {
+        try await HubFixture.with { hub in
+            let claire = try await hub.enrollDevice("claire", territories: ["north"])
+            var counter: UInt64 = 0
+            for _ in 0..<5 {
+                let writes = (0..<500).map { _ in
+                    counter += 1
+                    return Wire.customer(
+                        id: Wire.uuid(), replica: claire.replica, counter: counter, name: "C\(counter)")
+                }
+                #expect(try await hub.push(claire, writes).allSatisfy { $0.status == .applied })
+            }
+            let head = try await hub.store.read { tx in try await tx.meta().head }
+            var stops: Set<UInt64> = []
+            for delay in [0, 1, 5, 20] {
+                let fresh = HubService(
+                    store: hub.store, configuration: hub.service.configuration,
+                    logger: HubLogging.standardError(label: "cancelled"))
+                let reading = Task { try await fresh.warmReports() }
+                if delay > 0 { try await Task.sleep(for: .milliseconds(delay)) }
+                reading.cancel()
+                _ = try? await reading.value
+                stops.insert(await fresh.reportCacheCursor)
+                let (customers, _) = try await Self.read(fresh, "admin")
+                #expect(customers.count == 2_500)
+                #expect(try await Self.fromNothing(hub, "admin").0 == customers)
+            }
+            #expect(stops.contains { $0 < head }, "no read was cancelled before its end: \(stops)")
+        }
+    }
+
     @Test func concurrentReadersEachSeeWhatWasWrittenBeforeTheyAsked() async throws {
         try await HubFixture.with { hub in
             let claire = try await hub.enrollDevice("claire", territories: ["north"])

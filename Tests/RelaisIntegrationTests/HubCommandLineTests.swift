@@ -26,7 +26,8 @@ struct HubCommandLineTests {
             return path
         }
         // The file alone.
-        let good = try write("good.json", #"{"data": "\#(data)", "host": "127.0.0.1", "purgeInterval": 60}"#)
+        let good = try write(
+            "good.json", #"{"data": "\#(data)", "host": "127.0.0.1", "purgeInterval": 60, "warmReports": false}"#)
         let fromFile = try await HubProcess.start(store: ["--config", good])
         #expect(fromFile.url.hasPrefix("http://127.0.0.1:"))
         fromFile.stop()
@@ -49,6 +50,13 @@ struct HubCommandLineTests {
             BuiltExecutable.url("relais-hub"), ["serve", "--config", good],
             environment: ProcessInfo.processInfo.environment.merging(["RELAIS_PORT": "seventy"]) { _, new in new })
         #expect(result.status == 2 && result.stderr.contains("port") && result.stderr.contains("seventy"))
+        let notABool = try await ChildProcess.run(
+            BuiltExecutable.url("relais-hub"), ["serve", "--config", good],
+            environment: ProcessInfo.processInfo.environment.merging(["RELAIS_WARM_REPORTS": "maybe"]) { _, new in new }
+        )
+        #expect(
+            notABool.status == 2 && notABool.stderr.contains("warmReports") && notABool.stderr.contains("maybe"),
+            "\(notABool.stderr)")
         let nothing = try await HubProcess.run(["serve"])
         #expect(nothing.status == 2 && nothing.stderr.contains("RELAIS_DATA"))
         let malformed = try write("malformed.json", "{ not json")

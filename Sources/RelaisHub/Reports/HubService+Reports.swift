@@ -18,6 +18,22 @@ extension HubService {
         return await reports.customers(scopes: Self.viewScopes(account))
     }
 
+    /// Brings the reports' customer file up to the store's head without a report asking for it (the
+    /// housekeeping does, ``Configuration/warmReports``): the next report then reads only what
+    /// changed since.
+    ///
+    /// - Returns: the live customers it holds.
+    @discardableResult
+    public func warmReports() async throws -> Int {
+        try await reports.refresh(store: store, schema: schema)
+        return await reports.liveCustomers
+    }
+
+    /// The store sequence up to which the reports' customer file has read every change (0: not read).
+    public var reportCacheCursor: UInt64 {
+        get async { await reports.cursor }
+    }
+
     /// How many times the reports' customer file started again from nothing after its first reading
     /// (another schema, a purge of tombstones).
     public var reportCacheRebuilds: Int {

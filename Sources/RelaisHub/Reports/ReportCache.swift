@@ -57,7 +57,9 @@ actor ReportCache {
 
     /// Brings the cache up to the store's head. Refreshes run one after the other, each after the
     /// one before it ended, so each caller sees every write committed before its call and no two
-    /// catch-ups interleave (the cache is mutated between their reads of the store).
+    /// catch-ups interleave (the cache is mutated between their reads of the store). A caller
+    /// cancelled stops its catch-up between two pages, where the cache holds every change up to its
+    /// cursor; the next refresh goes on from there.
     func refresh(store: any HubStore, schema: Schema) async throws {
         let previous = last
         let task = Task {
@@ -65,7 +67,11 @@ actor ReportCache {
             try await self.catchUp(store: store, schema: schema)
         }
         last = task
-        try await task.value
+        try await withTaskCancellationHandler {
+            try await task.value
+        } onCancel: {
+            task.cancel()
+        }
     }
 
     /// The live customers whose territory is in `scopes` (every one when nil), by id.
@@ -78,6 +84,9 @@ actor ReportCache {
             return slot.customer
         }
     }
+
+    /// How many customers the file holds alive.
+    var liveCustomers: Int { slots.lazy.filter(\.live).count }
 
     /// The status histories of `ids`.
     func histories(of ids: [String]) -> [String: Retention.History] {
@@ -119,6 +128,7 @@ actor ReportCache {
         }
         let upTo = scannedUpTo
         while true {
+            try Task.checkCancellation()
             let after = cursor
             let (head, records, histories) = try await store.read { tx in
                 let head = try await tx.meta().head

@@ -4,8 +4,11 @@ public import ServiceLifecycle
 /// Purges tombstones periodically (``HubService/purgeTombstones()``), as a long-running `Service`.
 ///
 /// At start it records the data schema when the store has none (``HubService/loadSchema()``) and
-/// stores missing view digests. It runs once at start, then every ``interval``, and stops at graceful shutdown. A failed run is
-/// logged and tried again at the next interval.
+/// stores missing view digests. It purges once at start, then every ``interval``, and stops at
+/// graceful shutdown. A failed run is logged and tried again at the next interval. With
+/// ``HubService/Configuration/warmReports``, it reads the reports' customer file after the first
+/// purge and again after each purge that removed tombstones (which starts that file again from
+/// nothing), so that a manager's report never waits for the whole file to be read.
 public struct TombstonePurger: Service {
     public let service: HubService
     public let interval: Duration
@@ -30,10 +33,13 @@ public struct TombstonePurger: Service {
             } catch {
                 logger.error("view digests could not be stored", metadata: ["relais.error": "\(error)"])
             }
+            var first = true
             while !Task.isCancelled {
+                var purged = false
                 do {
                     let report = try await service.purgeTombstones()
-                    if report.acknowledged + report.expired > 0 {
+                    purged = report.acknowledged + report.expired > 0
+                    if purged {
                         logger.info(
                             "tombstones purged",
                             metadata: [
@@ -47,6 +53,10 @@ public struct TombstonePurger: Service {
                 } catch {
                     logger.error("tombstone purge failed", metadata: ["relais.error": "\(error)"])
                 }
+                if service.configuration.warmReports, first || purged {
+                    guard await warmReports() else { return }
+                }
+                first = false
                 do {
                     try await Task.sleep(for: interval)
                 } catch {
@@ -54,5 +64,21 @@ public struct TombstonePurger: Service {
                 }
             }
         }
+    }
+
+    /// Reads the reports' customer file up to the store's head; false when cancelled.
+    private func warmReports() async -> Bool {
+        let started = ContinuousClock.now
+        do {
+            let customers = try await service.warmReports()
+            logger.info(
+                "reports' customer file read",
+                metadata: ["relais.customers": "\(customers)", "relais.duration": "\(ContinuousClock.now - started)"])
+        } catch is CancellationError {
+            return false
+        } catch {
+            logger.error("the reports' customer file could not be read", metadata: ["relais.error": "\(error)"])
+        }
+        return true
     }
 }
