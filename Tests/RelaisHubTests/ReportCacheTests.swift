@@ -139,30 +139,40 @@ struct ReportCacheTests {
         }
     }
 
+    /// A rep's laptop that pushed two customers, "Gone" and "Kept"; returns it and Gone's id.
+    static func goneAndKept(_ hub: HubFixture) async throws -> (TestDevice, String) {
+        let claire = try await hub.enrollDevice("claire", territories: ["north"])
+        let gone = Wire.uuid()
+        #expect(
+            try await hub.push(
+                claire,
+                [
+                    Wire.customer(id: gone, replica: claire.replica, counter: 1, name: "Gone"),
+                    Wire.customer(id: Wire.uuid(), replica: claire.replica, counter: 2, name: "Kept"),
+                ]
+            ).map(\.status) == [.applied, .applied])
+        return (claire, gone)
+    }
+
+    /// Deletes `gone` from the laptop of ``goneAndKept(_:)``, which then pulls past the tombstone:
+    /// acknowledged by every device, the next purge removes it.
+    static func deleteAndPull(_ hub: HubFixture, _ claire: inout TestDevice, _ gone: String) async throws {
+        let context = VersionVector([ReplicaID(claire.replica): 1])
+        #expect(
+            try await hub.push(
+                claire, [Wire.write(id: gone, replica: claire.replica, counter: 3, delete: true, context: context)]
+            ).map(\.status) == [.applied])
+        claire.counter = 3
+        _ = try await hub.pullAll(&claire)
+        _ = try await hub.pullAll(&claire)
+    }
+
     @Test func aDeletePurgedBeforeTheCacheReadItStartsTheCacheAgain() async throws {
         try await HubFixture.with { hub in
-            var claire = try await hub.enrollDevice("claire", territories: ["north"])
-            let gone = Wire.uuid()
-            let kept = Wire.uuid()
-            #expect(
-                try await hub.push(
-                    claire,
-                    [
-                        Wire.customer(id: gone, replica: claire.replica, counter: 1, name: "Gone"),
-                        Wire.customer(id: kept, replica: claire.replica, counter: 2, name: "Kept"),
-                    ]
-                ).map(\.status) == [.applied, .applied])
+            var (claire, gone) = try await Self.goneAndKept(hub)
             #expect(try await hub.service.reportCustomers(for: "admin").map(\.name).sorted() == ["Gone", "Kept"])
             // Deleted, pulled by the only laptop (so acknowledged), and purged before a report reads it.
-            let context = VersionVector([ReplicaID(claire.replica): 1])
-            #expect(
-                try await hub.push(
-                    claire,
-                    [Wire.write(id: gone, replica: claire.replica, counter: 3, delete: true, context: context)]
-                ).map(\.status) == [.applied])
-            claire.counter = 3
-            _ = try await hub.pullAll(&claire)
-            _ = try await hub.pullAll(&claire)
+            try await Self.deleteAndPull(hub, &claire, gone)
             let purge = try await hub.service.purgeTombstones()
             #expect(purge.acknowledged == 1)
             #expect(try await hub.service.reportCustomers(for: "admin").map(\.name) == ["Kept"])
@@ -178,17 +188,7 @@ struct ReportCacheTests {
         var configuration = HubService.Configuration()
         configuration.warmReports = warm
         try await HubFixture.with(configuration: configuration) { hub in
-            var claire = try await hub.enrollDevice("claire", territories: ["north"])
-            let gone = Wire.uuid()
-            let kept = Wire.uuid()
-            #expect(
-                try await hub.push(
-                    claire,
-                    [
-                        Wire.customer(id: gone, replica: claire.replica, counter: 1, name: "Gone"),
-                        Wire.customer(id: kept, replica: claire.replica, counter: 2, name: "Kept"),
-                    ]
-                ).map(\.status) == [.applied, .applied])
+            var (claire, gone) = try await Self.goneAndKept(hub)
             let head = try await hub.store.read { tx in try await tx.meta().head }
             let purger = TombstonePurger(
                 service: hub.service, interval: .milliseconds(50), logger: HubLogging.standardError(label: "purger"))
@@ -209,14 +209,7 @@ struct ReportCacheTests {
                 #expect(await hub.service.reportCacheCursor >= head)
             }
             // A delete pulled by the only laptop: the next purge removes its tombstone.
-            let context = VersionVector([ReplicaID(claire.replica): 1])
-            #expect(
-                try await hub.push(
-                    claire, [Wire.write(id: gone, replica: claire.replica, counter: 3, delete: true, context: context)]
-                ).map(\.status) == [.applied])
-            claire.counter = 3
-            _ = try await hub.pullAll(&claire)
-            _ = try await hub.pullAll(&claire)
+            try await Self.deleteAndPull(hub, &claire, gone)
             try await until { try await purges() == 1 }
             #expect(try await purges() == 1)
             let purgedHead = try await hub.store.read { tx in try await tx.meta().head }
