@@ -42,9 +42,9 @@ public final class HubService: Sendable {
         /// How long a token that a renewal or a rotation replaced may still renew. Default 7 days.
         public var replacedTokenGraceMillis: UInt64 = 7 * 24 * 3600 * 1000
         /// Whether the hub's housekeeping (``TombstonePurger``) reads the reports' customer file into
-        /// memory at start and again after a purge that removed tombstones, so that no manager waits for
-        /// it (docs/CRM.md "How the reports stay fast"). Default off; `relais-hub serve` turns it on
-        /// unless told `--no-warm-reports`.
+        /// memory at start and again after a purge that removed tombstones, so that a manager's first
+        /// report does not wait for it (docs/CRM.md "How the reports stay fast"). Default off;
+        /// `relais-hub serve` turns it on unless told `--no-warm-reports`.
         public var warmReports = false
 
         public init() {}
