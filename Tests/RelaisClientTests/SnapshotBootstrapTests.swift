@@ -90,6 +90,42 @@ struct SnapshotBootstrapTests {
         Int(try rawConnection(path).scalar("SELECT count(*) FROM _relais_records")?.int64Value ?? -1)
     }
 
+    /// A live hub with two reps of `north`: the writer's laptop (Claire's, `claire.db`) enrolled in a
+    /// temporary folder named by `prefix`, and the reader's enrollment code (Rémi's), for the test to
+    /// enroll `remi.db` when it wants.
+    private func withWriter(
+        _ prefix: String, snapshots: Bool = true,
+        _ body:
+            @escaping @Sendable (
+                _ url: String, _ writer: Replica, _ readerCode: String, _ folder: TemporaryFolder, _ hub: HubFixture
+            ) async throws -> Void
+    ) async throws {
+        try await HubFixture.with(snapshots: snapshots) { hub in
+            let writerCode = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            let readerCode = try await hub.addUser("remi", role: .rep, territories: ["north"])
+            let folder = try TemporaryFolder(prefix: prefix)
+            defer { folder.remove() }
+            try await hub.live { url in
+                let writer = try await Replica.enroll(hub: url, code: writerCode, path: folder.file("claire.db"))
+                try await body(url, writer, readerCode, folder, hub)
+            }
+        }
+    }
+
+    /// The reader's laptop enrolled on `remi.db`, and a whole download of its view's snapshot into
+    /// `whole/` (for a test to cut or spoil): the laptop, its token, the request, the download and
+    /// its bytes.
+    private func readerWithWholeSnapshot(_ url: String, _ readerCode: String, _ folder: TemporaryFolder) async throws
+        -> (Replica, String, SnapshotRequest, SnapshotDownload, Data)
+    {
+        let reader = try await Replica.enroll(hub: url, code: readerCode, path: folder.file("remi.db"))
+        let token = try #require(try await reader.identity()?.token)
+        let request = SnapshotRequest(schemaVersion: UInt32(Schema.crm.version), hubEpoch: "")
+        let whole = try #require(
+            try await HTTPSyncTransport(hub: url).snapshot(request, token: token, folder: folder.file("whole")))
+        return (reader, token, request, whole, try Data(contentsOf: URL(fileURLWithPath: whole.path)))
+    }
+
     /// A writer in `north` that adds customers (some with a contact), edits and deletes some.
     private func fill(_ writer: Replica, count: Int, territory: String = "north", tag: String = "") async throws
         -> [String]
@@ -206,91 +242,59 @@ struct SnapshotBootstrapTests {
     }
 
     @Test func aCutDownloadContinuesWhereItStopped() async throws {
-        try await HubFixture.with { hub in
-            let writerCode = try await hub.addUser("claire", role: .rep, territories: ["north"])
-            let readerCode = try await hub.addUser("remi", role: .rep, territories: ["north"])
-            let folder = try TemporaryFolder(prefix: "snapshot-resume")
-            defer { folder.remove() }
-            try await hub.live { url in
-                let writer = try await Replica.enroll(hub: url, code: writerCode, path: folder.file("claire.db"))
-                _ = try await fill(writer, count: 200)
-                let reader = try await Replica.enroll(hub: url, code: readerCode, path: folder.file("remi.db"))
-                let token = try #require(try await reader.identity()?.token)
-                let request = SnapshotRequest(schemaVersion: UInt32(Schema.crm.version), hubEpoch: "")
+        try await withWriter("snapshot-resume") { url, writer, readerCode, folder, hub in
+            _ = try await fill(writer, count: 200)
+            // A whole download, to cut.
+            let (reader, _, _, whole, bytes) = try await readerWithWholeSnapshot(url, readerCode, folder)
+            #expect(bytes.count > 1000)
 
-                // A whole download, to cut.
-                let whole = try #require(
-                    try await HTTPSyncTransport(hub: url).snapshot(request, token: token, folder: folder.file("whole")))
-                let bytes = try Data(contentsOf: URL(fileURLWithPath: whole.path))
-                #expect(bytes.count > 1000)
-
-                // A part holding the first bytes, as a killed download leaves it, beside the replica.
-                let cut = bytes.count / 3
-                let parts = folder.file("remi.db") + ".snapshot"
-                try FileManager.default.createDirectory(atPath: parts, withIntermediateDirectories: false)
-                try bytes.prefix(cut).write(to: URL(fileURLWithPath: parts + "/\(whole.digest).part"))
-                let transport = RecordingTransport(hub: url)
-                _ = try await reader.sync(transport: transport)
-                let resumed = try #require(transport.snapshots.withLock { $0.first })
-                #expect(resumed.digest == whole.digest)
-                #expect(resumed.receivedBytes == Int64(bytes.count - cut))
-                #expect(try await reader.export() == writer.export())
-            }
+            // A part holding the first bytes, as a killed download leaves it, beside the replica.
+            let cut = bytes.count / 3
+            let parts = folder.file("remi.db") + ".snapshot"
+            try FileManager.default.createDirectory(atPath: parts, withIntermediateDirectories: false)
+            try bytes.prefix(cut).write(to: URL(fileURLWithPath: parts + "/\(whole.digest).part"))
+            let transport = RecordingTransport(hub: url)
+            _ = try await reader.sync(transport: transport)
+            let resumed = try #require(transport.snapshots.withLock { $0.first })
+            #expect(resumed.digest == whole.digest)
+            #expect(resumed.receivedBytes == Int64(bytes.count - cut))
+            #expect(try await reader.export() == writer.export())
         }
     }
 
     @Test func aPartThatIsNotAPrefixOfTheSnapshotIsRefusedAndPagesTakeOver() async throws {
-        try await HubFixture.with { hub in
-            let writerCode = try await hub.addUser("claire", role: .rep, territories: ["north"])
-            let readerCode = try await hub.addUser("remi", role: .rep, territories: ["north"])
-            let folder = try TemporaryFolder(prefix: "snapshot-corrupt")
-            defer { folder.remove() }
-            try await hub.live { url in
-                let writer = try await Replica.enroll(hub: url, code: writerCode, path: folder.file("claire.db"))
-                _ = try await fill(writer, count: 60)
-                let reader = try await Replica.enroll(hub: url, code: readerCode, path: folder.file("remi.db"))
-                let token = try #require(try await reader.identity()?.token)
-                let request = SnapshotRequest(schemaVersion: UInt32(Schema.crm.version), hubEpoch: "")
-                let whole = try #require(
-                    try await HTTPSyncTransport(hub: url).snapshot(request, token: token, folder: folder.file("whole")))
-                var bytes = try Data(contentsOf: URL(fileURLWithPath: whole.path))
-                // A disk fault in the part: the digest check refuses the result.
-                bytes[10] ^= 0xFF
-                let parts = folder.file("remi.db") + ".snapshot"
-                try FileManager.default.createDirectory(atPath: parts, withIntermediateDirectories: false)
-                try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: parts + "/\(whole.digest).part"))
-                await #expect(throws: SyncError.self) {
-                    _ = try await HTTPSyncTransport(hub: url).snapshot(request, token: token, folder: parts)
-                }
-                #expect(try FileManager.default.contentsOfDirectory(atPath: parts).isEmpty)
-
-                // Through a sync: the bad part is dropped, and pages bootstrap the laptop.
-                try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: parts + "/\(whole.digest).part"))
-                let transport = RecordingTransport(hub: url)
-                _ = try await reader.sync(transport: transport)
-                #expect(transport.snapshots.withLock { $0.isEmpty })
-                #expect(transport.pulls.withLock { $0.first?.cursor } == 0)
-                #expect(try await reader.export() == writer.export())
+        try await withWriter("snapshot-corrupt") { url, writer, readerCode, folder, hub in
+            _ = try await fill(writer, count: 60)
+            var (reader, token, request, whole, bytes) = try await readerWithWholeSnapshot(url, readerCode, folder)
+            // A disk fault in the part: the digest check refuses the result.
+            bytes[10] ^= 0xFF
+            let parts = folder.file("remi.db") + ".snapshot"
+            try FileManager.default.createDirectory(atPath: parts, withIntermediateDirectories: false)
+            try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: parts + "/\(whole.digest).part"))
+            await #expect(throws: SyncError.self) {
+                _ = try await HTTPSyncTransport(hub: url).snapshot(request, token: token, folder: parts)
             }
+            #expect(try FileManager.default.contentsOfDirectory(atPath: parts).isEmpty)
+
+            // Through a sync: the bad part is dropped, and pages bootstrap the laptop.
+            try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: parts + "/\(whole.digest).part"))
+            let transport = RecordingTransport(hub: url)
+            _ = try await reader.sync(transport: transport)
+            #expect(transport.snapshots.withLock { $0.isEmpty })
+            #expect(transport.pulls.withLock { $0.first?.cursor } == 0)
+            #expect(try await reader.export() == writer.export())
         }
     }
 
     @Test func aHubWithoutSnapshotsIsBootstrappedByPages() async throws {
-        try await HubFixture.with(snapshots: false) { hub in
-            let writerCode = try await hub.addUser("claire", role: .rep, territories: ["north"])
-            let readerCode = try await hub.addUser("remi", role: .rep, territories: ["north"])
-            let folder = try TemporaryFolder(prefix: "snapshot-none")
-            defer { folder.remove() }
-            try await hub.live { url in
-                let writer = try await Replica.enroll(hub: url, code: writerCode, path: folder.file("claire.db"))
-                _ = try await fill(writer, count: 20)
-                let reader = try await Replica.enroll(hub: url, code: readerCode, path: folder.file("remi.db"))
-                let transport = RecordingTransport(hub: url)
-                _ = try await reader.sync(transport: transport)
-                #expect(transport.snapshots.withLock { $0.isEmpty })
-                #expect(transport.pulls.withLock { $0.first?.cursor } == 0)
-                #expect(try await reader.export() == writer.export())
-            }
+        try await withWriter("snapshot-none", snapshots: false) { url, writer, readerCode, folder, hub in
+            _ = try await fill(writer, count: 20)
+            let reader = try await Replica.enroll(hub: url, code: readerCode, path: folder.file("remi.db"))
+            let transport = RecordingTransport(hub: url)
+            _ = try await reader.sync(transport: transport)
+            #expect(transport.snapshots.withLock { $0.isEmpty })
+            #expect(transport.pulls.withLock { $0.first?.cursor } == 0)
+            #expect(try await reader.export() == writer.export())
         }
     }
 
@@ -438,74 +442,55 @@ struct SnapshotBootstrapTests {
     @Test(arguments: [false, true]) func aBootstrapKeepsTheContactsOfACustomerDeletedElsewhere(snapshots: Bool)
         async throws
     {
-        try await HubFixture.with { hub in
-            let writerCode = try await hub.addUser("claire", role: .rep, territories: ["north"])
-            let readerCode = try await hub.addUser("remi", role: .rep, territories: ["north"])
-            let folder = try TemporaryFolder(prefix: "snapshot-sweep")
-            defer { folder.remove() }
-            try await hub.live { url in
-                let writer = try await Replica.enroll(hub: url, code: writerCode, path: folder.file("claire.db"))
-                let reader = try await Replica.enroll(hub: url, code: readerCode, path: folder.file("remi.db"))
-                let shop = try await writer.add(customer, acme("Shop"))
-                let contact = try await writer.add("contacts", ["customer_id": .text(shop), "name": .text("Zoé")])
-                _ = try await writer.sync()
-                _ = try await reader.sync()
-                try await writer.delete(customer, id: shop)
-                _ = try await writer.sync()
-                _ = try await reader.sync()
-                #expect(try await reader.get("contacts", id: contact) != nil)
+        try await withWriter("snapshot-sweep") { url, writer, readerCode, folder, hub in
+            let reader = try await Replica.enroll(hub: url, code: readerCode, path: folder.file("remi.db"))
+            let shop = try await writer.add(customer, acme("Shop"))
+            let contact = try await writer.add("contacts", ["customer_id": .text(shop), "name": .text("Zoé")])
+            _ = try await writer.sync()
+            _ = try await reader.sync()
+            try await writer.delete(customer, id: shop)
+            _ = try await writer.sync()
+            _ = try await reader.sync()
+            #expect(try await reader.get("contacts", id: contact) != nil)
 
-                _ = try await hub.service.updateUser("remi", territories: ["north", "south"])
-                var options = SyncOptions()
-                options.snapshots = snapshots
-                _ = try await reader.sync(options: options)
-                #expect(try await reader.get("contacts", id: contact) != nil)
-                #expect(try await reader.export() == writer.export())
-            }
+            _ = try await hub.service.updateUser("remi", territories: ["north", "south"])
+            var options = SyncOptions()
+            options.snapshots = snapshots
+            _ = try await reader.sync(options: options)
+            #expect(try await reader.get("contacts", id: contact) != nil)
+            #expect(try await reader.export() == writer.export())
         }
     }
 
     /// Store level: a snapshot applied under pending writes keeps them on top of its records, and a
     /// record the snapshot lacks but the laptop wrote stays until the pull's end judges it.
     @Test func aSnapshotAppliedUnderPendingWritesKeepsThem() async throws {
-        try await HubFixture.with { hub in
-            let writerCode = try await hub.addUser("claire", role: .rep, territories: ["north"])
-            let readerCode = try await hub.addUser("remi", role: .rep, territories: ["north"])
-            let folder = try TemporaryFolder(prefix: "snapshot-pending")
-            defer { folder.remove() }
-            try await hub.live { url in
-                let writer = try await Replica.enroll(hub: url, code: writerCode, path: folder.file("claire.db"))
-                let ids = try await fill(writer, count: 30)
-                let reader = try await Replica.enroll(hub: url, code: readerCode, path: folder.file("remi.db"))
-                _ = try await reader.sync()
-                let token = try #require(try await reader.identity()?.token)
-                // Offline edits on the reader.
-                try await reader.set(customer, id: ids[0], ["phone": .text("typed offline")])
-                let created = try await reader.add(customer, acme("Offline shop"))
-                #expect(try await reader.pendingCount() == 2)
+        try await withWriter("snapshot-pending") { url, writer, readerCode, folder, hub in
+            let ids = try await fill(writer, count: 30)
+            let reader = try await Replica.enroll(hub: url, code: readerCode, path: folder.file("remi.db"))
+            _ = try await reader.sync()
+            let token = try #require(try await reader.identity()?.token)
+            // Offline edits on the reader.
+            try await reader.set(customer, id: ids[0], ["phone": .text("typed offline")])
+            let created = try await reader.add(customer, acme("Offline shop"))
+            #expect(try await reader.pendingCount() == 2)
 
-                // The writer changes the same record's other field (after the snapshot's cursor).
-                try await writer.set(customer, id: ids[0], ["city": .text("Brest")])
-                _ = try await writer.sync()
-                let download = try #require(
-                    try await HTTPSyncTransport(hub: url).snapshot(
-                        SnapshotRequest(schemaVersion: UInt32(Schema.crm.version), hubEpoch: ""), token: token,
-                        folder: folder.file("parts")))
-                let file = try SnapshotFolder(path: folder.file("parts")).inflate(
-                    download.path, digest: download.digest, maxBytes: download.inflatedBytes)
-                let info = try await reader.applySnapshotForTesting(file, cursor: download.cursor)
-                #expect(!info.tookFileWhole)
+            // The writer changes the same record's other field (after the snapshot's cursor).
+            try await writer.set(customer, id: ids[0], ["city": .text("Brest")])
+            _ = try await writer.sync()
+            let (file, cursor) = try await downloadSnapshot(hub: url, token: token, folder: folder)
+            let info = try await reader.applySnapshotForTesting(file, cursor: cursor)
+            #expect(!info.tookFileWhole)
 
-                #expect(try await reader.pendingCount() == 2)
-                let record = try #require(try await reader.get(customer, id: ids[0]))
-                #expect(record.values["phone"] == .text("typed offline"))
-                #expect(try await reader.get(customer, id: created) != nil)
-                _ = try await reader.sync()
-                #expect(try await reader.get(customer, id: ids[0])?.values["city"] == .text("Brest"))
-                _ = try await writer.sync()
-                #expect(try await reader.export() == writer.export())
-                #expect(try await writer.get(customer, id: ids[0])?.values["phone"] == .text("typed offline"))
-            }
+            #expect(try await reader.pendingCount() == 2)
+            let record = try #require(try await reader.get(customer, id: ids[0]))
+            #expect(record.values["phone"] == .text("typed offline"))
+            #expect(try await reader.get(customer, id: created) != nil)
+            _ = try await reader.sync()
+            #expect(try await reader.get(customer, id: ids[0])?.values["city"] == .text("Brest"))
+            _ = try await writer.sync()
+            #expect(try await reader.export() == writer.export())
+            #expect(try await writer.get(customer, id: ids[0])?.values["phone"] == .text("typed offline"))
         }
     }
 
@@ -514,49 +499,37 @@ struct SnapshotBootstrapTests {
     /// brings them: a sync cut after the snapshot must not show the salesperson older values, nor
     /// revive what they deleted, which they would then edit over without a conflict.
     @Test func aSnapshotOlderThanWhatTheLaptopShowsLeavesThoseRecordsAlone() async throws {
-        try await HubFixture.with { hub in
-            let writerCode = try await hub.addUser("claire", role: .rep, territories: ["north"])
-            let readerCode = try await hub.addUser("remi", role: .rep, territories: ["north"])
-            let folder = try TemporaryFolder(prefix: "snapshot-older")
-            defer { folder.remove() }
-            try await hub.live { url in
-                let writer = try await Replica.enroll(hub: url, code: writerCode, path: folder.file("claire.db"))
-                let ids = try await fill(writer, count: 30)
-                let reader = try await Replica.enroll(hub: url, code: readerCode, path: folder.file("remi.db"))
-                _ = try await reader.sync()
-                let token = try #require(try await reader.identity()?.token)
-                let contact = try #require(try await reader.list("contacts").first?.id)
-                let download = try #require(
-                    try await HTTPSyncTransport(hub: url).snapshot(
-                        SnapshotRequest(schemaVersion: UInt32(Schema.crm.version), hubEpoch: ""), token: token,
-                        folder: folder.file("parts")))
-                let file = try SnapshotFolder(path: folder.file("parts")).inflate(
-                    download.path, digest: download.digest, maxBytes: download.inflatedBytes)
+        try await withWriter("snapshot-older") { url, writer, readerCode, folder, hub in
+            let ids = try await fill(writer, count: 30)
+            let reader = try await Replica.enroll(hub: url, code: readerCode, path: folder.file("remi.db"))
+            _ = try await reader.sync()
+            let token = try #require(try await reader.identity()?.token)
+            let contact = try #require(try await reader.list("contacts").first?.id)
+            let (file, cursor) = try await downloadSnapshot(hub: url, token: token, folder: folder)
 
-                // After the snapshot: the reader's own edit and delete, acknowledged; the writer's
-                // edit, pulled by the reader.
-                try await reader.set(customer, id: ids[0], ["phone": .text("typed by remi")])
-                try await reader.delete("contacts", id: contact)
-                _ = try await reader.sync()
-                try await writer.set(customer, id: ids[1], ["city": .text("Brest")])
-                _ = try await writer.sync()
-                _ = try await reader.sync()
-                let before = try await reader.export()
+            // After the snapshot: the reader's own edit and delete, acknowledged; the writer's
+            // edit, pulled by the reader.
+            try await reader.set(customer, id: ids[0], ["phone": .text("typed by remi")])
+            try await reader.delete("contacts", id: contact)
+            _ = try await reader.sync()
+            try await writer.set(customer, id: ids[1], ["city": .text("Brest")])
+            _ = try await writer.sync()
+            _ = try await reader.sync()
+            let before = try await reader.export()
 
-                _ = try await reader.applySnapshotForTesting(file, cursor: download.cursor)
-                #expect(try await reader.get(customer, id: ids[0])?.values["phone"] == .text("typed by remi"))
-                #expect(try await reader.get("contacts", id: contact) == nil)
-                #expect(try await reader.get(customer, id: ids[1])?.values["city"] == .text("Brest"))
-                #expect(try await reader.export() == before)
+            _ = try await reader.applySnapshotForTesting(file, cursor: cursor)
+            #expect(try await reader.get(customer, id: ids[0])?.values["phone"] == .text("typed by remi"))
+            #expect(try await reader.get("contacts", id: contact) == nil)
+            #expect(try await reader.get(customer, id: ids[1])?.values["city"] == .text("Brest"))
+            #expect(try await reader.export() == before)
 
-                // An edit made now, before the pull, builds on what the reader saw.
-                try await reader.set(customer, id: ids[0], ["phone": .text("typed again")])
-                _ = try await reader.sync()
-                _ = try await writer.sync()
-                #expect(try await writer.get(customer, id: ids[0])?.values["phone"] == .text("typed again"))
-                #expect(try await writer.get("contacts", id: contact) == nil)
-                #expect(try await reader.export() == writer.export())
-            }
+            // An edit made now, before the pull, builds on what the reader saw.
+            try await reader.set(customer, id: ids[0], ["phone": .text("typed again")])
+            _ = try await reader.sync()
+            _ = try await writer.sync()
+            #expect(try await writer.get(customer, id: ids[0])?.values["phone"] == .text("typed again"))
+            #expect(try await writer.get("contacts", id: contact) == nil)
+            #expect(try await reader.export() == writer.export())
         }
     }
 }
