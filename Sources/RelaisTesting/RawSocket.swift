@@ -66,12 +66,7 @@ public final class RawSocket: @unchecked Sendable {
 
     /// Whether the hub closes the connection within `seconds`.
     public func closed(within seconds: Double) async throws -> Bool {
-        let end = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
-        while ContinuousClock.now < end {
-            if try closedNow() { return true }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        return try closedNow()
+        try await eventually(within: .milliseconds(Int64(seconds * 1000))) { try closedNow() }
     }
 
     /// Sends a request and reads the answer's head and body (by Content-Length), within 10 s.

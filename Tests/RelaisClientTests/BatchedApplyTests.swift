@@ -135,10 +135,9 @@ struct BatchedApplyTests {
         func pull(_ request: Relais_V1_PullRequest, token: String) async throws -> Relais_V1_PullResponse {
             var stored = try storedCursor()
             if waitsForThePageBefore.withLock({ $0 }) {
-                let deadline = ContinuousClock.now + .seconds(5)
-                while stored < request.cursor, ContinuousClock.now < deadline {
-                    try await Task.sleep(for: .milliseconds(2))
+                _ = try await eventually(within: .seconds(5), every: .milliseconds(2)) {
                     stored = try storedCursor()
+                    return stored >= request.cursor
                 }
             }
             seen.withLock { $0.append((request.cursor, stored)) }

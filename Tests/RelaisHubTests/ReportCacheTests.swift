@@ -194,31 +194,23 @@ struct ReportCacheTests {
                 service: hub.service, interval: .milliseconds(50), logger: HubLogging.standardError(label: "purger"))
             let housekeeping = Task { try await purger.run() }
             defer { housekeeping.cancel() }
-            /// Waits (at most 10 s) until `done`.
-            func until(_ done: () async throws -> Bool) async throws {
-                let deadline = ContinuousClock.now + .seconds(10)
-                while try await !done(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-            }
             func purges() async throws -> Int {
                 try await hub.store.read { tx in try await tx.events(kinds: [.tombstonesPurged], limit: 10).count }
             }
 
             if warm {
                 // Read at start, with no report asked for.
-                try await until { await hub.service.reportCacheCursor >= head }
-                #expect(await hub.service.reportCacheCursor >= head)
+                #expect(try await eventually(within: .seconds(10)) { await hub.service.reportCacheCursor >= head })
             }
             // A delete pulled by the only laptop: the next purge removes its tombstone.
             try await Self.deleteAndPull(hub, &claire, gone)
-            try await until { try await purges() == 1 }
-            #expect(try await purges() == 1)
+            #expect(try await eventually(within: .seconds(10)) { try await purges() == 1 })
             let purgedHead = try await hub.store.read { tx in try await tx.meta().head }
             if warm {
-                try await until { await hub.service.reportCacheRebuilds == 1 }
-                try await until { await hub.service.reportCacheCursor >= purgedHead }
                 // Read again from nothing by the housekeeping, up to the purge, with no report asked.
-                #expect(await hub.service.reportCacheRebuilds == 1)
-                #expect(await hub.service.reportCacheCursor >= purgedHead)
+                #expect(try await eventually(within: .seconds(10)) { await hub.service.reportCacheRebuilds == 1 })
+                #expect(
+                    try await eventually(within: .seconds(10)) { await hub.service.reportCacheCursor >= purgedHead })
             } else {
                 #expect(await hub.service.reportCacheCursor == 0)
             }

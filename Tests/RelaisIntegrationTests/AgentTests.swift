@@ -107,14 +107,13 @@ struct AgentTests {
             return export.status == 0 && export.stdout.contains(id)
         }
 
-        /// Polls `condition` every 100 ms for at most 15 s.
+        /// Polls `condition` every 100 ms for at most 15 s; records an issue and stops the test if it
+        /// never holds.
         func waitFor(_ what: String, _ condition: () async throws -> Bool) async throws {
-            for _ in 0..<150 {
-                if try await condition() { return }
-                try await Task.sleep(for: .milliseconds(100))
+            guard try await eventually(within: .seconds(15), every: .milliseconds(100), condition) else {
+                Issue.record("timed out waiting for \(what)")
+                throw CancellationError()
             }
-            Issue.record("timed out waiting for \(what)")
-            throw CancellationError()
         }
 
         func close() {

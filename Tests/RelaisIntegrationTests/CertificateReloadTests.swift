@@ -56,10 +56,8 @@ struct CertificateReloadTests {
         try FileManager.default.copyItem(atPath: renewedPair.certificate, toPath: certificate)
         try FileManager.default.copyItem(atPath: renewedPair.key, toPath: key)
         hub.signal(SIGHUP)
-        var reloaded = false
-        for _ in 0..<50 where !reloaded {
-            reloaded = try await answers(trusting: renewed + "/ca.pem")
-            if !reloaded { try await Task.sleep(for: .milliseconds(100)) }
+        let reloaded = try await eventually(within: .seconds(5), every: .milliseconds(100)) {
+            try await answers(trusting: renewed + "/ca.pem")
         }
         #expect(reloaded, "the hub still presents the old certificate after SIGHUP")
         #expect(try await !answers(trusting: old + "/ca.pem"))

@@ -176,11 +176,11 @@ struct HubCommandLineTests {
             "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         #expect(onSyncPort.hasPrefix("HTTP/1.1 404"), "\(onSyncPort.prefix(200))")
         var own = ""
-        for _ in 0..<50 where !own.hasPrefix("HTTP/1.1 200") {
+        _ = try await eventually(within: .seconds(5), every: .milliseconds(100)) {
             own =
                 (try? await RawSocket(port: metricsPort).exchange("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
                 ?? ""
-            if !own.hasPrefix("HTTP/1.1 200") { try await Task.sleep(for: .milliseconds(100)) }
+            return own.hasPrefix("HTTP/1.1 200")
         }
         #expect(own.hasPrefix("HTTP/1.1 200") && own.contains("relais_"), "\(own.prefix(300))")
         let alone = try await HubProcess.run(["serve", "--data", data, "--metrics-host", "127.0.0.1"])
