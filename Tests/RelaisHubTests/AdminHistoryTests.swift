@@ -140,7 +140,11 @@ struct AdminHistoryTests {
                     try await Self.detail(client, conflictID, token: token, query: "?history=100"))
                 #expect(all.count == 27)
                 #expect(all.suffix(2).map { $0["user"] as? String } == ["bob", "claire"])
-                for bad in ["0", "501", "many"] {
+                // An empty value, as a form with the field left blank sends it: the default.
+                let blank = try Self.history(
+                    try await Self.detail(client, conflictID, token: token, query: "?history="))
+                #expect(Self.seqs(blank) == Self.seqs(history))
+                for bad in ["0", "501", "many", "-3"] {
                     let answer = try await AdminReviewTests.get(
                         client, "/v1/admin/conflicts/\(conflictID)?history=\(bad)", token: token)
                     #expect(answer.status == 400)

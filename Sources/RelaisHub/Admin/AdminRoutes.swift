@@ -62,13 +62,10 @@ struct AdminRoutes: Sendable {
 
     private func show(_ request: Request, id: String) async throws -> Response {
         _ = try await authenticateAdmin(request)
-        var limit = HubService.defaultHistoryLimit
-        if let text = request.uri.queryParameters["history"].map(String.init), !text.isEmpty {
-            guard let value = Int(text), (1...Self.maxHistory).contains(value) else {
-                throw HubError.badRequest.with("`history` is a number from 1 to \(Self.maxHistory).")
-            }
-            limit = value
-        }
+        let limit =
+            try HubRoutes.number(
+                request, "history", in: 1...Self.maxHistory, "`history` is a number from 1 to \(Self.maxHistory).",
+                emptyIsAbsent: true) ?? HubService.defaultHistoryLimit
         return HubRoutes.json(
             AdminJSON.detail(
                 try await service.conflictDetail(id: id, historyLimit: limit), schema: service.schema))

@@ -257,10 +257,15 @@ struct HubRoutes: Sendable {
 
     /// Query parameter `name` of `request` as a whole number in `range`, nil when absent; any other
     /// value is 400 `bad_request` with `message`.
+    ///
+    /// An empty value (`?name=`) is refused too, unless `emptyIsAbsent`: the admin pages' forms send
+    /// an empty field that way, while a device that sends one has a bug the hub must not guess past
+    /// (an empty `unsent_from` taken as absent would serve a snapshot that ignores its unsent writes).
     static func number<T: FixedWidthInteger>(
-        _ request: Request, _ name: String, in range: ClosedRange<T>, _ message: String
+        _ request: Request, _ name: String, in range: ClosedRange<T>, _ message: String, emptyIsAbsent: Bool = false
     ) throws -> T? {
         guard let text = request.uri.queryParameters[name[...]].map(String.init) else { return nil }
+        if emptyIsAbsent, text.isEmpty { return nil }
         guard let value = T(text), range.contains(value) else { throw HubError.badRequest.with(message) }
         return value
     }
