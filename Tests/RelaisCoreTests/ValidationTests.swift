@@ -1,3 +1,4 @@
+import Foundation
 import RelaisCore
 import Testing
 
@@ -112,6 +113,36 @@ struct ValidationTests {
         expectRejected(update(["phone": .text("01")], id: id), as: .invalidID("customers", id))
         let delete = F.delete(id: id, context: F.vv([1: 1]), dot: F.dot(2, 1), hlc: F.hlc(2_000))
         expectRejected(delete, as: .invalidID("customers", id))
+    }
+
+    /// The check takes exactly the texts Foundation's parser takes (hand-picked edge cases, then
+    /// every one-character change or removal in a valid id): its byte-by-byte path must never take
+    /// one Foundation refuses, which an older program would then refuse, and the quirky forms
+    /// Foundation takes (a space or a sign before a pair of digits) stay taken, as ids stored before.
+    @Test func theUUIDCheckTakesWhatFoundationTakes() {
+        let valid = "8d3f6a4e-1c2b-4e5f-9a7b-0c1d2e3f4a5b"
+        var texts = [
+            valid, valid.uppercased(), "8D3f6A4e-1C2b-4E5f-9A7b-0C1d2E3f4A5b", "00000000-0000-0000-0000-000000000000",
+            "", "-", "{\(valid)}", " \(valid)", "\(valid) ", "\(valid)0", String(valid.dropLast()),
+            valid.replacingOccurrences(of: "-", with: ""), valid.replacingOccurrences(of: "-", with: "_"),
+            "8d3f6a4e1-c2b-4e5f-9a7b-0c1d2e3f4a5b", "8d3f6a4e-1c2b-4e5f-9a7b-0c1d2e3f4a5\u{0}",
+        ]
+        let replacements: [Character] = [
+            "0", "9", "a", "f", "A", "F", "g", "G", "x", "X", "-", "+", " ", "\t", "\n", "_", ":", "@", "`", "/",
+            "é", "８", "\u{0}",
+        ]
+        let characters = Array(valid)
+        for index in characters.indices {
+            for replacement in replacements {
+                var changed = characters
+                changed[index] = replacement
+                texts.append(String(changed))
+            }
+            texts.append(String(characters[..<index] + characters[(index + 1)...]))
+        }
+        for text in texts {
+            #expect(FieldType.isUUID(text) == (UUID(uuidString: text) != nil), "\(text.debugDescription)")
+        }
     }
 
     @Test func invalidIDNamesTheIDField() {
