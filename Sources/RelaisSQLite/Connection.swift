@@ -193,6 +193,16 @@ public final class Connection {
         return statement
     }
 
+    /// How many times SQLite has prepared the cached statements again since they were first
+    /// prepared (`SQLITE_STMTSTATUS_REPREPARE`): a schema change, or switching this connection's
+    /// triggers (``triggersEnabled``), makes each prepare again at its next use.
+    public var cachedStatementReprepares: Int {
+        statementCache.values.reduce(0) { total, statement in
+            guard let handle = statement.handle else { return total }
+            return total + Int(sqlite3_stmt_status(handle, SQLITE_STMTSTATUS_REPREPARE, 0))
+        }
+    }
+
     /// Finalizes every cached statement. Statements already handed out stop working.
     public func clearStatementCache() {
         for statement in statementCache.values {

@@ -171,6 +171,49 @@ struct ReplicaTests {
         }
     }
 
+    /// The sync engine's small sections (an edit's stamp, marking a batch in flight, a push answer,
+    /// a refused write put back) keep the connection's triggers on, so the statements they run stay
+    /// prepared; a page of many records switches them off for its section, and pays one preparation
+    /// per statement. Either way the engine's writes are not captured.
+    @Test func smallEngineSectionsKeepTheirStatementsPrepared() async throws {
+        try await withReplica { replica, _, _ in
+            func reprepares() async throws -> Int { try await replica.withStore { $0.db.cachedStatementReprepares } }
+            func captured() async throws -> Int64? {
+                try await replica.withStore { try $0.db.scalar("SELECT count(*) FROM _relais_capture")?.int64Value }
+            }
+            func editAndAnswer(_ name: String, _ status: Relais_V1_WriteResult.Status) async throws {
+                let id = try await replica.add(customer, acme(name))
+                try await replica.set(customer, id: id, ["city": .text("Paris")])
+                try await replica.answer(try await replica.batch(), status, code: "not_allowed", reason: "refused")
+            }
+            // Every statement of an edit, a batch and its answers prepared once.
+            for round in 0..<2 {
+                try await editAndAnswer("Taken \(round)", .applied)
+                try await editAndAnswer("Refused \(round)", .rejected)
+            }
+            let prepared = try await reprepares()
+            try await editAndAnswer("Taken", .applied)
+            try await editAndAnswer("Refused", .rejected)
+            #expect(try await reprepares() == prepared)
+            // The refused writes were taken back with the triggers on, and not captured.
+            #expect(try await replica.pendingCount() == 0)
+            #expect(try await captured() == 0)
+            let names = try await replica.list(customer).map { $0["name"] }
+            #expect(Set(names) == [.text("Taken 0"), .text("Taken 1"), .text("Taken")])
+
+            var page = PageBuilder(cursor: 10)
+            for n in 0..<ReplicaStore.triggersOffRows {
+                page.record(
+                    customer, String(format: "00000000-0000-4000-8000-%012x", n), acme("Hub \(n)"),
+                    dot: Dot(replica: .hub, counter: UInt64(n + 1)))
+            }
+            try await replica.apply(page.page)
+            #expect(try await reprepares() > prepared)
+            #expect(try await replica.pendingCount() == 0)
+            #expect(try await captured() == 0)
+        }
+    }
+
     @Test func stampsAreStableAcrossRetries() async throws {
         try await withReplica { replica, _, clock in
             let id = try await replica.add(customer, acme())

@@ -133,6 +133,26 @@ struct StatementTests {
         #expect(logged == [1, 3, 4])
     }
 
+    /// Switching a connection's triggers makes its cached statements prepare again, once each, at
+    /// their next use; the counter tells (the replica keeps its small sections from paying that).
+    @Test func switchingTriggersMakesCachedStatementsPrepareAgain() throws {
+        let database = try TemporaryDatabase()
+        defer { database.remove() }
+        let connection = try database.connect()
+        try connection.execute(Self.schema)
+        let sql = "INSERT INTO item(id) VALUES (?)"
+        try connection.cachedStatement(sql).execute([1])
+        try connection.cachedStatement(sql).execute([2])
+        #expect(connection.cachedStatementReprepares == 0)
+        connection.triggersEnabled = false
+        try connection.cachedStatement(sql).execute([3])
+        try connection.cachedStatement(sql).execute([4])
+        #expect(connection.cachedStatementReprepares == 1)
+        connection.triggersEnabled = true
+        try connection.cachedStatement(sql).execute([5])
+        #expect(connection.cachedStatementReprepares == 2)
+    }
+
     @Test func unicodeTextRoundTrips() throws {
         let samples = [
             "Café Müller", "Łódź", "日本語のテキスト", "emoji 👩‍💻🇫🇷", "RTL עברית", "e\u{301}", "a\u{0}b",

@@ -93,7 +93,7 @@ extension ReplicaStore {
                     inFlight: true))
         }
         var restored = 0
-        try engine {
+        try engine(rows: writes.count) {
             for write in writes {
                 guard let collection = schema.collection(write.collection) else { continue }
                 let key = RecordKey(collection: write.collection, id: write.recordID)

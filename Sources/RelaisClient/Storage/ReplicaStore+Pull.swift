@@ -59,8 +59,9 @@ extension ReplicaStore {
     /// page's. The transaction commits with `FULL` when any page needs it (``pageNeedsDurableCommit(_:)``).
     func applyPages(_ pages: [Relais_V1_PullResponse]) throws -> PageOutcome {
         guard !pages.isEmpty else { return PageOutcome() }
+        let rows = pages.reduce(0) { $0 + $1.records.count + $1.revocations.count }
         return try syncWrite(durable: pages.contains(where: Self.pageNeedsDurableCommit)) {
-            try engine {
+            try engine(rows: rows) {
                 var total = PageOutcome()
                 for page in pages {
                     let outcome = try applyPage(page)

@@ -61,7 +61,8 @@ extension ReplicaStore {
         }
         let replica = try self.replica
         info.changed = try syncWrite(durable: true) {
-            try engine {
+            // Every record of the snapshot is copied in, in bulk.
+            try engine(rows: .max) {
                 var changed = 0
                 try beginBootstrap()
                 let generation = Int64(try stateInt("generation") ?? 0)

@@ -214,7 +214,7 @@ extension ReplicaStore {
         if try hasTriggersOfItsUser() {
             captured = rows
         } else {
-            try engine {
+            try engine(rows: rows.count) {
                 for row in rows {
                     try known.bind([.text(collection.name), .text(row.id)])
                     let isKnown = try known.step() && known.int64(at: 0) != 0

@@ -326,7 +326,7 @@ extension ReplicaStore {
     /// writes laid over it again. The cursor does not move.
     func applyRepair(records: [Relais_V1_RecordVersion], absent: [Relais_V1_RecordKey]) throws -> RepairOutcome {
         try syncWrite(durable: true) {
-            try engine {
+            try engine(rows: records.count + absent.count) {
                 var outcome = RepairOutcome()
                 let generation = Int64(try stateInt("generation") ?? 0)
                 for record in records {

@@ -145,19 +145,29 @@ final class ReplicaStore {
     /// Runs `body` with capture switched off: the sync engine's own writes are not edits.
     /// Must be called inside a transaction.
     ///
-    /// The `_relais_engine` row makes the capture triggers' guard false. When the file holds no
-    /// trigger but ours, this connection's triggers are also switched off for `body`, so that a page
-    /// of 1,000 records does not run (and skip) 2,000 trigger programs; a trigger of the user's own on
-    /// a collection table keeps them on, so that it still runs for the rows the sync engine writes.
-    func engine<T>(_ body: () throws -> T) throws -> T {
+    /// The `_relais_engine` row makes the capture triggers' guard false, which is all correctness
+    /// needs. A section that writes many rows of collection tables (`rows`, at least
+    /// ``triggersOffRows``: a pull page, an import, a repair) also switches this connection's
+    /// triggers off when the file holds no trigger but ours, so that a page of 1,000 records does not
+    /// run (and skip) 2,000 trigger programs; a trigger of the user's own on a collection table keeps
+    /// them on, so that it still runs for the rows the sync engine writes. Smaller sections (an edit's
+    /// stamp, a push answer, marking a batch in flight) leave them on: switching them off and on
+    /// again makes SQLite prepare every statement of the connection again at its next use (it codes a
+    /// table's triggers into each statement that writes it), which cost an edit made through the API
+    /// more than all its own statements.
+    func engine<T>(rows: Int = 0, _ body: () throws -> T) throws -> T {
         try db.execute("INSERT INTO _relais_engine(writing) VALUES (1)", [])
-        let onlyCapture = try !hasTriggersOfItsUser()
-        if onlyCapture { db.triggersEnabled = false }
-        defer { if onlyCapture { db.triggersEnabled = true } }
+        let triggersOff = rows >= Self.triggersOffRows ? try !hasTriggersOfItsUser() : false
+        if triggersOff { db.triggersEnabled = false }
+        defer { if triggersOff { db.triggersEnabled = true } }
         let result = try body()
         try db.execute("DELETE FROM _relais_engine", [])
         return result
     }
+
+    /// From this many rows of collection tables written in one ``engine(rows:_:)`` section, the
+    /// connection's triggers are switched off for it.
+    static let triggersOffRows = 64
 
     /// Whether the file has triggers besides the capture triggers (its user's own, made with the
     /// `sqlite3` shell: an audit table, a column kept up to date).
