@@ -29,7 +29,7 @@ struct BenchOptions: Sendable {
         "delta",
         "memory",
         "conflicts",
-        "ingest-postgres", "bootstrap-postgres", "peers", "pages", "verify", "reports",
+        "ingest-postgres", "bootstrap-postgres", "peers", "pages", "verify", "reports", "edits",
     ]
 
     static let usage = """

@@ -22,6 +22,7 @@ struct BenchRunner {
         if options.wants("pages") { results.append(try await pages()) }
         if options.wants("verify") { results += try await verify() }
         if options.wants("reports") { results.append(try await reports()) }
+        if options.wants("edits") { results.append(try await edits()) }
         if options.wants("apply") { results.append(try await apply()) }
         if options.wants("ingest") { results.append(try await ingest()) }
         if options.wants("ingest-e2e") { results.append(try await ingestEndToEnd()) }

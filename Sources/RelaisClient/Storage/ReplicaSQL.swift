@@ -14,7 +14,7 @@ import RelaisCore
 /// |---|---|
 /// | `_relais_state` | key/value: replica, epoch, hub, token times (the token itself is in `FILE.token`: ``TokenFile``), the hub's CA file and plain-HTTP consent (`hub_ca_file`, `hub_insecure`), user, role, territories, counter, HLC, cursor, last sync, schema version, generation, the capture triggers' version, records to ask the hub for whole after a snapshot |
 /// | `_relais_migrations` | the schema migrations applied to this file |
-/// | `_relais_engine` | one row while the sync engine writes (captures nothing then; its connection also switches its triggers off when the file has no trigger but ours) |
+/// | `_relais_engine` | one row while the sync engine writes (captures nothing then; for a section writing many rows, its connection also switches its triggers off when the file has no trigger but ours) |
 /// | `_relais_capture` | raw changes captured by the triggers, not yet stamped (a plain rowid, not `AUTOINCREMENT`: the log is emptied by every stamping, and `AUTOINCREMENT` would write `sqlite_sequence` on every edit) |
 /// | `_relais_records` | per record: version vector, per-field dots and HLC times (`fields`: see ``FieldDotsText``), tombstone, generation |
 /// | `_relais_overlay` | per record with pending writes: its hub-confirmed state |
