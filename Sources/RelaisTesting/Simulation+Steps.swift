@@ -116,21 +116,32 @@ extension Simulation {
     /// (a file restored from a backup older than its last rotations): a new code, and the laptop
     /// enrolls its file again (`relais enroll --rejoin`), keeping its unsent writes. Returns whether
     /// it did.
+    ///
+    /// The enrollment is one request, which the network may fail like any other (a connection cut
+    /// before the quiet phase can still be in the laptop's pool): its user runs the command again,
+    /// with a new code since the first may have been used, up to three times. Any other failure, or a
+    /// third network one, is a violation.
     @discardableResult
     mutating func rejoinIfRefused(_ index: Int, _ error: any Error) async -> Bool {
         guard let error = error as? SyncError, error.code == .tokenExpired || error.code == .authenticationRefused
         else { return false }
         let laptop = laptops[index]
-        do {
-            let code = try await hub.service.issueEnrollmentCode(for: laptop.user)
-            try await laptop.replica.rejoin(code: code, deviceName: "laptop\(index)", transport: laptop.transport)
-            report.rejoins += 1
-            report.trace.append("laptop \(index) rejoined after \(error.code)")
-            return true
-        } catch {
-            report.violations.append("laptop \(index) could not rejoin after \(error)")
-            return false
+        for attempt in 1...3 {
+            do {
+                let code = try await hub.service.issueEnrollmentCode(for: laptop.user)
+                try await laptop.replica.rejoin(
+                    code: code, deviceName: "laptop\(index)", transport: laptop.transport)
+                report.rejoins += 1
+                report.trace.append("laptop \(index) rejoined after \(error.code)")
+                return true
+            } catch let failure as SyncError where failure.code == .hubUnreachable && attempt < 3 {
+                report.trace.append("laptop \(index) could not reach the hub to rejoin, tries again: \(failure)")
+            } catch {
+                report.violations.append("laptop \(index) could not rejoin after \(error)")
+                return false
+            }
         }
+        return false
     }
 
     mutating func acknowledge(_ index: Int, before mark: Int) {
