@@ -2,7 +2,6 @@ public import Foundation
 public import Logging
 public import RelaisCore
 import RelaisSQLite
-import Synchronization
 
 /// A salesperson's local replica: a plain SQLite file that works offline and syncs with the hub.
 ///
@@ -30,24 +29,22 @@ public actor Replica {
     let store: ReplicaStore
     /// The file's path.
     public nonisolated let path: String
-    private nonisolated let currentSchema: Mutex<Schema>
+    private nonisolated let currentSchema: PublishedSchema
 
     /// The data schema the file runs: the program's, or a newer one the hub sent (docs/CRM.md
     /// "Changing the schema"); it changes when a sync migrates the file.
-    public nonisolated var schema: Schema { currentSchema.withLock { $0 } }
+    public nonisolated var schema: Schema { currentSchema.schema }
 
     private init(store: ReplicaStore, path: String) {
         self.store = store
-        self.currentSchema = Mutex(store.schema)
+        self.currentSchema = store.published
         self.path = path
     }
 
     /// Migrates the file to a schema the hub sent (``ReplicaStore/adopt(_:)``).
     @discardableResult
     func adopt(_ definition: SchemaDefinition) throws -> [SchemaChange] {
-        let changes = try store.adopt(definition)
-        currentSchema.withLock { $0 = store.schema }
-        return changes
+        try store.adopt(definition)
     }
 
     /// Opens a replica file, creating it (and its tables) when `create` is true and it does not exist.
@@ -280,7 +277,7 @@ public actor Replica {
                 user: try store.stateText("user"),
                 role: try store.stateText("role"),
                 territories: territories,
-                counter: store.counter,
+                counter: try store.storedCounter,
                 schemaVersion: try store.stateInt("schema_version") ?? schema.version,
                 bootstrapping: try store.stateInt("bootstrapping") == 1,
                 tokenExpiresMillis: try store.stateInt("token_expires_at").flatMap { $0 > 0 ? UInt64($0) : nil },

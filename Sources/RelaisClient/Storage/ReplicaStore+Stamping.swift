@@ -167,9 +167,10 @@ extension ReplicaStore {
                 if write.counter != 0 { try deletePending(counter: write.counter) }
                 open = nil
             } else {
-                if write.counter == 0 { write.counter = nextCounter() }
+                let new = write.counter == 0
+                if new { write.counter = nextCounter() }
                 write.hlc = nextHLC()
-                try savePending(write)
+                try savePending(write, new: new)
                 open = write
                 report.stamped += 1
             }
@@ -228,7 +229,8 @@ extension ReplicaStore {
                         PendingWrite(
                             counter: nextCounter(), collection: collection.name, recordID: row.id, context: .empty,
                             hlc: nextHLC(), isDelete: false, fields: row.values.filter { !$0.value.isNull },
-                            inFlight: false))
+                            inFlight: false),
+                        new: true)
                 }
                 try persistClocks()
             }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import RelaisCore
 import RelaisSQLite
+import Synchronization
 
 /// The replica's storage engine: one SQLite connection (the file's only writer in this process) and
 /// every read and write of the replica file. Not `Sendable`: ``Replica`` (an actor) owns one.
@@ -11,20 +12,29 @@ import RelaisSQLite
 final class ReplicaStore {
     let db: Connection
     /// The data schema the file is laid out for: the program's, or a newer one received from the hub
-    /// (``adopt(_:)``), kept in the file.
-    private(set) var schema: Schema
+    /// (``adopt(_:)``), kept in the file. Published to ``published`` whenever it changes.
+    private(set) var schema: Schema {
+        didSet { published.set(schema) }
+    }
+    /// ``schema`` as ``Replica`` reads it from any thread.
+    let published: PublishedSchema
+    /// The schema this program was built with (or asked for).
+    private let programSchema: Schema
     let configuration: Replica.Configuration
     let logger: Logger
     /// Where the device token is kept, beside the file (``TokenFile``).
     let tokenFile: TokenFile
 
-    /// Cached copies of the counter and HLC state (written back in the same transaction).
+    /// Copies of the counter and HLC state, read again at the start of every write transaction
+    /// (``catchUp()``) and written back in the same transaction.
     private(set) var counter: UInt64 = 0
     private var clock = HybridLogicalClock()
     private var relaxedSync = false
 
     init(path: String, schema: Schema, configuration: Replica.Configuration, logger: Logger) throws {
         self.schema = schema
+        self.published = PublishedSchema(schema)
+        self.programSchema = schema
         self.configuration = configuration
         self.logger = logger
         self.tokenFile = TokenFile(replica: path)
@@ -115,6 +125,7 @@ final class ReplicaStore {
     private func transact<T>(_ body: () throws -> T) throws -> T {
         do {
             return try db.transaction(.immediate) {
+                try catchUp()
                 try stampCaptured()
                 return try body()
             }
@@ -357,6 +368,39 @@ final class ReplicaStore {
         }
     }
 
+    /// Reads again what another connection may have changed since this one's last transaction: the
+    /// counter, the HLC and the schema. Run first in every write transaction, under SQLite's write
+    /// lock, so no other writer moves them before this transaction commits.
+    ///
+    /// Another process may write the file between two transactions of this connection: `relais set`
+    /// or `relais import` beside a running `relais agent`, two programs embedding the library. A
+    /// counter kept from before would give a new write a dot the other process already gave one of
+    /// its writes, and the second would replace the first in `_relais_pending`: a write lost
+    /// without a word. A schema kept from before would leave the edits of a collection the other
+    /// process added uncaptured (docs/SYNC.md "One file, several processes").
+    private func catchUp() throws {
+        counter = UInt64(try stateInt("counter") ?? 0)
+        // The clock only moves forward: this connection may have seen a later time from the hub.
+        let stored = HLC(rawValue: UInt64(bitPattern: Int64(try stateInt("hlc") ?? 0)))
+        if stored > clock.last { clock = HybridLogicalClock(last: stored) }
+        if let version = try stateInt("schema_version"), version != schema.version {
+            schema = try schemaKept(version: version)
+        }
+    }
+
+    /// The schema the file now runs, laid out by another process: the one it keeps (received from
+    /// the hub), or this program's when that is the one.
+    private func schemaKept(version: Int) throws -> Schema {
+        if let text = try stateText("schema"), let kept = try? SchemaDefinition(text: text), kept.version == version {
+            return kept.schema
+        }
+        if programSchema.version == version { return programSchema }
+        throw ReplicaError(
+            .schemaTooNew,
+            "another program moved this replica file to schema version \(version), which this one cannot run: upgrade relais"
+        )
+    }
+
     private func loadClocks() throws {
         counter = UInt64(try stateInt("counter") ?? 0)
         clock = HybridLogicalClock(last: HLC(rawValue: UInt64(bitPattern: Int64(try stateInt("hlc") ?? 0))))
@@ -386,6 +430,12 @@ final class ReplicaStore {
     }
 
     func persistClocks(in file: StateFile = .main) throws { try saveClocks(in: file) }
+
+    /// The counter as the file holds it: another process may have taken dots since this
+    /// connection's last transaction (``catchUp()``). What the hub is told the replica has used.
+    var storedCounter: UInt64 {
+        get throws { UInt64(try stateInt("counter") ?? 0) }
+    }
 
     /// Restarts the counter (a renewed replica's dots start over under its new number).
     func setCounter(_ value: UInt64) { counter = value }
@@ -474,10 +524,12 @@ final class ReplicaStore {
         return writes
     }
 
-    func savePending(_ write: PendingWrite) throws {
+    /// Stores a pending write. A `new` write's counter was just taken: a row already holding it
+    /// fails the transaction rather than being replaced (two writes on one dot would lose one).
+    func savePending(_ write: PendingWrite, new: Bool = false) throws {
         try db.execute(
             """
-            INSERT OR REPLACE INTO _relais_pending(counter, collection, record_id, context, hlc, is_delete, fields, in_flight, stamped_at)
+            INSERT \(new ? "" : "OR REPLACE ")INTO _relais_pending(counter, collection, record_id, context, hlc, is_delete, fields, in_flight, stamped_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
@@ -560,4 +612,16 @@ final class ReplicaStore {
             try saveOverlay(key, confirmed, collection)
         }
     }
+}
+
+/// A replica file's current schema, shared by ``ReplicaStore`` (which changes it) and ``Replica``
+/// (which reads it from any thread).
+final class PublishedSchema: Sendable {
+    private let value: Mutex<Schema>
+
+    init(_ schema: Schema) { value = Mutex(schema) }
+
+    var schema: Schema { value.withLock { $0 } }
+
+    func set(_ schema: Schema) { value.withLock { $0 = schema } }
 }

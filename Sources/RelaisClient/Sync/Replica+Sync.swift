@@ -247,7 +247,7 @@ extension Replica {
                     // The stored start: pages held and not yet applied all have `more` set.
                     if let since = try store.pullSince { request.since = since }
                     request.pageSize = options.pageSize
-                    request.counter = store.counter
+                    request.counter = try store.storedCounter
                     request.schemaVersion = UInt32(schema.version)
                     request.hubEpoch = try store.hubEpoch
                     request.echoOwnWrites = try store.echoOwnWrites
@@ -307,7 +307,7 @@ extension Replica {
                     _ = received.take()
                     var request = Relais_V1_ReplicaRenewRequest()
                     request.reason = "replica_forked"
-                    request.counter = store.counter
+                    request.counter = try store.storedCounter
                     let response = try await transport.renew(request, token: token)
                     try store.write {
                         try store.renew(
