@@ -11,6 +11,10 @@ extension ConflictFilter {
     /// The most reports a page may hold.
     public static let maxLimit = 1000
 
+    /// The largest `offset` accepted: far past any store's reports, and small enough that a page's
+    /// arithmetic (`offset + limit`, `offset + 1`) cannot overflow.
+    public static let maxOffset = 1_000_000_000
+
     /// Parses query parameters (empty values mean "any"; no `limit`, a page of ``adminPageSize``).
     /// Dates are `YYYY-MM-DD` (UTC; `to` then includes that whole day) or ISO 8601 times.
     ///
@@ -42,8 +46,8 @@ extension ConflictFilter {
             self.limit = value
         }
         if let offset = text("offset") {
-            guard let value = Int(offset), value >= 0 else {
-                throw HubError.badRequest.with("`offset` is a number, 0 or more.")
+            guard let value = Int(offset), (0...Self.maxOffset).contains(value) else {
+                throw HubError.badRequest.with("`offset` is a number from 0 to \(Self.maxOffset).")
             }
             self.offset = value
         }

@@ -186,9 +186,11 @@ struct HubRoutes: Sendable {
         let tag = "\"\(snapshot.digest)\""
         var start: Int64 = 0
         if let range = request.headers[.range], request.headers[.ifRange].map({ $0 == tag }) ?? true {
-            // Only the form a laptop sends, `bytes=N-`; any other is answered whole.
-            if range.hasPrefix("bytes="), range.hasSuffix("-"), let from = Int64(range.dropFirst(6).dropLast()) {
-                guard from < snapshot.bytes else { throw HubError.rangeNotSatisfiable }
+            // Only the form a laptop sends, `bytes=N-` with N digits; any other (`bytes=-5-`, `bytes=+5-`)
+            // is answered whole.
+            let digits = range.hasPrefix("bytes=") && range.hasSuffix("-") ? range.dropFirst(6).dropLast() : ""
+            if !digits.isEmpty, digits.allSatisfy({ ("0"..."9").contains($0) }) {
+                guard let from = Int64(digits), from < snapshot.bytes else { throw HubError.rangeNotSatisfiable }
                 start = from
             }
         }
@@ -221,7 +223,7 @@ struct HubRoutes: Sendable {
     /// `GET /v1/reports/value-at-risk[?limit=N][&today=YYYY-MM-DD]`: the token's user's customers
     /// ranked by value at risk (docs/CRM.md).
     private func valueAtRisk(_ request: Request) async throws -> Response {
-        let principal = try await authenticate(request)
+        let principal = try await authenticateOutsideSync(request)
         let limit = try Self.number(request, "limit", in: 1...1000, "`limit` is a number from 1 to 1000.") ?? 50
         let today = try Self.day(request.uri.queryParameters["today"].map(String.init)) ?? service.today()
         let list = try await service.valueAtRisk(for: principal.user, today: today, limit: limit)
@@ -230,7 +232,7 @@ struct HubRoutes: Sendable {
 
     /// `GET /v1/reports/complaints[?today=YYYY-MM-DD]`: the complaints of the token's user's territories.
     private func complaints(_ request: Request) async throws -> Response {
-        let principal = try await authenticate(request)
+        let principal = try await authenticateOutsideSync(request)
         let today = try Self.day(request.uri.queryParameters["today"].map(String.init)) ?? service.today()
         let report = try await service.complaintsReport(for: principal.user, today: today)
         return Self.json(ReportJSON.complaints(report, today: today))
@@ -238,7 +240,7 @@ struct HubRoutes: Sendable {
 
     /// `GET /v1/reports/relationship-levels[?today=YYYY-MM-DD]`: declared against observed levels.
     private func levels(_ request: Request) async throws -> Response {
-        let principal = try await authenticate(request)
+        let principal = try await authenticateOutsideSync(request)
         let today = try Self.day(request.uri.queryParameters["today"].map(String.init)) ?? service.today()
         let list = try await service.levelDifferences(for: principal.user, today: today)
         return Self.json(ReportJSON.levels(list, today: today))
@@ -247,7 +249,7 @@ struct HubRoutes: Sendable {
     /// `GET /v1/reports/retention[?from=YYYY-MM-DD][&to=YYYY-MM-DD]`: retention over the period (the
     /// 90 days up to today by default).
     private func retention(_ request: Request) async throws -> Response {
-        let principal = try await authenticate(request)
+        let principal = try await authenticateOutsideSync(request)
         let query = request.uri.queryParameters
         let report = try await service.retention(
             for: principal.user, from: try Self.day(query["from"].map(String.init)),
@@ -337,7 +339,7 @@ struct HubRoutes: Sendable {
     }
 
     private func authenticateAdmin(_ request: Request) async throws -> Principal {
-        let principal = try await authenticate(request)
+        let principal = try await authenticateOutsideSync(request)
         guard principal.role == .admin else { throw HubError.forbidden.with("The admin API needs an admin token.") }
         return principal
     }
@@ -357,6 +359,12 @@ struct HubRoutes: Sendable {
 
     private func authenticate(_ request: Request) async throws -> Principal {
         try await service.authenticate(token: try bearerToken(request))
+    }
+
+    /// For the reports and the admin API: a device token held to its device's state, as push and pull
+    /// hold it (``HubService/authenticateOutsideSync(token:)``).
+    private func authenticateOutsideSync(_ request: Request) async throws -> Principal {
+        try await service.authenticateOutsideSync(token: try bearerToken(request))
     }
 
     /// Reads a body as it streams in, inflating chunk by chunk within the limits (never trusting

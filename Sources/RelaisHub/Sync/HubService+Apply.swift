@@ -20,14 +20,42 @@ extension HubService {
         var clamped: Bool
     }
 
+    /// A write's context as the hub takes it: no entry above what the hub holds of the record, but
+    /// for the writer's own dots below this one (docs/SYNC.md "Writes, dots and contexts"). A
+    /// client's context is the record's vector as the hub sent it joined with the writer's own
+    /// dots, so an honest one loses nothing here (a laptop that saw a hub since restored from a
+    /// backup narrows its own the same way). A context claiming more would make the record's
+    /// vector cover writes not made yet, and each of them would then be taken for a replay and
+    /// dropped.
+    static func context(_ context: VersionVector, heldTo held: VersionVector, writer dot: Dot) -> VersionVector {
+        let ownEarlier = dot.counter == 0 ? 0 : dot.counter - 1
+        var narrowed = context
+        for (replica, counter) in context.entries {
+            let limit = replica == dot.replica ? max(held[replica], ownEarlier) : held[replica]
+            if counter > limit { narrowed[replica] = limit }
+        }
+        return narrowed
+    }
+
     /// Applies a write the office makes through the hub (an admin's resolution, a manager's
     /// confirmation, the customer values): the hub's replica 0 with its next dot, and `record`'s
     /// current version as context, so it follows every write the hub holds. Returns the reason when
-    /// the hub refused it (nothing changed), nil when it was applied.
+    /// the hub refused it (nothing changed), nil when it was applied. A value larger than a push may
+    /// carry is refused: every laptop's pull would refuse it (`field_too_large`) and stop syncing.
     nonisolated(nonsending) func applyOfficeWrite(
         _ change: RecordWrite.Change, to record: StoredRecord, author: String, role: Role, tx: any HubTransaction,
         now: UInt64
     ) async throws -> String? {
+        if case .upsert(let fields) = change {
+            for (name, value) in fields.sorted(by: { $0.key < $1.key }) {
+                do {
+                    try configuration.limits.validate(
+                        fieldValue: Relais_V1_Value(value), path: "\(record.state.collection).\(name)")
+                } catch {
+                    return error.message
+                }
+            }
+        }
         let (counter, hlc) = try await tx.takeHubDot(physicalMillis: now)
         let write = RecordWrite(
             collection: record.state.collection, recordID: record.state.id, context: record.state.vector,
@@ -59,12 +87,13 @@ extension HubService {
             return .applied
         }
         let creating = existing == nil || existing!.state.fields.isEmpty
-        let write: RecordWrite
+        var write: RecordWrite
         do {
             write = try engine.validate(incoming, creating: creating && !incoming.isDelete)
         } catch {
             return reject(error)
         }
+        write.context = Self.context(write.context, heldTo: existing?.state.vector ?? .empty, writer: write.dot)
 
         // Authorization: hub-only fields, then visibility before and after the write.
         if !writer.role.mayWriteHubOnlyFields {

@@ -298,6 +298,18 @@ public final class HubService: Sendable {
         }
     }
 
+    /// ``authenticate(token:)`` for the routes outside a device's sync: the reports, the admin API
+    /// and the admin pages' sign-in. A device token is held there to what push and pull hold it to: a
+    /// device marked for wipe is served nothing (``HubError/wipeRequested``, 410) and a replaced token
+    /// only renews (``HubError/replicaForked``, 409); a revoked device, a disabled user's device and
+    /// an expired token are refused by ``authenticate(token:)`` already.
+    public func authenticateOutsideSync(token: String) async throws -> Principal {
+        let principal = try await authenticate(token: token)
+        if principal.renewed { throw HubError.replicaForked }
+        if principal.wipeRequested { throw HubError.wipeRequested }
+        return principal
+    }
+
     private func principal(token: String) async throws -> Principal {
         guard !token.isEmpty, token.utf8.count <= 256 else { throw HubError.unauthorized }
         let hash = Secrets.hash(token)

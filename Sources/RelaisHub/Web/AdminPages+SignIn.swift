@@ -105,7 +105,15 @@ extension AdminPages {
         }
         let principal: Principal
         do {
-            principal = try await service.authenticate(token: token)
+            principal = try await service.authenticateOutsideSync(token: token)
+        } catch let error as HubError where error == .wipeRequested {
+            return signInPage(
+                message: "That token's device is to be wiped: it opens nothing any more.",
+                status: .init(code: error.httpStatus))
+        } catch let error as HubError where error == .replicaForked {
+            return signInPage(
+                message: "That token was replaced: it only renews its laptop. Use the current one.",
+                status: .init(code: error.httpStatus))
         } catch {
             return signInPage(message: "That token is not valid.", status: .unauthorized)
         }

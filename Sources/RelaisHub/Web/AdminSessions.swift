@@ -48,10 +48,12 @@ struct AdminSessions: Sendable {
         let hash = Secrets.hash(id)
         // No write for a value that cannot be a live session: a forged cookie costs nothing. The
         // stored expiry never passes the lifetime, so a session past it is also expired in the store.
+        // A sign-in time so large that adding the lifetime overflows is no session either.
         guard let signedIn = id.split(separator: ".", maxSplits: 1).first.flatMap({ UInt64($0) }),
-            id.contains("."), now < signedIn + lifetimeMillis
+            id.contains("."), case (let endsAt, false) = signedIn.addingReportingOverflow(lifetimeMillis),
+            now < endsAt
         else { return nil }
-        let expiresAt = min(now + idleMillis, signedIn + lifetimeMillis)
+        let expiresAt = min(now + idleMillis, endsAt)
         return try await store.write { tx in
             guard var session = try await tx.adminSession(id: hash) else { return nil }
             guard session.expiresAt > now else {

@@ -105,3 +105,14 @@ struct Validator {
         }
     }
 }
+
+extension ProtocolLimits {
+    /// Checks one field value as the codec checks each value of a push and of a pull page (its kind,
+    /// and its size against ``maxFieldValueBytes``): for values that reach a store by another path,
+    /// such as the office's writes through the hub, which every laptop's pull must still accept.
+    ///
+    /// - Throws: ``ProtocolError/fieldTooLarge`` (or ``ProtocolError/invalidValue``) naming `path`.
+    public func validate(fieldValue value: Relais_V1_Value, path: String) throws(ProtocolError) {
+        try Validator(limits: self).value(value, path)
+    }
+}
