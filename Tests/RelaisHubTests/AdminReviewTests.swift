@@ -302,6 +302,52 @@ struct AdminReviewTests {
         }
     }
 
+    /// `POST /v1/admin/conflicts/ID/resolve` (the web form's and `relais admin conflicts resolve`'s
+    /// call): overturning a delete with the update side of a `delete-update` report writes the
+    /// record back.
+    @Test func overturningADeleteWithTheUpdateSideBringsTheRecordBack() async throws {
+        try await HubFixture.with(clock: TestClock()) { hub in
+            var claire = try await hub.enrollDevice("claire")
+            var bob = try await hub.enrollDevice("bob")
+            let id = Wire.uuid()
+            _ = try await hub.push(
+                claire, [Wire.customer(id: id, replica: claire.replica, counter: claire.nextCounter())])
+            let seen = VersionVector([ReplicaID(claire.replica): 1])
+            _ = try await hub.pullAll(&bob)
+            _ = try await hub.push(
+                claire,
+                [
+                    Wire.write(
+                        id: id, replica: claire.replica, counter: claire.nextCounter(), fields: ["phone": .text("01")],
+                        context: seen)
+                ])
+            let deleted = try await hub.push(
+                bob, [Wire.write(id: id, replica: bob.replica, counter: bob.nextCounter(), delete: true, context: seen)]
+            )
+            let reportID = try #require(deleted.first?.conflictIds.first)
+            let values = try await hub.service.conflict(id: reportID).conflict.values
+            let deleteSide = try #require(values.firstIndex { $0.deleted })
+            let updateSide = try #require(values.firstIndex { !$0.deleted })
+            let app = Application(router: HubServer.router(service: hub.service))
+            try await app.test(.router) { client in
+                let path = "/v1/admin/conflicts/\(reportID)/resolve"
+                let removed = try await Self.post(
+                    client, path, token: hub.adminToken, json: #"{"pick": \#(deleteSide), "reason": "duplicate"}"#)
+                #expect(removed.status == 200)
+                #expect(try await hub.service.export(user: "claire")["customers"] == nil)
+                let restored = try await Self.post(
+                    client, path, token: hub.adminToken,
+                    json: #"{"pick": \#(updateSide), "reason": "not a duplicate", "overturn": true}"#)
+                #expect(restored.status == 200)
+                #expect((restored.json as? [String: Any])?["status"] as? String == "resolved")
+            }
+            let atHub = try #require(try await hub.service.export(user: "claire")["customers"]?.first { $0.id == id })
+            #expect(atHub.values["phone"] == .text("01"))
+            let back = try #require(try await hub.pullAll(&claire).records.first { $0.recordID == id })
+            #expect(!back.deleted && back.value("phone") == .text("01"))
+        }
+    }
+
     @Test func bulkResolveSkipsAReportWhoseRecordWasPurged() async throws {
         let clock = TestClock()
         try await HubFixture.with(clock: clock) { hub in

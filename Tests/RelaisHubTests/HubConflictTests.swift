@@ -140,6 +140,107 @@ struct HubConflictTests {
             let pages = try await hub.pullAll(&claire)
             #expect(pages.records.first { $0.recordID == id }?.deleted == true)
             #expect(try await hub.service.export(user: "claire")["customers"] == nil)
+            _ = try await hub.pullAll(&bob)
+
+            // The admin overturns and picks Claire's update after all: the hub writes the record back
+            // with her values, every laptop gets it back whole, and no purge can take it once every
+            // device has pulled past it.
+            let updateSide = try #require(report.conflict.values.firstIndex { !$0.deleted })
+            let kept = try await hub.service.resolveConflict(
+                id: reportID, decision: .pick(updateSide), reason: "still a customer", by: "admin")
+            #expect(kept.status == .resolved && kept.resolution?.deleted == false)
+            let claireBack = try await hub.pullAll(&claire).records.first { $0.recordID == id }
+            let bobBack = try await hub.pullAll(&bob).records.first { $0.recordID == id }
+            for back in [claireBack, bobBack] {
+                #expect(back?.deleted == false && back?.fieldNames == ["name", "phone", "territory"])
+                #expect(back?.value("phone") == .text("01"))
+            }
+            _ = try await hub.pullAll(&claire)
+            _ = try await hub.pullAll(&bob)
+            #expect(try await hub.service.purgeTombstones().acknowledged == 0)
+            let revived = try #require(
+                try await hub.store.read { try await $0.record(collection: "customers", id: id) })
+            #expect(!revived.state.isDeleted)
+            let atHub = try await hub.service.export(user: "claire")["customers"]?.first { $0.id == id }
+            #expect(atHub?.values["phone"] == .text("01") && atHub?.values["name"] == .text("Café Müller"))
+            // The revival is an admin write re-asserting the update's values, in the record's history.
+            let newest = try #require(try await hub.service.conflictDetail(id: reportID).history.first)
+            #expect(newest.entry.user == "admin" && newest.entry.dot.replica == .hub && !newest.entry.deleted)
+            #expect(newest.entry.fields == ["phone": .text("01")])
+            // The update side already stands: picking it again writes nothing.
+            try await hub.service.resolveConflict(
+                id: reportID, decision: .pick(updateSide), reason: "again", by: "admin")
+            #expect(
+                try await hub.store.read { try await $0.record(collection: "customers", id: id) }?.seq == revived.seq)
+        }
+    }
+
+    /// Picking the update side of a `delete-update` report after the record was deleted brings it back
+    /// as it last stood: later sequential edits kept, and a field's concurrent values left beside each
+    /// other (its open report still decides it).
+    @Test func pickingTheUpdateSideRevivesTheRecordAsItLastStood() async throws {
+        try await HubFixture.with { hub in
+            var claire = try await hub.enrollDevice("claire")
+            var bob = try await hub.enrollDevice("bob")
+            let id = Wire.uuid()
+            _ = try await hub.push(
+                claire, [Wire.customer(id: id, replica: claire.replica, counter: claire.nextCounter())])
+            let seen = VersionVector([ReplicaID(claire.replica): 1])
+            _ = try await hub.pullAll(&bob)
+            _ = try await hub.push(
+                claire,
+                [
+                    Wire.write(
+                        id: id, replica: claire.replica, counter: claire.nextCounter(), fields: ["phone": .text("01")],
+                        context: seen)
+                ])
+            let deleted = try await hub.push(
+                bob, [Wire.write(id: id, replica: bob.replica, counter: bob.nextCounter(), delete: true, context: seen)]
+            )
+            let reportID = try #require(deleted.first?.conflictIds.first)
+            _ = try await hub.pullAll(&claire)
+            _ = try await hub.pullAll(&bob)
+
+            // Claire then changes the phone again; she and Bob set `status` (manual) concurrently.
+            let vector = try #require(
+                try await hub.store.read { try await $0.record(collection: "customers", id: id) }
+            ).state.vector
+            _ = try await hub.push(
+                claire,
+                [
+                    Wire.write(
+                        id: id, replica: claire.replica, counter: claire.nextCounter(),
+                        fields: ["phone": .text("03"), "status": .text("at_risk")], context: vector)
+                ])
+            let status = try await hub.push(
+                bob,
+                [
+                    Wire.write(
+                        id: id, replica: bob.replica, counter: bob.nextCounter(), fields: ["status": .text("active")],
+                        context: vector)
+                ])
+            let statusReport = try #require(status.first?.conflictIds.first)
+            #expect(try await hub.service.conflict(id: statusReport).status == .open)
+
+            let report = try await hub.service.conflict(id: reportID)
+            let deleteSide = try #require(report.conflict.values.firstIndex { $0.deleted })
+            let updateSide = try #require(report.conflict.values.firstIndex { !$0.deleted })
+            try await hub.service.resolveConflict(
+                id: reportID, decision: .pick(deleteSide), reason: "duplicate", by: "admin")
+            _ = try await hub.pullAll(&claire)
+            try await hub.service.resolveConflict(
+                id: reportID, decision: .pick(updateSide), reason: "not a duplicate", by: "admin")
+
+            let record = try #require(try await hub.store.read { try await $0.record(collection: "customers", id: id) })
+            #expect(!record.state.isDeleted)
+            #expect(
+                Set(record.state.fields["status"]?.siblings.map(\.value) ?? []) == [.text("at_risk"), .text("active")])
+            let back = try #require(try await hub.pullAll(&claire).records.first { $0.recordID == id })
+            #expect(!back.deleted && back.value("phone") == .text("03") && back.value("name") == .text("Café Müller"))
+            #expect(back.fieldNames == ["name", "phone", "status", "territory"])
+            let newest = try #require(try await hub.service.conflictDetail(id: reportID).history.first)
+            #expect(newest.entry.user == "admin" && Set(newest.entry.fields.keys) == ["name", "phone", "territory"])
+            #expect(try await hub.service.conflict(id: statusReport).status == .open)
         }
     }
 }

@@ -22,7 +22,8 @@ extension HubService {
     /// An admin's decision on a conflict report.
     public enum Decision: Sendable, Hashable {
         /// Reinstate `values[n]` of the report (0-based, as listed). For a `delete-update` report,
-        /// picking the delete side deletes the record; picking the update side keeps it.
+        /// picking the delete side deletes the record; picking the update side keeps it, writing it
+        /// back if it is deleted by then (an earlier decision overturned).
         case pick(Int)
         /// Write this value (a field report only).
         case value(Value)
@@ -105,6 +106,10 @@ extension HubService {
                 if conflict.values[index].deleted {
                     deleted = true
                     if !record.state.isDeleted { change = .delete }
+                } else if record.state.isDeleted {
+                    // The delete stands (an earlier decision being overturned, or a later delete): the
+                    // update side writes the record back, as the delete side's write removed it.
+                    change = .upsert(try Self.revival(of: record.state, in: collection, update: conflict.values[index]))
                 }
             }
             if let change,
@@ -121,5 +126,36 @@ extension HubService {
                 HubEvent(at: now, kind: .conflictResolved, user: admin, detail: "conflict \(id) resolved"))
             return report
         }
+    }
+
+    /// The values of the office write that brings a deleted record back for the update side of a
+    /// `delete-update` report. A deleted record keeps its field states, so it comes back as it last
+    /// stood; the write only has to carry some of them (laptops get a revived record whole). It carries
+    /// the fields where the update's value still stands, else every field; in either case only fields
+    /// with a single value, so that concurrent values stay side by side for their own report (unless
+    /// every field has several). Fewer fields written means fewer edits still on their way from a
+    /// laptop that the write would compete with.
+    ///
+    /// - Throws: ``HubError/badRequest`` when the record holds no value to write back.
+    private static func revival(of state: RecordState, in collection: CollectionSchema, update: Competitor) throws
+        -> [String: Value]
+    {
+        var updated: [String: Value] = [:]
+        var settled: [String: Value] = [:]
+        var contested: [String: Value] = [:]
+        for (name, field) in state.fields {
+            guard let schema = collection.field(name), let sibling = field.siblings.first else { continue }
+            if field.siblings.count > 1 {
+                contested[name] = field.value(rule: schema.rule)
+                continue
+            }
+            settled[name] = sibling.value
+            if sibling.dot == update.dot { updated[name] = sibling.value }
+        }
+        let values = !updated.isEmpty ? updated : !settled.isEmpty ? settled : contested
+        guard !values.isEmpty else {
+            throw HubError.badRequest.with("The deleted record holds no value to write back.")
+        }
+        return values
     }
 }
