@@ -194,7 +194,10 @@ struct HubStoreTests {
                 #expect(Set(live) == [a, b])
             }
             try await store.write { tx throws in
-                try await tx.deleteMoves(upTo: 4)
+                // The highest move forgotten (the purge raises its horizon to it); none below 4.
+                #expect(try await tx.deleteMoves(upTo: 3) == nil)
+                #expect(try await tx.deleteMoves(upTo: 4) == 4)
+                #expect(try await tx.deleteMoves(upTo: 4) == nil)
                 try await tx.deleteRecord(collection: "customers", id: c)
             }
             try await store.read { tx throws in
@@ -390,6 +393,15 @@ struct HubStoreOperationTests {
             }
             let meta = try await store.read { tx throws in try await tx.meta() }
             #expect(meta.purgeHorizon == 7 && meta.hubCounter == 2 && meta.nextReplica == 3 && meta.head == 0)
+            // What any purge removed: at least the horizon, raised alone, never lowered.
+            #expect(meta.purgedUpTo == 7)
+            try await store.write { tx throws in
+                try await tx.raisePurgedUpTo(12)
+                try await tx.raisePurgedUpTo(9)
+                try await tx.raisePurgeHorizon(to: 8)
+            }
+            let later = try await store.read { tx throws in try await tx.meta() }
+            #expect(later.purgeHorizon == 8 && later.purgedUpTo == 12)
         }
     }
 
@@ -727,8 +739,8 @@ struct SQLiteHubStoreTests {
         // The file is WAL with synchronous=FULL on the writer, and records its migrations.
         let connection = try Connection(path: folder.path + "/x/hub.sqlite")
         #expect(try connection.journalMode() == .wal)
-        #expect(try connection.scalar("SELECT count(*) FROM migrations")?.int64Value == 10)
-        #expect(try connection.userVersion() == 10)
+        #expect(try connection.scalar("SELECT count(*) FROM migrations")?.int64Value == 11)
+        #expect(try connection.userVersion() == 11)
     }
 
     /// The size of the file at `path`, in bytes.

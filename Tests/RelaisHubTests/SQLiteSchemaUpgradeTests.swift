@@ -9,8 +9,8 @@ import Testing
 struct SQLiteSchemaUpgradeTests {
     /// A store as schema version 2 left it: version 3's admin sessions and conflict indexes, version
     /// 4's hub epoch, version 5's disabled users, version 6's token lifetime and wipe, version 7's
-    /// view digests, version 8's digest schema, version 9's digest index and version 10's data schemas
-    /// undone.
+    /// view digests, version 8's digest schema, version 9's digest index, version 10's data schemas and
+    /// version 11's purged-up-to undone.
     private func makeVersion2Store(in folder: TemporaryFolder) async throws -> String {
         let data = folder.path + "/data"
         try await SQLiteHubStore(folder: data, create: true).close()
@@ -34,6 +34,8 @@ struct SQLiteSchemaUpgradeTests {
             ALTER TABLE records DROP COLUMN digest;
             DROP TABLE device_verifications;
             DROP TABLE data_schemas;
+            ALTER TABLE meta DROP COLUMN purged_up_to;
+            UPDATE meta SET purge_horizon = 4;
             DELETE FROM migrations WHERE version >= 3;
             PRAGMA user_version = 2;
             """)
@@ -67,6 +69,8 @@ struct SQLiteSchemaUpgradeTests {
                 try after.scalar("SELECT count(*) FROM pragma_table_info('records') WHERE name = 'digest'")?.int64Value
                     == 1)
             #expect(try after.scalar("SELECT count(*) FROM device_verifications")?.int64Value == 0)
+            // What was purged is at least what the horizon says.
+            #expect(try after.scalar("SELECT purged_up_to FROM meta")?.int64Value == 4)
 
             // Opening it again (now current) copies nothing more.
             let reopened = try SQLiteHubStore(folder: data, create: false)

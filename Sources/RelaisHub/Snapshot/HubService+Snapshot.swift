@@ -45,7 +45,7 @@ extension HubService {
         }
         let view = SnapshotView(
             access: Access(role: user.role, territories: Set(user.territories)), schemaVersion: schema.version)
-        let snapshot = try await cache.snapshot(for: view, head: meta.head, horizon: meta.purgeHorizon) {
+        let snapshot = try await cache.snapshot(for: view, head: meta.head, horizon: meta.purgedUpTo) {
             [self] view in try await self.buildSnapshot(view, folder: cache.folder)
         }
         guard snapshot.records > 0 else {
@@ -78,7 +78,18 @@ extension HubService {
 
     /// Builds a snapshot of `view` in `folder`: the pages a device of that view pulling from cursor
     /// 0 receives, applied by the laptop's own code into a new replica file, then compressed.
+    ///
+    /// A purge that removes, while it runs, a tombstone or a move newer than its first page (the
+    /// delete or the move of a record it may hold, not read yet: ``HubMeta/purgedUpTo`` passes the
+    /// head it started at) makes it start again from 0.
     func buildSnapshot(_ view: SnapshotView, folder: String) async throws -> HubSnapshot {
+        while true {
+            if let snapshot = try await buildSnapshotOnce(view, folder: folder) { return snapshot }
+        }
+    }
+
+    /// ``buildSnapshot(_:folder:)`` once; `nil` when a purge overtook it.
+    private func buildSnapshotOnce(_ view: SnapshotView, folder: String) async throws -> HubSnapshot? {
         let started = now()
         let building = folder + "/building-\(UUID().uuidString)"
         defer {
@@ -91,8 +102,13 @@ extension HubService {
         do {
             let writer = try SnapshotWriter(path: building, schema: schema, logger: logger)
             var more = true
+            // The head when the first page was read: what changed after it may be in the next pages only.
+            var startHead: UInt64?
             while more {
-                let page = try await snapshotPage(after: cursor, view: view)
+                guard let page = try await snapshotPage(after: cursor, view: view, startHead: startHead) else {
+                    return nil
+                }
+                startHead = startHead ?? page.head
                 try writer.add(page)
                 cursor = page.nextCursor
                 more = page.more
@@ -111,21 +127,25 @@ extension HubService {
             records: records, builtAt: now())
     }
 
-    /// One page of a snapshot's pull: what a device of `view` pulling from cursor 0 receives.
-    private func snapshotPage(after cursor: UInt64, view: SnapshotView) async throws -> Relais_V1_PullResponse {
+    /// One page of a snapshot's pull: what a device of `view` pulling from cursor 0 receives; `nil`
+    /// when a purge removed a tombstone or a move after `startHead`, the head at the first page.
+    private func snapshotPage(after cursor: UInt64, view: SnapshotView, startHead: UInt64?) async throws
+        -> Relais_V1_PullResponse?
+    {
         let access = view.access
         let user = HubUser(
             name: "", role: access.role, territories: Array(access.territories), createdAt: 0)
         let size = configuration.limits.pageSize(requested: 0)
-        let page = try await store.read { tx in
+        let page = try await store.read { tx -> [UInt8]? in
             let meta = try await tx.meta()
+            if let startHead, meta.purgedUpTo > startHead { return nil }
             // No replica and counter 0: nothing is left out as an own write.
             return try await self.page(
                 after: cursor, since: 0, size: size, user: user, replica: ReplicaID(0), counter: 0, head: meta.head,
                 tx: tx
             ).bytes
         }
-        return try Relais_V1_PullResponse(serializedBytes: page)
+        return try page.map { try Relais_V1_PullResponse(serializedBytes: $0) }
     }
 
     /// Compresses `source` into `target` with zlib, returning the SHA-256 (hex) and size of the result.

@@ -7,11 +7,14 @@ import Logging
 /// - A request for a view with no usable snapshot builds one and waits for it (requests for the
 ///   same view share the build): it costs the hub what one bootstrap by pages would, and every
 ///   later laptop of that view gets the file.
-/// - A snapshot is usable while its cursor is at or after the purge horizon (a laptop pulls after
-///   it) and it was built for the hub's schema version (part of its view).
+/// - A snapshot is usable while its cursor is at or after every tombstone and move purged
+///   (``HubMeta/purgedUpTo``: a laptop pulls after it) and it was built for the hub's schema version
+///   (part of its view).
 /// - A usable snapshot more than ``staleAfterChanges`` behind the head is still served, and a new
 ///   one is built in the background to replace it.
 /// - A snapshot of a view with no record is not kept (the request is answered `snapshot_unavailable`).
+/// - A purge past a snapshot's cursor starts a new one in the background
+///   (``rebuild(below:schemaVersion:build:)``): the old one is no longer served.
 ///
 /// The folder is the hub's own: files left by an earlier run are removed at start.
 actor SnapshotCache {
@@ -36,8 +39,8 @@ actor SnapshotCache {
         }
     }
 
-    /// The snapshot to serve for `view` when the store's head is `head` and its purge horizon
-    /// `horizon`.
+    /// The snapshot to serve for `view` when the store's head is `head` and every tombstone and move
+    /// up to `horizon` may be purged (``HubMeta/purgedUpTo``).
     func snapshot(for view: SnapshotView, head: UInt64, horizon: UInt64, build: @escaping Builder) async throws
         -> HubSnapshot
     {
@@ -53,6 +56,16 @@ actor SnapshotCache {
 
     /// The snapshots ready now.
     var snapshots: [HubSnapshot] { Array(ready.values) }
+
+    /// Starts building again, in the background, each snapshot of `schemaVersion` whose cursor is
+    /// below `horizon` (a purge passed it): it is no longer served, and its view's next laptop finds
+    /// the new one, or waits for it.
+    func rebuild(below horizon: UInt64, schemaVersion: Int, build: @escaping Builder) {
+        for (view, snapshot) in ready
+        where snapshot.cursor < horizon && view.schemaVersion == schemaVersion && building[view] == nil {
+            _ = start(view, build)
+        }
+    }
 
     private func start(_ view: SnapshotView, _ build: @escaping Builder) -> Task<HubSnapshot, any Error> {
         let task = Task { try await build(view) }

@@ -261,8 +261,10 @@ public protocol HubTransaction: HubReadTransaction {
     /// Takes the hub replica's (0) next dot for an admin's write: the counter after the last one, and
     /// the HLC `HybridLogicalClock(last:).now(physicalMillis:)` gives after the last one taken.
     nonisolated(nonsending) func takeHubDot(physicalMillis: UInt64) async throws -> (counter: UInt64, hlc: HLC)
-    /// Raises the purge horizon to `seq` (never lowers it).
+    /// Raises the purge horizon to `seq` (never lowers it), and ``HubMeta/purgedUpTo`` with it.
     nonisolated(nonsending) func raisePurgeHorizon(to seq: UInt64) async throws
+    /// Raises ``HubMeta/purgedUpTo`` to `seq` (never lowers it).
+    nonisolated(nonsending) func raisePurgedUpTo(_ seq: UInt64) async throws
     /// Makes `epoch` the hub epoch and moves the numbers the hub hands out past what a newer copy of
     /// this store may have handed out: the next replica number by `replicaGap`, the hub replica's (0)
     /// counter by `counterGap` (after a restore: docs/SYNC.md "A restored hub").
@@ -342,8 +344,10 @@ public protocol HubTransaction: HubReadTransaction {
     nonisolated(nonsending) func updateRecord(_ record: StoredRecord) async throws
     nonisolated(nonsending) func deleteRecord(collection: String, id: String) async throws
     nonisolated(nonsending) func insertMove(_ move: ScopeMove) async throws
-    /// Forgets moves at or below `seq` (no device with a cursor below the purge horizon is served).
-    nonisolated(nonsending) func deleteMoves(upTo seq: UInt64) async throws
+    /// Forgets moves at or below `seq` (no device with a cursor below the purge horizon is served);
+    /// returns the highest sequence forgotten, `nil` when there was none (``HubMeta/purgedUpTo`` rises to it).
+    @discardableResult
+    nonisolated(nonsending) func deleteMoves(upTo seq: UInt64) async throws -> UInt64?
 
     nonisolated(nonsending) func insertWriteResult(_ result: StoredWriteResult) async throws
 

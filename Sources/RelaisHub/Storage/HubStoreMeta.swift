@@ -9,6 +9,10 @@ public struct HubMeta: Sendable, Hashable {
     /// The highest sequence of a tombstone purged for age: a device whose cursor (not 0) is below
     /// it must bootstrap.
     public var purgeHorizon: UInt64
+    /// The highest sequence of a tombstone or a move any purge removed, for age or once every device
+    /// that had synced acknowledged it (at least ``purgeHorizon``): a snapshot whose cursor is below
+    /// it is not served, and a pull whose start (`since`, not 0) is below it must bootstrap.
+    public var purgedUpTo: UInt64
     /// The hub replica's (0) last counter, for admins' writes.
     public var hubCounter: UInt64
     /// The hub's HLC, for admins' writes.
@@ -16,10 +20,14 @@ public struct HubMeta: Sendable, Hashable {
     /// The next replica number to hand out.
     public var nextReplica: UInt32
 
-    /// The state.
-    public init(head: UInt64, purgeHorizon: UInt64, hubCounter: UInt64, hubClock: HLC, nextReplica: UInt32) {
+    /// The state; `purgedUpTo` is raised to `purgeHorizon` when below it.
+    public init(
+        head: UInt64, purgeHorizon: UInt64, purgedUpTo: UInt64 = 0, hubCounter: UInt64, hubClock: HLC,
+        nextReplica: UInt32
+    ) {
         self.head = head
         self.purgeHorizon = purgeHorizon
+        self.purgedUpTo = max(purgedUpTo, purgeHorizon)
         self.hubCounter = hubCounter
         self.hubClock = hubClock
         self.nextReplica = nextReplica

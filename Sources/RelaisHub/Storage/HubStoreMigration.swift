@@ -174,11 +174,12 @@ public enum HubStoreMigration {
         var report = Report(tables: [])
         // The singleton state: the head in its own table, the rest in meta.
         var meta: [SQLiteValue] = []
-        try sqlite.query("SELECT head, purge_horizon, hub_counter, hub_clock, next_replica FROM meta WHERE id = 1") {
-            row in
-            meta = (0..<5).map { .integer(row.int64(at: Int32($0))) }
+        try sqlite.query(
+            "SELECT head, purge_horizon, hub_counter, hub_clock, next_replica, purged_up_to FROM meta WHERE id = 1"
+        ) { row in
+            meta = (0..<6).map { .integer(row.int64(at: Int32($0))) }
         }
-        guard meta.count == 5 else { throw HubStoreError.missing.with("The SQLite store has no meta row.") }
+        guard meta.count == 6 else { throw HubStoreError.missing.with("The SQLite store has no meta row.") }
         try await postgres.run(
             PostgresQuery(
                 unsafeSQL: "UPDATE head SET head = $1 WHERE id = 1", binds: try bindings([meta[0]], [.bigint])),
@@ -186,8 +187,11 @@ public enum HubStoreMigration {
         try await postgres.run(
             PostgresQuery(
                 unsafeSQL:
-                    "UPDATE meta SET purge_horizon = $1, hub_counter = $2, hub_clock = $3, next_replica = $4 WHERE id = 1",
-                binds: try bindings(Array(meta[1...]), [.bigint, .bigint, .bigint, .bigint])),
+                    """
+                    UPDATE meta SET purge_horizon = $1, hub_counter = $2, hub_clock = $3, next_replica = $4,
+                        purged_up_to = $5 WHERE id = 1
+                    """,
+                binds: try bindings(Array(meta[1...]), [.bigint, .bigint, .bigint, .bigint, .bigint])),
             logger: logger)
         report.tables.append(.init(name: "meta", rows: 1))
         // The same hub on another store: laptops keep the hub epoch they hold, and need no recovery.

@@ -60,15 +60,19 @@ extension HubService {
             guard let user = try await tx.user(named: device.user) else { throw HubError.unauthorized }
             if request.counter < device.highestCounter { return .forked(held: device.highestCounter) }
             let meta = try await tx.meta()
+            // A pull that started at 0 needs no tombstone nor move, whatever the purge removed (what it
+            // does not receive is swept at its end): only a pull from elsewhere, or an older client's
+            // (no `since`), is sent back to 0 below the horizon.
             if request.cursor != 0,
-                device.scopeVersion != user.scopeVersion || request.cursor < meta.purgeHorizon
-                    || request.cursor > meta.head
+                device.scopeVersion != user.scopeVersion || request.cursor > meta.head
+                    || (request.cursor < meta.purgeHorizon && since != 0)
             {
                 return .bootstrap(head: meta.head)
             }
-            // The moves a revocation is judged by are purged up to the horizon: a pull started below it
-            // starts again from 0.
-            if let since, since != 0, since < meta.purgeHorizon { return .bootstrap(head: meta.head) }
+            // The moves a revocation is judged by, and tombstones, are purged up to `purgedUpTo` (every
+            // device that had synced was past them): a pull started below it (after a snapshot a purge
+            // overtook, or from a file restored from a backup) starts again from 0.
+            if let since, since != 0, since < meta.purgedUpTo { return .bootstrap(head: meta.head) }
             let page = try await self.page(
                 after: request.cursor, since: since, size: pageSize, user: user, replica: replica,
                 counter: request.echoOwnWrites ? 0 : request.counter, head: meta.head,

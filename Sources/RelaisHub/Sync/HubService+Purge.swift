@@ -1,3 +1,5 @@
+import RelaisCore
+
 /// Tombstone purging, which ``TombstonePurger`` runs periodically.
 extension HubService {
     /// What a purge did.
@@ -8,6 +10,9 @@ extension HubService {
         public var expired: Int
         /// The purge horizon afterwards.
         public var horizon: UInt64
+        /// The highest sequence of a tombstone or a move purged so far (``HubMeta/purgedUpTo``),
+        /// afterwards.
+        public var purgedUpTo: UInt64
     }
 
     /// Purges tombstones (docs/SYNC.md "Tombstones").
@@ -15,22 +20,30 @@ extension HubService {
     /// A tombstone goes once every active device that has synced at all has an acknowledged cursor
     /// past it (a device mid-bootstrap counts, at its cursor) — every device, not only those that see the record now, so that a device which saw
     /// it before it moved away still gets its revocation — or once it is older than the retention
-    /// period; only the latter advances the purge horizon (devices below it must bootstrap).
+    /// period; only the latter advances the purge horizon (devices below it must bootstrap). Either
+    /// way ``HubMeta/purgedUpTo`` rises to the highest tombstone or move purged: a snapshot whose
+    /// cursor is below it is no longer served (a laptop not synced yet, which the acknowledgements
+    /// leave out, would take it and miss those deletes and moves) and is built again in the
+    /// background, and a pull started (`since`) below it must bootstrap.
     @discardableResult
     public func purgeTombstones() async throws -> PurgeReport {
         let now = self.now()
         let retention = configuration.tombstoneRetentionMillis
-        return try await store.write { tx in
+        let report = try await store.write { tx in
             // One hub at a time: another one purging now will have done the same work.
             let meta = try await tx.meta()
             guard try await tx.tryExclusive("tombstone-purge") else {
-                return PurgeReport(acknowledged: 0, expired: 0, horizon: meta.purgeHorizon)
+                return PurgeReport(
+                    acknowledged: 0, expired: 0, horizon: meta.purgeHorizon, purgedUpTo: meta.purgedUpTo)
             }
             // Devices that never synced are not waiting for anything: they start from cursor 0.
             let acks = try await tx.devices().filter { $0.isActive && $0.lastSeenAt != nil }.map(\.acknowledgedCursor)
             let safe = acks.min() ?? UInt64.max
-            var report = PurgeReport(acknowledged: 0, expired: 0, horizon: meta.purgeHorizon)
+            var report = PurgeReport(
+                acknowledged: 0, expired: 0, horizon: meta.purgeHorizon, purgedUpTo: meta.purgedUpTo)
             var after: UInt64 = 0
+            // The highest tombstone purged by acknowledgement (they come in sequence order).
+            var acknowledgedUpTo: UInt64 = 0
             while true {
                 let batch = try await tx.tombstones(after: after, limit: 500)
                 guard let last = batch.last else { break }
@@ -38,6 +51,7 @@ extension HubService {
                 for record in batch {
                     if record.seq <= safe {
                         report.acknowledged += 1
+                        acknowledgedUpTo = record.seq
                     } else if let deletedAt = record.deletedAt, deletedAt + retention < now {
                         report.expired += 1
                         report.horizon = max(report.horizon, record.seq)
@@ -53,7 +67,12 @@ extension HubService {
                 try await tx.raisePurgeHorizon(to: report.horizon)
             }
             // Moves at or below every cursor still served (and below the horizon) are no longer needed.
-            try await tx.deleteMoves(upTo: max(report.horizon, min(safe, meta.head)))
+            let movedUpTo = try await tx.deleteMoves(upTo: max(report.horizon, min(safe, meta.head)))
+            // A snapshot below what went, or a pull started below it, would miss those deletes and moves.
+            report.purgedUpTo = max(report.purgedUpTo, report.horizon, acknowledgedUpTo, movedUpTo ?? 0)
+            if report.purgedUpTo != meta.purgedUpTo {
+                try await tx.raisePurgedUpTo(report.purgedUpTo)
+            }
             if report.acknowledged + report.expired > 0 {
                 try await tx.insertEvent(
                     HubEvent(
@@ -63,5 +82,12 @@ extension HubService {
             }
             return report
         }
+        // The snapshots below what went are no longer served: built again now, as a stale one is.
+        if let cache = snapshots {
+            await cache.rebuild(below: report.purgedUpTo, schemaVersion: schema.version) { [self] view in
+                try await self.buildSnapshot(view, folder: cache.folder)
+            }
+        }
+        return report
     }
 }

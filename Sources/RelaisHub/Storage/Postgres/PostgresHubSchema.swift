@@ -260,6 +260,14 @@ enum PostgresHubSchema {
                 )
                 """
             ]),
+        Migration(
+            version: 8, name: "purged up to",
+            statements: [
+                // The highest sequence of a tombstone or a move any purge removed, for age or once every
+                // device acknowledged it (HubMeta.purgedUpTo); at least the purge horizon.
+                "ALTER TABLE meta ADD COLUMN purged_up_to BIGINT NOT NULL DEFAULT 0",
+                "UPDATE meta SET purged_up_to = purge_horizon",
+            ]),
     ]
 
     /// The version this build writes.

@@ -168,10 +168,11 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
     // MARK: - Meta
 
     private static func makeMeta(_ row: PostgresRow) throws -> HubMeta {
-        let (head, horizon, counter, clock, next) = try row.decode((Int64, Int64, Int64, Int64, Int64).self)
+        let (head, horizon, counter, clock, next, purged) = try row.decode(
+            (Int64, Int64, Int64, Int64, Int64, Int64).self)
         return HubMeta(
-            head: u64(head), purgeHorizon: u64(horizon), hubCounter: u64(counter), hubClock: HLC(rawValue: u64(clock)),
-            nextReplica: UInt32(truncatingIfNeeded: next))
+            head: u64(head), purgeHorizon: u64(horizon), purgedUpTo: u64(purged), hubCounter: u64(counter),
+            hubClock: HLC(rawValue: u64(clock)), nextReplica: UInt32(truncatingIfNeeded: next))
     }
 
     /// With writes waiting, the statement that flushes them answers it (a push's last read).
@@ -179,7 +180,7 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
         if let meta = try await flushReadingMeta() { return meta }
         let found = try await first(
             """
-            SELECT h.head, m.purge_horizon, m.hub_counter, m.hub_clock, m.next_replica
+            SELECT h.head, m.purge_horizon, m.hub_counter, m.hub_clock, m.next_replica, m.purged_up_to
             FROM head h CROSS JOIN meta m WHERE h.id = 1 AND m.id = 1
             """, Self.makeMeta)
         guard let found else { throw HubStoreError.missing.with("The meta row is missing.") }
@@ -252,7 +253,15 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
     }
 
     nonisolated(nonsending) func raisePurgeHorizon(to seq: UInt64) async throws {
-        try await execute("UPDATE meta SET purge_horizon = greatest(purge_horizon, \(Self.int(seq))) WHERE id = 1")
+        try await execute(
+            """
+            UPDATE meta SET purge_horizon = greatest(purge_horizon, \(Self.int(seq))),
+                purged_up_to = greatest(purged_up_to, \(Self.int(seq))) WHERE id = 1
+            """)
+    }
+
+    nonisolated(nonsending) func raisePurgedUpTo(_ seq: UInt64) async throws {
+        try await execute("UPDATE meta SET purged_up_to = greatest(purged_up_to, \(Self.int(seq))) WHERE id = 1")
     }
 
     // MARK: - Users, tokens, enrollments
@@ -879,8 +888,12 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
             """)
     }
 
-    nonisolated(nonsending) func deleteMoves(upTo seq: UInt64) async throws {
-        try await execute("DELETE FROM moves WHERE seq <= \(Self.int(seq))")
+    @discardableResult
+    nonisolated(nonsending) func deleteMoves(upTo seq: UInt64) async throws -> UInt64? {
+        let highest = try await first(
+            "WITH gone AS (DELETE FROM moves WHERE seq <= \(Self.int(seq)) RETURNING seq) SELECT max(seq) FROM gone"
+        ) { try $0.decode(Int64?.self) }
+        return Self.u64(highest ?? nil)
     }
 
     // MARK: - Write results

@@ -166,7 +166,7 @@ struct PostgresWriteBehind {
                     \(resultColumns.digest)::bytea[], \(resultColumns.status)::text[], \(resultColumns.conflictIDs)::text[],
                     \(resultColumns.code)::text[], \(resultColumns.reason)::text[])
             )
-            SELECT h.head, m.purge_horizon, m.hub_counter, m.hub_clock, m.next_replica
+            SELECT h.head, m.purge_horizon, m.hub_counter, m.hub_clock, m.next_replica, m.purged_up_to
             FROM head h CROSS JOIN meta m WHERE h.id = 1 AND m.id = 1
             """
         storedHead = lastSequence

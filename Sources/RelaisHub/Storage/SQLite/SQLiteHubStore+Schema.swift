@@ -231,6 +231,14 @@ enum SQLiteHubSchema {
                     applied_at INTEGER NOT NULL
                 );
                 """),
+        Migration(
+            version: 11, name: "purged up to",
+            sql: """
+                -- The highest sequence of a tombstone or a move any purge removed, for age or once every
+                -- device acknowledged it (HubMeta.purgedUpTo); at least the purge horizon.
+                ALTER TABLE meta ADD COLUMN purged_up_to INTEGER NOT NULL DEFAULT 0;
+                UPDATE meta SET purged_up_to = purge_horizon;
+                """),
     ]
 
     /// The version this build writes.

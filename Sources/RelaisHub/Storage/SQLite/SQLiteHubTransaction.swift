@@ -57,11 +57,12 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
 
     nonisolated(nonsending) func meta() async throws -> HubMeta {
         let found = try first(
-            "SELECT head, purge_horizon, hub_counter, hub_clock, next_replica FROM meta WHERE id = 1", []
+            "SELECT head, purge_horizon, hub_counter, hub_clock, next_replica, purged_up_to FROM meta WHERE id = 1", []
         ) { row in
             HubMeta(
-                head: Self.u64(row, 0), purgeHorizon: Self.u64(row, 1), hubCounter: Self.u64(row, 2),
-                hubClock: HLC(rawValue: Self.u64(row, 3)), nextReplica: UInt32(truncatingIfNeeded: row.int64(at: 4)))
+                head: Self.u64(row, 0), purgeHorizon: Self.u64(row, 1), purgedUpTo: Self.u64(row, 5),
+                hubCounter: Self.u64(row, 2), hubClock: HLC(rawValue: Self.u64(row, 3)),
+                nextReplica: UInt32(truncatingIfNeeded: row.int64(at: 4)))
         }
         guard let found else { throw HubStoreError.missing.with("The meta row is missing.") }
         return found
@@ -102,7 +103,13 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
     }
 
     nonisolated(nonsending) func raisePurgeHorizon(to seq: UInt64) async throws {
-        try db.execute("UPDATE meta SET purge_horizon = max(purge_horizon, ?) WHERE id = 1", [Self.int(seq)])
+        try db.execute(
+            "UPDATE meta SET purge_horizon = max(purge_horizon, ?1), purged_up_to = max(purged_up_to, ?1) WHERE id = 1",
+            [Self.int(seq)])
+    }
+
+    nonisolated(nonsending) func raisePurgedUpTo(_ seq: UInt64) async throws {
+        try db.execute("UPDATE meta SET purged_up_to = max(purged_up_to, ?) WHERE id = 1", [Self.int(seq)])
     }
 
     nonisolated(nonsending) func renewHubEpoch(_ epoch: String, replicaGap: UInt32, counterGap: UInt64) async throws {
@@ -648,8 +655,11 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
             ])
     }
 
-    nonisolated(nonsending) func deleteMoves(upTo seq: UInt64) async throws {
+    @discardableResult
+    nonisolated(nonsending) func deleteMoves(upTo seq: UInt64) async throws -> UInt64? {
+        let highest = try db.scalar("SELECT max(seq) FROM moves WHERE seq <= ?", [Self.int(seq)])?.int64Value
         try db.execute("DELETE FROM moves WHERE seq <= ?", [Self.int(seq)])
+        return highest.map { UInt64(bitPattern: $0) }
     }
 
     // MARK: - Write results
