@@ -47,6 +47,26 @@ struct SharedFileTests {
         #expect(try await tool.status().counter == 2)
     }
 
+    /// A stored counter behind the pending writes (an older program, which kept its counter in memory,
+    /// wrote it back): new writes take counters after every pending one, and the file keeps working.
+    @Test func aStoredCounterBehindThePendingWritesIsCaughtUp() async throws {
+        let folder = try TemporaryFolder(prefix: "shared-file-behind")
+        defer { folder.remove() }
+        let path = folder.file("claire.db")
+        let replica = try Replica.open(path: path)
+        let first = try await replica.add(customer, acme("First"))
+        let second = try await replica.add(customer, acme("Second"))
+        let raw = try rawConnection(path)
+        try raw.execute("UPDATE _relais_state SET value = 0 WHERE key = 'counter'")
+        try raw.execute("UPDATE customers SET city = 'Lyon' WHERE id = ?", [.text(first)])
+        try raw.close()
+        let third = try await replica.add(customer, acme("Third"))
+        let writes = try await replica.pendingWrites()
+        #expect(writes.map(\.recordID) == [first, second, third])
+        #expect(writes.map(\.counter) == [1, 2, 3])
+        #expect(writes.first?.fields["city"] == .text("Lyon"))
+    }
+
     /// Against a live hub: what the other process stamped reaches the hub through the agent's sync,
     /// and the agent's pull does not claim a counter lower than the one the hub just took (which
     /// the hub answers as a copied file: a new replica number and a full pull).

@@ -243,4 +243,49 @@ struct HubConflictTests {
             #expect(try await hub.service.conflict(id: statusReport).status == .open)
         }
     }
+
+    /// A salesperson's delete made after the report, having seen the update, stands: picking the
+    /// update side of the old report does not bring the record back over it.
+    @Test func pickingTheUpdateSideLeavesALaterDeleteStanding() async throws {
+        try await HubFixture.with { hub in
+            var claire = try await hub.enrollDevice("claire")
+            var bob = try await hub.enrollDevice("bob")
+            let id = Wire.uuid()
+            _ = try await hub.push(
+                claire, [Wire.customer(id: id, replica: claire.replica, counter: claire.nextCounter())])
+            let seen = VersionVector([ReplicaID(claire.replica): 1])
+            _ = try await hub.pullAll(&bob)
+            _ = try await hub.push(
+                claire,
+                [
+                    Wire.write(
+                        id: id, replica: claire.replica, counter: claire.nextCounter(), fields: ["phone": .text("01")],
+                        context: seen)
+                ])
+            let deleted = try await hub.push(
+                bob, [Wire.write(id: id, replica: bob.replica, counter: bob.nextCounter(), delete: true, context: seen)]
+            )
+            let reportID = try #require(deleted.first?.conflictIds.first)
+            // Claire closes the customer later, having seen everything.
+            let vector = try #require(
+                try await hub.store.read { try await $0.record(collection: "customers", id: id) }
+            ).state.vector
+            let later = try await hub.push(
+                claire,
+                [
+                    Wire.write(
+                        id: id, replica: claire.replica, counter: claire.nextCounter(), delete: true, context: vector)
+                ]
+            )
+            #expect(later.map(\.status) == [.applied])
+            let report = try await hub.service.conflict(id: reportID)
+            let updateSide = try #require(report.conflict.values.firstIndex { !$0.deleted })
+            try await hub.service.resolveConflict(
+                id: reportID, decision: .pick(updateSide), reason: "keep the update", by: "admin")
+            let record = try #require(try await hub.store.read { try await $0.record(collection: "customers", id: id) })
+            #expect(record.state.isDeleted)
+            #expect(record.state.tombstone?.author == "claire")
+            #expect(try await hub.service.export(user: "claire")["customers"] == nil)
+        }
+    }
 }

@@ -23,7 +23,7 @@ extension HubService {
     public enum Decision: Sendable, Hashable {
         /// Reinstate `values[n]` of the report (0-based, as listed). For a `delete-update` report,
         /// picking the delete side deletes the record; picking the update side keeps it, writing it
-        /// back if it is deleted by then (an earlier decision overturned).
+        /// back if an office write deleted it since (an earlier decision overturned).
         case pick(Int)
         /// Write this value (a field report only).
         case value(Value)
@@ -106,9 +106,10 @@ extension HubService {
                 if conflict.values[index].deleted {
                     deleted = true
                     if !record.state.isDeleted { change = .delete }
-                } else if record.state.isDeleted {
-                    // The delete stands (an earlier decision being overturned, or a later delete): the
-                    // update side writes the record back, as the delete side's write removed it.
+                } else if record.state.isDeleted, record.state.tombstone?.dot.replica == .hub {
+                    // The office's delete stands (an earlier decision being overturned): the update side
+                    // writes the record back, as the delete side's write removed it. A salesperson's
+                    // later delete, made having seen the update, stands: nothing is written.
                     change = .upsert(try Self.revival(of: record.state, in: collection, update: conflict.values[index]))
                 }
             }

@@ -13,8 +13,9 @@ import Logging
 /// - A usable snapshot more than ``staleAfterChanges`` behind the head is still served, and a new
 ///   one is built in the background to replace it.
 /// - A snapshot of a view with no record is not kept (the request is answered `snapshot_unavailable`).
-/// - A purge past a snapshot's cursor starts a new one in the background
-///   (``rebuild(below:schemaVersion:build:)``): the old one is no longer served.
+/// - A snapshot a purge passed is no longer served: its view's next laptop waits for a new one, as
+///   for a view with none. (Not rebuilt in the background: ``HubMeta/purgedUpTo`` is one value for
+///   the hub and rises at most purges, which would rebuild every view's snapshot, used or not.)
 ///
 /// The folder is the hub's own: files left by an earlier run are removed at start.
 actor SnapshotCache {
@@ -56,16 +57,6 @@ actor SnapshotCache {
 
     /// The snapshots ready now.
     var snapshots: [HubSnapshot] { Array(ready.values) }
-
-    /// Starts building again, in the background, each snapshot of `schemaVersion` whose cursor is
-    /// below `horizon` (a purge passed it): it is no longer served, and its view's next laptop finds
-    /// the new one, or waits for it.
-    func rebuild(below horizon: UInt64, schemaVersion: Int, build: @escaping Builder) {
-        for (view, snapshot) in ready
-        where snapshot.cursor < horizon && view.schemaVersion == schemaVersion && building[view] == nil {
-            _ = start(view, build)
-        }
-    }
 
     private func start(_ view: SnapshotView, _ build: @escaping Builder) -> Task<HubSnapshot, any Error> {
         let task = Task { try await build(view) }

@@ -60,9 +60,10 @@ extension HubService {
             guard let user = try await tx.user(named: device.user) else { throw HubError.unauthorized }
             if request.counter < device.highestCounter { return .forked(held: device.highestCounter) }
             let meta = try await tx.meta()
-            // A pull that started at 0 needs no tombstone nor move, whatever the purge removed (what it
-            // does not receive is swept at its end): only a pull from elsewhere, or an older client's
-            // (no `since`), is sent back to 0 below the horizon.
+            // A pull that started at 0 goes on below the horizon: sent back to 0, a bootstrap by pages
+            // would stop at the same page at every sync (a record it received earlier and whose delete
+            // a purge for age took meanwhile is left to the check at the end of the sync). A pull from
+            // elsewhere, or an older client's (no `since`), is sent back to 0.
             if request.cursor != 0,
                 device.scopeVersion != user.scopeVersion || request.cursor > meta.head
                     || (request.cursor < meta.purgeHorizon && since != 0)

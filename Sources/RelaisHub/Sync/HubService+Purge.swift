@@ -23,8 +23,8 @@ extension HubService {
     /// period; only the latter advances the purge horizon (devices below it must bootstrap). Either
     /// way ``HubMeta/purgedUpTo`` rises to the highest tombstone or move purged: a snapshot whose
     /// cursor is below it is no longer served (a laptop not synced yet, which the acknowledgements
-    /// leave out, would take it and miss those deletes and moves) and is built again in the
-    /// background, and a pull started (`since`) below it must bootstrap.
+    /// leave out, would take it and miss those deletes and moves; its view's next laptop waits for a
+    /// new one), and a pull started (`since`) below it must bootstrap.
     @discardableResult
     public func purgeTombstones() async throws -> PurgeReport {
         let now = self.now()
@@ -81,12 +81,6 @@ extension HubService {
                 )
             }
             return report
-        }
-        // The snapshots below what went are no longer served: built again now, as a stale one is.
-        if let cache = snapshots {
-            await cache.rebuild(below: report.purgedUpTo, schemaVersion: schema.version) { [self] view in
-                try await self.buildSnapshot(view, folder: cache.folder)
-            }
         }
         return report
     }
