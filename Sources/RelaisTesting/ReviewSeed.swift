@@ -1,11 +1,33 @@
 import Foundation
 public import RelaisCore
 import RelaisHub
-import RelaisProtocol
+public import RelaisProtocol
 
 /// Conflict reports made the way devices make them, for tests of the admin review (API, pages,
 /// command line).
 public enum ReviewSeed {
+    /// `a` creates a customer of `north` and sets its phone to "01"; `b`, having pulled the creation
+    /// only, deletes it: a `delete-update` report, the update kept by rule. Returns the record's id
+    /// and the result of `b`'s delete (its conflict id).
+    public static func deleteUpdate(_ hub: HubFixture, _ a: inout TestDevice, _ b: inout TestDevice) async throws
+        -> (id: String, results: [Relais_V1_WriteResult])
+    {
+        let id = Wire.uuid()
+        let create = a.nextCounter()
+        _ = try await hub.push(a, [Wire.customer(id: id, replica: a.replica, counter: create)])
+        let seen = VersionVector([ReplicaID(a.replica): create])
+        _ = try await hub.pullAll(&b)
+        _ = try await hub.push(
+            a,
+            [
+                Wire.write(
+                    id: id, replica: a.replica, counter: a.nextCounter(), fields: ["phone": .text("01")], context: seen)
+            ])
+        let results = try await hub.push(
+            b, [Wire.write(id: id, replica: b.replica, counter: b.nextCounter(), delete: true, context: seen)])
+        return (id, results)
+    }
+
     /// Two devices edit `field` of a new customer of `territory` concurrently; returns the report id.
     public static func conflict(
         _ hub: HubFixture, _ a: inout TestDevice, _ b: inout TestDevice, territory: String, field: String,

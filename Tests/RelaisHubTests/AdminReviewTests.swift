@@ -309,21 +309,7 @@ struct AdminReviewTests {
         try await HubFixture.with(clock: TestClock()) { hub in
             var claire = try await hub.enrollDevice("claire")
             var bob = try await hub.enrollDevice("bob")
-            let id = Wire.uuid()
-            _ = try await hub.push(
-                claire, [Wire.customer(id: id, replica: claire.replica, counter: claire.nextCounter())])
-            let seen = VersionVector([ReplicaID(claire.replica): 1])
-            _ = try await hub.pullAll(&bob)
-            _ = try await hub.push(
-                claire,
-                [
-                    Wire.write(
-                        id: id, replica: claire.replica, counter: claire.nextCounter(), fields: ["phone": .text("01")],
-                        context: seen)
-                ])
-            let deleted = try await hub.push(
-                bob, [Wire.write(id: id, replica: bob.replica, counter: bob.nextCounter(), delete: true, context: seen)]
-            )
+            let (id, deleted) = try await ReviewSeed.deleteUpdate(hub, &claire, &bob)
             let reportID = try #require(deleted.first?.conflictIds.first)
             let values = try await hub.service.conflict(id: reportID).conflict.values
             let deleteSide = try #require(values.firstIndex { $0.deleted })

@@ -105,21 +105,7 @@ struct HubConflictTests {
         try await HubFixture.with { hub in
             var claire = try await hub.enrollDevice("claire")
             var bob = try await hub.enrollDevice("bob")
-            let id = Wire.uuid()
-            _ = try await hub.push(
-                claire, [Wire.customer(id: id, replica: claire.replica, counter: claire.nextCounter())])
-            let seen = VersionVector([ReplicaID(claire.replica): 1])
-            _ = try await hub.pullAll(&bob)
-            _ = try await hub.push(
-                claire,
-                [
-                    Wire.write(
-                        id: id, replica: claire.replica, counter: claire.nextCounter(), fields: ["phone": .text("01")],
-                        context: seen)
-                ])
-            let deleted = try await hub.push(
-                bob, [Wire.write(id: id, replica: bob.replica, counter: bob.nextCounter(), delete: true, context: seen)]
-            )
+            let (id, deleted) = try await ReviewSeed.deleteUpdate(hub, &claire, &bob)
             #expect(deleted.first?.status == .conflict)
             // The update won: Bob, who deleted it locally, gets the record back whole.
             let bobPages = try await hub.pullAll(&bob)
@@ -182,21 +168,7 @@ struct HubConflictTests {
         try await HubFixture.with { hub in
             var claire = try await hub.enrollDevice("claire")
             var bob = try await hub.enrollDevice("bob")
-            let id = Wire.uuid()
-            _ = try await hub.push(
-                claire, [Wire.customer(id: id, replica: claire.replica, counter: claire.nextCounter())])
-            let seen = VersionVector([ReplicaID(claire.replica): 1])
-            _ = try await hub.pullAll(&bob)
-            _ = try await hub.push(
-                claire,
-                [
-                    Wire.write(
-                        id: id, replica: claire.replica, counter: claire.nextCounter(), fields: ["phone": .text("01")],
-                        context: seen)
-                ])
-            let deleted = try await hub.push(
-                bob, [Wire.write(id: id, replica: bob.replica, counter: bob.nextCounter(), delete: true, context: seen)]
-            )
+            let (id, deleted) = try await ReviewSeed.deleteUpdate(hub, &claire, &bob)
             let reportID = try #require(deleted.first?.conflictIds.first)
             _ = try await hub.pullAll(&claire)
             _ = try await hub.pullAll(&bob)
@@ -250,21 +222,7 @@ struct HubConflictTests {
         try await HubFixture.with { hub in
             var claire = try await hub.enrollDevice("claire")
             var bob = try await hub.enrollDevice("bob")
-            let id = Wire.uuid()
-            _ = try await hub.push(
-                claire, [Wire.customer(id: id, replica: claire.replica, counter: claire.nextCounter())])
-            let seen = VersionVector([ReplicaID(claire.replica): 1])
-            _ = try await hub.pullAll(&bob)
-            _ = try await hub.push(
-                claire,
-                [
-                    Wire.write(
-                        id: id, replica: claire.replica, counter: claire.nextCounter(), fields: ["phone": .text("01")],
-                        context: seen)
-                ])
-            let deleted = try await hub.push(
-                bob, [Wire.write(id: id, replica: bob.replica, counter: bob.nextCounter(), delete: true, context: seen)]
-            )
+            let (id, deleted) = try await ReviewSeed.deleteUpdate(hub, &claire, &bob)
             let reportID = try #require(deleted.first?.conflictIds.first)
             // Claire closes the customer later, having seen everything.
             let vector = try #require(
