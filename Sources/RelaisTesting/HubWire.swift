@@ -113,12 +113,17 @@ extension HubFixture {
         try await service.push(Wire.push(device.replica, writes, epoch: device.epoch), from: device.principal).results
     }
 
-    /// Pulls every page from the device's cursor, advancing it; returns all pages.
-    public func pullAll(_ device: inout TestDevice, pageSize: UInt32 = 0) async throws -> [Relais_V1_PullResponse] {
+    /// Pulls every page from the device's cursor, advancing it; returns all pages (the last one
+    /// `bootstrap_required` if the hub asked for it). `since`: the pull's start, sent with every page
+    /// (`nil`: a client that predates it).
+    public func pullAll(_ device: inout TestDevice, pageSize: UInt32 = 0, since: UInt64? = nil) async throws
+        -> [Relais_V1_PullResponse]
+    {
         var pages: [Relais_V1_PullResponse] = []
         while true {
             let page = try await service.pull(
-                Wire.pull(cursor: device.cursor, counter: device.counter, pageSize: pageSize), from: device.principal)
+                Wire.pull(cursor: device.cursor, counter: device.counter, pageSize: pageSize, since: since),
+                from: device.principal)
             pages.append(page)
             if page.bootstrapRequired { return pages }
             device.cursor = page.nextCursor

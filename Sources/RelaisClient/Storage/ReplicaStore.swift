@@ -383,7 +383,7 @@ final class ReplicaStore {
         // before this rule, still running beside this one): a new write's insert would fail on it,
         // and with it every transaction of the file.
         let highestPending = try db.scalar("SELECT max(counter) FROM _relais_pending")?.int64Value ?? 0
-        counter = max(UInt64(try stateInt("counter") ?? 0), UInt64(max(0, highestPending)))
+        counter = max(try storedCounter, UInt64(max(0, highestPending)))
         // The clock only moves forward: this connection may have seen a later time from the hub.
         let stored = HLC(rawValue: UInt64(bitPattern: Int64(try stateInt("hlc") ?? 0)))
         if stored > clock.last { clock = HybridLogicalClock(last: stored) }

@@ -1,5 +1,3 @@
-import RelaisCore
-
 /// Tombstone purging, which ``TombstonePurger`` runs periodically.
 extension HubService {
     /// What a purge did.
