@@ -365,4 +365,44 @@ struct AdminReviewTests {
             #expect(try await hub.service.conflict(id: gone).status == .open)
         }
     }
+
+    /// A value written after a report by someone who had seen both sides is not replaced by a bulk
+    /// resolve, whose admin chose a strategy without seeing it: the report is skipped. An office write
+    /// since (an earlier decision) does not stop a bulk overturn.
+    @Test func bulkResolveSkipsAReportWhoseFieldWasWrittenSince() async throws {
+        try await HubFixture.with(clock: TestClock()) { hub in
+            var claire = try await hub.enrollDevice("claire")
+            var bob = try await hub.enrollDevice("bob")
+            let settled = try await ReviewSeed.conflict(
+                hub, &claire, &bob, territory: "north", field: "status", .text("at_risk"), .text("lapsed"))
+            let open = try await ReviewSeed.conflict(
+                hub, &claire, &bob, territory: "north", field: "status", .text("at_risk"), .text("lapsed"))
+            let id = try await hub.service.conflict(id: settled).conflict.recordID
+            let vector = try #require(
+                try await hub.store.read { tx in try await tx.record(collection: "customers", id: id) }
+            ).state.vector
+            let now = try #require(hub.clock).millisecondsSince1970()
+            let written = try await hub.push(
+                claire,
+                [
+                    Wire.write(
+                        id: id, replica: claire.replica, counter: claire.nextCounter(),
+                        fields: ["status": .text("active")],
+                        context: vector, hlc: HLC(physicalMillis: now).rawValue)
+                ])
+            #expect(written.first?.status == .applied && written.first?.conflictIds.isEmpty == true)
+
+            let result = try await hub.service.bulkResolve(
+                ConflictFilter(rule: "manual"), strategy: .oldest, reason: "sweep", by: "admin", expectedCount: 2)
+            #expect(result.resolved == [open] && result.skipped == [settled])
+            #expect(try await hub.service.conflict(id: settled).status == .open)
+            let held = try #require(try await hub.service.export(user: "claire")["customers"]?.first { $0.id == id })
+            #expect(held.values["status"] == .text("active"))
+
+            let overturned = try await hub.service.bulkResolve(
+                ConflictFilter(status: .resolved, rule: "manual"), strategy: .newest, reason: "again", by: "admin")
+            #expect(overturned.resolved == [open] && overturned.skipped.isEmpty)
+            #expect(try await hub.service.conflict(id: open).resolution?.value == .text("lapsed"))
+        }
+    }
 }

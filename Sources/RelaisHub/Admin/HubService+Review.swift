@@ -257,8 +257,9 @@ extension HubService {
     public struct BulkResult: Sendable, Hashable {
         /// The reports resolved.
         public var resolved: [String]
-        /// Reports matching the filter that the strategy could not decide (no value by that user), or
-        /// whose record the hub no longer holds (purged).
+        /// Reports matching the filter that the strategy could not decide (no value by that user), whose
+        /// record the hub no longer holds (purged), or whose record holds a device's write made after
+        /// the report and not listed in it (``holdsUnlistedDeviceWrite(_:_:)``).
         public var skipped: [String]
     }
 
@@ -301,7 +302,9 @@ extension HubService {
                     // A report whose record was purged can never be resolved: skipped, so that it does
                     // not block every later bulk resolve matching it.
                     guard let index = strategy.pick(report.conflict),
-                        try await tx.record(collection: report.conflict.collection, id: report.conflict.recordID) != nil
+                        let record = try await tx.record(
+                            collection: report.conflict.collection, id: report.conflict.recordID),
+                        !Self.holdsUnlistedDeviceWrite(record.state, report.conflict)
                     else {
                         result.skipped.append(report.id)
                         continue
@@ -319,6 +322,22 @@ extension HubService {
                 ))
             return result
         }
+    }
+
+    /// Whether `state` holds a device's write that `conflict` does not list, made after every value it
+    /// lists (a later HLC): for a field report a value of its field, for a `delete-update` report any
+    /// value or a delete. Such a write was made after the report, most often by someone who had seen
+    /// both sides, and the admin choosing a strategy for many reports has not seen it: a bulk resolve
+    /// skips the report rather than write over it (docs/ADMIN.md "Bulk resolve"). Writes of the office
+    /// (an earlier resolution being overturned, an office edit) don't count.
+    static func holdsUnlistedDeviceWrite(_ state: RecordState, _ conflict: Conflict) -> Bool {
+        let listed = Set(conflict.values.map(\.dot))
+        guard let newest = conflict.values.map(\.hlc).max() else { return false }
+        func unlisted(_ dot: Dot, _ hlc: HLC) -> Bool { dot.replica != .hub && !listed.contains(dot) && hlc > newest }
+        let fields = conflict.field.map { state.fields[$0].map { [$0] } ?? [] } ?? Array(state.fields.values)
+        if fields.contains(where: { $0.siblings.contains { unlisted($0.dot, $0.hlc) } }) { return true }
+        guard let tombstone = state.tombstone else { return false }
+        return ([tombstone] + tombstone.concurrent).contains { unlisted($0.dot, $0.hlc) }
     }
 
     /// The audit log: admin actions (sign-in, resolve, bulk resolve, device revoke, user changes, users
