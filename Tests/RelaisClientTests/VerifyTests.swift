@@ -100,6 +100,41 @@ struct VerifyTests {
         }
     }
 
+    /// A repair of more records than the hub's page byte budget holds takes several answers: the hub
+    /// leaves the keys past its budget unanswered, and the laptop asks for them again.
+    @Test func aRepairPastTheHubsPageBudgetAsksAgainForTheRest() async throws {
+        var configuration = HubService.Configuration()
+        configuration.limits.maxPageBytes = 1_500
+        try await HubFixture.with(configuration: configuration) { hub in
+            let claireCode = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            let marcCode = try await hub.addUser("marc", role: .rep, territories: ["north"])
+            let folder = try TemporaryFolder(prefix: "verify")
+            defer { folder.remove() }
+            try await hub.live { url in
+                let claire = try await Replica.enroll(hub: url, code: claireCode, path: folder.file("claire.db"))
+                let marcPath = folder.file("marc.db")
+                let marc = try await Replica.enroll(hub: url, code: marcCode, path: marcPath)
+                var ids: [String] = []
+                for n in 0..<30 { ids.append(try await claire.add(customer, acme("Customer \(n)"))) }
+                _ = try await claire.sync()
+                #expect(try await marc.sync().verification?.outcome == .equal)
+
+                let raw = try rawConnection(marcPath)
+                try raw.execute("INSERT INTO _relais_engine(writing) VALUES (1)")  // capture off
+                try raw.execute("UPDATE customers SET city = 'Nowhere'")
+                try raw.execute("DELETE FROM _relais_engine")
+                try raw.close()
+
+                let repaired = try #require(try await marc.sync().verification)
+                #expect(repaired.outcome == .repaired)
+                #expect(repaired.repaired == 30)
+                #expect(repaired.remaining.isEmpty)
+                #expect(try await marc.export() == Data(try await hub.service.exportJSON(user: "marc")))
+                #expect(try await marc.sync().verification?.outcome == .equal)
+            }
+        }
+    }
+
     /// A record with pending writes whose hub-confirmed state differs: the repair puts the hub's
     /// state under the pending writes, which stay pending and then land.
     @Test func pendingWritesOnADifferingRecordAreKept() async throws {

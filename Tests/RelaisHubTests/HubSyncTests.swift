@@ -252,4 +252,43 @@ struct HubSyncTests {
             #expect(again.records.isEmpty && again.last?.more == false)
         }
     }
+
+    /// A pull page ends once its records pass the page byte budget, so that a page of customers with
+    /// long notes that hardly compress still fits the client's body limit; every record comes, once
+    /// and in order.
+    @Test func pagesEndAtTheirByteBudget() async throws {
+        try await HubFixture.with { hub in
+            var claire = try await hub.enrollDevice("claire")
+            var bob = try await hub.enrollDevice("bob")
+            let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,")
+            var generator = SystemRandomNumberGenerator()
+            let notes = String((0..<60_000).map { _ in alphabet.randomElement(using: &generator)! })
+            var ids: [String] = []
+            for _ in 0..<8 {
+                var batch: [Relais_V1_RecordWrite] = []
+                for _ in 0..<20 {
+                    let id = Wire.uuid()
+                    ids.append(id)
+                    batch.append(
+                        Wire.customer(
+                            id: id, replica: claire.replica, counter: claire.nextCounter(),
+                            extra: ["notes": .text(id + notes)]))
+                }
+                #expect(try await hub.push(claire, batch).allSatisfy { $0.status == .applied })
+            }
+            let limits = ProtocolLimits()
+            let pages = try await hub.pullAll(&bob)
+            #expect(pages.records.map(\.recordID) == ids)
+            #expect(pages.count >= 5)
+            let codec = MessageCodec(limits: limits)
+            for page in pages {
+                #expect(try codec.encode(page, format: .protobuf).count <= limits.maxPageBytes + 70_000)
+                let body = try codec.encode(page, format: .protobuf, encoding: .deflate)
+                #expect(body.count <= limits.maxBodyBytes)
+                #expect(
+                    try codec.decode(Relais_V1_PullResponse.self, from: body, format: .protobuf, encoding: .deflate)
+                        == page)
+            }
+        }
+    }
 }

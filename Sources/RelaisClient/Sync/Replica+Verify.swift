@@ -160,12 +160,12 @@ extension Replica {
             key.recordID = difference.id
             return key
         }
-        // At most a page of records per request, the protocol's limit on both sides.
+        // At most a page of records per request, the protocol's limit on both sides. The hub answers
+        // fewer when their bytes pass its page budget: the keys it left are asked again.
         let perRequest = ProtocolLimits().maxPageSize
-        var start = 0
-        while start < keys.count {
-            let batch = Array(keys[start..<min(start + perRequest, keys.count)])
-            start += batch.count
+        var waiting = keys[...]
+        while !waiting.isEmpty {
+            let batch = Array(waiting.prefix(perRequest))
             var request = Relais_V1_RecordsRequest()
             request.keys = batch
             request.schemaVersion = UInt32(schema.version)
@@ -175,6 +175,15 @@ extension Replica {
             for record in response.records where record.seq > cursor {
                 newer.insert("\(record.collection)/\(record.recordID)")
             }
+            func name(_ collection: String, _ id: String) -> String { collection + "/" + id.lowercased() }
+            let answered = Set(
+                response.records.map { name($0.collection, $0.recordID) }
+                    + response.absent.map { name($0.collection, $0.recordID) })
+            let left = batch.filter { !answered.contains(name($0.collection, $0.recordID)) }
+            guard left.count < batch.count else {
+                throw SyncError(.protocolFailure, "the hub answered none of the \(batch.count) records asked")
+            }
+            waiting = (left + waiting.dropFirst(batch.count))[...]
         }
         return newer
     }

@@ -250,7 +250,9 @@ extension HubService {
     }
 
     /// `POST /v1/records`: records of the token's user's view by key, whole, own writes included; the
-    /// others (deleted, unknown, not visible) listed as absent.
+    /// others (deleted, unknown, not visible) listed as absent. Once the records written pass the page
+    /// byte budget (``ProtocolLimits/maxPageBytes``; at least one is written), the keys left are not
+    /// answered, neither sent nor listed: the client asks for them again.
     public func records(_ request: Relais_V1_RecordsRequest, from principal: Principal) async throws
         -> Relais_V1_RecordsResponse
     {
@@ -271,6 +273,7 @@ extension HubService {
                 replica: replica, counter: 0, cursor: 0, since: 0, access: access, compactDots: false)
             var absent: [Relais_V1_RecordKey] = []
             for key in request.keys {
+                if writer.byteCount >= self.configuration.limits.maxPageBytes { break }
                 let id = key.recordID.lowercased()
                 var written = false
                 if let record = try await tx.record(collection: key.collection, id: id), !record.state.isDeleted,

@@ -210,8 +210,9 @@ extension HubService {
         var emitted = 0
         var lastSeq = cursor
         var stoppedEarly = false
+        let byteBudget = configuration.limits.maxPageBytes
         for (index, candidate) in candidates.enumerated() {
-            if emitted == size {
+            if emitted == size || (emitted > 0 && writer.byteCount >= byteBudget) {
                 stoppedEarly = index < candidates.count
                 break
             }

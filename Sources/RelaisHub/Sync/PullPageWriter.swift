@@ -33,6 +33,9 @@ struct PullPageWriter {
     /// For each schema field, its position in ``view``'s fields, or -1.
     private var slots: [Int] = []
 
+    /// The bytes of the records and revocations written so far.
+    var byteCount: Int { out.count + revocations.count }
+
     /// The device's side of a page: what it holds and which of its writes it need not get back.
     struct Device {
         var replica: ReplicaID
