@@ -469,6 +469,22 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
         }
     }
 
+    /// One probe of the (collection, record_id, seq) index per record, as the default does, but only
+    /// when a move came after `cursor` at all: moves are rare, and a page of records that did not move
+    /// is then answered by one read of the last move's sequence (the table's key).
+    nonisolated(nonsending) func firstMoves(of keys: [RecordKey], after cursor: UInt64) async throws
+        -> [RecordKey: ScopeMove]
+    {
+        guard !keys.isEmpty, let last = try db.scalar("SELECT max(seq) FROM moves")?.int64Value,
+            UInt64(bitPattern: last) > cursor
+        else { return [:] }
+        var moves: [RecordKey: ScopeMove] = [:]
+        for key in Set(keys) {
+            moves[key] = try await firstMove(collection: key.collection, id: key.id, after: cursor)
+        }
+        return moves
+    }
+
     nonisolated(nonsending) func forEachLiveRecord(_ body: (StoredRecord) throws -> Void) async throws {
         let statement = try db.prepare(
             "SELECT \(Self.recordColumns) FROM records WHERE deleted_at IS NULL ORDER BY collection, id")
