@@ -60,7 +60,7 @@ struct AdminPagesTests {
     }
 
     /// Signs in as the admin; returns the session cookie's value and the CSRF token of the forms.
-    static func signIn(_ hub: HubFixture, _ client: any TestClientProtocol) async throws -> (
+    static func signIn(_ hub: HubFixture, _ client: any TestClientProtocol, token: String? = nil) async throws -> (
         session: String, csrf: String
     ) {
         let form = try await request(client, .get, "/admin/sign-in")
@@ -68,7 +68,7 @@ struct AdminPagesTests {
         let csrf = try #require(form.hidden("csrf"))
         let signed = try await request(
             client, .post, "/admin/sign-in", cookies: ["relais_signin": signInCookie],
-            form: [("csrf", csrf), ("token", hub.adminToken)])
+            form: [("csrf", csrf), ("token", token ?? hub.adminToken)])
         #expect(signed.status == 303)
         let session = try #require(signed.cookies["relais_admin"])
         let dashboard = try await request(client, .get, "/admin/dashboard", cookies: ["relais_admin": session])
@@ -120,6 +120,37 @@ struct AdminPagesTests {
             _ = try await hub.service.updateUser("admin", role: .rep, territories: ["north"])
             let after = try await Self.request(client, .get, "/admin/reports", cookies: ["relais_admin": session])
             #expect(after.headers[.location] == "/admin/sign-in")
+        }
+    }
+
+    /// Revoking a device or an API token, or asking a device's wipe, ends its user's web sessions: a
+    /// stolen laptop's browser keeps no admin page open after the office cut the laptop off. Other
+    /// users' sessions go on.
+    @Test func revokingOrWipingAnAdminsDeviceEndsTheirSessions() async throws {
+        try await AdminReviewTests.withRouter { hub, client, _ in
+            let dashboard = "/admin/dashboard"
+            let laptop = try await hub.enrollDevice("alice", role: .admin)
+            let other = try await Self.signIn(hub, client).session
+            let wiped = try await Self.signIn(hub, client, token: laptop.token).session
+            #expect(try await Self.request(client, .get, dashboard, cookies: ["relais_admin": wiped]).status == 200)
+            _ = try await hub.service.requestWipe(laptop.principal.replica!)
+            #expect(
+                try await Self.request(client, .get, dashboard, cookies: ["relais_admin": wiped]).headers[.location]
+                    == "/admin/sign-in")
+            #expect(try await Self.request(client, .get, dashboard, cookies: ["relais_admin": other]).status == 200)
+
+            let second = try await hub.enrollDevice("alice", role: .admin, newUser: false)
+            let revoked = try await Self.signIn(hub, client, token: second.token).session
+            _ = try await hub.service.revokeDevice(second.principal.replica!)
+            #expect(
+                try await Self.request(client, .get, dashboard, cookies: ["relais_admin": revoked]).headers[.location]
+                    == "/admin/sign-in")
+            let audit = try await hub.service.auditLog()
+            #expect(
+                audit.contains {
+                    $0.kind == .deviceRevoked && $0.detail.hasSuffix("1 admin web session of theirs ended")
+                })
+            #expect(try await Self.request(client, .get, dashboard, cookies: ["relais_admin": other]).status == 200)
         }
     }
 

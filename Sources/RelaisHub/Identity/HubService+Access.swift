@@ -76,12 +76,21 @@ extension HubService {
             }
             guard try await tx.revokeAPIToken(hash: token.tokenHash, at: now) else { return (token, false) }
             token.revokedAt = now
+            let sessions = try await tx.deleteAdminSessions(user: token.user)
             try await tx.insertEvent(
                 HubEvent(
                     at: now, kind: .apiTokenRevoked, user: token.user,
-                    detail: "API token \(token.id) of \(token.user) revoked by \(admin)"))
+                    detail: "API token \(token.id) of \(token.user) revoked by \(admin)"
+                        + Self.sessionsEnded(sessions)))
             return (token, true)
         }
+    }
+
+    /// The audit detail's note of the admin web sessions a revocation ended: a session cannot be tied
+    /// to the browser of the laptop or script whose token opened it, so revoking a device or an API
+    /// token (or asking a device's wipe) ends every web session of its user (docs/SECURITY.md).
+    static func sessionsEnded(_ count: Int) -> String {
+        count == 0 ? "" : "; \(count) admin web session\(count == 1 ? "" : "s") of theirs ended"
     }
 
     /// Disables a user, in one transaction: their devices are revoked (`401 device_revoked` at their

@@ -52,7 +52,8 @@ extension HubService {
 
     /// Marks a device, and every replica of its lineage, for wipe: at its next contact the laptop
     /// pushes what it holds, reports, and erases its replica (docs/SECURITY.md "Remote wipe"). Until
-    /// then it is served nothing: pulls and snapshots answer `410 wipe_requested`.
+    /// then it is served nothing: pulls and snapshots answer `410 wipe_requested`. Every admin web
+    /// session of the device's user ends.
     ///
     /// - Throws: ``HubError/notFound`` for an unknown replica; ``HubError/conflict`` for a revoked device
     ///   (revoked devices never sync again, so they cannot be wiped).
@@ -69,10 +70,11 @@ extension HubService {
                         + "be told to wipe itself.")
             }
             try await tx.requestWipe(lineage: device.lineage, at: now)
+            let sessions = try await tx.deleteAdminSessions(user: device.user)
             try await tx.insertEvent(
                 HubEvent(
                     at: now, kind: .deviceWipeRequested, replica: replica, user: device.user,
-                    detail: "wipe of device `\(device.name)` asked by \(admin)"))
+                    detail: "wipe of device `\(device.name)` asked by \(admin)" + Self.sessionsEnded(sessions)))
             return try await tx.device(replica: replica) ?? device
         }
     }

@@ -253,7 +253,7 @@ public final class HubService: Sendable {
     }
 
     /// Revokes a device and every replica renewed from the same enrollment: their tokens stop working
-    /// (`401 device_revoked`).
+    /// (`401 device_revoked`), and every admin web session of the device's user ends.
     ///
     /// - Throws: ``HubError/notFound`` for an unknown replica.
     @discardableResult
@@ -264,10 +264,11 @@ public final class HubService: Sendable {
                 throw HubError.notFound.with("No device with replica \(replica.rawValue).")
             }
             try await tx.revokeLineage(device.lineage, at: now)
+            let sessions = try await tx.deleteAdminSessions(user: device.user)
             try await tx.insertEvent(
                 HubEvent(
                     at: now, kind: .deviceRevoked, replica: replica, user: device.user,
-                    detail: "device `\(device.name)` revoked by \(admin)"))
+                    detail: "device `\(device.name)` revoked by \(admin)" + Self.sessionsEnded(sessions)))
             return try await tx.device(replica: replica) ?? device
         }
     }
