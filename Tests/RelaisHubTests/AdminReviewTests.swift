@@ -405,4 +405,46 @@ struct AdminReviewTests {
             #expect(try await hub.service.conflict(id: open).resolution?.value == .text("lapsed"))
         }
     }
+
+    /// A later write still counts once a resolution of another report has superseded it: the report
+    /// stays skipped in every later bulk resolve, and the values decided since stand.
+    @Test func aSkippedReportStaysSkippedOnceItsLaterWriteIsSuperseded() async throws {
+        try await HubFixture.with(clock: TestClock()) { hub in
+            var claire = try await hub.enrollDevice("claire")
+            var bob = try await hub.enrollDevice("bob")
+            let first = try await ReviewSeed.conflict(
+                hub, &claire, &bob, territory: "north", field: "status", .text("at_risk"), .text("lapsed"))
+            let id = try await hub.service.conflict(id: first).conflict.recordID
+            let seen = try #require(
+                try await hub.store.read { tx in try await tx.record(collection: "customers", id: id) }
+            ).state.vector
+            let now = try #require(hub.clock).millisecondsSince1970()
+            // Claire decides, having seen both; bob, not having seen her decision, writes another value.
+            let decided = try await hub.push(
+                claire,
+                [
+                    Wire.write(
+                        id: id, replica: claire.replica, counter: claire.nextCounter(),
+                        fields: ["status": .text("active")], context: seen, hlc: HLC(physicalMillis: now).rawValue)
+                ])
+            #expect(decided.first?.conflictIds.isEmpty == true)
+            let other = try await hub.push(
+                bob,
+                [
+                    Wire.write(
+                        id: id, replica: bob.replica, counter: bob.nextCounter(), fields: ["status": .text("prospect")],
+                        context: seen, hlc: HLC(physicalMillis: now + 1000).rawValue)
+                ])
+            let second = try #require(other.first?.conflictIds.first)
+
+            let run = try await hub.service.bulkResolve(
+                ConflictFilter(rule: "manual"), strategy: .oldest, reason: "sweep", by: "admin")
+            #expect(run.resolved == [second] && run.skipped == [first])
+            let again = try await hub.service.bulkResolve(
+                ConflictFilter(rule: "manual"), strategy: .oldest, reason: "sweep", by: "admin")
+            #expect(again.resolved.isEmpty && again.skipped == [first])
+            let held = try #require(try await hub.service.export(user: "claire")["customers"]?.first { $0.id == id })
+            #expect(held.values["status"] == .text("active"))
+        }
+    }
 }

@@ -258,8 +258,8 @@ extension HubService {
         /// The reports resolved.
         public var resolved: [String]
         /// Reports matching the filter that the strategy could not decide (no value by that user), whose
-        /// record the hub no longer holds (purged), or whose record holds a device's write made after
-        /// the report and not listed in it (``holdsUnlistedDeviceWrite(_:_:)``).
+        /// record the hub no longer holds (purged), or whose record a device wrote after the report, a
+        /// write not listed in it (``writtenSince(_:_:tx:)``).
         public var skipped: [String]
     }
 
@@ -304,7 +304,7 @@ extension HubService {
                     guard let index = strategy.pick(report.conflict),
                         let record = try await tx.record(
                             collection: report.conflict.collection, id: report.conflict.recordID),
-                        !Self.holdsUnlistedDeviceWrite(record.state, report.conflict)
+                        try await !Self.writtenSince(report, record, tx: tx)
                     else {
                         result.skipped.append(report.id)
                         continue
@@ -324,20 +324,35 @@ extension HubService {
         }
     }
 
-    /// Whether `state` holds a device's write that `conflict` does not list, made after every value it
-    /// lists (a later HLC): for a field report a value of its field, for a `delete-update` report any
-    /// value or a delete. Such a write was made after the report, most often by someone who had seen
-    /// both sides, and the admin choosing a strategy for many reports has not seen it: a bulk resolve
-    /// skips the report rather than write over it (docs/ADMIN.md "Bulk resolve"). Writes of the office
-    /// (an earlier resolution being overturned, an office edit) don't count.
-    static func holdsUnlistedDeviceWrite(_ state: RecordState, _ conflict: Conflict) -> Bool {
+    /// Whether a device wrote the record after `report` a write it does not list: for a field report a
+    /// value of its field or a delete, for a `delete-update` report any write. Such a write was made
+    /// after the report, most often by someone who had seen both sides, and the admin choosing a
+    /// strategy for many reports has not seen it: a bulk resolve skips the report rather than write
+    /// over it (docs/ADMIN.md "Bulk resolve"). Writes of the office (an earlier resolution being
+    /// overturned, an office edit) don't count.
+    ///
+    /// Read in the record's write history (accepted after the report's sequence), so that a later
+    /// write that has itself been superseded since, by a resolution of another report, still counts;
+    /// and in the values the record holds (a later HLC than every listed value), for a history purged
+    /// meanwhile.
+    nonisolated(nonsending) static func writtenSince(
+        _ report: ConflictReport, _ record: StoredRecord, tx: any HubTransaction
+    ) async throws -> Bool {
+        let conflict = report.conflict
         let listed = Set(conflict.values.map(\.dot))
+        func unlisted(_ dot: Dot) -> Bool { dot.replica != .hub && !listed.contains(dot) }
+        let limit = 1_000
+        let history = try await tx.history(
+            collection: conflict.collection, recordID: conflict.recordID, field: conflict.field, limit: limit)
+        let since = history.prefix { $0.seq > report.seq }
+        // A record written more than `limit` times since: a device has surely written it.
+        if since.count == limit || since.contains(where: { unlisted($0.dot) }) { return true }
         guard let newest = conflict.values.map(\.hlc).max() else { return false }
-        func unlisted(_ dot: Dot, _ hlc: HLC) -> Bool { dot.replica != .hub && !listed.contains(dot) && hlc > newest }
+        let state = record.state
         let fields = conflict.field.map { state.fields[$0].map { [$0] } ?? [] } ?? Array(state.fields.values)
-        if fields.contains(where: { $0.siblings.contains { unlisted($0.dot, $0.hlc) } }) { return true }
+        if fields.contains(where: { $0.siblings.contains { unlisted($0.dot) && $0.hlc > newest } }) { return true }
         guard let tombstone = state.tombstone else { return false }
-        return ([tombstone] + tombstone.concurrent).contains { unlisted($0.dot, $0.hlc) }
+        return ([tombstone] + tombstone.concurrent).contains { unlisted($0.dot) && $0.hlc > newest }
     }
 
     /// The audit log: admin actions (sign-in, resolve, bulk resolve, device revoke, user changes, users
