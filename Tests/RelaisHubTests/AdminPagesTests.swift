@@ -125,7 +125,7 @@ struct AdminPagesTests {
 
     /// Revoking a device or an API token, or asking a device's wipe, ends its user's web sessions: a
     /// stolen laptop's browser keeps no admin page open after the office cut the laptop off. Other
-    /// users' sessions go on.
+    /// users' sessions go on, and revoking a device already revoked ends nothing.
     @Test func revokingOrWipingAnAdminsDeviceEndsTheirSessions() async throws {
         try await AdminReviewTests.withRouter { hub, client, _ in
             let dashboard = "/admin/dashboard"
@@ -150,6 +150,16 @@ struct AdminPagesTests {
                 audit.contains {
                     $0.kind == .deviceRevoked && $0.detail.hasSuffix("1 admin web session of theirs ended")
                 })
+            // Revoking the already revoked device again ends nothing more; revoking an API token does.
+            let script = try await hub.service.issueAPIToken(for: "alice")
+            let scripted = try await Self.signIn(hub, client, token: script).session
+            _ = try await hub.service.revokeDevice(second.principal.replica!)
+            #expect(try await Self.request(client, .get, dashboard, cookies: ["relais_admin": scripted]).status == 200)
+            let tokenID = try #require(try await hub.service.apiTokens().first { $0.user == "alice" }?.id)
+            _ = try await hub.service.revokeAPIToken(id: tokenID)
+            #expect(
+                try await Self.request(client, .get, dashboard, cookies: ["relais_admin": scripted]).headers[.location]
+                    == "/admin/sign-in")
             #expect(try await Self.request(client, .get, dashboard, cookies: ["relais_admin": other]).status == 200)
         }
     }

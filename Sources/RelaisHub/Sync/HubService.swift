@@ -264,7 +264,8 @@ public final class HubService: Sendable {
                 throw HubError.notFound.with("No device with replica \(replica.rawValue).")
             }
             try await tx.revokeLineage(device.lineage, at: now)
-            let sessions = try await tx.deleteAdminSessions(user: device.user)
+            // Once: revoking an old device again does not sign its user out of today's sessions.
+            let sessions = device.revokedAt == nil ? try await tx.deleteAdminSessions(user: device.user) : 0
             try await tx.insertEvent(
                 HubEvent(
                     at: now, kind: .deviceRevoked, replica: replica, user: device.user,
