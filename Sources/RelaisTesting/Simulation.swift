@@ -1,6 +1,7 @@
 import Foundation
 import RelaisClient
 import RelaisHub
+import RelaisProtocol
 
 struct Simulation {
     let seed: UInt64
@@ -46,10 +47,13 @@ struct Simulation {
     /// The simulated hubs' configuration: device tokens of 40 seconds of the hub's clock (a second a
     /// step), so that laptops rotate their tokens during a schedule (and meet lost rotation answers,
     /// clones and restored files holding replaced tokens), and one that does not sync for 40 steps
-    /// is told its token expired, and rejoins.
+    /// is told its token expired, and rejoins. Pull pages and repair answers end at 4 KiB of records
+    /// (about ten customers), so that pages end by their bytes as well as by their count (`page_size`
+    /// 1 to 40), and repairs take several answers.
     public static var hubConfiguration: HubService.Configuration {
         var configuration = HubService.Configuration()
         configuration.deviceTokenLifetimeMillis = 40 * 1000
+        configuration.limits.maxPageBytes = 4 << 10
         return configuration
     }
     static let year2000: UInt64 = 946_684_800_000

@@ -56,8 +56,9 @@ public struct ProtocolLimits: Hashable, Sendable {
     /// The bytes of records and revocations after which the hub ends a pull page, encoded (protobuf)
     /// and before compression, even short of ``maxPageSize``. Default 2 MiB. A page always carries
     /// at least one record, and one record is at most its fields' ``maxFieldValueBytes`` each, so a
-    /// page stays well within ``maxBodyBytes`` however little its values compress: 1,000 customers
-    /// with long notes would otherwise make a page that no client could read.
+    /// page stays within ``maxBodyBytes`` however little its values compress, for a collection of up
+    /// to about 90 fields: 1,000 customers with long notes would otherwise make a page that no client
+    /// could read.
     public var maxPageBytes: Int = 2 << 20
 
     /// The size of the buffer inflation writes into. Default 64 KiB.
