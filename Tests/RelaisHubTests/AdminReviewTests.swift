@@ -39,6 +39,30 @@ struct AdminReviewTests {
         Set(((answer.json as? [[String: Any]]) ?? []).compactMap { $0["id"] as? String })
     }
 
+    /// The version vector the hub holds for customer `id`: the context of a write made having seen
+    /// every write on it.
+    static func vector(_ hub: HubFixture, _ id: String) async throws -> VersionVector {
+        try #require(try await hub.store.read { tx in try await tx.record(collection: "customers", id: id) }).state
+            .vector
+    }
+
+    /// `device` sets the status of customer `id` with `context`, `offset` milliseconds after the test
+    /// clock's now; returns the hub's answer.
+    static func setStatus(
+        _ hub: HubFixture, _ device: inout TestDevice, _ id: String, _ status: String, context: VersionVector,
+        offset: UInt64 = 0
+    ) async throws -> Relais_V1_WriteResult? {
+        let now = try #require(hub.clock).millisecondsSince1970()
+        return try await hub.push(
+            device,
+            [
+                Wire.write(
+                    id: id, replica: device.replica, counter: device.nextCounter(), fields: ["status": .text(status)],
+                    context: context, hlc: HLC(physicalMillis: now + offset).rawValue)
+            ]
+        ).first
+    }
+
     @Test func everyFilterAndPagination() async throws {
         try await Self.withRouter { hub, client, s in
             let token = hub.adminToken
@@ -345,9 +369,7 @@ struct AdminReviewTests {
                 hub, &claire, &bob, territory: "north", field: "status", .text("at_risk"), .text("lapsed"))
             // The first record is deleted by someone who saw both sides, then purged past retention.
             let record = try await hub.service.conflict(id: gone).conflict.recordID
-            let vector = try #require(
-                try await hub.store.read { tx in try await tx.record(collection: "customers", id: record) }
-            ).state.vector
+            let vector = try await Self.vector(hub, record)
             let deleted = try await hub.push(
                 claire,
                 [
@@ -378,19 +400,8 @@ struct AdminReviewTests {
             let open = try await ReviewSeed.conflict(
                 hub, &claire, &bob, territory: "north", field: "status", .text("at_risk"), .text("lapsed"))
             let id = try await hub.service.conflict(id: settled).conflict.recordID
-            let vector = try #require(
-                try await hub.store.read { tx in try await tx.record(collection: "customers", id: id) }
-            ).state.vector
-            let now = try #require(hub.clock).millisecondsSince1970()
-            let written = try await hub.push(
-                claire,
-                [
-                    Wire.write(
-                        id: id, replica: claire.replica, counter: claire.nextCounter(),
-                        fields: ["status": .text("active")],
-                        context: vector, hlc: HLC(physicalMillis: now).rawValue)
-                ])
-            #expect(written.first?.status == .applied && written.first?.conflictIds.isEmpty == true)
+            let written = try await Self.setStatus(hub, &claire, id, "active", context: try await Self.vector(hub, id))
+            #expect(written?.status == .applied && written?.conflictIds.isEmpty == true)
 
             let result = try await hub.service.bulkResolve(
                 ConflictFilter(rule: "manual"), strategy: .oldest, reason: "sweep", by: "admin", expectedCount: 2)
@@ -415,27 +426,12 @@ struct AdminReviewTests {
             let first = try await ReviewSeed.conflict(
                 hub, &claire, &bob, territory: "north", field: "status", .text("at_risk"), .text("lapsed"))
             let id = try await hub.service.conflict(id: first).conflict.recordID
-            let seen = try #require(
-                try await hub.store.read { tx in try await tx.record(collection: "customers", id: id) }
-            ).state.vector
-            let now = try #require(hub.clock).millisecondsSince1970()
+            let seen = try await Self.vector(hub, id)
             // Claire decides, having seen both; bob, not having seen her decision, writes another value.
-            let decided = try await hub.push(
-                claire,
-                [
-                    Wire.write(
-                        id: id, replica: claire.replica, counter: claire.nextCounter(),
-                        fields: ["status": .text("active")], context: seen, hlc: HLC(physicalMillis: now).rawValue)
-                ])
-            #expect(decided.first?.conflictIds.isEmpty == true)
-            let other = try await hub.push(
-                bob,
-                [
-                    Wire.write(
-                        id: id, replica: bob.replica, counter: bob.nextCounter(), fields: ["status": .text("prospect")],
-                        context: seen, hlc: HLC(physicalMillis: now + 1000).rawValue)
-                ])
-            let second = try #require(other.first?.conflictIds.first)
+            let decided = try await Self.setStatus(hub, &claire, id, "active", context: seen)
+            #expect(decided?.conflictIds.isEmpty == true)
+            let other = try await Self.setStatus(hub, &bob, id, "prospect", context: seen, offset: 1000)
+            let second = try #require(other?.conflictIds.first)
 
             let run = try await hub.service.bulkResolve(
                 ConflictFilter(rule: "manual"), strategy: .oldest, reason: "sweep", by: "admin")
