@@ -157,9 +157,9 @@ public protocol HubReadTransaction: Sendable {
     nonisolated(nonsending) func firstMove(collection: String, id: String, after cursor: UInt64) async throws
         -> ScopeMove?
     /// ``firstMove(collection:id:after:)`` of each of `keys` at once, keyed by record; records that did
-    /// not move after `cursor` are absent. A pull page asks this once for all its records (the default
-    /// asks ``firstMove(collection:id:after:)`` for each: right for a store in process, not across a
-    /// network).
+    /// not move after `cursor` are absent. A pull page asks this once for all its records (SQLite, in
+    /// process, asks ``firstMove(collection:id:after:)`` for each when a move came after `cursor`;
+    /// PostgreSQL, across a network, answers in one statement).
     nonisolated(nonsending) func firstMoves(of keys: [RecordKey], after cursor: UInt64) async throws
         -> [RecordKey: ScopeMove]
     /// Every live (not deleted) record, for exports; `body` is called in (collection, id) order and the
@@ -436,18 +436,6 @@ extension HubReadTransaction {
         for key in Set(keys) {
             let found = try await self.moves(collection: key.collection, id: key.id, after: cursor)
             if !found.isEmpty { moves[key] = found }
-        }
-        return moves
-    }
-
-    public nonisolated(nonsending) func firstMoves(of keys: [RecordKey], after cursor: UInt64) async throws
-        -> [RecordKey: ScopeMove]
-    {
-        var moves: [RecordKey: ScopeMove] = [:]
-        for key in Set(keys) {
-            if let move = try await firstMove(collection: key.collection, id: key.id, after: cursor) {
-                moves[key] = move
-            }
         }
         return moves
     }

@@ -469,9 +469,9 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
         }
     }
 
-    /// One probe of the (collection, record_id, seq) index per record, as the default does, but only
-    /// when a move came after `cursor` at all: moves are rare, and a page of records that did not move
-    /// is then answered by one read of the last move's sequence (the table's key).
+    /// One probe of the (collection, record_id, seq) index per record, in process, but only when a
+    /// move came after `cursor` at all: moves are rare, and a page of records that did not move is
+    /// then answered by one read of the last move's sequence (the table's key).
     nonisolated(nonsending) func firstMoves(of keys: [RecordKey], after cursor: UInt64) async throws
         -> [RecordKey: ScopeMove]
     {
