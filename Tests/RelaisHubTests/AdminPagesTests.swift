@@ -2,7 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import RelaisCore
-import RelaisHub
+@testable import RelaisHub
 import RelaisProtocol
 import RelaisTesting
 import Testing
@@ -161,6 +161,40 @@ struct AdminPagesTests {
                 try await Self.request(client, .get, dashboard, cookies: ["relais_admin": scripted]).headers[.location]
                     == "/admin/sign-in")
             #expect(try await Self.request(client, .get, dashboard, cookies: ["relais_admin": other]).status == 200)
+        }
+    }
+
+    /// Sign-in checks the token, then stores the session: a revocation committed in between must not
+    /// leave a live session, since revoking ends only the sessions that exist when it commits.
+    @Test func aTokenRevokedAfterItsCheckOpensNoSession() async throws {
+        try await HubFixture.with(clock: TestClock()) { hub in
+            let pages = AdminPages(service: hub.service, limits: RequestLimits(edges: .init()))
+            func sessions(_ user: String) async throws -> Int {
+                // Counting by ending: the test asks once per user, at its end.
+                try await hub.store.write { tx in try await tx.deleteAdminSessions(user: user) }
+            }
+            let laptop = try await hub.enrollDevice("alice", role: .admin)
+            let checked = try await hub.service.authenticateOutsideSync(token: laptop.token)
+            _ = try await hub.service.revokeDevice(laptop.principal.replica!)
+            await #expect(throws: HubError.deviceRevoked) {
+                _ = try await pages.openSession(token: laptop.token, user: checked.user)
+            }
+            #expect(try await sessions("alice") == 0)
+
+            let script = try await hub.service.issueAPIToken(for: "admin")
+            let admin = try await hub.service.authenticateOutsideSync(token: script)
+            let tokenID = try #require(
+                try await hub.service.apiTokens().first { $0.tokenHash == Secrets.hash(script) }?.id)
+            _ = try await pages.openSession(token: script, user: admin.user)
+            _ = try await hub.service.revokeAPIToken(id: tokenID)
+            await #expect(throws: HubError.unauthorized) {
+                _ = try await pages.openSession(token: script, user: admin.user)
+            }
+            // The session opened before the revocation was ended by it; the refused one never existed.
+            #expect(try await sessions("admin") == 0)
+            // A live token still opens one.
+            _ = try await pages.openSession(token: hub.adminToken, user: "admin")
+            #expect(try await sessions("admin") == 1)
         }
     }
 

@@ -306,7 +306,18 @@ public final class HubService: Sendable {
     /// only renews (``HubError/replicaForked``, 409); a revoked device, a disabled user's device and
     /// an expired token are refused by ``authenticate(token:)`` already.
     public func authenticateOutsideSync(token: String) async throws -> Principal {
-        let principal = try await authenticate(token: token)
+        try Self.outsideSync(try await authenticate(token: token))
+    }
+
+    /// ``authenticateOutsideSync(token:)`` read again inside `tx`, the transaction that acts on the
+    /// token: what it writes then stands or falls with the token as that transaction sees it, so a
+    /// revocation committed since the first check is never raced past.
+    func authenticateOutsideSync(token: String, in tx: any HubReadTransaction) async throws -> Principal {
+        guard !token.isEmpty, token.utf8.count <= 256 else { throw HubError.unauthorized }
+        return try Self.outsideSync(try await principal(hash: Secrets.hash(token), now: now(), in: tx))
+    }
+
+    private static func outsideSync(_ principal: Principal) throws -> Principal {
         if principal.renewed { throw HubError.replicaForked }
         if principal.wipeRequested { throw HubError.wipeRequested }
         return principal
@@ -316,41 +327,41 @@ public final class HubService: Sendable {
         guard !token.isEmpty, token.utf8.count <= 256 else { throw HubError.unauthorized }
         let hash = Secrets.hash(token)
         let now = self.now()
+        return try await store.read { tx in try await self.principal(hash: hash, now: now, in: tx) }
+    }
+
+    private func principal(hash: String, now: UInt64, in tx: any HubReadTransaction) async throws -> Principal {
         let grace = configuration.replacedTokenGraceMillis
-        return try await store.read { tx in
-            if let device = try await tx.device(tokenHash: hash) {
-                let user = try await self.deviceUser(device, tx)
-                // A hub told that tokens do not expire (`--device-token-days 0`) lets dated ones live on.
-                if self.configuration.deviceTokenLifetimeMillis != nil, let expiresAt = device.tokenExpiresAt,
-                    now >= expiresAt
-                {
-                    throw HubError.tokenExpired
-                }
-                if let successor = device.renewedTo {
-                    // The old token of a renewed replica renews again, within the grace window.
-                    let renewedAt = try await tx.device(replica: successor)?.createdAt ?? 0
-                    guard now < renewedAt &+ grace else { throw HubError.tokenExpired }
-                }
-                return Principal(
-                    user: user.name, role: user.role, territories: user.territories, replica: device.replica,
-                    renewed: device.renewedTo != nil, wipeRequested: device.wipeRequestedAt != nil)
+        if let device = try await tx.device(tokenHash: hash) {
+            let user = try await deviceUser(device, tx)
+            // A hub told that tokens do not expire (`--device-token-days 0`) lets dated ones live on.
+            if configuration.deviceTokenLifetimeMillis != nil, let expiresAt = device.tokenExpiresAt, now >= expiresAt {
+                throw HubError.tokenExpired
             }
-            if let device = try await tx.device(previousTokenHash: hash) {
-                // A token a rotation replaced: a laptop whose rotation answer was lost, or a copy of
-                // it. It renews (a new replica: the clone rule), within the grace window.
-                let user = try await self.deviceUser(device, tx)
-                guard now < device.previousTokenUntil ?? 0 else { throw HubError.tokenExpired }
-                return Principal(
-                    user: user.name, role: user.role, territories: user.territories, replica: device.replica,
-                    renewed: true, wipeRequested: device.wipeRequestedAt != nil)
+            if let successor = device.renewedTo {
+                // The old token of a renewed replica renews again, within the grace window.
+                let renewedAt = try await tx.device(replica: successor)?.createdAt ?? 0
+                guard now < renewedAt &+ grace else { throw HubError.tokenExpired }
             }
-            if let apiToken = try await tx.apiToken(hash: hash), apiToken.revokedAt == nil,
-                let user = try await tx.user(named: apiToken.user), !user.isDisabled
-            {
-                return Principal(user: user.name, role: user.role, territories: user.territories, replica: nil)
-            }
-            throw HubError.unauthorized
+            return Principal(
+                user: user.name, role: user.role, territories: user.territories, replica: device.replica,
+                renewed: device.renewedTo != nil, wipeRequested: device.wipeRequestedAt != nil)
         }
+        if let device = try await tx.device(previousTokenHash: hash) {
+            // A token a rotation replaced: a laptop whose rotation answer was lost, or a copy of
+            // it. It renews (a new replica: the clone rule), within the grace window.
+            let user = try await deviceUser(device, tx)
+            guard now < device.previousTokenUntil ?? 0 else { throw HubError.tokenExpired }
+            return Principal(
+                user: user.name, role: user.role, territories: user.territories, replica: device.replica,
+                renewed: true, wipeRequested: device.wipeRequestedAt != nil)
+        }
+        if let apiToken = try await tx.apiToken(hash: hash), apiToken.revokedAt == nil,
+            let user = try await tx.user(named: apiToken.user), !user.isDisabled
+        {
+            return Principal(user: user.name, role: user.role, territories: user.territories, replica: nil)
+        }
+        throw HubError.unauthorized
     }
 
     /// The user of a device a token names, once the device may still act: not revoked (nor wiped),

@@ -123,7 +123,12 @@ extension AdminPages {
                 status: .forbidden)
         }
         RequestLimits.giveBack(limits.signIn, keys: keys)
-        let opened = try await sessions.open(user: principal.user, now: service.now())
+        let opened: (id: String, session: AdminSession)
+        do {
+            opened = try await openSession(token: token, user: principal.user)
+        } catch is HubError {
+            return signInPage(message: "That token is not valid.", status: .unauthorized)
+        }
         try await service.recordAudit(.adminSignedIn, user: principal.user, detail: "signed in to the admin pages")
         var response = Self.redirect(Self.home(principal.role))
         response.setCookie(
@@ -135,6 +140,16 @@ extension AdminPages {
                 name: Self.signInCookie, value: "", maxAge: 0, path: "/admin", secure: secureCookies, httpOnly: true,
                 sameSite: .strict))
         return response
+    }
+
+    /// A session for `user`, whose `token` was checked: checked again in the session's own
+    /// transaction, so that a device or API token revoked in between opens nothing.
+    func openSession(token: String, user: String) async throws -> (id: String, session: AdminSession) {
+        try await sessions.open(user: user, now: service.now()) { [service] tx in
+            guard try await service.authenticateOutsideSync(token: token, in: tx).user == user else {
+                throw HubError.unauthorized
+            }
+        }
     }
 
     func signOut(_ request: Request) async throws -> Response {

@@ -29,12 +29,20 @@ struct AdminSessions: Sendable {
     }
 
     /// Opens a session for `user`; returns its id (the cookie's value) and the session.
-    func open(user: String, now: UInt64) async throws -> (id: String, session: AdminSession) {
+    ///
+    /// `confirm` runs first in the transaction that stores the session and throws to store none: the
+    /// sign-in reads its token there again, so that a revocation committed after the token was first
+    /// checked leaves no session behind (revoking ends the sessions that exist when it commits).
+    func open(
+        user: String, now: UInt64,
+        confirm: @escaping @Sendable (any HubTransaction) async throws -> Void = { _ in }
+    ) async throws -> (id: String, session: AdminSession) {
         let id = "\(now).\(Self.randomToken())"
         let session = AdminSession(
             id: Secrets.hash(id), user: user, csrf: Self.randomToken(), expiresAt: now + min(idleMillis, lifetimeMillis)
         )
         try await store.write { tx in
+            try await confirm(tx)
             try await tx.deleteExpiredAdminSessions(at: now)
             try await tx.insertAdminSession(session)
         }
