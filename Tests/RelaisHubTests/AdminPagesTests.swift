@@ -2,10 +2,11 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import RelaisCore
-@testable import RelaisHub
 import RelaisProtocol
 import RelaisTesting
 import Testing
+
+@testable import RelaisHub
 
 /// The admin pages: sign-in with a token, the session cookie's attributes, CSRF on every POST form,
 /// the list, the detail and the resolve flow, stale forms.

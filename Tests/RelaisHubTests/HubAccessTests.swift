@@ -137,6 +137,74 @@ struct HubAccessTests {
         }
     }
 
+    /// Two managers move one customer concurrently: the record's territory is the merge's value (the
+    /// newer move; the other stays in the report), and the customer and its children are scoped where
+    /// that value says, whichever move reached the hub last.
+    @Test func concurrentMovesScopeTheRecordByTheMergedTerritory() async throws {
+        try await HubFixture.with { hub in
+            let (world, _) = try await makeWorld(hub)
+            let everywhere = ["north", "south", "east"]
+            let first = try await hub.enrollDevice("marc", role: .manager, territories: everywhere)
+            let second = try await hub.enrollDevice("mia", role: .manager, territories: everywhere)
+            var south = try await hub.enrollDevice("sam", role: .rep, territories: ["south"])
+            var east = try await hub.enrollDevice("eve", role: .rep, territories: ["east"])
+            let seen = VersionVector([ReplicaID(1): 4])
+            let later = HLC(physicalMillis: 1_795_856_400_000, logical: 0).rawValue
+            let earlier = HLC(physicalMillis: 1_795_856_300_000, logical: 0).rawValue
+            // The newer move reaches the hub first; the older one, made offline, second.
+            let toSouth = try await hub.push(
+                first,
+                [
+                    Wire.write(
+                        id: world.north, replica: first.replica, counter: 1, fields: ["territory": .text("south")],
+                        context: seen, hlc: later)
+                ])
+            let toEast = try await hub.push(
+                second,
+                [
+                    Wire.write(
+                        id: world.north, replica: second.replica, counter: 1, fields: ["territory": .text("east")],
+                        context: seen, hlc: earlier)
+                ])
+            #expect(toSouth.map(\.status) == [.applied])
+            #expect(toEast.map(\.status) == [.conflict])
+            let (customer, contact) = try await hub.store.read { tx in
+                (
+                    try await tx.record(collection: "customers", id: world.north),
+                    try await tx.record(collection: "contacts", id: world.northContact)
+                )
+            }
+            let territory = try #require(hub.service.schema.collection("customers")?.field("territory"))
+            #expect(customer?.state.value(of: territory) == .text("south"))
+            #expect(customer?.scope == "south")
+            #expect(contact?.scope == "south")
+            let southPulled = Set(try await hub.pullAll(&south).records.map(\.recordID))
+            #expect(southPulled.isSuperset(of: [world.north, world.northContact]))
+            #expect(try await hub.pullAll(&east).records.isEmpty)
+
+            // The same for a contact given to another customer (`customer_id`, last writer wins): the
+            // later write, south's customer, decides where it is seen, though it reached the hub first.
+            let reassigned = try await hub.push(
+                first,
+                [
+                    Wire.write(
+                        "contacts", id: world.northContact, replica: first.replica, counter: 2,
+                        fields: ["customer_id": .text(world.south)], context: seen, hlc: later + 1)
+                ])
+            let keptOn = try await hub.push(
+                second,
+                [
+                    Wire.write(
+                        "contacts", id: world.northContact, replica: second.replica, counter: 2,
+                        fields: ["customer_id": .text(world.north)], context: seen, hlc: earlier + 1)
+                ])
+            #expect(reassigned.map(\.status) == [.applied] && keptOn.count == 1)
+            let moved = try await hub.store.read { try await $0.record(collection: "contacts", id: world.northContact) }
+            #expect(moved?.parentID == world.south.lowercased())
+            #expect(moved?.scope == "south")
+        }
+    }
+
     @Test func movingACustomerRevokesItAndItsChildren() async throws {
         try await HubFixture.with { hub in
             let (world, _) = try await makeWorld(hub)

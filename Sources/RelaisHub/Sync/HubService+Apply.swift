@@ -102,16 +102,19 @@ extension HubService {
                     code: .hubOnlyField, reason: "\(collection.name).\(name): only the office may write this field")
             }
         }
-        let (scope, parentID) = try await scopeAfter(write, collection: collection, existing: existing, tx: tx)
+        // Where the writer means the record to be: what its access is checked against.
+        let intended = try await scopeAfter(write, collection: collection, existing: existing, tx: tx)
         if let access = writer.access {
             if let existing, !access.sees(scope: existing.scope) {
                 return .rejected(
                     code: .outsideTerritory, reason: "\(collection.name) \(recordID) is outside your territories")
             }
-            if !write.isDelete, !access.sees(scope: scope) {
+            if !write.isDelete, !access.sees(scope: intended.scope) {
                 return .rejected(
                     code: .outsideTerritory,
-                    reason: "\(collection.name) \(recordID) would be in territory `\(scope ?? "none")`, outside yours")
+                    reason:
+                        "\(collection.name) \(recordID) would be in territory `\(intended.scope ?? "none")`, outside yours"
+                )
             }
             if writer.role == .rep, let existing, case .territory(let field) = collection.visibility,
                 let value = write.fieldValues[field], value != existing.state.value(of: collection.field(field)!)
@@ -123,6 +126,9 @@ extension HubService {
         // Validated above, for the same state.
         let outcome = engine.apply(validated: write, to: existing?.state)
         if outcome.duplicate { return .applied }
+        // Where the record is once merged: a concurrent move that wins the merge keeps its territory.
+        let (scope, parentID) = try await scopeMerged(
+            outcome.state, intended: intended, write: write, collection: collection, existing: existing, tx: tx)
 
         let seq = try await tx.nextSequence()
         var record =
@@ -194,6 +200,31 @@ extension HubService {
         case .parent(let field, let parentCollection):
             let parentID = write.fieldValues[field]?.stringValue?.lowercased() ?? existing?.parentID
             guard let parentID else { return (nil, nil) }
+            let parent = try await tx.record(collection: parentCollection, id: parentID)
+            return (parent?.scope, parentID)
+        }
+    }
+
+    /// The scope and visibility parent of the merged `state`: `intended` (``scopeAfter``) unless the
+    /// write set the field that decides them and the merge kept another value for it (a concurrent
+    /// move with the later time, under the field's rule), in which case that value decides.
+    private nonisolated(nonsending) func scopeMerged(
+        _ state: RecordState, intended: (scope: String?, parentID: String?), write: RecordWrite,
+        collection: CollectionSchema, existing: StoredRecord?, tx: any HubTransaction
+    ) async throws -> (scope: String?, parentID: String?) {
+        let name: String
+        switch collection.visibility {
+        case .territory(let field): name = field
+        case .parent(let field, _): name = field
+        }
+        guard let written = write.fieldValues[name], let field = collection.field(name) else { return intended }
+        let merged = state.value(of: field)
+        guard merged != written else { return intended }
+        switch collection.visibility {
+        case .territory:
+            return (merged.stringValue, nil)
+        case .parent(_, let parentCollection):
+            guard let parentID = merged.stringValue?.lowercased() ?? existing?.parentID else { return (nil, nil) }
             let parent = try await tx.record(collection: parentCollection, id: parentID)
             return (parent?.scope, parentID)
         }
