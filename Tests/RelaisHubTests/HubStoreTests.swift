@@ -198,12 +198,50 @@ struct HubStoreTests {
                 #expect(try await tx.deleteMoves(upTo: 3) == nil)
                 #expect(try await tx.deleteMoves(upTo: 4) == 4)
                 #expect(try await tx.deleteMoves(upTo: 4) == nil)
-                try await tx.deleteRecord(collection: "customers", id: c)
+                // Only the tombstone as it was read: not at another sequence, not a live record.
+                #expect(try await tx.deleteTombstone(collection: "customers", id: c, seq: 3) == false)
+                #expect(try await tx.deleteTombstone(collection: "customers", id: a, seq: 1) == false)
+                #expect(try await tx.deleteTombstone(collection: "customers", id: c, seq: 4))
             }
             try await store.read { tx throws in
                 #expect(try await tx.firstMove(collection: "customers", id: c, after: 0) == nil)
                 #expect(try await tx.record(collection: "customers", id: c) == nil)
             }
+        }
+    }
+
+    /// The purge reads a tombstone, then deletes it; a push reviving the record in between (on
+    /// PostgreSQL it commits while the purge's delete waits for the row) keeps the revived record.
+    @Test(arguments: StoreKind.available) func aTombstoneRevivedWhileThePurgeDeletesItStays(kind: StoreKind)
+        async throws
+    {
+        try await kind.with { store in
+            let id = Wire.uuid()
+            try await store.write { tx throws in
+                for _ in 0..<2 { _ = try await tx.nextSequence() }
+                try await tx.insertRecord(Self.record(id, seq: 2, scope: "north", deleted: true))
+            }
+            let (locked, lockedNow) = AsyncStream<Void>.makeStream()
+            let (release, releaseNow) = AsyncStream<Void>.makeStream()
+            // The push: it reads (and on PostgreSQL locks) the record, revives it, and commits only
+            // once the purge's delete has been sent.
+            async let revived: Void = store.write { tx throws in
+                _ = try await tx.record(collection: "customers", id: id)
+                let seq = try await tx.nextSequence()
+                try await tx.updateRecord(Self.record(id, seq: seq, scope: "north"))
+                lockedNow.yield()
+                for await _ in release { break }
+            }
+            for await _ in locked { break }
+            async let purged = store.write { tx throws in
+                try await tx.deleteTombstone(collection: "customers", id: id, seq: 2)
+            }
+            try await Task.sleep(for: .milliseconds(200))
+            releaseNow.yield()
+            try await revived
+            #expect(try await purged == false)
+            let stored = try await store.read { tx in try await tx.record(collection: "customers", id: id) }
+            #expect(stored?.seq == 3 && stored?.deletedAt == nil && stored?.state.isDeleted == false)
         }
     }
 
@@ -472,7 +510,7 @@ struct HubStoreOperationTests {
             try await store.write { tx throws in
                 try await tx.updateRecord(HubStoreTests.record(id, seq: 3, scope: "south"))
                 try await tx.updateRecord(HubStoreTests.record(missing, seq: 4, scope: "south"))
-                try await tx.deleteRecord(collection: "customers", id: missing)
+                #expect(try await tx.deleteTombstone(collection: "customers", id: missing, seq: 4) == false)
             }
             try await store.read { tx throws in
                 #expect(

@@ -342,7 +342,11 @@ public protocol HubTransaction: HubReadTransaction {
     nonisolated(nonsending) func insertRecord(_ record: StoredRecord) async throws
     /// Replaces an existing record (its collection and id are the key).
     nonisolated(nonsending) func updateRecord(_ record: StoredRecord) async throws
-    nonisolated(nonsending) func deleteRecord(collection: String, id: String) async throws
+    /// Deletes a record's tombstone if the record is still that tombstone: deleted, at sequence
+    /// `seq`. A record revived or changed since keeps its row, and the answer is `false`. The purge
+    /// reads tombstones without locking them: on PostgreSQL a push that revives one may commit while
+    /// the purge's delete waits for the row, and the delete then finds the row at another sequence.
+    nonisolated(nonsending) func deleteTombstone(collection: String, id: String, seq: UInt64) async throws -> Bool
     nonisolated(nonsending) func insertMove(_ move: ScopeMove) async throws
     /// Forgets moves at or below `seq` (no device with a cursor below the purge horizon is served);
     /// returns the highest sequence forgotten, `nil` when there was none (``HubMeta/purgedUpTo`` rises to it).

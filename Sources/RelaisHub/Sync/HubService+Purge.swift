@@ -47,16 +47,19 @@ extension HubService {
                 guard let last = batch.last else { break }
                 after = last.seq
                 for record in batch {
-                    if record.seq <= safe {
+                    let acknowledged = record.seq <= safe
+                    guard acknowledged || record.deletedAt.map({ $0 + retention < now }) == true else { continue }
+                    // Only if no push revived it since the read (PostgreSQL: pushes run alongside).
+                    guard
+                        try await tx.deleteTombstone(collection: record.collection, id: record.id, seq: record.seq)
+                    else { continue }
+                    if acknowledged {
                         report.acknowledged += 1
                         acknowledgedUpTo = record.seq
-                    } else if let deletedAt = record.deletedAt, deletedAt + retention < now {
+                    } else {
                         report.expired += 1
                         report.horizon = max(report.horizon, record.seq)
-                    } else {
-                        continue
                     }
-                    try await tx.deleteRecord(collection: record.collection, id: record.id)
                     // Its history goes with it: nothing could show it any more (docs/ADMIN.md).
                     try await tx.deleteHistory(collection: record.collection, recordID: record.id)
                 }

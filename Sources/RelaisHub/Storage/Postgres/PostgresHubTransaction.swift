@@ -875,9 +875,18 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
         writeBehind.update(record)
     }
 
-    nonisolated(nonsending) func deleteRecord(collection: String, id: String) async throws {
-        try await execute("DELETE FROM records WHERE collection = \(collection) AND id = \(id)")
+    nonisolated(nonsending) func deleteTombstone(collection: String, id: String, seq: UInt64) async throws -> Bool {
+        // Under READ COMMITTED a delete that waited for a reviving push's row lock checks its
+        // condition again on the row that push committed: a new sequence, so it deletes nothing.
+        let deleted = try await execute(
+            """
+            DELETE FROM records
+            WHERE collection = \(collection) AND id = \(id) AND seq = \(Self.int(seq)) AND deleted_at IS NOT NULL
+            RETURNING 1
+            """)
+        guard deleted > 0 else { return false }
         writeBehind.records[RecordKey(collection: collection, id: id)] = .some(nil)
+        return true
     }
 
     nonisolated(nonsending) func insertMove(_ move: ScopeMove) async throws {

@@ -658,8 +658,11 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
             ])
     }
 
-    nonisolated(nonsending) func deleteRecord(collection: String, id: String) async throws {
-        try db.execute("DELETE FROM records WHERE collection = ? AND id = ?", [.text(collection), .text(id)])
+    nonisolated(nonsending) func deleteTombstone(collection: String, id: String, seq: UInt64) async throws -> Bool {
+        try db.execute(
+            "DELETE FROM records WHERE collection = ? AND id = ? AND seq = ? AND deleted_at IS NOT NULL",
+            [.text(collection), .text(id), Self.int(seq)])
+        return db.changes > 0
     }
 
     nonisolated(nonsending) func insertMove(_ move: ScopeMove) async throws {
