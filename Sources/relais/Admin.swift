@@ -184,7 +184,9 @@ struct AdminConflictsShow: AsyncParsableCommand {
         }
         let conflict = detail.conflict
         print("conflict   \(conflict.id)")
-        print("record     \(conflict.collection) \(conflict.recordID)")
+        let held =
+            detail.record.map { " (version \($0.version)\($0.deleted ? ", deleted" : ""))" } ?? " (no longer held)"
+        print("record     \(conflict.collection) \(conflict.recordID)\(held)")
         print("field      \(conflict.field ?? "(record: delete against update)")")
         print("status     \(conflict.status.rawValue)   rule \(conflict.rule)")
         print("base       \(adminText(conflict.base))")
@@ -231,6 +233,15 @@ struct AdminConflictsResolve: AsyncParsableCommand {
     @Option(name: .long, help: "Why; kept with the decision.")
     var reason: String = ""
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The record's version as `show` printed it: refused if the record changed since.",
+            discussion:
+                "Without it the hub refuses only when a salesperson wrote the record after the report, a write the report does not list."
+        ))
+    var recordVersion: UInt64?
+
     @OptionGroup var options: HubOptions
 
     @Flag(name: .long, help: "Print the resolved conflict as JSON.")
@@ -254,7 +265,9 @@ struct AdminConflictsResolve: AsyncParsableCommand {
         } else {
             decision = .pick(pick ?? 0)
         }
-        let resolved = try await options.call { try await $0.resolve(id: id, decision, reason: reason, overturn: true) }
+        let resolved = try await options.call {
+            try await $0.resolve(id: id, decision, reason: reason, overturn: true, recordVersion: recordVersion)
+        }
         if json {
             try printAdminJSON(resolved)
         } else {

@@ -443,4 +443,67 @@ struct AdminReviewTests {
             #expect(held.values["status"] == .text("active"))
         }
     }
+    /// A single resolve without the record's version (a script, the command line without
+    /// `--record-version`) refuses, as a bulk resolve skips, a report whose record a salesperson wrote
+    /// after it; given the version the admin saw, it decides over that write.
+    @Test func aResolveWithoutTheRecordVersionRefusesOverALaterWrite() async throws {
+        try await Self.withRouter { hub, client, _ in
+            var claire = try await hub.enrollDevice("dana")
+            var bob = try await hub.enrollDevice("eli")
+            let report = try await ReviewSeed.conflict(
+                hub, &claire, &bob, territory: "north", field: "status", .text("at_risk"), .text("lapsed"))
+            let id = try await hub.service.conflict(id: report).conflict.recordID
+            let written = try await Self.setStatus(hub, &claire, id, "active", context: try await Self.vector(hub, id))
+            #expect(written?.status == .applied && written?.conflictIds.isEmpty == true)
+
+            let path = "/v1/admin/conflicts/\(report)/resolve"
+            let refused = try await Self.post(client, path, token: hub.adminToken, json: #"{"pick": 0, "reason": "x"}"#)
+            #expect(refused.status == 409)
+            #expect(try await hub.service.conflict(id: report).status == .open)
+            var held = try #require(try await hub.service.export(user: "dana")["customers"]?.first { $0.id == id })
+            #expect(held.values["status"] == .text("active"))
+
+            let version = try #require(
+                try await hub.store.read { try await $0.record(collection: "customers", id: id) }
+            )
+            .seq
+            let decided = try await Self.post(
+                client, path, token: hub.adminToken,
+                json: #"{"pick": 0, "reason": "seen", "record_version": \#(version)}"#)
+            #expect(decided.status == 200)
+            held = try #require(try await hub.service.export(user: "dana")["customers"]?.first { $0.id == id })
+            #expect(held.values["status"] == .text("at_risk"))
+        }
+    }
+
+    /// Deciding a field of a record deleted since keeps it deleted: the decision stays with the
+    /// report, and nothing brings the record back over the delete.
+    @Test func aFieldDecisionOnADeletedRecordKeepsItDeleted() async throws {
+        try await HubFixture.with(clock: TestClock()) { hub in
+            var claire = try await hub.enrollDevice("claire")
+            var bob = try await hub.enrollDevice("bob")
+            let report = try await ReviewSeed.conflict(
+                hub, &claire, &bob, territory: "north", field: "status", .text("at_risk"), .text("lapsed"))
+            let id = try await hub.service.conflict(id: report).conflict.recordID
+            let deleted = try await hub.push(
+                claire,
+                [
+                    Wire.write(
+                        id: id, replica: claire.replica, counter: claire.nextCounter(), delete: true,
+                        context: try await Self.vector(hub, id),
+                        hlc: HLC(physicalMillis: try #require(hub.clock).millisecondsSince1970()).rawValue)
+                ])
+            #expect(deleted.first?.status == .applied)
+            let version = try #require(
+                try await hub.store.read { try await $0.record(collection: "customers", id: id) }
+            )
+            .seq
+            let resolved = try await hub.service.reviewResolve(
+                id: report, decision: .pick(1), reason: "seen", by: "admin", expectedVersion: version, overturn: false)
+            #expect(resolved.status == .resolved && resolved.resolution?.value == .text("lapsed"))
+            let record = try #require(try await hub.store.read { try await $0.record(collection: "customers", id: id) })
+            #expect(record.state.isDeleted && record.seq == version)
+            #expect(try await hub.service.export(user: "claire")["customers"]?.contains { $0.id == id } != true)
+        }
+    }
 }

@@ -96,6 +96,24 @@ struct AdminCommandLineTests {
                 #expect(merged.status == 0)
                 resolved = try await hub.service.conflict(id: s.north)
                 #expect(resolved.resolution?.value == .text("lapsed"))
+                // `show` prints the record's version; `resolve --record-version` refuses a stale one.
+                let recordID = resolved.conflict.recordID
+                let version = try #require(
+                    try await hub.store.read { tx in try await tx.record(collection: "customers", id: recordID) }?.seq)
+                let shownAgain = try await Self.relais(["admin", "conflicts", "show", s.north] + auth)
+                #expect(shownAgain.stdout.contains("(version \(version))"))
+                let stale = try await Self.relais(
+                    ["admin", "conflicts", "resolve", s.north, "--pick", "1", "--record-version", "\(version - 1)"]
+                        + auth)
+                #expect(stale.status != 0 && stale.stderr.contains("changed since"))
+                #expect(try await hub.service.conflict(id: s.north).resolution?.value == .text("lapsed"))
+                let current = try await Self.relais(
+                    [
+                        "admin", "conflicts", "resolve", s.north, "--value", #""lapsed""#, "--record-version",
+                        "\(version)",
+                    ]
+                        + auth)
+                #expect(current.status == 0)
                 let after = try await Self.relais(["admin", "conflicts", "show", s.north] + auth)
                 let newest = after.stdout.split(separator: "\n").first { $0.hasPrefix("  ") }
                 #expect(

@@ -94,13 +94,18 @@ public struct AdminClient: Sendable {
 
     /// Resolves a report (`POST /v1/admin/conflicts/ID/resolve`) and returns it as resolved.
     ///
-    /// - Parameter overturn: whether to decide again a report that an administrator already resolved
-    ///   or the rule already decided.
+    /// - Parameters:
+    ///   - overturn: whether to decide again a report that an administrator already resolved or the
+    ///     rule already decided.
+    ///   - recordVersion: the record's version as the administrator saw it
+    ///     (``AdminConflictDetail/Record/version``): the hub refuses (409) if the record changed since.
+    ///     Without it the hub refuses only when a device wrote the record after the report, a write
+    ///     the report does not list.
     @discardableResult
-    public func resolve(id: String, _ decision: AdminDecision, reason: String = "", overturn: Bool = true) async throws
-        -> AdminConflict
-    {
-        let body = ResolveBody(decision: decision, reason: reason, overturn: overturn)
+    public func resolve(
+        id: String, _ decision: AdminDecision, reason: String = "", overturn: Bool = true, recordVersion: UInt64? = nil
+    ) async throws -> AdminConflict {
+        let body = ResolveBody(decision: decision, reason: reason, overturn: overturn, recordVersion: recordVersion)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return try await call(.POST, "/v1/admin/conflicts/\(Self.escape(id))/resolve", body: try encoder.encode(body))
@@ -110,9 +115,11 @@ public struct AdminClient: Sendable {
         var decision: AdminDecision
         var reason: String
         var overturn: Bool
+        var recordVersion: UInt64?
 
         enum CodingKeys: String, CodingKey {
             case pick, value, reason, overturn
+            case recordVersion = "record_version"
         }
 
         func encode(to encoder: any Encoder) throws {
@@ -123,6 +130,7 @@ public struct AdminClient: Sendable {
             }
             try container.encode(reason, forKey: .reason)
             try container.encode(overturn, forKey: .overturn)
+            try container.encodeIfPresent(recordVersion, forKey: .recordVersion)
         }
     }
 

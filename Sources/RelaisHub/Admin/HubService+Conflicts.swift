@@ -35,7 +35,9 @@ extension HubService {
     /// replica (0) whose context is the record's current vector, so it supersedes every sibling and
     /// reaches every device by the normal pull. The report becomes `resolved`, with who, when and why.
     ///
-    /// Resolving an already resolved report overturns the earlier decision the same way.
+    /// Resolving an already resolved report overturns the earlier decision the same way. A field
+    /// report on a record deleted since is resolved without a write: the decision is kept with the
+    /// report, and the record stays deleted.
     ///
     /// - Throws: ``HubError/notFound`` (no report, or its record was purged), ``HubError/badRequest``
     ///   (a pick out of range, a value for a `delete-update` report, a value the field refuses).
@@ -93,7 +95,10 @@ extension HubService {
                         throw HubError.badRequest.with("The value does not fit the field: \(error)")
                     }
                 }
-                change = .upsert([fieldName: value])
+                // A deleted record stays deleted: writing the field would bring it back whole, over the
+                // delete. The decision is kept with the report; a revival later brings the record back
+                // as it last stood.
+                change = record.state.isDeleted ? nil : .upsert([fieldName: value])
                 resolvedValue = value
             } else {
                 guard case .pick(let index) = decision else {

@@ -231,14 +231,27 @@ extension HubService {
     /// Resolves a report as an admin tool does: refuses with ``HubError/conflict`` (409), writing
     /// nothing, when the report is already `resolved` and `overturn` is false, or when the record's
     /// version (its sequence, ``StoredRecord/seq``) is not `expectedVersion` — the form was stale.
+    /// Without `expectedVersion` (a script, `relais admin conflicts resolve` without
+    /// `--record-version`) it also refuses when a device wrote the record after the report in a
+    /// write the report does not list (``writtenSince(_:_:tx:)``), as a bulk resolve skips such a
+    /// report: the admin decided without seeing that write. Giving the version decides over it.
     @discardableResult
     public func reviewResolve(
         id: String, decision: Decision, reason: String, by admin: String, expectedVersion: UInt64?, overturn: Bool
     ) async throws -> ConflictReport {
         let now = self.now()
         return try await store.write { tx in
-            try await self.resolveConflict(id: id, decision: decision, reason: reason, by: admin, tx: tx, now: now) {
-                report, record in
+            if expectedVersion == nil, let report = try await tx.conflict(id: id),
+                let record = try await tx.record(collection: report.conflict.collection, id: report.conflict.recordID),
+                try await Self.writtenSince(report, record, tx: tx)
+            {
+                throw HubError.conflict.with(
+                    "A device wrote this record after the report (record version \(record.seq)), which the report does not list; nothing was written. Look at the record again, then resolve with record version \(record.seq) to decide over that write."
+                )
+            }
+            return try await self.resolveConflict(
+                id: id, decision: decision, reason: reason, by: admin, tx: tx, now: now
+            ) { report, record in
                 if report.status == .resolved && !overturn {
                     throw HubError.conflict.with(
                         "Conflict \(id) was already resolved by \(report.resolution?.by ?? "an admin"); reload it to see the decision."
