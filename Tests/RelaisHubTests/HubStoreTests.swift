@@ -4,7 +4,13 @@ import RelaisHub
 import RelaisProtocol
 import RelaisSQLite
 import RelaisTesting
+import Synchronization
 import Testing
+
+/// The order in which concurrent transactions did something.
+private final class Order: Sendable {
+    let names = Mutex<[String]>([])
+}
 
 /// Every store implementation.
 enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
@@ -242,6 +248,33 @@ struct HubStoreTests {
             #expect(try await purged == false)
             let stored = try await store.read { tx in try await tx.record(collection: "customers", id: id) }
             #expect(stored?.seq == 3 && stored?.deletedAt == nil && stored?.state.isDeleted == false)
+        }
+    }
+
+    /// `lockRecords([])` holds off every other write that takes a sequence until the transaction ends
+    /// (a bulk resolve counts reports under it, and no push adds one meanwhile).
+    @Test(arguments: StoreKind.available) func lockingNoRecordsHoldsTheHead(kind: StoreKind) async throws {
+        try await kind.with { store in
+            let (locked, lockedNow) = AsyncStream<Void>.makeStream()
+            let (release, releaseNow) = AsyncStream<Void>.makeStream()
+            let order = Order()
+            async let holder: Void = store.write { tx throws in
+                try await tx.lockRecords([])
+                lockedNow.yield()
+                for await _ in release { break }
+                order.names.withLock { $0.append("holder") }
+            }
+            for await _ in locked { break }
+            async let writer: UInt64 = store.write { tx throws in
+                let seq = try await tx.nextSequence()
+                order.names.withLock { $0.append("writer") }
+                return seq
+            }
+            try await Task.sleep(for: .milliseconds(200))
+            releaseNow.yield()
+            try await holder
+            #expect(try await writer == 1)
+            #expect(order.names.withLock { $0 } == ["holder", "writer"])
         }
     }
 

@@ -291,6 +291,9 @@ extension HubService {
         let scan = query
         return try await store.write { tx in
             var filter = scan
+            // No push raises or changes a report from here to the commit (PostgreSQL: pushes run
+            // alongside), so the count checked is the set resolved, page after page.
+            try await tx.lockRecords([])
             let count = try await tx.conflictCount(filter)
             if let expectedCount, expectedCount != count {
                 throw HubError.conflict.with(

@@ -251,6 +251,8 @@ public protocol HubTransaction: HubReadTransaction {
     /// hubs never wait for each other in a cycle (SQLite, with one writer, does nothing). PostgreSQL
     /// takes the head's lock first (as it does before any record read in a write), and keeps the
     /// records for the transaction's later reads: after this call, reading one of them costs nothing.
+    /// With no keys it takes the head's lock alone: no other write that takes a sequence (a push,
+    /// which may raise reports) commits until this transaction ends, so what it reads stays true.
     nonisolated(nonsending) func lockRecords(_ keys: [RecordKey]) async throws
 
     /// Takes the next sequence number and records it as the head. See ``HubStore`` on the high-water

@@ -695,9 +695,9 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
     /// (and which keys are missing, and which ids have no child) for the rest of the transaction.
     nonisolated(nonsending) func lockRecords(_ keys: [RecordKey]) async throws {
         guard locksReads else { return }
+        try await lockHead()
         let sorted = Set(keys).filter { writeBehind.records[$0] == nil }.sorted()
         guard !sorted.isEmpty else { return }
-        try await lockHead()
         // Rows locked in (collection, id) order: the order every hub takes them in. The same statement
         // (one snapshot, taken after the head's lock) names the ids among them that have children.
         let ids = Array(Set(sorted.map(\.id)))
