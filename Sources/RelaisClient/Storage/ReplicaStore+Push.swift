@@ -282,8 +282,12 @@ extension ReplicaStore {
 
 extension ReplicaStore {
     /// Takes a new replica number after `replica_forked` (docs/SYNC.md "Rollback and clones"): the
-    /// pending writes are re-stamped, in their order, with dots of the new replica (contexts kept,
-    /// in-flight markers cleared: the new dots were never sent), and a full pull is started.
+    /// pending writes are re-stamped, in their order, with dots of the new replica (contexts and HLC
+    /// times kept, in-flight markers cleared: the new dots were never sent), and a full pull is started.
+    ///
+    /// The time is kept because it is when the salesperson typed the value: a write the hub applied
+    /// under the old number but never acknowledged may have been seen and replaced since by someone
+    /// else's later edit, and a re-issue stamped now would win against that edit under last writer wins.
     func renew(replica: UInt32, epoch: UInt32, token: String, hubEpoch: String) throws {
         var writes: [PendingWrite] = []
         var counters: [UInt64] = []
@@ -299,7 +303,6 @@ extension ReplicaStore {
             for var write in writes {
                 next += 1
                 write.counter = next
-                write.hlc = nextHLC()
                 write.inFlight = false
                 try savePending(write)
             }
