@@ -35,6 +35,34 @@ struct PullTests {
         }
     }
 
+    /// A record deleted elsewhere while the laptop holds a pending edit of it stays visible with its
+    /// last values under the edit (the edit revives it at the hub whole), whether the delete arrives
+    /// as a pull's tombstone or as a repair's "absent".
+    @Test func aRecordGoneUnderAPendingEditKeepsItsValuesThroughPullAndRepair() async throws {
+        try await withReplica { replica, _, _ in
+            var page = PageBuilder(cursor: 5)
+            page.record(customer, a, acme("A"), dot: hubDot)
+            page.record(customer, b, acme("B"), dot: Dot(replica: .hub, counter: 2))
+            try await replica.apply(page.page)
+            try await replica.set(customer, id: a, ["phone": .text("+33 1 02")])
+            try await replica.set(customer, id: b, ["phone": .text("+33 1 03")])
+
+            var gone = PageBuilder(cursor: 6)
+            gone.tombstone(customer, a, vector: VersionVector([.hub: 3]))
+            try await replica.apply(gone.page)
+            var key = Relais_V1_RecordKey()
+            key.collection = customer
+            key.recordID = b
+            _ = try await replica.withStore { try $0.applyRepair(records: [], absent: [key]) }
+
+            for (id, name, phone) in [(a, "A", "+33 1 02"), (b, "B", "+33 1 03")] {
+                let row = try await replica.get(customer, id: id)
+                #expect(row?["name"] == .text(name), "\(id)")
+                #expect(row?["territory"] == .text("north") && row?["phone"] == .text(phone), "\(id)")
+            }
+        }
+    }
+
     @Test func syncTransactionsCommitWithNormalAndEditsWithFull() async throws {
         try await withReplica { replica, folder, _ in
             // The engine's own transaction (nothing to stamp): NORMAL inside, FULL again afterwards.

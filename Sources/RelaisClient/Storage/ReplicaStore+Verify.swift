@@ -367,7 +367,11 @@ extension ReplicaStore {
                     guard let collection = schema.collection(absentKey.collection) else { continue }
                     let key = RecordKey(collection: absentKey.collection, id: absentKey.recordID)
                     let pending = try loadPending(key)
-                    try settle(key, collection, confirmed: ConfirmedState(exists: false, values: [:]), pending: pending)
+                    // As a pull's tombstone does: the last confirmed values stay under pending writes,
+                    // which revive the record at the hub whole (a blank field would be typed over).
+                    var confirmed = try loadOverlay(key, collection) ?? ConfirmedState(exists: false, values: [:])
+                    confirmed.exists = false
+                    try settle(key, collection, confirmed: confirmed, pending: pending)
                     try db.execute(
                         "DELETE FROM _relais_records WHERE collection = ? AND record_id = ?",
                         [.text(key.collection), .text(key.id)])
