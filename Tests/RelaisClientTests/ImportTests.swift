@@ -92,7 +92,10 @@ struct ImportTests {
             let raw = try rawConnection(importedFolder.file("replica.db"))
             defer { try? raw.close() }
             #expect(try raw.scalar("SELECT count(*) FROM _relais_capture")?.int64Value == 0)
-            #expect(try raw.scalar("SELECT count(*) FROM _relais_overlay")?.int64Value == 0)
+            // As the capture keeps for a row it saw inserted: the hub does not have the record yet.
+            #expect(
+                try raw.scalar("SELECT count(*) FROM _relais_overlay WHERE confirmed_exists = 0 AND confirmed IS NULL")?
+                    .int64Value == 3)
         }
     }
 

@@ -77,6 +77,30 @@ struct LiveSyncTests {
         }
     }
 
+    /// An imported row the hub refuses (outside the rep's territories) leaves the laptop, listed as
+    /// rejected, as a typed one does: no blank record stays behind, and the other rows go through.
+    @Test func anImportedRowTheHubRefusesLeavesNoBlankRecord() async throws {
+        try await HubFixture.with { hub in
+            let folder = try TemporaryFolder(prefix: "import-rejected")
+            defer { folder.remove() }
+            let code = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            try await hub.live { url in
+                let claire = try await Replica.enroll(hub: url, code: code, path: folder.file("claire.db"))
+                let (north, south) = ("1c0de000-0000-4000-8000-000000000001", "1c0de000-0000-4000-8000-000000000002")
+                let csv = "id,name,territory,status\n\(north),Kept,north,active\n\(south),Refused,south,active\n"
+                #expect(try await claire.import(customer, text: csv, format: .csv) == 2)
+                var options = SyncOptions()
+                options.verification = .off
+                _ = try await claire.sync(options: options)
+                #expect(try await claire.get(customer, id: north)?["name"] == .text("Kept"))
+                #expect(try await claire.get(customer, id: south) == nil)
+                let rejected = try await claire.rejected()
+                #expect(rejected.map(\.recordID) == [south] && rejected.first?.code == "outside_territory")
+                #expect(try await claire.pendingCount() == 0)
+            }
+        }
+    }
+
     @Test func revokedDeviceAndUnreachableHubAreTypedErrors() async throws {
         try await HubFixture.with { hub in
             let code = try await hub.addUser("claire", role: .rep, territories: ["north"])

@@ -184,7 +184,11 @@ extension ReplicaStore {
                 var pending = try loadPending(key)
                 guard let index = pending.firstIndex(where: { $0.counter == write.counter }) else { continue }
                 pending.remove(at: index)
-                var confirmed = try loadOverlay(key, collection) ?? ConfirmedState(exists: true, values: [:])
+                // No overlay: a record imported by a file from before imports kept one; the hub holds
+                // the record only if the file has its bookkeeping.
+                var confirmed =
+                    try loadOverlay(key, collection)
+                    ?? ConfirmedState(exists: try loadMeta(key).map { !$0.deleted } ?? false, values: [:])
                 let dot = Dot(replica: replica, counter: write.counter)
                 switch result.status {
                 case .applied, .conflict:

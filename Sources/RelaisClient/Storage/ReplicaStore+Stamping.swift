@@ -211,6 +211,11 @@ extension ReplicaStore {
                 OR EXISTS(SELECT 1 FROM _relais_pending WHERE collection = ?1 AND record_id = ?2)
                 OR EXISTS(SELECT 1 FROM _relais_overlay WHERE collection = ?1 AND record_id = ?2)
             """)
+        // What the capture's insert trigger keeps: the hub does not have the record. A rejected write
+        // then takes the row away instead of leaving it blank.
+        let absent = try db.cachedStatement(
+            "INSERT OR IGNORE INTO _relais_overlay(collection, record_id, confirmed_exists, confirmed) VALUES (?, ?, 0, NULL)"
+        )
         var captured: [(id: String, values: [String: Value])] = []
         if try hasTriggersOfItsUser() {
             captured = rows
@@ -225,6 +230,7 @@ extension ReplicaStore {
                         continue
                     }
                     try insert(row)
+                    try absent.execute([.text(collection.name), .text(row.id)])
                     try savePending(
                         PendingWrite(
                             counter: nextCounter(), collection: collection.name, recordID: row.id, context: .empty,
