@@ -51,16 +51,33 @@ extension HubService {
         guard snapshot.records > 0 else {
             throw HubError.snapshotUnavailable.with("This view holds no record yet; pull pages from cursor 0.")
         }
-        let now = self.now()
-        try await store.write { tx in
-            // A push of a copy of the file may have come in while the snapshot was built.
-            guard let device = try await tx.device(replica: replica) else { throw HubError.unauthorized }
-            try Self.checkUnsent(unsentFrom, device: device)
-            try await tx.acknowledgePull(
-                replica: replica, cursor: snapshot.cursor, scopeVersion: user.scopeVersion, seenAt: now)
-        }
+        try await acknowledgeSnapshot(
+            snapshot, replica: replica, scopeVersion: user.scopeVersion, unsentFrom: unsentFrom)
         metrics.recordSnapshotServed()
         return snapshot
+    }
+
+    /// Records that `replica` takes `snapshot`, in the transaction that decides it is served: the
+    /// device is checked again there, as a pull checks it in the transaction that reads its page. A
+    /// build takes seconds on a large view, and a device revoked, marked for wipe or renewed (or a
+    /// user disabled) meanwhile is served nothing; nor is a device a copy of whose file pushed
+    /// meanwhile.
+    func acknowledgeSnapshot(_ snapshot: HubSnapshot, replica: ReplicaID, scopeVersion: Int64, unsentFrom: UInt64?)
+        async throws
+    {
+        let now = self.now()
+        try await store.write { tx in
+            guard let device = try await tx.device(replica: replica) else { throw HubError.unauthorized }
+            if device.revokedAt != nil { throw device.wipedAt != nil ? HubError.deviceWiped : HubError.deviceRevoked }
+            guard device.renewedTo == nil else { throw HubError.replicaForked }
+            guard device.wipeRequestedAt == nil else { throw HubError.wipeRequested }
+            guard let user = try await tx.user(named: device.user), !user.isDisabled else {
+                throw HubError.deviceRevoked
+            }
+            try Self.checkUnsent(unsentFrom, device: device)
+            try await tx.acknowledgePull(
+                replica: replica, cursor: snapshot.cursor, scopeVersion: scopeVersion, seenAt: now)
+        }
     }
 
     /// Refuses a snapshot to a device whose writes from counter `unsentFrom` on already reached the hub.
