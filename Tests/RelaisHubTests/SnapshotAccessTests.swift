@@ -45,4 +45,41 @@ struct SnapshotAccessTests {
             }
         }
     }
+    /// A snapshot holds what a fresh laptop's pull from cursor 0 holds: no tombstone, not even of a
+    /// record an office write touched (the hub's replica number in its vector is not the snapshot's).
+    @Test func aSnapshotHoldsNoTombstoneOfARecordTheOfficeWrote() async throws {
+        try await HubFixture.with { hub in
+            var admin = try await hub.enrollDevice("root", role: .admin, territories: [])
+            let (touched, other) = (Wire.uuid(), Wire.uuid())
+            let created = try await hub.push(
+                admin,
+                [
+                    Wire.customer(
+                        id: touched, replica: admin.replica, counter: admin.nextCounter(), territory: "north"),
+                    Wire.customer(id: other, replica: admin.replica, counter: admin.nextCounter(), territory: "north"),
+                ])
+            #expect(created.allSatisfy { $0.status == .applied })
+            try await hub.service.confirmProposal(customer: touched, programme: nil, status: "active", by: "admin")
+            let vector = try #require(
+                try await hub.store.read { try await $0.record(collection: "customers", id: touched) }
+            ).state.vector
+            #expect(vector[.hub] > 0)
+            let deleted = try await hub.push(
+                admin,
+                [
+                    Wire.write(
+                        id: touched, replica: admin.replica, counter: admin.nextCounter(), delete: true, context: vector
+                    )
+                ])
+            #expect(deleted.map(\.status) == [.applied])
+
+            var fresh = try await hub.enrollDevice("rita", territories: ["north"])
+            let snapshot = try await hub.service.snapshot(
+                for: fresh.principal, schemaVersion: UInt32(hub.service.schema.version),
+                hubEpoch: try await hub.service.hubEpoch())
+            let pages = try await hub.pullAll(&fresh)
+            #expect(pages.records.map(\.recordID) == [other])
+            #expect(snapshot.records == 1)
+        }
+    }
 }

@@ -156,9 +156,9 @@ extension HubService {
         let page = try await store.read { tx -> [UInt8]? in
             let meta = try await tx.meta()
             if let startHead, meta.purgedUpTo > startHead { return nil }
-            // No replica and counter 0: nothing is left out as an own write.
+            // The hub's number, which no device has, and counter 0: nothing is anyone's own write.
             return try await self.page(
-                after: cursor, since: 0, size: size, user: user, replica: ReplicaID(0), counter: 0, head: meta.head,
+                after: cursor, since: 0, size: size, user: user, replica: .hub, counter: 0, head: meta.head,
                 tx: tx
             ).bytes
         }

@@ -75,8 +75,10 @@ struct PullPageWriter {
         if view.deleted {
             // A fresh replica (cursor 0) has nothing to delete, unless it wrote to the record itself: a
             // device whose first push was applied but whose answer was lost still holds what it created
-            // (docs/RELIABILITY.md, bug 3).
-            guard device.cursor != 0 || view.counter(of: device.replica.rawValue) > 0 else {
+            // (docs/RELIABILITY.md, bug 3). A snapshot's pull names the hub's own number, which no device
+            // has: office writes in the vector do not make a tombstone its own.
+            guard device.cursor != 0 || (device.replica != .hub && view.counter(of: device.replica.rawValue) > 0)
+            else {
                 out.truncate(to: start)
                 return false
             }
