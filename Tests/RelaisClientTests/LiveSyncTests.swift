@@ -101,6 +101,38 @@ struct LiveSyncTests {
         }
     }
 
+    /// A customer added, deleted and added again with the same id before any sync: the hub ends with
+    /// the second version only, not a field of the first that the second left empty.
+    @Test func aRecordDeletedAndAddedAgainBeforeSyncingKeepsOnlyItsNewValues() async throws {
+        try await HubFixture.with { hub in
+            let folder = try TemporaryFolder(prefix: "readd")
+            defer { folder.remove() }
+            let code = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            try await hub.live { url in
+                let claire = try await Replica.enroll(hub: url, code: code, path: folder.file("claire.db"))
+                let id = "1c0de000-0000-4000-8000-0000000000a1"
+                try await claire.add(customer, id: id, acme("First").merging(["phone": .text("+33 1 99")]) { $1 })
+                try await claire.delete(customer, id: id)
+                try await claire.add(customer, id: id, acme("Second"))
+                #expect(try await claire.sync().rejected == 0)
+                #expect(try await claire.get(customer, id: id)?["phone"] == .null)
+                let held = try #require(
+                    try await hub.service.export(user: "claire")["customers"]?.first { $0.id == id })
+                #expect(held.values["name"] == .text("Second"))
+                #expect((held.values["phone"] ?? .null) == .null)
+
+                // Deleted on the hub, then added again with the same id by the rep: a revival, written
+                // whole, without the office's fields (a rep's write naming one is refused).
+                try await claire.delete(customer, id: id)
+                _ = try await claire.sync()
+                try await claire.add(customer, id: id, acme("Third"))
+                #expect(try await claire.sync().rejected == 0)
+                let revived = try await hub.service.export(user: "claire")["customers"]?.first { $0.id == id }
+                #expect(revived?.values["name"] == .text("Third"))
+            }
+        }
+    }
+
     @Test func revokedDeviceAndUnreachableHubAreTypedErrors() async throws {
         try await HubFixture.with { hub in
             let code = try await hub.addUser("claire", role: .rep, territories: ["north"])

@@ -84,7 +84,11 @@ extension ReplicaStore {
                     guard let raw = try readRaw(collection, id: key.id) else { continue }  // deleted later
                     var fieldValues: [String: Value] = [:]
                     let insert = entry.op == "insert"
-                    let wholeRow = insert && (meta != nil || existedBefore)
+                    // Every field, nulls included, unless nothing before this insert can hold a value
+                    // for the record: the hub (bookkeeping), or earlier writes still pending (a record
+                    // added, deleted and added again before a sync), whose fields would otherwise show
+                    // through the fields the new row leaves empty.
+                    let wholeRow = insert && (meta != nil || existedBefore || !pending.isEmpty || open != nil)
                     for (field, column) in zip(collection.fields, raw) {
                         guard insert || entry.fields.contains(field.name) else { continue }
                         let value = try ColumnCodec.value(column, field: field, collection: collection.name)
@@ -96,7 +100,9 @@ extension ReplicaStore {
                                 code: "hub_only_field",
                                 reason: "\(collection.name).\(field.name): written by the office only")
                         }
-                        if insert && !wholeRow && value.isNull { continue }
+                        // A rep's write never names a field of the office's, not even empty: the hub
+                        // refuses it (`hub_only_field`), and keeps its own value.
+                        if insert && value.isNull && (!wholeRow || (field.hubOnly && role == "rep")) { continue }
                         fieldValues[field.name] = value
                     }
                     if !existedBefore {
