@@ -107,11 +107,6 @@ extension ReplicaStore {
                 }
                 // In flight: never coalesced into, sent as it was acknowledged.
                 try savePending(write)
-                // Pending again: its answer keeps it anew, under the dot it is then sent with (a
-                // rejoin re-stamps it), and ``reissueEarlierNumbers(current:)`` must not send it twice.
-                try db.execute(
-                    "DELETE FROM _relais_acknowledged WHERE replica = ? AND counter = ?",
-                    [.integer(Int64(replica.rawValue)), .integer(Int64(write.counter))])
                 restored += 1
             }
             try db.execute(
@@ -136,13 +131,12 @@ extension ReplicaStore {
     func finishHubRestore() throws -> Bool {
         guard try hubRestorePending, try stateInt("bootstrapping") != 1 else { return false }
         let replica = try self.replica
+        var counters: [UInt64] = []
+        try db.query("SELECT counter FROM _relais_pending ORDER BY counter") {
+            counters.append(UInt64($0.int64(at: 0)))
+        }
         var completed: Set<RecordKey> = []
         try engine {
-            try reissueEarlierNumbers(current: replica)
-            var counters: [UInt64] = []
-            try db.query("SELECT counter FROM _relais_pending ORDER BY counter") {
-                counters.append(UInt64($0.int64(at: 0)))
-            }
             for counter in counters {
                 guard var write = try loadPending(counter: counter) else { continue }
                 let key = RecordKey(collection: write.collection, id: write.recordID)
@@ -171,68 +165,5 @@ extension ReplicaStore {
         }
         try setState("hub_restore", .integer(0))
         return true
-    }
-
-    /// Puts back in the pending queue, as new writes of the current replica number (their contexts
-    /// and HLC times kept), the acknowledged writes this laptop made under an earlier number (before
-    /// a renewal or a rejoin) that the restored hub lacks: their dot is not in the vector of the record
-    /// the bootstrap brought (or it brought none). The restored hub answers the highest counter it
-    /// holds for the current number only, and does not accept writes under an old one; it may well
-    /// hold writes of the old number the backup had, which are left alone. Caller's ``engine(_:)``
-    /// section, after the restore's bootstrap.
-    ///
-    /// - Returns: how many writes were put back.
-    @discardableResult
-    func reissueEarlierNumbers(current: ReplicaID) throws -> Int {
-        var writes: [(dot: Dot, write: PendingWrite)] = []
-        var seen = Set<Dot>()
-        // Newest acknowledgment first: a write acknowledged twice is taken from its newest row.
-        try db.query(
-            """
-            SELECT replica, counter, collection, record_id, context, hlc, is_delete, fields FROM _relais_acknowledged
-            WHERE replica <> ? ORDER BY acknowledged_at DESC
-            """, [.integer(Int64(current.rawValue))]
-        ) { row in
-            let dot = Dot(replica: ReplicaID(UInt32(row.int64(at: 0))), counter: UInt64(row.int64(at: 1)))
-            guard seen.insert(dot).inserted else { return }
-            writes.append(
-                (
-                    dot,
-                    PendingWrite(
-                        counter: 0, collection: row.text(at: 2) ?? "", recordID: row.text(at: 3) ?? "",
-                        context: StorageCodec.decodeVector(row.text(at: 4)),
-                        hlc: HLC(rawValue: UInt64(bitPattern: row.int64(at: 5))), isDelete: row.int64(at: 6) != 0,
-                        fields: StorageCodec.decodeFields(row.text(at: 7) ?? "{}"), inFlight: false)
-                ))
-        }
-        // In the order they were made (a laptop's clock only moves on, across its numbers too).
-        writes.sort {
-            ($0.write.hlc, $0.dot.replica.rawValue, $0.dot.counter) < (
-                $1.write.hlc, $1.dot.replica.rawValue, $1.dot.counter
-            )
-        }
-        var reissued = 0
-        for (dot, var write) in writes {
-            guard let collection = schema.collection(write.collection) else { continue }
-            let key = RecordKey(collection: write.collection, id: write.recordID)
-            if let held = try loadMeta(key)?.vector, held[dot.replica] >= dot.counter { continue }
-            let confirmed: ConfirmedState
-            if let overlay = try loadOverlay(key, collection) {
-                confirmed = overlay
-            } else {
-                let row = try readRow(collection, id: write.recordID)
-                confirmed = ConfirmedState(exists: row != nil, values: row ?? [:])
-            }
-            write.counter = nextCounter()
-            try savePending(write, new: true)
-            try settle(key, collection, confirmed: confirmed, pending: try loadPending(key))
-            // The re-issue is the write now: a later restore looks for its new dot.
-            try db.execute(
-                "DELETE FROM _relais_acknowledged WHERE replica = ? AND counter = ?",
-                [.integer(Int64(dot.replica.rawValue)), .integer(Int64(dot.counter))])
-            reissued += 1
-        }
-        if reissued > 0 { try persistClocks() }
-        return reissued
     }
 }
