@@ -67,4 +67,35 @@ struct RenewalTimeTests {
             }
         }
     }
+
+    /// A renewal keeps each pending write's time and whether it was in flight: a write that may be on
+    /// the hub is not merged into by a later edit (which would give it a fresh time).
+    @Test func aRenewalKeepsTimesAndInFlightMarks() async throws {
+        try await withReplica { replica, _, _ in
+            let sent = try await replica.add(customer, acme("Sent"))
+            let unsent = try await replica.add(customer, acme("Unsent"))
+            func rows() async throws -> [String] {
+                try await replica.withStore { store in
+                    var found: [String] = []
+                    try store.db.query("SELECT record_id, hlc, in_flight FROM _relais_pending ORDER BY counter") {
+                        found.append("\($0.text(at: 0) ?? "") \($0.int64(at: 1)) \($0.int64(at: 2))")
+                    }
+                    return found
+                }
+            }
+            try await replica.withStore { store in
+                try store.db.execute("UPDATE _relais_pending SET in_flight = 1 WHERE record_id = ?", [.text(sent)])
+            }
+            let before = try await rows()
+            try await replica.withStore { store in
+                try store.syncWrite { try store.renew(replica: 77, epoch: 2, token: "t", hubEpoch: "e") }
+            }
+            #expect(try await rows() == before)
+            // An edit of the sent record starts a write of its own; the unsent one takes edits in.
+            try await replica.set(customer, id: sent, ["phone": .text("+33 1 04")])
+            try await replica.set(customer, id: unsent, ["phone": .text("+33 1 05")])
+            let after = try await rows()
+            #expect(after.count == 3 && Array(after.prefix(1)) == Array(before.prefix(1)))
+        }
+    }
 }

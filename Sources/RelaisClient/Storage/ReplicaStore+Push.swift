@@ -286,8 +286,10 @@ extension ReplicaStore {
 
 extension ReplicaStore {
     /// Takes a new replica number after `replica_forked` (docs/SYNC.md "Rollback and clones"): the
-    /// pending writes are re-stamped, in their order, with dots of the new replica (contexts and HLC
-    /// times kept, in-flight markers cleared: the new dots were never sent), and a full pull is started.
+    /// pending writes are re-stamped, in their order, with dots of the new replica (contexts, HLC
+    /// times and in-flight markers kept), and a full pull is started. A write that was in flight may
+    /// be on the hub under the old number: it stays marked, so that no later edit is merged into it
+    /// (a merge takes a fresh time, the very thing keeping its time avoids).
     ///
     /// The time is kept because it is when the salesperson typed the value: a write the hub applied
     /// under the old number but never acknowledged may have been seen and replaced since by someone
@@ -307,7 +309,6 @@ extension ReplicaStore {
             for var write in writes {
                 next += 1
                 write.counter = next
-                write.inFlight = false
                 try savePending(write)
             }
             setCounter(next)

@@ -59,6 +59,8 @@ extension HubService {
         check: (ConflictReport, StoredRecord) throws -> Void = { _, _ in }
     ) async throws -> ConflictReport {
         do {
+            // The head before the report's row, as a bulk resolve and a push take them (PostgreSQL).
+            try await tx.lockRecords([])
             guard var report = try await tx.conflict(id: id) else {
                 throw HubError.notFound.with("No conflict report `\(id)`.")
             }

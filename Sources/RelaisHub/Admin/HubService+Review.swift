@@ -241,6 +241,8 @@ extension HubService {
     ) async throws -> ConflictReport {
         let now = self.now()
         return try await store.write { tx in
+            // The head before the report's row, as a bulk resolve and a push take them (PostgreSQL).
+            try await tx.lockRecords([])
             if expectedVersion == nil, let report = try await tx.conflict(id: id),
                 let record = try await tx.record(collection: report.conflict.collection, id: report.conflict.recordID),
                 try await Self.writtenSince(report, record, tx: tx)
