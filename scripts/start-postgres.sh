@@ -45,7 +45,7 @@ as_postgres "$bin/initdb" -D "$dir/data" -U postgres -A trust --no-sync -E UTF8 
 }
 # -w waits until the server accepts connections (or fails after pg_ctl's timeout).
 as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
-    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >&2 || {
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=500" start >&2 || {
     cat "$dir/log" >&2
     exit 1
 }
