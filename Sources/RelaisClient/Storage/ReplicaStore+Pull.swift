@@ -307,9 +307,7 @@ extension ReplicaStore {
     ) throws -> Bool {
         let before = try readRaw(collection, id: key.id)
         let pending = try loadPending(key)
-        var confirmed =
-            try loadOverlay(key, collection)
-            ?? ConfirmedState(exists: try loadMeta(key).map { !$0.deleted } ?? false, values: [:])
+        var confirmed = try loadConfirmed(key, collection)
         if record.deleted {
             confirmed.exists = false
         } else {

@@ -186,9 +186,7 @@ extension ReplicaStore {
                 pending.remove(at: index)
                 // No overlay: a record imported by a file from before imports kept one; the hub holds
                 // the record only if the file has its bookkeeping.
-                var confirmed =
-                    try loadOverlay(key, collection)
-                    ?? ConfirmedState(exists: try loadMeta(key).map { !$0.deleted } ?? false, values: [:])
+                var confirmed = try loadConfirmed(key, collection)
                 let dot = Dot(replica: replica, counter: write.counter)
                 switch result.status {
                 case .applied, .conflict:

@@ -351,9 +351,7 @@ extension ReplicaStore {
             ) { row in meta = (row.text(at: 0) ?? "{}", row.text(at: 1) ?? "{}", row.int64(at: 2) != 0) }
             // Not in the snapshot: left to the sweep at the end of the pull, as a bootstrap by pages would.
             guard let meta else { continue }
-            var confirmed =
-                try loadOverlay(key, collection)
-                ?? ConfirmedState(exists: try loadMeta(key).map { !$0.deleted } ?? false, values: [:])
+            var confirmed = try loadConfirmed(key, collection)
             if meta.deleted {
                 confirmed.exists = false
             } else {

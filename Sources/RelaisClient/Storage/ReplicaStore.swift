@@ -548,6 +548,14 @@ final class ReplicaStore {
         try db.execute("DELETE FROM _relais_pending WHERE counter = ?", [.integer(Int64(counter))])
     }
 
+    /// The record's confirmed state: its overlay, or else, with no values, whether its bookkeeping
+    /// row says the hub holds it alive (a record without pending writes, or one imported by a file
+    /// from before imports kept an overlay).
+    func loadConfirmed(_ key: RecordKey, _ collection: CollectionSchema) throws -> ConfirmedState {
+        try loadOverlay(key, collection)
+            ?? ConfirmedState(exists: try loadMeta(key).map { !$0.deleted } ?? false, values: [:])
+    }
+
     func loadOverlay(_ key: RecordKey, _ collection: CollectionSchema) throws -> ConfirmedState? {
         let statement = try db.cachedStatement(
             "SELECT confirmed_exists, confirmed FROM _relais_overlay WHERE collection = ? AND record_id = ?")
