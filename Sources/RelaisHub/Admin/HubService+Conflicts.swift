@@ -56,7 +56,7 @@ extension HubService {
     /// anything is written, with the report and the record as they are now.
     nonisolated(nonsending) func resolveConflict(
         id: String, decision: Decision, reason: String, by admin: String, tx: any HubTransaction, now: UInt64,
-        check: (ConflictReport, StoredRecord) throws -> Void = { _, _ in }
+        check: (ConflictReport, StoredRecord) async throws -> Void = { _, _ in }
     ) async throws -> ConflictReport {
         do {
             // The head before the report's row, as a bulk resolve and a push take them (PostgreSQL).
@@ -71,7 +71,7 @@ extension HubService {
             guard let record = try await tx.record(collection: conflict.collection, id: conflict.recordID) else {
                 throw HubError.notFound.with("The report's record is no longer held by the hub.")
             }
-            try check(report, record)
+            try await check(report, record)
             var change: RecordWrite.Change?
             var resolvedValue: Value?
             var deleted = false

@@ -241,19 +241,14 @@ extension HubService {
     ) async throws -> ConflictReport {
         let now = self.now()
         return try await store.write { tx in
-            // The head before the report's row, as a bulk resolve and a push take them (PostgreSQL).
-            try await tx.lockRecords([])
-            if expectedVersion == nil, let report = try await tx.conflict(id: id),
-                let record = try await tx.record(collection: report.conflict.collection, id: report.conflict.recordID),
-                try await Self.writtenSince(report, record, tx: tx)
-            {
-                throw HubError.conflict.with(
-                    "A device wrote this record after the report (record version \(record.seq)), which the report does not list; nothing was written. Look at the record again, then resolve with record version \(record.seq) to decide over that write."
-                )
-            }
-            return try await self.resolveConflict(
+            try await self.resolveConflict(
                 id: id, decision: decision, reason: reason, by: admin, tx: tx, now: now
             ) { report, record in
+                if expectedVersion == nil, try await Self.writtenSince(report, record, tx: tx) {
+                    throw HubError.conflict.with(
+                        "A device wrote this record after the report (record version \(record.seq)), which the report does not list; nothing was written. Look at the record again, then resolve with record version \(record.seq) to decide over that write."
+                    )
+                }
                 if report.status == .resolved && !overturn {
                     throw HubError.conflict.with(
                         "Conflict \(id) was already resolved by \(report.resolution?.by ?? "an admin"); reload it to see the decision."

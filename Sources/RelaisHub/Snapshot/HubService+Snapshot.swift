@@ -68,12 +68,9 @@ extension HubService {
         let now = self.now()
         try await store.write { tx in
             guard let device = try await tx.device(replica: replica) else { throw HubError.unauthorized }
-            if device.revokedAt != nil { throw device.wipedAt != nil ? HubError.deviceWiped : HubError.deviceRevoked }
+            _ = try await self.deviceUser(device, tx)
             guard device.renewedTo == nil else { throw HubError.replicaForked }
             guard device.wipeRequestedAt == nil else { throw HubError.wipeRequested }
-            guard let user = try await tx.user(named: device.user), !user.isDisabled else {
-                throw HubError.deviceRevoked
-            }
             try Self.checkUnsent(unsentFrom, device: device)
             try await tx.acknowledgePull(
                 replica: replica, cursor: snapshot.cursor, scopeVersion: scopeVersion, seenAt: now)

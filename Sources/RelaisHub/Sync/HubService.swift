@@ -366,7 +366,7 @@ public final class HubService: Sendable {
 
     /// The user of a device a token names, once the device may still act: not revoked (nor wiped),
     /// its user not disabled.
-    private func deviceUser(_ device: Device, _ tx: any HubReadTransaction) async throws -> HubUser {
+    func deviceUser(_ device: Device, _ tx: any HubReadTransaction) async throws -> HubUser {
         if device.revokedAt != nil { throw device.wipedAt != nil ? HubError.deviceWiped : HubError.deviceRevoked }
         guard let user = try await tx.user(named: device.user) else { throw HubError.unauthorized }
         // Disabling revokes the user's devices; this also refuses one enrolled while it ran.
