@@ -88,6 +88,32 @@ extension HubEdgeTests {
         }
     }
 
+    /// Renewals count per replica renewed against the enrollment limit, successful ones too (each
+    /// makes a device): past it the answer is `429 rate_limited` and no device is made. Another
+    /// replica still renews.
+    @Test func renewalsOverTheLimitGet429AndMakeNoDevice() async throws {
+        let edges = HubServer.Edges(enrollRate: RateLimit(perMinute: 2), clock: TestClock())
+        try await withRouter(edges) { hub, client in
+            let claire = try await HubRouterTests.enroll(hub, client, "claire")
+            let bob = try await HubRouterTests.enroll(hub, client, "bob")
+            var request = Relais_V1_ReplicaRenewRequest()
+            request.reason = "replica_forked"
+            // Two copies of Claire's file renew with the token they share.
+            for _ in 0..<2 {
+                let renewed = try await HubRouterTests.send(client, "/v1/replica/renew", request, token: claire.token)
+                #expect(renewed.status == 200)
+            }
+            let devices = try await hub.service.devices().count
+            let limited = try await HubRouterTests.send(client, "/v1/replica/renew", request, token: claire.token)
+            #expect(limited.status == 429 && limited.errorCode == "rate_limited")
+            #expect(limited.headers[.retryAfter] == "30")
+            #expect(try await hub.service.devices().count == devices)
+            let other = try await HubRouterTests.send(client, "/v1/replica/renew", request, token: bob.token)
+            #expect(other.status == 200)
+            #expect(try await hub.service.devices().count == devices + 1)
+        }
+    }
+
     /// Refused enrollments count per address and per code; past the limit even a good code from that
     /// address waits (429 before the body is read). Successful enrollments give their token back, so a
     /// whole office enrolling from one address never meets the limit.

@@ -99,6 +99,7 @@ struct HubRoutes: Sendable {
 
     private func renew(_ request: Request) async throws -> Response {
         let principal = try await authenticate(request)
+        try limits.takeRenewal(principal)
         let (message, format) = try await Self.decode(Relais_V1_ReplicaRenewRequest.self, request, service.codec)
         return try Self.respond(try await service.renew(message, from: principal), format: format, codec: service.codec)
     }

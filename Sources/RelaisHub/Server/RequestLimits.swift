@@ -43,6 +43,15 @@ struct RequestLimits: Sendable {
         let key = principal.replica.map { "replica:\($0.rawValue)" } ?? "user:\(principal.user)"
         try Self.take(sync, keys: [key], what: "sync requests from this device")
     }
+
+    /// Takes a token for a renewal of `principal`'s replica, from the enrollment limit: each renewal
+    /// makes a device and takes a replica number, so the tokens of those that succeed are not given
+    /// back. A file copied a few times renews once per copy; a stolen replaced token cannot make
+    /// devices without bound within its grace period.
+    func takeRenewal(_ principal: Principal) throws {
+        let key = principal.replica.map { "renew:\($0.rawValue)" } ?? "renew-user:\(principal.user)"
+        try Self.take(enroll, keys: [key], what: "renewals of this replica")
+    }
 }
 
 /// A request over a rate limit: `429 rate_limited` with `Retry-After` (Protocol/README.md).
