@@ -384,6 +384,39 @@ struct HubAccessTests {
         }
     }
 
+    /// A rejoin names the file's earlier replica numbers; the hub answers the highest counter it
+    /// holds of each that is the same user's (0 for one it does not know) and leaves another user's
+    /// out, so that the laptop puts none of its writes back. More than 64 numbers are refused.
+    @Test func aRejoinIsToldWhatTheHubHoldsOfEachEarlierNumber() async throws {
+        try await HubFixture.with { hub in
+            var claire = try await hub.enrollDevice("claire")
+            let bob = try await hub.enrollDevice("bob")
+            let pushed = try await hub.service.push(
+                Wire.push(
+                    claire.replica,
+                    [
+                        Wire.customer(id: Wire.uuid(), replica: claire.replica, counter: claire.nextCounter()),
+                        Wire.customer(id: Wire.uuid(), replica: claire.replica, counter: claire.nextCounter()),
+                    ]), from: claire.principal)
+            #expect(pushed.results.map(\.status) == [.applied, .applied])
+            let unknown: UInt32 = 9_999
+            var request = Wire.enroll(try await hub.service.issueEnrollmentCode(for: "claire"))
+            request.previousReplica = unknown + 1
+            request.earlierReplicas = [claire.replica, bob.replica, unknown, claire.replica]
+            let answer = try await hub.service.enroll(request)
+            #expect(answer.previousCounter == 0)
+            // In number order, each once.
+            #expect(
+                answer.earlierCounters.map { "\($0.replica): \($0.counter)" } == [
+                    "\(claire.replica): 2", "\(unknown): 0",
+                ])
+
+            var tooMany = Wire.enroll(try await hub.service.issueEnrollmentCode(for: "claire"))
+            tooMany.earlierReplicas = Array(1...65)
+            await #expect(throws: HubError.self) { _ = try await hub.service.enroll(tooMany) }
+        }
+    }
+
     @Test func enrollmentCodesWorkOnceAndExpire() async throws {
         let clock = TestClock()
         try await HubFixture.with(clock: clock) { hub in

@@ -35,11 +35,19 @@ struct HubRestoreDrillTests {
         let anaCode = try await code("ana")
         let benCode = try await code("ben")
         let cleoCode = try await code("cleo")
+        let doraCode = try await code("dora")
         var hub = try await HubProcess.start(data: data)
         defer { hub.stop() }
 
         let ana = try await Replica.enroll(hub: hub.url, code: anaCode, path: folder.file("ana.relais"))
         let ben = try await Replica.enroll(hub: hub.url, code: benCode, path: folder.file("ben.relais"))
+        let dora = try await Replica.enroll(hub: hub.url, code: doraCode, path: folder.file("dora.relais"))
+        _ = try await dora.sync()
+        func freshCode(_ user: String) async throws -> String {
+            let issued = try await HubProcess.run(["user", "code", user, "--data", data, "--json"])
+            let object = try JSONSerialization.jsonObject(with: Data(issued.stdout.utf8)) as? [String: Any]
+            return try #require(object?["enrollment_code"] as? String, "\(issued)")
+        }
         let ledger = Ledger()
         func customer(_ name: String) -> [String: Value] { ["name": .text(name), "territory": .text("north")] }
 
@@ -104,6 +112,20 @@ struct HubRestoreDrillTests {
         let cleoFirst = try await cleo.add("customers", customer("Cleo first"))
         #expect(try await cleo.sync().pushed == 1)
         let cleoSecond = try await cleo.add("customers", customer("Cleo second"))
+
+        // Dora's customers are acknowledged after the backup under her first replica number; then her
+        // laptop enrolls again (a second number, which the restored hub will not know), adds another,
+        // and deletes two of the first ones: one delete acknowledged, one unsent.
+        let doraAfter = try await dora.add("customers", customer("Dora after"))
+        let doraGone = try await dora.add("customers", customer("Dora gone"))
+        let doraGoing = try await dora.add("customers", customer("Dora going"))
+        #expect(try await dora.sync().pushed == 3)
+        let doraFirst = try #require(try await dora.identity()).replica
+        _ = try await dora.rejoin(code: try await freshCode("dora"), deviceName: "dora")
+        let doraRenewed = try await dora.add("customers", customer("Dora renewed"))
+        try await dora.delete("customers", id: doraGone)
+        #expect(try await dora.sync().pushed == 2)
+        try await dora.delete("customers", id: doraGoing)
 
         // Unsent edits on Ana's laptop when the hub goes back in time.
         let pendingID = try await ana.add("customers", customer("Pending"))
@@ -180,6 +202,33 @@ struct HubRestoreDrillTests {
             #expect(try await cleo.get("customers", id: id)?.text("name") == name)
             #expect(cleoExport.stdout.contains(id))
         }
+
+        // Dora enrolls again after the restore: the customers acknowledged under her first number after
+        // the backup come back, ahead of the writes of her second number, so the two she deleted
+        // since stay deleted (her unsent delete included).
+        await #expect(throws: SyncError.self) { _ = try await dora.sync() }
+        #expect(try await dora.rejoin(code: try await freshCode("dora"), deviceName: "dora") == 5)
+        _ = try await dora.sync()
+        #expect(try await dora.pendingCount() == 0)
+        #expect(try await dora.rejected().isEmpty)
+        let doraExport = try await HubProcess.run(["export", "--user", "dora", "--data", data, "--json"])
+        for (id, name) in [(doraAfter, "Dora after"), (doraRenewed, "Dora renewed")] {
+            #expect(try await dora.get("customers", id: id)?.text("name") == name)
+            #expect(doraExport.stdout.contains(id), "\(name)")
+        }
+        for id in [doraGone, doraGoing] {
+            #expect(try await dora.get("customers", id: id) == nil)
+            #expect(!doraExport.stdout.contains(id))
+        }
+        #expect(
+            String(decoding: try await dora.export(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                == doraExport.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        // The put-back writes were acknowledged again under the new number: a later rejoin (the hub
+        // not restored again) puts nothing back.
+        #expect(try await dora.rejoin(code: try await freshCode("dora"), deviceName: "dora") == 0)
+        _ = try await dora.sync()
+        #expect(try await dora.pendingCount() == 0)
+        #expect(try #require(try await dora.identity()).replica > doraFirst)
 
         // No replica number is handed out twice: a laptop enrolled now gets a number above every
         // number handed out before the restore, Cleo's included.

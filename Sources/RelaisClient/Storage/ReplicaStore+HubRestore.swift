@@ -122,6 +122,114 @@ extension ReplicaStore {
         return restored
     }
 
+    /// The replica numbers this file held before its current one whose acknowledged writes it still
+    /// keeps, in the order the file used them (at most `limit`, the most recent ones): what a rejoin
+    /// names in `EnrollRequest.earlier_replicas`.
+    func earlierReplicas(limit: Int) throws -> [UInt32] {
+        let current = try replica
+        var numbers: [UInt32] = []
+        try db.query(
+            """
+            SELECT replica FROM _relais_acknowledged WHERE replica != ?
+            GROUP BY replica ORDER BY min(acknowledged_at) DESC, replica DESC LIMIT ?
+            """, [.integer(Int64(current.rawValue)), .integer(Int64(limit))]
+        ) { numbers.append(UInt32(truncatingIfNeeded: $0.int64(at: 0))) }
+        return numbers.reversed()
+    }
+
+    /// For a rejoin with a restored hub, after ``beginHubRestore(hubEpoch:counter:)`` and before the
+    /// renewal re-stamps the queue, in the caller's transaction: puts back the acknowledged writes of
+    /// the file's earlier replica numbers above what the hub holds of each (`held`, from
+    /// `EnrollResponse.earlier_counters`; a number it left out puts nothing back).
+    ///
+    /// They go first in the queue, in the order they were made (numbers in the order the file used
+    /// them, then counters), before the current number's put-back writes and the pending ones, so that
+    /// a later write of the same record (a delete) still comes after them. In flight, so that no edit
+    /// is merged into them: sent as they were acknowledged, with their context and HLC time. Their
+    /// rows, and those of the current number above `currentHeld`, leave `_relais_acknowledged`: the
+    /// renewal re-stamps them and the hub's answers keep them again under the new number, so a later
+    /// restore never sends them twice.
+    ///
+    /// - Returns: how many writes go back in the queue.
+    @discardableResult
+    func putBackEarlierNumbers(_ held: [UInt32: UInt64], currentHeld: UInt64) throws -> Int {
+        let current = try replica
+        var order: [UInt32] = []
+        try db.query(
+            """
+            SELECT replica FROM _relais_acknowledged WHERE replica != ?
+            GROUP BY replica ORDER BY min(acknowledged_at), replica
+            """, [.integer(Int64(current.rawValue))]
+        ) { order.append(UInt32(truncatingIfNeeded: $0.int64(at: 0))) }
+        var writes: [PendingWrite] = []
+        for number in order {
+            guard let counter = held[number] else { continue }
+            var seen: Set<UInt64> = []
+            try db.query(
+                """
+                SELECT counter, collection, record_id, context, hlc, is_delete, fields FROM _relais_acknowledged
+                WHERE replica = ? AND counter > ? ORDER BY counter, acknowledged_at DESC
+                """, [.integer(Int64(number)), .integer(Int64(clamping: counter))]
+            ) { row in
+                // A write acknowledged twice is put back once, from its newest row (read first).
+                guard seen.insert(UInt64(row.int64(at: 0))).inserted else { return }
+                writes.append(
+                    PendingWrite(
+                        counter: 0, collection: row.text(at: 1) ?? "", recordID: row.text(at: 2) ?? "",
+                        context: StorageCodec.decodeVector(row.text(at: 3)),
+                        hlc: HLC(rawValue: UInt64(bitPattern: row.int64(at: 4))),
+                        isDelete: row.int64(at: 5) != 0, fields: StorageCodec.decodeFields(row.text(at: 6) ?? "{}"),
+                        inFlight: true))
+            }
+            try db.execute(
+                "DELETE FROM _relais_acknowledged WHERE replica = ? AND counter > ?",
+                [.integer(Int64(number)), .integer(Int64(clamping: counter))])
+        }
+        try db.execute(
+            "DELETE FROM _relais_acknowledged WHERE replica = ? AND counter > ?",
+            [.integer(Int64(current.rawValue)), .integer(Int64(clamping: currentHeld))])
+        guard !writes.isEmpty else { return 0 }
+        var counters: [UInt64] = []
+        try db.query("SELECT counter FROM _relais_pending ORDER BY counter") {
+            counters.append(UInt64($0.int64(at: 0)))
+        }
+        var later: [PendingWrite] = []
+        for counter in counters {
+            if let write = try loadPending(counter: counter) { later.append(write) }
+        }
+        var put = 0
+        try engine(rows: writes.count) {
+            try db.execute("DELETE FROM _relais_pending")
+            var next: UInt64 = 0
+            for var write in writes {
+                guard let collection = schema.collection(write.collection) else { continue }
+                let key = RecordKey(collection: write.collection, id: write.recordID)
+                if try loadOverlay(key, collection) == nil {
+                    // The record's confirmed state is what the laptop shows.
+                    let row = try readRow(collection, id: write.recordID)
+                    try saveOverlay(key, ConfirmedState(exists: row != nil, values: row ?? [:]), collection)
+                }
+                next += 1
+                write.counter = next
+                try savePending(write)
+                put += 1
+            }
+            for var write in later {
+                next += 1
+                write.counter = next
+                try savePending(write)
+            }
+            setCounter(next)
+            try db.execute(
+                """
+                DELETE FROM _relais_records WHERE EXISTS (
+                    SELECT 1 FROM _relais_pending p
+                    WHERE p.collection = _relais_records.collection AND p.record_id = _relais_records.record_id)
+                """)
+        }
+        return put
+    }
+
     /// Step 3 above, in the caller's transaction, once the bootstrap is complete: every pending write's
     /// context keeps this replica's own entry and, for each other replica, at most what the record's
     /// vector from the restored hub holds (nothing for a record the restored hub does not have).

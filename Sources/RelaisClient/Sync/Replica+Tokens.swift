@@ -61,6 +61,9 @@ extension Replica {
         }
     }
 
+    /// The most earlier replica numbers a rejoin names (the hub's limit).
+    static let maxEarlierReplicas = 64
+
     /// Enrolls this file again with a new one-time `code` (`relais enroll --rejoin`): after its token
     /// expired, after the hub was restored from a backup taken before the laptop enrolled, or after
     /// its device was revoked by mistake.
@@ -69,7 +72,8 @@ extension Replica {
     /// number and token; every pending write is re-stamped under it, as a renewal does (docs/SYNC.md
     /// "Rollback and clones"), and so is every acknowledged write of the last 30 days that the hub
     /// no longer holds (a restored hub: it says, in `previous_counter`, up to which counter it holds
-    /// the old replica's writes). Then the next sync pulls the whole view again and pushes them.
+    /// the old replica's writes, and in `earlier_counters` the same for the file's earlier numbers,
+    /// whose lost writes go first). Then the next sync pulls the whole view again and pushes them.
     ///
     /// - Parameter hub: The hub's address; the one the file was enrolled with unless given.
     /// - Returns: how many acknowledged writes go back in the queue.
@@ -89,6 +93,7 @@ extension Replica {
         request.deviceName = deviceName
         request.schemaVersion = UInt32(schema.version)
         request.previousReplica = identity.replica
+        request.earlierReplicas = try store.earlierReplicas(limit: Self.maxEarlierReplicas)
         let response = try await transport.enroll(request)
         let restored = try store.write {
             let ours = try store.hubEpoch
@@ -98,10 +103,18 @@ extension Replica {
                     [.integer(Int64(identity.replica)), .integer(Int64(clamping: response.previousCounter))]
                 )?.int64Value ?? 0
             var restored = 0
-            if lost > 0 || (!ours.isEmpty && ours != response.hubEpoch) {
+            let hubRestored = !ours.isEmpty && ours != response.hubEpoch
+            if lost > 0 || hubRestored {
                 // The hub lacks acknowledged writes of the old replica (it was restored): put them
                 // back under their old dots first, then re-stamp everything with the pending writes.
                 restored = try store.beginHubRestore(hubEpoch: response.hubEpoch, counter: response.previousCounter)
+            }
+            if hubRestored {
+                // And those of the file's earlier numbers (a renewal or a rejoin between the backup
+                // and the restore), ahead of them.
+                var held: [UInt32: UInt64] = [:]
+                for entry in response.earlierCounters { held[entry.replica] = entry.counter }
+                restored += try store.putBackEarlierNumbers(held, currentHeld: response.previousCounter)
             }
             try store.renew(
                 replica: response.replica, epoch: response.epoch, token: response.token, hubEpoch: response.hubEpoch)

@@ -409,6 +409,12 @@ public final class HubService: Sendable {
         let hubEpoch = try await self.hubEpoch()
         let times = tokenTimes(issuedAt: now)
         let previousReplica = ReplicaID(request.previousReplica)
+        guard request.earlierReplicas.count <= Self.maxEarlierReplicas else {
+            throw HubError.badRequest.with(
+                "earlier_replicas names \(request.earlierReplicas.count) replica numbers; at most \(Self.maxEarlierReplicas)."
+            )
+        }
+        let earlier = Set(request.earlierReplicas.map { ReplicaID($0) }).subtracting([.hub, previousReplica]).sorted()
         return try await store.write { tx in
             guard let enrollment = try await tx.enrollment(codeHash: codeHash), enrollment.enrolls(at: now),
                 let user = try await tx.user(named: enrollment.user), !user.isDisabled
@@ -457,9 +463,22 @@ public final class HubService: Sendable {
             response.tokenExpiresAt = times.expiresAt ?? 0
             response.tokenRotateAt = times.rotateAt
             response.previousCounter = previous?.highestCounter ?? 0
+            // What the hub holds of the file's earlier numbers: unknown ones hold nothing, another
+            // user's are left out (the client then puts none of their writes back).
+            for number in earlier {
+                let device = try await tx.device(replica: number)
+                guard device == nil || device?.user == user.name else { continue }
+                var held = Relais_V1_ReplicaCounter()
+                held.replica = number.rawValue
+                held.counter = device?.highestCounter ?? 0
+                response.earlierCounters.append(held)
+            }
             return response
         }
     }
+
+    /// The most earlier replica numbers a rejoin may name (`EnrollRequest.earlier_replicas`).
+    public static let maxEarlierReplicas = 64
 
     /// Gives a forked device a new replica number and token (docs/SYNC.md "Rollback and clones").
     ///

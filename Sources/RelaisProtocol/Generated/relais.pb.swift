@@ -1,5 +1,5 @@
-// relais.proto sha256: ab878818bfa6926c013dd1ab9793744bfa9cd58e028e211db2f651a832b3f84b
-// generated code sha256: 287353df53914746b4e0713e3c682e1fc06837c94cf662a8c3a472aa45463442
+// relais.proto sha256: 3e72d924918a0ef18d47e33f1e6dd6d49d60013e5380165f07bf523022a2b2bd
+// generated code sha256: 35d88db3f2f4360ee99dbb12c99e3b37d8ed81d4842ecd81b705587e8421d3b2
 // DO NOT EDIT.
 // swift-format-ignore-file
 // swiftlint:disable all
@@ -934,6 +934,11 @@ public nonisolated struct Relais_V1_EnrollRequest: Sendable {
   /// it knows the replica and it is the same user's (another user's is refused: 403 `forbidden`).
   public var previousReplica: UInt32 = 0
 
+  /// A rejoin after a hub restore: the replica numbers this file held before `previous_replica` (a
+  /// renewal or an earlier rejoin), whose acknowledged writes it still keeps, at most 64. The hub
+  /// answers in `earlier_counters` what it holds of each.
+  public var earlierReplicas: [UInt32] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -982,6 +987,27 @@ public nonisolated struct Relais_V1_EnrollResponse: Sendable {
   /// holds none, or does not know the replica). The client puts back in its queue the acknowledged
   /// writes above it.
   public var previousCounter: UInt64 = 0
+
+  /// For a rejoin: for each of `EnrollRequest.earlier_replicas` that the hub does not know or knows as
+  /// this user's, the highest counter it holds (0 when it holds none); a number of another user's is
+  /// left out. When the hub epoch changed, the client puts back in its queue the acknowledged writes
+  /// of each number above its counter, before those of `previous_replica`.
+  public var earlierCounters: [Relais_V1_ReplicaCounter] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The highest counter the hub holds of one replica's writes (0: none).
+public nonisolated struct Relais_V1_ReplicaCounter: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var replica: UInt32 = 0
+
+  public var counter: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2359,7 +2385,7 @@ nonisolated extension Relais_V1_VerificationReportResponse: SwiftProtobuf.Messag
 
 nonisolated extension Relais_V1_EnrollRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EnrollRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}code\0\u{3}device_name\0\u{3}schema_version\0\u{3}previous_replica\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}code\0\u{3}device_name\0\u{3}schema_version\0\u{3}previous_replica\0\u{3}earlier_replicas\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2371,6 +2397,7 @@ nonisolated extension Relais_V1_EnrollRequest: SwiftProtobuf.Message, SwiftProto
       case 2: try { try decoder.decodeSingularStringField(value: &self.deviceName) }()
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.schemaVersion) }()
       case 4: try { try decoder.decodeSingularUInt32Field(value: &self.previousReplica) }()
+      case 5: try { try decoder.decodeRepeatedUInt32Field(value: &self.earlierReplicas) }()
       default: break
       }
     }
@@ -2389,6 +2416,9 @@ nonisolated extension Relais_V1_EnrollRequest: SwiftProtobuf.Message, SwiftProto
     if self.previousReplica != 0 {
       try visitor.visitSingularUInt32Field(value: self.previousReplica, fieldNumber: 4)
     }
+    if !self.earlierReplicas.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.earlierReplicas, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2397,6 +2427,7 @@ nonisolated extension Relais_V1_EnrollRequest: SwiftProtobuf.Message, SwiftProto
     if lhs.deviceName != rhs.deviceName {return false}
     if lhs.schemaVersion != rhs.schemaVersion {return false}
     if lhs.previousReplica != rhs.previousReplica {return false}
+    if lhs.earlierReplicas != rhs.earlierReplicas {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2404,7 +2435,7 @@ nonisolated extension Relais_V1_EnrollRequest: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Relais_V1_EnrollResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EnrollResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}replica\0\u{1}token\0\u{1}user\0\u{1}role\0\u{1}territories\0\u{3}schema_version\0\u{1}epoch\0\u{3}hub_epoch\0\u{3}token_expires_at\0\u{3}token_rotate_at\0\u{3}previous_counter\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}replica\0\u{1}token\0\u{1}user\0\u{1}role\0\u{1}territories\0\u{3}schema_version\0\u{1}epoch\0\u{3}hub_epoch\0\u{3}token_expires_at\0\u{3}token_rotate_at\0\u{3}previous_counter\0\u{3}earlier_counters\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2423,6 +2454,7 @@ nonisolated extension Relais_V1_EnrollResponse: SwiftProtobuf.Message, SwiftProt
       case 9: try { try decoder.decodeSingularUInt64Field(value: &self.tokenExpiresAt) }()
       case 10: try { try decoder.decodeSingularUInt64Field(value: &self.tokenRotateAt) }()
       case 11: try { try decoder.decodeSingularUInt64Field(value: &self.previousCounter) }()
+      case 12: try { try decoder.decodeRepeatedMessageField(value: &self.earlierCounters) }()
       default: break
       }
     }
@@ -2462,6 +2494,9 @@ nonisolated extension Relais_V1_EnrollResponse: SwiftProtobuf.Message, SwiftProt
     if self.previousCounter != 0 {
       try visitor.visitSingularUInt64Field(value: self.previousCounter, fieldNumber: 11)
     }
+    if !self.earlierCounters.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.earlierCounters, fieldNumber: 12)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2477,6 +2512,42 @@ nonisolated extension Relais_V1_EnrollResponse: SwiftProtobuf.Message, SwiftProt
     if lhs.tokenExpiresAt != rhs.tokenExpiresAt {return false}
     if lhs.tokenRotateAt != rhs.tokenRotateAt {return false}
     if lhs.previousCounter != rhs.previousCounter {return false}
+    if lhs.earlierCounters != rhs.earlierCounters {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Relais_V1_ReplicaCounter: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReplicaCounter"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}replica\0\u{1}counter\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.replica) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.counter) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.replica != 0 {
+      try visitor.visitSingularUInt32Field(value: self.replica, fieldNumber: 1)
+    }
+    if self.counter != 0 {
+      try visitor.visitSingularUInt64Field(value: self.counter, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Relais_V1_ReplicaCounter, rhs: Relais_V1_ReplicaCounter) -> Bool {
+    if lhs.replica != rhs.replica {return false}
+    if lhs.counter != rhs.counter {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
