@@ -239,6 +239,38 @@ struct SyncTests {
             #expect(try await replica.get(customer, id: created)?.values["city"] == .text("Lyon"))
         }
     }
+
+    /// A write put back for a restored hub, then re-stamped by a renewal before it was acknowledged
+    /// again, leaves its old acknowledgement: it is kept once, under the new number, so that a later
+    /// restore and rejoin do not send it twice.
+    @Test func aPutBackWriteRenewedBeforeItsAnswerIsKeptOnceUnderTheNewNumber() async throws {
+        try await withReplica { replica, folder, _ in
+            let hub = ScriptedHub()
+            hub.hubEpoch.withLock { $0 = "epoch-1" }
+            _ = try await replica.add(customer, acme("Acknowledged"))  // counter 1
+            _ = try await replica.sync(transport: hub)
+            _ = try await replica.add(customer, acme("Pending"))  // counter 2
+            hub.failures.withLock {
+                $0 = [
+                    SyncError.fromHTTP(
+                        status: 409, code: "hub_restored", message: "restored",
+                        details: ["hub_epoch": "epoch-2", "counter": "0"]),
+                    SyncError.fromHTTP(status: 409, code: "replica_forked", message: "forked"),
+                ]
+            }
+            hub.hubEpoch.withLock { $0 = "epoch-2" }
+            _ = try await replica.sync(transport: hub)
+            let push = try #require(hub.pushed.withLock { $0 }.last)
+            #expect(push.replica == 42 && push.writes.map(\.dot.counter) == [1, 2])
+            let raw = try rawConnection(folder.file("replica.db"))
+            defer { try? raw.close() }
+            var kept: [String] = []
+            try raw.query("SELECT replica, counter FROM _relais_acknowledged ORDER BY replica, counter") {
+                kept.append("\($0.int64(at: 0)):\($0.int64(at: 1))")
+            }
+            #expect(kept == ["42:1", "42:2"])
+        }
+    }
 }
 
 /// A hub that answers pushes with APPLIED, serves scripted pages, and fails the first calls as told.

@@ -88,9 +88,9 @@ extension HubEdgeTests {
         }
     }
 
-    /// Renewals count per replica renewed against the enrollment limit, successful ones too (each
-    /// makes a device): past it the answer is `429 rate_limited` and no device is made. Another
-    /// replica still renews.
+    /// Renewals count per user against the enrollment limit, successful ones too (each makes a
+    /// device): past it the answer is `429 rate_limited` and no device is made, also for a renewal from
+    /// the new replica (a chain of renewals does not start afresh). Another user's laptop still renews.
     @Test func renewalsOverTheLimitGet429AndMakeNoDevice() async throws {
         let edges = HubServer.Edges(enrollRate: RateLimit(perMinute: 2), clock: TestClock())
         try await withRouter(edges) { hub, client in
@@ -99,14 +99,18 @@ extension HubEdgeTests {
             var request = Relais_V1_ReplicaRenewRequest()
             request.reason = "replica_forked"
             // Two copies of Claire's file renew with the token they share.
+            var renewedToken = ""
             for _ in 0..<2 {
                 let renewed = try await HubRouterTests.send(client, "/v1/replica/renew", request, token: claire.token)
                 #expect(renewed.status == 200)
+                renewedToken = try renewed.message(Relais_V1_ReplicaRenewResponse.self).token
             }
             let devices = try await hub.service.devices().count
-            let limited = try await HubRouterTests.send(client, "/v1/replica/renew", request, token: claire.token)
-            #expect(limited.status == 429 && limited.errorCode == "rate_limited")
-            #expect(limited.headers[.retryAfter] == "30")
+            for token in [claire.token, renewedToken] {
+                let limited = try await HubRouterTests.send(client, "/v1/replica/renew", request, token: token)
+                #expect(limited.status == 429 && limited.errorCode == "rate_limited")
+                #expect(limited.headers[.retryAfter] == "30")
+            }
             #expect(try await hub.service.devices().count == devices)
             let other = try await HubRouterTests.send(client, "/v1/replica/renew", request, token: bob.token)
             #expect(other.status == 200)

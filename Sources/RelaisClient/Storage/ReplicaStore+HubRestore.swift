@@ -123,46 +123,33 @@ extension ReplicaStore {
     }
 
     /// The replica numbers this file held before its current one whose acknowledged writes it still
-    /// keeps, in the order the file used them (at most `limit`, the most recent ones): what a rejoin
-    /// names in `EnrollRequest.earlier_replicas`.
-    func earlierReplicas(limit: Int) throws -> [UInt32] {
+    /// keeps, lowest first: what a rejoin names in `EnrollRequest.earlier_replicas`. A hub hands out
+    /// numbers in increasing order (and a restored one moves past the numbers it may have handed out),
+    /// so this is the order the file used them in, whatever its clock did.
+    func earlierReplicas() throws -> [UInt32] {
         let current = try replica
         var numbers: [UInt32] = []
         try db.query(
-            """
-            SELECT replica FROM _relais_acknowledged WHERE replica != ?
-            GROUP BY replica ORDER BY min(acknowledged_at) DESC, replica DESC LIMIT ?
-            """, [.integer(Int64(current.rawValue)), .integer(Int64(limit))]
+            "SELECT DISTINCT replica FROM _relais_acknowledged WHERE replica != ? ORDER BY replica",
+            [.integer(Int64(current.rawValue))]
         ) { numbers.append(UInt32(truncatingIfNeeded: $0.int64(at: 0))) }
-        return numbers.reversed()
+        return numbers
     }
 
-    /// For a rejoin with a restored hub, after ``beginHubRestore(hubEpoch:counter:)`` and before the
-    /// renewal re-stamps the queue, in the caller's transaction: puts back the acknowledged writes of
-    /// the file's earlier replica numbers above what the hub holds of each (`held`, from
-    /// `EnrollResponse.earlier_counters`; a number it left out puts nothing back).
+    /// For a rejoin with a restored hub, in the caller's transaction: the acknowledged writes of the
+    /// file's earlier replica numbers above what the hub holds of each (`held`, from
+    /// `EnrollResponse.earlier_counters`; a number it left out gives nothing), in the order they were
+    /// made (numbers in the order the file used them, ``earlierReplicas()``, then counters). The
+    /// renewal puts them in the queue ahead of every other write (``renew(replica:epoch:token:hubEpoch:putBack:)``),
+    /// in flight, so that no edit is merged into them: sent as they were acknowledged, with their
+    /// context and HLC time.
     ///
-    /// They go first in the queue, in the order they were made (numbers in the order the file used
-    /// them, then counters), before the current number's put-back writes and the pending ones, so that
-    /// a later write of the same record (a delete) still comes after them. In flight, so that no edit
-    /// is merged into them: sent as they were acknowledged, with their context and HLC time. Their
-    /// rows, and those of the current number above `currentHeld`, leave `_relais_acknowledged`: the
-    /// renewal re-stamps them and the hub's answers keep them again under the new number, so a later
-    /// restore never sends them twice.
-    ///
-    /// - Returns: how many writes go back in the queue.
-    @discardableResult
-    func putBackEarlierNumbers(_ held: [UInt32: UInt64], currentHeld: UInt64) throws -> Int {
-        let current = try replica
-        var order: [UInt32] = []
-        try db.query(
-            """
-            SELECT replica FROM _relais_acknowledged WHERE replica != ?
-            GROUP BY replica ORDER BY min(acknowledged_at), replica
-            """, [.integer(Int64(current.rawValue))]
-        ) { order.append(UInt32(truncatingIfNeeded: $0.int64(at: 0))) }
+    /// Their rows leave `_relais_acknowledged` (the hub's answers keep them again under the new
+    /// number, so a later restore does not send them twice), and a record without an overlay gets one
+    /// holding what the laptop shows, as ``beginHubRestore(hubEpoch:counter:)`` does.
+    func earlierWritesLost(_ held: [UInt32: UInt64]) throws -> [PendingWrite] {
         var writes: [PendingWrite] = []
-        for number in order {
+        for number in try earlierReplicas() {
             guard let counter = held[number] else { continue }
             var seen: Set<UInt64> = []
             try db.query(
@@ -185,49 +172,18 @@ extension ReplicaStore {
                 "DELETE FROM _relais_acknowledged WHERE replica = ? AND counter > ?",
                 [.integer(Int64(number)), .integer(Int64(clamping: counter))])
         }
-        try db.execute(
-            "DELETE FROM _relais_acknowledged WHERE replica = ? AND counter > ?",
-            [.integer(Int64(current.rawValue)), .integer(Int64(clamping: currentHeld))])
-        guard !writes.isEmpty else { return 0 }
-        var counters: [UInt64] = []
-        try db.query("SELECT counter FROM _relais_pending ORDER BY counter") {
-            counters.append(UInt64($0.int64(at: 0)))
-        }
-        var later: [PendingWrite] = []
-        for counter in counters {
-            if let write = try loadPending(counter: counter) { later.append(write) }
-        }
-        var put = 0
-        try engine(rows: writes.count) {
-            try db.execute("DELETE FROM _relais_pending")
-            var next: UInt64 = 0
-            for var write in writes {
-                guard let collection = schema.collection(write.collection) else { continue }
-                let key = RecordKey(collection: write.collection, id: write.recordID)
-                if try loadOverlay(key, collection) == nil {
-                    // The record's confirmed state is what the laptop shows.
-                    let row = try readRow(collection, id: write.recordID)
-                    try saveOverlay(key, ConfirmedState(exists: row != nil, values: row ?? [:]), collection)
-                }
-                next += 1
-                write.counter = next
-                try savePending(write)
-                put += 1
+        var kept: [PendingWrite] = []
+        for write in writes {
+            guard let collection = schema.collection(write.collection) else { continue }
+            let key = RecordKey(collection: write.collection, id: write.recordID)
+            if try loadOverlay(key, collection) == nil {
+                // The record's confirmed state is what the laptop shows.
+                let row = try readRow(collection, id: write.recordID)
+                try saveOverlay(key, ConfirmedState(exists: row != nil, values: row ?? [:]), collection)
             }
-            for var write in later {
-                next += 1
-                write.counter = next
-                try savePending(write)
-            }
-            setCounter(next)
-            try db.execute(
-                """
-                DELETE FROM _relais_records WHERE EXISTS (
-                    SELECT 1 FROM _relais_pending p
-                    WHERE p.collection = _relais_records.collection AND p.record_id = _relais_records.record_id)
-                """)
+            kept.append(write)
         }
-        return put
+        return kept
     }
 
     /// Step 3 above, in the caller's transaction, once the bootstrap is complete: every pending write's

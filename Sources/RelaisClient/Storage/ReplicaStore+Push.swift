@@ -292,8 +292,15 @@ extension ReplicaStore {
     /// The time is kept because it is when the salesperson typed the value: a write the hub applied
     /// under the old number but never acknowledged may have been seen and replaced since by someone
     /// else's later edit, and a re-issue stamped now would win against that edit under last writer wins.
-    func renew(replica: UInt32, epoch: UInt32, token: String, hubEpoch: String) throws {
-        var writes: [PendingWrite] = []
+    ///
+    /// A pending write the hub had acknowledged (put back for a restored hub) leaves
+    /// `_relais_acknowledged`: once acknowledged again it is kept under the new number, and a later
+    /// restore must not send it twice. `putBack` (a rejoin's writes of earlier numbers,
+    /// ``earlierWritesLost(_:)``) goes ahead of every pending write.
+    func renew(
+        replica: UInt32, epoch: UInt32, token: String, hubEpoch: String, putBack: [PendingWrite] = []
+    ) throws {
+        var writes = putBack
         var counters: [UInt64] = []
         try db.query("SELECT counter FROM _relais_pending ORDER BY counter") {
             counters.append(UInt64($0.int64(at: 0)))
@@ -301,6 +308,9 @@ extension ReplicaStore {
         for counter in counters {
             if let write = try loadPending(counter: counter) { writes.append(write) }
         }
+        try db.execute(
+            "DELETE FROM _relais_acknowledged WHERE replica = ? AND counter IN (SELECT counter FROM _relais_pending)",
+            [.integer(Int64(try self.replica.rawValue))])
         try engine {
             try db.execute("DELETE FROM _relais_pending")
             var next: UInt64 = 0
@@ -311,6 +321,15 @@ extension ReplicaStore {
             }
             setCounter(next)
             try persistClocks()
+            if !putBack.isEmpty {
+                // As ``beginHubRestore(hubEpoch:counter:)`` does: no bookkeeping under a pending write.
+                try db.execute(
+                    """
+                    DELETE FROM _relais_records WHERE EXISTS (
+                        SELECT 1 FROM _relais_pending p
+                        WHERE p.collection = _relais_records.collection AND p.record_id = _relais_records.record_id)
+                    """)
+            }
         }
         // The new number's token is kept before the file commits the number (``TokenFile``).
         try tokenFile.write(replica: replica, token: token, keeping: try stateInt("replica").map { UInt32($0) })

@@ -93,7 +93,16 @@ extension Replica {
         request.deviceName = deviceName
         request.schemaVersion = UInt32(schema.version)
         request.previousReplica = identity.replica
-        request.earlierReplicas = try store.earlierReplicas(limit: Self.maxEarlierReplicas)
+        let earlier = try store.earlierReplicas()
+        if earlier.count > Self.maxEarlierReplicas {
+            // Renewed more than 64 times within the 30 days acknowledged writes are kept: the oldest
+            // numbers' writes cannot be asked about, and a restored hub that lacks them will not get
+            // them back from this file.
+            store.logger.warning(
+                "rejoin: this file held more earlier replica numbers than the hub answers for; the oldest are not named",
+                metadata: ["relais.earlier_replicas": "\(earlier.count)"])
+        }
+        request.earlierReplicas = Array(earlier.suffix(Self.maxEarlierReplicas))
         let response = try await transport.enroll(request)
         let restored = try store.write {
             let ours = try store.hubEpoch
@@ -109,15 +118,18 @@ extension Replica {
                 // back under their old dots first, then re-stamp everything with the pending writes.
                 restored = try store.beginHubRestore(hubEpoch: response.hubEpoch, counter: response.previousCounter)
             }
+            // And, ahead of them, those of the file's earlier numbers (renewed or enrolled again
+            // between the backup and the restore).
+            var earlier: [PendingWrite] = []
             if hubRestored {
-                // And those of the file's earlier numbers (a renewal or a rejoin between the backup
-                // and the restore), ahead of them.
                 var held: [UInt32: UInt64] = [:]
                 for entry in response.earlierCounters { held[entry.replica] = entry.counter }
-                restored += try store.putBackEarlierNumbers(held, currentHeld: response.previousCounter)
+                earlier = try store.earlierWritesLost(held)
+                restored += earlier.count
             }
             try store.renew(
-                replica: response.replica, epoch: response.epoch, token: response.token, hubEpoch: response.hubEpoch)
+                replica: response.replica, epoch: response.epoch, token: response.token, hubEpoch: response.hubEpoch,
+                putBack: earlier)
             try store.setTokenTimes(expiresAt: response.tokenExpiresAt, rotateAt: response.tokenRotateAt)
             if hub != identity.hub { try store.setState("hub", .text(hub)) }
             try store.setState("user", .text(response.user))

@@ -44,13 +44,14 @@ struct RequestLimits: Sendable {
         try Self.take(sync, keys: [key], what: "sync requests from this device")
     }
 
-    /// Takes a token for a renewal of `principal`'s replica, from the enrollment limit: each renewal
-    /// makes a device and takes a replica number, so the tokens of those that succeed are not given
-    /// back. A file copied a few times renews once per copy; a stolen replaced token cannot make
-    /// devices without bound within its grace period.
+    /// Takes a token for a renewal by one of `principal`'s user's devices, from the enrollment limit:
+    /// each renewal makes a device and takes a replica number, so the tokens of those that succeed
+    /// are not given back. Keyed by user, not by replica: each renewal gives a new replica, so a
+    /// per-replica key would let a chain of renewals start afresh at every step. A file copied a few
+    /// times renews once per copy, well under the limit; a stolen token makes devices at most at the
+    /// enrollment rate, each one in the audit log.
     func takeRenewal(_ principal: Principal) throws {
-        let key = principal.replica.map { "renew:\($0.rawValue)" } ?? "renew-user:\(principal.user)"
-        try Self.take(enroll, keys: [key], what: "renewals of this replica")
+        try Self.take(enroll, keys: ["renew:\(principal.user)"], what: "renewals by this user's devices")
     }
 }
 
