@@ -61,9 +61,6 @@ extension Replica {
         }
     }
 
-    /// The most earlier replica numbers a rejoin names (the hub's limit).
-    static let maxEarlierReplicas = 64
-
     /// Enrolls this file again with a new one-time `code` (`relais enroll --rejoin`): after its token
     /// expired, after the hub was restored from a backup taken before the laptop enrolled, or after
     /// its device was revoked by mistake.
@@ -93,16 +90,17 @@ extension Replica {
         request.deviceName = deviceName
         request.schemaVersion = UInt32(schema.version)
         request.previousReplica = identity.replica
-        let earlier = try store.earlierReplicas()
-        if earlier.count > Self.maxEarlierReplicas {
+        let earlierNumbers = try store.earlierReplicas()
+        let maxEarlier = ProtocolLimits.default.maxEarlierReplicas
+        if earlierNumbers.count > maxEarlier {
             // Renewed more than 64 times within the 30 days acknowledged writes are kept: the oldest
             // numbers' writes cannot be asked about, and a restored hub that lacks them will not get
             // them back from this file.
             store.logger.warning(
                 "rejoin: this file held more earlier replica numbers than the hub answers for; the oldest are not named",
-                metadata: ["relais.earlier_replicas": "\(earlier.count)"])
+                metadata: ["relais.earlier_replicas": "\(earlierNumbers.count)"])
         }
-        request.earlierReplicas = Array(earlier.suffix(Self.maxEarlierReplicas))
+        request.earlierReplicas = Array(earlierNumbers.suffix(maxEarlier))
         let response = try await transport.enroll(request)
         let restored = try store.write {
             let ours = try store.hubEpoch

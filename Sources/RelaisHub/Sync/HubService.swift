@@ -409,10 +409,10 @@ public final class HubService: Sendable {
         let hubEpoch = try await self.hubEpoch()
         let times = tokenTimes(issuedAt: now)
         let previousReplica = ReplicaID(request.previousReplica)
-        guard request.earlierReplicas.count <= Self.maxEarlierReplicas else {
+        let maxEarlier = codec.limits.maxEarlierReplicas
+        guard request.earlierReplicas.count <= maxEarlier else {
             throw HubError.badRequest.with(
-                "earlier_replicas names \(request.earlierReplicas.count) replica numbers; at most \(Self.maxEarlierReplicas)."
-            )
+                "earlier_replicas names \(request.earlierReplicas.count) replica numbers; at most \(maxEarlier).")
         }
         let earlier = Set(request.earlierReplicas.map { ReplicaID($0) }).subtracting([.hub, previousReplica]).sorted()
         return try await store.write { tx in
@@ -476,9 +476,6 @@ public final class HubService: Sendable {
             return response
         }
     }
-
-    /// The most earlier replica numbers a rejoin may name (`EnrollRequest.earlier_replicas`).
-    public static let maxEarlierReplicas = 64
 
     /// Gives a forked device a new replica number and token (docs/SYNC.md "Rollback and clones").
     ///

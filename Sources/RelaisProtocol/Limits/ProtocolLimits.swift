@@ -61,6 +61,10 @@ public struct ProtocolLimits: Hashable, Sendable {
     /// could read.
     public var maxPageBytes: Int = 2 << 20
 
+    /// The most replica numbers a rejoin names in `EnrollRequest.earlier_replicas` (the file's numbers
+    /// before its current one); the hub refuses more with 400. Default 64.
+    public var maxEarlierReplicas: Int = 64
+
     /// The size of the buffer inflation writes into. Default 64 KiB.
     ///
     /// Memory held by an ``Inflater`` never exceeds ``maxDecompressedBytes`` plus this.
