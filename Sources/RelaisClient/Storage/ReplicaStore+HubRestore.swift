@@ -75,46 +75,18 @@ extension ReplicaStore {
     /// - Returns: how many acknowledged writes go back in the pending queue.
     @discardableResult
     func beginHubRestore(hubEpoch: String, counter: UInt64) throws -> Int {
-        let replica = try self.replica
-        var writes: [PendingWrite] = []
-        try db.query(
-            """
-            SELECT counter, collection, record_id, context, hlc, is_delete, fields FROM _relais_acknowledged
-            WHERE replica = ? AND counter > ? ORDER BY counter, acknowledged_at DESC
-            """, [.integer(Int64(replica.rawValue)), .integer(Int64(counter))]
-        ) { row in
-            writes.append(
-                PendingWrite(
-                    counter: UInt64(row.int64(at: 0)), collection: row.text(at: 1) ?? "",
-                    recordID: row.text(at: 2) ?? "",
-                    context: StorageCodec.decodeVector(row.text(at: 3)),
-                    hlc: HLC(rawValue: UInt64(bitPattern: row.int64(at: 4))),
-                    isDelete: row.int64(at: 5) != 0, fields: StorageCodec.decodeFields(row.text(at: 6) ?? "{}"),
-                    inFlight: true))
-        }
+        let writes = try acknowledgedWrites(of: try self.replica.rawValue, above: counter)
         var restored = 0
         try engine(rows: writes.count) {
             for write in writes {
                 guard let collection = schema.collection(write.collection) else { continue }
-                let key = RecordKey(collection: write.collection, id: write.recordID)
-                // A write acknowledged twice (by the hub before and after an earlier restore) is put
-                // back once, from its newest row (read first).
+                // Still pending from an earlier put-back: kept as it is.
                 guard try loadPending(counter: write.counter) == nil else { continue }
-                if try loadOverlay(key, collection) == nil {
-                    // The record's confirmed state is what the laptop shows (it had no pending write).
-                    let row = try readRow(collection, id: write.recordID)
-                    try saveOverlay(key, ConfirmedState(exists: row != nil, values: row ?? [:]), collection)
-                }
-                // In flight: never coalesced into, sent as it was acknowledged.
+                try keepShownAsConfirmed(RecordKey(collection: write.collection, id: write.recordID), collection)
                 try savePending(write)
                 restored += 1
             }
-            try db.execute(
-                """
-                DELETE FROM _relais_records WHERE EXISTS (
-                    SELECT 1 FROM _relais_pending p
-                    WHERE p.collection = _relais_records.collection AND p.record_id = _relais_records.record_id)
-                """)
+            try forgetBookkeepingUnderPendingWrites()
         }
         try setState("hub_epoch", .text(hubEpoch))
         try setState("hub_restore", .integer(1))
@@ -151,23 +123,7 @@ extension ReplicaStore {
         var writes: [PendingWrite] = []
         for number in try earlierReplicas() {
             guard let counter = held[number] else { continue }
-            var seen: Set<UInt64> = []
-            try db.query(
-                """
-                SELECT counter, collection, record_id, context, hlc, is_delete, fields FROM _relais_acknowledged
-                WHERE replica = ? AND counter > ? ORDER BY counter, acknowledged_at DESC
-                """, [.integer(Int64(number)), .integer(Int64(clamping: counter))]
-            ) { row in
-                // A write acknowledged twice is put back once, from its newest row (read first).
-                guard seen.insert(UInt64(row.int64(at: 0))).inserted else { return }
-                writes.append(
-                    PendingWrite(
-                        counter: 0, collection: row.text(at: 1) ?? "", recordID: row.text(at: 2) ?? "",
-                        context: StorageCodec.decodeVector(row.text(at: 3)),
-                        hlc: HLC(rawValue: UInt64(bitPattern: row.int64(at: 4))),
-                        isDelete: row.int64(at: 5) != 0, fields: StorageCodec.decodeFields(row.text(at: 6) ?? "{}"),
-                        inFlight: true))
-            }
+            writes += try acknowledgedWrites(of: number, above: counter)
             try db.execute(
                 "DELETE FROM _relais_acknowledged WHERE replica = ? AND counter > ?",
                 [.integer(Int64(number)), .integer(Int64(clamping: counter))])
@@ -175,15 +131,54 @@ extension ReplicaStore {
         var kept: [PendingWrite] = []
         for write in writes {
             guard let collection = schema.collection(write.collection) else { continue }
-            let key = RecordKey(collection: write.collection, id: write.recordID)
-            if try loadOverlay(key, collection) == nil {
-                // The record's confirmed state is what the laptop shows.
-                let row = try readRow(collection, id: write.recordID)
-                try saveOverlay(key, ConfirmedState(exists: row != nil, values: row ?? [:]), collection)
-            }
+            try keepShownAsConfirmed(RecordKey(collection: write.collection, id: write.recordID), collection)
             kept.append(write)
         }
         return kept
+    }
+
+    /// The kept acknowledged writes of replica `number` above `counter`, in counter order, each once
+    /// from its newest row (a write acknowledged twice, by a hub before and after an earlier restore).
+    /// In flight: never coalesced into, sent as they were acknowledged.
+    private func acknowledgedWrites(of number: UInt32, above counter: UInt64) throws -> [PendingWrite] {
+        var writes: [PendingWrite] = []
+        var seen: Set<UInt64> = []
+        try db.query(
+            """
+            SELECT counter, collection, record_id, context, hlc, is_delete, fields FROM _relais_acknowledged
+            WHERE replica = ? AND counter > ? ORDER BY counter, acknowledged_at DESC
+            """, [.integer(Int64(number)), .integer(Int64(clamping: counter))]
+        ) { row in
+            guard seen.insert(UInt64(row.int64(at: 0))).inserted else { return }
+            writes.append(
+                PendingWrite(
+                    counter: UInt64(row.int64(at: 0)), collection: row.text(at: 1) ?? "",
+                    recordID: row.text(at: 2) ?? "",
+                    context: StorageCodec.decodeVector(row.text(at: 3)),
+                    hlc: HLC(rawValue: UInt64(bitPattern: row.int64(at: 4))),
+                    isDelete: row.int64(at: 5) != 0, fields: StorageCodec.decodeFields(row.text(at: 6) ?? "{}"),
+                    inFlight: true))
+        }
+        return writes
+    }
+
+    /// Gives a record about to get a put-back write an overlay holding what the laptop shows, when it
+    /// has none (it had no pending write, so the row is its confirmed state).
+    private func keepShownAsConfirmed(_ key: RecordKey, _ collection: CollectionSchema) throws {
+        guard try loadOverlay(key, collection) == nil else { return }
+        let row = try readRow(collection, id: key.id)
+        try saveOverlay(key, ConfirmedState(exists: row != nil, values: row ?? [:]), collection)
+    }
+
+    /// Removes the bookkeeping of every record with a pending write, so that a bootstrap's sweep keeps
+    /// them and a record the restored hub lacks has no vector left (step 2 above).
+    func forgetBookkeepingUnderPendingWrites() throws {
+        try db.execute(
+            """
+            DELETE FROM _relais_records WHERE EXISTS (
+                SELECT 1 FROM _relais_pending p
+                WHERE p.collection = _relais_records.collection AND p.record_id = _relais_records.record_id)
+            """)
     }
 
     /// Step 3 above, in the caller's transaction, once the bootstrap is complete: every pending write's

@@ -321,15 +321,7 @@ extension ReplicaStore {
             }
             setCounter(next)
             try persistClocks()
-            if !putBack.isEmpty {
-                // As ``beginHubRestore(hubEpoch:counter:)`` does: no bookkeeping under a pending write.
-                try db.execute(
-                    """
-                    DELETE FROM _relais_records WHERE EXISTS (
-                        SELECT 1 FROM _relais_pending p
-                        WHERE p.collection = _relais_records.collection AND p.record_id = _relais_records.record_id)
-                    """)
-            }
+            if !putBack.isEmpty { try forgetBookkeepingUnderPendingWrites() }
         }
         // The new number's token is kept before the file commits the number (``TokenFile``).
         try tokenFile.write(replica: replica, token: token, keeping: try stateInt("replica").map { UInt32($0) })
