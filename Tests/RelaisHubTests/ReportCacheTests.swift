@@ -183,6 +183,8 @@ struct ReportCacheTests {
     /// With `warmReports`, the hub's housekeeping reads the file at start and again after a purge
     /// that removed tombstones (which starts it again from nothing), before any report asks for it;
     /// without, the file waits for the first report. Either way the report then reads the same.
+    /// The waits are long (60 s): the suite runs every test at once, and on CI's two cores the
+    /// housekeeping's first steps have taken over 10 s. A pass returns as soon as it holds.
     @Test(arguments: [true, false])
     func theHousekeepingReadsTheFileAtStartAndAfterAPurge(warm: Bool) async throws {
         var configuration = HubService.Configuration()
@@ -200,17 +202,17 @@ struct ReportCacheTests {
 
             if warm {
                 // Read at start, with no report asked for.
-                #expect(try await eventually(within: .seconds(10)) { await hub.service.reportCacheCursor >= head })
+                #expect(try await eventually(within: .seconds(60)) { await hub.service.reportCacheCursor >= head })
             }
             // A delete pulled by the only laptop: the next purge removes its tombstone.
             try await Self.deleteAndPull(hub, &claire, gone)
-            #expect(try await eventually(within: .seconds(10)) { try await purges() == 1 })
+            #expect(try await eventually(within: .seconds(60)) { try await purges() == 1 })
             let purgedHead = try await hub.store.read { tx in try await tx.meta().head }
             if warm {
                 // Read again from nothing by the housekeeping, up to the purge, with no report asked.
-                #expect(try await eventually(within: .seconds(10)) { await hub.service.reportCacheRebuilds == 1 })
+                #expect(try await eventually(within: .seconds(60)) { await hub.service.reportCacheRebuilds == 1 })
                 #expect(
-                    try await eventually(within: .seconds(10)) { await hub.service.reportCacheCursor >= purgedHead })
+                    try await eventually(within: .seconds(60)) { await hub.service.reportCacheCursor >= purgedHead })
             } else {
                 #expect(await hub.service.reportCacheCursor == 0)
             }

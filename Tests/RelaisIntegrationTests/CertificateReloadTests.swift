@@ -56,7 +56,7 @@ struct CertificateReloadTests {
         try FileManager.default.copyItem(atPath: renewedPair.certificate, toPath: certificate)
         try FileManager.default.copyItem(atPath: renewedPair.key, toPath: key)
         hub.signal(SIGHUP)
-        let reloaded = try await eventually(within: .seconds(5), every: .milliseconds(100)) {
+        let reloaded = try await eventually(within: .seconds(30), every: .milliseconds(100)) {
             try await answers(trusting: renewed + "/ca.pem")
         }
         #expect(reloaded, "the hub still presents the old certificate after SIGHUP")
