@@ -417,6 +417,59 @@ struct HubAccessTests {
         }
     }
 
+    /// A code already used answers again the enrollment that used it, when the request carries the
+    /// same attempt and the device it made never synced since (that answer was lost): the same
+    /// replica number, a new token, the lost one refused. Another attempt, none, or a device that
+    /// has synced get `invalid_enrollment_code`, and so does a rejoin's code the same way.
+    @Test func aLostEnrollmentAnswerIsGivenAgainToTheSameAttemptOnly() async throws {
+        try await HubFixture.with { hub in
+            let code = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            var request = Wire.enroll(code, name: "Claire's laptop")
+            request.attempt = String(repeating: "a1", count: 16)
+            let lost = try await hub.service.enroll(request)
+            let again = try await hub.service.enroll(request)
+            #expect(again.replica == lost.replica && again.user == "claire" && again.territories == ["north"])
+            #expect(again.token != lost.token)
+            // The lost answer's token no longer opens anything; the new one does.
+            await #expect(throws: HubError.tokenExpired) { _ = try await hub.service.authenticate(token: lost.token) }
+            var claire = TestDevice(
+                replica: again.replica, token: again.token,
+                principal: try await hub.service.authenticate(token: again.token))
+            #expect(try await hub.store.read { try await $0.devices() }.count == 1)
+
+            var other = request
+            other.attempt = String(repeating: "b2", count: 16)
+            var none = request
+            none.attempt = ""
+            for refused in [other, none] {
+                await #expect(throws: HubError.invalidEnrollmentCode) { _ = try await hub.service.enroll(refused) }
+            }
+            // Once the device has synced, its answer is known to have arrived: no more.
+            _ = try await hub.pullAll(&claire)
+            await #expect(throws: HubError.invalidEnrollmentCode) { _ = try await hub.service.enroll(request) }
+            #expect(try await hub.service.authenticate(token: again.token).replica == ReplicaID(again.replica))
+
+            // A rejoin whose answer was lost: the same new replica, the old one renewed into it once.
+            var rejoin = Wire.enroll(try await hub.service.issueEnrollmentCode(for: "claire"))
+            rejoin.previousReplica = again.replica
+            rejoin.attempt = String(repeating: "c3", count: 16)
+            let first = try await hub.service.enroll(rejoin)
+            let second = try await hub.service.enroll(rejoin)
+            #expect(second.replica == first.replica && second.replica != again.replica)
+            #expect(second.previousCounter == first.previousCounter)
+            let devices = try await hub.store.read { try await $0.devices() }
+            #expect(devices.map(\.replica.rawValue) == [again.replica, first.replica])
+            #expect(devices.first?.renewedTo == ReplicaID(first.replica))
+            let events = try await hub.store.read { try await $0.events(kinds: [.deviceEnrolled], limit: 10) }
+            #expect(events.filter { $0.detail.contains("enrolled again") }.count == 2)
+
+            // An attempt too short to be a secret is refused before the hub looks at the code.
+            var short = Wire.enroll(try await hub.service.issueEnrollmentCode(for: "claire"))
+            short.attempt = "1234"
+            #expect(throws: ProtocolError.self) { try short.validate(limits: ProtocolLimits()) }
+        }
+    }
+
     @Test func enrollmentCodesWorkOnceAndExpire() async throws {
         let clock = TestClock()
         try await HubFixture.with(clock: clock) { hub in

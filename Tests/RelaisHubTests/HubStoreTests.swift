@@ -498,8 +498,9 @@ struct HubStoreOperationTests {
                     name: "claire", role: .manager, territories: ["south", "north", "south"])
                 #expect(user?.role == .manager && user?.territories == ["north", "south"] && user?.scopeVersion == 2)
                 #expect(try await tx.setUserAccess(name: "nobody", role: .rep, territories: []) == nil)
-                #expect(try await tx.useEnrollment(codeHash: "c", at: 3, replica: ReplicaID(1)))
-                #expect(try await tx.useEnrollment(codeHash: "c", at: 4, replica: ReplicaID(9)) == false)
+                #expect(try await tx.useEnrollment(codeHash: "c", at: 3, replica: ReplicaID(1), attemptHash: "a1"))
+                #expect(
+                    try await tx.useEnrollment(codeHash: "c", at: 4, replica: ReplicaID(9), attemptHash: "a9") == false)
                 try await tx.recordPush(replica: ReplicaID(1), highestCounter: 8, clampedWrites: 2, seenAt: 20)
                 try await tx.recordPush(replica: ReplicaID(1), highestCounter: 12, clampedWrites: 1, seenAt: 21)
                 try await tx.acknowledgePull(replica: ReplicaID(1), cursor: 0, scopeVersion: 2, seenAt: 22)
@@ -509,6 +510,11 @@ struct HubStoreOperationTests {
             try await store.read { tx throws in
                 let enrollment = try await tx.enrollment(codeHash: "c")
                 #expect(enrollment?.usedAt == 3 && enrollment?.replica == ReplicaID(1))
+                #expect(enrollment?.attemptHash == "a1")
+                #expect(enrollment?.answersAgain(attemptHash: "a1", at: 8) == true)
+                #expect(enrollment?.answersAgain(attemptHash: "a9", at: 8) == false)
+                #expect(enrollment?.answersAgain(attemptHash: "a1", at: 9) == false, "expired")
+                #expect(enrollment?.answersAgain(attemptHash: nil, at: 8) == false)
                 let stored = try #require(try await tx.device(replica: ReplicaID(1)))
                 // The counter only rises; clamped writes add up; the cursor is set, the scope version
                 // only from cursor 0.
@@ -810,8 +816,8 @@ struct SQLiteHubStoreTests {
         // The file is WAL with synchronous=FULL on the writer, and records its migrations.
         let connection = try Connection(path: folder.path + "/x/hub.sqlite")
         #expect(try connection.journalMode() == .wal)
-        #expect(try connection.scalar("SELECT count(*) FROM migrations")?.int64Value == 11)
-        #expect(try connection.userVersion() == 11)
+        #expect(try connection.scalar("SELECT count(*) FROM migrations")?.int64Value == 12)
+        #expect(try connection.userVersion() == 12)
     }
 
     /// The size of the file at `path`, in bytes.

@@ -569,8 +569,10 @@ struct PostgresStoreTests {
                 #expect(try await tx.conflicts(ConflictFilter(from: 11)).isEmpty)
             }
             try await store.write { tx throws in
-                #expect(try await tx.useEnrollment(codeHash: "e", at: 5, replica: ReplicaID(3)))
-                #expect(try await tx.useEnrollment(codeHash: "e", at: 6, replica: ReplicaID(4)) == false)
+                #expect(try await tx.useEnrollment(codeHash: "e", at: 5, replica: ReplicaID(3), attemptHash: nil))
+                #expect(
+                    try await tx.useEnrollment(codeHash: "e", at: 6, replica: ReplicaID(4), attemptHash: "a") == false)
+                #expect(try await tx.enrollment(codeHash: "e")?.attemptHash == nil)
                 #expect(try await tx.revokeLineage(ReplicaID(3), at: 7) == 1)
                 #expect(try await tx.revokeLineage(ReplicaID(3), at: 8) == 0)
                 try await tx.recordPush(replica: ReplicaID(3), highestCounter: 4, clampedWrites: 1, seenAt: 20)

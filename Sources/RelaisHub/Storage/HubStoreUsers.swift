@@ -51,11 +51,14 @@ public struct Enrollment: Sendable, Hashable {
     public var usedAt: UInt64?
     /// The replica it enrolled, if it was used.
     public var replica: ReplicaID?
+    /// The SHA-256 of the `attempt` the enrollment that used the code sent (``Secrets/hash(_:)``);
+    /// `nil` while unused, or when it sent none.
+    public var attemptHash: String?
 
     /// An enrollment code, unused unless `usedAt` and `replica` say otherwise.
     public init(
         codeHash: String, user: String, createdAt: UInt64, expiresAt: UInt64, usedAt: UInt64? = nil,
-        replica: ReplicaID? = nil
+        replica: ReplicaID? = nil, attemptHash: String? = nil
     ) {
         self.codeHash = codeHash
         self.user = user
@@ -63,10 +66,19 @@ public struct Enrollment: Sendable, Hashable {
         self.expiresAt = expiresAt
         self.usedAt = usedAt
         self.replica = replica
+        self.attemptHash = attemptHash
     }
 
     /// Whether the code still enrolls a device at `time`: unused and not expired.
     public func enrolls(at time: UInt64) -> Bool { usedAt == nil && expiresAt > time }
+
+    /// Whether the code, used, may answer again at `time` the enrollment that used it, whose answer
+    /// was lost: the same attempt (its hash `attemptHash`), and the code not expired. The device it
+    /// made must also not have synced since (``HubService/enroll(_:)`` checks that).
+    public func answersAgain(attemptHash: String?, at time: UInt64) -> Bool {
+        guard let attemptHash, usedAt != nil, replica != nil, expiresAt > time else { return false }
+        return self.attemptHash == attemptHash
+    }
 }
 
 /// An admin API token (not a device: it cannot sync). Only its hash is kept.

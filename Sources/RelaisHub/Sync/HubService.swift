@@ -391,10 +391,16 @@ public final class HubService: Sendable {
 
     /// Enrolls a device with a one-time code: a new replica number and a device token.
     ///
+    /// A code already used answers again the enrollment that used it, when the request carries the
+    /// same `attempt` and the device it made has not synced, renewed or been revoked since: that
+    /// enrollment's answer was lost. The device keeps its replica number and gets a new token; the
+    /// one in the lost answer stops working.
+    ///
     /// - Throws: ``HubError/invalidEnrollmentCode`` for an unknown, used or expired code.
     public func enroll(_ request: Relais_V1_EnrollRequest) async throws -> Relais_V1_EnrollResponse {
         try await checkSchemaVersion(request.schemaVersion, allowingOlder: true)
         let codeHash = Secrets.hashEnrollmentCode(request.code)
+        let attemptHash = request.attempt.isEmpty ? nil : Secrets.hash(request.attempt)
         let token = secrets.token()
         let tokenHash = Secrets.hash(token)
         let now = self.now()
@@ -403,7 +409,8 @@ public final class HubService: Sendable {
         // A wrong, used or expired code costs a read, never a write transaction: guessing codes must
         // not occupy the store's writer. The write checks again (two enrollments may race).
         let usable = try await store.read { tx in
-            try await tx.enrollment(codeHash: codeHash)?.enrolls(at: now) ?? false
+            guard let enrollment = try await tx.enrollment(codeHash: codeHash) else { return false }
+            return enrollment.enrolls(at: now) || enrollment.answersAgain(attemptHash: attemptHash, at: now)
         }
         guard usable else { throw HubError.invalidEnrollmentCode }
         let hubEpoch = try await self.hubEpoch()
@@ -416,9 +423,20 @@ public final class HubService: Sendable {
         }
         let earlier = Set(request.earlierReplicas.map { ReplicaID($0) }).subtracting([.hub, previousReplica]).sorted()
         return try await store.write { tx in
-            guard let enrollment = try await tx.enrollment(codeHash: codeHash), enrollment.enrolls(at: now),
+            guard let enrollment = try await tx.enrollment(codeHash: codeHash),
                 let user = try await tx.user(named: enrollment.user), !user.isDisabled
             else { throw HubError.invalidEnrollmentCode }
+            // Used: only by this very enrollment, whose answer was lost, and only for a device that
+            // never used the token since (it would have had its answer).
+            var again: Device?
+            if !enrollment.enrolls(at: now) {
+                guard enrollment.answersAgain(attemptHash: attemptHash, at: now), let made = enrollment.replica,
+                    let device = try await tx.device(replica: made), device.user == user.name,
+                    device.revokedAt == nil, device.renewedTo == nil, device.lastSeenAt == nil,
+                    device.wipeRequestedAt == nil
+                else { throw HubError.invalidEnrollmentCode }
+                again = device
+            }
             // A rejoin: what the hub holds of the laptop's old replica, if it is this user's.
             var previous: Device?
             if previousReplica != .hub, let old = try await tx.device(replica: previousReplica) {
@@ -428,17 +446,30 @@ public final class HubService: Sendable {
                 }
                 previous = old
             }
-            let replica = try await tx.takeReplicaNumber()
-            // Used once: a second enrollment with the same code (another hub, at the same moment) finds
-            // it used and is refused.
-            guard try await tx.useEnrollment(codeHash: codeHash, at: now, replica: replica) else {
-                throw HubError.invalidEnrollmentCode
+            let replica: ReplicaID
+            var detail: String
+            if let again {
+                // The lost answer's token stops working at once (no grace window: it was never received).
+                replica = again.replica
+                try await tx.rotateToken(
+                    replica: replica, tokenHash: tokenHash, expiresAt: times.expiresAt, previousUntil: 0)
+                detail =
+                    "device `\(again.name)` enrolled again: the answer of its enrollment was lost, a new token replaces it"
+            } else {
+                replica = try await tx.takeReplicaNumber()
+                // Used once: a second enrollment with the same code (another hub, at the same moment)
+                // finds it used and is refused.
+                guard
+                    try await tx.useEnrollment(codeHash: codeHash, at: now, replica: replica, attemptHash: attemptHash)
+                else {
+                    throw HubError.invalidEnrollmentCode
+                }
+                try await tx.insertDevice(
+                    Device(
+                        replica: replica, user: user.name, tokenHash: tokenHash, name: deviceName, lineage: replica,
+                        createdAt: now, scopeVersion: user.scopeVersion, tokenExpiresAt: times.expiresAt))
+                detail = "device `\(deviceName)` enrolled"
             }
-            try await tx.insertDevice(
-                Device(
-                    replica: replica, user: user.name, tokenHash: tokenHash, name: deviceName, lineage: replica,
-                    createdAt: now, scopeVersion: user.scopeVersion, tokenExpiresAt: times.expiresAt))
-            var detail = "device `\(deviceName)` enrolled"
             if previousReplica != .hub {
                 detail += "; rejoined from replica \(previousReplica.rawValue)"
                 if let previous {

@@ -1,5 +1,5 @@
-// relais.proto sha256: 3e72d924918a0ef18d47e33f1e6dd6d49d60013e5380165f07bf523022a2b2bd
-// generated code sha256: 35d88db3f2f4360ee99dbb12c99e3b37d8ed81d4842ecd81b705587e8421d3b2
+// relais.proto sha256: d179966a21f1ed29ea1e857aedccd5c6acc9dfa2a09d5a94dbe275298b502d15
+// generated code sha256: 4864e04bf7fd18bd644954df19f307429b7692d7977554b8450e9c0008d50bd3
 // DO NOT EDIT.
 // swift-format-ignore-file
 // swiftlint:disable all
@@ -938,6 +938,12 @@ public nonisolated struct Relais_V1_EnrollRequest: Sendable {
   /// renewal or an earlier rejoin), whose acknowledged writes it still keeps, at most 64. The hub
   /// answers in `earlier_counters` what it holds of each.
   public var earlierReplicas: [UInt32] = []
+
+  /// A secret the client draws for this enrollment and sends again with every retry of it (at least
+  /// 32 characters; empty: none). When the answer was lost after the hub used the code, the same code
+  /// with the same attempt enrolls the same device again: the same replica number, a new token (the
+  /// lost one stops working), as long as that device has not synced, renewed or been revoked.
+  public var attempt: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2385,7 +2391,7 @@ nonisolated extension Relais_V1_VerificationReportResponse: SwiftProtobuf.Messag
 
 nonisolated extension Relais_V1_EnrollRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EnrollRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}code\0\u{3}device_name\0\u{3}schema_version\0\u{3}previous_replica\0\u{3}earlier_replicas\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}code\0\u{3}device_name\0\u{3}schema_version\0\u{3}previous_replica\0\u{3}earlier_replicas\0\u{1}attempt\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2398,6 +2404,7 @@ nonisolated extension Relais_V1_EnrollRequest: SwiftProtobuf.Message, SwiftProto
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.schemaVersion) }()
       case 4: try { try decoder.decodeSingularUInt32Field(value: &self.previousReplica) }()
       case 5: try { try decoder.decodeRepeatedUInt32Field(value: &self.earlierReplicas) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.attempt) }()
       default: break
       }
     }
@@ -2419,6 +2426,9 @@ nonisolated extension Relais_V1_EnrollRequest: SwiftProtobuf.Message, SwiftProto
     if !self.earlierReplicas.isEmpty {
       try visitor.visitPackedUInt32Field(value: self.earlierReplicas, fieldNumber: 5)
     }
+    if !self.attempt.isEmpty {
+      try visitor.visitSingularStringField(value: self.attempt, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2428,6 +2438,7 @@ nonisolated extension Relais_V1_EnrollRequest: SwiftProtobuf.Message, SwiftProto
     if lhs.schemaVersion != rhs.schemaVersion {return false}
     if lhs.previousReplica != rhs.previousReplica {return false}
     if lhs.earlierReplicas != rhs.earlierReplicas {return false}
+    if lhs.attempt != rhs.attempt {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

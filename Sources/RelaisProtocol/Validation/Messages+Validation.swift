@@ -148,12 +148,24 @@ extension Relais_V1_PullResponse: ProtocolValidatable {
 }
 
 extension Relais_V1_EnrollRequest: ProtocolValidatable {
-    /// The code is present; the code and device name are at most ``ProtocolLimits/maxIdentifierBytes``.
+    /// The code is present; the code, device name and attempt are at most
+    /// ``ProtocolLimits/maxIdentifierBytes``; an attempt, when given, has at least 32 characters.
     public func validate(limits: ProtocolLimits) throws(ProtocolError) {
         let check = Validator(limits: limits)
         try check.identifier(code, "code")
         if !deviceName.isEmpty { try check.identifier(deviceName, "device_name") }
+        if !attempt.isEmpty {
+            try check.identifier(attempt, "attempt")
+            guard attempt.utf8.count >= Self.minAttemptBytes else {
+                throw ProtocolError.invalidMessage.with(
+                    "attempt is shorter than \(Self.minAttemptBytes) characters: draw it at random, once per enrollment.",
+                    ["path": "attempt"])
+            }
+        }
     }
+
+    /// The shortest `attempt` accepted: a secret of 32 hex digits (128 bits) or more.
+    public static let minAttemptBytes = 32
 }
 
 extension Relais_V1_EnrollResponse: ProtocolValidatable {

@@ -268,6 +268,13 @@ enum PostgresHubSchema {
                 "ALTER TABLE meta ADD COLUMN purged_up_to BIGINT NOT NULL DEFAULT 0",
                 "UPDATE meta SET purged_up_to = purge_horizon",
             ]),
+        Migration(
+            version: 9, name: "enrollment attempts",
+            statements: [
+                // The SHA-256 of the attempt an enrollment sent with the code it used: the same code
+                // and attempt, its answer lost, enroll the same device again (HubService.enroll).
+                "ALTER TABLE enrollments ADD COLUMN attempt_hash TEXT"
+            ]),
     ]
 
     /// The version this build writes.
