@@ -4,6 +4,7 @@ import RelaisHub
 import RelaisProtocol
 import RelaisSQLite
 import RelaisTesting
+import Synchronization
 import Testing
 
 @testable import RelaisClient
@@ -209,6 +210,69 @@ struct DeviceTokenTests {
         func rotateToken(token: String) async throws -> Relais_V1_TokenRotateResponse {
             _ = try await base.rotateToken(token: token)
             throw SyncError(.hubUnreachable, "connection reset")
+        }
+    }
+
+    /// The enrollment's answer is lost after the hub used the code: the laptop asks again with the
+    /// same attempt and gets the device the hub made (one device, not two), with a token that syncs.
+    /// A rejoin whose answer is lost does the same, and keeps the file's unsent write.
+    @Test func aLostEnrollmentAnswerIsAskedForAgainAndGivesTheSameDevice() async throws {
+        let clock = TestClock()
+        try await HubFixture.with(configuration: Self.configuration, clock: clock) { hub in
+            let code = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            let folder = try TemporaryFolder(prefix: "tokens")
+            defer { folder.remove() }
+            try await hub.live { url in
+                let transport = LosingEnrollments(base: HTTPSyncTransport(hub: url))
+                let laptop = try await Replica.enroll(
+                    hub: url, code: code, path: folder.file("claire.relais"), deviceName: "claire",
+                    transport: transport, configuration: .testing(clock: clock))
+                #expect(transport.lost.withLock { $0 } == 1)
+                let devices = try await hub.store.read { try await $0.devices() }
+                let identity = try #require(try await laptop.identity())
+                #expect(devices.map(\.replica.rawValue) == [identity.replica])
+                let id = try await laptop.add(customer, acme("Enrolled through a lost answer"))
+                #expect(try await laptop.sync().pushed == 1)
+
+                // A rejoin (the token expired), its answer lost too, with a write not yet sent.
+                clock.advance(byMillis: 11 * Self.day)
+                let unsent = try await laptop.add(customer, acme("Typed while the token was expired"))
+                await #expect(throws: SyncError.self) { _ = try await laptop.sync() }
+                let rejoinCode = try await hub.service.issueEnrollmentCode(for: "claire")
+                try await laptop.rejoin(code: rejoinCode, deviceName: "claire", transport: transport)
+                #expect(transport.lost.withLock { $0 } == 2)
+                let rejoined = try #require(try await laptop.identity())
+                #expect(
+                    try await hub.store.read { try await $0.devices() }.map(\.replica.rawValue) == [
+                        identity.replica, rejoined.replica,
+                    ])
+                _ = try await laptop.sync()
+                #expect(try await laptop.pendingCount() == 0)
+                let held = try await hub.service.exportJSON(user: "claire")
+                #expect(try await laptop.export() == Data(held))
+                for kept in [id, unsent] { #expect(try await laptop.get(customer, id: kept) != nil) }
+            }
+        }
+    }
+
+    /// A transport whose first enrollment of each kind (new, rejoin) reaches the hub but whose answer
+    /// never comes back.
+    final class LosingEnrollments: ForwardingTransport {
+        let base: HTTPSyncTransport
+        var inner: any SyncTransport { base }
+        let lost = Mutex(0)
+        init(base: HTTPSyncTransport) { self.base = base }
+
+        func enroll(_ request: Relais_V1_EnrollRequest) async throws -> Relais_V1_EnrollResponse {
+            let answer = try await base.enroll(request)
+            let lose = lost.withLock { lost in
+                let kind = request.previousReplica == 0 ? 0 : 1
+                guard lost == kind else { return false }
+                lost += 1
+                return true
+            }
+            if lose { throw SyncError(.hubUnreachable, "connection reset") }
+            return answer
         }
     }
 

@@ -79,6 +79,10 @@ extension Replica {
     /// `security` (the firm's CA, whether plain HTTP off loopback is accepted) is checked before the
     /// code is sent and kept in the file for every later sync.
     ///
+    /// An answer lost on the way back (or a hub out of reach) is asked for again, a few times, with
+    /// the same attempt (``sendEnrollment(_:transport:)``): the hub then answers the enrollment that
+    /// used the code, instead of refusing a used code.
+    ///
     /// - Throws: ``SyncError`` (`authenticationRefused` for a bad code, `hubUnreachable`,
     ///   `insecureHub`), or ``ReplicaError/Code/alreadyExists`` when `path` already holds an enrolled
     ///   replica.
@@ -99,7 +103,7 @@ extension Replica {
         request.code = code
         request.deviceName = deviceName
         request.schemaVersion = UInt32(schema.version)
-        let response = try await transport.enroll(request)
+        let response = try await sendEnrollment(request, transport: transport)
         let replica = try Replica.open(path: path, schema: schema, configuration: configuration, logger: logger)
         try await replica.setIdentity(
             Identity(
@@ -124,6 +128,39 @@ extension Replica {
             }
         }
         return replica
+    }
+
+    /// How an enrollment is asked for again after a transient failure: three attempts in all, 0.5 s
+    /// then about 1 s apart.
+    static let enrollmentRetry = RetryStateMachine.Configuration(maxAttempts: 3)
+
+    /// Sends `request` with a fresh `attempt` (32 random bytes, in hex), and sends it again with the
+    /// same attempt after a transient failure (``SyncError/isTransient``): when the hub used the code
+    /// and its answer was lost, the same code and attempt get the same device with a new token
+    /// (Protocol/README.md section 8.1).
+    static func sendEnrollment(_ request: Relais_V1_EnrollRequest, transport: any SyncTransport) async throws
+        -> Relais_V1_EnrollResponse
+    {
+        var request = request
+        let digits = Array("0123456789abcdef".utf8)
+        var generator = SystemRandomNumberGenerator()
+        var attempt: [UInt8] = []
+        for _ in 0..<32 {
+            let byte = UInt8.random(in: .min ... .max, using: &generator)
+            attempt += [digits[Int(byte >> 4)], digits[Int(byte & 0x0f)]]
+        }
+        request.attempt = String(decoding: attempt, as: UTF8.self)
+        var retry = RetryStateMachine(configuration: enrollmentRetry)
+        while true {
+            do {
+                return try await transport.enroll(request)
+            } catch let error as SyncError where error.isTransient {
+                switch retry.failed(random: Double.random(in: 0..<1), retryAfter: error.retryAfter) {
+                case .retry(let delay): try await Task.sleep(for: delay)
+                case .giveUp: throw error
+                }
+            }
+        }
     }
 
     /// Syncs with the hub: pushes every pending write in batches, then pulls every page

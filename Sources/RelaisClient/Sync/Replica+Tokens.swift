@@ -101,7 +101,7 @@ extension Replica {
                 metadata: ["relais.earlier_replicas": "\(earlierNumbers.count)"])
         }
         request.earlierReplicas = Array(earlierNumbers.suffix(maxEarlier))
-        let response = try await transport.enroll(request)
+        let response = try await Self.sendEnrollment(request, transport: transport)
         let restored = try store.write {
             let ours = try store.hubEpoch
             let lost =
