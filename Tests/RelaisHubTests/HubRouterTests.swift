@@ -356,6 +356,38 @@ struct HubRouterTests {
         }
     }
 
+    /// A snapshot file gone from the hub's folder between the pick and the open (a newer build
+    /// replaced it, or something cleaned the folder) is built again and served, not answered as an
+    /// unknown method.
+    @Test func aSnapshotFileGoneFromTheFolderIsBuiltAgainAndServed() async throws {
+        try await withRouter { hub, client in
+            let claire = try await Self.enroll(hub, client, "claire")
+            let writes = (1...2).map { Wire.customer(id: Wire.uuid(), replica: claire.replica, counter: $0) }
+            #expect(
+                try await Self.send(client, "/v1/push", Wire.push(claire.replica, writes), token: claire.token).status
+                    == 200)
+            func snapshot() async throws -> Answer {
+                try await Self.send(
+                    client, .get, "/v1/snapshot?schema_version=\(Schema.crm.version)", token: claire.token,
+                    contentType: nil)
+            }
+            let first = try await snapshot()
+            #expect(first.status == 200)
+            let folder = try #require(hub.service.configuration.snapshotFolder)
+            let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".snapshot") }
+            #expect(files.count == 1)
+            for file in files { try FileManager.default.removeItem(atPath: folder + "/" + file) }
+
+            let again = try await snapshot()
+            #expect(again.status == 200, "\(again.status) \(again.errorCode ?? "")")
+            #expect(again.body.count > 0 && again.headers[.contentLength] == String(again.body.count))
+            #expect(again.headers[HTTPFields.Element.Name("Relais-Snapshot-Cursor")!] == "2")
+            #expect(
+                try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".snapshot") }.count
+                    == 1)
+        }
+    }
+
     @Test func healthAndMetrics() async throws {
         try await withRouter { hub, client in
             let health = try await Self.send(client, .get, "/v1/health", contentType: nil)

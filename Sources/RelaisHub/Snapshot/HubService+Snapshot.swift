@@ -57,6 +57,12 @@ extension HubService {
         return snapshot
     }
 
+    /// Forgets `snapshot`, whose file was gone when its download opened it: the next request for its
+    /// view gets a newer one, or builds one.
+    func forgetSnapshot(_ snapshot: HubSnapshot) async {
+        await snapshots?.forget(snapshot)
+    }
+
     /// Records that `replica` takes `snapshot`, in the transaction that decides it is served: the
     /// device is checked again there, as a pull checks it in the transaction that reads its page. A
     /// build takes seconds on a large view, and a device revoked, marked for wipe or renewed (or a

@@ -58,6 +58,12 @@ actor SnapshotCache {
     /// The snapshots ready now.
     var snapshots: [HubSnapshot] { Array(ready.values) }
 
+    /// Forgets `snapshot`, whose file could not be opened (replaced by a newer build, or removed from
+    /// the folder): the next request for its view gets the newer one, or builds one.
+    func forget(_ snapshot: HubSnapshot) {
+        for (view, current) in ready where current.path == snapshot.path { ready[view] = nil }
+    }
+
     private func start(_ view: SnapshotView, _ build: @escaping Builder) -> Task<HubSnapshot, any Error> {
         let task = Task { try await build(view) }
         building[view] = task
