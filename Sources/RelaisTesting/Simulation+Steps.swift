@@ -117,10 +117,11 @@ extension Simulation {
     /// enrolls its file again (`relais enroll --rejoin`), keeping its unsent writes. Returns whether
     /// it did.
     ///
-    /// The enrollment is one request, which the network may fail like any other (a connection cut
-    /// before the quiet phase can still be in the laptop's pool): its user runs the command again,
-    /// with a new code since the first may have been used, up to three times. Any other failure, or a
-    /// third network one, is a violation.
+    /// The enrollment is a request the network may fail like any other (a connection cut before the
+    /// quiet phase can still be in the laptop's pool). The laptop asks again itself, three times with
+    /// the same attempt, and the hub answers a used code again for that attempt; when all three fail,
+    /// its user runs the command again, with a new code since the first may have been used, up to
+    /// three times. Any other failure, or a third network one, is a violation.
     @discardableResult
     mutating func rejoinIfRefused(_ index: Int, _ error: any Error) async -> Bool {
         guard let error = error as? SyncError, error.code == .tokenExpired || error.code == .authenticationRefused

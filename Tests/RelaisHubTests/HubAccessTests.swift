@@ -417,21 +417,21 @@ struct HubAccessTests {
         }
     }
 
-    /// A code already used answers again the enrollment that used it, when the request carries the
-    /// same attempt and the device it made never synced since (that answer was lost): the same
-    /// replica number, a new token, the lost one refused. Another attempt, none, or a device that
-    /// has synced get `invalid_enrollment_code`, and so does a rejoin's code the same way.
+    /// A code already used answers again, the same, the enrollment that used it, when the request
+    /// carries the same attempt within ten minutes and the device it made never synced since (that
+    /// answer was lost): the same replica number and token, one device. Another attempt, none, a
+    /// device that has synced, or a late attempt get `invalid_enrollment_code`; a rejoin is
+    /// answered again the same way, and only with the same old replica.
     @Test func aLostEnrollmentAnswerIsGivenAgainToTheSameAttemptOnly() async throws {
-        try await HubFixture.with { hub in
+        let clock = TestClock()
+        try await HubFixture.with(clock: clock) { hub in
             let code = try await hub.addUser("claire", role: .rep, territories: ["north"])
             var request = Wire.enroll(code, name: "Claire's laptop")
             request.attempt = String(repeating: "a1", count: 16)
             let lost = try await hub.service.enroll(request)
+            clock.advance(byMillis: 9 * 60 * 1000)
             let again = try await hub.service.enroll(request)
-            #expect(again.replica == lost.replica && again.user == "claire" && again.territories == ["north"])
-            #expect(again.token != lost.token)
-            // The lost answer's token no longer opens anything; the new one does.
-            await #expect(throws: HubError.tokenExpired) { _ = try await hub.service.authenticate(token: lost.token) }
+            #expect(again == lost)
             var claire = TestDevice(
                 replica: again.replica, token: again.token,
                 principal: try await hub.service.authenticate(token: again.token))
@@ -449,25 +449,67 @@ struct HubAccessTests {
             await #expect(throws: HubError.invalidEnrollmentCode) { _ = try await hub.service.enroll(request) }
             #expect(try await hub.service.authenticate(token: again.token).replica == ReplicaID(again.replica))
 
-            // A rejoin whose answer was lost: the same new replica, the old one renewed into it once.
-            var rejoin = Wire.enroll(try await hub.service.issueEnrollmentCode(for: "claire"))
+            // Too late: ten minutes after the code was used, the same attempt is refused.
+            var late = Wire.enroll(try await hub.service.issueEnrollmentCode(for: "claire"))
+            late.attempt = String(repeating: "d4", count: 16)
+            _ = try await hub.service.enroll(late)
+            clock.advance(byMillis: 10 * 60 * 1000)
+            await #expect(throws: HubError.invalidEnrollmentCode) { _ = try await hub.service.enroll(late) }
+
+            // A rejoin whose answer was lost: the same new replica, the old one renewed into it once;
+            // the same attempt naming another old replica is refused, and renews nothing.
+            let rejoinCode = try await hub.service.issueEnrollmentCode(for: "claire")
+            var rejoin = Wire.enroll(rejoinCode)
             rejoin.previousReplica = again.replica
             rejoin.attempt = String(repeating: "c3", count: 16)
             let first = try await hub.service.enroll(rejoin)
-            let second = try await hub.service.enroll(rejoin)
-            #expect(second.replica == first.replica && second.replica != again.replica)
-            #expect(second.previousCounter == first.previousCounter)
+            #expect(try await hub.service.enroll(rejoin) == first)
+            #expect(first.replica != again.replica)
+            var elsewhere = rejoin
+            // The late enrollment's device: neither the first nor the rejoined one.
+            elsewhere.previousReplica =
+                try await hub.store.read { try await $0.devices() }.map(\.replica.rawValue).first {
+                    $0 != again.replica && $0 != first.replica
+                } ?? 0
+            await #expect(throws: HubError.invalidEnrollmentCode) { _ = try await hub.service.enroll(elsewhere) }
             let devices = try await hub.store.read { try await $0.devices() }
-            #expect(devices.map(\.replica.rawValue) == [again.replica, first.replica])
-            #expect(devices.first?.renewedTo == ReplicaID(first.replica))
-            let events = try await hub.store.read { try await $0.events(kinds: [.deviceEnrolled], limit: 10) }
-            #expect(events.filter { $0.detail.contains("enrolled again") }.count == 2)
+            #expect(devices.first { $0.replica.rawValue == again.replica }?.renewedTo == ReplicaID(first.replica))
+            #expect(devices.allSatisfy { $0.replica.rawValue == again.replica || $0.renewedTo == nil })
+            let events = try await hub.store.read { try await $0.events(kinds: [.deviceEnrolled], limit: 20) }
+            #expect(events.filter { $0.detail.contains("the same answer sent again") }.count == 2)
 
             // An attempt too short to be a secret is refused before the hub looks at the code.
             var short = Wire.enroll(try await hub.service.issueEnrollmentCode(for: "claire"))
             short.attempt = "1234"
             #expect(throws: ProtocolError.self) { try short.validate(limits: ProtocolLimits()) }
         }
+    }
+
+    /// Two attempts of one enrollment that both reach the hub at once (the first one slow, the second
+    /// sent after the laptop gave up waiting) get one device and one token.
+    @Test func twoAttemptsOfOneEnrollmentAtOnceGetOneDevice() async throws {
+        try await HubFixture.with { hub in
+            let code = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            var request = Wire.enroll(code)
+            request.attempt = String(repeating: "e5", count: 16)
+            async let one = hub.service.enroll(request)
+            async let two = hub.service.enroll(request)
+            let answers = try await [one, two]
+            #expect(answers[0] == answers[1])
+            #expect(try await hub.store.read { try await $0.devices() }.count == 1)
+            #expect(
+                try await hub.service.authenticate(token: answers[0].token).replica == ReplicaID(answers[0].replica))
+        }
+    }
+
+    /// A sealed token opens with its attempt only.
+    @Test func aSealedTokenOpensWithItsAttemptOnly() throws {
+        let attempt = String(repeating: "f6", count: 16)
+        let sealed = try Secrets.sealToken("rlt_secret", attempt: attempt)
+        #expect(!sealed.contains("rlt_secret") && sealed != Secrets.hash(attempt))
+        #expect(Secrets.openToken(sealed, attempt: attempt) == "rlt_secret")
+        #expect(Secrets.openToken(sealed, attempt: String(repeating: "f7", count: 16)) == nil)
+        #expect(Secrets.openToken("not base64 at all", attempt: attempt) == nil)
     }
 
     @Test func enrollmentCodesWorkOnceAndExpire() async throws {

@@ -498,9 +498,12 @@ struct HubStoreOperationTests {
                     name: "claire", role: .manager, territories: ["south", "north", "south"])
                 #expect(user?.role == .manager && user?.territories == ["north", "south"] && user?.scopeVersion == 2)
                 #expect(try await tx.setUserAccess(name: "nobody", role: .rep, territories: []) == nil)
-                #expect(try await tx.useEnrollment(codeHash: "c", at: 3, replica: ReplicaID(1), attemptHash: "a1"))
                 #expect(
-                    try await tx.useEnrollment(codeHash: "c", at: 4, replica: ReplicaID(9), attemptHash: "a9") == false)
+                    try await tx.useEnrollment(
+                        codeHash: "c", at: 3, replica: ReplicaID(1), attemptHash: "a1", sealedToken: "s1"))
+                #expect(
+                    try await tx.useEnrollment(
+                        codeHash: "c", at: 4, replica: ReplicaID(9), attemptHash: "a9", sealedToken: "s9") == false)
                 try await tx.recordPush(replica: ReplicaID(1), highestCounter: 8, clampedWrites: 2, seenAt: 20)
                 try await tx.recordPush(replica: ReplicaID(1), highestCounter: 12, clampedWrites: 1, seenAt: 21)
                 try await tx.acknowledgePull(replica: ReplicaID(1), cursor: 0, scopeVersion: 2, seenAt: 22)
@@ -510,7 +513,7 @@ struct HubStoreOperationTests {
             try await store.read { tx throws in
                 let enrollment = try await tx.enrollment(codeHash: "c")
                 #expect(enrollment?.usedAt == 3 && enrollment?.replica == ReplicaID(1))
-                #expect(enrollment?.attemptHash == "a1")
+                #expect(enrollment?.attemptHash == "a1" && enrollment?.sealedToken == "s1")
                 #expect(enrollment?.answersAgain(attemptHash: "a1", at: 8) == true)
                 #expect(enrollment?.answersAgain(attemptHash: "a9", at: 8) == false)
                 #expect(enrollment?.answersAgain(attemptHash: "a1", at: 9) == false, "expired")

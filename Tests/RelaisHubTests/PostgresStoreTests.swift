@@ -569,9 +569,12 @@ struct PostgresStoreTests {
                 #expect(try await tx.conflicts(ConflictFilter(from: 11)).isEmpty)
             }
             try await store.write { tx throws in
-                #expect(try await tx.useEnrollment(codeHash: "e", at: 5, replica: ReplicaID(3), attemptHash: nil))
                 #expect(
-                    try await tx.useEnrollment(codeHash: "e", at: 6, replica: ReplicaID(4), attemptHash: "a") == false)
+                    try await tx.useEnrollment(
+                        codeHash: "e", at: 5, replica: ReplicaID(3), attemptHash: nil, sealedToken: nil))
+                #expect(
+                    try await tx.useEnrollment(
+                        codeHash: "e", at: 6, replica: ReplicaID(4), attemptHash: "a", sealedToken: "s") == false)
                 #expect(try await tx.enrollment(codeHash: "e")?.attemptHash == nil)
                 #expect(try await tx.revokeLineage(ReplicaID(3), at: 7) == 1)
                 #expect(try await tx.revokeLineage(ReplicaID(3), at: 8) == 0)

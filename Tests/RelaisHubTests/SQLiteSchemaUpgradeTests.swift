@@ -9,8 +9,8 @@ import Testing
 struct SQLiteSchemaUpgradeTests {
     /// A store as schema version 2 left it: version 3's admin sessions and conflict indexes, version
     /// 4's hub epoch, version 5's disabled users, version 6's token lifetime and wipe, version 7's
-    /// view digests, version 8's digest schema, version 9's digest index, version 10's data schemas and
-    /// version 11's purged-up-to undone.
+    /// view digests, version 8's digest schema, version 9's digest index, version 10's data schemas,
+    /// version 11's purged-up-to and version 12's enrollment attempts undone.
     private func makeVersion2Store(in folder: TemporaryFolder) async throws -> String {
         let data = folder.path + "/data"
         try await SQLiteHubStore(folder: data, create: true).close()
@@ -35,6 +35,8 @@ struct SQLiteSchemaUpgradeTests {
             DROP TABLE device_verifications;
             DROP TABLE data_schemas;
             ALTER TABLE meta DROP COLUMN purged_up_to;
+            ALTER TABLE enrollments DROP COLUMN attempt_hash;
+            ALTER TABLE enrollments DROP COLUMN sealed_token;
             UPDATE meta SET purge_horizon = 4;
             DELETE FROM migrations WHERE version >= 3;
             PRAGMA user_version = 2;

@@ -80,6 +80,28 @@ public enum Secrets {
         return hash(normalised)
     }
 
+    /// `token`, sealed (ChaCha20-Poly1305, base64) with a key derived from an enrollment's `attempt`
+    /// by HKDF-SHA256: the store keeps it beside the attempt's hash, from which the key cannot be
+    /// had, so that only the same attempt opens it (``openToken(_:attempt:)``).
+    public static func sealToken(_ token: String, attempt: String) throws -> String {
+        try ChaChaPoly.seal(Data(token.utf8), using: tokenKey(attempt)).combined.base64EncodedString()
+    }
+
+    /// The token ``sealToken(_:attempt:)`` sealed, or nil when `attempt` is not the one it was
+    /// sealed with (or `sealed` is damaged).
+    public static func openToken(_ sealed: String, attempt: String) -> String? {
+        guard let combined = Data(base64Encoded: sealed), let box = try? ChaChaPoly.SealedBox(combined: combined),
+            let token = try? ChaChaPoly.open(box, using: tokenKey(attempt))
+        else { return nil }
+        return String(decoding: token, as: UTF8.self)
+    }
+
+    private static func tokenKey(_ attempt: String) -> SymmetricKey {
+        HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: SymmetricKey(data: Data(attempt.utf8)), info: Data("relais enrollment token".utf8),
+            outputByteCount: 32)
+    }
+
     /// The SHA-256 of some bytes, as 32 bytes.
     public static func digest(_ bytes: [UInt8]) -> [UInt8] {
         Array(SHA256.hash(data: bytes))

@@ -288,10 +288,11 @@ public protocol HubTransaction: HubReadTransaction {
     @discardableResult
     nonisolated(nonsending) func revokeAPITokens(user: String, at time: UInt64) async throws -> Int
     nonisolated(nonsending) func insertEnrollment(_ enrollment: Enrollment) async throws
-    /// Marks an enrollment code used by `replica`, with the hash of the enrollment's attempt, only if
-    /// it is still unused; returns whether it was.
+    /// Marks an enrollment code used by `replica`, with the hash of the enrollment's attempt and the
+    /// token it was given, sealed (``Enrollment/sealedToken``), only if it is still unused; returns
+    /// whether it was.
     nonisolated(nonsending) func useEnrollment(
-        codeHash: String, at time: UInt64, replica: ReplicaID, attemptHash: String?
+        codeHash: String, at time: UInt64, replica: ReplicaID, attemptHash: String?, sealedToken: String?
     ) async throws -> Bool
     /// Ends every code of `user` still unused and unexpired at `time`: its expiry becomes `time`.
     /// Returns how many.

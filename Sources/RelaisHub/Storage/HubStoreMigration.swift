@@ -60,7 +60,7 @@ public enum HubStoreMigration {
             columns: [
                 ("code_hash", "code_hash", .text), ("user", "user_name", .text), ("created_at", "created_at", .bigint),
                 ("expires_at", "expires_at", .bigint), ("used_at", "used_at", .bigint), ("replica", "replica", .bigint),
-                ("attempt_hash", "attempt_hash", .text),
+                ("attempt_hash", "attempt_hash", .text), ("sealed_token", "sealed_token", .text),
             ]),
         TableCopy(
             table: "devices",

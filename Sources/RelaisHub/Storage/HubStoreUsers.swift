@@ -54,11 +54,14 @@ public struct Enrollment: Sendable, Hashable {
     /// The SHA-256 of the `attempt` the enrollment that used the code sent (``Secrets/hash(_:)``);
     /// `nil` while unused, or when it sent none.
     public var attemptHash: String?
+    /// The token that enrollment was given, sealed with a key only its attempt gives
+    /// (``Secrets/sealToken(_:attempt:)``), so that the same attempt gets the same answer again.
+    public var sealedToken: String?
 
     /// An enrollment code, unused unless `usedAt` and `replica` say otherwise.
     public init(
         codeHash: String, user: String, createdAt: UInt64, expiresAt: UInt64, usedAt: UInt64? = nil,
-        replica: ReplicaID? = nil, attemptHash: String? = nil
+        replica: ReplicaID? = nil, attemptHash: String? = nil, sealedToken: String? = nil
     ) {
         self.codeHash = codeHash
         self.user = user
@@ -67,16 +70,25 @@ public struct Enrollment: Sendable, Hashable {
         self.usedAt = usedAt
         self.replica = replica
         self.attemptHash = attemptHash
+        self.sealedToken = sealedToken
     }
 
     /// Whether the code still enrolls a device at `time`: unused and not expired.
     public func enrolls(at time: UInt64) -> Bool { usedAt == nil && expiresAt > time }
 
+    /// How long after its use a code answers again the enrollment that used it: longer than a
+    /// laptop's three attempts (each may wait 60 s for its answer), short enough that a request body
+    /// seen later (a log, a proxy) is worth nothing. 10 minutes.
+    public static let answersAgainForMillis: UInt64 = 10 * 60 * 1000
+
     /// Whether the code, used, may answer again at `time` the enrollment that used it, whose answer
-    /// was lost: the same attempt (its hash `attemptHash`), and the code not expired. The device it
-    /// made must also not have synced since (``HubService/enroll(_:)`` checks that).
+    /// was lost: the same attempt (its hash `attemptHash`), within ``answersAgainForMillis`` of the
+    /// use, and the code not expired. The device it made must also not have synced since, and still
+    /// hold that token (``HubService/enroll(_:)`` checks that).
     public func answersAgain(attemptHash: String?, at time: UInt64) -> Bool {
-        guard let attemptHash, usedAt != nil, replica != nil, expiresAt > time else { return false }
+        guard let attemptHash, let usedAt, replica != nil, sealedToken != nil, expiresAt > time,
+            time < usedAt &+ Self.answersAgainForMillis
+        else { return false }
         return self.attemptHash == attemptHash
     }
 }

@@ -391,51 +391,68 @@ public final class HubService: Sendable {
 
     /// Enrolls a device with a one-time code: a new replica number and a device token.
     ///
-    /// A code already used answers again the enrollment that used it, when the request carries the
-    /// same `attempt` and the device it made has not synced, renewed or been revoked since: that
-    /// enrollment's answer was lost. The device keeps its replica number and gets a new token; the
-    /// one in the lost answer stops working.
+    /// A code already used answers again, the same, the enrollment that used it, when the request
+    /// carries the same `attempt` within ``Enrollment/answersAgainForMillis`` and the device it made
+    /// has not synced, renewed, been revoked or marked for wiping since, and still holds that token:
+    /// that enrollment's answer was lost. Nothing changes on the hub but an audit event, so two
+    /// attempts that both arrive (one late) get one device and one token.
     ///
     /// - Throws: ``HubError/invalidEnrollmentCode`` for an unknown, used or expired code.
     public func enroll(_ request: Relais_V1_EnrollRequest) async throws -> Relais_V1_EnrollResponse {
         try await checkSchemaVersion(request.schemaVersion, allowingOlder: true)
         let codeHash = Secrets.hashEnrollmentCode(request.code)
         let attemptHash = request.attempt.isEmpty ? nil : Secrets.hash(request.attempt)
-        let token = secrets.token()
-        let tokenHash = Secrets.hash(token)
         let now = self.now()
-        let deviceName = request.deviceName.isEmpty ? "device" : request.deviceName
-        let schemaVersion = UInt32(schema.version)
-        // A wrong, used or expired code costs a read, never a write transaction: guessing codes must
-        // not occupy the store's writer. The write checks again (two enrollments may race).
+        // A wrong, expired code, or a used one without its attempt, costs a read, never a write
+        // transaction: guessing codes must not occupy the store's writer. The write checks again
+        // (two enrollments may race).
         let usable = try await store.read { tx in
             guard let enrollment = try await tx.enrollment(codeHash: codeHash) else { return false }
             return enrollment.enrolls(at: now) || enrollment.answersAgain(attemptHash: attemptHash, at: now)
         }
         guard usable else { throw HubError.invalidEnrollmentCode }
-        let hubEpoch = try await self.hubEpoch()
-        let times = tokenTimes(issuedAt: now)
-        let previousReplica = ReplicaID(request.previousReplica)
         let maxEarlier = codec.limits.maxEarlierReplicas
         guard request.earlierReplicas.count <= maxEarlier else {
             throw HubError.badRequest.with(
                 "earlier_replicas names \(request.earlierReplicas.count) replica numbers; at most \(maxEarlier).")
         }
+        do {
+            return try await enrollOnce(request, codeHash: codeHash, attemptHash: attemptHash, now: now)
+        } catch is EnrollmentRaced {
+            // Another hub used the code between this one's read and its write (two attempts of one
+            // enrollment, on two hubs): read again, and answer as that one did if it was the same attempt.
+            return try await enrollOnce(request, codeHash: codeHash, attemptHash: attemptHash, now: now)
+        }
+    }
+
+    /// The code was used by another transaction after this one read it unused.
+    private struct EnrollmentRaced: Error {}
+
+    private func enrollOnce(
+        _ request: Relais_V1_EnrollRequest, codeHash: String, attemptHash: String?, now: UInt64
+    ) async throws -> Relais_V1_EnrollResponse {
+        let hubEpoch = try await self.hubEpoch()
+        let deviceName = request.deviceName.isEmpty ? "device" : request.deviceName
+        let schemaVersion = UInt32(schema.version)
+        let previousReplica = ReplicaID(request.previousReplica)
         let earlier = Set(request.earlierReplicas.map { ReplicaID($0) }).subtracting([.hub, previousReplica]).sorted()
+        let fresh = secrets.token()
+        let sealed = attemptHash == nil ? nil : try Secrets.sealToken(fresh, attempt: request.attempt)
         return try await store.write { tx in
             guard let enrollment = try await tx.enrollment(codeHash: codeHash),
                 let user = try await tx.user(named: enrollment.user), !user.isDisabled
             else { throw HubError.invalidEnrollmentCode }
-            // Used: only by this very enrollment, whose answer was lost, and only for a device that
-            // never used the token since (it would have had its answer).
-            var again: Device?
+            // Used: only by this very enrollment, whose answer was lost, and only while the device it
+            // made has not used its token (it would have had its answer) nor lost it.
+            var again: (device: Device, token: String)?
             if !enrollment.enrolls(at: now) {
                 guard enrollment.answersAgain(attemptHash: attemptHash, at: now), let made = enrollment.replica,
+                    let token = enrollment.sealedToken.flatMap({ Secrets.openToken($0, attempt: request.attempt) }),
                     let device = try await tx.device(replica: made), device.user == user.name,
-                    device.revokedAt == nil, device.renewedTo == nil, device.lastSeenAt == nil,
-                    device.wipeRequestedAt == nil
+                    device.tokenHash == Secrets.hash(token), device.revokedAt == nil, device.renewedTo == nil,
+                    device.lastSeenAt == nil, device.wipeRequestedAt == nil
                 else { throw HubError.invalidEnrollmentCode }
-                again = device
+                again = (device, token)
             }
             // A rejoin: what the hub holds of the laptop's old replica, if it is this user's.
             var previous: Device?
@@ -444,30 +461,37 @@ public final class HubService: Sendable {
                     throw HubError.forbidden.with(
                         "This laptop's file belongs to another user than this enrollment code; nothing was enrolled.")
                 }
+                // Answered again: the same rejoin, whose old replica it renewed.
+                if let again, old.renewedTo != again.device.replica { throw HubError.invalidEnrollmentCode }
                 previous = old
             }
             let replica: ReplicaID
+            let token: String
+            let times: (expiresAt: UInt64?, rotateAt: UInt64)
             var detail: String
             if let again {
-                // The lost answer's token stops working at once (no grace window: it was never received).
-                replica = again.replica
-                try await tx.rotateToken(
-                    replica: replica, tokenHash: tokenHash, expiresAt: times.expiresAt, previousUntil: 0)
-                detail =
-                    "device `\(again.name)` enrolled again: the answer of its enrollment was lost, a new token replaces it"
+                replica = again.device.replica
+                token = again.token
+                times = self.tokenTimes(issuedAt: again.device.createdAt)
+                detail = "device `\(again.device.name)` enrolled: the same answer sent again (the first was lost)"
             } else {
                 replica = try await tx.takeReplicaNumber()
+                token = fresh
+                times = self.tokenTimes(issuedAt: now)
                 // Used once: a second enrollment with the same code (another hub, at the same moment)
-                // finds it used and is refused.
+                // finds it used; the same attempt then reads it again (``EnrollmentRaced``).
                 guard
-                    try await tx.useEnrollment(codeHash: codeHash, at: now, replica: replica, attemptHash: attemptHash)
+                    try await tx.useEnrollment(
+                        codeHash: codeHash, at: now, replica: replica, attemptHash: attemptHash, sealedToken: sealed)
                 else {
+                    if attemptHash != nil { throw EnrollmentRaced() }
                     throw HubError.invalidEnrollmentCode
                 }
                 try await tx.insertDevice(
                     Device(
-                        replica: replica, user: user.name, tokenHash: tokenHash, name: deviceName, lineage: replica,
-                        createdAt: now, scopeVersion: user.scopeVersion, tokenExpiresAt: times.expiresAt))
+                        replica: replica, user: user.name, tokenHash: Secrets.hash(token), name: deviceName,
+                        lineage: replica, createdAt: now, scopeVersion: user.scopeVersion,
+                        tokenExpiresAt: times.expiresAt))
                 detail = "device `\(deviceName)` enrolled"
             }
             if previousReplica != .hub {

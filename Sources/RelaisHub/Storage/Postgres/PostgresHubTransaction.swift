@@ -357,15 +357,16 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
     nonisolated(nonsending) func enrollment(codeHash: String) async throws -> Enrollment? {
         try await first(
             """
-            SELECT code_hash, user_name, created_at, expires_at, used_at, replica, attempt_hash FROM enrollments
-            WHERE code_hash = \(codeHash)
+            SELECT code_hash, user_name, created_at, expires_at, used_at, replica, attempt_hash, sealed_token
+            FROM enrollments WHERE code_hash = \(codeHash)
             """
         ) { row in
-            let (hash, user, createdAt, expiresAt, usedAt, replica, attemptHash) = try row.decode(
-                (String, String, Int64, Int64, Int64?, Int64?, String?).self)
+            let (hash, user, createdAt, expiresAt, usedAt, replica, attemptHash, sealedToken) = try row.decode(
+                (String, String, Int64, Int64, Int64?, Int64?, String?, String?).self)
             return Enrollment(
                 codeHash: hash, user: user, createdAt: Self.u64(createdAt), expiresAt: Self.u64(expiresAt),
-                usedAt: Self.u64(usedAt), replica: Self.replica(replica), attemptHash: attemptHash)
+                usedAt: Self.u64(usedAt), replica: Self.replica(replica), attemptHash: attemptHash,
+                sealedToken: sealedToken)
         }
     }
 
@@ -373,20 +374,21 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
         let replica = enrollment.replica.map(Self.int)
         try await execute(
             """
-            INSERT INTO enrollments (code_hash, user_name, created_at, expires_at, used_at, replica, attempt_hash)
+            INSERT INTO enrollments
+                (code_hash, user_name, created_at, expires_at, used_at, replica, attempt_hash, sealed_token)
             VALUES (\(enrollment.codeHash), \(enrollment.user), \(Self.int(enrollment.createdAt)),
                     \(Self.int(enrollment.expiresAt)), \(Self.int(enrollment.usedAt)), \(replica),
-                    \(enrollment.attemptHash))
+                    \(enrollment.attemptHash), \(enrollment.sealedToken))
             """)
     }
 
     nonisolated(nonsending) func useEnrollment(
-        codeHash: String, at time: UInt64, replica: ReplicaID, attemptHash: String?
+        codeHash: String, at time: UInt64, replica: ReplicaID, attemptHash: String?, sealedToken: String?
     ) async throws -> Bool {
         try await execute(
             """
             UPDATE enrollments SET used_at = \(Self.int(time)), replica = \(Self.int(replica)),
-                attempt_hash = \(attemptHash)
+                attempt_hash = \(attemptHash), sealed_token = \(sealedToken)
             WHERE code_hash = \(codeHash) AND used_at IS NULL RETURNING 1
             """) > 0
     }

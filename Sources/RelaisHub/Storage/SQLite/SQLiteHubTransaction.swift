@@ -202,8 +202,8 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
     nonisolated(nonsending) func enrollment(codeHash: String) async throws -> Enrollment? {
         try first(
             """
-            SELECT code_hash, user, created_at, expires_at, used_at, replica, attempt_hash FROM enrollments
-            WHERE code_hash = ?
+            SELECT code_hash, user, created_at, expires_at, used_at, replica, attempt_hash, sealed_token
+            FROM enrollments WHERE code_hash = ?
             """,
             [.text(codeHash)]
         ) { row in
@@ -211,32 +211,36 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
                 codeHash: row.text(at: 0) ?? "", user: row.text(at: 1) ?? "", createdAt: Self.u64(row, 2),
                 expiresAt: Self.u64(row, 3), usedAt: Self.optionalU64(row, 4),
                 replica: row.isNull(at: 5) ? nil : ReplicaID(UInt32(truncatingIfNeeded: row.int64(at: 5))),
-                attemptHash: row.text(at: 6))
+                attemptHash: row.text(at: 6), sealedToken: row.text(at: 7))
         }
     }
 
     nonisolated(nonsending) func insertEnrollment(_ enrollment: Enrollment) async throws {
         try db.execute(
             """
-            INSERT INTO enrollments (code_hash, user, created_at, expires_at, used_at, replica, attempt_hash)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO enrollments
+                (code_hash, user, created_at, expires_at, used_at, replica, attempt_hash, sealed_token)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
                 .text(enrollment.codeHash), .text(enrollment.user), Self.int(enrollment.createdAt),
                 Self.int(enrollment.expiresAt), Self.int(enrollment.usedAt),
                 enrollment.replica.map { .integer(Int64($0.rawValue)) } ?? .null,
-                enrollment.attemptHash.map { .text($0) } ?? .null,
+                enrollment.attemptHash.map { .text($0) } ?? .null, enrollment.sealedToken.map { .text($0) } ?? .null,
             ])
     }
 
     nonisolated(nonsending) func useEnrollment(
-        codeHash: String, at time: UInt64, replica: ReplicaID, attemptHash: String?
+        codeHash: String, at time: UInt64, replica: ReplicaID, attemptHash: String?, sealedToken: String?
     ) async throws -> Bool {
         try db.execute(
-            "UPDATE enrollments SET used_at = ?, replica = ?, attempt_hash = ? WHERE code_hash = ? AND used_at IS NULL",
+            """
+            UPDATE enrollments SET used_at = ?, replica = ?, attempt_hash = ?, sealed_token = ?
+            WHERE code_hash = ? AND used_at IS NULL
+            """,
             [
                 Self.int(time), .integer(Int64(replica.rawValue)), attemptHash.map { .text($0) } ?? .null,
-                .text(codeHash),
+                sealedToken.map { .text($0) } ?? .null, .text(codeHash),
             ])
         return db.changes > 0
     }
