@@ -136,8 +136,8 @@ extension Replica {
 
     /// Sends `request` with a fresh `attempt` (32 random bytes, in hex), and sends it again with the
     /// same attempt after a transient failure (``SyncError/isTransient``): when the hub used the code
-    /// and its answer was lost, the same code and attempt get the same device with a new token
-    /// (Protocol/README.md section 8.1).
+    /// and its answer was lost, the same code and attempt get the same answer again (Protocol/README.md
+    /// section 8.1).
     static func sendEnrollment(_ request: Relais_V1_EnrollRequest, transport: any SyncTransport) async throws
         -> Relais_V1_EnrollResponse
     {

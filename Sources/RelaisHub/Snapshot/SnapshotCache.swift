@@ -58,6 +58,9 @@ actor SnapshotCache {
     /// The snapshots ready now.
     var snapshots: [HubSnapshot] { Array(ready.values) }
 
+    /// How long a replaced snapshot's file stays in the folder.
+    static let replacedFileKept: Duration = .seconds(60)
+
     /// Forgets `snapshot`, whose file could not be opened (replaced by a newer build, or removed from
     /// the folder): the next request for its view gets the newer one, or builds one.
     func forget(_ snapshot: HubSnapshot) {
@@ -81,9 +84,15 @@ actor SnapshotCache {
             try? FileManager.default.removeItem(atPath: snapshot.path)
         case .success(let snapshot):
             // A download of the old file in progress keeps reading it (it stays open); its laptop
-            // continues on the new one from the start.
+            // continues on the new one from the start. The file goes a minute later: a download that
+            // has picked it but not yet opened it (its body opens the file once the headers are
+            // out) still finds it.
             if let old = ready[view], old.path != snapshot.path {
-                try? FileManager.default.removeItem(atPath: old.path)
+                let path = old.path
+                Task.detached {
+                    try? await Task.sleep(for: Self.replacedFileKept)
+                    try? FileManager.default.removeItem(atPath: path)
+                }
             }
             ready[view] = snapshot
             logger.info(

@@ -298,6 +298,10 @@ public protocol HubTransaction: HubReadTransaction {
     /// Returns how many.
     @discardableResult
     nonisolated(nonsending) func expireEnrollments(user: String, at time: UInt64) async throws -> Int
+    /// Forgets the attempt and the sealed token of every code used at or before `time`: its enrollment is
+    /// no longer answered again (``Enrollment/answersAgainForMillis``). Returns how many.
+    @discardableResult
+    nonisolated(nonsending) func forgetEnrollmentAttempts(usedAtOrBefore time: UInt64) async throws -> Int
 
     // MARK: Devices
 

@@ -74,6 +74,9 @@ extension HubService {
             if report.purgedUpTo != meta.purgedUpTo {
                 try await tx.raisePurgedUpTo(report.purgedUpTo)
             }
+            // The tokens kept sealed for enrollments whose answer might be lost, once no longer needed:
+            // a copy of the store and a logged request must not give a device's token back later.
+            try await tx.forgetEnrollmentAttempts(usedAtOrBefore: now &- min(now, Enrollment.answersAgainForMillis))
             if report.acknowledged + report.expired > 0 {
                 try await tx.insertEvent(
                     HubEvent(

@@ -401,7 +401,10 @@ public final class HubService: Sendable {
     public func enroll(_ request: Relais_V1_EnrollRequest) async throws -> Relais_V1_EnrollResponse {
         try await checkSchemaVersion(request.schemaVersion, allowingOlder: true)
         let codeHash = Secrets.hashEnrollmentCode(request.code)
-        let attemptHash = request.attempt.isEmpty ? nil : Secrets.hash(request.attempt)
+        // The attempt's hash binds the replica a rejoin names: the same attempt naming another one is
+        // another enrollment.
+        let attemptHash =
+            request.attempt.isEmpty ? nil : Secrets.hash("\(request.attempt)/\(request.previousReplica)")
         let now = self.now()
         // A wrong, expired code, or a used one without its attempt, costs a read, never a write
         // transaction: guessing codes must not occupy the store's writer. The write checks again
@@ -419,9 +422,14 @@ public final class HubService: Sendable {
         do {
             return try await enrollOnce(request, codeHash: codeHash, attemptHash: attemptHash, now: now)
         } catch is EnrollmentRaced {
-            // Another hub used the code between this one's read and its write (two attempts of one
-            // enrollment, on two hubs): read again, and answer as that one did if it was the same attempt.
-            return try await enrollOnce(request, codeHash: codeHash, attemptHash: attemptHash, now: now)
+            // Another transaction used the code between this one's read and its write (two attempts of
+            // one enrollment at once, on PostgreSQL): read again, and answer as that one did if it
+            // was the same attempt.
+            do {
+                return try await enrollOnce(request, codeHash: codeHash, attemptHash: attemptHash, now: now)
+            } catch is EnrollmentRaced {
+                throw HubError.invalidEnrollmentCode
+            }
         }
     }
 
@@ -461,8 +469,6 @@ public final class HubService: Sendable {
                     throw HubError.forbidden.with(
                         "This laptop's file belongs to another user than this enrollment code; nothing was enrolled.")
                 }
-                // Answered again: the same rejoin, whose old replica it renewed.
-                if let again, old.renewedTo != again.device.replica { throw HubError.invalidEnrollmentCode }
                 previous = old
             }
             let replica: ReplicaID
@@ -472,7 +478,10 @@ public final class HubService: Sendable {
             if let again {
                 replica = again.device.replica
                 token = again.token
-                times = self.tokenTimes(issuedAt: again.device.createdAt)
+                // The times the first answer gave (the lifetime setting may have changed since).
+                let expiresAt = again.device.tokenExpiresAt
+                let createdAt = again.device.createdAt
+                times = (expiresAt, expiresAt.map { createdAt &+ ($0 &- createdAt) / 2 } ?? 0)
                 detail = "device `\(again.device.name)` enrolled: the same answer sent again (the first was lost)"
             } else {
                 replica = try await tx.takeReplicaNumber()

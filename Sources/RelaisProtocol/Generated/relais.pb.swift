@@ -1,5 +1,5 @@
-// relais.proto sha256: d179966a21f1ed29ea1e857aedccd5c6acc9dfa2a09d5a94dbe275298b502d15
-// generated code sha256: 4864e04bf7fd18bd644954df19f307429b7692d7977554b8450e9c0008d50bd3
+// relais.proto sha256: c323b750a9e68c45c984e47993a2946772584b7ca178612f137d6654c6bfb763
+// generated code sha256: 9bdf2fdf0caefd00aa07b51075682e51cac7ce8943e7368810edd69502d72a84
 // DO NOT EDIT.
 // swift-format-ignore-file
 // swiftlint:disable all
@@ -941,8 +941,8 @@ public nonisolated struct Relais_V1_EnrollRequest: Sendable {
 
   /// A secret the client draws for this enrollment and sends again with every retry of it (at least
   /// 32 characters; empty: none). When the answer was lost after the hub used the code, the same code
-  /// with the same attempt enrolls the same device again: the same replica number, a new token (the
-  /// lost one stops working), as long as that device has not synced, renewed or been revoked.
+  /// with the same attempt (and the same `previous_replica`) gets the same answer again, within 10
+  /// minutes, as long as that device has not synced, renewed or been revoked.
   public var attempt: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()

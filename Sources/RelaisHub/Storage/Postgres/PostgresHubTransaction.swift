@@ -401,6 +401,14 @@ final class PostgresHubTransaction: HubTransaction, @unchecked Sendable {
             """)
     }
 
+    nonisolated(nonsending) func forgetEnrollmentAttempts(usedAtOrBefore time: UInt64) async throws -> Int {
+        try await execute(
+            """
+            UPDATE enrollments SET attempt_hash = NULL, sealed_token = NULL
+            WHERE sealed_token IS NOT NULL AND used_at <= \(Self.int(time)) RETURNING 1
+            """)
+    }
+
     // MARK: - Devices
 
     private static let deviceColumns = """

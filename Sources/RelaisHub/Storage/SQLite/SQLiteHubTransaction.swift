@@ -252,6 +252,15 @@ final class SQLiteHubTransaction: HubTransaction, @unchecked Sendable {
         return db.changes
     }
 
+    nonisolated(nonsending) func forgetEnrollmentAttempts(usedAtOrBefore time: UInt64) async throws -> Int {
+        try db.execute(
+            """
+            UPDATE enrollments SET attempt_hash = NULL, sealed_token = NULL
+            WHERE sealed_token IS NOT NULL AND used_at <= ?
+            """, [Self.int(time)])
+        return db.changes
+    }
+
     // MARK: - Devices
 
     private static let deviceColumns = """
