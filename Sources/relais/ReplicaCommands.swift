@@ -15,6 +15,9 @@ struct Enroll: AsyncParsableCommand {
             --rejoin enrolls an existing file again (its token expired, or the hub was restored from a
             backup taken before it enrolled): it keeps every record and sends again its unsent writes,
             and those the hub lost, under the new enrollment.
+
+            When the connection breaks before the hub's answer arrives, the command asks again, up to
+            three times, and the hub gives the same answer again: a used code is not lost to a bad line.
             """)
 
     @Option(
