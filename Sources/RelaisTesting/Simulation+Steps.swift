@@ -118,7 +118,7 @@ extension Simulation {
     /// it did.
     ///
     /// The enrollment is a request the network may fail like any other (a connection cut before the
-    /// quiet phase can still be in the laptop's pool). The laptop asks again itself, three times with
+    /// quiet phase can still be in the laptop's pool). The laptop itself tries three times in all with
     /// the same attempt, and the hub answers a used code again for that attempt; when all three fail,
     /// its user runs the command again, with a new code since the first may have been used, up to
     /// three times. Any other failure, or a third network one, is a violation.

@@ -16,8 +16,8 @@ struct Enroll: AsyncParsableCommand {
             backup taken before it enrolled): it keeps every record and sends again its unsent writes,
             and those the hub lost, under the new enrollment.
 
-            When the connection breaks before the hub's answer arrives, the command asks again, up to
-            three times, and the hub gives the same answer again: a used code is not lost to a bad line.
+            When the connection breaks before the hub's answer arrives, the command asks again (three
+            tries in all), and the hub gives the same answer again: a used code is not lost to a bad line.
             """)
 
     @Option(

@@ -130,8 +130,8 @@ extension Replica {
         return replica
     }
 
-    /// How an enrollment is asked for again after a transient failure: three attempts in all, 0.5 s
-    /// then about 1 s apart.
+    /// How an enrollment is asked for again after a transient failure: three tries in all, up to
+    /// 0.5 s then up to 1 s apart (or the hub's `Retry-After`).
     static let enrollmentRetry = RetryStateMachine.Configuration(maxAttempts: 3)
 
     /// Sends `request` with a fresh `attempt` (32 random bytes, in hex), and sends it again with the

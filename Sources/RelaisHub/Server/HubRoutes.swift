@@ -182,27 +182,27 @@ struct HubRoutes: Sendable {
         let hubEpoch = query.get("hub_epoch").map { String($0) } ?? ""
         let unsentFrom = try Self.number(
             request, "unsent_from", in: 0...UInt64.max, "unsent_from must be a counter (an unsigned integer).")
-        // The file may be gone between the pick and the open (a newer build replaced it, or the
-        // folder was cleaned): the hub forgets it and picks, or builds, once more.
+        // The file may be missing from the hub's folder (something cleaned it; a replaced file stays
+        // a minute): the hub forgets it and picks, or builds, once more.
         var attempts = 0
         while true {
             attempts += 1
             let snapshot = try await service.snapshot(
                 for: principal, schemaVersion: schemaVersion, hubEpoch: hubEpoch, unsentFrom: unsentFrom)
-            do {
+            // Looked for before `FileIO`, whose own miss would also name the request's route "NotFound"
+            // in the metrics.
+            if FileManager.default.fileExists(atPath: snapshot.path) {
                 return try await snapshotResponse(snapshot, request: request, context: context)
-            } catch let error as HTTPError where error.status == .notFound {
-                await service.forgetSnapshot(snapshot)
-                guard attempts < 2 else {
-                    throw HubError.snapshotUnavailable.with(
-                        "The snapshot was replaced while it was being opened; ask again, or pull pages from cursor 0.")
-                }
+            }
+            await service.forgetSnapshot(snapshot)
+            guard attempts < 2 else {
+                throw HubError.snapshotUnavailable.with(
+                    "The snapshot file is missing from the hub's folder; ask again, or pull pages from cursor 0.")
             }
         }
     }
 
-    /// The answer serving `snapshot`, whole or from the byte its `Range` names; throws HTTPError
-    /// `notFound` when its file is gone.
+    /// The answer serving `snapshot`, whole or from the byte its `Range` names.
     private func snapshotResponse(_ snapshot: HubSnapshot, request: Request, context: HubRequestContext) async throws
         -> Response
     {

@@ -61,6 +61,13 @@ actor SnapshotCache {
     /// How long a replaced snapshot's file stays in the folder.
     static let replacedFileKept: Duration = .seconds(60)
 
+    /// Removes a replaced snapshot's file, unless a snapshot served now has the same path (a view
+    /// built again to the same cursor and content).
+    private func removeUnlessServed(_ path: String) {
+        guard !ready.values.contains(where: { $0.path == path }) else { return }
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
     /// Forgets `snapshot`, whose file could not be opened (replaced by a newer build, or removed from
     /// the folder): the next request for its view gets the newer one, or builds one.
     func forget(_ snapshot: HubSnapshot) {
@@ -88,10 +95,9 @@ actor SnapshotCache {
             // has picked it but not yet opened it (its body opens the file once the headers are
             // out) still finds it.
             if let old = ready[view], old.path != snapshot.path {
-                let path = old.path
-                Task.detached {
+                Task { [self] in
                     try? await Task.sleep(for: Self.replacedFileKept)
-                    try? FileManager.default.removeItem(atPath: path)
+                    removeUnlessServed(old.path)
                 }
             }
             ready[view] = snapshot

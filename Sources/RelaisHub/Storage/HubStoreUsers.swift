@@ -51,8 +51,9 @@ public struct Enrollment: Sendable, Hashable {
     public var usedAt: UInt64?
     /// The replica it enrolled, if it was used.
     public var replica: ReplicaID?
-    /// The SHA-256 of the `attempt` the enrollment that used the code sent (``Secrets/hash(_:)``);
-    /// `nil` while unused, or when it sent none.
+    /// The SHA-256 of the `attempt` the enrollment that used the code sent, with the
+    /// `previous_replica` it named (``Secrets/hash(_:)`` of `attempt/previous_replica`); `nil` while
+    /// unused, when it sent none, or once forgotten.
     public var attemptHash: String?
     /// The token that enrollment was given, sealed with a key only its attempt gives
     /// (``Secrets/sealToken(_:attempt:)``), so that the same attempt gets the same answer again.

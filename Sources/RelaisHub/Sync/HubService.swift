@@ -397,7 +397,9 @@ public final class HubService: Sendable {
     /// that enrollment's answer was lost. Nothing changes on the hub but an audit event, so two
     /// attempts that both arrive (one late) get one device and one token.
     ///
-    /// - Throws: ``HubError/invalidEnrollmentCode`` for an unknown, used or expired code.
+    /// - Throws: ``HubError/invalidEnrollmentCode`` for an unknown or expired code, or a used one not
+    ///   answered again; ``HubError/forbidden`` for a rejoin naming another user's replica;
+    ///   ``HubError/badRequest`` for more earlier replicas than the limit.
     public func enroll(_ request: Relais_V1_EnrollRequest) async throws -> Relais_V1_EnrollResponse {
         try await checkSchemaVersion(request.schemaVersion, allowingOlder: true)
         let codeHash = Secrets.hashEnrollmentCode(request.code)
@@ -425,11 +427,8 @@ public final class HubService: Sendable {
             // Another transaction used the code between this one's read and its write (two attempts of
             // one enrollment at once, on PostgreSQL): read again, and answer as that one did if it
             // was the same attempt.
-            do {
-                return try await enrollOnce(request, codeHash: codeHash, attemptHash: attemptHash, now: now)
-            } catch is EnrollmentRaced {
-                throw HubError.invalidEnrollmentCode
-            }
+            // The code is used now: this pass answers again, or refuses.
+            return try await enrollOnce(request, codeHash: codeHash, attemptHash: attemptHash, now: now)
         }
     }
 

@@ -1,5 +1,5 @@
-// relais.proto sha256: c323b750a9e68c45c984e47993a2946772584b7ca178612f137d6654c6bfb763
-// generated code sha256: 9bdf2fdf0caefd00aa07b51075682e51cac7ce8943e7368810edd69502d72a84
+// relais.proto sha256: e71265ed6c17bbf7d033f14fef70848ee5632d876b55b3546e751cc8700d364c
+// generated code sha256: 9b3522544e1d1bdb81bef5d07bd311f5030789549ba26f08eb341219fa6d6995
 // DO NOT EDIT.
 // swift-format-ignore-file
 // swiftlint:disable all
@@ -942,7 +942,8 @@ public nonisolated struct Relais_V1_EnrollRequest: Sendable {
   /// A secret the client draws for this enrollment and sends again with every retry of it (at least
   /// 32 characters; empty: none). When the answer was lost after the hub used the code, the same code
   /// with the same attempt (and the same `previous_replica`) gets the same answer again, within 10
-  /// minutes, as long as that device has not synced, renewed or been revoked.
+  /// minutes and before the code expires, as long as that device has not synced, renewed, been
+  /// revoked or been marked for wiping (section 8.1 of Protocol/README.md).
   public var attempt: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()

@@ -271,9 +271,9 @@ enum PostgresHubSchema {
         Migration(
             version: 9, name: "enrollment attempts",
             statements: [
-                // The SHA-256 of the attempt an enrollment sent with the code it used, and the token it
-                // was given, sealed with a key from the attempt: the same code and attempt, its answer
-                // lost, get the same answer again (HubService.enroll).
+                // The SHA-256 of the attempt (and previous replica) an enrollment sent with the code it
+                // used, and the token it was given, sealed with a key from the attempt: the same code
+                // and attempt, its answer lost, get the same answer again (HubService.enroll).
                 "ALTER TABLE enrollments ADD COLUMN attempt_hash TEXT",
                 "ALTER TABLE enrollments ADD COLUMN sealed_token TEXT",
             ]),
