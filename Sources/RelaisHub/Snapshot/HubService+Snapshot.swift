@@ -57,8 +57,8 @@ extension HubService {
         return snapshot
     }
 
-    /// Forgets `snapshot`, whose file was gone when its download opened it: the next request for its
-    /// view gets a newer one, or builds one.
+    /// Forgets `snapshot`, whose file was missing when its download looked for it: the next request
+    /// for its view gets a newer one, or builds one.
     func forgetSnapshot(_ snapshot: HubSnapshot) async {
         await snapshots?.forget(snapshot)
     }

@@ -68,8 +68,8 @@ actor SnapshotCache {
         try? FileManager.default.removeItem(atPath: path)
     }
 
-    /// Forgets `snapshot`, whose file could not be opened (replaced by a newer build, or removed from
-    /// the folder): the next request for its view gets the newer one, or builds one.
+    /// Forgets `snapshot`, whose file is missing from the folder: the next request for its view gets
+    /// a newer one, or builds one.
     func forget(_ snapshot: HubSnapshot) {
         for (view, current) in ready where current.path == snapshot.path { ready[view] = nil }
     }

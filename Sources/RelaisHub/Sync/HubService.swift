@@ -378,7 +378,13 @@ public final class HubService: Sendable {
     /// tokens do not expire).
     func tokenTimes(issuedAt time: UInt64) -> (expiresAt: UInt64?, rotateAt: UInt64) {
         guard let lifetime = configuration.deviceTokenLifetimeMillis else { return (nil, 0) }
-        return (time &+ lifetime, time &+ lifetime / 2)
+        return Self.tokenTimes(issuedAt: time, expiresAt: time &+ lifetime)
+    }
+
+    /// The times of a token issued at `time` that expires at `expiresAt` (nil: never): it is rotated
+    /// half-way through its life.
+    static func tokenTimes(issuedAt time: UInt64, expiresAt: UInt64?) -> (expiresAt: UInt64?, rotateAt: UInt64) {
+        (expiresAt, expiresAt.map { time &+ ($0 &- time) / 2 } ?? 0)
     }
 
     /// Whether `device`'s current token is due for rotation at `now`, by the hub's clock: half of
@@ -425,9 +431,8 @@ public final class HubService: Sendable {
             return try await enrollOnce(request, codeHash: codeHash, attemptHash: attemptHash, now: now)
         } catch is EnrollmentRaced {
             // Another transaction used the code between this one's read and its write (two attempts of
-            // one enrollment at once, on PostgreSQL): read again, and answer as that one did if it
-            // was the same attempt.
-            // The code is used now: this pass answers again, or refuses.
+            // one enrollment at once, on PostgreSQL). The code is used now: this pass answers as that
+            // one did if it was the same attempt, or refuses.
             return try await enrollOnce(request, codeHash: codeHash, attemptHash: attemptHash, now: now)
         }
     }
@@ -478,9 +483,7 @@ public final class HubService: Sendable {
                 replica = again.device.replica
                 token = again.token
                 // The times the first answer gave (the lifetime setting may have changed since).
-                let expiresAt = again.device.tokenExpiresAt
-                let createdAt = again.device.createdAt
-                times = (expiresAt, expiresAt.map { createdAt &+ ($0 &- createdAt) / 2 } ?? 0)
+                times = Self.tokenTimes(issuedAt: again.device.createdAt, expiresAt: again.device.tokenExpiresAt)
                 detail = "device `\(again.device.name)` enrolled: the same answer sent again (the first was lost)"
             } else {
                 replica = try await tx.takeReplicaNumber()
