@@ -385,6 +385,9 @@ struct HubRouterTests {
             #expect(
                 try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".snapshot") }.count
                     == 1)
+            // Two downloads, two snapshots served: the miss counts none.
+            let metrics = try await Self.send(client, .get, "/metrics", contentType: nil)
+            #expect(String(decoding: metrics.body, as: UTF8.self).contains("relais_snapshots_served_total 2\n"))
         }
     }
 

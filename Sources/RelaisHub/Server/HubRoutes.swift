@@ -182,24 +182,10 @@ struct HubRoutes: Sendable {
         let hubEpoch = query.get("hub_epoch").map { String($0) } ?? ""
         let unsentFrom = try Self.number(
             request, "unsent_from", in: 0...UInt64.max, "unsent_from must be a counter (an unsigned integer).")
-        // The file may be missing from the hub's folder (something cleaned it; a replaced file stays
-        // a minute): the hub forgets it and picks, or builds, once more.
-        var attempts = 0
-        while true {
-            attempts += 1
-            let snapshot = try await service.snapshot(
-                for: principal, schemaVersion: schemaVersion, hubEpoch: hubEpoch, unsentFrom: unsentFrom)
-            // Looked for before `FileIO`, whose own miss would also name the request's route "NotFound"
-            // in the metrics.
-            if FileManager.default.fileExists(atPath: snapshot.path) {
-                return try await snapshotResponse(snapshot, request: request, context: context)
-            }
-            await service.forgetSnapshot(snapshot)
-            guard attempts < 2 else {
-                throw HubError.snapshotUnavailable.with(
-                    "The snapshot file is missing from the hub's folder; ask again, or pull pages from cursor 0.")
-            }
-        }
+        // The service has looked for the file (`FileIO`'s own miss would answer a route miss).
+        let snapshot = try await service.snapshot(
+            for: principal, schemaVersion: schemaVersion, hubEpoch: hubEpoch, unsentFrom: unsentFrom)
+        return try await snapshotResponse(snapshot, request: request, context: context)
     }
 
     /// The answer serving `snapshot`, whole or from the byte its `Range` names.

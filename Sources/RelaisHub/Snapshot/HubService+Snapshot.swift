@@ -13,9 +13,9 @@ extension HubService {
     /// under and the snapshot's cursor as its acknowledged cursor: the pull that follows starts
     /// there.
     ///
-    /// - Throws: ``HubError/snapshotUnavailable`` when this hub keeps no snapshots or the view holds
+    /// - Throws: ``HubError/snapshotUnavailable`` when this hub keeps no snapshots, the view holds
     ///   no record (its pages cost nothing, and a snapshot of nothing would be served to the view's
-    ///   next laptops until it went stale); the errors of a pull (revoked device, renewed replica,
+    ///   next laptops until it went stale), or the file is missing twice in a row; the errors of a pull (revoked device, renewed replica,
     ///   schema, restored hub) otherwise.
     ///
     /// `unsentFrom`, the lowest counter among the device's pending writes: when the hub holds a write
@@ -45,22 +45,30 @@ extension HubService {
         }
         let view = SnapshotView(
             access: Access(role: user.role, territories: Set(user.territories)), schemaVersion: schema.version)
-        let snapshot = try await cache.snapshot(for: view, head: meta.head, horizon: meta.purgedUpTo) {
-            [self] view in try await self.buildSnapshot(view, folder: cache.folder)
-        }
-        guard snapshot.records > 0 else {
-            throw HubError.snapshotUnavailable.with("This view holds no record yet; pull pages from cursor 0.")
+        // The file may be missing from the folder (something cleaned it; a replaced file stays a
+        // minute): the cache forgets it and picks, or builds, once more. Looked for before the
+        // device is acknowledged and the metric counts it, so that only a snapshot served counts.
+        var snapshot: HubSnapshot
+        var attempts = 0
+        while true {
+            attempts += 1
+            snapshot = try await cache.snapshot(for: view, head: meta.head, horizon: meta.purgedUpTo) {
+                [self] view in try await self.buildSnapshot(view, folder: cache.folder)
+            }
+            guard snapshot.records > 0 else {
+                throw HubError.snapshotUnavailable.with("This view holds no record yet; pull pages from cursor 0.")
+            }
+            if FileManager.default.fileExists(atPath: snapshot.path) { break }
+            await cache.forget(snapshot)
+            guard attempts < 2 else {
+                throw HubError.snapshotUnavailable.with(
+                    "The snapshot file is missing from the hub's folder; ask again, or pull pages from cursor 0.")
+            }
         }
         try await acknowledgeSnapshot(
             snapshot, replica: replica, scopeVersion: user.scopeVersion, unsentFrom: unsentFrom)
         metrics.recordSnapshotServed()
         return snapshot
-    }
-
-    /// Forgets `snapshot`, whose file was missing when its download looked for it: the next request
-    /// for its view gets a newer one, or builds one.
-    func forgetSnapshot(_ snapshot: HubSnapshot) async {
-        await snapshots?.forget(snapshot)
     }
 
     /// Records that `replica` takes `snapshot`, in the transaction that decides it is served: the
