@@ -103,6 +103,42 @@ struct HubInputEdgeTests {
         }
     }
 
+    /// A NUL character from the office (a filter in an address, a reason in the API's JSON or in a
+    /// page's form) is a bad request on every store, and nothing is written: PostgreSQL's text
+    /// refuses the character, which failed such a request with a 500 there.
+    @Test func aNulCharacterFromTheOfficeIsABadRequestAndWritesNothing() async throws {
+        try await AdminReviewTests.withRouter { hub, client, s in
+            let filtered = try await AdminReviewTests.get(
+                client, "/v1/admin/conflicts?territory=nor%00th", token: hub.adminToken)
+            #expect(filtered.status == 400 && filtered.errorCode == "bad_request")
+            let before = try await hub.service.conflict(id: s.south)
+            let byAPI = try await AdminReviewTests.post(
+                client, "/v1/admin/conflicts/\(s.south)/resolve", token: hub.adminToken,
+                json: #"{"pick": 0, "reason": "a\u0000b"}"#)
+            #expect(byAPI.status == 400 && byAPI.errorCode == "bad_request")
+            #expect(String(decoding: byAPI.body, as: UTF8.self).contains("NUL"))
+
+            let (session, csrf) = try await AdminPagesTests.signIn(hub, client)
+            let byPage = try await AdminPagesTests.request(
+                client, .post, "/admin/bulk-resolve", cookies: ["relais_admin": session],
+                form: [
+                    ("csrf", csrf), ("rule", "manual"), ("filter_user", "erin"), ("strategy", "newest"),
+                    ("reason", "erin\u{0}is newer"), ("seen_count", "1"),
+                ])
+            #expect(byPage.status == 400)
+            #expect(try await hub.service.conflict(id: s.south) == before)
+            // The same reason without the NUL is taken.
+            let done = try await AdminPagesTests.request(
+                client, .post, "/admin/bulk-resolve", cookies: ["relais_admin": session],
+                form: [
+                    ("csrf", csrf), ("rule", "manual"), ("filter_user", "erin"), ("strategy", "newest"),
+                    ("reason", "erin is newer"), ("seen_count", "1"),
+                ])
+            #expect(done.status == 200)
+            #expect(try await hub.service.conflict(id: s.south).status == .resolved)
+        }
+    }
+
     /// A snapshot asked with a `Range` that is not `bytes=N-` with N digits is served whole, with the
     /// right length; N past what an integer holds is past the end (416).
     @Test func aMalformedSnapshotRangeIsServedWholeOrRefused() async throws {

@@ -391,6 +391,76 @@ struct HubRouterTests {
         }
     }
 
+    /// PostgreSQL refuses a NUL character in text, so none may reach its text columns from a request:
+    /// an identifier holding one is refused whole, and a value or reason holding one is a rejected
+    /// write, not a failed push that the laptop would retry for ever. On both stores, the same
+    /// answers.
+    @Test func aNulCharacterFromALaptopIsRefusedClearlyOnEveryStore() async throws {
+        try await withRouter { hub, client in
+            let code = try await hub.addUser("claire", role: .rep, territories: ["north"])
+            let badName = try await Self.send(client, "/v1/enroll", Wire.enroll(code, name: "lap\u{0}top"))
+            #expect(badName.status == 400 && badName.errorCode == "invalid_message")
+            let claire = try await Self.send(client, "/v1/enroll", Wire.enroll(code)).message(
+                Relais_V1_EnrollResponse.self)
+            let admin = try await Self.enroll(hub, client, "olga", territories: [], role: .admin)
+
+            let badID = try await Self.send(
+                client, "/v1/push",
+                Wire.push(
+                    claire.replica, [Wire.customer(id: "\u{0}" + Wire.uuid(), replica: claire.replica, counter: 1)]),
+                token: claire.token)
+            #expect(badID.status == 400 && badID.errorCode == "invalid_message")
+
+            let customer = Wire.uuid()
+            let answer = try await Self.send(
+                client, "/v1/push",
+                Wire.push(
+                    claire.replica,
+                    [
+                        // A territory she does not hold, named with a NUL: the reason quotes it.
+                        Wire.customer(id: Wire.uuid(), replica: claire.replica, counter: 1, territory: "nor\u{0}th"),
+                        // A value outside the field's list, and a reference that is no id.
+                        Wire.customer(
+                            id: Wire.uuid(), replica: claire.replica, counter: 2,
+                            extra: ["status": .text("act\u{0}ive")]),
+                        Wire.write(
+                            "contacts", id: Wire.uuid(), replica: claire.replica, counter: 3,
+                            fields: ["customer_id": .text("x\u{0}y"), "name": .text("Anna")]),
+                        Wire.customer(id: customer, replica: claire.replica, counter: 4),
+                    ]),
+                token: claire.token)
+            #expect(answer.status == 200, "\(answer.status) \(answer.errorCode ?? "")")
+            let results = try answer.message(Relais_V1_PushResponse.self).results
+            #expect(results.map(\.status) == [.rejected, .rejected, .rejected, .applied])
+            #expect(results.allSatisfy { !$0.reason.contains("\u{0}") })
+            #expect(results.first?.reason.contains("nor\\u0000th") == true, "\(results.first?.reason ?? "")")
+
+            // An admin sees every territory: a territory named with a NUL is refused as a value.
+            let byAdmin = try await Self.send(
+                client, "/v1/push",
+                Wire.push(
+                    admin.replica,
+                    [
+                        Wire.customer(id: Wire.uuid(), replica: admin.replica, counter: 1, territory: "nor\u{0}th"),
+                        Wire.customer(id: Wire.uuid(), replica: admin.replica, counter: 2),
+                    ]),
+                token: admin.token)
+            #expect(byAdmin.status == 200, "\(byAdmin.status) \(byAdmin.errorCode ?? "")")
+            let adminResults = try byAdmin.message(Relais_V1_PushResponse.self).results
+            #expect(adminResults.map(\.status) == [.rejected, .applied])
+            #expect(adminResults.first?.code == "invalid_value", "\(adminResults.first?.code ?? "")")
+
+            // The hub took what was valid, and the laptop goes on.
+            let stored = try await hub.store.read { try await $0.record(collection: "customers", id: customer) }
+            #expect(stored?.state.isDeleted == false)
+            let next = try await Self.send(
+                client, "/v1/push",
+                Wire.push(claire.replica, [Wire.customer(id: Wire.uuid(), replica: claire.replica, counter: 5)]),
+                token: claire.token)
+            #expect(try next.message(Relais_V1_PushResponse.self).results.map(\.status) == [.applied])
+        }
+    }
+
     @Test func healthAndMetrics() async throws {
         try await withRouter { hub, client in
             let health = try await Self.send(client, .get, "/v1/health", contentType: nil)

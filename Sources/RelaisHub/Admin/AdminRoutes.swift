@@ -170,7 +170,19 @@ struct AdminRoutes: Sendable {
             let object = try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed])
                 as? [String: Any]
         else { throw HubError.badRequest.with("The body is a JSON object.") }
+        // A text the hub keeps (a reason, a name, a value) is text of PostgreSQL's, which refuses it.
+        if Self.holdsNUL(object) { throw HubError.badRequest.with("A text of the body holds a NUL character.") }
         return object
+    }
+
+    /// Whether a string of `object` (a key or a value, at any depth) holds a NUL character.
+    static func holdsNUL(_ object: Any) -> Bool {
+        switch object {
+        case let text as String: text.utf8.contains(0)
+        case let array as [Any]: array.contains(where: holdsNUL)
+        case let dictionary as [String: Any]: dictionary.contains { holdsNUL($0.key) || holdsNUL($0.value) }
+        default: false
+        }
     }
 
     private func authenticateAdmin(_ request: Request) async throws -> Principal {

@@ -132,6 +132,7 @@ public enum HubServer {
         router.add(middleware: MetricsRecordingMiddleware(metrics: service.metrics))
         if servesTLS { router.add(middleware: StrictTransportSecurityMiddleware()) }
         router.add(middleware: ErrorMiddleware(logger: service.logger))
+        router.add(middleware: NULRefusingMiddleware())
         let limits = RequestLimits(edges: edges)
         HubRoutes(service: service, limits: limits, servesMetrics: servesMetrics).register(on: router)
         AdminPages(service: service, limits: limits, secureCookies: servesTLS).register(on: router)

@@ -62,8 +62,15 @@ extension HubService {
             dot: Dot(replica: .hub, counter: counter), hlc: hlc, author: author, change: change)
         let outcome = try await applyWrite(
             write, writer: Writer(role: role, access: nil, clamped: false), tx: tx, now: now)
-        if case .rejected(_, let reason) = outcome { return reason }
+        if case .rejected(_, let reason) = outcome { return Self.storable(reason) }
         return nil
+    }
+
+    /// `text` with any NUL character written `\u0000`: a reason may quote what a laptop sent, and
+    /// PostgreSQL's text refuses the character itself.
+    static func storable(_ text: String) -> String {
+        text.utf8.contains(0)
+            ? text.split(separator: "\u{0}", omittingEmptySubsequences: false).joined(separator: "\\u0000") : text
     }
 
     private func reject(_ error: ValidationError) -> WriteOutcome {
@@ -94,6 +101,16 @@ extension HubService {
             return reject(error)
         }
         write.context = Self.context(write.context, heldTo: existing?.state.vector ?? .empty, writer: write.dot)
+
+        // A territory is stored as the record's scope, a text column on PostgreSQL, which refuses a
+        // NUL character: a name holding one is refused on every store.
+        if case .territory(let field) = collection.visibility, let name = write.fieldValues[field]?.stringValue,
+            name.utf8.contains(0)
+        {
+            return .rejected(
+                code: .invalidValue,
+                reason: "\(collection.name).\(field): `\(name)` holds a NUL character, which no territory's name may")
+        }
 
         // Authorization: hub-only fields, then visibility before and after the write.
         if !writer.role.mayWriteHubOnlyFields {

@@ -127,7 +127,8 @@ extension HubService {
                 case .rejected(let code, let reason):
                     counts.rejected += 1
                     result = StoredWriteResult(
-                        dot: write.dot, digest: item.digest, status: .rejected, code: code.rawValue, reason: reason)
+                        dot: write.dot, digest: item.digest, status: .rejected, code: code.rawValue,
+                        reason: Self.storable(reason))
                 }
                 try await tx.insertWriteResult(result)
                 results.append(Relais_V1_WriteResult(result))
@@ -187,8 +188,9 @@ extension HubService {
         for write in writes {
             guard let collection = schema.collection(write.collection) else { continue }
             keys.insert(RecordKey(collection: collection.name, id: write.recordID.lowercased()))
+            // A reference that is no id is refused by the write's validation, and is no key to lock.
             if case .parent(let field, let parentCollection) = collection.visibility,
-                let parent = write.fieldValues[field]?.stringValue
+                let parent = write.fieldValues[field]?.stringValue, FieldType.isUUID(parent)
             {
                 keys.insert(RecordKey(collection: parentCollection, id: parent.lowercased()))
             }

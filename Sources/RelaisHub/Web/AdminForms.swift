@@ -14,6 +14,8 @@ enum AdminForms {
             body += chunk.readableBytesView
             if body.count > maxBytes { throw HubError.badRequest.with("The form is too large.") }
         }
+        // No field of a form means one, and PostgreSQL's text refuses it.
+        if body.containsNUL { throw HubError.badRequest.with("The form holds a NUL character (%00).") }
         return try URLEncodedFormDecoder().decode(type, from: String(decoding: body, as: UTF8.self))
     }
 }

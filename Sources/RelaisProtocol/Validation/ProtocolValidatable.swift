@@ -30,6 +30,11 @@ struct Validator {
                 ["path": path, "limit": String(limits.maxIdentifierBytes)]
             )
         }
+        // No name, id or code holds one; PostgreSQL's text refuses it.
+        if text.utf8.contains(0) {
+            let path = path()
+            throw ProtocolError.invalidMessage.with("\(path) holds a NUL character.", ["path": path])
+        }
     }
 
     func text(_ text: String, _ path: @autoclosure () -> String, limit: Int) throws(ProtocolError) {
