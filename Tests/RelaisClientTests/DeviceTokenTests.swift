@@ -176,6 +176,68 @@ struct DeviceTokenTests {
         }
     }
 
+    /// A copy (a restored backup) edits a customer the laptop deleted meanwhile: the copy renews, and
+    /// its bootstrap is not sent the deleted customer. The edit is still pushed, and the hub decides
+    /// (an update beats a concurrent delete, with a report); the bootstrap's sweep does not reject it
+    /// locally as if the customer had left the territory. An edit of a customer a manager moved to
+    /// another territory meanwhile is pushed too: the hub refuses it, and the customer then leaves the
+    /// copy.
+    @Test func aRenewedCopyPushesItsEditOfACustomerDeletedMeanwhile() async throws {
+        try await Self.withLaptop { hub, laptop, clock, folder, _ in
+            let kept = try await laptop.add(customer, acme("Kept"))
+            let gone = try await laptop.add(customer, acme("Gone for good"))
+            let moved = try await laptop.add(customer, acme("Moved south"))
+            _ = try await laptop.sync()
+            let copyPath = folder.file("copy.relais")
+            let raw = try rawConnection(laptop.path)
+            try raw.execute("VACUUM INTO '\(copyPath)'")
+            try raw.close()
+            try FileManager.default.copyItem(atPath: laptop.path + ".token", toPath: copyPath + ".token")
+            let copy = try Replica.open(path: copyPath, configuration: .testing(clock: clock))
+
+            clock.advance(byMillis: 6 * Self.day)
+            try await laptop.delete(customer, id: kept)
+            try await laptop.delete(customer, id: gone)
+            _ = try await laptop.sync()
+            var manager = try await hub.enrollDevice("marc", role: .manager, territories: ["north", "south"])
+            let vector = try #require(
+                try await hub.store.read { try await $0.record(collection: "customers", id: moved) }?.state.vector)
+            let move = try await hub.push(
+                manager,
+                [
+                    Wire.write(
+                        id: moved, replica: manager.replica, counter: manager.nextCounter(),
+                        fields: ["territory": .text("south")], context: vector)
+                ])
+            #expect(move.map(\.status) == [.applied])
+            let phone = Value.text("04 78 11 11 11")
+            try await copy.set(customer, id: kept, ["phone": phone])
+            try await copy.set(customer, id: moved, ["phone": phone])
+            let result = try await copy.sync()
+            let renewed = try #require(try await copy.identity())
+            #expect(renewed.replica != (try await laptop.identity())?.replica)
+            #expect(result.pushed == 1 && result.rejected == 1 && result.conflicts == 1)
+            let rejected = try await copy.rejected()
+            #expect(rejected.map(\.recordID) == [moved], "\(rejected)")
+            // The hub's own answer, not the sweep's "no longer sends this record".
+            #expect(rejected.first?.code == "outside_territory" && rejected.first?.source == "hub")
+            #expect(rejected.first?.reason.contains("outside your territories") == true, "\(rejected)")
+            #expect(try await copy.get(customer, id: moved) == nil)
+            #expect(try await copy.pendingCount() == 0)
+            // The edit won over the delete on the hub, which keeps a report of it.
+            #expect(try await copy.get(customer, id: kept)?["phone"] == phone)
+            let stored = try await hub.store.read { try await $0.record(collection: "customers", id: kept) }
+            #expect(stored?.state.isDeleted == false)
+            let reports = try await hub.service.conflicts(ConflictFilter())
+            #expect(reports.contains { $0.conflict.recordID == kept && $0.conflict.field == nil })
+            // The customer deleted and edited by no one stays deleted, on the copy too.
+            #expect(try await copy.get(customer, id: gone) == nil)
+            _ = try await laptop.sync()
+            #expect(try await laptop.get(customer, id: kept)?["phone"] == phone)
+            #expect(try await copy.export() == (try await laptop.export()))
+        }
+    }
+
     /// The rotation's answer is lost on the way: the hub replaced the token, the laptop still holds
     /// the old one, which renews; every write reaches the hub.
     @Test func aLostRotationAnswerEndsInARenewalThatLosesNothing() async throws {

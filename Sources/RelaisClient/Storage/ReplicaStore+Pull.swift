@@ -222,6 +222,12 @@ extension ReplicaStore {
             outcome.removed += swept.records
             outcome.rejected += swept.pending
             try setState("bootstrapping", .integer(0))
+        } else if !page.more, let held = try stateInt("sweep_before") {
+            // Records a bootstrap's sweep left for their writes: those whose writes are all answered
+            // and that the hub did not take since go now.
+            let swept = try sweep(before: Int64(held))
+            outcome.removed += swept.records
+            outcome.rejected += swept.pending
         }
         if latest > .zero { observe(latest) }
         try persistClocks()
@@ -362,12 +368,31 @@ extension ReplicaStore {
     /// Each such record goes alone, not with its children: a child the hub sent again is visible
     /// (a contact of a customer deleted earlier, whose tombstone a bootstrap does not resend), and
     /// a child it did not send is swept on its own.
+    ///
+    /// A record with a write not yet answered (pending, or captured and not yet stamped) is left, with
+    /// its write: the hub was not sent it because it was deleted or moved away, and it is the hub that
+    /// decides what the write does (an edit beats a concurrent delete, with a report; a write outside
+    /// the user's territories is refused). `sweep_before` keeps `generation` while such records remain,
+    /// and the end of each later pull sweeps again the ones whose writes are all answered: a write the
+    /// hub took gave its record this generation (``acknowledge``), a refused one did not.
     private func sweep(before generation: Int64) throws -> (records: Int, pending: Int) {
         var stale: [RecordKey] = []
-        try db.query("SELECT collection, record_id FROM _relais_records WHERE generation < ?", [.integer(generation)]) {
-            row in
-            stale.append(RecordKey(collection: row.text(at: 0) ?? "", id: row.text(at: 1) ?? ""))
+        var held = false
+        try db.query(
+            """
+            SELECT collection, record_id,
+                EXISTS(SELECT 1 FROM _relais_pending p WHERE p.collection = r.collection AND p.record_id = r.record_id)
+                OR EXISTS(SELECT 1 FROM _relais_capture c WHERE c.collection = r.collection AND c.record_id = r.record_id)
+            FROM _relais_records r WHERE generation < ?
+            """, [.integer(generation)]
+        ) { row in
+            if row.int64(at: 2) != 0 {
+                held = true
+            } else {
+                stale.append(RecordKey(collection: row.text(at: 0) ?? "", id: row.text(at: 1) ?? ""))
+            }
         }
+        try setState("sweep_before", held ? .integer(generation) : .null)
         var removed = (records: 0, pending: 0)
         for key in stale {
             let sub = try revoke(

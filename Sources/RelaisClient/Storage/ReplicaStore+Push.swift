@@ -248,8 +248,9 @@ extension ReplicaStore {
     }
 
     /// Takes a write the hub applied (with or without conflict): folds it into the record's
-    /// bookkeeping (its dot joins the vector, its fields take its dot and HLC), keeps it for a
-    /// restored hub and remembers its conflict reports. `generation` and `now` are the batch's.
+    /// bookkeeping (its dot joins the vector, its fields take its dot and HLC, and the hub holding
+    /// it in the user's view gives it the current generation: a bootstrap's sweep keeps it), keeps it
+    /// for a restored hub and remembers its conflict reports. `generation` and `now` are the batch's.
     private func acknowledge(
         _ key: RecordKey, write: PendingWrite, result: Relais_V1_WriteResult, replica: ReplicaID, generation: Int64,
         now: UInt64, outcome: inout PushOutcome
@@ -269,7 +270,8 @@ extension ReplicaStore {
             INSERT INTO _relais_records(collection, record_id, vector, fields, deleted, generation)
             VALUES (?, ?, ?, ?, ?, ?)
             ON CONFLICT(collection, record_id) DO UPDATE SET
-                vector = excluded.vector, fields = json_patch(fields, excluded.fields), deleted = excluded.deleted
+                vector = excluded.vector, fields = json_patch(fields, excluded.fields), deleted = excluded.deleted,
+                generation = max(generation, excluded.generation)
             """,
             [
                 .text(key.collection), .text(key.id), .text(StorageCodec.encode(vector)), .text(fieldsPatch),
