@@ -28,7 +28,11 @@ struct RandomMessages {
 
     mutating func identifier() -> String {
         let base = rng.pick(["customers", "contacts", "interactions", "status", "phone", "tags", "notes", "x"])
-        return rng.chance(0.2) ? base + string(maxLength: 6) : base
+        guard rng.chance(0.2) else { return base }
+        // An identifier holds no NUL character (Protocol/README.md, section 10).
+        var scalars = String.UnicodeScalarView()
+        scalars.append(contentsOf: (base + string(maxLength: 6)).unicodeScalars.filter { $0 != "\u{0}" })
+        return String(scalars)
     }
 
     mutating func recordID() -> String {
