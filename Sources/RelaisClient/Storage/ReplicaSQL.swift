@@ -148,8 +148,9 @@ enum ReplicaSQL {
 
     /// The version of the capture triggers' text (`_relais_state.capture_triggers`): a file whose
     /// triggers are older has them dropped and created again when it opens. 2: REAL values
-    /// snapshotted with 17 digits.
-    static let captureTriggersVersion = 2
+    /// snapshotted with 17 digits. 3: no `OR IGNORE` inside (a statement's own `OR REPLACE`, `OR
+    /// ABORT`... overrides it: see ``triggers(_:)``).
+    static let captureTriggersVersion = 3
 
     /// The condition under which triggers capture: no sync-engine write in progress.
     static let capturing = "NOT EXISTS (SELECT 1 FROM _relais_engine)"
@@ -169,11 +170,21 @@ enum ReplicaSQL {
         ["_relais_\(collection)_before_update"]
     }
 
+    /// SQL true when `_relais_overlay` holds no confirmed state of record `id` of collection `name`.
+    private static func overlayAbsent(_ name: String, _ id: String) -> String {
+        "NOT EXISTS (SELECT 1 FROM _relais_overlay AS o WHERE o.collection = \(name) AND o.record_id = \(id))"
+    }
+
     /// The capture triggers of a collection.
     ///
     /// BEFORE triggers snapshot the hub-confirmed row into `_relais_overlay` the first time a record
-    /// is edited (later edits keep the first snapshot: `INSERT OR IGNORE`); a BEFORE INSERT trigger
-    /// sees the row an `INSERT OR REPLACE` is about to replace. An UPDATE that changes nothing takes
+    /// is edited (later edits keep the first snapshot); a BEFORE INSERT trigger sees the row an
+    /// `INSERT OR REPLACE` is about to replace. "The first time" is an insert guarded by `NOT EXISTS`,
+    /// never `INSERT OR IGNORE`: SQLite applies the conflict policy of the statement that fired the
+    /// trigger (`REPLACE`, `INSERT OR ABORT`, `UPDATE OR FAIL`...) to the statements inside it, so under
+    /// a `REPLACE` the AFTER INSERT trigger's "did not exist" replaced the BEFORE trigger's snapshot
+    /// of the row (the record then counted as new, and a refused edit removed it from the laptop),
+    /// and under `UPDATE OR FAIL` a record's second edit failed (docs/RELIABILITY.md, bug 37). An UPDATE that changes nothing takes
     /// no snapshot: it captures nothing, so no pending write would ever clear it. AFTER triggers append to
     /// `_relais_capture`: they fire only for rows really written (not for an ignored `INSERT OR
     /// IGNORE`), and an UPDATE lists only the columns whose values changed (`IS NOT`). A statement that
@@ -190,22 +201,23 @@ enum ReplicaSQL {
         return [
             """
             CREATE TRIGGER IF NOT EXISTS \(names[0]) BEFORE INSERT ON \(table) WHEN \(capturing) BEGIN
-                INSERT OR IGNORE INTO _relais_overlay(collection, record_id, confirmed_exists, confirmed)
-                    SELECT \(name), id, 1, \(rowObject(collection, prefix: "c")) FROM \(table) AS c WHERE c.id = new.id;
+                INSERT INTO _relais_overlay(collection, record_id, confirmed_exists, confirmed)
+                    SELECT \(name), id, 1, \(rowObject(collection, prefix: "c")) FROM \(table) AS c
+                    WHERE c.id = new.id AND \(overlayAbsent(name, "new.id"));
             END
             """,
             """
             CREATE TRIGGER IF NOT EXISTS \(names[1]) AFTER INSERT ON \(table) WHEN \(capturing) BEGIN
-                INSERT OR IGNORE INTO _relais_overlay(collection, record_id, confirmed_exists, confirmed)
-                    VALUES (\(name), new.id, 0, NULL);
+                INSERT INTO _relais_overlay(collection, record_id, confirmed_exists, confirmed)
+                    SELECT \(name), new.id, 0, NULL WHERE \(overlayAbsent(name, "new.id"));
                 INSERT INTO _relais_capture(collection, record_id, op, fields) VALUES (\(name), new.id, 'insert', NULL);
             END
             """,
             """
             CREATE TRIGGER IF NOT EXISTS \(names[2]) BEFORE UPDATE ON \(table)
             WHEN \(capturing) AND (old.id IS NOT new.id OR \(changed) <> '') BEGIN
-                INSERT OR IGNORE INTO _relais_overlay(collection, record_id, confirmed_exists, confirmed)
-                    VALUES (\(name), old.id, 1, \(rowObject(collection, prefix: "old")));
+                INSERT INTO _relais_overlay(collection, record_id, confirmed_exists, confirmed)
+                    SELECT \(name), old.id, 1, \(rowObject(collection, prefix: "old")) WHERE \(overlayAbsent(name, "old.id"));
             END
             """,
             """
@@ -218,16 +230,16 @@ enum ReplicaSQL {
             """
             CREATE TRIGGER IF NOT EXISTS \(names[4]) AFTER UPDATE ON \(table)
             WHEN \(capturing) AND old.id IS NOT new.id BEGIN
-                INSERT OR IGNORE INTO _relais_overlay(collection, record_id, confirmed_exists, confirmed)
-                    VALUES (\(name), new.id, 0, NULL);
+                INSERT INTO _relais_overlay(collection, record_id, confirmed_exists, confirmed)
+                    SELECT \(name), new.id, 0, NULL WHERE \(overlayAbsent(name, "new.id"));
                 INSERT INTO _relais_capture(collection, record_id, op, fields) VALUES (\(name), old.id, 'delete', NULL);
                 INSERT INTO _relais_capture(collection, record_id, op, fields) VALUES (\(name), new.id, 'insert', NULL);
             END
             """,
             """
             CREATE TRIGGER IF NOT EXISTS \(names[5]) BEFORE DELETE ON \(table) WHEN \(capturing) BEGIN
-                INSERT OR IGNORE INTO _relais_overlay(collection, record_id, confirmed_exists, confirmed)
-                    VALUES (\(name), old.id, 1, \(rowObject(collection, prefix: "old")));
+                INSERT INTO _relais_overlay(collection, record_id, confirmed_exists, confirmed)
+                    SELECT \(name), old.id, 1, \(rowObject(collection, prefix: "old")) WHERE \(overlayAbsent(name, "old.id"));
             END
             """,
             """

@@ -127,6 +127,7 @@ final class ReplicaStore {
             return try db.transaction(.immediate) {
                 try catchUp()
                 try stampCaptured()
+                try forgetStaleOverlays()
                 return try body()
             }
         } catch let error as SQLiteError where error.isFull {
@@ -310,11 +311,19 @@ final class ReplicaStore {
         if !triggersCurrent {
             try setState("capture_triggers", .integer(Int64(ReplicaSQL.captureTriggersVersion)))
         }
-        // A confirmed-state snapshot with no pending write and no captured change to become one
-        // is stale (left by an UPDATE that changed nothing, before the trigger skipped those): a
-        // later edit would take it, older than what pulls brought since, as the record's
-        // confirmed state.
-        try db.execute(
+        try forgetStaleOverlays()
+    }
+
+    /// Removes every confirmed state (`_relais_overlay`) with no pending write and no captured change
+    /// to become one. Such a state is stale: an insert's BEFORE trigger keeps the row it would
+    /// replace before SQLite finds the conflict that makes `INSERT OR IGNORE` or `ON CONFLICT DO
+    /// NOTHING` do nothing (and, before the update trigger skipped them, an UPDATE that changed
+    /// nothing left one too). A pull then changes the row, and a later edit would take that older
+    /// state as the record's confirmed one: a refused edit, or a page of a record with pending writes,
+    /// would derive the row from it, dropping what the pull brought (docs/RELIABILITY.md, bug 36).
+    /// Run when the file is opened and in every write transaction once captured changes are stamped.
+    func forgetStaleOverlays() throws {
+        try db.cachedStatement(
             """
             DELETE FROM _relais_overlay WHERE NOT EXISTS (
                 SELECT 1 FROM _relais_pending AS p
@@ -323,7 +332,8 @@ final class ReplicaStore {
                 SELECT 1 FROM _relais_capture AS c
                 WHERE c.collection = _relais_overlay.collection AND c.record_id = _relais_overlay.record_id
             )
-            """)
+            """
+        ).execute()
     }
 
     // MARK: - State
