@@ -458,6 +458,15 @@ struct HubRouterTests {
                 Wire.push(claire.replica, [Wire.customer(id: Wire.uuid(), replica: claire.replica, counter: 5)]),
                 token: claire.token)
             #expect(try next.message(Relais_V1_PushResponse.self).results.map(\.status) == [.applied])
+
+            // A renewal's reason is the administrators' log text: the laptop renews all the same.
+            var renew = Relais_V1_ReplicaRenewRequest()
+            renew.reason = "restored\u{0}from a backup"
+            renew.counter = 5
+            let renewed = try await Self.send(client, "/v1/replica/renew", renew, token: claire.token)
+            #expect(renewed.status == 200, "\(renewed.status) \(renewed.errorCode ?? "")")
+            let events = try await hub.store.read { try await $0.events(kinds: [.deviceRenewed], limit: 5) }
+            #expect(events.contains { $0.detail.contains("restored\\u0000from a backup") })
         }
     }
 

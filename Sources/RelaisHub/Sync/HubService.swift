@@ -557,7 +557,8 @@ public final class HubService: Sendable {
         let token = secrets.token()
         let tokenHash = Secrets.hash(token)
         let now = self.now()
-        let reason = String(request.reason.prefix(200))
+        // Kept in the event's text: a NUL character written `\u0000` (PostgreSQL's text refuses it).
+        let reason = Self.storable(String(request.reason.prefix(200)))
         let counter = request.counter
         let hubEpoch = try await self.hubEpoch()
         let times = tokenTimes(issuedAt: now)
