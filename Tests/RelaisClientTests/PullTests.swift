@@ -204,16 +204,19 @@ struct PullTests {
 
     /// The sweep removes what the bootstrap did not bring, but not a record with a write not yet
     /// answered (docs/SYNC.md "Bootstrap sweep"): that one is left to the hub, and swept at the end of
-    /// a later pull once its write is answered and the hub did not take it.
+    /// a later pull once its write is answered, unless the hub took it.
     @Test func bootstrapSweepsWhatTheHubNoLongerSendsAndKeepsLocalCreations() async throws {
         try await withReplica { replica, _, _ in
             let c = "00000000-0000-4000-8000-0000000000cc"
+            let d = "00000000-0000-4000-8000-0000000000dd"
             var page = PageBuilder(cursor: 3)
             page.record(customer, a, acme("A"), dot: hubDot)
             page.record(customer, b, acme("B"), dot: Dot(replica: .hub, counter: 2))
             page.record(customer, c, acme("C"), dot: Dot(replica: .hub, counter: 3))
+            page.record(customer, d, acme("D"), dot: Dot(replica: .hub, counter: 4))
             try await replica.apply(page.page)
             try await replica.set(customer, id: b, ["city": .text("Lyon")])
+            try await replica.set(customer, id: d, ["city": .text("Nice")])
             let local = try await replica.add(customer, acme("Local"))
             try await replica.withStore { store in try store.write { try store.beginBootstrap() } }
             var first = PageBuilder(cursor: 10, more: true)
@@ -224,23 +227,38 @@ struct PullTests {
             let last = PageBuilder(cursor: 11, more: false)
             let outcome = try await replica.apply(last.page)
             #expect(outcome.removed == 1)
-            #expect(try await replica.list(customer).map(\.id).sorted() == [a, b, local].sorted())
+            #expect(try await replica.list(customer).map(\.id).sorted() == [a, b, d, local].sorted())
             #expect(try await replica.get(customer, id: a)?["name"] == .text("A2"))
-            // B's edit waits for the hub's answer, shown as typed.
+            // The edits wait for the hub's answer, shown as typed.
             #expect(try await replica.get(customer, id: b)?["city"] == .text("Lyon"))
+            #expect(try await replica.get(customer, id: d)?["city"] == .text("Nice"))
             #expect(try await replica.rejected().isEmpty)
-            #expect(try await replica.pendingCount() == 2)
+            #expect(try await replica.pendingCount() == 3)
             #expect(try await replica.status().bootstrapping == false)
 
-            // While B's edit is unanswered, later pulls keep it.
+            // While they are unanswered, later pulls keep them.
             #expect(try await replica.apply(PageBuilder(cursor: 12, more: false).page).removed == 0)
-            // Answered (here: gone from the queue, as a refusal leaves it) and not taken by the hub:
-            // the end of the next pull sweeps it, and nothing is held any more.
             try await replica.withStore { store in
-                try store.db.execute("DELETE FROM _relais_pending WHERE record_id = ?", [.text(b)])
+                try store.write {
+                    // B's edit is taken by the hub: its record gets the current generation.
+                    let batch = try store.loadPending(RecordKey(collection: customer, id: b))
+                    var response = Relais_V1_PushResponse()
+                    response.results = batch.map { write in
+                        var result = Relais_V1_WriteResult()
+                        result.dot = Relais_V1_Dot(Dot(replica: ReplicaID(7), counter: write.counter))
+                        result.status = .applied
+                        return result
+                    }
+                    #expect(try store.applyPushResults(batch, response).acknowledged == 1)
+                    // D's is answered otherwise (here: gone from the queue, as a refusal leaves it).
+                    try store.db.execute("DELETE FROM _relais_pending WHERE record_id = ?", [.text(d)])
+                }
             }
+            // The end of the next pull sweeps D, not B, even though the hub did not send B again;
+            // nothing is held any more.
             #expect(try await replica.apply(PageBuilder(cursor: 13, more: false).page).removed == 1)
-            #expect(try await replica.list(customer).map(\.id).sorted() == [a, local].sorted())
+            #expect(try await replica.list(customer).map(\.id).sorted() == [a, b, local].sorted())
+            #expect(try await replica.get(customer, id: b)?["city"] == .text("Lyon"))
             let held = try await replica.withStore { try $0.stateInt("sweep_before") }
             #expect(held == nil)
         }
