@@ -184,7 +184,9 @@ enum ReplicaSQL {
     /// trigger (`REPLACE`, `INSERT OR ABORT`, `UPDATE OR FAIL`...) to the statements inside it, so under
     /// a `REPLACE` the AFTER INSERT trigger's "did not exist" replaced the BEFORE trigger's snapshot
     /// of the row (the record then counted as new, and a refused edit removed it from the laptop),
-    /// and under `UPDATE OR FAIL` a record's second edit failed (docs/RELIABILITY.md, bug 37). An UPDATE that changes nothing takes
+    /// and under `UPDATE OR FAIL` a record's second edit failed (docs/RELIABILITY.md, bug 37). An
+    /// UPDATE that gives a row the id of another (`UPDATE OR REPLACE … SET id`) snapshots that other
+    /// row too: SQLite removes it without firing the delete triggers. An UPDATE that changes nothing takes
     /// no snapshot: it captures nothing, so no pending write would ever clear it. AFTER triggers append to
     /// `_relais_capture`: they fire only for rows really written (not for an ignored `INSERT OR
     /// IGNORE`), and an UPDATE lists only the columns whose values changed (`IS NOT`). A statement that
@@ -218,6 +220,9 @@ enum ReplicaSQL {
             WHEN \(capturing) AND (old.id IS NOT new.id OR \(changed) <> '') BEGIN
                 INSERT INTO _relais_overlay(collection, record_id, confirmed_exists, confirmed)
                     SELECT \(name), old.id, 1, \(rowObject(collection, prefix: "old")) WHERE \(overlayAbsent(name, "old.id"));
+                INSERT INTO _relais_overlay(collection, record_id, confirmed_exists, confirmed)
+                    SELECT \(name), c.id, 1, \(rowObject(collection, prefix: "c")) FROM \(table) AS c
+                    WHERE old.id IS NOT new.id AND c.id = new.id AND \(overlayAbsent(name, "new.id"));
             END
             """,
             """
