@@ -41,6 +41,16 @@ struct DeviceTokenTests {
         }
     }
 
+    /// A copy of the laptop's folder, as a backup holds it (the token file comes along), opened.
+    static func copyOfFolder(_ laptop: Replica, in folder: TemporaryFolder, clock: TestClock) throws -> Replica {
+        let copyPath = folder.file("copy.relais")
+        let raw = try rawConnection(laptop.path)
+        try raw.execute("VACUUM INTO '\(copyPath)'")
+        try raw.close()
+        try FileManager.default.copyItem(atPath: laptop.path + ".token", toPath: copyPath + ".token")
+        return try Replica.open(path: copyPath, configuration: .testing(clock: clock))
+    }
+
     static func token(_ laptop: Replica) async throws -> String {
         try #require(try await laptop.identity()).token
     }
@@ -152,13 +162,7 @@ struct DeviceTokenTests {
     @Test func aCopyHoldingTheReplacedTokenRenewsAndBothKeepTheirWrites() async throws {
         try await Self.withLaptop { hub, laptop, clock, folder, _ in
             _ = try await laptop.sync()
-            let copyPath = folder.file("copy.relais")
-            let raw = try rawConnection(laptop.path)
-            try raw.execute("VACUUM INTO '\(copyPath)'")
-            try raw.close()
-            // A copy of the laptop's folder: the token file comes along.
-            try FileManager.default.copyItem(atPath: laptop.path + ".token", toPath: copyPath + ".token")
-            let copy = try Replica.open(path: copyPath, configuration: .testing(clock: clock))
+            let copy = try Self.copyOfFolder(laptop, in: folder, clock: clock)
 
             clock.advance(byMillis: 6 * Self.day)
             let original = try await laptop.add(customer, acme("Original"))
@@ -188,12 +192,7 @@ struct DeviceTokenTests {
             let gone = try await laptop.add(customer, acme("Gone for good"))
             let moved = try await laptop.add(customer, acme("Moved south"))
             _ = try await laptop.sync()
-            let copyPath = folder.file("copy.relais")
-            let raw = try rawConnection(laptop.path)
-            try raw.execute("VACUUM INTO '\(copyPath)'")
-            try raw.close()
-            try FileManager.default.copyItem(atPath: laptop.path + ".token", toPath: copyPath + ".token")
-            let copy = try Replica.open(path: copyPath, configuration: .testing(clock: clock))
+            let copy = try Self.copyOfFolder(laptop, in: folder, clock: clock)
 
             clock.advance(byMillis: 6 * Self.day)
             try await laptop.delete(customer, id: kept)

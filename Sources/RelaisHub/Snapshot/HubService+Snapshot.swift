@@ -15,8 +15,8 @@ extension HubService {
     ///
     /// - Throws: ``HubError/snapshotUnavailable`` when this hub keeps no snapshots, the view holds
     ///   no record (its pages cost nothing, and a snapshot of nothing would be served to the view's
-    ///   next laptops until it went stale), or the file is missing twice in a row; the errors of a pull (revoked device, renewed replica,
-    ///   schema, restored hub) otherwise.
+    ///   next laptops until it went stale), or the file is missing twice in a row; the errors of a
+    ///   pull (revoked device, renewed replica, schema, restored hub) otherwise.
     ///
     /// `unsentFrom`, the lowest counter among the device's pending writes: when the hub holds a write
     /// of this replica at or above it (a copy of the laptop's file pushed it), the snapshot would hold
