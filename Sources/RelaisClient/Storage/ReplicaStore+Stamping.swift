@@ -89,25 +89,23 @@ extension ReplicaStore {
                     // added, deleted and added again before a sync), whose fields would otherwise show
                     // through the fields the new row leaves empty.
                     let wholeRow = insert && (meta != nil || existedBefore || !pending.isEmpty || open != nil)
-                    // A rep's insert over a row that exists (`REPLACE`) names the office's fields with
-                    // the values they hold: those it leaves as they are are left out of the write.
-                    var officeValues: [String: Value]?
-                    func keepsOfficeValue(_ field: FieldSchema, _ value: Value) throws -> Bool {
-                        guard insert, existedBefore else { return false }
-                        if officeValues == nil {
-                            let confirmed = try loadConfirmed(key, collection)
-                            officeValues = confirmed.exists ? confirmed.values : [:]
-                        }
-                        return (officeValues?[field.name] ?? .null) == value
-                    }
+                    // The confirmed values, read for the first office field a rep's insert over a row
+                    // that exists (`REPLACE`) names.
+                    var confirmedValues: [String: Value]?
                     for (field, column) in zip(collection.fields, raw) {
                         guard insert || entry.fields.contains(field.name) else { continue }
                         let value = try ColumnCodec.value(column, field: field, collection: collection.name)
                         if field.required, value.isNull {
                             throw ValidationError.requiredMissing(collection.name, field.name)
                         }
-                        if field.hubOnly, role == "rep", insert, !value.isNull, try keepsOfficeValue(field, value) {
-                            continue
+                        if field.hubOnly, role == "rep", insert, existedBefore, !value.isNull {
+                            // Such a `REPLACE` names the office's fields with the values they hold:
+                            // those it leaves as they are are left out of the write.
+                            if confirmedValues == nil {
+                                let confirmed = try loadConfirmed(key, collection)
+                                confirmedValues = confirmed.exists ? confirmed.values : [:]
+                            }
+                            if confirmedValues?[field.name] == value { continue }
                         }
                         if field.hubOnly, role == "rep", insert ? !value.isNull : true {
                             throw LocalRejection(
